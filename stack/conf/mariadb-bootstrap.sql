@@ -1,0 +1,25 @@
+-- Idempotent: users and the demo database. Run as the socket-authenticated root on every `up`.
+CREATE DATABASE IF NOT EXISTS `@DATABASE@` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+-- Administrator for tests and demo setup (local stack only).
+CREATE USER IF NOT EXISTS '@ADMIN_USER@'@'127.0.0.1' IDENTIFIED BY '@ADMIN_PASSWORD@';
+CREATE USER IF NOT EXISTS '@ADMIN_USER@'@'localhost' IDENTIFIED BY '@ADMIN_PASSWORD@';
+GRANT ALL PRIVILEGES ON *.* TO '@ADMIN_USER@'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '@ADMIN_USER@'@'localhost' WITH GRANT OPTION;
+
+-- The sync user: least privilege for Debezium capture, backfill reads and the PG->MySQL applier.
+--   SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR: Debezium MariaDB connector.
+--   SELECT/INSERT/UPDATE/DELETE on the synced database: backfill reads, applier writes, signal table.
+--   REPLICATION SLAVE ADMIN: lets the applier session set gtid_domain_id (its loop-prevention tag).
+CREATE USER IF NOT EXISTS '@SYNC_USER@'@'127.0.0.1' IDENTIFIED BY '@SYNC_PASSWORD@';
+CREATE USER IF NOT EXISTS '@SYNC_USER@'@'localhost' IDENTIFIED BY '@SYNC_PASSWORD@';
+ALTER USER '@SYNC_USER@'@'127.0.0.1' IDENTIFIED BY '@SYNC_PASSWORD@';
+ALTER USER '@SYNC_USER@'@'localhost' IDENTIFIED BY '@SYNC_PASSWORD@';
+GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '@SYNC_USER@'@'127.0.0.1';
+GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '@SYNC_USER@'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.* TO '@SYNC_USER@'@'127.0.0.1';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.* TO '@SYNC_USER@'@'localhost';
+-- Test databases are named mps_test_*; the suite creates them as admin.
+GRANT SELECT, INSERT, UPDATE, DELETE ON `mps\_test\_%`.* TO '@SYNC_USER@'@'127.0.0.1';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `mps\_test\_%`.* TO '@SYNC_USER@'@'localhost';
+FLUSH PRIVILEGES;

@@ -1,0 +1,95 @@
+"""Shared fixtures. Integration tests talk to the real local stack (`make stack-up`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, endpoints_from_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_stack_env() -> None:
+    for line in (REPO / "stack" / "stack.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            os.environ.setdefault(name, value)
+
+
+_load_stack_env()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder: tests/unit -> unit, tests/integration -> integration, tests/dags -> dags."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts[0] == "unit":
+            item.add_marker(pytest.mark.unit)
+        elif parts[0] == "integration":
+            item.add_marker(pytest.mark.integration)
+        elif parts[0] == "dags":
+            item.add_marker(pytest.mark.dags)
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Endpoints:
+    return endpoints_from_env()
+
+
+@pytest.fixture(scope="session")
+def mysql_admin(endpoints: Endpoints) -> DatabaseEndpoint:
+    return replace(
+        endpoints.mysql,
+        user=os.environ["MPS_MYSQL_ADMIN_USER"],
+        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_admin(endpoints: Endpoints) -> DatabaseEndpoint:
+    return replace(
+        endpoints.postgres,
+        user=os.environ["MPS_PG_ADMIN_USER"],
+        password=os.environ["MPS_PG_ADMIN_PASSWORD"],
+    )
+
+
+def unique_name(prefix: str = "mps_test") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
+    """A fresh MySQL database named mps_test_*; yields the *sync* user's endpoint to it."""
+    name = unique_name()
+    conn = mysql_connect(replace(mysql_admin, database="mysql"), autocommit=True)
+    try:
+        conn.cursor().execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+        yield replace(endpoints.mysql, database=name)
+    finally:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
+    """A fresh PostgreSQL database owned by the sync user; yields the sync user's endpoint."""
+    name = unique_name()
+    conn = pg_connect(replace(pg_admin, database="postgres"), autocommit=True)
+    try:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{endpoints.postgres.user}"')
+        yield replace(endpoints.postgres, database=name)
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()

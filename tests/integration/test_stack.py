@@ -1,0 +1,79 @@
+"""The local stack answers for real: databases configured for CDC, Kafka round trip, Connect plugins."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.settings import Endpoints
+
+
+def test_mariadb_is_configured_for_cdc(endpoints: Endpoints) -> None:
+    conn = mysql_connect(endpoints.mysql)
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_annotate_row_events,"
+        " @@server_id, @@gtid_strict_mode, @@character_set_server"
+    )
+    assert cur.fetchone() == (1, "ROW", "FULL", 1, 1, 1, "utf8mb4")
+    conn.close()
+
+
+def test_postgres_is_configured_for_logical_decoding(endpoints: Endpoints) -> None:
+    with pg_connect(endpoints.postgres) as conn:
+        row = conn.execute(
+            "SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int,"
+            " current_setting('max_wal_senders')::int,"
+            " (SELECT count(*) FROM pg_replication_origin WHERE roname = 'mysql_pg_sync')"
+        ).fetchone()
+    assert row is not None
+    assert row[0] == "logical"
+    assert row[1] >= 10
+    assert row[2] >= 10
+    assert row[3] == 1
+
+
+def test_kafka_produce_and_consume_round_trip(endpoints: Endpoints) -> None:
+    topic = f"mps_test_{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
+    payload = {"id": 1, "text": "héllo 🐘"}
+    producer.produce(topic, key=b"1", value=json.dumps(payload).encode())
+    assert producer.flush(30) == 0
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka_bootstrap,
+            "group.id": topic,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    try:
+        msg = None
+        for _ in range(60):
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                break
+        assert msg is not None
+        assert msg.error() is None
+        assert msg.key() == b"1"
+        assert json.loads(msg.value()) == payload
+    finally:
+        consumer.close()
+        admin.delete_topics([topic])
+
+
+def test_connect_lists_the_debezium_plugins(endpoints: Endpoints) -> None:
+    with urllib.request.urlopen(f"{endpoints.connect_url}/connector-plugins", timeout=10) as resp:
+        classes = {plugin["class"] for plugin in json.load(resp)}
+    assert {
+        "io.debezium.connector.mysql.MySqlConnector",
+        "io.debezium.connector.mariadb.MariaDbConnector",
+        "io.debezium.connector.postgresql.PostgresConnector",
+    } <= classes

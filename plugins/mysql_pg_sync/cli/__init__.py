@@ -1,0 +1,58 @@
+"""`python -m mysql_pg_sync GROUP ...`: one module per command group, imported only when used.
+
+Each module in COMMANDS defines ``register(parser)`` (add arguments/sub-commands) and
+``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from mysql_pg_sync.errors import SyncError
+
+COMMANDS: dict[str, str] = {
+    "mappings": "generate, validate and diff the table mappings",
+    "ddl": "create PostgreSQL schemas, types and tables from the mappings",
+    "connectors": "apply, inspect and control the Debezium connectors",
+    "backfill": "plan and run the initial MySQL -> PostgreSQL copy",
+    "stream": "run the streaming consumer as a long-lived service",
+    "reconcile": "compare both databases and repair drift",
+    "demo": "load the demo schema and run the DAGs end to end",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mysql_pg_sync")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
+    for name, summary in COMMANDS.items():
+        sub = groups.add_parser(name, help=summary, description=summary)
+        try:
+            module = importlib.import_module(f"mysql_pg_sync.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mysql_pg_sync.cli.{name}":
+                raise
+            sub.set_defaults(_unavailable=name)
+            continue
+        module.register(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "_unavailable", None):
+        print(f"command group {args._unavailable!r} is not implemented yet", file=sys.stderr)
+        return 2
+    try:
+        return int(args._module.run(args))
+    except SyncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""The sync metadata schema in the target PostgreSQL database (schema ``mps_sync``)."""

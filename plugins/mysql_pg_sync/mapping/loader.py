@@ -1,0 +1,109 @@
+"""Read mapping YAML files into :class:`TableMapping` values, with errors an operator can act on.
+
+A file holds one entry (a mapping with ``source``), a list of entries, or ``{tables: [...]}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mysql_pg_sync.errors import MappingError
+from mysql_pg_sync.mapping.models import TableMapping
+
+_HINTS = {
+    "missing": "add the field",
+    "extra_forbidden": "remove it or fix its spelling",
+    "literal_error": "use one of the allowed values",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "int_parsing": "use a whole number",
+    "greater_than": "use a positive number",
+}
+
+
+def raw_entries(path: Path) -> list[Any]:
+    """The entries a file holds, before validation."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML ({exc}); fix the syntax") from None
+    if data is None:
+        return []
+    if isinstance(data, dict) and "tables" in data and "source" not in data:
+        data = data["tables"]
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise MappingError(
+        f"{path}: expected a mapping entry, a list of entries or {{tables: [...]}}, "
+        f"got {type(data).__name__}"
+    )
+
+
+def _entry_label(entry: Any, index: int) -> str:
+    if isinstance(entry, dict) and entry.get("source"):
+        source = entry["source"]
+        if isinstance(source, dict):
+            return f"table {source.get('db')}.{source.get('table')}"
+        return f"table {source}"
+    return f"entry #{index + 1}"
+
+
+def _field_path(entry: Any, loc: tuple[int | str, ...]) -> str:
+    """``('columns', 2, 'pg_type')`` -> ``columns[2 'status'].pg_type``."""
+    parts: list[str] = []
+    node = entry
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and "name" in node:
+                    label = f"[{item} {node['name']!r}]"
+            parts.append(label)
+            continue
+        if item.startswith(("function-", "custom-")):  # pydantic validator frames
+            continue
+        parts.append(("." if parts else "") + item)
+        node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(entry)"
+
+
+def _describe(exc: ValidationError, entry: Any) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"].removeprefix("Value error, ")
+        hint = _HINTS.get(err["type"])
+        field = _field_path(entry, tuple(err["loc"]))
+        prefix = "" if field == "(entry)" else f"field {field}: "
+        problems.append(prefix + message + (f"; {hint}" if hint else ""))
+    return problems
+
+
+def parse_file(path: Path) -> tuple[list[TableMapping], list[str]]:
+    """Valid entries and one problem line per invalid field (file, table and field named)."""
+    try:
+        entries = raw_entries(path)
+    except MappingError as exc:
+        return [], [str(exc)]
+    tables: list[TableMapping] = []
+    problems: list[str] = []
+    for index, entry in enumerate(entries):
+        label = _entry_label(entry, index)
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: {label}: expected a mapping with source, target, columns")
+            continue
+        try:
+            tables.append(TableMapping.model_validate(entry))
+        except ValidationError as exc:
+            problems += [f"{path}: {label}: {p}" for p in _describe(exc, entry)]
+        except MappingError as exc:
+            problems.append(f"{path}: {label}: {exc}")
+    return tables, problems

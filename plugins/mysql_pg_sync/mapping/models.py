@@ -1,0 +1,467 @@
+"""The table mapping: typed, frozen models for ``include/mappings/*.yaml``.
+
+API summary (everything other modules need)::
+
+    from mysql_pg_sync.mapping.models import load_mappings
+
+    mappings = load_mappings("include/mappings")       # folder, one file, or a list of files
+    for m in mappings.enabled():                       # TableMapping, enabled and supported
+        m.source.db, m.source.table                    # MySQL side   ("legacy", "orders")
+        m.target.schema, m.target.table                # PostgreSQL side ("public", "orders")
+        m.key                                          # MySQL key column names, composite allowed
+        m.pg_key                                       # the same key, PostgreSQL column names
+        m.synced_columns()                             # ColumnMapping, excluded ones left out
+        m.column("status")                             # by MySQL name (MappingError if unknown)
+        m.column_by_pg_name("status")                  # by PostgreSQL name
+        m.direction                                    # "mysql_to_pg" | "pg_to_mysql" | "both"
+        m.conflict.rule, m.conflict.column             # "last_writer_wins" | "version" | ...
+        m.backfill.chunk_rows, m.backfill.chunk_mb, m.backfill.split_column
+        m.reconcile.authoritative, m.reconcile.ignore_columns, m.reconcile.float_digits
+        m.values.nul_bytes, m.values.zero_dates       # special-value policies
+        m.unsupported                                  # reason string, or None
+    mappings.by_source("legacy.orders")                # KeyError-free: MappingError if unknown
+    mappings.by_target("public.orders")
+    mappings.find_source(...) / find_target(...)       # None instead of an error
+
+A column (``ColumnMapping``) carries the MySQL name and ``column_type`` text exactly as
+``information_schema.COLUMNS.COLUMN_TYPE`` shows it (``int(10) unsigned``, ``enum('a','b')``), the
+PostgreSQL name and type, ``nullable``, ``exclude``, ``converter`` (a named override, see
+:mod:`mysql_pg_sync.types.convert`), ``auto_increment`` and ``values`` (enum/set members).
+``ColumnMapping.kind`` is the logical type family the converters dispatch on.
+
+Validation errors are :class:`~mysql_pg_sync.errors.MappingError` naming file, table and field,
+and saying how to fix it; nothing is written anywhere before every file has validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from mysql_pg_sync.errors import MappingError
+
+Direction = Literal["mysql_to_pg", "pg_to_mysql", "both"]
+ConflictRule = Literal["last_writer_wins", "version", "mysql_wins", "postgres_wins"]
+Side = Literal["mysql", "postgres"]
+NulBytePolicy = Literal["strip", "fail"]
+ZeroDatePolicy = Literal["null", "sentinel"]
+EnumStyle = Literal["enum", "check"]
+KeyHint = Literal["auto", "integer", "keyset"]
+
+DEFAULT_CHUNK_ROWS = 250_000  # measured sweet spot for connectorx -> ADBC (see measurements.md)
+DEFAULT_FLOAT_DIGITS = 6  # FLOAT is single precision: ~6 significant digits survive both engines
+DEFAULT_DOUBLE_DIGITS = 15
+
+
+@dataclass(frozen=True, order=True)
+class SourceTable:
+    """A MySQL table: database (MySQL's "schema") and table name."""
+
+    db: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.db}.{self.table}"
+
+
+@dataclass(frozen=True, order=True)
+class TargetTable:
+    """A PostgreSQL table: schema and table name."""
+
+    schema: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+def _split_qualified(value: Any, first: str) -> Any:
+    """Accept ``"db.table"`` or ``{first: db, table: t}`` (names with dots need the dict)."""
+    if isinstance(value, str):
+        namespace, dot, table = value.partition(".")
+        if not dot or not namespace or not table:
+            raise ValueError(
+                f"expected '<{first}>.<table>', got {value!r}; "
+                f"write it as '<{first}>.<table>' or as a mapping {{{first}: ..., table: ...}}"
+            )
+        return {first: namespace, "table": table}
+    return value
+
+
+def _parse_source(value: Any) -> Any:
+    if isinstance(value, SourceTable):
+        return value
+    value = _split_qualified(value, "db")
+    if isinstance(value, dict) and set(value) == {"db", "table"}:
+        return SourceTable(str(value["db"]), str(value["table"]))
+    raise ValueError(f"expected 'db.table', got {value!r}")
+
+
+def _parse_target(value: Any) -> Any:
+    if isinstance(value, TargetTable):
+        return value
+    value = _split_qualified(value, "schema")
+    if isinstance(value, dict) and set(value) == {"schema", "table"}:
+        return TargetTable(str(value["schema"]), str(value["table"]))
+    raise ValueError(f"expected 'schema.table', got {value!r}")
+
+
+def _qualified_or_dict(ref: SourceTable | TargetTable) -> Any:
+    first, table = (ref.db, ref.table) if isinstance(ref, SourceTable) else (ref.schema, ref.table)
+    if "." in first:
+        key = "db" if isinstance(ref, SourceTable) else "schema"
+        return {key: first, "table": table}
+    return f"{first}.{table}"
+
+
+SourceField = Annotated[
+    SourceTable, BeforeValidator(_parse_source), PlainSerializer(_qualified_or_dict)
+]
+TargetField = Annotated[
+    TargetTable, BeforeValidator(_parse_target), PlainSerializer(_qualified_or_dict)
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ColumnMapping(_Frozen):
+    """One column: MySQL name/type, PostgreSQL name/type, and how values cross over."""
+
+    name: str = Field(description="MySQL column name")
+    column_type: str = Field(description="MySQL COLUMN_TYPE text, e.g. 'int(10) unsigned'")
+    pg_name: str = Field(default="", description="PostgreSQL column name; defaults to name")
+    pg_type: str = Field(default="", description="PostgreSQL type; defaults from the type map")
+    nullable: bool = True
+    exclude: bool = Field(default=False, description="not synced in either direction")
+    exclude_reason: str | None = None
+    converter: str | None = Field(
+        default=None, description="named converter override (see types.convert.CONVERTERS)"
+    )
+    auto_increment: bool = False
+    values: tuple[str, ...] = Field(default=(), description="enum / set members, in order")
+    default: str | None = Field(default=None, description="MySQL COLUMN_DEFAULT, informational")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_type_map(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("pg_name"):
+            data["pg_name"] = data.get("name", "")
+        from mysql_pg_sync.types.typemap import default_pg_type, enum_values
+
+        column_type = data.get("column_type")
+        if not isinstance(column_type, str):
+            return data  # the field validator reports it
+        try:
+            if not data.get("pg_type") and not data.get("converter"):
+                data["pg_type"] = default_pg_type(column_type)
+            if not data.get("values"):
+                data["values"] = enum_values(column_type)
+        except MappingError as exc:
+            raise ValueError(str(exc)) from None
+        return data
+
+    @model_validator(mode="after")
+    def _known_type(self) -> ColumnMapping:
+        from mysql_pg_sync.types.typemap import rule_for
+
+        if not self.converter:
+            try:
+                rule_for(self.column_type)
+            except MappingError as exc:
+                raise ValueError(str(exc)) from None
+        if not self.pg_type and not self.exclude:
+            raise ValueError("pg_type is empty; give the PostgreSQL type")
+        return self
+
+    @property
+    def mysql_type(self) -> str:
+        """Alias of :attr:`column_type`."""
+        return self.column_type
+
+    @property
+    def kind(self) -> str:
+        """Logical type family (``int``, ``uint64``, ``decimal``, ``datetime``, ...)."""
+        from mysql_pg_sync.types.typemap import kind_of
+
+        return kind_of(self.column_type, self.pg_type, self.converter)
+
+
+class ConflictPolicy(_Frozen):
+    """Which side wins when both changed the same row."""
+
+    rule: ConflictRule = "mysql_wins"
+    column: str | None = Field(
+        default=None, description="MySQL column compared by last_writer_wins / version"
+    )
+
+    @model_validator(mode="after")
+    def _column_when_needed(self) -> ConflictPolicy:
+        if self.rule in ("last_writer_wins", "version") and not self.column:
+            raise ValueError(
+                f"rule {self.rule!r} needs 'column' (a timestamp column for last_writer_wins, "
+                "an integer version column for version)"
+            )
+        if self.rule in ("mysql_wins", "postgres_wins") and self.column:
+            raise ValueError(f"rule {self.rule!r} takes no 'column'; remove it")
+        return self
+
+
+class BackfillOptions(_Frozen):
+    """How the initial copy is chunked."""
+
+    chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, gt=0)
+    chunk_mb: int | None = Field(default=None, gt=0, description="cap per chunk, if set")
+    split_column: str | None = Field(
+        default=None, description="MySQL column to chunk on; defaults to the first key column"
+    )
+    key_hint: KeyHint = Field(
+        default="auto", description="integer: walk the index; keyset: composite/string keys"
+    )
+    order: int = Field(default=0, description="lower runs first; FK parents before children")
+
+
+class ReconcileOptions(_Frozen):
+    """How the nightly comparison treats this table."""
+
+    authoritative: Side = "mysql"
+    ignore_columns: tuple[str, ...] = ()
+    float_digits: int = Field(default=DEFAULT_FLOAT_DIGITS, ge=1, le=17)
+    double_digits: int = Field(default=DEFAULT_DOUBLE_DIGITS, ge=1, le=17)
+
+
+class ValuePolicy(_Frozen):
+    """What to do with values PostgreSQL cannot hold as they are."""
+
+    nul_bytes: NulBytePolicy = Field(
+        default="fail", description="strip (and count) or fail naming the row"
+    )
+    zero_dates: ZeroDatePolicy = Field(
+        default="null", description="'0000-00-00' -> NULL, or -> zero_date_sentinel"
+    )
+    zero_date_sentinel: str = "-infinity"
+    enum_style: EnumStyle = Field(
+        default="enum", description="enum: a PostgreSQL enum type; check: text + CHECK"
+    )
+
+
+class TableMapping(_Frozen):
+    """One MySQL table and its PostgreSQL counterpart."""
+
+    source: SourceField
+    target: TargetField
+    key: tuple[str, ...] = Field(default=(), description="MySQL key column names")
+    columns: tuple[ColumnMapping, ...]
+    direction: Direction = "both"
+    conflict: ConflictPolicy = ConflictPolicy()
+    backfill: BackfillOptions = BackfillOptions()
+    reconcile: ReconcileOptions = ReconcileOptions()
+    values: ValuePolicy = ValuePolicy()
+    enabled: bool = True
+    unsupported: str | None = Field(
+        default=None, description="why this table cannot be synced (e.g. no key); never synced"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableMapping:
+        names = [c.name for c in self.columns]
+        _no_duplicates(names, "columns[].name")
+        _no_duplicates([c.pg_name for c in self.columns if not c.exclude], "columns[].pg_name")
+        known = set(names)
+        if self.unsupported is None and not self.key:
+            raise ValueError(
+                "key is empty: give the primary key (or a unique NOT NULL key), "
+                "or set 'unsupported: <reason>' to skip the table"
+            )
+        for field, cols in (
+            ("key", self.key),
+            ("reconcile.ignore_columns", self.reconcile.ignore_columns),
+        ):
+            for col in cols:
+                if col not in known:
+                    raise ValueError(f"{field}: unknown column {col!r}; known: {sorted(known)}")
+        by_name = {c.name: c for c in self.columns}
+        for col in self.key:
+            if by_name[col].exclude:
+                raise ValueError(f"key column {col!r} is excluded; a key must be synced")
+        for field, col_name in (
+            ("conflict.column", self.conflict.column),
+            ("backfill.split_column", self.backfill.split_column),
+        ):
+            if col_name is not None and col_name not in known:
+                raise ValueError(f"{field}: unknown column {col_name!r}; known: {sorted(known)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The MySQL ``db.table``, used in logs, state rows and errors."""
+        return str(self.source)
+
+    @property
+    def is_synced(self) -> bool:
+        return self.enabled and self.unsupported is None
+
+    @property
+    def pg_key(self) -> tuple[str, ...]:
+        return tuple(self.column(c).pg_name for c in self.key)
+
+    def synced_columns(self) -> tuple[ColumnMapping, ...]:
+        return tuple(c for c in self.columns if not c.exclude)
+
+    def column(self, mysql_name: str) -> ColumnMapping:
+        for c in self.columns:
+            if c.name == mysql_name:
+                return c
+        raise MappingError(f"{self.name}: no column {mysql_name!r} in the mapping")
+
+    def column_by_pg_name(self, pg_name: str) -> ColumnMapping:
+        for c in self.columns:
+            if c.pg_name == pg_name:
+                return c
+        raise MappingError(f"{self.name}: no column with pg_name {pg_name!r} in the mapping")
+
+    def replicates_to_pg(self) -> bool:
+        return self.is_synced and self.direction in ("mysql_to_pg", "both")
+
+    def replicates_to_mysql(self) -> bool:
+        return self.is_synced and self.direction in ("pg_to_mysql", "both")
+
+
+def _no_duplicates(values: Iterable[str], field: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field}: {value!r} appears twice; names must be unique")
+        seen.add(value)
+
+
+@dataclass(frozen=True)
+class MappingSet:
+    """Every table mapping, looked up by MySQL ``db.table`` or PostgreSQL ``schema.table``."""
+
+    tables: tuple[TableMapping, ...]
+    files: tuple[Path, ...] = ()
+
+    def __iter__(self) -> Iterator[TableMapping]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def enabled(self) -> Iterator[TableMapping]:
+        """Tables that are enabled and supported, in backfill order."""
+        ordered = sorted(self.tables, key=lambda m: (m.backfill.order, m.name))
+        return (m for m in ordered if m.is_synced)
+
+    def find_source(self, db_table: str | SourceTable) -> TableMapping | None:
+        wanted = str(db_table)
+        return next((m for m in self.tables if str(m.source) == wanted), None)
+
+    def find_target(self, schema_table: str | TargetTable) -> TableMapping | None:
+        wanted = str(schema_table)
+        return next((m for m in self.tables if str(m.target) == wanted), None)
+
+    def by_source(self, db_table: str | SourceTable) -> TableMapping:
+        found = self.find_source(db_table)
+        if found is None:
+            raise MappingError(
+                f"no mapping for MySQL table {db_table}; run `mappings generate` or add it "
+                "to include/mappings"
+            )
+        return found
+
+    def by_target(self, schema_table: str | TargetTable) -> TableMapping:
+        found = self.find_target(schema_table)
+        if found is None:
+            raise MappingError(f"no mapping has target PostgreSQL table {schema_table}")
+        return found
+
+    def select(self, names: Iterable[str]) -> tuple[TableMapping, ...]:
+        """Mappings named by MySQL ``db.table``, PostgreSQL ``schema.table`` or bare table name."""
+        picked: list[TableMapping] = []
+        for name in names:
+            found = self.find_source(name) or self.find_target(name)
+            if found is None:
+                matches = [m for m in self.tables if name in (m.source.table, m.target.table)]
+                if len(matches) != 1:
+                    raise MappingError(
+                        f"table {name!r} matches {len(matches)} mappings; "
+                        "name it as db.table (MySQL) or schema.table (PostgreSQL)"
+                    )
+                found = matches[0]
+            picked.append(found)
+        return tuple(picked)
+
+
+def mapping_files(folder_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The YAML files a folder holds (sorted), or the given files."""
+    if isinstance(folder_or_files, str | Path):
+        path = Path(folder_or_files)
+        if path.is_dir():
+            return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        return [path]
+    return [Path(p) for p in folder_or_files]
+
+
+def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> MappingSet:
+    """Read and validate every mapping file; raise one MappingError listing every problem."""
+    from mysql_pg_sync.mapping.loader import parse_file
+
+    files = mapping_files(folder_or_files)
+    tables: list[TableMapping] = []
+    problems: list[str] = []
+    for path in files:
+        parsed, errors = parse_file(path)
+        tables.extend(parsed)
+        problems.extend(errors)
+    problems.extend(_cross_table_problems(tables))
+    if problems:
+        raise MappingError(
+            f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)
+        )
+    return MappingSet(tuple(tables), tuple(files))
+
+
+def _cross_table_problems(tables: list[TableMapping]) -> list[str]:
+    problems = []
+    for attr in ("source", "target"):
+        seen: dict[str, int] = {}
+        for m in tables:
+            seen[str(getattr(m, attr))] = seen.get(str(getattr(m, attr)), 0) + 1
+        problems += [
+            f"{attr} {name} is mapped {n} times; keep one entry per table"
+            for name, n in seen.items()
+            if n > 1
+        ]
+    return problems
+
+
+def dump_yaml_entry(mapping: TableMapping) -> dict[str, Any]:
+    """The entry as plain data for YAML, leaving out values equal to their defaults."""
+    return mapping.model_dump(mode="json", exclude_defaults=True)
+
+
+__all__ = [
+    "BackfillOptions",
+    "ColumnMapping",
+    "ConflictPolicy",
+    "ConflictRule",
+    "Direction",
+    "MappingSet",
+    "ReconcileOptions",
+    "Side",
+    "SourceTable",
+    "TableMapping",
+    "TargetTable",
+    "ValuePolicy",
+    "load_mappings",
+    "mapping_files",
+]

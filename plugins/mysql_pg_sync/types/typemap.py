@@ -1,0 +1,229 @@
+"""The MySQL -> PostgreSQL type map, as data: one table of rules, first match wins.
+
+Defaults follow pgloader's choices (unsigned types widen, tinyint(1) and bit(1) become boolean,
+bigint unsigned becomes numeric(20,0), json becomes jsonb, blobs become bytea). Each rule names a
+*kind*: the logical family the converters in :mod:`mysql_pg_sync.types.convert` dispatch on, in
+both directions. ``{p}``/``{s}``/``{n}``/``{fsp}`` in a PostgreSQL type are filled from the
+MySQL type's arguments.
+
+API: :func:`parse_column_type`, :func:`rule_for`, :func:`default_pg_type`, :func:`kind_of`,
+:func:`enum_values`, :data:`TYPE_MAP`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mysql_pg_sync.errors import MappingError
+
+# Kinds: the value families a converter must handle. A column's kind follows from its MySQL type,
+# refined by its PostgreSQL type (time -> interval, binary(16) -> uuid, json -> json/jsonb).
+KINDS = (
+    "bool",  # tinyint(1): 0/1 <-> boolean
+    "bit1",  # bit(1): b'0'/b'1' <-> boolean
+    "int",  # signed and unsigned integers that fit the PostgreSQL type
+    "uint64",  # bigint unsigned <-> numeric(20,0)
+    "decimal",
+    "float32",
+    "float64",
+    "text",
+    "enum",
+    "set",  # 'a,b' <-> text[]
+    "json",
+    "bytes",
+    "uuid",  # binary(16) <-> uuid
+    "bits",  # bit(n) <-> bit varying(n)
+    "year",
+    "date",
+    "datetime",  # naive, MySQL DATETIME <-> timestamp
+    "timestamp",  # MySQL TIMESTAMP (UTC session) <-> timestamptz
+    "time",  # MySQL TIME within 00:00-24:00 <-> time
+    "interval",  # MySQL TIME (-838:59:59..838:59:59) <-> interval
+    "geometry",  # MySQL internal SRID+WKB <-> WKB bytea
+    "native_uuid",  # MariaDB uuid <-> uuid
+    "inet",  # MariaDB inet4/inet6 <-> inet
+)
+
+
+@dataclass(frozen=True)
+class MySQLType:
+    """A parsed ``COLUMN_TYPE``: ``decimal(12,2) unsigned`` -> base, args, unsigned."""
+
+    base: str
+    args: tuple[int, ...] = ()
+    unsigned: bool = False
+    values: tuple[str, ...] = ()  # enum / set members
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """One row of the type map."""
+
+    mysql: str  # base type name
+    pg: str  # PostgreSQL type template
+    kind: str
+    when: Callable[[MySQLType], bool] | None = None
+    note: str = ""
+
+    def applies(self, t: MySQLType) -> bool:
+        return t.base == self.mysql and (self.when is None or self.when(t))
+
+
+def _unsigned(t: MySQLType) -> bool:
+    return t.unsigned
+
+
+def _signed(t: MySQLType) -> bool:
+    return not t.unsigned
+
+
+def _width_one(t: MySQLType) -> bool:
+    return t.args[:1] == (1,)
+
+
+_TEXT_TYPES = ("tinytext", "text", "mediumtext", "longtext")
+_BLOB_TYPES = ("tinyblob", "blob", "mediumblob", "longblob")
+_GEOMETRY_TYPES = (
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+)
+
+TYPE_MAP: tuple[TypeRule, ...] = (
+    TypeRule("tinyint", "boolean", "bool", _width_one, "pgloader: tinyint(1) is a boolean"),
+    TypeRule("tinyint", "smallint", "int"),
+    TypeRule("smallint", "smallint", "int", _signed),
+    TypeRule("smallint", "integer", "int", _unsigned, "unsigned widens"),
+    TypeRule("mediumint", "integer", "int"),
+    TypeRule("int", "integer", "int", _signed),
+    TypeRule("int", "bigint", "int", _unsigned, "unsigned widens"),
+    TypeRule("integer", "integer", "int", _signed),
+    TypeRule("integer", "bigint", "int", _unsigned, "unsigned widens"),
+    TypeRule("bigint", "bigint", "int", _signed),
+    TypeRule("bigint", "numeric(20,0)", "uint64", _unsigned, "no wider integer in PostgreSQL"),
+    TypeRule("decimal", "numeric({p},{s})", "decimal"),
+    TypeRule("numeric", "numeric({p},{s})", "decimal"),
+    TypeRule("float", "real", "float32"),
+    TypeRule("double", "double precision", "float64"),
+    TypeRule("real", "double precision", "float64"),
+    # MySQL never returns CHAR's trailing spaces; varchar keeps PostgreSQL from padding them back.
+    TypeRule("char", "varchar({n})", "text"),
+    TypeRule("varchar", "varchar({n})", "text"),
+    *(TypeRule(name, "text", "text") for name in _TEXT_TYPES),
+    TypeRule("enum", "text", "enum", note="the generator names a PostgreSQL enum type"),
+    TypeRule("set", "text[]", "set"),
+    TypeRule("json", "jsonb", "json", note="pg_type json keeps the text byte for byte"),
+    TypeRule("binary", "bytea", "bytes", note="binary(16) may be overridden to uuid"),
+    TypeRule("varbinary", "bytea", "bytes"),
+    *(TypeRule(name, "bytea", "bytes") for name in _BLOB_TYPES),
+    TypeRule("bit", "boolean", "bit1", _width_one),
+    TypeRule("bit", "bit varying({n})", "bits"),
+    TypeRule("year", "smallint", "year"),
+    TypeRule("date", "date", "date"),
+    TypeRule("datetime", "timestamp({fsp})", "datetime"),
+    TypeRule("timestamp", "timestamptz({fsp})", "timestamp"),
+    TypeRule("time", "time({fsp})", "time", note="pg_type interval holds -838:59:59..838:59:59"),
+    *(TypeRule(name, "bytea", "geometry", note="WKB; or exclude") for name in _GEOMETRY_TYPES),
+    TypeRule("uuid", "uuid", "native_uuid"),
+    TypeRule("inet4", "inet", "inet"),
+    TypeRule("inet6", "inet", "inet"),
+)
+
+# Kind refinements by the PostgreSQL type chosen in the mapping (an override).
+_KIND_BY_PG_TYPE: dict[tuple[str, str], str] = {
+    ("time", "interval"): "interval",
+    ("bytes", "uuid"): "uuid",
+}
+
+_TYPE_RE = re.compile(r"^\s*([a-z]+)\s*(?:\((.*)\))?\s*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _quoted_values(inner: str) -> tuple[str, ...]:
+    """``'a','it''s'`` -> ('a', "it's"); MySQL doubles quotes inside enum literals."""
+    values = []
+    for match in re.finditer(r"'((?:[^']|'')*)'", inner):
+        values.append(match.group(1).replace("''", "'").replace("\\\\", "\\"))
+    return tuple(values)
+
+
+def parse_column_type(column_type: str) -> MySQLType:
+    """Parse ``information_schema.COLUMNS.COLUMN_TYPE`` text."""
+    match = _TYPE_RE.match(column_type)
+    if not match:
+        raise MappingError(f"cannot parse MySQL column type {column_type!r}")
+    base, inner, rest = match.group(1).lower(), match.group(2), match.group(3).lower()
+    if base in ("enum", "set"):
+        return MySQLType(base, values=_quoted_values(inner or ""))
+    args: tuple[int, ...] = ()
+    if inner:
+        try:
+            args = tuple(int(a) for a in inner.split(","))
+        except ValueError:
+            raise MappingError(
+                f"cannot parse the arguments of MySQL type {column_type!r}"
+            ) from None
+    if base == "double" and rest.startswith("precision"):
+        rest = rest[len("precision") :]
+    if base in ("bool", "boolean"):
+        return MySQLType("tinyint", (1,))
+    if base in ("dec", "fixed"):
+        base = "decimal"
+    return MySQLType(base, args, unsigned="unsigned" in rest.split())
+
+
+def rule_for(column_type: str) -> TypeRule:
+    parsed = parse_column_type(column_type)
+    for rule in TYPE_MAP:
+        if rule.applies(parsed):
+            return rule
+    raise MappingError(
+        f"MySQL type {column_type!r} is not in the type map; set pg_type and converter for the "
+        "column in its mapping, or exclude it"
+    )
+
+
+def _fill(template: str, t: MySQLType) -> str:
+    if t.base in ("decimal", "numeric"):
+        args = t.args or (10,)
+        return template.format(p=args[0], s=args[1] if len(args) > 1 else 0)
+    if "{n}" in template:
+        return template.format(n=t.args[0] if t.args else 1)
+    if "{fsp}" in template:
+        return template.format(fsp=t.args[0] if t.args else 0)
+    return template
+
+
+def default_pg_type(column_type: str) -> str:
+    """The PostgreSQL type the type map gives a MySQL ``COLUMN_TYPE``."""
+    parsed = parse_column_type(column_type)
+    return _fill(rule_for(column_type).pg, parsed)
+
+
+def enum_values(column_type: str) -> tuple[str, ...]:
+    return parse_column_type(column_type).values
+
+
+def _pg_base(pg_type: str) -> str:
+    return re.sub(r"\(.*\)", "", pg_type).strip().lower()
+
+
+def kind_of(column_type: str, pg_type: str = "", converter: str | None = None) -> str:
+    """The converter family for a column (a named converter wins)."""
+    if converter:
+        return converter
+    kind = rule_for(column_type).kind
+    pg_base = _pg_base(pg_type)
+    return _KIND_BY_PG_TYPE.get((kind, pg_base), kind)
+
+
+def pg_precision(pg_type: str) -> tuple[int, ...]:
+    """``numeric(12,2)`` -> (12, 2); ``timestamp(6)`` -> (6,); no arguments -> ()."""
+    match = re.search(r"\(([\d,\s]+)\)", pg_type)
+    return tuple(int(x) for x in match.group(1).split(",")) if match else ()

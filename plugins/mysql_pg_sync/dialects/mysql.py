@@ -27,3 +27,92 @@ def qualified(namespace: str, table: str) -> str:
 
 def column_list(names: Iterable[str]) -> str:
     return ", ".join(quote_ident(n) for n in names)
+
+
+def quote_literal(value: str) -> str:
+    """A string literal for DDL; backslashes and quotes escaped (default sql_mode)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---
+# Every fragment is a template for a *parameterised* execute, so a literal % is written %%.
+# The canonical texts must equal mysql_pg_sync.dialects.postgres's byte for byte.
+
+
+def canonical_text_sql(
+    column_sql: str,
+    kind: str,
+    *,
+    scale: int = 0,
+    pg_type: str = "",
+    members: tuple[str, ...] = (),
+) -> str:
+    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
+    c = column_sql
+    del pg_type, members  # MySQL's own storage already fixes these forms
+    if kind == "int":
+        return f"CAST({c} AS CHAR)"
+    if kind == "bool":
+        return f"(CASE WHEN {c} <> 0 THEN '1' WHEN {c} = 0 THEN '0' END)"
+    if kind == "bit":
+        return f"CAST({c} + 0 AS CHAR)"
+    if kind == "decimal":
+        return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"
+    if kind == "float":
+        # shortest round-trip digits without sign, point or padding zeros, then the exponent
+        return (
+            f"(CASE WHEN {c} = 0 THEN '0' ELSE CONCAT(IF({c} < 0, '-', ''), "
+            f"TRIM(BOTH '0' FROM REPLACE(SUBSTRING_INDEX(TRIM(LEADING '-' FROM "
+            f"CAST({c} AS CHAR)), 'e', 1), '.', '')), 'e', "
+            f"CAST(FLOOR(LOG10(ABS({c}))) AS SIGNED)) END)"
+        )
+    if kind == "date":
+        return f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d'), '0000-00-00')"
+    if kind in ("datetime", "timestamp"):
+        # the session runs at time_zone '+00:00' (connections.mysql_connect)
+        return (
+            f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), '0000-00-00 00:00:00.000000')"
+        )
+    if kind == "time":
+        return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
+    if kind == "char":
+        return f"TRIM(TRAILING ' ' FROM CONVERT({c} USING utf8mb4))"
+    if kind in ("text", "enum", "set", "json"):
+        return f"CONVERT({c} USING utf8mb4)"
+    if kind in ("binary", "uuid"):
+        return f"HEX({c})"
+    raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """md5 hex over canonical texts: 'N' marks NULL, strings carry '<chars>:', '|' separates."""
+    parts = [
+        f"COALESCE(CONCAT(CHAR_LENGTH({t}), ':', {t}), 'N')" if prefixed else f"COALESCE({t}, 'N')"
+        for t, prefixed in zip(texts, length_prefixed, strict=True)
+    ]
+    return f"MD5(CONVERT(CONCAT_WS('|', {', '.join(parts)}) USING utf8mb4))"
+
+
+def hash60_sql(md5_hex_sql: str) -> str:
+    """The low 60 bits of an md5 hex as an unsigned integer (sums of them cannot overflow)."""
+    return f"CAST(CONV(SUBSTRING({md5_hex_sql}, 18, 15), 16, 10) AS UNSIGNED)"
+
+
+def bucket32_sql(texts: Iterable[str]) -> str:
+    """A 32-bit bucket from the md5 of key texts: the same row lands in the same bucket on both."""
+    key_texts = list(texts)
+    digest = row_hash_sql(key_texts, [True] * len(key_texts))
+    return f"CAST(CONV(SUBSTRING({digest}, 1, 8), 16, 10) AS UNSIGNED)"
+
+
+def floor_div_sql(numerator_sql: str, denominator_sql: str) -> str:
+    """Integer division of non-negative numbers."""
+    return f"(({numerator_sql}) DIV ({denominator_sql}))"
+
+
+def table_columns_sql() -> str:
+    """Column names of a table; parameters (namespace, table)."""
+    return (
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
+    )

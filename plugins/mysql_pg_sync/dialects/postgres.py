@@ -27,3 +27,109 @@ def qualified(namespace: str, table: str) -> str:
 
 def column_list(names: Iterable[str]) -> str:
     return ", ".join(quote_ident(n) for n in names)
+
+
+def quote_literal(value: str) -> str:
+    """A string literal for DDL (standard_conforming_strings: only quotes are doubled)."""
+    if "\x00" in value:
+        raise ValueError(f"literal {value!r} contains a NUL byte")
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---
+# The canonical texts must equal mysql_pg_sync.dialects.mysql's byte for byte.
+
+
+def canonical_text_sql(
+    column_sql: str,
+    kind: str,
+    *,
+    scale: int = 0,
+    pg_type: str = "",
+    members: tuple[str, ...] = (),
+) -> str:
+    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
+    c = column_sql
+    pg = pg_type.strip().lower()
+    if kind == "int":
+        return f"({c})::text"
+    if kind == "bool":
+        if pg.startswith("bool"):
+            return f"(CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END)"
+        return f"(CASE WHEN {c} <> 0 THEN '1' WHEN {c} = 0 THEN '0' END)"
+    if kind == "bit":
+        if pg.startswith("bit"):
+            return f"(lpad(({c})::text, 64, '0')::bit(64)::bigint)::text"
+        return f"({c})::text"
+    if kind == "decimal":
+        return f"round({c}, {int(scale)})::text"
+    if kind == "float":
+        return (
+            f"(CASE WHEN {c} = 0 THEN '0' WHEN {c} IN ('NaN', 'Infinity', '-Infinity') "
+            f"THEN ({c})::text ELSE (CASE WHEN {c} < 0 THEN '-' ELSE '' END) || "
+            f"trim(both '0' from replace(split_part(ltrim(({c})::text, '-'), 'e', 1), '.', '')) "
+            f"|| 'e' || floor(log10(abs(({c})::float8)))::bigint::text END)"
+        )
+    if kind == "date":
+        return f"to_char({c}, 'YYYY-MM-DD')"
+    if kind in ("datetime", "timestamp"):
+        value = f"({c} AT TIME ZONE 'UTC')" if "tz" in pg or "with time zone" in pg else c
+        return f"to_char({value}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    if kind == "time":
+        return f"to_char({c}, 'HH24:MI:SS.US')"
+    if kind == "char":
+        return f"rtrim(({c})::text, ' ')"
+    if kind in ("text", "enum", "json"):
+        return f"({c})::text"
+    if kind == "set":
+        items = f"({c})::text[]" if pg.endswith("[]") else f"string_to_array(({c})::text, ',')"
+        order = ", ".join(quote_literal(m) for m in members)
+        ordered = (
+            f"array_to_string(ARRAY(SELECT m FROM unnest(ARRAY[{order}]::text[]) "
+            f"WITH ORDINALITY AS s(m, i) WHERE m = ANY({items}) ORDER BY i), ',')"
+            if members
+            else f"array_to_string(ARRAY(SELECT DISTINCT m FROM unnest({items}) AS s(m) "
+            "ORDER BY m), ',')"
+        )
+        return f"(CASE WHEN {c} IS NULL THEN NULL ELSE {ordered} END)"
+    if kind == "binary":
+        return f"upper(encode({c}, 'hex'))"
+    if kind == "uuid":
+        return f"upper(replace(({c})::text, '-', ''))"
+    raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """md5 hex over canonical texts: 'N' marks NULL, strings carry '<chars>:', '|' separates."""
+    parts = [
+        f"coalesce(char_length({t})::text || ':' || {t}, 'N')"
+        if prefixed
+        else f"coalesce({t}, 'N')"
+        for t, prefixed in zip(texts, length_prefixed, strict=True)
+    ]
+    return f"md5(concat_ws('|', {', '.join(parts)}))"
+
+
+def hash60_sql(md5_hex_sql: str) -> str:
+    """The low 60 bits of an md5 hex as a bigint (sums of them cannot overflow numeric)."""
+    return f"('x' || substr({md5_hex_sql}, 18, 15))::bit(60)::bigint"
+
+
+def bucket32_sql(texts: Iterable[str]) -> str:
+    """A 32-bit bucket from the md5 of key texts: the same row lands in the same bucket on both."""
+    key_texts = list(texts)
+    digest = row_hash_sql(key_texts, [True] * len(key_texts))
+    return f"('x' || substr({digest}, 1, 8))::bit(32)::bigint"
+
+
+def floor_div_sql(numerator_sql: str, denominator_sql: str) -> str:
+    """Integer division of non-negative numbers."""
+    return f"div(({numerator_sql})::numeric, ({denominator_sql})::numeric)"
+
+
+def table_columns_sql() -> str:
+    """Column names of a table; parameters (namespace, table)."""
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+    )

@@ -35,6 +35,7 @@ and saying how to fix it; nothing is written anywhere before every file has vali
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,10 @@ TargetField = Annotated[
 ]
 
 
+# A type name (optionally schema-qualified, with modifiers and []); DDL emits it unquoted.
+_PG_TYPE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .]*(\([0-9, ]+\))?(\[\])?$")
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -171,8 +176,10 @@ class ColumnMapping(_Frozen):
 
     @model_validator(mode="after")
     def _known_type(self) -> ColumnMapping:
-        from mysql_pg_sync.types.typemap import rule_for
+        from mysql_pg_sync.types.typemap import KINDS, rule_for
 
+        if self.converter and self.converter not in KINDS:
+            raise ValueError(f"unknown converter {self.converter!r}; use one of {', '.join(KINDS)}")
         if not self.converter:
             try:
                 rule_for(self.column_type)
@@ -180,6 +187,11 @@ class ColumnMapping(_Frozen):
                 raise ValueError(str(exc)) from None
         if not self.pg_type and not self.exclude:
             raise ValueError("pg_type is empty; give the PostgreSQL type")
+        if self.pg_type and not _PG_TYPE_RE.match(self.pg_type):
+            raise ValueError(
+                f"pg_type {self.pg_type!r} is not a type name such as 'numeric(12,2)', "
+                "'timestamp(6)', 'text[]' or 'myschema.my_enum'"
+            )
         return self
 
     @property
@@ -253,6 +265,37 @@ class ValuePolicy(_Frozen):
     )
 
 
+class IndexSpec(_Frozen):
+    """A MySQL index other than the key; created in PostgreSQL with ``ddl --with-indexes``."""
+
+    name: str
+    columns: tuple[str, ...] = Field(min_length=1, description="MySQL column names, in order")
+    unique: bool = False
+
+
+class ForeignKeySpec(_Frozen):
+    """A MySQL foreign key; created in PostgreSQL (deferrable) with ``ddl --with-foreign-keys``."""
+
+    name: str
+    columns: tuple[str, ...] = Field(min_length=1, description="MySQL column names")
+    references: SourceField = Field(description="referenced MySQL table, db.table")
+    referenced_columns: tuple[str, ...] = Field(min_length=1)
+    on_delete: str = "NO ACTION"
+    on_update: str = "NO ACTION"
+
+    @model_validator(mode="after")
+    def _shape(self) -> ForeignKeySpec:
+        if len(self.columns) != len(self.referenced_columns):
+            raise ValueError("columns and referenced_columns must have the same length")
+        for rule in (self.on_delete, self.on_update):
+            if rule.upper() not in _FK_ACTIONS:
+                raise ValueError(f"unknown action {rule!r}; use one of {', '.join(_FK_ACTIONS)}")
+        return self
+
+
+_FK_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")
+
+
 class TableMapping(_Frozen):
     """One MySQL table and its PostgreSQL counterpart."""
 
@@ -265,6 +308,8 @@ class TableMapping(_Frozen):
     backfill: BackfillOptions = BackfillOptions()
     reconcile: ReconcileOptions = ReconcileOptions()
     values: ValuePolicy = ValuePolicy()
+    indexes: tuple[IndexSpec, ...] = ()
+    foreign_keys: tuple[ForeignKeySpec, ...] = ()
     enabled: bool = True
     unsupported: str | None = Field(
         default=None, description="why this table cannot be synced (e.g. no key); never synced"
@@ -284,6 +329,8 @@ class TableMapping(_Frozen):
         for field, cols in (
             ("key", self.key),
             ("reconcile.ignore_columns", self.reconcile.ignore_columns),
+            *((f"indexes[{i.name!r}].columns", i.columns) for i in self.indexes),
+            *((f"foreign_keys[{f.name!r}].columns", f.columns) for f in self.foreign_keys),
         ):
             for col in cols:
                 if col not in known:
@@ -455,6 +502,8 @@ __all__ = [
     "ConflictPolicy",
     "ConflictRule",
     "Direction",
+    "ForeignKeySpec",
+    "IndexSpec",
     "MappingSet",
     "ReconcileOptions",
     "Side",

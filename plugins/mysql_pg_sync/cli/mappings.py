@@ -1,0 +1,88 @@
+"""`mappings generate | validate`: write include/mappings from information_schema, check them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mysql_pg_sync.errors import MappingError
+from mysql_pg_sync.mapping.files import read_existing, write_entries
+from mysql_pg_sync.mapping.generate import GenerateOptions, generate
+from mysql_pg_sync.mapping.introspect import read_tables
+from mysql_pg_sync.mapping.loader import _describe
+from mysql_pg_sync.mapping.models import TableMapping, load_mappings
+from mysql_pg_sync.settings import endpoints_from_env
+
+DEFAULT_FOLDER = Path("include/mappings")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    gen = sub.add_parser("generate", help="(re)generate mappings; keeps hand edits, reports drift")
+    gen.add_argument(
+        "--database",
+        action="append",
+        dest="databases",
+        help="MySQL database to read (repeatable; default: MPS_MYSQL_DATABASE)",
+    )
+    gen.add_argument("--out", type=Path, default=DEFAULT_FOLDER, help="mapping folder")
+    gen.add_argument("--target-schema", help="PostgreSQL schema (default: public, or db name)")
+    gen.add_argument("--enum-style", choices=("enum", "check"), default="enum")
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 3 on drift")
+    val = sub.add_parser("validate", help="validate the mapping files")
+    val.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_FOLDER])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        return _validate(args.paths)
+    return _generate(args)
+
+
+def _validate(paths: list[Path]) -> int:
+    mappings = load_mappings(paths if len(paths) > 1 else paths[0])
+    synced = sum(1 for _ in mappings.enabled())
+    unsupported = [m for m in mappings if m.unsupported]
+    print(f"{len(mappings)} mapping(s) valid: {synced} enabled, {len(unsupported)} unsupported")
+    for m in unsupported:
+        print(f"  unsupported {m.name}: {m.unsupported}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    endpoint = endpoints_from_env().mysql
+    databases = args.databases or [endpoint.database]
+    existing = read_existing(args.out)  # fails on bad files before anything is written
+    live = read_tables(endpoint, databases)
+    if not live:
+        raise MappingError(
+            f"no tables found in {', '.join(databases)} for user {endpoint.user}; "
+            "check the database names and the user's grants"
+        )
+    options = GenerateOptions(target_schema=args.target_schema, enum_style=args.enum_style)
+    entries, drift = generate(live, {k: v.data for k, v in existing.items()}, databases, options)
+    problems = []
+    for name, entry in entries.items():
+        try:
+            TableMapping.model_validate(entry)
+        except ValidationError as exc:
+            problems += [f"{name}: {p}" for p in _describe(exc, entry)]
+    if problems:
+        raise MappingError("generated mappings do not validate:\n  - " + "\n  - ".join(problems))
+    for line in drift.lines():
+        print(f"drift: {line}")
+    if args.check:
+        return 3 if drift.has_drift else 0
+    changed = write_entries(args.out, entries, existing)
+    unsupported = sum(1 for e in entries.values() if e.get("unsupported"))
+    print(
+        f"{len(entries)} table(s) from {', '.join(databases)}: {len(changed)} file(s) written, "
+        f"{unsupported} unsupported, in {time.perf_counter() - started:.2f} s",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,264 @@
+"""Mapping entries from live table definitions, merged into hand-edited ones, with the drift.
+
+Pure: :mod:`.introspect` reads the schema, :mod:`.files` reads and writes YAML. A merge keeps
+every hand edit (renames, overrides, policies, exclusions) and refreshes what is a fact of the
+live schema (column types, nullability, indexes, foreign keys, whether a key exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mysql_pg_sync.mapping.introspect import LiveColumn, LiveTable
+from mysql_pg_sync.mapping.models import DEFAULT_CHUNK_ROWS, EnumStyle
+from mysql_pg_sync.types.typemap import default_pg_type, parse_column_type, rule_for
+
+_INTEGER_BASES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+NO_KEY_REASON = (
+    "no primary key and no unique key over NOT NULL columns, so rows cannot be matched; "
+    "add a primary key in MySQL and run `mappings generate` again"
+)
+GEOMETRY_REASON = "geometry: excluded by default; set exclude: false to copy it as WKB bytea"
+GENERATED_REASON = "generated column: MySQL computes it, so it is never written"
+UNKNOWN_TYPE_REASON = "type not in the type map; set pg_type and converter to sync it"
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    target_schema: str | None = None  # None: "public" for one database, else the database name
+    enum_style: EnumStyle = "enum"
+
+
+@dataclass
+class Drift:
+    """Differences between the live schema and the existing mapping files."""
+
+    new_tables: list[str] = field(default_factory=list)
+    removed_tables: list[str] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)
+    removed_columns: list[str] = field(default_factory=list)
+    retyped_columns: list[str] = field(default_factory=list)
+    kept_overrides: list[str] = field(default_factory=list)
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(
+            self.new_tables
+            or self.removed_tables
+            or self.new_columns
+            or self.removed_columns
+            or self.retyped_columns
+        )
+
+    def lines(self) -> list[str]:
+        out = []
+        for label, items in (
+            ("new table", self.new_tables),
+            ("removed table (mapping kept; delete it by hand)", self.removed_tables),
+            ("new column", self.new_columns),
+            ("removed column", self.removed_columns),
+            ("retyped column", self.retyped_columns),
+            ("retyped column kept its hand-set pg_type; check it", self.kept_overrides),
+        ):
+            out += [f"{label}: {item}" for item in items]
+        return out
+
+
+def choose_key(table: LiveTable) -> tuple[str, ...] | None:
+    """The primary key, else the first unique key over NOT NULL columns, else None."""
+    not_null = {c.name for c in table.columns if not c.nullable}
+    candidates = sorted(
+        (i for i in table.indexes if i.unique and not i.prefix),
+        key=lambda i: (i.name != "PRIMARY", len(i.columns), i.name),
+    )
+    for index in candidates:
+        if index.name == "PRIMARY" or all(c in not_null for c in index.columns):
+            return index.columns
+    return None
+
+
+def enum_type_name(table: str, column: str) -> str:
+    from mysql_pg_sync.ddl import pg_name_limit
+
+    return pg_name_limit(table, column)
+
+
+def _column_entry(table: LiveTable, column: LiveColumn, options: GenerateOptions) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": column.name, "column_type": column.column_type}
+    try:
+        rule = rule_for(column.column_type)
+    except Exception:
+        entry.update(exclude=True, exclude_reason=UNKNOWN_TYPE_REASON, pg_type="bytea")
+        return entry
+    if rule.kind == "enum" and options.enum_style == "enum":
+        entry["pg_type"] = enum_type_name(table.name, column.name)
+    else:
+        entry["pg_type"] = default_pg_type(column.column_type)
+    if not column.nullable:
+        entry["nullable"] = False
+    if column.auto_increment:
+        entry["auto_increment"] = True
+    if rule.kind == "geometry":
+        entry.update(exclude=True, exclude_reason=GEOMETRY_REASON)
+    if column.generated:
+        entry.update(exclude=True, exclude_reason=GENERATED_REASON)
+    return entry
+
+
+def _key_hint(table: LiveTable, key: tuple[str, ...]) -> str:
+    if len(key) != 1:
+        return "keyset"
+    column = next(c for c in table.columns if c.name == key[0])
+    return "integer" if parse_column_type(column.column_type).base in _INTEGER_BASES else "keyset"
+
+
+def target_schema_for(db: str, databases: Iterable[str], options: GenerateOptions) -> str:
+    if options.target_schema:
+        return options.target_schema
+    return "public" if len(set(databases)) == 1 else db
+
+
+def generate_entry(
+    table: LiveTable, databases: Iterable[str], options: GenerateOptions
+) -> dict[str, Any]:
+    """A fresh mapping entry for a live table, with the defaults."""
+    key = choose_key(table)
+    entry: dict[str, Any] = {
+        "source": f"{table.db}.{table.name}",
+        "target": f"{target_schema_for(table.db, databases, options)}.{table.name}",
+        "key": list(key or ()),
+        "direction": "both",
+        "conflict": {"rule": "mysql_wins"},
+        "enabled": key is not None,
+    }
+    if key is None:
+        entry["unsupported"] = NO_KEY_REASON
+    else:
+        entry["backfill"] = {"chunk_rows": DEFAULT_CHUNK_ROWS, "key_hint": _key_hint(table, key)}
+    entry["columns"] = [_column_entry(table, c, options) for c in table.columns]
+    if "." in table.db or "." in table.name:
+        entry["source"] = {"db": table.db, "table": table.name}
+        schema = target_schema_for(table.db, databases, options)
+        entry["target"] = {"schema": schema, "table": table.name}
+    entry["indexes"] = [
+        {"name": i.name, "columns": list(i.columns), **({"unique": True} if i.unique else {})}
+        for i in table.indexes
+        if i.name != "PRIMARY" and not i.prefix and tuple(i.columns) != key
+    ]
+    entry["foreign_keys"] = [
+        {
+            "name": fk.name,
+            "columns": list(fk.columns),
+            "references": f"{fk.ref_db}.{fk.ref_table}",
+            "referenced_columns": list(fk.ref_columns),
+            "on_delete": fk.on_delete,
+            "on_update": fk.on_update,
+        }
+        for fk in table.foreign_keys
+    ]
+    for name in ("indexes", "foreign_keys"):
+        if not entry[name]:
+            del entry[name]
+    return entry
+
+
+def _default_pg_type_of(column_entry: Mapping[str, Any], table: str) -> set[str]:
+    """pg_type values the generator could have written for this column (not hand edits)."""
+    column_type = str(column_entry.get("column_type", ""))
+    options = {"", enum_type_name(table, str(column_entry.get("name", "")))}
+    try:
+        options.add(default_pg_type(column_type))
+    except Exception:
+        options.add("bytea")
+    return options
+
+
+def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -> dict[str, Any]:
+    """Keep the hand-edited entry, refresh live facts from the fresh one, record drift."""
+    label = _label(fresh)
+    merged = dict(existing)
+    old_columns = {c["name"]: c for c in existing.get("columns", []) if isinstance(c, dict)}
+    live_names = [c["name"] for c in fresh["columns"]]
+    table_name = _table_name(fresh)
+    columns = []
+    for new in fresh["columns"]:
+        old = old_columns.get(new["name"])
+        if old is None:
+            drift.new_columns.append(f"{label}.{new['name']} {new['column_type']}")
+            columns.append(new)
+            continue
+        column = dict(old)
+        if old.get("column_type") != new["column_type"]:
+            change = f"{label}.{new['name']} {old.get('column_type')} -> {new['column_type']}"
+            drift.retyped_columns.append(change)
+            if old.get("pg_type", "") in _default_pg_type_of(old, table_name):
+                column["pg_type"] = new.get("pg_type", "")
+            else:
+                drift.kept_overrides.append(f"{change} (pg_type {old.get('pg_type')})")
+            column["column_type"] = new["column_type"]
+        for fact in ("nullable", "auto_increment"):
+            if fact in new:
+                column[fact] = new[fact]
+            else:
+                column.pop(fact, None)
+        column.pop("values", None)  # always derived from column_type
+        columns.append(column)
+    for name in old_columns:
+        if name not in live_names:
+            drift.removed_columns.append(f"{label}.{name}")
+    merged["columns"] = columns
+    for fact in ("indexes", "foreign_keys"):
+        if fact in fresh:
+            merged[fact] = fresh[fact]
+        else:
+            merged.pop(fact, None)
+    if not merged.get("key") or any(k not in live_names for k in merged.get("key", [])):
+        merged["key"] = fresh["key"]
+    if "unsupported" in fresh:
+        merged["unsupported"] = fresh["unsupported"]
+        merged["enabled"] = False
+    elif merged.get("unsupported") == NO_KEY_REASON:
+        del merged["unsupported"]  # the table gained a key; it stays disabled until enabled
+    return merged
+
+
+def _label(entry: Mapping[str, Any]) -> str:
+    source = entry["source"]
+    return f"{source['db']}.{source['table']}" if isinstance(source, dict) else str(source)
+
+
+def _table_name(entry: Mapping[str, Any]) -> str:
+    source = entry["source"]
+    return str(source["table"]) if isinstance(source, dict) else str(source).partition(".")[2]
+
+
+def generate(
+    live: list[LiveTable],
+    existing: Mapping[str, dict[str, Any]],
+    databases: Iterable[str],
+    options: GenerateOptions | None = None,
+) -> tuple[dict[str, dict[str, Any]], Drift]:
+    """Entries by source ``db.table`` for every live table, merged with ``existing``; and the drift.
+
+    ``existing`` holds raw entries (as read from YAML) by source; tables of the scanned databases
+    that no longer exist are reported, and their entries are left as they are.
+    """
+    options = options or GenerateOptions()
+    databases = list(databases)
+    drift = Drift()
+    result: dict[str, dict[str, Any]] = {}
+    for table in live:
+        fresh = generate_entry(table, databases, options)
+        name = f"{table.db}.{table.name}"
+        if name in existing:
+            result[name] = merge_entry(existing[name], fresh, drift)
+        else:
+            drift.new_tables.append(name)
+            result[name] = fresh
+    live_names = {f"{t.db}.{t.name}" for t in live}
+    for name in existing:
+        if name.partition(".")[0] in databases and name not in live_names:
+            drift.removed_tables.append(name)
+    return result, drift

@@ -1,0 +1,421 @@
+"""Per-value converters, MySQL <-> PostgreSQL, one pair per kind (see :mod:`.typemap`).
+
+Used by the stream (after :mod:`.debezium` decoded an event) and by every row-at-a-time path.
+Inputs are the Python values the drivers hand out (mysqlclient with :func:`.drivers.mysql_conv`,
+psycopg with :func:`.drivers.register_pg_loaders`), so zero dates arrive as text and are not
+confused with NULL. Outputs are values those drivers accept as parameters.
+
+API: :func:`to_pg`, :func:`to_mysql`, :func:`row_to_pg`, :func:`row_to_mysql`, :class:`Stats`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
+from mysql_pg_sync.types.typemap import parse_column_type
+
+UTC = dt.UTC
+DAY = dt.timedelta(days=1)
+ZERO_DATE = "0000-00-00"
+ZERO_DATETIME = "0000-00-00 00:00:00"
+
+
+@dataclass
+class Stats:
+    """What the converters changed on purpose, so nothing changes silently."""
+
+    nul_bytes_stripped: int = 0
+    zero_dates: int = 0
+    by_column: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, column: str) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        self.by_column[f"{what}:{column}"] = self.by_column.get(f"{what}:{column}", 0) + 1
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Where a value comes from: the column, its table's policy, and a label for errors."""
+
+    column: ColumnMapping
+    policy: ValuePolicy
+    where: str
+    stats: Stats | None
+
+    def fail(self, value: Any, why: str, fix: str) -> ConversionError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return ConversionError(
+            f"{self.where}: column {self.column.name!r} ({self.column.column_type} -> "
+            f"{self.column.pg_type}): {why}: {shown}; {fix}"
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
+def _is_zero_date(text: str) -> bool:
+    """'0000-00-00', '0000-00-00 00:00:00.000', and partial zeros such as '2020-00-15'."""
+    date_part = text[:10]
+    return len(date_part) == 10 and (date_part[5:7] == "00" or date_part[8:10] == "00")
+
+
+_TIME_RE = re.compile(r"^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$")
+
+
+def parse_mysql_time(text: str) -> dt.timedelta:
+    """MySQL TIME text ('-838:59:59.000000') -> timedelta."""
+    match = _TIME_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"not a MySQL TIME: {text!r}")
+    sign, h, m, s, frac = match.groups()
+    micros = int((frac or "0").ljust(6, "0"))
+    delta = dt.timedelta(hours=int(h), minutes=int(m), seconds=int(s), microseconds=micros)
+    return -delta if sign else delta
+
+
+def format_mysql_time(delta: dt.timedelta) -> str:
+    """timedelta -> MySQL TIME text, microseconds kept ('-12:00:00.500000')."""
+    sign = "-" if delta < dt.timedelta(0) else ""
+    total = abs(delta)
+    micros = total.microseconds
+    seconds = total.days * 86400 + total.seconds
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h:02d}:{m:02d}:{s:02d}" + (f".{micros:06d}" if micros else "")
+
+
+def _bit_length(column: ColumnMapping) -> int:
+    args = parse_column_type(column.column_type).args
+    return args[0] if args else 1
+
+
+# -- MySQL -> PostgreSQL ---------------------------------------------------------------------
+
+
+def _bool_to_pg(v: Any, c: Ctx) -> Any:
+    if v in (0, 1):
+        return bool(v)
+    raise c.fail(v, "tinyint(1) holds a value other than 0/1", "set pg_type: smallint")
+
+
+def _bit1_to_pg(v: Any, c: Ctx) -> Any:
+    if isinstance(v, bytes | bytearray):
+        v = int.from_bytes(v, "big")
+    return bool(v)
+
+
+def _int_to_pg(v: Any, c: Ctx) -> Any:
+    return int(v)
+
+
+def _same(v: Any, c: Ctx) -> Any:
+    return v
+
+
+def _text_to_pg(v: Any, c: Ctx) -> Any:
+    text = _text(v)
+    if "\x00" not in text:
+        return text
+    if c.policy.nul_bytes == "strip":
+        if c.stats is not None:
+            c.stats.count("nul_bytes_stripped", c.column.name)
+        return text.replace("\x00", "")
+    raise c.fail(
+        v,
+        "text holds NUL bytes, which PostgreSQL rejects",
+        "clean the row in MySQL, or set values.nul_bytes: strip in the mapping",
+    )
+
+
+def _set_to_pg(v: Any, c: Ctx) -> Any:
+    if isinstance(v, set | frozenset | list | tuple):
+        members = set(v)
+        return [m for m in c.column.values if m in members]
+    text = _text(v)
+    return text.split(",") if text else []
+
+
+def _json_to_pg(v: Any, c: Ctx) -> Any:
+    text = _text(v) if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False)
+    if "\\u0000" in text:
+        raise c.fail(v, "JSON holds \\u0000, which PostgreSQL rejects", "clean the row in MySQL")
+    return text
+
+
+def _bytes_to_pg(v: Any, c: Ctx) -> Any:
+    return bytes(v)
+
+
+def _uuid_to_pg(v: Any, c: Ctx) -> Any:
+    raw = bytes(v)
+    if len(raw) != 16:
+        raise c.fail(v, "binary(16) uuid is not 16 bytes", "fix the row or map it to bytea")
+    return uuid.UUID(bytes=raw)
+
+
+def _bits_to_pg(v: Any, c: Ctx) -> Any:
+    n = _bit_length(c.column)
+    number = int.from_bytes(bytes(v), "big") if isinstance(v, bytes | bytearray) else int(v)
+    return format(number, f"0{n}b")
+
+
+def _zero_date(v: Any, c: Ctx) -> Any:
+    if c.stats is not None:
+        c.stats.count("zero_dates", c.column.name)
+    if c.policy.zero_dates == "null":
+        return None
+    if _text(v).lstrip("0-: .") == "":  # only the all-zero value round-trips via the sentinel
+        return c.policy.zero_date_sentinel
+    raise c.fail(
+        v,
+        "partial zero date cannot be kept with a sentinel",
+        "set values.zero_dates: null, or fix the row in MySQL",
+    )
+
+
+def _date_to_pg(v: Any, c: Ctx) -> Any:
+    if isinstance(v, dt.date):
+        return v
+    text = _text(v)
+    return _zero_date(v, c) if _is_zero_date(text) else dt.date.fromisoformat(text[:10])
+
+
+def _datetime_to_pg(v: Any, c: Ctx) -> Any:
+    if isinstance(v, dt.datetime):
+        return v
+    text = _text(v)
+    return _zero_date(v, c) if _is_zero_date(text) else dt.datetime.fromisoformat(text)
+
+
+def _timestamp_to_pg(v: Any, c: Ctx) -> Any:
+    value = _datetime_to_pg(v, c)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # sessions run at UTC (connections.py)
+    return value
+
+
+def _as_timedelta(v: Any) -> dt.timedelta:
+    if isinstance(v, dt.timedelta):
+        return v
+    if isinstance(v, dt.time):
+        return dt.timedelta(
+            hours=v.hour, minutes=v.minute, seconds=v.second, microseconds=v.microsecond
+        )
+    return parse_mysql_time(_text(v))
+
+
+def _time_to_pg(v: Any, c: Ctx) -> Any:
+    delta = _as_timedelta(v)
+    if dt.timedelta(0) <= delta < DAY:
+        return (dt.datetime.min + delta).time()
+    raise c.fail(
+        v,
+        "TIME value is outside 00:00-24:00 and does not fit PostgreSQL time",
+        "set pg_type: interval for the column",
+    )
+
+
+def _interval_to_pg(v: Any, c: Ctx) -> Any:
+    return _as_timedelta(v)
+
+
+def _geometry_to_pg(v: Any, c: Ctx) -> Any:
+    return bytes(v)[4:]  # MySQL stores a 4-byte SRID before the WKB
+
+
+def _uuid_text_to_pg(v: Any, c: Ctx) -> Any:
+    return uuid.UUID(_text(v))
+
+
+# -- PostgreSQL -> MySQL ---------------------------------------------------------------------
+
+
+def _bool_to_mysql(v: Any, c: Ctx) -> Any:
+    return int(bool(v))
+
+
+def _uint64_to_mysql(v: Any, c: Ctx) -> Any:
+    number = int(v)
+    if number != v or not 0 <= number < 2**64:
+        raise c.fail(v, "value does not fit bigint unsigned", "fix the row in PostgreSQL")
+    return number
+
+
+def _decimal_to_mysql(v: Any, c: Ctx) -> Any:
+    return v if isinstance(v, Decimal) else Decimal(str(v))
+
+
+def _text_to_mysql(v: Any, c: Ctx) -> Any:
+    return _text(v)
+
+
+def _set_to_mysql(v: Any, c: Ctx) -> Any:
+    if isinstance(v, str):
+        return v
+    return ",".join(v)
+
+
+def _json_to_mysql(v: Any, c: Ctx) -> Any:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _uuid_to_mysql(v: Any, c: Ctx) -> Any:
+    return (v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))).bytes
+
+
+def _bits_to_mysql(v: Any, c: Ctx) -> Any:
+    n = _bit_length(c.column)
+    return int(str(v), 2).to_bytes((n + 7) // 8, "big")
+
+
+def _is_sentinel(v: Any, c: Ctx) -> bool:
+    return c.policy.zero_dates == "sentinel" and _text(v) == c.policy.zero_date_sentinel
+
+
+def _date_to_mysql(v: Any, c: Ctx) -> Any:
+    if _is_sentinel(v, c):
+        return ZERO_DATE
+    if isinstance(v, str):
+        raise c.fail(v, "date cannot be stored in MySQL", "fix the row in PostgreSQL")
+    return v
+
+
+def _datetime_to_mysql(v: Any, c: Ctx) -> Any:
+    if _is_sentinel(v, c):
+        return ZERO_DATETIME
+    if isinstance(v, str):
+        raise c.fail(v, "timestamp cannot be stored in MySQL", "fix the row in PostgreSQL")
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return v.astimezone(UTC).replace(tzinfo=None)
+    return v
+
+
+def _time_to_mysql(v: Any, c: Ctx) -> Any:
+    return format_mysql_time(_as_timedelta(v))
+
+
+def _geometry_to_mysql(v: Any, c: Ctx) -> Any:
+    return b"\x00\x00\x00\x00" + bytes(v)  # SRID 0 + WKB: MySQL's internal geometry format
+
+
+def _uuid_text_to_mysql(v: Any, c: Ctx) -> Any:
+    return str(v)
+
+
+Converter = Callable[[Any, Ctx], Any]
+
+# kind -> (MySQL -> PostgreSQL, PostgreSQL -> MySQL)
+CONVERTERS: dict[str, tuple[Converter, Converter]] = {
+    "bool": (_bool_to_pg, _bool_to_mysql),
+    "bit1": (_bit1_to_pg, _bool_to_mysql),
+    "int": (_int_to_pg, _int_to_pg),
+    "uint64": (_int_to_pg, _uint64_to_mysql),
+    "decimal": (_same, _decimal_to_mysql),
+    "float32": (_same, _same),
+    "float64": (_same, _same),
+    "text": (_text_to_pg, _text_to_mysql),
+    "enum": (_text_to_pg, _text_to_mysql),
+    "set": (_set_to_pg, _set_to_mysql),
+    "json": (_json_to_pg, _json_to_mysql),
+    "bytes": (_bytes_to_pg, _bytes_to_pg),
+    "uuid": (_uuid_to_pg, _uuid_to_mysql),
+    "bits": (_bits_to_pg, _bits_to_mysql),
+    "year": (_int_to_pg, _int_to_pg),
+    "date": (_date_to_pg, _date_to_mysql),
+    "datetime": (_datetime_to_pg, _datetime_to_mysql),
+    "timestamp": (_timestamp_to_pg, _datetime_to_mysql),
+    "time": (_time_to_pg, _time_to_mysql),
+    "interval": (_interval_to_pg, _time_to_mysql),
+    "geometry": (_geometry_to_pg, _geometry_to_mysql),
+    "native_uuid": (_uuid_text_to_pg, _uuid_text_to_mysql),
+    "inet": (_text_to_pg, _text_to_mysql),
+}
+
+
+def _convert(
+    direction: int,
+    column: ColumnMapping,
+    value: Any,
+    policy: ValuePolicy,
+    where: str,
+    stats: Stats | None,
+) -> Any:
+    if value is None:
+        return None
+    ctx = Ctx(column, policy, where, stats)
+    try:
+        return CONVERTERS[column.kind][direction](value, ctx)
+    except ConversionError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        why = f"cannot convert ({exc})"
+        raise ctx.fail(value, why, "fix the row or the column's mapping") from exc
+
+
+def to_pg(
+    column: ColumnMapping,
+    value: Any,
+    policy: ValuePolicy | None = None,
+    *,
+    where: str = "",
+    stats: Stats | None = None,
+) -> Any:
+    """One MySQL value -> the value to write to PostgreSQL."""
+    return _convert(0, column, value, policy or ValuePolicy(), where, stats)
+
+
+def to_mysql(
+    column: ColumnMapping,
+    value: Any,
+    policy: ValuePolicy | None = None,
+    *,
+    where: str = "",
+    stats: Stats | None = None,
+) -> Any:
+    """One PostgreSQL value -> the value to write to MySQL."""
+    return _convert(1, column, value, policy or ValuePolicy(), where, stats)
+
+
+def _where(mapping: TableMapping, row: Mapping[str, Any], names: tuple[str, ...]) -> str:
+    key = ", ".join(f"{n}={row.get(n)!r}" for n in names)
+    return f"table {mapping.name} key ({key})"
+
+
+def row_to_pg(
+    mapping: TableMapping, row: Mapping[str, Any], stats: Stats | None = None
+) -> dict[str, Any]:
+    """A MySQL row (by MySQL name) -> a PostgreSQL row (by pg_name); excluded columns left out."""
+    where = _where(mapping, row, mapping.key)
+    return {
+        c.pg_name: to_pg(c, row[c.name], mapping.values, where=where, stats=stats)
+        for c in mapping.synced_columns()
+        if c.name in row
+    }
+
+
+def row_to_mysql(
+    mapping: TableMapping, row: Mapping[str, Any], stats: Stats | None = None
+) -> dict[str, Any]:
+    """A PostgreSQL row (by pg_name) -> a MySQL row (by MySQL column name)."""
+    where = _where(mapping, row, mapping.pg_key)
+    return {
+        c.name: to_mysql(c, row[c.pg_name], mapping.values, where=where, stats=stats)
+        for c in mapping.synced_columns()
+        if c.pg_name in row
+    }

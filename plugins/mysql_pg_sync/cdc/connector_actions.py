@@ -1,0 +1,223 @@
+"""The operator's connector actions, shared by the `connectors` DAG and the CLI.
+
+Each action is one function taking the endpoints, the mappings and the connector settings; the
+DAG and the CLI only parse their inputs and call these.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
+from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
+from mysql_pg_sync.cdc.connector_config import (
+    CONNECTOR_CLASSES,
+    POSTGRES_CONNECTOR_CLASS,
+    ConnectorSettings,
+    RenderedConnector,
+    Side,
+    render_connectors,
+)
+from mysql_pg_sync.cdc.connector_signals import (
+    SnapshotResult,
+    ensure_signal_table,
+    send_execute_snapshot,
+    wait_for_snapshot,
+)
+from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
+from mysql_pg_sync.cdc.preflight import connect as connect_preflight
+from mysql_pg_sync.cdc.preflight import mysql as mysql_preflight
+from mysql_pg_sync.cdc.preflight import postgres as postgres_preflight
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.mapping.models import MappingSet
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+log = logging.getLogger(__name__)
+
+Action = Literal["apply", "pause", "resume", "stop", "restart_failed", "delete", "snapshot_tables"]
+ACTIONS: tuple[Action, ...] = (
+    "apply",
+    "pause",
+    "resume",
+    "stop",
+    "restart_failed",
+    "delete",
+    "snapshot_tables",
+)
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """Everything an action needs: where things are, what to capture, how to name it."""
+
+    endpoints: Endpoints
+    mappings: MappingSet
+    settings: ConnectorSettings
+    timeout_s: float = lifecycle.DEFAULT_TIMEOUT_S
+
+    def client(self) -> ConnectClient:
+        return ConnectClient(self.endpoints.connect_url)
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return (self.settings.mysql_connector, self.settings.postgres_connector)
+
+
+def render(ctx: ConnectorContext) -> list[RenderedConnector]:
+    """The connector configs the mappings need (queries MySQL once for its flavour)."""
+    flavour = mysql_preflight.server_flavour(ctx.endpoints.mysql)
+    return render_connectors(ctx.mappings, ctx.endpoints, ctx.settings, flavour)
+
+
+def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) -> list[Finding]:
+    """Check every server the connectors touch; raise PreflightError, else return warnings."""
+    warnings: list[Finding] = []
+    needed = []
+    for connector in connectors:
+        if connector.side == "mysql":
+            needed.append(connector.config["connector.class"])
+            databases = {t.split(".", 1)[0] for t in connector.tables}
+            found = mysql_preflight.run(ctx.endpoints.mysql, databases)
+            warnings += raise_for_errors(f"MySQL {ctx.endpoints.mysql.redacted()}", found)
+        else:
+            needed.append(POSTGRES_CONNECTOR_CLASS)
+            found = postgres_preflight.run(
+                ctx.endpoints.postgres,
+                connector.tables,
+                ctx.settings.slot_name,
+                ctx.settings.publication_name,
+            )
+            warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
+    found = connect_preflight.run(ctx.client(), needed)
+    warnings += raise_for_errors(f"Kafka Connect {ctx.endpoints.connect_url}", found)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
+def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
+    """Preflight, signal tables, then apply each connector and wait until it runs."""
+    connectors = render(ctx)
+    if not connectors:
+        raise ConfigError("no enabled mapping needs a connector; enable a mapping first")
+    preflight(ctx, connectors)
+    client = ctx.client()
+    results = []
+    for connector in connectors:
+        endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
+        ensure_signal_table(endpoint, connector.side, connector.signal_table)
+        result = lifecycle.apply_connector(client, connector, timeout_s=ctx.timeout_s)
+        log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
+        results.append(result)
+    return results
+
+
+def existing(ctx: ConnectorContext, client: ConnectClient) -> list[str]:
+    present = set(client.connectors())
+    return [name for name in ctx.names if name in present]
+
+
+def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
+    """pause / resume / stop / restart_failed on every connector of ours that exists."""
+    client = ctx.client()
+    steps = {
+        "pause": lifecycle.pause,
+        "resume": lifecycle.resume,
+        "stop": lifecycle.stop,
+        "restart_failed": lifecycle.restart_failed,
+    }
+    if action not in steps:
+        raise ConfigError(f"action {action!r} is not a control action; use {sorted(steps)}")
+    names = existing(ctx, client)
+    if not names:
+        raise ConfigError(
+            f"none of the connectors {', '.join(ctx.names)} exists; run the apply action first"
+        )
+    return [steps[action](client, name, timeout_s=ctx.timeout_s) for name in names]
+
+
+def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
+    client = ctx.client()
+    return lifecycle.check_health(client, existing(ctx, client), timeout_s=ctx.timeout_s)
+
+
+def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
+    """Delete our connectors; with ``drop_slot`` also the PostgreSQL slot (its position is lost)."""
+    client = ctx.client()
+    deleted = [
+        name for name in ctx.names if lifecycle.delete(client, name, timeout_s=ctx.timeout_s)
+    ]
+    if drop_slot:
+        drop_replication_slot(ctx.endpoints.postgres, ctx.settings.slot_name, ctx.timeout_s)
+    return deleted
+
+
+def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:
+    """Drop the slot once its walsender has gone; True if it existed.
+
+    A slot outlives its connector and pins WAL forever, so deleting for good must drop it.
+    """
+    deadline = time.monotonic() + timeout_s
+    with pg_connect(endpoint, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+            ).fetchone()
+            if row is None:
+                return False
+            if row[0] is None:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                return True
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"replication slot {slot} is still used by backend {row[0]}; stop the "
+                    "connector using it, then drop it with pg_drop_replication_slot"
+                )
+            time.sleep(0.5)
+
+
+def snapshot_tables(ctx: ConnectorContext, tables: Sequence[str]) -> list[SnapshotResult]:
+    """Incremental snapshots of the named tables on whichever side captures them; waits for each."""
+    selected = ctx.mappings.select(tables)
+    plan: list[tuple[Side, DatabaseEndpoint, list[str], str]] = [
+        (
+            "mysql",
+            ctx.endpoints.mysql,
+            [str(m.source) for m in selected if m.replicates_to_pg()],
+            ctx.settings.mysql_topic_prefix,
+        ),
+        (
+            "postgres",
+            ctx.endpoints.postgres,
+            [str(m.target) for m in selected if m.replicates_to_mysql()],
+            ctx.settings.postgres_topic_prefix,
+        ),
+    ]
+    rendered = {c.side: c for c in render(ctx)}
+    results = []
+    for side, endpoint, names, topic_prefix in plan:
+        if not names:
+            continue
+        connector = rendered.get(side)
+        if connector is None:
+            raise ConfigError(f"no {side} connector captures {', '.join(names)}; apply first")
+        signal_id = send_execute_snapshot(endpoint, side, connector.signal_table, names)
+        log.info("sent execute-snapshot %s for %s", signal_id, ", ".join(names))
+        results.append(
+            wait_for_snapshot(
+                ctx.endpoints.kafka_bootstrap,
+                f"{topic_prefix}.notifications",
+                signal_id,
+                timeout_s=max(ctx.timeout_s, 600.0),
+            )
+        )
+    return results
+
+
+def connector_classes() -> list[str]:
+    return [*CONNECTOR_CLASSES.values(), POSTGRES_CONNECTOR_CLASS]

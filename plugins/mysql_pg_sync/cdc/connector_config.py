@@ -1,0 +1,319 @@
+"""Render the Debezium connector configs from the templates in include/connectors and the mappings.
+
+Templates are data (YAML with ``{{placeholder}}`` fields); this module only fills them in. The
+MySQL side captures tables whose mapping replicates to PostgreSQL, the PostgreSQL side tables that
+replicate back. Passwords are never rendered: the configs hold ``${file:<secrets>:<key>}``
+references that Kafka Connect resolves itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.settings import Endpoints
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_TEMPLATES = REPO / "include" / "connectors"
+DEFAULT_SECRETS_FILE = REPO / ".stack" / "secrets" / "connect.properties"
+
+Flavour = Literal["mariadb", "mysql"]
+Converter = Literal["json", "avro", "worker"]
+Side = Literal["mysql", "postgres"]
+
+CONNECTOR_CLASSES: dict[Flavour, str] = {
+    "mariadb": "io.debezium.connector.mariadb.MariaDbConnector",
+    "mysql": "io.debezium.connector.mysql.MySqlConnector",
+}
+POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
+SIGNAL_TABLE = "mps_debezium_signal"
+PG_SIGNAL_SCHEMA = "mps_sync"  # the sync metadata schema (ADR 0005)
+DEFAULT_HEARTBEAT_MS = 10_000
+DEFAULT_ERRORS_MAX_RETRIES = 3  # Debezium's -1 retries forever and hides a broken source
+_SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas use
+_SERVER_ID_SPAN = 2_000_000_000
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_SECRET_WORDS = ("password", "secret")
+
+
+def detect_flavour(version: str) -> Flavour:
+    """MariaDB or MySQL from ``SELECT VERSION()`` (``10.11.6-MariaDB-0+deb12u1`` vs ``8.4.3``)."""
+    return "mariadb" if "mariadb" in version.lower() else "mysql"
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Names and knobs of the two source connectors; everything else comes from the mappings."""
+
+    prefix: str = "mps"
+    secrets_file: str = str(DEFAULT_SECRETS_FILE)
+    mysql_user_key: str = "mysql.user"
+    mysql_password_key: str = "mysql.password"
+    postgres_user_key: str = "postgres.user"
+    postgres_password_key: str = "postgres.password"
+    heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
+    errors_max_retries: int = DEFAULT_ERRORS_MAX_RETRIES
+    converter: Converter = "json"
+    templates_dir: Path = DEFAULT_TEMPLATES
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", self.prefix):
+            raise ConfigError(
+                f"connector prefix {self.prefix!r} must be lowercase letters, digits and '_' "
+                "(it names the replication slot, which PostgreSQL restricts the same way)"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConnectorSettings:
+        """``MPS_CONNECTOR_PREFIX``, ``MPS_CONNECT_SECRETS_FILE``, ``MPS_CONNECT_CONVERTER``."""
+        env = os.environ if env is None else env
+        converter = env.get("MPS_CONNECT_CONVERTER", "json")
+        if converter not in ("json", "avro", "worker"):
+            raise ConfigError(
+                f"MPS_CONNECT_CONVERTER={converter!r}; use json, avro or worker "
+                "(worker keeps the Connect worker's own converters)"
+            )
+        return cls(
+            prefix=env.get("MPS_CONNECTOR_PREFIX", "mps"),
+            secrets_file=env.get("MPS_CONNECT_SECRETS_FILE") or str(DEFAULT_SECRETS_FILE),
+            converter=converter,  # type: ignore[arg-type]  # checked just above
+        )
+
+    @property
+    def mysql_connector(self) -> str:
+        return f"{self.prefix}-mysql-source"
+
+    @property
+    def postgres_connector(self) -> str:
+        return f"{self.prefix}-postgres-source"
+
+    @property
+    def mysql_topic_prefix(self) -> str:
+        return f"{self.prefix}_mysql"
+
+    @property
+    def postgres_topic_prefix(self) -> str:
+        return f"{self.prefix}_pg"
+
+    @property
+    def slot_name(self) -> str:
+        return f"{self.prefix}_pg_slot"
+
+    @property
+    def publication_name(self) -> str:
+        return f"{self.prefix}_pg_publication"
+
+    @property
+    def server_id(self) -> int:
+        """Our replica id on the binlog: stable per connector, unlikely to collide."""
+        return _SERVER_ID_BASE + zlib.crc32(self.mysql_connector.encode()) % _SERVER_ID_SPAN
+
+    def connector_name(self, side: Side) -> str:
+        return self.mysql_connector if side == "mysql" else self.postgres_connector
+
+
+@dataclass(frozen=True)
+class RenderedConnector:
+    """One connector ready for ``PUT /connectors/{name}/config``."""
+
+    name: str
+    side: Side
+    config: dict[str, str]
+    tables: tuple[str, ...]  # captured tables, as MySQL db.table / PostgreSQL schema.table
+    topic_prefix: str
+    signal_table: str
+
+
+def change_topic(topic_prefix: str, namespace: str, table: str) -> str:
+    """The Kafka topic Debezium writes a table's changes to."""
+    return f"{topic_prefix}.{namespace}.{table}"
+
+
+def mysql_signal_table(endpoints: Endpoints) -> str:
+    return f"{endpoints.mysql.database}.{SIGNAL_TABLE}"
+
+
+def postgres_signal_table() -> str:
+    return f"{PG_SIGNAL_SCHEMA}.{SIGNAL_TABLE}"
+
+
+def mysql_captured_tables(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
+    """MySQL ``db.table`` of enabled mappings that replicate MySQL -> PostgreSQL, sorted."""
+    return tuple(sorted({str(m.source) for m in mappings if m.replicates_to_pg()}))
+
+
+def postgres_captured_tables(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
+    """PostgreSQL ``schema.table`` of enabled mappings that replicate back to MySQL, sorted."""
+    return tuple(sorted({str(m.target) for m in mappings if m.replicates_to_mysql()}))
+
+
+def include_list(names: Iterable[str]) -> str:
+    """Debezium's include lists are comma-separated, fully matched regular expressions."""
+    out = []
+    for name in names:
+        if "," in name:
+            raise ConfigError(
+                f"table {name!r} contains a comma, which Debezium's include lists cannot express; "
+                "rename the table or leave it out of the mappings"
+            )
+        out.append(re.escape(name))
+    return ",".join(out)
+
+
+def render_mysql_source(
+    mappings: MappingSet | Iterable[TableMapping],
+    endpoints: Endpoints,
+    settings: ConnectorSettings,
+    flavour: Flavour,
+) -> RenderedConnector:
+    tables = mysql_captured_tables(mappings)
+    if not tables:
+        raise ConfigError(
+            "no enabled mapping replicates mysql_to_pg, so the MySQL connector would capture "
+            "every table (Debezium reads an empty include list as 'all'); enable a mapping first"
+        )
+    signal = mysql_signal_table(endpoints)
+    databases = sorted({t.split(".", 1)[0] for t in tables} | {endpoints.mysql.database})
+    values = {
+        "connector_name": settings.mysql_connector,
+        "connector_class": CONNECTOR_CLASSES[flavour],
+        "host": endpoints.mysql.host,
+        "port": str(endpoints.mysql.port),
+        "secrets_file": settings.secrets_file,
+        "user_key": settings.mysql_user_key,
+        "password_key": settings.mysql_password_key,
+        "server_id": str(settings.server_id),
+        "topic_prefix": settings.mysql_topic_prefix,
+        "database_include_list": include_list(databases),
+        "table_include_list": include_list((*tables, signal)),
+        "kafka_bootstrap": endpoints.kafka_bootstrap,
+        "heartbeat_ms": str(settings.heartbeat_ms),
+        "signal_table": signal,
+        "errors_max_retries": str(settings.errors_max_retries),
+    }
+    config = _render(settings, "mysql_source.yaml", values, endpoints)
+    return RenderedConnector(
+        settings.mysql_connector, "mysql", config, tables, settings.mysql_topic_prefix, signal
+    )
+
+
+def render_postgres_source(
+    mappings: MappingSet | Iterable[TableMapping],
+    endpoints: Endpoints,
+    settings: ConnectorSettings,
+) -> RenderedConnector:
+    tables = postgres_captured_tables(mappings)
+    if not tables:
+        raise ConfigError(
+            "no enabled mapping replicates pg_to_mysql, so the PostgreSQL connector has nothing "
+            "to capture; set direction 'both' or 'pg_to_mysql' on a mapping first"
+        )
+    signal = postgres_signal_table()
+    values = {
+        "connector_name": settings.postgres_connector,
+        "host": endpoints.postgres.host,
+        "port": str(endpoints.postgres.port),
+        "database": endpoints.postgres.database,
+        "secrets_file": settings.secrets_file,
+        "user_key": settings.postgres_user_key,
+        "password_key": settings.postgres_password_key,
+        "topic_prefix": settings.postgres_topic_prefix,
+        "table_include_list": include_list((*tables, signal)),
+        "slot_name": settings.slot_name,
+        "publication_name": settings.publication_name,
+        "heartbeat_ms": str(settings.heartbeat_ms),
+        "signal_table": signal,
+        "errors_max_retries": str(settings.errors_max_retries),
+    }
+    config = _render(settings, "postgres_source.yaml", values, endpoints)
+    return RenderedConnector(
+        settings.postgres_connector,
+        "postgres",
+        config,
+        tables,
+        settings.postgres_topic_prefix,
+        signal,
+    )
+
+
+def render_connectors(
+    mappings: MappingSet | Iterable[TableMapping],
+    endpoints: Endpoints,
+    settings: ConnectorSettings,
+    flavour: Flavour,
+) -> list[RenderedConnector]:
+    """Every connector the mappings need: a side with no captured table gets none."""
+    mappings = tuple(mappings)
+    out = []
+    if mysql_captured_tables(mappings):
+        out.append(render_mysql_source(mappings, endpoints, settings, flavour))
+    if postgres_captured_tables(mappings):
+        out.append(render_postgres_source(mappings, endpoints, settings))
+    return out
+
+
+def assert_no_plain_secrets(config: Mapping[str, str], where: str) -> None:
+    """Raise if a password-like key holds a literal value instead of a config-provider reference."""
+    for key, value in config.items():
+        if any(w in key.lower() for w in _SECRET_WORDS) and value and not value.startswith("${"):
+            raise ConfigError(
+                f"{where}: {key} holds a literal secret; use a Kafka Connect config provider "
+                "reference such as ${file:/path/connect.properties:mysql.password}"
+            )
+
+
+def _render(
+    settings: ConnectorSettings, template: str, values: Mapping[str, str], endpoints: Endpoints
+) -> dict[str, str]:
+    path = settings.templates_dir / template
+    body = _load_yaml(path)
+    config = body.get("config")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a 'config' mapping of connector properties")
+    if settings.converter != "worker":
+        converter = settings.templates_dir / "converters" / f"{settings.converter}.yaml"
+        config = {**config, **_load_yaml(converter)}
+        if settings.converter == "avro":
+            if not endpoints.schema_registry_url:
+                raise ConfigError(
+                    "converter 'avro' needs a schema registry: set MPS_SCHEMA_REGISTRY_URL "
+                    "(Apicurio's registry API URL)"
+                )
+            values = {**values, "schema_registry_url": endpoints.schema_registry_url}
+    rendered = {str(k): _fill(str(v), values, path, str(k)) for k, v in config.items()}
+    assert_no_plain_secrets(rendered, str(path))
+    return rendered
+
+
+def _fill(text: str, values: Mapping[str, str], path: Path, key: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigError(
+                f"{path}: {key} uses placeholder {{{{{name}}}}}, which the renderer does not "
+                f"provide; known placeholders: {', '.join(sorted(values))}"
+            )
+        return values[name]
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"connector template {path} is missing") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"connector template {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"connector template {path} must be a mapping")
+    return data

@@ -1,0 +1,244 @@
+"""Connector lifecycle over :class:`ConnectClient`: apply, wait, pause/resume/stop, heal, delete.
+
+``apply`` is idempotent: it compares the rendered config with Connect's and PUTs only when they
+differ, then polls until the connector and every task run. Waiting is polling with a deadline;
+a FAILED state right after a PUT or restart may be the previous incarnation's, so it only counts
+as final once ``failed_grace_s`` has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mysql_pg_sync.cdc.connect_client import (
+    ConnectClient,
+    ConnectorNotFound,
+    ConnectorStatus,
+)
+from mysql_pg_sync.cdc.connector_config import RenderedConnector
+from mysql_pg_sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_POLL_S = 0.5
+DEFAULT_FAILED_GRACE_S = 5.0
+TargetState = Literal["RUNNING", "PAUSED", "STOPPED"]
+
+
+class ConnectorFailed(SyncError):
+    """A connector or task is FAILED; the message carries Connect's trace."""
+
+    def __init__(self, message: str, status: ConnectorStatus | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectorTimeout(SyncError):
+    """A connector did not reach the wanted state in time."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    name: str
+    created: bool
+    updated: bool
+    status: ConnectorStatus
+
+    @property
+    def changed(self) -> bool:
+        return self.created or self.updated
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What the health check saw and did, per connector."""
+
+    statuses: tuple[ConnectorStatus, ...]
+    restarted: tuple[str, ...] = ()
+    unhealed: tuple[ConnectorStatus, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        return not self.unhealed
+
+    def message(self) -> str:
+        lines = [s.summary() for s in self.statuses]
+        if self.restarted:
+            lines.append(f"restarted failed tasks of: {', '.join(self.restarted)}")
+        for status in self.unhealed:
+            lines.append(f"NOT HEALED {status.summary()}\n{status.failure_trace()}")
+        return "\n".join(lines)
+
+
+def config_differs(
+    desired: Mapping[str, str], current: Mapping[str, str] | None, name: str
+) -> bool:
+    """Connect echoes the config back with ``name`` added; anything else differing means a PUT."""
+    if current is None:
+        return True
+    return {**desired, "name": name} != {**current, "name": name}
+
+
+def apply_connector(
+    client: ConnectClient,
+    connector: RenderedConnector,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+) -> ApplyResult:
+    """Create or update the connector only when its config changed, then wait until it runs.
+
+    A PAUSED or STOPPED connector is resumed: apply means "as declared, and running".
+    """
+    current = client.get_config(connector.name)
+    changed = config_differs(connector.config, current, connector.name)
+    if changed:
+        log.info("connector %s: %s", connector.name, "creating" if current is None else "updating")
+        client.put_config(connector.name, connector.config)
+    else:
+        log.info("connector %s: config unchanged, no PUT", connector.name)
+    status = _status_or_none(client, connector.name)
+    if status is not None and status.state in ("PAUSED", "STOPPED"):
+        log.info("connector %s is %s; resuming", connector.name, status.state)
+        client.resume(connector.name)
+    status = wait_for_state(
+        client,
+        connector.name,
+        "RUNNING",
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        failed_grace_s=DEFAULT_FAILED_GRACE_S if changed else 0.0,
+    )
+    return ApplyResult(connector.name, current is None, changed and current is not None, status)
+
+
+def wait_for_state(
+    client: ConnectClient,
+    name: str,
+    target: TargetState,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    failed_grace_s: float = 0.0,
+) -> ConnectorStatus:
+    """Poll the status until ``target`` (connector and all tasks), FAILED, or the deadline."""
+    start = time.monotonic()
+    status: ConnectorStatus | None = None
+    while True:
+        status = _status_or_none(client, name)
+        elapsed = time.monotonic() - start
+        if status is not None:
+            if _reached(status, target):
+                return status
+            if status.is_failed and elapsed >= failed_grace_s:
+                raise ConnectorFailed(
+                    f"connector {status.summary()}; Connect says:\n{status.failure_trace()}",
+                    status,
+                )
+        if elapsed > timeout_s:
+            seen = status.summary() if status else f"{name}: no status yet"
+            raise ConnectorTimeout(
+                f"connector {name} did not reach {target} within {timeout_s:.0f}s; last seen "
+                f"{seen}; check the Connect log (.stack/logs/connect.log locally)"
+            )
+        time.sleep(poll_s)
+
+
+def pause(
+    client: ConnectClient, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ConnectorStatus:
+    client.pause(name)
+    return wait_for_state(client, name, "PAUSED", timeout_s=timeout_s)
+
+
+def resume(
+    client: ConnectClient, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ConnectorStatus:
+    client.resume(name)
+    return wait_for_state(client, name, "RUNNING", timeout_s=timeout_s)
+
+
+def stop(
+    client: ConnectClient, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ConnectorStatus:
+    client.stop(name)
+    return wait_for_state(client, name, "STOPPED", timeout_s=timeout_s)
+
+
+def restart_failed(
+    client: ConnectClient, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ConnectorStatus:
+    """Restart the connector's failed parts and wait until everything runs again."""
+    status = client.status(name)
+    if status.is_running:
+        return status
+    client.restart(name, include_tasks=True, only_failed=True)
+    return wait_for_state(
+        client, name, "RUNNING", timeout_s=timeout_s, failed_grace_s=DEFAULT_FAILED_GRACE_S
+    )
+
+
+def check_health(
+    client: ConnectClient,
+    names: Iterable[str],
+    *,
+    heal: bool = True,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> HealthReport:
+    """Status of each existing connector; restart failed tasks once when ``heal``."""
+    statuses, restarted, unhealed = [], [], []
+    for name in names:
+        status = _status_or_none(client, name)
+        if status is None:
+            continue
+        if status.is_failed and heal:
+            restarted.append(name)
+            try:
+                status = restart_failed(client, name, timeout_s=timeout_s)
+            except (ConnectorFailed, ConnectorTimeout):
+                status = client.status(name)
+        if status.is_failed or (heal and name in restarted and not status.is_running):
+            unhealed.append(status)
+        statuses.append(status)
+    return HealthReport(tuple(statuses), tuple(restarted), tuple(unhealed))
+
+
+def delete(
+    client: ConnectClient,
+    name: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+) -> bool:
+    """Delete the connector and wait until Connect no longer lists it; True if it existed."""
+    existed = client.delete(name)
+    _poll(lambda: name not in client.connectors(), timeout_s, poll_s, f"deleting {name}")
+    return existed
+
+
+def _reached(status: ConnectorStatus, target: TargetState) -> bool:
+    if target == "RUNNING":
+        return status.is_running
+    if target == "STOPPED":
+        return status.state == "STOPPED"
+    return status.state == "PAUSED" and all(t.state == "PAUSED" for t in status.tasks)
+
+
+def _status_or_none(client: ConnectClient, name: str) -> ConnectorStatus | None:
+    try:
+        return client.status(name)
+    except ConnectorNotFound:
+        return None
+
+
+def _poll(done: Callable[[], bool], timeout_s: float, poll_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise ConnectorTimeout(f"timed out after {timeout_s:.0f}s {what}")
+        time.sleep(poll_s)

@@ -1,0 +1,201 @@
+"""Debezium signals: the signal tables, execute-snapshot (incremental) and its completion.
+
+The connectors read ``signal.data.collection`` (a table in each source). Inserting an
+``execute-snapshot`` row starts an incremental snapshot of the named tables while streaming goes
+on; Debezium reports progress on the ``<topic_prefix>.notifications`` topic with the signal's id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mysql_pg_sync.cdc.connector_config import Side
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.dialects import for_side
+from mysql_pg_sync.errors import PreflightError, SyncError
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+DEFAULT_SNAPSHOT_TIMEOUT_S = 600.0
+_FINAL_TYPES = frozenset({"COMPLETED", "ABORTED"})
+
+
+class SnapshotTimeout(SyncError):
+    """An incremental snapshot did not report completion in time."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    signal_id: str
+    tables: tuple[str, ...]
+    outcome: str  # COMPLETED or ABORTED
+    rows_scanned: dict[str, int]
+
+
+def signal_table_ddl(side: Side, signal_table: str) -> str:
+    """The three-column table Debezium expects (id, type, data); same shape on both engines."""
+    namespace, _, table = signal_table.partition(".")
+    qualified = for_side(side).qualified(namespace, table)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified} "
+        "(id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL)"
+    )
+
+
+def ensure_signal_table(endpoint: DatabaseEndpoint, side: Side, signal_table: str) -> bool:
+    """Create the signal table if missing (True if created).
+
+    Only a missing table is created: MySQL checks the CREATE privilege even for IF NOT EXISTS,
+    and the sync user normally has just INSERT/SELECT there. A missing privilege names the fix.
+    """
+    namespace, _, table = signal_table.partition(".")
+    dialect = for_side(side)
+    probe = f"SELECT id FROM {dialect.qualified(namespace, table)} WHERE 1 = 0"
+    ddl = signal_table_ddl(side, signal_table)
+    if side == "mysql":
+        conn = mysql_connect(endpoint, autocommit=True)
+        try:
+            return _create_unless_present(lambda sql: conn.cursor().execute(sql), probe, [ddl])
+        except _CannotCreate as exc:
+            raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
+        finally:
+            conn.close()
+    with pg_connect(endpoint, autocommit=True) as pg:
+        statements = [f"CREATE SCHEMA IF NOT EXISTS {dialect.quote_ident(namespace)}", ddl]
+        try:
+            return _create_unless_present(lambda sql: pg.execute(sql), probe, statements)
+        except _CannotCreate as exc:
+            raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
+
+
+class _CannotCreate(Exception):
+    pass
+
+
+def _create_unless_present(
+    execute: Callable[[str], Any], probe: str, statements: Sequence[str]
+) -> bool:
+    try:
+        execute(probe)
+        return False
+    except Exception:  # driver errors differ per engine; any failure means "not usable yet"
+        pass
+    try:
+        for sql in statements:
+            execute(sql)
+    except Exception as exc:
+        raise _CannotCreate() from exc
+    return True
+
+
+def _signal_table_error(
+    endpoint: DatabaseEndpoint, signal_table: str, ddl: str, cause: BaseException | None
+) -> PreflightError:
+    return PreflightError(
+        f"cannot create the Debezium signal table {signal_table} as {endpoint.user}: {cause}. "
+        f"Create it once as an administrator: {ddl}; the sync user then needs only SELECT and "
+        f"INSERT on it (MySQL alternative: GRANT CREATE ON {signal_table} TO the sync user)"
+    )
+
+
+def signal_row(tables: Sequence[str], signal_id: str | None = None) -> tuple[str, str, str]:
+    """(id, type, data) of an incremental execute-snapshot signal (pure)."""
+    if not tables:
+        raise SyncError("execute-snapshot needs at least one table")
+    data = json.dumps({"data-collections": list(tables), "type": "incremental"})
+    return (signal_id or str(uuid.uuid4()), "execute-snapshot", data)
+
+
+def send_execute_snapshot(
+    endpoint: DatabaseEndpoint, side: Side, signal_table: str, tables: Sequence[str]
+) -> str:
+    """Insert the signal; returns its id (Debezium reports progress under this id)."""
+    row = signal_row(tables)
+    dialect = for_side(side)
+    namespace, _, table = signal_table.partition(".")
+    sql = (
+        f"INSERT INTO {dialect.qualified(namespace, table)} (id, type, data) "
+        f"VALUES ({dialect.PARAM}, {dialect.PARAM}, {dialect.PARAM})"
+    )
+    if side == "mysql":
+        conn = mysql_connect(endpoint, autocommit=True)
+        try:
+            conn.cursor().execute(sql, row)
+        finally:
+            conn.close()
+    else:
+        with pg_connect(endpoint, autocommit=True) as pg:
+            pg.execute(sql, row)
+    return row[0]
+
+
+def parse_notification(value: bytes | None) -> dict[str, Any] | None:
+    """A notification record's payload (JSON with or without schema envelope), or None."""
+    if not value:
+        return None
+    body = json.loads(value)
+    if isinstance(body, dict) and "payload" in body and "schema" in body:
+        body = body["payload"]
+    return body if isinstance(body, dict) else None
+
+
+def snapshot_outcome(
+    notifications: Sequence[dict[str, Any]], signal_id: str
+) -> SnapshotResult | None:
+    """The final notification for ``signal_id`` among those read so far (pure)."""
+    rows: dict[str, int] = {}
+    for note in notifications:
+        if note.get("id") != signal_id or note.get("aggregate_type") != "Incremental Snapshot":
+            continue
+        extra = note.get("additional_data") or {}
+        if note.get("type") == "TABLE_SCAN_COMPLETED" and extra.get("scanned_collection"):
+            rows[str(extra["scanned_collection"])] = int(extra.get("total_rows_scanned", 0))
+        if note.get("type") in _FINAL_TYPES:
+            tables = tuple(str(extra.get("data_collections", "")).split(","))
+            return SnapshotResult(signal_id, tables, str(note["type"]), rows)
+    return None
+
+
+def wait_for_snapshot(
+    kafka_bootstrap: str,
+    notification_topic: str,
+    signal_id: str,
+    *,
+    timeout_s: float = DEFAULT_SNAPSHOT_TIMEOUT_S,
+) -> SnapshotResult:
+    """Read the notification topic until the snapshot with ``signal_id`` completes or aborts."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"mps-snapshot-wait-{signal_id}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "allow.auto.create.topics": False,
+        }
+    )
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        consumer.subscribe([notification_topic])
+        while time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            note = parse_notification(msg.value())
+            if note is not None:
+                seen.append(note)
+                result = snapshot_outcome(seen, signal_id)
+                if result is not None:
+                    return result
+    finally:
+        consumer.close()
+    raise SnapshotTimeout(
+        f"incremental snapshot {signal_id} reported no completion on {notification_topic} "
+        f"within {timeout_s:.0f}s; check the connector status and the Connect log"
+    )

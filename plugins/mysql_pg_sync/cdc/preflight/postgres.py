@@ -1,0 +1,214 @@
+"""PostgreSQL preflight: wal_level, replication slots, the publication and replica identity.
+
+Replica identity and TOAST (decision): we keep ``REPLICA IDENTITY DEFAULT`` for tables with a
+primary key, even when they have TOASTable columns (text, bytea, jsonb, ...). With DEFAULT, an
+UPDATE that does not touch a large value sends Debezium's ``__debezium_unavailable_value``
+placeholder for it; the applier treats the placeholder as "unchanged" and leaves that column
+alone, which is exact for rows that exist on the MySQL side. FULL would log the whole old row on
+every UPDATE/DELETE (roughly doubling WAL for wide tables) to cover only rows missing on the
+target, which reconcile repairs anyway. Such tables are reported as a warning; pass
+``require_full_for_toast=True`` to make it an error instead. Tables without a primary key must
+have FULL (or USING INDEX): PostgreSQL rejects their UPDATE/DELETE once they are published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mysql_pg_sync.cdc.preflight import Finding
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.dialects import postgres
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    name: str  # schema.table
+    exists: bool
+    has_primary_key: bool = False
+    replica_identity: str = "d"  # d default, f full, i index, n nothing
+    toastable_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostgresFacts:
+    wal_level: str
+    max_replication_slots: int
+    slots_in_use: int
+    slot_exists: bool
+    can_replicate: bool
+    can_create_publication: bool
+    publication_exists: bool
+    published_tables: tuple[str, ...]
+    tables: tuple[TableFacts, ...]
+    user: str
+
+
+_TABLE_FACTS = """
+SELECT c.oid IS NOT NULL,
+       EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
+       coalesce(c.relreplident::text, 'd'),
+       coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.attstorage <> 'p'), '{}')
+FROM (SELECT to_regclass(%s) AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid
+"""
+
+
+def gather(
+    endpoint: DatabaseEndpoint, tables: Sequence[str], slot: str, publication: str
+) -> PostgresFacts:
+    with pg_connect(endpoint, autocommit=True) as conn:
+
+        def one(sql: str, *params: Any) -> Any:
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else row[0]
+
+        table_facts = []
+        for name in tables:
+            schema, _, table = name.partition(".")
+            row = conn.execute(_TABLE_FACTS, (postgres.qualified(schema, table),)).fetchone()
+            assert row is not None
+            exists = bool(row[0])
+            table_facts.append(
+                TableFacts(name, exists, bool(row[1]), str(row[2]), tuple(row[3]))
+                if exists
+                else TableFacts(name, False)
+            )
+        published = conn.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = %s",
+            (publication,),
+        ).fetchall()
+        return PostgresFacts(
+            wal_level=str(one("SHOW wal_level")),
+            max_replication_slots=int(one("SHOW max_replication_slots")),
+            slots_in_use=int(one("SELECT count(*) FROM pg_replication_slots")),
+            slot_exists=bool(
+                one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", slot)
+            ),
+            can_replicate=bool(
+                one("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            ),
+            can_create_publication=bool(
+                one("SELECT has_database_privilege(current_database(), 'CREATE')")
+            ),
+            publication_exists=bool(
+                one("SELECT count(*) FROM pg_publication WHERE pubname = %s", publication)
+            ),
+            published_tables=tuple(sorted(str(r[0]) for r in published)),
+            tables=tuple(table_facts),
+            user=str(one("SELECT current_user")),
+        )
+
+
+def check(facts: PostgresFacts, *, require_full_for_toast: bool = False) -> list[Finding]:
+    """Judge the gathered facts (pure)."""
+    found = []
+    if facts.wal_level != "logical":
+        found.append(
+            Finding(
+                "wal_level",
+                f"wal_level is {facts.wal_level}, logical decoding needs 'logical'",
+                "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
+            )
+        )
+    if not facts.slot_exists and facts.slots_in_use >= facts.max_replication_slots:
+        found.append(
+            Finding(
+                "replication_slots",
+                f"all {facts.max_replication_slots} replication slots are in use",
+                "drop an unused slot (pg_drop_replication_slot) or raise max_replication_slots",
+            )
+        )
+    if not facts.can_replicate:
+        found.append(
+            Finding(
+                "replication_role",
+                f"role {facts.user} has no REPLICATION attribute",
+                f'ALTER ROLE "{facts.user}" REPLICATION',
+            )
+        )
+    if not facts.publication_exists and not facts.can_create_publication:
+        found.append(
+            Finding(
+                "publication",
+                f"the publication does not exist and {facts.user} cannot create it",
+                f'GRANT CREATE ON DATABASE <db> TO "{facts.user}" (and make it own the tables), '
+                "or create the publication FOR TABLE <the mapped tables> as the owner",
+            )
+        )
+    found += check_tables(facts.tables, facts.published_tables, facts.publication_exists)
+    found += check_replica_identity(facts.tables, require_full_for_toast=require_full_for_toast)
+    return found
+
+
+def check_tables(
+    tables: Iterable[TableFacts], published: Sequence[str], publication_exists: bool
+) -> list[Finding]:
+    found = []
+    missing = [t.name for t in tables if not t.exists]
+    if missing:
+        found.append(
+            Finding(
+                "tables",
+                f"mapped tables do not exist in PostgreSQL: {', '.join(missing)}",
+                "create them from the mappings (`make ddl`) or disable those mappings",
+            )
+        )
+    unpublished = [t.name for t in tables if t.exists and t.name not in published]
+    if publication_exists and unpublished:
+        found.append(
+            Finding(
+                "publication",
+                f"the publication lacks {', '.join(unpublished)}; the connector adds them when it "
+                "starts (publication.autocreate.mode=filtered) if it owns them",
+                "apply the connector, or ALTER PUBLICATION ... ADD TABLE as the tables' owner",
+                "warning",
+            )
+        )
+    return found
+
+
+def check_replica_identity(
+    tables: Iterable[TableFacts], *, require_full_for_toast: bool = False
+) -> list[Finding]:
+    found = []
+    for t in tables:
+        if not t.exists:
+            continue
+        if t.replica_identity == "n" or (t.replica_identity == "d" and not t.has_primary_key):
+            found.append(
+                Finding(
+                    "replica_identity",
+                    f"{t.name} has no primary key and replica identity "
+                    f"{'NOTHING' if t.replica_identity == 'n' else 'DEFAULT'}: its UPDATEs and "
+                    "DELETEs would fail once published",
+                    f"ALTER TABLE {t.name} REPLICA IDENTITY FULL (or add a primary key)",
+                )
+            )
+        elif t.toastable_columns and t.replica_identity != "f":
+            found.append(
+                Finding(
+                    "replica_identity_toast",
+                    f"{t.name} has TOASTable columns ({', '.join(t.toastable_columns)}): "
+                    "unchanged large values arrive as __debezium_unavailable_value and the "
+                    "applier keeps the target's value",
+                    f"nothing, or ALTER TABLE {t.name} REPLICA IDENTITY FULL for complete images",
+                    "error" if require_full_for_toast else "warning",
+                )
+            )
+    return found
+
+
+def run(
+    endpoint: DatabaseEndpoint,
+    tables: Sequence[str],
+    slot: str,
+    publication: str,
+    *,
+    require_full_for_toast: bool = False,
+) -> list[Finding]:
+    facts = gather(endpoint, tables, slot, publication)
+    return check(facts, require_full_for_toast=require_full_for_toast)

@@ -1,0 +1,208 @@
+"""Run planned checks with Great Expectations against PostgreSQL and collect the results.
+
+A file-backed GE project lives under ``<reports>/quality/gx``: suites, validation definitions and
+the checkpoint are rebuilt from the mappings on every run (they are derived, not edited), while
+validation results accumulate in its store and Data Docs are built into ``<reports>/quality/
+data_docs``. The database password never reaches a GE file: the datasource's connection string
+is a ``${MPS_GX_PG_URL}`` reference resolved from this process's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mysql_pg_sync.quality.plan import PlannedCheck
+from mysql_pg_sync.quality.results import CheckResult
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+_URL_VARIABLE = "MPS_GX_PG_URL"
+_DATASOURCE = "mps_target"
+_CHECKPOINT = "mps_data_quality"
+_DERIVED_FOLDERS = ("expectations", "validation_definitions", "checkpoints")
+
+
+@dataclass(frozen=True)
+class GxOutcome:
+    results: list[CheckResult]
+    data_docs_index: str | None
+
+
+def sqlalchemy_url(endpoint: DatabaseEndpoint) -> str:
+    return (
+        f"postgresql+psycopg2://{quote(endpoint.user, safe='')}:{quote(endpoint.password, safe='')}"
+        f"@{endpoint.host}:{endpoint.port}/{quote(endpoint.database, safe='')}"
+    )
+
+
+@contextmanager
+def _connection_env(endpoint: DatabaseEndpoint) -> Iterator[None]:
+    previous = os.environ.get(_URL_VARIABLE)
+    os.environ[_URL_VARIABLE] = sqlalchemy_url(endpoint)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_URL_VARIABLE, None)
+        else:
+            os.environ[_URL_VARIABLE] = previous
+
+
+def _safe_name(index: int, asset_name: str) -> str:
+    return f"mps_{index:04d}_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", asset_name)
+
+
+def _context(root: Path, data_docs: Path) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    project = root / "gx"
+    for folder in _DERIVED_FOLDERS:
+        shutil.rmtree(project / folder, ignore_errors=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.analytics_enabled = False
+    context.variables.data_docs_sites = {
+        "mps_data_docs": {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    context.variables.save()
+    return gx.get_context(mode="file", project_root_dir=str(root))
+
+
+def _expectation(check: PlannedCheck) -> Any:
+    import great_expectations as gx
+
+    cls = getattr(gx.expectations, check.spec.expectation, None)
+    if cls is None:
+        raise LookupError(f"Great Expectations has no expectation {check.spec.expectation}")
+    meta = {"mps_index": None, "table": check.spec.table, "check_id": check.spec.check_id}
+    return cls, meta
+
+
+def run_with_gx(
+    planned: Sequence[PlannedCheck], endpoint: DatabaseEndpoint, root: Path, data_docs: Path
+) -> GxOutcome:
+    """Validate every planned check in one checkpoint; results keep the plan's order."""
+    import great_expectations as gx
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[int, CheckResult] = {}
+    with _connection_env(endpoint):
+        context = _context(root, data_docs)
+        source = context.data_sources.add_or_update_postgres(
+            _DATASOURCE, connection_string="${" + _URL_VARIABLE + "}"
+        )
+        groups: dict[str, list[int]] = {}
+        for index, check in enumerate(planned):
+            groups.setdefault(check.asset_name, []).append(index)
+        definitions = []
+        for n, (asset_name, indexes) in enumerate(groups.items()):
+            first = planned[indexes[0]]
+            name = _safe_name(n, asset_name)
+            if first.query is None and first.target is not None:
+                asset = source.add_table_asset(
+                    name, table_name=first.target.table, schema_name=first.target.schema
+                )
+            else:
+                asset = source.add_query_asset(name, query=first.query or "")
+            batch = asset.add_batch_definition_whole_table("all")
+            suite = context.suites.add(gx.ExpectationSuite(name=name))
+            for index in indexes:
+                check = planned[index]
+                try:
+                    cls, meta = _expectation(check)
+                    meta["mps_index"] = index
+                    suite.add_expectation(cls(**check.kwargs, meta=meta))
+                except Exception as exc:  # a user's kwargs GE rejects: report, don't drop
+                    results[index] = _error(check, f"{type(exc).__name__}: {exc}")
+            definitions.append(
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(name=name, data=batch, suite=suite)
+                )
+            )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=_CHECKPOINT,
+                validation_definitions=definitions,
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+            )
+        )
+        outcome = checkpoint.run()
+    for validation in outcome.run_results.values():
+        for r in validation.results:
+            index = r.expectation_config.meta["mps_index"]
+            results[index] = _convert(planned[index], r)
+    missing = [i for i in range(len(planned)) if i not in results]
+    for index in missing:
+        results[index] = _error(planned[index], "Great Expectations returned no result")
+    index_html = data_docs / "index.html"
+    return GxOutcome(
+        [results[i] for i in range(len(planned))],
+        str(index_html) if index_html.exists() else None,
+    )
+
+
+def _error(check: PlannedCheck, detail: str) -> CheckResult:
+    spec = check.spec
+    return CheckResult(
+        table=spec.table,
+        check_id=spec.check_id,
+        check=spec.check,
+        severity=spec.severity,
+        outcome="error",
+        expectation=spec.expectation,
+        column=spec.column,
+        detail=detail,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _convert(check: PlannedCheck, r: Any) -> CheckResult:
+    spec = check.spec
+    info = r.exception_info or {}
+    raised = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    if info.get("raised_exception"):
+        raised.append(info)
+    if raised:
+        return _error(check, str(raised[0].get("exception_message") or "exception in GE"))
+    result = r.result or {}
+    bounds = {k: check.kwargs[k] for k in ("min_value", "max_value") if k in check.kwargs}
+    return CheckResult(
+        table=spec.table,
+        check_id=spec.check_id,
+        check=spec.check,
+        severity=spec.severity,
+        outcome="passed" if r.success else "failed",
+        expectation=spec.expectation,
+        column=spec.column,
+        observed=_jsonable(result.get("observed_value")),
+        unexpected_count=result.get("unexpected_count"),
+        sample=_jsonable(result.get("partial_unexpected_list") or []),
+        detail=f"expected between {bounds.get('min_value')} and {bounds.get('max_value')}"
+        if bounds and not r.success
+        else "",
+    )

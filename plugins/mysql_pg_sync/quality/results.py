@@ -1,0 +1,109 @@
+"""The outcome of a data-quality run, independent of Great Expectations' own result objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from mysql_pg_sync.quality.specs import Severity
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+TableOutcome = Literal["passed", "warn", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    table: str
+    check_id: str
+    check: str
+    severity: Severity
+    outcome: Outcome
+    expectation: str
+    column: str | None = None
+    observed: Any = None
+    unexpected_count: int | None = None
+    sample: list[Any] = field(default_factory=list)
+    detail: str = ""
+    """Why a check was skipped or raised; empty when it ran."""
+
+    @property
+    def breached(self) -> bool:
+        """Failed, or could not be evaluated: either way the expectation is not known to hold."""
+        return self.outcome in ("failed", "error")
+
+
+@dataclass(frozen=True)
+class QualityRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    results: tuple[CheckResult, ...]
+    data_docs_index: str | None = None
+    report_path: str | None = None
+
+    def breaches(self, severity: Severity) -> list[CheckResult]:
+        return [r for r in self.results if r.breached and r.severity == severity]
+
+    @property
+    def success(self) -> bool:
+        """No fail-severity breach (warnings do not fail a run)."""
+        return not self.breaches("fail")
+
+    def tables(self) -> list[str]:
+        return sorted({r.table for r in self.results})
+
+    def table_outcome(self, table: str) -> TableOutcome:
+        rows = [r for r in self.results if r.table == table]
+        if any(r.breached and r.severity == "fail" for r in rows):
+            return "failed"
+        if any(r.breached for r in rows):
+            return "warn"
+        if rows and all(r.outcome == "skipped" for r in rows):
+            return "skipped"
+        return "passed"
+
+    def counts(self) -> dict[str, int]:
+        out = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        for r in self.results:
+            out[r.outcome] += 1
+        return out
+
+    def summary(self) -> str:
+        fails, warns = self.breaches("fail"), self.breaches("warn")
+        head = f"data quality run {self.run_id}: {len(self.results)} checks, " + ", ".join(
+            f"{n} {k}" for k, n in self.counts().items()
+        )
+        lines = [head]
+        for r in [*fails, *warns]:
+            lines.append(f"  [{r.severity}] {r.table} {r.check_id}: {describe(r)}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "success": self.success,
+            "data_docs_index": self.data_docs_index,
+            "report_path": self.report_path,
+            "results": [asdict(r) for r in self.results],
+        }
+
+
+def describe(r: CheckResult) -> str:
+    """One line an operator can act on."""
+    if r.outcome == "skipped":
+        return f"skipped ({r.detail})"
+    if r.outcome == "error":
+        return f"could not be evaluated: {r.detail}"
+    parts = []
+    if r.unexpected_count:
+        parts.append(f"{r.unexpected_count} unexpected value(s)")
+        if r.sample:
+            parts.append("e.g. " + ", ".join(repr(v) for v in r.sample[:5]))
+    if r.observed is not None:
+        parts.append(f"observed {r.observed}")
+    if r.detail:
+        parts.append(r.detail)
+    return "; ".join(parts) or r.outcome

@@ -1,0 +1,104 @@
+"""One data-quality run end to end: derive, gather facts, validate with GE, report, persist.
+
+``run_quality(...)`` is what the ``data_quality`` DAG and tests call; it returns the
+:class:`QualityRun` and leaves failing the task to the caller (:func:`raise_on_breach`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.mapping.models import MappingSet
+from mysql_pg_sync.quality.config import QualityConfig
+from mysql_pg_sync.quality.derive import derive_checks
+from mysql_pg_sync.quality.facts import gather_facts
+from mysql_pg_sync.quality.gx_runner import run_with_gx
+from mysql_pg_sync.quality.persist import save_run, write_json
+from mysql_pg_sync.quality.plan import PlannedCheck, SkippedCheck, plan_check
+from mysql_pg_sync.quality.report_html import write_report
+from mysql_pg_sync.quality.results import CheckResult, QualityRun
+from mysql_pg_sync.settings import Endpoints
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+class DataQualityBreach(SyncError):
+    """At least one fail-severity expectation does not hold; the message lists them."""
+
+
+def reports_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$MPS_REPORTS_DIR``, default ``<repo>/.stack/reports``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MPS_REPORTS_DIR") or REPO / ".stack" / "reports")
+
+
+def run_folder_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+
+
+def _skipped(s: SkippedCheck) -> CheckResult:
+    spec = s.spec
+    return CheckResult(
+        table=spec.table,
+        check_id=spec.check_id,
+        check=spec.check,
+        severity=spec.severity,
+        outcome="skipped",
+        expectation=spec.expectation,
+        column=spec.column,
+        detail=s.reason,
+    )
+
+
+def run_quality(
+    endpoints: Endpoints,
+    mappings: MappingSet,
+    config: QualityConfig,
+    run_id: str,
+    *,
+    tables: Sequence[str] = (),
+    reports: Path | None = None,
+) -> QualityRun:
+    """Validate ``tables`` (all enabled tables when empty), write the reports, persist the run."""
+    started = datetime.now(UTC)
+    reports = reports or reports_dir()
+    selected = mappings.select(tables) if tables else tuple(mappings.enabled())
+    names = {m.name for m in selected}
+    specs = [s for s in derive_checks(mappings, config) if s.table in names]
+    facts = gather_facts(endpoints, selected, specs)
+    by_name = {m.name: m for m in selected}
+    plans = [plan_check(s, by_name[s.table], facts[s.table]) for s in specs]
+    planned = [p for p in plans if isinstance(p, PlannedCheck)]
+    quality = reports / "quality"
+    outcome = run_with_gx(planned, endpoints.postgres, quality, quality / "data_docs")
+    ran = iter(outcome.results)
+    results = tuple(next(ran) if isinstance(p, PlannedCheck) else _skipped(p) for p in plans)
+    folder = quality / "runs" / run_folder_name(run_id)
+    report = folder / "report.html"
+    run = QualityRun(
+        run_id=run_id,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        results=results,
+        data_docs_index=outcome.data_docs_index,
+        report_path=str(report),
+    )
+    write_report(run, report)
+    write_json(run, folder / "results.json")
+    shutil.copyfile(report, quality / "latest.html")
+    with pg_connect(endpoints.postgres) as conn:
+        save_run(conn, run)
+    return run
+
+
+def raise_on_breach(run: QualityRun) -> None:
+    """Fail loudly when a fail-severity check broke (warnings only log)."""
+    if not run.success:
+        raise DataQualityBreach(run.summary() + f"\nreport: {run.report_path}")

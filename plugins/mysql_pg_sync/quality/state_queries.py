@@ -1,0 +1,60 @@
+"""The queries over the ``mps_sync`` state tables that the sync-health checks validate.
+
+Each returns one row with a column ``n``; the check expects ``n`` to stay under a threshold. A
+query names the state table it needs: when another feature has not created that table yet, the
+check is reported as skipped ("no data"), not as a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class StateQuery:
+    needs: str
+    """The mps_sync table the query reads."""
+    template: str
+    """SQL with ``{source}`` (MySQL db.table) and ``{target}`` (PostgreSQL schema.table)."""
+
+
+STATE_QUERIES: dict[str, StateQuery] = {
+    # Drift the latest reconcile run found and did not repair.
+    "reconcile_drift": StateQuery(
+        needs="reconcile_tables",
+        template="""
+            SELECT coalesce(max(t.drift_found - t.drift_repaired), 0) AS n
+            FROM mps_sync.reconcile_tables t
+            WHERE t.source_table = {source}
+              AND t.run_id = (SELECT max(run_id) FROM mps_sync.reconcile_tables
+                              WHERE source_table = {source})
+        """,
+    ),
+    "conflicts_24h": StateQuery(
+        needs="conflicts",
+        template="""
+            SELECT count(*) AS n FROM mps_sync.conflicts
+            WHERE source_table = {source} AND decided_at > now() - interval '24 hours'
+        """,
+    ),
+    "dead_letters": StateQuery(
+        needs="dead_letters",
+        template="""
+            SELECT count(*) AS n FROM mps_sync.dead_letters
+            WHERE source_table = {source} AND resolved_at IS NULL
+        """,
+    ),
+}
+
+
+def render(check: str, source: str, target: str) -> str:
+    """The query text for one table, with its names as SQL literals."""
+    query = STATE_QUERIES[check]
+    return " ".join(
+        query.template.format(
+            source=sql.Literal(source).as_string(None),
+            target=sql.Literal(target).as_string(None),
+        ).split()
+    )

@@ -1,0 +1,217 @@
+"""Great Expectations validations against real PostgreSQL tables with seeded violations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.quality.config import load_quality_config
+from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_quality
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+COLUMNS = [
+    {"name": "id", "column_type": "int(11)", "nullable": False},
+    {"name": "status", "column_type": "enum('new','paid')", "nullable": False},
+    {"name": "tags", "column_type": "set('a','b')"},
+    {"name": "qty", "column_type": "int(10) unsigned", "nullable": False},
+    {"name": "email", "column_type": "varchar(64)"},
+    {"name": "updated_at", "column_type": "datetime(6)", "nullable": False},
+]
+MYSQL_DDL = """CREATE TABLE `{name}` (id int PRIMARY KEY, status enum('new','paid') NOT NULL,
+    tags set('a','b'), qty int unsigned NOT NULL, email varchar(64),
+    updated_at datetime(6) NOT NULL)"""
+PG_DDL = """CREATE TABLE public.{name} (id integer, status text, tags text[], qty bigint,
+    email varchar(64), updated_at timestamp(6))"""
+NOW = datetime(2026, 11, 25, 12, 0, 0)
+GOOD_ROWS = [
+    (1, "new", ["a"], 3, "x@example.com", NOW),
+    (2, "paid", ["a", "b"], 0, "y@example.com", NOW - timedelta(minutes=5)),
+    (3, "paid", None, 4294967295, None, NOW - timedelta(hours=1)),
+]
+
+
+def _mapping(db: str, name: str) -> TableMapping:
+    return TableMapping.model_validate(
+        {
+            "source": f"{db}.{name}",
+            "target": f"public.{name}",
+            "key": ["id"],
+            "columns": COLUMNS,
+            "conflict": {"rule": "last_writer_wins", "column": "updated_at"},
+        }
+    )
+
+
+def _seed_mysql(admin: DatabaseEndpoint, db: str, name: str, rows: list[tuple]) -> None:
+    conn = mysql_connect(replace(admin, database=db), autocommit=True)
+    cur = conn.cursor()
+    cur.execute(MYSQL_DDL.format(name=name))
+    cur.executemany(
+        f"INSERT INTO `{name}` VALUES (%s, %s, %s, %s, %s, %s)",
+        [(r[0], r[1], ",".join(r[2]) if r[2] else None, r[3], r[4], r[5]) for r in rows],
+    )
+    conn.close()
+
+
+def _seed_pg(endpoint: DatabaseEndpoint, name: str, rows: list[tuple]) -> None:
+    with pg_connect(endpoint, autocommit=True) as conn:
+        conn.execute(PG_DDL.format(name=name))  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+
+@pytest.fixture
+def seeded(
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    endpoints: Endpoints,
+    tmp_path: Path,
+) -> tuple[Endpoints, MappingSet, Path]:
+    db = mysql_db.database
+    # clean: identical on both sides.
+    _seed_mysql(mysql_admin, db, "clean", GOOD_ROWS)
+    _seed_pg(pg_db, "clean", GOOD_ROWS)
+    # dirty: the source has 300 rows; the target has 7 with one violation of each kind.
+    source = [(i, "new", ["a"], i, None, NOW) for i in range(1, 301)]
+    _seed_mysql(mysql_admin, db, "dirty", source)
+    stale = NOW - timedelta(days=2)
+    _seed_pg(
+        pg_db,
+        "dirty",
+        [
+            (1, "new", ["a"], 1, "ok@example.com", stale),
+            (1, "new", ["a"], 1, "dup@example.com", stale),  # duplicate key
+            (None, "new", ["a"], 1, "nokey@example.com", stale),  # NULL key
+            (4, "refunded", ["a"], 1, "a@example.com", stale),  # not an enum member
+            (5, "new", ["a", "zz"], 1, "b@example.com", stale),  # not a set member
+            (6, "new", ["b"], -5, "c@example.com", stale),  # below int unsigned
+            (7, "new", ["b"], None, "not-an-email", stale),  # NOT NULL column is NULL
+        ],
+    )
+    expectations = tmp_path / "expectations"
+    expectations.mkdir()
+    (expectations / "tables.yaml").write_text(
+        f"""
+tables:
+  {db}.dirty:
+    expectations:
+      - name: email_format
+        type: expect_column_values_to_match_regex
+        kwargs: {{column: email, regex: "^[^@]+@[^@]+$"}}
+        severity: fail
+  {db}.clean:
+    ranges:
+      qty: {{min: 0, max: 4294967295}}
+    expectations:
+      - name: email_format
+        type: expect_column_values_to_match_regex
+        kwargs: {{column: email, regex: "^[^@]+@[^@]+$"}}
+""",
+        encoding="utf-8",
+    )
+    mappings = MappingSet((_mapping(db, "clean"), _mapping(db, "dirty")))
+    eps = replace(endpoints, mysql=mysql_db, postgres=pg_db)
+    return eps, mappings, expectations
+
+
+def test_each_violation_is_reported_and_the_clean_table_passes(seeded, tmp_path: Path) -> None:
+    endpoints, mappings, expectations = seeded
+    db = endpoints.mysql.database
+    run = run_quality(
+        endpoints, mappings, load_quality_config(expectations), "manual__t1", reports=tmp_path
+    )
+    by_id = {(r.table.split(".")[1], r.check_id): r for r in run.results}
+
+    clean = [r for r in run.results if r.table == f"{db}.clean"]
+    assert [r for r in clean if r.outcome not in ("passed", "skipped")] == []
+    ran = {r.check_id for r in clean if r.outcome == "passed"}
+    assert {
+        "key_unique:id",
+        "key_not_null:id",
+        "not_null:status",
+        "enum_values:status",
+        "set_values:tags",
+        "range:qty",
+        "row_count_parity",
+        "freshness:updated_at",
+        "custom:email_format",
+    } <= ran
+    assert run.table_outcome(f"{db}.clean") == "passed"
+
+    expected_failures = {
+        "key_unique:id": [1, 1],
+        "key_not_null:id": [None],
+        "enum_values:status": ["refunded"],
+        "set_values:tags": ["zz"],
+        "range:qty": [-5],
+        "not_null:qty": [None],
+        "custom:email_format": ["not-an-email"],
+    }
+    for check_id, sample in expected_failures.items():
+        result = by_id[("dirty", check_id)]
+        assert result.outcome == "failed", (check_id, result)
+        assert result.sample == sample, check_id
+    parity = by_id[("dirty", "row_count_parity")]
+    assert (parity.outcome, parity.observed, parity.severity) == ("failed", 7, "warn")
+    fresh = by_id[("dirty", "freshness:updated_at")]
+    assert fresh.outcome == "failed"
+    assert fresh.observed == pytest.approx(2 * 86400)
+    assert run.table_outcome(f"{db}.dirty") == "failed"
+    assert not run.success
+    with pytest.raises(DataQualityBreach, match="key_unique:id"):
+        raise_on_breach(run)
+
+    # Persisted: rows in mps_sync, the JSON, our HTML report and GE's Data Docs.
+    with pg_connect(endpoints.postgres) as conn:
+        stored = conn.execute(
+            "SELECT success, checks, failed_fail FROM mps_sync.dq_runs WHERE run_id = 'manual__t1'"
+        ).fetchone()
+        failed = conn.execute(
+            "SELECT count(*) FROM mps_sync.dq_results WHERE run_id = 'manual__t1' "
+            "AND outcome = 'failed' AND source_table = %s",
+            (f"{db}.dirty",),
+        ).fetchone()
+    assert stored == (False, len(run.results), len(run.breaches("fail")))
+    assert failed[0] == len(
+        [r for r in run.results if r.table.endswith(".dirty") and r.outcome == "failed"]
+    )
+    saved = json.loads((tmp_path / "quality/runs/manual__t1/results.json").read_text())
+    assert saved["success"] is False
+    html = Path(run.report_path).read_text()
+    assert "http://" not in html
+    assert "https://" not in html
+    assert run.data_docs_index
+    assert Path(run.data_docs_index).exists()
+    validations = list((tmp_path / "quality/gx/uncommitted/validations").rglob("*.json"))
+    assert validations, "checkpoint results were not persisted in the GE store"
+
+
+def test_state_checks_without_state_tables_are_skipped_as_no_data(seeded, tmp_path: Path) -> None:
+    endpoints, mappings, expectations = seeded
+    db = endpoints.mysql.database
+    run = run_quality(
+        endpoints,
+        mappings,
+        load_quality_config(expectations),
+        "manual__t2",
+        tables=[f"{db}.clean"],
+        reports=tmp_path,
+    )
+    states = {
+        r.check: r
+        for r in run.results
+        if r.check in ("conflicts_24h", "dead_letters", "reconcile_drift")
+    }
+    assert set(states) == {"conflicts_24h", "dead_letters", "reconcile_drift"}
+    for r in states.values():
+        assert r.outcome in ("skipped", "passed")
+        if r.outcome == "skipped":
+            assert "no data" in r.detail
+    assert run.success

@@ -142,7 +142,10 @@ _KIND_BY_PG_TYPE: dict[tuple[str, str], str] = {
     ("bytes", "uuid"): "uuid",
 }
 
-_TYPE_RE = re.compile(r"^\s*([a-z]+)\s*(?:\((.*)\))?\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_TYPE_RE = re.compile(
+    r"^\s*([a-z][a-z0-9_]*)\s*(?:\((.*)\))?((?:\s+(?:unsigned|signed|zerofill|precision))*)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _quoted_values(inner: str) -> tuple[str, ...]:
@@ -169,8 +172,6 @@ def parse_column_type(column_type: str) -> MySQLType:
             raise MappingError(
                 f"cannot parse the arguments of MySQL type {column_type!r}"
             ) from None
-    if base == "double" and rest.startswith("precision"):
-        rest = rest[len("precision") :]
     if base in ("bool", "boolean"):
         return MySQLType("tinyint", (1,))
     if base in ("dec", "fixed"):

@@ -1,0 +1,31 @@
+"""Dialect basics: identifiers are always quoted, whatever they are called."""
+
+from __future__ import annotations
+
+import pytest
+
+from mysql_pg_sync.dialects import for_side, mysql, postgres
+
+NAMES = ["order", "user", "group", "MixedCase", "with space", 'q"uote', "back`tick", "ünï"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quote_ident(name: str) -> None:
+    assert mysql.quote_ident(name) == "`" + name.replace("`", "``") + "`"
+    assert postgres.quote_ident(name) == '"' + name.replace('"', '""') + '"'
+
+
+def test_qualified_and_literals() -> None:
+    assert mysql.qualified("legacy", "order") == "`legacy`.`order`"
+    assert postgres.qualified("public", "Order") == '"public"."Order"'
+    assert postgres.quote_literal("it's \\ ok") == "'it''s \\ ok'"
+    assert mysql.quote_literal("it's \\ ok") == "'it''s \\\\ ok'"
+
+
+def test_nul_in_identifier_rejected_and_side_lookup() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        postgres.quote_ident("a\x00b")
+    assert for_side("mysql") is mysql
+    assert for_side("postgres") is postgres
+    with pytest.raises(ValueError, match="unknown side"):
+        for_side("oracle")

@@ -1,0 +1,122 @@
+"""Generator logic without a server: defaults, key choice, merge keeping hand edits, drift."""
+
+from __future__ import annotations
+
+from mysql_pg_sync.mapping.generate import NO_KEY_REASON, choose_key, generate
+from mysql_pg_sync.mapping.introspect import LiveColumn, LiveIndex, LiveTable
+from mysql_pg_sync.mapping.models import TableMapping
+
+
+def column(name: str, column_type: str, nullable: bool = True, extra: str = "") -> LiveColumn:
+    return LiveColumn(name, column_type, nullable, None, extra)
+
+
+def orders(status_type: str = "enum('new','paid')") -> LiveTable:
+    return LiveTable(
+        "legacy",
+        "orders",
+        columns=[
+            column("id", "int(10) unsigned", False, "auto_increment"),
+            column("status", status_type, False),
+            column("total", "decimal(12,2)"),
+            column("shape", "geometry"),
+            column("total_x2", "decimal(13,2)", extra="VIRTUAL GENERATED"),
+        ],
+        indexes=[
+            LiveIndex("PRIMARY", ("id",), True, False),
+            LiveIndex("ix_status", ("status",), False, False),
+        ],
+    )
+
+
+def test_fresh_entry_defaults_validate() -> None:
+    entries, drift = generate([orders()], {}, ["legacy"])
+    entry = entries["legacy.orders"]
+    m = TableMapping.model_validate(entry)
+    assert m.target.schema == "public"
+    assert m.key == ("id",)
+    assert m.column("id").auto_increment
+    assert m.column("status").pg_type == "orders_status"
+    assert m.column("shape").exclude
+    assert m.column("total_x2").exclude
+    assert m.backfill.key_hint == "integer"
+    assert [i.name for i in m.indexes] == ["ix_status"]
+    assert drift.new_tables == ["legacy.orders"]
+
+
+def test_key_choice_primary_then_unique_not_null_then_none() -> None:
+    table = LiveTable(
+        "d",
+        "t",
+        columns=[column("a", "int", False), column("b", "int", True), column("c", "int", False)],
+        indexes=[
+            LiveIndex("uq_b", ("b",), True, False),
+            LiveIndex("uq_ac", ("a", "c"), True, False),
+        ],
+    )
+    assert choose_key(table) == ("a", "c")
+    table.indexes.append(LiveIndex("PRIMARY", ("c",), True, False))
+    assert choose_key(table) == ("c",)
+    keyless = LiveTable(
+        "d", "k", columns=[column("a", "int")], indexes=[LiveIndex("uq", ("a",), True, False)]
+    )
+    assert choose_key(keyless) is None
+    entries, _ = generate([keyless], {}, ["d"])
+    assert entries["d.k"]["unsupported"] == NO_KEY_REASON
+    assert entries["d.k"]["enabled"] is False
+
+
+def test_rerun_keeps_hand_edits_and_reports_drift() -> None:
+    first, _ = generate([orders()], {}, ["legacy"])
+    edited = first["legacy.orders"]
+    edited["direction"] = "mysql_to_pg"
+    edited["conflict"] = {"rule": "version", "column": "total"}
+    edited["columns"][2]["pg_name"] = "amount"
+    edited["columns"][2]["pg_type"] = "numeric(14,2)"  # a hand override
+    edited["columns"][3]["exclude"] = False
+    live = orders("enum('new','paid','void')")
+    live.columns.remove(next(c for c in live.columns if c.name == "total_x2"))
+    live.columns.append(column("note", "text"))
+    live.columns[2] = column("total", "decimal(14,2)")
+    merged, drift = generate(
+        [live], {"legacy.orders": edited, "legacy.gone": {"source": "legacy.gone"}}, ["legacy"]
+    )
+    m = TableMapping.model_validate(merged["legacy.orders"])
+    assert m.direction == "mysql_to_pg"
+    assert m.conflict.rule == "version"
+    assert m.column("total").pg_name == "amount"
+    assert m.column("total").pg_type == "numeric(14,2)"
+    assert m.column("total").column_type == "decimal(14,2)"
+    assert not m.column("shape").exclude
+    assert m.column("status").values == ("new", "paid", "void")
+    assert m.column("status").pg_type == "orders_status"
+    assert drift.new_columns == ["legacy.orders.note text"]
+    assert drift.removed_columns == ["legacy.orders.total_x2"]
+    assert any(
+        "status enum('new','paid') -> enum('new','paid','void')" in r for r in drift.retyped_columns
+    )
+    assert any("total decimal(12,2) -> decimal(14,2)" in r for r in drift.kept_overrides)
+    assert drift.removed_tables == ["legacy.gone"]
+    assert drift.has_drift
+
+
+def test_default_pg_type_follows_a_retype_when_not_overridden() -> None:
+    first, _ = generate([orders()], {}, ["legacy"])
+    live = orders()
+    live.columns[2] = column("total", "bigint(20) unsigned")
+    merged, drift = generate([live], first, ["legacy"])
+    m = TableMapping.model_validate(merged["legacy.orders"])
+    assert m.column("total").pg_type == "numeric(20,0)"
+    assert drift.kept_overrides == []
+
+
+def test_several_databases_map_to_schemas_named_after_them() -> None:
+    other = LiveTable(
+        "shop",
+        "orders",
+        columns=[column("id", "int", False)],
+        indexes=[LiveIndex("PRIMARY", ("id",), True, False)],
+    )
+    entries, _ = generate([orders(), other], {}, ["legacy", "shop"])
+    assert entries["legacy.orders"]["target"] == "legacy.orders"
+    assert entries["shop.orders"]["target"] == "shop.orders"

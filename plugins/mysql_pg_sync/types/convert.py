@@ -230,7 +230,9 @@ def _time_to_pg(v: Any, c: Ctx) -> Any:
 
 
 def _interval_to_pg(v: Any, c: Ctx) -> Any:
-    return _as_timedelta(v)
+    # Text in hours ('838:59:59'), as the Arrow path writes it: psycopg's timedelta would
+    # store '34 days 22:59:59', equal in value but not in form.
+    return format_mysql_time(_as_timedelta(v))
 
 
 def _geometry_to_pg(v: Any, c: Ctx) -> Any:

@@ -1,8 +1,8 @@
 """Driver settings that keep every value intact on its way into Python.
 
-mysqlclient turns zero dates into ``None`` (indistinguishable from NULL) and cannot represent
-TIME outside a day as ``time``; psycopg refuses ``infinity`` dates. These adapters hand those
-values over as text, and the converters in :mod:`.convert` decide what they become.
+mysqlclient turns zero dates into ``None`` (indistinguishable from NULL); psycopg refuses
+``infinity`` dates and parses JSON. These adapters hand such values over as text, and the
+converters in :mod:`.convert` decide what they become.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import psycopg
 from MySQLdb.constants import FIELD_TYPE
 from MySQLdb.converters import conversions
 from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+from psycopg.types.string import TextLoader
 
 _TEMPORAL = (FIELD_TYPE.DATE, FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TIME)
 
@@ -50,7 +51,13 @@ class _InfinityTimestamptzLoader(TimestamptzLoader):
 
 
 def register_pg_loaders(conn: psycopg.Connection[Any]) -> None:
-    """Make ``conn`` return 'infinity'/'-infinity' dates and timestamps as text."""
+    """Make ``conn`` return infinite dates/timestamps as text, and JSON as its text unparsed.
+
+    JSON stays text so a JSON string scalar is not mistaken for JSON text, and ``json`` columns
+    keep their exact bytes (key order, spacing).
+    """
+    conn.adapters.register_loader("json", TextLoader)
+    conn.adapters.register_loader("jsonb", TextLoader)
     conn.adapters.register_loader("date", _InfinityDateLoader)
     conn.adapters.register_loader("timestamp", _InfinityTimestampLoader)
     conn.adapters.register_loader("timestamptz", _InfinityTimestamptzLoader)

@@ -1,0 +1,146 @@
+"""Bisection: from mismatching segment checksums down to differing keys. Pure logic.
+
+A :class:`SegmentSource` answers two questions for both sides at once: the checksums of a
+segment's children, and the (key, row hash) pairs of a small segment. Nothing here knows SQL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from mysql_pg_sync.reconcile.segments import Segment
+
+DEFAULT_FACTOR = 16
+DEFAULT_THRESHOLD = 256  # rows: below this, compare (key, row hash) pairs instead of splitting
+
+KeyText = tuple[str, ...]
+"""A key as canonical texts: equal on both sides for the same key."""
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """Row count and sum of the 60-bit row-hash slices of one segment on one side."""
+
+    count: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """A row seen in a leaf: its raw key values (as that side's driver returns them) and hash."""
+
+    raw_key: tuple[Any, ...]
+    row_hash: str
+
+
+class SegmentSource(Protocol):
+    def child_checksums(
+        self, segment: Segment, width: int
+    ) -> tuple[dict[int, Checksum], dict[int, Checksum]]:
+        """Per child index (``(ordinal - lo) // width``): MySQL's and PostgreSQL's checksums."""
+        ...
+
+    def row_hashes(self, segment: Segment) -> tuple[dict[KeyText, RowRef], dict[KeyText, RowRef]]:
+        """MySQL's and PostgreSQL's (key, row hash) pairs in a segment."""
+        ...
+
+
+@dataclass(frozen=True)
+class BisectConfig:
+    factor: int = DEFAULT_FACTOR
+    threshold: int = DEFAULT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.factor < 2:
+            raise ValueError(f"bisection factor must be >= 2, got {self.factor}")
+        if self.threshold < 1:
+            raise ValueError(f"bisection threshold must be >= 1, got {self.threshold}")
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A key whose row differs by hash, or exists on one side only."""
+
+    key: KeyText
+    mysql: RowRef | None
+    postgres: RowRef | None
+
+
+@dataclass
+class BisectStats:
+    segments_compared: int = 0
+    segments_mismatched: int = 0
+    leaves_fetched: int = 0
+    rows_mysql: int = 0
+    rows_postgres: int = 0
+
+
+@dataclass
+class BisectResult:
+    suspects: list[Suspect] = field(default_factory=list)
+    stats: BisectStats = field(default_factory=BisectStats)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+MapFn = Callable[[Callable[[T], R], Iterable[T]], Iterator[R]]
+
+
+def compare_leaf(
+    mysql_rows: dict[KeyText, RowRef], pg_rows: dict[KeyText, RowRef]
+) -> list[Suspect]:
+    """Keys present on one side only, or with different row hashes, in key order."""
+    suspects = []
+    for key in sorted(mysql_rows.keys() | pg_rows.keys()):
+        left, right = mysql_rows.get(key), pg_rows.get(key)
+        if left is None or right is None or left.row_hash != right.row_hash:
+            suspects.append(Suspect(key, left, right))
+    return suspects
+
+
+def bisect(
+    source: SegmentSource,
+    root: Segment,
+    width: int,
+    config: BisectConfig | None = None,
+    map_fn: Callable[..., Iterator[Any]] = map,
+) -> BisectResult:
+    """Compare ``root`` split into children of ``width``, recursing into the mismatches.
+
+    ``map_fn`` runs one level's segments (pass an executor's ``map`` for parallelism).
+    """
+    config = config or BisectConfig()
+    result = BisectResult()
+    level: list[tuple[Segment, int]] = [(root, width)]
+    top = True
+    while level:
+        checked = list(map_fn(lambda item: source.child_checksums(*item), level))
+        leaves: list[Segment] = []
+        next_level: list[tuple[Segment, int]] = []
+        for (segment, child_width), (left, right) in zip(level, checked, strict=True):
+            if top:
+                result.stats.rows_mysql += sum(c.count for c in left.values())
+                result.stats.rows_postgres += sum(c.count for c in right.values())
+            for index in sorted(left.keys() | right.keys()):
+                result.stats.segments_compared += 1
+                a, b = left.get(index), right.get(index)
+                if a == b:
+                    continue
+                result.stats.segments_mismatched += 1
+                child = segment.child(index, child_width)
+                rows = max(a.count if a else 0, b.count if b else 0)
+                if rows <= config.threshold or child.span == 1:
+                    leaves.append(child)
+                else:
+                    parts = min(config.factor, math.ceil(rows / config.threshold) * 2)
+                    next_level.append((child, child.child_width(max(2, parts))))
+        top = False
+        for pairs in map_fn(lambda seg: source.row_hashes(seg), leaves):
+            result.stats.leaves_fetched += 1
+            result.suspects.extend(compare_leaf(*pairs))
+        level = next_level
+    result.suspects.sort(key=lambda s: s.key)
+    return result

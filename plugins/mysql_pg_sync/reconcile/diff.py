@@ -1,0 +1,75 @@
+"""Classify differences between the two sides' canonical rows. Pure logic.
+
+``missing``: the row is in MySQL but not in PostgreSQL (the target); ``extra``: in PostgreSQL
+only; ``different``: in both, with the differing columns named (MySQL names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mysql_pg_sync.reconcile.bisect import KeyText
+from mysql_pg_sync.reconcile.canonical import values_equal
+from mysql_pg_sync.reconcile.model import CompareColumn
+
+DriftClass = Literal["missing", "extra", "different"]
+DRIFT_CLASSES: tuple[DriftClass, ...] = ("missing", "extra", "different")
+
+
+@dataclass(frozen=True)
+class CanonicalRow:
+    """One side's row: raw key values and compared values by column (canonical text; floats as
+    exact doubles)."""
+
+    raw_key: tuple[Any, ...]
+    texts: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RowDiff:
+    key: KeyText
+    drift: DriftClass
+    columns: tuple[str, ...] = ()
+    mysql: CanonicalRow | None = None
+    postgres: CanonicalRow | None = None
+
+    @property
+    def raw_key(self) -> tuple[Any, ...]:
+        row = self.mysql or self.postgres
+        assert row is not None  # a diff always has at least one side
+        return row.raw_key
+
+
+def differing_columns(
+    columns: Sequence[CompareColumn], a: CanonicalRow, b: CanonicalRow
+) -> tuple[str, ...]:
+    return tuple(
+        c.mysql_name
+        for c in columns
+        if not values_equal(c, a.texts.get(c.mysql_name), b.texts.get(c.mysql_name))
+    )
+
+
+def classify(
+    columns: Sequence[CompareColumn],
+    keys: Sequence[KeyText],
+    mysql_rows: Mapping[KeyText, CanonicalRow],
+    pg_rows: Mapping[KeyText, CanonicalRow],
+) -> list[RowDiff]:
+    """The real differences among ``keys``; keys whose rows are equal by value are dropped."""
+    diffs = []
+    for key in keys:
+        left, right = mysql_rows.get(key), pg_rows.get(key)
+        if left is None and right is None:
+            continue  # deleted on both sides meanwhile
+        if right is None:
+            diffs.append(RowDiff(key, "missing", mysql=left))
+        elif left is None:
+            diffs.append(RowDiff(key, "extra", postgres=right))
+        else:
+            cols = differing_columns(columns, left, right)
+            if cols:
+                diffs.append(RowDiff(key, "different", cols, left, right))
+    return diffs

@@ -1,0 +1,196 @@
+"""What to compare: a table pair reduced to columns with a canonical kind each.
+
+Built from a :class:`~mysql_pg_sync.mapping.models.TableMapping` by :func:`table_from_mapping`, or
+directly (tests, benchmarks). The canonical kind decides the text form both dialects produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from mysql_pg_sync.reconcile.errors import ReconcileError
+from mysql_pg_sync.types.typemap import kind_of, parse_column_type
+
+if TYPE_CHECKING:
+    from mysql_pg_sync.mapping.models import TableMapping
+
+CanonicalKind = Literal[
+    "int",  # all integers, YEAR, BIT as an unsigned number
+    "bool",  # MySQL tinyint(1) <-> PostgreSQL boolean: '0' / '1'
+    "decimal",  # at the column's scale
+    "float",  # shortest round-trip digits + exponent; compared at ``digits`` significant digits
+    "date",
+    "datetime",  # naive timestamp, microseconds
+    "timestamp",  # instant at UTC, microseconds
+    "time",
+    "text",
+    "char",  # trailing spaces are padding, not data
+    "enum",
+    "set",  # members in definition order
+    "binary",  # upper-case hex
+    "uuid",  # binary(16) <-> uuid, as upper-case hex
+    "bit",  # unsigned integer value of the bits
+    "json",  # compared client-side, semantically (key order and whitespace do not count)
+]
+AuthoritySide = Literal["mysql", "postgres", "last_writer_wins"]
+OrdinalStrategy = Literal["integer", "hash"]
+
+STRING_KINDS: frozenset[str] = frozenset({"text", "char", "enum", "set", "json"})
+
+
+@dataclass(frozen=True)
+class CompareColumn:
+    """One compared column: names on both sides and how its value is canonicalised."""
+
+    mysql_name: str
+    pg_name: str
+    kind: CanonicalKind
+    pg_type: str = ""
+    scale: int = 0
+    digits: int = 17
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReconcileTable:
+    """A table pair to reconcile; ``key`` names MySQL columns and must be among ``columns``."""
+
+    name: str
+    mysql_db: str
+    mysql_table: str
+    pg_schema: str
+    pg_table: str
+    columns: tuple[CompareColumn, ...]
+    key: tuple[str, ...]
+    authority: AuthoritySide = "mysql"
+    lww_column: str | None = None
+    ordinal: OrdinalStrategy = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [c.mysql_name for c in self.columns]
+        if not self.key:
+            raise ReconcileError(f"{self.name}: no key columns; reconcile needs a unique key")
+        for k in self.key:
+            if k not in names:
+                raise ReconcileError(
+                    f"{self.name}: key column {k!r} is excluded from the comparison; "
+                    "a key column must be synced and compared (fix the mapping)"
+                )
+        if self.authority == "last_writer_wins" and self.lww_column not in names:
+            raise ReconcileError(
+                f"{self.name}: last-writer-wins needs a compared timestamp column, "
+                f"got {self.lww_column!r}"
+            )
+        single_int = len(self.key) == 1 and self.column(self.key[0]).kind == "int"
+        object.__setattr__(self, "ordinal", "integer" if single_int else "hash")
+
+    def column(self, mysql_name: str) -> CompareColumn:
+        for c in self.columns:
+            if c.mysql_name == mysql_name:
+                return c
+        raise ReconcileError(f"{self.name}: no compared column {mysql_name!r}")
+
+    @property
+    def key_columns(self) -> tuple[CompareColumn, ...]:
+        return tuple(self.column(k) for k in self.key)
+
+    @property
+    def hashed_columns(self) -> tuple[CompareColumn, ...]:
+        """Columns covered by the SQL row hash (JSON is compared client-side, see ``jsoncmp``)."""
+        return tuple(c for c in self.columns if c.kind != "json")
+
+    @property
+    def json_columns(self) -> tuple[CompareColumn, ...]:
+        return tuple(c for c in self.columns if c.kind == "json")
+
+
+_KIND_BY_TYPEMAP_KIND: dict[str, CanonicalKind] = {
+    "bool": "bool",
+    "bit1": "bool",
+    "int": "int",
+    "uint64": "int",
+    "year": "int",
+    "decimal": "decimal",
+    "float32": "float",
+    "float64": "float",
+    "text": "text",
+    "enum": "enum",
+    "set": "set",
+    "json": "json",
+    "bytes": "binary",
+    "uuid": "uuid",
+    "bits": "bit",
+    "date": "date",
+    "datetime": "datetime",
+    "timestamp": "timestamp",
+    "time": "time",
+    "interval": "time",
+    "native_uuid": "text",
+}
+
+
+def canonical_kind(
+    column_type: str, pg_type: str = "", *, float_digits: int = 6, double_digits: int = 17
+) -> tuple[CanonicalKind, int, int]:
+    """(kind, scale, digits) for a MySQL ``COLUMN_TYPE`` and its PostgreSQL type."""
+    parsed = parse_column_type(column_type)
+    family = kind_of(column_type, pg_type)
+    kind = _KIND_BY_TYPEMAP_KIND.get(family)
+    if kind is None:
+        raise ReconcileError(
+            f"MySQL type {column_type!r} ({family}) has no canonical form for reconcile; "
+            "exclude the column or add it to reconcile.ignore_columns in the mapping"
+        )
+    if kind == "text" and parsed.base == "char":
+        return "char", 0, 0
+    if kind == "decimal":
+        return kind, parsed.args[1] if len(parsed.args) > 1 else 0, 0
+    if family == "float32":
+        return kind, 0, float_digits
+    if family == "float64":
+        return kind, 0, double_digits
+    return kind, 0, 0
+
+
+def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
+    """The comparison a mapping asks for; a key column that is excluded is refused."""
+    opts = mapping.reconcile
+    ignored = set(opts.ignore_columns)
+    by_name = {c.name: c for c in mapping.columns}
+    for k in mapping.key:
+        col = by_name.get(k)
+        if col is None or col.exclude or k in ignored:
+            raise ReconcileError(
+                f"{mapping.name}: key column {k!r} is excluded or ignored; reconcile refuses "
+                "a table whose key is not compared (remove it from exclude/ignore_columns)"
+            )
+    columns = []
+    for col in mapping.synced_columns():
+        if col.name in ignored:
+            continue
+        kind, scale, digits = canonical_kind(
+            col.column_type,
+            col.pg_type,
+            float_digits=opts.float_digits,
+            double_digits=opts.double_digits,
+        )
+        columns.append(
+            CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values)
+        )
+    rule = mapping.conflict.rule
+    authority: AuthoritySide = opts.authoritative
+    lww = None
+    if rule == "last_writer_wins" and mapping.conflict.column:
+        authority, lww = "last_writer_wins", mapping.conflict.column
+    return ReconcileTable(
+        name=mapping.name,
+        mysql_db=mapping.source.db,
+        mysql_table=mapping.source.table,
+        pg_schema=mapping.target.schema,
+        pg_table=mapping.target.table,
+        columns=tuple(columns),
+        key=tuple(mapping.key),
+        authority=authority,
+        lww_column=lww,
+    )

@@ -1,0 +1,243 @@
+"""One database's side of a comparison: SQL built from dialect fragments, run on pooled connections.
+
+The queries are plain standard SQL around the dialect's fragments (canonical text, row hash,
+60-bit slice, bucket, integer division), so this module never branches on the engine.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
+from mysql_pg_sync.reconcile.diff import CanonicalRow
+from mysql_pg_sync.reconcile.errors import SchemaMismatchError
+from mysql_pg_sync.reconcile.model import STRING_KINDS, CompareColumn, ReconcileTable
+from mysql_pg_sync.reconcile.segments import Segment
+
+SideName = Literal["mysql", "postgres"]
+KEY_BATCH = 500  # keys per IN (...) list
+
+
+class ConnectionPool:
+    """At most ``size`` connections from ``connect``, each used by one thread at a time."""
+
+    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+        self._connect = connect
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._all: list[Any] = []
+        self._slots = threading.Semaphore(size)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+                with self._lock:
+                    self._all.append(conn)
+            try:
+                yield conn
+            except BaseException:
+                self._discard(conn)
+                raise
+            self._idle.put(conn)
+
+    def _discard(self, conn: Any) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.close()
+        except Exception:  # a broken connection may fail to close; it is dropped either way
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+
+@dataclass(frozen=True)
+class _Names:
+    table: str
+    column: dict[str, str]  # MySQL column name -> this side's quoted column
+
+
+class TableSide:
+    """The SQL one side runs for one table."""
+
+    def __init__(
+        self, side: SideName, dialect: ModuleType, table: ReconcileTable, pool: ConnectionPool
+    ) -> None:
+        self.side = side
+        self.dialect = dialect
+        self.table = table
+        self.pool = pool
+        q = dialect.quote_ident
+        if side == "mysql":
+            self.namespace, self.table_name = table.mysql_db, table.mysql_table
+            self._physical = {c.mysql_name: c.mysql_name for c in table.columns}
+        else:
+            self.namespace, self.table_name = table.pg_schema, table.pg_table
+            self._physical = {c.mysql_name: c.pg_name for c in table.columns}
+        self.from_sql = dialect.qualified(self.namespace, self.table_name)
+        self._col = {name: q(phys) for name, phys in self._physical.items()}
+        self.key_raw_sql = [self._col[k] for k in table.key]
+        self.key_text_sql = [self.text_sql(c) for c in table.key_columns]
+        hashed = table.hashed_columns
+        self.row_hash_sql = dialect.row_hash_sql(
+            [self.text_sql(c) for c in hashed], [c.kind in STRING_KINDS for c in hashed]
+        )
+        self.ordinal_sql = (
+            self.key_raw_sql[0]
+            if table.ordinal == "integer"
+            else dialect.bucket32_sql(self.key_text_sql)
+        )
+
+    def text_sql(self, column: CompareColumn) -> str:
+        return str(
+            self.dialect.canonical_text_sql(
+                self._col[column.mysql_name],
+                column.kind,
+                scale=column.scale,
+                pg_type=column.pg_type,
+                members=column.members,
+            )
+        )
+
+    def compared_value_sql(self, column: CompareColumn) -> str:
+        """What the row-level comparison reads: the canonical text, or the exact double."""
+        if column.kind == "float":
+            return str(self.dialect.float_value_sql(self._col[column.mysql_name]))
+        return self.text_sql(column)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                rows = list(cur.fetchall())
+            finally:
+                cur.close()
+            conn.commit()  # end the read snapshot; the next query sees the latest data
+            return rows
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaMismatchError` when the table or a mapped column is missing."""
+        rows = self._query(self.dialect.table_columns_sql(), (self.namespace, self.table_name))
+        present = {r[0] for r in rows}
+        where = f"{self.side} table {self.namespace}.{self.table_name}"
+        if not present:
+            raise SchemaMismatchError(
+                f"{self.table.name}: {where} does not exist; create it or fix the mapping"
+            )
+        missing = sorted(p for p in self._physical.values() if p not in present)
+        if missing:
+            raise SchemaMismatchError(
+                f"{self.table.name}: {where} has no column(s) {', '.join(missing)} that the "
+                "mapping compares; fix the mapping (mappings generate/validate) or the table"
+            )
+
+    def bounds(self) -> tuple[int | None, int | None, int]:
+        """(min ordinal, max ordinal, rows)."""
+        if self.table.ordinal == "integer":
+            o = self.ordinal_sql
+            row = self._query(f"SELECT MIN({o}), MAX({o}), COUNT(*) FROM {self.from_sql}")[0]
+            lo, hi = (None, None) if row[0] is None else (int(row[0]), int(row[1]))
+            return lo, hi, int(row[2])
+        rows = int(self._query(f"SELECT COUNT(*) FROM {self.from_sql}")[0][0])
+        return (0, 2**32 - 1, rows) if rows else (None, None, 0)
+
+    def _in_segment(self) -> str:
+        return f"{self.ordinal_sql} >= %s AND {self.ordinal_sql} < %s"
+
+    def child_checksums(self, segment: Segment, width: int) -> dict[int, Checksum]:
+        child = self.dialect.floor_div_sql(f"{self.ordinal_sql} - %s", "%s")
+        sql = (
+            f"SELECT {child}, COUNT(*), SUM({self.dialect.hash60_sql(self.row_hash_sql)}) "
+            f"FROM {self.from_sql} WHERE {self._in_segment()} GROUP BY 1"
+        )
+        rows = self._query(sql, (segment.lo, width, segment.lo, segment.hi))
+        return {int(r[0]): Checksum(int(r[1]), int(r[2])) for r in rows}
+
+    def row_hashes(self, segment: Segment) -> dict[KeyText, RowRef]:
+        n = len(self.key_raw_sql)
+        cols = ", ".join([*self.key_raw_sql, *self.key_text_sql, self.row_hash_sql])
+        rows = self._query(
+            f"SELECT {cols} FROM {self.from_sql} WHERE {self._in_segment()}",
+            (segment.lo, segment.hi),
+        )
+        return {tuple(r[n : 2 * n]): RowRef(tuple(r[:n]), str(r[2 * n])) for r in rows}
+
+    def _key_filter(self, count: int) -> str:
+        if len(self.key_raw_sql) == 1:
+            return f"{self.key_raw_sql[0]} IN ({', '.join(['%s'] * count)})"
+        row = "(" + ", ".join(["%s"] * len(self.key_raw_sql)) + ")"
+        return f"({', '.join(self.key_raw_sql)}) IN ({', '.join([row] * count)})"
+
+    def _by_keys(
+        self, select: list[str], raw_keys: Sequence[tuple[Any, ...]]
+    ) -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(raw_keys), KEY_BATCH):
+            batch = raw_keys[start : start + KEY_BATCH]
+            params = [v for key in batch for v in key]
+            where = self._key_filter(len(batch))
+            yield from self._query(
+                f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {where}", params
+            )
+
+    def canonical_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, CanonicalRow]:
+        """Canonical texts of every compared column for the given keys (absent keys left out)."""
+        n = len(self.key_raw_sql)
+        names = [c.mysql_name for c in self.table.columns]
+        select = [
+            *self.key_raw_sql,
+            *self.key_text_sql,
+            *(self.compared_value_sql(c) for c in self.table.columns),
+        ]
+        out = {}
+        for r in self._by_keys(select, raw_keys):
+            out[tuple(r[n : 2 * n])] = CanonicalRow(
+                tuple(r[:n]), dict(zip(names, r[2 * n :], strict=True))
+            )
+        return out
+
+    def json_texts(self, segment: Segment) -> dict[KeyText, CanonicalRow]:
+        """Keys and JSON texts of a segment, for the client-side JSON comparison."""
+        n = len(self.key_raw_sql)
+        cols = self.table.json_columns
+        select = [*self.key_raw_sql, *self.key_text_sql, *(self.text_sql(c) for c in cols)]
+        rows = self._query(
+            f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {self._in_segment()}",
+            (segment.lo, segment.hi),
+        )
+        names = [c.mysql_name for c in cols]
+        return {
+            tuple(r[n : 2 * n]): CanonicalRow(
+                tuple(r[:n]), dict(zip(names, r[2 * n :], strict=True))
+            )
+            for r in rows
+        }
+
+    def raw_rows(
+        self, raw_keys: Sequence[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """Full row images (driver values, MySQL column names) for repair, by raw key."""
+        names = [c.mysql_name for c in self.table.columns]
+        out = {}
+        for r in self._by_keys([self._col[name] for name in names], raw_keys):
+            row = dict(zip(names, r, strict=True))
+            out[tuple(row[k] for k in self.table.key)] = row
+        return out

@@ -59,12 +59,12 @@ def canonical_text_sql(
     if kind == "decimal":
         return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"
     if kind == "float":
-        # shortest round-trip digits without sign, point or padding zeros, then the exponent
+        # shortest round-trip digits of the (double-promoted) value, then its decimal exponent
+        v = float_value_sql(c)
         return (
-            f"(CASE WHEN {c} = 0 THEN '0' ELSE CONCAT(IF({c} < 0, '-', ''), "
-            f"TRIM(BOTH '0' FROM REPLACE(SUBSTRING_INDEX(TRIM(LEADING '-' FROM "
-            f"CAST({c} AS CHAR)), 'e', 1), '.', '')), 'e', "
-            f"CAST(FLOOR(LOG10(ABS({c}))) AS SIGNED)) END)"
+            f"(CASE WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
+            f"TRIM(BOTH '0' FROM REPLACE(SUBSTRING_INDEX(CAST(ABS({v}) AS CHAR), 'e', 1), "
+            f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
     if kind == "date":
         return f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d'), '0000-00-00')"
@@ -82,6 +82,11 @@ def canonical_text_sql(
     if kind in ("binary", "uuid"):
         return f"HEX({c})"
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def float_value_sql(column_sql: str) -> str:
+    """A FLOAT or DOUBLE as an exact double (MariaDB prints FLOAT with 6 digits only)."""
+    return f"CAST({column_sql} AS DOUBLE)"
 
 
 def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:

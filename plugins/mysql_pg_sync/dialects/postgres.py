@@ -64,11 +64,13 @@ def canonical_text_sql(
     if kind == "decimal":
         return f"round({c}, {int(scale)})::text"
     if kind == "float":
+        # shortest round-trip digits of the (double-promoted) value, then its decimal exponent
+        v = float_value_sql(c)
         return (
-            f"(CASE WHEN {c} = 0 THEN '0' WHEN {c} IN ('NaN', 'Infinity', '-Infinity') "
-            f"THEN ({c})::text ELSE (CASE WHEN {c} < 0 THEN '-' ELSE '' END) || "
-            f"trim(both '0' from replace(split_part(ltrim(({c})::text, '-'), 'e', 1), '.', '')) "
-            f"|| 'e' || floor(log10(abs(({c})::float8)))::bigint::text END)"
+            f"(CASE WHEN {v} = 0 THEN '0' WHEN {v} IN ('NaN', 'Infinity', '-Infinity') "
+            f"THEN {v}::text ELSE (CASE WHEN {v} < 0 THEN '-' ELSE '' END) || "
+            f"trim(both '0' from replace(split_part(abs({v})::text, 'e', 1), '.', '')) "
+            f"|| 'e' || floor(log10(abs({v})))::bigint::text END)"
         )
     if kind == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
@@ -97,6 +99,11 @@ def canonical_text_sql(
     if kind == "uuid":
         return f"upper(replace(({c})::text, '-', ''))"
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def float_value_sql(column_sql: str) -> str:
+    """A real or double precision as an exact double."""
+    return f"({column_sql})::float8"
 
 
 def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:

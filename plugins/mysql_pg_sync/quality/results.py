@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -54,14 +55,7 @@ class QualityRun:
         return sorted({r.table for r in self.results})
 
     def table_outcome(self, table: str) -> TableOutcome:
-        rows = [r for r in self.results if r.table == table]
-        if any(r.breached and r.severity == "fail" for r in rows):
-            return "failed"
-        if any(r.breached for r in rows):
-            return "warn"
-        if rows and all(r.outcome == "skipped" for r in rows):
-            return "skipped"
-        return "passed"
+        return outcome_of((r.outcome, r.severity) for r in self.results if r.table == table)
 
     def counts(self) -> dict[str, int]:
         out = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
@@ -89,6 +83,19 @@ class QualityRun:
             "report_path": self.report_path,
             "results": [asdict(r) for r in self.results],
         }
+
+
+def outcome_of(checks: Iterable[tuple[str, str]]) -> TableOutcome:
+    """A table's outcome from its checks' (outcome, severity) pairs."""
+    pairs = list(checks)
+    breached = [severity for outcome, severity in pairs if outcome in ("failed", "error")]
+    if "fail" in breached:
+        return "failed"
+    if breached:
+        return "warn"
+    if pairs and all(outcome == "skipped" for outcome, _ in pairs):
+        return "skipped"
+    return "passed"
 
 
 def describe(r: CheckResult) -> str:

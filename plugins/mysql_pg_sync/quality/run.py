@@ -102,3 +102,15 @@ def raise_on_breach(run: QualityRun) -> None:
     """Fail loudly when a fail-severity check broke (warnings only log)."""
     if not run.success:
         raise DataQualityBreach(run.summary() + f"\nreport: {run.report_path}")
+
+
+def mappings_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$MPS_MAPPINGS_DIR``, default ``<repo>/include/mappings``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MPS_MAPPINGS_DIR") or REPO / "include" / "mappings")
+
+
+def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$MPS_EXPECTATIONS_DIR``, default ``<repo>/include/expectations``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MPS_EXPECTATIONS_DIR") or REPO / "include" / "expectations")

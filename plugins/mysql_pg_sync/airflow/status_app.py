@@ -1,0 +1,60 @@
+"""The "Sync status" FastAPI app mounted in the Airflow api-server.
+
+Airflow does not authenticate plugin apps (a Starlette mount inherits none of the core API's
+dependencies), so every route here depends on Airflow's own auth: the JWT from the
+``Authorization: Bearer`` header or the UI's ``_token`` cookie, and the auth manager's
+permission to see plugin views. An anonymous request gets 401.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.core_api.security import requires_access_view
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+
+from mysql_pg_sync.quality.run import reports_dir
+from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.status.page import load_status
+
+URL_PREFIX = "/sync-status"
+
+
+def _report_file(reports: Path, path: str) -> Path:
+    """A file under the reports folder; anything else (``..``, links out) is a 404."""
+    root = reports.resolve()
+    candidate = (root / path).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        raise HTTPException(status_code=404, detail=f"no report {path!r}")
+    return candidate
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="mysql-pg-sync status",
+        dependencies=[Depends(requires_access_view(AccessView.PLUGINS))],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def status_page() -> HTMLResponse:
+        _rows, html = await run_in_threadpool(load_status, endpoints_from_env())
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/tables")
+    async def status_rows() -> list[dict[str, Any]]:
+        rows, _html = await run_in_threadpool(load_status, endpoints_from_env())
+        return [{**asdict(r), "health": r.health} for r in rows]
+
+    @app.get("/reports/{path:path}")
+    async def report(path: str) -> FileResponse:
+        return FileResponse(_report_file(reports_dir(), path))
+
+    return app

@@ -1,0 +1,205 @@
+"""Build the per-table status model from rows read out of the ``mps_sync`` state tables.
+
+Pure: :mod:`mysql_pg_sync.status.read` does the reading. A section whose state table does not
+exist yet (another feature has not run) is ``None`` and renders as "no data"; so does a table
+with no row in a section that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mysql_pg_sync.mapping.models import TableMapping
+
+Row = Mapping[str, Any]
+NO_DATA = "no data"
+
+# Connector states from worst to best: a table shows the worst of the connectors it needs.
+_CONNECTOR_RANK = ("FAILED", "UNASSIGNED", "PAUSED", "STOPPED", "RESTARTING", "RUNNING")
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    name: str
+    side: str
+    """The database it captures: ``mysql`` or ``postgres``."""
+    state: str
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    """What the reader found; ``None`` for a section whose source does not exist."""
+
+    table_state: dict[str, Row] | None = None
+    backfill: dict[str, Row] | None = None
+    stream: dict[str, Row] | None = None
+    reconcile: dict[str, Row] | None = None
+    conflicts_24h: dict[str, int] | None = None
+    dead_letters: dict[str, int] | None = None
+    quality: dict[str, Row] | None = None
+    connectors: tuple[ConnectorState, ...] | None = None
+    notes: tuple[str, ...] = ()
+    """Why a section shows no data (missing table, unreachable service)."""
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    source: str
+    target: str
+    direction: str
+    state: str
+    backfill: str
+    backfill_percent: float | None
+    stream_lag: str
+    throughput: str
+    connectors: str
+    reconcile: str
+    conflicts_24h: str
+    dead_letters: str
+    quality: str
+    links: tuple[Link, ...] = field(default=())
+
+    @property
+    def health(self) -> str:
+        """``failed``, ``warn``, ``ok`` or ``nodata``: the row's colour."""
+        if self.state == "failed" or self.quality == "failed" or "FAILED" in self.connectors:
+            return "failed"
+        if self.quality == "warn" or self.reconcile.startswith("drift"):
+            return "warn"
+        if self.state == NO_DATA:
+            return "nodata"
+        return "ok"
+
+
+def _fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value)
+
+
+def backfill_text(row: Row | None) -> tuple[str, float | None]:
+    """``"12/40 chunks (30%), 1 failed"`` and the percentage, from aggregated chunk counts."""
+    if row is None:
+        return NO_DATA, None
+    total = int(row.get("chunks_total") or 0)
+    done = int(row.get("chunks_done") or 0)
+    failed = int(row.get("chunks_failed") or 0)
+    if row.get("finalized_at") is not None:
+        return f"done, {int(row.get('rows_copied') or 0):,} rows", 100.0
+    if total == 0:
+        return "planned", 0.0
+    percent = round(100.0 * done / total, 1)
+    text = f"{done}/{total} chunks ({percent:g}%)"
+    if failed:
+        text += f", {failed} failed"
+    return text, percent
+
+
+def stream_texts(row: Row | None) -> tuple[str, str]:
+    if row is None:
+        return NO_DATA, NO_DATA
+    lag_s = row.get("lag_seconds")
+    lag_events = row.get("lag_events")
+    parts = []
+    if lag_events is not None:
+        parts.append(f"{int(lag_events):,} events")
+    if lag_s is not None:
+        parts.append(f"{float(lag_s):.1f} s")
+    rate = row.get("events_per_second")
+    return (" / ".join(parts) or NO_DATA), (
+        f"{float(rate):.1f} ev/s" if rate is not None else NO_DATA
+    )
+
+
+def reconcile_text(row: Row | None) -> str:
+    if row is None:
+        return NO_DATA
+    found = int(row.get("drift_found") or 0)
+    repaired = int(row.get("drift_repaired") or 0)
+    when = _fmt_time(row.get("finished_at") or row.get("started_at") or "")
+    if found == 0:
+        return f"in sync ({when})"
+    return f"drift {found}, repaired {repaired} ({when})"
+
+
+def connector_text(mapping: TableMapping, connectors: Iterable[ConnectorState] | None) -> str:
+    if connectors is None:
+        return NO_DATA
+    sides = set()
+    if mapping.replicates_to_pg():
+        sides.add("mysql")
+    if mapping.replicates_to_mysql():
+        sides.add("postgres")
+    relevant = [c for c in connectors if c.side in sides]
+    if not relevant:
+        return "none"
+    worst = min(
+        relevant,
+        key=lambda c: _CONNECTOR_RANK.index(c.state) if c.state in _CONNECTOR_RANK else 0,
+    )
+    return worst.state if len(relevant) == 1 else f"{worst.state} (worst of {len(relevant)})"
+
+
+def _count(section: dict[str, int] | None, table: str) -> str:
+    if section is None:
+        return NO_DATA
+    return str(section.get(table, 0))
+
+
+def build_status(
+    mappings: Iterable[TableMapping],
+    snapshot: StateSnapshot,
+    report_href: Callable[[Any], str | None] | None = None,
+) -> list[TableStatus]:
+    """One row per mapped table, in mapping order.
+
+    ``report_href(path) -> str | None`` turns a report path stored in a state row into a link.
+    """
+    href: Callable[[Any], str | None] = report_href or (lambda _path: None)
+    rows = []
+    for m in mappings:
+        name = m.name
+        state_row = (snapshot.table_state or {}).get(name)
+        backfill, percent = backfill_text(
+            None if snapshot.backfill is None else snapshot.backfill.get(name)
+        )
+        lag, rate = stream_texts(None if snapshot.stream is None else snapshot.stream.get(name))
+        dq_row = None if snapshot.quality is None else snapshot.quality.get(name)
+        links = []
+        if dq_row is not None:
+            link = href(dq_row.get("report_path"))
+            if link:
+                links.append(Link("DQ report", f"{link}#{name}"))
+            docs = href(dq_row.get("data_docs_index"))
+            if docs:
+                links.append(Link("Data Docs", docs))
+        rec_row = None if snapshot.reconcile is None else snapshot.reconcile.get(name)
+        rec_link = href(rec_row.get("report_path")) if rec_row is not None else None
+        if rec_link:
+            links.append(Link("reconcile report", rec_link))
+        rows.append(
+            TableStatus(
+                source=name,
+                target=str(m.target),
+                direction=m.direction,
+                state=str(state_row["state"]) if state_row else NO_DATA,
+                backfill=backfill,
+                backfill_percent=percent,
+                stream_lag=lag,
+                throughput=rate,
+                connectors=connector_text(m, snapshot.connectors),
+                reconcile=reconcile_text(rec_row),
+                conflicts_24h=_count(snapshot.conflicts_24h, name),
+                dead_letters=_count(snapshot.dead_letters, name),
+                quality=str(dq_row["outcome"]) if dq_row else NO_DATA,
+                links=tuple(links),
+            )
+        )
+    return rows

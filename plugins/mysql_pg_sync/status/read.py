@@ -1,0 +1,127 @@
+"""Read the ``mps_sync`` state tables (and Kafka Connect) into a :class:`StateSnapshot`.
+
+Each section is read on its own: a state table another feature has not created yet, or a
+service that does not answer, leaves that section ``None`` ("no data") with a note, and the
+page still renders everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.quality.results import outcome_of
+from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.status.model import ConnectorState, Row, StateSnapshot
+
+log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 3.0
+
+SECTION_QUERIES: dict[str, str] = {
+    "table_state": "SELECT source_table, state, updated_at FROM mps_sync.table_state",
+    "backfill": """
+        SELECT t.source_table, t.finalized_at, t.target_rows,
+               count(c.seq) AS chunks_total,
+               count(c.seq) FILTER (WHERE c.state = 'done') AS chunks_done,
+               count(c.seq) FILTER (WHERE c.state = 'failed') AS chunks_failed,
+               coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'), 0) AS rows_copied
+        FROM mps_sync.backfill_tables t
+        LEFT JOIN mps_sync.backfill_chunks c USING (source_table)
+        GROUP BY t.source_table, t.finalized_at, t.target_rows""",
+    "stream": """
+        SELECT source_table, lag_events, lag_seconds, events_per_second, updated_at
+        FROM mps_sync.stream_lag""",
+    "reconcile": """
+        SELECT DISTINCT ON (source_table) source_table, run_id, started_at, finished_at,
+               drift_found, drift_repaired, report_path
+        FROM mps_sync.reconcile_tables
+        ORDER BY source_table, started_at DESC""",
+    "conflicts_24h": """
+        SELECT source_table, count(*) AS n FROM mps_sync.conflicts
+        WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
+    "dead_letters": """
+        SELECT source_table, count(*) AS n FROM mps_sync.dead_letters
+        WHERE resolved_at IS NULL GROUP BY source_table""",
+    "quality": """
+        SELECT r.source_table, r.run_id, r.outcome, r.severity, q.report_path, q.data_docs_index,
+               q.finished_at
+        FROM mps_sync.dq_results r
+        JOIN mps_sync.dq_runs q USING (run_id)
+        WHERE r.run_id = (SELECT r2.run_id FROM mps_sync.dq_results r2
+                          JOIN mps_sync.dq_runs q2 USING (run_id)
+                          WHERE r2.source_table = r.source_table
+                          ORDER BY q2.finished_at DESC LIMIT 1)""",
+}
+
+
+def _rows(conn: psycopg.Connection[Any], name: str, notes: list[str]) -> list[Row] | None:
+    try:
+        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(SECTION_QUERIES[name])
+            return list(cur.fetchall())
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        notes.append(f"{name}: no data ({exc.diag.message_primary})")
+        return None
+
+
+def _by_table(rows: list[Row] | None) -> dict[str, Row] | None:
+    return None if rows is None else {str(r["source_table"]): r for r in rows}
+
+
+def _counts(rows: list[Row] | None) -> dict[str, int] | None:
+    return None if rows is None else {str(r["source_table"]): int(r["n"]) for r in rows}
+
+
+def _quality(rows: list[Row] | None) -> dict[str, Row] | None:
+    if rows is None:
+        return None
+    grouped: dict[str, list[Row]] = {}
+    for r in rows:
+        grouped.setdefault(str(r["source_table"]), []).append(r)
+    return {
+        table: {
+            **checks[0],
+            "outcome": outcome_of((c["outcome"], c["severity"]) for c in checks),
+            "breaches": sum(c["outcome"] in ("failed", "error") for c in checks),
+        }
+        for table, checks in grouped.items()
+    }
+
+
+def read_connectors(connect_url: str, notes: list[str]) -> tuple[ConnectorState, ...] | None:
+    """Every connector's state; the captured side is read from its connector class."""
+    client = ConnectClient(connect_url, timeout_s=CONNECT_TIMEOUT_S, retries=0)
+    try:
+        states = []
+        for name in client.connectors():
+            config = client.get_config(name) or {}
+            side = (
+                "postgres" if "postgres" in config.get("connector.class", "").lower() else "mysql"
+            )
+            states.append(ConnectorState(name, side, client.status(name).state))
+        return tuple(states)
+    except Exception as exc:  # the page must render when Connect is down
+        notes.append(f"connectors: no data (Kafka Connect at {connect_url}: {exc})")
+        return None
+
+
+def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> StateSnapshot:
+    notes: list[str] = []
+    with pg_connect(endpoints.postgres, autocommit=True) as conn:
+        raw = {name: _rows(conn, name, notes) for name in SECTION_QUERIES}
+    connectors = read_connectors(endpoints.connect_url, notes) if with_connectors else None
+    return StateSnapshot(
+        table_state=_by_table(raw["table_state"]),
+        backfill=_by_table(raw["backfill"]),
+        stream=_by_table(raw["stream"]),
+        reconcile=_by_table(raw["reconcile"]),
+        conflicts_24h=_counts(raw["conflicts_24h"]),
+        dead_letters=_counts(raw["dead_letters"]),
+        quality=_quality(raw["quality"]),
+        connectors=connectors,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,49 @@
+"""Walk a table's key index on MySQL for real chunk boundaries.
+
+Each step asks MySQL for the key ``chunk_rows`` rows past the previous boundary
+(``WHERE key >= prev ORDER BY key LIMIT 1 OFFSET n``), so sparse or skewed keys still give chunks
+of even row counts. The walk reads the key index once in total; boundaries are in MySQL's own
+order and collation, the only order chunk predicates are ever evaluated in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mysql_pg_sync.backfill.keys import KeyValue
+from mysql_pg_sync.backfill.plan import mysql_range_predicate
+from mysql_pg_sync.dialects import mysql as my
+
+
+def walk_boundaries(
+    mysql_conn: Any, db: str, table: str, key_columns: Sequence[str], chunk_rows: int
+) -> list[KeyValue]:
+    """The first key of every chunk after the first, ascending in MySQL's order."""
+    order = ", ".join(my.quote_ident(c) for c in key_columns)
+    source = my.qualified(db, table)
+    boundaries: list[KeyValue] = []
+    cursor = mysql_conn.cursor()
+    previous: KeyValue | None = None
+    while True:
+        where = mysql_range_predicate(key_columns, previous, None, my.quote_ident)
+        cursor.execute(
+            f"SELECT {order} FROM {source} WHERE {where} ORDER BY {order} "
+            f"LIMIT 1 OFFSET {int(chunk_rows)}"
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return boundaries
+        previous = tuple(row)
+        boundaries.append(previous)
+
+
+def average_row_bytes(mysql_conn: Any, db: str, table: str) -> int:
+    cursor = mysql_conn.cursor()
+    cursor.execute(
+        "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (db, table),
+    )
+    row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0

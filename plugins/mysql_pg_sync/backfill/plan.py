@@ -1,0 +1,146 @@
+"""Pure chunk planning: key ranges, their MySQL predicates, and grouping for mapped tasks.
+
+A chunk is the half-open key range ``[lower, upper)`` in the key's *MySQL* order; the first
+chunk has no lower bound and the last no upper bound, so rows inserted outside the planned
+range during the copy still belong to a chunk. Predicates are evaluated by MySQL only: how
+PostgreSQL would sort the same strings never matters (collations differ). PostgreSQL removes a
+chunk's previous rows either by an integer range (integers order the same everywhere) or by the
+exact keys just read from MySQL (see :mod:`.writer`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mysql_pg_sync.backfill.keys import KeyValue, mysql_literal
+from mysql_pg_sync.errors import SyncError
+
+KeyStrategy = Literal["integer", "keyset"]
+
+MAX_MAP_LENGTH = 1024  # Airflow's default [core] max_map_length
+DEFAULT_MAX_GROUPS = 1000  # stays under MAX_MAP_LENGTH with room for other mapped tasks
+DEFAULT_ROW_BYTES = 200  # when information_schema has no average row length yet
+INTEGER_KINDS = frozenset({"int", "uint64", "year"})
+
+
+class PlanError(SyncError):
+    """The table cannot be planned (no usable key, unordered boundaries, ...)."""
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One planned chunk: ``lower <= key < upper`` in MySQL's order (None = unbounded)."""
+
+    table: str
+    seq: int
+    lower: KeyValue | None
+    upper: KeyValue | None
+
+
+def key_strategy(key_kinds: Sequence[str]) -> KeyStrategy:
+    """``integer`` for a single integer key column, ``keyset`` for everything else."""
+    if len(key_kinds) == 1 and key_kinds[0] in INTEGER_KINDS:
+        return "integer"
+    return "keyset"
+
+
+def chunk_rows_for(chunk_rows: int | None, chunk_mb: float | None, avg_row_bytes: int) -> int:
+    """Rows per chunk from a row target, a size target, or both (the smaller wins)."""
+    candidates = []
+    if chunk_rows:
+        candidates.append(int(chunk_rows))
+    if chunk_mb:
+        candidates.append(int(chunk_mb * 1024 * 1024 / max(avg_row_bytes or DEFAULT_ROW_BYTES, 1)))
+    if not candidates:
+        raise PlanError("give a chunk target: chunk_rows or chunk_mb")
+    return max(1, min(candidates))
+
+
+def chunks_from_boundaries(
+    table: str, boundaries: Sequence[KeyValue], *, strategy: KeyStrategy
+) -> list[ChunkSpec]:
+    """Turn the first keys of chunks 2..n (as walked on MySQL) into contiguous ranges."""
+    if strategy == "integer":
+        for before, after in itertools.pairwise(boundaries):
+            if not before < after:
+                raise PlanError(
+                    f"{table}: chunk boundaries {before} and {after} are not increasing; "
+                    "is the split column really the table's unique key?"
+                )
+    if len(set(boundaries)) != len(boundaries):
+        raise PlanError(f"{table}: a chunk boundary repeats; the key is not unique")
+    edges: list[KeyValue | None] = [None, *boundaries, None]
+    return [ChunkSpec(table, seq, edges[seq], edges[seq + 1]) for seq in range(len(boundaries) + 1)]
+
+
+def _lexicographic(
+    columns: Sequence[str],
+    values: KeyValue,
+    *,
+    inclusive: bool,
+    above: bool,
+    quote: Callable[[str], str],
+) -> str:
+    """``(c1, c2) >= (v1, v2)`` spelled as ORs of ANDs, which every optimizer turns into a range."""
+    if len(columns) != len(values):
+        raise PlanError(f"key has {len(columns)} columns but the bound has {len(values)} values")
+    strict, last = (">", ">=" if inclusive else ">") if above else ("<", "<=" if inclusive else "<")
+    terms = []
+    for i, column in enumerate(columns):
+        equal = [
+            f"{quote(c)} = {mysql_literal(v)}" for c, v in zip(columns[:i], values[:i], strict=True)
+        ]
+        op = last if i == len(columns) - 1 else strict
+        equal.append(f"{quote(column)} {op} {mysql_literal(values[i])}")
+        terms.append("(" + " AND ".join(equal) + ")")
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def mysql_range_predicate(
+    columns: Sequence[str],
+    lower: KeyValue | None,
+    upper: KeyValue | None,
+    quote: Callable[[str], str],
+) -> str:
+    """The WHERE clause selecting ``lower <= key < upper`` on MySQL (``1=1`` when unbounded)."""
+    parts = []
+    if lower is not None:
+        parts.append(_lexicographic(columns, lower, inclusive=True, above=True, quote=quote))
+    if upper is not None:
+        parts.append(_lexicographic(columns, upper, inclusive=False, above=False, quote=quote))
+    return " AND ".join(parts) if parts else "1=1"
+
+
+def integer_range_predicate(column_sql: str, lower: KeyValue | None, upper: KeyValue | None) -> str:
+    """``lower <= col < upper`` for an integer key: identical on both engines, safe to inline."""
+    parts = []
+    if lower is not None:
+        parts.append(f"{column_sql} >= {int(lower[0])}")
+    if upper is not None:
+        parts.append(f"{column_sql} < {int(upper[0])}")
+    return " AND ".join(parts) if parts else "TRUE"
+
+
+ChunkRef = tuple[str, int]
+"""(source table, chunk seq): what a mapped copy task receives."""
+
+
+def group_chunks(
+    chunks: Sequence[ChunkRef], max_groups: int = DEFAULT_MAX_GROUPS
+) -> list[list[ChunkRef]]:
+    """At most ``max_groups`` contiguous, near-equal groups of chunks (one mapped task each)."""
+    if max_groups < 1:
+        raise PlanError("max_groups must be at least 1")
+    if max_groups > MAX_MAP_LENGTH:
+        raise PlanError(
+            f"max_groups {max_groups} exceeds Airflow's max_map_length {MAX_MAP_LENGTH}"
+        )
+    if not chunks:
+        return []
+    n_groups = min(max_groups, len(chunks))
+    size = math.ceil(len(chunks) / n_groups)
+    return [list(chunks[i : i + size]) for i in range(0, len(chunks), size)]

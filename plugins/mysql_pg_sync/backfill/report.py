@@ -1,0 +1,95 @@
+"""The run summary: per table and total rows, bytes, duration, throughput; JSON + small HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def reports_dir(env: dict[str, str] | None = None) -> Path:
+    """``$MPS_REPORTS_DIR``, default ``<repo>/.stack/reports``."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("MPS_REPORTS_DIR") or REPO / ".stack" / "reports")
+
+
+def _rate(amount: float, seconds: float) -> float:
+    return round(amount / seconds, 1) if seconds > 0 else 0.0
+
+
+def build_summary(
+    run_id: str, per_table: dict[str, dict[str, Any]], wall_s: float
+) -> dict[str, Any]:
+    tables = {}
+    for name, totals in per_table.items():
+        seconds = totals["chunk_seconds"]
+        tables[name] = {
+            **totals,
+            "rows_per_s": _rate(totals["rows"], seconds),
+            "mb_per_s": _rate(totals["bytes"] / 1e6, seconds),
+        }
+    rows = sum(t["rows"] for t in per_table.values())
+    size = sum(t["bytes"] for t in per_table.values())
+    return {
+        "run_id": run_id,
+        "tables": tables,
+        "total": {
+            "tables": len(per_table),
+            "chunks": sum(t["chunks"] for t in per_table.values()),
+            "chunks_done": sum(t["chunks_done"] for t in per_table.values()),
+            "rows": rows,
+            "bytes": size,
+            "wall_s": round(wall_s, 2),
+            "rows_per_s": _rate(rows, wall_s),
+            "mb_per_s": _rate(size / 1e6, wall_s),
+        },
+    }
+
+
+def _safe_name(run_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+
+
+def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"backfill_{_safe_name(summary['run_id'])}"
+    json_path = stem.with_suffix(".json")
+    json_path.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+    html_path = stem.with_suffix(".html")
+    html_path.write_text(render_html(summary), encoding="utf-8")
+    return {"json": json_path, "html": html_path}
+
+
+def render_html(summary: dict[str, Any]) -> str:
+    head = ("table", "chunks done", "rows", "MB", "chunk s", "rows/s", "MB/s")
+    rows = []
+    for name, t in sorted(summary["tables"].items()):
+        cells = (
+            name,
+            f"{t['chunks_done']}/{t['chunks']}",
+            f"{t['rows']:,}",
+            f"{t['bytes'] / 1e6:,.1f}",
+            f"{t['chunk_seconds']:,.1f}",
+            f"{t['rows_per_s']:,.0f}",
+            f"{t['mb_per_s']:,.1f}",
+        )
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    total = summary["total"]
+    return (
+        "<!doctype html><meta charset='utf-8'><title>backfill "
+        + html.escape(summary["run_id"])
+        + "</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
+        "td:first-child{text-align:left}</style>"
+        + f"<h1>Backfill {html.escape(summary['run_id'])}</h1>"
+        + f"<p>{total['rows']:,} rows, {total['bytes'] / 1e6:,.1f} MB in {total['wall_s']:,.1f} s: "
+        + f"{total['rows_per_s']:,.0f} rows/s, {total['mb_per_s']:,.1f} MB/s</p>"
+        + "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )

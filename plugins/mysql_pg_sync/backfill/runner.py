@@ -1,0 +1,463 @@
+"""The backfill's steps, called by the DAG's tasks, the CLI and the benchmark.
+
+plan -> prepare -> copy (chunk groups, in parallel) -> finalize (per table) -> summarize.
+Each step reads and writes the state in ``mps_sync`` so any step can be re-run: a re-triggered
+run skips chunks that are done, and a chunk is either fully committed and ``done`` or absent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from mysql_pg_sync.backfill import handoff, readers, report, state
+from mysql_pg_sync.backfill.boundaries import average_row_bytes, walk_boundaries
+from mysql_pg_sync.backfill.convert import ColumnPlan, convert_batch, converter_for
+from mysql_pg_sync.backfill.finalize import finalize_table
+from mysql_pg_sync.backfill.plan import (
+    DEFAULT_MAX_GROUPS,
+    ChunkRef,
+    PlanError,
+    chunk_rows_for,
+    chunks_from_boundaries,
+    group_chunks,
+    key_strategy,
+    mysql_range_predicate,
+)
+from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, truncate_target
+from mysql_pg_sync.backfill.writer import TargetSpec, staged_casts, write_chunk
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.dialects import mysql as my
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["create_missing", "resume", "reload"]
+MODES: tuple[Mode, ...] = ("create_missing", "resume", "reload")
+
+
+class BackfillError(SyncError):
+    """A table cannot be backfilled as asked; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the DAG's trigger form (or the CLI) asks for."""
+
+    tables: tuple[str, ...] = ()  # MySQL db.table, PostgreSQL schema.table, bare names or globs
+    chunk_rows: int | None = None  # None: the mapping's backfill.chunk_rows
+    chunk_mb: float | None = None
+    max_parallel: int = 2
+    mode: Mode = "create_missing"
+    dry_run: bool = False
+    batch_rows: int = readers.DEFAULT_BATCH_ROWS
+    max_groups: int = DEFAULT_MAX_GROUPS
+    strict_counts: bool = False  # fail finalize when counts differ (quiet sources, tests)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BackfillError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.max_parallel < 1:
+            raise BackfillError("max_parallel must be at least 1")
+
+
+@dataclass
+class PlanOutcome:
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+    groups: list[list[ChunkRef]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": self.tables,
+            "refused": self.refused,
+            "groups": [[list(ref) for ref in group] for group in self.groups],
+        }
+
+
+def column_plans(mapping: TableMapping) -> list[ColumnPlan]:
+    return [
+        ColumnPlan(c.name, c.pg_name, c.kind, c.column_type, c.pg_type)
+        for c in mapping.synced_columns()
+    ]
+
+
+def _matches(mapping: TableMapping, pattern: str) -> bool:
+    names = (mapping.name, str(mapping.target), mapping.source.table, mapping.target.table)
+    return any(fnmatch.fnmatchcase(n, pattern) for n in names)
+
+
+def refusal(mapping: TableMapping) -> str | None:
+    """Why a table cannot be backfilled, or None."""
+    if mapping.unsupported:
+        return f"unsupported: {mapping.unsupported}"
+    if not mapping.key:
+        return "no usable key (primary key or unique NOT NULL key); chunks could not be replaced"
+    if not mapping.replicates_to_pg():
+        return f"direction is {mapping.direction}: PostgreSQL is not a target"
+    return None
+
+
+class Backfill:
+    """The backfill of a set of mappings between two endpoints."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        mappings: MappingSet,
+        *,
+        capture_check: handoff.CaptureCheck,
+        position_reader: handoff.PositionReader,
+        reports_dir: Path,
+    ) -> None:
+        self.endpoints = endpoints
+        self.mappings = mappings
+        self.capture_check = capture_check
+        self.position_reader = position_reader
+        self.reports_dir = reports_dir
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def select(self, patterns: Sequence[str]) -> tuple[list[TableMapping], list[dict[str, str]]]:
+        """(tables to copy, refused tables with reasons); an explicit bad name raises."""
+        if not patterns:
+            candidates = [m for m in self.mappings.tables if m.enabled]
+        else:
+            candidates = []
+            for pattern in patterns:
+                found = [m for m in self.mappings.tables if _matches(m, pattern)]
+                if not found:
+                    raise BackfillError(
+                        f"no mapping matches {pattern!r}; known: "
+                        + ", ".join(sorted(m.name for m in self.mappings.tables))
+                    )
+                candidates += [m for m in found if m not in candidates]
+        chosen, refused = [], []
+        for mapping in sorted(candidates, key=lambda m: (m.backfill.order, m.name)):
+            reason = refusal(mapping)
+            if reason is None:
+                chosen.append(mapping)
+                continue
+            if patterns and any(p in (mapping.name, str(mapping.target)) for p in patterns):
+                raise BackfillError(f"{mapping.name} is refused: {reason}")
+            log.warning("%s: refused: %s", mapping.name, reason)
+            refused.append({"table": mapping.name, "reason": reason})
+        return chosen, refused
+
+    # -- plan ---------------------------------------------------------------------------------
+
+    def plan(self, options: RunOptions) -> PlanOutcome:
+        tables, refused = self.select(options.tables)
+        outcome = PlanOutcome(refused=refused)
+        with self._pg() as pg_conn, self._mysql() as mysql_conn:
+            if not options.dry_run:
+                ensure_schema(pg_conn)
+            for mapping in tables:
+                outcome.tables.append(self._plan_table(pg_conn, mysql_conn, mapping, options))
+            if not options.dry_run:
+                pending = state.pending_chunks(pg_conn, [t["table"] for t in outcome.tables])
+                outcome.groups = group_chunks(pending, options.max_groups)
+        log.info(
+            "plan: %d table(s), %d refused, %d chunk group(s)",
+            len(outcome.tables),
+            len(outcome.refused),
+            len(outcome.groups),
+        )
+        return outcome
+
+    def _plan_table(
+        self, pg_conn: Any, mysql_conn: Any, mapping: TableMapping, options: RunOptions
+    ) -> dict[str, Any]:
+        existing = None if options.dry_run else state.load_plan(pg_conn, mapping.name)
+        if existing is not None and options.mode != "reload":
+            states = state.chunk_states(pg_conn, mapping.name)
+            log.info("%s: keeping the existing plan (%s)", mapping.name, states)
+            return {
+                "table": mapping.name,
+                "action": "resume",
+                "chunks": sum(states.values()),
+                **states,
+            }
+        if options.mode == "resume":
+            raise BackfillError(
+                f"{mapping.name}: mode=resume but the table has no plan; use mode=create_missing"
+            )
+        columns = column_plans(mapping)
+        reader, why = readers.choose_reader(columns)
+        log.info("%s: reader %s (%s)", mapping.name, reader, why)
+        strategy = key_strategy([mapping.column(k).kind for k in mapping.key])
+        rows_per_chunk = chunk_rows_for(
+            options.chunk_rows or (None if options.chunk_mb else mapping.backfill.chunk_rows),
+            options.chunk_mb or mapping.backfill.chunk_mb,
+            average_row_bytes(mysql_conn, mapping.source.db, mapping.source.table),
+        )
+        started = time.monotonic()
+        boundaries = walk_boundaries(
+            mysql_conn, mapping.source.db, mapping.source.table, mapping.key, rows_per_chunk
+        )
+        chunks = chunks_from_boundaries(mapping.name, boundaries, strategy=strategy)
+        log.info(
+            "%s: %d chunk(s) of ~%d rows, %s keys, boundaries walked in %.1f s",
+            mapping.name,
+            len(chunks),
+            rows_per_chunk,
+            strategy,
+            time.monotonic() - started,
+        )
+        if not options.dry_run:
+            table_plan = state.TablePlan(
+                mapping.name, str(mapping.target), mapping.key, strategy, reader, rows_per_chunk
+            )
+            state.save_plan(pg_conn, table_plan, chunks)
+        return {
+            "table": mapping.name,
+            "action": "planned",
+            "chunks": len(chunks),
+            "chunk_rows": rows_per_chunk,
+            "strategy": strategy,
+            "reader": reader,
+            "reader_reason": why,
+        }
+
+    # -- prepare ------------------------------------------------------------------------------
+
+    def prepare(self, options: RunOptions, table: str) -> dict[str, Any]:
+        """Check or create the target, then the streaming handoff, before any chunk of ``table``."""
+        mapping = self.mappings.by_source(table)
+        with self._pg() as pg_conn:
+            created = ensure_target(pg_conn, mapping, create=options.mode != "resume")
+            done = state.chunk_states(pg_conn, mapping.name).get("done", 0)
+            foreign_rows = done == 0 and not created and target_has_rows(pg_conn, mapping)
+            if foreign_rows and options.mode != "reload":
+                raise BackfillError(
+                    f"{mapping.name}: target {mapping.target} already holds rows this backfill "
+                    "did not write; use mode=reload to replace them"
+                )
+            current = state.get_table_state(pg_conn, mapping.name)
+            keep = (
+                options.mode != "reload"
+                and current is not None
+                and current[0] == "backfilling"
+                and current[1] is not None
+            )
+            if keep:
+                assert current is not None
+                position = current[1]
+                log.info(
+                    "%s: resuming; keeping Kafka position %s",
+                    mapping.name,
+                    handoff.describe(position),
+                )
+            else:
+                topic = self.capture_check(mapping)
+                position = self.position_reader(topic)
+                state.set_table_state(
+                    pg_conn,
+                    mapping.name,
+                    str(mapping.target),
+                    "backfilling",
+                    kafka_position=position,
+                    note="backfill: stream paused until the copy is done",
+                )
+                log.info(
+                    "%s: backfilling; Kafka position %s", mapping.name, handoff.describe(position)
+                )
+            if done == 0 and options.mode == "reload":
+                truncate_target(pg_conn, mapping)
+            state.mark_prepared(pg_conn, mapping.name)
+        return {"table": mapping.name, "created": created, "kafka_position": position}
+
+    # -- copy ---------------------------------------------------------------------------------
+
+    def copy_group(
+        self, group: Iterable[Sequence[Any]], run_id: str, batch_rows: int
+    ) -> list[dict[str, Any]]:
+        results = []
+        for ref in group:
+            table, seq = str(ref[0]), int(ref[1])
+            results.append(self.copy_chunk((table, seq), run_id, batch_rows))
+        return results
+
+    def copy_chunk(self, ref: ChunkRef, run_id: str, batch_rows: int) -> dict[str, Any]:
+        with self._pg() as pg_conn:
+            chunk, chunk_state = state.load_chunk(pg_conn, ref)
+            if chunk_state == "done":
+                return {"table": ref[0], "seq": ref[1], "skipped": "done"}
+            table_plan = state.load_plan(pg_conn, ref[0])
+            assert table_plan is not None
+            state.mark_running(pg_conn, ref, run_id)
+            mapping = self.mappings.by_source(ref[0])
+            try:
+                try:
+                    result = self._copy(mapping, table_plan, chunk, table_plan.reader, batch_rows)
+                except readers.ReaderUnavailable as exc:
+                    log.warning(
+                        "%s #%d: connectorx cannot read this chunk (%s); re-reading with %s",
+                        ref[0],
+                        ref[1],
+                        exc,
+                        readers.FALLBACK,
+                    )
+                    result = self._copy(mapping, table_plan, chunk, readers.FALLBACK, batch_rows)
+            except BaseException as exc:
+                try:
+                    state.mark_failed(pg_conn, ref, f"{type(exc).__name__}: {exc}")
+                except Exception:  # PostgreSQL itself is gone; the retry will see 'running'
+                    log.exception("could not record the failure of %s #%d", *ref)
+                raise
+        mb = result.bytes / 1e6
+        seconds = max(result.duration_s, 1e-9)
+        log.info(
+            "%s #%d: %d rows, %.1f MB in %.2f s: %.0f rows/s, %.1f MB/s (%s)",
+            ref[0],
+            ref[1],
+            result.rows,
+            mb,
+            seconds,
+            result.rows / seconds,
+            mb / seconds,
+            result.reader,
+        )
+        return {"table": ref[0], "seq": ref[1], **asdict(result)}
+
+    def _copy(
+        self,
+        mapping: TableMapping,
+        table_plan: state.TablePlan,
+        chunk: Any,
+        reader: str,
+        batch_rows: int,
+    ) -> state.ChunkResult:
+        columns = column_plans(mapping)
+        converters = [converter_for(c, nul_bytes=mapping.values.nul_bytes) for c in columns]
+        if mapping.values.zero_dates != "null" and any(
+            c.kind in readers.TEMPORAL_KINDS for c in columns
+        ):
+            raise BackfillError(
+                f"{mapping.name}: values.zero_dates={mapping.values.zero_dates!r} is not supported "
+                "by the backfill yet; use 'null'"
+            )
+        where = mysql_range_predicate(
+            table_plan.key_columns, chunk.lower, chunk.upper, my.quote_ident
+        )
+        sql = readers.select_sql(
+            my.qualified(mapping.source.db, mapping.source.table), columns, where, reader
+        )
+        if reader == readers.FAST:
+            stream = readers.read_connectorx(self.endpoints.mysql, sql, batch_rows)
+            empty = pa.RecordBatch.from_pylist([], schema=stream.schema)
+            batches: Iterator[pa.RecordBatch] = readers.iter_connectorx(stream)
+        else:
+            empty = readers.empty_batch(columns, reader)
+            batches = readers.iter_mysqlclient(self.endpoints.mysql, sql, columns, batch_rows)
+
+        def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+            return convert_batch(
+                batch, columns, converters, table=mapping.name, key_columns=mapping.key
+            )
+
+        schema = convert(empty).schema
+        target = TargetSpec(
+            mapping.target.schema,
+            mapping.target.table,
+            tuple(c.pg_name for c in columns),
+            mapping.pg_key,
+            table_plan.strategy,
+            staged_casts([(c.kind, c.pg_name, c.pg_type) for c in columns]),
+        )
+        return write_chunk(
+            self.endpoints.postgres,
+            target,
+            chunk,
+            schema,
+            (convert(b) for b in batches),
+            reader=reader,
+        )
+
+    # -- finalize and summary -----------------------------------------------------------------
+
+    def finalize(self, table: str, *, strict_counts: bool = False) -> dict[str, Any]:
+        mapping = self.mappings.by_source(table)
+        with self._pg() as pg_conn, self._mysql() as mysql_conn:
+            states = state.chunk_states(pg_conn, table)
+            not_done = sum(n for s, n in states.items() if s != "done")
+            if not_done:
+                raise BackfillError(
+                    f"{table}: {not_done} chunk(s) are not done ({states}); re-trigger the "
+                    "backfill with mode=resume to finish them"
+                )
+            result = finalize_table(pg_conn, mysql_conn, mapping)
+            state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)
+            if not result.counts_match:
+                message = (
+                    f"{table}: MySQL has {result.source_rows} rows, "
+                    f"PostgreSQL {result.target_rows} "
+                    "(expected while MySQL takes writes: the stream replay closes the gap)"
+                )
+                if strict_counts:
+                    raise BackfillError(message)
+                log.warning(message)
+            state.set_table_state(
+                pg_conn,
+                table,
+                str(mapping.target),
+                "streaming",
+                note="backfill done: the consumer replays from kafka_position",
+            )
+        return {"table": table, **asdict(result), "counts_match": result.counts_match}
+
+    def summarize(
+        self, run_id: str, tables: Sequence[str], wall_s: float | None = None
+    ) -> dict[str, Any]:
+        with self._pg() as pg_conn:
+            per_table = {t: state.table_totals(pg_conn, t) for t in tables}
+            row = pg_conn.execute(
+                "SELECT extract(epoch FROM now() - started_at) FROM mps_sync.backfill_runs "
+                "WHERE run_id = %s",
+                (run_id,),
+            ).fetchone()
+            wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
+            summary = report.build_summary(run_id, per_table, wall)
+            state.finish_run(pg_conn, run_id, summary)
+        paths = report.write_report(self.reports_dir, summary)
+        summary["report"] = {k: str(v) for k, v in paths.items()}
+        return summary
+
+    def start_run(self, run_id: str, options: RunOptions) -> None:
+        with self._pg() as pg_conn:
+            ensure_schema(pg_conn)
+            state.start_run(pg_conn, run_id, asdict(options))
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _pg(self) -> Any:
+        return pg_connect(self.endpoints.postgres, autocommit=True)
+
+    def _mysql(self) -> Any:
+        return _closing(mysql_connect(self.endpoints.mysql, autocommit=True))
+
+
+class _closing:
+    """MySQLdb connections are not context managers that close; this one is."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Any:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+__all__ = ["Backfill", "BackfillError", "PlanError", "RunOptions", "column_plans", "refusal"]

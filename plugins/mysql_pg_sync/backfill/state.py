@@ -1,0 +1,216 @@
+"""Backfill state in ``mps_sync`` (PostgreSQL): table plans, chunk states, runs, table states."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from mysql_pg_sync.backfill.keys import decode_key, encode_key
+from mysql_pg_sync.backfill.plan import ChunkRef, ChunkSpec, KeyStrategy
+
+TableState = str  # new | backfilling | streaming | paused | failed (000_tables.sql)
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    source_table: str
+    target_table: str
+    key_columns: tuple[str, ...]
+    strategy: KeyStrategy
+    reader: str
+    chunk_rows: int
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    rows: int
+    bytes: int
+    duration_s: float
+    reader: str
+
+
+def load_plan(conn: psycopg.Connection[Any], source_table: str) -> TablePlan | None:
+    row = conn.execute(
+        "SELECT source_table, target_table, key_columns, strategy, reader, chunk_rows "
+        "FROM mps_sync.backfill_tables WHERE source_table = %s",
+        (source_table,),
+    ).fetchone()
+    if row is None:
+        return None
+    return TablePlan(row[0], row[1], tuple(row[2]), row[3], row[4], int(row[5]))
+
+
+def save_plan(conn: psycopg.Connection[Any], plan: TablePlan, chunks: Sequence[ChunkSpec]) -> None:
+    """Replace the table's plan and chunks (their states start at ``planned``)."""
+    with conn.transaction():
+        conn.execute(
+            "DELETE FROM mps_sync.backfill_tables WHERE source_table = %s", (plan.source_table,)
+        )
+        conn.execute(
+            "INSERT INTO mps_sync.backfill_tables "
+            "(source_table, target_table, key_columns, strategy, reader, chunk_rows) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                plan.source_table,
+                plan.target_table,
+                list(plan.key_columns),
+                plan.strategy,
+                plan.reader,
+                plan.chunk_rows,
+            ),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO mps_sync.backfill_chunks (source_table, seq, lower_key, upper_key) "
+                "VALUES (%s, %s, %s, %s)",
+                [
+                    (c.table, c.seq, _jsonb(encode_key(c.lower)), _jsonb(encode_key(c.upper)))
+                    for c in chunks
+                ],
+            )
+
+
+def _jsonb(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+def load_chunk(conn: psycopg.Connection[Any], ref: ChunkRef) -> tuple[ChunkSpec, str]:
+    """The chunk's range and its current state."""
+    row = conn.execute(
+        "SELECT lower_key, upper_key, state FROM mps_sync.backfill_chunks "
+        "WHERE source_table = %s AND seq = %s",
+        ref,
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"chunk {ref[0]} #{ref[1]} is not planned; run the plan step first")
+    return ChunkSpec(ref[0], ref[1], decode_key(row[0]), decode_key(row[1])), row[2]
+
+
+def pending_chunks(conn: psycopg.Connection[Any], tables: Iterable[str]) -> list[ChunkRef]:
+    """Chunks not yet done, table by table in the given order."""
+    refs: list[ChunkRef] = []
+    for table in tables:
+        rows = conn.execute(
+            "SELECT seq FROM mps_sync.backfill_chunks WHERE source_table = %s AND state <> 'done' "
+            "ORDER BY seq",
+            (table,),
+        ).fetchall()
+        refs.extend((table, int(r[0])) for r in rows)
+    return refs
+
+
+def mark_running(conn: psycopg.Connection[Any], ref: ChunkRef, run_id: str) -> None:
+    conn.execute(
+        "UPDATE mps_sync.backfill_chunks SET state = 'running', attempts = attempts + 1, "
+        "run_id = %s, error = NULL, updated_at = now() WHERE source_table = %s AND seq = %s",
+        (run_id, *ref),
+    )
+
+
+def mark_failed(conn: psycopg.Connection[Any], ref: ChunkRef, error: str) -> None:
+    conn.execute(
+        "UPDATE mps_sync.backfill_chunks SET state = 'failed', error = %s, updated_at = now() "
+        "WHERE source_table = %s AND seq = %s",
+        (error[:4000], *ref),
+    )
+
+
+MARK_DONE_SQL = (
+    "UPDATE mps_sync.backfill_chunks SET state = 'done', rows = $1, bytes = $2, duration_s = $3, "
+    "reader = $4, error = NULL, updated_at = now() WHERE source_table = $5 AND seq = $6"
+)
+"""Run inside the chunk's own write transaction, so "done" commits exactly with the rows."""
+
+
+def chunk_states(conn: psycopg.Connection[Any], source_table: str) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT state, count(*) FROM mps_sync.backfill_chunks WHERE source_table = %s GROUP BY 1",
+        (source_table,),
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def table_totals(conn: psycopg.Connection[Any], source_table: str) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE state = 'done'), coalesce(sum(rows), 0), "
+        "coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0) "
+        "FROM mps_sync.backfill_chunks WHERE source_table = %s",
+        (source_table,),
+    ).fetchone()
+    assert row is not None
+    return {
+        "chunks": int(row[0]),
+        "chunks_done": int(row[1]),
+        "rows": int(row[2]),
+        "bytes": int(row[3]),
+        "chunk_seconds": float(row[4]),
+    }
+
+
+def mark_prepared(conn: psycopg.Connection[Any], source_table: str) -> None:
+    conn.execute(
+        "UPDATE mps_sync.backfill_tables SET prepared_at = now() WHERE source_table = %s",
+        (source_table,),
+    )
+
+
+def mark_finalized(
+    conn: psycopg.Connection[Any], source_table: str, source_rows: int, target_rows: int
+) -> None:
+    conn.execute(
+        "UPDATE mps_sync.backfill_tables SET finalized_at = now(), source_rows = %s, "
+        "target_rows = %s WHERE source_table = %s",
+        (source_rows, target_rows, source_table),
+    )
+
+
+def get_table_state(
+    conn: psycopg.Connection[Any], source_table: str
+) -> tuple[TableState, dict[str, Any] | None] | None:
+    row = conn.execute(
+        "SELECT state, kafka_position FROM mps_sync.table_state WHERE source_table = %s",
+        (source_table,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def set_table_state(
+    conn: psycopg.Connection[Any],
+    source_table: str,
+    target_table: str,
+    state: TableState,
+    *,
+    kafka_position: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
+    """Upsert the table's state; a given position replaces the stored one, None keeps it."""
+    conn.execute(
+        "INSERT INTO mps_sync.table_state "
+        "(source_table, target_table, state, kafka_position, note) VALUES (%s, %s, %s, %s, %s) "
+        "ON CONFLICT (source_table) DO UPDATE SET "
+        "target_table = EXCLUDED.target_table, state = EXCLUDED.state, "
+        "kafka_position = coalesce(EXCLUDED.kafka_position, mps_sync.table_state.kafka_position), "
+        "note = EXCLUDED.note, updated_at = now()",
+        (source_table, target_table, state, _jsonb(kafka_position), note),
+    )
+
+
+def start_run(conn: psycopg.Connection[Any], run_id: str, params: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO mps_sync.backfill_runs (run_id, params) VALUES (%s, %s) "
+        "ON CONFLICT (run_id) DO NOTHING",
+        (run_id, Jsonb(json.loads(json.dumps(params, default=str)))),
+    )
+
+
+def finish_run(conn: psycopg.Connection[Any], run_id: str, summary: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO mps_sync.backfill_runs (run_id, finished_at, summary) VALUES (%s, now(), %s) "
+        "ON CONFLICT (run_id) DO UPDATE SET finished_at = now(), summary = EXCLUDED.summary",
+        (run_id, Jsonb(summary)),
+    )

@@ -1,0 +1,139 @@
+"""The PostgreSQL target table: create it when missing, refuse it when it does not fit.
+
+Creating tables belongs to the DDL module (mysql_pg_sync.ddl); until it exists this minimal
+adapter creates the table with its columns and primary key only (secondary indexes and foreign
+keys are deferred to after the load anyway). The compatibility check lets PostgreSQL itself
+normalise the mapping's types (a temporary table built from them), so ``timestamptz(6)`` and
+``timestamp(6) with time zone`` compare equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from mysql_pg_sync.dialects import postgres as pg
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.mapping.models import TableMapping
+
+
+class TargetSchemaError(SyncError):
+    """The existing PostgreSQL table cannot take the mapped columns; nothing was copied."""
+
+
+def _columns_sql(mapping: TableMapping, *, with_key: bool) -> str:
+    cols = [
+        f"{pg.quote_ident(c.pg_name)} {c.pg_type}"
+        + (" NOT NULL" if with_key and not c.nullable else "")
+        for c in mapping.synced_columns()
+    ]
+    if with_key:
+        cols.append(f"PRIMARY KEY ({pg.column_list(mapping.pg_key)})")
+    return ", ".join(cols)
+
+
+def existing_columns(
+    conn: psycopg.Connection[Any], schema: str, table: str
+) -> dict[str, tuple[str, bool, bool]] | None:
+    """{column: (formatted type, not null, has default)} or None when the table is missing."""
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (schema, table),
+    ).fetchall()
+    if not rows:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (schema, table),
+        ).fetchone()
+        return {} if exists else None
+    return {r[0]: (r[1], bool(r[2]), bool(r[3])) for r in rows}
+
+
+def mapped_types(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[str, str]:
+    """The mapping's PostgreSQL types as PostgreSQL formats them."""
+    probe = "mps_backfill_type_probe"
+    with conn.transaction(force_rollback=True):
+        try:
+            conn.execute(f"CREATE TEMP TABLE {probe} ({_columns_sql(mapping, with_key=False)})")
+        except psycopg.Error as exc:
+            raise TargetSchemaError(
+                f"{mapping.name}: the mapping's PostgreSQL types are not valid here "
+                f"({exc.diag.message_primary}); create missing types with `ddl` or fix pg_type"
+            ) from None
+        rows = conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (f"pg_temp.{probe}",),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+
+def incompatibilities(
+    mapping: TableMapping, wanted: dict[str, str], existing: dict[str, tuple[str, bool, bool]]
+) -> list[str]:
+    """Every reason the existing table cannot take the copy (pure)."""
+    problems = []
+    for col in mapping.synced_columns():
+        have = existing.get(col.pg_name)
+        if have is None:
+            problems.append(f"column {col.pg_name!r} ({wanted[col.pg_name]}) is missing")
+        elif have[0] != wanted[col.pg_name]:
+            problems.append(
+                f"column {col.pg_name!r} is {have[0]} but the mapping says {wanted[col.pg_name]}"
+            )
+    mapped = {c.pg_name for c in mapping.synced_columns()}
+    for name, (pg_type, not_null, has_default) in existing.items():
+        if name not in mapped and not_null and not has_default:
+            problems.append(
+                f"column {name!r} ({pg_type}) is NOT NULL without a default and not in the mapping"
+            )
+    return problems
+
+
+def ensure_target(conn: psycopg.Connection[Any], mapping: TableMapping, *, create: bool) -> bool:
+    """Check the target table, creating it when missing and allowed; True when created."""
+    schema, table = mapping.target.schema, mapping.target.table
+    existing = existing_columns(conn, schema, table)
+    if existing is None:
+        if not create:
+            raise TargetSchemaError(
+                f"{mapping.name}: target table {mapping.target} does not exist; "
+                "run with mode=create_missing (or `ddl`) first"
+            )
+        with conn.transaction():
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {pg.quote_ident(schema)}")
+            columns = _columns_sql(mapping, with_key=True)
+            conn.execute(f"CREATE TABLE {pg.qualified(schema, table)} ({columns})")
+        return True
+    problems = incompatibilities(mapping, mapped_types(conn, mapping), existing)
+    if problems:
+        raise TargetSchemaError(
+            f"{mapping.name}: target table {mapping.target} is incompatible with the mapping "
+            "(nothing was copied):\n  - "
+            + "\n  - ".join(problems)
+            + "\nfix the table (or the mapping's pg_type), or drop it and use mode=create_missing"
+        )
+    return False
+
+
+def target_row_count(conn: psycopg.Connection[Any], mapping: TableMapping) -> int:
+    row = conn.execute(
+        f"SELECT count(*) FROM {pg.qualified(mapping.target.schema, mapping.target.table)}"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def target_has_rows(conn: psycopg.Connection[Any], mapping: TableMapping) -> bool:
+    row = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {pg.qualified(mapping.target.schema, mapping.target.table)})"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def truncate_target(conn: psycopg.Connection[Any], mapping: TableMapping) -> None:
+    conn.execute(f"TRUNCATE {pg.qualified(mapping.target.schema, mapping.target.table)}")

@@ -1,0 +1,159 @@
+"""Write one chunk to PostgreSQL: delete the chunk's own rows, COPY the new ones, mark it done,
+all in ONE transaction. A retried chunk therefore never duplicates, and "done" is never
+recorded for rows that did not commit.
+
+* Integer keys: ``DELETE ... WHERE lower <= key < upper`` (integers order alike everywhere),
+  then ADBC ingest (binary COPY) straight into the table.
+* Keyset keys (strings, composites), or columns PostgreSQL must cast from text (bit varying,
+  inet): the batches go to a temporary table first; the delete then removes exactly the keys
+  MySQL returned (byte equality, no collation involved) and an INSERT ... SELECT moves them in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from mysql_pg_sync.backfill.plan import ChunkSpec, KeyStrategy, integer_range_predicate
+from mysql_pg_sync.backfill.state import MARK_DONE_SQL, ChunkResult
+from mysql_pg_sync.connections import pg_conninfo
+from mysql_pg_sync.dialects import postgres as pg
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+STAGE_TABLE = "mps_backfill_stage"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    schema: str
+    table: str
+    pg_columns: tuple[str, ...]
+    pg_key: tuple[str, ...]
+    strategy: KeyStrategy
+    casts: tuple[tuple[str, str], ...] = ()  # (pg column, type) applied from the stage table
+
+    @property
+    def staged(self) -> bool:
+        return self.strategy == "keyset" or bool(self.casts)
+
+    @property
+    def qualified(self) -> str:
+        return pg.qualified(self.schema, self.table)
+
+
+def adbc_connect(endpoint: DatabaseEndpoint) -> Any:
+    import adbc_driver_postgresql.dbapi
+
+    conninfo = pg_conninfo(endpoint)
+    return adbc_driver_postgresql.dbapi.connect(conninfo)
+
+
+class _Counting:
+    """Wraps the batch stream, counting rows and bytes as the COPY pulls them."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.rows = 0
+        self.bytes = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.batches:
+                self.rows += batch.num_rows
+                self.bytes += batch.nbytes
+                yield batch
+        except BaseException as exc:
+            # ADBC wraps errors raised inside the stream; keep ours (ConversionError, ...) intact
+            self.error = exc
+            raise
+
+
+def write_chunk(
+    endpoint: DatabaseEndpoint,
+    target: TargetSpec,
+    chunk: ChunkSpec,
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+    *,
+    reader: str,
+) -> ChunkResult:
+    """Replace the chunk's rows in one transaction and record it as done; returns its figures."""
+    started = time.monotonic()
+    counting = _Counting(batches)
+    stream = pa.RecordBatchReader.from_batches(schema, iter(counting))
+    conn = adbc_connect(endpoint)
+    try:
+        cur = conn.cursor()
+        if target.staged:
+            _write_staged(cur, target, chunk, stream)
+        else:
+            cur.execute(_delete_range_sql(target, chunk))
+            cur.adbc_ingest(target.table, stream, mode="append", db_schema_name=target.schema)
+        result = ChunkResult(counting.rows, counting.bytes, time.monotonic() - started, reader)
+        cur.execute(
+            MARK_DONE_SQL,
+            parameters=(
+                result.rows,
+                result.bytes,
+                result.duration_s,
+                result.reader,
+                chunk.table,
+                chunk.seq,
+            ),
+        )
+        conn.commit()
+        return result
+    except BaseException as exc:
+        try:
+            conn.rollback()
+        except Exception:
+            pass  # the connection itself is gone; the transaction died with it
+        if counting.error is not None and counting.error is not exc:
+            raise counting.error from exc
+        raise
+    finally:
+        conn.close()
+
+
+def _delete_range_sql(target: TargetSpec, chunk: ChunkSpec) -> str:
+    where = integer_range_predicate(pg.quote_ident(target.pg_key[0]), chunk.lower, chunk.upper)
+    return f"DELETE FROM {target.qualified} WHERE {where}"
+
+
+def _write_staged(
+    cur: Any, target: TargetSpec, chunk: ChunkSpec, stream: pa.RecordBatchReader
+) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
+    cur.adbc_ingest(STAGE_TABLE, stream, mode="create", temporary=True)
+    stage = f"pg_temp.{STAGE_TABLE}"
+    if target.strategy == "keyset":
+        match = " AND ".join(
+            f"t.{pg.quote_ident(k)} = s.{pg.quote_ident(k)}{_cast(target, k)}"
+            for k in target.pg_key
+        )
+        cur.execute(f"DELETE FROM {target.qualified} t USING {stage} s WHERE {match}")
+    else:
+        cur.execute(_delete_range_sql(target, chunk))
+    select = ", ".join(f"s.{pg.quote_ident(c)}{_cast(target, c)}" for c in target.pg_columns)
+    cur.execute(
+        f"INSERT INTO {target.qualified} ({pg.column_list(target.pg_columns)}) "
+        f"SELECT {select} FROM {stage} s"
+    )
+    cur.execute(f"DROP TABLE {stage}")
+
+
+def _cast(target: TargetSpec, column: str) -> str:
+    for name, pg_type in target.casts:
+        if name == column:
+            return f"::{pg_type}"
+    return ""
+
+
+def staged_casts(pg_columns: Sequence[tuple[str, str, str]]) -> tuple[tuple[str, str], ...]:
+    """(pg column, pg type) of the columns PostgreSQL casts from text; input (kind, name, type)."""
+    return tuple((name, pg_type) for kind, name, pg_type in pg_columns if kind in ("bits", "inet"))

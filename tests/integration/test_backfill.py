@@ -1,0 +1,437 @@
+"""Backfill against the real MariaDB and PostgreSQL: end state compared row by row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mysql_pg_sync.backfill import handoff
+from mysql_pg_sync.backfill.runner import Backfill, BackfillError, RunOptions
+from mysql_pg_sync.backfill.target import TargetSchemaError
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+AWKWARD_TEXT = ["tab\there", "new\nline", "back\\slash", "emoji 😀", "", None, 'quote"s', "\\N"]
+
+ITEMS_DDL = """
+CREATE TABLE items (
+  id bigint NOT NULL PRIMARY KEY,
+  qty int NOT NULL,
+  name varchar(64) NULL,
+  price decimal(12,2) NULL,
+  created datetime(6) NULL,
+  stamp timestamp(6) NULL DEFAULT NULL,
+  flag tinyint(1) NULL,
+  body text NULL,
+  ratio double NULL,
+  day date NULL,
+  big bigint unsigned NULL,
+  doc json NULL,
+  tags set('a','b','c') NULL,
+  raw varbinary(16) NULL,
+  dur time NULL
+)"""
+
+ITEMS_COLUMNS = [
+    ("id", "bigint(20)", False),
+    ("qty", "int(11)", False),
+    ("name", "varchar(64)", True),
+    ("price", "decimal(12,2)", True),
+    ("created", "datetime(6)", True),
+    ("stamp", "timestamp(6)", True),
+    ("flag", "tinyint(1)", True),
+    ("body", "text", True),
+    ("ratio", "double", True),
+    ("day", "date", True),
+    ("big", "bigint(20) unsigned", True),
+    ("doc", "json", True),
+    ("tags", "set('a','b','c')", True),
+    ("raw", "varbinary(16)", True),
+    ("dur", "time", True),
+]
+
+
+def mapping_for(
+    db: str, table: str, columns: list[tuple[str, str, bool]], key: tuple[str, ...], **extra: Any
+) -> TableMapping:
+    return TableMapping.model_validate(
+        {
+            "source": f"{db}.{table}",
+            "target": f"public.{table}",
+            "key": key,
+            "columns": [{"name": n, "column_type": t, "nullable": null} for n, t, null in columns],
+            **extra,
+        }
+    )
+
+
+def make_backfill(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mappings: list[TableMapping],
+    tmp_path: Path,
+    position: dict[str, Any] | None = None,
+) -> Backfill:
+    return Backfill(
+        replace(endpoints, mysql=mysql_db, postgres=pg_db),
+        MappingSet(tuple(mappings)),
+        capture_check=handoff.assume_capture_running("test"),
+        position_reader=lambda topic: position or {topic: {}},
+        reports_dir=tmp_path,
+    )
+
+
+def run_all(bf: Backfill, options: RunOptions, run_id: str = "run1") -> dict[str, Any]:
+    bf.start_run(run_id, options)
+    outcome = bf.plan(options)
+    for table in outcome.tables:
+        bf.prepare(options, table["table"])
+    for group in outcome.groups:
+        bf.copy_group(group, run_id, options.batch_rows)
+    for table in outcome.tables:
+        bf.finalize(table["table"], strict_counts=options.strict_counts)
+    return bf.summarize(run_id, [t["table"] for t in outcome.tables])
+
+
+def mysql_exec(
+    endpoint: DatabaseEndpoint,
+    *statements: str,
+    rows: list[tuple[Any, ...]] | None = None,
+    insert: str | None = None,
+) -> None:
+    conn = mysql_connect(endpoint, autocommit=True)
+    try:
+        cur = conn.cursor()
+        for sql in statements:
+            cur.execute(sql)
+        if insert and rows:
+            cur.executemany(insert, rows)
+    finally:
+        conn.close()
+
+
+def mysql_admin_exec(admin: DatabaseEndpoint, db: str, *statements: str) -> None:
+    mysql_exec(replace(admin, database=db), *statements)
+
+
+def item_rows(n: int, start: int = 1, step: int = 1) -> list[tuple[Any, ...]]:
+    rows = []
+    for i in range(n):
+        k = start + i * step
+        rows.append(
+            (
+                k,
+                k % 1000 - 500,
+                AWKWARD_TEXT[k % len(AWKWARD_TEXT)],
+                Decimal(k % 100000) / 100 if k % 7 else None,
+                dt.datetime(2020, 1, 1, 0, 0, 0)
+                + dt.timedelta(seconds=k * 37, microseconds=k % 999999),
+                dt.datetime(2021, 6, 1) + dt.timedelta(minutes=k) if k % 5 else None,
+                k % 2 if k % 3 else None,
+                ("body " * (k % 20)) + (AWKWARD_TEXT[(k + 3) % len(AWKWARD_TEXT)] or "")
+                if k % 11
+                else None,
+                k / 7.0 if k % 13 else None,
+                dt.date(1999, 12, 31) + dt.timedelta(days=k % 3000),
+                18446744073709551615 - k if k % 4 == 0 else k,
+                '{"k": %d, "s": "x\\ty"}' % k if k % 6 else None,
+                ["", "a", "a,b", "b,c", None][k % 5],
+                bytes([k % 256, 0, 255]) if k % 9 else None,
+                f"{k % 24:02d}:{k % 60:02d}:{(k * 7) % 60:02d}" if k % 10 else None,
+            )
+        )
+    return rows
+
+
+INSERT_ITEMS = "INSERT INTO items VALUES (" + ", ".join(["%s"] * 15) + ")"
+
+
+def source_items(endpoint: DatabaseEndpoint) -> list[tuple[Any, ...]]:
+    conn = mysql_connect(endpoint)
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, raw, "
+            "dur FROM items ORDER BY id"
+        )
+        out = []
+        for r in cur.fetchall():
+            out.append(
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5].replace(tzinfo=dt.UTC) if r[5] else None,
+                    None if r[6] is None else bool(r[6]),
+                    r[7],
+                    r[8],
+                    r[9],
+                    None if r[10] is None else Decimal(r[10]),
+                    None if r[11] is None else _json(r[11]),
+                    None
+                    if r[12] is None
+                    else sorted(x for x in r[12] if x)
+                    if isinstance(r[12], set)
+                    else (r[12].split(",") if r[12] else []),
+                    r[13],
+                    None if r[14] is None else (dt.datetime.min + r[14]).time(),
+                )
+            )
+        return out
+    finally:
+        conn.close()
+
+
+def _json(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+def target_items(endpoint: DatabaseEndpoint) -> list[tuple[Any, ...]]:
+    with pg_connect(endpoint) as conn:
+        rows = conn.execute(
+            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, raw, dur "
+            "FROM public.items ORDER BY id"
+        ).fetchall()
+    return [
+        (
+            *r[:12],
+            None if r[12] is None else sorted(r[12]),
+            None if r[13] is None else bytes(r[13]),
+            r[14],
+        )
+        for r in rows
+    ]
+
+
+@pytest.fixture
+def items_source(mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint) -> DatabaseEndpoint:
+    mysql_admin_exec(mysql_admin, mysql_db.database, ITEMS_DDL)
+    # sparse, skewed keys: a dense run, then big gaps
+    rows = item_rows(1500, start=1) + item_rows(300, start=1_000_000, step=9973)
+    mysql_exec(replace(mysql_admin, database=mysql_db.database), insert=INSERT_ITEMS, rows=rows)
+    return mysql_db
+
+
+def test_full_copy_equals_source(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(
+        endpoints, items_source, pg_db, [mapping], tmp_path, {"test.x.items": {"0": 42}}
+    )
+    options = RunOptions(chunk_rows=250, batch_rows=100, strict_counts=True)
+    summary = run_all(bf, options)
+
+    assert target_items(pg_db) == source_items(items_source)
+    table = summary["tables"][mapping.name]
+    assert table["rows"] == 1800
+    assert table["chunks"] == table["chunks_done"] == 8  # 1800 rows / 250: sparse keys, even chunks
+    assert Path(summary["report"]["json"]).exists()
+    assert Path(summary["report"]["html"]).read_text().count("<tr>") == 2
+    with pg_connect(pg_db) as conn:
+        state = conn.execute(
+            "SELECT state, kafka_position FROM mps_sync.table_state WHERE source_table = %s",
+            (mapping.name,),
+        ).fetchone()
+        rows_per_chunk = [
+            r[0]
+            for r in conn.execute(
+                "SELECT rows FROM mps_sync.backfill_chunks ORDER BY seq"
+            ).fetchall()
+        ]
+    assert state == ("streaming", {"test.x.items": {"0": 42}})
+    assert rows_per_chunk == [250] * 7 + [50]
+
+
+def test_resume_after_failed_chunk_skips_done_and_matches(
+    endpoints: Endpoints,
+    items_source: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    options = RunOptions(chunk_rows=400, batch_rows=64)
+    bf.start_run("r1", options)
+    outcome = bf.plan(options)
+    bf.prepare(options, mapping.name)
+    groups = outcome.groups
+    refs = [ref for g in groups for ref in g]
+    # chunk 2 dies half way through its COPY (after some batches went in): the "kill"
+    from mysql_pg_sync.backfill import runner as runner_module
+
+    real = runner_module.convert_batch
+    calls = {"n": 0}
+
+    def dying(batch: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("table") and batch.num_rows and refs_in_progress[0] == 2:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("worker killed")
+        return real(batch, *args, **kwargs)
+
+    refs_in_progress = [0]
+    monkeypatch.setattr(runner_module, "convert_batch", dying)
+    for ref in refs[:3]:
+        refs_in_progress[0] = ref[1]
+        if ref[1] == 2:
+            with pytest.raises(RuntimeError, match="worker killed"):
+                bf.copy_chunk(ref, "r1", options.batch_rows)
+        else:
+            bf.copy_chunk(ref, "r1", options.batch_rows)
+    monkeypatch.setattr(runner_module, "convert_batch", real)
+    with pg_connect(pg_db) as conn:
+        states = dict(conn.execute("SELECT seq, state FROM mps_sync.backfill_chunks").fetchall())
+        partial = conn.execute("SELECT count(*) FROM public.items").fetchone()[0]
+    assert states[2] == "failed" and states[0] == states[1] == "done"
+    assert partial == 800  # nothing of the failed chunk was kept
+
+    # re-trigger in resume mode: done chunks are skipped, the rest copied, nothing duplicated
+    resumed = RunOptions(chunk_rows=400, batch_rows=64, mode="resume", strict_counts=True)
+    bf.start_run("r2", resumed)
+    outcome2 = bf.plan(resumed)
+    assert [r for g in outcome2.groups for r in g] == [r for r in refs if r[1] >= 2]
+    bf.prepare(resumed, mapping.name)
+    results = [bf.copy_chunk(r, "r2", 64) for g in outcome.groups for r in g]
+    assert [r.get("skipped") for r in results[:2]] == ["done", "done"]
+    bf.finalize(mapping.name, strict_counts=True)
+    assert target_items(pg_db) == source_items(items_source)
+
+
+def test_retried_chunk_does_not_duplicate(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    options = RunOptions(chunk_rows=1000)
+    run_all(bf, options)
+    with pg_connect(pg_db, autocommit=True) as conn:  # an operator re-queues a done chunk
+        conn.execute("UPDATE mps_sync.backfill_chunks SET state = 'planned' WHERE seq = 0")
+    bf.copy_chunk((mapping.name, 0), "again", 500)
+    assert target_items(pg_db) == source_items(items_source)
+
+
+def test_conversion_failure_names_table_key_column_value(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    mysql_admin_exec(
+        mysql_admin,
+        mysql_db.database,
+        "CREATE TABLE t (id int PRIMARY KEY, d time)",
+        "INSERT INTO t VALUES (1, '10:00:00'), (2, '-05:00:00')",
+    )
+    mapping = mapping_for(
+        mysql_db.database, "t", [("id", "int(11)", False), ("d", "time", True)], ("id",)
+    )
+    bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
+    with pytest.raises(
+        ConversionError, match=r"t: key \{'id': 2\}: column 'd': value '-05:00:00.*interval"
+    ):
+        run_all(bf, RunOptions())
+    with pg_connect(pg_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.t").fetchone()[0] == 0
+        assert conn.execute("SELECT state FROM mps_sync.backfill_chunks").fetchone()[0] == "failed"
+
+
+def test_incompatible_target_is_refused_before_any_copy(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE public.items (id bigint PRIMARY KEY, qty text, extra int NOT NULL)"
+        )
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    with pytest.raises(TargetSchemaError) as err:
+        run_all(bf, RunOptions())
+    message = str(err.value)
+    assert "column 'qty' is text but the mapping says integer" in message
+    assert "column 'name' (character varying(64)) is missing" in message
+    assert "'extra' (integer) is NOT NULL without a default" in message
+    with pg_connect(pg_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.items").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM mps_sync.backfill_chunks WHERE state <> 'planned'"
+            ).fetchone()[0]
+            == 0
+        )
+
+
+def test_keyless_table_is_refused_with_reason(
+    endpoints: Endpoints, mysql_db: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    keyless = mapping_for(
+        mysql_db.database,
+        "log",
+        [("msg", "text", True)],
+        (),
+        unsupported="no primary or unique key",
+    )
+    bf = make_backfill(endpoints, mysql_db, pg_db, [keyless], tmp_path)
+    with pytest.raises(
+        BackfillError, match="log is refused: unsupported: no primary or unique key"
+    ):
+        bf.plan(RunOptions(tables=(keyless.name,)))
+    outcome = bf.plan(RunOptions())  # all tables: refused, listed, not copied
+    assert outcome.tables == []
+    assert outcome.refused == [
+        {"table": keyless.name, "reason": "unsupported: no primary or unique key"}
+    ]
+
+
+def test_string_and_composite_keys_with_collation_differences(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    # utf8mb4_unicode_ci orders 'a' < 'B' < 'c' and 'é' next to 'e'; PostgreSQL's C order differs
+    mysql_admin_exec(
+        mysql_admin,
+        mysql_db.database,
+        "CREATE TABLE k (region varchar(20) NOT NULL, code varchar(20) NOT NULL, v int, "
+        "PRIMARY KEY (region, code)) COLLATE utf8mb4_unicode_ci",
+    )
+    words = ["a", "B", "c", "é", "e", "Z", "ä", "zz", "A1", "b2", "😀", "Ω", " lead", "trail"]
+    rows = [(r, f"{w}-{i}", i) for i, w in enumerate(words * 15) for r in ("North", "süd", "EAST")]
+    mysql_exec(
+        replace(mysql_admin, database=mysql_db.database),
+        insert="INSERT INTO k VALUES (%s,%s,%s)",
+        rows=rows,
+    )
+    mapping = mapping_for(
+        mysql_db.database,
+        "k",
+        [("region", "varchar(20)", False), ("code", "varchar(20)", False), ("v", "int(11)", True)],
+        ("region", "code"),
+    )
+    bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
+    summary = run_all(bf, RunOptions(chunk_rows=37, strict_counts=True))
+    assert summary["tables"][mapping.name]["chunks"] == -(-len(rows) // 37)
+    # a retried keyset chunk deletes exactly its own keys
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("UPDATE mps_sync.backfill_chunks SET state = 'planned' WHERE seq IN (1, 5)")
+    bf.copy_chunk((mapping.name, 1), "again", 10)
+    bf.copy_chunk((mapping.name, 5), "again", 10)
+    with pg_connect(pg_db) as conn:
+        got = sorted(conn.execute("SELECT region, code, v FROM public.k").fetchall())
+    assert got == sorted(rows)

@@ -59,9 +59,10 @@ class ConnectorContext:
     mappings: MappingSet
     settings: ConnectorSettings
     timeout_s: float = lifecycle.DEFAULT_TIMEOUT_S
+    connect: ConnectClient | None = None  # a preconfigured client (retries, session); else default
 
     def client(self) -> ConnectClient:
-        return ConnectClient(self.endpoints.connect_url)
+        return self.connect or ConnectClient(self.endpoints.connect_url)
 
     @property
     def names(self) -> tuple[str, str]:

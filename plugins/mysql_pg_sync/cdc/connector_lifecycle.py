@@ -93,10 +93,17 @@ def apply_connector(
 ) -> ApplyResult:
     """Create or update the connector only when its config changed, then wait until it runs.
 
-    A PAUSED or STOPPED connector is resumed: apply means "as declared, and running".
+    An update stops the connector first, so the tasks that run afterwards are certainly the new
+    ones (a status read right after a bare PUT still shows the old tasks RUNNING) and they resume
+    from the old tasks' committed position: a change to a newly added table made during the
+    switch is read by the new tasks, not skipped by the old filter. A PAUSED or STOPPED connector
+    is resumed: apply means "as declared, and running".
     """
     current = client.get_config(connector.name)
     changed = config_differs(connector.config, current, connector.name)
+    if current is not None and changed:
+        log.info("connector %s: config changed; stopping it to update", connector.name)
+        stop(client, connector.name, timeout_s=timeout_s)
     if changed:
         log.info("connector %s: %s", connector.name, "creating" if current is None else "updating")
         client.put_config(connector.name, connector.config)
@@ -225,7 +232,7 @@ def _reached(status: ConnectorStatus, target: TargetState) -> bool:
     if target == "RUNNING":
         return status.is_running
     if target == "STOPPED":
-        return status.state == "STOPPED"
+        return status.state == "STOPPED" and not status.tasks  # tasks linger a moment
     return status.state == "PAUSED" and all(t.state == "PAUSED" for t in status.tasks)
 
 

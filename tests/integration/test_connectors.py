@@ -1,0 +1,310 @@
+"""Connector lifecycle against the real Kafka Connect, Debezium, MariaDB, PostgreSQL and Kafka.
+
+Every test uses fresh databases, its own connector names and topic prefix, and deletes its
+connectors, replication slot and topics afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from mysql_pg_sync.cdc import connector_actions as actions
+from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic
+from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+EVENT_TIMEOUT_S = 60.0
+
+
+class RecordingSession(requests.Session):
+    """A real HTTP session that remembers which requests it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.sent.append((str(method), str(url)))
+        return super().request(method, url, *args, **kwargs)
+
+
+def table_mapping(db: str, table: str, direction: str = "both") -> TableMapping:
+    return TableMapping(
+        source=f"{db}.{table}",
+        target=f"public.{table}",
+        key=("id",),
+        direction=direction,  # type: ignore[arg-type]
+        columns=(
+            ColumnMapping(name="id", column_type="int(11)", pg_type="integer", values=()),
+            ColumnMapping(name="note", column_type="varchar(40)", pg_type="varchar(40)"),
+        ),
+    )
+
+
+def create_table(
+    mysql: DatabaseEndpoint, mysql_admin: DatabaseEndpoint, pg: DatabaseEndpoint, table: str
+) -> None:
+    conn = mysql_connect(replace(mysql_admin, database=mysql.database), autocommit=True)
+    try:
+        conn.cursor().execute(f"CREATE TABLE `{table}` (id int PRIMARY KEY, note varchar(40))")
+    finally:
+        conn.close()
+    with pg_connect(pg, autocommit=True) as c:
+        c.execute(f'CREATE TABLE public."{table}" (id integer PRIMARY KEY, note varchar(40))')
+
+
+def mysql_exec(endpoint: DatabaseEndpoint, sql: str, *params: Any) -> None:
+    conn = mysql_connect(endpoint, autocommit=True)
+    try:
+        conn.cursor().execute(sql, params or None)
+    finally:
+        conn.close()
+
+
+def pg_exec(endpoint: DatabaseEndpoint, sql: str, *params: Any) -> None:
+    with pg_connect(endpoint, autocommit=True) as c:
+        c.execute(sql, params or None)
+
+
+def wait_for_event(
+    bootstrap: str, topic: str, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Read ``topic`` from the start until an event payload matches; fail after a deadline."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"mps-test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+    )
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error() or not msg.value():
+                continue
+            payload = json.loads(msg.value())["payload"]
+            if payload and match(payload):
+                return payload
+    finally:
+        consumer.close()
+    raise AssertionError(f"no matching event on {topic} within {EVENT_TIMEOUT_S:.0f}s")
+
+
+def after_id(wanted: int, op: str = "c") -> Callable[[dict[str, Any]], bool]:
+    return lambda p: p.get("op") == op and (p.get("after") or {}).get("id") == wanted
+
+
+@pytest.fixture
+def env(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+) -> Iterator[Endpoints]:
+    """Endpoints pointing at fresh databases with the MySQL signal table created by the admin."""
+    admin = replace(mysql_admin, database=mysql_db.database)
+    ensure_signal_table(admin, "mysql", f"{mysql_db.database}.mps_debezium_signal")
+    return replace(endpoints, mysql=mysql_db, postgres=pg_db)
+
+
+@pytest.fixture
+def settings(endpoints: Endpoints) -> Iterator[ConnectorSettings]:
+    """Unique connector names and topic prefix; tears down connectors, slot and topics."""
+    made = ConnectorSettings(prefix=f"t{uuid.uuid4().hex[:10]}")
+    yield made
+    client = ConnectClient(endpoints.connect_url)
+    for name in (made.mysql_connector, made.postgres_connector):
+        client.delete(name)
+    deadline = time.monotonic() + 60
+    while {made.mysql_connector, made.postgres_connector} & set(client.connectors()):
+        assert time.monotonic() < deadline, "connectors were not deleted"
+        time.sleep(0.5)
+    actions.drop_replication_slot(endpoints.postgres, made.slot_name, timeout_s=60)
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(made.prefix + "_")]
+    if ours:
+        for future in admin.delete_topics(ours).values():
+            future.result()
+
+
+def context(
+    env: Endpoints, mappings: list[TableMapping], settings: ConnectorSettings, **kw: Any
+) -> actions.ConnectorContext:
+    return actions.ConnectorContext(env, MappingSet(tuple(mappings)), settings, timeout_s=90, **kw)
+
+
+def test_apply_captures_both_databases_and_second_apply_makes_no_put(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    mapping = table_mapping(env.mysql.database, "orders")
+    results = actions.apply(context(env, [mapping], settings))
+    assert sorted((r.name, r.created, r.status.is_running) for r in results) == [
+        (settings.mysql_connector, True, True),
+        (settings.postgres_connector, True, True),
+    ]
+
+    mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (1, 'from mysql')")
+    pg_exec(env.postgres, "INSERT INTO public.orders (id, note) VALUES (2, 'from pg')")
+    mysql_event = wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
+        after_id(1),
+    )
+    pg_event = wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+        after_id(2),
+    )
+    assert mysql_event["after"]["note"] == "from mysql"
+    # Loop prevention reads these (ADR 0003): the GTID carries the writer's domain id.
+    assert mysql_event["source"]["gtid"].count("-") == 2
+    assert mysql_event["source"]["server_id"] > 0
+    assert pg_event["after"]["note"] == "from pg"
+    assert "origin" in pg_event["source"]
+
+    session = RecordingSession()
+    again = actions.apply(
+        context(env, [mapping], settings, connect=ConnectClient(env.connect_url, session=session))
+    )
+    assert [r.changed for r in again] == [False, False]
+    assert [m for m, _ in session.sent if m != "GET"] == []
+
+    stored = ConnectClient(env.connect_url).get_config(settings.mysql_connector)
+    assert stored is not None
+    assert stored["database.password"].startswith("${file:")
+    for config_name in (settings.mysql_connector, settings.postgres_connector):
+        text = json.dumps(ConnectClient(env.connect_url).get_config(config_name))
+        assert "sync-local-only" not in text
+
+
+def test_added_table_flows_after_reapply(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    first = table_mapping(env.mysql.database, "orders", "mysql_to_pg")
+    actions.apply(context(env, [first], settings))
+
+    create_table(env.mysql, mysql_admin, env.postgres, "customers")
+    second = table_mapping(env.mysql.database, "customers", "mysql_to_pg")
+    [result] = actions.apply(context(env, [first, second], settings))
+    assert result.updated
+    assert result.status.is_running
+
+    mysql_exec(env.mysql, "INSERT INTO customers (id, note) VALUES (7, 'added later')")
+    event = wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "customers"),
+        after_id(7),
+    )
+    assert event["after"]["note"] == "added later"
+
+
+def test_pause_resume_stop_and_delete(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    ctx = context(env, [table_mapping(env.mysql.database, "orders", "mysql_to_pg")], settings)
+    actions.apply(ctx)
+
+    [paused] = actions.control(ctx, "pause")
+    assert paused.state == "PAUSED"
+    assert {t.state for t in paused.tasks} == {"PAUSED"}
+    [resumed] = actions.control(ctx, "resume")
+    assert resumed.is_running
+    [stopped] = actions.control(ctx, "stop")
+    assert stopped.state == "STOPPED"
+    assert stopped.tasks == ()
+    # Offsets can be read while STOPPED; the binlog position is there.
+    offsets = ConnectClient(env.connect_url).offsets(settings.mysql_connector)
+    assert offsets
+    assert "file" in offsets[0]["offset"]
+    [restarted] = actions.apply(ctx)
+    assert not restarted.changed
+    assert restarted.status.is_running
+
+    mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (3, 'after stop')")
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
+        after_id(3),
+    )
+    assert actions.delete(ctx) == [settings.mysql_connector]
+    assert settings.mysql_connector not in ConnectClient(env.connect_url).connectors()
+
+
+@pytest.fixture
+def own_mysql_user(
+    mysql_admin: DatabaseEndpoint, env: Endpoints, tmp_path: Path
+) -> Iterator[tuple[str, str, Path]]:
+    """A capture user for this test alone (others use `sync` concurrently) and its secrets."""
+    user, password = f"mps_t_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = replace(mysql_admin, database="mysql")
+    for host in ("127.0.0.1", "localhost"):
+        mysql_exec(admin, f"CREATE USER '{user}'@'{host}' IDENTIFIED BY %s", password)
+        mysql_exec(
+            admin,
+            "GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* "
+            f"TO '{user}'@'{host}'",
+        )
+        mysql_exec(admin, f"GRANT SELECT, INSERT ON `{env.mysql.database}`.* TO '{user}'@'{host}'")
+    secrets = tmp_path / "connect.properties"
+    secrets.write_text(f"mysql.user={user}\nmysql.password={password}\n")
+    yield user, password, secrets
+    for host in ("127.0.0.1", "localhost"):
+        mysql_exec(admin, f"DROP USER IF EXISTS '{user}'@'{host}'")
+
+
+def test_broken_password_fails_health_and_restart_failed_heals(
+    env: Endpoints,
+    settings: ConnectorSettings,
+    mysql_admin: DatabaseEndpoint,
+    own_mysql_user: tuple[str, str, Path],
+) -> None:
+    user, password, secrets = own_mysql_user
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    ctx = context(
+        replace(env, mysql=replace(env.mysql, user=user, password=password)),
+        [table_mapping(env.mysql.database, "orders", "mysql_to_pg")],
+        replace(settings, secrets_file=str(secrets)),
+    )
+    actions.apply(ctx)
+    admin = replace(mysql_admin, database="mysql")
+    client = ConnectClient(env.connect_url)
+
+    for host in ("127.0.0.1", "localhost"):
+        mysql_exec(admin, f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'broken-on-purpose'")
+    client.restart(settings.mysql_connector, include_tasks=True, only_failed=False)
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while not client.status(settings.mysql_connector).is_failed:
+        assert time.monotonic() < deadline, "the task did not fail with a wrong password"
+        time.sleep(0.5)
+
+    report = actions.health(ctx)
+    assert not report.healthy
+    assert report.restarted == (settings.mysql_connector,)
+    assert "Access denied" in report.message()
+
+    for host in ("127.0.0.1", "localhost"):
+        mysql_exec(admin, f"ALTER USER '{user}'@'{host}' IDENTIFIED BY %s", password)
+    [healed] = actions.control(ctx, "restart_failed")
+    assert healed.is_running
+    assert actions.health(ctx).healthy

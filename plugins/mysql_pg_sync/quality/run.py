@@ -114,3 +114,18 @@ def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$MPS_EXPECTATIONS_DIR``, default ``<repo>/include/expectations``."""
     env = os.environ if env is None else env
     return Path(env.get("MPS_EXPECTATIONS_DIR") or REPO / "include" / "expectations")
+
+
+def run_configured(run_id: str, tables: Sequence[str] = ()) -> QualityRun:
+    """A run with the endpoints, mappings and expectations of this deployment (env + include/)."""
+    from mysql_pg_sync.mapping.models import load_mappings
+    from mysql_pg_sync.quality.config import load_quality_config
+    from mysql_pg_sync.settings import endpoints_from_env
+
+    return run_quality(
+        endpoints_from_env(),
+        load_mappings(mappings_dir()),
+        load_quality_config(expectations_dir()),
+        run_id,
+        tables=tables,
+    )

@@ -1,0 +1,64 @@
+"""
+### data_quality
+
+Validates every synced PostgreSQL table with **Great Expectations** after each `reconcile` run
+(Asset `mysql_pg_sync://reconcile`) or on demand from the UI.
+
+Checks come from each table's mapping (key unique and not null, NOT NULL columns, enum and set
+members, the MySQL value ranges a wider PostgreSQL type does not enforce, row-count parity with
+MySQL within an in-flight tolerance, freshness of the newest change against MySQL, unrepaired
+reconcile drift, conflicts in the last 24 h, dead letters) plus the users' own in
+`include/expectations/*.yaml`. Each has a severity: a **fail** breach fails the run and alerts;
+a **warn** breach is reported only.
+
+Results land in `mps_sync.dq_runs` / `mps_sync.dq_results`, in the GE validation store, in Data
+Docs and in a self-contained HTML report under `$MPS_REPORTS_DIR/quality/` (linked from the
+**Sync status** page).
+
+Params: `tables` (empty = every enabled table; names as `db.table`, `schema.table` or bare).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
+
+RECONCILE_DONE = Asset("mysql_pg_sync://reconcile")
+QUALITY_DONE = Asset("mysql_pg_sync://data_quality")
+
+with DAG(
+    dag_id="data_quality",
+    doc_md=__doc__,
+    schedule=[RECONCILE_DONE],
+    catchup=False,
+    max_active_runs=1,
+    tags=["mysql_pg_sync", "quality"],
+    params={
+        "tables": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Tables to validate; empty validates every enabled table.",
+        )
+    },
+    default_args={"owner": "mysql_pg_sync", "retries": 1, "retry_delay": timedelta(minutes=1)},
+):
+
+    @task(outlets=[QUALITY_DONE])
+    def validate() -> dict[str, object]:
+        """Run the checks; a fail-severity breach fails the task without retrying."""
+        from airflow.exceptions import AirflowFailException
+
+        from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_configured
+
+        context = get_current_context()
+        run = run_configured(context["run_id"], tables=context["params"]["tables"])
+        print(run.summary())
+        try:
+            raise_on_breach(run)
+        except DataQualityBreach as breach:
+            raise AirflowFailException(str(breach)) from None
+        return {"run_id": run.run_id, "report": run.report_path, **run.counts()}
+
+    validate()

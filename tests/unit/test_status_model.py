@@ -1,0 +1,170 @@
+"""The per-table status model and page (pure: rows in, model and HTML out)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+from mysql_pg_sync.mapping.models import TableMapping
+from mysql_pg_sync.quality.results import outcome_of
+from mysql_pg_sync.status.html import COLUMNS, render_status
+from mysql_pg_sync.status.model import (
+    NO_DATA,
+    ConnectorState,
+    StateSnapshot,
+    backfill_text,
+    build_status,
+)
+
+WHEN = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def _mapping(name: str, direction: str = "both") -> TableMapping:
+    return TableMapping.model_validate(
+        {
+            "source": f"legacy.{name}",
+            "target": f"public.{name}",
+            "key": ["id"],
+            "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+            "direction": direction,
+        }
+    )
+
+
+def test_every_section_missing_shows_no_data() -> None:
+    (row,) = build_status([_mapping("orders")], StateSnapshot())
+    for value in (
+        row.state,
+        row.backfill,
+        row.stream_lag,
+        row.throughput,
+        row.connectors,
+        row.reconcile,
+        row.conflicts_24h,
+        row.dead_letters,
+        row.quality,
+    ):
+        assert value == NO_DATA
+    assert row.backfill_percent is None
+    assert row.links == ()
+    assert row.health == "nodata"
+
+
+def test_sections_present_but_no_row_for_the_table() -> None:
+    snapshot = StateSnapshot(
+        table_state={}, backfill={}, conflicts_24h={}, dead_letters={}, connectors=()
+    )
+    (row,) = build_status([_mapping("orders")], snapshot)
+    assert (row.conflicts_24h, row.dead_letters) == ("0", "0")
+    assert row.connectors == "none"
+    assert row.backfill == NO_DATA
+
+
+def test_full_snapshot_builds_every_cell_and_links() -> None:
+    snapshot = StateSnapshot(
+        table_state={"legacy.orders": {"state": "streaming"}},
+        backfill={
+            "legacy.orders": {
+                "chunks_total": 40,
+                "chunks_done": 12,
+                "chunks_failed": 1,
+                "finalized_at": None,
+                "rows_copied": 3_000_000,
+            }
+        },
+        stream={
+            "legacy.orders": {"lag_events": 1234, "lag_seconds": 2.5, "events_per_second": 812.25}
+        },
+        reconcile={
+            "legacy.orders": {
+                "drift_found": 3,
+                "drift_repaired": 3,
+                "finished_at": WHEN,
+                "report_path": "/r/reconcile/x.html",
+            }
+        },
+        conflicts_24h={"legacy.orders": 7},
+        dead_letters={"legacy.orders": 2},
+        quality={
+            "legacy.orders": {
+                "outcome": "warn",
+                "report_path": "/r/quality/1/report.html",
+                "data_docs_index": "/elsewhere/index.html",
+            }
+        },
+        connectors=(
+            ConnectorState("mysql-src", "mysql", "RUNNING"),
+            ConnectorState("pg-src", "postgres", "FAILED"),
+        ),
+    )
+    href = lambda p: ("reports" + p[2:]) if p and p.startswith("/r/") else None  # noqa: E731
+    (orders,) = build_status([_mapping("orders")], snapshot, href)
+    assert orders.state == "streaming"
+    assert orders.backfill == "12/40 chunks (30%), 1 failed"
+    assert orders.backfill_percent == 30.0
+    assert orders.stream_lag == "1,234 events / 2.5 s"
+    assert orders.throughput == "812.2 ev/s"
+    assert orders.connectors == "FAILED (worst of 2)"
+    assert orders.reconcile == "drift 3, repaired 3 (2026-11-25 03:00 UTC)"
+    assert (orders.conflicts_24h, orders.dead_letters, orders.quality) == ("7", "2", "warn")
+    assert [(link.label, link.href) for link in orders.links] == [
+        ("DQ report", "reports/quality/1/report.html#legacy.orders"),
+        ("reconcile report", "reports/reconcile/x.html"),
+    ]
+    assert orders.health == "failed"  # a connector it needs failed
+
+    # A one-way table only needs the MySQL source connector.
+    (one_way,) = build_status([_mapping("orders", "mysql_to_pg")], snapshot, href)
+    assert one_way.connectors == "RUNNING"
+
+
+def test_backfill_finalized_and_planned() -> None:
+    assert backfill_text({"finalized_at": WHEN, "rows_copied": 2_000_000}) == (
+        "done, 2,000,000 rows",
+        100.0,
+    )
+    assert backfill_text({"chunks_total": 0}) == ("planned", 0.0)
+
+
+def test_table_outcome_from_check_rows() -> None:
+    assert outcome_of([("passed", "fail"), ("failed", "warn")]) == "warn"
+    assert outcome_of([("error", "fail"), ("passed", "warn")]) == "failed"
+    assert outcome_of([("skipped", "fail")]) == "skipped"
+    assert outcome_of([]) == "passed"
+
+
+class _Cells(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self._col: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-table"):
+            self.rows.append({"table": a["data-table"] or ""})
+        if tag == "td" and self.rows and a.get("data-col"):
+            self._col = a["data-col"]
+
+    def handle_data(self, data: str) -> None:
+        if self._col and self._col != "table":
+            self.rows[-1][self._col] = self.rows[-1].get(self._col, "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._col = None
+
+
+def test_page_has_one_row_per_table_with_escaped_names_and_no_external_urls() -> None:
+    snapshot = StateSnapshot(conflicts_24h={"legacy.a<b": 5}, notes=("stream: no data (x)",))
+    rows = build_status([_mapping("a<b"), _mapping("orders")], snapshot)
+    html = render_status(rows, snapshot, WHEN)
+    parser = _Cells()
+    parser.feed(html)
+    assert [r["table"] for r in parser.rows] == ["legacy.a<b", "legacy.orders"]
+    assert parser.rows[0]["conflicts 24 h"] == "5"
+    assert parser.rows[1]["state"] == NO_DATA
+    assert set(COLUMNS) - {"table", "links"} <= set(parser.rows[0])
+    assert "<b>legacy.a&lt;b</b>" in html
+    assert "stream: no data (x)" in html
+    assert "http" not in html.replace("http-equiv", "")

@@ -20,8 +20,9 @@ from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.generate import GenerateOptions, generate
 from mysql_pg_sync.mapping.introspect import read_tables
-from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, TargetTable
 from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.types.arrow import select_list, to_pg_table
 from mysql_pg_sync.types.convert import Stats, row_to_mysql, row_to_pg
 from mysql_pg_sync.types.drivers import mysql_conv, register_pg_loaders
 
@@ -265,3 +266,48 @@ def test_nul_bytes_fail_naming_the_row_or_are_stripped_and_counted(
     assert (stats.nul_bytes_stripped, stats.zero_dates) == (1, 1)
     with pg_connect(pg_db) as pconn:
         assert pconn.execute("SELECT t, d FROM matrix.src").fetchone() == ("ab", None)
+
+
+def _read_arrow(mapping: TableMapping, endpoint: DatabaseEndpoint) -> Any:
+    import connectorx as cx
+
+    url = (
+        f"mysql://{endpoint.user}:{endpoint.password}@{endpoint.host}:{endpoint.port}/"
+        f"{endpoint.database}"
+    )
+    sql = f"SELECT {select_list(mapping)} FROM src ORDER BY id"
+    return cx.read_sql(url, sql, return_type="arrow")
+
+
+def _ingest(table: Any, schema: str, name: str, endpoint: DatabaseEndpoint) -> None:
+    from adbc_driver_postgresql import dbapi
+
+    uri = (
+        f"postgresql://{endpoint.user}:{endpoint.password}@{endpoint.host}:{endpoint.port}/"
+        f"{endpoint.database}"
+    )
+    with dbapi.connect(uri) as conn, conn.cursor() as cur:
+        cur.adbc_ingest(name, table, mode="append", db_schema_name=schema)
+        conn.commit()
+
+
+def test_arrow_path_writes_the_same_rows_as_the_row_path(
+    matrix: tuple[DatabaseEndpoint, DatabaseEndpoint],
+) -> None:
+    mysql_ep, pg_ep = matrix
+    row_mapping = _mapping(mysql_ep, zero_dates="null")
+    arrow_mapping = row_mapping.model_copy(update={"target": TargetTable("matrix", "src_arrow")})
+    with pg_connect(pg_ep) as conn:
+        apply_ddl(conn, plan_ddl(MappingSet((row_mapping, arrow_mapping))))
+    _copy_to_pg(row_mapping, _mysql_rows(mysql_ep, "src"), pg_ep)
+    stats = Stats()
+    converted = to_pg_table(arrow_mapping, _read_arrow(arrow_mapping, mysql_ep), stats)
+    _ingest(converted, "matrix", "src_arrow", pg_ep)
+    assert stats.zero_dates == 2
+    with pg_connect(pg_ep) as conn:
+        assert conn.execute("SELECT count(*) FROM matrix.src_arrow").fetchone() == (ROWS,)
+        for a, b in (("src", "src_arrow"), ("src_arrow", "src")):
+            diff = conn.execute(
+                f"SELECT r::text FROM matrix.{a} r EXCEPT SELECT r::text FROM matrix.{b} r"
+            ).fetchall()
+            assert diff == [], (a, b, diff)

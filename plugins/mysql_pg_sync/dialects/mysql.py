@@ -29,6 +29,33 @@ def column_list(names: Iterable[str]) -> str:
     return ", ".join(quote_ident(n) for n in names)
 
 
+# connectorx reads these exactly only in another form (it panics on zero dates, TIME outside a
+# day, DECIMAL wider than decimal128(38,10), and geometry); types.arrow converts them back.
+_DECIMAL_FAST_SCALE = 10
+_DECIMAL_FAST_INTEGER_DIGITS = 28
+
+
+def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> str:
+    """The SELECT expression the Arrow (connectorx) reader uses for a column of ``kind``.
+
+    ``args`` are the MySQL type's arguments (precision, scale). The result keeps the column's
+    name as its alias.
+    """
+    col = quote_ident(name)
+    if kind == "decimal":
+        precision, scale = (*args, 10, 0)[:2] if len(args) < 2 else args[:2]
+        if scale > _DECIMAL_FAST_SCALE or precision - scale > _DECIMAL_FAST_INTEGER_DIGITS:
+            return f"CAST({col} AS CHAR) AS {col}"
+        return col
+    if kind in ("date", "datetime", "timestamp"):
+        return f"CAST({col} AS CHAR) AS {col}"
+    if kind in ("time", "interval"):
+        return f"CAST(TIME_TO_SEC({col}) * 1000000 AS SIGNED) AS {col}"
+    if kind == "geometry":
+        return f"ST_AsWKB({col}) AS {col}"
+    return col
+
+
 def quote_literal(value: str) -> str:
     """A string literal for DDL; backslashes and quotes escaped (default sql_mode)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -29,6 +29,17 @@ def column_list(names: Iterable[str]) -> str:
     return ", ".join(quote_ident(n) for n in names)
 
 
+def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> str:
+    """The SELECT expression an Arrow reader uses for a PostgreSQL column of ``kind``.
+
+    Enum types and bit strings have no Arrow type of their own: they are read as text.
+    """
+    col = quote_ident(name)
+    if kind in ("enum", "bits", "inet", "native_uuid", "uuid"):
+        return f"{col}::text AS {col}"
+    return col
+
+
 def quote_literal(value: str) -> str:
     """A string literal for DDL (standard_conforming_strings: only quotes are doubled)."""
     if "\x00" in value:

@@ -1,0 +1,285 @@
+"""Vectorized MySQL -> PostgreSQL conversion of Arrow tables, for the backfill.
+
+The reader selects :func:`select_list` (the MySQL dialect's read expressions, so connectorx can
+read every value), and :func:`to_pg_table` turns what connectorx returns (``decimal128(38,10)``,
+``int8`` for tinyint(1), ``timestamp[us]``, text for dates, microseconds for TIME) into the
+PostgreSQL column types, renamed to the PostgreSQL names. Same rules as :mod:`.convert`: NUL
+bytes stripped and counted or an error naming the row's key; zero dates NULL (or a sentinel
+that Arrow can represent); TIME outside a day only into ``interval``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mysql_pg_sync.dialects import mysql as mysql_dialect
+from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
+from mysql_pg_sync.types.convert import Stats
+from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
+
+Wire = Literal["binary", "text"]
+_INT_TYPES = {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64()}
+_MICROS_PER_DAY = 86_400_000_000
+_ZERO_DATE_RE = r"^\d{4}-(00-|\d\d-00)"
+
+
+def select_list(mapping: TableMapping) -> str:
+    """The SELECT list (synced columns, MySQL names) the Arrow reader must use."""
+    return ", ".join(
+        mysql_dialect.arrow_read_expression(c.name, c.kind, parse_column_type(c.column_type).args)
+        for c in mapping.synced_columns()
+    )
+
+
+class _Col:
+    """One column being converted: its mapping, policy, and the key columns for errors."""
+
+    def __init__(
+        self,
+        mapping: TableMapping,
+        column: ColumnMapping,
+        keys: pa.Table,
+        stats: Stats | None,
+        wire: Wire,
+    ) -> None:
+        self.wire = wire
+        self.mapping = mapping
+        self.column = column
+        self.policy: ValuePolicy = mapping.values
+        self.keys = keys
+        self.stats = stats
+
+    def fail(self, mask: pa.Array, why: str, fix: str) -> ConversionError:
+        index = pc.index(mask.fill_null(False), True).as_py()
+        row = self.keys.slice(index, 1).to_pylist()[0] if index >= 0 else {}
+        key = ", ".join(f"{k}={v!r}" for k, v in row.items())
+        count = pc.sum(mask.fill_null(False).cast(pa.int64())).as_py()
+        return ConversionError(
+            f"table {self.mapping.name} key ({key}): column {self.column.name!r} "
+            f"({self.column.column_type} -> {self.column.pg_type}): {why} "
+            f"({count} row(s) in this chunk); {fix}"
+        )
+
+    def count(self, what: str, n: int) -> None:
+        if self.stats is not None and n:
+            setattr(self.stats, what, getattr(self.stats, what) + n)
+            label = f"{what}:{self.column.name}"
+            self.stats.by_column[label] = self.stats.by_column.get(label, 0) + n
+
+
+def _bool(a: pa.Array, c: _Col) -> pa.Array:
+    if pa.types.is_binary(a.type) or pa.types.is_large_binary(a.type):  # bit(1)
+        return pc.not_equal(a, pa.scalar(b"\x00", a.type))
+    bad = pc.and_(pc.invert(pc.is_in(a, pa.array([0, 1], a.type))), pc.is_valid(a))
+    if pc.any(bad.fill_null(False)).as_py():
+        raise c.fail(bad, "tinyint(1) holds a value other than 0/1", "set pg_type: smallint")
+    return pc.not_equal(a, pa.scalar(0, a.type))
+
+
+def _int(a: pa.Array, c: _Col) -> pa.Array:
+    base = c.column.pg_type.split("(")[0].strip().lower()
+    return a.cast(_INT_TYPES.get(base, pa.int64()))
+
+
+def _decimal(a: pa.Array, c: _Col) -> pa.Array:
+    precision, scale = (*pg_precision(c.column.pg_type), 38, 0)[:2]
+    if c.column.kind == "uint64":
+        precision, scale = 20, 0
+    target = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+    return a.cast(target)
+
+
+def _float(a: pa.Array, c: _Col) -> pa.Array:
+    return a.cast(pa.float32() if c.column.kind == "float32" else pa.float64())
+
+
+def _text(a: pa.Array, c: _Col) -> pa.Array:
+    a = a.cast(pa.large_string())
+    has_nul = pc.greater(pc.count_substring(a, "\x00"), 0)
+    if not pc.any(has_nul.fill_null(False)).as_py():
+        return a
+    if c.policy.nul_bytes == "strip":
+        c.count("nul_bytes_stripped", pc.sum(has_nul.cast(pa.int64())).as_py() or 0)
+        return pc.replace_substring(a, "\x00", "")
+    raise c.fail(
+        has_nul,
+        "text holds NUL bytes, which PostgreSQL rejects",
+        "clean the row in MySQL, or set values.nul_bytes: strip in the mapping",
+    )
+
+
+def _set(a: pa.Array, c: _Col) -> pa.Array:
+    a = _text(a, c)
+    split = pc.split_pattern(a, ",")
+    empty = pa.scalar([], split.type)
+    return pc.if_else(pc.equal(a, ""), empty, split)
+
+
+def _json(a: pa.Array, c: _Col) -> pa.Array:
+    a = a.cast(pa.large_string())
+    bad = pc.match_substring(a, "\\u0000")
+    if pc.any(bad.fill_null(False)).as_py():
+        raise c.fail(bad, "JSON holds \\u0000, which PostgreSQL rejects", "clean the row in MySQL")
+    if c.wire == "binary" and c.column.pg_type.strip().lower() == "jsonb":
+        # jsonb's binary COPY format is a version byte (1) followed by the JSON text
+        version = pa.scalar(b"\x01", pa.large_binary())
+        separator = pa.scalar(b"", pa.large_binary())
+        return pc.binary_join_element_wise(version, a.cast(pa.large_binary()), separator)
+    return a
+
+
+def _bytes(a: pa.Array, c: _Col) -> pa.Array:
+    return a.cast(pa.large_binary())
+
+
+def _uuid_from_binary(a: pa.Array, c: _Col) -> pa.Array:
+    bad = pc.not_equal(pc.binary_length(a), 16)
+    if pc.any(bad.fill_null(False)).as_py():
+        raise c.fail(bad, "binary(16) uuid is not 16 bytes", "fix the row or map it to bytea")
+    return a.cast(pa.binary(16)).cast(pa.uuid())
+
+
+def _uuid_from_text(a: pa.Array, c: _Col) -> pa.Array:
+    values = [None if v is None else uuid.UUID(v).bytes for v in a.to_pylist()]  # rare type
+    return pa.array(values, pa.binary(16)).cast(pa.uuid())
+
+
+def _bits(a: pa.Array, c: _Col) -> pa.Array:
+    n = (parse_column_type(c.column.column_type).args or (1,))[0]
+    numbers = [None if v is None else int.from_bytes(v, "big") for v in a.to_pylist()]  # rare
+    if c.wire == "binary":  # varbit's binary format: bit count, then the bits left-aligned
+        size = (n + 7) // 8
+        pad = size * 8 - n
+        wire = [
+            None if v is None else struct.pack(">i", n) + (v << pad).to_bytes(size, "big")
+            for v in numbers
+        ]
+        return pa.array(wire, pa.large_binary())
+    return pa.array(
+        [None if v is None else format(v, f"0{n}b") for v in numbers], pa.large_string()
+    )
+
+
+def _inet(a: pa.Array, c: _Col) -> pa.Array:
+    a = _text(a, c)
+    if c.wire != "binary":
+        return a
+    wire: list[bytes | None] = []
+    for text in a.to_pylist():  # MariaDB inet4/inet6 only; per value is fine
+        if text is None:
+            wire.append(None)
+            continue
+        address = ipaddress.ip_address(text)
+        family = 2 if address.version == 4 else 3  # PGSQL_AF_INET / PGSQL_AF_INET6
+        packed = address.packed
+        wire.append(bytes([family, len(packed) * 8, 0, len(packed)]) + packed)
+    return pa.array(wire, pa.large_binary())
+
+
+def _zero_dates(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
+    """Text dates -> ``target``; zero dates -> NULL or the (representable) sentinel."""
+    a = a.cast(pa.string())
+    zero = pc.match_substring_regex(a, _ZERO_DATE_RE)
+    n_zero = pc.sum(zero.fill_null(False).cast(pa.int64())).as_py() or 0
+    if not n_zero:
+        return a.cast(target)
+    c.count("zero_dates", n_zero)
+    cleared = pc.if_else(zero, pa.scalar(None, pa.string()), a).cast(target)
+    if c.policy.zero_dates == "null":
+        return cleared
+    try:
+        sentinel = pa.scalar(c.policy.zero_date_sentinel).cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise c.fail(
+            zero,
+            f"zero dates cannot carry the sentinel {c.policy.zero_date_sentinel!r} in Arrow",
+            "copy this table with the row-by-row path, or use a representable sentinel",
+        ) from None
+    return pc.if_else(zero, sentinel, cleared)
+
+
+def _date(a: pa.Array, c: _Col) -> pa.Array:
+    return _zero_dates(a, c, pa.date32())
+
+
+def _datetime(a: pa.Array, c: _Col) -> pa.Array:
+    return _zero_dates(a, c, pa.timestamp("us"))
+
+
+def _timestamp(a: pa.Array, c: _Col) -> pa.Array:
+    naive = _zero_dates(a, c, pa.timestamp("us"))
+    return pc.assume_timezone(naive, "UTC")  # MySQL sessions run at UTC (connections.py)
+
+
+def _time(a: pa.Array, c: _Col) -> pa.Array:
+    micros = a.cast(pa.int64())
+    bad = pc.or_(pc.less(micros, 0), pc.greater_equal(micros, _MICROS_PER_DAY))
+    if pc.any(bad.fill_null(False)).as_py():
+        raise c.fail(
+            bad,
+            "TIME value is outside 00:00-24:00 and does not fit PostgreSQL time",
+            "set pg_type: interval for the column",
+        )
+    return micros.cast(pa.time64("us"))
+
+
+def _interval(a: pa.Array, c: _Col) -> pa.Array:
+    return a.cast(pa.int64()).cast(pa.duration("us"))
+
+
+def _same(a: pa.Array, c: _Col) -> pa.Array:
+    return a
+
+
+_ARROW: dict[str, Callable[[pa.Array, _Col], pa.Array]] = {
+    "bool": _bool,
+    "bit1": _bool,
+    "int": _int,
+    "year": _int,
+    "uint64": _decimal,
+    "decimal": _decimal,
+    "float32": _float,
+    "float64": _float,
+    "text": _text,
+    "enum": _text,
+    "inet": _inet,
+    "set": _set,
+    "json": _json,
+    "bytes": _bytes,
+    "geometry": _bytes,  # already WKB: the read expression is ST_AsWKB
+    "uuid": _uuid_from_binary,
+    "native_uuid": _uuid_from_text,
+    "bits": _bits,
+    "date": _date,
+    "datetime": _datetime,
+    "timestamp": _timestamp,
+    "time": _time,
+    "interval": _interval,
+}
+
+
+def to_pg_table(
+    mapping: TableMapping, table: pa.Table, stats: Stats | None = None, wire: Wire = "binary"
+) -> pa.Table:
+    """Convert a table read with :func:`select_list` into PostgreSQL types and column names.
+
+    ``wire="binary"`` (for ADBC's binary COPY, e.g. ``adbc_ingest``): jsonb, bit varying and
+    inet columns become their binary COPY encoding, as ADBC sends strings as text otherwise
+    and PostgreSQL rejects them. ``wire="text"`` keeps them as text (CSV / text COPY).
+    """
+    keys = table.select(list(mapping.key))
+    arrays: list[Any] = []
+    names: list[str] = []
+    for column in mapping.synced_columns():
+        raw = table.column(column.name).combine_chunks()
+        arrays.append(_ARROW[column.kind](raw, _Col(mapping, column, keys, stats, wire)))
+        names.append(column.pg_name)
+    return pa.Table.from_arrays(arrays, names=names)

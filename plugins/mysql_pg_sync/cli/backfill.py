@@ -1,0 +1,103 @@
+"""`python -m mysql_pg_sync backfill plan|run|status`: the backfill outside Airflow.
+
+``run`` does what the DAG does (plan, prepare, copy chunk groups in parallel worker processes,
+finalize, summary) and prints the summary as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from mysql_pg_sync.backfill import handoff
+from mysql_pg_sync.backfill.report import reports_dir
+from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions
+from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.settings import endpoints_from_env
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("plan", "run"), help="plan only, or the whole backfill")
+    parser.add_argument("--mappings", default="include/mappings", help="mapping folder or file")
+    parser.add_argument("--tables", nargs="*", default=[], help="names or globs; default: all")
+    parser.add_argument("--chunk-rows", type=int, default=None)
+    parser.add_argument("--chunk-mb", type=float, default=None)
+    parser.add_argument("--max-parallel", type=int, default=2, help="worker processes")
+    parser.add_argument("--mode", choices=MODES, default="create_missing")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument(
+        "--no-capture-check",
+        action="store_true",
+        help="do not require a running CDC connector (a one-off copy without streaming)",
+    )
+    parser.add_argument("--topic-prefix", default="mysql", help="with --no-capture-check")
+    parser.add_argument("--run-id", default=None)
+
+
+def build(args: argparse.Namespace) -> Backfill:
+    endpoints = endpoints_from_env()
+    check = (
+        handoff.assume_capture_running(args.topic_prefix)
+        if args.no_capture_check
+        else handoff.connect_capture_check(endpoints.connect_url)
+    )
+    return Backfill(
+        endpoints,
+        load_mappings(args.mappings),
+        capture_check=check,
+        position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
+        reports_dir=reports_dir(),
+    )
+
+
+def options_from(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        tables=tuple(args.tables),
+        chunk_rows=args.chunk_rows,
+        chunk_mb=args.chunk_mb,
+        max_parallel=args.max_parallel,
+        mode=args.mode,
+        dry_run=args.dry_run,
+        batch_rows=args.batch_rows,
+    )
+
+
+def _copy_group(
+    args: argparse.Namespace, group: list[list[Any]], run_id: str
+) -> list[dict[str, Any]]:
+    return build(args).copy_group(group, run_id, args.batch_rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    backfill = build(args)
+    options = options_from(args)
+    run_id = args.run_id or f"cli-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    if args.action == "plan" or options.dry_run:
+        print(json.dumps(backfill.plan(options).as_dict(), indent=2, default=str))
+        return 0
+    started = time.monotonic()
+    backfill.start_run(run_id, options)
+    outcome = backfill.plan(options)
+    tables = [t["table"] for t in outcome.tables]
+    for table in tables:
+        backfill.prepare(options, table)
+    groups = [[list(ref) for ref in group] for group in outcome.groups]
+    plain = argparse.Namespace(**{k: v for k, v in vars(args).items() if not k.startswith("_")})
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(options.max_parallel, mp_context=context) as pool:
+        for future in [pool.submit(_copy_group, plain, g, run_id) for g in groups]:
+            future.result()
+    finals = [backfill.finalize(t) for t in tables]
+    summary = backfill.summarize(run_id, tables, time.monotonic() - started)
+    summary["finalize"] = finals
+    summary["refused"] = outcome.refused
+    json.dump(summary, sys.stdout, indent=2, default=str)
+    print()
+    return 0

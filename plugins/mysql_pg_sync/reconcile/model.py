@@ -33,7 +33,7 @@ CanonicalKind = Literal[
     "bit",  # unsigned integer value of the bits
     "json",  # compared client-side, semantically (key order and whitespace do not count)
 ]
-AuthoritySide = Literal["mysql", "postgres", "last_writer_wins"]
+Side = Literal["mysql", "postgres"]
 OrdinalStrategy = Literal["integer", "hash"]
 
 STRING_KINDS: frozenset[str] = frozenset({"text", "char", "enum", "set", "json"})
@@ -63,8 +63,8 @@ class ReconcileTable:
     pg_table: str
     columns: tuple[CompareColumn, ...]
     key: tuple[str, ...]
-    authority: AuthoritySide = "mysql"
-    lww_column: str | None = None
+    authority: Side = "mysql"
+    lww_column: str | None = None  # set: for rows on both sides, the later value here wins
     ordinal: OrdinalStrategy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +77,7 @@ class ReconcileTable:
                     f"{self.name}: key column {k!r} is excluded from the comparison; "
                     "a key column must be synced and compared (fix the mapping)"
                 )
-        if self.authority == "last_writer_wins" and self.lww_column not in names:
+        if self.lww_column is not None and self.lww_column not in names:
             raise ReconcileError(
                 f"{self.name}: last-writer-wins needs a compared timestamp column, "
                 f"got {self.lww_column!r}"
@@ -178,11 +178,9 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
         columns.append(
             CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values)
         )
-    rule = mapping.conflict.rule
-    authority: AuthoritySide = opts.authoritative
     lww = None
-    if rule == "last_writer_wins" and mapping.conflict.column:
-        authority, lww = "last_writer_wins", mapping.conflict.column
+    if mapping.conflict.rule == "last_writer_wins" and mapping.conflict.column not in ignored:
+        lww = mapping.conflict.column
     return ReconcileTable(
         name=mapping.name,
         mysql_db=mapping.source.db,
@@ -191,6 +189,6 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
         pg_table=mapping.target.table,
         columns=tuple(columns),
         key=tuple(mapping.key),
-        authority=authority,
+        authority=opts.authoritative,
         lww_column=lww,
     )

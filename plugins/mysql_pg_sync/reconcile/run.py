@@ -1,0 +1,223 @@
+"""Reconcile one table end to end: schema check, compare, re-check, record, repair.
+
+A table whose schema does not match its mapping ends with status ``error`` and the run goes on
+with the other tables; a database that cannot be reached raises, so the task fails and retries
+(repairs are recorded as ``planned`` before any is written, so none goes unrecorded).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mysql_pg_sync import dialects
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.reconcile import store
+from mysql_pg_sync.reconcile.compare import CompareConfig, PairSource, compare, recheck
+from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES, RowDiff
+from mysql_pg_sync.reconcile.errors import ReconcileError, RepairLimitExceeded
+from mysql_pg_sync.reconcile.model import ReconcileTable
+from mysql_pg_sync.reconcile.recheck import CatchUpWaiter, DelayWaiter
+from mysql_pg_sync.reconcile.repair import (
+    DEFAULT_MAX_REPAIRS,
+    Repair,
+    RepairApplier,
+    check_limit,
+    plan_repairs,
+)
+from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+log = logging.getLogger(__name__)
+EXAMPLE_KEYS = 10  # example keys per drift class in the report
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    repair: bool = False
+    dry_run: bool = True
+    max_repairs: int = DEFAULT_MAX_REPAIRS
+
+
+@dataclass
+class TableResult:
+    table: str
+    target: str
+    status: str = "in_sync"
+    error: str | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    diffs: list[RowDiff] = field(default_factory=list)
+    repairs: Counter[str] = field(default_factory=Counter)
+    repair_message: str | None = None
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        drift = Counter(d.drift for d in self.diffs)
+        columns = Counter(c for d in self.diffs for c in d.columns)
+        return {
+            "table": self.table,
+            "target": self.target,
+            "status": self.status,
+            "error": self.error,
+            **self.stats,
+            "drift": {k: drift.get(k, 0) for k in DRIFT_CLASSES},
+            "examples": {
+                k: [list(d.key) for d in self.diffs if d.drift == k][:EXAMPLE_KEYS]
+                for k in DRIFT_CLASSES
+            },
+            "different_columns": dict(columns.most_common()),
+            "repairs": dict(self.repairs),
+            "repair_message": self.repair_message,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def open_source(
+    table: ReconcileTable,
+    mysql: DatabaseEndpoint,
+    postgres: DatabaseEndpoint,
+    executor: ThreadPoolExecutor,
+    workers: int,
+) -> tuple[PairSource, Callable[[], None]]:
+    """Both sides of ``table`` on pooled connections, and a function that closes them."""
+    left = ConnectionPool(lambda: mysql_connect(mysql), workers)
+    right = ConnectionPool(lambda: pg_connect(postgres), workers)
+    source = PairSource(
+        TableSide("mysql", dialects.for_side("mysql"), table, left),
+        TableSide("postgres", dialects.for_side("postgres"), table, right),
+        executor,
+    )
+
+    def close() -> None:
+        left.close()
+        right.close()
+
+    return source, close
+
+
+def compare_table(
+    source: PairSource, options: RunOptions, waiter: CatchUpWaiter, result: TableResult
+) -> None:
+    """Fill ``result`` with the confirmed differences (after the in-flight re-check)."""
+    with ThreadPoolExecutor(max(1, options.compare.workers)) as segments:
+        found = compare(source, options.compare, segments.map)
+    confirmed = found.diffs
+    if confirmed:
+        waiter.wait(source.mysql.table.name)
+        confirmed = recheck(source, source.mysql.table.columns, confirmed)
+    result.diffs = confirmed
+    result.stats = {
+        "rows_mysql": found.stats.rows_mysql,
+        "rows_postgres": found.stats.rows_postgres,
+        "segments_compared": found.stats.segments_compared,
+        "segments_mismatched": found.stats.segments_mismatched,
+        "leaves_fetched": found.stats.leaves_fetched,
+        "suspects": found.suspects,
+        "hash_only": found.hash_only,
+        "in_flight": len(found.diffs) - len(confirmed),
+    }
+    result.status = "drift" if confirmed else "in_sync"
+
+
+def _with_images(source: PairSource, repairs: list[Repair]) -> list[Repair]:
+    """Attach the winner's full row to every upsert."""
+    out = []
+    for side, writer_side in (("mysql", "postgres"), ("postgres", "mysql")):
+        group = [r for r in repairs if r.write_to == writer_side]
+        if not group:
+            continue
+        reader = source.mysql if side == "mysql" else source.postgres
+        images = reader.raw_rows([r.raw_key for r in group if r.action == "upsert"])
+        for r in group:
+            image = images.get(tuple(r.raw_key)) if r.action == "upsert" else None
+            out.append(Repair(r.key, r.raw_key, r.action, r.write_to, r.decided_by, r.diff, image))
+    return out
+
+
+def repair_table(
+    conn: store.Conn,
+    run_id: int,
+    source: PairSource,
+    options: RunOptions,
+    applier: RepairApplier | None,
+    result: TableResult,
+) -> None:
+    table = source.mysql.table
+    repairs = plan_repairs(table, result.diffs)
+    if not repairs or not options.repair:
+        return
+    try:
+        check_limit(table.name, repairs, options.max_repairs)
+    except RepairLimitExceeded as exc:
+        store.record_repairs(conn, run_id, table.name, repairs, "refused")
+        result.repairs["refused"] = len(repairs)
+        result.repair_message, result.status = str(exc), "repair_refused"
+        log.error("%s", exc)
+        return
+    if options.dry_run:
+        store.record_repairs(conn, run_id, table.name, repairs, "dry_run")
+        result.repairs["dry_run"] = len(repairs)
+        return
+    repairs = _with_images(source, repairs)
+    ids = store.record_repairs(conn, run_id, table.name, repairs, "planned")
+    if applier is None:
+        message = (
+            "repairs need the stream applier (mysql_pg_sync.cdc), which is not available in "
+            "this deployment; the repairs are recorded as failed. Re-run with dry_run=true"
+        )
+        for repair_id in ids:
+            store.finish_repair(conn, repair_id, False, message)
+        result.repairs["failed"] = len(ids)
+        result.repair_message, result.status = message, "error"
+        return
+    by_key = dict(zip((r.key for r in repairs), ids, strict=True))
+    for write_to in ("mysql", "postgres"):
+        group = [r for r in repairs if r.write_to == write_to]
+        if group:
+            for outcome in applier.apply_repairs(table, write_to, group):
+                store.finish_repair(conn, by_key[outcome.key], outcome.applied, outcome.error)
+                result.repairs["applied" if outcome.applied else "failed"] += 1
+    result.status = "repaired" if not result.repairs.get("failed") else "drift"
+
+
+def reconcile_table(
+    table: ReconcileTable,
+    mysql: DatabaseEndpoint,
+    postgres: DatabaseEndpoint,
+    state: store.Conn,
+    run_id: int,
+    options: RunOptions,
+    waiter: CatchUpWaiter | None = None,
+    applier: RepairApplier | None = None,
+) -> TableResult:
+    """Compare, re-check, record and (optionally) repair one table; the result is stored."""
+    started = time.monotonic()
+    target = f"{table.pg_schema}.{table.pg_table}"
+    result = TableResult(table.name, target)
+    store.start_table(state, run_id, table.name, target)
+    with ThreadPoolExecutor(2 * max(1, options.compare.workers)) as executor:
+        source, close = open_source(table, mysql, postgres, executor, options.compare.workers)
+        try:
+            source.both(lambda side: side.check_schema())
+            compare_table(source, options, waiter or DelayWaiter(), result)
+            store.record_drift(state, run_id, table.name, result.diffs)
+            repair_table(state, run_id, source, options, applier, result)
+        except ReconcileError as exc:
+            result.status, result.error = "error", str(exc)
+            log.error("%s", exc)
+        except Exception as exc:
+            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
+            result.duration_s = time.monotonic() - started
+            store.finish_table(state, run_id, table.name, result.as_dict())
+            raise
+        finally:
+            close()
+    result.duration_s = time.monotonic() - started
+    store.finish_table(state, run_id, table.name, result.as_dict())
+    return result

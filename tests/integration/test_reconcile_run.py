@@ -1,0 +1,255 @@
+"""A whole reconcile run against the real servers: mappings in, state rows and reports out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import MySQLdb
+import psycopg
+import pytest
+import yaml
+
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.reconcile.service import (
+    ReconcileParams,
+    finish_run,
+    reconcile_all,
+    reconcile_one,
+    selected_mappings,
+    start_run,
+)
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+MYSQL_DDL = [
+    "CREATE TABLE orders (id bigint PRIMARY KEY, name varchar(50), amount decimal(12,2),"
+    " updated_at datetime(6))",
+    "CREATE TABLE tags (code varchar(20), lang char(2), label text, PRIMARY KEY (code, lang))",
+    "CREATE TABLE broken (id int PRIMARY KEY, note varchar(10))",
+]
+PG_DDL = [
+    "CREATE TABLE orders (id bigint PRIMARY KEY, name varchar(50), amount numeric(12,2),"
+    " updated_at timestamp(6))",
+    "CREATE TABLE tags (code varchar(20), lang varchar(2), label text, PRIMARY KEY (code, lang))",
+    "CREATE TABLE broken (id integer PRIMARY KEY)",  # the mapped column note is missing
+]
+
+
+def _mapping(table: str, key: list[str], columns: list[tuple[str, str]], **extra: Any) -> dict:
+    return {
+        "source": f"{{db}}.{table}",
+        "target": f"public.{table}",
+        "key": key,
+        "columns": [{"name": n, "column_type": t, "nullable": True} for n, t in columns],
+        **extra,
+    }
+
+
+MAPPINGS = [
+    _mapping(
+        "orders",
+        ["id"],
+        [
+            ("id", "bigint"),
+            ("name", "varchar(50)"),
+            ("amount", "decimal(12,2)"),
+            ("updated_at", "datetime(6)"),
+        ],
+    ),
+    _mapping(
+        "tags", ["code", "lang"], [("code", "varchar(20)"), ("lang", "char(2)"), ("label", "text")]
+    ),
+    _mapping("broken", ["id"], [("id", "int"), ("note", "varchar(10)")]),
+]
+
+
+@pytest.fixture
+def setup(
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    endpoints: Endpoints,
+    tmp_path: Path,
+) -> tuple[Endpoints, Path]:
+    admin = replace(mysql_admin, database=mysql_db.database)
+    with mysql_connect(admin, autocommit=True) as conn:
+        cur = conn.cursor()
+        for ddl in MYSQL_DDL:
+            cur.execute(ddl)
+        cur.executemany(
+            "INSERT INTO orders VALUES (%s, %s, %s, %s)",
+            [(i, f"n{i}", f"{i}.50", f"2026-01-01 00:00:00.{i:06d}") for i in range(1, 1001)],
+        )
+        cur.executemany(
+            "INSERT INTO tags VALUES (%s, %s, %s)",
+            [(f"t{i}", lang, f"label {i} \U0001f600") for i in range(200) for lang in ("en", "de")],
+        )
+        cur.execute("INSERT INTO broken VALUES (1, 'x')")
+    with pg_connect(pg_db, autocommit=True) as conn:
+        for ddl in PG_DDL:
+            conn.execute(ddl)  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO orders VALUES (%s, %s, %s, %s)",
+                [(i, f"n{i}", f"{i}.50", f"2026-01-01 00:00:00.{i:06d}") for i in range(1, 1001)],
+            )
+            cur.executemany(
+                "INSERT INTO tags VALUES (%s, %s, %s)",
+                [
+                    (f"t{i}", lang, f"label {i} \U0001f600")
+                    for i in range(200)
+                    for lang in ("en", "de")
+                ],
+            )
+        conn.execute("INSERT INTO broken VALUES (1)")
+        # drift: one changed amount, one row gone, one row too many, one changed tag label
+        conn.execute("UPDATE orders SET amount = amount + 0.01 WHERE id = 500")
+        conn.execute("DELETE FROM orders WHERE id = 17")
+        conn.execute("INSERT INTO orders VALUES (5000, 'x', 1, now())")
+        conn.execute("UPDATE tags SET label = 'label 42 ' WHERE code = 't42' AND lang = 'de'")
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    text = yaml.safe_dump(MAPPINGS).replace("{db}", mysql_db.database)
+    (folder / "tables.yaml").write_text(text)
+    return replace(endpoints, mysql=mysql_db, postgres=pg_db), folder
+
+
+def _params(folder: Path, **kw: Any) -> ReconcileParams:
+    return ReconcileParams(
+        mappings=str(folder), recheck_delay_s=0, segment_rows=100, threshold=16, **kw
+    )
+
+
+def test_a_run_finds_drift_errors_one_table_and_reports(setup, tmp_path: Path) -> None:
+    ends, folder = setup
+    run, json_path, html_path = reconcile_all(
+        ends, _params(folder, repair=True, dry_run=True), folder=tmp_path / "reports"
+    )
+    tables = {t["table"].split(".")[1]: t for t in run["tables"]}
+    orders, tags, broken = tables["orders"], tables["tags"], tables["broken"]
+    assert orders["status"] == "drift"
+    assert orders["drift"] == {"missing": 1, "extra": 1, "different": 1}
+    assert orders["examples"] == {"missing": [["17"]], "extra": [["5000"]], "different": [["500"]]}
+    assert orders["different_columns"] == {"amount": 1}
+    assert orders["rows_mysql"] == 1000
+    assert orders["rows_postgres"] == 1000
+    assert orders["repairs"] == {"dry_run": 3}
+    assert tags["drift"] == {"missing": 0, "extra": 0, "different": 1}
+    assert tags["examples"]["different"] == [["t42", "de"]]
+    assert tags["different_columns"] == {"label": 1}
+    assert broken["status"] == "error"
+    assert "postgres table public.broken has no column(s) note" in broken["error"]
+    assert run["status"] == "failed"  # a table errored
+    assert json.loads(json_path.read_text())["run_id"] == run["run_id"]
+    page = html_path.read_text()
+    assert "orders" in page
+    assert "has no column(s) note" in page
+    assert "<script" not in page
+
+    with pg_connect(ends.postgres) as conn:
+        drift = conn.execute(
+            "SELECT key, drift, columns FROM mps_sync.reconcile_drift WHERE run_id = %s "
+            "AND source_table LIKE '%%.orders' ORDER BY drift",
+            (run["run_id"],),
+        ).fetchall()
+        repairs = conn.execute(
+            "SELECT action, write_to, decided_by, status FROM mps_sync.reconcile_repairs "
+            "WHERE run_id = %s ORDER BY action, key",
+            (run["run_id"],),
+        ).fetchall()
+        stored = conn.execute(
+            "SELECT drift_found, drift_repaired FROM mps_sync.reconcile_tables "
+            "WHERE run_id = %s AND source_table LIKE '%%.orders'",
+            (run["run_id"],),
+        ).fetchone()
+    assert drift == [
+        ([500], "different", ["amount"]),
+        ([5000], "extra", []),
+        ([17], "missing", []),
+    ]
+    assert sorted(repairs) == sorted(
+        [
+            ("upsert", "postgres", "mysql", "dry_run"),  # 500: MySQL is authoritative
+            ("upsert", "postgres", "mysql", "dry_run"),  # 17: copy it back
+            ("delete", "postgres", "mysql", "dry_run"),  # 5000: not in MySQL
+            ("upsert", "postgres", "mysql", "dry_run"),  # the tag
+        ]
+    )
+    assert stored == (3, 0)
+
+
+def test_max_repairs_refuses_and_records_every_repair(setup, tmp_path: Path) -> None:
+    ends, folder = setup
+    run, _, _ = reconcile_all(
+        ends,
+        _params(folder, tables=("orders",), repair=True, dry_run=False, max_repairs=2),
+        folder=tmp_path,
+    )
+    (orders,) = run["tables"]
+    assert orders["status"] == "repair_refused"
+    assert (
+        "3 repairs needed, more than max_repairs=2; nothing was repaired"
+        in (orders["repair_message"])
+    )
+    with pg_connect(ends.postgres) as conn:
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM mps_sync.reconcile_repairs WHERE run_id = %s GROUP BY 1",
+            (run["run_id"],),
+        ).fetchall()
+    assert statuses == [("refused", 3)]
+
+
+def test_repairs_without_the_stream_applier_are_recorded_as_failed(setup, tmp_path) -> None:
+    ends, folder = setup
+    run, _, _ = reconcile_all(
+        ends, _params(folder, tables=("orders",), repair=True, dry_run=False), folder=tmp_path
+    )
+    (orders,) = run["tables"]
+    assert orders["status"] == "error"
+    assert "stream applier" in orders["repair_message"]
+    with pg_connect(ends.postgres) as conn:
+        rows = conn.execute(
+            "SELECT status, error IS NOT NULL FROM mps_sync.reconcile_repairs WHERE run_id = %s",
+            (run["run_id"],),
+        ).fetchall()
+    assert rows == [("failed", True)] * 3
+
+
+def test_an_unreachable_database_fails_the_task_and_is_recorded(setup, tmp_path) -> None:
+    ends, folder = setup
+    params = _params(folder, tables=("orders",))
+    run_id = start_run(ends, params, "test")
+    (mapping,) = selected_mappings(params)
+    down = replace(ends, mysql=replace(ends.mysql, port=1))  # nothing listens on port 1
+    with pytest.raises(MySQLdb.OperationalError):
+        reconcile_one(down, run_id, mapping, params)
+    run, _, _ = finish_run(ends, run_id, tmp_path)
+    (orders,) = run["tables"]
+    assert orders["status"] == "error"
+    assert "OperationalError" in orders["error"]
+    assert run["status"] == "failed"
+
+
+def test_an_unknown_parameter_is_refused() -> None:
+    from mysql_pg_sync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown reconcile parameter"):
+        ReconcileParams.from_dict({"tables": "orders", "dryrun": True})
+
+
+def test_state_schema_is_created_by_the_run(setup) -> None:
+    ends, folder = setup
+    start_run(ends, _params(folder), "test")
+    with psycopg.connect(
+        f"host={ends.postgres.host} port={ends.postgres.port} user={ends.postgres.user} "
+        f"password={ends.postgres.password} dbname={ends.postgres.database}"
+    ) as conn:
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema='mps_sync'"
+            )
+        }
+    assert {"reconcile_runs", "reconcile_tables", "reconcile_drift", "reconcile_repairs"} <= names

@@ -308,3 +308,23 @@ def test_broken_password_fails_health_and_restart_failed_heals(
     [healed] = actions.control(ctx, "restart_failed")
     assert healed.is_running
     assert actions.health(ctx).healthy
+
+
+def test_snapshot_tables_runs_an_incremental_snapshot_and_reports_completion(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    for i in range(1, 6):
+        mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (%s, 'existing')", i)
+    ctx = context(env, [table_mapping(env.mysql.database, "orders", "mysql_to_pg")], settings)
+    actions.apply(ctx)
+
+    [result] = actions.snapshot_tables(ctx, ["orders"])
+    assert result.outcome == "COMPLETED"
+    assert result.tables == (f"{env.mysql.database}.orders",)
+    assert result.rows_scanned == {f"{env.mysql.database}.orders": 5}
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
+        after_id(5, op="r"),
+    )

@@ -148,14 +148,16 @@ def snapshot_outcome(
 ) -> SnapshotResult | None:
     """The final notification for ``signal_id`` among those read so far (pure)."""
     rows: dict[str, int] = {}
+    tables: tuple[str, ...] = ()
     for note in notifications:
         if note.get("id") != signal_id or note.get("aggregate_type") != "Incremental Snapshot":
             continue
         extra = note.get("additional_data") or {}
+        if extra.get("data_collections"):  # STARTED lists them; COMPLETED does not
+            tables = tuple(str(extra["data_collections"]).split(","))
         if note.get("type") == "TABLE_SCAN_COMPLETED" and extra.get("scanned_collection"):
             rows[str(extra["scanned_collection"])] = int(extra.get("total_rows_scanned", 0))
         if note.get("type") in _FINAL_TYPES:
-            tables = tuple(str(extra.get("data_collections", "")).split(","))
             return SnapshotResult(signal_id, tables, str(note["type"]), rows)
     return None
 

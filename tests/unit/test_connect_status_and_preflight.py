@@ -1,0 +1,224 @@
+"""Pure parts of the Connect client and the preflight judges (no servers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mysql_pg_sync.cdc.connect_client import ConnectorStatus, connect_error_message
+from mysql_pg_sync.cdc.connector_signals import signal_row, snapshot_outcome
+from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
+from mysql_pg_sync.cdc.preflight.connect import check_plugins
+from mysql_pg_sync.cdc.preflight.mysql import MysqlFacts, check_grants, check_server, parse_grants
+from mysql_pg_sync.cdc.preflight.postgres import PostgresFacts, TableFacts, check
+from mysql_pg_sync.errors import PreflightError, SyncError
+
+FAILED = {
+    "name": "mps-mysql-source",
+    "connector": {"state": "RUNNING", "worker_id": "w:8083"},
+    "tasks": [
+        {"id": 1, "state": "RUNNING", "worker_id": "w:8083"},
+        {"id": 0, "state": "FAILED", "worker_id": "w:8083", "trace": "Access denied for user"},
+    ],
+    "type": "source",
+}
+
+
+def test_status_parses_and_names_the_failed_task_with_its_trace() -> None:
+    status = ConnectorStatus.from_json(FAILED)
+    assert [t.id for t in status.tasks] == [0, 1]
+    assert status.is_failed
+    assert not status.is_running
+    assert status.summary() == "mps-mysql-source: RUNNING (task 0 FAILED, task 1 RUNNING)"
+    assert "task 0:\nAccess denied for user" in status.failure_trace()
+
+
+def test_running_needs_tasks() -> None:
+    no_tasks = ConnectorStatus.from_json({"name": "c", "connector": {"state": "RUNNING"}})
+    assert not no_tasks.is_running
+    assert not no_tasks.is_failed
+
+
+def test_connect_error_message_prefers_connects_message() -> None:
+    assert connect_error_message({"error_code": 409, "message": "rebalance"}) == "rebalance"
+    assert connect_error_message("plain text") == "plain text"
+
+
+MARIADB_OK = MysqlFacts(
+    version="10.11.6-MariaDB",
+    variables={
+        "log_bin": "ON",
+        "binlog_format": "ROW",
+        "binlog_row_image": "FULL",
+        "server_id": "1",
+        "gtid_strict_mode": "ON",
+    },
+    grants=(
+        "GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `sync`@`%`",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `legacy`.* TO `sync`@`%`",
+        "GRANT SELECT ON `mps\\_test\\_%`.* TO `sync`@`%`",
+    ),
+    user="sync@%",
+)
+
+
+def test_a_well_configured_mariadb_passes() -> None:
+    assert check_server(MARIADB_OK) == []
+    assert check_grants(MARIADB_OK, ["legacy", "mps_test_1"], "legacy") == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fix"),
+    [
+        ("binlog_format", "MIXED", "binlog_format=ROW"),
+        ("binlog_row_image", "MINIMAL", "binlog_row_image=FULL"),
+        ("server_id", "0", "non-zero server_id"),
+        ("log_bin", "OFF", "log_bin=<path>"),
+    ],
+)
+def test_each_binlog_problem_names_its_fix(variable: str, value: str, fix: str) -> None:
+    facts = MysqlFacts(
+        MARIADB_OK.version, {**MARIADB_OK.variables, variable: value}, MARIADB_OK.grants, "u"
+    )
+    [finding] = check_server(facts)
+    assert finding.check == variable
+    assert fix in finding.fix
+
+
+def test_mysql_needs_gtid_mode_on() -> None:
+    facts = MysqlFacts("8.4.3", {**MARIADB_OK.variables, "gtid_mode": "OFF"}, (), "u")
+    checks = {f.check for f in check_server(facts)}
+    assert checks == {"gtid_mode", "enforce_gtid_consistency"}
+
+
+def test_missing_grants_name_the_grant_statement() -> None:
+    facts = MysqlFacts(
+        MARIADB_OK.version,
+        MARIADB_OK.variables,
+        (
+            "GRANT REPLICATION SLAVE ON *.* TO `sync`@`%`",
+            "GRANT SELECT ON `legacy`.* TO `sync`@`%`",
+        ),
+        "sync@%",
+    )
+    fixes = [f.fix for f in check_grants(facts, ["legacy", "other"], "legacy")]
+    assert fixes == [
+        "GRANT RELOAD, SHOW DATABASES, BINLOG MONITOR ON *.* TO sync@%",
+        "GRANT SELECT ON `other`.* TO sync@%",
+        "GRANT INSERT ON `legacy`.* TO sync@%",
+    ]
+
+
+def test_grant_parsing_handles_all_privileges_wildcards_and_column_grants() -> None:
+    granted = parse_grants(
+        [
+            "GRANT ALL PRIVILEGES ON *.* TO `admin`@`%` WITH GRANT OPTION",
+            "GRANT SELECT (a, b), INSERT ON `db`.`t` TO `u`@`%`",
+        ]
+    )
+    assert granted == {"*.*": {"ALL"}, "`db`.`t`": {"INSERT"}}
+    admin = MysqlFacts("10.11.6-MariaDB", {}, ("GRANT ALL PRIVILEGES ON *.* TO `a`@`%`",), "a")
+    assert check_grants(admin, ["anything"], "anything") == []
+
+
+def pg_facts(**changes: object) -> PostgresFacts:
+    base = {
+        "wal_level": "logical",
+        "max_replication_slots": 10,
+        "slots_in_use": 2,
+        "slot_exists": False,
+        "can_replicate": True,
+        "can_create_publication": True,
+        "publication_exists": False,
+        "published_tables": (),
+        "tables": (TableFacts("public.orders", True, True, "d", ()),),
+        "user": "sync",
+    }
+    return PostgresFacts(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_a_well_configured_postgres_passes() -> None:
+    assert check(pg_facts()) == []
+
+
+def test_postgres_problems_name_their_fix() -> None:
+    found = check(
+        pg_facts(
+            wal_level="replica",
+            slots_in_use=10,
+            can_replicate=False,
+            can_create_publication=False,
+            tables=(
+                TableFacts("public.gone", False),
+                TableFacts("public.log", True, False, "d", ()),
+            ),
+        )
+    )
+    by_check = {f.check: f for f in found}
+    assert "wal_level = logical" in by_check["wal_level"].fix
+    assert "max_replication_slots" in by_check["replication_slots"].fix
+    assert by_check["replication_role"].fix == 'ALTER ROLE "sync" REPLICATION'
+    assert "make ddl" in by_check["tables"].fix
+    assert by_check["replica_identity"].fix.startswith(
+        "ALTER TABLE public.log REPLICA IDENTITY FULL"
+    )
+    assert "publication" in by_check
+
+
+def test_existing_slot_needs_no_free_one() -> None:
+    assert check(pg_facts(slots_in_use=10, slot_exists=True)) == []
+
+
+def test_toast_columns_warn_by_default_and_fail_on_request() -> None:
+    toasty = (TableFacts("public.docs", True, True, "d", ("body",)),)
+    [warning] = check(pg_facts(tables=toasty))
+    assert warning.severity == "warning"
+    assert "__debezium_unavailable_value" in warning.message
+    [error] = check(pg_facts(tables=toasty), require_full_for_toast=True)
+    assert error.severity == "error"
+    assert check(pg_facts(tables=(TableFacts("public.docs", True, True, "f", ("body",)),))) == []
+
+
+def test_raise_for_errors_lists_every_error_and_returns_warnings() -> None:
+    warn = Finding("a", "minor", "ignore", "warning")
+    assert raise_for_errors("db", [warn]) == [warn]
+    with pytest.raises(PreflightError, match=r"2 problem\(s\)[\s\S]*Fix: one[\s\S]*Fix: two"):
+        raise_for_errors("db", [Finding("x", "bad", "one"), Finding("y", "worse", "two"), warn])
+
+
+def test_missing_connect_plugins_are_named() -> None:
+    [finding] = check_plugins(["a.B"], ["a.B", "c.D"])
+    assert "c.D" in finding.message
+
+
+def test_execute_snapshot_signal_and_its_completion() -> None:
+    sid, kind, data = signal_row(["legacy.orders"], "abc")
+    assert (sid, kind) == ("abc", "execute-snapshot")
+    assert data == '{"data-collections": ["legacy.orders"], "type": "incremental"}'
+    with pytest.raises(SyncError):
+        signal_row([])
+    notes = [
+        {"id": "other", "aggregate_type": "Incremental Snapshot", "type": "COMPLETED"},
+        {
+            "id": "abc",
+            "aggregate_type": "Incremental Snapshot",
+            "type": "STARTED",
+            "additional_data": {"data_collections": "legacy.orders"},
+        },
+        {
+            "id": "abc",
+            "aggregate_type": "Incremental Snapshot",
+            "type": "TABLE_SCAN_COMPLETED",
+            "additional_data": {"scanned_collection": "legacy.orders", "total_rows_scanned": "5"},
+        },
+    ]
+    assert snapshot_outcome(notes, "abc") is None
+    done = snapshot_outcome(
+        [*notes, {"id": "abc", "aggregate_type": "Incremental Snapshot", "type": "COMPLETED"}],
+        "abc",
+    )
+    assert done is not None
+    assert (done.outcome, done.tables, done.rows_scanned) == (
+        "COMPLETED",
+        ("legacy.orders",),
+        {"legacy.orders": 5},
+    )

@@ -122,6 +122,17 @@ def _int_to_pg(v: Any, c: Ctx) -> Any:
     return int(v)
 
 
+def _uint64_to_pg(v: Any, c: Ctx) -> Any:
+    number = int(v)
+    if number < 0:
+        raise c.fail(
+            v,
+            "negative value for bigint unsigned (Debezium's 'long' mode wraps above 2^63 - 1)",
+            "set bigint.unsigned.handling.mode=precise on the MySQL connector",
+        )
+    return number
+
+
 def _same(v: Any, c: Ctx) -> Any:
     return v
 
@@ -283,7 +294,8 @@ def _uuid_to_mysql(v: Any, c: Ctx) -> Any:
 
 def _bits_to_mysql(v: Any, c: Ctx) -> Any:
     n = _bit_length(c.column)
-    return int(str(v), 2).to_bytes((n + 7) // 8, "big")
+    number = v if isinstance(v, int) else int(str(v), 2)  # psycopg: '0101'; Debezium: int
+    return number.to_bytes((n + 7) // 8, "big")
 
 
 def _is_sentinel(v: Any, c: Ctx) -> bool:
@@ -327,7 +339,7 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "bool": (_bool_to_pg, _bool_to_mysql),
     "bit1": (_bit1_to_pg, _bool_to_mysql),
     "int": (_int_to_pg, _int_to_pg),
-    "uint64": (_int_to_pg, _uint64_to_mysql),
+    "uint64": (_uint64_to_pg, _uint64_to_mysql),
     "decimal": (_same, _decimal_to_mysql),
     "float32": (_same, _same),
     "float64": (_same, _same),

@@ -26,11 +26,13 @@ TABLES: dict[str, tuple[str, str]] = {
   amount decimal(12,2) NOT NULL, created_at datetime(6) NOT NULL, paid tinyint(1) NOT NULL,
   note text NULL, weight double NULL, ship_date date NULL, coupon varchar(32) NULL
 ) ENGINE=InnoDB""",
-        """SELECT seq, seq % 100003, CONCAT('SKU-', LPAD(seq % 99991, 6, '0'), '-', HEX(seq % 4096)),
+        """SELECT seq, seq % 100003,
+  CONCAT('SKU-', LPAD(seq % 99991, 6, '0'), '-', HEX(seq % 4096)),
   (seq % 1000003) / 100, TIMESTAMP('2019-01-01') + INTERVAL (seq * 17) SECOND
     + INTERVAL (seq % 1000000) MICROSECOND,
   seq % 2,
-  CASE seq % 10 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN CONCAT('tab', CHAR(9), 'nl', CHAR(10), 'bs\\\\', seq)
+  CASE seq % 10 WHEN 0 THEN NULL WHEN 1 THEN ''
+    WHEN 2 THEN CONCAT('tab', CHAR(9), 'nl', CHAR(10), 'bs\\\\', seq)
     WHEN 3 THEN CONCAT('emoji 😀 ', seq) ELSE CONCAT(REPEAT('lorem ipsum ', 6), MD5(seq)) END,
   IF(seq % 7 = 0, NULL, seq / 3.0), DATE('2020-01-01') + INTERVAL (seq % 2000) DAY,
   IF(seq % 3 = 0, NULL, CONCAT('C', seq % 977))

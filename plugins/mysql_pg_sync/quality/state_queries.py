@@ -29,7 +29,7 @@ STATE_QUERIES: dict[str, StateQuery] = {
             FROM mps_sync.reconcile_tables t
             WHERE t.source_table = {source}
               AND t.run_id = (SELECT max(run_id) FROM mps_sync.reconcile_tables
-                              WHERE source_table = {source})
+                              WHERE source_table = {source} AND status <> 'running')
         """,
     ),
     "conflicts_24h": StateQuery(

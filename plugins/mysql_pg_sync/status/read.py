@@ -36,10 +36,12 @@ SECTION_QUERIES: dict[str, str] = {
         SELECT source_table, lag_events, lag_seconds, events_per_second, updated_at
         FROM mps_sync.stream_lag""",
     "reconcile": """
-        SELECT DISTINCT ON (source_table) source_table, run_id, started_at, finished_at,
-               drift_found, drift_repaired, report_path
-        FROM mps_sync.reconcile_tables
-        ORDER BY source_table, started_at DESC""",
+        SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.started_at,
+               t.finished_at, t.drift_found, t.drift_repaired, r.report_html AS report_path
+        FROM mps_sync.reconcile_tables t
+        JOIN mps_sync.reconcile_runs r USING (run_id)
+        WHERE t.status <> 'running'
+        ORDER BY t.source_table, t.run_id DESC""",
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
@@ -63,8 +65,11 @@ def _rows(conn: psycopg.Connection[Any], name: str, notes: list[str]) -> list[Ro
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             cur.execute(SECTION_QUERIES[name])
             return list(cur.fetchall())
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-        notes.append(f"{name}: no data ({exc.diag.message_primary})")
+    except psycopg.DatabaseError as exc:
+        # Missing table (feature not deployed yet), renamed column, no privilege: the other
+        # sections still render.
+        log.warning("status section %s unavailable: %s", name, exc)
+        notes.append(f"{name}: no data ({exc.diag.message_primary or exc})")
         return None
 
 

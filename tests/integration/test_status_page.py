@@ -1,0 +1,173 @@
+"""The "Sync status" app inside the real Airflow api-server app (real auth manager, real DB)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.mapping.models import TableMapping, dump_yaml_entry
+from mysql_pg_sync.quality.persist import save_run
+from mysql_pg_sync.quality.results import CheckResult, QualityRun
+from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.state.schema import ensure_schema
+
+NOW = datetime.now(UTC)
+
+
+def _mapping(name: str) -> TableMapping:
+    return TableMapping.model_validate(
+        {
+            "source": f"legacy.{name}",
+            "target": f"public.{name}",
+            "key": ["id"],
+            "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+        }
+    )
+
+
+def _result(table: str, check_id: str, outcome: str, severity: str) -> CheckResult:
+    return CheckResult(table, check_id, check_id.split(":")[0], severity, outcome, "Expect")  # type: ignore[arg-type]
+
+
+def _seed(pg: DatabaseEndpoint, reports: Path) -> None:
+    with pg_connect(pg, autocommit=True) as conn:
+        ensure_schema(conn)
+        conn.execute(
+            "INSERT INTO mps_sync.table_state (source_table, target_table, state) VALUES "
+            "('legacy.orders', 'public.orders', 'streaming'), "
+            "('legacy.customers', 'public.customers', 'backfilling')"
+        )
+        conn.execute(
+            "INSERT INTO mps_sync.backfill_tables (source_table, target_table, key_columns, "
+            "strategy, reader, chunk_rows) VALUES "
+            "('legacy.customers', 'public.customers', '{id}', 'integer', 'connectorx', 100)"
+        )
+        for seq, state in enumerate(["done", "done", "done", "failed", "planned"]):
+            conn.execute(
+                "INSERT INTO mps_sync.backfill_chunks (source_table, seq, state, rows) "
+                "VALUES ('legacy.customers', %s, %s, 100)",
+                (seq, state),
+            )
+        report = reports / "reconcile" / "r1.html"
+        report.parent.mkdir(parents=True)
+        report.write_text("<html><body>reconcile r1</body></html>")
+        run_id = conn.execute(
+            "INSERT INTO mps_sync.reconcile_runs (trigger, status, finished_at, report_html) "
+            "VALUES ('test', 'drift', now(), %s) RETURNING run_id",
+            (str(report),),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO mps_sync.reconcile_tables (run_id, source_table, target_table, status,"
+            " drift_found, drift_repaired, finished_at) VALUES "
+            "(%s, 'legacy.orders', 'public.orders', 'repaired', 4, 3, now())",
+            (run_id,),
+        )
+        dq_report = reports / "quality" / "runs" / "dq1" / "report.html"
+        dq_report.parent.mkdir(parents=True)
+        dq_report.write_text("<html><body>dq</body></html>")
+        save_run(
+            conn,
+            QualityRun(
+                "dq1",
+                NOW - timedelta(minutes=1),
+                NOW,
+                (
+                    _result("legacy.orders", "key_unique:id", "passed", "fail"),
+                    _result("legacy.orders", "freshness:ts", "failed", "warn"),
+                    _result("legacy.customers", "key_unique:id", "failed", "fail"),
+                ),
+                report_path=str(dq_report),
+            ),
+        )
+
+
+@pytest.fixture(scope="module")
+def airflow_app():  # the real api-server application, with our plugin mounted
+    from airflow.api_fastapi.app import create_app  # noqa: TID251  (the real api-server app)
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app())
+
+
+@pytest.fixture
+def client(airflow_app, pg_db: DatabaseEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    entries = [dump_yaml_entry(_mapping(n)) for n in ("customers", "orders", "products")]
+    (mappings / "legacy.yaml").write_text(yaml.safe_dump(entries))
+    reports = tmp_path / "reports"
+    _seed(pg_db, reports)
+    monkeypatch.setenv("MPS_MAPPINGS_DIR", str(mappings))
+    monkeypatch.setenv("MPS_REPORTS_DIR", str(reports))
+    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    airflow_app.cookies.clear()
+    return airflow_app
+
+
+def _token(client) -> str:
+    path = os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    password = json.loads(Path(path).read_text())["admin"]
+    response = client.post("/auth/token", json={"username": "admin", "password": password})
+    assert response.status_code in (200, 201), response.text
+    return response.json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sync-status/",
+        "/sync-status/api/tables",
+        "/sync-status/reports/quality/runs/dq1/report.html",
+    ],
+)
+def test_anonymous_and_forged_requests_are_refused(client, path: str) -> None:
+    assert client.get(path).status_code == 401
+    forged = client.get(path, headers={"Authorization": "Bearer not-a-jwt"})
+    assert forged.status_code in (401, 403)
+    client.cookies.set("_token", "not-a-jwt")
+    assert client.get(path).status_code in (401, 403)
+
+
+def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
+    headers = {"Authorization": f"Bearer {_token(client)}"}
+    rows = {r["source"]: r for r in client.get("/sync-status/api/tables", headers=headers).json()}
+    assert sorted(rows) == ["legacy.customers", "legacy.orders", "legacy.products"]
+
+    with pg_connect(pg_db) as conn:
+        states = dict(conn.execute("SELECT source_table, state FROM mps_sync.table_state"))
+        done, total = conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'done'), count(*) FROM mps_sync.backfill_chunks"
+        ).fetchone()
+        found, repaired = conn.execute(
+            "SELECT drift_found, drift_repaired FROM mps_sync.reconcile_tables"
+        ).fetchone()
+    for name, row in rows.items():
+        assert row["state"] == states.get(name, "no data")
+    customers, orders, products = (rows[f"legacy.{n}"] for n in ("customers", "orders", "products"))
+    assert customers["backfill"] == f"{done}/{total} chunks (60%), 1 failed"
+    assert customers["quality"] == "failed"
+    assert customers["health"] == "failed"
+    assert orders["reconcile"].startswith(f"drift {found}, repaired {repaired}")
+    assert orders["quality"] == "warn"
+    assert [link["label"] for link in orders["links"]] == ["DQ report", "reconcile report"]
+    assert (products["state"], products["backfill"], products["quality"]) == ("no data",) * 3
+
+    # Links resolve to files served behind the same login; nothing escapes the reports folder.
+    for link in orders["links"]:
+        served = client.get("/sync-status/" + link["href"].split("#")[0], headers=headers)
+        assert served.status_code == 200
+        assert "<html>" in served.text
+    escape = client.get("/sync-status/reports/..%2F..%2Fetc/passwd", headers=headers)
+    assert escape.status_code == 404
+
+    client.cookies.set("_token", headers["Authorization"].split()[1])  # the UI's cookie works too
+    page = client.get("/sync-status/")
+    assert page.status_code == 200
+    assert page.text.count('class="table-row') == 3
+    assert 'data-table="legacy.orders"' in page.text

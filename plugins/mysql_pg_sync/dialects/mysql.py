@@ -148,3 +148,68 @@ def table_columns_sql() -> str:
         "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
+
+
+# --- streaming apply (owned by the stream engineer): upserts with the conflict rule inside ---
+
+
+def applier_session_sql(origin: str, gtid_domain: int) -> list[tuple[str, tuple[object, ...]]]:
+    """Statements that tag this session's writes so CDC can tell them apart (loop prevention).
+
+    MariaDB: a dedicated GTID domain (needs BINLOG REPLAY on 10.11). MySQL 8.4 would use tagged
+    GTIDs (``SET gtid_next = 'AUTOMATIC:<tag>'`` per transaction) instead.
+    """
+    del origin
+    return [(f"SET SESSION gtid_domain_id = {int(gtid_domain)}", ())]
+
+
+def null_safe_equal_sql(left: str, right: str) -> str:
+    return f"({left} <=> {right})"
+
+
+def upsert_target_ref(column: str) -> str:
+    """The target row's current value inside ON DUPLICATE KEY UPDATE."""
+    return quote_ident(column)
+
+
+def upsert_incoming_ref(column: str) -> str:
+    """The incoming value inside ON DUPLICATE KEY UPDATE (MariaDB has no row alias)."""
+    return f"VALUES({quote_ident(column)})"
+
+
+def upsert_sql(
+    table_sql: str,
+    columns: Iterable[str],
+    key_columns: Iterable[str],
+    rows_sql: str,
+    guard_sql: str | None = None,
+) -> str:
+    """Insert rows; on a key clash update each column only when ``guard_sql`` holds.
+
+    MySQL assigns left to right and later expressions see earlier assignments, so the guard is
+    evaluated into a user variable once, before any column changes.
+    """
+    cols = list(columns)
+    keys = list(key_columns)
+    updates = [c for c in cols if c not in keys]
+    head = f"INSERT INTO {table_sql} ({column_list(cols)}) {rows_sql} "
+    if not updates:
+        return head + f"ON DUPLICATE KEY UPDATE {quote_ident(keys[0])} = {quote_ident(keys[0])}"
+    if not guard_sql:
+        sets = ", ".join(f"{quote_ident(c)} = VALUES({quote_ident(c)})" for c in updates)
+        return head + f"ON DUPLICATE KEY UPDATE {sets}"
+    first = quote_ident(updates[0])
+    sets = [f"{first} = IF((@mps_win := ({guard_sql})), VALUES({first}), {first})"]
+    sets += [
+        f"{quote_ident(c)} = IF(@mps_win, VALUES({quote_ident(c)}), {quote_ident(c)})"
+        for c in updates[1:]
+    ]
+    return head + "ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+
+
+def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str:
+    """A session-local table shaped like the target's columns."""
+    return (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote_ident(stage)} AS "
+        f"SELECT {column_list(columns)} FROM {table_sql} WHERE 1 = 0"
+    )

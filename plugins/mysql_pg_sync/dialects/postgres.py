@@ -151,3 +151,53 @@ def table_columns_sql() -> str:
         "SELECT column_name FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
     )
+
+
+# --- streaming apply (owned by the stream engineer): upserts with the conflict rule inside ---
+
+
+def applier_session_sql(origin: str, gtid_domain: int) -> list[tuple[str, tuple[object, ...]]]:
+    """Statements that tag this session's writes so CDC can tell them apart (loop prevention)."""
+    del gtid_domain
+    return [("SELECT pg_replication_origin_session_setup(%s)", (origin,))]
+
+
+def null_safe_equal_sql(left: str, right: str) -> str:
+    return f"({left} IS NOT DISTINCT FROM {right})"
+
+
+def upsert_target_ref(column: str) -> str:
+    """The target row's current value inside the upsert's update clause."""
+    return f"tgt.{quote_ident(column)}"
+
+
+def upsert_incoming_ref(column: str) -> str:
+    """The incoming value inside the upsert's update clause."""
+    return f"EXCLUDED.{quote_ident(column)}"
+
+
+def upsert_sql(
+    table_sql: str,
+    columns: Iterable[str],
+    key_columns: Iterable[str],
+    rows_sql: str,
+    guard_sql: str | None = None,
+) -> str:
+    """Insert rows (``VALUES ...`` or a ``SELECT``); on a key clash update when ``guard_sql`` holds."""
+    cols = list(columns)
+    keys = list(key_columns)
+    updates = [c for c in cols if c not in keys]
+    head = f"INSERT INTO {table_sql} AS tgt ({column_list(cols)}) {rows_sql} "
+    if not updates:
+        return head + f"ON CONFLICT ({column_list(keys)}) DO NOTHING"
+    sets = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates)
+    where = f" WHERE {guard_sql}" if guard_sql else ""
+    return head + f"ON CONFLICT ({column_list(keys)}) DO UPDATE SET {sets}{where}"
+
+
+def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str:
+    """A session-local, constraint-free table shaped like the target's columns (for COPY)."""
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} ON COMMIT DELETE ROWS AS "
+        f"SELECT {column_list(columns)} FROM {table_sql} WITH NO DATA"
+    )

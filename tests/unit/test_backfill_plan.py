@@ -1,0 +1,159 @@
+"""Pure backfill logic: chunk ranges, predicates, grouping, key encoding, Arrow conversion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from mysql_pg_sync.backfill.convert import ColumnPlan, convert_batch, converter_for
+from mysql_pg_sync.backfill.keys import decode_key, encode_key, mysql_literal
+from mysql_pg_sync.backfill.plan import (
+    MAX_MAP_LENGTH,
+    PlanError,
+    chunk_rows_for,
+    chunks_from_boundaries,
+    group_chunks,
+    integer_range_predicate,
+    key_strategy,
+    mysql_range_predicate,
+)
+from mysql_pg_sync.backfill.report import build_summary, render_html
+from mysql_pg_sync.dialects.mysql import quote_ident
+from mysql_pg_sync.errors import ConversionError
+
+
+def test_chunks_cover_everything_open_ended() -> None:
+    chunks = chunks_from_boundaries("db.t", [(100,), (5000,)], strategy="integer")
+    assert [(c.seq, c.lower, c.upper) for c in chunks] == [
+        (0, None, (100,)),
+        (1, (100,), (5000,)),
+        (2, (5000,), None),
+    ]
+    assert chunks_from_boundaries("db.t", [], strategy="integer")[0].lower is None
+
+
+def test_unordered_or_repeated_boundaries_are_refused() -> None:
+    with pytest.raises(PlanError, match="not increasing"):
+        chunks_from_boundaries("db.t", [(5,), (3,)], strategy="integer")
+    with pytest.raises(PlanError, match="repeats"):
+        chunks_from_boundaries("db.t", [("a",), ("a",)], strategy="keyset")
+
+
+def test_composite_predicate_is_lexicographic_and_mysql_only() -> None:
+    where = mysql_range_predicate(["r", "c"], ("N", 5), ("S", 1), quote_ident)
+    n, s = mysql_literal("N"), mysql_literal("S")
+    assert where == (
+        f"((`r` > {n}) OR (`r` = {n} AND `c` >= 5)) AND ((`r` < {s}) OR (`r` = {s} AND `c` < 1))"
+    )
+    assert mysql_range_predicate(["id"], None, None, quote_ident) == "1=1"
+    assert integer_range_predicate('"id"', (10,), None) == '"id" >= 10'
+
+
+def test_string_literals_are_hex_and_take_the_column_collation() -> None:
+    assert mysql_literal("it's 😀") == "_utf8mb4 X'" + "it's 😀".encode().hex() + "'"
+    assert mysql_literal(b"\x00\xff") == "X'00ff'"
+    assert mysql_literal(dt.date(2020, 1, 2)) == "'2020-01-02'"
+
+
+def test_key_encoding_round_trips() -> None:
+    key = (
+        1,
+        "ä",
+        b"\x00",
+        Decimal("1.50"),
+        dt.datetime(2020, 1, 1, 2, 3, 4, 5),
+        dt.date(2020, 1, 1),
+    )
+    assert decode_key(encode_key(key)) == key
+
+
+def test_strategy_and_chunk_size() -> None:
+    assert key_strategy(["int"]) == "integer"
+    assert key_strategy(["text"]) == "keyset"
+    assert key_strategy(["int", "int"]) == "keyset"
+    assert chunk_rows_for(250_000, 10, 100) == 104_857
+    assert chunk_rows_for(None, 1, 0) == 5242  # no statistics yet: 200 bytes a row
+
+
+def test_groups_stay_under_max_map_length() -> None:
+    refs = [("db.t", i) for i in range(5000)]
+    groups = group_chunks(refs, 1000)
+    assert len(groups) <= 1000 < MAX_MAP_LENGTH
+    assert [r for g in groups for r in g] == refs
+    assert group_chunks(refs[:3], 1000) == [[r] for r in refs[:3]]
+    with pytest.raises(PlanError):
+        group_chunks(refs, 2000)
+
+
+def _col(name: str, kind: str, column_type: str, pg_type: str) -> ColumnPlan:
+    return ColumnPlan(name, name, kind, column_type, pg_type)
+
+
+def test_conversions_vectorized() -> None:
+    cols = [
+        _col("id", "int", "bigint(20)", "bigint"),
+        _col("b", "bool", "tinyint(1)", "boolean"),
+        _col("s", "set", "set('a','b')", "text[]"),
+        _col("t", "time", "time", "time(0)"),
+        _col("d", "date", "date", "date"),
+        _col("u", "uint64", "bigint(20) unsigned", "numeric(20,0)"),
+    ]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "id": pa.array([1, 2], pa.uint64()),
+            "b": pa.array([1, None], pa.int8()),
+            "s": ["a,b", ""],
+            "t": ["23:59:59.000000", None],
+            "d": ["2020-02-29", "0000-00-00"],
+            "u": pa.array([2**64 - 1, 0], pa.uint64()),
+        }
+    )
+    out = convert_batch(
+        batch, cols, [converter_for(c) for c in cols], table="db.t", key_columns=["id"]
+    )
+    assert out.to_pylist() == [
+        {
+            "id": 1,
+            "b": True,
+            "s": ["a", "b"],
+            "t": dt.time(23, 59, 59),
+            "d": dt.date(2020, 2, 29),
+            "u": Decimal(2**64 - 1),
+        },
+        {"id": 2, "b": None, "s": [], "t": None, "d": None, "u": Decimal(0)},
+    ]
+
+
+def test_conversion_error_names_table_key_column_value() -> None:
+    cols = [_col("id", "int", "int(11)", "integer"), _col("flag", "bool", "tinyint(1)", "boolean")]
+    batch = pa.RecordBatch.from_pydict({"id": [7, 8], "flag": pa.array([0, 5], pa.int8())})
+    with pytest.raises(ConversionError, match=r"db.t: key \{'id': 8\}: column 'flag': value 5"):
+        convert_batch(
+            batch, cols, [converter_for(c) for c in cols], table="db.t", key_columns=["id"]
+        )
+    nul = [_col("id", "int", "int(11)", "integer"), _col("x", "text", "text", "text")]
+    batch = pa.RecordBatch.from_pydict({"id": [1], "x": ["a\x00b"]})
+    with pytest.raises(ConversionError, match="NUL byte"):
+        convert_batch(batch, nul, [converter_for(c) for c in nul], table="db.t", key_columns=["id"])
+
+
+def test_summary_totals_and_html() -> None:
+    summary = build_summary(
+        "r<1>",
+        {
+            "db.t": {
+                "chunks": 2,
+                "chunks_done": 2,
+                "rows": 1000,
+                "bytes": 2_000_000,
+                "chunk_seconds": 2.0,
+            }
+        },
+        4.0,
+    )
+    assert summary["total"]["rows_per_s"] == 250.0
+    assert summary["tables"]["db.t"]["mb_per_s"] == 1.0
+    assert "r&lt;1&gt;" in render_html(summary)

@@ -10,7 +10,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
@@ -33,8 +34,8 @@ from mysql_pg_sync.cdc.preflight import connect as connect_preflight
 from mysql_pg_sync.cdc.preflight import mysql as mysql_preflight
 from mysql_pg_sync.cdc.preflight import postgres as postgres_preflight
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.errors import ConfigError
-from mysql_pg_sync.mapping.models import MappingSet
+from mysql_pg_sync.errors import ConfigError, SyncError
+from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,20 @@ class ConnectorContext:
     @property
     def names(self) -> tuple[str, str]:
         return (self.settings.mysql_connector, self.settings.postgres_connector)
+
+
+def configured_context(
+    endpoints: Endpoints, mappings_path: Path | None = None, timeout_s: float | None = None
+) -> ConnectorContext:
+    """Mappings from ``$MPS_MAPPINGS_DIR`` (or the given path), settings from ``MPS_*``."""
+    from mysql_pg_sync.backfill.configured import mappings_dir
+
+    return ConnectorContext(
+        endpoints,
+        load_mappings(mappings_path or mappings_dir()),
+        ConnectorSettings.from_env(),
+        timeout_s=timeout_s or lifecycle.DEFAULT_TIMEOUT_S,
+    )
 
 
 def render(ctx: ConnectorContext) -> list[RenderedConnector]:
@@ -218,6 +233,44 @@ def snapshot_tables(ctx: ConnectorContext, tables: Sequence[str]) -> list[Snapsh
             )
         )
     return results
+
+
+class ConnectorsUnhealthy(SyncError):
+    """A connector stayed FAILED after a restart; the message carries Connect's trace."""
+
+
+def health_or_raise(ctx: ConnectorContext) -> str:
+    """The health report as text; raises ConnectorsUnhealthy if something could not be healed."""
+    report = health(ctx)
+    text = report.message() or "no connector of ours exists yet; run the apply action"
+    log.info("%s", text)
+    if not report.healthy:
+        raise ConnectorsUnhealthy(text)
+    return text
+
+
+def run_action(
+    ctx: ConnectorContext,
+    action: str,
+    *,
+    tables: Sequence[str] = (),
+    drop_slot: bool = False,
+) -> dict[str, Any]:
+    """Dispatch one operator action; returns a JSON-friendly summary."""
+    if action == "apply":
+        return {r.name: {"changed": r.changed, "status": r.status.summary()} for r in apply(ctx)}
+    if action in ("pause", "resume", "stop", "restart_failed"):
+        return {s.name: s.summary() for s in control(ctx, action)}  # type: ignore[arg-type]
+    if action == "delete":
+        return {"deleted": delete(ctx, drop_slot=drop_slot), "slot_dropped": drop_slot}
+    if action == "snapshot_tables":
+        if not tables:
+            raise ConfigError("snapshot_tables needs the tables param (db.table or schema.table)")
+        return {
+            r.signal_id: {"outcome": r.outcome, "tables": r.tables, "rows": r.rows_scanned}
+            for r in snapshot_tables(ctx, tables)
+        }
+    raise ConfigError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
 
 
 def connector_classes() -> list[str]:

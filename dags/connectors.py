@@ -1,0 +1,107 @@
+"""
+### connectors
+
+The Debezium source connectors, driven through the Kafka Connect REST API. Trigger with the
+**action** param:
+
+- `apply`: preflight (binlog, GTID and grants on MySQL; wal_level, slots and replica identity
+  on PostgreSQL; Connect plugins), signal tables, then renders the configs from the mappings
+  and PUTs them **only if they changed**; waits until the connector and every task is RUNNING.
+- `pause` / `resume` / `stop`: both connectors; `stop` keeps the config (offsets can be edited).
+- `restart_failed`: restarts failed connectors and tasks only, waits until RUNNING.
+- `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
+  (its position is lost: a new connector starts from now).
+- `snapshot_tables`: an incremental snapshot (Debezium `execute-snapshot` signal) of the
+  selected **tables**, for tables added after the backfill; waits for Debezium's completion notice.
+
+Configs come from `include/connectors/*.yaml` (templates) and the enabled mappings; passwords are
+`${file:...}` references resolved by Connect, never stored in a config.
+
+### connectors_health
+
+Every 5 minutes: checks both connectors, restarts failed tasks once, and fails (alerting through
+the notifier with Connect's error trace) when a connector cannot be healed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+from mysql_pg_sync.airflow.notifier import notify_failure
+
+ACTIONS = ["apply", "pause", "resume", "stop", "restart_failed", "delete", "snapshot_tables"]
+DEFAULT_ARGS = {
+    "owner": "mysql_pg_sync",
+    "retries": 1,
+    "retry_delay": timedelta(seconds=30),
+    "on_failure_callback": notify_failure,
+}
+
+
+def _context() -> Any:
+    from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+    from mysql_pg_sync.cdc.connector_actions import configured_context
+
+    return configured_context(endpoints_from_airflow())
+
+
+with DAG(
+    dag_id="connectors",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["mysql_pg_sync", "cdc"],
+    default_args=DEFAULT_ARGS,
+    params={
+        "action": Param("apply", type="string", enum=ACTIONS, description="What to do."),
+        "tables": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="snapshot_tables: MySQL db.table, PostgreSQL schema.table or bare names.",
+        ),
+        "drop_replication_slot": Param(
+            False, type="boolean", description="delete: also drop the PostgreSQL slot."
+        ),
+    },
+):
+
+    @task
+    def run_action() -> Any:
+        """Run the chosen action; returns a summary shown in the task's XCom."""
+        from mysql_pg_sync.cdc.connector_actions import run_action as run
+
+        params = get_current_context()["params"]
+        return run(
+            _context(),
+            params["action"],
+            tables=params["tables"],
+            drop_slot=params["drop_replication_slot"],
+        )
+
+    run_action()
+
+
+with DAG(
+    dag_id="connectors_health",
+    doc_md=__doc__,
+    schedule=timedelta(minutes=5),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=4),
+    tags=["mysql_pg_sync", "cdc", "health"],
+    default_args={**DEFAULT_ARGS, "retry_delay": timedelta(seconds=20)},
+):
+
+    @task
+    def heal_connectors() -> str:
+        """Restart failed tasks once; fail with Connect's trace if a connector stays broken."""
+        from mysql_pg_sync.cdc.connector_actions import health_or_raise
+
+        return health_or_raise(_context())
+
+    heal_connectors()

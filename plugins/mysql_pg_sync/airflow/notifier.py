@@ -1,0 +1,62 @@
+"""The one failure notifier every DAG uses: ``on_failure_callback=notify_failure``.
+
+Message building and delivery live in :mod:`mysql_pg_sync.alerts`; this module only reads the
+Airflow context, the ``mps_alerts`` Variable and Airflow's SMTP settings (email backend).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from airflow.sdk import BaseNotifier, Variable
+
+from mysql_pg_sync.alerts import Alert, AlertConfig, config_from, deliver, failure_alert
+
+ALERTS_VARIABLE = "mps_alerts"
+
+
+def alert_config() -> AlertConfig:
+    """The ``mps_alerts`` Variable (JSON) if set, else ``MPS_ALERT_*`` from the environment."""
+    try:
+        variable = Variable.get(ALERTS_VARIABLE, default=None)
+    except Exception:  # no metadata DB / API reachable (e.g. a unit run): fall back to env
+        variable = None
+    return config_from(variable, os.environ)
+
+
+def alert_from_context(context: Any) -> Alert:
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    dag_id = getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", "unknown")
+    return failure_alert(
+        dag_id=str(dag_id),
+        task_id=getattr(ti, "task_id", None),
+        run_id=str(getattr(dag_run, "run_id", None) or context.get("run_id", "?")),
+        try_number=getattr(ti, "try_number", None),
+        error=context.get("exception") or context.get("reason"),
+        log_url=getattr(ti, "log_url", None),
+    )
+
+
+def _send_email(to: Iterable[str], subject: str, html: str) -> None:
+    from airflow.utils.email import send_email
+
+    send_email(list(to), subject, html)
+
+
+class SyncFailureNotifier(BaseNotifier):
+    """Sends a failure alert through the configured backend (log, webhook, email)."""
+
+    def __init__(self, config: AlertConfig | None = None) -> None:
+        super().__init__()
+        self.config = config
+
+    def notify(self, context: Any) -> None:
+        deliver(alert_from_context(context), self.config or alert_config(), send_email=_send_email)
+
+
+def notify_failure(context: Any) -> None:
+    """A plain ``on_failure_callback``."""
+    SyncFailureNotifier().notify(context)

@@ -1,0 +1,41 @@
+"""`python -m mysql_pg_sync connectors ACTION`: the connectors DAG's actions outside Airflow.
+
+Extra actions: ``render`` prints the configs that ``apply`` would PUT, ``preflight`` runs the
+checks only, ``status`` and ``health`` report (``health`` restarts failed tasks once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mysql_pg_sync.cdc import connector_actions as actions
+from mysql_pg_sync.settings import endpoints_from_env
+
+EXTRA = ("render", "preflight", "status", "health")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=(*actions.ACTIONS, *EXTRA))
+    parser.add_argument("--mappings", type=Path, default=None, help="default: $MPS_MAPPINGS_DIR")
+    parser.add_argument("--tables", nargs="*", default=[], help="snapshot_tables: the tables")
+    parser.add_argument("--drop-slot", action="store_true", help="delete: drop the PG slot too")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per step")
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = actions.configured_context(endpoints_from_env(), args.mappings, args.timeout)
+    if args.action == "render":
+        out: object = {c.name: c.config for c in actions.render(ctx)}
+    elif args.action == "preflight":
+        out = [str(w) for w in actions.preflight(ctx, actions.render(ctx))] or "all checks passed"
+    elif args.action == "status":
+        client = ctx.client()
+        out = [client.status(name).summary() for name in actions.existing(ctx, client)]
+    elif args.action == "health":
+        out = actions.health_or_raise(ctx)
+    else:
+        out = actions.run_action(ctx, args.action, tables=args.tables, drop_slot=args.drop_slot)
+    print(json.dumps(out, indent=2, default=str))
+    return 0

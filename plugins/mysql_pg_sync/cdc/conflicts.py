@@ -1,0 +1,120 @@
+"""Conflict decisions: does an incoming change win against the target's current row? (pure)
+
+A *conflict* is a target row that changed independently of the incoming change: it differs from
+the incoming before-image (or, for an insert, the row already exists with other values). With no
+before-image (PostgreSQL without REPLICA IDENTITY FULL) only last-writer-wins / version tables
+can tell; they compare the rule column on every write. The rules, per table mapping:
+
+- ``last_writer_wins``: the newer rule-column value wins; a delete carries its commit time.
+- ``version``: the higher version wins; a delete carries the version it deleted.
+- ``mysql_wins`` / ``postgres_wins``: that side always wins.
+
+Ties (equal timestamps or versions) go to MySQL, the system of record: deterministic on both sides,
+so both appliers reach the same final row. A NULL rule value loses to any non-NULL one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mysql_pg_sync.cdc.events import Side
+
+Action = Literal["apply", "skip_same", "skip_lost"]
+TIE_WINNER: Side = "mysql"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the applier saw of the target row (locked) and the incoming change."""
+
+    incoming_side: Side
+    op: str  # c, u, d, r
+    exists: bool
+    same_as_after: bool
+    has_before: bool  # a full before-image came with the change
+    same_as_before: bool
+    incoming_rule_value: Any = None  # after-image value (delete: see below)
+    target_rule_value: Any = None
+    delete_ts: dt.datetime | None = None  # commit time of an incoming delete (UTC, aware)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    conflict: str | None = None  # insert_exists | update_update | update_delete | delete_update
+    winner: Side | None = None
+
+
+def _other(side: Side) -> Side:
+    return "postgres" if side == "mysql" else "mysql"
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def incoming_wins(rule: str, incoming_side: Side, incoming: Any, target: Any) -> bool:
+    """The rule itself: True when the incoming value beats the target's."""
+    if rule == "mysql_wins":
+        return incoming_side == "mysql"
+    if rule == "postgres_wins":
+        return incoming_side == "postgres"
+    if rule not in ("last_writer_wins", "version"):
+        raise ValueError(f"unknown conflict rule {rule!r}")
+    a, b = _comparable(incoming), _comparable(target)
+    if a is None and b is None or a == b:
+        return incoming_side == TIE_WINNER
+    if a is None or b is None:
+        return b is None
+    return bool(a > b)
+
+
+def decide(rule: str, seen: Observation) -> Decision:
+    """Apply, skip because nothing would change, or skip because the target's row wins."""
+    if seen.op == "d":
+        return _decide_delete(rule, seen)
+    if seen.exists and seen.same_as_after:
+        return Decision("skip_same")
+    if not seen.exists:
+        if not seen.has_before or seen.op in ("c", "r"):
+            return Decision("apply")
+        return _resolve(rule, seen, "update_delete", seen.incoming_rule_value, None)
+    if seen.has_before:
+        if seen.same_as_before:
+            return Decision("apply")
+        kind = "insert_exists" if seen.op in ("c", "r") else "update_update"
+        return _resolve(rule, seen, kind, seen.incoming_rule_value, seen.target_rule_value)
+    if seen.op in ("c", "r"):
+        return _resolve(
+            rule, seen, "insert_exists", seen.incoming_rule_value, seen.target_rule_value
+        )
+    if rule in ("last_writer_wins", "version"):  # no before-image: the rule column decides
+        if incoming_wins(
+            rule, seen.incoming_side, seen.incoming_rule_value, seen.target_rule_value
+        ):
+            return Decision("apply")
+        return Decision("skip_lost", "update_update", _other(seen.incoming_side))
+    return Decision("apply")
+
+
+def _decide_delete(rule: str, seen: Observation) -> Decision:
+    if not seen.exists:
+        return Decision("skip_same")
+    if not seen.has_before or seen.same_as_before:
+        return Decision("apply")
+    incoming = seen.delete_ts if rule == "last_writer_wins" else seen.incoming_rule_value
+    return _resolve(rule, seen, "delete_update", incoming, seen.target_rule_value)
+
+
+def _resolve(rule: str, seen: Observation, kind: str, incoming: Any, target: Any) -> Decision:
+    if kind == "update_delete" and rule in ("last_writer_wins", "version"):
+        # the target's delete left no value to compare: the update brings the row back, which
+        # matches what the other side decides for the same pair (delete_update, newer update wins)
+        return Decision("apply", kind, seen.incoming_side)
+    if incoming_wins(rule, seen.incoming_side, incoming, target):
+        return Decision("apply", kind, seen.incoming_side)
+    return Decision("skip_lost", kind, _other(seen.incoming_side))

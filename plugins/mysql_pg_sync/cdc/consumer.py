@@ -1,0 +1,374 @@
+"""The stream consumer: Kafka -> decode -> drop echoes -> micro-batch -> apply -> commit.
+
+Delivery is at least once: offsets are committed only after the target transactions (and the
+dead-letter messages) are committed, and every write is idempotent (upserts/deletes of full row
+images, skipped when the target already equals them), so a crash anywhere replays harmlessly.
+Tables in state ``backfilling`` (``mps_sync.table_state``) keep their partitions paused; when a
+table turns ``streaming`` its partitions start from the recorded ``kafka_position`` unless the
+consumer group already committed past it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+
+from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter
+from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
+from mysql_pg_sync.cdc.dead_letters import publish
+from mysql_pg_sync.cdc.decode import DecodeError, decode_change
+from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
+from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
+from mysql_pg_sync.cdc.metrics import (
+    PrometheusMetrics,
+    TableState,
+    percentile,
+    read_table_states,
+    record_batch,
+)
+from mysql_pg_sync.cdc.targets import TargetSession, open_target
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.mapping.models import MappingSet
+from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+
+PAUSED_STATES = frozenset({"backfilling", "paused", "failed"})
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Names and knobs of one consumer; topic prefixes match the connectors' settings."""
+
+    mysql_topic_prefix: str = "mps_mysql"
+    pg_topic_prefix: str = "mps_pg"
+    group_id: str = "mps-stream"
+    dead_letter_topic: str = "mps.dead-letters"
+    max_batch_events: int = DEFAULT_MAX_EVENTS
+    max_batch_ms: int = DEFAULT_MAX_MS
+    tags: LoopTags = field(default_factory=LoopTags)
+    incoming_sides: tuple[Side, ...] = ("mysql", "postgres")
+    state_refresh_s: float = 5.0
+    kafka_overrides: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RunSummary:
+    events: int = 0
+    applied: int = 0
+    skipped_same: int = 0
+    echoes: int = 0
+    conflicts: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    lag_ms: list[int] = field(default_factory=list, repr=False)
+    drift: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "applied": self.applied,
+            "skipped_same": self.skipped_same,
+            "echoes_dropped": self.echoes,
+            "conflicts": self.conflicts,
+            "dead_letters": self.dead_letters,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
+            "lag_p50_ms": percentile(self.lag_ms, 50),
+            "lag_p99_ms": percentile(self.lag_ms, 99),
+            "lag_max_ms": max(self.lag_ms, default=0),
+            "mapping_drift": self.drift,
+        }
+
+
+@dataclass
+class _Pending:
+    """A batch in flight: decoded events plus every message position it covers."""
+
+    raw: dict[tuple[str, int, int], tuple[bytes | None, bytes | None]] = field(default_factory=dict)
+    letters: list[tuple[DeadLetter, bytes | None, bytes | None]] = field(default_factory=list)
+    echoes: dict[tuple[str, Side], int] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    messages: int = 0
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        mappings: MappingSet,
+        config: StreamConfig,
+        metrics: PrometheusMetrics | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.mappings = mappings
+        self.config = config
+        self.metrics = metrics
+        self.topics = self._topics()
+        self.state_conn = pg_connect(endpoints.postgres)
+        ensure_schema(self.state_conn)
+        self.state_conn.commit()
+        self.sessions: dict[Side, TargetSession] = {}
+        self.appliers: dict[Side, Applier] = {}
+        for side in config.incoming_sides:
+            target_side = "postgres" if side == "mysql" else "mysql"
+            target_endpoint = endpoints.postgres if side == "mysql" else endpoints.mysql
+            session = open_target(target_side, target_endpoint, config.tags)
+            self.sessions[side] = session
+            self.appliers[side] = Applier(session, mappings)
+        self.producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": endpoints.kafka_bootstrap,
+                "group.id": config.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+                **dict(config.kafka_overrides),
+            }
+        )
+        self.states: dict[str, TableState] = {}
+        self.paused: set[tuple[str, int]] = set()
+        self._last_refresh = 0.0
+
+    def _topics(self) -> dict[str, tuple[Side, str]]:
+        """Kafka topic -> (incoming side, MySQL db.table of the mapping)."""
+        topics: dict[str, tuple[Side, str]] = {}
+        for m in self.mappings.enabled():
+            if "mysql" in self.config.incoming_sides and m.replicates_to_pg():
+                topic = f"{self.config.mysql_topic_prefix}.{m.source.db}.{m.source.table}"
+                topics[topic] = ("mysql", m.name)
+            if "postgres" in self.config.incoming_sides and m.replicates_to_mysql():
+                topic = f"{self.config.pg_topic_prefix}.{m.target.schema}.{m.target.table}"
+                topics[topic] = ("postgres", m.name)
+        return topics
+
+    # -- partition assignment and the backfill handoff ---------------------------------------------
+
+    def _table_of(self, topic: str) -> str:
+        return self.topics[topic][1]
+
+    def _start_offset(self, tp: TopicPartition, state: TableState | None) -> int | None:
+        if state is None or not state.kafka_position:
+            return None
+        recorded = state.kafka_position.get(tp.topic, {})
+        offset = recorded.get(str(tp.partition), recorded.get(tp.partition))  # type: ignore[call-overload]
+        return int(offset) if offset is not None else None
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.states = read_table_states(self.state_conn)
+        committed = {
+            (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
+        }
+        to_pause = []
+        for tp in partitions:
+            state = self.states.get(self._table_of(tp.topic))
+            if state is not None and state.state in PAUSED_STATES:
+                to_pause.append(tp)
+                continue
+            if committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
+                start = self._start_offset(tp, state)
+                if start is not None:
+                    tp.offset = start
+        consumer.assign(partitions)
+        if to_pause:
+            consumer.pause(to_pause)
+            self.paused |= {(p.topic, p.partition) for p in to_pause}
+            log.info("paused %d partition(s) of backfilling tables", len(to_pause))
+
+    def _refresh_states(self) -> None:
+        """Resume the partitions of tables whose backfill handed over to streaming."""
+        if not self.paused or time.monotonic() - self._last_refresh < self.config.state_refresh_s:
+            return
+        self._last_refresh = time.monotonic()
+        self.states = read_table_states(self.state_conn)
+        ready = [
+            (t, p)
+            for t, p in self.paused
+            if (s := self.states.get(self._table_of(t))) is None or s.state not in PAUSED_STATES
+        ]
+        if not ready:
+            return
+        tps = [TopicPartition(t, p) for t, p in ready]
+        committed = {(c.topic, c.partition): c.offset for c in self.consumer.committed(tps, 30)}
+        for tp in tps:
+            if committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
+                start = self._start_offset(tp, self.states.get(self._table_of(tp.topic)))
+                if start is not None:
+                    self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
+        self.consumer.resume(tps)
+        self.paused -= set(ready)
+        log.info("resumed %d partition(s): tables now streaming", len(tps))
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        max_seconds: float | None = None,
+        max_events: int | None = None,
+        stop: Callable[[], bool] | None = None,
+        idle_stop_s: float | None = None,
+    ) -> RunSummary:
+        """Consume until a limit is hit; every batch is committed before returning."""
+        summary = RunSummary()
+        started = time.monotonic()
+        last_message = started
+        self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
+        batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
+        pending = _Pending()
+        try:
+            while True:
+                now = time.monotonic()
+                if max_seconds is not None and now - started >= max_seconds:
+                    break
+                if max_events is not None and summary.events >= max_events:
+                    break
+                if stop is not None and stop():
+                    break
+                if idle_stop_s is not None and now - last_message >= idle_stop_s:
+                    break
+                self._refresh_states()
+                budget = max(1, self.config.max_batch_events - len(batcher))
+                timeout = min(batcher.remaining_ms(), 500) / 1000
+                for msg in self.consumer.consume(budget, timeout=timeout):
+                    last_message = time.monotonic()
+                    self._take(msg, pending, batcher)
+                if batcher.is_due() or (pending.messages and not len(batcher)):
+                    self._flush(batcher, pending, summary)
+                    pending = _Pending()
+            if pending.messages:
+                self._flush(batcher, pending, summary)
+        finally:
+            summary.seconds = time.monotonic() - started
+        return summary
+
+    def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
+        if msg.error():
+            if msg.error().code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka: %s", msg.error())
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        pending.messages += 1
+        pending.offsets[(topic, partition)] = max(
+            offset, pending.offsets.get((topic, partition), -1)
+        )
+        side, table = self.topics.get(topic, ("mysql", topic))
+        position = KafkaPosition(topic, partition, offset)
+        try:
+            event = decode_change(msg.key(), msg.value(), position)
+        except DecodeError as exc:
+            letter = DeadLetter(_placeholder(side, table, position), exc, table, None)
+            pending.letters.append((letter, msg.key(), msg.value()))
+            return
+        if event is None:
+            return
+        if is_echo(event, self.config.tags):
+            pending.echoes[(table, side)] = pending.echoes.get((table, side), 0) + 1
+            return
+        batcher.add(event)
+        pending.raw[(topic, partition, offset)] = (msg.key(), msg.value())
+
+    def _flush(self, batcher: MicroBatcher, pending: _Pending, summary: RunSummary) -> None:
+        events = batcher.drain()
+        started = time.monotonic()
+        result = BatchResult()
+        by_side: dict[Side, list[ChangeEvent]] = {}
+        for event in events:
+            by_side.setdefault(event.side, []).append(event)
+        for side, side_events in by_side.items():
+            applier = self.appliers.get(side)
+            if applier is None:
+                continue
+            self._apply_side(applier, self.sessions[side], side_events, result)
+        letters = list(pending.letters)
+        for letter in result.dead_letters:
+            pos = letter.event.position if letter.event else None
+            raw = pending.raw.get((pos.topic, pos.partition, pos.offset)) if pos else None
+            letters.append((letter, *(raw or (None, None))))
+        publish(self.producer, self.config.dead_letter_topic, letters)
+        applied_at_ms = time.time() * 1000
+        lag: dict[tuple[str, str], int] = {}
+        for event in events:
+            ident = (self._mapping_name(event), event.side)
+            n = result.counts(*ident)
+            n.events += 1
+            n.last_source_ts_ms = max(n.last_source_ts_ms, event.source_ts_ms)
+            event_lag = int(applied_at_ms - event.source_ts_ms)
+            lag[ident] = max(lag.get(ident, 0), event_lag)
+            summary.lag_ms.append(event_lag)
+        for (table, side), count in pending.echoes.items():
+            result.counts(table, side).echoes += count
+        for letter, _, _ in pending.letters:
+            side = letter.event.side if letter.event else "mysql"
+            result.counts(letter.source_table, side).dead_letters += 1
+        elapsed = max(time.monotonic() - started, 1e-6)
+        record_batch(
+            self.state_conn, result, lag, len(events) / elapsed, self.config.dead_letter_topic
+        )
+        if self.metrics is not None:
+            self.metrics.observe(result, lag)
+        if pending.offsets:
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in pending.offsets.items()],
+                asynchronous=False,
+            )
+        self._summarise(result, summary)
+
+    def _mapping_name(self, event: ChangeEvent) -> str:
+        return (
+            self.topics.get(event.position.topic, (event.side, event.source_table))[1]
+            if event.position
+            else event.source_table
+        )
+
+    def _apply_side(
+        self,
+        applier: Applier,
+        session: TargetSession,
+        events: list[ChangeEvent],
+        result: BatchResult,
+    ) -> None:
+        try:
+            applier.apply(collapse(events), result)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+    def _summarise(self, result: BatchResult, summary: RunSummary) -> None:
+        summary.batches += 1
+        for (table, side), n in result.tables.items():
+            summary.events += n.events
+            summary.applied += n.applied
+            summary.skipped_same += n.skipped_same
+            summary.echoes += n.echoes
+            summary.conflicts += n.conflicts
+            summary.dead_letters += n.dead_letters
+        for (table, side), cols in result.drift.items():
+            summary.drift[f"{table} ({side})"] = list(cols)
+
+    def close(self) -> None:
+        for closer in (
+            self.consumer.close,
+            *(s.close for s in self.sessions.values()),
+            self.state_conn.close,
+        ):
+            try:
+                closer()
+            except (psycopg.Error, RuntimeError, OSError) as exc:
+                log.debug("close: %s", exc)
+
+
+def _placeholder(side: Side, table: str, position: KafkaPosition) -> ChangeEvent:
+    """A stand-in event for an undecodable message, so its dead letter names where it came from."""
+    namespace, _, name = table.partition(".")
+    return ChangeEvent(side, namespace, name, "c", {}, None, None, 0, position=position)

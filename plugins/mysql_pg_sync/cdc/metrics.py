@@ -1,0 +1,165 @@
+"""Stream state in ``mps_sync``: conflicts, dead letters, per-table counters/lag, mapping drift;
+and the same counters as Prometheus metrics for the long-lived service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start_http_server
+
+from mysql_pg_sync.cdc.apply import BatchResult
+from mysql_pg_sync.cdc.dead_letters import letter_row
+from mysql_pg_sync.cdc.images import to_json
+
+
+@dataclass(frozen=True)
+class TableState:
+    state: str
+    kafka_position: dict[str, dict[str, int]] | None
+
+
+def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
+    """Backfill/stream handoff states by source table (MySQL db.table)."""
+    rows = conn.execute("SELECT source_table, state, kafka_position FROM mps_sync.table_state")
+    states = {r[0]: TableState(r[1], r[2]) for r in rows.fetchall()}
+    conn.commit()
+    return states
+
+
+def record_batch(
+    conn: psycopg.Connection[Any],
+    result: BatchResult,
+    lag_ms: Mapping[tuple[str, str], int],
+    events_per_s: float,
+    dead_letter_topic: str,
+) -> None:
+    """Write a committed batch's conflicts, dead letters, counters and drift (idempotent)."""
+    with conn.transaction(), conn.cursor() as cur:
+        if result.conflicts:
+            cur.executemany(
+                "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
+                " incoming_image, target_image, winner, rule, kind, kafka_topic, kafka_partition,"
+                " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (
+                        c.source_table,
+                        c.target_table,
+                        json.dumps(to_json(c.key)),
+                        c.incoming_side,
+                        json.dumps(to_json(c.incoming_image)),
+                        json.dumps(to_json(c.target_image)),
+                        c.winner,
+                        c.rule,
+                        c.kind,
+                        *_position(c.event),
+                    )
+                    for c in result.conflicts
+                ],
+            )
+        if result.dead_letters:
+            cur.executemany(
+                "INSERT INTO mps_sync.dead_letters (source_table, key, error_class, error,"
+                " kafka_topic, kafka_partition, kafka_offset, dead_letter_topic)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [letter_row(d, dead_letter_topic) for d in result.dead_letters],
+            )
+        for (table, side), n in result.tables.items():
+            cur.execute(
+                "INSERT INTO mps_sync.stream_metrics AS m (source_table, incoming_side, events,"
+                " applied, skipped_same, echoes, conflicts, dead_letters, last_lag_ms,"
+                " events_per_s, last_source_ts, last_applied_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), now())"
+                " ON CONFLICT (source_table, incoming_side) DO UPDATE SET"
+                " events = m.events + EXCLUDED.events, applied = m.applied + EXCLUDED.applied,"
+                " skipped_same = m.skipped_same + EXCLUDED.skipped_same,"
+                " echoes = m.echoes + EXCLUDED.echoes, conflicts = m.conflicts + EXCLUDED.conflicts,"
+                " dead_letters = m.dead_letters + EXCLUDED.dead_letters,"
+                " last_lag_ms = EXCLUDED.last_lag_ms, events_per_s = EXCLUDED.events_per_s,"
+                " last_source_ts = greatest(m.last_source_ts, EXCLUDED.last_source_ts),"
+                " last_applied_at = now()",
+                (
+                    table,
+                    side,
+                    n.events,
+                    n.applied,
+                    n.skipped_same,
+                    n.echoes,
+                    n.conflicts,
+                    n.dead_letters,
+                    lag_ms.get((table, side)),
+                    events_per_s,
+                    n.last_source_ts_ms or None,
+                ),
+            )
+        for (table, side), columns in result.drift.items():
+            cur.execute(
+                "INSERT INTO mps_sync.mapping_drift (source_table, incoming_side, unknown_columns)"
+                " VALUES (%s, %s, %s) ON CONFLICT (source_table, incoming_side, unknown_columns)"
+                " DO UPDATE SET last_seen = now()",
+                (table, side, list(columns)),
+            )
+
+
+def _position(event: Any) -> tuple[Any, Any, Any]:
+    pos = event.position if event is not None else None
+    return (pos.topic, pos.partition, pos.offset) if pos else (None, None, None)
+
+
+class PrometheusMetrics:
+    """Counters per table and direction; lag as a gauge."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        labels = ("table", "incoming_side")
+        self.events = Counter(
+            "mps_stream_events", "change events consumed", labels, registry=registry
+        )
+        self.applied = Counter("mps_stream_applied", "changes written", labels, registry=registry)
+        self.echoes = Counter("mps_stream_echoes", "own writes dropped", labels, registry=registry)
+        self.conflicts = Counter(
+            "mps_stream_conflicts", "conflicts decided", labels, registry=registry
+        )
+        self.dead_letters = Counter(
+            "mps_stream_dead_letters",
+            "changes sent to the dead-letter topic",
+            labels,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "mps_stream_lag_seconds", "source commit -> applied", labels, registry=registry
+        )
+
+    def observe(self, result: BatchResult, lag_ms: Mapping[tuple[str, str], int]) -> None:
+        for (table, side), n in result.tables.items():
+            self.events.labels(table, side).inc(n.events)
+            self.applied.labels(table, side).inc(n.applied)
+            self.echoes.labels(table, side).inc(n.echoes)
+            self.conflicts.labels(table, side).inc(n.conflicts)
+            self.dead_letters.labels(table, side).inc(n.dead_letters)
+            if (table, side) in lag_ms:
+                self.lag.labels(table, side).set(lag_ms[(table, side)] / 1000)
+
+
+_service_metrics: PrometheusMetrics | None = None
+
+
+def service_metrics(port: int | None) -> PrometheusMetrics:
+    """The process-wide metrics (registered once); serves /metrics on ``port`` when given."""
+    global _service_metrics
+    if _service_metrics is None:
+        _service_metrics = PrometheusMetrics()
+        if port:
+            start_http_server(port, addr="127.0.0.1")
+    return _service_metrics
+
+
+def percentile(values: Iterable[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[index]

@@ -1,0 +1,273 @@
+"""The applier's database sessions: one per target engine, the same small interface.
+
+SQL text comes from the dialect modules via :mod:`.apply_sql`; these classes only own the
+connection, the loop-prevention tag of the session, and how rows travel (PostgreSQL: COPY into a
+staging table; MySQL: multi-row VALUES).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, Protocol
+
+import MySQLdb
+import psycopg
+
+from mysql_pg_sync.cdc import apply_sql
+from mysql_pg_sync.cdc.loop_guard import LoopTags
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.dialects import mysql as mysql_dialect
+from mysql_pg_sync.dialects import postgres as pg_dialect
+from mysql_pg_sync.errors import PreflightError
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+MYSQL_ROWS_PER_STATEMENT = 1_000
+Row = tuple[Any, ...]
+
+
+class TargetSession(Protocol):
+    dialect: ModuleType
+    side: str
+
+    def lock_rows(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
+    ) -> dict[Row, Row]: ...
+
+    def upsert(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> None: ...
+
+    def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None: ...
+
+    def update(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
+    ) -> None: ...
+
+    def savepoint(self, name: str) -> None: ...
+
+    def rollback_to(self, name: str) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_row_error(self, exc: BaseException) -> bool: ...
+
+
+def _chunks(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _flat(rows: Sequence[Row]) -> list[Any]:
+    return [v for row in rows for v in row]
+
+
+class PostgresTarget:
+    """Applier session on PostgreSQL, tagged with the replication origin."""
+
+    dialect = pg_dialect
+    side = "postgres"
+
+    def __init__(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> None:
+        self.conn = pg_connect(endpoint)
+        try:
+            for sql, params in pg_dialect.applier_session_sql(tags.pg_origin, 0):
+                self.conn.execute(sql, params)  # type: ignore[arg-type]  # dialect SQL
+        except psycopg.errors.InsufficientPrivilege as exc:
+            self.conn.close()
+            raise PreflightError(
+                f"PostgreSQL user {endpoint.user!r} may not use replication origin "
+                f"{tags.pg_origin!r} in database {endpoint.database!r} ({exc}); as a superuser "
+                "run, in that database: GRANT EXECUTE ON FUNCTION "
+                "pg_replication_origin_session_setup(text) TO " + endpoint.user
+            ) from None
+        except psycopg.errors.UndefinedObject:
+            self.conn.close()
+            raise PreflightError(
+                f"replication origin {tags.pg_origin!r} does not exist; as a superuser run "
+                f"SELECT pg_replication_origin_create('{tags.pg_origin}')"
+            ) from None
+        self.conn.commit()
+        self._stages: dict[str, str] = {}
+
+    def lock_rows(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
+    ) -> dict[Row, Row]:
+        found: dict[Row, Row] = {}
+        width = len(keys)
+        for part in _chunks(key_values, 5_000):
+            sql = apply_sql.lock_rows_sql(pg_dialect, table_sql, columns, keys, len(part))
+            for row in self.conn.execute(sql, _flat(part)).fetchall():  # type: ignore[arg-type]
+                found[tuple(row[:width])] = tuple(row)
+        return found
+
+    def _stage(self, table_sql: str, columns: Sequence[str]) -> str:
+        ident = (table_sql, tuple(columns))
+        stage = self._stages.get(str(ident))
+        if stage is None:
+            stage = f"mps_stage_{len(self._stages)}"
+            sql = pg_dialect.staging_table_sql(stage, table_sql, columns)
+            self.conn.execute(sql)  # type: ignore[arg-type]
+            self._stages[str(ident)] = stage
+        return stage
+
+    def upsert(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> None:
+        if not rows:
+            return
+        stage = self._stage(table_sql, columns)
+        quoted = pg_dialect.quote_ident(stage)
+        self.conn.execute(f"TRUNCATE {quoted}")  # type: ignore[arg-type]
+        with self.conn.cursor().copy(  # type: ignore[arg-type]
+            f"COPY {quoted} ({pg_dialect.column_list(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        select = f"SELECT {pg_dialect.column_list(columns)} FROM {quoted}"
+        self.conn.execute(pg_dialect.upsert_sql(table_sql, columns, keys, select, guard))  # type: ignore[arg-type]
+
+    def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
+        for part in _chunks(key_values, 5_000):
+            sql = apply_sql.delete_sql(pg_dialect, table_sql, keys, len(part))
+            self.conn.execute(sql, _flat(part))  # type: ignore[arg-type]
+
+    def update(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
+    ) -> None:
+        sql = apply_sql.update_sql(pg_dialect, table_sql, columns, keys)
+        self.conn.execute(sql, (*row, *key))  # type: ignore[arg-type]
+
+    def savepoint(self, name: str) -> None:
+        self.conn.execute(f"SAVEPOINT {name}")  # type: ignore[arg-type]
+
+    def rollback_to(self, name: str) -> None:
+        self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")  # type: ignore[arg-type]
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def is_row_error(self, exc: BaseException) -> bool:
+        """A problem with the data of some row (constraint, value), not with the connection."""
+        return isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError)
+
+
+_DENIED = re.compile(r"BINLOG REPLAY|SUPER", re.IGNORECASE)
+
+
+class MySQLTarget:
+    """Applier session on MariaDB/MySQL, tagged with its own GTID domain."""
+
+    dialect = mysql_dialect
+    side = "mysql"
+
+    def __init__(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> None:
+        self.conn = mysql_connect(endpoint)
+        cur = self.conn.cursor()
+        try:
+            for sql, params in mysql_dialect.applier_session_sql(
+                tags.pg_origin, tags.mariadb_gtid_domain
+            ):
+                cur.execute(sql, params or None)
+        except MySQLdb.OperationalError as exc:
+            self.conn.close()
+            if _DENIED.search(str(exc)):
+                raise PreflightError(
+                    f"MySQL user {endpoint.user!r} may not set gtid_domain_id ({exc}); run "
+                    f"GRANT BINLOG REPLAY ON *.* TO '{endpoint.user}'@'<host>' (MariaDB 10.5+)"
+                ) from None
+            raise
+
+    def lock_rows(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
+    ) -> dict[Row, Row]:
+        found: dict[Row, Row] = {}
+        width = len(keys)
+        cur = self.conn.cursor()
+        for part in _chunks(key_values, MYSQL_ROWS_PER_STATEMENT):
+            cur.execute(
+                apply_sql.lock_rows_sql(mysql_dialect, table_sql, columns, keys, len(part)),
+                _flat(part),
+            )
+            for row in cur.fetchall():
+                found[_normal_key(row[:width])] = tuple(row)
+        return found
+
+    def upsert(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> None:
+        cur = self.conn.cursor()
+        for part in _chunks(rows, MYSQL_ROWS_PER_STATEMENT):
+            values = apply_sql.values_sql(mysql_dialect, len(columns), len(part))
+            cur.execute(
+                mysql_dialect.upsert_sql(table_sql, columns, keys, values, guard), _flat(part)
+            )
+
+    def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
+        cur = self.conn.cursor()
+        for part in _chunks(key_values, MYSQL_ROWS_PER_STATEMENT):
+            cur.execute(
+                apply_sql.delete_sql(mysql_dialect, table_sql, keys, len(part)), _flat(part)
+            )
+
+    def update(
+        self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
+    ) -> None:
+        sql = apply_sql.update_sql(mysql_dialect, table_sql, columns, keys)
+        self.conn.cursor().execute(sql, (*row, *key))
+
+    def savepoint(self, name: str) -> None:
+        self.conn.cursor().execute(f"SAVEPOINT {name}")
+
+    def rollback_to(self, name: str) -> None:
+        self.conn.cursor().execute(f"ROLLBACK TO SAVEPOINT {name}")
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def is_row_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
+            isinstance(exc, MySQLdb.OperationalError) and exc.args and exc.args[0] in (1366, 1292)
+        )
+
+
+def _normal_key(values: Sequence[Any]) -> Row:
+    return tuple(values)
+
+
+def open_target(side: str, endpoint: DatabaseEndpoint, tags: LoopTags) -> TargetSession:
+    """The applier session for the side changes are written to."""
+    if side == "postgres":
+        return PostgresTarget(endpoint, tags)
+    return MySQLTarget(endpoint, tags)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from mysql_pg_sync.mapping.generate import NO_KEY_REASON, choose_key, generate
+from mysql_pg_sync.mapping.generate import (
+    GENERATED_REASON,
+    GEOMETRY_REASON,
+    NO_KEY_REASON,
+    choose_key,
+    generate,
+)
 from mysql_pg_sync.mapping.introspect import LiveColumn, LiveIndex, LiveTable
 from mysql_pg_sync.mapping.models import TableMapping
 
@@ -42,6 +48,11 @@ def test_fresh_entry_defaults_validate() -> None:
     assert m.backfill.key_hint == "integer"
     assert [i.name for i in m.indexes] == ["ix_status"]
     assert drift.new_tables == ["legacy.orders"]
+    assert drift.excluded == [
+        "legacy.orders.shape: " + GEOMETRY_REASON,
+        "legacy.orders.total_x2: " + GENERATED_REASON,
+    ]
+    assert "warning: column excluded: legacy.orders.shape: geometry" in "\n".join(drift.lines())
 
 
 def test_key_choice_primary_then_unique_not_null_then_none() -> None:

@@ -75,7 +75,7 @@ def _generate(args: argparse.Namespace) -> int:
     if problems:
         raise MappingError("generated mappings do not validate:\n  - " + "\n  - ".join(problems))
     for line in drift.lines():
-        print(f"drift: {line}")
+        print(line if line.startswith("warning") else f"drift: {line}")
     if args.check:
         return 3 if drift.has_drift else 0
     changed = write_entries(args.out, entries, existing)

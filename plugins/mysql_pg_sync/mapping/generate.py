@@ -41,6 +41,7 @@ class Drift:
     removed_columns: list[str] = field(default_factory=list)
     retyped_columns: list[str] = field(default_factory=list)
     kept_overrides: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # new columns excluded, with the reason
 
     @property
     def has_drift(self) -> bool:
@@ -61,6 +62,7 @@ class Drift:
             ("removed column", self.removed_columns),
             ("retyped column", self.retyped_columns),
             ("retyped column kept its hand-set pg_type; check it", self.kept_overrides),
+            ("warning: column excluded", self.excluded),
         ):
             out += [f"{label}: {item}" for item in items]
         return out
@@ -187,6 +189,7 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
         old = old_columns.get(new["name"])
         if old is None:
             drift.new_columns.append(f"{label}.{new['name']} {new['column_type']}")
+            _note_excluded(label, [new], drift)
             columns.append(new)
             continue
         column = dict(old)
@@ -224,6 +227,12 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
     return merged
 
 
+def _note_excluded(label: str, columns: list[dict[str, Any]], drift: Drift) -> None:
+    drift.excluded += [
+        f"{label}.{c['name']}: {c['exclude_reason']}" for c in columns if c.get("exclude")
+    ]
+
+
 def _label(entry: Mapping[str, Any]) -> str:
     source = entry["source"]
     return f"{source['db']}.{source['table']}" if isinstance(source, dict) else str(source)
@@ -256,6 +265,7 @@ def generate(
             result[name] = merge_entry(existing[name], fresh, drift)
         else:
             drift.new_tables.append(name)
+            _note_excluded(name, fresh["columns"], drift)
             result[name] = fresh
     live_names = {f"{t.db}.{t.name}" for t in live}
     for name in existing:

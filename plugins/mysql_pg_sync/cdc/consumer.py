@@ -133,12 +133,15 @@ class StreamConsumer:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": False,
+                # a table added to the mappings gets its topic when its first change arrives
+                "topic.metadata.refresh.interval.ms": 10_000,
                 **dict(config.kafka_overrides),
             }
         )
         self.states: dict[str, TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self._last_refresh = 0.0
+        self._subscribed = False
 
     def _topics(self) -> dict[str, tuple[Side, str]]:
         """Kafka topic -> (incoming side, MySQL db.table of the mapping)."""
@@ -222,7 +225,9 @@ class StreamConsumer:
         summary = RunSummary()
         started = time.monotonic()
         last_message = started
-        self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
+        if not self._subscribed:
+            self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
+            self._subscribed = True
         batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
         pending = _Pending()
         try:

@@ -1,0 +1,170 @@
+"""A real two-way pipeline for the stream tests: fresh databases, Debezium connectors, a consumer.
+
+Connectors come from the project's renderer (include/connectors) with a unique prefix; teardown
+deletes them and drops the PostgreSQL replication slot.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
+from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
+from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+ITEMS_MYSQL = """CREATE TABLE items (
+  id bigint PRIMARY KEY, name varchar(64), qty int, price decimal(12,2),
+  updated_at datetime(6) NOT NULL, note text)"""
+ITEMS_PG = """CREATE TABLE public.items (
+  id bigint PRIMARY KEY, name varchar(64), qty integer, price numeric(12,2),
+  updated_at timestamp(6) NOT NULL, note text)"""
+
+
+def items_mapping(db: str, rule: str = "mysql_wins", column: str | None = None) -> TableMapping:
+    conflict: dict[str, Any] = {"rule": rule}
+    if column:
+        conflict["column"] = column
+    return TableMapping.model_validate(
+        {
+            "source": f"{db}.items",
+            "target": "public.items",
+            "key": ["id"],
+            "columns": [
+                {"name": "id", "column_type": "bigint(20)", "nullable": False},
+                {"name": "name", "column_type": "varchar(64)"},
+                {"name": "qty", "column_type": "int(11)"},
+                {"name": "price", "column_type": "decimal(12,2)"},
+                {"name": "updated_at", "column_type": "datetime(6)", "nullable": False},
+                {"name": "note", "column_type": "text"},
+            ],
+            "direction": "both",
+            "conflict": conflict,
+        }
+    )
+
+
+def grant_applier_privileges(mysql_admin: DatabaseEndpoint, pg_admin: DatabaseEndpoint, pg_db: str, user: str) -> None:
+    """The applier's loop-prevention tags need privileges the stack does not grant in fresh dbs."""
+    with pg_connect(replace(pg_admin, database=pg_db), autocommit=True) as conn:
+        for fn in ("pg_replication_origin_session_setup(text)", "pg_replication_origin_session_reset()"):
+            conn.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{user}"')  # type: ignore[arg-type]
+    conn2 = mysql_connect(replace(mysql_admin, database="mysql"), autocommit=True)
+    try:
+        conn2.cursor().execute(f"GRANT BINLOG REPLAY ON *.* TO '{user}'@'127.0.0.1'")
+        conn2.cursor().execute(f"GRANT BINLOG REPLAY ON *.* TO '{user}'@'localhost'")
+    finally:
+        conn2.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 90, poll_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        time.sleep(poll_s)
+
+
+@dataclass
+class Pipeline:
+    endpoints: Endpoints
+    mappings: MappingSet
+    settings: ConnectorSettings
+    config: StreamConfig
+
+    def consumer(self, **changes: Any) -> StreamConsumer:
+        return StreamConsumer(self.endpoints, self.mappings, replace(self.config, **changes))
+
+    def mysql(self) -> Any:
+        return mysql_connect(self.endpoints.mysql, autocommit=True)
+
+    def pg(self) -> Any:
+        return pg_connect(self.endpoints.postgres, autocommit=True)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a consumer in a separate process (CLI)."""
+        e = self.endpoints
+        return {
+            "MPS_MYSQL_DATABASE": e.mysql.database,
+            "MPS_PG_DATABASE": e.postgres.database,
+            "MPS_CONNECTOR_PREFIX": self.settings.prefix,
+            "MPS_STREAM_GROUP": self.config.group_id,
+            "MPS_STREAM_DEAD_LETTER_TOPIC": self.config.dead_letter_topic,
+        }
+
+
+def drive(consumer: StreamConsumer, predicate: Callable[[], bool], timeout_s: float = 90) -> None:
+    """Run the consumer in short bounded slices until the predicate holds."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pipeline did not converge within {timeout_s} s")
+        consumer.run(max_seconds=0.5)
+
+
+@contextmanager
+def pipeline(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+    mappings: list[TableMapping],
+    mysql_ddl: list[str],
+    pg_ddl: list[str],
+) -> Iterator[Pipeline]:
+    grant_applier_privileges(mysql_admin, pg_admin, pg_db.database, endpoints.postgres.user)
+    admin_m = mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True)
+    for sql in mysql_ddl:
+        admin_m.cursor().execute(sql)
+    admin_m.close()
+    with pg_connect(pg_db, autocommit=True) as conn:
+        for sql in pg_ddl:
+            conn.execute(sql)  # type: ignore[arg-type]
+    ep = replace(endpoints, mysql=mysql_db, postgres=pg_db)
+    tag = uuid.uuid4().hex[:8]
+    settings = ConnectorSettings(prefix=f"mpst{tag}")
+    mapping_set = MappingSet(tuple(mappings))
+    client = ConnectClient(endpoints.connect_url)
+    rendered = render_connectors(mapping_set, ep, settings, "mariadb")
+    config = StreamConfig(
+        mysql_topic_prefix=settings.mysql_topic_prefix,
+        pg_topic_prefix=settings.postgres_topic_prefix,
+        group_id=f"mpst-{tag}",
+        dead_letter_topic=f"mpst{tag}.dead-letters",
+        max_batch_ms=100,
+        kafka_overrides=(("topic.metadata.refresh.interval.ms", "1000"),),
+    )
+    try:
+        for connector in rendered:
+            apply_connector(client, connector, timeout_s=120)
+        yield Pipeline(ep, mapping_set, settings, config)
+    finally:
+        for connector in rendered:
+            client.delete(connector.name, missing_ok=True)
+        _drop_slot(pg_admin, settings.slot_name)
+
+
+def _drop_slot(pg_admin: DatabaseEndpoint, slot: str) -> None:
+    with pg_connect(replace(pg_admin, database="postgres"), autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while True:
+            row = conn.execute(
+                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+            ).fetchone()
+            if row is None:
+                return
+            if row[0] is None:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                return
+            if time.monotonic() > deadline:
+                conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+            time.sleep(0.2)

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from mysql_pg_sync.errors import MappingError
+from mysql_pg_sync.types.typemap import KINDS, default_pg_type, enum_values, kind_of, rule_for
 
 Direction = Literal["mysql_to_pg", "pg_to_mysql", "both"]
 ConflictRule = Literal["last_writer_wins", "version", "mysql_wins", "postgres_wins"]
@@ -160,8 +161,6 @@ class ColumnMapping(_Frozen):
         data = dict(data)
         if not data.get("pg_name"):
             data["pg_name"] = data.get("name", "")
-        from mysql_pg_sync.types.typemap import default_pg_type, enum_values
-
         column_type = data.get("column_type")
         if not isinstance(column_type, str):
             return data  # the field validator reports it
@@ -176,8 +175,6 @@ class ColumnMapping(_Frozen):
 
     @model_validator(mode="after")
     def _known_type(self) -> ColumnMapping:
-        from mysql_pg_sync.types.typemap import KINDS, rule_for
-
         if self.converter and self.converter not in KINDS:
             raise ValueError(f"unknown converter {self.converter!r}; use one of {', '.join(KINDS)}")
         if not self.converter:
@@ -202,9 +199,7 @@ class ColumnMapping(_Frozen):
     @property
     def kind(self) -> str:
         """Logical type family (``int``, ``uint64``, ``decimal``, ``datetime``, ...)."""
-        from mysql_pg_sync.types.typemap import kind_of
-
-        return kind_of(self.column_type, self.pg_type, self.converter)
+        return kind_of(self.column_type, self.pg_type, self.converter)  # cached per type
 
 
 class ConflictPolicy(_Frozen):
@@ -326,7 +321,7 @@ class TableMapping(_Frozen):
                 "key is empty: give the primary key (or a unique NOT NULL key), "
                 "or set 'unsupported: <reason>' to skip the table"
             )
-        for field, cols in (
+        for label, cols in (
             ("key", self.key),
             ("reconcile.ignore_columns", self.reconcile.ignore_columns),
             *((f"indexes[{i.name!r}].columns", i.columns) for i in self.indexes),
@@ -334,17 +329,17 @@ class TableMapping(_Frozen):
         ):
             for col in cols:
                 if col not in known:
-                    raise ValueError(f"{field}: unknown column {col!r}; known: {sorted(known)}")
+                    raise ValueError(f"{label}: unknown column {col!r}; known: {sorted(known)}")
         by_name = {c.name: c for c in self.columns}
         for col in self.key:
             if by_name[col].exclude:
                 raise ValueError(f"key column {col!r} is excluded; a key must be synced")
-        for field, col_name in (
+        for label, col_name in (
             ("conflict.column", self.conflict.column),
             ("backfill.split_column", self.backfill.split_column),
         ):
             if col_name is not None and col_name not in known:
-                raise ValueError(f"{field}: unknown column {col_name!r}; known: {sorted(known)}")
+                raise ValueError(f"{label}: unknown column {col_name!r}; known: {sorted(known)}")
         return self
 
     @property
@@ -396,6 +391,13 @@ class MappingSet:
 
     tables: tuple[TableMapping, ...]
     files: tuple[Path, ...] = ()
+    _by_source: dict[str, TableMapping] = field(init=False, repr=False, compare=False)
+    _by_target: dict[str, TableMapping] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the stream looks a table up per event: dictionaries, not scans
+        object.__setattr__(self, "_by_source", {str(m.source): m for m in self.tables})
+        object.__setattr__(self, "_by_target", {str(m.target): m for m in self.tables})
 
     def __iter__(self) -> Iterator[TableMapping]:
         return iter(self.tables)
@@ -409,12 +411,10 @@ class MappingSet:
         return (m for m in ordered if m.is_synced)
 
     def find_source(self, db_table: str | SourceTable) -> TableMapping | None:
-        wanted = str(db_table)
-        return next((m for m in self.tables if str(m.source) == wanted), None)
+        return self._by_source.get(str(db_table))
 
     def find_target(self, schema_table: str | TargetTable) -> TableMapping | None:
-        wanted = str(schema_table)
-        return next((m for m in self.tables if str(m.target) == wanted), None)
+        return self._by_target.get(str(schema_table))
 
     def by_source(self, db_table: str | SourceTable) -> TableMapping:
         found = self.find_source(db_table)

@@ -42,14 +42,18 @@ class Stats:
         self.by_column[f"{what}:{column}"] = self.by_column.get(f"{what}:{column}", 0) + 1
 
 
-@dataclass(frozen=True)
 class Ctx:
     """Where a value comes from: the column, its table's policy, and a label for errors."""
 
-    column: ColumnMapping
-    policy: ValuePolicy
-    where: str
-    stats: Stats | None
+    __slots__ = ("column", "policy", "stats", "where")
+
+    def __init__(
+        self, column: ColumnMapping, policy: ValuePolicy, where: str, stats: Stats | None
+    ) -> None:  # a plain class: built once per value on the stream path
+        self.column = column
+        self.policy = policy
+        self.where = where
+        self.stats = stats
 
     def fail(self, value: Any, why: str, fix: str) -> ConversionError:
         shown = repr(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mysql_pg_sync.errors import MappingError
 
@@ -156,6 +157,7 @@ def _quoted_values(inner: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+@lru_cache(maxsize=8192)
 def parse_column_type(column_type: str) -> MySQLType:
     """Parse ``information_schema.COLUMNS.COLUMN_TYPE`` text."""
     match = _TYPE_RE.match(column_type)
@@ -179,6 +181,7 @@ def parse_column_type(column_type: str) -> MySQLType:
     return MySQLType(base, args, unsigned="unsigned" in rest.split())
 
 
+@lru_cache(maxsize=8192)
 def rule_for(column_type: str) -> TypeRule:
     parsed = parse_column_type(column_type)
     for rule in TYPE_MAP:
@@ -201,6 +204,7 @@ def _fill(template: str, t: MySQLType) -> str:
     return template
 
 
+@lru_cache(maxsize=8192)
 def default_pg_type(column_type: str) -> str:
     """The PostgreSQL type the type map gives a MySQL ``COLUMN_TYPE``."""
     parsed = parse_column_type(column_type)
@@ -215,6 +219,7 @@ def _pg_base(pg_type: str) -> str:
     return re.sub(r"\(.*\)", "", pg_type).strip().lower()
 
 
+@lru_cache(maxsize=8192)  # per value on the stream path: parse once per type
 def kind_of(column_type: str, pg_type: str = "", converter: str | None = None) -> str:
     """The converter family for a column (a named converter wins)."""
     if converter:

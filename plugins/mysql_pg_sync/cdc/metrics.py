@@ -51,8 +51,8 @@ def record_batch(
                         c.target_table,
                         json.dumps(to_json(c.key)),
                         c.incoming_side,
-                        json.dumps(to_json(c.incoming_image)),
-                        json.dumps(to_json(c.target_image)),
+                        _json_or_null(c.incoming_image),
+                        _json_or_null(c.target_image),
                         c.winner,
                         c.rule,
                         c.kind,
@@ -103,6 +103,10 @@ def record_batch(
                 " DO UPDATE SET last_seen = now()",
                 (table, side, list(columns)),
             )
+
+
+def _json_or_null(image: Any) -> str | None:
+    return None if image is None else json.dumps(to_json(image))
 
 
 def _position(event: Any) -> tuple[Any, Any, Any]:

@@ -1,0 +1,97 @@
+"""One bounded or endless consume run, as the CLI service and the Airflow task both use it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings
+from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
+from mysql_pg_sync.cdc.loop_guard import LoopTags
+from mysql_pg_sync.cdc.metrics import service_metrics
+from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.settings import Endpoints
+
+log = logging.getLogger(__name__)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
+    """``MPS_CONNECTOR_PREFIX`` (topic names), ``MPS_STREAM_GROUP``, ``MPS_STREAM_DEAD_LETTER_TOPIC``,
+    ``MPS_STREAM_BATCH_EVENTS``, ``MPS_STREAM_BATCH_MS``, ``MPS_PG_ORIGIN``, ``MPS_GTID_DOMAIN``."""
+    env = os.environ if env is None else env
+    connectors = ConnectorSettings.from_env(env)
+    base = StreamConfig()
+    return replace(
+        base,
+        mysql_topic_prefix=connectors.mysql_topic_prefix,
+        pg_topic_prefix=connectors.postgres_topic_prefix,
+        group_id=env.get("MPS_STREAM_GROUP") or f"{connectors.prefix}-stream",
+        dead_letter_topic=env.get("MPS_STREAM_DEAD_LETTER_TOPIC") or f"{connectors.prefix}.dead-letters",
+        max_batch_events=_int(env, "MPS_STREAM_BATCH_EVENTS", base.max_batch_events),
+        max_batch_ms=_int(env, "MPS_STREAM_BATCH_MS", base.max_batch_ms),
+        tags=LoopTags(
+            pg_origin=env.get("MPS_PG_ORIGIN") or base.tags.pg_origin,
+            mariadb_gtid_domain=_int(env, "MPS_GTID_DOMAIN", base.tags.mariadb_gtid_domain),
+        ),
+    )
+
+
+def run_stream(
+    endpoints: Endpoints,
+    mappings_dir: str | Path,
+    config: StreamConfig,
+    *,
+    max_seconds: float | None = None,
+    max_events: int | None = None,
+    metrics_port: int | None = None,
+) -> dict[str, Any]:
+    """Consume until the limit (or SIGTERM); returns and records the run's summary."""
+    mappings = load_mappings(mappings_dir)
+    stopping = {"now": False}
+
+    def _stop(signum: int, frame: Any) -> None:
+        stopping["now"] = True
+
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread (e.g. inside a worker); the limits still apply
+        previous = None
+    metrics = service_metrics(metrics_port) if metrics_port is not None else None
+    consumer = StreamConsumer(endpoints, mappings, config, metrics)
+    run_id = uuid.uuid4().hex
+    try:
+        consumer.state_conn.execute("INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,))
+        consumer.state_conn.commit()
+        summary = consumer.run(
+            max_seconds=max_seconds, max_events=max_events, stop=lambda: stopping["now"]
+        ).as_dict()
+        consumer.state_conn.execute(
+            "UPDATE mps_sync.stream_runs SET finished_at = now(), summary = %s WHERE run_id = %s",
+            (json.dumps(summary), run_id),
+        )
+        consumer.state_conn.commit()
+    finally:
+        consumer.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    log.info("stream run %s: %s", run_id, summary)
+    return summary

@@ -1,0 +1,38 @@
+"""`python -m mysql_pg_sync stream`: the streaming consumer as a long-lived service (or bounded)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mysql_pg_sync.cdc.service import config_from_env, run_stream
+from mysql_pg_sync.settings import endpoints_from_env
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mappings", type=Path, default=Path("include/mappings"))
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop after N seconds")
+    parser.add_argument("--max-events", type=int, default=None, help="stop after N events")
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on 127.0.0.1:PORT"
+    )
+    parser.add_argument("--group", default=None, help="Kafka consumer group (MPS_STREAM_GROUP)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_env()
+    if args.group:
+        from dataclasses import replace
+
+        config = replace(config, group_id=args.group)
+    summary = run_stream(
+        endpoints_from_env(),
+        args.mappings,
+        config,
+        max_seconds=args.max_seconds,
+        max_events=args.max_events,
+        metrics_port=args.metrics_port,
+    )
+    print(json.dumps(summary, sort_keys=True))
+    return 0

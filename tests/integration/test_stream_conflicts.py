@@ -1,0 +1,90 @@
+"""Conflicting changes on both sides resolve by the table's rule, and every decision is recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from tests.integration.stream_harness import ITEMS_MYSQL, ITEMS_PG, Pipeline, drive, items_mapping, pipeline
+
+
+@pytest.fixture
+def lww(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    with pipeline(
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [items_mapping(mysql_db.database, "last_writer_wins", "updated_at")],
+        [ITEMS_MYSQL],
+        [ITEMS_PG, "ALTER TABLE public.items REPLICA IDENTITY FULL"],
+    ) as p:
+        yield p
+
+
+def _rows(conn: Any, mysql: bool) -> list[tuple[Any, ...]]:
+    sql = "SELECT id, name, qty, updated_at FROM items ORDER BY id"
+    if mysql:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    return [tuple(r) for r in conn.execute(sql)]
+
+
+def test_last_writer_wins_with_update_and_delete_conflicts(lww: Pipeline) -> None:
+    consumer = lww.consumer()
+    m, pg = lww.mysql(), lww.pg()
+    try:
+        m.cursor().execute(
+            "INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01 00:00:00', NULL),"
+            " (2, 'two', 2, 2, '2030-01-01 00:00:00', NULL), (3, 'three', 3, 3, '2030-01-01', NULL)"
+        )
+        drive(consumer, lambda: len(_rows(pg, False)) == 3)
+        # both sides change the same rows while the consumer is not running
+        m.cursor().execute(
+            "UPDATE items SET qty = 100, updated_at = '2030-01-01 00:00:02' WHERE id = 1"
+        )
+        pg.execute("UPDATE items SET qty = 200, updated_at = '2030-01-01 00:00:01' WHERE id = 1")
+        m.cursor().execute("DELETE FROM items WHERE id = 2")  # deleted now (2026)...
+        pg.execute("UPDATE items SET qty = 222, updated_at = '2031-01-01' WHERE id = 2")  # ...later
+        # equal timestamps: the tie goes to MySQL on both sides
+        m.cursor().execute("UPDATE items SET name = 'm', updated_at = '2030-06-01' WHERE id = 3")
+        pg.execute("UPDATE items SET name = 'p', updated_at = '2030-06-01' WHERE id = 3")
+
+        def converged() -> bool:
+            mine, theirs = _rows(m, True), _rows(pg, False)
+            return mine == theirs and [r[:3] for r in mine] == [
+                (1, "one", 100),
+                (2, "two", 222),
+                (3, "m", 3),
+            ]
+
+        drive(consumer, converged)
+        consumer.run(max_seconds=2)
+        assert converged()
+        recorded = pg.execute(
+            "SELECT key->>'id', incoming_side, kind, winner, rule, incoming_image IS NOT NULL,"
+            " target_image IS NOT NULL FROM mps_sync.conflicts ORDER BY 1, 2"
+        ).fetchall()
+        assert [tuple(r) for r in recorded] == [
+            ("1", "mysql", "update_update", "mysql", "last_writer_wins", True, True),
+            ("1", "postgres", "update_update", "mysql", "last_writer_wins", True, True),
+            ("2", "mysql", "delete_update", "postgres", "last_writer_wins", True, True),
+            ("2", "postgres", "update_delete", "postgres", "last_writer_wins", True, False),
+            ("3", "mysql", "update_update", "mysql", "last_writer_wins", True, True),
+            ("3", "postgres", "update_update", "mysql", "last_writer_wins", True, True),
+        ]
+    finally:
+        consumer.close()
+        m.close()
+        pg.close()

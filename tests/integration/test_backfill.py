@@ -276,12 +276,12 @@ def test_resume_after_failed_chunk_skips_done_and_matches(
     real = runner_module.convert_batch
     calls = {"n": 0}
 
-    def dying(batch: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("table") and batch.num_rows and refs_in_progress[0] == 2:
+    def dying(mapping: Any, batch: Any, *args: Any) -> Any:
+        if batch.num_rows and refs_in_progress[0] == 2:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise RuntimeError("worker killed")
-        return real(batch, *args, **kwargs)
+        return real(mapping, batch, *args)
 
     refs_in_progress = [0]
     monkeypatch.setattr(runner_module, "convert_batch", dying)
@@ -342,7 +342,7 @@ def test_conversion_failure_names_table_key_column_value(
     )
     bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
     with pytest.raises(
-        ConversionError, match=r"t: key \{'id': 2\}: column 'd': value '-05:00:00.*interval"
+        ConversionError, match=r"t: key \{'id': 2\}: column 'd': value -18000000000 .*interval"
     ):
         run_all(bf, RunOptions())
     with pg_connect(pg_db) as conn:
@@ -435,3 +435,55 @@ def test_string_and_composite_keys_with_collation_differences(
     with pg_connect(pg_db) as conn:
         got = sorted(conn.execute("SELECT region, code, v FROM public.k").fetchall())
     assert got == sorted(rows)
+
+
+def test_fallback_reader_gives_the_same_end_state(
+    endpoints: Endpoints,
+    items_source: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MPS_BACKFILL_READER", "mysqlclient")
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    run_all(bf, RunOptions(chunk_rows=700, batch_rows=128, strict_counts=True))
+    assert target_items(pg_db) == source_items(items_source)
+    with pg_connect(pg_db) as conn:
+        readers = {r[0] for r in conn.execute("SELECT reader FROM mps_sync.backfill_chunks")}
+    assert readers == {"mysqlclient"}
+
+
+def test_zero_dates_become_null_on_the_fast_path(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    mysql_admin_exec(
+        mysql_admin,
+        mysql_db.database,
+        "SET SESSION sql_mode = ''",
+        "CREATE TABLE z (id int PRIMARY KEY, d date, t datetime, u bigint unsigned, b bit(5))",
+        "INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 18446744073709551615, b'10101'),"
+        " (2, '2024-02-29', '2024-02-29 23:59:59', 9223372036854775808, b'00000')",
+    )
+    cols = [
+        ("id", "int(11)", False),
+        ("d", "date", True),
+        ("t", "datetime", True),
+        ("u", "bigint(20) unsigned", True),
+        ("b", "bit(5)", True),
+    ]
+    mapping = mapping_for(mysql_db.database, "z", cols, ("id",))
+    bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
+    run_all(bf, RunOptions(strict_counts=True))
+    with pg_connect(pg_db) as conn:
+        rows = conn.execute("SELECT id, d, t, u, b::text FROM public.z ORDER BY id").fetchall()
+        reader = conn.execute("SELECT reader FROM mps_sync.backfill_chunks").fetchone()
+    assert rows == [
+        (1, None, None, Decimal("18446744073709551615"), "10101"),
+        (2, dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 59), Decimal(2**63), "00000"),
+    ]
+    assert reader == ("connectorx",)

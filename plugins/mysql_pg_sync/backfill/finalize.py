@@ -3,16 +3,16 @@ and a row count on both sides."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from mysql_pg_sync import ddl
 from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
-from mysql_pg_sync.mapping.models import TableMapping
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 log = logging.getLogger(__name__)
 
@@ -21,40 +21,30 @@ log = logging.getLogger(__name__)
 class FinalizeResult:
     source_rows: int
     target_rows: int
-    sequences: dict[str, int]
-    deferred: str
+    sequences: list[str]
+    deferred: list[str]
 
     @property
     def counts_match(self) -> bool:
         return self.source_rows == self.target_rows
 
 
-def create_deferred(conn: psycopg.Connection[Any], mapping: TableMapping) -> str:
-    """Secondary indexes and foreign keys, through the DDL module when it is installed."""
-    try:
-        ddl = importlib.import_module("mysql_pg_sync.ddl")
-    except ModuleNotFoundError:
-        return "skipped: mysql_pg_sync.ddl is not installed (no secondary indexes/FKs created)"
-    create = getattr(ddl, "create_deferred", None)
-    if create is None:
-        return "skipped: mysql_pg_sync.ddl has no create_deferred(conn, mapping)"
-    create(conn, mapping)
-    return "created by mysql_pg_sync.ddl.create_deferred"
+def create_deferred(
+    conn: psycopg.Connection[Any], mapping: TableMapping, mappings: MappingSet
+) -> list[str]:
+    """Secondary indexes and foreign keys (deferred: cheaper once the rows are in)."""
+    statements = ddl.index_sql(mapping, unique=False) + ddl.foreign_key_sql(mapping, mappings)
+    if statements:
+        ddl.apply_ddl(conn, statements)
+    return statements
 
 
-def advance_sequences(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[str, int]:
-    """setval() every sequence owned by a target column to the column's max (identity/serial)."""
-    table = pg.qualified(mapping.target.schema, mapping.target.table)
-    moved: dict[str, int] = {}
-    for col in mapping.synced_columns():
-        row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (table, col.pg_name)).fetchone()
-        if not row or row[0] is None:
-            continue
-        top = conn.execute(f"SELECT max({pg.quote_ident(col.pg_name)}) FROM {table}").fetchone()
-        if top and top[0] is not None:
-            conn.execute("SELECT setval(%s, %s, true)", (row[0], int(top[0])))
-            moved[row[0]] = int(top[0])
-    return moved
+def advance_sequences(conn: psycopg.Connection[Any], mapping: TableMapping) -> list[str]:
+    """Auto-increment sequences past the copied maximum, so PostgreSQL inserts cannot collide."""
+    statements = ddl.sync_identity_sql(mapping)
+    if statements:
+        ddl.apply_ddl(conn, statements)
+    return statements
 
 
 def mysql_row_count(mysql_conn: Any, mapping: TableMapping) -> int:
@@ -64,10 +54,10 @@ def mysql_row_count(mysql_conn: Any, mapping: TableMapping) -> int:
 
 
 def finalize_table(
-    pg_conn: psycopg.Connection[Any], mysql_conn: Any, mapping: TableMapping
+    pg_conn: psycopg.Connection[Any], mysql_conn: Any, mapping: TableMapping, mappings: MappingSet
 ) -> FinalizeResult:
-    deferred = create_deferred(pg_conn, mapping)
-    log.info("%s: deferred indexes/FKs: %s", mapping.name, deferred)
+    deferred = create_deferred(pg_conn, mapping, mappings)
+    log.info("%s: %d deferred index/FK statement(s) applied", mapping.name, len(deferred))
     pg_conn.execute(f"ANALYZE {pg.qualified(mapping.target.schema, mapping.target.table)}")
     sequences = advance_sequences(pg_conn, mapping)
     target = pg_conn.execute(

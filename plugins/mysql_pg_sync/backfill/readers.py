@@ -2,28 +2,30 @@
 
 Two readers share one SELECT shape and one set of converters:
 
-* ``connectorx`` (fast): Rust, straight to Arrow. It cannot represent zero dates or TIME
-  outside a day (it panics), so TIME-like columns are read as text and a chunk whose dates it
-  cannot read is re-read with the fallback (logged per chunk).
-* ``mysqlclient`` (fallback, correct for every value): a server-side cursor (SSCursor), dates
-  and times read as text, batches built from Python values. Chosen per table when a column needs
-  it (DECIMAL wider than 38 digits, a converter connectorx cannot feed), with the reason logged.
+* ``connectorx`` (fast): Rust, straight to Arrow. Values it cannot represent natively (zero
+  dates, TIME outside a day, spatial types, the widest DECIMALs) are read through the MySQL
+  dialect's Arrow read expressions (text, microseconds, WKB); a chunk it still cannot read
+  (connectorx panics on values it does not know) is re-read with the fallback, logged per chunk.
+* ``mysqlclient`` (fallback): a server-side cursor (SSCursor) over the same SELECT, batches built
+  from Python values in the same Arrow shapes, so the same converters apply. Forced per run with
+  ``MPS_BACKFILL_READER=mysqlclient``; the choice and its reason are logged per table.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
 
-from mysql_pg_sync.backfill.convert import ColumnPlan, _decimal_type
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
+from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
-from mysql_pg_sync.types.typemap import parse_column_type
+from mysql_pg_sync.types.arrow import select_list
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +33,25 @@ FAST = "connectorx"
 FALLBACK = "mysqlclient"
 DEFAULT_BATCH_ROWS = 65_536  # ~10-30 MB per batch for typical rows: bounded memory per worker
 
-TEXT_KINDS = frozenset({"time", "interval", "inet", "native_uuid"})
-UNSIGNED_KINDS = frozenset({"bits", "bit1"})
-TEMPORAL_KINDS = frozenset({"date", "datetime", "timestamp"})
-
 
 class ReaderUnavailable(Exception):
     """The fast reader cannot represent a value in this chunk; re-read with the fallback."""
 
 
-def select_expression(col: ColumnPlan, reader: str) -> str:
-    name = mysql_dialect.quote_ident(col.name)
-    if col.kind in TEXT_KINDS or (reader == FALLBACK and col.kind in TEMPORAL_KINDS):
-        return f"CAST({name} AS CHAR) AS {name}"
-    if col.kind in UNSIGNED_KINDS:
-        return f"CAST({name} AS UNSIGNED) AS {name}"
-    return name
+READER_ENV = "MPS_BACKFILL_READER"  # force one reader for every table (diagnosis)
 
 
-def choose_reader(columns: Sequence[ColumnPlan]) -> tuple[str, str]:
-    """(reader, reason) for a table."""
-    for col in columns:
-        if col.kind == "decimal" and (parse_column_type(col.column_type).args or (10,))[0] > 38:
-            return FALLBACK, f"column {col.name} is {col.column_type}: wider than Arrow decimal128"
-        if col.kind == "geometry":
-            return FALLBACK, f"column {col.name} is {col.column_type}: spatial, read as bytes"
-    return FAST, "every column has a connectorx representation"
+def choose_reader(mapping: TableMapping, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(reader, reason) for a table; a chunk connectorx cannot read falls back by itself."""
+    forced = (os.environ if env is None else env).get(READER_ENV)
+    if forced in (FAST, FALLBACK):
+        return forced, f"forced by {READER_ENV}"
+    return FAST, "connectorx reads every column through the dialect's Arrow read expressions"
 
 
-def select_sql(table_sql: str, columns: Sequence[ColumnPlan], where: str, reader: str) -> str:
-    exprs = ", ".join(select_expression(c, reader) for c in columns)
-    return f"SELECT {exprs} FROM {table_sql} WHERE {where}"
+def select_sql(mapping: TableMapping, where: str) -> str:
+    source = mysql_dialect.qualified(mapping.source.db, mapping.source.table)
+    return f"SELECT {select_list(mapping)} FROM {source} WHERE {where}"
 
 
 def connectorx_url(endpoint: DatabaseEndpoint) -> str:
@@ -106,30 +96,31 @@ def _translated(exc: BaseException) -> BaseException:
     return exc
 
 
-def _arrow_type(col: ColumnPlan) -> pa.DataType | None:
-    """The Arrow type for the fallback reader's Python values (None: let pyarrow infer)."""
-    if col.kind in ("int", "year", "bits", "bit1", "bool"):
-        return pa.int64()
-    if col.kind == "uint64":
+def _arrow_type(column: ColumnMapping) -> pa.DataType | None:
+    """The Arrow type of the fallback reader's Python values, shaped like connectorx's."""
+    if column.kind == "uint64":
         return pa.uint64()
-    if col.kind == "decimal":
-        return _decimal_type(col)
-    if col.kind in ("float32", "float64"):
+    if column.kind in ("int", "year", "bool", "time", "interval"):
+        return pa.int64()  # TIME is read as microseconds (dialect read expression)
+    if column.kind in ("float32", "float64"):
         return pa.float64()
-    if col.kind in ("bytes", "uuid", "geometry"):
+    if column.kind in ("bytes", "uuid", "geometry", "bits", "bit1"):
         return pa.binary()
+    if column.kind == "decimal":
+        return None  # Decimal, or text for the widest ones: let Arrow infer
     return pa.string()
 
 
 def iter_mysqlclient(
     endpoint: DatabaseEndpoint,
     sql: str,
-    columns: Sequence[ColumnPlan],
+    mapping: TableMapping,
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> Iterator[pa.RecordBatch]:
     """Stream with a server-side cursor; memory holds one batch."""
     import MySQLdb.cursors
 
+    columns = mapping.synced_columns()
     types = [_arrow_type(c) for c in columns]
     names = [c.name for c in columns]
     conn = mysql_connect(endpoint)
@@ -151,8 +142,8 @@ def iter_mysqlclient(
         conn.close()
 
 
-def empty_batch(columns: Sequence[ColumnPlan], reader: str) -> pa.RecordBatch:
+def empty_batch(mapping: TableMapping) -> pa.RecordBatch:
     """A zero-row batch typed like the fallback reader's, to derive the converted schema."""
-    names = [c.name for c in columns]
-    arrays = [pa.array([], type=_arrow_type(c) or pa.string()) for c in columns]
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+    columns = mapping.synced_columns()
+    arrays = [pa.array([], type=_arrow_type(c) or pa.decimal128(38, 10)) for c in columns]
+    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from mysql_pg_sync.backfill import handoff, readers, report, state
 from mysql_pg_sync.backfill.boundaries import average_row_bytes, walk_boundaries
-from mysql_pg_sync.backfill.convert import ColumnPlan, convert_batch, converter_for
+from mysql_pg_sync.backfill.conversion import convert_batch
 from mysql_pg_sync.backfill.finalize import finalize_table
 from mysql_pg_sync.backfill.plan import (
     DEFAULT_MAX_GROUPS,
@@ -32,13 +32,14 @@ from mysql_pg_sync.backfill.plan import (
     mysql_range_predicate,
 )
 from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, truncate_target
-from mysql_pg_sync.backfill.writer import TargetSpec, staged_casts, write_chunk
+from mysql_pg_sync.backfill.writer import TargetSpec, write_chunk
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
+from mysql_pg_sync.types.convert import Stats
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,6 @@ class PlanOutcome:
             "refused": self.refused,
             "groups": [[list(ref) for ref in group] for group in self.groups],
         }
-
-
-def column_plans(mapping: TableMapping) -> list[ColumnPlan]:
-    return [
-        ColumnPlan(c.name, c.pg_name, c.kind, c.column_type, c.pg_type)
-        for c in mapping.synced_columns()
-    ]
 
 
 def _matches(mapping: TableMapping, pattern: str) -> bool:
@@ -192,8 +186,7 @@ class Backfill:
             raise BackfillError(
                 f"{mapping.name}: mode=resume but the table has no plan; use mode=create_missing"
             )
-        columns = column_plans(mapping)
-        reader, why = readers.choose_reader(columns)
+        reader, why = readers.choose_reader(mapping)
         log.info("%s: reader %s (%s)", mapping.name, reader, why)
         strategy = key_strategy([mapping.column(k).kind for k in mapping.key])
         rows_per_chunk = chunk_rows_for(
@@ -235,7 +228,9 @@ class Backfill:
         """Check or create the target, then the streaming handoff, before any chunk of ``table``."""
         mapping = self.mappings.by_source(table)
         with self._pg() as pg_conn:
-            created = ensure_target(pg_conn, mapping, create=options.mode != "resume")
+            created = ensure_target(
+                pg_conn, mapping, self.mappings, create=options.mode != "resume"
+            )
             done = state.chunk_states(pg_conn, mapping.name).get("done", 0)
             foreign_rows = done == 0 and not created and target_has_rows(pg_conn, mapping)
             if foreign_rows and options.mode != "reload":
@@ -338,51 +333,33 @@ class Backfill:
         reader: str,
         batch_rows: int,
     ) -> state.ChunkResult:
-        columns = column_plans(mapping)
-        converters = [converter_for(c, nul_bytes=mapping.values.nul_bytes) for c in columns]
-        if mapping.values.zero_dates != "null" and any(
-            c.kind in readers.TEMPORAL_KINDS for c in columns
-        ):
-            raise BackfillError(
-                f"{mapping.name}: values.zero_dates={mapping.values.zero_dates!r} is not supported "
-                "by the backfill yet; use 'null'"
-            )
         where = mysql_range_predicate(
             table_plan.key_columns, chunk.lower, chunk.upper, my.quote_ident
         )
-        sql = readers.select_sql(
-            my.qualified(mapping.source.db, mapping.source.table), columns, where, reader
-        )
+        sql = readers.select_sql(mapping, where)
         if reader == readers.FAST:
             stream = readers.read_connectorx(self.endpoints.mysql, sql, batch_rows)
             empty = pa.RecordBatch.from_pylist([], schema=stream.schema)
             batches: Iterator[pa.RecordBatch] = readers.iter_connectorx(stream)
         else:
-            empty = readers.empty_batch(columns, reader)
-            batches = readers.iter_mysqlclient(self.endpoints.mysql, sql, columns, batch_rows)
-
-        def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
-            return convert_batch(
-                batch, columns, converters, table=mapping.name, key_columns=mapping.key
-            )
-
-        schema = convert(empty).schema
+            empty = readers.empty_batch(mapping)
+            batches = readers.iter_mysqlclient(self.endpoints.mysql, sql, mapping, batch_rows)
+        stats = Stats()
+        schema = convert_batch(mapping, empty).schema
         target = TargetSpec(
             mapping.target.schema,
             mapping.target.table,
-            tuple(c.pg_name for c in columns),
+            tuple(c.pg_name for c in mapping.synced_columns()),
             mapping.pg_key,
             table_plan.strategy,
-            staged_casts([(c.kind, c.pg_name, c.pg_type) for c in columns]),
         )
-        return write_chunk(
-            self.endpoints.postgres,
-            target,
-            chunk,
-            schema,
-            (convert(b) for b in batches),
-            reader=reader,
+        converted = (convert_batch(mapping, b, stats) for b in batches)
+        result = write_chunk(
+            self.endpoints.postgres, target, chunk, schema, converted, reader=reader
         )
+        if stats.by_column:
+            log.warning("%s #%d: values changed on purpose: %s", mapping.name, chunk.seq, stats)
+        return result
 
     # -- finalize and summary -----------------------------------------------------------------
 
@@ -396,7 +373,7 @@ class Backfill:
                     f"{table}: {not_done} chunk(s) are not done ({states}); re-trigger the "
                     "backfill with mode=resume to finish them"
                 )
-            result = finalize_table(pg_conn, mysql_conn, mapping)
+            result = finalize_table(pg_conn, mysql_conn, mapping, self.mappings)
             state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)
             if not result.counts_match:
                 message = (
@@ -460,4 +437,4 @@ class _closing:
         self.conn.close()
 
 
-__all__ = ["Backfill", "BackfillError", "PlanError", "RunOptions", "column_plans", "refusal"]
+__all__ = ["Backfill", "BackfillError", "PlanError", "RunOptions", "refusal"]

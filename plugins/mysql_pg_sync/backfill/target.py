@@ -1,10 +1,9 @@
 """The PostgreSQL target table: create it when missing, refuse it when it does not fit.
 
-Creating tables belongs to the DDL module (mysql_pg_sync.ddl); until it exists this minimal
-adapter creates the table with its columns and primary key only (secondary indexes and foreign
-keys are deferred to after the load anyway). The compatibility check lets PostgreSQL itself
-normalise the mapping's types (a temporary table built from them), so ``timestamptz(6)`` and
-``timestamp(6) with time zone`` compare equal.
+Tables are created by :mod:`mysql_pg_sync.ddl` (schema, enum types, table, key, unique indexes;
+secondary indexes and foreign keys wait for :mod:`.finalize`). The compatibility check lets
+PostgreSQL itself normalise the mapping's types (a temporary table built from the same column
+types the DDL uses), so ``timestamptz(6)`` and ``timestamp(6) with time zone`` compare equal.
 """
 
 from __future__ import annotations
@@ -13,24 +12,21 @@ from typing import Any
 
 import psycopg
 
+from mysql_pg_sync import ddl
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import SyncError
-from mysql_pg_sync.mapping.models import TableMapping
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 
 class TargetSchemaError(SyncError):
     """The existing PostgreSQL table cannot take the mapped columns; nothing was copied."""
 
 
-def _columns_sql(mapping: TableMapping, *, with_key: bool) -> str:
-    cols = [
-        f"{pg.quote_ident(c.pg_name)} {c.pg_type}"
-        + (" NOT NULL" if with_key and not c.nullable else "")
+def _probe_columns_sql(mapping: TableMapping) -> str:
+    return ", ".join(
+        f"{pg.quote_ident(c.pg_name)} {ddl._column_type_sql(mapping, c)}"
         for c in mapping.synced_columns()
-    ]
-    if with_key:
-        cols.append(f"PRIMARY KEY ({pg.column_list(mapping.pg_key)})")
-    return ", ".join(cols)
+    )
 
 
 def existing_columns(
@@ -59,7 +55,7 @@ def mapped_types(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[s
     probe = "mps_backfill_type_probe"
     with conn.transaction(force_rollback=True):
         try:
-            conn.execute(f"CREATE TEMP TABLE {probe} ({_columns_sql(mapping, with_key=False)})")
+            conn.execute(f"CREATE TEMP TABLE {probe} ({_probe_columns_sql(mapping)})")
         except psycopg.Error as exc:
             raise TargetSchemaError(
                 f"{mapping.name}: the mapping's PostgreSQL types are not valid here "
@@ -95,7 +91,9 @@ def incompatibilities(
     return problems
 
 
-def ensure_target(conn: psycopg.Connection[Any], mapping: TableMapping, *, create: bool) -> bool:
+def ensure_target(
+    conn: psycopg.Connection[Any], mapping: TableMapping, mappings: MappingSet, *, create: bool
+) -> bool:
     """Check the target table, creating it when missing and allowed; True when created."""
     schema, table = mapping.target.schema, mapping.target.table
     existing = existing_columns(conn, schema, table)
@@ -105,10 +103,7 @@ def ensure_target(conn: psycopg.Connection[Any], mapping: TableMapping, *, creat
                 f"{mapping.name}: target table {mapping.target} does not exist; "
                 "run with mode=create_missing (or `ddl`) first"
             )
-        with conn.transaction():
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {pg.quote_ident(schema)}")
-            columns = _columns_sql(mapping, with_key=True)
-            conn.execute(f"CREATE TABLE {pg.qualified(schema, table)} ({columns})")
+        ddl.apply_ddl(conn, ddl.plan_ddl(mappings, [mapping]))
         return True
     problems = incompatibilities(mapping, mapped_types(conn, mapping), existing)
     if problems:

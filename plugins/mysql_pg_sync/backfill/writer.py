@@ -4,15 +4,15 @@ recorded for rows that did not commit.
 
 * Integer keys: ``DELETE ... WHERE lower <= key < upper`` (integers order alike everywhere),
   then ADBC ingest (binary COPY) straight into the table.
-* Keyset keys (strings, composites), or columns PostgreSQL must cast from text (bit varying,
-  inet): the batches go to a temporary table first; the delete then removes exactly the keys
-  MySQL returned (byte equality, no collation involved) and an INSERT ... SELECT moves them in.
+* Keyset keys (strings, composites): the batches go to a temporary table first; the delete then
+  removes exactly the keys MySQL returned (equality, no ordering, so no collation question) and
+  an INSERT ... SELECT moves the rows in.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +34,10 @@ class TargetSpec:
     pg_columns: tuple[str, ...]
     pg_key: tuple[str, ...]
     strategy: KeyStrategy
-    casts: tuple[tuple[str, str], ...] = ()  # (pg column, type) applied from the stage table
 
     @property
     def staged(self) -> bool:
-        return self.strategy == "keyset" or bool(self.casts)
+        return self.strategy == "keyset"
 
     @property
     def qualified(self) -> str:
@@ -133,27 +132,14 @@ def _write_staged(
     stage = f"pg_temp.{STAGE_TABLE}"
     if target.strategy == "keyset":
         match = " AND ".join(
-            f"t.{pg.quote_ident(k)} = s.{pg.quote_ident(k)}{_cast(target, k)}"
-            for k in target.pg_key
+            f"t.{pg.quote_ident(k)} = s.{pg.quote_ident(k)}" for k in target.pg_key
         )
         cur.execute(f"DELETE FROM {target.qualified} t USING {stage} s WHERE {match}")
     else:
         cur.execute(_delete_range_sql(target, chunk))
-    select = ", ".join(f"s.{pg.quote_ident(c)}{_cast(target, c)}" for c in target.pg_columns)
+    select = ", ".join(f"s.{pg.quote_ident(c)}" for c in target.pg_columns)
     cur.execute(
         f"INSERT INTO {target.qualified} ({pg.column_list(target.pg_columns)}) "
         f"SELECT {select} FROM {stage} s"
     )
     cur.execute(f"DROP TABLE {stage}")
-
-
-def _cast(target: TargetSpec, column: str) -> str:
-    for name, pg_type in target.casts:
-        if name == column:
-            return f"::{pg_type}"
-    return ""
-
-
-def staged_casts(pg_columns: Sequence[tuple[str, str, str]]) -> tuple[tuple[str, str], ...]:
-    """(pg column, pg type) of the columns PostgreSQL casts from text; input (kind, name, type)."""
-    return tuple((name, pg_type) for kind, name, pg_type in pg_columns if kind in ("bits", "inet"))

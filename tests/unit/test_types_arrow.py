@@ -137,3 +137,10 @@ def test_zero_date_sentinel_must_be_representable_in_arrow() -> None:
     )
     out = to_pg_table(representable, pa.table({"id": ids, "d": dates}))
     assert out.column("d").to_pylist() == [dt.date(1, 1, 1)]
+
+
+def test_enum_value_outside_the_members_is_refused() -> None:
+    m = mapping([{"name": "e", "column_type": "enum('a','b')"}])
+    table = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "e": pa.array(["a", None, ""])})
+    with pytest.raises(ConversionError, match=r"key \(id=3\).*not a member of the enum"):
+        to_pg_table(m, table)

@@ -155,3 +155,8 @@ def test_rows_renamed_excluded_and_errors_name_the_key() -> None:
     assert row_to_mysql(mapping, row) == {"id": 5, "flag": 0}
     with pytest.raises(ConversionError, match=r"table legacy.t key \(id=6\): column 'flag'"):
         row_to_pg(mapping, {"id": 6, "flag": 9})
+
+
+def test_enum_value_outside_the_members_is_refused() -> None:
+    with pytest.raises(ConversionError, match=r"key \(id=3\).*not a member of the enum"):
+        to_pg(col("enum('a','b')"), "", where="table d.t key (id=3)")

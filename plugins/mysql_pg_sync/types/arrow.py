@@ -116,6 +116,20 @@ def _text(a: pa.Array, c: _Col) -> pa.Array:
     )
 
 
+def _enum(a: pa.Array, c: _Col) -> pa.Array:
+    a = _text(a, c)
+    if c.column.values:
+        members = pa.array(c.column.values, pa.large_string())
+        bad = pc.and_(pc.invert(pc.is_in(a, members)), pc.is_valid(a))
+        if pc.any(bad).as_py():
+            raise c.fail(
+                bad,
+                "value is not a member of the enum",
+                "fix the row in MySQL, or add the value to the column's enum type",
+            )
+    return a
+
+
 def _set(a: pa.Array, c: _Col) -> pa.Array:
     a = _text(a, c)
     split = pc.split_pattern(a, ",")
@@ -249,7 +263,7 @@ _ARROW: dict[str, Callable[[pa.Array, _Col], pa.Array]] = {
     "float32": _float,
     "float64": _float,
     "text": _text,
-    "enum": _text,
+    "enum": _enum,
     "inet": _inet,
     "set": _set,
     "json": _json,

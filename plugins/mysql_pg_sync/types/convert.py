@@ -156,6 +156,18 @@ def _text_to_pg(v: Any, c: Ctx) -> Any:
     )
 
 
+def _enum_to_pg(v: Any, c: Ctx) -> Any:
+    text = _text_to_pg(v, c)
+    if c.column.values and text not in c.column.values:
+        # MySQL stores '' for an invalid enum value in non-strict mode; PostgreSQL refuses it
+        raise c.fail(
+            v,
+            "value is not a member of the enum",
+            "fix the row in MySQL, or add the value to the column's enum type",
+        )
+    return text
+
+
 def _set_to_pg(v: Any, c: Ctx) -> Any:
     if isinstance(v, set | frozenset | list | tuple):
         members = set(v)
@@ -348,7 +360,7 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "float32": (_same, _same),
     "float64": (_same, _same),
     "text": (_text_to_pg, _text_to_mysql),
-    "enum": (_text_to_pg, _text_to_mysql),
+    "enum": (_enum_to_pg, _text_to_mysql),
     "set": (_set_to_pg, _set_to_mysql),
     "json": (_json_to_pg, _json_to_mysql),
     "bytes": (_bytes_to_pg, _bytes_to_pg),

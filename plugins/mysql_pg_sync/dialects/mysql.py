@@ -86,10 +86,12 @@ def canonical_text_sql(
     if kind == "decimal":
         return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"
     if kind == "float":
-        # shortest round-trip digits of the (double-promoted) value, then its decimal exponent
+        # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
+        # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
         v = float_value_sql(c)
         return (
-            f"(CASE WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
+            f"(CASE WHEN ABS({v}) >= 1e-4 AND ABS({v}) < 1e15 THEN CAST({v} AS CHAR) "
+            f"WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
             f"TRIM(BOTH '0' FROM REPLACE(SUBSTRING_INDEX(CAST(ABS({v}) AS CHAR), 'e', 1), "
             f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
@@ -212,4 +214,12 @@ def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str
     return (
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote_ident(stage)} AS "
         f"SELECT {column_list(columns)} FROM {table_sql} WHERE 1 = 0"
+    )
+
+
+def row_estimate_sql() -> str:
+    """The optimizer's row count estimate of a table (no scan); parameters (namespace, table)."""
+    return (
+        "SELECT COALESCE(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
     )

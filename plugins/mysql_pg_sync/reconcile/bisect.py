@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from mysql_pg_sync.reconcile.segments import Segment
 
 DEFAULT_FACTOR = 16
-DEFAULT_THRESHOLD = 256  # rows: below this, compare (key, row hash) pairs instead of splitting
+DEFAULT_THRESHOLD = 1_000  # rows: below this, compare (key, row hash) pairs instead of splitting
 
 KeyText = tuple[str, ...]
 """A key as canonical texts: equal on both sides for the same key."""

@@ -21,8 +21,11 @@ from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify
 from mysql_pg_sync.reconcile.segments import Segment, first_width, merged_bounds, root_segment
 from mysql_pg_sync.reconcile.sqlside import TableSide
 
-DEFAULT_SEGMENT_ROWS = 2_000  # rows per first-level checksum segment
-DEFAULT_WORKERS = 2  # concurrent segments per side
+# One scan per side returns the checksums of every first-level segment (GROUP BY), so small
+# segments cost a longer result, not more scans; a mismatching one is then compared row by row
+# in one small index-range query (segments no larger than the bisection threshold).
+DEFAULT_SEGMENT_ROWS = 500
+DEFAULT_WORKERS = 4  # concurrent segment queries per side
 
 
 @dataclass(frozen=True)

@@ -151,14 +151,16 @@ class TableSide:
             )
 
     def bounds(self) -> tuple[int | None, int | None, int]:
-        """(min ordinal, max ordinal, rows)."""
+        """(min ordinal, max ordinal, estimated rows); no table scan for integer keys."""
+        estimate = self._query(self.dialect.row_estimate_sql(), (self.namespace, self.table_name))
+        rows = int(estimate[0][0]) if estimate else 0
         if self.table.ordinal == "integer":
             o = self.ordinal_sql
-            row = self._query(f"SELECT MIN({o}), MAX({o}), COUNT(*) FROM {self.from_sql}")[0]
-            lo, hi = (None, None) if row[0] is None else (int(row[0]), int(row[1]))
-            return lo, hi, int(row[2])
-        rows = int(self._query(f"SELECT COUNT(*) FROM {self.from_sql}")[0][0])
-        return (0, 2**32 - 1, rows) if rows else (None, None, 0)
+            row = self._query(f"SELECT MIN({o}), MAX({o}) FROM {self.from_sql}")[0]
+            if row[0] is None:
+                return None, None, 0
+            return int(row[0]), int(row[1]), max(rows, 1)
+        return 0, 2**32 - 1, max(rows, 1)
 
     def _in_segment(self) -> str:
         return f"{self.ordinal_sql} >= %s AND {self.ordinal_sql} < %s"

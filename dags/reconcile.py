@@ -1,0 +1,115 @@
+"""
+### reconcile
+
+Nightly checksum comparison of every mapped table pair, down to the rows that differ, with an
+optional repair (design decision 4). Schedule: `$MPS_RECONCILE_CRON` (default `0 2 * * *`, read
+when the DAG file is parsed); trigger it from the UI with Params for a chosen set of tables.
+
+1. **start**: picks the tables (Param `tables`, empty = every enabled mapping) and records a run
+   in `mps_sync.reconcile_runs`.
+2. **compare** (mapped per table, pool `mysql_source_reads`): both databases compute count +
+   checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
+   rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
+   (differing columns named). Suspects are compared again after `recheck_delay_s` so rows that
+   were in flight are not drift. With `repair`, confirmed drift is repaired from the
+   authoritative side through the stream applier; `dry_run` only records what would be written;
+   more than `max_repairs` repairs are refused. A table whose schema differs from its mapping
+   fails alone (no retry); an unreachable database fails the task, which retries.
+3. **report** (runs even when a table failed): writes `$MPS_REPORTS_DIR/reconcile-<run>.json` and
+   `.html` (self-contained), stores the run's status and updates the Asset
+   `mysql_pg_sync://reconcile`, which schedules the `data_quality` DAG.
+
+Drift rows: `SELECT * FROM mps_sync.reconcile_drift WHERE run_id = <run>`; every repair, planned,
+refused or applied: `mps_sync.reconcile_repairs`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+RECONCILE_DONE = Asset("mysql_pg_sync://reconcile")
+PARAM_NAMES = ("tables", "dry_run", "repair", "max_repairs", "recheck_delay_s")
+
+
+def _params() -> Any:
+    from mysql_pg_sync.reconcile.service import ReconcileParams
+
+    params = get_current_context()["params"]
+    return ReconcileParams.from_dict({k: params[k] for k in PARAM_NAMES})
+
+
+@dag(
+    dag_id="reconcile",
+    doc_md=__doc__,
+    schedule=os.environ.get("MPS_RECONCILE_CRON", "0 2 * * *"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    tags=["mysql_pg_sync", "reconcile"],
+    default_args={"owner": "mysql_pg_sync", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    params={
+        "tables": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="MySQL db.table, PostgreSQL schema.table or bare names; empty = all.",
+        ),
+        "repair": Param(False, type="boolean", description="Repair confirmed drift."),
+        "dry_run": Param(True, type="boolean", description="Record repairs without writing."),
+        "max_repairs": Param(
+            1000, type="integer", minimum=0, description="Refuse a table's repairs above this."
+        ),
+        "recheck_delay_s": Param(
+            30, type="number", minimum=0, description="Wait before suspects are compared again."
+        ),
+    },
+)
+def reconcile() -> None:
+    @task
+    def start() -> list[dict[str, Any]]:
+        """Record the run; one item per table for the mapped comparison."""
+        from mysql_pg_sync.reconcile.service import selected_mappings, start_run
+        from mysql_pg_sync.settings import endpoints_from_env
+
+        params = _params()
+        tables = [m.name for m in selected_mappings(params)]
+        run_id = start_run(endpoints_from_env(), params, get_current_context()["run_id"])
+        return [{"run_id": run_id, "table": t} for t in tables] or [{"run_id": run_id}]
+
+    @task(pool="mysql_source_reads", map_index_template="{{ task.op_kwargs['item'].get('table') }}")
+    def compare(item: dict[str, Any]) -> dict[str, Any]:
+        """Compare (and repair) one table; a schema mismatch fails without retrying."""
+        from airflow.exceptions import AirflowFailException
+
+        from mysql_pg_sync.reconcile.service import reconcile_one, selected_mappings
+        from mysql_pg_sync.settings import endpoints_from_env
+
+        if "table" not in item:
+            return {"status": "no_tables"}
+        params = _params()
+        (mapping,) = selected_mappings(
+            type(params)(**{**params.__dict__, "tables": (item["table"],)})
+        )
+        result = reconcile_one(endpoints_from_env(), item["run_id"], mapping, params)
+        if result["status"] == "error":
+            raise AirflowFailException(result["error"] or result["repair_message"])
+        return {k: result[k] for k in ("table", "status", "drift", "repairs", "duration_s")}
+
+    @task(outlets=[RECONCILE_DONE], trigger_rule="all_done")
+    def report(items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Write the JSON and HTML reports and store the run's status."""
+        from mysql_pg_sync.reconcile.service import finish_run
+        from mysql_pg_sync.settings import endpoints_from_env
+
+        run, json_path, html_path = finish_run(endpoints_from_env(), items[0]["run_id"])
+        return {"status": run["status"], "json": str(json_path), "html": str(html_path)}
+
+    items = start()
+    compare.expand(item=items) >> report(items)
+
+
+reconcile()

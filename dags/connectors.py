@@ -68,7 +68,7 @@ with DAG(
             False, type="boolean", description="delete: also drop the PostgreSQL slot."
         ),
     },
-):
+) as connectors_dag:
 
     @task
     def run_action() -> Any:
@@ -95,7 +95,7 @@ with DAG(
     dagrun_timeout=timedelta(minutes=4),
     tags=["mysql_pg_sync", "cdc", "health"],
     default_args={**DEFAULT_ARGS, "retry_delay": timedelta(seconds=20)},
-):
+) as connectors_health_dag:
 
     @task
     def heal_connectors() -> str:

@@ -328,3 +328,39 @@ def test_snapshot_tables_runs_an_incremental_snapshot_and_reports_completion(
         change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
         after_id(5, op="r"),
     )
+
+
+@pytest.mark.slow  # two tries of the health task, 20 s apart
+def test_health_dag_fails_loudly_with_the_connect_trace(
+    env: Endpoints,
+    settings: ConnectorSettings,
+    mysql_admin: DatabaseEndpoint,
+    own_mysql_user: tuple[str, str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    user, password, secrets = own_mysql_user
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    ctx = context(
+        replace(env, mysql=replace(env.mysql, user=user, password=password)),
+        [table_mapping(env.mysql.database, "orders", "mysql_to_pg")],
+        replace(settings, secrets_file=str(secrets)),
+    )
+    actions.apply(ctx)
+    for host in ("127.0.0.1", "localhost"):
+        mysql_exec(
+            replace(mysql_admin, database="mysql"),
+            f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'broken-on-purpose'",
+        )
+    ConnectClient(env.connect_url).restart(settings.mysql_connector, only_failed=False)
+
+    from dags.connectors import connectors_health_dag
+
+    monkeypatch.setenv("MPS_CONNECTOR_PREFIX", settings.prefix)
+    monkeypatch.delenv("MPS_ALERT_WEBHOOK", raising=False)
+    run = connectors_health_dag.test()
+    assert run.state == "failed"
+    out = capfd.readouterr().out  # the notifier's alert, logged by the task runner
+    alert = out[out.index("mysql_pg_sync: connectors_health.heal_connectors failed") :]
+    assert "NOT HEALED" in alert
+    assert "Access denied" in alert

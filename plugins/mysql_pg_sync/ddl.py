@@ -17,6 +17,7 @@ import psycopg
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
+from mysql_pg_sync.quality.ranges import mysql_range
 
 _TEXT_TYPES = ("text", "varchar", "character varying")
 _IDENTITY_TYPES = ("smallint", "integer", "bigint")
@@ -87,6 +88,27 @@ def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> str:
     )
 
 
+def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[str]:
+    """CHECKs for values MySQL would refuse, so the PostgreSQL app cannot write a row that
+    could never replicate back (unsigned and narrow integers widened, set members)."""
+    col = pg.quote_ident(column.pg_name)
+    checks = []
+    bounds = mysql_range(column)
+    if bounds is not None:
+        low, high = bounds
+        terms = [f"{col} >= {low}"] if low is not None else []
+        terms += [f"{col} <= {high}"] if high is not None else []
+        name = pg_name_limit(mapping.target.table, column.pg_name, "range")
+        checks.append(f"CONSTRAINT {pg.quote_ident(name)} CHECK ({' AND '.join(terms)})")
+    if column.kind == "set" and column.values:
+        members = ", ".join(pg.quote_literal(v) for v in column.values)
+        name = pg_name_limit(mapping.target.table, column.pg_name, "members")
+        checks.append(
+            f"CONSTRAINT {pg.quote_ident(name)} CHECK ({col} <@ ARRAY[{members}]::text[])"
+        )
+    return checks
+
+
 def _pg_columns(mapping: TableMapping, mysql_names: Iterable[str]) -> str:
     return pg.column_list(mapping.column(n).pg_name for n in mysql_names)
 
@@ -117,6 +139,7 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
     for column in mapping.synced_columns():
         if column.kind == "enum" and not is_enum_type(column) and column.values:
             lines.append(_enum_check_sql(mapping, column))
+        lines += _mysql_domain_checks(mapping, column)
     pk_name = pg_name_limit(mapping.target.table, "pkey")
     lines.append(
         f"CONSTRAINT {pg.quote_ident(pk_name)} PRIMARY KEY ({_pg_columns(mapping, mapping.key)})"

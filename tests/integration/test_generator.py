@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from mysql_pg_sync.cli import main
@@ -172,6 +173,8 @@ def test_ddl_from_generated_mappings_is_idempotent_and_quoted(
             "SELECT conname, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
         ).fetchall()
         assert fks == [("order_item_fk_order", True), ("order_item_fk_user", True)]
+        with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+            conn.execute('INSERT INTO "public"."user" ("id", "Name") VALUES (-1, \'neg\')')
         indexes = {
             r[0]
             for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")

@@ -114,3 +114,22 @@ def test_long_names_are_shortened_deterministically() -> None:
     assert len(name) == 63
     assert name == pg_name_limit("t" * 60, "column_name")
     assert name != pg_name_limit("t" * 60, "column_namf")
+
+
+def test_mysql_domains_become_checks() -> None:
+    m = mapping(
+        columns=[
+            {"name": "id", "column_type": "int(10) unsigned"},
+            {"name": "tiny", "column_type": "tinyint(4)"},
+            {"name": "big", "column_type": "bigint(20) unsigned"},
+            {"name": "tags", "column_type": "set('x','y')"},
+            {"name": "plain", "column_type": "int(11)"},
+        ],
+        indexes=[],
+    )
+    sql = "\n".join(plan_ddl(MappingSet((m,))))
+    assert 'CONSTRAINT "order_id_range" CHECK ("id" >= 0 AND "id" <= 4294967295)' in sql
+    assert 'CONSTRAINT "order_tiny_range" CHECK ("tiny" >= -128 AND "tiny" <= 127)' in sql
+    assert 'CHECK ("big" >= 0 AND "big" <= 18446744073709551615)' in sql
+    assert "CHECK (\"tags\" <@ ARRAY['x', 'y']::text[])" in sql
+    assert "plain_range" not in sql

@@ -54,6 +54,7 @@ COLUMNS = [
     ("c_bit", "bit(8)", "bit varying(8)"),
     ("c_bit1", "bit(1)", "boolean"),
     ("c_uuid", "binary(16)", "uuid"),
+    ("c_latin1", "varchar(20) CHARACTER SET latin1", "varchar(20)"),
 ]
 U = uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")
 
@@ -92,6 +93,7 @@ ROWS: list[dict[str, Any]] = [
         "c_bit": 255,
         "c_bit1": 1,
         "c_uuid": U.bytes,
+        "c_latin1": "café ß",
     },
     {
         "id": 3,
@@ -223,7 +225,10 @@ def _table(
     columns = []
     for n, mysql_type, pg_type in COLUMNS:
         kind, scale, digits = canonical_kind(
-            mysql_type.replace(" NULL", ""), pg_type, float_digits=6, double_digits=double_digits
+            mysql_type.replace(" NULL", "").replace(" CHARACTER SET latin1", ""),
+            pg_type,
+            float_digits=6,
+            double_digits=double_digits,
         )
         members = ("a", "b", "c d") if n == "c_enum" else ("x", "y", "z") if n == "c_set" else ()
         columns.append(CompareColumn(n, n, kind, pg_type, scale, digits, members))
@@ -328,6 +333,7 @@ def _variants() -> tuple[
             ("c_date", "c_time"),
         ),
         (base3, {"c_char": "tab\there!"}, ("c_char",)),
+        (base2, {"c_latin1": "cafe ß"}, ("c_latin1",)),
     ]
     equal_in_meaning: list[tuple[dict[str, Any], dict[str, Any]]] = [
         (

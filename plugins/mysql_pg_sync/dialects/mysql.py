@@ -76,7 +76,7 @@ def canonical_text_sql(
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
     c = column_sql
-    del pg_type, members  # MySQL's own storage already fixes these forms
+    del scale, pg_type, members  # MySQL's storage fixes these (DECIMAL(p,s) prints s digits)
     if kind == "int":
         return f"CAST({c} AS CHAR)"
     if kind == "bool":
@@ -84,7 +84,7 @@ def canonical_text_sql(
     if kind == "bit":
         return f"CAST({c} + 0 AS CHAR)"
     if kind == "decimal":
-        return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"
+        return f"CAST({c} AS CHAR)"
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
         # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
@@ -104,10 +104,12 @@ def canonical_text_sql(
         )
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
+    # Strings stay in their column's character set (a per-value CONVERT doubles the scan's
+    # cost); row_hash_sql converts the whole row text to utf8mb4 once, before MD5.
     if kind == "char":
-        return f"TRIM(TRAILING ' ' FROM CONVERT({c} USING utf8mb4))"
+        return f"TRIM(TRAILING ' ' FROM {c})"
     if kind in ("text", "enum", "set", "json"):
-        return f"CONVERT({c} USING utf8mb4)"
+        return c
     if kind in ("binary", "uuid"):
         return f"HEX({c})"
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")

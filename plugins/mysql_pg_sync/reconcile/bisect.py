@@ -7,7 +7,7 @@ segment's children, and the (key, row hash) pairs of a small segment. Nothing he
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -103,18 +103,18 @@ def compare_leaf(
 
 def bisect(
     source: SegmentSource,
-    root: Segment,
+    groups: Sequence[Segment],
     width: int,
     config: BisectConfig | None = None,
     map_fn: Callable[..., Iterator[Any]] = map,
 ) -> BisectResult:
-    """Compare ``root`` split into children of ``width``, recursing into the mismatches.
+    """Compare each of ``groups`` split into children of ``width``, recursing into mismatches.
 
     ``map_fn`` runs one level's segments (pass an executor's ``map`` for parallelism).
     """
     config = config or BisectConfig()
     result = BisectResult()
-    level: list[tuple[Segment, int]] = [(root, width)]
+    level: list[tuple[Segment, int]] = [(group, width) for group in groups]
     top = True
     while level:
         checked = list(map_fn(lambda item: source.child_checksums(*item), level))

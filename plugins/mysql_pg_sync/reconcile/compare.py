@@ -18,7 +18,13 @@ from mysql_pg_sync.reconcile.bisect import (
 )
 from mysql_pg_sync.reconcile.canonical import json_equal
 from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify
-from mysql_pg_sync.reconcile.segments import Segment, first_width, merged_bounds, root_segment
+from mysql_pg_sync.reconcile.segments import (
+    Segment,
+    first_width,
+    merged_bounds,
+    root_segment,
+    split_groups,
+)
 from mysql_pg_sync.reconcile.sqlside import TableSide
 
 # One scan per side returns the checksums of every first-level segment (GROUP BY), so small
@@ -113,7 +119,10 @@ def compare(
     if root is None:
         return result
     width = first_width(root, max(rows_a, rows_b), config.segment_rows)
-    found = bisect(source, root, width, config.bisect, executor_map)
+    # integer keys: one index-range scan per worker; a hash ordinal would rescan per group
+    parallel = config.workers if table.ordinal == "integer" else 1
+    groups = split_groups(root, width, parallel)
+    found = bisect(source, groups, width, config.bisect, executor_map)
     result.stats = found.stats
     suspects: dict[KeyText, Suspect] = {s.key: s for s in found.suspects}
     if table.json_columns:

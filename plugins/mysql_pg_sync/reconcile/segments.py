@@ -57,6 +57,15 @@ def first_width(root: Segment, rows: int, segment_rows: int) -> int:
     return root.child_width(segments)
 
 
+def split_groups(root: Segment, width: int, groups: int) -> list[Segment]:
+    """``root`` in up to ``groups`` parts, each a whole number of ``width``-wide children, so
+    the parts can be scanned concurrently and their children still line up."""
+    children = -(-root.span // width)
+    per_group = -(-children // max(1, groups))
+    span = per_group * width
+    return [root.child(i, span) for i in range(-(-root.span // span))]
+
+
 def merged_bounds(
     a: tuple[int | None, int | None], b: tuple[int | None, int | None]
 ) -> tuple[int | None, int | None]:

@@ -100,7 +100,14 @@ CASES = (
         pg_type="interval",
     ),
     Case("uu", "uuid", ("'123e4567-e89b-12d3-a456-426614174000'",)),
+    Case("et", "enum('x','y y')", ("'y y'", "'x'"), pg_type="text"),  # text + CHECK
+    Case(
+        "g",  # excluded by default; opted in here: WKB bytea
+        "geometry",
+        ("ST_GeomFromText('POINT(1 2)')", "ST_GeomFromText('LINESTRING(0 0,1 1.5,-2 3)')"),
+    ),
 )
+OPTED_IN = {"g"}
 ROWS = max(len(c.values) for c in CASES)
 
 
@@ -127,6 +134,9 @@ def _mapping(endpoint: DatabaseEndpoint, **policy: Any) -> TableMapping:
     for column in entry["columns"]:
         if column["name"] in overrides:
             column["pg_type"] = overrides[column["name"]]
+        if column["name"] in OPTED_IN:
+            column["exclude"] = False
+            column.pop("exclude_reason", None)
     entry["values"] = {"zero_dates": "sentinel", **policy}
     return TableMapping.model_validate(entry)
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mysql_pg_sync.errors import MappingError
-from mysql_pg_sync.types.typemap import default_pg_type, kind_of, parse_column_type
+from mysql_pg_sync.types.typemap import (
+    KINDS,
+    TYPE_MAP,
+    default_pg_type,
+    kind_of,
+    parse_column_type,
+)
 
 CASES = [
     ("tinyint(1)", "boolean", "bool"),
@@ -73,3 +79,12 @@ def test_enum_members_keep_quotes_commas_and_backslashes() -> None:
 def test_unknown_or_malformed_types_fail_with_the_fix(bad: str) -> None:
     with pytest.raises(MappingError, match=r"cannot parse|not in the type map"):
         default_pg_type(bad)
+
+
+def test_every_kind_converts_both_ways_and_in_arrow() -> None:
+    from mysql_pg_sync.types.arrow import _ARROW
+    from mysql_pg_sync.types.convert import CONVERTERS
+
+    assert set(CONVERTERS) == set(KINDS)
+    assert set(_ARROW) == set(KINDS)
+    assert {rule.kind for rule in TYPE_MAP} | {"uuid", "interval"} == set(KINDS)

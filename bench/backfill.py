@@ -63,6 +63,12 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int
     return wall, usage.ru_maxrss * 1024, text
 
 
+def checkpoint(pg_admin: DatabaseEndpoint) -> None:
+    """Flush the previous load's dirty pages so each method starts from the same state."""
+    with pg_connect(pg_admin, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def reset_ours(pg_admin: DatabaseEndpoint) -> None:
     with pg_connect(pg_admin, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
@@ -81,6 +87,7 @@ def run_ours(
     pg_admin: DatabaseEndpoint, mappings: Path, workers: int
 ) -> tuple[float, int, dict[str, Any]]:
     reset_ours(pg_admin)
+    checkpoint(pg_admin)
     env = {**os.environ, "MPS_PG_USER": pg_admin.user, "MPS_PG_PASSWORD": pg_admin.password}
     wall, rss, out = timed(
         [
@@ -121,6 +128,7 @@ def run_floor(pg_admin: DatabaseEndpoint) -> float:
             conn.execute(
                 f"CREATE TABLE {FLOOR_SCHEMA}.{table} (LIKE {PG_SCHEMA}.{table} INCLUDING ALL)"
             )
+        conn.execute("CHECKPOINT")
         started = time.monotonic()
         for table in SHARES:
             conn.execute(f"COPY {FLOOR_SCHEMA}.{table} FROM '{COPY_DIR / (table + '.copy')}'")
@@ -143,6 +151,7 @@ def run_pgloader(
     with pg_connect(replace(pg_admin, database="postgres"), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {PGLOADER_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {PGLOADER_DB}")
+        conn.execute("CHECKPOINT")
     with tempfile.NamedTemporaryFile("w", suffix=".load", delete=False) as f:
         f.write(
             f"LOAD DATABASE FROM mysql://{my_admin.user}:{my_admin.password}@{my_admin.host}:"
@@ -155,6 +164,8 @@ def run_pgloader(
         command = f.name
     wall, rss, _ = timed([binary, "--dynamic-space-size", "4096", command])
     os.unlink(command)
+    with pg_connect(replace(pg_admin, database="postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {PGLOADER_DB} WITH (FORCE)")
     return wall, rss
 
 

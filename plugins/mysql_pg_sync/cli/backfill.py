@@ -72,7 +72,14 @@ def options_from(args: argparse.Namespace) -> RunOptions:
 def _copy_group(
     args: argparse.Namespace, group: list[list[Any]], run_id: str
 ) -> list[dict[str, Any]]:
-    return build(args).copy_group(group, run_id, args.batch_rows)
+    """One worker process's share, with the worker's Backfill built once."""
+    global _WORKER_BACKFILL
+    if _WORKER_BACKFILL is None:
+        _WORKER_BACKFILL = build(args)
+    return _WORKER_BACKFILL.copy_group(group, run_id, args.batch_rows)
+
+
+_WORKER_BACKFILL: Backfill | None = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         backfill.prepare(options, table)
     groups = [[list(ref) for ref in group] for group in outcome.groups]
     plain = argparse.Namespace(**{k: v for k, v in vars(args).items() if not k.startswith("_")})
-    context = multiprocessing.get_context("spawn")
+    # fork: workers start in milliseconds with the modules already imported; the parent holds no
+    # open connection or connectorx thread pool at this point
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(options.max_parallel, mp_context=context) as pool:
         for future in [pool.submit(_copy_group, plain, g, run_id) for g in groups]:
             future.result()

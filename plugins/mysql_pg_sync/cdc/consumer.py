@@ -315,6 +315,7 @@ class StreamConsumer:
         for letter, _, _ in pending.letters:
             side = letter.event.side if letter.event else "mysql"
             result.counts(letter.source_table, side).dead_letters += 1
+            result.dead_letters.append(letter)
         elapsed = max(time.monotonic() - started, 1e-6)
         record_batch(
             self.state_conn, result, lag, len(events) / elapsed, self.config.dead_letter_topic

@@ -1,0 +1,242 @@
+"""Faults: poison messages and constraint violations become dead letters while the stream goes on;
+kill -9 mid-batch loses and duplicates nothing; concurrent writes on both sides never echo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from confluent_kafka import Consumer, Producer
+
+from mysql_pg_sync.mapping.models import dump_yaml_entry
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from tests.integration.stream_harness import (
+    ITEMS_MYSQL,
+    ITEMS_PG,
+    Pipeline,
+    drive,
+    items_mapping,
+    pipeline,
+    wait_until,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def items(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    with pipeline(
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [items_mapping(mysql_db.database)],
+        [ITEMS_MYSQL],
+        [
+            ITEMS_PG,
+            "ALTER TABLE public.items REPLICA IDENTITY FULL",
+            # a rule PostgreSQL enforces and MySQL does not: the source of constraint violations
+            "ALTER TABLE public.items ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)",
+        ],
+    ) as p:
+        yield p
+
+
+def _pg(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    with p.pg() as conn:
+        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
+
+
+def _my(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    conn = p.mysql()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+ROWS = "SELECT id, name, qty, price, updated_at, note FROM items ORDER BY id"
+
+
+def _dead_letters(p: Pipeline, expected: int) -> list[Any]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": p.endpoints.kafka_bootstrap,
+            "group.id": p.config.group_id + "-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([p.config.dead_letter_topic])
+    got: list[Any] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(got) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                got.append(msg)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipeline) -> None:
+    consumer = items.consumer()
+    try:
+        m = items.mysql()
+        m.cursor().execute("INSERT INTO items VALUES (1, 'ok', 1, 1, NOW(6), NULL)")
+        drive(consumer, lambda: len(_pg(items, ROWS)) == 1)
+        topic = f"{items.config.mysql_topic_prefix}.{items.endpoints.mysql.database}.items"
+        producer = Producer({"bootstrap.servers": items.endpoints.kafka_bootstrap})
+        producer.produce(topic, key=b'{"id": 99}', value=b"\xff not a debezium event")
+        assert producer.flush(30) == 0
+        # one bad row (violates the PostgreSQL CHECK) among good ones in the same transaction
+        m.cursor().execute(
+            "INSERT INTO items VALUES (2, 'good', 2, 2, NOW(6), NULL), (3, 'bad', -1, 3, NOW(6), NULL),"
+            " (4, 'good', 4, 4, NOW(6), NULL)"
+        )
+        m.close()
+        drive(consumer, lambda: [r[0] for r in _pg(items, ROWS)] == [1, 2, 4])
+        letters = _dead_letters(items, 2)
+        headers = sorted(
+            (dict(h for h in msg.headers())["mps.error.class"].decode(), msg.key()) for msg in letters
+        )
+        assert headers == [(b"CheckViolation".decode(), headers[0][1]), ("DecodeError", b'{"id": 99}')]
+        assert b'"payload":{"id":3}' in headers[0][1]
+        rows = _pg(
+            items,
+            "SELECT source_table, key->>'id', error_class FROM mps_sync.dead_letters ORDER BY 3",
+        )
+        assert [(r[1], r[2]) for r in rows] == [("3", "CheckViolation"), (None, "DecodeError")]
+        assert _pg(items, "SELECT sum(dead_letters) FROM mps_sync.stream_metrics")[0][0] == 2
+    finally:
+        consumer.close()
+
+
+def _cli(p: Pipeline, mappings: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **p.env(), "MPS_STREAM_BATCH_EVENTS": "300", "MPS_STREAM_BATCH_MS": "300"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "mysql_pg_sync", "stream", "--mappings", str(mappings)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_kill_9_mid_batch_then_restart_gives_exact_state(items: Pipeline, tmp_path: Path) -> None:
+    mappings = tmp_path / "items.yaml"
+    mappings.write_text(yaml.safe_dump([dump_yaml_entry(t) for t in items.mappings]))
+    m = items.mysql()
+    cur = m.cursor()
+    cur.executemany(
+        "INSERT INTO items VALUES (%s, 'n', 0, 0, NOW(6), NULL)", [(i,) for i in range(50)]
+    )
+    total = 3000
+    for i in range(total):  # one transaction each: many small changes to few keys
+        cur.execute(
+            "UPDATE items SET qty = qty + 1, price = price + 0.01, updated_at = NOW(6) WHERE id = %s",
+            (i % 50,),
+        )
+    expected = _my(items, ROWS)
+    proc = _cli(items, mappings)
+    try:
+        wait_until(lambda: (_pg(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0] or 0) > 0)
+        progress = _pg(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        assert progress < total, "the consumer finished before it could be killed"
+        proc = _cli(items, mappings)
+        wait_until(lambda: _pg(items, ROWS) == expected, timeout_s=120)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        m.close()
+    assert _pg(items, ROWS) == expected == _my(items, ROWS)
+    assert _pg(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
+
+
+def test_concurrent_writes_on_both_sides_never_echo_and_go_quiet(items: Pipeline) -> None:
+    consumer = items.consumer()
+    stop_writes = threading.Event()
+    written = {"mysql": 0, "postgres": 0}
+
+    def write_mysql() -> None:
+        conn = items.mysql()
+        i = 0
+        while not stop_writes.is_set():
+            key = i % 40  # keys 0..39 are MySQL's
+            conn.cursor().execute(
+                "INSERT INTO items VALUES (%s, 'm', %s, 1, NOW(6), NULL)"
+                " ON DUPLICATE KEY UPDATE qty = VALUES(qty), updated_at = NOW(6)",
+                (key, i),
+            )
+            written["mysql"] += 1
+            i += 1
+        conn.close()
+
+    def write_pg() -> None:
+        with items.pg() as conn:
+            i = 0
+            while not stop_writes.is_set():
+                key = 1000 + i % 40  # keys 1000..1039 are PostgreSQL's
+                conn.execute(
+                    "INSERT INTO items VALUES (%s, 'p', %s, 1, now(), NULL)"
+                    " ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty, updated_at = now()",
+                    (key, i),
+                )
+                written["postgres"] += 1
+                i += 1
+
+    writers = [threading.Thread(target=write_mysql), threading.Thread(target=write_pg)]
+    for t in writers:
+        t.start()
+    try:
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            consumer.run(max_seconds=0.5)
+    finally:
+        stop_writes.set()
+        for t in writers:
+            t.join()
+    try:
+        drive(consumer, lambda: _pg(items, ROWS) == _my(items, ROWS), timeout_s=120)
+        # quiet: after the writes stop, one idle period, then nothing at all arrives
+        consumer.run(max_seconds=3)
+        quiet = consumer.run(max_seconds=3)
+        assert (quiet.events, quiet.echoes, quiet.applied) == (0, 0, 0)
+        stats = {
+            r[0]: r[1:]
+            for r in _pg(
+                items,
+                "SELECT incoming_side, sum(events), sum(applied), sum(echoes), sum(skipped_same)"
+                " FROM mps_sync.stream_metrics GROUP BY 1",
+            )
+        }
+        m_events, m_applied, m_echoes, m_same = stats["mysql"]
+        p_events, p_applied, p_echoes, p_same = stats["postgres"]
+        # bounded: no more events than the writes made, per side
+        assert m_events <= written["mysql"] and p_events <= written["postgres"]
+        # each write the applier made came back exactly once, as a dropped echo, never applied
+        assert p_echoes == m_applied and m_echoes == p_applied
+        assert m_same == 0 and p_same == 0
+        assert m_applied > 0 and p_applied > 0
+    finally:
+        consumer.close()

@@ -154,13 +154,41 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
     return statements
 
 
-def index_sql(mapping: TableMapping, *, unique: bool) -> list[str]:
+def index_names(mappings: MappingSet) -> dict[tuple[str, str, str], str]:
+    """PostgreSQL names for every MySQL index: ``<table>_<index>``, unless that name is taken
+    twice in the schema (``a_b`` + ``c`` vs ``a`` + ``b_c``, or a table of that name); then a
+    hash of the pair is appended. Computed over all mappings so a subset plans the same names.
+    """
+    plain: dict[tuple[str, str, str], str] = {}
+    for m in mappings:
+        for index in m.indexes:
+            plain[(m.target.schema, m.target.table, index.name)] = pg_name_limit(
+                m.target.table, index.name
+            )
+    taken: dict[tuple[str, str], int] = {}
+    for m in mappings:
+        taken[(m.target.schema, m.target.table)] = 1
+    for (schema, _table, _index), name in plain.items():
+        taken[(schema, name)] = taken.get((schema, name), 0) + 1
+    names: dict[tuple[str, str, str], str] = {}
+    for (schema, table, index_name), name in plain.items():
+        if taken[(schema, name)] > 1:
+            digest = hashlib.sha1(f"{table}\x00{index_name}".encode()).hexdigest()[:6]
+            name = pg_name_limit(table, index_name, digest)
+        names[(schema, table, index_name)] = name
+    return names
+
+
+def index_sql(
+    mapping: TableMapping, *, unique: bool, names: dict[tuple[str, str, str], str] | None = None
+) -> list[str]:
     table = pg.qualified(mapping.target.schema, mapping.target.table)
+    names = names if names is not None else index_names(MappingSet((mapping,)))
     statements = []
     for index in mapping.indexes:
         if index.unique != unique:
             continue
-        name = pg.quote_ident(pg_name_limit(mapping.target.table, index.name))
+        name = pg.quote_ident(names[(mapping.target.schema, mapping.target.table, index.name)])
         kind = "UNIQUE INDEX" if unique else "INDEX"
         columns = _pg_columns(mapping, index.columns)
         statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({columns})")
@@ -196,6 +224,7 @@ def plan_ddl(
     """Every statement, in a safe order: schemas, types, tables, unique indexes, indexes, FKs."""
     options = options or DdlOptions()
     chosen = [m for m in (tables if tables is not None else mappings.enabled()) if m.is_synced]
+    names = index_names(mappings)
     statements: list[str] = []
     for schema in sorted({m.target.schema for m in chosen}):
         statements.append(f"CREATE SCHEMA IF NOT EXISTS {pg.quote_ident(schema)}")
@@ -212,10 +241,10 @@ def plan_ddl(
                 statements += enum_type_sql(mapping, column)
     for mapping in chosen:
         statements += create_table_sql(mapping)
-        statements += index_sql(mapping, unique=True)
+        statements += index_sql(mapping, unique=True, names=names)
     if options.with_indexes:
         for mapping in chosen:
-            statements += index_sql(mapping, unique=False)
+            statements += index_sql(mapping, unique=False, names=names)
     if options.with_foreign_keys:
         for mapping in chosen:
             statements += foreign_key_sql(mapping, mappings)

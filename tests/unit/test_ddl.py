@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from mysql_pg_sync.ddl import DdlOptions, pg_name_limit, plan_ddl, sync_identity_sql
+from mysql_pg_sync.ddl import (
+    DdlOptions,
+    index_names,
+    pg_name_limit,
+    plan_ddl,
+    sync_identity_sql,
+)
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 
@@ -133,3 +139,24 @@ def test_mysql_domains_become_checks() -> None:
     assert 'CHECK ("big" >= 0 AND "big" <= 18446744073709551615)' in sql
     assert "CHECK (\"tags\" <@ ARRAY['x', 'y']::text[])" in sql
     assert "plain_range" not in sql
+
+
+def test_colliding_index_names_get_a_hash() -> None:
+    def table(name: str, index: str) -> TableMapping:
+        return TableMapping.model_validate(
+            {
+                "source": f"legacy.{name}",
+                "target": f"public.{name}",
+                "key": ["id"],
+                "columns": [{"name": "id", "column_type": "int(11)"}],
+                "indexes": [{"name": index, "columns": ["id"], "unique": True}],
+            }
+        )
+
+    ab_c, a_bc = table("a_b", "c"), table("a", "b_c")
+    names = index_names(MappingSet((ab_c, a_bc, table("x", "y"))))
+    assert names[("public", "a_b", "c")] != names[("public", "a", "b_c")]
+    assert names[("public", "a_b", "c")].startswith("a_b_c_")
+    assert names[("public", "x", "y")] == "x_y"
+    subset = plan_ddl(MappingSet((ab_c, a_bc)), tables=[a_bc])
+    assert any(names[("public", "a", "b_c")] in s for s in subset)

@@ -253,3 +253,45 @@ def test_state_schema_is_created_by_the_run(setup) -> None:
             )
         }
     assert {"reconcile_runs", "reconcile_tables", "reconcile_drift", "reconcile_repairs"} <= names
+
+
+class StreamCatchesUp:
+    """A waiter that, while "waiting", applies the change the stream was still carrying."""
+
+    def __init__(self, pg: DatabaseEndpoint) -> None:
+        self.pg = pg
+        self.waited_for: list[str] = []
+
+    def wait(self, table_name: str) -> None:
+        self.waited_for.append(table_name)
+        with pg_connect(self.pg, autocommit=True) as conn:
+            conn.execute("UPDATE orders SET amount = amount - 0.01 WHERE id = 500")
+
+
+def test_rows_in_flight_are_rechecked_and_not_reported(setup) -> None:
+    from mysql_pg_sync.reconcile import store
+    from mysql_pg_sync.reconcile.model import table_from_mapping
+    from mysql_pg_sync.reconcile.run import RunOptions, reconcile_table
+
+    ends, folder = setup
+    params = _params(folder, tables=("orders",))
+    (mapping,) = selected_mappings(params)
+    waiter = StreamCatchesUp(ends.postgres)
+    with pg_connect(ends.postgres) as state:
+        run_id = store.start_run(state, {}, "test")
+        result = reconcile_table(
+            table_from_mapping(mapping),
+            ends.mysql,
+            ends.postgres,
+            state,
+            run_id,
+            RunOptions(),
+            waiter,
+        )
+    assert waiter.waited_for == [mapping.name]
+    assert sorted((d.key, d.drift) for d in result.diffs) == [
+        (("17",), "missing"),
+        (("5000",), "extra"),
+    ]
+    assert result.stats["in_flight"] == 1
+    assert result.stats["suspects"] == 3

@@ -80,5 +80,8 @@ bench-stream: stack-up ## stream apply vs Debezium JDBC sink
 bench-reconcile: stack-up ## reconcile vs reladiff
 	@$(RUN) python -m bench.reconcile $(ARGS)
 
+bench-reconcile-10m: stack-up ## reconcile vs reladiff on a 10M-row table pair
+	@$(RUN) python -m bench.reconcile --rows 10000000 --repeat 1 $(ARGS)
+
 chaos: stack-up ## long convergence run with every fault injected
 	@$(RUN) python -m pytest -m slow tests/integration/test_convergence.py $(PYTEST_ARGS)

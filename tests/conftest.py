@@ -28,7 +28,7 @@ _load_stack_env()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests by folder: tests/unit -> unit, tests/integration -> integration, tests/dags -> dags."""
+    """Mark tests by their folder: unit/, integration/ or dags/ (dags also count as integration)."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts[0] == "unit":

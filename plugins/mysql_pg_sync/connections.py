@@ -15,7 +15,7 @@ from mysql_pg_sync.settings import DatabaseEndpoint
 
 def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwargs: Any) -> Any:
     """A mysqlclient connection in utf8mb4 with the session time zone at UTC."""
-    conn = MySQLdb.connect(
+    return MySQLdb.connect(
         host=endpoint.host,
         port=endpoint.port,
         user=endpoint.user,
@@ -28,7 +28,6 @@ def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwa
         init_command="SET time_zone = '+00:00'",
         **kwargs,
     )
-    return conn
 
 
 def pg_conninfo(endpoint: DatabaseEndpoint) -> str:

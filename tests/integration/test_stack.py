@@ -1,4 +1,4 @@
-"""The local stack answers for real: databases configured for CDC, Kafka round trip, Connect plugins."""
+"""The local stack answers: databases set up for CDC, a Kafka round trip, Connect plugins."""
 
 from __future__ import annotations
 

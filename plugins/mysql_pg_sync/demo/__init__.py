@@ -1,1 +1,1 @@
-"""The demo: a small CodeIgniter-style MySQL schema with realistic types, and the run that syncs it."""
+"""The demo: a small CodeIgniter-style MySQL schema and its end-to-end run."""

@@ -30,7 +30,9 @@ def schema_statements() -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def load_demo(conn: Any, size: seed.DemoSize | None = None, rng_seed: int = 20261125) -> dict[str, int]:
+def load_demo(
+    conn: Any, size: seed.DemoSize | None = None, rng_seed: int = 20261125
+) -> dict[str, int]:
     """Create the demo tables and fill the empty ones; returns rows per table."""
     size = size or seed.DemoSize()
     rng = random.Random(rng_seed)

@@ -10,16 +10,19 @@ GRANT ALL PRIVILEGES ON *.* TO '@ADMIN_USER@'@'localhost' WITH GRANT OPTION;
 -- The sync user: least privilege for Debezium capture, backfill reads and the PG->MySQL applier.
 --   SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR: Debezium MariaDB connector.
 --   SELECT/INSERT/UPDATE/DELETE on the synced database: backfill reads, applier writes, signal table.
---   REPLICATION SLAVE ADMIN: lets the applier session set gtid_domain_id (its loop-prevention tag).
+--   BINLOG REPLAY: lets the applier session set gtid_domain_id, its loop-prevention tag (MariaDB
+--   10.11 asks for SUPER or BINLOG REPLAY; BINLOG REPLAY is the smaller grant).
 CREATE USER IF NOT EXISTS '@SYNC_USER@'@'127.0.0.1' IDENTIFIED BY '@SYNC_PASSWORD@';
 CREATE USER IF NOT EXISTS '@SYNC_USER@'@'localhost' IDENTIFIED BY '@SYNC_PASSWORD@';
 ALTER USER '@SYNC_USER@'@'127.0.0.1' IDENTIFIED BY '@SYNC_PASSWORD@';
 ALTER USER '@SYNC_USER@'@'localhost' IDENTIFIED BY '@SYNC_PASSWORD@';
-GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '@SYNC_USER@'@'127.0.0.1';
-GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '@SYNC_USER@'@'localhost';
+GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, BINLOG REPLAY ON *.* TO '@SYNC_USER@'@'127.0.0.1';
+GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, BINLOG REPLAY ON *.* TO '@SYNC_USER@'@'localhost';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.* TO '@SYNC_USER@'@'127.0.0.1';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.* TO '@SYNC_USER@'@'localhost';
 -- Test databases are named mps_test_*; the suite creates them as admin.
 GRANT SELECT, INSERT, UPDATE, DELETE ON `mps\_test\_%`.* TO '@SYNC_USER@'@'127.0.0.1';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `mps\_test\_%`.* TO '@SYNC_USER@'@'localhost';
+-- Older stacks granted REPLICATION SLAVE ADMIN for the same purpose; it is not needed.
+REVOKE REPLICATION SLAVE ADMIN ON *.* FROM '@SYNC_USER@'@'127.0.0.1', '@SYNC_USER@'@'localhost';
 FLUSH PRIVILEGES;

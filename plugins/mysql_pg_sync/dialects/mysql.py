@@ -76,7 +76,7 @@ def canonical_text_sql(
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
     c = column_sql
-    del scale, pg_type, members  # MySQL's storage fixes these (DECIMAL(p,s) prints s digits)
+    del pg_type, members  # MySQL's own storage fixes these forms
     if kind == "int":
         return f"CAST({c} AS CHAR)"
     if kind == "bool":
@@ -84,7 +84,7 @@ def canonical_text_sql(
     if kind == "bit":
         return f"CAST({c} + 0 AS CHAR)"
     if kind == "decimal":
-        return f"CAST({c} AS CHAR)"
+        return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"  # at the mapping's scale
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
         # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
@@ -96,9 +96,10 @@ def canonical_text_sql(
             f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
     if kind == "date":
-        return f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d'), '0000-00-00')"
+        return f"NULLIF(CAST({c} AS CHAR), '0000-00-00')"
     if kind in ("datetime", "timestamp"):
-        # the session runs at time_zone '+00:00' (connections.mysql_connect)
+        # the session runs at time_zone '+00:00' (connections.mysql_connect); DATE_FORMAT prints
+        # six fractional digits whatever the column's precision
         return (
             f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), '0000-00-00 00:00:00.000000')"
         )

@@ -142,7 +142,7 @@ def item_rows(n: int, start: int = 1, step: int = 1) -> list[tuple[Any, ...]]:
                 k / 7.0 if k % 13 else None,
                 dt.date(1999, 12, 31) + dt.timedelta(days=k % 3000),
                 18446744073709551615 - k if k % 4 == 0 else k,
-                '{"k": %d, "s": "x\\ty"}' % k if k % 6 else None,
+                f'{{"k": {k}, "s": "x\\ty"}}' if k % 6 else None,
                 ["", "a", "a,b", "b,c", None][k % 5],
                 bytes([k % 256, 0, 255]) if k % 9 else None,
                 f"{k % 24:02d}:{k % 60:02d}:{(k * 7) % 60:02d}" if k % 10 else None,
@@ -159,8 +159,8 @@ def source_items(endpoint: DatabaseEndpoint) -> list[tuple[Any, ...]]:
     try:
         cur = conn.cursor()
         cur.execute(
-            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, raw, "
-            "dur FROM items ORDER BY id"
+            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, "
+            "raw, dur FROM items ORDER BY id"
         )
         out = []
         for r in cur.fetchall():
@@ -201,8 +201,8 @@ def _json(text: str) -> Any:
 def target_items(endpoint: DatabaseEndpoint) -> list[tuple[Any, ...]]:
     with pg_connect(endpoint) as conn:
         rows = conn.execute(
-            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, raw, dur "
-            "FROM public.items ORDER BY id"
+            "SELECT id, qty, name, price, created, stamp, flag, body, ratio, day, big, doc, tags, "
+            "raw, dur FROM public.items ORDER BY id"
         ).fetchall()
     return [
         (
@@ -296,7 +296,8 @@ def test_resume_after_failed_chunk_skips_done_and_matches(
     with pg_connect(pg_db) as conn:
         states = dict(conn.execute("SELECT seq, state FROM mps_sync.backfill_chunks").fetchall())
         partial = conn.execute("SELECT count(*) FROM public.items").fetchone()[0]
-    assert states[2] == "failed" and states[0] == states[1] == "done"
+    assert states[2] == "failed"
+    assert states[0] == states[1] == "done"
     assert partial == 800  # nothing of the failed chunk was kept
 
     # re-trigger in resume mode: done chunks are skipped, the rest copied, nothing duplicated
@@ -466,7 +467,8 @@ def test_zero_dates_become_null_on_the_fast_path(
         mysql_db.database,
         "SET SESSION sql_mode = ''",
         "CREATE TABLE z (id int PRIMARY KEY, d date, t datetime, u bigint unsigned, b bit(5))",
-        "INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 18446744073709551615, b'10101'),"
+        "INSERT INTO z VALUES "
+        "(1, '0000-00-00', '0000-00-00 00:00:00', 18446744073709551615, b'10101'),"
         " (2, '2024-02-29', '2024-02-29 23:59:59', 9223372036854775808, b'00000')",
     )
     cols = [

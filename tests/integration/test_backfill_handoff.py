@@ -15,11 +15,6 @@ from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-
-from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import RunOptions
-from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 from tests.integration.test_backfill import (
     INSERT_ITEMS,
     ITEMS_COLUMNS,
@@ -28,6 +23,11 @@ from tests.integration.test_backfill import (
     mapping_for,
     run_all,
 )
+
+from mysql_pg_sync.backfill import handoff
+from mysql_pg_sync.backfill.runner import RunOptions
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
 def _topic_with_messages(bootstrap: str, partitions: int, messages: int) -> str:
@@ -97,7 +97,8 @@ def test_position_recorded_before_copy_with_writes_running(
             seen.setdefault(
                 "state_during_copy",
                 pg.execute(
-                    "SELECT state, kafka_position FROM mps_sync.table_state WHERE source_table = %s",
+                    "SELECT state, kafka_position FROM mps_sync.table_state "
+                    "WHERE source_table = %s",
                     (mapping.name,),
                 ).fetchone(),
             )

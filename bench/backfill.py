@@ -84,7 +84,7 @@ def reset_ours(pg_admin: DatabaseEndpoint) -> None:
 
 
 def run_ours(
-    pg_admin: DatabaseEndpoint, mappings: Path, workers: int
+    pg_admin: DatabaseEndpoint, mappings: Path, workers: int, chunk_rows: int
 ) -> tuple[float, int, dict[str, Any]]:
     reset_ours(pg_admin)
     checkpoint(pg_admin)
@@ -101,6 +101,8 @@ def run_ours(
             "--no-capture-check",
             "--max-parallel",
             str(workers),
+            "--chunk-rows",
+            str(chunk_rows),
         ],
         env,
     )
@@ -174,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2_000_000, help="total rows (2M, 8M)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk-rows", type=int, default=125_000)
     parser.add_argument("--skip-pgloader", action="store_true")
     args = parser.parse_args(argv)
 
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     copy_bytes = 0
     for repeat in range(args.repeats):
-        wall, rss, summary = run_ours(pg_admin, mappings, args.workers)
+        wall, rss, summary = run_ours(pg_admin, mappings, args.workers, args.chunk_rows)
         results["ours"]["s"].append(wall)
         results["ours"]["rss"].append(rss)
         assert summary["total"]["rows"] == rows, summary["total"]
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         "tables": counts,
         "copy_file_mb": round(mb, 1),
         "workers": args.workers,
+        "chunk_rows": args.chunk_rows,
+        "load_average_1_5_15_at_end": [round(x, 1) for x in os.getloadavg()],
     }
     for name, r in results.items():
         if not r["s"]:

@@ -83,8 +83,10 @@ def test_unknown_or_malformed_types_fail_with_the_fix(bad: str) -> None:
 
 def test_every_kind_converts_both_ways_and_in_arrow() -> None:
     from mysql_pg_sync.types.arrow import _ARROW
+    from mysql_pg_sync.types.arrow_reverse import _REVERSE
     from mysql_pg_sync.types.convert import CONVERTERS
 
     assert set(CONVERTERS) == set(KINDS)
     assert set(_ARROW) == set(KINDS)
+    assert set(_REVERSE) == set(KINDS)
     assert {rule.kind for rule in TYPE_MAP} | {"uuid", "interval"} == set(KINDS)

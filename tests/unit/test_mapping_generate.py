@@ -131,3 +131,12 @@ def test_several_databases_map_to_schemas_named_after_them() -> None:
     entries, _ = generate([orders(), other], {}, ["legacy", "shop"])
     assert entries["legacy.orders"]["target"] == "legacy.orders"
     assert entries["shop.orders"]["target"] == "shop.orders"
+
+
+def test_generated_means_virtual_or_stored_not_mysql8_default_generated() -> None:
+    assert column("a", "int", extra="VIRTUAL GENERATED").generated
+    assert column("a", "int", extra="STORED GENERATED").generated
+    assert column("a", "int", extra="PERSISTENT GENERATED").generated
+    assert not column(
+        "a", "timestamp", extra="DEFAULT_GENERATED on update CURRENT_TIMESTAMP"
+    ).generated

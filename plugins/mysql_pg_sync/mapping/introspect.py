@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import MySQLdb
 from MySQLdb.cursors import DictCursor
 
 from mysql_pg_sync.connections import mysql_connect
@@ -31,7 +32,8 @@ class LiveColumn:
 
     @property
     def generated(self) -> bool:
-        return "generated" in self.extra.lower()
+        # not MySQL 8's DEFAULT_GENERATED (a column with an expression default)
+        return _GENERATED.search(self.extra) is not None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION
 """
 # MariaDB stores JSON as longtext + CHECK (json_valid(`col`)); MySQL 8 reports json directly.
 _CHECKS = "SELECT * FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN ({dbs})"
+_GENERATED = re.compile(r"\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b", re.IGNORECASE)
 _JSON_CHECK = re.compile(r"^\s*json_valid\(`((?:[^`]|``)+)`\)\s*$", re.IGNORECASE)
 
 
@@ -119,7 +122,10 @@ def read_tables(endpoint: DatabaseEndpoint, databases: Sequence[str]) -> list[Li
             (r["TABLE_SCHEMA"], r["TABLE_NAME"]): LiveTable(r["TABLE_SCHEMA"], r["TABLE_NAME"])
             for r in _rows(cur, _TABLES, databases)
         }
-        json_columns = _json_columns(_rows(cur, _CHECKS, databases))
+        try:
+            json_columns = _json_columns(_rows(cur, _CHECKS, databases))
+        except (MySQLdb.OperationalError, MySQLdb.ProgrammingError):
+            json_columns = set()  # no CHECK_CONSTRAINTS view (MySQL 5.7): json is native there
         for r in _rows(cur, _COLUMNS, databases):
             table = tables.get((r["TABLE_SCHEMA"], r["TABLE_NAME"]))
             if table is None:

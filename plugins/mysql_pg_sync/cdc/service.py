@@ -35,10 +35,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
     """``MPS_CONNECTOR_PREFIX`` (topic names), ``MPS_STREAM_GROUP``, ``MPS_STREAM_DEAD_LETTER_TOPIC``,
-    ``MPS_STREAM_BATCH_EVENTS``, ``MPS_STREAM_BATCH_MS``, ``MPS_PG_ORIGIN``, ``MPS_GTID_DOMAIN``."""
+    ``MPS_STREAM_BATCH_EVENTS``, ``MPS_STREAM_BATCH_MS``, ``MPS_PG_ORIGIN``, ``MPS_GTID_DOMAIN``,
+    ``MPS_STREAM_INSTANCE_ID`` (Kafka static group membership; one per process)."""
     env = os.environ if env is None else env
     connectors = ConnectorSettings.from_env(env)
     base = StreamConfig()
+    overrides: list[tuple[str, str]] = []
+    if env.get("MPS_STREAM_INSTANCE_ID"):
+        # static membership: a restarted process gets its partitions back at once instead of
+        # waiting for the session of the crashed one to time out
+        overrides.append(("group.instance.id", env["MPS_STREAM_INSTANCE_ID"]))
     return replace(
         base,
         mysql_topic_prefix=connectors.mysql_topic_prefix,
@@ -47,6 +53,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
         dead_letter_topic=env.get("MPS_STREAM_DEAD_LETTER_TOPIC") or f"{connectors.prefix}.dead-letters",
         max_batch_events=_int(env, "MPS_STREAM_BATCH_EVENTS", base.max_batch_events),
         max_batch_ms=_int(env, "MPS_STREAM_BATCH_MS", base.max_batch_ms),
+        kafka_overrides=tuple(overrides),
         tags=LoopTags(
             pg_origin=env.get("MPS_PG_ORIGIN") or base.tags.pg_origin,
             mariadb_gtid_domain=_int(env, "MPS_GTID_DOMAIN", base.tags.mariadb_gtid_domain),

@@ -1,0 +1,60 @@
+"""Loop guard (echo detection) and the cross-driver row comparison that skips no-op writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from mysql_pg_sync.cdc.compare import rows_equal
+from mysql_pg_sync.cdc.events import ChangeEvent
+from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
+
+
+def event(side: str, origin: str | None = None, gtid: str | None = None) -> ChangeEvent:
+    return ChangeEvent(side, "db", "t", "u", {"id": 1}, None, {}, 0, origin=origin, gtid=gtid)  # type: ignore[arg-type]
+
+
+def test_echoes_are_recognised_by_native_tags() -> None:
+    tags = LoopTags(pg_origin="mysql_pg_sync", mariadb_gtid_domain=77, mysql_gtid_tag="mps")
+    assert is_echo(event("postgres", origin="mysql_pg_sync"), tags)
+    assert not is_echo(event("postgres", origin=None), tags)
+    assert not is_echo(event("postgres", origin="other_origin"), tags)
+    assert is_echo(event("mysql", gtid="77-1-1234"), tags)
+    assert not is_echo(event("mysql", gtid="0-1-1234"), tags)
+    assert not is_echo(event("mysql", gtid="770-1-5"), tags)
+    assert is_echo(event("mysql", gtid="3e11fa47-71ca-11e1-9e33-c80aa9429562:mps:17"), tags)
+    assert not is_echo(event("mysql", gtid="3e11fa47-71ca-11e1-9e33-c80aa9429562:17"), tags)
+    assert not is_echo(event("mysql"), tags)
+
+
+def test_rows_equal_across_driver_types() -> None:
+    kinds = {
+        "j": "json",
+        "t": "time",
+        "ts": "timestamp",
+        "d": "decimal",
+        "s": "set",
+        "f": "float32",
+        "dt": "datetime",
+    }
+    target = {
+        "j": {"a": [1, 2]},
+        "t": dt.timedelta(hours=13, seconds=1),
+        "ts": dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),
+        "d": Decimal("1.50"),
+        "s": "x,y",
+        "f": 0.1,
+        "dt": "2024-02-29 13:14:15.123456",
+    }
+    image = {
+        "j": '{"a": [1, 2]}',
+        "t": "13:00:01",
+        "ts": dt.datetime(2024, 1, 1, 14, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        "d": Decimal("1.5"),
+        "s": ["y", "x"],
+        "f": 0.10000000149011612,
+        "dt": dt.datetime(2024, 2, 29, 13, 14, 15, 123456),
+    }
+    assert rows_equal(kinds, target, image, kinds)
+    assert not rows_equal(kinds, target, {**image, "d": Decimal("1.51")}, kinds)
+    assert not rows_equal(kinds, target, {**image, "j": None}, kinds)

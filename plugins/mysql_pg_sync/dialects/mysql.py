@@ -204,12 +204,12 @@ def upsert_sql(
         sets = ", ".join(f"{quote_ident(c)} = VALUES({quote_ident(c)})" for c in updates)
         return head + f"ON DUPLICATE KEY UPDATE {sets}"
     first = quote_ident(updates[0])
-    sets = [f"{first} = IF((@mps_win := ({guard_sql})), VALUES({first}), {first})"]
-    sets += [
+    guarded = [f"{first} = IF((@mps_win := ({guard_sql})), VALUES({first}), {first})"]
+    guarded += [
         f"{quote_ident(c)} = IF(@mps_win, VALUES({quote_ident(c)}), {quote_ident(c)})"
         for c in updates[1:]
     ]
-    return head + "ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+    return head + "ON DUPLICATE KEY UPDATE " + ", ".join(guarded)
 
 
 def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str:

@@ -186,7 +186,7 @@ def upsert_sql(
     rows_sql: str,
     guard_sql: str | None = None,
 ) -> str:
-    """Insert rows (``VALUES ...`` or a ``SELECT``); on a key clash update when ``guard_sql`` holds."""
+    """Insert rows (``VALUES`` or a ``SELECT``); on a key clash update when ``guard_sql`` holds."""
     cols = list(columns)
     keys = list(key_columns)
     updates = [c for c in cols if c not in keys]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -201,20 +202,34 @@ def test_max_repairs_refuses_and_records_every_repair(setup, tmp_path: Path) -> 
     assert statuses == [("refused", 3)]
 
 
-def test_repairs_without_the_stream_applier_are_recorded_as_failed(setup, tmp_path) -> None:
+def test_repairs_go_through_the_stream_applier_and_leave_the_pair_in_sync(
+    setup, tmp_path, pg_admin
+) -> None:
     ends, folder = setup
-    run, _, _ = reconcile_all(
-        ends, _params(folder, tables=("orders",), repair=True, dry_run=False), folder=tmp_path
-    )
-    (orders,) = run["tables"]
-    assert orders["status"] == "error"
-    assert "stream applier" in orders["repair_message"]
+    with pg_connect(replace(pg_admin, database=ends.postgres.database), autocommit=True) as c:
+        # the applier's session tags its writes with the replication origin (no echo)
+        c.execute(
+            "GRANT EXECUTE ON FUNCTION pg_replication_origin_session_setup(text) "
+            f"TO {ends.postgres.user}"  # type: ignore[arg-type]
+        )
+    params = _params(folder, tables=("orders", "tags"), repair=True, dry_run=False)
+    run, _, _ = reconcile_all(ends, params, folder=tmp_path)
+    by_name = {t["table"].split(".")[1]: t for t in run["tables"]}
+    assert by_name["orders"]["status"] == "repaired"
+    assert by_name["orders"]["repairs"] == {"applied": 3}
+    assert by_name["tags"]["repairs"] == {"applied": 1}
     with pg_connect(ends.postgres) as conn:
         rows = conn.execute(
-            "SELECT status, error IS NOT NULL FROM mps_sync.reconcile_repairs WHERE run_id = %s",
+            "SELECT status, count(*) FROM mps_sync.reconcile_repairs WHERE run_id = %s GROUP BY 1",
             (run["run_id"],),
         ).fetchall()
-    assert rows == [("failed", True)] * 3
+        assert rows == [("applied", 4)]
+        assert conn.execute("SELECT amount FROM orders WHERE id = 500").fetchone() == (
+            Decimal("500.50"),
+        )
+        assert conn.execute("SELECT count(*) FROM orders WHERE id IN (17, 5000)").fetchone() == (1,)
+    again, _, _ = reconcile_all(ends, _params(folder, tables=("orders", "tags")), folder=tmp_path)
+    assert [t["status"] for t in again["tables"]] == ["in_sync", "in_sync"]
 
 
 def test_an_unreachable_database_fails_the_task_and_is_recorded(setup, tmp_path) -> None:

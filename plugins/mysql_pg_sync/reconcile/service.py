@@ -15,7 +15,7 @@ from typing import Any
 from mysql_pg_sync.backfill.report import REPO, reports_dir
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
-from mysql_pg_sync.mapping.models import TableMapping, load_mappings
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.reconcile import store
 from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD, BisectConfig
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS, CompareConfig
@@ -91,6 +91,15 @@ def start_run(endpoints: Endpoints, params: ReconcileParams, trigger: str = "") 
         return store.start_run(conn, params.as_dict(), trigger)
 
 
+def stream_applier(endpoints: Endpoints, mapping: TableMapping) -> RepairApplier:
+    """Repairs through the stream applier, tagged like the stream service (``MPS_PG_ORIGIN``,
+    ``MPS_GTID_DOMAIN``)."""
+    from mysql_pg_sync.cdc.service import config_from_env
+    from mysql_pg_sync.reconcile.applier import StreamApplierRepairs
+
+    return StreamApplierRepairs(endpoints, MappingSet((mapping,)), config_from_env().tags)
+
+
 def reconcile_one(
     endpoints: Endpoints,
     run_id: int,
@@ -98,7 +107,12 @@ def reconcile_one(
     params: ReconcileParams,
     applier: RepairApplier | None = None,
 ) -> dict[str, Any]:
-    """Reconcile one mapped table; a mapping reconcile refuses is stored as that table's error."""
+    """Reconcile one mapped table; a mapping reconcile refuses is stored as that table's error.
+
+    Repairs (``repair`` without ``dry_run``) go through the stream applier unless ``applier``
+    is given."""
+    if applier is None and params.repair and not params.dry_run:
+        applier = stream_applier(endpoints, mapping)
     with pg_connect(endpoints.postgres) as state:
         try:
             table = table_from_mapping(mapping)

@@ -1,0 +1,92 @@
+"""Repairs written by the stream applier (:class:`mysql_pg_sync.cdc.apply.Applier`).
+
+Each repair becomes the change event the winning side would have sent: an update with the
+winner's full row (no before-image), or a delete by key. The applier converts it to the other
+side's names and types, applies the mapping's conflict rule inside the write, and writes in a
+session tagged with the replication origin / GTID domain, so the capture drops it as an echo.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mysql_pg_sync.cdc.apply import Applier, BatchResult
+from mysql_pg_sync.cdc.batch import CollapsedChange
+from mysql_pg_sync.cdc.events import ChangeEvent
+from mysql_pg_sync.cdc.loop_guard import LoopTags
+from mysql_pg_sync.cdc.targets import MySQLTarget, PostgresTarget
+from mysql_pg_sync.mapping.models import MappingSet
+from mysql_pg_sync.reconcile.model import ReconcileTable, Side
+from mysql_pg_sync.reconcile.repair import Repair, RepairOutcome
+from mysql_pg_sync.settings import Endpoints
+
+
+def repair_event(table: ReconcileTable, repair: Repair) -> ChangeEvent:
+    """The change event the winning side would have produced for this repair."""
+    winner: Side = "postgres" if repair.write_to == "mysql" else "mysql"
+    names = {
+        c.mysql_name: (c.mysql_name if winner == "mysql" else c.pg_name) for c in table.columns
+    }
+    namespace, name = (
+        (table.mysql_db, table.mysql_table)
+        if winner == "mysql"
+        else (table.pg_schema, table.pg_table)
+    )
+    key = {names[k]: v for k, v in zip(table.key, repair.raw_key, strict=True)}
+    after = None
+    if repair.action == "upsert":
+        if repair.image is None:
+            raise ValueError(f"{table.name}: upsert repair of {repair.key} has no row image")
+        after = {names[c]: v for c, v in repair.image.items()}
+    return ChangeEvent(
+        side=winner,
+        namespace=namespace,
+        table=name,
+        op="u" if repair.action == "upsert" else "d",
+        key=key,
+        before=None,
+        after=after,
+        source_ts_ms=int(time.time() * 1000),
+    )
+
+
+class StreamApplierRepairs:
+    """A :class:`~mysql_pg_sync.reconcile.repair.RepairApplier` over the stream applier."""
+
+    def __init__(self, endpoints: Endpoints, mappings: MappingSet, tags: LoopTags) -> None:
+        self.endpoints, self.mappings, self.tags = endpoints, mappings, tags
+
+    def _session(self, write_to: Side) -> Any:
+        if write_to == "postgres":
+            return PostgresTarget(self.endpoints.postgres, self.tags)
+        return MySQLTarget(self.endpoints.mysql, self.tags)
+
+    def apply_repairs(
+        self, table: ReconcileTable, write_to: Side, repairs: Sequence[Repair]
+    ) -> list[RepairOutcome]:
+        events = [repair_event(table, r) for r in repairs]
+        result = BatchResult()
+        session = self._session(write_to)
+        try:
+            Applier(session, self.mappings).apply(
+                [CollapsedChange(e, None, e.after, 1) for e in events], result
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        failed = {id(d.event): f"{type(d.error).__name__}: {d.error}" for d in result.dead_letters}
+        lost = {
+            id(c.event): f"the {c.rule} rule kept the {c.winner} row"
+            for c in result.conflicts
+            if c.winner == write_to
+        }
+        outcomes = []
+        for repair, event in zip(repairs, events, strict=True):
+            error = failed.get(id(event)) or lost.get(id(event))
+            outcomes.append(RepairOutcome(repair.key, error is None, error))
+        return outcomes

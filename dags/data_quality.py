@@ -8,8 +8,9 @@ Checks come from each table's mapping (key unique and not null, NOT NULL columns
 members, the MySQL value ranges a wider PostgreSQL type does not enforce, row-count parity with
 MySQL within an in-flight tolerance, freshness of the newest change against MySQL, unrepaired
 reconcile drift, conflicts in the last 24 h, dead letters) plus the users' own in
-`include/expectations/*.yaml`. Each has a severity: a **fail** breach fails the run and alerts;
-a **warn** breach is reported only.
+`include/expectations/*.yaml`. Each has a severity: a **fail** breach fails the run (no retry)
+and alerts through the shared failure notifier (`mps_alerts`: log, email or webhook); a
+**warn** breach is reported only.
 
 Results land in `mps_sync.dq_runs` / `mps_sync.dq_results`, in the GE validation store, in Data
 Docs and in a self-contained HTML report under `$MPS_REPORTS_DIR/quality/` (linked from the
@@ -23,6 +24,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
+
+from mysql_pg_sync.airflow.notifier import notify_failure
 
 RECONCILE_DONE = Asset("mysql_pg_sync://reconcile")
 QUALITY_DONE = Asset("mysql_pg_sync://data_quality")
@@ -42,7 +45,12 @@ with DAG(
             description="Tables to validate; empty validates every enabled table.",
         )
     },
-    default_args={"owner": "mysql_pg_sync", "retries": 1, "retry_delay": timedelta(minutes=1)},
+    default_args={
+        "owner": "mysql_pg_sync",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": notify_failure,
+    },
 ):
 
     @task(outlets=[QUALITY_DONE])
@@ -50,10 +58,13 @@ with DAG(
         """Run the checks; a fail-severity breach fails the task without retrying."""
         from airflow.exceptions import AirflowFailException
 
+        from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_configured
 
         context = get_current_context()
-        run = run_configured(context["run_id"], tables=context["params"]["tables"])
+        run = run_configured(
+            context["run_id"], context["params"]["tables"], endpoints_from_airflow()
+        )
         print(run.summary())
         try:
             raise_on_breach(run)

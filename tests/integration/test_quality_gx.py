@@ -14,6 +14,7 @@ from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.quality.config import load_quality_config
 from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_quality
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
 
 COLUMNS = [
     {"name": "id", "column_type": "int(11)", "nullable": False},
@@ -204,14 +205,68 @@ def test_state_checks_without_state_tables_are_skipped_as_no_data(seeded, tmp_pa
         tables=[f"{db}.clean"],
         reports=tmp_path,
     )
-    states = {
-        r.check: r
-        for r in run.results
-        if r.check in ("conflicts_24h", "dead_letters", "reconcile_drift")
-    }
-    assert set(states) == {"conflicts_24h", "dead_letters", "reconcile_drift"}
+    states = {r.check: r for r in run.results if r.check in STATE_CHECKS}
+    assert set(states) == set(STATE_CHECKS)
     for r in states.values():
-        assert r.outcome in ("skipped", "passed")
-        if r.outcome == "skipped":
-            assert "no data" in r.detail
+        assert r.outcome == "skipped"
+        assert "no data" in r.detail
     assert run.success
+
+
+STATE_CHECKS = ("conflicts_24h", "dead_letters", "reconcile_drift")
+
+
+def test_state_checks_read_conflicts_dead_letters_and_unrepaired_drift(
+    seeded, tmp_path: Path
+) -> None:
+    endpoints, mappings, expectations = seeded
+    db = endpoints.mysql.database
+    dirty = f"{db}.dirty"
+    with pg_connect(endpoints.postgres, autocommit=True) as conn:
+        ensure_schema(conn)
+        for _ in range(3):  # over the threshold of 2 below
+            conn.execute(
+                "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
+                " winner, rule, kind) VALUES (%s, 'public.dirty', '[1]', 'mysql', 'mysql',"
+                " 'mysql_wins', 'update_update')",
+                (dirty,),
+            )
+        conn.execute(  # older than 24 h: not counted
+            "INSERT INTO mps_sync.conflicts (decided_at, source_table, target_table, key,"
+            " incoming_side, winner, rule, kind) VALUES (now() - interval '2 days', %s,"
+            " 'public.clean', '[1]', 'mysql', 'mysql', 'mysql_wins', 'update_update')",
+            (f"{db}.clean",),
+        )
+        conn.execute(
+            "INSERT INTO mps_sync.dead_letters (source_table, error_class, error,"
+            " dead_letter_topic) VALUES (%s, 'ConversionError', 'bad date', 'dlq')",
+            (dirty,),
+        )
+        run_id = conn.execute(
+            "INSERT INTO mps_sync.reconcile_runs (status) VALUES ('drift') RETURNING run_id"
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO mps_sync.reconcile_tables (run_id, source_table, target_table, status,"
+            " drift_found, drift_repaired) VALUES (%s, %s, 'public.dirty', 'drift', 5, 3),"
+            " (%s, %s, 'public.clean', 'repaired', 2, 2)",
+            (run_id, dirty, run_id, f"{db}.clean"),
+        )
+    (expectations / "defaults.yaml").write_text("defaults: {thresholds: {conflicts_24h_max: 2}}")
+    run = run_quality(
+        endpoints, mappings, load_quality_config(expectations), "manual__t3", reports=tmp_path
+    )
+    by_id = {(r.table.split(".")[1], r.check_id): r for r in run.results}
+    for check in STATE_CHECKS:
+        assert by_id[("clean", check)].outcome == "passed", by_id[("clean", check)]
+    assert (
+        by_id[("dirty", "conflicts_24h")].outcome,
+        by_id[("dirty", "conflicts_24h")].observed,
+    ) == ("failed", 3)
+    assert (
+        by_id[("dirty", "dead_letters")].outcome,
+        by_id[("dirty", "dead_letters")].observed,
+    ) == ("failed", 1)
+    assert (
+        by_id[("dirty", "reconcile_drift")].outcome,
+        by_id[("dirty", "reconcile_drift")].observed,
+    ) == ("failed", 2)

@@ -54,6 +54,21 @@ def _seed(pg: DatabaseEndpoint, reports: Path) -> None:
                 "VALUES ('legacy.customers', %s, %s, 100)",
                 (seq, state),
             )
+        conn.execute(
+            "INSERT INTO mps_sync.stream_metrics (source_table, incoming_side, last_lag_ms,"
+            " events_per_s) VALUES ('legacy.orders', 'mysql', 1500, 40.5),"
+            " ('legacy.orders', 'postgres', 250, 2)"
+        )
+        for _ in range(2):
+            conn.execute(
+                "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
+                " winner, rule, kind) VALUES ('legacy.orders', 'public.orders', '[1]', 'mysql',"
+                " 'mysql', 'mysql_wins', 'update_update')"
+            )
+        conn.execute(
+            "INSERT INTO mps_sync.dead_letters (source_table, error_class, error,"
+            " dead_letter_topic) VALUES ('legacy.customers', 'ConversionError', 'x', 'dlq')"
+        )
         report = reports / "reconcile" / "r1.html"
         report.parent.mkdir(parents=True)
         report.write_text("<html><body>reconcile r1</body></html>")
@@ -155,6 +170,9 @@ def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
     assert customers["health"] == "failed"
     assert orders["reconcile"].startswith(f"drift {found}, repaired {repaired}")
     assert orders["quality"] == "warn"
+    assert (orders["stream_lag"], orders["throughput"]) == ("1.5 s", "42.5 ev/s")
+    assert (orders["conflicts_24h"], orders["dead_letters"]) == ("2", "0")
+    assert (customers["conflicts_24h"], customers["dead_letters"]) == ("0", "1")
     assert [link["label"] for link in orders["links"]] == ["DQ report", "reconcile report"]
     assert (products["state"], products["backfill"], products["quality"]) == ("no data",) * 3
 

@@ -116,14 +116,16 @@ def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("MPS_EXPECTATIONS_DIR") or REPO / "include" / "expectations")
 
 
-def run_configured(run_id: str, tables: Sequence[str] = ()) -> QualityRun:
-    """A run with the endpoints, mappings and expectations of this deployment (env + include/)."""
+def run_configured(
+    run_id: str, tables: Sequence[str] = (), endpoints: Endpoints | None = None
+) -> QualityRun:
+    """A run with this deployment's mappings and expectations (include/, or MPS_*_DIR)."""
     from mysql_pg_sync.mapping.models import load_mappings
     from mysql_pg_sync.quality.config import load_quality_config
     from mysql_pg_sync.settings import endpoints_from_env
 
     return run_quality(
-        endpoints_from_env(),
+        endpoints or endpoints_from_env(),
         load_mappings(mappings_dir()),
         load_quality_config(expectations_dir()),
         run_id,

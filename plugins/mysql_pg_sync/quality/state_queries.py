@@ -39,11 +39,13 @@ STATE_QUERIES: dict[str, StateQuery] = {
             WHERE source_table = {source} AND decided_at > now() - interval '24 hours'
         """,
     ),
+    # Dead letters have no "resolved" mark: count the recent ones, so a dealt-with incident
+    # stops failing the check a day later.
     "dead_letters": StateQuery(
         needs="dead_letters",
         template="""
             SELECT count(*) AS n FROM mps_sync.dead_letters
-            WHERE source_table = {source} AND resolved_at IS NULL
+            WHERE source_table = {source} AND recorded_at > now() - interval '24 hours'
         """,
     ),
 }

@@ -18,7 +18,7 @@ COLUMNS = (
     "connectors",
     "last reconcile",
     "conflicts 24 h",
-    "dead letters",
+    "dead letters 24 h",
     "data quality",
     "links",
 )
@@ -53,7 +53,7 @@ def _row(s: TableStatus) -> str:
         + _cell("connectors", s.connectors)
         + _cell("last reconcile", s.reconcile)
         + _cell("conflicts 24 h", s.conflicts_24h)
-        + _cell("dead letters", s.dead_letters)
+        + _cell("dead letters 24 h", s.dead_letters)
         + f'<td data-col="data quality">{quality}</td>'
         + f'<td data-col="links">{links}</td></tr>'
     )

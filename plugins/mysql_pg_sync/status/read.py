@@ -33,8 +33,9 @@ SECTION_QUERIES: dict[str, str] = {
         LEFT JOIN mps_sync.backfill_chunks c USING (source_table)
         GROUP BY t.source_table, t.finalized_at, t.target_rows""",
     "stream": """
-        SELECT source_table, lag_events, lag_seconds, events_per_second, updated_at
-        FROM mps_sync.stream_lag""",
+        SELECT source_table, max(last_lag_ms) / 1000.0 AS lag_seconds,
+               sum(events_per_s) AS events_per_second, max(last_applied_at) AS updated_at
+        FROM mps_sync.stream_metrics GROUP BY source_table""",
     "reconcile": """
         SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.started_at,
                t.finished_at, t.drift_found, t.drift_repaired, r.report_html AS report_path
@@ -47,7 +48,7 @@ SECTION_QUERIES: dict[str, str] = {
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
     "dead_letters": """
         SELECT source_table, count(*) AS n FROM mps_sync.dead_letters
-        WHERE resolved_at IS NULL GROUP BY source_table""",
+        WHERE recorded_at > now() - interval '24 hours' GROUP BY source_table""",
     "quality": """
         SELECT r.source_table, r.run_id, r.outcome, r.severity, q.report_path, q.data_docs_index,
                q.finished_at

@@ -310,3 +310,28 @@ def test_rows_in_flight_are_rechecked_and_not_reported(setup) -> None:
     ]
     assert result.stats["in_flight"] == 1
     assert result.stats["suspects"] == 3
+
+
+def test_the_cli_reports_drift_with_exit_status_3(setup, tmp_path, capsys, monkeypatch) -> None:
+    from mysql_pg_sync.cli import main
+
+    ends, folder = setup
+    monkeypatch.setenv("MPS_MYSQL_DATABASE", ends.mysql.database)
+    monkeypatch.setenv("MPS_PG_DATABASE", ends.postgres.database)
+    status = main(
+        [
+            "reconcile",
+            "--mappings",
+            str(folder),
+            "--tables",
+            "orders",
+            "--recheck-delay",
+            "0",
+            "--reports",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 3
+    assert ".orders: drift (missing 1, extra 1, different 1)" in out
+    assert "reconcile-" in out

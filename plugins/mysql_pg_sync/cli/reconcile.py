@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS
+from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS
 from mysql_pg_sync.reconcile.service import (
     DEFAULT_RECHECK_DELAY_S,
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result, json_path, html_path = reconcile_all(endpoints_from_env(), params, folder=args.reports)
     for t in result["tables"]:
-        drift = ", ".join(f"{k} {v}" for k, v in (t.get("drift") or {}).items())
+        counts = t.get("drift") or {}
+        drift = ", ".join(f"{k} {counts[k]}" for k in DRIFT_CLASSES if k in counts)
         note = t.get("error") or t.get("repair_message") or ""
         print(f"{t['table']}: {t['status']} ({drift}) {note}".rstrip())
     print(f"run {result['run_id']}: {result['status']}\n  {json_path}\n  {html_path}")

@@ -51,13 +51,15 @@ SELECT seq, seq % 100003, CONCAT('SKU-', LPAD(seq % 99991, 6, '0')), (seq % 1000
   seq % 2,
   CASE seq % 10 WHEN 0 THEN NULL WHEN 1 THEN ''
     WHEN 2 THEN CONCAT('tab', CHAR(9), 'nl', CHAR(10), 'bs', CHAR(92), seq)
-    WHEN 3 THEN CONCAT('emoji \U0001f600 ', seq) ELSE CONCAT(REPEAT('lorem ipsum ', 6), MD5(seq)) END,
+    WHEN 3 THEN CONCAT('emoji \U0001f600 ', seq)
+    ELSE CONCAT(REPEAT('lorem ipsum ', 6), MD5(seq)) END,
   IF(seq % 7 = 0, NULL, seq / 3e0), DATE('2020-01-01') + INTERVAL (seq % 2000) DAY,
   IF(seq % 3 = 0, NULL, CONCAT('C', seq % 977))
 FROM seq_1_to_{n}"""
 PG_ROWS = """
 SELECT seq, seq % 100003, 'SKU-' || lpad((seq % 99991)::text, 6, '0'), (seq % 1000003) / 100.0,
-  timestamp '2019-01-01' + make_interval(secs => seq * 17) + (seq % 1000000) * interval '1 microsecond',
+  timestamp '2019-01-01' + make_interval(secs => seq * 17)
+    + (seq % 1000000) * interval '1 microsecond',
   seq % 2 = 1,
   CASE seq % 10 WHEN 0 THEN NULL WHEN 1 THEN ''
     WHEN 2 THEN 'tab' || chr(9) || 'nl' || chr(10) || 'bs' || chr(92) || seq
@@ -110,7 +112,7 @@ def _setup(
 
 def _inject(mysql_admin: DatabaseEndpoint, pg_admin: DatabaseEndpoint, n: int) -> dict[str, str]:
     """100 differences: 50 updates and 25 deletes in PostgreSQL, 15 deletes in MySQL (rows only
-    PostgreSQL has) and 10 rows inserted in PostgreSQL past MySQL's last key. Returns key -> class."""
+    PostgreSQL has), 10 rows inserted in PostgreSQL past MySQL's last key; returns key -> class."""
     rng = random.Random(7)
     ids = rng.sample(range(1, n + 1), 90)
     updates, pg_deletes, mysql_deletes = ids[:50], ids[50:75], ids[75:]

@@ -52,10 +52,15 @@ def items_mapping(db: str, rule: str = "mysql_wins", column: str | None = None) 
     )
 
 
-def grant_applier_privileges(mysql_admin: DatabaseEndpoint, pg_admin: DatabaseEndpoint, pg_db: str, user: str) -> None:
+def grant_applier_privileges(
+    mysql_admin: DatabaseEndpoint, pg_admin: DatabaseEndpoint, pg_db: str, user: str
+) -> None:
     """The applier's loop-prevention tags need privileges the stack does not grant in fresh dbs."""
     with pg_connect(replace(pg_admin, database=pg_db), autocommit=True) as conn:
-        for fn in ("pg_replication_origin_session_setup(text)", "pg_replication_origin_session_reset()"):
+        for fn in (
+            "pg_replication_origin_session_setup(text)",
+            "pg_replication_origin_session_reset()",
+        ):
             conn.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{user}"')  # type: ignore[arg-type]
     conn2 = mysql_connect(replace(mysql_admin, database="mysql"), autocommit=True)
     try:

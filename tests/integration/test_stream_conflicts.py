@@ -6,9 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.integration.stream_harness import (
+    ITEMS_MYSQL,
+    ITEMS_PG,
+    Pipeline,
+    drive,
+    items_mapping,
+    pipeline,
+)
 
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
-from tests.integration.stream_harness import ITEMS_MYSQL, ITEMS_PG, Pipeline, drive, items_mapping, pipeline
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -16,6 +14,8 @@ from tests.integration.stream_harness import (
     items_mapping,
     pipeline,
 )
+
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
 @pytest.fixture
@@ -41,7 +41,9 @@ def items(
 
 def _pg_rows(p: Pipeline) -> list[tuple[Any, ...]]:
     with p.pg() as conn:
-        return [tuple(r) for r in conn.execute("SELECT id, name, qty, price FROM items ORDER BY id")]
+        return [
+            tuple(r) for r in conn.execute("SELECT id, name, qty, price FROM items ORDER BY id")
+        ]
 
 
 def _mysql_rows(p: Pipeline) -> list[tuple[Any, ...]]:
@@ -60,7 +62,8 @@ def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
         m = items.mysql()
         cur = m.cursor()
         cur.execute(
-            "INSERT INTO items VALUES (1, 'a', 1, 1.50, NOW(6), 'x'), (2, 'b', 2, 2.50, NOW(6), NULL)"
+            "INSERT INTO items VALUES (1, 'a', 1, 1.50, NOW(6), 'x'),"
+            " (2, 'b', 2, 2.50, NOW(6), NULL)"
         )
         cur.execute("UPDATE items SET qty = 10, name = 'a2' WHERE id = 1")
         cur.execute("DELETE FROM items WHERE id = 2")
@@ -81,6 +84,7 @@ def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
                 "GROUP BY 1 ORDER BY 1"
             ).fetchall()
         echoes = {side: int(e) for side, e, _ in metrics}
-        assert echoes.get("mysql", 0) >= 1 and echoes.get("postgres", 0) >= 1
+        assert echoes.get("mysql", 0) >= 1
+        assert echoes.get("postgres", 0) >= 1
     finally:
         consumer.close()

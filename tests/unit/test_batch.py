@@ -10,7 +10,9 @@ from mysql_pg_sync.cdc.batch import MicroBatcher, collapse
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent
 
 
-def ev(op: str, key: int, before: dict[str, Any] | None, after: dict[str, Any] | None, table: str = "t") -> ChangeEvent:
+def ev(
+    op: str, key: int, before: dict[str, Any] | None, after: dict[str, Any] | None, table: str = "t"
+) -> ChangeEvent:
     return ChangeEvent("mysql", "db", table, op, {"id": key}, before, after, 0)  # type: ignore[arg-type]
 
 
@@ -51,7 +53,8 @@ def test_toast_placeholder_takes_the_value_from_an_earlier_change_in_the_batch()
 def test_batcher_is_due_by_count_or_by_time() -> None:
     now = [0.0]
     batcher = MicroBatcher(max_events=3, max_ms=100, clock=lambda: now[0])
-    assert not batcher.is_due() and batcher.remaining_ms() == 100
+    assert not batcher.is_due()
+    assert batcher.remaining_ms() == 100
     batcher.add(ev("c", 1, None, {}))
     batcher.add(ev("c", 2, None, {}))
     assert not batcher.is_due()
@@ -59,7 +62,8 @@ def test_batcher_is_due_by_count_or_by_time() -> None:
     assert batcher.remaining_ms() == pytest.approx(50)
     batcher.add(ev("c", 3, None, {}))
     assert batcher.is_due()
-    assert len(batcher.drain()) == 3 and len(batcher) == 0
+    assert len(batcher.drain()) == 3
+    assert len(batcher) == 0
     batcher.add(ev("c", 4, None, {}))
     now[0] = 0.2
     assert batcher.is_due()

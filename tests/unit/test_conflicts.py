@@ -12,14 +12,14 @@ from mysql_pg_sync.dialects import mysql, postgres
 
 
 def seen(**kw: object) -> Observation:
-    base: dict[str, object] = dict(
-        incoming_side="mysql",
-        op="u",
-        exists=True,
-        same_as_after=False,
-        has_before=True,
-        same_as_before=True,
-    )
+    base: dict[str, object] = {
+        "incoming_side": "mysql",
+        "op": "u",
+        "exists": True,
+        "same_as_after": False,
+        "has_before": True,
+        "same_as_before": True,
+    }
     base.update(kw)
     return Observation(**base)  # type: ignore[arg-type]
 
@@ -56,7 +56,12 @@ def seen(**kw: object) -> Observation:
         # ties go to MySQL, whichever side the change comes from
         (
             "last_writer_wins",
-            seen(incoming_side="postgres", same_as_before=False, incoming_rule_value=5, target_rule_value=5),
+            seen(
+                incoming_side="postgres",
+                same_as_before=False,
+                incoming_rule_value=5,
+                target_rule_value=5,
+            ),
             Decision("skip_lost", "update_update", "mysql"),
         ),
         # insert meets an existing different row
@@ -92,7 +97,12 @@ def seen(**kw: object) -> Observation:
         # no before-image (PostgreSQL without REPLICA IDENTITY FULL): the rule column decides
         (
             "last_writer_wins",
-            seen(incoming_side="postgres", has_before=False, incoming_rule_value=1, target_rule_value=2),
+            seen(
+                incoming_side="postgres",
+                has_before=False,
+                incoming_rule_value=1,
+                target_rule_value=2,
+            ),
             Decision("skip_lost", "update_update", "mysql"),
         ),
         ("mysql_wins", seen(incoming_side="postgres", has_before=False), Decision("apply")),

@@ -68,7 +68,8 @@ def test_mariadb_insert_values_decode_to_driver_types() -> None:
 
 def test_mariadb_update_carries_full_before_image_and_negative_decimal() -> None:
     event = _decode(_samples("mysql", "u")[0])
-    assert event.before is not None and event.after is not None
+    assert event.before is not None
+    assert event.after is not None
     assert event.before["s"] == "héllo 🐘"
     assert event.after["d"] == Decimal("-0.01")
 
@@ -77,7 +78,8 @@ def test_postgres_events_carry_origin_and_key_only_delete_image() -> None:
     updates = [_decode(s) for s in _samples("postgres", "u")]
     assert [e.origin for e in updates] == [None, "mysql_pg_sync"]
     delete = _decode(_samples("postgres", "d")[0])
-    assert delete.before is not None and delete.before["id"] == 1 and delete.before["i"] is None
+    assert delete.before is not None
+    assert (delete.before["id"], delete.before["i"]) == (1, None)
     insert = _decode(_samples("postgres", "c")[0])
     assert insert.after is not None
     assert insert.after["tsz"] == dt.datetime(2024, 2, 29, 11, 14, 15, 123456, tzinfo=dt.UTC)
@@ -95,7 +97,8 @@ def test_toast_placeholder_becomes_unavailable() -> None:
     ).decode()
     event = _decode(sample)
     assert event.unavailable_columns() == {"big", "ba"}
-    assert event.after is not None and event.after["big"] is UNAVAILABLE
+    assert event.after is not None
+    assert event.after["big"] is UNAVAILABLE
 
 
 def test_new_column_mid_stream_is_visible_in_fields() -> None:

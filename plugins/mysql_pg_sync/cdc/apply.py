@@ -346,7 +346,8 @@ class Applier:
         self, plan: TablePlan, p: _Prepared, target: dict[str, Any] | None, decision: Decision
     ) -> ConflictRecord:
         incoming = p.after if p.after is not None else p.change.before
-        assert decision.winner is not None and decision.conflict is not None
+        assert decision.winner is not None
+        assert decision.conflict is not None
         return ConflictRecord(
             source_table=plan.mapping.name,
             target_table=plan.target_name,
@@ -369,7 +370,7 @@ class Applier:
         result: BatchResult,
         write: Callable[[list[_Prepared]], None],
     ) -> int:
-        """Write all at once; on a row error, one by one so only the bad rows become dead letters."""
+        """Write all at once; on a row error one by one, so only bad rows become dead letters."""
         if not items:
             return 0
         name = self._savepoint()

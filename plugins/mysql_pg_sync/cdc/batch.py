@@ -64,7 +64,7 @@ def collapse(events: Iterable[ChangeEvent]) -> list[CollapsedChange]:
 
 
 class MicroBatcher:
-    """Collects events until ``max_events`` or ``max_ms`` since the first one, whichever is first."""
+    """Collects events until ``max_events`` or ``max_ms`` after the first, whichever comes first."""
 
     def __init__(
         self,

@@ -66,7 +66,7 @@ def incoming_wins(rule: str, incoming_side: Side, incoming: Any, target: Any) ->
     if rule not in ("last_writer_wins", "version"):
         raise ValueError(f"unknown conflict rule {rule!r}")
     a, b = _comparable(incoming), _comparable(target)
-    if a is None and b is None or a == b:
+    if (a is None and b is None) or a == b:
         return incoming_side == TIE_WINNER
     if a is None or b is None:
         return b is None

@@ -257,16 +257,21 @@ class StreamConsumer:
         return summary
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
-        if msg.error():
-            if msg.error().code() != KafkaError._PARTITION_EOF:
-                log.warning("kafka: %s", msg.error())
+        error = msg.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka: %s", error)
             return
-        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        topic, partition, offset = (
+            str(msg.topic()),
+            int(msg.partition() or 0),
+            int(msg.offset() or 0),
+        )
         pending.messages += 1
         pending.offsets[(topic, partition)] = max(
             offset, pending.offsets.get((topic, partition), -1)
         )
-        side, table = self.topics.get(topic, ("mysql", topic))
+        side, table = self.topics.get(topic, ("mysql", topic))  # unknown topic: named as is
         position = KafkaPosition(topic, partition, offset)
         try:
             event = decode_change(msg.key(), msg.value(), position)
@@ -352,7 +357,7 @@ class StreamConsumer:
 
     def _summarise(self, result: BatchResult, summary: RunSummary) -> None:
         summary.batches += 1
-        for (table, side), n in result.tables.items():
+        for n in result.tables.values():
             summary.events += n.events
             summary.applied += n.applied
             summary.skipped_same += n.skipped_same

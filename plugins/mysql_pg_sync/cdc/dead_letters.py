@@ -15,7 +15,7 @@ from mysql_pg_sync.cdc.images import to_json
 log = logging.getLogger(__name__)
 
 
-def headers_for(letter: DeadLetter) -> list[tuple[str, bytes]]:
+def headers_for(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
     """Error headers in the Kafka Connect style (``__connect.errors.*``) plus our table and key."""
     event = letter.event
     pos = event.position if event else None

@@ -77,7 +77,8 @@ def record_batch(
                 " ON CONFLICT (source_table, incoming_side) DO UPDATE SET"
                 " events = m.events + EXCLUDED.events, applied = m.applied + EXCLUDED.applied,"
                 " skipped_same = m.skipped_same + EXCLUDED.skipped_same,"
-                " echoes = m.echoes + EXCLUDED.echoes, conflicts = m.conflicts + EXCLUDED.conflicts,"
+                " echoes = m.echoes + EXCLUDED.echoes,"
+                " conflicts = m.conflicts + EXCLUDED.conflicts,"
                 " dead_letters = m.dead_letters + EXCLUDED.dead_letters,"
                 " last_lag_ms = EXCLUDED.last_lag_ms, events_per_s = EXCLUDED.events_per_s,"
                 " last_source_ts = greatest(m.last_source_ts, EXCLUDED.last_source_ts),"
@@ -165,5 +166,5 @@ def percentile(values: Iterable[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]

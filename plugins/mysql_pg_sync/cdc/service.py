@@ -34,7 +34,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
-    """``MPS_CONNECTOR_PREFIX`` (topic names), ``MPS_STREAM_GROUP``, ``MPS_STREAM_DEAD_LETTER_TOPIC``,
+    """Settings from ``MPS_CONNECTOR_PREFIX`` (topic names), ``MPS_STREAM_GROUP``,
+    ``MPS_STREAM_DEAD_LETTER_TOPIC``,
     ``MPS_STREAM_BATCH_EVENTS``, ``MPS_STREAM_BATCH_MS``, ``MPS_PG_ORIGIN``, ``MPS_GTID_DOMAIN``,
     ``MPS_STREAM_INSTANCE_ID`` (Kafka static group membership; one per process)."""
     env = os.environ if env is None else env
@@ -50,7 +51,8 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
         mysql_topic_prefix=connectors.mysql_topic_prefix,
         pg_topic_prefix=connectors.postgres_topic_prefix,
         group_id=env.get("MPS_STREAM_GROUP") or f"{connectors.prefix}-stream",
-        dead_letter_topic=env.get("MPS_STREAM_DEAD_LETTER_TOPIC") or f"{connectors.prefix}.dead-letters",
+        dead_letter_topic=env.get("MPS_STREAM_DEAD_LETTER_TOPIC")
+        or f"{connectors.prefix}.dead-letters",
         max_batch_events=_int(env, "MPS_STREAM_BATCH_EVENTS", base.max_batch_events),
         max_batch_ms=_int(env, "MPS_STREAM_BATCH_MS", base.max_batch_ms),
         kafka_overrides=tuple(overrides),
@@ -86,7 +88,9 @@ def run_stream(
     consumer = StreamConsumer(endpoints, mappings, config, metrics)
     run_id = uuid.uuid4().hex
     try:
-        consumer.state_conn.execute("INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,))
+        consumer.state_conn.execute(
+            "INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,)
+        )
         consumer.state_conn.commit()
         summary = consumer.run(
             max_seconds=max_seconds, max_events=max_events, stop=lambda: stopping["now"]

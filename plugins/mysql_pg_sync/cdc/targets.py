@@ -28,8 +28,11 @@ Row = tuple[Any, ...]
 
 
 class TargetSession(Protocol):
-    dialect: ModuleType
-    side: str
+    @property
+    def dialect(self) -> ModuleType: ...
+
+    @property
+    def side(self) -> str: ...
 
     def lock_rows(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
@@ -81,7 +84,7 @@ class PostgresTarget:
         self.conn = pg_connect(endpoint)
         try:
             for sql, params in pg_dialect.applier_session_sql(tags.pg_origin, 0):
-                self.conn.execute(sql, params)  # type: ignore[arg-type]  # dialect SQL
+                self.conn.execute(sql, params)
         except psycopg.errors.InsufficientPrivilege as exc:
             self.conn.close()
             raise PreflightError(
@@ -106,7 +109,7 @@ class PostgresTarget:
         width = len(keys)
         for part in _chunks(key_values, 5_000):
             sql = apply_sql.lock_rows_sql(pg_dialect, table_sql, columns, keys, len(part))
-            for row in self.conn.execute(sql, _flat(part)).fetchall():  # type: ignore[arg-type]
+            for row in self.conn.execute(sql, _flat(part)).fetchall():
                 found[tuple(row[:width])] = tuple(row)
         return found
 
@@ -116,7 +119,7 @@ class PostgresTarget:
         if stage is None:
             stage = f"mps_stage_{len(self._stages)}"
             sql = pg_dialect.staging_table_sql(stage, table_sql, columns)
-            self.conn.execute(sql)  # type: ignore[arg-type]
+            self.conn.execute(sql)
             self._stages[str(ident)] = stage
         return stage
 
@@ -132,31 +135,31 @@ class PostgresTarget:
             return
         stage = self._stage(table_sql, columns)
         quoted = pg_dialect.quote_ident(stage)
-        self.conn.execute(f"TRUNCATE {quoted}")  # type: ignore[arg-type]
-        with self.conn.cursor().copy(  # type: ignore[arg-type]
+        self.conn.execute(f"TRUNCATE {quoted}")
+        with self.conn.cursor().copy(
             f"COPY {quoted} ({pg_dialect.column_list(columns)}) FROM STDIN"
         ) as copy:
             for row in rows:
                 copy.write_row(row)
         select = f"SELECT {pg_dialect.column_list(columns)} FROM {quoted}"
-        self.conn.execute(pg_dialect.upsert_sql(table_sql, columns, keys, select, guard))  # type: ignore[arg-type]
+        self.conn.execute(pg_dialect.upsert_sql(table_sql, columns, keys, select, guard))
 
     def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
         for part in _chunks(key_values, 5_000):
             sql = apply_sql.delete_sql(pg_dialect, table_sql, keys, len(part))
-            self.conn.execute(sql, _flat(part))  # type: ignore[arg-type]
+            self.conn.execute(sql, _flat(part))
 
     def update(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
     ) -> None:
         sql = apply_sql.update_sql(pg_dialect, table_sql, columns, keys)
-        self.conn.execute(sql, (*row, *key))  # type: ignore[arg-type]
+        self.conn.execute(sql, (*row, *key))
 
     def savepoint(self, name: str) -> None:
-        self.conn.execute(f"SAVEPOINT {name}")  # type: ignore[arg-type]
+        self.conn.execute(f"SAVEPOINT {name}")
 
     def rollback_to(self, name: str) -> None:
-        self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")  # type: ignore[arg-type]
+        self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
 
     def commit(self) -> None:
         self.conn.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD, Bi
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS, CompareConfig
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
-from mysql_pg_sync.reconcile.recheck import DelayWaiter
+from mysql_pg_sync.reconcile.recheck import StreamLagWaiter
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS, RepairApplier
 from mysql_pg_sync.reconcile.report import run_status, write_reports
 from mysql_pg_sync.reconcile.run import RunOptions, TableResult, reconcile_table
@@ -113,6 +114,7 @@ def reconcile_one(
     is given."""
     if applier is None and params.repair and not params.dry_run:
         applier = stream_applier(endpoints, mapping)
+    started = datetime.now(UTC)
     with pg_connect(endpoints.postgres) as state:
         try:
             table = table_from_mapping(mapping)
@@ -128,7 +130,9 @@ def reconcile_one(
             state,
             run_id,
             params.options(),
-            DelayWaiter(params.recheck_delay_s),
+            StreamLagWaiter(
+                lambda: pg_connect(endpoints.postgres), started, params.recheck_delay_s
+            ),
             applier,
         )
         return outcome.as_dict()

@@ -35,6 +35,7 @@ from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, trunca
 from mysql_pg_sync.backfill.writer import TargetSpec, write_chunk
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
+from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
@@ -113,12 +114,19 @@ class Backfill:
         capture_check: handoff.CaptureCheck,
         position_reader: handoff.PositionReader,
         reports_dir: Path,
+        write_origin: str | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.mappings = mappings
         self.capture_check = capture_check
         self.position_reader = position_reader
         self.reports_dir = reports_dir
+        # Tagging the COPY sessions with a replication origin keeps PostgreSQL's CDC from sending
+        # the copied rows back to MySQL; PostgreSQL 15 lets one session hold an origin at a time,
+        # so it only works with one writer per origin (see docs/backfill.md).
+        self.session_sql = (
+            pg_dialect.applier_session_sql(write_origin, 0) if write_origin is not None else []
+        )
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -355,7 +363,13 @@ class Backfill:
         )
         converted = (convert_batch(mapping, b, stats) for b in batches)
         result = write_chunk(
-            self.endpoints.postgres, target, chunk, schema, converted, reader=reader
+            self.endpoints.postgres,
+            target,
+            chunk,
+            schema,
+            converted,
+            reader=reader,
+            session_sql=self.session_sql,
         )
         if stats.by_column:
             log.warning("%s #%d: values changed on purpose: %s", mapping.name, chunk.seq, stats)

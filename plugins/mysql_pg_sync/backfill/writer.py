@@ -12,7 +12,7 @@ recorded for rows that did not commit.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from mysql_pg_sync.backfill.plan import ChunkSpec, KeyStrategy, integer_range_pr
 from mysql_pg_sync.backfill.state import MARK_DONE_SQL, ChunkResult
 from mysql_pg_sync.connections import pg_conninfo
 from mysql_pg_sync.dialects import postgres as pg
+from mysql_pg_sync.errors import PreflightError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 STAGE_TABLE = "mps_backfill_stage"
@@ -72,6 +73,29 @@ class _Counting:
             raise
 
 
+SessionSql = Sequence[tuple[str, tuple[object, ...]]]
+
+
+def _numbered(sql: str) -> str:
+    """psycopg's ``%s`` placeholders as libpq's ``$n`` (the dialect speaks psycopg)."""
+    parts = sql.split("%s")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
+def tag_session(cur: Any, session_sql: SessionSql) -> None:
+    """Mark the session's writes as ours (replication origin), so CDC does not send them back."""
+    for sql, params in session_sql:
+        try:
+            cur.execute(_numbered(sql), parameters=params or None)
+        except Exception as exc:
+            raise PreflightError(
+                f"cannot tag the backfill's PostgreSQL session ({exc}); as a superuser run "
+                "SELECT pg_replication_origin_create('mysql_pg_sync') once and GRANT EXECUTE ON "
+                "FUNCTION pg_replication_origin_session_setup(text) TO the sync user; without the "
+                "tag every copied row would be captured and sent back to MySQL"
+            ) from None
+
+
 def write_chunk(
     endpoint: DatabaseEndpoint,
     target: TargetSpec,
@@ -80,6 +104,7 @@ def write_chunk(
     batches: Iterator[pa.RecordBatch],
     *,
     reader: str,
+    session_sql: SessionSql = (),
 ) -> ChunkResult:
     """Replace the chunk's rows in one transaction and record it as done; returns its figures."""
     started = time.monotonic()
@@ -88,6 +113,7 @@ def write_chunk(
     conn = adbc_connect(endpoint)
     try:
         cur = conn.cursor()
+        tag_session(cur, session_sql)
         if target.staged:
             _write_staged(cur, target, chunk, stream)
         else:

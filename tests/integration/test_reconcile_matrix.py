@@ -389,3 +389,47 @@ def test_a_last_bit_double_change_is_not_drift_at_15_digits(injected, executor) 
     last_bit = next(k for k, v in expected.items() if v == ("different", ("c_double",)))
     assert last_bit not in found
     assert len(found) == len(expected) - 1
+
+
+def test_string_keys_and_json_by_value(
+    mysql_db: DatabaseEndpoint, pg_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint, executor
+) -> None:
+    """A composite string key (hash-bucket segments) with JSON compared client-side."""
+    docs = {
+        ("a", "x"): ('{"k": 1, "j": [1, 2]}', '{"j": [1, 2], "k": 1}'),  # reordered: equal
+        ("b", "x"): ('{"k": 1}', '{"k": 2}'),
+        ("d", "x"): ('{"k": "é"}', '{"k": "\\u00e9"}'),  # escaped: equal
+        ("c", "y"): ("[1, 2]", "[2, 1]"),
+    }
+    with mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True) as c:
+        cur = c.cursor()
+        cur.execute("CREATE TABLE docs (k1 varchar(5), k2 char(1), doc json, PRIMARY KEY (k1, k2))")
+        cur.executemany(
+            "INSERT INTO docs VALUES (%s, %s, %s)", [(*k, v[0]) for k, v in docs.items()]
+        )
+    with pg_connect(pg_db, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE docs (k1 varchar(5), k2 varchar(1), doc jsonb, PRIMARY KEY (k1, k2))"
+        )
+        cur.executemany(
+            "INSERT INTO docs VALUES (%s, %s, %s)", [(*k, v[1]) for k, v in docs.items()]
+        )
+    table = ReconcileTable(
+        "docs",
+        mysql_db.database,
+        "docs",
+        "public",
+        "docs",
+        (
+            CompareColumn("k1", "k1", "text", "varchar(5)"),
+            CompareColumn("k2", "k2", "char", "varchar(1)"),
+            CompareColumn("doc", "doc", "json", "jsonb"),
+        ),
+        ("k1", "k2"),
+    )
+    result, _ = _compare(mysql_db, pg_db, table, executor)
+    assert table.ordinal == "hash"
+    assert {d.key: (d.drift, d.columns) for d in result.diffs} == {
+        ("b", "x"): ("different", ("doc",)),
+        ("c", "y"): ("different", ("doc",)),
+    }

@@ -91,8 +91,15 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is b if a is None or b is None else json_equal(a, b)
 
 
-def _json_segments(root: Segment, rows: int, segment_rows: int) -> list[Segment]:
-    width = first_width(root, rows, segment_rows * 10)
+def _json_segments(
+    root: Segment, rows: int, segment_rows: int, hash_ordinal: bool, workers: int
+) -> list[Segment]:
+    """Index ranges of ~10 segments each; a hash ordinal scans the table per segment, so it
+    gets one segment per worker instead."""
+    if hash_ordinal:
+        width = root.child_width(max(1, workers))
+    else:
+        width = first_width(root, rows, segment_rows * 10)
     return [root.child(i, width) for i in range(-(-root.span // width))]
 
 
@@ -128,7 +135,13 @@ def compare(
     if table.json_columns:
         for seg_suspects in executor_map(
             lambda seg: _json_suspects(source, seg),
-            _json_segments(root, max(rows_a, rows_b), config.segment_rows),
+            _json_segments(
+                root,
+                max(rows_a, rows_b),
+                config.segment_rows,
+                table.ordinal == "hash",
+                config.workers,
+            ),
         ):
             for s in seg_suspects:
                 suspects.setdefault(s.key, s)

@@ -166,7 +166,7 @@ def test_bad_yaml_names_file_and_field(tmp_path: Path, text: str, message: str) 
 def test_a_table_configured_in_two_files_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("tables: {orders: {}}")
     (tmp_path / "b.yaml").write_text("tables: {orders: {}}")
-    with pytest.raises(ExpectationsFileError, match="also configured in .*a.yaml"):
+    with pytest.raises(ExpectationsFileError, match=r"also configured in .*a\.yaml"):
         load_quality_config(tmp_path)
 
 
@@ -194,7 +194,9 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
     no_state = plan_check(drift, mapping, TableFacts())
     assert isinstance(no_state, SkippedCheck)
     assert "no data" in no_state.reason
-    with_state = plan_check(drift, mapping, TableFacts(state_tables=frozenset({"reconcile_tables"})))
+    with_state = plan_check(
+        drift, mapping, TableFacts(state_tables=frozenset({"reconcile_tables"}))
+    )
     assert isinstance(with_state, PlannedCheck)
     assert "'legacy.orders'" in (with_state.query or "")
 
@@ -213,7 +215,9 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
         (date(2026, 1, 2), None),
     ],
 )
-def test_freshness_query_compares_with_the_source_in_utc(newest: object, fragment: str | None) -> None:
+def test_freshness_query_compares_with_the_source_in_utc(
+    newest: object, fragment: str | None
+) -> None:
     mapping, fresh = _spec(
         "freshness:modified_at", conflict={"rule": "last_writer_wins", "column": "modified"}
     )
@@ -224,3 +228,10 @@ def test_freshness_query_compares_with_the_source_in_utc(newest: object, fragmen
     if fragment:
         assert fragment in (planned.query or "")
     assert isinstance(plan_check(fresh, mapping, TableFacts()), SkippedCheck)
+
+
+def test_the_shipped_expectations_folder_loads() -> None:
+    folder = Path(__file__).resolve().parents[2] / "include" / "expectations"
+    config = load_quality_config(folder)
+    assert config.thresholds.freshness_seconds == 900
+    assert config.thresholds.dead_letters_max == 0

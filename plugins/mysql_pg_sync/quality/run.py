@@ -40,7 +40,8 @@ def reports_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def run_folder_name(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+    """A single safe path component: no separators, no leading dot (``..`` cannot climb)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("._") or "run"
 
 
 def _skipped(s: SkippedCheck) -> CheckResult:

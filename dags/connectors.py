@@ -41,11 +41,14 @@ DEFAULT_ARGS = {
 }
 
 
-def _context() -> Any:
+HEALTH_WAIT_S = 60.0  # per connector, so a health run ends well inside its 5-minute slot
+
+
+def _context(timeout_s: float | None = None) -> Any:
     from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
     from mysql_pg_sync.cdc.connector_actions import configured_context
 
-    return configured_context(endpoints_from_airflow())
+    return configured_context(endpoints_from_airflow(), timeout_s=timeout_s)
 
 
 with DAG(
@@ -102,6 +105,6 @@ with DAG(
         """Restart failed tasks once; fail with Connect's trace if a connector stays broken."""
         from mysql_pg_sync.cdc.connector_actions import health_or_raise
 
-        return health_or_raise(_context())
+        return health_or_raise(_context(HEALTH_WAIT_S))
 
     heal_connectors()

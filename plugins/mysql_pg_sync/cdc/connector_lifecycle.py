@@ -205,11 +205,17 @@ def check_health(
             continue
         if status.is_failed and heal:
             restarted.append(name)
+            before = status
             try:
                 status = restart_failed(client, name, timeout_s=timeout_s)
-            except (ConnectorFailed, ConnectorTimeout):
+            except ConnectorFailed as exc:
+                status = exc.status or client.status(name)
+            except ConnectorTimeout:
                 status = client.status(name)
-        if status.is_failed or (heal and name in restarted and not status.is_running):
+            if not status.is_running:
+                # Mid-restart states carry no trace: report the failure that made us restart.
+                unhealed.append(status if status.failure_trace() else before)
+        elif status.is_failed:
             unhealed.append(status)
         statuses.append(status)
     return HealthReport(tuple(statuses), tuple(restarted), tuple(unhealed))

@@ -139,7 +139,7 @@ def settings(endpoints: Endpoints) -> Iterator[ConnectorSettings]:
         time.sleep(0.5)
     actions.drop_replication_slot(endpoints.postgres, made.slot_name, timeout_s=60)
     admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
-    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(made.prefix + "_")]
+    ours = [t for t in admin.list_topics(timeout=10).topics if f"{made.prefix}_" in t]
     if ours:
         for future in admin.delete_topics(ours).values():
             future.result()
@@ -237,6 +237,8 @@ def test_pause_resume_stop_and_delete(
     offsets = ConnectClient(env.connect_url).offsets(settings.mysql_connector)
     assert offsets
     assert "file" in offsets[0]["offset"]
+    message = ConnectClient(env.connect_url).alter_offsets(settings.mysql_connector, offsets)
+    assert "altered successfully" in message
     [restarted] = actions.apply(ctx)
     assert not restarted.changed
     assert restarted.status.is_running

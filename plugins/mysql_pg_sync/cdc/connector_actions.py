@@ -123,6 +123,9 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         raise ConfigError("no enabled mapping needs a connector; enable a mapping first")
     preflight(ctx, connectors)
     client = ctx.client()
+    for stale in set(existing(ctx, client)) - {c.name for c in connectors}:
+        # Not deleted automatically: deleting a PostgreSQL source loses its slot position.
+        log.warning("connector %s runs but no enabled mapping needs it; delete it", stale)
     results = []
     for connector in connectors:
         endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from mysql_pg_sync.cdc import connector_actions as actions
-from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -190,6 +190,14 @@ def test_apply_captures_both_databases_and_second_apply_makes_no_put(
 
     stored = ConnectClient(env.connect_url).get_config(settings.mysql_connector)
     assert stored is not None
+    # Connect answers 409 for a duplicate create too: a real 409 to see the retries on.
+    retrying = RecordingSession()
+    client = ConnectClient(env.connect_url, retries=2, backoff_s=0.01, session=retrying)
+    with pytest.raises(ConnectApiError, match=r"HTTP 409.*already exists"):
+        client._call(
+            "POST", "/connectors", json={"name": settings.mysql_connector, "config": stored}
+        )
+    assert len(retrying.sent) == 3
     assert stored["database.password"].startswith("${file:")
     for config_name in (settings.mysql_connector, settings.postgres_connector):
         text = json.dumps(ConnectClient(env.connect_url).get_config(config_name))

@@ -208,22 +208,28 @@ def test_added_table_flows_after_reapply(
     env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
 ) -> None:
     create_table(env.mysql, mysql_admin, env.postgres, "orders")
-    first = table_mapping(env.mysql.database, "orders", "mysql_to_pg")
+    first = table_mapping(env.mysql.database, "orders")
     actions.apply(context(env, [first], settings))
 
     create_table(env.mysql, mysql_admin, env.postgres, "customers")
-    second = table_mapping(env.mysql.database, "customers", "mysql_to_pg")
-    [result] = actions.apply(context(env, [first, second], settings))
-    assert result.updated
-    assert result.status.is_running
+    second = table_mapping(env.mysql.database, "customers")
+    results = actions.apply(context(env, [first, second], settings))
+    assert [(r.updated, r.status.is_running) for r in results] == [(True, True), (True, True)]
 
     mysql_exec(env.mysql, "INSERT INTO customers (id, note) VALUES (7, 'added later')")
+    pg_exec(env.postgres, "INSERT INTO public.customers (id, note) VALUES (8, 'added later')")
     event = wait_for_event(
         env.kafka_bootstrap,
         change_topic(settings.mysql_topic_prefix, env.mysql.database, "customers"),
         after_id(7),
     )
     assert event["after"]["note"] == "added later"
+    # The filtered publication was extended by the connector itself.
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "customers"),
+        after_id(8),
+    )
 
 
 def test_pause_resume_stop_and_delete(

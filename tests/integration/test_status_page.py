@@ -181,6 +181,10 @@ def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
         served = client.get("/sync-status/" + link["href"].split("#")[0], headers=headers)
         assert served.status_code == 200
         assert "<html>" in served.text
+    listing = client.get("/sync-status/reports/", headers=headers)
+    assert listing.status_code == 200
+    assert 'href="reconcile/r1.html"' in listing.text
+    assert 'href="quality/runs/dq1/report.html"' in listing.text
     escape = client.get("/sync-status/reports/..%2F..%2Fetc/passwd", headers=headers)
     assert escape.status_code == 404
 

@@ -184,6 +184,7 @@ def test_anonymous_request_to_the_live_status_page_is_refused(airflow_ui: str) -
         assert requests.get(airflow_ui + path, timeout=30).status_code == 401
 
 
+@pytest.mark.slow  # a real login, page loads and a scheduled run: ~50 s on a busy machine
 def test_login_status_page_and_trigger_backfill(
     browser: Any, airflow_ui: str, endpoints: Endpoints
 ) -> None:

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from mysql_pg_sync.quality.run import reports_dir
 from mysql_pg_sync.settings import endpoints_from_env
-from mysql_pg_sync.status.page import load_status
+from mysql_pg_sync.status.page import load_status, reports_index
 
 URL_PREFIX = "/sync-status"
 
@@ -52,6 +52,10 @@ def create_app() -> FastAPI:
     async def status_rows() -> list[dict[str, Any]]:
         rows, _html = await run_in_threadpool(load_status, endpoints_from_env())
         return [{**asdict(r), "health": r.health} for r in rows]
+
+    @app.get("/reports/", response_class=HTMLResponse)
+    async def report_list() -> HTMLResponse:
+        return HTMLResponse(await run_in_threadpool(reports_index, reports_dir()))
 
     @app.get("/reports/{path:path}")
     async def report(path: str) -> FileResponse:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
+from mysql_pg_sync.quality.html_page import page
 from mysql_pg_sync.quality.run import mappings_dir, reports_dir
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.status.html import render_status
@@ -39,9 +41,41 @@ def load_status(
     reports = reports or reports_dir()
     snapshot = read_snapshot(endpoints)
     rows = build_status(mappings.enabled(), snapshot, report_link(reports))
-    top = []
+    top = [("all run reports", f"{REPORTS_ROUTE}/")]
     if (reports / "quality" / "latest.html").exists():
         top.append(("latest data-quality report", f"{REPORTS_ROUTE}/quality/latest.html"))
     if (reports / "quality" / "data_docs" / "index.html").exists():
         top.append(("Data Docs", f"{REPORTS_ROUTE}/quality/data_docs/index.html"))
     return rows, render_status(rows, snapshot, datetime.now(UTC), top)
+
+
+REPORT_SUFFIXES = (".html", ".json")
+MAX_LISTED_REPORTS = 200
+
+
+def reports_index(reports: Path) -> str:
+    """The newest run reports (backfill, reconcile, data quality) as a page of links."""
+    files = (
+        [
+            p
+            for p in reports.rglob("*")
+            if p.is_file()
+            and p.suffix in REPORT_SUFFIXES
+            and not {"gx", "data_docs"} & set(p.relative_to(reports).parts)
+        ]
+        if reports.exists()
+        else []
+    )
+    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    rows = "".join(
+        f'<tr><td><a href="{escape(p.relative_to(reports).as_posix())}">'
+        f"{escape(p.relative_to(reports).as_posix())}</a></td>"
+        f"<td>{datetime.fromtimestamp(p.stat().st_mtime, UTC):%Y-%m-%d %H:%M:%S} UTC</td></tr>"
+        for p in files[:MAX_LISTED_REPORTS]
+    )
+    body = (
+        '<h1>Run reports</h1><div class="meta"><a href="../">back to Sync status</a></div>'
+        f"<table><thead><tr><th>report</th><th>written</th></tr></thead><tbody>"
+        f"{rows or '<tr><td colspan=2>No reports yet.</td></tr>'}</tbody></table>"
+    )
+    return page("Run reports", body)

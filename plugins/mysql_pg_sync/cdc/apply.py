@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,13 +201,16 @@ class Applier:
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         policy = plan.mapping.values
-        for col, s, d in zip(plan.columns, plan.src_names, plan.dst_names, strict=True):
+        for col, s, d, kind in zip(
+            plan.columns, plan.src_names, plan.dst_names, plan.kinds.values(), strict=True
+        ):
             if s not in image:
                 continue
             value = image[s]
-            out[d] = (
-                value if value is UNAVAILABLE else self._convert(col, value, policy, where=where)
-            )
+            if value is None or value is UNAVAILABLE or _passes_unchanged(kind, value):
+                out[d] = value
+            else:
+                out[d] = self._convert(col, value, policy, where=where)
         return out
 
     def _where(self, plan: TablePlan, event: ChangeEvent) -> str:
@@ -422,6 +426,27 @@ class Applier:
             cols = [n for n in p.after if n not in p.unavailable and n not in plan.dst_key]
             row = tuple(p.after[n] for n in cols)
             self.session.update(plan.table_sql, cols, plan.dst_key, row, p.key)
+
+
+# Values the converters return unchanged in both directions; checked first because converting
+# every value of every event through the general path dominates the apply cost.
+_UNCHANGED_TYPES: dict[str, type] = {
+    "int": int,
+    "decimal": Decimal,
+    "float64": float,
+    "bytes": bytes,
+}
+
+
+def _passes_unchanged(kind: str, value: Any) -> bool:
+    if kind in ("text", "enum", "json"):
+        return type(value) is str and "\x00" not in value and "\\u0000" not in value
+    if kind == "date":
+        return type(value) is dt.date
+    if kind == "datetime":
+        return type(value) is dt.datetime and value.tzinfo is None
+    wanted = _UNCHANGED_TYPES.get(kind)
+    return wanted is not None and type(value) is wanted
 
 
 def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:

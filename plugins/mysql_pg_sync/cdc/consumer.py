@@ -69,6 +69,7 @@ class RunSummary:
     dead_letters: int = 0
     batches: int = 0
     seconds: float = 0.0
+    first_message_s: float | None = None  # seconds from the start to the first message
     lag_ms: list[int] = field(default_factory=list, repr=False)
     drift: dict[str, list[str]] = field(default_factory=dict)
 
@@ -246,6 +247,8 @@ class StreamConsumer:
                 timeout = min(batcher.remaining_ms(), 500) / 1000
                 for msg in self.consumer.consume(budget, timeout=timeout):
                     last_message = time.monotonic()
+                    if summary.first_message_s is None:
+                        summary.first_message_s = last_message - started
                     self._take(msg, pending, batcher)
                 if batcher.is_due() or (pending.messages and not len(batcher)):
                     self._flush(batcher, pending, summary)

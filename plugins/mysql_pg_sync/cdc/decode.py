@@ -168,29 +168,53 @@ class _RowDecoder:
         return row
 
 
-_decoder_cache: dict[tuple[str, tuple[str, ...], str], _RowDecoder] = {}
+class _Wire(msgspec.Struct):
+    """A JSON-with-schema message; the schema stays raw bytes until a new version shows up."""
+
+    payload: Any = None
+    schema: msgspec.Raw = msgspec.Raw(b"")
 
 
-def _row_decoder(envelope_schema: Mapping[str, Any], side: Side) -> _RowDecoder:
-    images = {f.get("field"): f for f in envelope_schema["fields"]}
-    after = images.get("after") or images["before"]
-    names = tuple(f["field"] for f in after["fields"])
-    cache_key = (str(envelope_schema.get("name")), names, side)
-    found = _decoder_cache.get(cache_key)
+_WIRE = msgspec.json.Decoder(_Wire)
+_row_decoders: dict[tuple[bytes, Side], _RowDecoder] = {}
+_key_decoders: dict[tuple[bytes, Side], _RowDecoder | None] = {}
+
+
+def _row_decoder(raw_schema: bytes, side: Side) -> _RowDecoder:
+    found = _row_decoders.get((raw_schema, side))
     if found is None:
-        found = _decoder_cache[cache_key] = _RowDecoder(after["fields"], side)
+        envelope_schema = msgspec.json.decode(raw_schema)
+        images = {f.get("field"): f for f in envelope_schema["fields"]}
+        after = images.get("after") or images["before"]
+        found = _row_decoders[(raw_schema, side)] = _RowDecoder(after["fields"], side)
     return found
 
 
-def _key_decoder(key_schema: Mapping[str, Any] | None, side: Side) -> _RowDecoder | None:
-    if not key_schema or key_schema.get("type") != "struct":
-        return None
-    names = tuple(f["field"] for f in key_schema["fields"])
-    cache_key = (str(key_schema.get("name")), names, side)
-    found = _decoder_cache.get(cache_key)
-    if found is None:
-        found = _decoder_cache[cache_key] = _RowDecoder(key_schema["fields"], side)
-    return found
+def _key_decoder(raw_schema: bytes, side: Side) -> _RowDecoder | None:
+    if (raw_schema, side) not in _key_decoders:
+        key_schema = msgspec.json.decode(raw_schema)
+        decoder = None
+        if isinstance(key_schema, dict) and key_schema.get("type") == "struct":
+            decoder = _RowDecoder(key_schema["fields"], side)
+        _key_decoders[(raw_schema, side)] = decoder
+    return _key_decoders[(raw_schema, side)]
+
+
+def _wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
+    try:
+        wire = _WIRE.decode(data)
+    except msgspec.ValidationError:
+        wire = _Wire()
+    except msgspec.DecodeError as exc:
+        raise DecodeError(
+            f"{_where(position)}: {what} is not JSON ({exc}); is the JSON converter set?"
+        ) from None
+    if wire.payload is None or not len(wire.schema):
+        raise DecodeError(
+            f"{_where(position)}: {what} is not a JSON-with-schema Debezium envelope; set "
+            f"{what}.converter.schemas.enable=true on the source connector"
+        )
+    return wire
 
 
 def decode_change(
@@ -199,32 +223,19 @@ def decode_change(
     position: KafkaPosition | None = None,
 ) -> ChangeEvent | None:
     """One Kafka message -> a change event; None for a tombstone (deletes come as op 'd')."""
-    where = _where(position)
     if value is None:
         return None
+    wire = _wire(value, "value", position)
     try:
-        message = msgspec.json.decode(value)
-    except msgspec.DecodeError as exc:
-        raise DecodeError(
-            f"{where}: value is not JSON ({exc}); is the JSON converter set?"
-        ) from None
-    if not isinstance(message, dict) or "payload" not in message or "schema" not in message:
-        raise DecodeError(
-            f"{where}: not a JSON-with-schema Debezium envelope; set value.converter."
-            "schemas.enable=true on the source connector"
-        )
-    try:
-        return _event(message, key, position)
+        return _event(wire, key, position)
     except DecodeError:
         raise
     except (KeyError, TypeError, ValueError, StopIteration, AttributeError) as exc:
-        raise DecodeError(f"{where}: malformed Debezium envelope: {exc!r}") from exc
+        raise DecodeError(f"{_where(position)}: malformed Debezium envelope: {exc!r}") from exc
 
 
-def _event(
-    message: dict[str, Any], key: bytes | None, position: KafkaPosition | None
-) -> ChangeEvent:
-    payload = message["payload"]
+def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> ChangeEvent:
+    payload = wire.payload
     op = payload.get("op")
     if op not in _OPS:
         raise DecodeError(f"{_where(position)}: unknown op {op!r} (expected one of c, u, d, r)")
@@ -234,7 +245,7 @@ def _event(
         raise DecodeError(
             f"{_where(position)}: unknown source connector {source.get('connector')!r}"
         )
-    rows = _row_decoder(message["schema"], side)
+    rows = _row_decoder(bytes(wire.schema), side)
     before = rows(payload.get("before"))
     after = rows(payload.get("after"))
     key_values = _key_values(key, before if op == "d" else after, position, side)
@@ -261,18 +272,14 @@ def _key_values(
 ) -> dict[str, Any]:
     if key is None:
         raise DecodeError(f"{_where(position)}: message has no key; the table needs a primary key")
-    try:
-        message = msgspec.json.decode(key)
-    except msgspec.DecodeError as exc:
-        raise DecodeError(f"{_where(position)}: key is not JSON ({exc})") from None
-    payload = message.get("payload") if isinstance(message, dict) else None
-    if not isinstance(payload, dict):
+    wire = _wire(key, "key", position)
+    if not isinstance(wire.payload, dict):
         raise DecodeError(f"{_where(position)}: key is not a JSON-with-schema struct")
-    decoder = _key_decoder(message.get("schema"), side)
-    decoded = decoder(payload) if decoder else payload
+    decoder = _key_decoder(bytes(wire.schema), side)
+    if image is not None and decoder is not None:  # the image holds the same values, decoded
+        return {name: image.get(name) for name in decoder.names}
+    decoded = decoder(wire.payload) if decoder else wire.payload
     assert decoded is not None
-    if image is not None:  # prefer the image's values: same decoders, one source of truth
-        return {name: image.get(name, value) for name, value in decoded.items()}
     return decoded
 
 

@@ -101,6 +101,7 @@ class PostgresTarget:
             ) from None
         self.conn.commit()
         self._stages: dict[str, str] = {}
+        self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
 
     def lock_rows(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
@@ -117,7 +118,8 @@ class PostgresTarget:
         ident = (table_sql, tuple(columns))
         stage = self._stages.get(str(ident))
         if stage is None:
-            stage = f"mps_stage_{len(self._stages)}"
+            stage = f"mps_stage_{self._stage_seq}"
+            self._stage_seq += 1
             sql = pg_dialect.staging_table_sql(stage, table_sql, columns)
             self.conn.execute(sql)
             self._stages[str(ident)] = stage
@@ -160,12 +162,14 @@ class PostgresTarget:
 
     def rollback_to(self, name: str) -> None:
         self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        self._stages.clear()  # a stage created after the savepoint is gone with it
 
     def commit(self) -> None:
         self.conn.commit()
 
     def rollback(self) -> None:
         self.conn.rollback()
+        self._stages.clear()  # a stage created in the rolled-back transaction is gone
 
     def close(self) -> None:
         self.conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -270,3 +271,34 @@ def test_state_checks_read_conflicts_dead_letters_and_unrepaired_drift(
         by_id[("dirty", "reconcile_drift")].outcome,
         by_id[("dirty", "reconcile_drift")].observed,
     ) == ("failed", 2)
+
+
+def test_a_missing_target_table_is_a_breach_not_a_crash(seeded, tmp_path: Path) -> None:
+    endpoints, mappings, expectations = seeded
+    db = endpoints.mysql.database
+    _seed_mysql(
+        replace(
+            endpoints.mysql,
+            user=os.environ["MPS_MYSQL_ADMIN_USER"],
+            password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
+        ),
+        db,
+        "absent",
+        GOOD_ROWS,
+    )
+    with_missing = MappingSet((*mappings.tables, _mapping(db, "absent")))
+    run = run_quality(
+        endpoints,
+        with_missing,
+        load_quality_config(expectations),
+        "manual__t4",
+        tables=[f"{db}.clean", f"{db}.absent"],
+        reports=tmp_path,
+    )
+    absent = [r for r in run.results if r.table == f"{db}.absent"]
+    table_checks = [r for r in absent if r.check not in STATE_CHECKS]
+    assert table_checks
+    assert {r.outcome for r in table_checks} == {"error"}
+    assert "public.absent does not exist" in table_checks[0].detail
+    assert run.table_outcome(f"{db}.clean") == "passed"
+    assert not run.success

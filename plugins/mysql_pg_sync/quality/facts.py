@@ -23,6 +23,14 @@ def existing_state_tables(pg_conn: Any) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
+def existing_target_tables(pg_conn: Any) -> frozenset[str]:
+    """``schema.table`` of every PostgreSQL table and view the connection can see."""
+    rows = pg_conn.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
 def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSpec]) -> TableFacts:
     """Row count and newest freshness value of the MySQL table, for the checks that need them."""
     dialect = for_side("mysql")
@@ -49,6 +57,7 @@ def gather_facts(
     """Facts for every table, keyed by mapping name; one connection per database."""
     with pg_connect(endpoints.postgres, autocommit=True) as pg:
         state_tables = existing_state_tables(pg)
+        targets = existing_target_tables(pg)
     by_table: dict[str, list[CheckSpec]] = {}
     for spec in specs:
         by_table.setdefault(spec.table, []).append(spec)
@@ -61,6 +70,7 @@ def gather_facts(
                 source_rows=found.source_rows,
                 source_newest=found.source_newest,
                 state_tables=state_tables,
+                target_exists=str(mapping.target) in targets,
             )
     finally:
         conn.close()

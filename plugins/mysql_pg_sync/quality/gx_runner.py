@@ -117,12 +117,12 @@ def run_with_gx(
         for n, (asset_name, indexes) in enumerate(groups.items()):
             first = planned[indexes[0]]
             name = _safe_name(n, asset_name)
-            if first.query is None and first.target is not None:
-                asset = source.add_table_asset(
-                    name, table_name=first.target.table, schema_name=first.target.schema
-                )
-            else:
-                asset = source.add_query_asset(name, query=first.query or "")
+            try:
+                asset = _asset(source, name, first)
+            except Exception as exc:  # GE tests the asset on creation: report, don't crash
+                for index in indexes:
+                    results[index] = _error(planned[index], f"{type(exc).__name__}: {exc}")
+                continue
             batch = asset.add_batch_definition_whole_table("all")
             suite = context.suites.add(gx.ExpectationSuite(name=name))
             for index in indexes:
@@ -138,6 +138,8 @@ def run_with_gx(
                     gx.ValidationDefinition(name=name, data=batch, suite=suite)
                 )
             )
+        if not definitions:
+            return GxOutcome([results[i] for i in range(len(planned))], None)
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
                 name=_CHECKPOINT,
@@ -159,6 +161,14 @@ def run_with_gx(
         [results[i] for i in range(len(planned))],
         str(index_html) if index_html.exists() else None,
     )
+
+
+def _asset(source: Any, name: str, check: PlannedCheck) -> Any:
+    if check.query is None and check.target is not None:
+        return source.add_table_asset(
+            name, table_name=check.target.table, schema_name=check.target.schema
+        )
+    return source.add_query_asset(name, query=check.query or "")
 
 
 def _error(check: PlannedCheck, detail: str) -> CheckResult:

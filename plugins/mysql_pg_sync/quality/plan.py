@@ -30,6 +30,7 @@ class TableFacts:
     source_rows: int | None = None
     source_newest: datetime | date | None = None
     state_tables: frozenset[str] = frozenset()
+    target_exists: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class PlannedCheck:
 class SkippedCheck:
     spec: CheckSpec
     reason: str
+    breach: bool = False
+    """True when the check cannot run because something is wrong (it then counts as a breach)."""
 
 
 def row_count_bounds(
@@ -75,6 +78,9 @@ def plan_check(
 ) -> PlannedCheck | SkippedCheck:
     target = postgres.qualified(mapping.target.schema, mapping.target.table)
     table_asset = str(mapping.target)
+    if not facts.target_exists and spec.asset != "state":
+        reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
+        return SkippedCheck(spec, reason, breach=True)
     if spec.check == "row_count_parity":
         if facts.source_rows is None:
             return SkippedCheck(spec, "source row count unavailable")

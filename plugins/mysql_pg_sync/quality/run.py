@@ -51,7 +51,7 @@ def _skipped(s: SkippedCheck) -> CheckResult:
         check_id=spec.check_id,
         check=spec.check,
         severity=spec.severity,
-        outcome="skipped",
+        outcome="error" if s.breach else "skipped",
         expectation=spec.expectation,
         column=spec.column,
         detail=s.reason,

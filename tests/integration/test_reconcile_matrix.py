@@ -257,6 +257,7 @@ def _compare(mysql, pg, table: ReconcileTable, executor: ThreadPoolExecutor, thr
         TableSide("postgres", dialects.postgres, table, ConnectionPool(lambda: pg_connect(pg), 2)),
         executor,
     )
+    source.both(lambda side: side.check_schema())  # learns the MySQL character sets
     config = CompareConfig(segment_rows=4, bisect=BisectConfig(factor=2, threshold=threshold))
     return compare(source, config, map), source
 

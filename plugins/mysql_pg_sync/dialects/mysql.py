@@ -73,10 +73,17 @@ def canonical_text_sql(
     scale: int = 0,
     pg_type: str = "",
     members: tuple[str, ...] = (),
+    charset: str = "",
 ) -> str:
-    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
+    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
+
+    ``charset`` is the column's character set; strings not known to be utf8mb4 are converted
+    (a conversion costs as much as the rest of the row's hash, so it is skipped when it can be).
+    """
     c = column_sql
     del pg_type, members  # MySQL's own storage fixes these forms
+    if kind in ("char", "text", "enum", "set", "json") and charset.lower() != "utf8mb4":
+        c = f"CONVERT({c} USING utf8mb4)"
     if kind == "int":
         return f"CAST({c} AS CHAR)"
     if kind == "bool":
@@ -105,8 +112,6 @@ def canonical_text_sql(
         )
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
-    # Strings stay in their column's character set (a per-value CONVERT doubles the scan's
-    # cost); row_hash_sql converts the whole row text to utf8mb4 once, before MD5.
     if kind == "char":
         return f"TRIM(TRAILING ' ' FROM {c})"
     if kind in ("text", "enum", "set", "json"):
@@ -122,12 +127,13 @@ def float_value_sql(column_sql: str) -> str:
 
 
 def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
-    """md5 hex over canonical texts: 'N' marks NULL, strings carry '<chars>:', '|' separates."""
+    """md5 hex over utf8mb4 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
+    separates."""
     parts = [
-        f"COALESCE(CONCAT(CHAR_LENGTH({t}), ':', {t}), 'N')" if prefixed else f"COALESCE({t}, 'N')"
+        f"COALESCE(CONCAT(LENGTH({t}), ':', {t}), 'N')" if prefixed else f"COALESCE({t}, 'N')"
         for t, prefixed in zip(texts, length_prefixed, strict=True)
     ]
-    return f"MD5(CONVERT(CONCAT_WS('|', {', '.join(parts)}) USING utf8mb4))"
+    return f"MD5(CONCAT_WS('|', {', '.join(parts)}))"
 
 
 def hash60_sql(md5_hex_sql: str) -> str:
@@ -148,9 +154,9 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str) -> str:
 
 
 def table_columns_sql() -> str:
-    """Column names of a table; parameters (namespace, table)."""
+    """(column name, character set or NULL) of a table; parameters (namespace, table)."""
     return (
-        "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+        "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
 

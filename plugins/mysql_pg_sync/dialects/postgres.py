@@ -58,9 +58,13 @@ def canonical_text_sql(
     scale: int = 0,
     pg_type: str = "",
     members: tuple[str, ...] = (),
+    charset: str = "",
 ) -> str:
-    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model."""
+    """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
+
+    ``charset`` is unused: a PostgreSQL database has one encoding (UTF8)."""
     c = column_sql
+    del charset
     pg = pg_type.strip().lower()
     if kind == "int":
         return f"({c})::text"
@@ -121,9 +125,10 @@ def float_value_sql(column_sql: str) -> str:
 
 
 def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
-    """md5 hex over canonical texts: 'N' marks NULL, strings carry '<chars>:', '|' separates."""
+    """md5 hex over UTF-8 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
+    separates."""
     parts = [
-        f"coalesce(char_length({t})::text || ':' || {t}, 'N')"
+        f"coalesce(octet_length({t})::text || ':' || {t}, 'N')"
         if prefixed
         else f"coalesce({t}, 'N')"
         for t, prefixed in zip(texts, length_prefixed, strict=True)
@@ -149,9 +154,9 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str) -> str:
 
 
 def table_columns_sql() -> str:
-    """Column names of a table; parameters (namespace, table)."""
+    """(column name, character set or NULL) of a table; parameters (namespace, table)."""
     return (
-        "SELECT column_name FROM information_schema.columns "
+        "SELECT column_name, NULL FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
     )
 

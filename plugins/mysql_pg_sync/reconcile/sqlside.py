@@ -85,7 +85,6 @@ class TableSide:
         self.dialect = dialect
         self.table = table
         self.pool = pool
-        q = dialect.quote_ident
         if side == "mysql":
             self.namespace, self.table_name = table.mysql_db, table.mysql_table
             self._physical = {c.mysql_name: c.mysql_name for c in table.columns}
@@ -93,7 +92,12 @@ class TableSide:
             self.namespace, self.table_name = table.pg_schema, table.pg_table
             self._physical = {c.mysql_name: c.pg_name for c in table.columns}
         self.from_sql = dialect.qualified(self.namespace, self.table_name)
-        self._col = {name: q(phys) for name, phys in self._physical.items()}
+        self._col = {name: dialect.quote_ident(phys) for name, phys in self._physical.items()}
+        self._charsets: dict[str, str] = {}  # known after check_schema(); unknown = convert
+        self._build_sql()
+
+    def _build_sql(self) -> None:
+        table, dialect = self.table, self.dialect
         self.key_raw_sql = [self._col[k] for k in table.key]
         self.key_text_sql = [self.text_sql(c) for c in table.key_columns]
         hashed = table.hashed_columns
@@ -114,6 +118,7 @@ class TableSide:
                 scale=column.scale,
                 pg_type=column.pg_type,
                 members=column.members,
+                charset=self._charsets.get(column.mysql_name) or "",
             )
         )
 
@@ -137,7 +142,7 @@ class TableSide:
     def check_schema(self) -> None:
         """Raise :class:`SchemaMismatchError` when the table or a mapped column is missing."""
         rows = self._query(self.dialect.table_columns_sql(), (self.namespace, self.table_name))
-        present = {r[0] for r in rows}
+        present = {r[0]: r[1] for r in rows}
         where = f"{self.side} table {self.namespace}.{self.table_name}"
         if not present:
             raise SchemaMismatchError(
@@ -149,6 +154,8 @@ class TableSide:
                 f"{self.table.name}: {where} has no column(s) {', '.join(missing)} that the "
                 "mapping compares; fix the mapping (mappings generate/validate) or the table"
             )
+        self._charsets = {name: present[phys] or "" for name, phys in self._physical.items()}
+        self._build_sql()
 
     def bounds(self) -> tuple[int | None, int | None, int]:
         """(min ordinal, max ordinal, estimated rows); no table scan for integer keys."""

@@ -66,6 +66,14 @@ class StreamApplierRepairs:
     def apply_repairs(
         self, table: ReconcileTable, write_to: Side, repairs: Sequence[Repair]
     ) -> list[RepairOutcome]:
+        vanished = [r for r in repairs if r.action == "upsert" and r.image is None]
+        repairs = [r for r in repairs if r not in vanished]
+        outcomes = [
+            RepairOutcome(r.key, False, "the row left the winning side meanwhile; run again")
+            for r in vanished
+        ]
+        if not repairs:
+            return outcomes
         events = [repair_event(table, r) for r in repairs]
         result = BatchResult()
         session = self._session(write_to)
@@ -85,7 +93,6 @@ class StreamApplierRepairs:
             for c in result.conflicts
             if c.winner == write_to
         }
-        outcomes = []
         for repair, event in zip(repairs, events, strict=True):
             error = failed.get(id(event)) or lost.get(id(event))
             outcomes.append(RepairOutcome(repair.key, error is None, error))

@@ -226,3 +226,21 @@ def test_row_hash_marks_null_and_prefixes_string_lengths() -> None:
         assert "length(b)" not in sql
         assert "'n'" in sql
         assert "'|'" in sql
+
+
+def test_a_repair_becomes_the_winning_sides_change_event() -> None:
+    from mysql_pg_sync.reconcile.applier import repair_event
+    from mysql_pg_sync.reconcile.repair import Repair
+
+    cols = (CompareColumn("id", "pg_id", "int"), CompareColumn("name", "pg_name", "text"))
+    table = ReconcileTable("d.t", "d", "t", "s", "pt", cols, ("id",))
+    diff = _diff(1, "different", {"id": "1"}, {"id": "1"})
+    from_pg = Repair(("1",), (1,), "upsert", "mysql", "postgres", diff, {"id": 1, "name": "x"})
+    event = repair_event(table, from_pg)
+    assert (event.side, event.namespace, event.table, event.op) == ("postgres", "s", "pt", "u")
+    assert event.key == {"pg_id": 1}
+    assert event.after == {"pg_id": 1, "pg_name": "x"}
+    delete = repair_event(table, Repair(("1",), (1,), "delete", "postgres", "mysql", diff))
+    assert (delete.side, delete.namespace, delete.table, delete.op) == ("mysql", "d", "t", "d")
+    assert delete.after is None
+    assert delete.key == {"id": 1}

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from mysql_pg_sync.cdc import apply_sql
@@ -101,6 +101,10 @@ class TablePlan:
     known_src: frozenset[str]
 
     @property
+    def key_kinds(self) -> tuple[str, ...]:
+        return tuple(self.kinds[d] for d in self.dst_key)
+
+    @property
     def target_name(self) -> str:
         m = self.mapping
         return str(m.target) if self.incoming_side == "mysql" else str(m.source)
@@ -156,6 +160,7 @@ class Applier:
         self._plans: dict[str, TablePlan | None] = {}
         self._convert: Callable[..., Any] = to_pg if self.incoming_side == "mysql" else to_mysql
         self._savepoints = 0
+        self._unknown: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
 
     def plan(self, source_table: str) -> TablePlan | None:
         if source_table not in self._plans:
@@ -197,7 +202,7 @@ class Applier:
     # -- one table ------------------------------------------------------------------------------
 
     def _convert_image(
-        self, plan: TablePlan, image: Mapping[str, Any], where: str
+        self, plan: TablePlan, image: Mapping[str, Any], event: ChangeEvent
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         policy = plan.mapping.values
@@ -210,7 +215,7 @@ class Applier:
             if value is None or value is UNAVAILABLE or _passes_unchanged(kind, value):
                 out[d] = value
             else:
-                out[d] = self._convert(col, value, policy, where=where)
+                out[d] = self._convert(col, value, policy, where=self._where(plan, event))
         return out
 
     def _where(self, plan: TablePlan, event: ChangeEvent) -> str:
@@ -224,7 +229,6 @@ class Applier:
         by_dst = dict(zip(plan.src_names, plan.columns, strict=True))
         for change in group:
             event = change.last
-            where = self._where(plan, event)
             try:
                 self._check_drift(plan, event, result)
                 key_src = [
@@ -232,16 +236,23 @@ class Applier:
                     for k in plan.src_key
                 ]
                 key = tuple(
-                    self._convert(by_dst[s], v, plan.mapping.values, where=where)
-                    for s, v in zip(plan.src_key, key_src, strict=True)
+                    v
+                    if _passes_unchanged(kind, v)
+                    else self._convert(
+                        by_dst[s], v, plan.mapping.values, where=self._where(plan, event)
+                    )
+                    for s, v, kind in zip(plan.src_key, key_src, plan.key_kinds, strict=True)
                 )
                 after = None
                 unavailable: frozenset[str] = frozenset()
                 if change.op != "d":
                     if change.after is None:
-                        raise ConversionError(f"{where}: change {change.op!r} has no after-image")
-                    after = self._convert_image(plan, change.after, where)
-                    unavailable = frozenset(k for k, v in after.items() if v is UNAVAILABLE)
+                        raise ConversionError(
+                            f"{self._where(plan, event)}: change {change.op!r} has no after-image"
+                        )
+                    after = self._convert_image(plan, change.after, event)
+                    if self.incoming_side == "postgres":  # only PostgreSQL sends TOAST placeholders
+                        unavailable = frozenset(k for k, v in after.items() if v is UNAVAILABLE)
             except (ConversionError, KeyError, ValueError, TypeError) as exc:
                 result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
                 continue
@@ -249,8 +260,11 @@ class Applier:
         return prepared
 
     def _check_drift(self, plan: TablePlan, event: ChangeEvent, result: BatchResult) -> None:
-        unknown = tuple(sorted(set(event.fields) - plan.known_src))
         ident = (plan.mapping.name, plan.incoming_side)
+        unknown = self._unknown.get((ident, event.fields))
+        if unknown is None:  # once per schema version, not per event
+            unknown = tuple(sorted(set(event.fields) - plan.known_src))
+            self._unknown[(ident, event.fields)] = unknown
         if unknown and result.drift.get(ident) != unknown:
             result.drift[ident] = unknown
             log.warning(
@@ -316,7 +330,7 @@ class Applier:
         full_before = _is_full_image(change.before, plan.src_key)
         if target is not None and full_before and change.before is not None:
             try:
-                before = self._convert_image(plan, change.before, self._where(plan, change.last))
+                before = self._convert_image(plan, change.before, change.last)
             except ConversionError:
                 before = None
         same_before = (

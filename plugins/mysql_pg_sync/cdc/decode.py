@@ -10,6 +10,7 @@ its scale, ...) pick the decoder; decoders are compiled once per table schema ve
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -35,7 +36,7 @@ class DecodeError(SyncError):
 
 
 def _b64(value: str) -> bytes:
-    return base64.b64decode(value)
+    return binascii.a2b_base64(value)
 
 
 def _decimal(scale: int) -> Decoder:

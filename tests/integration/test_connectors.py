@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from mysql_pg_sync.cdc import connector_actions as actions
@@ -88,14 +88,16 @@ def wait_for_event(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"mps-test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "topic.metadata.refresh.interval.ms": 1000,
         }
     )
-    consumer.subscribe([topic])
     deadline = time.monotonic() + EVENT_TIMEOUT_S
     try:
+        # assign() instead of subscribe(): no group join, so no rebalance delay per call.
+        while not (meta := consumer.list_topics(topic, timeout=5).topics[topic]).partitions:
+            assert time.monotonic() < deadline, f"topic {topic} never appeared"
+            time.sleep(0.2)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
         while time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is None or msg.error() or not msg.value():
@@ -152,7 +154,10 @@ def context(
 
 
 def test_apply_captures_both_databases_and_second_apply_makes_no_put(
-    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+    env: Endpoints,
+    settings: ConnectorSettings,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
 ) -> None:
     create_table(env.mysql, mysql_admin, env.postgres, "orders")
     mapping = table_mapping(env.mysql.database, "orders")
@@ -179,7 +184,36 @@ def test_apply_captures_both_databases_and_second_apply_makes_no_put(
     assert mysql_event["source"]["gtid"].count("-") == 2
     assert mysql_event["source"]["server_id"] > 0
     assert pg_event["after"]["note"] == "from pg"
-    assert "origin" in pg_event["source"]
+    assert pg_event["source"]["origin"] is None
+
+    # The applier's tags (ADR 0003) survive the connector config into the events.
+    mysql_exec(
+        env.mysql,
+        "SET SESSION gtid_domain_id = 77; INSERT INTO orders (id, note) VALUES (3, 'tagged')",
+    )
+    # An origin is active in one session at a time (PostgreSQL 15) and the stream tests use
+    # mysql_pg_sync, so tag with an origin of this test's own, as the admin.
+    origin = f"mps_test_{settings.prefix}"
+    with pg_connect(replace(pg_admin, database=env.postgres.database), autocommit=True) as conn:
+        conn.execute("SELECT pg_replication_origin_create(%s)", (origin,))
+        try:
+            conn.execute("SELECT pg_replication_origin_session_setup(%s)", (origin,))
+            conn.execute("INSERT INTO public.orders (id, note) VALUES (4, 'tagged')")
+            conn.execute("SELECT pg_replication_origin_session_reset()")
+        finally:
+            conn.execute("SELECT pg_replication_origin_drop(%s)", (origin,))
+    tagged = wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
+        after_id(3),
+    )
+    assert tagged["source"]["gtid"].startswith("77-")
+    tagged = wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+        after_id(4),
+    )
+    assert tagged["source"]["origin"] == origin
 
     session = RecordingSession()
     again = actions.apply(

@@ -1,8 +1,9 @@
 """A small client for the Kafka Connect REST API (the parts the connector lifecycle needs).
 
-Connect answers 409 while the group rebalances or a previous request is still being processed;
-those are retried with exponential backoff. Every other error raises :class:`ConnectApiError`
-carrying Connect's own message, so an operator sees what Connect said, not just a status code.
+Connect answers 409 (or a 500 saying "a rebalance is expected") while the group rebalances or a
+previous request is still being processed; those are retried with exponential backoff. Every
+other error raises :class:`ConnectApiError` carrying Connect's own message, so an operator sees
+what Connect said, not just a status code.
 """
 
 from __future__ import annotations
@@ -208,12 +209,19 @@ class ConnectClient:
                     f"Kafka Connect at {self.base_url} is unreachable ({method} {path}): {exc}; "
                     "start it (`make stack-up`) or fix the kafka_connect connection"
                 ) from exc
-            if response.status_code in RETRIED_STATUSES and attempt < self.retries:
+            if _is_rebalance(response) and attempt < self.retries:
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             return _decode(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_rebalance(response: requests.Response) -> bool:
+    """409 (rebalance or concurrent change), or a 5xx that says a rebalance is expected."""
+    if response.status_code in RETRIED_STATUSES:
+        return True
+    return response.status_code >= 500 and "rebalance" in response.text.lower()
 
 
 def _decode(response: requests.Response, method: str, path: str) -> Any:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
-from mysql_pg_sync.cdc.connect_client import ConnectorStatus, connect_error_message
+from mysql_pg_sync.cdc.connect_client import ConnectorStatus, _is_rebalance, connect_error_message
 from mysql_pg_sync.cdc.connector_signals import signal_row, snapshot_outcome
 from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
 from mysql_pg_sync.cdc.preflight.connect import check_plugins
@@ -222,3 +223,19 @@ def test_execute_snapshot_signal_and_its_completion() -> None:
         ("legacy.orders",),
         {"legacy.orders": 5},
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "retried"),
+    [
+        (409, b'{"error_code":409,"message":"Cannot complete request momentarily"}', True),
+        (500, b'{"message":"Request cannot be completed because a rebalance is expected"}', True),
+        (500, b'{"message":"NullPointerException"}', False),
+        (400, b'{"message":"Connector configuration is invalid"}', False),
+    ],
+)
+def test_which_connect_answers_are_retried(status: int, body: bytes, retried: bool) -> None:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    assert _is_rebalance(response) is retried

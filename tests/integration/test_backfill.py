@@ -319,6 +319,8 @@ def test_retried_chunk_does_not_duplicate(
     bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
     options = RunOptions(chunk_rows=1000)
     run_all(bf, options)
+    again = bf.plan(options)  # re-triggered: a finished table is left alone (still streaming)
+    assert (again.tables, again.finished, again.groups) == ([], [mapping.name], [])
     with pg_connect(pg_db, autocommit=True) as conn:  # an operator re-queues a done chunk
         conn.execute("UPDATE mps_sync.backfill_chunks SET state = 'planned' WHERE seq = 0")
     bf.copy_chunk((mapping.name, 0), "again", 500)

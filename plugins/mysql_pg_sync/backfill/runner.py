@@ -78,11 +78,13 @@ class PlanOutcome:
     tables: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
     groups: list[list[ChunkRef]] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)  # backfilled before; use mode=reload
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "tables": self.tables,
             "refused": self.refused,
+            "finished": self.finished,
             "groups": [[list(ref) for ref in group] for group in self.groups],
         }
 
@@ -165,7 +167,11 @@ class Backfill:
             if not options.dry_run:
                 ensure_schema(pg_conn)
             for mapping in tables:
-                outcome.tables.append(self._plan_table(pg_conn, mysql_conn, mapping, options))
+                planned = self._plan_table(pg_conn, mysql_conn, mapping, options)
+                if planned["action"] == "finished":
+                    outcome.finished.append(mapping.name)
+                else:
+                    outcome.tables.append(planned)
             if not options.dry_run:
                 pending = state.pending_chunks(pg_conn, [t["table"] for t in outcome.tables])
                 outcome.groups = group_chunks(pending, options.max_groups)
@@ -183,6 +189,9 @@ class Backfill:
         existing = None if options.dry_run else state.load_plan(pg_conn, mapping.name)
         if existing is not None and options.mode != "reload":
             states = state.chunk_states(pg_conn, mapping.name)
+            if state.is_finalized(pg_conn, mapping.name):
+                log.info("%s: already backfilled and streaming; skipped", mapping.name)
+                return {"table": mapping.name, "action": "finished"}
             log.info("%s: keeping the existing plan (%s)", mapping.name, states)
             return {
                 "table": mapping.name,

@@ -159,6 +159,14 @@ def mark_prepared(conn: psycopg.Connection[Any], source_table: str) -> None:
     )
 
 
+def is_finalized(conn: psycopg.Connection[Any], source_table: str) -> bool:
+    row = conn.execute(
+        "SELECT finalized_at IS NOT NULL FROM mps_sync.backfill_tables WHERE source_table = %s",
+        (source_table,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def mark_finalized(
     conn: psycopg.Connection[Any], source_table: str, source_rows: int, target_rows: int
 ) -> None:

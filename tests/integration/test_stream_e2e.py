@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.integration.stream_harness import (
     pipeline,
 )
 
+from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
@@ -86,5 +88,65 @@ def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
         echoes = {side: int(e) for side, e, _ in metrics}
         assert echoes.get("mysql", 0) >= 1
         assert echoes.get("postgres", 0) >= 1
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def items_default_identity(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    with pipeline(
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [items_mapping(mysql_db.database)],
+        [ITEMS_MYSQL],
+        [ITEMS_PG],  # REPLICA IDENTITY DEFAULT: unchanged TOASTed values are left out of events
+    ) as p:
+        yield p
+
+
+def test_toast_placeholder_keeps_the_target_value_and_new_column_is_reported(
+    items_default_identity: Pipeline, mysql_admin: DatabaseEndpoint
+) -> None:
+    p = items_default_identity
+    consumer = p.consumer()
+    try:
+        with p.pg() as pg:
+            # random text does not compress, so PostgreSQL stores it out of line (TOAST)
+            pg.execute(
+                "INSERT INTO items SELECT 1, 'big', 1, 1, now(),"
+                " string_agg(md5(random()::text), '') FROM generate_series(1, 2000)"
+            )
+            note = pg.execute("SELECT note FROM items WHERE id = 1").fetchone()[0]  # type: ignore[index]
+        drive(consumer, lambda: [r[:3] for r in _mysql_rows(p)] == [(1, "big", 1)])
+        with p.pg() as pg:
+            pg.execute("UPDATE items SET qty = 2 WHERE id = 1")  # note unchanged: a placeholder
+        drive(consumer, lambda: [r[:3] for r in _mysql_rows(p)] == [(1, "big", 2)])
+        conn = p.mysql()
+        cur = conn.cursor()
+        cur.execute("SELECT note FROM items WHERE id = 1")
+        assert cur.fetchone()[0] == note
+        # a column added in MySQL mid-stream: reported as drift, mapped columns keep flowing
+        admin = mysql_connect(replace(mysql_admin, database=p.endpoints.mysql.database))
+        admin.cursor().execute("ALTER TABLE items ADD COLUMN extra int DEFAULT 7")
+        admin.close()
+        cur.execute(
+            "INSERT INTO items (id, name, qty, price, updated_at) VALUES (2, 'n', 5, 1, NOW(6))"
+        )
+        conn.close()
+        drive(consumer, lambda: [r[0] for r in _pg_rows(p)] == [1, 2])
+        with p.pg() as pg:
+            drift = pg.execute(
+                "SELECT incoming_side, unknown_columns FROM mps_sync.mapping_drift"
+            ).fetchall()
+        assert [tuple(r) for r in drift] == [("mysql", ["extra"])]
     finally:
         consumer.close()

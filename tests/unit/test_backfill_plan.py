@@ -153,3 +153,23 @@ def test_summary_totals_and_html() -> None:
     assert summary["total"]["rows_per_s"] == 250.0
     assert summary["tables"]["db.t"]["mb_per_s"] == 1.0
     assert "r&lt;1&gt;" in render_html(summary)
+
+
+def test_capture_match_and_topic_names() -> None:
+    from mysql_pg_sync.backfill.handoff import _captures, topic_for
+
+    mapping = _mapping([("id", "int(11)")])
+    mariadb = {"connector.class": "io.debezium.connector.mariadb.MariaDbConnector"}
+    assert _captures({**mariadb, "table.include.list": "other.x,db\\.t"}, mapping)
+    assert not _captures({**mariadb, "table.include.list": "db\\.other"}, mapping)
+    assert _captures({**mariadb, "database.include.list": "db"}, mapping)
+    pg_source = {"connector.class": "io.debezium.connector.postgresql.PostgresConnector"}
+    assert not _captures({**pg_source, "table.include.list": "db\\.t"}, mapping)
+    assert topic_for("legacy", mapping) == "legacy.db.t"
+
+
+def test_psycopg_placeholders_become_libpq_ones() -> None:
+    from mysql_pg_sync.backfill.writer import _numbered
+
+    assert _numbered("SELECT f(%s, %s)") == "SELECT f($1, $2)"
+    assert _numbered("SELECT 1") == "SELECT 1"

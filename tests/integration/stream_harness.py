@@ -60,6 +60,7 @@ def grant_applier_privileges(
         for fn in (
             "pg_replication_origin_session_setup(text)",
             "pg_replication_origin_session_reset()",
+            "pg_replication_origin_create(text)",
         ):
             conn.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{user}"')  # type: ignore[arg-type]
     conn2 = mysql_connect(replace(mysql_admin, database="mysql"), autocommit=True)

@@ -19,6 +19,9 @@ def test_echoes_are_recognised_by_native_tags() -> None:
     assert is_echo(event("postgres", origin="mysql_pg_sync"), tags)
     assert not is_echo(event("postgres", origin=None), tags)
     assert not is_echo(event("postgres", origin="other_origin"), tags)
+    # concurrent appliers each hold one origin of the pool
+    assert is_echo(event("postgres", origin="mysql_pg_sync_3"), tags)
+    assert not is_echo(event("postgres", origin="mysql_pg_sync_x"), tags)
     assert is_echo(event("mysql", gtid="77-1-1234"), tags)
     assert not is_echo(event("mysql", gtid="0-1-1234"), tags)
     assert not is_echo(event("mysql", gtid="770-1-5"), tags)

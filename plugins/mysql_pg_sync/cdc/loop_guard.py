@@ -36,10 +36,21 @@ class LoopTags:
     mysql_gtid_tag: str = DEFAULT_GTID_TAG
 
 
+def origin_pool(origin: str, size: int = 32) -> list[str]:
+    """Origin names for concurrent appliers: PostgreSQL lets one session use an origin at a time."""
+    return [origin] + [f"{origin}_{n}" for n in range(1, size)]
+
+
 def is_echo(event: ChangeEvent, tags: LoopTags) -> bool:
     """True when the change was written by our applier (and must not be applied back)."""
     if event.side == "postgres":
-        return event.origin == tags.pg_origin
+        origin = event.origin
+        if not origin:
+            return False
+        base = tags.pg_origin
+        return origin == base or (
+            origin.startswith(base + "_") and origin[len(base) + 1 :].isdigit()
+        )
     gtid = event.gtid
     if not gtid:
         return False

@@ -16,7 +16,7 @@ import MySQLdb
 import psycopg
 
 from mysql_pg_sync.cdc import apply_sql
-from mysql_pg_sync.cdc.loop_guard import LoopTags
+from mysql_pg_sync.cdc.loop_guard import LoopTags, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.dialects import postgres as pg_dialect
@@ -24,6 +24,7 @@ from mysql_pg_sync.errors import PreflightError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 MYSQL_ROWS_PER_STATEMENT = 1_000
+ORIGIN_POOL_SIZE = 32
 Row = tuple[Any, ...]
 
 
@@ -83,25 +84,52 @@ class PostgresTarget:
     def __init__(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> None:
         self.conn = pg_connect(endpoint)
         try:
-            for sql, params in pg_dialect.applier_session_sql(tags.pg_origin, 0):
-                self.conn.execute(sql, params)
-        except psycopg.errors.InsufficientPrivilege as exc:
+            self.origin = self._take_origin(endpoint, tags)
+        except BaseException:
             self.conn.close()
-            raise PreflightError(
-                f"PostgreSQL user {endpoint.user!r} may not use replication origin "
-                f"{tags.pg_origin!r} in database {endpoint.database!r} ({exc}); as a superuser "
-                "run, in that database: GRANT EXECUTE ON FUNCTION "
-                "pg_replication_origin_session_setup(text) TO " + endpoint.user
-            ) from None
-        except psycopg.errors.UndefinedObject:
-            self.conn.close()
-            raise PreflightError(
-                f"replication origin {tags.pg_origin!r} does not exist; as a superuser run "
-                f"SELECT pg_replication_origin_create('{tags.pg_origin}')"
-            ) from None
+            raise
         self.conn.commit()
         self._stages: dict[str, str] = {}
         self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
+
+    def _take_origin(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> str:
+        """Set up the first free origin of the pool (``<origin>``, ``<origin>_1``, ...).
+
+        PostgreSQL lets one session at a time use a replication origin, so every concurrent
+        applier (consumer-group members, tests) needs its own; the loop guard drops them all.
+        """
+        for name in origin_pool(tags.pg_origin, ORIGIN_POOL_SIZE):
+            try:
+                for sql, params in pg_dialect.applier_session_sql(name, 0):
+                    self.conn.execute(sql, params)
+                return name
+            except psycopg.errors.ObjectInUse:
+                self.conn.rollback()
+            except psycopg.errors.UndefinedObject:
+                self.conn.rollback()
+                try:
+                    self.conn.execute("SELECT pg_replication_origin_create(%s)", (name,))
+                    self.conn.commit()
+                except psycopg.errors.InsufficientPrivilege:
+                    raise PreflightError(
+                        f"replication origin {name!r} does not exist and user {endpoint.user!r} "
+                        f"may not create it; as a superuser run SELECT "
+                        f"pg_replication_origin_create('{name}')"
+                    ) from None
+                except psycopg.errors.DuplicateObject:
+                    self.conn.rollback()  # created by a concurrent applier in between
+                return self._take_origin(endpoint, tags)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise PreflightError(
+                    f"PostgreSQL user {endpoint.user!r} may not use replication origins in "
+                    f"database {endpoint.database!r} ({exc}); as a superuser run, in that "
+                    "database: GRANT EXECUTE ON FUNCTION pg_replication_origin_session_setup(text)"
+                    f", pg_replication_origin_create(text) TO {endpoint.user}"
+                ) from None
+        raise PreflightError(
+            f"all {ORIGIN_POOL_SIZE} replication origins {tags.pg_origin}[_N] are in use by other "
+            "applier sessions; stop a consumer or raise ORIGIN_POOL_SIZE"
+        )
 
     def lock_rows(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]

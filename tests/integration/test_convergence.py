@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from tests.integration.convergence.run import ChaosConfig, run
 from tests.integration.convergence.schema import MYSQL_DDL, PG_DDL, mappings
 from tests.integration.stream_harness import Pipeline, pipeline
 
+from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
@@ -29,12 +32,28 @@ def _seed() -> int:
 
 
 @pytest.fixture
+def pg_origin(pg_admin: DatabaseEndpoint) -> Iterator[str]:
+    """A replication origin of our own: on PostgreSQL 15 an origin is active in one session at
+    a time, cluster-wide, so the shared one would clash with other consumers running tests."""
+    name = f"mps_chaos_{uuid.uuid4().hex[:8]}"
+    admin = replace(pg_admin, database="postgres")
+    with pg_connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_replication_origin_create(%s)", (name,))
+    try:
+        yield name
+    finally:
+        with pg_connect(admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_replication_origin_drop(%s)", (name,))
+
+
+@pytest.fixture
 def chaos_pipeline(
     endpoints: Endpoints,
     mysql_db: DatabaseEndpoint,
     pg_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
     pg_admin: DatabaseEndpoint,
+    pg_origin: str,
 ) -> Iterator[Pipeline]:
     with pipeline(
         endpoints,
@@ -46,7 +65,7 @@ def chaos_pipeline(
         MYSQL_DDL,
         PG_DDL,
     ) as p:
-        yield p
+        yield replace(p, config=replace(p.config, tags=replace(p.config.tags, pg_origin=pg_origin)))
 
 
 def _run_and_check(p: Pipeline, cfg: ChaosConfig, workdir: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -73,15 +73,59 @@ class ConflictRow:
     incoming_side: str
     incoming: dict[str, Any] | None
     target: dict[str, Any] | None
+    position: tuple[str, int, int] | None
+    key: dict[str, Any]
+    commit_time: dt.datetime | None = None  # of the incoming change, read back from Kafka
 
 
 def conflicts(p: Pipeline) -> list[ConflictRow]:
+    """The logged conflicts; deletes get their commit time from the Kafka message itself."""
     with pg_connect(p.endpoints.postgres) as conn:
         rows = conn.execute(
-            "SELECT source_table, kind, rule, winner, incoming_side, incoming_image, target_image"
-            " FROM mps_sync.conflicts ORDER BY id"
+            "SELECT source_table, kind, rule, winner, incoming_side, incoming_image, target_image,"
+            " kafka_topic, kafka_partition, kafka_offset, key FROM mps_sync.conflicts ORDER BY id"
         ).fetchall()
-    return [ConflictRow(*r) for r in rows]
+    out = [
+        ConflictRow(*r[:7], (r[7], r[8], r[9]) if r[7] is not None else None, r[10]) for r in rows
+    ]
+    wanted = [c.position for c in out if c.kind == "delete_update" and c.position]
+    times = commit_times(p, wanted)
+    return [replace(c, commit_time=times.get(c.position)) if c.position else c for c in out]
+
+
+def commit_times(
+    p: Pipeline, positions: list[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], dt.datetime]:
+    """source.ts_ms of the Debezium messages at these positions (parsed here, not by decode)."""
+    if not positions:
+        return {}
+    reader = Consumer(
+        {
+            "bootstrap.servers": p.endpoints.kafka_bootstrap,
+            "group.id": f"{p.config.group_id}-chaos-ts-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    out: dict[tuple[str, int, int], dt.datetime] = {}
+    try:
+        for topic, partition, offset in positions:
+            reader.assign([TopicPartition(topic, partition, offset)])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                msg = reader.poll(0.5)
+                if msg is None or msg.error():
+                    continue
+                if msg.offset() == offset:
+                    envelope = json.loads(msg.value())
+                    payload = envelope.get("payload", envelope)
+                    ms = int(payload["source"]["ts_ms"])
+                    out[(topic, partition, offset)] = dt.datetime.fromtimestamp(
+                        ms / 1000, dt.UTC
+                    ).replace(tzinfo=None)
+                break
+    finally:
+        reader.close()
+    return out
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -93,9 +137,9 @@ def _ts(value: Any) -> dt.datetime | None:
 def policy_violations(rows: list[ConflictRow]) -> list[str]:
     """Conflicts whose recorded winner is not the one the table's rule names.
 
-    Fixed-side rules: the winner is that side. last_writer_wins: when both images carry the
-    rule column, the later one wins and a tie goes to MySQL; a delete has no after-image, so only
-    the side named as winner can be checked against the kind (update_delete: the update wins).
+    Fixed-side rules: the winner is that side. last_writer_wins: the later rule-column value
+    wins, a delete counts with its commit time (read from its Kafka message), a tie goes to
+    MySQL; an update meeting a deleted row (update_delete) brings it back, so the update wins.
     """
     by_name = {t.name: t for t in TABLES}
     bad = []
@@ -115,9 +159,17 @@ def _expected_winner(table: Table, c: ConflictRow) -> str | None:
     if c.kind == "update_delete":
         return c.incoming_side
     column = table.rule_column or ""
-    if c.incoming is None or c.target is None:
-        return None  # delete_update: the delete's commit time is not recorded in the row
-    incoming, target = _ts(c.incoming.get(column)), _ts(c.target.get(column))
+    if c.target is None:
+        return None
+    if c.kind == "delete_update":  # a delete carries its commit time, not a column value
+        incoming = c.commit_time
+        if incoming is None:
+            return "a readable delete event in Kafka"
+    elif c.incoming is None:
+        return None
+    else:
+        incoming = _ts(c.incoming.get(column))
+    target = _ts(c.target.get(column))
     if incoming is None or target is None or incoming == target:
         return "mysql" if incoming == target else c.winner
     other = "postgres" if c.incoming_side == "mysql" else "mysql"

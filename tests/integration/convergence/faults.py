@@ -51,6 +51,8 @@ class ConsumerProcess:
             "MPS_STREAM_BATCH_MS": "200",
             # static membership: the restarted process takes its partitions back at once
             "MPS_STREAM_INSTANCE_ID": instance,
+            "MPS_PG_ORIGIN": pipeline.config.tags.pg_origin,
+            "MPS_GTID_DOMAIN": str(pipeline.config.tags.mariadb_gtid_domain),
         }
         self.mappings = mappings
         self.log = log

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from tests.integration.convergence import checks, fullrow, workload
 from tests.integration.convergence.faults import ConsumerProcess, FaultRecord, Faults
-from tests.integration.convergence.schema import INITIAL_ROWS_TABLES, TABLES
+from tests.integration.convergence.schema import TABLES
 from tests.integration.stream_harness import Pipeline, wait_until
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -19,6 +19,7 @@ from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
 
 QUIET_POLLS = 5  # polls 2 s apart
+HISTORY_KEYS = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Report:
     seconds_to_converge: float | None = None
     rows: dict[str, int] = field(default_factory=dict)
     divergent: list[str] = field(default_factory=list)
+    divergent_history: list[str] = field(default_factory=list)
     reconcile: dict[str, str] = field(default_factory=dict)
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     conflicts: int = 0
@@ -77,6 +79,8 @@ class Report:
             f"  rows per table: {self.rows}",
             f"  divergent rows (independent full-row comparison): {len(self.divergent)}",
             *(f"    - {d}" for d in self.divergent[:20]),
+            "  what the stream logged for the first divergent keys:",
+            *(f"    - {h}" for h in self.divergent_history),
             f"  reconcile differ: {self.reconcile}",
             f"  conflicts: {self.conflicts} {self.conflicts_by_kind}; policy violations: "
             f"{len(self.policy_violations)}",
@@ -115,22 +119,20 @@ class Report:
 
 
 def _load_initial_rows(p: Pipeline) -> None:
+    """The same starting rows on both sides, written directly as a backfill would leave them.
+    Their change events still flow; the applier finds equal rows and writes nothing."""
+    rows = [(s.sql, workload.bind(s.params)) for s in workload.initial_rows()]
     conn = mysql_connect(p.endpoints.mysql)
     try:
         cur = conn.cursor()
-        for stmt in workload.initial_rows():
-            cur.execute(stmt.sql, workload._bind(stmt.params))
+        for sql, params in rows:
+            cur.execute(sql, params)
         conn.commit()
     finally:
         conn.close()
-
-
-def _pg_count(p: Pipeline) -> int:
-    with pg_connect(p.endpoints.postgres) as conn:
-        return sum(
-            int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
-            for t in INITIAL_ROWS_TABLES
-        )
+    with pg_connect(p.endpoints.postgres) as pg:
+        for sql, params in rows:
+            pg.execute(sql, params)  # type: ignore[arg-type]
 
 
 def run(p: Pipeline, cfg: ChaosConfig, workdir: Path) -> Report:
@@ -139,10 +141,13 @@ def run(p: Pipeline, cfg: ChaosConfig, workdir: Path) -> Report:
     mappings.write_text(yaml.safe_dump([dump_yaml_entry(t) for t in p.mappings]))
     consumer = ConsumerProcess(p, mappings, workdir / "consumer.log", f"chaos-{uuid.uuid4().hex}")
     _load_initial_rows(p)
-    expected_initial = len(workload.initial_rows())
     consumer.start()
     try:
-        wait_until(lambda: _pg_count(p) == expected_initial, timeout_s=120, poll_s=0.5)
+        wait_until(
+            lambda: consumer.ensure_running() or checks.consumer_lag(p) == 0,
+            timeout_s=120,
+            poll_s=0.5,
+        )
         plan = workload.plan(cfg.seed, cfg.transactions)
         report.transactions_planned = cfg.transactions
         writers = [
@@ -248,6 +253,7 @@ def _check(
 ) -> None:
     diverged, report.rows = fullrow.compare(p.endpoints.mysql, p.endpoints.postgres, TABLES)
     report.divergent = [d.describe() for d in diverged]
+    report.divergent_history = [_history(p, d) for d in diverged[:HISTORY_KEYS]]
     run_report, _, _ = reconcile_all(
         p.endpoints,
         ReconcileParams(mappings=str(workdir / "mappings.yaml"), recheck_delay_s=0.0),
@@ -289,3 +295,18 @@ def _loop_bounds(report: Report, faults: Faults, writers: list[workload.Writer])
         if echoes > applied + slack:
             exceeded.append(f"{side}: {echoes} echoes for {applied} writes of the applier")
     return exceeded
+
+
+def _history(p: Pipeline, d: fullrow.Divergence) -> str:
+    """Conflicts and dead letters the stream recorded for one divergent key (for diagnosis)."""
+    table = next(t for t in TABLES if t.name == d.table)
+    key = checks.as_json(dict(zip(table.key, d.key, strict=True)))
+    with pg_connect(p.endpoints.postgres) as conn:
+        found = conn.execute(
+            "SELECT 'conflict', kind, incoming_side, winner, decided_at::text FROM mps_sync.conflicts"
+            " WHERE source_table LIKE %s AND key = %s::jsonb"
+            " UNION ALL SELECT 'dead letter', error_class, '', '', recorded_at::text"
+            " FROM mps_sync.dead_letters WHERE source_table LIKE %s AND key = %s::jsonb ORDER BY 5",
+            (f"%.{d.table}", key, f"%.{d.table}", key),
+        ).fetchall()
+    return f"{d.table} {key}: {[tuple(r) for r in found] or 'nothing logged'}"

@@ -115,6 +115,3 @@ def mapping(db: str, table: Table) -> TableMapping:
 
 def mappings(db: str) -> list[TableMapping]:
     return [mapping(db, t) for t in TABLES]
-
-
-INITIAL_ROWS_TABLES = tuple(t.name for t in TABLES)

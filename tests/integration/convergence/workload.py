@@ -228,7 +228,7 @@ class WriterStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def _bind(params: tuple[Any, ...]) -> tuple[Any, ...]:
+def bind(params: tuple[Any, ...]) -> tuple[Any, ...]:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return tuple(now if p is NOW else p for p in params)
 
@@ -242,7 +242,6 @@ class Writer(threading.Thread):
         connect: Callable[[], Any],
         txns: list[Txn],
         rate: float,
-        is_connection_error: Callable[[BaseException], bool],
         reconnect_timeout_s: float = 180,
     ) -> None:
         super().__init__(name=f"writer-{side}", daemon=True)
@@ -250,15 +249,14 @@ class Writer(threading.Thread):
         self.connect = connect
         self.txns = txns
         self.rate = rate
-        self.is_connection_error = is_connection_error
         self.reconnect_timeout_s = reconnect_timeout_s
         self.stats = WriterStats()
         self.done = 0
         self.failure: BaseException | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
         try:
@@ -270,23 +268,23 @@ class Writer(threading.Thread):
         conn = self._reconnect()
         started = time.monotonic()
         for i, txn in enumerate(self.txns):
-            if self._stop.is_set():
+            if self._halt.is_set():
                 break
             due = started + i / self.rate
             if due > time.monotonic():
-                self._stop.wait(due - time.monotonic())  # pacing the load, not waiting on a result
+                self._halt.wait(due - time.monotonic())  # pacing the load, not waiting on a result
             try:
                 self.stats.rows_changed += self._execute(conn, txn)
                 self.stats.committed += 1
             except Exception as exc:
                 name = type(exc).__name__
                 self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
-                if self.is_connection_error(exc):
+                try:
+                    conn.rollback()
+                    self.stats.rejected += 1
+                except Exception:  # the connection itself is gone (a server restart)
                     self.stats.connection_lost += 1
                     conn = self._reconnect()
-                else:
-                    self.stats.rejected += 1
-                    conn.rollback()
             self.done = i + 1
         conn.close()
 
@@ -294,7 +292,7 @@ class Writer(threading.Thread):
         cur = conn.cursor()
         rows = 0
         for stmt in txn.statements:
-            cur.execute(stmt.sql, _bind(stmt.params))
+            cur.execute(stmt.sql, bind(stmt.params))
             rows += max(cur.rowcount, 0)
         conn.commit()
         return rows
@@ -304,7 +302,7 @@ class Writer(threading.Thread):
         while True:
             try:
                 return self.connect()
-            except Exception as exc:
-                if not self.is_connection_error(exc) or time.monotonic() > deadline:
+            except Exception:
+                if time.monotonic() > deadline:
                     raise
-                self._stop.wait(0.5)
+                self._halt.wait(0.5)

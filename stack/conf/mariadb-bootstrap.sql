@@ -26,3 +26,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON `mps\_test\_%`.* TO '@SYNC_USER@'@'local
 -- Older stacks granted REPLICATION SLAVE ADMIN for the same purpose; it is not needed.
 REVOKE REPLICATION SLAVE ADMIN ON *.* FROM '@SYNC_USER@'@'127.0.0.1', '@SYNC_USER@'@'localhost';
 FLUSH PRIVILEGES;
+
+-- Debezium's signal table (incremental snapshots) in the synced database: created here by the
+-- administrator so the sync user needs no CREATE privilege (it only INSERTs signals).
+CREATE TABLE IF NOT EXISTS `@DATABASE@`.`mps_debezium_signal` (
+  id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL
+);

@@ -1,3 +1,4 @@
+SET client_min_messages = warning;
 -- Idempotent: roles and databases of the local stack. psql variables come from stack/stack.env.
 SELECT format('CREATE ROLE %I LOGIN SUPERUSER', :'admin_user')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'admin_user') \gexec

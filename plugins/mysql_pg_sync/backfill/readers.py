@@ -49,9 +49,29 @@ def choose_reader(mapping: TableMapping, env: Mapping[str, str] | None = None) -
     return FAST, "connectorx reads every column through the dialect's Arrow read expressions"
 
 
-def select_sql(mapping: TableMapping, where: str) -> str:
+NATIVE_TEMPORAL = frozenset({"date", "datetime", "timestamp"})
+
+
+def select_sql(mapping: TableMapping, where: str, reader: str = FAST) -> str:
+    """The chunk's SELECT. connectorx reads dates natively (no text formatting and parsing);
+    a zero date makes it panic and the chunk is re-read by the fallback, whose dialect read
+    expressions turn dates into text that the converters map by the zero-date policy."""
     source = mysql_dialect.qualified(mapping.source.db, mapping.source.table)
-    return f"SELECT {select_list(mapping)} FROM {source} WHERE {where}"
+    if reader != FAST:
+        return f"SELECT {select_list(mapping)} FROM {source} WHERE {where}"
+    exprs = []
+    for column, expr in zip(mapping.synced_columns(), _split_select(mapping), strict=True):
+        native = column.kind in NATIVE_TEMPORAL
+        exprs.append(mysql_dialect.quote_ident(column.name) if native else expr)
+    return f"SELECT {', '.join(exprs)} FROM {source} WHERE {where}"
+
+
+def _split_select(mapping: TableMapping) -> list[str]:
+    """One dialect read expression per synced column."""
+    return [
+        select_list(mapping.model_copy(update={"columns": (column,)}))
+        for column in mapping.synced_columns()
+    ]
 
 
 def connectorx_url(endpoint: DatabaseEndpoint) -> str:

@@ -353,7 +353,7 @@ class Backfill:
         where = mysql_range_predicate(
             table_plan.key_columns, chunk.lower, chunk.upper, my.quote_ident
         )
-        sql = readers.select_sql(mapping, where)
+        sql = readers.select_sql(mapping, where, reader)
         if reader == readers.FAST:
             stream = readers.read_connectorx(self.endpoints.mysql, sql, batch_rows)
             empty = pa.RecordBatch.from_pylist([], schema=stream.schema)

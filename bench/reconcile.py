@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -229,8 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = endpoints_from_env()
-    import os
-
     mysql_admin = replace(
         env.mysql,
         user=os.environ["MPS_MYSQL_ADMIN_USER"],
@@ -272,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             "median_s": _median(times),
             **exactness(found, expected),
         }
+    results["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
     if "reladiff" in results:
         results["speedup_median"] = round(
             results["reladiff"]["median_s"] / results["ours"]["median_s"], 2

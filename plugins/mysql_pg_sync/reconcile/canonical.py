@@ -68,23 +68,6 @@ def json_equal(a: str, b: str) -> bool:
         return False  # invalid JSON on one side is a difference to look at, never hidden
 
 
-def canonical_json(text: str) -> str:
-    """Sorted keys, no whitespace, numbers normalised: for reports and client-side hashes."""
-    obj = json.loads(text, parse_float=Decimal, parse_int=Decimal)
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        n = value.normalize()
-        return int(n) if n == n.to_integral_value() and abs(n) < 10**18 else float(n)
-    return value
-
-
 def values_equal(column: CompareColumn, a: Any, b: Any) -> bool:
     """Whether two compared values of ``column`` (canonical text; a double for floats) agree."""
     if a is None or b is None:

@@ -43,8 +43,15 @@ class SegmentSource(Protocol):
         """Per child index (``(ordinal - lo) // width``): MySQL's and PostgreSQL's checksums."""
         ...
 
-    def row_hashes(self, segment: Segment) -> tuple[dict[KeyText, RowRef], dict[KeyText, RowRef]]:
-        """MySQL's and PostgreSQL's (key, row hash) pairs in a segment."""
+    def row_hashes(
+        self, segments: Sequence[Segment]
+    ) -> tuple[dict[KeyText, RowRef], dict[KeyText, RowRef]]:
+        """MySQL's and PostgreSQL's (key, row hash) pairs in some segments (one query a side)."""
+        ...
+
+    @property
+    def leaf_batch(self) -> int:
+        """How many small segments one row-hash query should cover."""
         ...
 
 
@@ -138,9 +145,11 @@ def bisect(
                     parts = min(config.factor, math.ceil(rows / config.threshold) * 2)
                     next_level.append((child, child.child_width(max(2, parts))))
         top = False
-        for pairs in map_fn(lambda seg: source.row_hashes(seg), leaves):
-            result.stats.leaves_fetched += 1
+        size = max(1, source.leaf_batch)
+        batches = [leaves[i : i + size] for i in range(0, len(leaves), size)]
+        for pairs in map_fn(lambda batch: source.row_hashes(batch), batches):
             result.suspects.extend(compare_leaf(*pairs))
+        result.stats.leaves_fetched += len(leaves)
         level = next_level
     result.suspects.sort(key=lambda s: s.key)
     return result

@@ -65,8 +65,14 @@ class PairSource:
     ) -> tuple[dict[int, Checksum], dict[int, Checksum]]:
         return self.both(lambda s: s.child_checksums(segment, width))
 
-    def row_hashes(self, segment: Segment) -> tuple[dict[KeyText, RowRef], dict[KeyText, RowRef]]:
-        return self.both(lambda s: s.row_hashes(segment))
+    def row_hashes(
+        self, segments: Sequence[Segment]
+    ) -> tuple[dict[KeyText, RowRef], dict[KeyText, RowRef]]:
+        return self.both(lambda s: s.row_hashes(segments))
+
+    @property
+    def leaf_batch(self) -> int:
+        return self.mysql.leaf_batch
 
     def canonical_rows(
         self, raw_keys: Sequence[tuple[Any, ...]]

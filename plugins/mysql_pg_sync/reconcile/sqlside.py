@@ -22,6 +22,7 @@ from mysql_pg_sync.reconcile.segments import Segment
 
 SideName = Literal["mysql", "postgres"]
 KEY_BATCH = 500  # keys per IN (...) list
+LEAF_BATCH = 8  # index-range segments per row-hash query
 
 
 class ConnectionPool:
@@ -181,13 +182,18 @@ class TableSide:
         rows = self._query(sql, (segment.lo, width, segment.lo, segment.hi))
         return {int(r[0]): Checksum(int(r[1]), int(r[2])) for r in rows}
 
-    def row_hashes(self, segment: Segment) -> dict[KeyText, RowRef]:
+    @property
+    def leaf_batch(self) -> int:
+        """Small segments per row-hash query: a hash ordinal scans the table for any of them,
+        so all in one query; index ranges a few at a time, spread over the workers."""
+        return 1_000_000 if self.table.ordinal == "hash" else LEAF_BATCH
+
+    def row_hashes(self, segments: Sequence[Segment]) -> dict[KeyText, RowRef]:
         n = len(self.key_raw_sql)
         cols = ", ".join([*self.key_raw_sql, *self.key_text_sql, self.row_hash_sql])
-        rows = self._query(
-            f"SELECT {cols} FROM {self.from_sql} WHERE {self._in_segment()}",
-            (segment.lo, segment.hi),
-        )
+        where = " OR ".join(f"({self._in_segment()})" for _ in segments)
+        params = [bound for seg in segments for bound in (seg.lo, seg.hi)]
+        rows = self._query(f"SELECT {cols} FROM {self.from_sql} WHERE {where}", params)
         return {tuple(r[n : 2 * n]): RowRef(tuple(r[:n]), str(r[2 * n])) for r in rows}
 
     def _key_filter(self, count: int) -> str:

@@ -114,7 +114,7 @@ def _mappings_dir() -> Path:
     return Path(os.environ.get("MPS_MAPPINGS_DIR", "include/mappings"))
 
 
-_STREAM_CONF = {"max_seconds": 90, "stop_when_idle_s": 15}
+_STREAM_CONF = {"minutes": 0.75}
 _RECONCILE_CONF = {"repair": True, "dry_run": False, "recheck_delay_s": 5}
 _GENERATE = ["mappings", "generate", "--database", "legacy", "--out", "include/mappings"]
 
@@ -124,6 +124,11 @@ STEPS: list[Step] = [
         "mappings",
         "regenerate include/mappings from information_schema (hand edits kept)",
         command=[sys.executable, "-m", "mysql_pg_sync", *_GENERATE],
+    ),
+    Step(
+        "ddl",
+        "create the PostgreSQL tables (indexes and FKs come after the backfill)",
+        command=[sys.executable, "-m", "mysql_pg_sync", "ddl"],
     ),
     Step(
         "connectors", "apply the Debezium connectors", _dags_test("connectors", {"action": "apply"})
@@ -165,7 +170,7 @@ def run_demo(steps: Sequence[Step] = STEPS) -> int:
                     tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
                     print(tail, file=sys.stderr)
                     print(
-                        f"demo step {step.name!r} failed (exit {proc.returncode}); full log: {log}",
+                        f"demo step {step.name!r} failed (exit {proc.returncode}); log: {log}",
                         file=sys.stderr,
                     )
                     return 1

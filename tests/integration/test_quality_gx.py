@@ -191,7 +191,7 @@ def test_each_violation_is_reported_and_the_clean_table_passes(seeded, tmp_path:
     assert "https://" not in html
     assert run.data_docs_index
     assert Path(run.data_docs_index).exists()
-    validations = list((tmp_path / "quality/gx/uncommitted/validations").rglob("*.json"))
+    validations = list((tmp_path / "quality/gx/validations").rglob("*.json"))
     assert validations, "checkpoint results were not persisted in the GE store"
 
 

@@ -145,7 +145,7 @@ def _sync_checks(b: _Builder, thresholds: Thresholds, table: TableQuality | None
             check,
             "ExpectColumnMaxToBeBetween",
             asset="state",
-            kwargs={"column": "n", "max_value": limit},
+            kwargs={"column": check, "max_value": limit},
         )
 
 

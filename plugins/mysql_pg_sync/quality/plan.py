@@ -17,7 +17,7 @@ from psycopg import sql
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.mapping.models import TableMapping, TargetTable
 from mysql_pg_sync.quality.specs import CheckSpec
-from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render
+from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render_row
 
 # What a target with no rows reports as lag, so freshness fails instead of observing NULL.
 EMPTY_TARGET_LAG_SECONDS = 1e12
@@ -104,6 +104,7 @@ def plan_check(
         needed = STATE_QUERIES[spec.check].needs
         if needed not in facts.state_tables:
             return SkippedCheck(spec, f"no data: mps_sync.{needed} does not exist yet")
-        query = render(spec.check, mapping.name, str(mapping.target))
-        return PlannedCheck(spec, f"{table_asset}:{spec.check}", query, dict(spec.kwargs))
+        query = render_row(facts.state_tables, mapping.name, str(mapping.target))
+        kwargs = {**spec.kwargs, "column": spec.check}
+        return PlannedCheck(spec, f"{table_asset}:state", query, kwargs)
     return PlannedCheck(spec, table_asset, None, dict(spec.kwargs), mapping.target)

@@ -1,7 +1,8 @@
 """The queries over the ``mps_sync`` state tables that the sync-health checks validate.
 
-Each returns one row with a column ``n``; the check expects ``n`` to stay under a threshold. A
-query names the state table it needs: when another feature has not created that table yet, the
+Each returns one count ``n``; the check expects it to stay under a threshold. The queries of
+one table run as one row (:func:`render_row`), a column per check. A query names the state
+table it needs: when another feature has not created that table yet, the
 check is reported as skipped ("no data"), not as a failure.
 """
 
@@ -52,7 +53,7 @@ STATE_QUERIES: dict[str, StateQuery] = {
 
 
 def render(check: str, source: str, target: str) -> str:
-    """The query text for one table, with its names as SQL literals."""
+    """The query text for one check and table, with its names as SQL literals."""
     query = STATE_QUERIES[check]
     return " ".join(
         query.template.format(
@@ -60,3 +61,13 @@ def render(check: str, source: str, target: str) -> str:
             target=sql.Literal(target).as_string(None),
         ).split()
     )
+
+
+def render_row(available: frozenset[str], source: str, target: str) -> str:
+    """One row with a column per check whose state table exists: one GE asset per table."""
+    columns = [
+        f"({render(check, source, target)}) AS {check}"
+        for check, query in STATE_QUERIES.items()
+        if query.needs in available
+    ]
+    return "SELECT " + ", ".join(columns)

@@ -140,3 +140,15 @@ def test_generated_means_virtual_or_stored_not_mysql8_default_generated() -> Non
     assert not column(
         "a", "timestamp", extra="DEFAULT_GENERATED on update CURRENT_TIMESTAMP"
     ).generated
+
+
+def test_the_products_own_signal_table_is_never_mapped() -> None:
+    signal = LiveTable(
+        "legacy",
+        "mps_debezium_signal",
+        columns=[column("id", "varchar(64)", False), column("type", "varchar(32)", False)],
+        indexes=[LiveIndex("PRIMARY", ("id",), True, False)],
+    )
+    entries, drift = generate([orders(), signal], {}, ["legacy"])
+    assert set(entries) == {"legacy.orders"}
+    assert drift.new_tables == ["legacy.orders"]

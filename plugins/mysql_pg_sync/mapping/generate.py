@@ -13,6 +13,7 @@ from typing import Any
 
 from mysql_pg_sync.mapping.introspect import LiveColumn, LiveTable
 from mysql_pg_sync.mapping.models import DEFAULT_CHUNK_ROWS, EnumStyle
+from mysql_pg_sync.names import INTERNAL_TABLES
 from mysql_pg_sync.types.typemap import default_pg_type, parse_column_type, rule_for
 
 _INTEGER_BASES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
@@ -259,6 +260,8 @@ def generate(
     drift = Drift()
     result: dict[str, dict[str, Any]] = {}
     for table in live:
+        if table.name in INTERNAL_TABLES:
+            continue
         fresh = generate_entry(table, databases, options)
         name = f"{table.db}.{table.name}"
         if name in existing:
@@ -267,7 +270,7 @@ def generate(
             drift.new_tables.append(name)
             _note_excluded(name, fresh["columns"], drift)
             result[name] = fresh
-    live_names = {f"{t.db}.{t.name}" for t in live}
+    live_names = {f"{t.db}.{t.name}" for t in live if t.name not in INTERNAL_TABLES}
     for name in existing:
         if name.partition(".")[0] in databases and name not in live_names:
             drift.removed_tables.append(name)

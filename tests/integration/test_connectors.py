@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic
+from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
@@ -339,6 +340,7 @@ def test_broken_password_fails_health_and_restart_failed_heals(
     actions.apply(ctx)
     admin = replace(mysql_admin, database="mysql")
     client = ConnectClient(env.connect_url)
+    wait_for_source_position(client, settings.mysql_connector, "file")
 
     for host in ("127.0.0.1", "localhost"):
         mysql_exec(admin, f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'broken-on-purpose'")
@@ -397,6 +399,7 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
         replace(settings, secrets_file=str(secrets)),
     )
     actions.apply(ctx)
+    wait_for_source_position(ConnectClient(env.connect_url), settings.mysql_connector, "file")
     for host in ("127.0.0.1", "localhost"):
         mysql_exec(
             replace(mysql_admin, database="mysql"),
@@ -413,4 +416,4 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
     out = capfd.readouterr().out  # the notifier's alert, logged by the task runner
     alert = out[out.index("mysql_pg_sync: connectors_health.heal_connectors failed") :]
     assert "NOT HEALED" in alert
-    assert "Access denied" in alert
+    assert "Access denied" in alert, alert[:3000]

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from mysql_pg_sync.cdc.connect_client import (
     ConnectClient,
@@ -232,6 +232,30 @@ def delete(
     existed = client.delete(name)
     _poll(lambda: name not in client.connectors(), timeout_s, poll_s, f"deleting {name}")
     return existed
+
+
+def wait_for_source_position(
+    client: ConnectClient,
+    name: str,
+    key: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+) -> list[dict[str, Any]]:
+    """Poll until Connect holds a committed offset carrying ``key`` (``file`` for the binlog,
+    ``lsn`` for PostgreSQL): the connector is past its schema snapshot and streaming.
+
+    Restarting a MariaDB connector before that can leave an offset without ``file``, which
+    fails the task with "Source offset 'file' parameter is missing".
+    """
+    found: list[dict[str, Any]] = []
+
+    def committed() -> bool:
+        found[:] = client.offsets(name)
+        return any(key in (o.get("offset") or {}) for o in found)
+
+    _poll(committed, timeout_s, poll_s, f"waiting for {name} to commit a '{key}' offset")
+    return found
 
 
 def _reached(status: ConnectorStatus, target: TargetState) -> bool:

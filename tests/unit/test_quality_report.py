@@ -63,3 +63,22 @@ def test_run_folder_names_are_safe() -> None:
     )
     assert run_folder_name("../../etc") == "etc"
     assert run_folder_name("..") == "run"
+
+
+def test_old_ge_results_are_pruned(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from mysql_pg_sync.quality.gx_runner import prune_results
+
+    old = tmp_path / "suite" / "run1" / "old.json"
+    new = tmp_path / "suite" / "run2" / "new.json"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_text("{}")
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    assert prune_results(tmp_path, keep_days=30) == 1
+    assert not old.exists()
+    assert new.exists()
+    assert prune_results(tmp_path / "nothing") == 0

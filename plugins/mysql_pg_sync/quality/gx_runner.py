@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from mysql_pg_sync.quality.results import CheckResult
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 _URL_VARIABLE = "MPS_GX_PG_URL"
+KEEP_RESULTS_DAYS = 30
+"""GE validation results older than this are pruned: the Data Docs index lists every stored one."""
 _DATASOURCE = "mps_target"
 _CHECKPOINT = "mps_data_quality"
 
@@ -52,6 +55,17 @@ def _connection_env(endpoint: DatabaseEndpoint) -> Iterator[None]:
             os.environ.pop(_URL_VARIABLE, None)
         else:
             os.environ[_URL_VARIABLE] = previous
+
+
+def prune_results(folder: Path, keep_days: int = KEEP_RESULTS_DAYS) -> int:
+    """Delete stored GE validation results older than ``keep_days``; returns how many."""
+    if not folder.exists():
+        return 0
+    cutoff = time.time() - keep_days * 86400
+    old = [p for p in folder.rglob("*.json") if p.stat().st_mtime < cutoff]
+    for path in old:
+        path.unlink()
+    return len(old)
 
 
 def _safe_name(index: int, asset_name: str) -> str:
@@ -163,6 +177,7 @@ def run_with_gx(
             )
         )
         outcome = checkpoint.run()
+        prune_results(root / "gx" / "validations")
         # One incremental build for this run's results: GE's UpdateDataDocsAction rebuilt the
         # site (index included) after every validation, which made a run quadratic in tables.
         context.build_data_docs(resource_identifiers=list(outcome.run_results))

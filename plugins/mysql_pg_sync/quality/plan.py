@@ -105,6 +105,6 @@ def plan_check(
         if needed not in facts.state_tables:
             return SkippedCheck(spec, f"no data: mps_sync.{needed} does not exist yet")
         query = render_row(facts.state_tables, mapping.name, str(mapping.target))
-        kwargs = {**spec.kwargs, "column": spec.check}
+        kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
         return PlannedCheck(spec, f"{table_asset}:state", query, kwargs)
     return PlannedCheck(spec, table_asset, None, dict(spec.kwargs), mapping.target)

@@ -87,8 +87,8 @@ def plan_check(
         low, high = row_count_bounds(
             facts.source_rows, spec.params["tolerance_rows"], spec.params["tolerance_ratio"]
         )
-        kwargs = {"min_value": low, "max_value": high}
-        return PlannedCheck(spec, table_asset, None, kwargs, mapping.target)
+        bounds: dict[str, Any] = {"min_value": low, "max_value": high}
+        return PlannedCheck(spec, table_asset, None, bounds, mapping.target)
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
         query = f"SELECT m AS {col} FROM {target} CROSS JOIN LATERAL unnest({col}) AS m"
@@ -105,6 +105,6 @@ def plan_check(
         if needed not in facts.state_tables:
             return SkippedCheck(spec, f"no data: mps_sync.{needed} does not exist yet")
         query = render_row(facts.state_tables, mapping.name, str(mapping.target))
-        kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
-        return PlannedCheck(spec, f"{table_asset}:state", query, kwargs)
+        state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
+        return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs)
     return PlannedCheck(spec, table_asset, None, dict(spec.kwargs), mapping.target)

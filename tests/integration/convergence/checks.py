@@ -25,7 +25,8 @@ def topics(p: Pipeline) -> list[str]:
 
 
 def consumer_lag(p: Pipeline) -> int:
-    """Messages in the source topics the stream group has not committed yet."""
+    """Messages in the source topics the stream group has not committed yet (a topic Debezium
+    has not created yet counts as one message: its changes are still to come)."""
     reader = Consumer(
         {
             "bootstrap.servers": p.endpoints.kafka_bootstrap,
@@ -34,8 +35,8 @@ def consumer_lag(p: Pipeline) -> int:
         }
     )
     try:
-        lag = 0
         meta = reader.list_topics(timeout=30).topics
+        lag = sum(1 for name in topics(p) if name not in meta)
         parts = [
             TopicPartition(name, pid)
             for name in topics(p)
@@ -223,3 +224,60 @@ def dead_letter_rows(p: Pipeline) -> list[tuple[Any, ...]]:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
+
+
+def key_history(p: Pipeline, table: str, key: dict[str, Any]) -> list[str]:
+    """Every change event of one key in both source topics: op, source time, before, after."""
+    db = p.endpoints.mysql.database
+    names = [
+        f"{p.config.mysql_topic_prefix}.{db}.{table}",
+        f"{p.config.pg_topic_prefix}.public.{table}",
+    ]
+    reader = Consumer(
+        {
+            "bootstrap.servers": p.endpoints.kafka_bootstrap,
+            "group.id": f"{p.config.group_id}-chaos-history-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    out = []
+    try:
+        meta = reader.list_topics(timeout=30).topics
+        for name in names:
+            if name not in meta:
+                continue
+            for pid in meta[name].partitions:
+                tp = TopicPartition(name, pid, 0)
+                _, high = reader.get_watermark_offsets(tp, timeout=30)
+                reader.assign([tp])
+                offset, deadline = -1, time.monotonic() + 60
+                while offset < high - 1 and time.monotonic() < deadline:
+                    msg = reader.poll(0.5)
+                    if msg is None or msg.error():
+                        continue
+                    offset = msg.offset() or 0
+                    if msg.key() is None or msg.value() is None:
+                        continue
+                    try:
+                        k = json.loads(msg.key())
+                        v = json.loads(msg.value())
+                    except ValueError:
+                        continue
+                    if k.get("payload", k) != key:
+                        continue
+                    pl = v.get("payload", v)
+                    out.append(
+                        f"{name.split('_')[-1].split('.')[0]}@{offset} op={pl.get('op')} "
+                        f"ts={pl.get('source', {}).get('ts_ms')} "
+                        f"origin={pl.get('source', {}).get('origin')} "
+                        f"before={_short(pl.get('before'))} after={_short(pl.get('after'))}"
+                    )
+    finally:
+        reader.close()
+    return out
+
+
+def _short(image: dict[str, Any] | None) -> str:
+    if image is None:
+        return "-"
+    return ",".join(repr(v)[:16] for v in image.values())

@@ -29,7 +29,7 @@ class ChaosConfig:
     rate_per_side: float  # transactions per second per database
     faults: tuple[tuple[float, str], ...]  # (fraction of the workload done, fault name)
     pause_span: int = 200  # transactions written while a connector stays paused
-    converge_timeout_s: float = 300
+    converge_timeout_s: float = 90
 
 
 @dataclass
@@ -107,8 +107,8 @@ class Report:
             out.append(f"loops: {self.loop_bound_exceeded}, quiet={self.quiet}")
         if sorted(self.dead_letter_keys) != sorted(self.poison_keys):
             out.append(
-                f"dead-letter topic holds {self.dead_letter_keys}, expected only the poison "
-                f"{self.poison_keys}"
+                f"dead-letter topic holds {len(self.dead_letter_keys)} messages, expected only "
+                f"the {len(self.poison_keys)} poison message(s)"
             )
         if self.consumer_unplanned_exits and not self._service_faults():
             out.append(f"consumer crashed by itself: exit codes {self.consumer_unplanned_exits}")
@@ -303,10 +303,15 @@ def _history(p: Pipeline, d: fullrow.Divergence) -> str:
     key = checks.as_json(dict(zip(table.key, d.key, strict=True)))
     with pg_connect(p.endpoints.postgres) as conn:
         found = conn.execute(
-            "SELECT 'conflict', kind, incoming_side, winner, decided_at::text FROM mps_sync.conflicts"
+            "SELECT 'conflict', kind, incoming_side, winner, decided_at::text"
+            " FROM mps_sync.conflicts"
             " WHERE source_table LIKE %s AND key = %s::jsonb"
             " UNION ALL SELECT 'dead letter', error_class, '', '', recorded_at::text"
             " FROM mps_sync.dead_letters WHERE source_table LIKE %s AND key = %s::jsonb ORDER BY 5",
             (f"%.{d.table}", key, f"%.{d.table}", key),
         ).fetchall()
-    return f"{d.table} {key}: {[tuple(r) for r in found] or 'nothing logged'}"
+    events = checks.key_history(p, d.table, dict(zip(table.key, d.key, strict=True)))
+    return (
+        f"{d.table} {key}: {[tuple(r) for r in found] or 'nothing logged'}\n      events: "
+        + "\n              ".join(events)
+    )

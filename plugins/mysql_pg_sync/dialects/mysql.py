@@ -78,7 +78,7 @@ def canonical_text_sql(
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
     ``charset`` is the column's character set; strings not known to be utf8mb4 are converted
-    (a conversion costs as much as the rest of the row's hash, so it is skipped when it can be).
+    (a conversion copies every value, so it is skipped when it can be).
     """
     c = column_sql
     del pg_type, members  # MySQL's own storage fixes these forms

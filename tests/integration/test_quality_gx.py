@@ -302,3 +302,53 @@ def test_a_missing_target_table_is_a_breach_not_a_crash(seeded, tmp_path: Path) 
     assert "public.absent does not exist" in table_checks[0].detail
     assert run.table_outcome(f"{db}.clean") == "passed"
     assert not run.success
+
+
+def test_mixed_case_names_and_reserved_words_are_validated(
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    endpoints: Endpoints,
+    tmp_path: Path,
+) -> None:
+    db = mysql_db.database
+    conn = mysql_connect(replace(mysql_admin, database=db), autocommit=True)
+    conn.cursor().execute(
+        "CREATE TABLE `Group` (`ID` int PRIMARY KEY, `Name` varchar(9) NOT NULL,"
+        " `order` enum('a','b') NOT NULL)"
+    )
+    conn.cursor().execute("INSERT INTO `Group` VALUES (1, 'x', 'a'), (2, 'y', 'b')")
+    conn.close()
+    with pg_connect(pg_db, autocommit=True) as pg:
+        pg.execute('CREATE TABLE public."Group" ("ID" int, "Name" varchar(9), "order" text)')
+        pg.execute("INSERT INTO public.\"Group\" VALUES (1, 'x', 'a'), (1, NULL, 'zz')")
+    mapping = TableMapping.model_validate(
+        {
+            "source": f"{db}.Group",
+            "target": "public.Group",
+            "key": ["ID"],
+            "columns": [
+                {"name": "ID", "column_type": "int(11)", "nullable": False},
+                {"name": "Name", "column_type": "varchar(9)", "nullable": False},
+                {"name": "order", "column_type": "enum('a','b')", "nullable": False},
+            ],
+        }
+    )
+    run = run_quality(
+        replace(endpoints, mysql=mysql_db, postgres=pg_db),
+        MappingSet((mapping,)),
+        load_quality_config(tmp_path / "none"),
+        "manual__case",
+        reports=tmp_path,
+    )
+    outcome = {
+        r.check_id: (r.outcome, r.sample) for r in run.results if r.check not in STATE_CHECKS
+    }
+    assert outcome == {
+        "key_unique:ID": ("failed", [1, 1]),
+        "key_not_null:ID": ("passed", []),
+        "not_null:Name": ("failed", [None]),
+        "not_null:order": ("passed", []),
+        "enum_values:order": ("failed", ["zz"]),
+        "row_count_parity": ("passed", []),
+    }

@@ -23,11 +23,13 @@ import pytest
 import requests
 
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.mapping.models import TableMapping, load_mappings
 from mysql_pg_sync.quality.report_html import write_report
 from mysql_pg_sync.quality.results import CheckResult, QualityRun
 from mysql_pg_sync.quality.run import mappings_dir
 from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.status.html import render_status
+from mysql_pg_sync.status.model import StateSnapshot, build_status
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -107,6 +109,41 @@ def test_quality_report_is_styled_and_complete_offline(browser: Any, tmp_path: P
     assert page.locator("tr.check").count() == len(results)
     assert page.locator("tr.check[data-outcome=skipped]").count() == 1
     assert outside == []
+    context.close()
+
+
+def test_status_page_is_styled_offline(browser: Any, tmp_path: Path) -> None:
+    mappings = [
+        TableMapping.model_validate(
+            {
+                "source": f"legacy.{name}",
+                "target": f"public.{name}",
+                "key": ["id"],
+                "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+            }
+        )
+        for name in ("a", "b")
+    ]
+    snapshot = StateSnapshot(
+        table_state={"legacy.a": {"state": "streaming"}},
+        quality={"legacy.a": {"outcome": "failed"}, "legacy.b": {"outcome": "passed"}},
+    )
+    rows = build_status(mappings, snapshot)
+    page_file = tmp_path / "status.html"
+    page_file.write_text(render_status(rows, snapshot, datetime.now(UTC)))
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto(page_file.as_uri())
+    page.screenshot(path=str(ARTIFACTS / "status-page-offline.png"), full_page=True)
+    row_a = page.locator('tr[data-table="legacy.a"]')
+    # The row is marked by a coloured edge, not painted like a badge.
+    assert row_a.evaluate("e => getComputedStyle(e).backgroundColor") == "rgba(0, 0, 0, 0)"
+    edge = row_a.locator("td").first.evaluate("e => getComputedStyle(e).borderLeftColor")
+    assert edge == "rgb(207, 34, 46)"
+    badge = row_a.locator("td[data-col='data quality'] .badge")
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(207, 34, 46)"
+    nodata = page.locator('tr[data-table="legacy.b"] td[data-col=state]')
+    assert nodata.evaluate("e => getComputedStyle(e).fontStyle") == "italic"
     context.close()
 
 

@@ -14,6 +14,7 @@ from mysql_pg_sync.quality.plan import (
     PlannedCheck,
     SkippedCheck,
     TableFacts,
+    column_aliases,
     plan_check,
     row_count_bounds,
 )
@@ -186,7 +187,8 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
     planned = plan_check(parity, mapping, TableFacts(source_rows=1000))
     assert isinstance(planned, PlannedCheck)
     assert planned.kwargs == {"min_value": 900, "max_value": 1100}
-    assert planned.query is None
+    assert planned.query.startswith('SELECT "id" AS "id", "state" AS "state"')
+    assert planned.query.endswith('FROM "app"."orders"')
     skipped = plan_check(parity, mapping, TableFacts())
     assert isinstance(skipped, SkippedCheck)
 
@@ -206,6 +208,38 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
     assert planned.query == (
         'SELECT m AS "flags" FROM "app"."orders" CROSS JOIN LATERAL unnest("flags") AS m'
     )
+
+
+def test_columns_are_aliased_to_names_ge_can_address() -> None:
+    mapping = TableMapping.model_validate(
+        {
+            "source": "legacy.Group",
+            "target": "public.Group",
+            "key": ["ID"],
+            "columns": [
+                {"name": "ID", "column_type": "int(11)", "nullable": False},
+                {"name": "id", "column_type": "int(11)", "pg_name": "id_lower"},
+                {"name": "Name", "column_type": "varchar(9)", "nullable": False},
+                {"name": "name x", "column_type": "varchar(9)", "pg_name": "NAME"},
+                {"name": "2nd", "column_type": "int(11)"},
+            ],
+        }
+    )
+    aliases = column_aliases(mapping)
+    assert aliases == {
+        "ID": "id",
+        "id_lower": "id_lower",
+        "Name": "name",
+        "NAME": "name_2",
+        "2nd": "c_2nd",
+    }
+    specs = derive_checks(MappingSet((mapping,)), load_quality_config("/nonexistent"))
+    by_id = {s.check_id: plan_check(s, mapping, TableFacts()) for s in specs}
+    not_null = by_id["not_null:Name"]
+    assert isinstance(not_null, PlannedCheck)
+    assert not_null.kwargs == {"column": "name"}
+    assert '"Name" AS "name"' in not_null.query
+    assert 'FROM "public"."Group"' in not_null.query
 
 
 @pytest.mark.parametrize(

@@ -196,11 +196,7 @@ def run_with_gx(
 
 
 def _asset(source: Any, name: str, check: PlannedCheck) -> Any:
-    if check.query is None and check.target is not None:
-        return source.add_table_asset(
-            name, table_name=check.target.table, schema_name=check.target.schema
-        )
-    return source.add_query_asset(name, query=check.query or "")
+    return source.add_query_asset(name, query=check.query)
 
 
 def _error(check: PlannedCheck, detail: str) -> CheckResult:

@@ -8,6 +8,7 @@ gathered elsewhere and passed in. Skipped checks carry their reason, so a report
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from mysql_pg_sync.dialects import postgres
-from mysql_pg_sync.mapping.models import TableMapping, TargetTable
+from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.specs import CheckSpec
 from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render_row
 
@@ -37,11 +38,9 @@ class TableFacts:
 class PlannedCheck:
     spec: CheckSpec
     asset_name: str
-    query: str | None
-    """None: the whole target table; else a query asset."""
+    query: str
+    """What GE validates: the table through :func:`table_query`, or a derived query."""
     kwargs: dict[str, Any] = field(default_factory=dict)
-    target: TargetTable | None = None
-    """The PostgreSQL table a whole-table check validates."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,49 @@ class SkippedCheck:
     reason: str
     breach: bool = False
     """True when the check cannot run because something is wrong (it then counts as a breach)."""
+
+
+def column_aliases(mapping: TableMapping) -> dict[str, str]:
+    """PostgreSQL column name -> a lower-case alias GE can address.
+
+    GE folds column (and table) names to lower case, so ``"Name"`` or a table ``"Group"``
+    cannot be validated directly; every table is read through a query that aliases its columns.
+    """
+    aliases: dict[str, str] = {}
+    used: set[str] = set()
+    for column in mapping.synced_columns():
+        base = re.sub(r"[^a-z0-9_]", "_", column.pg_name.lower()) or "col"
+        base = f"c_{base}" if base[0].isdigit() else base
+        alias, n = base, 2
+        while alias in used:
+            alias, n = f"{base}_{n}", n + 1
+        used.add(alias)
+        aliases[column.pg_name] = alias
+    return aliases
+
+
+def table_query(mapping: TableMapping, aliases: dict[str, str]) -> str:
+    columns = ", ".join(
+        f"{postgres.quote_ident(name)} AS {postgres.quote_ident(alias)}"
+        for name, alias in aliases.items()
+    )
+    return (
+        f"SELECT {columns} FROM {postgres.qualified(mapping.target.schema, mapping.target.table)}"
+    )
+
+
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def aliased_kwargs(kwargs: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """Expectation kwargs with column names replaced by their aliases."""
+    out = dict(kwargs)
+    for key in _COLUMN_KWARGS:
+        if isinstance(out.get(key), str):
+            out[key] = aliases.get(out[key], out[key])
+    if isinstance(out.get("column_list"), list):
+        out["column_list"] = [aliases.get(c, c) for c in out["column_list"]]
+    return out
 
 
 def row_count_bounds(
@@ -78,6 +120,7 @@ def plan_check(
 ) -> PlannedCheck | SkippedCheck:
     target = postgres.qualified(mapping.target.schema, mapping.target.table)
     table_asset = str(mapping.target)
+    aliases = column_aliases(mapping)
     if not facts.target_exists and spec.asset != "state":
         reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
         return SkippedCheck(spec, reason, breach=True)
@@ -88,11 +131,20 @@ def plan_check(
             facts.source_rows, spec.params["tolerance_rows"], spec.params["tolerance_ratio"]
         )
         bounds: dict[str, Any] = {"min_value": low, "max_value": high}
-        return PlannedCheck(spec, table_asset, None, bounds, mapping.target)
+        return PlannedCheck(spec, table_asset, table_query(mapping, aliases), bounds)
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
-        query = f"SELECT m AS {col} FROM {target} CROSS JOIN LATERAL unnest({col}) AS m"
-        return PlannedCheck(spec, f"{table_asset}:members:{spec.column}", query, dict(spec.kwargs))
+        alias = aliases[spec.kwargs["column"]]
+        query = (
+            f"SELECT m AS {postgres.quote_ident(alias)} "
+            f"FROM {target} CROSS JOIN LATERAL unnest({col}) AS m"
+        )
+        return PlannedCheck(
+            spec,
+            f"{table_asset}:members:{spec.column}",
+            query,
+            aliased_kwargs(spec.kwargs, aliases),
+        )
     if spec.asset == "freshness":
         if facts.source_newest is None:
             return SkippedCheck(spec, f"source has no value in {spec.params['mysql_column']}")
@@ -107,4 +159,5 @@ def plan_check(
         query = render_row(facts.state_tables, mapping.name, str(mapping.target))
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
         return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs)
-    return PlannedCheck(spec, table_asset, None, dict(spec.kwargs), mapping.target)
+    kwargs = aliased_kwargs(spec.kwargs, aliases)
+    return PlannedCheck(spec, table_asset, table_query(mapping, aliases), kwargs)

@@ -43,11 +43,12 @@ def _row(s: TableStatus) -> str:
     if s.backfill_percent is not None:
         bar = f'<div class="bar"><div style="width:{s.backfill_percent:.0f}%"></div></div>'
     return (
-        f'<tr class="table-row {s.health}" data-table="{escape(s.source)}">'
+        f'<tr class="table-row health-{s.health}" data-health="{s.health}" '
+        f'data-table="{escape(s.source)}">'
         f'<td data-col="table"><b>{escape(s.source)}</b><br><small>→ {escape(s.target)} '
         f"({escape(s.direction)})</small></td>"
         + _cell("state", s.state)
-        + f'<td data-col="backfill">{escape(s.backfill)}{bar}</td>'
+        + _cell("backfill", s.backfill).replace("</td>", f"{bar}</td>")
         + _cell("stream lag", s.stream_lag)
         + _cell("throughput", s.throughput)
         + _cell("connectors", s.connectors)
@@ -60,9 +61,10 @@ def _row(s: TableStatus) -> str:
 
 
 EXTRA_CSS = """<style>
-tr.failed td:first-child { border-left: 4px solid var(--fail); }
-tr.warn td:first-child { border-left: 4px solid var(--warn); }
-tr.ok td:first-child { border-left: 4px solid var(--ok); }
+tr.health-failed td:first-child { border-left: 4px solid var(--fail); }
+tr.health-warn td:first-child { border-left: 4px solid var(--warn); }
+tr.health-ok td:first-child { border-left: 4px solid var(--ok); }
+tr.health-nodata td:first-child { border-left: 4px solid var(--skip); }
 .nodata-text { color: var(--skip); font-style: italic; }
 .bar { height: 5px; background: #eaeef2; border-radius: 3px; margin-top: 4px; }
 .bar div { height: 5px; background: var(--ok); border-radius: 3px; }

@@ -73,11 +73,11 @@ def reconcile() -> None:
     def start() -> list[dict[str, Any]]:
         """Record the run; one item per table for the mapped comparison."""
         from mysql_pg_sync.reconcile.service import selected_mappings, start_run
-        from mysql_pg_sync.settings import endpoints_from_env
+        from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
 
         params = _params()
         tables = [m.name for m in selected_mappings(params)]
-        run_id = start_run(endpoints_from_env(), params, get_current_context()["run_id"])
+        run_id = start_run(endpoints_from_airflow(), params, get_current_context()["run_id"])
         return [{"run_id": run_id, "table": t} for t in tables] or [{"run_id": run_id}]
 
     @task(pool="mysql_source_reads", map_index_template="{{ task.op_kwargs['item'].get('table') }}")
@@ -86,7 +86,7 @@ def reconcile() -> None:
         from airflow.exceptions import AirflowFailException
 
         from mysql_pg_sync.reconcile.service import reconcile_one, selected_mappings
-        from mysql_pg_sync.settings import endpoints_from_env
+        from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
 
         if "table" not in item:
             return {"status": "no_tables"}
@@ -94,7 +94,7 @@ def reconcile() -> None:
         (mapping,) = selected_mappings(
             type(params)(**{**params.__dict__, "tables": (item["table"],)})
         )
-        result = reconcile_one(endpoints_from_env(), item["run_id"], mapping, params)
+        result = reconcile_one(endpoints_from_airflow(), item["run_id"], mapping, params)
         if result["status"] == "error":
             raise AirflowFailException(result["error"] or result["repair_message"])
         return {k: result[k] for k in ("table", "status", "drift", "repairs", "duration_s")}
@@ -103,9 +103,9 @@ def reconcile() -> None:
     def report(items: list[dict[str, Any]]) -> dict[str, Any]:
         """Write the JSON and HTML reports and store the run's status."""
         from mysql_pg_sync.reconcile.service import finish_run
-        from mysql_pg_sync.settings import endpoints_from_env
+        from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
 
-        run, json_path, html_path = finish_run(endpoints_from_env(), items[0]["run_id"])
+        run, json_path, html_path = finish_run(endpoints_from_airflow(), items[0]["run_id"])
         return {"status": run["status"], "json": str(json_path), "html": str(html_path)}
 
     items = start()

@@ -93,3 +93,50 @@ def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[Database
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
+
+
+def airflow_connection_env(endpoints: Endpoints) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables pointing the DAGs' connections at these endpoints.
+
+    Airflow reads connections from the environment before its metadata database, so a DAG test
+    can aim a real DAG run at its own fresh databases.
+    """
+    import json
+
+    def database(conn_type: str, ep: DatabaseEndpoint) -> str:
+        return json.dumps(
+            {
+                "conn_type": conn_type,
+                "host": ep.host,
+                "port": ep.port,
+                "login": ep.user,
+                "password": ep.password,
+                "schema": ep.database,
+            }
+        )
+
+    host, _, port = endpoints.connect_url.rpartition("://")[2].partition(":")
+    return {
+        "AIRFLOW_CONN_MYSQL_SOURCE": database("mysql", endpoints.mysql),
+        "AIRFLOW_CONN_POSTGRES_TARGET": database("postgres", endpoints.postgres),
+        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(
+            {"conn_type": "kafka", "extra": {"bootstrap.servers": endpoints.kafka_bootstrap}}
+        ),
+        "AIRFLOW_CONN_KAFKA_CONNECT": json.dumps(
+            {"conn_type": "http", "host": host, "port": int(port or 80), "schema": "http"}
+        ),
+    }
+
+
+@pytest.fixture
+def use_airflow_connections(monkeypatch: pytest.MonkeyPatch, endpoints: Endpoints):  # type: ignore[no-untyped-def]
+    """Call with (mysql_endpoint, pg_endpoint) to aim the DAGs' Airflow connections at them."""
+
+    def aim(mysql: DatabaseEndpoint, postgres: DatabaseEndpoint) -> None:
+        target = replace(endpoints, mysql=mysql, postgres=postgres)
+        for name, value in airflow_connection_env(target).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("MPS_MYSQL_DATABASE", mysql.database)
+        monkeypatch.setenv("MPS_PG_DATABASE", postgres.database)
+
+    return aim

@@ -21,6 +21,7 @@ def tables(
     mysql_admin: DatabaseEndpoint,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    use_airflow_connections,  # type: ignore[no-untyped-def]
 ) -> Path:
     with mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True) as c:
         cur = c.cursor()
@@ -53,8 +54,7 @@ def tables(
     (folder / "t.yaml").write_text(yaml.safe_dump({"tables": entries}))
     monkeypatch.setenv("MPS_MAPPINGS_DIR", str(folder))
     monkeypatch.setenv("MPS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("MPS_MYSQL_DATABASE", mysql_db.database)
-    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    use_airflow_connections(mysql_db, pg_db)
     return tmp_path / "reports"
 
 

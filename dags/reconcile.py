@@ -72,8 +72,8 @@ def reconcile() -> None:
     @task
     def start() -> list[dict[str, Any]]:
         """Record the run; one item per table for the mapped comparison."""
-        from mysql_pg_sync.reconcile.service import selected_mappings, start_run
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.reconcile.service import selected_mappings, start_run
 
         params = _params()
         tables = [m.name for m in selected_mappings(params)]
@@ -85,8 +85,8 @@ def reconcile() -> None:
         """Compare (and repair) one table; a schema mismatch fails without retrying."""
         from airflow.exceptions import AirflowFailException
 
-        from mysql_pg_sync.reconcile.service import reconcile_one, selected_mappings
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.reconcile.service import reconcile_one, selected_mappings
 
         if "table" not in item:
             return {"status": "no_tables"}
@@ -102,8 +102,8 @@ def reconcile() -> None:
     @task(outlets=[RECONCILE_DONE], trigger_rule="all_done")
     def report(items: list[dict[str, Any]]) -> dict[str, Any]:
         """Write the JSON and HTML reports and store the run's status."""
-        from mysql_pg_sync.reconcile.service import finish_run
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.reconcile.service import finish_run
 
         run, json_path, html_path = finish_run(endpoints_from_airflow(), items[0]["run_id"])
         return {"status": run["status"], "json": str(json_path), "html": str(html_path)}

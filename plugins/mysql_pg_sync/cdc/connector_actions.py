@@ -130,6 +130,11 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
     for connector in connectors:
         endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
+        if connector.side == "postgres" and _needs_update(client, connector):
+            # The new task can only stream once the old walsender has released the slot;
+            # otherwise Debezium retries every 10 s and changes arrive up to a minute late.
+            lifecycle.stop(client, connector.name, timeout_s=ctx.timeout_s)
+            wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
         result = lifecycle.apply_connector(client, connector, timeout_s=ctx.timeout_s)
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
         results.append(result)
@@ -176,11 +181,15 @@ def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
     return deleted
 
 
-def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:
-    """Drop the slot once its walsender has gone; True if it existed.
+def _needs_update(client: ConnectClient, connector: RenderedConnector) -> bool:
+    current = client.get_config(connector.name)
+    return current is not None and lifecycle.config_differs(
+        connector.config, current, connector.name
+    )
 
-    A slot outlives its connector and pins WAL forever, so deleting for good must drop it.
-    """
+
+def wait_until_slot_idle(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:
+    """Wait until no walsender uses the slot; False if the slot does not exist."""
     deadline = time.monotonic() + timeout_s
     with pg_connect(endpoint, autocommit=True) as conn:
         while True:
@@ -190,14 +199,25 @@ def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: floa
             if row is None:
                 return False
             if row[0] is None:
-                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
                 return True
             if time.monotonic() > deadline:
                 raise ConfigError(
                     f"replication slot {slot} is still used by backend {row[0]}; stop the "
-                    "connector using it, then drop it with pg_drop_replication_slot"
+                    "connector using it (or pg_terminate_backend it) and retry"
                 )
-            time.sleep(0.5)
+            time.sleep(0.2)
+
+
+def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:
+    """Drop the slot once its walsender has gone; True if it existed.
+
+    A slot outlives its connector and pins WAL forever, so deleting for good must drop it.
+    """
+    if not wait_until_slot_idle(endpoint, slot, timeout_s):
+        return False
+    with pg_connect(endpoint, autocommit=True) as conn:
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+    return True
 
 
 def snapshot_tables(ctx: ConnectorContext, tables: Sequence[str]) -> list[SnapshotResult]:

@@ -116,6 +116,9 @@ def test_full_snapshot_builds_every_cell_and_links() -> None:
     # A one-way table only needs the MySQL source connector.
     (one_way,) = build_status([_mapping("orders", "mysql_to_pg")], snapshot, href)
     assert one_way.connectors == "RUNNING"
+    stopped = StateSnapshot(connectors=(ConnectorState("mysql-src", "mysql", "STOPPED"),))
+    (paused,) = build_status([_mapping("orders", "mysql_to_pg")], stopped)
+    assert (paused.connectors, paused.health) == ("STOPPED", "warn")
 
 
 def test_backfill_finalized_and_planned() -> None:

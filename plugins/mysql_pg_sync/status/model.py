@@ -73,7 +73,8 @@ class TableStatus:
         """``failed``, ``warn``, ``ok`` or ``nodata``: the row's colour."""
         if self.state == "failed" or self.quality == "failed" or "FAILED" in self.connectors:
             return "failed"
-        if self.quality == "warn" or self.reconcile.startswith("drift"):
+        connectors_down = self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
+        if self.quality == "warn" or self.reconcile.startswith("drift") or connectors_down:
             return "warn"
         if self.state == NO_DATA:
             return "nodata"

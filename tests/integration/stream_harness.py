@@ -17,6 +17,7 @@ from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
 from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
+from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -86,8 +87,9 @@ class Pipeline:
     settings: ConnectorSettings
     config: StreamConfig
 
-    def consumer(self, **changes: Any) -> StreamConsumer:
-        return StreamConsumer(self.endpoints, self.mappings, replace(self.config, **changes))
+    def consumer(self, metrics: PrometheusMetrics | None = None, **changes: Any) -> StreamConsumer:
+        config = replace(self.config, **changes)
+        return StreamConsumer(self.endpoints, self.mappings, config, metrics)
 
     def mysql(self) -> Any:
         return mysql_connect(self.endpoints.mysql, autocommit=True)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -16,6 +17,7 @@ from tests.integration.stream_harness import (
     pipeline,
 )
 
+from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -59,7 +61,8 @@ def _mysql_rows(p: Pipeline) -> list[tuple[Any, ...]]:
 
 
 def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
-    consumer = items.consumer()
+    registry = CollectorRegistry()
+    consumer = items.consumer(PrometheusMetrics(registry))
     try:
         m = items.mysql()
         cur = m.cursor()
@@ -88,6 +91,11 @@ def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
         echoes = {side: int(e) for side, e, _ in metrics}
         assert echoes.get("mysql", 0) >= 1
         assert echoes.get("postgres", 0) >= 1
+        table = items.mappings.tables[0].name
+        for side in ("mysql", "postgres"):  # the service's Prometheus view of the same counters
+            labels = {"table": table, "incoming_side": side}
+            assert (registry.get_sample_value("mps_stream_applied_total", labels) or 0) >= 1
+            assert registry.get_sample_value("mps_stream_lag_seconds", labels) is not None
     finally:
         consumer.close()
 

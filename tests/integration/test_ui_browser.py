@@ -47,15 +47,11 @@ AIRFLOW = f"http://127.0.0.1:{os.environ.get('MPS_AIRFLOW_PORT', '8080')}"
 TIMEOUT_S = 60
 START_TIMEOUT_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Debian's chromium is not installed: apt-get install -y chromium chromium-driver",
-)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make setup`"
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:

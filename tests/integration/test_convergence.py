@@ -11,17 +11,23 @@ also takes ``MPS_CHAOS_TRANSACTIONS``, ``MPS_CHAOS_RATE`` (per side per second) 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.integration.convergence.checks import ConflictRow, policy_violations
 from tests.integration.convergence.faults import FAULTS
+from tests.integration.convergence.fullrow import normalise
 from tests.integration.convergence.run import ChaosConfig, run
 from tests.integration.convergence.schema import MYSQL_DDL, PG_DDL, mappings, without_foreign_keys
+from tests.integration.convergence.workload import HOT_ACCOUNTS, plan
 from tests.integration.stream_harness import Pipeline, pipeline
 
 from mysql_pg_sync.connections import pg_connect
@@ -128,3 +134,72 @@ def test_long_run_converges_under_every_fault(chaos_pipeline: Pipeline, tmp_path
         converge_timeout_s=600,
     )
     _run_and_check(chaos_pipeline, cfg, tmp_path)
+
+
+# -- the harness's own pure parts (no servers) ---------------------------------------------------
+
+
+def test_same_seed_same_plan_and_every_kind_of_transaction() -> None:
+    first, again, other = plan(7, 3000), plan(7, 3000), plan(8, 3000)
+    assert first == again
+    assert first != other
+    kinds = {t.kind for side in first.values() for t in side}
+    assert kinds == {
+        "insert_family",
+        "insert_child",
+        "update_account",
+        "update_order",
+        "delete_order",
+        "delete_family",
+        "stock",
+        "multi_row",
+    }
+    # both sides touch the same hot rows: the source of the conflicts
+    hot = {"mysql": set(), "postgres": set()}
+    for side, txns in first.items():
+        for t in txns:
+            for s in t.statements:
+                if s.sql.startswith("UPDATE accounts") and s.params[-1] <= HOT_ACCOUNTS:
+                    hot[side].add(s.params[-1])
+    assert len(hot["mysql"] & hot["postgres"]) >= HOT_ACCOUNTS // 2
+
+
+def _conflict(**kw: Any) -> ConflictRow:
+    base: dict[str, Any] = {
+        "table": "db.orders",
+        "kind": "update_update",
+        "rule": "last_writer_wins",
+        "winner": "mysql",
+        "incoming_side": "mysql",
+        "incoming": {"updated_at": "2026-01-01T00:00:02"},
+        "target": {"updated_at": "2026-01-01T00:00:01"},
+        "position": None,
+        "key": {"id": 1},
+    }
+    return ConflictRow(**{**base, **kw})
+
+
+def test_policy_check_names_a_wrong_winner() -> None:
+    newer_wins = _conflict()
+    older_won = _conflict(winner="postgres")
+    tie_to_mysql = _conflict(
+        incoming_side="postgres", target={"updated_at": "2026-01-01T00:00:02"}, winner="mysql"
+    )
+    fixed_side = _conflict(table="db.accounts", rule="mysql_wins", winner="postgres")
+    late_delete = _conflict(
+        kind="delete_update",
+        incoming_side="postgres",
+        winner="postgres",
+        commit_time=dt.datetime(2026, 1, 1, 0, 0, 3),
+    )
+    assert policy_violations([newer_wins, tie_to_mysql, late_delete]) == []
+    assert len(policy_violations([older_won, fixed_side])) == 2
+
+
+def test_full_row_normalisation_is_driver_neutral() -> None:
+    assert normalise(Decimal("12.50")) == normalise(Decimal("12.5"))
+    assert normalise(b"caf\xc3\xa9") == "café"
+    when = dt.datetime(2026, 1, 1, 12, 0, 0, 5)
+    assert normalise(when) == normalise(when.replace(tzinfo=dt.UTC)) == "2026-01-01T12:00:00.000005"
+    assert normalise(None) is None
+    assert normalise("") == ""

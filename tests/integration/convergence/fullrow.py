@@ -15,7 +15,7 @@ from tests.integration.convergence.schema import Table
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 
-def _norm(value: Any) -> Any:
+def normalise(value: Any) -> Any:
     """One canonical Python value per stored value, whichever driver returned it."""
     if value is None:
         return None
@@ -54,7 +54,7 @@ def _index(table: Table, rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], d
     key_pos = [table.column_names.index(k) for k in table.key]
     out = {}
     for raw in rows:
-        row = tuple(_norm(v) for v in raw)
+        row = tuple(normalise(v) for v in raw)
         out[tuple(row[i] for i in key_pos)] = dict(zip(table.column_names, row, strict=True))
     return out
 

@@ -271,26 +271,25 @@ def test_pause_resume_stop_and_delete(
     env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
 ) -> None:
     create_table(env.mysql, mysql_admin, env.postgres, "orders")
-    ctx = context(env, [table_mapping(env.mysql.database, "orders", "mysql_to_pg")], settings)
+    ctx = context(env, [table_mapping(env.mysql.database, "orders")], settings)
     actions.apply(ctx)
 
-    [paused] = actions.control(ctx, "pause")
-    assert paused.state == "PAUSED"
-    assert {t.state for t in paused.tasks} == {"PAUSED"}
-    [resumed] = actions.control(ctx, "resume")
-    assert resumed.is_running
-    [stopped] = actions.control(ctx, "stop")
-    assert stopped.state == "STOPPED"
-    assert stopped.tasks == ()
-    # Offsets can be read while STOPPED; the binlog position is there.
-    offsets = ConnectClient(env.connect_url).offsets(settings.mysql_connector)
+    paused = actions.control(ctx, "pause")
+    assert [(s.state, {t.state for t in s.tasks}) for s in paused] == [
+        ("PAUSED", {"PAUSED"}),
+        ("PAUSED", {"PAUSED"}),
+    ]
+    assert all(s.is_running for s in actions.control(ctx, "resume"))
+    stopped = actions.control(ctx, "stop")
+    assert [(s.state, s.tasks) for s in stopped] == [("STOPPED", ()), ("STOPPED", ())]
+    # Offsets can be read and altered while STOPPED; the binlog position is there.
+    client = ConnectClient(env.connect_url)
+    offsets = client.offsets(settings.mysql_connector)
     assert offsets
     assert "file" in offsets[0]["offset"]
-    message = ConnectClient(env.connect_url).alter_offsets(settings.mysql_connector, offsets)
-    assert "altered successfully" in message
-    [restarted] = actions.apply(ctx)
-    assert not restarted.changed
-    assert restarted.status.is_running
+    assert "altered successfully" in client.alter_offsets(settings.mysql_connector, offsets)
+    restarted = actions.apply(ctx)
+    assert [(r.changed, r.status.is_running) for r in restarted] == [(False, True), (False, True)]
 
     mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (3, 'after stop')")
     wait_for_event(
@@ -298,8 +297,8 @@ def test_pause_resume_stop_and_delete(
         change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
         after_id(3),
     )
-    assert actions.delete(ctx) == [settings.mysql_connector]
-    assert settings.mysql_connector not in ConnectClient(env.connect_url).connectors()
+    assert actions.delete(ctx) == [settings.mysql_connector, settings.postgres_connector]
+    assert not set(ctx.names) & set(client.connectors())
 
 
 @pytest.fixture

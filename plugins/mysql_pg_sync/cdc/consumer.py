@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
@@ -34,6 +34,7 @@ from mysql_pg_sync.cdc.metrics import (
 )
 from mysql_pg_sync.cdc.targets import TargetSession, open_target
 from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -57,6 +58,7 @@ class StreamConfig:
     incoming_sides: tuple[Side, ...] = ("mysql", "postgres")
     state_refresh_s: float = 5.0
     kafka_overrides: tuple[tuple[str, str], ...] = ()
+    value_format: Literal["json", "avro"] = "json"  # as the source connectors' converter writes
 
 
 @dataclass
@@ -139,6 +141,16 @@ class StreamConsumer:
                 **dict(config.kafka_overrides),
             }
         )
+        self._decode: Callable[..., ChangeEvent | None] = decode_change
+        if config.value_format == "avro":  # the connectors' converter decides, not the registry
+            if not endpoints.schema_registry_url:
+                raise ConfigError(
+                    "Avro change events need a schema registry: set MPS_SCHEMA_REGISTRY_URL "
+                    "(its Confluent-compatible API, Apicurio: .../apis/ccompat/v7)"
+                )
+            from mysql_pg_sync.cdc.decode_avro import AvroDecoder, registry_fetch
+
+            self._decode = AvroDecoder(registry_fetch(endpoints.schema_registry_url)).decode_change
         self.states: dict[str, TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self._last_refresh = 0.0
@@ -277,7 +289,7 @@ class StreamConsumer:
         side, table = self.topics.get(topic, ("mysql", topic))  # unknown topic: named as is
         position = KafkaPosition(topic, partition, offset)
         try:
-            event = decode_change(msg.key(), msg.value(), position)
+            event = self._decode(msg.key(), msg.value(), position)
         except DecodeError as exc:
             letter = DeadLetter(_placeholder(side, table, position), exc, table, None)
             pending.letters.append((letter, msg.key(), msg.value()))

@@ -208,11 +208,11 @@ def _wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
         wire = _Wire()
     except msgspec.DecodeError as exc:
         raise DecodeError(
-            f"{_where(position)}: {what} is not JSON ({exc}); is the JSON converter set?"
+            f"{where(position)}: {what} is not JSON ({exc}); is the JSON converter set?"
         ) from None
     if wire.payload is None or not len(wire.schema):
         raise DecodeError(
-            f"{_where(position)}: {what} is not a JSON-with-schema Debezium envelope; set "
+            f"{where(position)}: {what} is not a JSON-with-schema Debezium envelope; set "
             f"{what}.converter.schemas.enable=true on the source connector"
         )
     return wire
@@ -232,31 +232,52 @@ def decode_change(
     except DecodeError:
         raise
     except (KeyError, TypeError, ValueError, StopIteration, AttributeError) as exc:
-        raise DecodeError(f"{_where(position)}: malformed Debezium envelope: {exc!r}") from exc
+        raise DecodeError(f"{where(position)}: malformed Debezium envelope: {exc!r}") from exc
 
 
 def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> ChangeEvent:
-    payload = wire.payload
+    side = payload_side(wire.payload, position)
+    rows = _row_decoder(bytes(wire.schema), side)
+    return build_event(
+        wire.payload,
+        side,
+        rows,
+        lambda image: _key_values(key, image, position, side),
+        position,
+    )
+
+
+def payload_side(payload: Mapping[str, Any], position: KafkaPosition | None) -> Side:
+    """Which database the change comes from, checking the envelope on the way."""
     op = payload.get("op")
     if op not in _OPS:
-        raise DecodeError(f"{_where(position)}: unknown op {op!r} (expected one of c, u, d, r)")
-    source = payload["source"]
-    side = _SIDES.get(str(source.get("connector")))
+        raise DecodeError(f"{where(position)}: unknown op {op!r} (expected one of c, u, d, r)")
+    connector = payload["source"].get("connector")
+    side = _SIDES.get(str(connector))
     if side is None:
-        raise DecodeError(
-            f"{_where(position)}: unknown source connector {source.get('connector')!r}"
-        )
-    rows = _row_decoder(bytes(wire.schema), side)
+        raise DecodeError(f"{where(position)}: unknown source connector {connector!r}")
+    return side
+
+
+def build_event(
+    payload: Mapping[str, Any],
+    side: Side,
+    rows: Callable[[Any], dict[str, Any] | None],
+    key_of: Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
+    position: KafkaPosition | None,
+) -> ChangeEvent:
+    """The event from a decoded envelope payload (JSON or Avro, same Debezium structure)."""
+    op = payload["op"]
+    source = payload["source"]
     before = rows(payload.get("before"))
     after = rows(payload.get("after"))
-    key_values = _key_values(key, before if op == "d" else after, position, side)
     namespace = source.get("schema") if side == "postgres" else source.get("db")
     return ChangeEvent(
         side=side,
         namespace=str(namespace),
         table=str(source["table"]),
         op=op,
-        key=key_values,
+        key=key_of(before if op == "d" else after),
         before=before,
         after=after,
         source_ts_ms=int(source.get("ts_ms") or payload.get("ts_ms") or 0),
@@ -264,7 +285,7 @@ def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> Ch
         gtid=source.get("gtid"),
         server_id=source.get("server_id"),
         position=position,
-        fields=rows.names,
+        fields=getattr(rows, "names", ()),
     )
 
 
@@ -272,10 +293,10 @@ def _key_values(
     key: bytes | None, image: Mapping[str, Any] | None, position: KafkaPosition | None, side: Side
 ) -> dict[str, Any]:
     if key is None:
-        raise DecodeError(f"{_where(position)}: message has no key; the table needs a primary key")
+        raise DecodeError(f"{where(position)}: message has no key; the table needs a primary key")
     wire = _wire(key, "key", position)
     if not isinstance(wire.payload, dict):
-        raise DecodeError(f"{_where(position)}: key is not a JSON-with-schema struct")
+        raise DecodeError(f"{where(position)}: key is not a JSON-with-schema struct")
     decoder = _key_decoder(bytes(wire.schema), side)
     if image is not None and decoder is not None:  # the image holds the same values, decoded
         return {name: image.get(name) for name in decoder.names}
@@ -284,7 +305,7 @@ def _key_values(
     return decoded
 
 
-def _where(position: KafkaPosition | None) -> str:
+def where(position: KafkaPosition | None) -> str:
     if position is None:
         return "message"
     return f"topic {position.topic} partition {position.partition} offset {position.offset}"

@@ -56,6 +56,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
         max_batch_events=_int(env, "MPS_STREAM_BATCH_EVENTS", base.max_batch_events),
         max_batch_ms=_int(env, "MPS_STREAM_BATCH_MS", base.max_batch_ms),
         kafka_overrides=tuple(overrides),
+        value_format="avro" if connectors.converter == "avro" else "json",
         tags=LoopTags(
             pg_origin=env.get("MPS_PG_ORIGIN") or base.tags.pg_origin,
             mariadb_gtid_domain=_int(env, "MPS_GTID_DOMAIN", base.tags.mariadb_gtid_domain),

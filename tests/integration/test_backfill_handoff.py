@@ -160,13 +160,11 @@ def test_copy_under_writes_then_replay_equals_mysql(
             reports_dir=tmp_path,
         )
         done = threading.Event()
-        written = {"n": 0}
 
         def writer() -> None:
             c = p.mysql()
             try:
                 for k in range(400):
-                    written["n"] = k
                     cur = c.cursor()
                     cur.execute(
                         "UPDATE items SET qty = qty + 1, note = 'u' WHERE id = %s",
@@ -181,15 +179,34 @@ def test_copy_under_writes_then_replay_equals_mysql(
             finally:
                 c.close()
 
+        copy_chunk = bf.copy_chunk
+        between: list[int] = []
+
+        def copy_after_a_write(ref: Any, run_id: str, batch_rows: int) -> dict[str, Any]:
+            # deterministic writes between chunks, besides the free-running writer thread:
+            # a row in a chunk already copied, one in a chunk still to come, a delete, an insert
+            c = p.mysql()
+            cur = c.cursor()
+            cur.execute(
+                "UPDATE items SET name = 'between' WHERE id IN (%s, %s)", (3, 1990 - ref[1])
+            )
+            cur.execute("DELETE FROM items WHERE id = %s", (100 + ref[1],))
+            cur.execute(
+                "INSERT INTO items VALUES (%s, 'mid', 2, 2.5, NOW(6), 'm')", (9000 + ref[1],)
+            )
+            c.close()
+            between.append(ref[1])
+            return copy_chunk(ref, run_id, batch_rows)
+
+        bf.copy_chunk = copy_after_a_write  # type: ignore[method-assign]
         thread = threading.Thread(target=writer)
         thread.start()
         try:
             run_all(bf, RunOptions(chunk_rows=250, batch_rows=100))
-            during_copy = written["n"]
         finally:
             done.set()
             thread.join(timeout=120)
-        assert during_copy > 0  # MySQL took writes while chunks were copied
+        assert len(between) >= 6  # MySQL took writes while the chunks were copied
         late = p.mysql()  # and one after the last chunk: only the replay can bring it
         late.cursor().execute("UPDATE items SET qty = qty + 100 WHERE id = 1")
         late.close()

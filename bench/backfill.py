@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     if "pgloader" in report:
         report["ratio_vs_pgloader"] = round(report["pgloader"]["median_s"] / ours, 2)
     print(json.dumps(report, indent=2))
+    reset_ours(pg_admin)  # leave no bench tables or state rows behind in the shared target
+    shutil.rmtree(COPY_DIR, ignore_errors=True)
     out = REPO / ".stack" / "reports" / f"bench_backfill_{rows}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

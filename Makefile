@@ -84,4 +84,4 @@ bench-reconcile-10m: stack-up ## reconcile vs reladiff on a 10M-row table pair
 	@$(RUN) python -m bench.reconcile --rows 10000000 --repeat 1 $(ARGS)
 
 chaos: stack-up ## long convergence run with every fault injected
-	@$(RUN) python -m pytest -m slow tests/integration/test_convergence.py $(PYTEST_ARGS)
+	@MPS_CHAOS_LONG=1 $(RUN) python -m pytest -m slow -s tests/integration/test_convergence.py $(PYTEST_ARGS)

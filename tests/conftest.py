@@ -14,6 +14,13 @@ from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, endpoints_from_env
 
 REPO = Path(__file__).resolve().parents[1]
+ORIGIN_FUNCTIONS = (
+    "pg_replication_origin_session_setup(text)",
+    "pg_replication_origin_session_reset()",
+    "pg_replication_origin_session_is_setup()",
+    "pg_replication_origin_oid(text)",
+    "pg_replication_origin_create(text)",
+)
 
 
 def _load_stack_env() -> None:
@@ -89,6 +96,11 @@ def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[Database
     conn = pg_connect(replace(pg_admin, database="postgres"), autocommit=True)
     try:
         conn.execute(f'CREATE DATABASE "{name}" OWNER "{endpoints.postgres.user}"')
+        # As stack/conf/postgres-app-bootstrap.sql does for the target database: function
+        # grants are per database, and the appliers tag their sessions with replication origins.
+        with pg_connect(replace(pg_admin, database=name), autocommit=True) as db:
+            for fn in ORIGIN_FUNCTIONS:
+                db.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{endpoints.postgres.user}"')
         yield replace(endpoints.postgres, database=name)
     finally:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,6 +8,7 @@ half of the argument with the real Kafka and MariaDB.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -231,3 +232,51 @@ def test_copy_under_writes_then_replay_equals_mysql(
             drive(consumer, equal, timeout_s=180)
         finally:
             consumer.close()
+
+
+def test_copied_rows_come_back_only_as_dropped_echoes(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    """A two-way table: PostgreSQL's CDC sees every copied row, tagged with our origin, so the
+    stream drops them all as echoes and applies nothing back to MySQL."""
+    from tests.integration.stream_harness import ITEMS_MYSQL, ITEMS_PG, items_mapping, pipeline
+
+    mapping = items_mapping(mysql_db.database)
+    assert mapping.direction == "both"
+    with pipeline(
+        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
+    ) as p:
+        seed = p.mysql()
+        seed.cursor().executemany(
+            "INSERT INTO items VALUES (%s, %s, %s, %s, NOW(6), NULL)",
+            [(i, f"n{i}", i, i / 4) for i in range(1, 1201)],
+        )
+        seed.close()
+        bf = Backfill(
+            p.endpoints,
+            p.mappings,
+            capture_check=handoff.connect_capture_check(endpoints.connect_url),
+            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
+            reports_dir=tmp_path,
+        )
+        run_all(bf, RunOptions(chunk_rows=400, batch_rows=200, max_parallel=2))
+        consumer = p.consumer()
+        echoes = applied = 0
+        try:
+            deadline = time.monotonic() + 120
+            while echoes < 1200 and time.monotonic() < deadline:
+                summary = consumer.run(max_seconds=2)
+                echoes += summary.echoes
+                applied += summary.applied
+            summary = consumer.run(max_seconds=3, idle_stop_s=2)
+            echoes += summary.echoes
+            applied += summary.applied
+        finally:
+            consumer.close()
+    assert echoes == 1200
+    assert applied == 0

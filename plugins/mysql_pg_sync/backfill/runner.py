@@ -33,9 +33,9 @@ from mysql_pg_sync.backfill.plan import (
 )
 from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, truncate_target
 from mysql_pg_sync.backfill.writer import TargetSpec, write_chunk
+from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
-from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
@@ -116,19 +116,16 @@ class Backfill:
         capture_check: handoff.CaptureCheck,
         position_reader: handoff.PositionReader,
         reports_dir: Path,
-        write_origin: str | None = None,
+        write_origin: str | None = DEFAULT_ORIGIN,
     ) -> None:
         self.endpoints = endpoints
         self.mappings = mappings
         self.capture_check = capture_check
         self.position_reader = position_reader
         self.reports_dir = reports_dir
-        # Tagging the COPY sessions with a replication origin keeps PostgreSQL's CDC from sending
-        # the copied rows back to MySQL; PostgreSQL 15 lets one session hold an origin at a time,
-        # so it only works with one writer per origin (see docs/backfill.md).
-        self.session_sql = (
-            pg_dialect.applier_session_sql(write_origin, 0) if write_origin is not None else []
-        )
+        # Each COPY session leases an origin of the loop guard's pool, so the copied rows come
+        # back from PostgreSQL's CDC as echoes the stream drops (docs/backfill.md).
+        self.origins = origin_pool(write_origin) if write_origin else []
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -378,7 +375,7 @@ class Backfill:
             schema,
             converted,
             reader=reader,
-            session_sql=self.session_sql,
+            origins=self.origins,
         )
         if stats.by_column:
             log.warning("%s #%d: values changed on purpose: %s", mapping.name, chunk.seq, stats)

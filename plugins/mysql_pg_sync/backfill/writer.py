@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import adbc_driver_manager
 import pyarrow as pa
 
 from mysql_pg_sync.backfill.plan import ChunkSpec, KeyStrategy, integer_range_predicate
@@ -73,27 +74,59 @@ class _Counting:
             raise
 
 
-SessionSql = Sequence[tuple[str, tuple[object, ...]]]
-
-
 def _numbered(sql: str) -> str:
     """psycopg's ``%s`` placeholders as libpq's ``$n`` (the dialect speaks psycopg)."""
     parts = sql.split("%s")
     return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
-def tag_session(cur: Any, session_sql: SessionSql) -> None:
-    """Mark the session's writes as ours (replication origin), so CDC does not send them back."""
-    for sql, params in session_sql:
-        try:
-            cur.execute(_numbered(sql), parameters=params or None)
-        except Exception as exc:
-            raise PreflightError(
-                f"cannot tag the backfill's PostgreSQL session ({exc}); as a superuser run "
-                "SELECT pg_replication_origin_create('mysql_pg_sync') once and GRANT EXECUTE ON "
-                "FUNCTION pg_replication_origin_session_setup(text) TO the sync user; without the "
-                "tag every copied row would be captured and sent back to MySQL"
-            ) from None
+_IN_USE = "55006"  # object_in_use: another session holds this replication origin
+_UNDEFINED = "42704"  # undefined_object: the origin was never created
+
+
+def tag_session(conn: Any, cur: Any, origins: Sequence[str]) -> str | None:
+    """Mark the session's writes as ours with the first free replication origin of ``origins``.
+
+    CDC then reports the copied rows with that origin and the stream drops them as echoes, so a
+    50 GB copy is not sent back to MySQL. PostgreSQL 15 lets one session hold an origin at a
+    time, so parallel chunk writers (and the stream's appliers) each lease their own name from
+    the pool that the loop guard recognises. Returns the origin used (None: tagging is off).
+    """
+    for name in origins:
+        for attempt in range(2):
+            try:
+                for sql, params in pg.applier_session_sql(name, 0):
+                    cur.execute(_numbered(sql), parameters=params or None)
+                return name
+            except adbc_driver_manager.Error as exc:
+                conn.rollback()
+                state = getattr(exc, "sqlstate", None)
+                if state == _IN_USE:
+                    break
+                if state == _UNDEFINED and attempt == 0:
+                    _create_origin(conn, cur, name)
+                    continue
+                raise PreflightError(
+                    f"cannot tag the backfill's PostgreSQL session with replication origin "
+                    f"{name!r} ({exc}); as a superuser GRANT EXECUTE ON FUNCTION "
+                    "pg_replication_origin_session_setup(text), pg_replication_origin_create(text) "
+                    "TO the sync user in the target database. Without the tag every copied row "
+                    "would be captured and sent back to MySQL"
+                ) from None
+    if origins:
+        raise PreflightError(
+            f"all {len(origins)} replication origins {origins[0]}[_N] are in use by other "
+            "sessions; lower the backfill's max parallel chunks or stop idle appliers"
+        )
+    return None
+
+
+def _create_origin(conn: Any, cur: Any, name: str) -> None:
+    try:
+        cur.execute("SELECT pg_replication_origin_create($1)", parameters=(name,))
+        conn.commit()
+    except adbc_driver_manager.Error:
+        conn.rollback()  # created concurrently, or not allowed: the retry names the problem
 
 
 def write_chunk(
@@ -104,7 +137,7 @@ def write_chunk(
     batches: Iterator[pa.RecordBatch],
     *,
     reader: str,
-    session_sql: SessionSql = (),
+    origins: Sequence[str] = (),
 ) -> ChunkResult:
     """Replace the chunk's rows in one transaction and record it as done; returns its figures."""
     started = time.monotonic()
@@ -113,7 +146,7 @@ def write_chunk(
     conn = adbc_connect(endpoint)
     try:
         cur = conn.cursor()
-        tag_session(cur, session_sql)
+        tag_session(conn, cur, origins)
         if target.staged:
             _write_staged(cur, target, chunk, stream)
         else:

@@ -88,7 +88,7 @@ def live_changes(endpoints: Endpoints) -> str:
 
 
 def compare_counts(endpoints: Endpoints) -> str:
-    from mysql_pg_sync.mapping.loader import load_mappings
+    from mysql_pg_sync.mapping.models import load_mappings
 
     mappings = load_mappings(_mappings_dir())
     parts = []
@@ -101,7 +101,7 @@ def compare_counts(endpoints: Endpoints) -> str:
                 cur.execute(f"SELECT COUNT(*) FROM {source}")
                 mysql_rows = cur.fetchone()[0]
                 target = pg_dialect.qualified(mapping.target.schema, mapping.target.table)
-                row = pg.execute(f"SELECT COUNT(*) FROM {target}").fetchone()  # type: ignore[arg-type]
+                row = pg.execute(f"SELECT COUNT(*) FROM {target}").fetchone()
                 pg_rows = row[0] if row else 0
                 mark = "=" if mysql_rows == pg_rows else "!="
                 parts.append(f"{mapping.source.table} {mysql_rows}{mark}{pg_rows}")

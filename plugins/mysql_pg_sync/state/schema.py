@@ -19,7 +19,7 @@ _LOCK_KEY = 0x6D70_7373  # "mpss": serialises schema creation across concurrent 
 def schema_files() -> list[tuple[str, str]]:
     """(name, sql) of every schema file, in apply order."""
     folder = resources.files("mysql_pg_sync.state") / "sql"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -29,4 +29,4 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
         for _name, sql in schema_files():
-            conn.execute(sql)  # type: ignore[arg-type]  # trusted files shipped with the package
+            conn.execute(sql)

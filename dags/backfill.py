@@ -50,10 +50,13 @@ def _options() -> Any:
 
 
 def _backfill() -> Any:
+    from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
     from mysql_pg_sync.backfill.configured import configured_backfill
 
     params = get_current_context()["params"]
-    return configured_backfill(require_capture=bool(params["require_capture"]))
+    return configured_backfill(
+        endpoints_from_airflow(), require_capture=bool(params["require_capture"])
+    )
 
 
 @dag(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mysql_pg_sync.errors import ConfigError
 
@@ -76,3 +77,18 @@ def endpoints_from_env(env: Mapping[str, str] | None = None) -> Endpoints:
         connect_url=_get(env, "MPS_CONNECT_URL", "http://127.0.0.1:8083"),
         schema_registry_url=env.get("MPS_SCHEMA_REGISTRY_URL") or None,
     )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mappings_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$MPS_MAPPINGS_DIR``, default ``<repo>/include/mappings``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MPS_MAPPINGS_DIR") or REPO / "include" / "mappings")
+
+
+def reports_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$MPS_REPORTS_DIR``, default ``<repo>/.stack/reports``: run reports of every job."""
+    env = os.environ if env is None else env
+    return Path(env.get("MPS_REPORTS_DIR") or REPO / ".stack" / "reports")

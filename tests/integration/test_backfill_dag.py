@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ def configured(
     mysql_admin: DatabaseEndpoint,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    use_airflow_connections: Any,
 ) -> Path:
     conn = mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True)
     cur = conn.cursor()
@@ -45,8 +47,7 @@ def configured(
     (folder / "t.yaml").write_text(yaml.safe_dump({"tables": entries}))
     monkeypatch.setenv("MPS_MAPPINGS_DIR", str(folder))
     monkeypatch.setenv("MPS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("MPS_MYSQL_DATABASE", mysql_db.database)
-    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    use_airflow_connections(mysql_db, pg_db)
     return tmp_path / "reports"
 
 

@@ -18,8 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from mysql_pg_sync.quality.run import reports_dir
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import endpoints_from_env, reports_dir
 from mysql_pg_sync.status.page import load_status, reports_index
 
 URL_PREFIX = "/sync-status"

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def reports_dir(env: dict[str, str] | None = None) -> Path:
-    """``$MPS_REPORTS_DIR``, default ``<repo>/.stack/reports``."""
-    env = dict(os.environ) if env is None else env
-    return Path(env.get("MPS_REPORTS_DIR") or REPO / ".stack" / "reports")
 
 
 def _rate(amount: float, seconds: float) -> float:

@@ -74,7 +74,7 @@ def configured_context(
     endpoints: Endpoints, mappings_path: Path | None = None, timeout_s: float | None = None
 ) -> ConnectorContext:
     """Mappings from ``$MPS_MAPPINGS_DIR`` (or the given path), settings from ``MPS_*``."""
-    from mysql_pg_sync.backfill.configured import mappings_dir
+    from mysql_pg_sync.settings import mappings_dir
 
     return ConnectorContext(
         endpoints,

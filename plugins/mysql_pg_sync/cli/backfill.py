@@ -16,10 +16,9 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.report import reports_dir
 from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions
 from mysql_pg_sync.mapping.models import load_mappings
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import endpoints_from_env, reports_dir
 
 
 def register(parser: argparse.ArgumentParser) -> None:

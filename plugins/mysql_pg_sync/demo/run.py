@@ -21,7 +21,7 @@ from mysql_pg_sync.demo.load import load_demo
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
-from mysql_pg_sync.settings import Endpoints, endpoints_from_env
+from mysql_pg_sync.settings import Endpoints, endpoints_from_env, mappings_dir, reports_dir
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def live_changes(endpoints: Endpoints) -> str:
 def compare_counts(endpoints: Endpoints) -> str:
     from mysql_pg_sync.mapping.models import load_mappings
 
-    mappings = load_mappings(_mappings_dir())
+    mappings = load_mappings(mappings_dir())
     parts = []
     conn = mysql_connect(endpoints.mysql)
     try:
@@ -108,10 +108,6 @@ def compare_counts(endpoints: Endpoints) -> str:
     finally:
         conn.close()
     return "; ".join(parts)
-
-
-def _mappings_dir() -> Path:
-    return Path(os.environ.get("MPS_MAPPINGS_DIR", "include/mappings"))
 
 
 _STREAM_CONF = {"minutes": 0.75}
@@ -184,11 +180,6 @@ def run_demo(steps: Sequence[Step] = STEPS) -> int:
     print("\nDemo summary")
     for name, elapsed, detail in result.steps:
         print(f"  {name:<13} {elapsed:6.1f} s  {detail}")
-    reports = Path(
-        os.environ.get(
-            "MPS_REPORTS_DIR", Path(os.environ.get("MPS_STATE_DIR", ".stack")) / "reports"
-        )
-    )
-    print(f"\nReports (backfill, reconcile drift, data quality): {reports.resolve()}")
+    print(f"\nReports (backfill, reconcile drift, data quality): {reports_dir().resolve()}")
     print("Airflow UI: `make airflow-ui`, then http://127.0.0.1:8080 (user admin)")
     return 0

@@ -24,19 +24,11 @@ from mysql_pg_sync.quality.persist import save_run, write_json
 from mysql_pg_sync.quality.plan import PlannedCheck, SkippedCheck, plan_check
 from mysql_pg_sync.quality.report_html import write_report
 from mysql_pg_sync.quality.results import CheckResult, QualityRun
-from mysql_pg_sync.settings import Endpoints
-
-REPO = Path(__file__).resolve().parents[3]
+from mysql_pg_sync.settings import REPO, Endpoints, mappings_dir, reports_dir
 
 
 class DataQualityBreach(SyncError):
     """At least one fail-severity expectation does not hold; the message lists them."""
-
-
-def reports_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$MPS_REPORTS_DIR``, default ``<repo>/.stack/reports``."""
-    env = os.environ if env is None else env
-    return Path(env.get("MPS_REPORTS_DIR") or REPO / ".stack" / "reports")
 
 
 def run_folder_name(run_id: str) -> str:
@@ -103,12 +95,6 @@ def raise_on_breach(run: QualityRun) -> None:
     """Fail loudly when a fail-severity check broke (warnings only log)."""
     if not run.success:
         raise DataQualityBreach(run.summary() + f"\nreport: {run.report_path}")
-
-
-def mappings_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$MPS_MAPPINGS_DIR``, default ``<repo>/include/mappings``."""
-    env = os.environ if env is None else env
-    return Path(env.get("MPS_MAPPINGS_DIR") or REPO / "include" / "mappings")
 
 
 def expectations_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mysql_pg_sync.backfill.report import REPO, reports_dir
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
@@ -26,7 +25,8 @@ from mysql_pg_sync.reconcile.recheck import StreamLagWaiter
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS, RepairApplier
 from mysql_pg_sync.reconcile.report import run_status, write_reports
 from mysql_pg_sync.reconcile.run import RunOptions, TableResult, reconcile_table
-from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.settings import Endpoints, reports_dir
+from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
 
 DEFAULT_RECHECK_DELAY_S = 30.0
 
@@ -76,7 +76,7 @@ class ReconcileParams:
 def mappings_dir(params: ReconcileParams, env: Mapping[str, str] | None = None) -> Path:
     """``params.mappings``, else ``$MPS_MAPPINGS_DIR``, else ``<repo>/include/mappings``."""
     env = os.environ if env is None else env
-    return Path(params.mappings or env.get("MPS_MAPPINGS_DIR") or REPO / "include" / "mappings")
+    return Path(params.mappings) if params.mappings else default_mappings_dir(env)
 
 
 def selected_mappings(params: ReconcileParams) -> list[TableMapping]:

@@ -9,8 +9,7 @@ from typing import Any
 
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.quality.html_page import page
-from mysql_pg_sync.quality.run import mappings_dir, reports_dir
-from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.settings import Endpoints, mappings_dir, reports_dir
 from mysql_pg_sync.status.html import render_status
 from mysql_pg_sync.status.model import TableStatus, build_status
 from mysql_pg_sync.status.read import read_snapshot

@@ -128,6 +128,7 @@ def pipeline(
     mappings: list[TableMapping],
     mysql_ddl: list[str],
     pg_ddl: list[str],
+    converter: str = "json",
 ) -> Iterator[Pipeline]:
     grant_applier_privileges(mysql_admin, pg_admin, pg_db.database, endpoints.postgres.user)
     admin_m = mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True)
@@ -139,7 +140,7 @@ def pipeline(
             conn.execute(sql)  # type: ignore[arg-type]
     ep = replace(endpoints, mysql=mysql_db, postgres=pg_db)
     tag = uuid.uuid4().hex[:8]
-    settings = ConnectorSettings(prefix=f"mpst{tag}")
+    settings = ConnectorSettings(prefix=f"mpst{tag}", converter=converter)  # type: ignore[arg-type]
     mapping_set = MappingSet(tuple(mappings))
     client = ConnectClient(endpoints.connect_url)
     rendered = render_connectors(mapping_set, ep, settings, "mariadb")
@@ -149,6 +150,7 @@ def pipeline(
         group_id=f"mpst-{tag}",
         dead_letter_topic=f"mpst{tag}.dead-letters",
         max_batch_ms=100,
+        value_format="avro" if converter == "avro" else "json",
         kafka_overrides=(("topic.metadata.refresh.interval.ms", "1000"),),
     )
     try:

@@ -129,12 +129,16 @@ def test_avro_needs_a_registry_and_uses_it() -> None:
     avro = replace(SETTINGS, converter="avro")
     with pytest.raises(ConfigError, match="MPS_SCHEMA_REGISTRY_URL"):
         render_mysql_source(MAPPINGS, ENDPOINTS, avro, "mariadb")
-    with_registry = replace(ENDPOINTS, schema_registry_url="http://apicurio:8080/apis/registry/v2")
+    ccompat = "http://apicurio:8080/apis/ccompat/v7"
+    with_registry = replace(ENDPOINTS, schema_registry_url=ccompat)
     config = render_mysql_source(MAPPINGS, with_registry, avro, "mariadb").config
     assert config["value.converter"] == "io.apicurio.registry.utils.converter.AvroConverter"
+    # the converter speaks Apicurio's own API; the consumer reads the Confluent-compatible one
     assert (
         config["value.converter.apicurio.registry.url"] == "http://apicurio:8080/apis/registry/v2"
     )
+    assert config["value.converter.apicurio.registry.as-confluent"] == "true"
+    assert config["value.converter.apicurio.registry.use-id"] == "contentId"
 
 
 def test_worker_converter_leaves_converters_to_the_worker() -> None:

@@ -271,6 +271,12 @@ def assert_no_plain_secrets(config: Mapping[str, str], where: str) -> None:
             )
 
 
+def apicurio_api_url(registry_url: str) -> str:
+    """Apicurio's native v2 API (what its converters speak) beside its Confluent-compatible one."""
+    base, found, _ = registry_url.partition("/apis/ccompat/")
+    return f"{base}/apis/registry/v2" if found else registry_url
+
+
 def _render(
     settings: ConnectorSettings, template: str, values: Mapping[str, str], endpoints: Endpoints
 ) -> dict[str, str]:
@@ -288,7 +294,11 @@ def _render(
                     "converter 'avro' needs a schema registry: set MPS_SCHEMA_REGISTRY_URL "
                     "(Apicurio's registry API URL)"
                 )
-            values = {**values, "schema_registry_url": endpoints.schema_registry_url}
+            values = {
+                **values,
+                "schema_registry_url": endpoints.schema_registry_url,
+                "apicurio_api_url": apicurio_api_url(endpoints.schema_registry_url),
+            }
     rendered = {str(k): _fill(str(v), values, path, str(k)) for k, v in config.items()}
     assert_no_plain_secrets(rendered, str(path))
     return rendered

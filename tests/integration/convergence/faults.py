@@ -53,6 +53,8 @@ class ConsumerProcess:
             "MPS_STREAM_INSTANCE_ID": instance,
             "MPS_PG_ORIGIN": pipeline.config.tags.pg_origin,
             "MPS_GTID_DOMAIN": str(pipeline.config.tags.mariadb_gtid_domain),
+            # decode what the harness's connectors write
+            "MPS_CONNECT_CONVERTER": pipeline.settings.converter,
         }
         self.mappings = mappings
         self.log = log

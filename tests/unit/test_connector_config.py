@@ -137,7 +137,8 @@ def test_avro_needs_a_registry_and_uses_it() -> None:
     assert (
         config["value.converter.apicurio.registry.url"] == "http://apicurio:8080/apis/registry/v2"
     )
-    assert config["value.converter.apicurio.registry.as-confluent"] == "true"
+    assert config["value.converter.apicurio.registry.headers.enabled"] == "false"
+    assert config["value.converter.apicurio.registry.id-handler"].endswith("Legacy4ByteIdHandler")
     assert config["value.converter.apicurio.registry.use-id"] == "contentId"
 
 

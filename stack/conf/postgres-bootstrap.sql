@@ -17,3 +17,6 @@ SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', :'app_db', :'sync_user'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_db') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L', :'airflow_db', :'airflow_user', 'UTF8')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'airflow_db') \gexec
+
+-- The applier skips foreign-key checks like a replication applier (ADR 0006); cluster-wide.
+GRANT SET ON PARAMETER session_replication_role TO :"sync_user";

@@ -120,6 +120,12 @@ class PostgresTarget:
                     self.conn.rollback()  # created by a concurrent applier in between
                 return self._take_origin(endpoint, tags)
             except psycopg.errors.InsufficientPrivilege as exc:
+                if "session_replication_role" in str(exc):
+                    raise PreflightError(
+                        f"PostgreSQL user {endpoint.user!r} may not set session_replication_role "
+                        f"(the applier skips foreign-key checks, ADR 0006); as a superuser run: "
+                        f"GRANT SET ON PARAMETER session_replication_role TO {endpoint.user}"
+                    ) from None
                 raise PreflightError(
                     f"PostgreSQL user {endpoint.user!r} may not use replication origins in "
                     f"database {endpoint.database!r} ({exc}); as a superuser run, in that "

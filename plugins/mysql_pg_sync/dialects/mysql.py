@@ -168,10 +168,14 @@ def applier_session_sql(origin: str, gtid_domain: int) -> list[tuple[str, tuple[
     """Statements that tag this session's writes so CDC can tell them apart (loop prevention).
 
     MariaDB: a dedicated GTID domain (needs BINLOG REPLAY on 10.11). MySQL 8.4 would use tagged
-    GTIDs (``SET gtid_next = 'AUTOMATIC:<tag>'`` per transaction) instead.
+    GTIDs (``SET gtid_next = 'AUTOMATIC:<tag>'`` per transaction) instead. Foreign keys are not
+    checked: a parent and its children reach the applier out of order (ADR 0006).
     """
     del origin
-    return [(f"SET SESSION gtid_domain_id = {int(gtid_domain)}", ())]
+    return [
+        (f"SET SESSION gtid_domain_id = {int(gtid_domain)}", ()),
+        ("SET SESSION foreign_key_checks = 0", ()),
+    ]
 
 
 def null_safe_equal_sql(left: str, right: str) -> str:

@@ -165,9 +165,16 @@ def table_columns_sql() -> str:
 
 
 def applier_session_sql(origin: str, gtid_domain: int) -> list[tuple[str, tuple[object, ...]]]:
-    """Statements that tag this session's writes so CDC can tell them apart (loop prevention)."""
+    """Statements that tag this session's writes so CDC can tell them apart (loop prevention).
+
+    ``session_replication_role = replica`` skips foreign-key checks and ordinary triggers, as
+    replication appliers do: parents and children arrive out of order (ADR 0006).
+    """
     del gtid_domain
-    return [("SELECT pg_replication_origin_session_setup(%s)", (origin,))]
+    return [
+        ("SELECT pg_replication_origin_session_setup(%s)", (origin,)),
+        ("SET session_replication_role = replica", ()),
+    ]
 
 
 def null_safe_equal_sql(left: str, right: str) -> str:

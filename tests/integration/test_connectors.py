@@ -288,6 +288,10 @@ def test_pause_resume_stop_and_delete(
     assert offsets
     assert "file" in offsets[0]["offset"]
     assert "altered successfully" in client.alter_offsets(settings.mysql_connector, offsets)
+    # Reset (DELETE) the PostgreSQL source's offsets: it then resumes from its replication slot.
+    assert client.offsets(settings.postgres_connector)
+    assert "reset successfully" in client.reset_offsets(settings.postgres_connector)
+    assert client.offsets(settings.postgres_connector) == []
     restarted = actions.apply(ctx)
     assert [(r.changed, r.status.is_running) for r in restarted] == [(False, True), (False, True)]
 

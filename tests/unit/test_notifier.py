@@ -106,3 +106,37 @@ def test_the_airflow_notifier_reads_the_task_context(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.ERROR):
         SyncFailureNotifier(config=AlertConfig()).notify(context)
     assert TRACE in caplog.text
+
+
+def test_a_webhook_receives_the_alert_as_json() -> None:
+    """Delivered for real over HTTP to a receiver on the loopback (what a Slack webhook gets)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, object]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    try:
+        alert = failure_alert(dag_id="connectors_health", task_id="heal", run_id="r1", error=TRACE)
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        deliver(alert, AlertConfig(backend="webhook", webhook_url=url))
+        thread.join(timeout=10)
+    finally:
+        server.server_close()
+    [payload] = received
+    text = json.dumps(payload)
+    assert "connectors_health" in text
+    assert "Access denied for user" in text

@@ -41,8 +41,8 @@ def stream() -> None:
     def consume() -> dict[str, Any]:
         """Consume, apply and commit for a bounded time; return the run's counters."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
-        from mysql_pg_sync.settings import mappings_dir
         from mysql_pg_sync.cdc.service import config_from_env, run_stream
+        from mysql_pg_sync.settings import mappings_dir
 
         minutes = float(get_current_context()["params"]["minutes"])
         return run_stream(

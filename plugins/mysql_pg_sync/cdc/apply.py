@@ -24,6 +24,7 @@ from mysql_pg_sync.cdc.compare import canonical, rows_equal
 from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
 from mysql_pg_sync.cdc.targets import Row, TargetSession
+from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.types.convert import to_mysql, to_pg
@@ -153,8 +154,11 @@ class _Prepared:
 class Applier:
     """Applies batches to one target; one instance per target session."""
 
-    def __init__(self, session: TargetSession, mappings: MappingSet) -> None:
+    def __init__(
+        self, session: TargetSession, mappings: MappingSet, tombstones: Tombstones | None = None
+    ) -> None:
         self.session = session
+        self.tombstones = tombstones
         self.mappings = mappings
         self.incoming_side: Side = "mysql" if session.side == "postgres" else "postgres"
         self._plans: dict[str, TablePlan | None] = {}
@@ -284,6 +288,7 @@ class Applier:
         current = self.session.lock_rows(
             plan.table_sql, plan.dst_names, plan.dst_key, [p.key for p in prepared]
         )
+        graves = self._tombstones(plan, prepared, current)
         locked: list[_Prepared] = []
         fresh: list[_Prepared] = []
         partial: list[_Prepared] = []
@@ -291,7 +296,7 @@ class Applier:
         for p in prepared:
             target_row = current.get(p.key)
             target = dict(zip(plan.dst_names, target_row, strict=True)) if target_row else None
-            decision = self._decide(plan, p, target)
+            decision = self._decide(plan, p, target, graves.get(neutral_key(plan, p.change, p.key)))
             if decision.conflict and decision.winner:
                 counts.conflicts += 1
                 result.conflicts.append(self._conflict(plan, p, target, decision))
@@ -319,7 +324,37 @@ class Applier:
         applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
         counts.applied += applied
 
-    def _decide(self, plan: TablePlan, p: _Prepared, target: dict[str, Any] | None) -> Decision:
+    def _tombstones(
+        self, plan: TablePlan, prepared: list[_Prepared], current: dict[Row, Row]
+    ) -> dict[str, dt.datetime]:
+        """Record every delete's tombstone; return the target side's for inserts/updates of
+        missing rows (last-writer-wins only: the rule compares times)."""
+        if self.tombstones is None or plan.mapping.conflict.rule != "last_writer_wins":
+            return {}
+        name = plan.mapping.name
+        for p in prepared:
+            if p.change.op == "d":
+                self.tombstones.record(
+                    name,
+                    neutral_key(plan, p.change, p.key),
+                    plan.incoming_side,
+                    _commit_time(p.change.last),
+                )
+        missing = [
+            neutral_key(plan, p.change, p.key)
+            for p in prepared
+            if p.change.op != "d" and p.key not in current
+        ]
+        deleted_on: Side = "mysql" if self.session.side == "mysql" else "postgres"
+        return self.tombstones.newest(name, missing, deleted_on)
+
+    def _decide(
+        self,
+        plan: TablePlan,
+        p: _Prepared,
+        target: dict[str, Any] | None,
+        tombstone: dt.datetime | None = None,
+    ) -> Decision:
         change = p.change
         rule = plan.mapping.conflict.rule
         same_after = False
@@ -346,7 +381,7 @@ class Applier:
             incoming_rule = canonical(kind, (image or {}).get(rc))
         delete_ts = None
         if change.op == "d":
-            delete_ts = dt.datetime.fromtimestamp(change.last.source_ts_ms / 1000, dt.UTC)
+            delete_ts = _commit_time(change.last)
         seen = Observation(
             incoming_side=plan.incoming_side,
             op=change.op,
@@ -357,6 +392,7 @@ class Applier:
             incoming_rule_value=incoming_rule,
             target_rule_value=canonical(kind, target.get(rc)) if rc and target else None,
             delete_ts=canonical(kind, delete_ts) if delete_ts else None,
+            tombstone=canonical(kind, tombstone) if tombstone and target is None else None,
         )
         return decide(rule, seen)
 
@@ -461,6 +497,18 @@ def _passes_unchanged(kind: str, value: Any) -> bool:
         return type(value) is dt.datetime and value.tzinfo is None
     wanted = _UNCHANGED_TYPES.get(kind)
     return wanted is not None and type(value) is wanted
+
+
+def _commit_time(event: ChangeEvent) -> dt.datetime:
+    return dt.datetime.fromtimestamp(event.source_ts_ms / 1000, dt.UTC)
+
+
+def neutral_key(plan: TablePlan, change: CollapsedChange, key: Row) -> str:
+    """The tombstone key: PostgreSQL-side key values, whichever way the change travels."""
+    if plan.incoming_side == "mysql":
+        return tombstone_key(key)
+    image = change.after or change.before or {}
+    return tombstone_key(change.last.key.get(k, image.get(k)) for k in plan.src_key)
 
 
 def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:

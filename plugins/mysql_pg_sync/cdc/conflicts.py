@@ -11,6 +11,27 @@ can tell; they compare the rule column on every write. The rules, per table mapp
 
 Ties (equal timestamps or versions) go to MySQL, the system of record: deterministic on both sides,
 so both appliers reach the same final row. A NULL rule value loses to any non-NULL one.
+
+Delete on side X (commit time Td) against an update on side Y (rule value Tu), last-writer-wins.
+Every delete the consumer sees leaves a tombstone (newest Td per table, key, side); an update
+that finds no target row asks the other side's tombstone (:func:`decide_missing`); a delete that
+wins against an updated row also removes a row the applier resurrected on X (:func:`bury`):
+
+=====================  ========  =====================================  ======================
+consumed first         newer     at Y (delete arrives)                  at X (update arrives)
+=====================  ========  =====================================  ======================
+delete, then update    delete    row Tu < Td: delete applied            missing, tombstone
+                                                                        newer: skip (deleted)
+delete, then update    update    row Tu > Td: delete skipped            missing, tombstone
+                                                                        older: re-insert Tu
+update, then delete    delete    row Tu < Td: delete applied, and the   missing, no tombstone
+                                 resurrected X row (Tu < Td) removed    yet: re-insert Tu
+update, then delete    update    row Tu > Td: delete skipped            missing, no tombstone
+                                                                        yet: re-insert Tu
+=====================  ========  =====================================  ======================
+
+Both orders end with the row deleted on both sides when Td is newer, or holding Tu on both
+when Tu is newer; a tie goes to MySQL's side on both appliers.
 """
 
 from __future__ import annotations
@@ -38,6 +59,7 @@ class Observation:
     incoming_rule_value: Any = None  # after-image value (delete: see below)
     target_rule_value: Any = None
     delete_ts: dt.datetime | None = None  # commit time of an incoming delete (UTC, aware)
+    tombstone: Any = None  # newest delete time of this key on the other side (missing row only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +102,10 @@ def decide(rule: str, seen: Observation) -> Decision:
     if seen.exists and seen.same_as_after:
         return Decision("skip_same")
     if not seen.exists:
+        if seen.tombstone is not None and rule == "last_writer_wins":
+            return decide_missing(
+                rule, seen.incoming_side, seen.incoming_rule_value, seen.tombstone
+            )
         if not seen.has_before or seen.op in ("c", "r"):
             return Decision("apply")
         return _resolve(rule, seen, "update_delete", seen.incoming_rule_value, None)
@@ -118,3 +144,21 @@ def _resolve(rule: str, seen: Observation, kind: str, incoming: Any, target: Any
     if incoming_wins(rule, seen.incoming_side, incoming, target):
         return Decision("apply", kind, seen.incoming_side)
     return Decision("skip_lost", kind, _other(seen.incoming_side))
+
+
+def decide_missing(rule: str, incoming_side: Side, incoming: Any, tombstone: Any) -> Decision:
+    """An insert/update meets a row the other side deleted at ``tombstone``: newer one wins."""
+    if incoming_wins(rule, incoming_side, incoming, tombstone):
+        return Decision("apply", "update_delete", incoming_side)
+    return Decision("skip_lost", "update_delete", _other(incoming_side))
+
+
+def bury(rule: str, delete_side: Side, delete_ts: Any, resurrected: Any) -> bool:
+    """True when a delete that won on the other side must also remove the row on its own side.
+
+    The row there was brought back by the applier from an update older than the delete (the
+    update was consumed before the delete); a row written after the delete stays.
+    """
+    if rule != "last_writer_wins":
+        return False
+    return incoming_wins(rule, delete_side, delete_ts, resurrected)

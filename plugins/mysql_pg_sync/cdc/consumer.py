@@ -10,6 +10,7 @@ consumer group already committed past it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -19,8 +20,10 @@ from typing import Any, Literal
 import psycopg
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
 
-from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter
+from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLetter, plan_for
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
+from mysql_pg_sync.cdc.compare import canonical
+from mysql_pg_sync.cdc.conflicts import bury
 from mysql_pg_sync.cdc.dead_letters import publish
 from mysql_pg_sync.cdc.decode import DecodeError, decode_change
 from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
@@ -33,6 +36,7 @@ from mysql_pg_sync.cdc.metrics import (
     record_batch,
 )
 from mysql_pg_sync.cdc.targets import TargetSession, open_target
+from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet
@@ -122,12 +126,13 @@ class StreamConsumer:
         self.state_conn.commit()
         self.sessions: dict[Side, TargetSession] = {}
         self.appliers: dict[Side, Applier] = {}
+        tombstones = Tombstones(self.state_conn)
         for side in config.incoming_sides:
             target_side = "postgres" if side == "mysql" else "mysql"
             target_endpoint = endpoints.postgres if side == "mysql" else endpoints.mysql
             session = open_target(target_side, target_endpoint, config.tags)
             self.sessions[side] = session
-            self.appliers[side] = Applier(session, mappings)
+            self.appliers[side] = Applier(session, mappings, tombstones)
         self.producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
         self.consumer = Consumer(
             {
@@ -314,6 +319,9 @@ class StreamConsumer:
             if applier is None:
                 continue
             self._apply_side(applier, self.sessions[side], side_events, result)
+        for conflict in result.conflicts:
+            self._bury(conflict)
+        self.state_conn.commit()  # the tombstones, after the targets committed
         letters = list(pending.letters)
         for letter in result.dead_letters:
             pos = letter.event.position if letter.event else None
@@ -369,6 +377,40 @@ class StreamConsumer:
         except Exception:
             session.rollback()
             raise
+
+    def _bury(self, conflict: ConflictRecord) -> None:
+        """A delete from side X won at the other side: remove the row that the applier
+        resurrected on X from an older update consumed before the delete (see conflicts)."""
+        delete_side = conflict.incoming_side
+        if conflict.kind != "delete_update" or conflict.winner != delete_side:
+            return
+        back: Side = "postgres" if delete_side == "mysql" else "mysql"
+        session = self.sessions.get(back)  # the session that writes to the delete's side
+        mapping = self.mappings.find_source(conflict.source_table)
+        if session is None or mapping is None or mapping.conflict.column is None:
+            return
+        plan = plan_for(mapping, back, session.dialect)
+        event = conflict.event
+        key = tuple((event.key or {}).get(k, (event.before or {}).get(k)) for k in plan.dst_key)
+        rows = session.lock_rows(plan.table_sql, plan.dst_names, plan.dst_key, [key])
+        row = next(iter(rows.values()), None)
+        if row is None or plan.rule_column is None:
+            session.commit()
+            return
+        kind = plan.kinds.get(plan.rule_column, "text")
+        value = dict(zip(plan.dst_names, row, strict=True))[plan.rule_column]
+        deleted_at = dt.datetime.fromtimestamp(event.source_ts_ms / 1000, dt.UTC)
+        if bury(
+            mapping.conflict.rule, delete_side, canonical(kind, deleted_at), canonical(kind, value)
+        ):
+            log.info(
+                "delete of %s key %s won: removing the row resurrected on %s",
+                mapping.name,
+                dict(event.key),
+                delete_side,
+            )
+            session.delete(plan.table_sql, plan.dst_key, [key])
+        session.commit()
 
     def _summarise(self, result: BatchResult, summary: RunSummary) -> None:
         summary.batches += 1

@@ -409,7 +409,12 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
             replace(mysql_admin, database="mysql"),
             f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'broken-on-purpose'",
         )
-    ConnectClient(env.connect_url).restart(settings.mysql_connector, only_failed=False)
+    client = ConnectClient(env.connect_url)
+    client.restart(settings.mysql_connector, include_tasks=True, only_failed=False)
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while not client.status(settings.mysql_connector).is_failed:
+        assert time.monotonic() < deadline, "the task did not fail with a wrong password"
+        time.sleep(0.5)
 
     from dags.connectors import connectors_health_dag
 

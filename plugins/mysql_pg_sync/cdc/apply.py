@@ -296,10 +296,13 @@ class Applier:
         for p in prepared:
             target_row = current.get(p.key)
             target = dict(zip(plan.dst_names, target_row, strict=True)) if target_row else None
-            decision = self._decide(plan, p, target, graves.get(neutral_key(plan, p.change, p.key)))
+            grave = graves.get(neutral_key(plan, p.change, p.key))
+            decision = self._decide(plan, p, target, grave)
             if decision.conflict and decision.winner:
                 counts.conflicts += 1
-                result.conflicts.append(self._conflict(plan, p, target, decision))
+                # a row the other side deleted: its tombstone stands in for the target's image
+                image = target if target is not None or grave is None else tombstone_image(grave)
+                result.conflicts.append(self._conflict(plan, p, image, decision))
             if decision.action == "skip_same":
                 counts.skipped_same += 1
                 continue
@@ -517,3 +520,8 @@ def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:
         return False
     keys = set(key)
     return any(v is not None for k, v in image.items() if k not in keys)
+
+
+def tombstone_image(deleted_at: dt.datetime) -> dict[str, Any]:
+    """What a conflict records as the target's image when the target side had deleted the row."""
+    return {"__deleted_at": deleted_at.isoformat()}

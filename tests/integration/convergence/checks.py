@@ -77,6 +77,7 @@ class ConflictRow:
     position: tuple[str, int, int] | None
     key: dict[str, Any]
     commit_time: dt.datetime | None = None  # of the incoming change, read back from Kafka
+    deleted_at: dt.datetime | None = None  # update_delete: the other side's delete (tombstone)
 
 
 def conflicts(p: Pipeline) -> list[ConflictRow]:
@@ -91,7 +92,14 @@ def conflicts(p: Pipeline) -> list[ConflictRow]:
     ]
     wanted = [c.position for c in out if c.kind == "delete_update" and c.position]
     times = commit_times(p, wanted)
-    return [replace(c, commit_time=times.get(c.position)) if c.position else c for c in out]
+    out = [replace(c, commit_time=times.get(c.position)) if c.position else c for c in out]
+    # update_delete: the stream records the other side's delete (tombstone) as the target image
+    return [
+        replace(c, deleted_at=_ts((c.target or {}).get("__deleted_at")))
+        if c.kind == "update_delete"
+        else c
+        for c in out
+    ]
 
 
 def commit_times(
@@ -158,7 +166,15 @@ def _expected_winner(table: Table, c: ConflictRow) -> str | None:
     if c.rule != table.rule:
         return f"rule {table.rule} (recorded {c.rule})"
     if c.kind == "update_delete":
-        return c.incoming_side
+        # the update meets a row the other side deleted: the newer of the two wins (tie: MySQL);
+        # without a tombstone (not last-writer-wins) the update brings the row back
+        incoming_ts = _ts((c.incoming or {}).get(table.rule_column or ""))
+        if c.deleted_at is None or incoming_ts is None:
+            return c.incoming_side
+        if incoming_ts == c.deleted_at:
+            return "mysql"
+        other = "postgres" if c.incoming_side == "mysql" else "mysql"
+        return c.incoming_side if incoming_ts > c.deleted_at else other
     column = table.rule_column or ""
     if c.target is None:
         return None

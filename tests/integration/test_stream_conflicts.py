@@ -81,15 +81,17 @@ def test_last_writer_wins_with_update_and_delete_conflicts(lww: Pipeline) -> Non
         assert converged()
         recorded = pg.execute(
             "SELECT key->>'id', incoming_side, kind, winner, rule, incoming_image IS NOT NULL,"
-            " target_image IS NOT NULL FROM mps_sync.conflicts ORDER BY 1, 2"
+            " CASE WHEN target_image IS NULL THEN 'none' WHEN target_image ? '__deleted_at'"
+            " THEN 'tombstone' ELSE 'row' END FROM mps_sync.conflicts ORDER BY 1, 2"
         ).fetchall()
         assert [tuple(r) for r in recorded] == [
-            ("1", "mysql", "update_update", "mysql", "last_writer_wins", True, True),
-            ("1", "postgres", "update_update", "mysql", "last_writer_wins", True, True),
-            ("2", "mysql", "delete_update", "postgres", "last_writer_wins", True, True),
-            ("2", "postgres", "update_delete", "postgres", "last_writer_wins", True, False),
-            ("3", "mysql", "update_update", "mysql", "last_writer_wins", True, True),
-            ("3", "postgres", "update_update", "mysql", "last_writer_wins", True, True),
+            # last column: the target's image, or the other side's tombstone for a deleted row
+            ("1", "mysql", "update_update", "mysql", "last_writer_wins", True, "row"),
+            ("1", "postgres", "update_update", "mysql", "last_writer_wins", True, "row"),
+            ("2", "mysql", "delete_update", "postgres", "last_writer_wins", True, "row"),
+            ("2", "postgres", "update_delete", "postgres", "last_writer_wins", True, "tombstone"),
+            ("3", "mysql", "update_update", "mysql", "last_writer_wins", True, "row"),
+            ("3", "postgres", "update_update", "mysql", "last_writer_wins", True, "row"),
         ]
     finally:
         consumer.close()

@@ -39,7 +39,7 @@ from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import percentile
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, endpoints_from_env
+from mysql_pg_sync.settings import Endpoints, endpoints_from_env
 
 SECRETS = os.path.abspath(".stack/secrets/connect.properties")
 MYSQL_DDL = """CREATE TABLE items (
@@ -91,7 +91,7 @@ class JdbcWorker:
                 "config.providers.file.class="
                 "org.apache.kafka.common.config.provider.FileConfigProvider\n"
             )
-        self.log = open(os.path.join(self.dir, "worker.log"), "wb")
+        self.log = open(os.path.join(self.dir, "worker.log"), "wb")  # noqa: SIM115  (lives as long as the worker)
         self.proc = subprocess.Popen(
             [
                 "java",

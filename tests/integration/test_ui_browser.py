@@ -47,6 +47,7 @@ AIRFLOW = f"http://127.0.0.1:{os.environ.get('MPS_AIRFLOW_PORT', '8080')}"
 TIMEOUT_S = 60
 START_TIMEOUT_S = 120
 
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -304,6 +304,31 @@ def test_pause_resume_stop_and_delete(
     assert actions.delete(ctx) == [settings.mysql_connector, settings.postgres_connector]
     assert not set(ctx.names) & set(client.connectors())
 
+    # Delete for good: the slot goes, and so does the position that pointed into it, so the
+    # connectors can be applied again (an invalidated slot is recovered this way).
+    actions.apply(ctx)
+    pg_exec(env.postgres, "INSERT INTO public.orders (id, note) VALUES (4, 'before drop')")
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+        after_id(4),
+    )
+    wait_for_source_position(client, settings.postgres_connector, "lsn", timeout_s=60)
+    actions.delete(ctx, drop_slot=True)
+    with pg_connect(env.postgres, autocommit=True) as conn:
+        slots = conn.execute(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (settings.slot_name,)
+        ).fetchone()
+    assert slots == (0,)
+    again = actions.apply(ctx)
+    assert [r.status.is_running for r in again] == [True, True]
+    pg_exec(env.postgres, "INSERT INTO public.orders (id, note) VALUES (5, 'after drop')")
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+        after_id(5),
+    )
+
 
 @pytest.fixture
 def own_mysql_user(

@@ -107,3 +107,18 @@ def test_connect_errors_carry_connects_message(endpoints: Endpoints) -> None:
         client.put_config(name, {"connector.class": "com.example.NoSuchConnector"})
     assert "NoSuchConnector" in caught.value.connect_message
     assert client.delete(name) is False
+
+
+def test_postgres_reads_the_slots_wal_status(pg_db: DatabaseEndpoint) -> None:
+    slot = f"mps_pf_{uuid.uuid4().hex[:8]}"
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
+    try:
+        facts = postgres_preflight.gather(pg_db, [], slot, "mps_no_such_pub")
+        assert (facts.slot_exists, facts.slot_wal_status) == (True, "reserved")
+        assert postgres_preflight.check_slot(slot, facts.slot_wal_status) == []
+        absent = postgres_preflight.gather(pg_db, [], "mps_no_such_slot", "mps_no_such_pub")
+        assert (absent.slot_exists, absent.slot_wal_status) == (False, None)
+    finally:
+        with pg_connect(pg_db, autocommit=True) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,13 +166,28 @@ def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
 
 
 def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
+    """Connect's view (restarting failed tasks) plus the PostgreSQL slot, which Connect cannot
+    see: an invalidated slot leaves the connector RUNNING with a task that never starts."""
     client = ctx.client()
-    return lifecycle.check_health(client, existing(ctx, client), timeout_s=ctx.timeout_s)
+    names = existing(ctx, client)
+    report = lifecycle.check_health(client, names, timeout_s=ctx.timeout_s)
+    if ctx.settings.postgres_connector not in names:
+        return report
+    with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
+        status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
+    problems = postgres_preflight.check_slot(ctx.settings.slot_name, status)
+    return replace(report, problems=tuple(str(p) for p in problems))
 
 
 def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
     """Delete our connectors; with ``drop_slot`` also the PostgreSQL slot (its position is lost)."""
     client = ctx.client()
+    if drop_slot and ctx.settings.postgres_connector in client.connectors():
+        # Connect keeps a deleted connector's offsets for its name. They point into the slot
+        # being dropped; a connector created again would find its position "no longer available
+        # on the server" and fail, so the position goes with the slot.
+        lifecycle.stop(client, ctx.settings.postgres_connector, timeout_s=ctx.timeout_s)
+        client.reset_offsets(ctx.settings.postgres_connector)
     deleted = [
         name for name in ctx.names if lifecycle.delete(client, name, timeout_s=ctx.timeout_s)
     ]

@@ -61,10 +61,11 @@ class HealthReport:
     statuses: tuple[ConnectorStatus, ...]
     restarted: tuple[str, ...] = ()
     unhealed: tuple[ConnectorStatus, ...] = field(default=())
+    problems: tuple[str, ...] = ()  # found outside Connect, e.g. an invalidated replication slot
 
     @property
     def healthy(self) -> bool:
-        return not self.unhealed
+        return not self.unhealed and not self.problems
 
     def message(self) -> str:
         lines = [s.summary() for s in self.statuses]
@@ -72,6 +73,7 @@ class HealthReport:
             lines.append(f"restarted failed tasks of: {', '.join(self.restarted)}")
         for status in self.unhealed:
             lines.append(f"NOT HEALED {status.summary()}\n{status.failure_trace()}")
+        lines += [f"PROBLEM {problem}" for problem in self.problems]
         return "\n".join(lines)
 
 
@@ -143,15 +145,24 @@ def wait_for_state(
             if _reached(status, target):
                 return status
             if status.is_failed and elapsed >= failed_grace_s:
+                trace = status.failure_trace()
                 raise ConnectorFailed(
-                    f"connector {status.summary()}; Connect says:\n{status.failure_trace()}",
+                    f"connector {status.summary()}{_hint_for(name, trace)}; Connect says:\n"
+                    f"{trace}",
                     status,
                 )
         if elapsed > timeout_s:
             seen = status.summary() if status else f"{name}: no status yet"
+            hint = (
+                " (a RUNNING connector that lists no task has a task still starting: for "
+                "PostgreSQL, usually Debezium waiting for its replication slot; run the "
+                "connectors preflight action)"
+                if status is not None and status.state == "RUNNING" and not status.tasks
+                else ""
+            )
             raise ConnectorTimeout(
                 f"connector {name} did not reach {target} within {timeout_s:.0f}s; last seen "
-                f"{seen}; check the Connect log (.stack/logs/connect.log locally)"
+                f"{seen}{hint}; check the Connect log (.stack/logs/connect.log locally)"
             )
         time.sleep(poll_s)
 
@@ -256,6 +267,17 @@ def wait_for_source_position(
 
     _poll(committed, timeout_s, poll_s, f"waiting for {name} to commit a '{key}' offset")
     return found
+
+
+def _hint_for(name: str, trace: str) -> str:
+    if "no longer available on the server" in trace:
+        return (
+            " (its stored offset points at WAL its replication slot no longer has, e.g. after "
+            "the slot was dropped or invalidated: stop the connector, reset its offsets with "
+            f"DELETE /connectors/{name}/offsets, apply again, then reconcile with repair to "
+            "recover the changes of the gap)"
+        )
+    return ""
 
 
 def _reached(status: ConnectorStatus, target: TargetState) -> bool:

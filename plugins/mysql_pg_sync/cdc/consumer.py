@@ -303,12 +303,14 @@ class StreamConsumer:
             return
         if is_echo(event, self.config.tags):
             pending.echoes[(table, side)] = pending.echoes.get((table, side), 0) + 1
+            batcher.echo(event)
             return
         batcher.add(event)
         pending.raw[(topic, partition, offset)] = (msg.key(), msg.value())
 
     def _flush(self, batcher: MicroBatcher, pending: _Pending, summary: RunSummary) -> None:
-        events = batcher.drain()
+        batch = batcher.drain()
+        events = batch.events
         started = time.monotonic()
         result = BatchResult()
         by_side: dict[Side, list[ChangeEvent]] = {}
@@ -330,7 +332,7 @@ class StreamConsumer:
         publish(self.producer, self.config.dead_letter_topic, letters)
         applied_at_ms = time.time() * 1000
         lag: dict[tuple[str, str], int] = {}
-        for event in events:
+        for event in [*events, *batch.superseded]:
             ident = (self._mapping_name(event), event.side)
             n = result.counts(*ident)
             n.events += 1

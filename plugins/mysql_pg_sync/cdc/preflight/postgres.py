@@ -44,6 +44,8 @@ class PostgresFacts:
     published_tables: tuple[str, ...]
     tables: tuple[TableFacts, ...]
     user: str
+    slot: str = ""
+    slot_wal_status: str | None = None  # pg_replication_slots.wal_status of our slot
 
 
 _TABLE_FACTS = """
@@ -100,7 +102,48 @@ def gather(
             published_tables=tuple(sorted(str(r[0]) for r in published)),
             tables=tuple(table_facts),
             user=str(one("SELECT current_user")),
+            slot=slot,
+            slot_wal_status=slot_wal_status(conn, slot),
         )
+
+
+def slot_wal_status(conn: Any, slot: str) -> str | None:
+    """``reserved``, ``extended``, ``unreserved`` or ``lost``; None when the slot does not exist."""
+    row = conn.execute(
+        "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def check_slot(slot: str, wal_status: str | None) -> list[Finding]:
+    """A slot PostgreSQL invalidated can never stream again, and Debezium does not say so: its
+    task waits up to 30 minutes for a "valid replication slot" while Connect lists no task."""
+    if wal_status == "lost":
+        return [
+            Finding(
+                "replication_slot_lost",
+                f"replication slot {slot} was invalidated (wal_status lost): the connector fell "
+                "more than max_slot_wal_keep_size behind and PostgreSQL removed WAL it still "
+                "needed, so the changes of that gap are not in Kafka",
+                "python -m mysql_pg_sync connectors delete --drop-slot (or SELECT "
+                f"pg_drop_replication_slot('{slot}')), apply the connectors again, then run the "
+                "reconcile DAG with repair (or reload the PostgreSQL-written tables with the "
+                "backfill DAG) to recover the changes the stream missed",
+            )
+        ]
+    if wal_status == "unreserved":
+        return [
+            Finding(
+                "replication_slot_at_risk",
+                f"replication slot {slot} holds more WAL than max_slot_wal_keep_size "
+                "(wal_status unreserved): PostgreSQL invalidates it at the next checkpoint "
+                "unless its connector catches up",
+                "make sure the PostgreSQL connector is RUNNING and streaming now; raise "
+                "max_slot_wal_keep_size if it falls this far behind in normal operation",
+                "warning",
+            )
+        ]
+    return []
 
 
 def check(facts: PostgresFacts, *, require_full_for_toast: bool = False) -> list[Finding]:
@@ -139,6 +182,7 @@ def check(facts: PostgresFacts, *, require_full_for_toast: bool = False) -> list
                 "or create the publication FOR TABLE <the mapped tables> as the owner",
             )
         )
+    found += check_slot(facts.slot, facts.slot_wal_status)
     found += check_tables(facts.tables, facts.published_tables, facts.publication_exists)
     found += check_replica_identity(facts.tables, require_full_for_toast=require_full_for_toast)
     return found

@@ -99,12 +99,6 @@ SHORT = {"transactions": 2000, "rate_per_side": 60, "faults": ((0.5, "consumer_k
 
 
 @pytest.mark.slow  # ~1-3 minutes, part of `make test` all the same (issue 9)
-@pytest.mark.xfail(
-    strict=False,
-    reason="known open divergence (issue 9): some seeds still leave a row different, e.g. seed "
-    "400634445 left accounts id 14 (mysql_wins, same-row updates on both sides) unequal; seeds "
-    "1813376914 and 1945519484 converge. The run and all its checks still execute and report.",
-)
 def test_short_run_converges_after_consumer_kill(chaos_pipeline: Pipeline, tmp_path: Path) -> None:
     _run_and_check(chaos_pipeline, ChaosConfig(seed=_seed(), **SHORT), tmp_path)
 

@@ -244,8 +244,10 @@ def test_which_connect_answers_are_retried(status: int, body: bytes, retried: bo
 def test_an_invalidated_slot_is_an_error_naming_the_recovery() -> None:
     [lost] = check(pg_facts(slot_exists=True, slot="mps_pg_slot", slot_wal_status="lost"))
     assert (lost.check, lost.severity) == ("replication_slot_lost", "error")
-    assert "mps_pg_slot" in lost.message and "max_slot_wal_keep_size" in lost.message
-    assert "delete --drop-slot" in lost.fix and "reconcile" in lost.fix
+    assert "mps_pg_slot" in lost.message
+    assert "max_slot_wal_keep_size" in lost.message
+    assert "delete --drop-slot" in lost.fix
+    assert "reconcile" in lost.fix
     [risk] = check(pg_facts(slot_exists=True, slot="s", slot_wal_status="unreserved"))
     assert (risk.check, risk.severity) == ("replication_slot_at_risk", "warning")
     for fine in ("reserved", "extended", None):

@@ -147,8 +147,7 @@ def wait_for_state(
             if status.is_failed and elapsed >= failed_grace_s:
                 trace = status.failure_trace()
                 raise ConnectorFailed(
-                    f"connector {status.summary()}{_hint_for(name, trace)}; Connect says:\n"
-                    f"{trace}",
+                    f"connector {status.summary()}{_hint_for(name, trace)}; Connect says:\n{trace}",
                     status,
                 )
         if elapsed > timeout_s:

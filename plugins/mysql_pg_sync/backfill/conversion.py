@@ -2,9 +2,15 @@
 
 When a batch does not convert, the first failing row is found by bisection and the error names
 table, key, column *and value*, whatever raised it (a ConversionError or an Arrow cast).
+With the mapping's ``backfill.on_bad_value: reject`` every failing row is found instead (per
+failing column, by bisection), taken out of the batch and handed back as a :class:`RejectedRow`
+for the writer to record. A batch that converts costs one conversion, as before.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -25,13 +31,52 @@ def _native_temporal(column: ColumnMapping, arrow_type: pa.DataType) -> pa.DataT
     return None
 
 
+@dataclass(frozen=True)
+class RejectedRow:
+    """A source row left out of the copy: its key, the (first) column that failed, the value."""
+
+    key: dict[str, Any]
+    column: str
+    value: Any
+    error: str
+
+    def value_text(self) -> str | None:
+        """The value as Python writes it in the fail-mode error (``repr``): unambiguous, and
+        storable as PostgreSQL text even when it holds a NUL byte."""
+        return None if self.value is None else repr(self.value)
+
+    def describe(self, limit: int = 200) -> str:
+        value = self.value_text() or "NULL"
+        if len(value) > limit:
+            value = value[:limit] + f"... ({len(value)} chars)"
+        return f"key {self.key}: column {self.column!r}: value {value}"
+
+
+@dataclass
+class Rejects:
+    """What the conversion left out of a chunk; filled while the COPY pulls the batches."""
+
+    rows: list[RejectedRow] = field(default_factory=list)
+    pg_keys: list[pa.RecordBatch] = field(default_factory=list)
+    """The rejected rows' keys in PostgreSQL names and types (those that convert at all): a
+    keyset chunk deletes them from the target too, so no stale copy of a rejected row stays."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def convert_batch(
-    mapping: TableMapping, batch: pa.RecordBatch, stats: Stats | None = None
+    mapping: TableMapping,
+    batch: pa.RecordBatch,
+    stats: Stats | None = None,
+    rejects: Rejects | None = None,
 ) -> pa.RecordBatch:
     """The batch in PostgreSQL types and column names.
 
     Natively read temporal columns are cast here (sessions run at UTC, so a TIMESTAMP's value is
-    UTC); every other column goes through the shared converters.
+    UTC); every other column goes through the shared converters. ``rejects`` None: a value that
+    does not convert raises a ConversionError naming it; given: rows that do not convert are
+    left out of the result and recorded there.
     """
     table = pa.Table.from_batches([batch])
     native = {
@@ -42,10 +87,15 @@ def convert_batch(
     rest = mapping.model_copy(
         update={"columns": tuple(c for c in mapping.columns if c.name not in native)}
     )
-    try:
-        out = to_pg_table(rest, table, stats)
-    except _FAILURES as exc:
-        raise explain(rest, table, exc) from None
+    if rejects is None:
+        try:
+            out = to_pg_table(rest, table, stats)
+        except _FAILURES as exc:
+            raise explain(rest, table, exc) from None
+    else:
+        out, table, bad = _convert_rejecting(rest, table, stats, rejects.rows)
+        if bad is not None:
+            rejects.pg_keys.append(_pg_keys(mapping, bad))
     arrays = []
     for column in mapping.synced_columns():
         if column.name in native:
@@ -54,6 +104,101 @@ def convert_batch(
         else:
             arrays.append(out.column(column.pg_name).combine_chunks())
     return pa.RecordBatch.from_arrays(arrays, names=[c.pg_name for c in mapping.synced_columns()])
+
+
+def _convert_rejecting(
+    mapping: TableMapping, table: pa.Table, stats: Stats | None, rejects: list[RejectedRow]
+) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    """(converted good rows, the good rows as read, the bad rows as read or None); the bad
+    rows are described in ``rejects``."""
+    trial = Stats()  # a failed attempt may have counted some values already: count only once
+    try:
+        out = to_pg_table(mapping, table, trial)
+    except _FAILURES as exc:
+        bad = failing_rows_by_column(mapping, table)
+        if not bad:  # no single column fails on its own: nothing to reject, name the failure
+            raise explain(mapping, table, exc) from None
+        rejects.extend(_rejected(mapping, table, index, columns) for index, columns in bad.items())
+        good = table.take([i for i in range(table.num_rows) if i not in bad])
+        return to_pg_table(mapping, good, stats), good, table.take(list(bad))
+    if stats is not None:
+        _add_stats(stats, trial)
+    return out, table, None
+
+
+def _pg_keys(mapping: TableMapping, rows: pa.Table) -> pa.RecordBatch:
+    """The rows' keys converted like the copy converts them; keys that do not convert (the bad
+    value is in the key) are left out: PostgreSQL cannot hold such a key anyway."""
+    keys = mapping.model_copy(
+        update={"columns": tuple(c for c in mapping.columns if c.name in mapping.key)}
+    )
+    batch = rows.select(list(mapping.key)).combine_chunks().to_batches()[0]
+    return convert_batch(keys, batch, None, Rejects())
+
+
+def _add_stats(into: Stats, part: Stats) -> None:
+    into.nul_bytes_stripped += part.nul_bytes_stripped
+    into.zero_dates += part.zero_dates
+    for label, n in part.by_column.items():
+        into.by_column[label] = into.by_column.get(label, 0) + n
+
+
+def failing_rows(mapping: TableMapping, table: pa.Table) -> list[int]:
+    """Every row index of ``table`` that does not convert, ascending.
+
+    Bisection: a part that converts is cleared in one call, so k bad rows among n cost about
+    2k·log2(n) conversions of ever smaller slices.
+    """
+    found: list[int] = []
+    parts = [(0, table.num_rows)]
+    while parts:
+        offset, length = parts.pop()
+        if length == 0 or not _fails(mapping, table.slice(offset, length)):
+            continue
+        if length == 1:
+            found.append(offset)
+            continue
+        half = length // 2
+        parts += [(offset + half, length - half), (offset, half)]
+    return sorted(found)
+
+
+def failing_rows_by_column(
+    mapping: TableMapping, table: pa.Table
+) -> dict[int, list[ColumnMapping]]:
+    """Row index -> the columns whose values do not convert, in the mapping's column order.
+
+    Columns convert independently, so a row fails exactly when one of its columns does; looking
+    per column keeps each bisection step to one column's conversion and names every bad column.
+    """
+    bad: dict[int, list[ColumnMapping]] = {}
+    for column in mapping.synced_columns():
+        single = mapping.model_copy(update={"columns": (column,)})
+        for index in failing_rows(single, table):
+            bad.setdefault(index, []).append(column)
+    return dict(sorted(bad.items()))
+
+
+def _rejected(
+    mapping: TableMapping, table: pa.Table, index: int, columns: list[ColumnMapping]
+) -> RejectedRow:
+    row = table.slice(index, 1)
+    key = {k: row.column(k)[0].as_py() for k in mapping.key}
+    first = columns[0]
+    single = mapping.model_copy(update={"columns": (first,)})
+    try:
+        to_pg_table(single, row)
+        why = "does not convert"  # only fails within its batch; not seen in practice
+    except _FAILURES as exc:
+        why = str(exc)
+    others = [c.name for c in columns[1:]]
+    also = f" (also bad: {', '.join(others)})" if others else ""
+    return RejectedRow(
+        key=key,
+        column=first.name,
+        value=row.column(first.name)[0].as_py(),
+        error=f"cannot be converted to {first.pg_type}: {why}{also}",
+    )
 
 
 def _cast_temporal(raw: pa.Array, target: pa.DataType) -> pa.Array:

@@ -1,4 +1,5 @@
-"""The run summary: per table and total rows, bytes, duration, throughput; JSON + small HTML."""
+"""The run summary: per table and total rows, bytes, duration, throughput, rejected rows;
+JSON + small HTML."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+
+from mysql_pg_sync.backfill.state import REJECTS_TABLE
 
 
 def _rate(amount: float, seconds: float) -> float:
@@ -25,7 +28,8 @@ def build_summary(
         }
     rows = sum(t["rows"] for t in per_table.values())
     size = sum(t["bytes"] for t in per_table.values())
-    return {
+    rejected = {name: t.get("rejected", 0) for name, t in per_table.items()}
+    summary: dict[str, Any] = {
         "run_id": run_id,
         "tables": tables,
         "total": {
@@ -37,7 +41,31 @@ def build_summary(
             "wall_s": round(wall_s, 2),
             "rows_per_s": _rate(rows, wall_s),
             "mb_per_s": _rate(size / 1e6, wall_s),
+            "rejected": sum(rejected.values()),
         },
+    }
+    if summary["total"]["rejected"]:
+        summary["rejects"] = rejects_pointer(rejected)
+    return summary
+
+
+def rejects_pointer(rejected: dict[str, int]) -> dict[str, Any]:
+    """Where the operator finds the rejected rows, and what to do about them."""
+    bad = sorted(name for name, n in rejected.items() if n)
+    tables = ", ".join("'" + name.replace("'", "''") + "'" for name in bad)
+    return {
+        "table": REJECTS_TABLE,
+        "by_table": {name: rejected[name] for name in bad},
+        "query": (
+            "SELECT source_table, seq, key, column_name, value, error "
+            f"FROM {REJECTS_TABLE} WHERE source_table IN ({tables}) ORDER BY source_table, seq"
+        ),
+        "note": (
+            f"{sum(rejected.values())} row(s) of {', '.join(bad)} were rejected (a value cannot "
+            f"be converted) and are not in PostgreSQL; they are listed in {REJECTS_TABLE}. Fix "
+            "them in MySQL (the stream then carries them over) or change the mapping, and "
+            "re-copy their chunks or let reconcile repair them."
+        ),
     }
 
 
@@ -56,13 +84,14 @@ def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
 
 
 def render_html(summary: dict[str, Any]) -> str:
-    head = ("table", "chunks done", "rows", "MB", "chunk s", "rows/s", "MB/s")
+    head = ("table", "chunks done", "rows", "rejected", "MB", "chunk s", "rows/s", "MB/s")
     rows = []
     for name, t in sorted(summary["tables"].items()):
         cells = (
             name,
             f"{t['chunks_done']}/{t['chunks']}",
             f"{t['rows']:,}",
+            f"{t.get('rejected', 0):,}",
             f"{t['bytes'] / 1e6:,.1f}",
             f"{t['chunk_seconds']:,.1f}",
             f"{t['rows_per_s']:,.0f}",
@@ -70,6 +99,13 @@ def render_html(summary: dict[str, Any]) -> str:
         )
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     total = summary["total"]
+    rejects = summary.get("rejects")
+    note = (
+        f"<p class='rejects'><b>{html.escape(rejects['note'])}</b><br>"
+        f"<code>{html.escape(rejects['query'])}</code></p>"
+        if rejects
+        else ""
+    )
     return (
         "<!doctype html><meta charset='utf-8'><title>backfill "
         + html.escape(summary["run_id"])
@@ -78,6 +114,7 @@ def render_html(summary: dict[str, Any]) -> str:
         + f"<h1>Backfill {html.escape(summary['run_id'])}</h1>"
         + f"<p>{total['rows']:,} rows, {total['bytes'] / 1e6:,.1f} MB in {total['wall_s']:,.1f} s: "
         + f"{total['rows_per_s']:,.0f} rows/s, {total['mb_per_s']:,.1f} MB/s</p>"
+        + note
         + "<table><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + "</tr>"

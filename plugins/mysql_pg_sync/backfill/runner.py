@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from mysql_pg_sync.backfill import handoff, readers, report, state
 from mysql_pg_sync.backfill.boundaries import average_row_bytes, walk_boundaries
-from mysql_pg_sync.backfill.conversion import convert_batch
+from mysql_pg_sync.backfill.conversion import Rejects, convert_batch
 from mysql_pg_sync.backfill.finalize import finalize_table
 from mysql_pg_sync.backfill.plan import (
     DEFAULT_MAX_GROUPS,
@@ -308,7 +308,9 @@ class Backfill:
             mapping = self.mappings.by_source(ref[0])
             try:
                 try:
-                    result = self._copy(mapping, table_plan, chunk, table_plan.reader, batch_rows)
+                    result = self._copy(
+                        mapping, table_plan, chunk, table_plan.reader, batch_rows, run_id
+                    )
                 except readers.ReaderUnavailable as exc:
                     log.warning(
                         "%s #%d: connectorx cannot read this chunk (%s); re-reading with %s",
@@ -317,7 +319,9 @@ class Backfill:
                         exc,
                         readers.FALLBACK,
                     )
-                    result = self._copy(mapping, table_plan, chunk, readers.FALLBACK, batch_rows)
+                    result = self._copy(
+                        mapping, table_plan, chunk, readers.FALLBACK, batch_rows, run_id
+                    )
             except BaseException as exc:
                 try:
                     state.mark_failed(pg_conn, ref, f"{type(exc).__name__}: {exc}")
@@ -327,7 +331,7 @@ class Backfill:
         mb = result.bytes / 1e6
         seconds = max(result.duration_s, 1e-9)
         log.info(
-            "%s #%d: %d rows, %.1f MB in %.2f s: %.0f rows/s, %.1f MB/s (%s)",
+            "%s #%d: %d rows, %.1f MB in %.2f s: %.0f rows/s, %.1f MB/s (%s)%s",
             ref[0],
             ref[1],
             result.rows,
@@ -336,6 +340,9 @@ class Backfill:
             result.rows / seconds,
             mb / seconds,
             result.reader,
+            f"; {result.rejected} row(s) rejected, see {state.REJECTS_TABLE}"
+            if result.rejected
+            else "",
         )
         return {"table": ref[0], "seq": ref[1], **asdict(result)}
 
@@ -346,6 +353,7 @@ class Backfill:
         chunk: Any,
         reader: str,
         batch_rows: int,
+        run_id: str = "",
     ) -> state.ChunkResult:
         where = mysql_range_predicate(
             table_plan.key_columns, chunk.lower, chunk.upper, my.quote_ident
@@ -367,7 +375,9 @@ class Backfill:
             mapping.pg_key,
             table_plan.strategy,
         )
-        converted = (convert_batch(mapping, b, stats) for b in batches)
+        # reject: conversion fills it as the COPY pulls batches; fail: conversion raises instead
+        rejects = Rejects() if mapping.backfill.on_bad_value == "reject" else None
+        converted = (convert_batch(mapping, b, stats, rejects) for b in batches)
         result = write_chunk(
             self.endpoints.postgres,
             target,
@@ -376,7 +386,19 @@ class Backfill:
             converted,
             reader=reader,
             origins=self.origins,
+            rejects=rejects,
+            run_id=run_id,
         )
+        # logged once committed: each one is in the reject table now
+        for row in rejects.rows if rejects else ():
+            log.warning(
+                "%s #%d: row rejected, not copied: %s: %s (in %s)",
+                mapping.name,
+                chunk.seq,
+                row.describe(),
+                row.error,
+                state.REJECTS_TABLE,
+            )
         if stats.by_column:
             log.warning("%s #%d: values changed on purpose: %s", mapping.name, chunk.seq, stats)
         return result
@@ -395,11 +417,14 @@ class Backfill:
                 )
             result = finalize_table(pg_conn, mysql_conn, mapping, self.mappings)
             state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)
-            if not result.counts_match:
+            rejected = state.table_totals(pg_conn, table)["rejected"]
+            counts_match = result.source_rows == result.target_rows + rejected
+            if not counts_match:
                 message = (
                     f"{table}: MySQL has {result.source_rows} rows, "
-                    f"PostgreSQL {result.target_rows} "
-                    "(expected while MySQL takes writes: the stream replay closes the gap)"
+                    f"PostgreSQL {result.target_rows}"
+                    + (f" + {rejected} rejected" if rejected else "")
+                    + " (expected while MySQL takes writes: the stream replay closes the gap)"
                 )
                 if strict_counts:
                     raise BackfillError(message)
@@ -411,7 +436,21 @@ class Backfill:
                 "streaming",
                 note="backfill done: the consumer replays from kafka_position",
             )
-        return {"table": table, **asdict(result), "counts_match": result.counts_match}
+        if rejected:
+            log.warning(
+                "%s: %d row(s) rejected and not copied; they are listed in %s "
+                "(fix them in MySQL and the stream carries them over, or fix the mapping and "
+                "copy their chunks again; docs/backfill.md)",
+                table,
+                rejected,
+                state.REJECTS_TABLE,
+            )
+        return {
+            "table": table,
+            **asdict(result),
+            "rejected": rejected,
+            "counts_match": counts_match,  # source rows = copied + rejected
+        }
 
     def summarize(
         self, run_id: str, tables: Sequence[str], wall_s: float | None = None
@@ -426,6 +465,8 @@ class Backfill:
             wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
             summary = report.build_summary(run_id, per_table, wall)
             state.finish_run(pg_conn, run_id, summary)
+        if summary["total"]["rejected"]:
+            log.warning("%s", summary["rejects"]["note"])
         paths = report.write_report(self.reports_dir, summary)
         summary["report"] = {k: str(v) for k, v in paths.items()}
         return summary

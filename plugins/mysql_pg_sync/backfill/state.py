@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mysql_pg_sync.backfill.keys import decode_key, encode_key
+from mysql_pg_sync.backfill.keys import KeyEncodingError, decode_key, encode_key, encode_value
 from mysql_pg_sync.backfill.plan import ChunkRef, ChunkSpec, KeyStrategy
 
 TableState = str  # new | backfilling | streaming | paused | failed (000_tables.sql)
@@ -28,10 +28,14 @@ class TablePlan:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    rows: int
+    rows: int  # copied
     bytes: int
     duration_s: float
     reader: str
+    rejected: int = 0  # left out, recorded in mps_sync.backfill_rejects
+
+
+REJECTS_TABLE = "mps_sync.backfill_rejects"  # 060_backfill_rejects.sql
 
 
 def load_plan(conn: psycopg.Connection[Any], source_table: str) -> TablePlan | None:
@@ -122,9 +126,44 @@ def mark_failed(conn: psycopg.Connection[Any], ref: ChunkRef, error: str) -> Non
 
 MARK_DONE_SQL = (
     "UPDATE mps_sync.backfill_chunks SET state = 'done', rows = $1, bytes = $2, duration_s = $3, "
-    "reader = $4, error = NULL, updated_at = now() WHERE source_table = $5 AND seq = $6"
+    "reader = $4, rejected = $7, error = NULL, updated_at = now() "
+    "WHERE source_table = $5 AND seq = $6"
 )
 """Run inside the chunk's own write transaction, so "done" commits exactly with the rows."""
+
+CLEAR_REJECTS_SQL = "DELETE FROM mps_sync.backfill_rejects WHERE source_table = $1 AND seq = $2"
+RECORD_REJECT_SQL = (
+    "INSERT INTO mps_sync.backfill_rejects "
+    "(run_id, source_table, seq, key, column_name, value, error) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)"
+)
+"""Both run inside the chunk's write transaction too (see writer.write_chunk)."""
+
+
+def key_json(key: dict[str, Any]) -> str:
+    """A rejected row's key as JSON text: values as :func:`encode_value` stores chunk bounds;
+    what JSON (or jsonb: no NUL) cannot hold becomes ``["repr", "..."]``."""
+    out: dict[str, Any] = {}
+    for name, value in key.items():
+        try:
+            encoded = encode_value(value)
+        except KeyEncodingError:
+            encoded = ["repr", repr(value)]
+        if isinstance(encoded, str) and "\x00" in encoded:
+            encoded = ["repr", repr(value)]
+        out[name] = encoded
+    return json.dumps(out, ensure_ascii=False)
+
+
+def rejects(conn: psycopg.Connection[Any], source_table: str) -> list[dict[str, Any]]:
+    """The table's rejected rows, chunk by chunk."""
+    rows = conn.execute(
+        "SELECT run_id, seq, key, column_name, value, error, rejected_at "
+        "FROM mps_sync.backfill_rejects WHERE source_table = %s ORDER BY seq, id",
+        (source_table,),
+    ).fetchall()
+    names = ("run_id", "seq", "key", "column", "value", "error", "rejected_at")
+    return [dict(zip(names, r, strict=True)) for r in rows]
 
 
 def chunk_states(conn: psycopg.Connection[Any], source_table: str) -> dict[str, int]:
@@ -138,7 +177,7 @@ def chunk_states(conn: psycopg.Connection[Any], source_table: str) -> dict[str, 
 def table_totals(conn: psycopg.Connection[Any], source_table: str) -> dict[str, Any]:
     row = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE state = 'done'), coalesce(sum(rows), 0), "
-        "coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0) "
+        "coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0), coalesce(sum(rejected), 0) "
         "FROM mps_sync.backfill_chunks WHERE source_table = %s",
         (source_table,),
     ).fetchone()
@@ -149,6 +188,7 @@ def table_totals(conn: psycopg.Connection[Any], source_table: str) -> dict[str, 
         "rows": int(row[2]),
         "bytes": int(row[3]),
         "chunk_seconds": float(row[4]),
+        "rejected": int(row[5]),
     }
 
 

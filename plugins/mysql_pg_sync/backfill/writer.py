@@ -7,6 +7,11 @@ recorded for rows that did not commit.
 * Keyset keys (strings, composites): the batches go to a temporary table first; the delete then
   removes exactly the keys MySQL returned (equality, no ordering, so no collation question) and
   an INSERT ... SELECT moves the rows in.
+
+Rows rejected by the conversion (mapping ``backfill.on_bad_value: reject``) are recorded in
+``mps_sync.backfill_rejects`` in that same transaction, after deleting the chunk's earlier
+rejects: they commit exactly with the chunk's rows and its "done", and a retried chunk replaces
+them instead of adding to them.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ from typing import Any
 import adbc_driver_manager
 import pyarrow as pa
 
+from mysql_pg_sync.backfill.conversion import RejectedRow, Rejects
 from mysql_pg_sync.backfill.plan import ChunkSpec, KeyStrategy, integer_range_predicate
-from mysql_pg_sync.backfill.state import MARK_DONE_SQL, ChunkResult
+from mysql_pg_sync.backfill.state import (
+    CLEAR_REJECTS_SQL,
+    MARK_DONE_SQL,
+    RECORD_REJECT_SQL,
+    ChunkResult,
+    key_json,
+)
 from mysql_pg_sync.connections import pg_conninfo
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import PreflightError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 STAGE_TABLE = "mps_backfill_stage"
+REJECT_KEYS_TABLE = "mps_backfill_reject_keys"
 
 
 @dataclass(frozen=True)
@@ -138,8 +151,14 @@ def write_chunk(
     *,
     reader: str,
     origins: Sequence[str] = (),
+    rejects: Rejects | None = None,
+    run_id: str = "",
 ) -> ChunkResult:
-    """Replace the chunk's rows in one transaction and record it as done; returns its figures."""
+    """Replace the chunk's rows in one transaction and record it as done; returns its figures.
+
+    ``rejects`` is filled by the conversion while the COPY pulls ``batches``; it is complete
+    once the COPY is, and recorded before "done".
+    """
     started = time.monotonic()
     counting = _Counting(batches)
     stream = pa.RecordBatchReader.from_batches(schema, iter(counting))
@@ -148,11 +167,17 @@ def write_chunk(
         cur = conn.cursor()
         tag_session(conn, cur, origins)
         if target.staged:
-            _write_staged(cur, target, chunk, stream)
+            _write_staged(cur, target, chunk, stream, rejects)
         else:
             cur.execute(_delete_range_sql(target, chunk))
             cur.adbc_ingest(target.table, stream, mode="append", db_schema_name=target.schema)
-        result = ChunkResult(counting.rows, counting.bytes, time.monotonic() - started, reader)
+        # Same transaction as the rows: a chunk that fails or dies records no rejects, and a
+        # retry (or a re-queued done chunk) replaces the earlier ones instead of duplicating them.
+        rows = rejects.rows if rejects is not None else []
+        _record_rejects(cur, chunk, rows, run_id)
+        result = ChunkResult(
+            counting.rows, counting.bytes, time.monotonic() - started, reader, len(rows)
+        )
         cur.execute(
             MARK_DONE_SQL,
             parameters=(
@@ -162,6 +187,7 @@ def write_chunk(
                 result.reader,
                 chunk.table,
                 chunk.seq,
+                result.rejected,
             ),
         )
         conn.commit()
@@ -178,13 +204,36 @@ def write_chunk(
         conn.close()
 
 
+def _record_rejects(
+    cur: Any, chunk: ChunkSpec, rejects: Sequence[RejectedRow], run_id: str
+) -> None:
+    cur.execute(CLEAR_REJECTS_SQL, parameters=(chunk.table, chunk.seq))
+    for row in rejects:  # one statement each: rejects are the exception, not the bulk
+        cur.execute(
+            RECORD_REJECT_SQL,
+            parameters=(
+                run_id,
+                chunk.table,
+                chunk.seq,
+                key_json(row.key),
+                row.column,
+                row.value_text(),
+                row.error,
+            ),
+        )
+
+
 def _delete_range_sql(target: TargetSpec, chunk: ChunkSpec) -> str:
     where = integer_range_predicate(pg.quote_ident(target.pg_key[0]), chunk.lower, chunk.upper)
     return f"DELETE FROM {target.qualified} WHERE {where}"
 
 
 def _write_staged(
-    cur: Any, target: TargetSpec, chunk: ChunkSpec, stream: pa.RecordBatchReader
+    cur: Any,
+    target: TargetSpec,
+    chunk: ChunkSpec,
+    stream: pa.RecordBatchReader,
+    rejects: Rejects | None = None,
 ) -> None:
     cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
     cur.adbc_ingest(STAGE_TABLE, stream, mode="create", temporary=True)
@@ -194,6 +243,17 @@ def _write_staged(
             f"t.{pg.quote_ident(k)} = s.{pg.quote_ident(k)}" for k in target.pg_key
         )
         cur.execute(f"DELETE FROM {target.qualified} t USING {stage} s WHERE {match}")
+        # the stream is drained: every reject is known. A rejected key's earlier copy goes too,
+        # as the integer path's range delete does, so the chunk equals its source minus rejects
+        keys = pa.Table.from_batches(rejects.pg_keys) if rejects and rejects.pg_keys else None
+        if keys is not None and keys.num_rows:
+            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{REJECT_KEYS_TABLE}")
+            cur.adbc_ingest(REJECT_KEYS_TABLE, keys, mode="create", temporary=True)
+            cur.execute(
+                f"DELETE FROM {target.qualified} t USING pg_temp.{REJECT_KEYS_TABLE} s "
+                f"WHERE {match}"
+            )
+            cur.execute(f"DROP TABLE pg_temp.{REJECT_KEYS_TABLE}")
     else:
         cur.execute(_delete_range_sql(target, chunk))
     select = ", ".join(f"s.{pg.quote_ident(c)}" for c in target.pg_columns)

@@ -16,6 +16,7 @@ API summary (everything other modules need)::
         m.direction                                    # "mysql_to_pg" | "pg_to_mysql" | "both"
         m.conflict.rule, m.conflict.column             # "last_writer_wins" | "version" | ...
         m.backfill.chunk_rows, m.backfill.chunk_mb, m.backfill.split_column
+        m.backfill.on_bad_value                        # "fail" | "reject" (backfill_rejects)
         m.reconcile.authoritative, m.reconcile.ignore_columns, m.reconcile.float_digits
         m.values.nul_bytes, m.values.zero_dates       # special-value policies
         m.unsupported                                  # reason string, or None
@@ -53,6 +54,7 @@ NulBytePolicy = Literal["strip", "fail"]
 ZeroDatePolicy = Literal["null", "sentinel"]
 EnumStyle = Literal["enum", "check"]
 KeyHint = Literal["auto", "integer", "keyset"]
+BadValuePolicy = Literal["fail", "reject"]
 
 DEFAULT_CHUNK_ROWS = 250_000  # measured sweet spot for connectorx -> ADBC (see measurements.md)
 DEFAULT_FLOAT_DIGITS = 6  # FLOAT is single precision: ~6 significant digits survive both engines
@@ -234,6 +236,13 @@ class BackfillOptions(_Frozen):
         default="auto", description="integer: walk the index; keyset: composite/string keys"
     )
     order: int = Field(default=0, description="lower runs first; FK parents before children")
+    on_bad_value: BadValuePolicy = Field(
+        default="fail",
+        description=(
+            "a value that cannot be converted: fail the chunk naming table, key, column and "
+            "value, or reject: copy the other rows and record the row in mps_sync.backfill_rejects"
+        ),
+    )
 
 
 class ReconcileOptions(_Frozen):

@@ -158,3 +158,58 @@ def test_toast_placeholder_keeps_the_target_value_and_new_column_is_reported(
         assert [tuple(r) for r in drift] == [("mysql", ["extra"])]
     finally:
         consumer.close()
+
+
+@pytest.fixture
+def one_way(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    mapping = items_mapping(mysql_db.database).model_copy(update={"direction": "mysql_to_pg"})
+    with pipeline(
+        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
+    ) as p:
+        yield p
+
+
+def test_one_way_table_applies_without_deciding_and_mysql_stays_the_only_writer(
+    one_way: Pipeline,
+) -> None:
+    """A mysql_to_pg table takes the plain path (no lock, no compare, no conflict record): every
+    change is applied, a PostgreSQL-side edit is overwritten by MySQL's next change, and a
+    second delivery of the same events changes nothing."""
+    consumer = one_way.consumer()
+    try:
+        m = one_way.mysql()
+        cur = m.cursor()
+        cur.execute(
+            "INSERT INTO items VALUES (1, 'a', 1, 1.50, NOW(6), 'x'),"
+            " (2, 'b', 2, 2.50, NOW(6), NULL), (3, 'c', 3, 3.50, NOW(6), NULL)"
+        )
+        cur.execute("UPDATE items SET qty = 10, name = 'a2' WHERE id = 1")
+        cur.execute("DELETE FROM items WHERE id = 2")
+        want = [(1, "a2", 10), (3, "c", 3)]
+        drive(consumer, lambda: [r[:3] for r in _pg_rows(one_way)] == want)
+        with one_way.pg() as pg:
+            pg.execute("UPDATE items SET qty = 99 WHERE id = 3")  # not captured: one way
+        cur.execute("UPDATE items SET name = 'c2' WHERE id = 3")
+        drive(consumer, lambda: [r[:3] for r in _pg_rows(one_way)] == [(1, "a2", 10), (3, "c2", 3)])
+        m.close()
+    finally:
+        consumer.close()
+    with one_way.pg() as pg:
+        stats = pg.execute(
+            "SELECT sum(events), sum(skipped_same), sum(conflicts) FROM mps_sync.stream_metrics"
+        ).fetchone()
+        conflicts = pg.execute("SELECT count(*) FROM mps_sync.conflicts").fetchone()
+    assert conflicts == (0,)
+    assert stats == (6, 0, 0)  # six changes, none compared with the target, no conflict
+    replay = one_way.consumer(group_id=one_way.config.group_id + "-replay")
+    try:
+        replay.run(max_seconds=15, idle_stop_s=5)
+    finally:
+        replay.close()
+    assert [r[:3] for r in _pg_rows(one_way)] == [(1, "a2", 10), (3, "c2", 3)]

@@ -102,6 +102,10 @@ class TablePlan:
     known_src: frozenset[str]
 
     @property
+    def two_way(self) -> bool:
+        return self.mapping.replicates_to_pg() and self.mapping.replicates_to_mysql()
+
+    @property
     def key_kinds(self) -> tuple[str, ...]:
         return tuple(self.kinds[d] for d in self.dst_key)
 
@@ -285,6 +289,9 @@ class Applier:
         counts = result.counts(plan.mapping.name, plan.incoming_side)
         prepared = self._prepare(plan, group, result)
         counts.dead_letters += len(group) - len(prepared)
+        if not plan.two_way:
+            counts.applied += self._apply_one_way(plan, prepared, result)
+            return
         current = self.session.lock_rows(
             plan.table_sql, plan.dst_names, plan.dst_key, [p.key for p in prepared]
         )
@@ -326,6 +333,20 @@ class Applier:
         applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
         applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
         counts.applied += applied
+
+    def _apply_one_way(
+        self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult
+    ) -> int:
+        """A one-way table has a single writer, the incoming side, so there is nothing to decide:
+        no row lock, no compare, no conflict, no tombstone. Upsert and delete by key are
+        idempotent, which is all redelivery needs."""
+        whole = [p for p in prepared if p.change.op != "d" and not p.unavailable]
+        deletes = [p for p in prepared if p.change.op == "d"]
+        partial = [p for p in prepared if p.change.op != "d" and p.unavailable]
+        applied = self._write(plan, whole, result, lambda ps: self._upsert(plan, ps, None))
+        applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+        applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
+        return applied
 
     def _tombstones(
         self, plan: TablePlan, prepared: list[_Prepared], current: dict[Row, Row]

@@ -16,8 +16,12 @@ without gaps (design decision 1).
    marking the chunk `done` are one PostgreSQL transaction, so a retry never duplicates.
 4. **finalize** (per table): deferred indexes/FKs, ANALYZE, sequences past the copied max, row
    counts on both sides; marks the table `streaming` (the consumer replays from the position).
-5. **summary**: rows, MB, duration and throughput per table and in total; also written to
-   `$MPS_REPORTS_DIR/backfill_<run>.json|html`.
+5. **verify** (`verify = checksums`): each loaded table compared with reconcile's differ in
+   dry-run mode (segments cut at the chunk boundaries, rows changed meanwhile re-checked after
+   the stream caught up): rows compared, segments, drift by class with example keys. Nothing is
+   repaired; `verify = counts` keeps finalize's row counts only.
+6. **summary**: rows, MB, duration and throughput per table and in total, and the verification;
+   also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`.
 
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.
@@ -103,6 +107,13 @@ def _backfill() -> Any:
             "resume: continue planned tables only; reload: truncate and copy again.",
         ),
         "dry_run": Param(False, type="boolean", description="Plan and report only; write nothing."),
+        "verify": Param(
+            "checksums",
+            type="string",
+            enum=["counts", "checksums"],
+            description="After the load: counts = row counts only; checksums = also compare "
+            "every row with reconcile's checksums (dry run, confirmed drift only).",
+        ),
         "require_capture": Param(
             True,
             type="boolean",
@@ -154,21 +165,42 @@ def backfill() -> None:
         return [runner.finalize(t["table"]) for t in planned["tables"]]
 
     @task
-    def summary(planned: dict[str, Any], finals: list[dict[str, Any]]) -> dict[str, Any]:
+    def verify(planned: dict[str, Any], finals: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per table: reconcile's checksums over the chunk ranges, dry run; drift by class."""
+        from mysql_pg_sync.backfill.verify import VerifyOptions, verify_tables
+
+        context = get_current_context()
+        mode = context["params"]["verify"]
+        if _options().dry_run or mode == "counts":
+            return {"mode": mode, "tables": []}
+        runner = _backfill()
+        mappings = [runner.mappings.by_source(t["table"]) for t in planned["tables"]]
+        return verify_tables(
+            runner.endpoints, mappings, VerifyOptions(mode=mode), context["run_id"]
+        )
+
+    @task
+    def summary(
+        planned: dict[str, Any], finals: list[dict[str, Any]], verified: dict[str, Any]
+    ) -> dict[str, Any]:
         """Rows, MB, duration and throughput per table and in total; also a run report."""
+        from mysql_pg_sync.backfill.verify import add_to_report
+
         if _options().dry_run:
             return planned
         result = _backfill().summarize(
             get_current_context()["run_id"], [t["table"] for t in planned["tables"]]
         )
         result["finalize"] = finals
+        add_to_report(result, verified)
         print(result)
         return result
 
     planned = plan()
     groups = prepare(planned)
     copied = copy.expand(group=groups)
-    summary(planned, finalize(planned, copied))
+    finals = finalize(planned, copied)
+    summary(planned, finals, verify(planned, finals))
 
 
 backfill()

@@ -29,6 +29,7 @@ from mysql_pg_sync.reconcile.diff import CanonicalRow, classify
 from mysql_pg_sync.reconcile.model import CompareColumn
 from mysql_pg_sync.reconcile.segments import (
     Segment,
+    Split,
     first_width,
     merged_bounds,
     root_segment,
@@ -50,14 +51,14 @@ class InMemoryPair:
     def _h(key: int, content: str) -> str:
         return hashlib.md5(f"{key}|{content}".encode()).hexdigest()
 
-    def child_checksums(self, segment: Segment, width: int):
+    def child_checksums(self, segment: Segment, split: Split):
         self.checksum_calls += 1
         out: list[dict[int, Checksum]] = []
         for rows in self.sides:
             acc: dict[int, list[int]] = {}
             for k, v in rows.items():
                 if segment.lo <= k < segment.hi:
-                    slot = acc.setdefault((k - segment.lo) // width, [0, 0])
+                    slot = acc.setdefault(segment.child_index(k, split), [0, 0])
                     slot[0] += 1
                     slot[1] += int(self._h(k, v)[17:], 16)
             out.append({i: Checksum(c, t) for i, (c, t) in acc.items()})
@@ -83,7 +84,8 @@ def _run(left: Rows, right: Rows, factor: int = 4, threshold: int = 8, segment_r
     root = root_segment(lo, hi)
     assert root is not None
     width = first_width(root, max(len(left), len(right)), segment_rows)
-    result = bisect(pair, split_groups(root, width, 3), width, BisectConfig(factor, threshold))
+    groups = [(g, width) for g in split_groups(root, width, 3)]
+    result = bisect(pair, groups, BisectConfig(factor, threshold))
     return result, pair
 
 

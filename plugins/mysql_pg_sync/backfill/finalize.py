@@ -1,5 +1,5 @@
 """After a table's last chunk: deferred indexes/FKs, ANALYZE, sequences past the copied max,
-and a row count on both sides."""
+and a row count on both sides (row checksums follow in :mod:`.verify`)."""
 
 from __future__ import annotations
 

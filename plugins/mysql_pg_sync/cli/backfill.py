@@ -1,7 +1,7 @@
 """`python -m mysql_pg_sync backfill plan|run|status`: the backfill outside Airflow.
 
 ``run`` does what the DAG does (plan, prepare, copy chunk groups in parallel worker processes,
-finalize, summary) and prints the summary as JSON.
+finalize, verify, summary) and prints the summary as JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ from typing import Any
 
 from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions
+from mysql_pg_sync.backfill.verify import (
+    DEFAULT_VERIFY,
+    VERIFY_MODES,
+    VerifyOptions,
+    add_to_report,
+    verify_tables,
+)
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, reports_dir
 
@@ -30,6 +37,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-parallel", type=int, default=2, help="worker processes")
     parser.add_argument("--mode", choices=MODES, default="create_missing")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--verify",
+        choices=VERIFY_MODES,
+        default=DEFAULT_VERIFY,
+        help="after the load: row counts only, or also reconcile's checksums (dry run)",
+    )
     parser.add_argument("--batch-rows", type=int, default=65_536)
     parser.add_argument(
         "--no-capture-check",
@@ -103,8 +116,16 @@ def run(args: argparse.Namespace) -> int:
         for future in [pool.submit(_copy_group, plain, g, run_id) for g in groups]:
             future.result()
     finals = [backfill.finalize(t) for t in tables]
-    summary = backfill.summarize(run_id, tables, time.monotonic() - started)
+    wall_s = time.monotonic() - started  # the load's throughput, without the verification
+    verified = verify_tables(
+        backfill.endpoints,
+        [backfill.mappings.by_source(t) for t in tables],
+        VerifyOptions(mode=args.verify),
+        run_id,
+    )
+    summary = backfill.summarize(run_id, tables, wall_s)
     summary["finalize"] = finals
+    add_to_report(summary, verified)
     summary["refused"] = outcome.refused
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from mysql_pg_sync.reconcile.segments import Segment
+from mysql_pg_sync.reconcile.segments import Part, Segment, Split
 
 DEFAULT_FACTOR = 16
 DEFAULT_THRESHOLD = 1_000  # rows: below this, compare (key, row hash) pairs instead of splitting
@@ -38,9 +38,9 @@ class RowRef:
 
 class SegmentSource(Protocol):
     def child_checksums(
-        self, segment: Segment, width: int
+        self, segment: Segment, split: Split
     ) -> tuple[dict[int, Checksum], dict[int, Checksum]]:
-        """Per child index (``(ordinal - lo) // width``): MySQL's and PostgreSQL's checksums."""
+        """Per child index (:meth:`Segment.child_index`): MySQL's and PostgreSQL's checksums."""
         ...
 
     def row_hashes(
@@ -110,24 +110,24 @@ def compare_leaf(
 
 def bisect(
     source: SegmentSource,
-    groups: Sequence[Segment],
-    width: int,
+    parts: Sequence[Part],
     config: BisectConfig | None = None,
     map_fn: Callable[..., Iterator[Any]] = map,
 ) -> BisectResult:
-    """Compare each of ``groups`` split into children of ``width``, recursing into mismatches.
+    """Compare the children of each of ``parts`` (first-level segments), recursing into
+    mismatches with equal-width children.
 
     ``map_fn`` runs one level's segments (pass an executor's ``map`` for parallelism).
     """
     config = config or BisectConfig()
     result = BisectResult()
-    level: list[tuple[Segment, int]] = [(group, width) for group in groups]
+    level: list[Part] = list(parts)
     top = True
     while level:
         checked = list(map_fn(lambda item: source.child_checksums(*item), level))
         leaves: list[Segment] = []
-        next_level: list[tuple[Segment, int]] = []
-        for (segment, child_width), (left, right) in zip(level, checked, strict=True):
+        next_level: list[Part] = []
+        for (segment, split), (left, right) in zip(level, checked, strict=True):
             if top:
                 result.stats.rows_mysql += sum(c.count for c in left.values())
                 result.stats.rows_postgres += sum(c.count for c in right.values())
@@ -137,13 +137,13 @@ def bisect(
                 if a == b:
                     continue
                 result.stats.segments_mismatched += 1
-                child = segment.child(index, child_width)
+                child = segment.split_child(index, split)
                 rows = max(a.count if a else 0, b.count if b else 0)
                 if rows <= config.threshold or child.span == 1:
                     leaves.append(child)
                 else:
-                    parts = min(config.factor, math.ceil(rows / config.threshold) * 2)
-                    next_level.append((child, child.child_width(max(2, parts))))
+                    children = min(config.factor, math.ceil(rows / config.threshold) * 2)
+                    next_level.append((child, child.child_width(max(2, children))))
         top = False
         size = max(1, source.leaf_batch)
         batches = [leaves[i : i + size] for i in range(0, len(leaves), size)]

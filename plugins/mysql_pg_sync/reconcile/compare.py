@@ -19,11 +19,14 @@ from mysql_pg_sync.reconcile.bisect import (
 from mysql_pg_sync.reconcile.canonical import json_equal
 from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify
 from mysql_pg_sync.reconcile.segments import (
+    Part,
     Segment,
-    first_width,
+    Split,
+    first_level,
+    is_sparse,
+    merge_children,
     merged_bounds,
     root_segment,
-    split_groups,
 )
 from mysql_pg_sync.reconcile.sqlside import TableSide
 
@@ -47,6 +50,8 @@ class Comparison:
     stats: BisectStats = field(default_factory=BisectStats)
     suspects: int = 0
     hash_only: int = 0  # hash differed, values equal at the declared precision / by JSON value
+    segmentation: str = ""  # how the first level was split: width | walked | hash
+    first_level_segments: int = 0
 
 
 class PairSource:
@@ -61,9 +66,9 @@ class PairSource:
         return left.result(), right
 
     def child_checksums(
-        self, segment: Segment, width: int
+        self, segment: Segment, split: Split
     ) -> tuple[dict[int, Checksum], dict[int, Checksum]]:
-        return self.both(lambda s: s.child_checksums(segment, width))
+        return self.both(lambda s: s.child_checksums(segment, split))
 
     def row_hashes(
         self, segments: Sequence[Segment]
@@ -98,15 +103,31 @@ def _same(a: str | None, b: str | None) -> bool:
 
 
 def _json_segments(
-    root: Segment, rows: int, segment_rows: int, hash_ordinal: bool, workers: int
+    root: Segment, parts: Sequence[Part], hash_ordinal: bool, workers: int
 ) -> list[Segment]:
-    """Index ranges of ~10 segments each; a hash ordinal scans the table per segment, so it
-    gets one segment per worker instead."""
+    """Index ranges of ~10 first-level segments each; a hash ordinal scans the table per
+    segment, so it gets one segment per worker instead."""
     if hash_ordinal:
         width = root.child_width(max(1, workers))
-    else:
-        width = first_width(root, rows, segment_rows * 10)
-    return [root.child(i, width) for i in range(-(-root.span // width))]
+        return [root.child(i, width) for i in range(-(-root.span // width))]
+    return merge_children(parts, 10)
+
+
+def plan_first_level(
+    source: PairSource, root: Segment, rows: int, config: CompareConfig, cuts: Sequence[int]
+) -> tuple[list[Part], str]:
+    """(first-level parts, how they were split). Integer keys: one index-range scan per worker
+    (a hash ordinal would rescan the table per part), cut at ``cuts`` and, on a sparse key, at
+    boundaries walked on MySQL's index every ``segment_rows`` rows."""
+    if source.mysql.table.ordinal != "integer":
+        return first_level(root, rows, config.segment_rows, 1), "hash"
+    if not is_sparse(root, rows):
+        return first_level(root, rows, config.segment_rows, config.workers, aligned=cuts), "width"
+    walked = source.mysql.key_cuts(config.segment_rows)
+    parts = first_level(
+        root, rows, config.segment_rows, config.workers, walked=walked, aligned=cuts
+    )
+    return parts, "walked"
 
 
 def recheck(source: PairSource, columns: Sequence[Any], diffs: Iterable[RowDiff]) -> list[RowDiff]:
@@ -122,32 +143,30 @@ def _distinct_raw_keys(keys: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]
 
 
 def compare(
-    source: PairSource, config: CompareConfig, executor_map: Callable[..., Iterator[Any]]
+    source: PairSource,
+    config: CompareConfig,
+    executor_map: Callable[..., Iterator[Any]],
+    cuts: Sequence[int] = (),
 ) -> Comparison:
-    """Every difference between the two sides of ``source``'s table, classified."""
+    """Every difference between the two sides of ``source``'s table, classified.
+
+    ``cuts``: integer key values every first-level segment must respect (a backfill's chunk
+    boundaries); ignored for a hash ordinal, whose buckets follow no key order."""
     table = source.mysql.table
     (lo_a, hi_a, rows_a), (lo_b, hi_b, rows_b) = source.both(lambda s: s.bounds())
     result = Comparison()
     root = root_segment(*merged_bounds((lo_a, hi_a), (lo_b, hi_b)))
     if root is None:
         return result
-    width = first_width(root, max(rows_a, rows_b), config.segment_rows)
-    # integer keys: one index-range scan per worker; a hash ordinal would rescan per group
-    parallel = config.workers if table.ordinal == "integer" else 1
-    groups = split_groups(root, width, parallel)
-    found = bisect(source, groups, width, config.bisect, executor_map)
+    parts, result.segmentation = plan_first_level(source, root, max(rows_a, rows_b), config, cuts)
+    result.first_level_segments = sum(1 for seg, split in parts for _ in seg.children(split))
+    found = bisect(source, parts, config.bisect, executor_map)
     result.stats = found.stats
     suspects: dict[KeyText, Suspect] = {s.key: s for s in found.suspects}
     if table.json_columns:
         for seg_suspects in executor_map(
             lambda seg: _json_suspects(source, seg),
-            _json_segments(
-                root,
-                max(rows_a, rows_b),
-                config.segment_rows,
-                table.ordinal == "hash",
-                config.workers,
-            ),
+            _json_segments(root, parts, table.ordinal == "hash", config.workers),
         ):
             for s in seg_suspects:
                 suspects.setdefault(s.key, s)

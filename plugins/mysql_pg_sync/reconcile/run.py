@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +56,7 @@ class TableResult:
     repairs: Counter[str] = field(default_factory=Counter)
     repair_message: str | None = None
     duration_s: float = 0.0
+    segmentation: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         drift = Counter(d.drift for d in self.diffs)
@@ -66,6 +67,7 @@ class TableResult:
             "status": self.status,
             "error": self.error,
             **self.stats,
+            "segmentation": self.segmentation,
             "drift": {k: drift.get(k, 0) for k in DRIFT_CLASSES},
             "examples": {
                 k: [list(d.key) for d in self.diffs if d.drift == k][:EXAMPLE_KEYS]
@@ -102,11 +104,15 @@ def open_source(
 
 
 def compare_table(
-    source: PairSource, options: RunOptions, waiter: CatchUpWaiter, result: TableResult
+    source: PairSource,
+    options: RunOptions,
+    waiter: CatchUpWaiter,
+    result: TableResult,
+    cuts: Sequence[int] = (),
 ) -> None:
     """Fill ``result`` with the confirmed differences (after the in-flight re-check)."""
     with ThreadPoolExecutor(max(1, options.compare.workers)) as segments:
-        found = compare(source, options.compare, segments.map)
+        found = compare(source, options.compare, segments.map, cuts)
     confirmed = found.diffs
     if confirmed:
         waiter.wait(source.mysql.table.name)
@@ -115,6 +121,7 @@ def compare_table(
     result.stats = {
         "rows_mysql": found.stats.rows_mysql,
         "rows_postgres": found.stats.rows_postgres,
+        "first_level_segments": found.first_level_segments,
         "segments_compared": found.stats.segments_compared,
         "segments_mismatched": found.stats.segments_mismatched,
         "leaves_fetched": found.stats.leaves_fetched,
@@ -122,6 +129,7 @@ def compare_table(
         "hash_only": found.hash_only,
         "in_flight": len(found.diffs) - len(confirmed),
     }
+    result.segmentation = found.segmentation
     result.status = "drift" if confirmed else "in_sync"
 
 
@@ -195,8 +203,11 @@ def reconcile_table(
     options: RunOptions,
     waiter: CatchUpWaiter | None = None,
     applier: RepairApplier | None = None,
+    cuts: Sequence[int] = (),
 ) -> TableResult:
-    """Compare, re-check, record and (optionally) repair one table; the result is stored."""
+    """Compare, re-check, record and (optionally) repair one table; the result is stored.
+
+    ``cuts``: integer key values the first-level segments must respect (see ``compare``)."""
     started = time.monotonic()
     target = f"{table.pg_schema}.{table.pg_table}"
     result = TableResult(table.name, target)
@@ -205,7 +216,7 @@ def reconcile_table(
         source, close = open_source(table, mysql, postgres, executor, options.compare.workers)
         try:
             source.both(lambda side: side.check_schema())
-            compare_table(source, options, waiter or DelayWaiter(), result)
+            compare_table(source, options, waiter or DelayWaiter(), result, cuts)
             store.record_drift(state, run_id, table.name, result.diffs)
             repair_table(state, run_id, source, options, applier, result)
         except ReconcileError as exc:

@@ -14,15 +14,27 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+from mysql_pg_sync.backfill.boundaries import walk_boundaries
 from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
 from mysql_pg_sync.reconcile.diff import CanonicalRow
 from mysql_pg_sync.reconcile.errors import SchemaMismatchError
 from mysql_pg_sync.reconcile.model import STRING_KINDS, CompareColumn, ReconcileTable
-from mysql_pg_sync.reconcile.segments import Segment
+from mysql_pg_sync.reconcile.segments import Segment, Split
 
 SideName = Literal["mysql", "postgres"]
 KEY_BATCH = 500  # keys per IN (...) list
 LEAF_BATCH = 8  # index-range segments per row-hash query
+
+
+def cut_index_sql(ordinal_sql: str, cuts: Sequence[int], offset: int = 0) -> str:
+    """How many of the increasing ``cuts`` are <= the ordinal, as a binary tree of CASEs: plain
+    SQL both engines evaluate alike, ~log2(len(cuts)) comparisons a row."""
+    if not cuts:
+        return str(offset)
+    mid = len(cuts) // 2
+    below = cut_index_sql(ordinal_sql, cuts[:mid], offset)
+    above = cut_index_sql(ordinal_sql, cuts[mid + 1 :], offset + mid + 1)
+    return f"CASE WHEN {ordinal_sql} < {int(cuts[mid])} THEN {below} ELSE {above} END"
 
 
 class ConnectionPool:
@@ -173,14 +185,32 @@ class TableSide:
     def _in_segment(self) -> str:
         return f"{self.ordinal_sql} >= %s AND {self.ordinal_sql} < %s"
 
-    def child_checksums(self, segment: Segment, width: int) -> dict[int, Checksum]:
-        child = self.dialect.floor_div_sql(f"{self.ordinal_sql} - %s", "%s")
+    def child_checksums(self, segment: Segment, split: Split) -> dict[int, Checksum]:
+        if isinstance(split, int):
+            child = self.dialect.floor_div_sql(f"{self.ordinal_sql} - %s", "%s")
+            params: tuple[int, ...] = (segment.lo, split, segment.lo, segment.hi)
+        else:
+            child = cut_index_sql(self.ordinal_sql, split)
+            params = (segment.lo, segment.hi)
         sql = (
             f"SELECT {child}, COUNT(*), SUM({self.dialect.hash60_sql(self.row_hash_sql)}) "
             f"FROM {self.from_sql} WHERE {self._in_segment()} GROUP BY 1"
         )
-        rows = self._query(sql, (segment.lo, width, segment.lo, segment.hi))
+        rows = self._query(sql, params)
         return {int(r[0]): Checksum(int(r[1]), int(r[2])) for r in rows}
+
+    def key_cuts(self, every_rows: int) -> list[int]:
+        """An integer key's value every ``every_rows`` rows, walked on this side's index with
+        the backfill planner's walk (MySQL only: the walk speaks MySQL)."""
+        if self.side != "mysql" or self.table.ordinal != "integer":
+            raise ValueError(f"{self.table.name}: the key walk needs MySQL and an integer key")
+        key = [self._physical[self.table.key[0]]]
+        with self.pool.connection() as conn:
+            try:
+                boundaries = walk_boundaries(conn, self.namespace, self.table_name, key, every_rows)
+            finally:
+                conn.commit()  # end the read snapshot, as _query does
+        return [int(b[0]) for b in boundaries]
 
     @property
     def leaf_batch(self) -> int:

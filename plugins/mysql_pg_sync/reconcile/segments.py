@@ -21,7 +21,8 @@ HASH_ORDINAL_SPAN = 2**32
 # An integer key is sparse when its span is this many times its row count: equal-width segments
 # would then hold very uneven row counts, so the first level is cut at walked index boundaries.
 # A dense key is not walked: equal widths are already even there and the walk (one index query
-# per segment) would only add time.
+# per segment) would only add time (measured 2026-11-25 on the 300k-row bench pair: forcing the
+# walk cost 0.3-1 s on a 2.3-2.5 s comparison).
 SPARSE_FACTOR = 4
 MAX_CUTS_PER_QUERY = 1024  # cuts in one checksum query (its SQL grows with them)
 

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from mysql_pg_sync.backfill.report import reports_dir
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.reconcile import store
 from mysql_pg_sync.reconcile.bisect import BisectConfig
@@ -30,7 +29,7 @@ from mysql_pg_sync.reconcile.compare import CompareConfig
 from mysql_pg_sync.reconcile.model import CompareColumn, ReconcileTable, canonical_kind
 from mysql_pg_sync.reconcile.recheck import DelayWaiter
 from mysql_pg_sync.reconcile.run import RunOptions, reconcile_table
-from mysql_pg_sync.settings import DatabaseEndpoint, endpoints_from_env
+from mysql_pg_sync.settings import DatabaseEndpoint, endpoints_from_env, reports_dir
 
 DB = "mps_bench_reconcile"
 TABLE = "orders"

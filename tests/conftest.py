@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, endpoints_from_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +84,9 @@ def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[Da
         conn.cursor().execute(
             f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         )
+        # As stack/conf/mariadb-bootstrap.sql does for the synced database (the sync user has
+        # no CREATE there): the stream applier's exactly-once fence.
+        conn.cursor().execute(mysql_dialect.applied_offsets_ddl(name))
         yield replace(endpoints.mysql, database=name)
     finally:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -32,3 +32,12 @@ FLUSH PRIVILEGES;
 CREATE TABLE IF NOT EXISTS `@DATABASE@`.`mps_debezium_signal` (
   id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048) NULL
 );
+
+-- The stream's exactly-once fence for changes applied to MySQL: created here by the
+-- administrator, the applier only reads and upserts it (see dialects/mysql.py).
+CREATE TABLE IF NOT EXISTS `@DATABASE@`.`mps_applied_offsets` (
+  group_id varchar(255) NOT NULL, topic varchar(255) NOT NULL, kafka_partition int NOT NULL,
+  next_offset bigint NOT NULL,
+  updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (group_id, topic, kafka_partition)
+) CHARACTER SET utf8mb4;

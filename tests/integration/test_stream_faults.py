@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -257,3 +257,63 @@ def test_concurrent_writes_on_both_sides_never_echo_and_go_quiet(items: Pipeline
         assert min(m_applied, p_applied) > 0
     finally:
         consumer.close()
+
+
+def _rows(p: Pipeline) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    m = p.mysql()
+    try:
+        cur = m.cursor()
+        cur.execute("SELECT id, name FROM items ORDER BY id")
+        mysql_rows = [tuple(r) for r in cur.fetchall()]
+    finally:
+        m.close()
+    with p.pg() as pg:
+        pg_rows = [tuple(r) for r in pg.execute("SELECT id, name FROM items ORDER BY id")]
+    return mysql_rows, pg_rows
+
+
+def test_a_replay_after_a_crash_before_the_kafka_commit_changes_nothing(items: Pipeline) -> None:
+    """The targets committed, Kafka's offsets did not (kill -9 in between): the next consumer
+    reads every message again. Re-applying MySQL's old insert under mysql_wins would overwrite
+    the newer name PostgreSQL wrote since (found by the convergence harness); the offsets each
+    target records in its own transaction make the replay a no-op."""
+    consumer = items.consumer()
+    try:
+        m = items.mysql()
+        m.cursor().execute("INSERT INTO items VALUES (1, 'from mysql', 1, 1.00, NOW(6), NULL)")
+        m.close()
+        drive(consumer, lambda: _rows(items)[1] == [(1, "from mysql")])
+        with items.pg() as pg:
+            pg.execute("UPDATE items SET name = 'from postgres' WHERE id = 1")
+        drive(consumer, lambda: _rows(items)[0] == [(1, "from postgres")])
+        consumer.run(max_seconds=3, idle_stop_s=2)  # the echoes, so both sides are quiet
+        topics = list(consumer.topics)
+    finally:
+        consumer.close()
+    assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])
+
+    rewind = Consumer(
+        {"bootstrap.servers": items.endpoints.kafka_bootstrap, "group.id": items.config.group_id}
+    )
+    try:
+        meta = rewind.list_topics(timeout=10)
+        rewind.commit(
+            offsets=[
+                TopicPartition(t, p, 0)
+                for t in topics
+                if t in meta.topics
+                for p in meta.topics[t].partitions
+            ],
+            asynchronous=False,
+        )
+    finally:
+        rewind.close()
+
+    again = items.consumer(max_batch_events=1)  # one message a batch, as a replay may cut them
+    try:
+        summary = again.run(max_seconds=30, idle_stop_s=5)
+    finally:
+        again.close()
+    assert summary.replayed >= 4  # insert, its echo, the update, its echo
+    assert summary.applied == 0
+    assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])

@@ -1,8 +1,12 @@
 """The stream consumer: Kafka -> decode -> drop echoes -> micro-batch -> apply -> commit.
 
-Delivery is at least once: offsets are committed only after the target transactions (and the
-dead-letter messages) are committed, and every write is idempotent (upserts/deletes of full row
-images, skipped when the target already equals them), so a crash anywhere replays harmlessly.
+Exactly once per target: each target transaction also records, per Kafka partition, the next
+offset it has applied (``mps_sync.applied_offsets`` in PostgreSQL, ``mps_applied_offsets`` in the
+synced MySQL database). Kafka's committed offsets follow after the databases commit, so a crash
+in between replays messages the targets already hold: they are recognised by that record and
+skipped. Re-applying them is not harmless: under a fixed-winner rule (``mysql_wins``) a replayed
+old change would overwrite the newer row the other side wrote since. Dead letters are published
+before the targets commit (at least once: a replay may publish one twice, never lose it).
 Tables in state ``backfilling`` (``mps_sync.table_state``) keep their partitions paused; when a
 table turns ``streaming`` its partitions start from the recorded ``kafka_position`` unless the
 consumer group already committed past it.
@@ -73,6 +77,7 @@ class RunSummary:
     echoes: int = 0
     conflicts: int = 0
     dead_letters: int = 0
+    replayed: int = 0  # messages a target had already applied (a replay after a crash)
     batches: int = 0
     seconds: float = 0.0
     first_message_s: float | None = None  # seconds from the start to the first message
@@ -87,6 +92,7 @@ class RunSummary:
             "echoes_dropped": self.echoes,
             "conflicts": self.conflicts,
             "dead_letters": self.dead_letters,
+            "replayed_skipped": self.replayed,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
@@ -106,6 +112,7 @@ class _Pending:
     echoes: dict[tuple[str, Side], int] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     messages: int = 0
+    replayed: int = 0
 
 
 class StreamConsumer:
@@ -131,6 +138,11 @@ class StreamConsumer:
             target_side = "postgres" if side == "mysql" else "mysql"
             target_endpoint = endpoints.postgres if side == "mysql" else endpoints.mysql
             session = open_target(target_side, target_endpoint, config.tags)
+            try:
+                session.ensure_offsets_table()
+            except BaseException:
+                session.close()
+                raise
             self.sessions[side] = session
             self.appliers[side] = Applier(session, mappings, tombstones)
         self.producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
@@ -158,6 +170,7 @@ class StreamConsumer:
             self._decode = AvroDecoder(registry_fetch(endpoints.schema_registry_url)).decode_change
         self.states: dict[str, TableState] = {}
         self.paused: set[tuple[str, int]] = set()
+        self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
         self._last_refresh = 0.0
         self._subscribed = False
 
@@ -185,7 +198,14 @@ class StreamConsumer:
         offset = recorded.get(str(tp.partition), recorded.get(tp.partition))  # type: ignore[call-overload]
         return int(offset) if offset is not None else None
 
+    def _load_applied(self) -> None:
+        for side, session in self.sessions.items():
+            for (topic, partition), offset in session.applied_offsets(self.config.group_id).items():
+                if self.topics.get(topic, (None,))[0] == side:
+                    self.applied[(topic, partition)] = offset
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._load_applied()
         self.states = read_table_states(self.state_conn)
         committed = {
             (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
@@ -291,6 +311,9 @@ class StreamConsumer:
         pending.offsets[(topic, partition)] = max(
             offset, pending.offsets.get((topic, partition), -1)
         )
+        if offset < self.applied.get((topic, partition), 0):
+            pending.replayed += 1
+            return
         side, table = self.topics.get(topic, ("mysql", topic))  # unknown topic: named as is
         position = KafkaPosition(topic, partition, offset)
         try:
@@ -316,20 +339,32 @@ class StreamConsumer:
         by_side: dict[Side, list[ChangeEvent]] = {}
         for event in events:
             by_side.setdefault(event.side, []).append(event)
-        for side, side_events in by_side.items():
-            applier = self.appliers.get(side)
-            if applier is None:
-                continue
-            self._apply_side(applier, self.sessions[side], side_events, result)
-        for conflict in result.conflicts:
-            self._bury(conflict)
-        self.state_conn.commit()  # the tombstones, after the targets committed
-        letters = list(pending.letters)
-        for letter in result.dead_letters:
-            pos = letter.event.position if letter.event else None
-            raw = pending.raw.get((pos.topic, pos.partition, pos.offset)) if pos else None
-            letters.append((letter, *(raw or (None, None))))
-        publish(self.producer, self.config.dead_letter_topic, letters)
+        fence = self._fence(pending)
+        try:
+            for side, session in self.sessions.items():
+                side_events = by_side.get(side, [])
+                if side_events:
+                    self.appliers[side].apply(collapse(side_events), result)
+                if fence.get(side):
+                    session.record_offsets(self.config.group_id, fence[side])
+            for conflict in result.conflicts:
+                self._bury(conflict)
+            letters = list(pending.letters)
+            for letter in result.dead_letters:
+                pos = letter.event.position if letter.event else None
+                raw = pending.raw.get((pos.topic, pos.partition, pos.offset)) if pos else None
+                letters.append((letter, *(raw or (None, None))))
+            publish(self.producer, self.config.dead_letter_topic, letters)
+            self.state_conn.commit()  # conflicts and tombstones: a replay may repeat, not lose
+            for side, session in self.sessions.items():
+                session.commit()
+                for position, next_offset in fence.get(side, {}).items():  # a replay reads lower
+                    self.applied[position] = max(self.applied.get(position, 0), next_offset)
+        except Exception:
+            for session in self.sessions.values():
+                session.rollback()
+            self.state_conn.rollback()
+            raise
         applied_at_ms = time.time() * 1000
         lag: dict[tuple[str, str], int] = {}
         for event in [*events, *batch.superseded]:
@@ -357,6 +392,7 @@ class StreamConsumer:
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in pending.offsets.items()],
                 asynchronous=False,
             )
+        summary.replayed += pending.replayed
         self._summarise(result, summary)
 
     def _mapping_name(self, event: ChangeEvent) -> str:
@@ -366,19 +402,14 @@ class StreamConsumer:
             else event.source_table
         )
 
-    def _apply_side(
-        self,
-        applier: Applier,
-        session: TargetSession,
-        events: list[ChangeEvent],
-        result: BatchResult,
-    ) -> None:
-        try:
-            applier.apply(collapse(events), result)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+    def _fence(self, pending: _Pending) -> dict[Side, dict[tuple[str, int], int]]:
+        """Per target side, the next offset of every partition this batch read from."""
+        fence: dict[Side, dict[tuple[str, int], int]] = {}
+        for (topic, partition), offset in pending.offsets.items():
+            side = self.topics.get(topic, (None,))[0]
+            if side in self.sessions:
+                fence.setdefault(side, {})[(topic, partition)] = offset + 1
+        return fence
 
     def _bury(self, conflict: ConflictRecord) -> None:
         """A delete from side X won at the other side: remove the row that the applier

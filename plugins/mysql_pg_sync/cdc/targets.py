@@ -8,7 +8,7 @@ staging table; MySQL: multi-row VALUES).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -65,6 +65,15 @@ class TargetSession(Protocol):
     def close(self) -> None: ...
 
     def is_row_error(self, exc: BaseException) -> bool: ...
+
+    def ensure_offsets_table(self) -> None: ...
+
+    def applied_offsets(self, group: str) -> dict[tuple[str, int], int]: ...
+
+    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None: ...
+
+
+Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to apply
 
 
 def _chunks(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -212,6 +221,18 @@ class PostgresTarget:
         """A problem with the data of some row (constraint, value), not with the connection."""
         return isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError)
 
+    def ensure_offsets_table(self) -> None:
+        """Nothing to do: the state schema (070_applied_offsets) has it."""
+
+    def applied_offsets(self, group: str) -> Offsets:
+        rows = self.conn.execute(pg_dialect.applied_offsets_sql(), (group,)).fetchall()
+        return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        sql = pg_dialect.record_offset_sql()
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
+
 
 _DENIED = re.compile(r"BINLOG REPLAY|SUPER", re.IGNORECASE)
 
@@ -223,6 +244,7 @@ class MySQLTarget:
     side = "mysql"
 
     def __init__(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> None:
+        self.endpoint = endpoint
         self.conn = mysql_connect(endpoint)
         cur = self.conn.cursor()
         try:
@@ -301,6 +323,36 @@ class MySQLTarget:
         return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
             isinstance(exc, MySQLdb.OperationalError) and exc.args and exc.args[0] in (1366, 1292)
         )
+
+    def ensure_offsets_table(self) -> None:
+        """The applier's exactly-once fence must exist; the sync user usually may not create it."""
+        db = self.endpoint.database
+        cur = self.conn.cursor()
+        try:
+            cur.execute(mysql_dialect.applied_offsets_sql(db), ("",))
+            cur.fetchall()
+            return
+        except MySQLdb.ProgrammingError:  # 1146: no such table
+            pass
+        ddl = mysql_dialect.applied_offsets_ddl(db)
+        try:
+            cur.execute(ddl)
+        except (MySQLdb.OperationalError, MySQLdb.ProgrammingError) as exc:
+            raise PreflightError(
+                f"MySQL table {db}.{mysql_dialect.APPLIED_OFFSETS_TABLE} is missing and user "
+                f"{self.endpoint.user!r} may not create it ({exc}). The stream records there, in "
+                "the same transaction as its writes, which Kafka offsets it has applied to MySQL. "
+                f"Create it once as an administrator: {ddl}"
+            ) from None
+
+    def applied_offsets(self, group: str) -> Offsets:
+        cur = self.conn.cursor()
+        cur.execute(mysql_dialect.applied_offsets_sql(self.endpoint.database), (group,))
+        return {(str(t), int(p)): int(o) for t, p, o in cur.fetchall()}
+
+    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        sql = mysql_dialect.record_offset_sql(self.endpoint.database)
+        self.conn.cursor().executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
 
 
 def _normal_key(values: Sequence[Any]) -> Row:

@@ -236,3 +236,35 @@ def row_estimate_sql() -> str:
         "SELECT COALESCE(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
     )
+
+
+APPLIED_OFFSETS_TABLE = "mps_applied_offsets"  # in the synced database, beside the signal table
+
+
+def applied_offsets_ddl(database: str) -> str:
+    """The stream's exactly-once fence for changes applied to MySQL (see state/sql/070)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(database, APPLIED_OFFSETS_TABLE)} ("
+        "group_id varchar(255) NOT NULL, topic varchar(255) NOT NULL, "
+        "kafka_partition int NOT NULL, next_offset bigint NOT NULL, "
+        "updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
+        "ON UPDATE CURRENT_TIMESTAMP(6), PRIMARY KEY (group_id, topic, kafka_partition)"
+        ") CHARACTER SET utf8mb4"
+    )
+
+
+def record_offset_sql(database: str) -> str:
+    """Upsert one partition's next offset; parameters (group, topic, partition, next_offset)."""
+    return (
+        f"INSERT INTO {qualified(database, APPLIED_OFFSETS_TABLE)} (group_id, topic, "
+        "kafka_partition, next_offset) VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "next_offset = GREATEST(next_offset, VALUES(next_offset))"
+    )
+
+
+def applied_offsets_sql(database: str) -> str:
+    """(topic, partition, next_offset) of one consumer group; parameter (group,)."""
+    return (
+        f"SELECT topic, kafka_partition, next_offset FROM "
+        f"{qualified(database, APPLIED_OFFSETS_TABLE)} WHERE group_id = %s"
+    )

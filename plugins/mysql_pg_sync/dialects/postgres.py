@@ -224,3 +224,24 @@ def row_estimate_sql() -> str:
         "SELECT COALESCE(MAX(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s"
     )
+
+
+APPLIED_OFFSETS_TABLE = "mps_sync.applied_offsets"  # created by the state schema (070)
+
+
+def record_offset_sql() -> str:
+    """Upsert one partition's next offset; parameters (group, topic, partition, next_offset)."""
+    return (
+        f"INSERT INTO {APPLIED_OFFSETS_TABLE} AS t (group_id, topic, kafka_partition, "
+        "next_offset) VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, kafka_partition) "
+        "DO UPDATE SET next_offset = GREATEST(t.next_offset, EXCLUDED.next_offset), "
+        "updated_at = now()"
+    )
+
+
+def applied_offsets_sql() -> str:
+    """(topic, partition, next_offset) of one consumer group; parameter (group,)."""
+    return (
+        f"SELECT topic, kafka_partition, next_offset FROM {APPLIED_OFFSETS_TABLE} "
+        "WHERE group_id = %s"
+    )

@@ -105,6 +105,9 @@ def run_ours(
             str(workers),
             "--chunk-rows",
             str(chunk_rows),
+            # the same work as pgloader and the floor: copy, indexes, counts; no checksum pass
+            "--verify",
+            "counts",
         ],
         env,
     )

@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS `@DATABASE@`.`mps_debezium_signal` (
 -- administrator, the applier only reads and upserts it (see dialects/mysql.py).
 CREATE TABLE IF NOT EXISTS `@DATABASE@`.`mps_applied_offsets` (
   group_id varchar(255) NOT NULL, topic varchar(255) NOT NULL, kafka_partition int NOT NULL,
-  next_offset bigint NOT NULL,
+  next_offset bigint NOT NULL, source_position text NULL,
   updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
   PRIMARY KEY (group_id, topic, kafka_partition)
 ) CHARACTER SET utf8mb4;
+-- stacks made before the column existed
+ALTER TABLE `@DATABASE@`.`mps_applied_offsets` ADD COLUMN IF NOT EXISTS source_position text NULL AFTER next_offset;

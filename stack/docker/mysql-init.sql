@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS `legacy`.`mps_debezium_signal` (
 );
 CREATE TABLE IF NOT EXISTS `legacy`.`mps_applied_offsets` (
   group_id varchar(255) NOT NULL, topic varchar(255) NOT NULL, kafka_partition int NOT NULL,
-  next_offset bigint NOT NULL,
+  next_offset bigint NOT NULL, source_position text NULL,
   updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
   PRIMARY KEY (group_id, topic, kafka_partition)
 ) CHARACTER SET utf8mb4;

@@ -3,6 +3,7 @@ kill -9 mid-batch loses and duplicates nothing; concurrent writes on both sides 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -315,5 +316,49 @@ def test_a_replay_after_a_crash_before_the_kafka_commit_changes_nothing(items: P
     finally:
         again.close()
     assert summary.replayed >= 4  # insert, its echo, the update, its echo
+    assert summary.applied == 0
+    assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])
+
+
+def test_a_change_debezium_emits_again_is_not_applied_twice(items: Pipeline) -> None:
+    """After a Connect or broker restart Debezium re-reads its log from the last committed
+    position and emits those changes again under new offsets. The old MySQL insert, applied
+    again under mysql_wins, would overwrite the newer name PostgreSQL wrote since (found by
+    `make chaos`); its binlog position gives it away."""
+    consumer = items.consumer()
+    try:
+        m = items.mysql()
+        m.cursor().execute("INSERT INTO items VALUES (1, 'from mysql', 1, 1.00, NOW(6), NULL)")
+        m.close()
+        drive(consumer, lambda: _rows(items)[1] == [(1, "from mysql")])
+        with items.pg() as pg:
+            pg.execute("UPDATE items SET name = 'from postgres' WHERE id = 1")
+        drive(consumer, lambda: _rows(items)[0] == [(1, "from postgres")])
+        consumer.run(max_seconds=3, idle_stop_s=2)
+        topic = next(t for t, (side, _) in consumer.topics.items() if side == "mysql")
+
+        # the insert, emitted again exactly as Debezium does after a restart
+        reader = Consumer(
+            {"bootstrap.servers": items.endpoints.kafka_bootstrap, "group.id": "mps-test-reader"}
+        )
+        try:
+            meta = reader.list_topics(topic, timeout=10).topics[topic]
+            reader.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+            first = None
+            while first is None:
+                msg = reader.poll(5)
+                assert msg is not None, "the insert event is not in the topic"
+                if msg.value() and json.loads(msg.value())["payload"]["op"] == "c":
+                    first = msg
+        finally:
+            reader.close()
+        producer = Producer({"bootstrap.servers": items.endpoints.kafka_bootstrap})
+        producer.produce(topic, first.value(), first.key(), partition=first.partition())
+        producer.flush(10)
+
+        summary = consumer.run(max_seconds=15, idle_stop_s=4)
+    finally:
+        consumer.close()
+    assert summary.duplicates == 1
     assert summary.applied == 0
     assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])

@@ -5,8 +5,11 @@ offset it has applied (``mps_sync.applied_offsets`` in PostgreSQL, ``mps_applied
 synced MySQL database). Kafka's committed offsets follow after the databases commit, so a crash
 in between replays messages the targets already hold: they are recognised by that record and
 skipped. Re-applying them is not harmless: under a fixed-winner rule (``mysql_wins``) a replayed
-old change would overwrite the newer row the other side wrote since. Dead letters are published
-before the targets commit (at least once: a replay may publish one twice, never lose it).
+old change would overwrite the newer row the other side wrote since. The same record keeps the
+source log position of the last change per partition: Debezium itself re-emits changes after a
+Connect or broker restart (new offsets, old positions), and those are skipped too
+(:mod:`.source_order`). Dead letters are published before the targets commit (at least once: a
+replay may publish one twice, never lose it).
 Tables in state ``backfilling`` (``mps_sync.table_state``) keep their partitions paused; when a
 table turns ``streaming`` its partitions start from the recorded ``kafka_position`` unless the
 consumer group already committed past it.
@@ -24,6 +27,7 @@ from typing import Any, Literal
 import psycopg
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
 
+from mysql_pg_sync.cdc import source_order
 from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLetter, plan_for
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
@@ -39,7 +43,8 @@ from mysql_pg_sync.cdc.metrics import (
     read_table_states,
     record_batch,
 )
-from mysql_pg_sync.cdc.targets import TargetSession, open_target
+from mysql_pg_sync.cdc.source_order import SourceOrder
+from mysql_pg_sync.cdc.targets import Fence, TargetSession, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
@@ -78,6 +83,7 @@ class RunSummary:
     conflicts: int = 0
     dead_letters: int = 0
     replayed: int = 0  # messages a target had already applied (a replay after a crash)
+    duplicates: int = 0  # changes Debezium emitted again (source position already applied)
     batches: int = 0
     seconds: float = 0.0
     first_message_s: float | None = None  # seconds from the start to the first message
@@ -93,6 +99,7 @@ class RunSummary:
             "conflicts": self.conflicts,
             "dead_letters": self.dead_letters,
             "replayed_skipped": self.replayed,
+            "source_duplicates_skipped": self.duplicates,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
@@ -113,6 +120,8 @@ class _Pending:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     messages: int = 0
     replayed: int = 0
+    duplicates: int = 0
+    source_high: dict[tuple[str, int], SourceOrder] = field(default_factory=dict)
 
 
 class StreamConsumer:
@@ -171,6 +180,7 @@ class StreamConsumer:
         self.states: dict[str, TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
+        self.source_high: dict[tuple[str, int], SourceOrder] = {}  # last source position applied
         self._last_refresh = 0.0
         self._subscribed = False
 
@@ -200,9 +210,11 @@ class StreamConsumer:
 
     def _load_applied(self) -> None:
         for side, session in self.sessions.items():
-            for (topic, partition), offset in session.applied_offsets(self.config.group_id).items():
-                if self.topics.get(topic, (None,))[0] == side:
-                    self.applied[(topic, partition)] = offset
+            for ident, (offset, source) in session.applied_offsets(self.config.group_id).items():
+                if self.topics.get(ident[0], (None,))[0] == side:
+                    self.applied[ident] = offset
+                    if (order := source_order.load(source)) is not None:
+                        self.source_high[ident] = order
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._load_applied()
@@ -324,6 +336,13 @@ class StreamConsumer:
             return
         if event is None:
             return
+        if event.source_order is not None:
+            ident = (topic, partition)
+            high = pending.source_high.get(ident) or self.source_high.get(ident)
+            if high is not None and event.source_order <= high:
+                pending.duplicates += 1
+                return
+            pending.source_high[ident] = event.source_order
         if is_echo(event, self.config.tags):
             pending.echoes[(table, side)] = pending.echoes.get((table, side), 0) + 1
             batcher.echo(event)
@@ -358,8 +377,10 @@ class StreamConsumer:
             self.state_conn.commit()  # conflicts and tombstones: a replay may repeat, not lose
             for side, session in self.sessions.items():
                 session.commit()
-                for position, next_offset in fence.get(side, {}).items():  # a replay reads lower
-                    self.applied[position] = max(self.applied.get(position, 0), next_offset)
+                for part, (next_offset, _) in fence.get(side, {}).items():  # a replay reads lower
+                    self.applied[part] = max(self.applied.get(part, 0), next_offset)
+                    if part in pending.source_high:
+                        self.source_high[part] = pending.source_high[part]
         except Exception:
             for session in self.sessions.values():
                 session.rollback()
@@ -393,6 +414,7 @@ class StreamConsumer:
                 asynchronous=False,
             )
         summary.replayed += pending.replayed
+        summary.duplicates += pending.duplicates
         self._summarise(result, summary)
 
     def _mapping_name(self, event: ChangeEvent) -> str:
@@ -402,13 +424,15 @@ class StreamConsumer:
             else event.source_table
         )
 
-    def _fence(self, pending: _Pending) -> dict[Side, dict[tuple[str, int], int]]:
-        """Per target side, the next offset of every partition this batch read from."""
-        fence: dict[Side, dict[tuple[str, int], int]] = {}
-        for (topic, partition), offset in pending.offsets.items():
-            side = self.topics.get(topic, (None,))[0]
+    def _fence(self, pending: _Pending) -> dict[Side, dict[tuple[str, int], Fence]]:
+        """Per target side, the next offset and last source position of every partition this
+        batch read from."""
+        fence: dict[Side, dict[tuple[str, int], Fence]] = {}
+        for ident, offset in pending.offsets.items():
+            side = self.topics.get(ident[0], (None,))[0]
             if side in self.sessions:
-                fence.setdefault(side, {})[(topic, partition)] = offset + 1
+                last = source_order.dump(pending.source_high.get(ident))
+                fence.setdefault(side, {})[ident] = (offset + 1, last)
         return fence
 
     def _bury(self, conflict: ConflictRecord) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Side
+from mysql_pg_sync.cdc.source_order import source_order
 from mysql_pg_sync.errors import SyncError
 
 TOAST_PLACEHOLDER = "__debezium_unavailable_value"
@@ -286,6 +287,7 @@ def build_event(
         server_id=source.get("server_id"),
         position=position,
         fields=getattr(rows, "names", ()),
+        source_order=source_order(side, op, source, payload.get("transaction")),
     )
 
 

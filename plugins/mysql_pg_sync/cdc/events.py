@@ -55,6 +55,7 @@ class ChangeEvent:
     server_id: int | None = None
     position: KafkaPosition | None = None
     fields: tuple[str, ...] = field(default=())  # columns in the event's schema (drift check)
+    source_order: tuple[int, ...] | None = None  # log order at the source (see source_order.py)
 
     @property
     def source_table(self) -> str:

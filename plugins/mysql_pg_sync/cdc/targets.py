@@ -68,12 +68,13 @@ class TargetSession(Protocol):
 
     def ensure_offsets_table(self) -> None: ...
 
-    def applied_offsets(self, group: str) -> dict[tuple[str, int], int]: ...
+    def applied_offsets(self, group: str) -> Applied: ...
 
-    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None: ...
+    def record_offsets(self, group: str, applied: Mapping[tuple[str, int], Fence]) -> None: ...
 
 
-Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to apply
+Fence = tuple[int, str | None]  # next Kafka offset to apply, last source position (JSON) or None
+Applied = dict[tuple[str, int], Fence]  # per (topic, partition)
 
 
 def _chunks(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -224,14 +225,14 @@ class PostgresTarget:
     def ensure_offsets_table(self) -> None:
         """Nothing to do: the state schema (070_applied_offsets) has it."""
 
-    def applied_offsets(self, group: str) -> Offsets:
+    def applied_offsets(self, group: str) -> Applied:
         rows = self.conn.execute(pg_dialect.applied_offsets_sql(), (group,)).fetchall()
-        return {(str(t), int(p)): int(o) for t, p, o in rows}
+        return {(str(t), int(p)): (int(o), s) for t, p, o, s in rows}
 
-    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+    def record_offsets(self, group: str, applied: Mapping[tuple[str, int], Fence]) -> None:
         sql = pg_dialect.record_offset_sql()
         with self.conn.cursor() as cur:
-            cur.executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
+            cur.executemany(sql, [(group, t, p, o, s) for (t, p), (o, s) in applied.items()])
 
 
 _DENIED = re.compile(r"BINLOG REPLAY|SUPER", re.IGNORECASE)
@@ -345,14 +346,15 @@ class MySQLTarget:
                 f"Create it once as an administrator: {ddl}"
             ) from None
 
-    def applied_offsets(self, group: str) -> Offsets:
+    def applied_offsets(self, group: str) -> Applied:
         cur = self.conn.cursor()
         cur.execute(mysql_dialect.applied_offsets_sql(self.endpoint.database), (group,))
-        return {(str(t), int(p)): int(o) for t, p, o in cur.fetchall()}
+        return {(str(t), int(p)): (int(o), s) for t, p, o, s in cur.fetchall()}
 
-    def record_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+    def record_offsets(self, group: str, applied: Mapping[tuple[str, int], Fence]) -> None:
         sql = mysql_dialect.record_offset_sql(self.endpoint.database)
-        self.conn.cursor().executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
+        rows = [(group, t, p, o, s) for (t, p), (o, s) in applied.items()]
+        self.conn.cursor().executemany(sql, rows)
 
 
 def _normal_key(values: Sequence[Any]) -> Row:

@@ -246,7 +246,7 @@ def applied_offsets_ddl(database: str) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {qualified(database, APPLIED_OFFSETS_TABLE)} ("
         "group_id varchar(255) NOT NULL, topic varchar(255) NOT NULL, "
-        "kafka_partition int NOT NULL, next_offset bigint NOT NULL, "
+        "kafka_partition int NOT NULL, next_offset bigint NOT NULL, source_position text NULL, "
         "updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
         "ON UPDATE CURRENT_TIMESTAMP(6), PRIMARY KEY (group_id, topic, kafka_partition)"
         ") CHARACTER SET utf8mb4"
@@ -254,17 +254,19 @@ def applied_offsets_ddl(database: str) -> str:
 
 
 def record_offset_sql(database: str) -> str:
-    """Upsert one partition's next offset; parameters (group, topic, partition, next_offset)."""
+    """Upsert one partition's next offset and source position; parameters (group, topic,
+    partition, next_offset, source_position)."""
     return (
         f"INSERT INTO {qualified(database, APPLIED_OFFSETS_TABLE)} (group_id, topic, "
-        "kafka_partition, next_offset) VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-        "next_offset = GREATEST(next_offset, VALUES(next_offset))"
+        "kafka_partition, next_offset, source_position) VALUES (%s, %s, %s, %s, %s) "
+        "ON DUPLICATE KEY UPDATE next_offset = GREATEST(next_offset, VALUES(next_offset)), "
+        "source_position = COALESCE(VALUES(source_position), source_position)"
     )
 
 
 def applied_offsets_sql(database: str) -> str:
-    """(topic, partition, next_offset) of one consumer group; parameter (group,)."""
+    """(topic, partition, next_offset, source_position) of a consumer group; parameter (group,)."""
     return (
-        f"SELECT topic, kafka_partition, next_offset FROM "
+        f"SELECT topic, kafka_partition, next_offset, source_position FROM "
         f"{qualified(database, APPLIED_OFFSETS_TABLE)} WHERE group_id = %s"
     )

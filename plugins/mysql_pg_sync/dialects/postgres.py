@@ -230,18 +230,21 @@ APPLIED_OFFSETS_TABLE = "mps_sync.applied_offsets"  # created by the state schem
 
 
 def record_offset_sql() -> str:
-    """Upsert one partition's next offset; parameters (group, topic, partition, next_offset)."""
+    """Upsert one partition's next offset and source position; parameters (group, topic,
+    partition, next_offset, source_position)."""
     return (
         f"INSERT INTO {APPLIED_OFFSETS_TABLE} AS t (group_id, topic, kafka_partition, "
-        "next_offset) VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, kafka_partition) "
-        "DO UPDATE SET next_offset = GREATEST(t.next_offset, EXCLUDED.next_offset), "
+        "next_offset, source_position) VALUES (%s, %s, %s, %s, %s) "
+        "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET "
+        "next_offset = GREATEST(t.next_offset, EXCLUDED.next_offset), "
+        "source_position = COALESCE(EXCLUDED.source_position, t.source_position), "
         "updated_at = now()"
     )
 
 
 def applied_offsets_sql() -> str:
-    """(topic, partition, next_offset) of one consumer group; parameter (group,)."""
+    """(topic, partition, next_offset, source_position) of a consumer group; parameter (group,)."""
     return (
-        f"SELECT topic, kafka_partition, next_offset FROM {APPLIED_OFFSETS_TABLE} "
+        f"SELECT topic, kafka_partition, next_offset, source_position FROM {APPLIED_OFFSETS_TABLE} "
         "WHERE group_id = %s"
     )

@@ -7,6 +7,8 @@ CREATE TABLE IF NOT EXISTS mps_sync.applied_offsets (
     topic           text NOT NULL,
     kafka_partition integer NOT NULL,
     next_offset     bigint NOT NULL,
+    source_position text,                         -- log order of the last change (source_order.py)
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (group_id, topic, kafka_partition)
 );
+ALTER TABLE mps_sync.applied_offsets ADD COLUMN IF NOT EXISTS source_position text;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -103,5 +104,34 @@ def test_last_writer_wins_with_update_and_delete_conflicts(lww: Pipeline) -> Non
         assert decided <= set(got) <= decided | maybe_again
     finally:
         consumer.close()
+        m.close()
+        pg.close()
+
+
+def test_a_late_delete_removes_the_row_an_older_update_brought_back(lww: Pipeline) -> None:
+    """Found by `make chaos`: MySQL's newer update won on both sides, then MySQL deleted the row.
+    PostgreSQL's older update reached MySQL after that delete but before the delete's own event
+    was consumed (no tombstone yet), so the applier brought the row back there. The delete then
+    met PostgreSQL's row unchanged, no conflict, so nothing removed the revenant on MySQL."""
+    m, pg = lww.mysql(), lww.pg()
+    # one member of the consumer group at a time: a member that stops polling stalls the
+    # group's next rebalance until its session times out
+    try:
+        with closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only:
+            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2020-01-01', NULL)")
+            drive(mysql_only, lambda: len(_rows(pg, False)) == 1)
+            pg.execute("UPDATE items SET qty = 2, updated_at = '2020-01-02' WHERE id = 1")
+            m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2020-01-03' WHERE id = 1")
+            drive(mysql_only, lambda: [r[2] for r in _rows(pg, False)] == [3])  # newer MySQL won
+        m.cursor().execute("DELETE FROM items WHERE id = 1")  # now: newer than both updates
+        # PostgreSQL's older update alone, with no tombstone of the delete known yet
+        with closing(lww.consumer(incoming_sides=("postgres",), max_batch_events=1)) as pg_only:
+            drive(pg_only, lambda: [r[2] for r in _rows(m, True)] == [2])
+        with closing(lww.consumer()) as both:
+            drive(both, lambda: _rows(m, True) == [] and _rows(pg, False) == [])
+            both.run(max_seconds=3, idle_stop_s=2)
+        assert _rows(m, True) == []
+        assert _rows(pg, False) == []
+    finally:
         m.close()
         pg.close()

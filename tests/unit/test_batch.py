@@ -74,33 +74,16 @@ def test_batcher_rejects_bad_limits() -> None:
         MicroBatcher(max_events=0)
 
 
-def test_an_echo_supersedes_the_keys_earlier_events_in_the_batch() -> None:
-    """Seed 400634445 (issue 9): MySQL won a same-row race, its row came back from PostgreSQL as
-    an echo, then PostgreSQL changed the row again. Folding that last change with the events
-    before the echo gave it a stale before-image: a false conflict that MySQL 'won'."""
+def test_an_echo_of_a_batched_key_cuts_the_batch() -> None:
+    """Seed 400634445 (issue 9): folding a key's change after our echo with its changes before
+    it gave a stale before-image (a false conflict). Dropping the earlier ones instead lost a
+    delete that our echo had not seen (make chaos): the batch is cut at the echo instead."""
     batcher = MicroBatcher(max_events=100, max_ms=100)
-    first = ev("u", 1, {"id": 1, "v": "a"}, {"id": 1, "v": "b"})
+    first = ev("d", 1, {"id": 1, "v": "a"}, None)
     other_key = ev("u", 2, {"id": 2, "v": "x"}, {"id": 2, "v": "y"})
-    echo = ev("u", 1, {"id": 1, "v": "b"}, {"id": 1, "v": "m"})
-    later = ev("u", 1, {"id": 1, "v": "m"}, {"id": 1, "v": "c"})
-    for event in (first, other_key):
-        batcher.add(event)
-    batcher.echo(echo)
-    batcher.add(later)
-    batch = batcher.drain()
-    assert batch.events == [other_key, later]
-    assert batch.superseded == [first]
-    assert len(batch) == 3
-    by_key = {c.last.key["id"]: c for c in collapse(batch.events)}
-    assert by_key[1].before == {"id": 1, "v": "m"}  # the echo's after-image, not the stale "a"
-    assert by_key[1].after == {"id": 1, "v": "c"}
-    assert by_key[2].before == {"id": 2, "v": "x"}
-
-
-def test_an_echo_of_an_unbatched_key_changes_nothing() -> None:
-    batcher = MicroBatcher(max_events=100, max_ms=100)
-    only = ev("c", 1, None, {"id": 1})
-    batcher.add(only)
-    batcher.echo(ev("u", 9, {"id": 9}, {"id": 9}))
-    batch = batcher.drain()
-    assert (batch.events, batch.superseded) == ([only], [])
+    batcher.add(first)
+    batcher.add(other_key)
+    assert batcher.echo(ev("c", 1, None, {"id": 1, "v": "m"}))
+    assert not batcher.echo(ev("u", 9, {"id": 9}, {"id": 9}))  # a key not in the batch
+    assert batcher.drain() == [first, other_key]
+    assert not batcher.echo(ev("c", 1, None, {"id": 1, "v": "m"}))  # a new batch: no cut

@@ -76,6 +76,8 @@ class BatchResult:
     conflicts: list[ConflictRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     drift: dict[tuple[str, Side], tuple[str, ...]] = field(default_factory=dict)
+    # deletes applied to a last-writer-wins table: (mapping name, incoming side, event)
+    deletes: list[tuple[str, Side, ChangeEvent]] = field(default_factory=list)
 
     def counts(self, table: str, side: Side) -> TableCounts:
         return self.tables.setdefault((table, side), TableCounts())
@@ -333,6 +335,9 @@ class Applier:
         applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
         applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
         counts.applied += applied
+        if rule.rule == "last_writer_wins":
+            name, side = plan.mapping.name, plan.incoming_side
+            result.deletes += [(name, side, p.change.last) for p in deletes]
 
     def _apply_one_way(
         self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult

@@ -66,10 +66,11 @@ def collapse(events: Iterable[ChangeEvent]) -> list[CollapsedChange]:
 class MicroBatcher:
     """Collects events until ``max_events`` or ``max_ms`` after the first, whichever comes first.
 
-    An echo of our own write to a key supersedes that key's earlier events in the batch: the echo
-    overwrote them on the source with the other side's row, and they were either applied to the
-    target already or lost to its rule. Folding them with the key's later events would put a
-    stale before-image in front of the later changes, which then look like conflicts they are not.
+    An echo of our own write to a key that already has events in the batch cuts the batch
+    (:meth:`echo` returns True): folding the key's later events with its earlier ones would put
+    a before-image from before our write in front of them, a false conflict. Dropping the
+    earlier ones is no answer either: our write may have been decided without them (a delete
+    still in flight, say), so they must still be applied, in their own batch.
     """
 
     def __init__(
@@ -84,22 +85,18 @@ class MicroBatcher:
         self.max_ms = max_ms
         self._clock = clock
         self._events: list[ChangeEvent] = []
-        self._by_key: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
-        self._superseded: set[int] = set()
+        self._keys: set[tuple[str, tuple[Any, ...]]] = set()
         self._started: float | None = None
 
     def add(self, event: ChangeEvent) -> None:
         if self._started is None:
             self._started = self._clock()
-        ident = (event.source_table, event.key_tuple())
-        self._by_key.setdefault(ident, []).append(len(self._events))
+        self._keys.add((event.source_table, event.key_tuple()))
         self._events.append(event)
 
-    def echo(self, event: ChangeEvent) -> None:
-        """Our own write to ``event``'s key came back: the key's earlier events are superseded."""
-        positions = self._by_key.pop((event.source_table, event.key_tuple()), None)
-        if positions:
-            self._superseded.update(positions)
+    def echo(self, event: ChangeEvent) -> bool:
+        """Our own write to ``event``'s key came back: True when the batch must be cut here."""
+        return (event.source_table, event.key_tuple()) in self._keys
 
     def __len__(self) -> int:
         return len(self._events)
@@ -115,21 +112,6 @@ class MicroBatcher:
             return False
         return len(self._events) >= self.max_events or self.remaining_ms() <= 0
 
-    def drain(self) -> Batch:
-        events, superseded = self._events, self._superseded
-        self._events, self._by_key, self._superseded, self._started = [], {}, set(), None
-        if not superseded:
-            return Batch(events, [])
-        live = [e for i, e in enumerate(events) if i not in superseded]
-        return Batch(live, [events[i] for i in sorted(superseded)])
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """A drained batch: the events to apply, and those an echo superseded (counted, not applied)."""
-
-    events: list[ChangeEvent]
-    superseded: list[ChangeEvent]
-
-    def __len__(self) -> int:
-        return len(self.events) + len(self.superseded)
+    def drain(self) -> list[ChangeEvent]:
+        events, self._events, self._keys, self._started = self._events, [], set(), None
+        return events

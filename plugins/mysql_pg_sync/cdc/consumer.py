@@ -28,7 +28,7 @@ import psycopg
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from mysql_pg_sync.cdc import source_order
-from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLetter, plan_for
+from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter, plan_for
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
@@ -121,6 +121,7 @@ class _Pending:
     messages: int = 0
     replayed: int = 0
     duplicates: int = 0
+    cut: bool = False  # an echo of a key already in the batch: flush before the next message
     source_high: dict[tuple[str, int], SourceOrder] = field(default_factory=dict)
 
 
@@ -299,6 +300,9 @@ class StreamConsumer:
                     if summary.first_message_s is None:
                         summary.first_message_s = last_message - started
                     self._take(msg, pending, batcher)
+                    if pending.cut:
+                        self._flush(batcher, pending, summary)
+                        pending = _Pending()
                 if batcher.is_due() or (pending.messages and not len(batcher)):
                     self._flush(batcher, pending, summary)
                     pending = _Pending()
@@ -345,14 +349,13 @@ class StreamConsumer:
             pending.source_high[ident] = event.source_order
         if is_echo(event, self.config.tags):
             pending.echoes[(table, side)] = pending.echoes.get((table, side), 0) + 1
-            batcher.echo(event)
+            pending.cut = pending.cut or batcher.echo(event)
             return
         batcher.add(event)
         pending.raw[(topic, partition, offset)] = (msg.key(), msg.value())
 
     def _flush(self, batcher: MicroBatcher, pending: _Pending, summary: RunSummary) -> None:
-        batch = batcher.drain()
-        events = batch.events
+        events = batcher.drain()
         started = time.monotonic()
         result = BatchResult()
         by_side: dict[Side, list[ChangeEvent]] = {}
@@ -366,8 +369,8 @@ class StreamConsumer:
                     self.appliers[side].apply(collapse(side_events), result)
                 if fence.get(side):
                     session.record_offsets(self.config.group_id, fence[side])
-            for conflict in result.conflicts:
-                self._bury(conflict)
+            for name, delete_side, event in result.deletes:
+                self._bury(name, delete_side, event)
             letters = list(pending.letters)
             for letter in result.dead_letters:
                 pos = letter.event.position if letter.event else None
@@ -388,7 +391,7 @@ class StreamConsumer:
             raise
         applied_at_ms = time.time() * 1000
         lag: dict[tuple[str, str], int] = {}
-        for event in [*events, *batch.superseded]:
+        for event in events:
             ident = (self._mapping_name(event), event.side)
             n = result.counts(*ident)
             n.events += 1
@@ -435,24 +438,20 @@ class StreamConsumer:
                 fence.setdefault(side, {})[ident] = (offset + 1, last)
         return fence
 
-    def _bury(self, conflict: ConflictRecord) -> None:
-        """A delete from side X won at the other side: remove the row that the applier
-        resurrected on X from an older update consumed before the delete (see conflicts)."""
-        delete_side = conflict.incoming_side
-        if conflict.kind != "delete_update" or conflict.winner != delete_side:
-            return
+    def _bury(self, source_table: str, delete_side: Side, event: ChangeEvent) -> None:
+        """A delete from side X was applied at the other side: remove the row that the applier
+        resurrected on X from an older update of the other side, consumed before the delete
+        arrived (with or without a conflict: the delete's event may come late, after faults)."""
         back: Side = "postgres" if delete_side == "mysql" else "mysql"
         session = self.sessions.get(back)  # the session that writes to the delete's side
-        mapping = self.mappings.find_source(conflict.source_table)
+        mapping = self.mappings.find_source(source_table)
         if session is None or mapping is None or mapping.conflict.column is None:
             return
         plan = plan_for(mapping, back, session.dialect)
-        event = conflict.event
         key = tuple((event.key or {}).get(k, (event.before or {}).get(k)) for k in plan.dst_key)
         rows = session.lock_rows(plan.table_sql, plan.dst_names, plan.dst_key, [key])
         row = next(iter(rows.values()), None)
         if row is None or plan.rule_column is None:
-            session.commit()
             return
         kind = plan.kinds.get(plan.rule_column, "text")
         value = dict(zip(plan.dst_names, row, strict=True))[plan.rule_column]
@@ -467,7 +466,6 @@ class StreamConsumer:
                 delete_side,
             )
             session.delete(plan.table_sql, plan.dst_key, [key])
-        session.commit()
 
     def _summarise(self, result: BatchResult, summary: RunSummary) -> None:
         summary.batches += 1

@@ -27,6 +27,7 @@ from tests.integration.stream_harness import (
     wait_until,
 )
 
+from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -273,6 +274,18 @@ def _rows(p: Pipeline) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return mysql_rows, pg_rows
 
 
+def _insert_in_mysql_then_rename_in_postgres(items: Pipeline, consumer: StreamConsumer) -> None:
+    """Row 1 made in MySQL, renamed in PostgreSQL, both synced and quiet (echoes consumed)."""
+    m = items.mysql()
+    m.cursor().execute("INSERT INTO items VALUES (1, 'from mysql', 1, 1.00, NOW(6), NULL)")
+    m.close()
+    drive(consumer, lambda: _rows(items)[1] == [(1, "from mysql")])
+    with items.pg() as pg:
+        pg.execute("UPDATE items SET name = 'from postgres' WHERE id = 1")
+    drive(consumer, lambda: _rows(items)[0] == [(1, "from postgres")])
+    consumer.run(max_seconds=3, idle_stop_s=2)
+
+
 def test_a_replay_after_a_crash_before_the_kafka_commit_changes_nothing(items: Pipeline) -> None:
     """The targets committed, Kafka's offsets did not (kill -9 in between): the next consumer
     reads every message again. Re-applying MySQL's old insert under mysql_wins would overwrite
@@ -280,14 +293,7 @@ def test_a_replay_after_a_crash_before_the_kafka_commit_changes_nothing(items: P
     target records in its own transaction make the replay a no-op."""
     consumer = items.consumer()
     try:
-        m = items.mysql()
-        m.cursor().execute("INSERT INTO items VALUES (1, 'from mysql', 1, 1.00, NOW(6), NULL)")
-        m.close()
-        drive(consumer, lambda: _rows(items)[1] == [(1, "from mysql")])
-        with items.pg() as pg:
-            pg.execute("UPDATE items SET name = 'from postgres' WHERE id = 1")
-        drive(consumer, lambda: _rows(items)[0] == [(1, "from postgres")])
-        consumer.run(max_seconds=3, idle_stop_s=2)  # the echoes, so both sides are quiet
+        _insert_in_mysql_then_rename_in_postgres(items, consumer)
         topics = list(consumer.topics)
     finally:
         consumer.close()
@@ -327,14 +333,7 @@ def test_a_change_debezium_emits_again_is_not_applied_twice(items: Pipeline) -> 
     `make chaos`); its binlog position gives it away."""
     consumer = items.consumer()
     try:
-        m = items.mysql()
-        m.cursor().execute("INSERT INTO items VALUES (1, 'from mysql', 1, 1.00, NOW(6), NULL)")
-        m.close()
-        drive(consumer, lambda: _rows(items)[1] == [(1, "from mysql")])
-        with items.pg() as pg:
-            pg.execute("UPDATE items SET name = 'from postgres' WHERE id = 1")
-        drive(consumer, lambda: _rows(items)[0] == [(1, "from postgres")])
-        consumer.run(max_seconds=3, idle_stop_s=2)
+        _insert_in_mysql_then_rename_in_postgres(items, consumer)
         topic = next(t for t, (side, _) in consumer.topics.items() if side == "mysql")
 
         # the insert, emitted again exactly as Debezium does after a restart

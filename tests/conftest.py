@@ -79,7 +79,8 @@ def unique_name(prefix: str = "mps_test") -> str:
 def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
     """A fresh MySQL database named mps_test_*; yields the *sync* user's endpoint to it."""
     name = unique_name()
-    conn = mysql_connect(replace(mysql_admin, database="mysql"), autocommit=True)
+    admin = replace(mysql_admin, database="mysql")
+    conn = mysql_connect(admin, autocommit=True)
     try:
         conn.cursor().execute(
             f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -87,9 +88,14 @@ def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[Da
         # As stack/conf/mariadb-bootstrap.sql does for the synced database (the sync user has
         # no CREATE there): the stream applier's exactly-once fence.
         conn.cursor().execute(mysql_dialect.applied_offsets_ddl(name))
-        yield replace(endpoints.mysql, database=name)
     finally:
+        conn.close()
+    yield replace(endpoints.mysql, database=name)
+    # a new connection: the chaos runs restart MariaDB while the test holds the database
+    conn = mysql_connect(admin, autocommit=True)
+    try:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
         conn.close()
 
 
@@ -97,18 +103,18 @@ def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[Da
 def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
     """A fresh PostgreSQL database owned by the sync user; yields the sync user's endpoint."""
     name = unique_name()
-    conn = pg_connect(replace(pg_admin, database="postgres"), autocommit=True)
-    try:
+    admin = replace(pg_admin, database="postgres")
+    with pg_connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" OWNER "{endpoints.postgres.user}"')
-        # As stack/conf/postgres-app-bootstrap.sql does for the target database: function
-        # grants are per database, and the appliers tag their sessions with replication origins.
-        with pg_connect(replace(pg_admin, database=name), autocommit=True) as db:
-            for fn in ORIGIN_FUNCTIONS:
-                db.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{endpoints.postgres.user}"')
-        yield replace(endpoints.postgres, database=name)
-    finally:
+    # As stack/conf/postgres-app-bootstrap.sql does for the target database: function grants
+    # are per database, and the appliers tag their sessions with replication origins.
+    with pg_connect(replace(pg_admin, database=name), autocommit=True) as db:
+        for fn in ORIGIN_FUNCTIONS:
+            db.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{endpoints.postgres.user}"')
+    yield replace(endpoints.postgres, database=name)
+    # a new connection: the chaos runs restart PostgreSQL while the test holds the database
+    with pg_connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 def airflow_connection_env(endpoints: Endpoints) -> dict[str, str]:

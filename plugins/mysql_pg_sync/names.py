@@ -5,4 +5,5 @@ from __future__ import annotations
 SIGNAL_TABLE = "mps_debezium_signal"  # Debezium's signal table (incremental snapshots)
 STATE_SCHEMA = "mps_sync"  # the sync metadata schema in PostgreSQL
 
-INTERNAL_TABLES = frozenset({SIGNAL_TABLE})
+APPLIED_OFFSETS_TABLE = "mps_applied_offsets"  # the stream's exactly-once fence in MySQL
+INTERNAL_TABLES = frozenset({SIGNAL_TABLE, APPLIED_OFFSETS_TABLE})

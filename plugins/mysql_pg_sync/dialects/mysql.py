@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mysql_pg_sync import names
+
 NAME = "mysql"
 PARAM = "%s"  # mysqlclient's paramstyle
 MAX_IDENTIFIER_LENGTH = 64
@@ -238,7 +240,7 @@ def row_estimate_sql() -> str:
     )
 
 
-APPLIED_OFFSETS_TABLE = "mps_applied_offsets"  # in the synced database, beside the signal table
+APPLIED_OFFSETS_TABLE = names.APPLIED_OFFSETS_TABLE  # in the synced database, by the signal table
 
 
 def applied_offsets_ddl(database: str) -> str:

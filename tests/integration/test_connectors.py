@@ -451,5 +451,5 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
     captured = capfd.readouterr()
     out = captured.out + captured.err + caplog.text
     alert = out[out.index("mysql_pg_sync: connectors_health.heal_connectors failed") :]
-    assert "NOT HEALED" in alert
+    assert "NOT HEALED" in alert, alert[:3000]
     assert "Access denied" in alert, alert[:3000]

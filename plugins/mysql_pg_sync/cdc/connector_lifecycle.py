@@ -112,7 +112,11 @@ def apply_connector(
     else:
         log.info("connector %s: config unchanged, no PUT", connector.name)
     status = _status_or_none(client, connector.name)
-    if status is not None and status.state in ("PAUSED", "STOPPED"):
+    if current is not None and changed:
+        # we stopped it for the update; the status read right after the PUT may not show
+        # STOPPED yet, and a connector left STOPPED never reaches RUNNING (flaky before)
+        client.resume(connector.name)
+    elif status is not None and status.state in ("PAUSED", "STOPPED"):
         log.info("connector %s is %s; resuming", connector.name, status.state)
         client.resume(connector.name)
     status = wait_for_state(

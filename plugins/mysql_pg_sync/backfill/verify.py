@@ -31,7 +31,7 @@ from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
 from mysql_pg_sync.reconcile.recheck import CatchUpWaiter, StreamLagWaiter
 from mysql_pg_sync.reconcile.run import RunOptions, TableResult, reconcile_table
-from mysql_pg_sync.reconcile.service import finish_run
+from mysql_pg_sync.reconcile.service import finish_run, record_refusal
 from mysql_pg_sync.settings import Endpoints
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,7 @@ def verify_table(
         try:
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
-            result = TableResult(mapping.name, str(mapping.target), "error", str(exc))
-            store.start_table(conn, run_id, mapping.name, str(mapping.target))
-            store.finish_table(conn, run_id, mapping.name, result.as_dict())
-            return summarize(result, 0)
+            return summarize(record_refusal(conn, run_id, mapping, exc), 0)
         waiter = waiter or StreamLagWaiter(
             lambda: pg_connect(endpoints.postgres), started, options.recheck_wait_s
         )

@@ -101,6 +101,16 @@ def stream_applier(endpoints: Endpoints, mapping: TableMapping) -> RepairApplier
     return StreamApplierRepairs(endpoints, MappingSet((mapping,)), config_from_env().tags)
 
 
+def record_refusal(
+    state: store.Conn, run_id: int, mapping: TableMapping, exc: ReconcileError
+) -> TableResult:
+    """A mapping reconcile refuses (e.g. a key column excluded): stored as that table's error."""
+    result = TableResult(mapping.name, str(mapping.target), "error", str(exc))
+    store.start_table(state, run_id, mapping.name, str(mapping.target))
+    store.finish_table(state, run_id, mapping.name, result.as_dict())
+    return result
+
+
 def reconcile_one(
     endpoints: Endpoints,
     run_id: int,
@@ -119,10 +129,7 @@ def reconcile_one(
         try:
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
-            result = TableResult(mapping.name, str(mapping.target), "error", str(exc))
-            store.start_table(state, run_id, mapping.name, str(mapping.target))
-            store.finish_table(state, run_id, mapping.name, result.as_dict())
-            return result.as_dict()
+            return record_refusal(state, run_id, mapping, exc).as_dict()
         outcome = reconcile_table(
             table,
             endpoints.mysql,

@@ -29,3 +29,10 @@ def test_nul_in_identifier_rejected_and_side_lookup() -> None:
     assert for_side("postgres") is postgres
     with pytest.raises(ValueError, match="unknown side"):
         for_side("oracle")
+
+
+def test_postgres_divides_integer_ordinals_as_bigint_and_others_as_numeric() -> None:
+    from mysql_pg_sync.dialects import postgres
+
+    assert "::bigint /" in postgres.floor_div_sql("k - %s", "%s", bigint=True)
+    assert "div(" in postgres.floor_div_sql("k - %s", "%s")  # e.g. numeric(20) = BIGINT UNSIGNED

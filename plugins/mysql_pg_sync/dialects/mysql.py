@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mysql_pg_sync import names
+from mysql_pg_sync.dialects.stored_type import StoredType
 
 NAME = "mysql"
 PARAM = "%s"  # mysqlclient's paramstyle
@@ -76,28 +77,34 @@ def canonical_text_sql(
     pg_type: str = "",
     members: tuple[str, ...] = (),
     charset: str = "",
+    stored: StoredType | None = None,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
     ``charset`` is the column's character set; strings not known to be utf8mb4 are converted
-    (a conversion copies every value, so it is skipped when it can be).
+    (a conversion copies every value, so it is skipped when it can be). ``stored`` is the
+    column's type as the server reports it: when it already prints the canonical form, the
+    per-row formatting is skipped (it is most of the checksum scan's cost).
     """
     c = column_sql
+    stored = stored or StoredType()
     del pg_type, members  # MySQL's own storage fixes these forms
     if kind in ("char", "text", "enum", "set", "json") and charset.lower() != "utf8mb4":
         c = f"CONVERT({c} USING utf8mb4)"
     if kind == "int":
         return f"CAST({c} AS CHAR)"
     if kind == "bool":
-        return f"(CASE WHEN {c} <> 0 THEN '1' WHEN {c} = 0 THEN '0' END)"
+        return f"CAST(({c} <> 0) AS CHAR)"  # 1, 0 or NULL
     if kind == "bit":
         return f"CAST({c} + 0 AS CHAR)"
     if kind == "decimal":
+        if stored.data_type == "decimal" and stored.scale == scale:
+            return f"CAST({c} AS CHAR)"  # a DECIMAL prints exactly its own scale
         return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"  # at the mapping's scale
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
         # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
-        v = float_value_sql(c)
+        v = c if stored.data_type == "double" else float_value_sql(c)
         return (
             f"(CASE WHEN ABS({v}) >= 1e-4 AND ABS({v}) < 1e15 THEN CAST({v} AS CHAR) "
             f"WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
@@ -105,13 +112,13 @@ def canonical_text_sql(
             f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
     if kind == "date":
-        return f"NULLIF(CAST({c} AS CHAR), '0000-00-00')"
+        return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"  # the zero date is NULL in PostgreSQL
     if kind in ("datetime", "timestamp"):
         # the session runs at time_zone '+00:00' (connections.mysql_connect); DATE_FORMAT prints
-        # six fractional digits whatever the column's precision
-        return (
-            f"NULLIF(DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), '0000-00-00 00:00:00.000000')"
-        )
+        # six fractional digits whatever the column's precision; a (6) column prints them itself
+        if stored.data_type in ("datetime", "timestamp") and stored.fsp == 6:
+            return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"
+        return f"IF({c} = 0, NULL, DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'))"
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":
@@ -150,15 +157,18 @@ def bucket32_sql(texts: Iterable[str]) -> str:
     return f"CAST(CONV(SUBSTRING({digest}, 1, 8), 16, 10) AS UNSIGNED)"
 
 
-def floor_div_sql(numerator_sql: str, denominator_sql: str) -> str:
-    """Integer division of non-negative numbers."""
+def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = False) -> str:
+    """Integer division of non-negative numbers (DIV is exact whatever ``bigint`` says)."""
+    del bigint
     return f"(({numerator_sql}) DIV ({denominator_sql}))"
 
 
 def table_columns_sql() -> str:
-    """(column name, character set or NULL) of a table; parameters (namespace, table)."""
+    """(column name, character set or NULL, data type, numeric scale, fractional-second
+    precision) of a table; parameters (namespace, table)."""
     return (
-        "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+        "SELECT COLUMN_NAME, CHARACTER_SET_NAME, DATA_TYPE, NUMERIC_SCALE, DATETIME_PRECISION "
+        "FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
 

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from mysql_pg_sync.backfill.boundaries import walk_boundaries
+from mysql_pg_sync.dialects.stored_type import StoredType
 from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
 from mysql_pg_sync.reconcile.diff import CanonicalRow
 from mysql_pg_sync.reconcile.errors import SchemaMismatchError
@@ -106,7 +107,9 @@ class TableSide:
             self._physical = {c.mysql_name: c.pg_name for c in table.columns}
         self.from_sql = dialect.qualified(self.namespace, self.table_name)
         self._col = {name: dialect.quote_ident(phys) for name, phys in self._physical.items()}
-        self._charsets: dict[str, str] = {}  # known after check_schema(); unknown = convert
+        # known after check_schema(); unknown = convert / format every value
+        self._charsets: dict[str, str] = {}
+        self._stored: dict[str, StoredType] = {}
         self._build_sql()
 
     def _build_sql(self) -> None:
@@ -123,6 +126,15 @@ class TableSide:
             else dialect.bucket32_sql(self.key_text_sql)
         )
 
+    @property
+    def _bigint_ordinal(self) -> bool:
+        """The ordinal is a 64-bit integer on this side: a hash bucket, or a key stored as an
+        integer type (a MySQL BIGINT UNSIGNED may not be, but MySQL's DIV needs no hint)."""
+        if self.table.ordinal == "hash":
+            return True
+        stored = self._stored.get(self.table.key[0])
+        return stored is not None and stored.is_integer
+
     def text_sql(self, column: CompareColumn) -> str:
         return str(
             self.dialect.canonical_text_sql(
@@ -132,6 +144,7 @@ class TableSide:
                 pg_type=column.pg_type,
                 members=column.members,
                 charset=self._charsets.get(column.mysql_name) or "",
+                stored=self._stored.get(column.mysql_name),
             )
         )
 
@@ -156,6 +169,7 @@ class TableSide:
         """Raise :class:`SchemaMismatchError` when the table or a mapped column is missing."""
         rows = self._query(self.dialect.table_columns_sql(), (self.namespace, self.table_name))
         present = {r[0]: r[1] for r in rows}
+        stored = {r[0]: StoredType.from_row(r[2], r[3], r[4]) for r in rows}
         where = f"{self.side} table {self.namespace}.{self.table_name}"
         if not present:
             raise SchemaMismatchError(
@@ -168,6 +182,7 @@ class TableSide:
                 "mapping compares; fix the mapping (mappings generate/validate) or the table"
             )
         self._charsets = {name: present[phys] or "" for name, phys in self._physical.items()}
+        self._stored = {name: stored[phys] for name, phys in self._physical.items()}
         self._build_sql()
 
     def bounds(self) -> tuple[int | None, int | None, int]:
@@ -187,7 +202,9 @@ class TableSide:
 
     def child_checksums(self, segment: Segment, split: Split) -> dict[int, Checksum]:
         if isinstance(split, int):
-            child = self.dialect.floor_div_sql(f"{self.ordinal_sql} - %s", "%s")
+            child = self.dialect.floor_div_sql(
+                f"{self.ordinal_sql} - %s", "%s", bigint=self._bigint_ordinal
+            )
             params: tuple[int, ...] = (segment.lo, split, segment.lo, segment.hi)
         else:
             child = cut_index_sql(self.ordinal_sql, split)

@@ -1,0 +1,130 @@
+"""Where the stored type already prints the canonical form, MySQL's short canonical text (no
+ROUND, no DATE_FORMAT, no CAST to DOUBLE) is byte for byte the general form, edge values and
+zero dates included; a column whose type differs from the short form's keeps the general one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mysql_pg_sync.connections import mysql_connect
+from mysql_pg_sync.dialects import mysql as dialect
+from mysql_pg_sync.dialects.stored_type import StoredType
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+pytestmark = pytest.mark.integration
+
+# column, MySQL type, reconcile kind, mapping scale, values
+CASES = [
+    ("c_dec", "decimal(12,2)", "decimal", 2, ["0.00", "-0.01", "9999999999.99", "12.50", None]),
+    (
+        "c_dt6",
+        "datetime(6)",
+        "datetime",
+        0,
+        [
+            "0000-00-00 00:00:00",
+            "1000-01-01 00:00:00.000001",
+            "2024-02-29 23:59:59.999999",
+            "2020-00-00 00:00:00",
+            "2019-01-01 00:00:17",
+            None,
+        ],
+    ),
+    (
+        "c_ts6",
+        "timestamp(6) NULL",
+        "timestamp",
+        0,
+        [
+            "0000-00-00 00:00:00",
+            "1970-01-01 00:00:01",
+            "2038-01-19 03:14:07.999999",
+            None,
+        ],
+    ),
+    ("c_date", "date", "date", 0, ["0000-00-00", "1000-01-01", "9999-12-31", "2020-00-00", None]),
+    (
+        "c_double",
+        "double",
+        "float",
+        0,
+        [
+            "0",
+            "-0",
+            "0.1",
+            "1e-4",
+            "9.99e-5",
+            "1e15",
+            "999999999999999.9",
+            "-1.5e-7",
+            "5e-324",
+            "1.7976931348623157e308",
+            "0.30000000000000004",
+            None,
+        ],
+    ),
+    ("c_bool", "tinyint(1)", "bool", 0, ["0", "1", "-1", "127", None]),
+]
+# the forms bool and date had before their one form became cheaper
+REFERENCE = {
+    "bool": "(CASE WHEN `c_bool` <> 0 THEN '1' WHEN `c_bool` = 0 THEN '0' END)",
+    "date": "NULLIF(CAST(`c_date` AS CHAR), '0000-00-00')",
+}
+
+
+@pytest.fixture
+def table(
+    mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint
+) -> tuple[DatabaseEndpoint, dict[str, StoredType]]:
+    cols = ", ".join(f"`{name}` {mysql_type}" for name, mysql_type, *_ in CASES)
+    rows = max(len(values) for *_, values in CASES)
+    with mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SET SESSION sql_mode = ''")  # zero dates, as a CodeIgniter app writes them
+        cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {cols})")
+        for i in range(rows):
+            names = [name for name, *_ in CASES]
+            values = [case[4][i] if i < len(case[4]) else None for case in CASES]
+            cur.execute(
+                f"INSERT INTO t (id, {', '.join(names)}) VALUES (%s{', %s' * len(names)})",
+                (i, *values),
+            )
+        cur.execute(dialect.table_columns_sql(), (mysql_db.database, "t"))
+        stored = {r[0]: StoredType.from_row(r[2], r[3], r[4]) for r in cur.fetchall()}
+    return mysql_db, stored
+
+
+def _texts(db: DatabaseEndpoint, expressions: list[str]) -> list[tuple[object, ...]]:
+    with mysql_connect(db) as conn:
+        cur = conn.cursor()
+        cur.execute(f"SELECT {', '.join(expressions)} FROM t ORDER BY id".replace("%%", "%"))
+        return list(cur.fetchall())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_the_short_form_prints_what_the_general_form_prints(
+    table: tuple[DatabaseEndpoint, dict[str, StoredType]], case: tuple
+) -> None:
+    db, stored = table
+    name, _, kind, scale, _ = case
+    short = dialect.canonical_text_sql(f"`{name}`", kind, scale=scale, stored=stored[name])
+    general = REFERENCE.get(kind, dialect.canonical_text_sql(f"`{name}`", kind, scale=scale))
+    assert short != general, f"{name}: the stored type {stored[name]} took no shortcut"
+    rows = _texts(db, [short, general])
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    if kind in ("date", "datetime", "timestamp"):
+        assert rows[0] == (None, None), f"{name}: the zero date must read as NULL"
+
+
+def test_a_stored_type_that_differs_keeps_the_general_form() -> None:
+    cases = [
+        ("decimal", 2, StoredType("decimal", 4, None)),  # the mapping rounds to 2 places
+        ("datetime", 0, StoredType("datetime", 3, 3)),  # prints 3 digits, canonical has 6
+        ("float", 0, StoredType("float", None, None)),  # FLOAT prints 6 digits only
+    ]
+    for kind, scale, stored in cases:
+        assert dialect.canonical_text_sql("c", kind, scale=scale, stored=stored) == (
+            dialect.canonical_text_sql("c", kind, scale=scale)
+        )

@@ -76,6 +76,7 @@ def test_mysql_source_captures_tables_replicating_to_postgres_plus_the_signal_ta
     assert config["topic.prefix"] == "mps_mysql"
     assert config["schema.history.internal.kafka.topic"] == "mps_mysql.schema-history"
     assert config["heartbeat.interval.ms"] == "10000"
+    assert config["poll.interval.ms"] == "100"  # lag: Debezium would wait 500 ms per batch
     assert config["include.query"] == "false"
     assert config["value.converter"] == "org.apache.kafka.connect.json.JsonConverter"
     assert config["value.converter.schemas.enable"] == "true"

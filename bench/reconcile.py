@@ -258,17 +258,20 @@ def main(argv: list[str] | None = None) -> int:
     tools: list[tuple[str, Callable[[], tuple[Any, ...]]]] = [("ours", lambda: run_ours(mysql, pg))]
     if not args.skip_reladiff:
         tools.append(("reladiff", lambda: run_reladiff(mysql, pg)))
-    for name, call in tools:
-        times, found = [], {}
-        for _ in range(args.repeat):
+    # the tools take turns, so a change in the machine's load hits both alike
+    times: dict[str, list[float]] = {name: [] for name, _ in tools}
+    found: dict[str, dict[str, str]] = {name: {} for name, _ in tools}
+    for _ in range(args.repeat):
+        for name, call in tools:
             out = call()
-            times.append(out[0])
-            found = out[1]
-            print(f"{name}: {out[0]:.2f} s, {len(found)} found")
+            times[name].append(out[0])
+            found[name] = out[1]
+            print(f"{name}: {out[0]:.2f} s, {len(out[1])} found", flush=True)
+    for name, _ in tools:
         results[name] = {
-            "runs_s": [round(t, 2) for t in times],
-            "median_s": _median(times),
-            **exactness(found, expected),
+            "runs_s": [round(t, 2) for t in times[name]],
+            "median_s": _median(times[name]),
+            **exactness(found[name], expected),
         }
     results["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
     if "reladiff" in results:

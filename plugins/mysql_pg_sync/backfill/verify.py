@@ -5,7 +5,7 @@ stream replays them after the handoff, so a row that changed during the run may 
 when it is compared: like reconcile, the suspects are compared again once the stream has caught
 up (:class:`~mysql_pg_sync.reconcile.recheck.StreamLagWaiter`) and only what still differs
 counts as drift. An integer key's first-level segments are cut at the backfill's own chunk
-boundaries (a difference then points at one chunk); other keys use reconcile's md5 buckets, which
+boundaries (a difference then points at one chunk); other keys use reconcile's hash buckets, which
 follow no key order. The comparison is an ordinary dry-run reconcile run (``trigger =
 'backfill'``), so its drift rows and reports are where the reconcile pages look.
 """

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from mysql_pg_sync.cdc import apply_sql
@@ -103,11 +104,11 @@ class TablePlan:
     rule_column: str | None  # target name
     known_src: frozenset[str]
 
-    @property
+    @cached_property
     def two_way(self) -> bool:
         return self.mapping.replicates_to_pg() and self.mapping.replicates_to_mysql()
 
-    @property
+    @cached_property  # read once per event on the hot path
     def key_kinds(self) -> tuple[str, ...]:
         return tuple(self.kinds[d] for d in self.dst_key)
 
@@ -488,9 +489,12 @@ class Applier:
         return name
 
     def _upsert(self, plan: TablePlan, items: list[_Prepared], guard: str | None) -> None:
-        names = [n for n in plan.dst_names if items[0].after and n in items[0].after]
-        uniform = [p for p in items if p.after is not None and list(p.after) == names]
-        others = [p for p in items if p not in uniform] if len(uniform) != len(items) else []
+        first = items[0].after or {}
+        names = [n for n in plan.dst_names if n in first]
+        wanted = first.keys()
+        uniform = [p for p in items if p.after is not None and p.after.keys() == wanted]
+        kept = {id(p) for p in uniform}
+        others = [p for p in items if id(p) not in kept] if len(uniform) != len(items) else []
         rows = [tuple(p.after[n] for n in names) for p in uniform if p.after is not None]
         self.session.upsert(plan.table_sql, names, plan.dst_key, rows, guard)
         for p in others:  # a schema change mid-batch: rows with another column set

@@ -129,24 +129,26 @@ def float_value_sql(column_sql: str) -> str:
 
 
 def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
-    """md5 hex over UTF-8 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
-    separates."""
+    """SHA-256 hex over UTF-8 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
+    separates (see the MySQL dialect for why SHA-256)."""
     parts = [
         f"coalesce(octet_length({t})::text || ':' || {t}, 'N')"
         if prefixed
         else f"coalesce({t}, 'N')"
         for t, prefixed in zip(texts, length_prefixed, strict=True)
     ]
-    return f"md5(concat_ws('|', {', '.join(parts)}))"
+    joined = f"concat_ws('|', {', '.join(parts)})"
+    return f"encode(sha256(convert_to({joined}, 'UTF8')), 'hex')"
 
 
-def hash60_sql(md5_hex_sql: str) -> str:
-    """The low 60 bits of an md5 hex as a bigint (sums of them cannot overflow numeric)."""
-    return f"('x' || substr({md5_hex_sql}, 18, 15))::bit(60)::bigint"
+def hash60_sql(hex_sql: str) -> str:
+    """The first 60 bits of a row hash's hex as a bigint (sums of them cannot overflow
+    numeric)."""
+    return f"('x' || left({hex_sql}, 15))::bit(60)::bigint"
 
 
 def bucket32_sql(texts: Iterable[str]) -> str:
-    """A 32-bit bucket from the md5 of key texts: the same row lands in the same bucket on both."""
+    """A 32-bit bucket from the hash of key texts: the same row lands in the same bucket on both."""
     key_texts = list(texts)
     digest = row_hash_sql(key_texts, [True] * len(key_texts))
     return f"('x' || substr({digest}, 1, 8))::bit(32)::bigint"

@@ -1,7 +1,7 @@
 """Nightly reconciliation: find drift between MySQL and PostgreSQL exactly, then repair it.
 
 Pipeline per table (design decision 4): ``model`` (what to compare) -> ``segments`` (ordinal
-ranges) -> ``sqlside``/``compare`` (count + sum of a 60-bit md5 slice per segment, one GROUP BY
+ranges) -> ``sqlside``/``compare`` (count + sum of a 60-bit SHA-256 slice per segment, one GROUP BY
 scan per side, both databases in parallel) -> ``bisect`` (mismatching segments down to (key, row
 hash) pairs) -> ``diff`` (missing / extra / different, differing columns named) -> ``recheck``
 (in-flight rows are not drift) -> ``repair`` + ``applier`` (through the stream applier) ->
@@ -11,10 +11,10 @@ DAG and the CLI call. The algorithm knows no SQL; every fragment comes from the 
 
 Decisions:
 
-- Row hash: md5 over the canonical texts joined by ``|``; NULL is ``N`` and every string carries
+- Row hash: SHA-256 over the canonical texts joined by ``|``; NULL is ``N`` and every string carries
   its length (``3:abc``), so '' vs NULL and a ``|`` inside a value can never collide.
 - Segments: a single integer key is its own ordinal (index range scans, parallel key-range
-  groups); any other key uses a 32-bit bucket of the md5 of its canonical text, because the two
+  groups); any other key uses a 32-bit bucket of the SHA-256 of its canonical text, because the two
   engines' collations order strings differently while a hash of the same bytes agrees.
 - Floats: the SQL hash covers the exact double (shortest round-trip digits); the declared
   precision (``reconcile.float_digits`` / ``double_digits``, 17 = exact) is applied to the

@@ -1,7 +1,7 @@
 """Segments: half-open ranges of an *ordinal* that both databases compute the same way.
 
 The ordinal is the key itself for a single integer key (index range scans), or a 32-bit bucket of
-the md5 of the key's canonical text for every other key: string order differs between the two
+the SHA-256 of the key's canonical text for every other key: string order differs between the two
 engines' collations, a hash of the same bytes does not.
 
 A segment splits into children either by an equal ``width`` or at explicit inner *cuts* (key

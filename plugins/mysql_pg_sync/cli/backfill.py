@@ -12,7 +12,7 @@ import multiprocessing
 import sys
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from mysql_pg_sync.backfill import handoff
@@ -94,6 +94,31 @@ def _copy_group(
 _WORKER_BACKFILL: Backfill | None = None
 
 
+def _finalize_as_copied(
+    backfill: Backfill,
+    tables: list[str],
+    copies: dict[Future[list[dict[str, Any]]], list[list[Any]]],
+    finalizers: ThreadPoolExecutor,
+) -> list[dict[str, Any]]:
+    """Finalize each table (indexes, ANALYZE, counts) as soon as its last chunk is copied, while
+    the other tables still copy: the finalize of all tables no longer waits for the slowest one.
+    The threads start after every worker process is forked, so no fork copies them."""
+    outstanding = dict.fromkeys(tables, 0)
+    for group in copies.values():
+        for table in {ref[0] for ref in group}:
+            outstanding[table] = outstanding.get(table, 0) + 1
+    finals: dict[str, Future[dict[str, Any]]] = {
+        t: finalizers.submit(backfill.finalize, t) for t, n in outstanding.items() if n == 0
+    }
+    for done in as_completed(copies):
+        done.result()  # a failed chunk group stops the run before its table is finalized
+        for table in {ref[0] for ref in copies[done]}:
+            outstanding[table] -= 1
+            if outstanding[table] == 0:
+                finals[table] = finalizers.submit(backfill.finalize, table)
+    return [finals[t].result() for t in tables]
+
+
 def run(args: argparse.Namespace) -> int:
     backfill = build(args)
     options = options_from(args)
@@ -112,10 +137,12 @@ def run(args: argparse.Namespace) -> int:
     # fork: workers start in milliseconds with the modules already imported; the parent holds no
     # open connection or connectorx thread pool at this point
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(options.max_parallel, mp_context=context) as pool:
-        for future in [pool.submit(_copy_group, plain, g, run_id) for g in groups]:
-            future.result()
-    finals = [backfill.finalize(t) for t in tables]
+    with (
+        ProcessPoolExecutor(options.max_parallel, mp_context=context) as pool,
+        ThreadPoolExecutor(options.max_parallel) as finalizers,
+    ):
+        copies = {pool.submit(_copy_group, plain, g, run_id): g for g in groups}
+        finals = _finalize_as_copied(backfill, tables, copies, finalizers)
     wall_s = time.monotonic() - started  # the load's throughput, without the verification
     verified = verify_tables(
         backfill.endpoints,

@@ -1,0 +1,56 @@
+"""The CLI finalizes a table as soon as its last chunk group is copied, not after all tables."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from mysql_pg_sync.cli.backfill import _finalize_as_copied
+
+pytestmark = pytest.mark.unit
+
+
+class _Recorder:
+    """Stands in for Backfill.finalize only: records which tables were finalized, in order."""
+
+    def __init__(self) -> None:
+        self.finalized: list[str] = []
+        self._lock = threading.Lock()
+
+    def finalize(self, table: str) -> dict[str, Any]:
+        with self._lock:
+            self.finalized.append(table)
+        return {"table": table}
+
+
+def _done(result: Any = None, error: BaseException | None = None) -> Future[Any]:
+    future: Future[Any] = Future()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result or [])
+    return future
+
+
+def test_each_table_is_finalized_once_after_all_of_its_groups() -> None:
+    recorder = _Recorder()
+    copies = {
+        _done(): [["db.a", 0], ["db.b", 0]],
+        _done(): [["db.a", 1]],
+        _done(): [["db.b", 1]],
+    }
+    with ThreadPoolExecutor(2) as pool:
+        finals = _finalize_as_copied(recorder, ["db.a", "db.b", "db.c"], copies, pool)  # type: ignore[arg-type]
+    assert [f["table"] for f in finals] == ["db.a", "db.b", "db.c"]  # in the tables' order
+    assert sorted(recorder.finalized) == ["db.a", "db.b", "db.c"]  # db.c had nothing to copy
+
+
+def test_a_failed_group_stops_the_run_before_its_table_is_finalized() -> None:
+    recorder = _Recorder()
+    copies = {_done(error=RuntimeError("chunk db.a #1 failed")): [["db.a", 1]]}
+    with ThreadPoolExecutor(1) as pool, pytest.raises(RuntimeError, match=r"db\.a #1"):
+        _finalize_as_copied(recorder, ["db.a"], copies, pool)  # type: ignore[arg-type]
+    assert recorder.finalized == []

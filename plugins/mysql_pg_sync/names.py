@@ -6,4 +6,7 @@ SIGNAL_TABLE = "mps_debezium_signal"  # Debezium's signal table (incremental sna
 STATE_SCHEMA = "mps_sync"  # the sync metadata schema in PostgreSQL
 
 APPLIED_OFFSETS_TABLE = "mps_applied_offsets"  # the stream's exactly-once fence in MySQL
-INTERNAL_TABLES = frozenset({SIGNAL_TABLE, APPLIED_OFFSETS_TABLE})
+# PostgreSQL: the source connector writes it every heartbeat, so the replication slot advances
+# even while only other databases of the cluster write WAL (ADR 0009)
+HEARTBEAT_TABLE = "mps_debezium_heartbeat"
+INTERNAL_TABLES = frozenset({SIGNAL_TABLE, APPLIED_OFFSETS_TABLE, HEARTBEAT_TABLE})

@@ -453,3 +453,41 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
     alert = out[out.index("mysql_pg_sync: connectors_health.heal_connectors failed") :]
     assert "NOT HEALED" in alert, alert[:3000]
     assert "Access denied" in alert, alert[:3000]
+
+
+def test_the_postgres_slot_advances_while_only_another_database_writes(
+    env: Endpoints,
+    settings: ConnectorSettings,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> None:
+    """WAL is cluster-wide: writes to other databases pile up behind our slot. Debezium's
+    heartbeat alone does not move the slot while the captured tables are quiet; the heartbeat
+    table does (ADR 0009). Without it this slot stays where it was and PostgreSQL invalidates it
+    once max_slot_wal_keep_size is passed."""
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    fast = replace(settings, heartbeat_ms=1000)
+    actions.apply(context(env, [table_mapping(env.mysql.database, "orders")], fast))
+    other = replace(pg_admin, database="postgres")
+    with pg_connect(other, autocommit=True) as conn:
+        for _ in range(20):  # WAL the connector never decodes: another database's records
+            conn.execute("SELECT pg_logical_emit_message(false, 'mps-test', repeat('x', 50000))")
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    written = row[0]
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while True:
+        with pg_connect(other, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT confirmed_flush_lsn::text, confirmed_flush_lsn >= %s::pg_lsn "
+                "FROM pg_replication_slots WHERE slot_name = %s",
+                (written, fast.slot_name),
+            ).fetchone()
+        assert found is not None, f"slot {fast.slot_name} does not exist"
+        if found[1]:
+            break
+        assert time.monotonic() < deadline, (
+            f"slot {fast.slot_name} stayed at {found[0]}, behind {written}, for "
+            f"{EVENT_TIMEOUT_S:.0f}s"
+        )
+        time.sleep(1)

@@ -98,7 +98,12 @@ def test_postgres_source_captures_tables_replicating_back() -> None:
     assert rendered.tables == ("public.audit", "public.orders")
     assert (
         config["table.include.list"]
-        == r"public\.audit,public\.orders,mps_sync\.mps_debezium_signal"
+        == r"public\.audit,public\.orders,mps_sync\.mps_debezium_signal,"
+        r"mps_sync\.mps_debezium_heartbeat"
+    )
+    # the heartbeat writes a table of the publication, so the slot advances (ADR 0009)
+    assert config["heartbeat.action.query"].startswith(
+        "INSERT INTO mps_sync.mps_debezium_heartbeat (id, beat_at) VALUES (1, now())"
     )
     assert config["plugin.name"] == "pgoutput"
     assert config["publication.autocreate.mode"] == "filtered"

@@ -21,10 +21,12 @@ from mysql_pg_sync.cdc.connector_config import (
     ConnectorSettings,
     RenderedConnector,
     Side,
+    postgres_heartbeat_table,
     render_connectors,
 )
 from mysql_pg_sync.cdc.connector_signals import (
     SnapshotResult,
+    ensure_heartbeat_table,
     ensure_signal_table,
     send_execute_snapshot,
     wait_for_snapshot,
@@ -130,6 +132,8 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
     for connector in connectors:
         endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
+        if connector.side == "postgres":
+            ensure_heartbeat_table(endpoint, postgres_heartbeat_table())
         if connector.side == "postgres" and _needs_update(client, connector):
             # The new task can only stream once the old walsender has released the slot;
             # otherwise Debezium retries every 10 s and changes arrive up to a minute late.

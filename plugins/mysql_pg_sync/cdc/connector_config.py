@@ -20,6 +20,7 @@ import yaml
 
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.names import HEARTBEAT_TABLE
 from mysql_pg_sync.settings import Endpoints
 
 REPO = Path(__file__).resolve().parents[3]
@@ -146,6 +147,19 @@ def postgres_signal_table() -> str:
     return f"{PG_SIGNAL_SCHEMA}.{SIGNAL_TABLE}"
 
 
+def postgres_heartbeat_table() -> str:
+    return f"{PG_SIGNAL_SCHEMA}.{HEARTBEAT_TABLE}"
+
+
+def postgres_heartbeat_query() -> str:
+    """What the PostgreSQL source runs every heartbeat: a change in its own publication, so
+    Debezium confirms a newer LSN and the slot releases WAL that other databases wrote."""
+    return (
+        f"INSERT INTO {postgres_heartbeat_table()} (id, beat_at) VALUES (1, now()) "
+        "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
+    )
+
+
 def mysql_captured_tables(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
     """MySQL ``db.table`` of enabled mappings that replicate MySQL -> PostgreSQL, sorted."""
     return tuple(sorted({str(m.source) for m in mappings if m.replicates_to_pg()}))
@@ -227,10 +241,11 @@ def render_postgres_source(
         "user_key": settings.postgres_user_key,
         "password_key": settings.postgres_password_key,
         "topic_prefix": settings.postgres_topic_prefix,
-        "table_include_list": include_list((*tables, signal)),
+        "table_include_list": include_list((*tables, signal, postgres_heartbeat_table())),
         "slot_name": settings.slot_name,
         "publication_name": settings.publication_name,
         "heartbeat_ms": str(settings.heartbeat_ms),
+        "heartbeat_query": postgres_heartbeat_query(),
         "signal_table": signal,
         "errors_max_retries": str(settings.errors_max_retries),
     }

@@ -72,6 +72,35 @@ def ensure_signal_table(endpoint: DatabaseEndpoint, side: Side, signal_table: st
             raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
 
 
+def heartbeat_table_ddl(heartbeat_table: str) -> str:
+    namespace, _, table = heartbeat_table.partition(".")
+    qualified = for_side("postgres").qualified(namespace, table)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified} "
+        "(id smallint PRIMARY KEY, beat_at timestamptz NOT NULL)"
+    )
+
+
+def ensure_heartbeat_table(endpoint: DatabaseEndpoint, heartbeat_table: str) -> bool:
+    """Create the PostgreSQL source's heartbeat table if missing (True if created); the
+    connector's heartbeat.action.query writes it (ADR 0009)."""
+    namespace, _, table = heartbeat_table.partition(".")
+    dialect = for_side("postgres")
+    probe = f"SELECT id FROM {dialect.qualified(namespace, table)} WHERE 1 = 0"
+    ddl = heartbeat_table_ddl(heartbeat_table)
+    with pg_connect(endpoint, autocommit=True) as pg:
+        statements = [f"CREATE SCHEMA IF NOT EXISTS {dialect.quote_ident(namespace)}", ddl]
+        try:
+            return _create_unless_present(lambda sql: pg.execute(sql), probe, statements)
+        except _CannotCreate as exc:
+            raise PreflightError(
+                f"cannot create the Debezium heartbeat table {heartbeat_table} as "
+                f"{endpoint.user}: {exc.__cause__}. Create it once as an administrator: {ddl}; "
+                "the sync user then needs SELECT, INSERT and UPDATE on it and must own it "
+                "(the connector adds it to its publication)"
+            ) from exc
+
+
 class _CannotCreate(Exception):
     pass
 

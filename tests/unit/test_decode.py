@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,57 @@ def test_bad_messages_raise_decode_error_naming_the_position(value: bytes, messa
 
 def test_tombstone_is_skipped() -> None:
     assert decode_change(b"{}", None) is None
+
+
+def _compact(obj: Any) -> bytes:
+    """As Kafka Connect's JsonConverter writes it: no spaces, schema before payload."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _decode_compact(sample: dict[str, Any], value: Any | None = None) -> ChangeEvent | None:
+    return decode_change(
+        _compact(sample["key"]),
+        _compact(sample["value"] if value is None else value),
+        KafkaPosition(sample["topic"], 0, 7),
+    )
+
+
+def test_a_known_schema_is_skipped_and_only_the_payload_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mysql_pg_sync.cdc import decode
+
+    decode._prefixes.clear()
+    first = [_decode_compact(s) for s in SAMPLES]  # full parses; they learn each topic's schema
+    assert {topic for _, topic in decode._prefixes} == {s["topic"] for s in SAMPLES}
+
+    def no_full_parse(*args: Any) -> Any:
+        raise AssertionError("a message with a known schema was parsed in full")
+
+    monkeypatch.setattr(decode, "_full_wire", no_full_parse)
+    again = [_decode_compact(s) for s in SAMPLES]
+    assert again == first
+    assert all((e is not None and e.after is not None) or e.op == "d" for e in again)
+
+
+def test_a_changed_schema_or_another_shape_takes_the_full_parse() -> None:
+    from mysql_pg_sync.cdc import decode
+
+    decode._prefixes.clear()
+    sample = _samples("mysql", "c")[0]
+    known = _decode_compact(sample)
+    assert known is not None
+    # a new column: the schema bytes differ, so the cached prefix does not match
+    changed = json.loads(json.dumps(sample["value"]))
+    changed["schema"]["fields"][1]["fields"].append(
+        {"type": "int32", "optional": True, "field": "added"}
+    )
+    changed["payload"]["after"]["added"] = 5
+    event = _decode_compact(sample, changed)
+    assert event is not None
+    assert event.after is not None
+    assert event.after["added"] == 5
+    # a key after the payload: the payload-only parse refuses it, the full parse reads it
+    extra = _compact(sample["value"])[:-1] + b',"extra":1}'
+    event = decode_change(_compact(sample["key"]), extra, KafkaPosition(sample["topic"], 0, 8))
+    assert event == replace(known, position=KafkaPosition(sample["topic"], 0, 8))

@@ -14,7 +14,7 @@ import binascii
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -202,7 +202,51 @@ def _key_decoder(raw_schema: bytes, side: Side) -> _RowDecoder | None:
     return _key_decoders[(raw_schema, side)]
 
 
+_ANY = msgspec.json.Decoder()
+# Kafka Connect's JsonConverter writes {"schema":<schema>,"payload":<payload>} compactly and in
+# that order, and a table's schema bytes repeat in every message until the table changes. So a
+# message that starts with the last schema seen for its topic needs only its payload parsed: the
+# schema is most of the bytes. Anything else takes the full parse.
+_PREFIX_HEAD, _PREFIX_TAIL = b'{"schema":', b',"payload":'
+_prefixes: dict[tuple[str, str], tuple[bytes, msgspec.Raw]] = {}
+
+
+_T = TypeVar("_T")
+# The payload-only path hands out the same Raw schema object for a topic, message after message:
+# found by identity, its decoder needs no copy and hash of the schema bytes.
+_by_identity: dict[tuple[int, Side, Callable[..., Any]], tuple[msgspec.Raw, Any]] = {}
+
+
+def _by_schema(raw: msgspec.Raw, side: Side, compile_: Callable[[bytes, Side], _T]) -> _T:
+    ident = (id(raw), side, compile_)
+    found = _by_identity.get(ident)
+    if found is not None and found[0] is raw:
+        return cast(_T, found[1])
+    value = compile_(bytes(raw), side)
+    if any(raw is known for _, known in _prefixes.values()):  # cached raws live on: id is stable
+        _by_identity[ident] = (raw, value)
+    return value
+
+
 def _wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
+    slot = (what, position.topic if position is not None else "")
+    known = _prefixes.get(slot)
+    if known is not None and data.startswith(known[0]) and data.endswith(b"}"):
+        try:
+            payload = _ANY.decode(memoryview(data)[len(known[0]) : -1])
+        except msgspec.DecodeError:
+            pass  # not the compact two-key shape after all: the full parse decides
+        else:
+            if payload is not None:
+                return _Wire(payload=payload, schema=known[1])
+    wire = _full_wire(data, what, position)
+    prefix = _PREFIX_HEAD + bytes(wire.schema) + _PREFIX_TAIL
+    if data.startswith(prefix):
+        _prefixes[slot] = (prefix, wire.schema)
+    return wire
+
+
+def _full_wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
     try:
         wire = _WIRE.decode(data)
     except msgspec.ValidationError:
@@ -238,7 +282,7 @@ def decode_change(
 
 def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> ChangeEvent:
     side = payload_side(wire.payload, position)
-    rows = _row_decoder(bytes(wire.schema), side)
+    rows = _by_schema(wire.schema, side, _row_decoder)
     return build_event(
         wire.payload,
         side,
@@ -299,7 +343,7 @@ def _key_values(
     wire = _wire(key, "key", position)
     if not isinstance(wire.payload, dict):
         raise DecodeError(f"{where(position)}: key is not a JSON-with-schema struct")
-    decoder = _key_decoder(bytes(wire.schema), side)
+    decoder = _by_schema(wire.schema, side, _key_decoder)
     if image is not None and decoder is not None:  # the image holds the same values, decoded
         return {name: image.get(name) for name in decoder.names}
     decoded = decoder(wire.payload) if decoder else wire.payload

@@ -228,21 +228,33 @@ def _by_schema(raw: msgspec.Raw, side: Side, compile_: Callable[[bytes, Side], _
     return value
 
 
-def _wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
-    slot = (what, position.topic if position is not None else "")
-    known = _prefixes.get(slot)
+def _slot(what: str, position: KafkaPosition | None) -> tuple[str, str]:
+    return (what, position.topic if position is not None else "")
+
+
+def _known_schema(data: bytes, what: str, position: KafkaPosition | None) -> msgspec.Raw | None:
+    """The cached schema of ``data``'s topic when ``data`` starts with it."""
+    known = _prefixes.get(_slot(what, position))
     if known is not None and data.startswith(known[0]) and data.endswith(b"}"):
+        return known[1]
+    return None
+
+
+def _wire(data: bytes, what: str, position: KafkaPosition | None) -> _Wire:
+    schema = _known_schema(data, what, position)
+    if schema is not None:
+        head = len(_PREFIX_HEAD) + len(schema) + len(_PREFIX_TAIL)
         try:
-            payload = _ANY.decode(memoryview(data)[len(known[0]) : -1])
+            payload = _ANY.decode(memoryview(data)[head:-1])
         except msgspec.DecodeError:
             pass  # not the compact two-key shape after all: the full parse decides
         else:
             if payload is not None:
-                return _Wire(payload=payload, schema=known[1])
+                return _Wire(payload=payload, schema=schema)
     wire = _full_wire(data, what, position)
     prefix = _PREFIX_HEAD + bytes(wire.schema) + _PREFIX_TAIL
     if data.startswith(prefix):
-        _prefixes[slot] = (prefix, wire.schema)
+        _prefixes[_slot(what, position)] = (prefix, wire.schema)
     return wire
 
 
@@ -340,6 +352,11 @@ def _key_values(
 ) -> dict[str, Any]:
     if key is None:
         raise DecodeError(f"{where(position)}: message has no key; the table needs a primary key")
+    known = _known_schema(key, "key", position) if image is not None else None
+    if known is not None and image is not None:  # names from the key schema, values from image
+        names = _by_schema(known, side, _key_decoder)
+        if names is not None:
+            return {name: image.get(name) for name in names.names}
     wire = _wire(key, "key", position)
     if not isinstance(wire.payload, dict):
         raise DecodeError(f"{where(position)}: key is not a JSON-with-schema struct")

@@ -6,6 +6,7 @@ The queries are plain standard SQL around the dialect's fragments (canonical tex
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,7 @@ from mysql_pg_sync.backfill.boundaries import walk_boundaries
 from mysql_pg_sync.dialects.stored_type import StoredType
 from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
 from mysql_pg_sync.reconcile.diff import CanonicalRow
-from mysql_pg_sync.reconcile.errors import SchemaMismatchError
+from mysql_pg_sync.reconcile.errors import ReconcileError, SchemaMismatchError
 from mysql_pg_sync.reconcile.model import STRING_KINDS, CompareColumn, ReconcileTable
 from mysql_pg_sync.reconcile.segments import Segment, Split
 
@@ -166,7 +167,9 @@ class TableSide:
             return rows
 
     def check_schema(self) -> None:
-        """Raise :class:`SchemaMismatchError` when the table or a mapped column is missing."""
+        """Raise :class:`SchemaMismatchError` when the table or a mapped column is missing, and
+        :class:`ReconcileError` when this server cannot compute the row hash."""
+        self._check_row_hash()
         rows = self._query(self.dialect.table_columns_sql(), (self.namespace, self.table_name))
         present = {r[0]: r[1] for r in rows}
         stored = {r[0]: StoredType.from_row(r[2], r[3], r[4]) for r in rows}
@@ -184,6 +187,18 @@ class TableSide:
         self._charsets = {name: present[phys] or "" for name, phys in self._physical.items()}
         self._stored = {name: stored[phys] for name, phys in self._physical.items()}
         self._build_sql()
+
+    def _check_row_hash(self) -> None:
+        """A MySQL built without SSL returns NULL from SHA2(): every row would differ."""
+        probe = self.dialect.row_hash_sql(["'a'"], [False])
+        [(got,)] = self._query(f"SELECT {probe}")
+        want = hashlib.sha256(b"a").hexdigest()
+        if got != want:
+            raise ReconcileError(
+                f"{self.table.name}: the {self.side} server hashes 'a' to {got!r}, not the "
+                f"SHA-256 {want}; reconcile needs SHA2()/sha256() (a MySQL or MariaDB built "
+                "with SSL support, PostgreSQL 11 or later)"
+            )
 
     def bounds(self) -> tuple[int | None, int | None, int]:
         """(min ordinal, max ordinal, estimated rows); no table scan for integer keys."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -130,6 +131,11 @@ class JdbcWorker:
             self.proc.kill()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def mapping(db: str) -> TableMapping:
@@ -277,7 +283,7 @@ class Bench:
             dead_letter_topic=f"mpsb{self.tag}.dead-letters",
             incoming_sides=("mysql",),
         )
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), _cpu_s()
         consumer = StreamConsumer(
             self.endpoints(self.pg_ours), MappingSet((mapping(self.db),)), config
         )
@@ -285,7 +291,7 @@ class Bench:
             summary = consumer.run(max_events=2 * self.rows, max_seconds=1800)
         finally:
             consumer.close()
-        wall = time.monotonic() - started
+        wall, cpu = time.monotonic() - started, _cpu_s() - cpu_started
         if not self.target_done(self.pg_ours):
             raise RuntimeError("our consumer finished but the target is not in the final state")
         apply_s = summary.seconds - (summary.first_message_s or 0)
@@ -294,6 +300,8 @@ class Bench:
             "apply_s": round(apply_s, 2),
             "events_per_s": round(summary.events / apply_s),
             "events_per_s_wall": round(summary.events / wall),
+            # this process's CPU (all its threads) per event: steadier than rates on a busy box
+            "cpu_us_per_event": round(cpu / summary.events * 1e6, 1),
             "dead_letters": summary.dead_letters,
         }
 
@@ -450,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             jdbc_runs=jdbc,
             ours_median_events_per_s=statistics.median(r["events_per_s"] for r in ours),
             ours_median_events_per_s_wall=ours_rate,
+            ours_median_cpu_us_per_event=statistics.median(r["cpu_us_per_event"] for r in ours),
             jdbc_median_events_per_s_wall=jdbc_rate,
             ratio_wall=round(ours_rate / jdbc_rate, 2) if jdbc_rate else None,
         )

@@ -20,7 +20,7 @@ import yaml
 
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
-from mysql_pg_sync.names import HEARTBEAT_TABLE
+from mysql_pg_sync.names import HEARTBEAT_TABLE, SIGNAL_TABLE
 from mysql_pg_sync.settings import Endpoints
 
 REPO = Path(__file__).resolve().parents[3]
@@ -36,7 +36,6 @@ CONNECTOR_CLASSES: dict[Flavour, str] = {
     "mysql": "io.debezium.connector.mysql.MySqlConnector",
 }
 POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
-SIGNAL_TABLE = "mps_debezium_signal"
 PG_SIGNAL_SCHEMA = "mps_sync"  # the sync metadata schema (ADR 0005)
 DEFAULT_HEARTBEAT_MS = 10_000
 DEFAULT_ERRORS_MAX_RETRIES = 3  # Debezium's -1 retries forever and hides a broken source

@@ -64,12 +64,20 @@ def ensure_signal_table(endpoint: DatabaseEndpoint, side: Side, signal_table: st
             raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
         finally:
             conn.close()
+    try:
+        return _ensure_postgres_table(endpoint, signal_table, ddl)
+    except _CannotCreate as exc:
+        raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
+
+
+def _ensure_postgres_table(endpoint: DatabaseEndpoint, qualified_name: str, ddl: str) -> bool:
+    """Create a PostgreSQL table (and its schema) unless it is already readable."""
+    namespace, _, table = qualified_name.partition(".")
+    dialect = for_side("postgres")
+    probe = f"SELECT 1 FROM {dialect.qualified(namespace, table)} WHERE 1 = 0"
     with pg_connect(endpoint, autocommit=True) as pg:
         statements = [f"CREATE SCHEMA IF NOT EXISTS {dialect.quote_ident(namespace)}", ddl]
-        try:
-            return _create_unless_present(lambda sql: pg.execute(sql), probe, statements)
-        except _CannotCreate as exc:
-            raise _signal_table_error(endpoint, signal_table, ddl, exc.__cause__) from exc
+        return _create_unless_present(lambda sql: pg.execute(sql), probe, statements)
 
 
 def heartbeat_table_ddl(heartbeat_table: str) -> str:
@@ -84,21 +92,16 @@ def heartbeat_table_ddl(heartbeat_table: str) -> str:
 def ensure_heartbeat_table(endpoint: DatabaseEndpoint, heartbeat_table: str) -> bool:
     """Create the PostgreSQL source's heartbeat table if missing (True if created); the
     connector's heartbeat.action.query writes it (ADR 0009)."""
-    namespace, _, table = heartbeat_table.partition(".")
-    dialect = for_side("postgres")
-    probe = f"SELECT id FROM {dialect.qualified(namespace, table)} WHERE 1 = 0"
     ddl = heartbeat_table_ddl(heartbeat_table)
-    with pg_connect(endpoint, autocommit=True) as pg:
-        statements = [f"CREATE SCHEMA IF NOT EXISTS {dialect.quote_ident(namespace)}", ddl]
-        try:
-            return _create_unless_present(lambda sql: pg.execute(sql), probe, statements)
-        except _CannotCreate as exc:
-            raise PreflightError(
-                f"cannot create the Debezium heartbeat table {heartbeat_table} as "
-                f"{endpoint.user}: {exc.__cause__}. Create it once as an administrator: {ddl}; "
-                "the sync user then needs SELECT, INSERT and UPDATE on it and must own it "
-                "(the connector adds it to its publication)"
-            ) from exc
+    try:
+        return _ensure_postgres_table(endpoint, heartbeat_table, ddl)
+    except _CannotCreate as exc:
+        raise PreflightError(
+            f"cannot create the Debezium heartbeat table {heartbeat_table} as "
+            f"{endpoint.user}: {exc.__cause__}. Create it once as an administrator: {ddl}; "
+            "the sync user then needs SELECT, INSERT and UPDATE on it and must own it "
+            "(the connector adds it to its publication)"
+        ) from exc
 
 
 class _CannotCreate(Exception):

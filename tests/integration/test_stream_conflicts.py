@@ -135,3 +135,37 @@ def test_a_late_delete_removes_the_row_an_older_update_brought_back(lww: Pipelin
     finally:
         m.close()
         pg.close()
+
+
+def test_a_delete_is_no_older_than_the_version_it_removed(lww: Pipeline) -> None:
+    """Found by `make chaos` (seed 912710307). MySQL's binlog stamps a commit to the whole second,
+    so by commit time alone MySQL's delete looked older than PostgreSQL's update written earlier
+    in that second, although the version the delete removed had already beaten that update; the
+    update brought the row back on MySQL only. Future timestamps stand in for the same second:
+    the delete commits now, before both updates' rule values."""
+    m, pg = lww.mysql(), lww.pg()
+    try:
+        with closing(lww.consumer()) as both:
+            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2020-01-01', NULL)")
+            drive(both, lambda: len(_rows(pg, False)) == 1)
+        pg.execute("UPDATE items SET qty = 2, updated_at = '2099-01-01 00:00:01' WHERE id = 1")
+        m.cursor().execute(
+            "UPDATE items SET qty = 3, updated_at = '2099-01-01 00:00:02' WHERE id = 1"
+        )
+        m.cursor().execute("DELETE FROM items WHERE id = 1")  # removes the newest version
+        # MySQL's delete first (it leaves its tombstone), then PostgreSQL's older update
+        with closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only:
+            drive(mysql_only, lambda: _rows(pg, False) == [])
+            mysql_only.run(max_seconds=2, idle_stop_s=1)
+        with closing(lww.consumer(incoming_sides=("postgres",))) as pg_only:
+            pg_only.run(max_seconds=5, idle_stop_s=2)
+        assert _rows(m, True) == []
+        assert _rows(pg, False) == []
+        winner = pg.execute(
+            "SELECT winner FROM mps_sync.conflicts WHERE incoming_side = 'postgres'"
+            " AND kind = 'update_delete'"
+        ).fetchall()
+        assert winner == [("mysql",)]
+    finally:
+        m.close()
+        pg.close()

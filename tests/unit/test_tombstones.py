@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from mysql_pg_sync.cdc.conflicts import Decision, Observation, bury, decide, decide_missing
+from mysql_pg_sync.cdc.conflicts import (
+    Decision,
+    Observation,
+    bury,
+    decide,
+    decide_missing,
+    delete_time,
+)
 from mysql_pg_sync.cdc.tombstones import tombstone_key
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0)
@@ -75,3 +82,44 @@ def test_bury_removes_only_rows_older_than_the_winning_delete(
 
 def test_tombstone_key_is_the_same_from_both_sides() -> None:
     assert tombstone_key((15, "a")) == tombstone_key(("15", "a")) == '["15", "a"]'
+
+
+COMMIT_SECOND = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)  # MySQL's binlog: whole seconds
+
+
+@pytest.mark.parametrize(
+    ("removed", "expected"),
+    [
+        # the removed version was written later in the same second: the delete is at least that new
+        (
+            dt.datetime(2026, 1, 1, 12, 0, 0, 612000),
+            dt.datetime(2026, 1, 1, 12, 0, 0, 612000, tzinfo=dt.UTC),
+        ),
+        (dt.datetime(2026, 1, 1, 11, 0, 0), COMMIT_SECOND),  # an older version: commit time
+        (None, COMMIT_SECOND),  # no before-image value
+        ("2026-01-01 13:00:00", COMMIT_SECOND),  # not a timestamp: the commit time alone
+        (
+            dt.datetime(2026, 1, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+            dt.datetime(2026, 1, 1, 13, 0, tzinfo=dt.UTC),
+        ),
+    ],
+)
+def test_a_delete_counts_as_no_older_than_the_version_it_removed(
+    removed: object, expected: dt.datetime
+) -> None:
+    assert delete_time(COMMIT_SECOND, removed) == expected
+
+
+def test_a_same_second_update_older_than_the_removed_version_stays_deleted() -> None:
+    """Found by `make chaos` (seed 912710307): PostgreSQL's update at .086 had lost to MySQL's
+    .612 row, which MySQL then deleted; its binlog stamped the delete .000, so the update came
+    back on MySQL alone."""
+    update = dt.datetime(2026, 1, 1, 12, 0, 0, 86000)
+    removed = dt.datetime(2026, 1, 1, 12, 0, 0, 612000)
+    by_commit_alone = decide("last_writer_wins", missing_row("postgres", update, COMMIT_SECOND))
+    assert by_commit_alone.action == "apply"  # what went wrong
+    grave = delete_time(COMMIT_SECOND, removed)
+    assert decide("last_writer_wins", missing_row("postgres", update, grave)) == Decision(
+        "skip_lost", "update_delete", "mysql"
+    )
+    assert bury("last_writer_wins", "mysql", grave, update) is True

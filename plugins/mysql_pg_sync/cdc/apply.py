@@ -22,7 +22,7 @@ from typing import Any
 from mysql_pg_sync.cdc import apply_sql
 from mysql_pg_sync.cdc.batch import CollapsedChange
 from mysql_pg_sync.cdc.compare import canonical, rows_equal
-from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide
+from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide, delete_time
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
 from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
@@ -77,8 +77,9 @@ class BatchResult:
     conflicts: list[ConflictRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     drift: dict[tuple[str, Side], tuple[str, ...]] = field(default_factory=dict)
-    # deletes applied to a last-writer-wins table: (mapping name, incoming side, event)
-    deletes: list[tuple[str, Side, ChangeEvent]] = field(default_factory=list)
+    # deletes applied to a last-writer-wins table: (mapping name, incoming side, event, the time
+    # the delete counts as, see conflicts.delete_time)
+    deletes: list[tuple[str, Side, ChangeEvent, dt.datetime]] = field(default_factory=list)
 
     def counts(self, table: str, side: Side) -> TableCounts:
         return self.tables.setdefault((table, side), TableCounts())
@@ -156,6 +157,7 @@ class _Prepared:
     key: Row
     after: dict[str, Any] | None
     unavailable: frozenset[str]
+    deleted_at: dt.datetime | None = None  # a delete: the time it counts as (conflicts.delete_time)
 
 
 class Applier:
@@ -267,8 +269,28 @@ class Applier:
             except (ConversionError, KeyError, ValueError, TypeError) as exc:
                 result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
                 continue
-            prepared.append(_Prepared(change, key, after, unavailable))
+            deleted_at = None
+            if change.op == "d":
+                deleted_at = delete_time(_commit_time(event), self._removed_rule_value(plan, event))
+            prepared.append(_Prepared(change, key, after, unavailable, deleted_at))
         return prepared
+
+    def _removed_rule_value(self, plan: TablePlan, event: ChangeEvent) -> Any:
+        """The rule column of the row version a delete removed (the delete event's own
+        before-image, not a batch's folded one); None when the source did not send it."""
+        if plan.rule_column is None or not event.before:
+            return None
+        i = plan.dst_names.index(plan.rule_column)
+        value = event.before.get(plan.src_names[i])
+        if value is None or value is UNAVAILABLE:
+            return None
+        kind = plan.kinds[plan.rule_column]
+        if _passes_unchanged(kind, value):
+            return value
+        try:
+            return self._convert(plan.columns[i], value, plan.mapping.values, where="")
+        except ConversionError:
+            return None  # the commit time alone still orders the delete
 
     def _check_drift(self, plan: TablePlan, event: ChangeEvent, result: BatchResult) -> None:
         ident = (plan.mapping.name, plan.incoming_side)
@@ -338,7 +360,9 @@ class Applier:
         counts.applied += applied
         if rule.rule == "last_writer_wins":
             name, side = plan.mapping.name, plan.incoming_side
-            result.deletes += [(name, side, p.change.last) for p in deletes]
+            result.deletes += [
+                (name, side, p.change.last, p.deleted_at) for p in deletes if p.deleted_at
+            ]
 
     def _apply_one_way(
         self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult
@@ -363,12 +387,9 @@ class Applier:
             return {}
         name = plan.mapping.name
         for p in prepared:
-            if p.change.op == "d":
+            if p.deleted_at is not None:
                 self.tombstones.record(
-                    name,
-                    neutral_key(plan, p.change, p.key),
-                    plan.incoming_side,
-                    _commit_time(p.change.last),
+                    name, neutral_key(plan, p.change, p.key), plan.incoming_side, p.deleted_at
                 )
         missing = [
             neutral_key(plan, p.change, p.key)
@@ -407,11 +428,11 @@ class Applier:
         kind = plan.kinds.get(rc, "text") if rc else "text"
         incoming_rule = None
         if rc:
-            image = p.after if change.op != "d" else before
-            incoming_rule = canonical(kind, (image or {}).get(rc))
-        delete_ts = None
-        if change.op == "d":
-            delete_ts = _commit_time(change.last)
+            if change.op != "d":
+                incoming_rule = canonical(kind, (p.after or {}).get(rc))
+            else:  # the version the delete removed, not the batch's first before-image
+                incoming_rule = canonical(kind, self._removed_rule_value(plan, change.last))
+        delete_ts = p.deleted_at
         seen = Observation(
             incoming_side=plan.incoming_side,
             op=change.op,

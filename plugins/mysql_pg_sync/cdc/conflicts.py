@@ -12,7 +12,8 @@ can tell; they compare the rule column on every write. The rules, per table mapp
 Ties (equal timestamps or versions) go to MySQL, the system of record: deterministic on both sides,
 so both appliers reach the same final row. A NULL rule value loses to any non-NULL one.
 
-Delete on side X (commit time Td) against an update on side Y (rule value Tu), last-writer-wins.
+Delete on side X (time Td, see :func:`delete_time`) against an update on side Y (rule value
+Tu), last-writer-wins.
 Every delete the consumer sees leaves a tombstone (newest Td per table, key, side); an update
 that finds no target row asks the other side's tombstone (:func:`decide_missing`); a delete that
 wins against an updated row also removes a row the applier resurrected on X (:func:`bury`):
@@ -151,6 +152,23 @@ def decide_missing(rule: str, incoming_side: Side, incoming: Any, tombstone: Any
     if incoming_wins(rule, incoming_side, incoming, tombstone):
         return Decision("apply", "update_delete", incoming_side)
     return Decision("skip_lost", "update_delete", _other(incoming_side))
+
+
+def delete_time(commit: dt.datetime, removed_version: Any) -> dt.datetime:
+    """The time a delete counts as under last-writer-wins: its commit time, or the rule value of
+    the row version it removed when that is later.
+
+    A delete is never older than the version it removed. MySQL's binlog stamps commits to the
+    whole second, so by commit time alone a delete at 12:00:00.9 would lose to an update written
+    on the other side at 12:00:00.1, even when the version it removed (12:00:00.6) beat that
+    update; the row would come back on one side only. Naive values are UTC, as in comparisons.
+    """
+    if not isinstance(removed_version, dt.datetime):
+        return commit
+    removed = removed_version
+    if removed.tzinfo is None:
+        removed = removed.replace(tzinfo=dt.UTC)
+    return max(commit, removed)
 
 
 def bury(rule: str, delete_side: Side, delete_ts: Any, resurrected: Any) -> bool:

@@ -369,8 +369,8 @@ class StreamConsumer:
                     self.appliers[side].apply(collapse(side_events), result)
                 if fence.get(side):
                     session.record_offsets(self.config.group_id, fence[side])
-            for name, delete_side, event in result.deletes:
-                self._bury(name, delete_side, event)
+            for name, delete_side, event, deleted_at in result.deletes:
+                self._bury(name, delete_side, event, deleted_at)
             letters = list(pending.letters)
             for letter in result.dead_letters:
                 pos = letter.event.position if letter.event else None
@@ -438,7 +438,9 @@ class StreamConsumer:
                 fence.setdefault(side, {})[ident] = (offset + 1, last)
         return fence
 
-    def _bury(self, source_table: str, delete_side: Side, event: ChangeEvent) -> None:
+    def _bury(
+        self, source_table: str, delete_side: Side, event: ChangeEvent, deleted_at: dt.datetime
+    ) -> None:
         """A delete from side X was applied at the other side: remove the row that the applier
         resurrected on X from an older update of the other side, consumed before the delete
         arrived (with or without a conflict: the delete's event may come late, after faults)."""
@@ -455,7 +457,6 @@ class StreamConsumer:
             return
         kind = plan.kinds.get(plan.rule_column, "text")
         value = dict(zip(plan.dst_names, row, strict=True))[plan.rule_column]
-        deleted_at = dt.datetime.fromtimestamp(event.source_ts_ms / 1000, dt.UTC)
         if bury(
             mapping.conflict.rule, delete_side, canonical(kind, deleted_at), canonical(kind, value)
         ):

@@ -76,12 +76,13 @@ class ConflictRow:
     target: dict[str, Any] | None
     position: tuple[str, int, int] | None
     key: dict[str, Any]
-    commit_time: dt.datetime | None = None  # of the incoming change, read back from Kafka
+    # delete_update: the time the delete counts as, read back from its Kafka message
+    commit_time: dt.datetime | None = None
     deleted_at: dt.datetime | None = None  # update_delete: the other side's delete (tombstone)
 
 
 def conflicts(p: Pipeline) -> list[ConflictRow]:
-    """The logged conflicts; deletes get their commit time from the Kafka message itself."""
+    """The logged conflicts; deletes get their time from the Kafka message itself."""
     with pg_connect(p.endpoints.postgres) as conn:
         rows = conn.execute(
             "SELECT source_table, kind, rule, winner, incoming_side, incoming_image, target_image,"
@@ -90,8 +91,13 @@ def conflicts(p: Pipeline) -> list[ConflictRow]:
     out = [
         ConflictRow(*r[:7], (r[7], r[8], r[9]) if r[7] is not None else None, r[10]) for r in rows
     ]
-    wanted = [c.position for c in out if c.kind == "delete_update" and c.position]
-    times = commit_times(p, wanted)
+    by_name = {t.name: t for t in TABLES}
+    wanted = {
+        c.position: by_name[c.table.split(".")[-1]].rule_column or ""
+        for c in out
+        if c.kind == "delete_update" and c.position
+    }
+    times = delete_times(p, wanted)
     out = [replace(c, commit_time=times.get(c.position)) if c.position else c for c in out]
     # update_delete: the stream records the other side's delete (tombstone) as the target image
     return [
@@ -102,10 +108,12 @@ def conflicts(p: Pipeline) -> list[ConflictRow]:
     ]
 
 
-def commit_times(
-    p: Pipeline, positions: list[tuple[str, int, int]]
+def delete_times(
+    p: Pipeline, positions: dict[tuple[str, int, int], str]
 ) -> dict[tuple[str, int, int], dt.datetime]:
-    """source.ts_ms of the Debezium messages at these positions (parsed here, not by decode)."""
+    """The time each delete at these positions counts as under last-writer-wins: its source.ts_ms,
+    or the rule column of the version it removed (its before-image) when that is later; MySQL
+    stamps commits to the whole second. Parsed here from the message, not by decode."""
     if not positions:
         return {}
     reader = Consumer(
@@ -117,7 +125,7 @@ def commit_times(
     )
     out: dict[tuple[str, int, int], dt.datetime] = {}
     try:
-        for topic, partition, offset in positions:
+        for (topic, partition, offset), column in positions.items():
             reader.assign([TopicPartition(topic, partition, offset)])
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -127,10 +135,13 @@ def commit_times(
                 if msg.offset() == offset:
                     envelope = json.loads(msg.value())
                     payload = envelope.get("payload", envelope)
-                    ms = int(payload["source"]["ts_ms"])
-                    out[(topic, partition, offset)] = dt.datetime.fromtimestamp(
-                        ms / 1000, dt.UTC
-                    ).replace(tzinfo=None)
+                    us = int(payload["source"]["ts_ms"]) * 1000
+                    removed = (payload.get("before") or {}).get(column)
+                    if isinstance(removed, int):  # datetime(6) / timestamp(6): epoch microseconds
+                        us = max(us, removed)
+                    out[(topic, partition, offset)] = dt.datetime(1970, 1, 1) + dt.timedelta(
+                        microseconds=us
+                    )
                 break
     finally:
         reader.close()
@@ -147,7 +158,7 @@ def policy_violations(rows: list[ConflictRow]) -> list[str]:
     """Conflicts whose recorded winner is not the one the table's rule names.
 
     Fixed-side rules: the winner is that side. last_writer_wins: the later rule-column value
-    wins, a delete counts with its commit time (read from its Kafka message), a tie goes to
+    wins, a delete counts with its time (read from its Kafka message), a tie goes to
     MySQL; an update meeting a deleted row (update_delete) brings it back, so the update wins.
     """
     by_name = {t.name: t for t in TABLES}
@@ -178,7 +189,7 @@ def _expected_winner(table: Table, c: ConflictRow) -> str | None:
     column = table.rule_column or ""
     if c.target is None:
         return None
-    if c.kind == "delete_update":  # a delete carries its commit time, not a column value
+    if c.kind == "delete_update":  # a delete carries its time, not a column value
         incoming = c.commit_time
         if incoming is None:
             return "a readable delete event in Kafka"

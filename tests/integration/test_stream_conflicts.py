@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -14,6 +16,7 @@ from tests.integration.stream_harness import (
     drive,
     items_mapping,
     pipeline,
+    wait_until,
 )
 
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -169,3 +172,58 @@ def test_a_delete_is_no_older_than_the_version_it_removed(lww: Pipeline) -> None
     finally:
         m.close()
         pg.close()
+
+
+def test_a_deadlock_with_an_application_transaction_reruns_the_batch(
+    lww: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by `make chaos` (seed 1313419420): PostgreSQL broke a deadlock between the applier's
+    row locks and the application's own transaction by failing the applier, which crashed."""
+    m, pg, app, watch = lww.mysql(), lww.pg(), lww.pg(), lww.pg()
+    app.autocommit = False
+    try:
+        with closing(lww.consumer()) as consumer:
+            m.cursor().execute(
+                "INSERT INTO items VALUES (1, 'one', 1, 1, '2020-01-01', NULL),"
+                " (2, 'two', 2, 2, '2020-01-01', NULL)"
+            )
+            drive(consumer, lambda: len(_rows(pg, False)) == 2)
+            # the application holds row 2 and will want row 1; the applier takes 1, then waits on 2
+            app.execute("UPDATE items SET qty = 20 WHERE id = 2")
+            m.cursor().execute("UPDATE items SET qty = qty + 100, updated_at = '2030-01-01'")
+            app_pid = app.info.backend_pid
+            app_error: list[BaseException] = []
+
+            def application() -> None:
+                try:
+                    wait_until(
+                        lambda: (
+                            watch.execute(
+                                "SELECT count(*) FROM pg_stat_activity WHERE pid <> %s"
+                                " AND wait_event_type = 'Lock' AND datname = current_database()",
+                                (app_pid,),
+                            ).fetchone()[0]
+                            > 0
+                        ),
+                        timeout_s=60,
+                    )
+                    app.execute("UPDATE items SET qty = 10 WHERE id = 1")  # closes the cycle
+                    app.commit()
+                except BaseException as exc:
+                    app_error.append(exc)
+                    app.rollback()
+
+            worker = threading.Thread(target=application)
+            worker.start()
+            with caplog.at_level(logging.WARNING, logger="mysql_pg_sync.cdc.consumer"):
+                drive(consumer, lambda: [r[2] for r in _rows(pg, False)] == [101, 102])
+            worker.join(30)
+        assert "rolled back by the server" in caplog.text
+        # the application either lost the deadlock itself or committed before the rerun
+        assert not app_error or "deadlock" in str(app_error[0])
+        assert _rows(m, True) == _rows(pg, False)
+    finally:
+        m.close()
+        pg.close()
+        app.close()
+        watch.close()

@@ -44,7 +44,7 @@ from mysql_pg_sync.cdc.metrics import (
     record_batch,
 )
 from mysql_pg_sync.cdc.source_order import SourceOrder
-from mysql_pg_sync.cdc.targets import Fence, TargetSession, open_target
+from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
@@ -55,6 +55,8 @@ from mysql_pg_sync.state.schema import ensure_schema
 log = logging.getLogger(__name__)
 
 PAUSED_STATES = frozenset({"backfilling", "paused", "failed"})
+# a deadlock with the applications' own transactions is retried this often before the run fails
+TRANSIENT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -357,20 +359,29 @@ class StreamConsumer:
     def _flush(self, batcher: MicroBatcher, pending: _Pending, summary: RunSummary) -> None:
         events = batcher.drain()
         started = time.monotonic()
-        result = BatchResult()
         by_side: dict[Side, list[ChangeEvent]] = {}
         for event in events:
             by_side.setdefault(event.side, []).append(event)
         fence = self._fence(pending)
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            result = BatchResult()
+            try:
+                self._write_batch(by_side, fence, result)
+                break
+            except Exception as exc:
+                self._rollback()
+                if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                log.warning(
+                    "batch of %d events rolled back by the server (%s); running it again, "
+                    "attempt %d of %d",
+                    len(events),
+                    str(exc).splitlines()[0],
+                    attempt + 1,
+                    TRANSIENT_ATTEMPTS,
+                )
+                time.sleep(0.05 * attempt)
         try:
-            for side, session in self.sessions.items():
-                side_events = by_side.get(side, [])
-                if side_events:
-                    self.appliers[side].apply(collapse(side_events), result)
-                if fence.get(side):
-                    session.record_offsets(self.config.group_id, fence[side])
-            for name, delete_side, event, deleted_at in result.deletes:
-                self._bury(name, delete_side, event, deleted_at)
             letters = list(pending.letters)
             for letter in result.dead_letters:
                 pos = letter.event.position if letter.event else None
@@ -385,9 +396,7 @@ class StreamConsumer:
                     if part in pending.source_high:
                         self.source_high[part] = pending.source_high[part]
         except Exception:
-            for session in self.sessions.values():
-                session.rollback()
-            self.state_conn.rollback()
+            self._rollback()
             raise
         applied_at_ms = time.time() * 1000
         lag: dict[tuple[str, str], int] = {}
@@ -419,6 +428,27 @@ class StreamConsumer:
         summary.replayed += pending.replayed
         summary.duplicates += pending.duplicates
         self._summarise(result, summary)
+
+    def _write_batch(
+        self,
+        by_side: dict[Side, list[ChangeEvent]],
+        fence: dict[Side, dict[tuple[str, int], Fence]],
+        result: BatchResult,
+    ) -> None:
+        """Every write of one batch, uncommitted: a failure rolls all of it back."""
+        for side, session in self.sessions.items():
+            side_events = by_side.get(side, [])
+            if side_events:
+                self.appliers[side].apply(collapse(side_events), result)
+            if fence.get(side):
+                session.record_offsets(self.config.group_id, fence[side])
+        for name, delete_side, event, deleted_at in result.deletes:
+            self._bury(name, delete_side, event, deleted_at)
+
+    def _rollback(self) -> None:
+        for session in self.sessions.values():
+            session.rollback()
+        self.state_conn.rollback()
 
     def _mapping_name(self, event: ChangeEvent) -> str:
         return (

@@ -28,6 +28,21 @@ ORIGIN_POOL_SIZE = 32
 Row = tuple[Any, ...]
 
 
+def is_transient(exc: BaseException) -> bool:
+    """The server rolled our transaction back to break a deadlock or a lock wait, through no fault
+    of the data: running the same batch again is the fix (an application's own transactions
+    lock the same rows in another order)."""
+    if isinstance(
+        exc,
+        psycopg.errors.DeadlockDetected
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.LockNotAvailable,
+    ):
+        return True
+    # 1213: deadlock, 1205: lock wait timeout
+    return isinstance(exc, MySQLdb.OperationalError) and exc.args[:1] in ((1213,), (1205,))
+
+
 class TargetSession(Protocol):
     @property
     def dialect(self) -> ModuleType: ...

@@ -300,6 +300,7 @@ class Bench:
             "apply_s": round(apply_s, 2),
             "events_per_s": round(summary.events / apply_s),
             "events_per_s_wall": round(summary.events / wall),
+            "write_s": round(summary.write_seconds, 2),  # of apply_s: in the database
             # this process's CPU (all its threads) per event: steadier than rates on a busy box
             "cpu_us_per_event": round(cpu / summary.events * 1e6, 1),
             "dead_letters": summary.dead_letters,

@@ -88,6 +88,8 @@ class RunSummary:
     duplicates: int = 0  # changes Debezium emitted again (source position already applied)
     batches: int = 0
     seconds: float = 0.0
+    # of ``seconds``: applying batches (convert, decide, write, commit), not consuming/decoding
+    write_seconds: float = 0.0
     first_message_s: float | None = None  # seconds from the start to the first message
     lag_ms: list[int] = field(default_factory=list, repr=False)
     drift: dict[str, list[str]] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class RunSummary:
             "source_duplicates_skipped": self.duplicates,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
+            "write_seconds": round(self.write_seconds, 3),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
             "lag_p50_ms": percentile(self.lag_ms, 50),
             "lag_p99_ms": percentile(self.lag_ms, 99),
@@ -398,6 +401,7 @@ class StreamConsumer:
         except Exception:
             self._rollback()
             raise
+        summary.write_seconds += time.monotonic() - started
         applied_at_ms = time.time() * 1000
         lag: dict[tuple[str, str], int] = {}
         for event in events:

@@ -38,11 +38,12 @@ def pg_conninfo(endpoint: DatabaseEndpoint) -> str:
         password=endpoint.password,
         dbname=endpoint.database,
         connect_timeout=10,
-        options="-c TimeZone=UTC",
+        # ISO dates: reconcile's canonical text of a date is its text cast
+        options="-c TimeZone=UTC -c DateStyle=ISO,YMD",
         application_name="mysql_pg_sync",
     )
 
 
 def pg_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-    """A psycopg 3 connection with the session time zone at UTC."""
+    """A psycopg 3 connection with the session time zone at UTC and ISO dates."""
     return psycopg.connect(pg_conninfo(endpoint), autocommit=autocommit)

@@ -1,6 +1,7 @@
-"""Where the stored type already prints the canonical form, MySQL's short canonical text (no
-ROUND, no DATE_FORMAT, no CAST to DOUBLE) is byte for byte the general form, edge values and
-zero dates included; a column whose type differs from the short form's keeps the general one."""
+"""Where the stored type already prints the canonical form, the short canonical text (MySQL: no
+ROUND, no DATE_FORMAT, no CAST to DOUBLE; PostgreSQL: no round(), a date's cast instead of
+to_char) is byte for byte the general form, edge values and zero dates included; a column whose
+type differs from the short form's keeps the general one."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from mysql_pg_sync.connections import mysql_connect
+from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as dialect
+from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.dialects.stored_type import StoredType
 from mysql_pg_sync.settings import DatabaseEndpoint
 
@@ -128,3 +130,47 @@ def test_a_stored_type_that_differs_keeps_the_general_form() -> None:
         assert dialect.canonical_text_sql("c", kind, scale=scale, stored=stored) == (
             dialect.canonical_text_sql("c", kind, scale=scale)
         )
+
+
+# PostgreSQL: column, type, kind, mapping scale, values
+PG_CASES = [
+    ("c_num", "numeric(12,2)", "decimal", 2, ["0.00", "-0.01", "9999999999.99", "12.5", None]),
+    ("c_date", "date", "date", 0, ["0001-01-01", "0099-12-31", "1000-01-01", "9999-12-31", None]),
+]
+# the form a date had before its cast became the canonical text
+PG_REFERENCE = {"date": "to_char(\"c_date\", 'YYYY-MM-DD')"}
+
+
+@pytest.mark.parametrize("case", PG_CASES, ids=[c[0] for c in PG_CASES])
+def test_the_postgres_short_form_prints_what_the_general_form_prints(
+    pg_db: DatabaseEndpoint, case: tuple
+) -> None:
+    name, pg_type, kind, scale, values = case
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE t (id int PRIMARY KEY, "{name}" {pg_type})')
+        for i, value in enumerate(values):
+            conn.execute(f"INSERT INTO t VALUES (%s, %s::{pg_type})", (i, value))
+        row = conn.execute(pg_dialect.table_columns_sql(), ("public", "t")).fetchall()[1]
+        stored = StoredType.from_row(row[2], row[3], row[4])
+        column = f'"{name}"'
+        short = pg_dialect.canonical_text_sql(
+            column, kind, scale=scale, pg_type=pg_type, stored=stored
+        )
+        general = PG_REFERENCE.get(
+            kind, pg_dialect.canonical_text_sql(column, kind, scale=scale, pg_type=pg_type)
+        )
+        assert short != general, f"{name}: the stored type {stored} took no shortcut"
+        rows = conn.execute(f"SELECT {short}, {general} FROM t ORDER BY id").fetchall()
+        # whatever DateStyle the server or database was set up with
+        conn.execute(f"ALTER DATABASE \"{pg_db.database}\" SET DateStyle = 'SQL, DMY'")
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert rows[-1] == (None, None)
+    with pg_connect(pg_db) as fresh:
+        again = fresh.execute(f"SELECT {short}, {general} FROM t ORDER BY id").fetchall()
+    assert again == rows, "pg_connect must fix DateStyle at ISO for every session"
+
+
+def test_a_postgres_numeric_at_another_scale_keeps_round() -> None:
+    for stored in (StoredType("numeric", 4, None), StoredType("numeric", None, None)):
+        sql = pg_dialect.canonical_text_sql("c", "decimal", scale=2, stored=stored)
+        assert sql == "round(c, 2)::text"

@@ -65,10 +65,12 @@ def canonical_text_sql(
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
-    ``charset`` is unused: a PostgreSQL database has one encoding (UTF8). ``stored`` is unused:
-    the mapping's ``pg_type`` decides the form."""
+    ``charset`` is unused: a PostgreSQL database has one encoding (UTF8). The mapping's
+    ``pg_type`` decides the form; ``stored`` (information_schema) only lets a numeric already at
+    the mapping's scale print as it is, skipping a round() of every row."""
     c = column_sql
-    del charset, stored
+    del charset
+    stored = stored or StoredType()
     pg = pg_type.strip().lower()
     if kind == "int":
         return f"({c})::text"
@@ -81,6 +83,8 @@ def canonical_text_sql(
             return f"(lpad(({c})::text, 64, '0')::bit(64)::bigint)::text"
         return f"({c})::text"
     if kind == "decimal":
+        if stored.data_type == "numeric" and stored.scale == scale:
+            return f"({c})::text"
         return f"round({c}, {int(scale)})::text"
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
@@ -95,7 +99,9 @@ def canonical_text_sql(
             f"|| 'e' || floor(log10(abs({v})))::bigint::text END)"
         )
     if kind == "date":
-        return f"to_char({c}, 'YYYY-MM-DD')"
+        # connections.pg_conninfo fixes DateStyle at ISO: the cast prints YYYY-MM-DD at a fifth
+        # of to_char's cost
+        return f"({c})::text"
     if kind in ("datetime", "timestamp"):
         value = f"({c} AT TIME ZONE 'UTC')" if "tz" in pg or "with time zone" in pg else c
         return f"to_char({value}, 'YYYY-MM-DD HH24:MI:SS.US')"

@@ -46,6 +46,20 @@ CASES = [
             None,
         ],
     ),
+    (
+        "c_dt0",
+        "datetime",
+        "datetime",
+        0,
+        ["0000-00-00 00:00:00", "1000-01-01 00:00:00", "2019-01-01 00:00:10", None],
+    ),
+    (
+        "c_dt3",
+        "datetime(3)",
+        "datetime",
+        0,
+        ["0000-00-00 00:00:00", "2019-01-01 00:00:10", "2019-01-01 00:00:10.120", None],
+    ),
     ("c_date", "date", "date", 0, ["0000-00-00", "1000-01-01", "9999-12-31", "2020-00-00", None]),
     (
         "c_double",
@@ -123,7 +137,7 @@ def test_the_short_form_prints_what_the_general_form_prints(
 def test_a_stored_type_that_differs_keeps_the_general_form() -> None:
     cases = [
         ("decimal", 2, StoredType("decimal", 4, None)),  # the mapping rounds to 2 places
-        ("datetime", 0, StoredType("datetime", 3, 3)),  # prints 3 digits, canonical has 6
+        ("datetime", 0, StoredType("varchar", None, None)),  # a date kept as text: formatted
         ("float", 0, StoredType("float", None, None)),  # FLOAT prints 6 digits only
     ]
     for kind, scale, stored in cases:
@@ -174,3 +188,52 @@ def test_a_postgres_numeric_at_another_scale_keeps_round() -> None:
     for stored in (StoredType("numeric", 4, None), StoredType("numeric", None, None)):
         sql = pg_dialect.canonical_text_sql("c", "decimal", scale=2, stored=stored)
         assert sql == "round(c, 2)::text"
+
+
+DATETIMES = [
+    "2019-01-01 00:00:17",
+    "2019-01-01 00:00:17.120000",
+    "2019-01-01 00:00:17.000001",
+    "2019-01-01 00:00:10.500000",
+    "1999-12-31 23:59:59",
+    "2038-01-19 03:14:07.999999",  # TIMESTAMP's last second
+    None,
+]
+
+
+def test_both_engines_print_the_same_datetime_text(
+    mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint, pg_db: DatabaseEndpoint
+) -> None:
+    """The canonical datetime text (PostgreSQL's cast: trailing fractional zeros dropped, no '.'
+    for a whole second) is what MySQL prints after trimming, for every stored precision."""
+    mysql_types = ["datetime(6)", "timestamp(6) NULL"]
+    pg_types = ["timestamp(6)", "timestamptz(6)"]
+    admin = replace(mysql_admin, database=mysql_db.database)
+    with mysql_connect(admin, autocommit=True) as conn:
+        cur = conn.cursor()
+        cols = ", ".join(f"c{i} {t}" for i, t in enumerate(mysql_types))
+        cur.execute(f"CREATE TABLE dt (id int PRIMARY KEY, {cols})")
+        for i, v in enumerate(DATETIMES):
+            cur.execute("INSERT INTO dt VALUES (%s, %s, %s)", (i, v, v))
+        cur.execute(dialect.table_columns_sql(), (mysql_db.database, "dt"))
+        stored = [StoredType.from_row(r[2], r[3], r[4]) for r in cur.fetchall()][1:]
+        texts = [
+            dialect.canonical_text_sql(f"c{i}", "datetime", stored=s) for i, s in enumerate(stored)
+        ]
+        general = [dialect.canonical_text_sql(f"c{i}", "datetime") for i in range(len(stored))]
+        cur.execute(f"SELECT {', '.join(texts + general)} FROM dt ORDER BY id".replace("%%", "%"))
+        mysql_rows = list(cur.fetchall())
+    with pg_connect(pg_db, autocommit=True) as conn:
+        cols = ", ".join(f"c{i} {t}" for i, t in enumerate(pg_types))
+        conn.execute(f"CREATE TABLE dt (id int PRIMARY KEY, {cols})")
+        for i, v in enumerate(DATETIMES):
+            conn.execute("INSERT INTO dt VALUES (%s, %s, %s)", (i, v, v))
+        texts = [
+            pg_dialect.canonical_text_sql(f"c{i}", "datetime", pg_type=t)
+            for i, t in enumerate(pg_types)
+        ]
+        pg_rows = conn.execute(f"SELECT {', '.join(texts)} FROM dt ORDER BY id").fetchall()
+    assert [r[:2] for r in mysql_rows] == [tuple(r) for r in pg_rows]
+    assert [r[2:] for r in mysql_rows] == [tuple(r) for r in pg_rows]  # the general form too
+    assert pg_rows[0] == ("2019-01-01 00:00:17",) * 2
+    assert pg_rows[1][0] == "2019-01-01 00:00:17.12"

@@ -114,11 +114,17 @@ def canonical_text_sql(
     if kind == "date":
         return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"  # the zero date is NULL in PostgreSQL
     if kind in ("datetime", "timestamp"):
-        # the session runs at time_zone '+00:00' (connections.mysql_connect); DATE_FORMAT prints
-        # six fractional digits whatever the column's precision; a (6) column prints them itself
-        if stored.data_type in ("datetime", "timestamp") and stored.fsp == 6:
+        # PostgreSQL's text of a timestamp: no trailing fractional zeros, no '.' for a whole
+        # second. The session runs at time_zone '+00:00' (connections.mysql_connect). A column
+        # without fractions prints that itself; one with fractions prints its own digits, and
+        # DATE_FORMAT prints six whatever the type: the zeros are trimmed up to the '.'
+        if stored.data_type in ("datetime", "timestamp") and stored.fsp == 0:
             return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"
-        return f"IF({c} = 0, NULL, DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'))"
+        if stored.data_type in ("datetime", "timestamp") and stored.fsp:
+            text = f"CAST({c} AS CHAR)"
+        else:
+            text = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+        return f"IF({c} = 0, NULL, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text})))"
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":
@@ -146,10 +152,10 @@ def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
     return f"SHA2(CONCAT_WS('|', {', '.join(parts)}), 256)"
 
 
-def hash60_sql(hex_sql: str) -> str:
-    """The first 60 bits of a row hash's hex as an unsigned integer (sums of them cannot
+def hash60_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """The first 60 bits of the row hash as an unsigned integer (sums of them cannot
     overflow)."""
-    return f"CAST(CONV(LEFT({hex_sql}, 15), 16, 10) AS UNSIGNED)"
+    return f"CAST(CONV(LEFT({row_hash_sql(texts, length_prefixed)}, 15), 16, 10) AS UNSIGNED)"
 
 
 def bucket32_sql(texts: Iterable[str]) -> str:

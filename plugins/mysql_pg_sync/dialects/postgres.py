@@ -103,8 +103,10 @@ def canonical_text_sql(
         # of to_char's cost
         return f"({c})::text"
     if kind in ("datetime", "timestamp"):
+        # ISO DateStyle (connections.pg_conninfo): no trailing fractional zeros, at a sixth of
+        # to_char's cost; MySQL trims its digits to match
         value = f"({c} AT TIME ZONE 'UTC')" if "tz" in pg or "with time zone" in pg else c
-        return f"to_char({value}, 'YYYY-MM-DD HH24:MI:SS.US')"
+        return f"({value})::text"
     if kind == "time":
         return f"to_char({c}, 'HH24:MI:SS.US')"
     if kind == "char":
@@ -134,8 +136,8 @@ def float_value_sql(column_sql: str) -> str:
     return f"({column_sql})::float8"
 
 
-def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
-    """SHA-256 hex over UTF-8 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
+def _digest_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """SHA-256 bytes over UTF-8 canonical texts: 'N' marks NULL, strings carry '<bytes>:', '|'
     separates (see the MySQL dialect for why SHA-256)."""
     parts = [
         f"coalesce(octet_length({t})::text || ':' || {t}, 'N')"
@@ -144,20 +146,29 @@ def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
         for t, prefixed in zip(texts, length_prefixed, strict=True)
     ]
     joined = f"concat_ws('|', {', '.join(parts)})"
-    return f"encode(sha256(convert_to({joined}, 'UTF8')), 'hex')"
+    return f"sha256(convert_to({joined}, 'UTF8'))"
 
 
-def hash60_sql(hex_sql: str) -> str:
-    """The first 60 bits of a row hash's hex as a bigint (sums of them cannot overflow
-    numeric)."""
-    return f"('x' || left({hex_sql}, 15))::bit(60)::bigint"
+def row_hash_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """The row hash as hex, as MySQL's SHA2() prints it."""
+    return f"encode({_digest_sql(texts, length_prefixed)}, 'hex')"
+
+
+def _leading_bits_sql(digest_sql: str, bits: int) -> str:
+    """The first ``bits`` of a digest as a bigint: only the bytes needed are hex-encoded."""
+    head = f"substring({digest_sql} from 1 for {(bits + 7) // 8})"
+    return f"('x' || encode({head}, 'hex'))::bit({bits})::bigint"
+
+
+def hash60_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:
+    """The first 60 bits of the row hash as a bigint (sums of them cannot overflow numeric)."""
+    return _leading_bits_sql(_digest_sql(texts, length_prefixed), 60)
 
 
 def bucket32_sql(texts: Iterable[str]) -> str:
     """A 32-bit bucket from the hash of key texts: the same row lands in the same bucket on both."""
     key_texts = list(texts)
-    digest = row_hash_sql(key_texts, [True] * len(key_texts))
-    return f"('x' || substr({digest}, 1, 8))::bit(32)::bigint"
+    return _leading_bits_sql(_digest_sql(key_texts, [True] * len(key_texts)), 32)
 
 
 def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = False) -> str:

@@ -118,9 +118,10 @@ class TableSide:
         self.key_raw_sql = [self._col[k] for k in table.key]
         self.key_text_sql = [self.text_sql(c) for c in table.key_columns]
         hashed = table.hashed_columns
-        self.row_hash_sql = dialect.row_hash_sql(
-            [self.text_sql(c) for c in hashed], [c.kind in STRING_KINDS for c in hashed]
-        )
+        texts = [self.text_sql(c) for c in hashed]
+        prefixed = [c.kind in STRING_KINDS for c in hashed]
+        self.row_hash_sql = dialect.row_hash_sql(texts, prefixed)
+        self.hash60_sql = dialect.hash60_sql(texts, prefixed)
         self.ordinal_sql = (
             self.key_raw_sql[0]
             if table.ordinal == "integer"
@@ -225,7 +226,7 @@ class TableSide:
             child = cut_index_sql(self.ordinal_sql, split)
             params = (segment.lo, segment.hi)
         sql = (
-            f"SELECT {child}, COUNT(*), SUM({self.dialect.hash60_sql(self.row_hash_sql)}) "
+            f"SELECT {child}, COUNT(*), SUM({self.hash60_sql}) "
             f"FROM {self.from_sql} WHERE {self._in_segment()} GROUP BY 1"
         )
         rows = self._query(sql, params)

@@ -117,14 +117,18 @@ def canonical_text_sql(
         # PostgreSQL's text of a timestamp: no trailing fractional zeros, no '.' for a whole
         # second. The session runs at time_zone '+00:00' (connections.mysql_connect). A column
         # without fractions prints that itself; one with fractions prints its own digits, and
-        # DATE_FORMAT prints six whatever the type: the zeros are trimmed up to the '.'
+        # DATE_FORMAT prints six whatever the type: the zeros after the '.' are trimmed, and a
+        # whole second is cut at the seconds (cheaper than a second TRIM of every row)
         if stored.data_type in ("datetime", "timestamp") and stored.fsp == 0:
             return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"
         if stored.data_type in ("datetime", "timestamp") and stored.fsp:
-            text = f"CAST({c} AS CHAR)"
+            whole, text = f"LEFT(CAST({c} AS CHAR), 19)", f"CAST({c} AS CHAR)"
         else:
+            whole = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s')"
             text = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
-        return f"IF({c} = 0, NULL, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text})))"
+        return (
+            f"IF({c} = 0, NULL, IF(MICROSECOND({c}) = 0, {whole}, TRIM(TRAILING '0' FROM {text})))"
+        )
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.integration.stream_harness import (
     wait_until,
 )
 
+from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
@@ -222,6 +224,58 @@ def test_a_deadlock_with_an_application_transaction_reruns_the_batch(
         # the application either lost the deadlock itself or committed before the rerun
         assert not app_error or "deadlock" in str(app_error[0])
         assert _rows(m, True) == _rows(pg, False)
+    finally:
+        m.close()
+        pg.close()
+        app.close()
+        watch.close()
+
+
+def test_a_mysql_deadlock_with_an_application_transaction_reruns_the_batch(
+    lww: Pipeline, mysql_admin: DatabaseEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As above, on MySQL: InnoDB fails the lighter transaction of a deadlock at once, here the
+    applier's (the application has changed more rows), with error 1213."""
+    m, pg, app = lww.mysql(), lww.pg(), lww.mysql()
+    database = lww.endpoints.mysql.database
+    watch = mysql_connect(replace(mysql_admin, database=database), autocommit=True)
+    app.autocommit(False)
+    try:
+        with closing(lww.consumer()) as consumer:
+            m.cursor().execute(
+                "INSERT INTO items SELECT seq, 'n', seq, 1, '2020-01-01', NULL FROM seq_1_to_12"
+            )
+            drive(consumer, lambda: len(_rows(pg, False)) == 12)
+            # the application holds rows 2..12 and will want row 1; the applier takes 1, waits on 2
+            app.cursor().execute("UPDATE items SET qty = qty + 1000 WHERE id >= 2")
+            pg.execute("UPDATE items SET qty = qty + 100, updated_at = '2030-01-01' WHERE id <= 2")
+            app_error: list[BaseException] = []
+
+            def lock_waits() -> int:
+                cur = watch.cursor()
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.innodb_trx"
+                    " WHERE trx_state = 'LOCK WAIT'"
+                )
+                return int(cur.fetchone()[0])
+
+            def application() -> None:
+                try:
+                    wait_until(lambda: lock_waits() > 0, timeout_s=60)
+                    app.cursor().execute("UPDATE items SET qty = 10 WHERE id = 1")
+                    app.commit()
+                except BaseException as exc:
+                    app_error.append(exc)
+                    app.rollback()
+
+            worker = threading.Thread(target=application)
+            worker.start()
+            with caplog.at_level(logging.WARNING, logger="mysql_pg_sync.cdc.consumer"):
+                drive(consumer, lambda: [r[2] for r in _rows(m, True)][:2] == [101, 102])
+            worker.join(30)
+        assert "rolled back by the server" in caplog.text
+        assert not app_error, f"the application lost the deadlock: {app_error}"
+        assert _rows(m, True)[:2] == _rows(pg, False)[:2]
     finally:
         m.close()
         pg.close()

@@ -20,9 +20,10 @@ CanonicalKind = Literal[
     "bool",  # MySQL tinyint(1) <-> PostgreSQL boolean: '0' / '1'
     "decimal",  # at the column's scale
     "float",  # shortest round-trip digits + exponent; compared at ``digits`` significant digits
-    "date",
-    "datetime",  # naive timestamp, microseconds
-    "timestamp",  # instant at UTC, microseconds
+    "date",  # YYYY-MM-DD
+    # to the microsecond, as PostgreSQL prints it: trailing fractional zeros and a bare '.' cut
+    "datetime",  # naive timestamp
+    "timestamp",  # instant at UTC
     "time",
     "text",
     "char",  # trailing spaces are padding, not data

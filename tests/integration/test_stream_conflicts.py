@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from typing import Any
@@ -176,6 +176,36 @@ def test_a_delete_is_no_older_than_the_version_it_removed(lww: Pipeline) -> None
         pg.close()
 
 
+def _deadlock(
+    consumer: Any,
+    caplog: pytest.LogCaptureFixture,
+    applier_waits: Callable[[], bool],
+    close_cycle: Callable[[], object],
+    app: Any,
+    done: Callable[[], bool],
+) -> list[BaseException]:
+    """Drive ``consumer`` until ``done`` while the application, once the applier waits on its
+    lock, takes the row the applier holds (a deadlock) and commits; the application's error,
+    if it lost the deadlock instead."""
+    errors: list[BaseException] = []
+
+    def application() -> None:
+        try:
+            wait_until(applier_waits, timeout_s=60)
+            close_cycle()
+            app.commit()
+        except BaseException as exc:
+            errors.append(exc)
+            app.rollback()
+
+    worker = threading.Thread(target=application)
+    worker.start()
+    with caplog.at_level(logging.WARNING, logger="mysql_pg_sync.cdc.consumer"):
+        drive(consumer, done)
+    worker.join(30)
+    return errors
+
+
 def test_a_deadlock_with_an_application_transaction_reruns_the_batch(
     lww: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -194,32 +224,24 @@ def test_a_deadlock_with_an_application_transaction_reruns_the_batch(
             app.execute("UPDATE items SET qty = 20 WHERE id = 2")
             m.cursor().execute("UPDATE items SET qty = qty + 100, updated_at = '2030-01-01'")
             app_pid = app.info.backend_pid
-            app_error: list[BaseException] = []
 
-            def application() -> None:
-                try:
-                    wait_until(
-                        lambda: (
-                            watch.execute(
-                                "SELECT count(*) FROM pg_stat_activity WHERE pid <> %s"
-                                " AND wait_event_type = 'Lock' AND datname = current_database()",
-                                (app_pid,),
-                            ).fetchone()[0]
-                            > 0
-                        ),
-                        timeout_s=60,
-                    )
-                    app.execute("UPDATE items SET qty = 10 WHERE id = 1")  # closes the cycle
-                    app.commit()
-                except BaseException as exc:
-                    app_error.append(exc)
-                    app.rollback()
+            def applier_waits() -> bool:
+                return bool(
+                    watch.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid <> %s"
+                        " AND wait_event_type = 'Lock' AND datname = current_database()",
+                        (app_pid,),
+                    ).fetchone()[0]
+                )
 
-            worker = threading.Thread(target=application)
-            worker.start()
-            with caplog.at_level(logging.WARNING, logger="mysql_pg_sync.cdc.consumer"):
-                drive(consumer, lambda: [r[2] for r in _rows(pg, False)] == [101, 102])
-            worker.join(30)
+            app_error = _deadlock(
+                consumer,
+                caplog,
+                applier_waits,
+                lambda: app.execute("UPDATE items SET qty = 10 WHERE id = 1"),
+                app,
+                lambda: [r[2] for r in _rows(pg, False)] == [101, 102],
+            )
         assert "rolled back by the server" in caplog.text
         # the application either lost the deadlock itself or committed before the rerun
         assert not app_error or "deadlock" in str(app_error[0])
@@ -249,30 +271,23 @@ def test_a_mysql_deadlock_with_an_application_transaction_reruns_the_batch(
             # the application holds rows 2..12 and will want row 1; the applier takes 1, waits on 2
             app.cursor().execute("UPDATE items SET qty = qty + 1000 WHERE id >= 2")
             pg.execute("UPDATE items SET qty = qty + 100, updated_at = '2030-01-01' WHERE id <= 2")
-            app_error: list[BaseException] = []
 
-            def lock_waits() -> int:
+            def applier_waits() -> bool:
                 cur = watch.cursor()
                 cur.execute(
                     "SELECT COUNT(*) FROM information_schema.innodb_trx"
                     " WHERE trx_state = 'LOCK WAIT'"
                 )
-                return int(cur.fetchone()[0])
+                return bool(cur.fetchone()[0])
 
-            def application() -> None:
-                try:
-                    wait_until(lambda: lock_waits() > 0, timeout_s=60)
-                    app.cursor().execute("UPDATE items SET qty = 10 WHERE id = 1")
-                    app.commit()
-                except BaseException as exc:
-                    app_error.append(exc)
-                    app.rollback()
-
-            worker = threading.Thread(target=application)
-            worker.start()
-            with caplog.at_level(logging.WARNING, logger="mysql_pg_sync.cdc.consumer"):
-                drive(consumer, lambda: [r[2] for r in _rows(m, True)][:2] == [101, 102])
-            worker.join(30)
+            app_error = _deadlock(
+                consumer,
+                caplog,
+                applier_waits,
+                lambda: app.cursor().execute("UPDATE items SET qty = 10 WHERE id = 1"),
+                app,
+                lambda: [r[2] for r in _rows(m, True)][:2] == [101, 102],
+            )
         assert "rolled back by the server" in caplog.text
         assert not app_error, f"the application lost the deadlock: {app_error}"
         assert _rows(m, True)[:2] == _rows(pg, False)[:2]

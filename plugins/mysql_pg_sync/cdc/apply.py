@@ -157,6 +157,7 @@ class _Prepared:
     key: Row
     after: dict[str, Any] | None
     unavailable: frozenset[str]
+    removed_rule: Any = None  # a delete: the rule value of the row version it removed
     deleted_at: dt.datetime | None = None  # a delete: the time it counts as (conflicts.delete_time)
 
 
@@ -269,10 +270,11 @@ class Applier:
             except (ConversionError, KeyError, ValueError, TypeError) as exc:
                 result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
                 continue
-            deleted_at = None
+            removed_rule, deleted_at = None, None
             if change.op == "d":
-                deleted_at = delete_time(_commit_time(event), self._removed_rule_value(plan, event))
-            prepared.append(_Prepared(change, key, after, unavailable, deleted_at))
+                removed_rule = self._removed_rule_value(plan, event)
+                deleted_at = delete_time(_commit_time(event), removed_rule)
+            prepared.append(_Prepared(change, key, after, unavailable, removed_rule, deleted_at))
         return prepared
 
     def _removed_rule_value(self, plan: TablePlan, event: ChangeEvent) -> Any:
@@ -431,7 +433,7 @@ class Applier:
             if change.op != "d":
                 incoming_rule = canonical(kind, (p.after or {}).get(rc))
             else:  # the version the delete removed, not the batch's first before-image
-                incoming_rule = canonical(kind, self._removed_rule_value(plan, change.last))
+                incoming_rule = canonical(kind, p.removed_rule)
         delete_ts = p.deleted_at
         seen = Observation(
             incoming_side=plan.incoming_side,

@@ -134,6 +134,56 @@ def test_the_short_form_prints_what_the_general_form_prints(
         assert rows[0] == (None, None), f"{name}: the zero date must read as NULL"
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_the_implicit_form_concatenates_to_the_canonical_text(
+    table: tuple[DatabaseEndpoint, dict[str, StoredType]], case: tuple
+) -> None:
+    """Inside the row hash a column may keep its own type (no CAST): CONCAT prints it as the
+    canonical text, byte for byte, NULL and the zero date included."""
+    db, stored = table
+    name, _, kind, scale, _ = case
+    for stored_type in (stored[name], None):
+        explicit = dialect.canonical_text_sql(f"`{name}`", kind, scale=scale, stored=stored_type)
+        implicit = dialect.canonical_text_sql(
+            f"`{name}`", kind, scale=scale, stored=stored_type, implicit=True
+        )
+        rows = _texts(db, [f"CONCAT('', {implicit})", explicit])
+        assert [r[0] for r in rows] == [r[1] for r in rows], f"{name}, stored as {stored_type}"
+
+
+def test_integers_and_bits_concatenate_to_their_canonical_text(
+    mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint
+) -> None:
+    admin = replace(mysql_admin, database=mysql_db.database)
+    columns = [("c_u64", "bigint unsigned", "int"), ("c_i8", "tinyint", "int")]
+    columns += [("c_bit", "bit(64)", "bit"), ("c_dec0", "decimal(20,0)", "int")]
+    values = [
+        ("18446744073709551615", "-128", "18446744073709551615", "-99999999999999999999"),
+        ("0", "127", "0", "0"),
+        (None, None, None, None),
+    ]
+    with mysql_connect(admin, autocommit=True) as conn:
+        cur = conn.cursor()
+        cols = ", ".join(f"{name} {t}" for name, t, _ in columns)
+        cur.execute(f"CREATE TABLE n (id int PRIMARY KEY, {cols})")
+        for i, (u64, i8, bits, dec0) in enumerate(values):
+            cur.execute(
+                "INSERT INTO n VALUES (%s, %s, %s, CAST(%s AS UNSIGNED), %s)",
+                (i, u64, i8, bits, dec0),
+            )
+        exprs = []
+        for name, _, kind in columns:
+            implicit = dialect.canonical_text_sql(name, kind, implicit=True)
+            exprs += [f"CONCAT('', {implicit})", dialect.canonical_text_sql(name, kind)]
+        cur.execute(f"SELECT {', '.join(exprs)} FROM n ORDER BY id")
+        rows = list(cur.fetchall())
+    for row in rows:
+        assert row[0::2] == row[1::2]
+    assert rows[0][1] == "18446744073709551615"
+    assert rows[0][5] == "18446744073709551615"
+    assert rows[2] == (None,) * 8
+
+
 def test_a_stored_type_that_differs_keeps_the_general_form() -> None:
     cases = [
         ("decimal", 2, StoredType("decimal", 4, None)),  # the mapping rounds to 2 places

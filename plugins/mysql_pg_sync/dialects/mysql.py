@@ -78,57 +78,64 @@ def canonical_text_sql(
     members: tuple[str, ...] = (),
     charset: str = "",
     stored: StoredType | None = None,
+    implicit: bool = False,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
     ``charset`` is the column's character set; strings not known to be utf8mb4 are converted
     (a conversion copies every value, so it is skipped when it can be). ``stored`` is the
     column's type as the server reports it: when it already prints the canonical form, the
-    per-row formatting is skipped (it is most of the checksum scan's cost).
+    per-row formatting is skipped (it is most of the checksum scan's cost). ``implicit``: the
+    expression may keep a number's or date's own type, for an argument of CONCAT, which prints
+    it exactly as CAST(... AS CHAR) does; the row hash skips a cast per column that way.
     """
     c = column_sql
     stored = stored or StoredType()
     del pg_type, members  # MySQL's own storage fixes these forms
+
+    def text(value: str) -> str:
+        return value if implicit else f"CAST({value} AS CHAR)"
+
     if kind in ("char", "text", "enum", "set", "json") and charset.lower() != "utf8mb4":
         c = f"CONVERT({c} USING utf8mb4)"
     if kind == "int":
-        return f"CAST({c} AS CHAR)"
+        return text(c)
     if kind == "bool":
-        return f"CAST(({c} <> 0) AS CHAR)"  # 1, 0 or NULL
+        return text(f"({c} <> 0)")  # 1, 0 or NULL
     if kind == "bit":
-        return f"CAST({c} + 0 AS CHAR)"
+        return text(f"({c} + 0)")
     if kind == "decimal":
         if stored.data_type == "decimal" and stored.scale == scale:
-            return f"CAST({c} AS CHAR)"  # a DECIMAL prints exactly its own scale
-        return f"CAST(ROUND({c}, {int(scale)}) AS CHAR)"  # at the mapping's scale
+            return text(c)  # a DECIMAL prints exactly its own scale
+        return text(f"ROUND({c}, {int(scale)})")  # at the mapping's scale
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
         # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
         v = c if stored.data_type == "double" else float_value_sql(c)
         return (
-            f"(CASE WHEN ABS({v}) >= 1e-4 AND ABS({v}) < 1e15 THEN CAST({v} AS CHAR) "
+            f"(CASE WHEN ABS({v}) >= 1e-4 AND ABS({v}) < 1e15 THEN {text(v)} "
             f"WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
             f"TRIM(BOTH '0' FROM REPLACE(SUBSTRING_INDEX(CAST(ABS({v}) AS CHAR), 'e', 1), "
             f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
     if kind == "date":
-        return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"  # the zero date is NULL in PostgreSQL
+        return f"IF({c} = 0, NULL, {text(c)})"  # the zero date is NULL in PostgreSQL
     if kind in ("datetime", "timestamp"):
         # PostgreSQL's text of a timestamp: no trailing fractional zeros, no '.' for a whole
         # second. The session runs at time_zone '+00:00' (connections.mysql_connect). A column
         # without fractions prints that itself; one with fractions prints its own digits, and
         # DATE_FORMAT prints six whatever the type: the zeros after the '.' are trimmed, and a
-        # whole second is cut at the seconds (cheaper than a second TRIM of every row)
+        # whole second is cut at the seconds (cheaper than a second TRIM of every row). The
+        # zero date has no fraction, so its test moves into the whole-second branch, as text
+        zero = "'0000-00-00 00:00:00'"
         if stored.data_type in ("datetime", "timestamp") and stored.fsp == 0:
-            return f"IF({c} = 0, NULL, CAST({c} AS CHAR))"
+            return f"IF({c} = 0, NULL, {text(c)})"
         if stored.data_type in ("datetime", "timestamp") and stored.fsp:
-            whole, text = f"LEFT(CAST({c} AS CHAR), 19)", f"CAST({c} AS CHAR)"
+            whole, full = f"LEFT(CAST({c} AS CHAR), 19)", f"CAST({c} AS CHAR)"
         else:
             whole = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s')"
-            text = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
-        return (
-            f"IF({c} = 0, NULL, IF(MICROSECOND({c}) = 0, {whole}, TRIM(TRAILING '0' FROM {text})))"
-        )
+            full = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+        return f"IF(MICROSECOND({c}) = 0, NULLIF({whole}, {zero}), TRIM(TRAILING '0' FROM {full}))"
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":
@@ -183,6 +190,11 @@ def table_columns_sql() -> str:
         "FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
+
+
+def compare_session_sql() -> list[str]:
+    """Settings for the sessions that scan a table for checksums: none are needed."""
+    return []
 
 
 # --- streaming apply (owned by the stream engineer): upserts with the conflict rule inside ---

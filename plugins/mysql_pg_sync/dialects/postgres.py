@@ -62,14 +62,16 @@ def canonical_text_sql(
     members: tuple[str, ...] = (),
     charset: str = "",
     stored: StoredType | None = None,
+    implicit: bool = False,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
     ``charset`` is unused: a PostgreSQL database has one encoding (UTF8). The mapping's
     ``pg_type`` decides the form; ``stored`` (information_schema) only lets a numeric already at
-    the mapping's scale print as it is, skipping a round() of every row."""
+    the mapping's scale print as it is, skipping a round() of every row. ``implicit`` is unused:
+    an explicit ::text costs concat_ws nothing more than its own output call."""
     c = column_sql
-    del charset
+    del charset, implicit
     stored = stored or StoredType()
     pg = pg_type.strip().lower()
     if kind == "int":
@@ -187,6 +189,21 @@ def table_columns_sql() -> str:
         "FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
     )
+
+
+def compare_session_sql() -> list[str]:
+    """Settings for the sessions that scan a table for checksums.
+
+    reconcile runs its own concurrent range queries (``CompareConfig.workers``), so parallel
+    workers only add processes, and their plan sorts every row to group it (the group count is
+    unknown to the planner). JIT inlining and optimisation are priced by the row estimate, not
+    by the expression: over ~1M rows they spent ~8 s compiling the row-hash expression, per
+    process, for no faster execution; plain expression JIT stays on (cheap and faster)."""
+    return [
+        "SET max_parallel_workers_per_gather = 0",
+        "SET jit_inline_above_cost = -1",
+        "SET jit_optimize_above_cost = -1",
+    ]
 
 
 # --- streaming apply (owned by the stream engineer): upserts with the conflict rule inside ---

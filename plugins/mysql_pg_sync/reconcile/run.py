@@ -88,11 +88,12 @@ def open_source(
     workers: int,
 ) -> tuple[PairSource, Callable[[], None]]:
     """Both sides of ``table`` on pooled connections, and a function that closes them."""
-    left = ConnectionPool(lambda: mysql_connect(mysql), workers)
-    right = ConnectionPool(lambda: pg_connect(postgres), workers)
+    my_dialect, pg_dialect = dialects.for_side("mysql"), dialects.for_side("postgres")
+    left = ConnectionPool(lambda: mysql_connect(mysql), workers, my_dialect.compare_session_sql())
+    right = ConnectionPool(lambda: pg_connect(postgres), workers, pg_dialect.compare_session_sql())
     source = PairSource(
-        TableSide("mysql", dialects.for_side("mysql"), table, left),
-        TableSide("postgres", dialects.for_side("postgres"), table, right),
+        TableSide("mysql", my_dialect, table, left),
+        TableSide("postgres", pg_dialect, table, right),
         executor,
     )
 

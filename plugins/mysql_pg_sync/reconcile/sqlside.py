@@ -40,10 +40,12 @@ def cut_index_sql(ordinal_sql: str, cuts: Sequence[int], offset: int = 0) -> str
 
 
 class ConnectionPool:
-    """At most ``size`` connections from ``connect``, each used by one thread at a time."""
+    """At most ``size`` connections from ``connect``, each used by one thread at a time; every
+    new connection first runs the ``setup`` statements (session settings)."""
 
-    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+    def __init__(self, connect: Callable[[], Any], size: int, setup: Sequence[str] = ()) -> None:
         self._connect = connect
+        self._setup = tuple(setup)
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._all: list[Any] = []
         self._slots = threading.Semaphore(size)
@@ -55,7 +57,7 @@ class ConnectionPool:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                conn = self._connect()
+                conn = self._open()
                 with self._lock:
                     self._all.append(conn)
             try:
@@ -64,6 +66,16 @@ class ConnectionPool:
                 self._discard(conn)
                 raise
             self._idle.put(conn)
+
+    def _open(self) -> Any:
+        conn = self._connect()
+        if self._setup:
+            cur = conn.cursor()
+            for statement in self._setup:
+                cur.execute(statement)
+            cur.close()
+            conn.commit()  # a SET made in a transaction that rolls back would be undone
+        return conn
 
     def _discard(self, conn: Any) -> None:
         with self._lock:
@@ -118,7 +130,7 @@ class TableSide:
         self.key_raw_sql = [self._col[k] for k in table.key]
         self.key_text_sql = [self.text_sql(c) for c in table.key_columns]
         hashed = table.hashed_columns
-        texts = [self.text_sql(c) for c in hashed]
+        texts = [self.text_sql(c, implicit=True) for c in hashed]
         prefixed = [c.kind in STRING_KINDS for c in hashed]
         self.row_hash_sql = dialect.row_hash_sql(texts, prefixed)
         self.hash60_sql = dialect.hash60_sql(texts, prefixed)
@@ -137,7 +149,9 @@ class TableSide:
         stored = self._stored.get(self.table.key[0])
         return stored is not None and stored.is_integer
 
-    def text_sql(self, column: CompareColumn) -> str:
+    def text_sql(self, column: CompareColumn, *, implicit: bool = False) -> str:
+        """The canonical text; ``implicit``: inside the row hash's concatenation, where the
+        dialect may leave the conversion to text to it."""
         return str(
             self.dialect.canonical_text_sql(
                 self._col[column.mysql_name],
@@ -147,6 +161,7 @@ class TableSide:
                 members=column.members,
                 charset=self._charsets.get(column.mysql_name) or "",
                 stored=self._stored.get(column.mysql_name),
+                implicit=implicit,
             )
         )
 

@@ -126,8 +126,8 @@ def canonical_text_sql(
         # without fractions prints that itself; one with fractions prints its own digits, and
         # DATE_FORMAT prints six whatever the type: the zeros after the '.' are trimmed, and a
         # whole second is cut at the seconds (cheaper than a second TRIM of every row). The
-        # zero date has no fraction, so its test moves into the whole-second branch, as text
-        zero = "'0000-00-00 00:00:00'"
+        # zero date has no fraction, so only the whole-second branch tests for it (with
+        # `= 0`: MariaDB's NULLIF evaluates its argument twice)
         if stored.data_type in ("datetime", "timestamp") and stored.fsp == 0:
             return f"IF({c} = 0, NULL, {text(c)})"
         if stored.data_type in ("datetime", "timestamp") and stored.fsp:
@@ -135,7 +135,9 @@ def canonical_text_sql(
         else:
             whole = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s')"
             full = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
-        return f"IF(MICROSECOND({c}) = 0, NULLIF({whole}, {zero}), TRIM(TRAILING '0' FROM {full}))"
+        return (
+            f"IF(MICROSECOND({c}) = 0, IF({c} = 0, NULL, {whole}), TRIM(TRAILING '0' FROM {full}))"
+        )
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import psycopg
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from mysql_pg_sync.cdc import source_order
 from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter, plan_for
@@ -186,6 +194,8 @@ class StreamConsumer:
         self.states: dict[str, TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
+        # read but not yet committed to Kafka (a commit failed): retried with the next batch
+        self._uncommitted: dict[tuple[str, int], int] = {}
         self.source_high: dict[tuple[str, int], SourceOrder] = {}  # last source position applied
         self._last_refresh = 0.0
         self._subscribed = False
@@ -223,6 +233,9 @@ class StreamConsumer:
                         self.source_high[ident] = order
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assigned = {(tp.topic, tp.partition) for tp in partitions}
+        # offsets of partitions another member now owns are that member's to commit
+        self._uncommitted = {k: v for k, v in self._uncommitted.items() if k in assigned}
         self._load_applied()
         self.states = read_table_states(self.state_conn)
         committed = {
@@ -277,7 +290,8 @@ class StreamConsumer:
         stop: Callable[[], bool] | None = None,
         idle_stop_s: float | None = None,
     ) -> RunSummary:
-        """Consume until a limit is hit; every batch is committed before returning."""
+        """Consume until a limit is hit; every batch is committed to the target before
+        returning (a failed Kafka offset commit is retried with the next one)."""
         summary = RunSummary()
         started = time.monotonic()
         last_message = started
@@ -425,13 +439,35 @@ class StreamConsumer:
         if self.metrics is not None:
             self.metrics.observe(result, lag)
         if pending.offsets:
-            self.consumer.commit(
-                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in pending.offsets.items()],
-                asynchronous=False,
-            )
+            self._commit_offsets(pending.offsets)
         summary.replayed += pending.replayed
         summary.duplicates += pending.duplicates
         self._summarise(result, summary)
+
+    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Commit the last offset read per partition to Kafka.
+
+        Kafka's offsets only say where a restarted consumer starts reading; the target's own
+        transaction already holds the applied ones (ADR 0007), and a replay below them is
+        skipped. So a failed commit (a batch outlived max.poll.interval.ms and the group moved
+        on, the coordinator moved, the broker restarted) is logged, and its offsets go with the
+        next batch's commit instead of ending the run."""
+        for part, offset in offsets.items():
+            self._uncommitted[part] = max(offset, self._uncommitted.get(part, -1))
+        try:
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in self._uncommitted.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
+            reason = exc.args[0] if exc.args else exc
+            log.warning(
+                "kafka offset commit failed (%s); the applied offsets are safe in the target "
+                "database, and the next batch's commit carries these",
+                reason,
+            )
+            return
+        self._uncommitted.clear()
 
     def _write_batch(
         self,
@@ -515,6 +551,8 @@ class StreamConsumer:
             summary.drift[f"{table} ({side})"] = list(cols)
 
     def close(self) -> None:
+        if self._uncommitted:
+            self._commit_offsets({})  # one more try; a failure only means a longer replay
         for closer in (
             self.consumer.close,
             *(s.close for s in self.sessions.values()),

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import psycopg
 from confluent_kafka import (
     OFFSET_INVALID,
     Consumer,
@@ -95,6 +94,7 @@ class RunSummary:
     replayed: int = 0  # messages a target had already applied (a replay after a crash)
     duplicates: int = 0  # changes Debezium emitted again (source position already applied)
     batches: int = 0
+    reconnects: int = 0  # the database connections were lost and opened again (service)
     seconds: float = 0.0
     # of ``seconds``: applying batches (convert, decide, write, commit), not consuming/decoding
     write_seconds: float = 0.0
@@ -113,6 +113,7 @@ class RunSummary:
             "replayed_skipped": self.replayed,
             "source_duplicates_skipped": self.duplicates,
             "batches": self.batches,
+            "reconnects": self.reconnects,
             "seconds": round(self.seconds, 3),
             "write_seconds": round(self.write_seconds, 3),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
@@ -289,11 +290,13 @@ class StreamConsumer:
         max_events: int | None = None,
         stop: Callable[[], bool] | None = None,
         idle_stop_s: float | None = None,
+        summary: RunSummary | None = None,
     ) -> RunSummary:
         """Consume until a limit is hit; every batch is committed to the target before
         returning (a failed Kafka offset commit is retried with the next one)."""
-        summary = RunSummary()
+        summary = RunSummary() if summary is None else summary  # kept up to date if this raises
         started = time.monotonic()
+        events_before = summary.events
         last_message = started
         if not self._subscribed:
             self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
@@ -305,7 +308,7 @@ class StreamConsumer:
                 now = time.monotonic()
                 if max_seconds is not None and now - started >= max_seconds:
                     break
-                if max_events is not None and summary.events >= max_events:
+                if max_events is not None and summary.events - events_before >= max_events:
                     break
                 if stop is not None and stop():
                     break
@@ -328,7 +331,7 @@ class StreamConsumer:
             if pending.messages:
                 self._flush(batcher, pending, summary)
         finally:
-            summary.seconds = time.monotonic() - started
+            summary.seconds += time.monotonic() - started
         return summary
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
@@ -560,7 +563,7 @@ class StreamConsumer:
         ):
             try:
                 closer()
-            except (psycopg.Error, RuntimeError, OSError) as exc:
+            except Exception as exc:  # best effort: a lost connection may fail to close
                 log.debug("close: %s", exc)
 
 

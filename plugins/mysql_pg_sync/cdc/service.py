@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import signal
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
-from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
+from mysql_pg_sync.cdc.consumer import RunSummary, StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.loop_guard import LoopTags
 from mysql_pg_sync.cdc.metrics import service_metrics
+from mysql_pg_sync.cdc.targets import is_connection_lost
 from mysql_pg_sync.errors import ConfigError
-from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import Endpoints
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,10 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
     )
 
 
+RECONNECT_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+MAX_OUTAGE_S = 600.0  # then the run fails: a task retry or the service's supervisor takes over
+
+
 def run_stream(
     endpoints: Endpoints,
     mappings_dir: str | Path,
@@ -72,13 +79,22 @@ def run_stream(
     max_seconds: float | None = None,
     max_events: int | None = None,
     metrics_port: int | None = None,
+    stop: Callable[[], bool] | None = None,
+    max_outage_s: float = MAX_OUTAGE_S,
 ) -> dict[str, Any]:
-    """Consume until the limit (or SIGTERM); returns and records the run's summary."""
+    """Consume until the limit, SIGTERM or ``stop()``; returns and records the run's summary.
+
+    A lost database connection (a server restart, a killed session) closes the consumer and
+    opens a new one, waiting up to ``max_outage_s``: the batch in flight was rolled back, and
+    the new consumer reads it again from Kafka's committed offset (ADR 0007)."""
     mappings = load_mappings(mappings_dir)
     stopping = {"now": False}
 
     def _stop(signum: int, frame: Any) -> None:
         stopping["now"] = True
+
+    def should_stop() -> bool:
+        return stopping["now"] or (stop is not None and stop())
 
     previous = None
     try:
@@ -88,22 +104,72 @@ def run_stream(
     metrics = service_metrics(metrics_port) if metrics_port is not None else None
     consumer = StreamConsumer(endpoints, mappings, config, metrics)
     run_id = uuid.uuid4().hex
+    started = time.monotonic()
+    summary = RunSummary()
+    closed = False
     try:
         consumer.state_conn.execute(
             "INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,)
         )
         consumer.state_conn.commit()
-        summary = consumer.run(
-            max_seconds=max_seconds, max_events=max_events, stop=lambda: stopping["now"]
-        ).as_dict()
+        while True:
+            try:
+                consumer.run(
+                    max_seconds=None if max_seconds is None else max_seconds - _since(started),
+                    max_events=None if max_events is None else max_events - summary.events,
+                    stop=should_stop,
+                    summary=summary,
+                )
+                break
+            except Exception as exc:
+                if not is_connection_lost(exc):
+                    raise
+                log.warning("stream: a database connection was lost (%s); reconnecting", exc)
+                consumer.close()
+                closed = True
+                reopened = _reopen(endpoints, mappings, config, metrics, should_stop, max_outage_s)
+                if reopened is None:  # stopped while waiting
+                    return summary.as_dict()
+                consumer, closed = reopened, False
+                summary.reconnects += 1
+        result = summary.as_dict()
         consumer.state_conn.execute(
             "UPDATE mps_sync.stream_runs SET finished_at = now(), summary = %s WHERE run_id = %s",
-            (json.dumps(summary), run_id),
+            (json.dumps(result), run_id),
         )
         consumer.state_conn.commit()
     finally:
-        consumer.close()
+        if not closed:
+            consumer.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    log.info("stream run %s: %s", run_id, summary)
-    return summary
+    log.info("stream run %s: %s", run_id, result)
+    return result
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def _reopen(
+    endpoints: Endpoints,
+    mappings: MappingSet,
+    config: StreamConfig,
+    metrics: Any,
+    should_stop: Callable[[], bool],
+    max_outage_s: float,
+) -> StreamConsumer | None:
+    """A new consumer once the databases answer again; None when stopped while waiting."""
+    lost_at = time.monotonic()
+    for attempt in itertools.count():
+        if should_stop():
+            return None
+        try:
+            return StreamConsumer(endpoints, mappings, config, metrics)
+        except Exception as exc:
+            if not is_connection_lost(exc) or _since(lost_at) > max_outage_s:
+                raise
+            wait = RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
+            log.warning("stream: databases unreachable (%s); next try in %.0f s", exc, wait)
+            time.sleep(wait)
+    return None  # pragma: no cover - itertools.count() does not end

@@ -43,6 +43,26 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, MySQLdb.OperationalError) and exc.args[:1] in ((1213,), (1205,))
 
 
+# MySQL client and server errors that mean the connection itself is gone
+_MYSQL_CONNECTION_LOST = frozenset({2002, 2003, 2006, 2013, 1927, 4031})
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """A database connection broke (the server restarted or an operator killed the session):
+    reconnecting and reading the batch again is the fix, not ending the stream."""
+    if isinstance(exc, psycopg.InterfaceError):  # used after it closed
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        # no SQLSTATE: the client lost the socket; 08: connection exceptions; 57P0x: shutdown
+        return state is None or state.startswith(("08", "57P"))
+    if isinstance(exc, MySQLdb.InterfaceError):
+        return True
+    return isinstance(exc, MySQLdb.OperationalError) and bool(
+        exc.args and exc.args[0] in _MYSQL_CONNECTION_LOST
+    )
+
+
 class TargetSession(Protocol):
     @property
     def dialect(self) -> ModuleType: ...

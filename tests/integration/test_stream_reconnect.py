@@ -1,0 +1,139 @@
+"""The stream service outlives its database sessions: when an operator (or a server restart)
+ends them, it logs the loss, opens new ones and goes on, in both directions, without ending the
+run and without losing or repeating a change."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.integration.stream_harness import (
+    ITEMS_MYSQL,
+    ITEMS_PG,
+    Pipeline,
+    items_mapping,
+    pipeline,
+    wait_until,
+)
+
+from mysql_pg_sync.cdc.service import run_stream
+from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.mapping.models import dump_yaml_entry
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def items(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    with pipeline(
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [items_mapping(mysql_db.database)],
+        [ITEMS_MYSQL],
+        [ITEMS_PG],
+    ) as p:
+        yield p
+
+
+def _pg(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    with p.pg() as conn:
+        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
+
+
+def _my(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    conn = p.mysql()  # a session of its own: the test kills the user's sessions
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def _kill_our_sessions(
+    p: Pipeline, mysql_admin: DatabaseEndpoint, pg_admin: DatabaseEndpoint
+) -> int:
+    """End the stream's own sessions on both servers (not Debezium's), as an operator would."""
+    with pg_connect(pg_admin, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND application_name = 'mysql_pg_sync' AND pid <> pg_backend_pid()",
+            (p.endpoints.postgres.database,),
+        ).fetchone()[0]
+    conn_m = mysql_connect(mysql_admin, autocommit=True)
+    try:
+        cur = conn_m.cursor()
+        # Debezium's binlog reader and its JDBC session have no default database
+        cur.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND USER = %s "
+            "AND COMMAND NOT LIKE 'Binlog Dump%%' AND ID <> CONNECTION_ID()",
+            (p.endpoints.mysql.database, p.endpoints.mysql.user),
+        )
+        for (thread_id,) in cur.fetchall():
+            cur.execute(f"KILL CONNECTION {int(thread_id)}")
+            killed += 1
+    finally:
+        conn_m.close()
+    return killed
+
+
+def test_the_stream_reconnects_after_its_sessions_are_killed(
+    items: Pipeline,
+    tmp_path: Path,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> None:
+    mappings = tmp_path / "items.yaml"
+    mappings.write_text(yaml.safe_dump([dump_yaml_entry(t) for t in items.mappings]))
+    done = threading.Event()
+    out: dict[str, Any] = {}
+
+    def serve() -> None:
+        try:
+            out["summary"] = run_stream(
+                items.endpoints, mappings, items.config, max_seconds=180, stop=done.is_set
+            )
+        except BaseException as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        _my(items, "INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")
+        wait_until(lambda: _pg(items, "SELECT id, qty FROM items") == [(1, 1)])
+
+        assert _kill_our_sessions(items, mysql_admin, pg_admin) >= 3  # state, both targets
+        _my(items, "UPDATE items SET qty = 2 WHERE id = 1")
+        _my(items, "INSERT INTO items VALUES (2, 'b', 5, 1, NOW(6), NULL)")
+        wait_until(lambda: _pg(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 5)])
+
+        # the other direction, on the new sessions, after a second loss
+        assert _kill_our_sessions(items, mysql_admin, pg_admin) >= 3
+        with items.pg() as pg:
+            pg.execute("UPDATE items SET qty = 7, updated_at = now() WHERE id = 2")
+        wait_until(lambda: _my(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)])
+        assert "error" not in out, out.get("error")
+        assert thread.is_alive(), "the stream run ended"
+    finally:
+        done.set()
+        thread.join(120)
+    assert "error" not in out, out.get("error")
+    summary = out["summary"]
+    assert summary["reconnects"] == 2
+    assert _pg(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
+    assert _my(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
+    assert _pg(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]

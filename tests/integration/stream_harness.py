@@ -72,6 +72,23 @@ def grant_applier_privileges(
         conn2.close()
 
 
+def pg_rows(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    """Rows from the pipeline's PostgreSQL database, on a session of their own."""
+    with p.pg() as conn:
+        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
+
+
+def mysql_rows(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    """Rows from (or a statement on) the pipeline's MySQL database, on a session of its own."""
+    conn = p.mysql()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 90, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -14,6 +14,8 @@ from tests.integration.stream_harness import (
     Pipeline,
     drive,
     items_mapping,
+    mysql_rows,
+    pg_rows,
     pipeline,
 )
 
@@ -21,43 +23,18 @@ from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
+ITEMS_PG_EXTRA = ["ALTER TABLE public.items REPLICA IDENTITY FULL"]
 
-@pytest.fixture
-def items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [ITEMS_PG, "ALTER TABLE public.items REPLICA IDENTITY FULL"],
-    ) as p:
-        yield p
+
+ROWS = "SELECT id, name, qty, price FROM items ORDER BY id"
 
 
 def _pg_rows(p: Pipeline) -> list[tuple[Any, ...]]:
-    with p.pg() as conn:
-        return [
-            tuple(r) for r in conn.execute("SELECT id, name, qty, price FROM items ORDER BY id")
-        ]
+    return pg_rows(p, ROWS)
 
 
 def _mysql_rows(p: Pipeline) -> list[tuple[Any, ...]]:
-    conn = p.mysql()
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT id, name, qty, price FROM items ORDER BY id")
-        return [tuple(r) for r in cur.fetchall()]
-    finally:
-        conn.close()
+    return mysql_rows(p, ROWS)
 
 
 def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:

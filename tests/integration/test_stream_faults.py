@@ -10,69 +10,28 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
     drive,
-    items_mapping,
-    pipeline,
+    mysql_rows,
+    pg_rows,
     wait_until,
 )
 
 from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.mapping.models import dump_yaml_entry
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [
-            ITEMS_PG,
-            "ALTER TABLE public.items REPLICA IDENTITY FULL",
-            # a rule PostgreSQL enforces and MySQL does not: the source of constraint violations
-            "ALTER TABLE public.items ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)",
-        ],
-    ) as p:
-        yield p
-
-
-def _pg(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
-    with p.pg() as conn:
-        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
-
-
-def _my(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
-    conn = p.mysql()
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return [tuple(r) for r in cur.fetchall()]
-    finally:
-        conn.close()
+ITEMS_PG_EXTRA = [
+    "ALTER TABLE public.items REPLICA IDENTITY FULL",
+    # a rule PostgreSQL enforces and MySQL does not: the source of constraint violations
+    "ALTER TABLE public.items ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)",
+]
 
 
 ROWS = "SELECT id, name, qty, price, updated_at, note FROM items ORDER BY id"
@@ -104,7 +63,7 @@ def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipel
     try:
         m = items.mysql()
         m.cursor().execute("INSERT INTO items VALUES (1, 'ok', 1, 1, NOW(6), NULL)")
-        drive(consumer, lambda: len(_pg(items, ROWS)) == 1)
+        drive(consumer, lambda: len(pg_rows(items, ROWS)) == 1)
         topic = f"{items.config.mysql_topic_prefix}.{items.endpoints.mysql.database}.items"
         producer = Producer({"bootstrap.servers": items.endpoints.kafka_bootstrap})
         producer.produce(topic, key=b'{"id": 99}', value=b"\xff not a debezium event")
@@ -116,7 +75,7 @@ def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipel
             " (4, 'good', 4, 4, NOW(6), NULL)"
         )
         m.close()
-        drive(consumer, lambda: [r[0] for r in _pg(items, ROWS)] == [1, 2, 4])
+        drive(consumer, lambda: [r[0] for r in pg_rows(items, ROWS)] == [1, 2, 4])
         letters = _dead_letters(items, 2)
         headers = sorted(
             (dict(h for h in msg.headers())["mps.error.class"].decode(), msg.key())
@@ -127,12 +86,12 @@ def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipel
             ("DecodeError", b'{"id": 99}'),
         ]
         assert b'"payload":{"id":3}' in headers[0][1]
-        rows = _pg(
+        rows = pg_rows(
             items,
             "SELECT source_table, key->>'id', error_class FROM mps_sync.dead_letters ORDER BY 3",
         )
         assert [(r[1], r[2]) for r in rows] == [("3", "CheckViolation"), (None, "DecodeError")]
-        assert _pg(items, "SELECT sum(dead_letters) FROM mps_sync.stream_metrics")[0][0] == 2
+        assert pg_rows(items, "SELECT sum(dead_letters) FROM mps_sync.stream_metrics")[0][0] == 2
     finally:
         consumer.close()
 
@@ -169,22 +128,24 @@ def test_kill_9_mid_batch_then_restart_gives_exact_state(items: Pipeline, tmp_pa
             " WHERE id = %s",
             (i % 50,),
         )
-    expected = _my(items, ROWS)
+    expected = mysql_rows(items, ROWS)
     proc = _cli(items, mappings)
     try:
-        wait_until(lambda: (_pg(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0] or 0) > 0)
-        progress = _pg(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0]
+        wait_until(
+            lambda: (pg_rows(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0] or 0) > 0
+        )
+        progress = pg_rows(items, "SELECT coalesce(sum(qty), 0) FROM items")[0][0]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
         assert progress < total, "the consumer finished before it could be killed"
         proc = _cli(items, mappings)
-        wait_until(lambda: _pg(items, ROWS) == expected, timeout_s=120)
+        wait_until(lambda: pg_rows(items, ROWS) == expected, timeout_s=120)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         m.close()
-    assert _pg(items, ROWS) == expected == _my(items, ROWS)
-    assert _pg(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
+    assert pg_rows(items, ROWS) == expected == mysql_rows(items, ROWS)
+    assert pg_rows(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
 
 
 def test_concurrent_writes_on_both_sides_never_echo_and_go_quiet(items: Pipeline) -> None:
@@ -231,12 +192,12 @@ def test_concurrent_writes_on_both_sides_never_echo_and_go_quiet(items: Pipeline
         for t in writers:
             t.join()
     try:
-        drive(consumer, lambda: _pg(items, ROWS) == _my(items, ROWS), timeout_s=120)
+        drive(consumer, lambda: pg_rows(items, ROWS) == mysql_rows(items, ROWS), timeout_s=120)
 
         def stats() -> dict[str, tuple[Any, ...]]:
             return {
                 r[0]: r[1:]
-                for r in _pg(
+                for r in pg_rows(
                     items,
                     "SELECT incoming_side, sum(events), sum(applied), sum(echoes),"
                     " sum(skipped_same) FROM mps_sync.stream_metrics GROUP BY 1",

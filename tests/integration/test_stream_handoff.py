@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
-    items_mapping,
-    pipeline,
     wait_until,
 )
 
 from mysql_pg_sync.cdc.loop_guard import LoopTags
 from mysql_pg_sync.cdc.targets import PostgresTarget
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
-
-
-@pytest.fixture
-def items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [ITEMS_PG],
-    ) as p:
-        yield p
 
 
 def _end_offsets(p: Pipeline, topic: str) -> dict[str, int]:

@@ -5,63 +5,24 @@ run and without losing or repeating a change."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
-    items_mapping,
-    pipeline,
+    mysql_rows,
+    pg_rows,
     wait_until,
 )
 
 from mysql_pg_sync.cdc.service import run_stream
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import dump_yaml_entry
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [ITEMS_PG],
-    ) as p:
-        yield p
-
-
-def _pg(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
-    with p.pg() as conn:
-        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
-
-
-def _my(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
-    conn = p.mysql()  # a session of its own: the test kills the user's sessions
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return [tuple(r) for r in cur.fetchall()]
-    finally:
-        conn.close()
 
 
 def _kill_our_sessions(
@@ -113,19 +74,23 @@ def test_the_stream_reconnects_after_its_sessions_are_killed(
     thread = threading.Thread(target=serve)
     thread.start()
     try:
-        _my(items, "INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")
-        wait_until(lambda: _pg(items, "SELECT id, qty FROM items") == [(1, 1)])
+        mysql_rows(items, "INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")
+        wait_until(lambda: pg_rows(items, "SELECT id, qty FROM items") == [(1, 1)])
 
         assert _kill_our_sessions(items, mysql_admin, pg_admin) >= 3  # state, both targets
-        _my(items, "UPDATE items SET qty = 2 WHERE id = 1")
-        _my(items, "INSERT INTO items VALUES (2, 'b', 5, 1, NOW(6), NULL)")
-        wait_until(lambda: _pg(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 5)])
+        mysql_rows(items, "UPDATE items SET qty = 2 WHERE id = 1")
+        mysql_rows(items, "INSERT INTO items VALUES (2, 'b', 5, 1, NOW(6), NULL)")
+        wait_until(
+            lambda: pg_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 5)]
+        )
 
         # the other direction, on the new sessions, after a second loss
         assert _kill_our_sessions(items, mysql_admin, pg_admin) >= 3
         with items.pg() as pg:
             pg.execute("UPDATE items SET qty = 7, updated_at = now() WHERE id = 2")
-        wait_until(lambda: _my(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)])
+        wait_until(
+            lambda: mysql_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
+        )
         assert "error" not in out, out.get("error")
         assert thread.is_alive(), "the stream run ended"
     finally:
@@ -134,6 +99,6 @@ def test_the_stream_reconnects_after_its_sessions_are_killed(
     assert "error" not in out, out.get("error")
     summary = out["summary"]
     assert summary["reconnects"] == 2
-    assert _pg(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
-    assert _my(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
-    assert _pg(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
+    assert pg_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
+    assert mysql_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
+    assert pg_rows(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]

@@ -8,50 +8,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
     drive,
-    items_mapping,
-    pipeline,
+    pg_rows,
 )
-
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.integration
 
 POLL_INTERVAL_MS = 7000  # the broker's smallest session timeout is 6 s
-
-
-@pytest.fixture
-def items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [ITEMS_PG],
-    ) as p:
-        yield p
-
-
-def _pg(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
-    with p.pg() as conn:
-        return [tuple(r) for r in conn.execute(sql)]  # type: ignore[arg-type]
 
 
 def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
@@ -66,7 +33,7 @@ def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
     try:
         m = items.mysql()
         m.cursor().execute("INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")
-        drive(consumer, lambda: _pg(items, "SELECT qty FROM items") == [(1,)])
+        drive(consumer, lambda: pg_rows(items, "SELECT qty FROM items") == [(1,)])
 
         blocker = items.pg()
         blocker.autocommit = False
@@ -76,7 +43,7 @@ def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
         m.cursor().execute("UPDATE items SET qty = 2 WHERE id = 1")
         started = time.monotonic()
         with caplog.at_level(logging.WARNING):
-            drive(consumer, lambda: _pg(items, "SELECT qty FROM items") == [(2,)])
+            drive(consumer, lambda: pg_rows(items, "SELECT qty FROM items") == [(2,)])
         release.join()
         blocker.close()
         assert time.monotonic() - started > POLL_INTERVAL_MS / 1000, "the batch never blocked"
@@ -87,7 +54,7 @@ def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
         m.cursor().execute("INSERT INTO items VALUES (2, 'b', 5, 1, NOW(6), NULL)")
         replayed = 0
         deadline = time.monotonic() + 90
-        while _pg(items, "SELECT id, qty FROM items ORDER BY id") != [(1, 3), (2, 5)]:
+        while pg_rows(items, "SELECT id, qty FROM items ORDER BY id") != [(1, 3), (2, 5)]:
             assert time.monotonic() < deadline, "the stream did not go on after the slow batch"
             replayed += consumer.run(max_seconds=0.5).replayed
         assert replayed >= 1, "the batch whose commit failed was not read again"

@@ -27,14 +27,16 @@ class _Unavailable:
 UNAVAILABLE: Any = _Unavailable()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and building these
+# two per message cost ~2 us of the consumer's ~50 us per event. Nothing mutates them.
+@dataclass(slots=True)
 class KafkaPosition:
     topic: str
     partition: int
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangeEvent:
     """One row change as Debezium saw it, values decoded to the source driver's Python types.
 

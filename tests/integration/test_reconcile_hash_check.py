@@ -1,8 +1,11 @@
-"""Reconcile refuses a server whose row hash is not SHA-256 (a MySQL built without SSL returns
-NULL from SHA2()), instead of reporting every row as different."""
+"""What reconcile needs from each server's sessions. It refuses a server whose row hash is not
+SHA-256 (a MySQL built without SSL returns NULL from SHA2()) instead of reporting every row as
+different; its PostgreSQL sessions run without parallel workers and without JIT inlining or
+optimisation (over ~1M rows these cost ~8 s of compiling per process, see ADR 0008)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +14,7 @@ from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql, postgres
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import CompareColumn, ReconcileTable
+from mysql_pg_sync.reconcile.run import open_source
 from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
 from mysql_pg_sync.settings import DatabaseEndpoint
 
@@ -50,3 +54,26 @@ def test_a_server_without_sha2_is_refused_with_the_reason(mysql_db: DatabaseEndp
             side._check_row_hash()
     finally:
         pool.close()
+
+
+def test_postgres_checksum_sessions_run_without_parallel_workers_or_jit_optimisation(
+    mysql_db: DatabaseEndpoint, pg_db: DatabaseEndpoint
+) -> None:
+    with ThreadPoolExecutor(2) as executor:
+        source, close = open_source(TABLE, mysql_db, pg_db, executor, workers=2)
+        try:
+            for _ in range(2):  # a second query on the pooled connection sees them too
+                with source.postgres.pool.connection() as conn:
+                    settings = conn.execute(
+                        "SELECT current_setting('max_parallel_workers_per_gather'), "
+                        "current_setting('jit_inline_above_cost'), "
+                        "current_setting('jit_optimize_above_cost')"
+                    ).fetchone()
+                    conn.commit()
+                assert settings == ("0", "-1", "-1")
+            with source.mysql.pool.connection() as conn:  # MySQL needs none; it still works
+                cur = conn.cursor()
+                cur.execute("SELECT 1")
+                assert cur.fetchall() == ((1,),)
+        finally:
+            close()

@@ -5,6 +5,7 @@ run and without losing or repeating a change."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from tests.integration.stream_harness import (
     wait_until,
 )
 
+from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.cdc.service import run_stream
+from mysql_pg_sync.cdc.targets import is_connection_lost
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.settings import DatabaseEndpoint
@@ -102,3 +105,17 @@ def test_the_stream_reconnects_after_its_sessions_are_killed(
     assert pg_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
     assert mysql_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 2), (2, 7)]
     assert pg_rows(items, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
+
+
+def test_a_consumer_that_cannot_reach_mysql_leaves_no_session_open(items: Pipeline) -> None:
+    """While a server is down the service retries the consumer's construction; a failed try
+    closes the sessions it had already opened on the other server."""
+    nowhere = replace(items.endpoints, mysql=replace(items.endpoints.mysql, port=1))
+    with pytest.raises(Exception) as failed:
+        StreamConsumer(nowhere, items.mappings, items.config)
+    assert is_connection_lost(failed.value), failed.value
+    ours = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'mysql_pg_sync' AND pid <> pg_backend_pid()"
+    )
+    assert pg_rows(items, ours) == [(0,)]

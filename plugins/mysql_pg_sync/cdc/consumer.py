@@ -153,22 +153,16 @@ class StreamConsumer:
         self.metrics = metrics
         self.topics = self._topics()
         self.state_conn = pg_connect(endpoints.postgres)
-        ensure_schema(self.state_conn)
-        self.state_conn.commit()
         self.sessions: dict[Side, TargetSession] = {}
         self.appliers: dict[Side, Applier] = {}
-        tombstones = Tombstones(self.state_conn)
-        for side in config.incoming_sides:
-            target_side = "postgres" if side == "mysql" else "mysql"
-            target_endpoint = endpoints.postgres if side == "mysql" else endpoints.mysql
-            session = open_target(target_side, target_endpoint, config.tags)
-            try:
-                session.ensure_offsets_table()
-            except BaseException:
-                session.close()
-                raise
-            self.sessions[side] = session
-            self.appliers[side] = Applier(session, mappings, tombstones)
+        try:
+            ensure_schema(self.state_conn)
+            self.state_conn.commit()
+            self._open_targets()
+        except BaseException:
+            # the service retries this while a server is down: leave no session of the others
+            self._close_databases()
+            raise
         self.producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
         self.consumer = Consumer(
             {
@@ -212,6 +206,23 @@ class StreamConsumer:
                 topic = f"{self.config.pg_topic_prefix}.{m.target.schema}.{m.target.table}"
                 topics[topic] = ("postgres", m.name)
         return topics
+
+    def _open_targets(self) -> None:
+        tombstones = Tombstones(self.state_conn)
+        for side in self.config.incoming_sides:
+            target_side = "postgres" if side == "mysql" else "mysql"
+            endpoint = self.endpoints.postgres if side == "mysql" else self.endpoints.mysql
+            session = open_target(target_side, endpoint, self.config.tags)
+            self.sessions[side] = session
+            session.ensure_offsets_table()
+            self.appliers[side] = Applier(session, self.mappings, tombstones)
+
+    def _close_databases(self) -> None:
+        for closer in (*(s.close for s in self.sessions.values()), self.state_conn.close):
+            try:
+                closer()
+            except Exception as exc:  # best effort: a lost connection may fail to close
+                log.debug("close: %s", exc)
 
     # -- partition assignment and the backfill handoff ---------------------------------------------
 
@@ -556,15 +567,11 @@ class StreamConsumer:
     def close(self) -> None:
         if self._uncommitted:
             self._commit_offsets({})  # one more try; a failure only means a longer replay
-        for closer in (
-            self.consumer.close,
-            *(s.close for s in self.sessions.values()),
-            self.state_conn.close,
-        ):
-            try:
-                closer()
-            except Exception as exc:  # best effort: a lost connection may fail to close
-                log.debug("close: %s", exc)
+        try:
+            self.consumer.close()
+        except Exception as exc:
+            log.debug("close: %s", exc)
+        self._close_databases()
 
 
 def _placeholder(side: Side, table: str, position: KafkaPosition) -> ChangeEvent:

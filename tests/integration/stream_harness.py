@@ -14,8 +14,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient
-from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
+from mysql_pg_sync.cdc.connector_config import (
+    ConnectorSettings,
+    postgres_heartbeat_table,
+    render_connectors,
+)
 from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
+from mysql_pg_sync.cdc.connector_signals import ensure_heartbeat_table
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -172,6 +177,10 @@ def pipeline(
     )
     try:
         for connector in rendered:
+            if connector.side == "postgres":
+                # as `connectors apply` does: the source's heartbeat query writes this table,
+                # and a missing one fails the task at its first heartbeat (10 s in)
+                ensure_heartbeat_table(pg_db, postgres_heartbeat_table())
             apply_connector(client, connector, timeout_s=120)
         yield Pipeline(ep, mapping_set, settings, config)
     finally:

@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help setup stack-up stack-down stack-status stack-logs airflow-ui demo test unit integration \
         dags-test lint format typecheck check pre-commit mappings-generate mappings-validate ddl \
-        bench bench-backfill bench-stream bench-reconcile chaos clean-state
+        bench bench-backfill bench-stream bench-reconcile bench-reconcile-10m chaos prune-test-data
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-reconcile: stack-up ## reconcile vs reladiff
 
 bench-reconcile-10m: stack-up ## reconcile vs reladiff on a 10M-row table pair
 	@$(RUN) python -m bench.reconcile --rows 10000000 --repeat 1 $(ARGS)
+
+prune-test-data: stack-up ## remove topics, slots and mps_test_* databases that killed test runs left
+	@$(RUN) python stack/prune_test_data.py
 
 chaos: stack-up ## long convergence run with every fault injected
 	@MPS_CHAOS_LONG=1 $(RUN) python -m pytest -m slow -s tests/integration/test_convergence.py $(PYTEST_ARGS)

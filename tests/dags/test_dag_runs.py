@@ -19,6 +19,7 @@ from tests.integration.stream_harness import (
 )
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -85,6 +86,7 @@ def test_connectors_dag_applies_then_deletes(
             if name.startswith(prefix):
                 client.delete(name, missing_ok=True)
         _drop_slot(pg_admin, f"{prefix}_pg_slot")
+        delete_topics(endpoints.kafka_bootstrap, [prefix])
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """A real two-way pipeline for the stream tests: fresh databases, Debezium connectors, a consumer.
 
 Connectors come from the project's renderer (include/connectors) with a unique prefix; teardown
-deletes them and drops the PostgreSQL replication slot.
+deletes them, their topics and the PostgreSQL replication slot.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
 from mysql_pg_sync.cdc.connector_signals import ensure_heartbeat_table
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
+from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -187,6 +188,8 @@ def pipeline(
         for connector in rendered:
             client.delete(connector.name, missing_ok=True)
         _drop_slot(pg_admin, settings.slot_name)
+        # every topic of the pipeline (change topics, history, dead letters) starts so
+        delete_topics(endpoints.kafka_bootstrap, [settings.prefix])
 
 
 def _drop_slot(pg_admin: DatabaseEndpoint, slot: str) -> None:

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import requests
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
+from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -141,11 +141,7 @@ def settings(endpoints: Endpoints) -> Iterator[ConnectorSettings]:
         assert time.monotonic() < deadline, "connectors were not deleted"
         time.sleep(0.5)
     actions.drop_replication_slot(endpoints.postgres, made.slot_name, timeout_s=60)
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
-    ours = [t for t in admin.list_topics(timeout=10).topics if f"{made.prefix}_" in t]
-    if ours:
-        for future in admin.delete_topics(ours).values():
-            future.result()
+    delete_topics(endpoints.kafka_bootstrap, [f"{made.prefix}_"])
 
 
 def context(

@@ -9,6 +9,7 @@ import uuid
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import Endpoints
 
@@ -77,3 +78,23 @@ def test_connect_lists_the_debezium_plugins(endpoints: Endpoints) -> None:
         "io.debezium.connector.mariadb.MariaDbConnector",
         "io.debezium.connector.postgresql.PostgresConnector",
     } <= classes
+
+
+def test_delete_topics_removes_exactly_one_pipelines_topics(endpoints: Endpoints) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ours = [f"mpst{tag}_mysql.db.items", f"mpst{tag}_pg.public.items", f"mpst{tag}.dead-letters"]
+    other = f"mpst{tag}x_mysql.db.items"  # another pipeline whose prefix extends ours
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    for future in admin.create_topics(
+        [NewTopic(t, num_partitions=1, replication_factor=1) for t in (*ours, other)]
+    ).values():
+        future.result(30)
+    try:
+        deleted = delete_topics(endpoints.kafka_bootstrap, [f"mpst{tag}_", f"mpst{tag}."])
+        assert deleted == sorted(ours)
+        remaining = set(admin.list_topics(timeout=10).topics)
+        assert not remaining & set(ours)
+        assert other in remaining
+        assert delete_topics(endpoints.kafka_bootstrap, [f"mpst{tag}_"]) == []
+    finally:
+        admin.delete_topics([other])

@@ -153,7 +153,10 @@ def backfill() -> None:
         runner = _backfill()
         run_id = get_current_context()["run_id"]
         with parallel_slot(runner.endpoints.postgres, run_id, options.max_parallel):
-            return runner.copy_group(group, run_id, options.batch_rows)
+            try:
+                return runner.copy_group(group, run_id, options.batch_rows)
+            finally:
+                runner.release()
 
     @task(trigger_rule="all_done")
     def finalize(planned: dict[str, Any], copied: Any) -> list[dict[str, Any]]:

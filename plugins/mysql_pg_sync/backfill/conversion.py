@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
-from mysql_pg_sync.types.arrow import to_pg_table
+from mysql_pg_sync.types.arrow import single_array, to_pg_table
 from mysql_pg_sync.types.convert import Stats
 
 _FAILURES = (ConversionError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
@@ -99,10 +99,10 @@ def convert_batch(
     arrays = []
     for column in mapping.synced_columns():
         if column.name in native:
-            raw = table.column(column.name).combine_chunks()
+            raw = single_array(table.column(column.name))
             arrays.append(_cast_temporal(raw, native[column.name]))
         else:
-            arrays.append(out.column(column.pg_name).combine_chunks())
+            arrays.append(single_array(out.column(column.pg_name)))
     return pa.RecordBatch.from_arrays(arrays, names=[c.pg_name for c in mapping.synced_columns()])
 
 

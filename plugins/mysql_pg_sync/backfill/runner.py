@@ -32,7 +32,7 @@ from mysql_pg_sync.backfill.plan import (
     mysql_range_predicate,
 )
 from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, truncate_target
-from mysql_pg_sync.backfill.writer import TargetSpec, write_chunk
+from mysql_pg_sync.backfill.writer import TargetSpec, close_writer_session, write_chunk
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
@@ -288,6 +288,11 @@ class Backfill:
 
     # -- copy ---------------------------------------------------------------------------------
 
+    def release(self) -> None:
+        """Close the PostgreSQL session this process kept between chunks (and free its
+        replication origin); a task that copies its last chunk calls it."""
+        close_writer_session()
+
     def copy_group(
         self, group: Iterable[Sequence[Any]], run_id: str, batch_rows: int
     ) -> list[dict[str, Any]]:
@@ -361,7 +366,7 @@ class Backfill:
         sql = readers.select_sql(mapping, where, reader)
         if reader == readers.FAST:
             stream = readers.read_connectorx(self.endpoints.mysql, sql, batch_rows)
-            empty = pa.RecordBatch.from_pylist([], schema=stream.schema)
+            empty = readers.empty_record_batch(stream.schema)
             batches: Iterator[pa.RecordBatch] = readers.iter_connectorx(stream)
         else:
             empty = readers.empty_batch(mapping)

@@ -101,11 +101,25 @@ def _float(a: pa.Array, c: _Col) -> pa.Array:
     return a.cast(pa.float32() if c.column.kind == "float32" else pa.float64())
 
 
+def _holds_nul_byte(a: pa.Array) -> bool:
+    """True when some value of a (large) string array holds a NUL byte: one memchr over the
+    values' bytes instead of a per-value substring count (a fifth of a chunk's conversion)."""
+    if len(a) == 0:
+        return False
+    offsets, data = a.buffers()[1], a.buffers()[2]
+    if data is None:
+        return False
+    width = 8 if pa.types.is_large_string(a.type) or pa.types.is_large_binary(a.type) else 4
+    bounds = memoryview(offsets).cast("q" if width == 8 else "i")
+    start, end = bounds[a.offset], bounds[a.offset + len(a)]
+    return memoryview(data)[start:end].tobytes().find(b"\x00") >= 0
+
+
 def _text(a: pa.Array, c: _Col) -> pa.Array:
     a = a.cast(pa.large_string())
-    has_nul = pc.greater(pc.count_substring(a, "\x00"), 0)
-    if not pc.any(has_nul.fill_null(False)).as_py():
+    if not _holds_nul_byte(a):
         return a
+    has_nul = pc.greater(pc.count_substring(a, "\x00"), 0)
     if c.policy.nul_bytes == "strip":
         c.count("nul_bytes_stripped", pc.sum(has_nul.cast(pa.int64())).as_py() or 0)
         return pc.replace_substring(a, "\x00", "")
@@ -280,6 +294,12 @@ _ARROW: dict[str, Callable[[pa.Array, _Col], pa.Array]] = {
 }
 
 
+def single_array(chunked: pa.ChunkedArray) -> pa.Array:
+    """The column as one array. A one-chunk column is returned as it is: ``combine_chunks``
+    copies even then (it was ~6% of a backfill chunk's CPU)."""
+    return chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+
+
 def to_pg_table(
     mapping: TableMapping, table: pa.Table, stats: Stats | None = None, wire: Wire = "binary"
 ) -> pa.Table:
@@ -293,7 +313,7 @@ def to_pg_table(
     arrays: list[Any] = []
     names: list[str] = []
     for column in mapping.synced_columns():
-        raw = table.column(column.name).combine_chunks()
+        raw = single_array(table.column(column.name))
         arrays.append(_ARROW[column.kind](raw, _Col(mapping, column, keys, stats, wire)))
         names.append(column.pg_name)
     return pa.Table.from_arrays(arrays, names=names)

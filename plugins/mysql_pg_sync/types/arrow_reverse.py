@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
+from mysql_pg_sync.types.arrow import single_array
 from mysql_pg_sync.types.convert import format_mysql_time
 from mysql_pg_sync.types.typemap import parse_column_type
 
@@ -142,7 +143,7 @@ def to_mysql_table(mapping: TableMapping, table: pa.Table) -> pa.Table:
     arrays = []
     names = []
     for column in mapping.synced_columns():
-        raw = table.column(column.pg_name).combine_chunks()
+        raw = single_array(table.column(column.pg_name))
         try:
             arrays.append(_REVERSE[column.kind](raw, column))
         except _OutOfRange as exc:

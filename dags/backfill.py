@@ -140,8 +140,8 @@ def backfill() -> None:
             print(f"dry run: {planned}")
             return []
         runner = _backfill()
-        for table in planned["tables"]:
-            print(runner.prepare(options, table["table"]))
+        for prepared in runner.prepare_all(options, [t["table"] for t in planned["tables"]]):
+            print(prepared)
         return planned["groups"]
 
     @task(pool="mysql_source_reads", max_active_tis_per_dagrun=MAX_PARALLEL_CEILING)

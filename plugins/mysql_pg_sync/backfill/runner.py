@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +45,7 @@ from mysql_pg_sync.state.schema import ensure_schema
 from mysql_pg_sync.types.convert import Stats
 
 log = logging.getLogger(__name__)
+PLAN_THREADS = 4  # tables planned (key walks) at once: each holds a MySQL and a PostgreSQL session
 
 Mode = Literal["create_missing", "resume", "reload"]
 MODES: tuple[Mode, ...] = ("create_missing", "resume", "reload")
@@ -126,6 +129,9 @@ class Backfill:
         # Each COPY session leases an origin of the loop guard's pool, so the copied rows come
         # back from PostgreSQL's CDC as echoes the stream drops (docs/backfill.md).
         self.origins = origin_pool(write_origin) if write_origin else []
+        # prepare_all runs tables side by side; their DDL shares schemas and may race on
+        # CREATE SCHEMA IF NOT EXISTS (not safe between concurrent transactions)
+        self._ddl = threading.Lock()
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -160,15 +166,16 @@ class Backfill:
     def plan(self, options: RunOptions) -> PlanOutcome:
         tables, refused = self.select(options.tables)
         outcome = PlanOutcome(refused=refused)
-        with self._pg() as pg_conn, self._mysql() as mysql_conn:
+        with self._pg() as pg_conn:
             if not options.dry_run:
                 ensure_schema(pg_conn)
-            for mapping in tables:
-                planned = self._plan_table(pg_conn, mysql_conn, mapping, options)
-                if planned["action"] == "finished":
-                    outcome.finished.append(mapping.name)
-                else:
-                    outcome.tables.append(planned)
+            # each table's key walk scans its key index: tables are walked side by side
+            with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as walkers:
+                for planned in walkers.map(lambda m: self._plan_one(m, options), tables):
+                    if planned["action"] == "finished":
+                        outcome.finished.append(planned["table"])
+                    else:
+                        outcome.tables.append(planned)
             if not options.dry_run:
                 pending = state.pending_chunks(pg_conn, [t["table"] for t in outcome.tables])
                 outcome.groups = group_chunks(pending, options.max_groups)
@@ -179,6 +186,10 @@ class Backfill:
             len(outcome.groups),
         )
         return outcome
+
+    def _plan_one(self, mapping: TableMapping, options: RunOptions) -> dict[str, Any]:
+        with self._pg() as pg_conn, self._mysql() as mysql_conn:
+            return self._plan_table(pg_conn, mysql_conn, mapping, options)
 
     def _plan_table(
         self, pg_conn: Any, mysql_conn: Any, mapping: TableMapping, options: RunOptions
@@ -238,13 +249,20 @@ class Backfill:
 
     # -- prepare ------------------------------------------------------------------------------
 
+    def prepare_all(self, options: RunOptions, tables: Sequence[str]) -> list[dict[str, Any]]:
+        """:meth:`prepare` for each table, several at once (each records its own Kafka
+        position); the results in the order of ``tables``."""
+        with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as preparers:
+            return list(preparers.map(lambda t: self.prepare(options, t), tables))
+
     def prepare(self, options: RunOptions, table: str) -> dict[str, Any]:
         """Check or create the target, then the streaming handoff, before any chunk of ``table``."""
         mapping = self.mappings.by_source(table)
         with self._pg() as pg_conn:
-            created = ensure_target(
-                pg_conn, mapping, self.mappings, create=options.mode != "resume"
-            )
+            with self._ddl:
+                created = ensure_target(
+                    pg_conn, mapping, self.mappings, create=options.mode != "resume"
+                )
             done = state.chunk_states(pg_conn, mapping.name).get("done", 0)
             foreign_rows = done == 0 and not created and target_has_rows(pg_conn, mapping)
             if foreign_rows and options.mode != "reload":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import multiprocessing
 import sys
 import threading
@@ -121,6 +122,7 @@ def _finalize_as_copied(
     return [finals[t].result() for t in tables]
 
 
+log = logging.getLogger(__name__)
 WORKER_MODULES = ("pandas", "connectorx", "adbc_driver_postgresql.dbapi")
 
 
@@ -148,8 +150,7 @@ def run(args: argparse.Namespace) -> int:
     backfill.start_run(run_id, options)
     outcome = backfill.plan(options)
     tables = [t["table"] for t in outcome.tables]
-    for table in tables:
-        backfill.prepare(options, table)
+    backfill.prepare_all(options, tables)
     groups = [[list(ref) for ref in group] for group in outcome.groups]
     warm.join()  # before the fork: a child forked mid-import would inherit a held import lock
     plain = argparse.Namespace(**{k: v for k, v in vars(args).items() if not k.startswith("_")})
@@ -162,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         copies = {pool.submit(_copy_group, plain, g, run_id): g for g in groups}
         finals = _finalize_as_copied(backfill, tables, copies, finalizers)
+        log.debug("copy and finalize done after %.2f s", time.monotonic() - started)
     wall_s = time.monotonic() - started  # the load's throughput, without the verification
+    log.debug("workers stopped after %.2f s", wall_s)
     verified = verify_tables(
         backfill.endpoints,
         [backfill.mappings.by_source(t) for t in tables],
@@ -170,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         run_id,
     )
     summary = backfill.summarize(run_id, tables, wall_s)
+    log.debug("summary written after %.2f s", time.monotonic() - started)
     summary["finalize"] = finals
     add_to_report(summary, verified)
     summary["refused"] = outcome.refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -438,6 +439,61 @@ def test_string_and_composite_keys_with_collation_differences(
     with pg_connect(pg_db) as conn:
         got = sorted(conn.execute("SELECT region, code, v FROM public.k").fetchall())
     assert got == sorted(rows)
+
+
+def test_keyset_chunks_carry_columns_sent_in_postgres_binary_format(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    """jsonb, numeric and bit varying reach COPY already in PostgreSQL's binary format; a
+    keyset chunk stages them first, in a table of the target's types (it once staged bytea)."""
+    mysql_admin_exec(
+        mysql_admin,
+        mysql_db.database,
+        "CREATE TABLE k (region varchar(20) NOT NULL, code varchar(20) NOT NULL, doc json, "
+        "price decimal(12,2), flags bit(12), PRIMARY KEY (region, code))",
+    )
+    rows = [
+        ("r", f"c{i}", json.dumps({"b": i, "a": [1, "x"]}), f"{(-1) ** i * i * 1.25:.2f}", i * 37)
+        for i in range(60)
+    ] + [("s", "null", None, None, None)]
+    mysql_exec(
+        replace(mysql_admin, database=mysql_db.database),
+        insert="INSERT INTO k VALUES (%s,%s,%s,%s,%s)",
+        rows=rows,
+    )
+    mapping = mapping_for(
+        mysql_db.database,
+        "k",
+        [
+            ("region", "varchar(20)", False),
+            ("code", "varchar(20)", False),
+            ("doc", "json", True),
+            ("price", "decimal(12,2)", True),
+            ("flags", "bit(12)", True),
+        ],
+        ("region", "code"),
+    )
+    bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
+    run_all(bf, RunOptions(chunk_rows=25, strict_counts=True))
+    with pg_connect(pg_db) as conn:
+        got = conn.execute(
+            "SELECT region, code, doc, price, flags FROM public.k ORDER BY region, code"
+        ).fetchall()
+    want = sorted(
+        (
+            r,
+            c,
+            None if d is None else json.loads(d),
+            None if p is None else Decimal(p),
+            None if f is None else format(f, "012b"),
+        )
+        for r, c, d, p, f in rows
+    )
+    assert [(r, c, d, p, None if f is None else str(f)) for r, c, d, p, f in got] == want
 
 
 def test_fallback_reader_gives_the_same_end_state(

@@ -309,7 +309,14 @@ def _write_staged(
     rejects: Rejects | None = None,
 ) -> None:
     cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
-    cur.adbc_ingest(STAGE_TABLE, stream, mode="create", temporary=True)
+    # The stage takes the target's column types: some columns arrive already in PostgreSQL's
+    # binary format (jsonb, numeric, bit varying, inet), which a stage created from the Arrow
+    # types would hold as bytea, and bytea does not insert into them.
+    columns = ", ".join(pg.quote_ident(c) for c in target.pg_columns)
+    cur.execute(
+        f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns} FROM {target.qualified} WITH NO DATA"
+    )
+    cur.adbc_ingest(STAGE_TABLE, stream, mode="append", temporary=True)
     stage = f"pg_temp.{STAGE_TABLE}"
     if target.strategy == "keyset":
         match = " AND ".join(

@@ -55,6 +55,7 @@ from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_t
 from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.gc_tuning import fewer_gc_passes
 from mysql_pg_sync.mapping.models import MappingSet
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -314,35 +315,36 @@ class StreamConsumer:
             self._subscribed = True
         batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
         pending = _Pending()
-        try:
-            while True:
-                now = time.monotonic()
-                if max_seconds is not None and now - started >= max_seconds:
-                    break
-                if max_events is not None and summary.events - events_before >= max_events:
-                    break
-                if stop is not None and stop():
-                    break
-                if idle_stop_s is not None and now - last_message >= idle_stop_s:
-                    break
-                self._refresh_states()
-                budget = max(1, self.config.max_batch_events - len(batcher))
-                timeout = min(batcher.remaining_ms(), 500) / 1000
-                for msg in self.consumer.consume(budget, timeout=timeout):
-                    last_message = time.monotonic()
-                    if summary.first_message_s is None:
-                        summary.first_message_s = last_message - started
-                    self._take(msg, pending, batcher)
-                    if pending.cut:
+        with fewer_gc_passes():  # ~14 % of the consumer's CPU was cyclic GC
+            try:
+                while True:
+                    now = time.monotonic()
+                    if max_seconds is not None and now - started >= max_seconds:
+                        break
+                    if max_events is not None and summary.events - events_before >= max_events:
+                        break
+                    if stop is not None and stop():
+                        break
+                    if idle_stop_s is not None and now - last_message >= idle_stop_s:
+                        break
+                    self._refresh_states()
+                    budget = max(1, self.config.max_batch_events - len(batcher))
+                    timeout = min(batcher.remaining_ms(), 500) / 1000
+                    for msg in self.consumer.consume(budget, timeout=timeout):
+                        last_message = time.monotonic()
+                        if summary.first_message_s is None:
+                            summary.first_message_s = last_message - started
+                        self._take(msg, pending, batcher)
+                        if pending.cut:
+                            self._flush(batcher, pending, summary)
+                            pending = _Pending()
+                    if batcher.is_due() or (pending.messages and not len(batcher)):
                         self._flush(batcher, pending, summary)
                         pending = _Pending()
-                if batcher.is_due() or (pending.messages and not len(batcher)):
+                if pending.messages:
                     self._flush(batcher, pending, summary)
-                    pending = _Pending()
-            if pending.messages:
-                self._flush(batcher, pending, summary)
-        finally:
-            summary.seconds += time.monotonic() - started
+            finally:
+                summary.seconds += time.monotonic() - started
         return summary
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:

@@ -310,7 +310,7 @@ def _write_staged(
 ) -> None:
     cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
     # The stage takes the target's column types: some columns arrive already in PostgreSQL's
-    # binary format (jsonb, numeric, bit varying, inet), which a stage created from the Arrow
+    # binary format (jsonb, bit varying, inet), which a stage created from the Arrow
     # types would hold as bytea, and bytea does not insert into them.
     columns = ", ".join(pg.quote_ident(c) for c in target.pg_columns)
     cur.execute(

@@ -30,6 +30,8 @@ from mysql_pg_sync.backfill.verify import (
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, reports_dir
 
+log = logging.getLogger(__name__)
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("plan", "run"), help="plan only, or the whole backfill")
@@ -122,7 +124,6 @@ def _finalize_as_copied(
     return [finals[t].result() for t in tables]
 
 
-log = logging.getLogger(__name__)
 WORKER_MODULES = ("pandas", "connectorx", "adbc_driver_postgresql.dbapi")
 
 

@@ -1,0 +1,36 @@
+"""The CLI imports only the command group it runs, and still lists and refuses the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from mysql_pg_sync import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "group"),
+    [
+        (["backfill", "run"], "backfill"),
+        (["-v", "reconcile", "--tables", "x"], "reconcile"),
+        (["--help"], None),
+        (["nonsense"], None),
+        ([], None),
+    ],
+)
+def test_the_chosen_group_is_the_first_word(argv: list[str], group: str | None) -> None:
+    assert cli._chosen_group(argv) == group
+
+
+def test_a_chosen_group_parses_with_only_its_own_module() -> None:
+    args = cli._parser(["backfill", "plan"]).parse_args(["backfill", "plan"])
+    assert args.group == "backfill"
+    assert args._module.__name__ == "mysql_pg_sync.cli.backfill"
+
+
+def test_an_unknown_group_is_refused_with_the_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["nonsense"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nonsense'" in err
+    assert "backfill" in err and "reconcile" in err

@@ -33,4 +33,5 @@ def test_an_unknown_group_is_refused_with_the_list(capsys: pytest.CaptureFixture
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'nonsense'" in err
-    assert "backfill" in err and "reconcile" in err
+    assert "backfill" in err
+    assert "reconcile" in err

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.datagen import BENCH_DB, SHARES, generate, write_mappings
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.settings import DatabaseEndpoint, endpoints_from_env
+from mysql_pg_sync.settings import DatabaseEndpoint, admin_endpoints
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SCHEMA = "bench"
@@ -36,19 +36,8 @@ COPY_DIR = Path("/tmp/mps_bench_copy")
 
 
 def admins() -> tuple[DatabaseEndpoint, DatabaseEndpoint]:
-    e = endpoints_from_env()
-    my = replace(
-        e.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        database="mysql",
-    )
-    pg = replace(
-        e.postgres,
-        user=os.environ["MPS_PG_ADMIN_USER"],
-        password=os.environ["MPS_PG_ADMIN_PASSWORD"],
-    )
-    return my, pg
+    my, pg = admin_endpoints()
+    return replace(my, database="mysql"), pg
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:

@@ -9,7 +9,6 @@ run: every file new; later runs: the merge path with nothing to write), and drop
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -19,19 +18,14 @@ from pathlib import Path
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.mapping.introspect import read_tables
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import admin_endpoints, endpoints_from_env
 
 DB = "mps_bench_wide"
 
 
 def create_schema(tables: int) -> None:
     endpoints = endpoints_from_env()
-    admin = replace(
-        endpoints.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        database="mysql",
-    )
+    admin = replace(admin_endpoints()[0], database="mysql")
     conn = mysql_connect(admin, autocommit=True)
     cur = conn.cursor()
     cur.execute(f"DROP DATABASE IF EXISTS {DB}")
@@ -49,13 +43,7 @@ def create_schema(tables: int) -> None:
 
 
 def drop_schema() -> None:
-    endpoints = endpoints_from_env()
-    admin = replace(
-        endpoints.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        database="mysql",
-    )
+    admin = replace(admin_endpoints()[0], database="mysql")
     conn = mysql_connect(admin, autocommit=True)
     conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
     conn.close()

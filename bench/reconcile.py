@@ -29,7 +29,12 @@ from mysql_pg_sync.reconcile.compare import CompareConfig
 from mysql_pg_sync.reconcile.model import CompareColumn, ReconcileTable, canonical_kind
 from mysql_pg_sync.reconcile.recheck import DelayWaiter
 from mysql_pg_sync.reconcile.run import RunOptions, reconcile_table
-from mysql_pg_sync.settings import DatabaseEndpoint, endpoints_from_env, reports_dir
+from mysql_pg_sync.settings import (
+    DatabaseEndpoint,
+    admin_endpoints,
+    endpoints_from_env,
+    reports_dir,
+)
 
 DB = "mps_bench_reconcile"
 TABLE = "orders"
@@ -229,16 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = endpoints_from_env()
-    mysql_admin = replace(
-        env.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-    )
-    pg_admin = replace(
-        env.postgres,
-        user=os.environ["MPS_PG_ADMIN_USER"],
-        password=os.environ["MPS_PG_ADMIN_PASSWORD"],
-    )
+    mysql_admin, pg_admin = admin_endpoints()
     mysql, pg = replace(env.mysql, database=DB), replace(env.postgres, database=DB)
 
     t0 = time.perf_counter()

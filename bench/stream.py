@@ -41,7 +41,7 @@ from mysql_pg_sync.cdc.metrics import percentile
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
-from mysql_pg_sync.settings import Endpoints, endpoints_from_env
+from mysql_pg_sync.settings import Endpoints, admin_endpoints, endpoints_from_env
 
 SECRETS = os.path.abspath(".stack/secrets/connect.properties")
 MYSQL_DDL = """CREATE TABLE items (
@@ -163,16 +163,7 @@ class Bench:
         self.base = endpoints_from_env()
         self.tag = uuid.uuid4().hex[:8]
         self.rows = events // 2
-        self.mysql_admin = replace(
-            self.base.mysql,
-            user=os.environ["MPS_MYSQL_ADMIN_USER"],
-            password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        )
-        self.pg_admin = replace(
-            self.base.postgres,
-            user=os.environ["MPS_PG_ADMIN_USER"],
-            password=os.environ["MPS_PG_ADMIN_PASSWORD"],
-        )
+        self.mysql_admin, self.pg_admin = admin_endpoints()
         self.db = f"mps_test_bench_{self.tag}"  # the sync user has rights on mps_test_*
         self.pg_ours = f"mps_bench_ours_{self.tag}"
         self.pg_jdbc = f"mps_bench_jdbc_{self.tag}"

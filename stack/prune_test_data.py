@@ -11,14 +11,13 @@ everything the demo and the operator use.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import replace
 
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import admin_endpoints, endpoints_from_env
 
 TEST_PREFIX = re.compile(r"^(?:__debezium-heartbeat\.)?(mps[tbd][0-9a-f]{8}|t[0-9a-f]{10}(?=_))")
 TEST_TOPICS = ("mps_test.", "mps_test_")
@@ -27,18 +26,9 @@ TEST_DATABASE = re.compile(r"^mps_test_[0-9a-z_]+$")
 
 def main() -> int:
     endpoints = endpoints_from_env()
-    mysql_admin = replace(
-        endpoints.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        database="mysql",
-    )
-    pg_admin = replace(
-        endpoints.postgres,
-        user=os.environ["MPS_PG_ADMIN_USER"],
-        password=os.environ["MPS_PG_ADMIN_PASSWORD"],
-        database="postgres",
-    )
+    mysql_admin, pg_admin = admin_endpoints()
+    mysql_admin = replace(mysql_admin, database="mysql")
+    pg_admin = replace(pg_admin, database="postgres")
     from confluent_kafka.admin import AdminClient
 
     topics = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap}).list_topics(timeout=30)

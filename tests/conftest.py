@@ -12,7 +12,12 @@ import pytest
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, endpoints_from_env
+from mysql_pg_sync.settings import (
+    DatabaseEndpoint,
+    Endpoints,
+    admin_endpoints,
+    endpoints_from_env,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ORIGIN_FUNCTIONS = (
@@ -55,20 +60,12 @@ def endpoints() -> Endpoints:
 
 @pytest.fixture(scope="session")
 def mysql_admin(endpoints: Endpoints) -> DatabaseEndpoint:
-    return replace(
-        endpoints.mysql,
-        user=os.environ["MPS_MYSQL_ADMIN_USER"],
-        password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-    )
+    return admin_endpoints()[0]
 
 
 @pytest.fixture(scope="session")
 def pg_admin(endpoints: Endpoints) -> DatabaseEndpoint:
-    return replace(
-        endpoints.postgres,
-        user=os.environ["MPS_PG_ADMIN_USER"],
-        password=os.environ["MPS_PG_ADMIN_PASSWORD"],
-    )
+    return admin_endpoints()[1]
 
 
 def unique_name(prefix: str = "mps_test") -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mysql_pg_sync.errors import ConfigError
@@ -77,6 +77,27 @@ def endpoints_from_env(env: Mapping[str, str] | None = None) -> Endpoints:
         connect_url=_get(env, "MPS_CONNECT_URL", "http://127.0.0.1:8083"),
         schema_registry_url=env.get("MPS_SCHEMA_REGISTRY_URL") or None,
     )
+
+
+def admin_endpoints(
+    env: Mapping[str, str] | None = None,
+) -> tuple[DatabaseEndpoint, DatabaseEndpoint]:
+    """(MySQL, PostgreSQL) endpoints as the administrator: ``MPS_*_ADMIN_USER/PASSWORD`` on the
+    same hosts and databases. Only setup work needs them (the demo's schema, benchmarks, tests);
+    the sync itself runs as the sync user."""
+    env = os.environ if env is None else env
+    base = endpoints_from_env(env)
+    mysql = replace(
+        base.mysql,
+        user=_get(env, "MPS_MYSQL_ADMIN_USER"),
+        password=_get(env, "MPS_MYSQL_ADMIN_PASSWORD"),
+    )
+    postgres = replace(
+        base.postgres,
+        user=_get(env, "MPS_PG_ADMIN_USER"),
+        password=_get(env, "MPS_PG_ADMIN_PASSWORD"),
+    )
+    return mysql, postgres
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.quality.config import load_quality_config
 from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_quality
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, admin_endpoints
 from mysql_pg_sync.state.schema import ensure_schema
 
 COLUMNS = [
@@ -277,11 +276,7 @@ def test_a_missing_target_table_is_a_breach_not_a_crash(seeded, tmp_path: Path) 
     endpoints, mappings, expectations = seeded
     db = endpoints.mysql.database
     _seed_mysql(
-        replace(
-            endpoints.mysql,
-            user=os.environ["MPS_MYSQL_ADMIN_USER"],
-            password=os.environ["MPS_MYSQL_ADMIN_PASSWORD"],
-        ),
+        replace(admin_endpoints()[0], database=endpoints.mysql.database),
         db,
         "absent",
         GOOD_ROWS,

@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, TopicPartition
 from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
 from mysql_pg_sync.cdc.connector_lifecycle import apply_connector, wait_for_state
+from mysql_pg_sync.cdc.connector_lifecycle import delete as delete_connector
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import percentile
 from mysql_pg_sync.cdc.topics import delete_topics
@@ -206,7 +207,7 @@ class Bench:
 
     def teardown(self) -> None:
         for name in self.connectors:
-            self.client.delete(name, missing_ok=True)
+            delete_connector(self.client, name, timeout_s=60)  # its task stops first
         delete_topics(self.base.kafka_bootstrap, [self.settings.prefix])  # ~0.7 GB per run
         conn = mysql_connect(replace(self.mysql_admin, database="mysql"), autocommit=True)
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")

@@ -20,6 +20,7 @@ from mysql_pg_sync.cdc.connector_config import (
     render_connectors,
 )
 from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
+from mysql_pg_sync.cdc.connector_lifecycle import delete as delete_connector
 from mysql_pg_sync.cdc.connector_signals import ensure_heartbeat_table
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
@@ -186,7 +187,9 @@ def pipeline(
         yield Pipeline(ep, mapping_set, settings, config)
     finally:
         for connector in rendered:
-            client.delete(connector.name, missing_ok=True)
+            # waits until Connect no longer lists it, so its task stops writing heartbeats
+            # before the topics go
+            delete_connector(client, connector.name, timeout_s=60)
         _drop_slot(pg_admin, settings.slot_name)
         # every topic of the pipeline (change topics, history, dead letters) starts so
         delete_topics(endpoints.kafka_bootstrap, [settings.prefix])

@@ -115,6 +115,43 @@ def test_last_writer_wins_with_update_and_delete_conflicts(lww: Pipeline) -> Non
         pg.close()
 
 
+def test_a_crash_right_after_the_targets_commit_loses_no_conflict_record(
+    lww: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conflicts of a batch are recorded before its targets commit. They used to be written
+    after, beside the counters: a consumer killed in between had applied the decision, and the
+    batch was never replayed, so its conflict was never recorded."""
+    from mysql_pg_sync.cdc import consumer as consumer_module
+
+    m, pg = lww.mysql(), lww.pg()
+    try:
+        with closing(lww.consumer()) as both:
+            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01', NULL)")
+            drive(both, lambda: len(_rows(pg, False)) == 1)
+        pg.execute("UPDATE items SET qty = 2, updated_at = '2030-01-02' WHERE id = 1")
+        m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2030-01-03' WHERE id = 1")
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("killed after the targets committed")
+
+        monkeypatch.setattr(consumer_module, "record_batch", crash)
+        with (
+            closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only,
+            pytest.raises(RuntimeError, match="killed after"),
+        ):
+            drive(mysql_only, lambda: False, timeout_s=60)
+        assert [r[2] for r in _rows(pg, False)] == [3]  # the decision was applied...
+        recorded = "SELECT key->>'id', kind, winner FROM mps_sync.conflicts"
+        assert pg.execute(recorded).fetchall() == [("1", "update_update", "mysql")]  # ...and kept
+        monkeypatch.undo()
+        with closing(lww.consumer(incoming_sides=("mysql",))) as again:  # no replay, no 2nd record
+            again.run(max_seconds=3, idle_stop_s=2)
+        assert pg.execute(recorded).fetchall() == [("1", "update_update", "mysql")]
+    finally:
+        m.close()
+        pg.close()
+
+
 def test_a_late_delete_removes_the_row_an_older_update_brought_back(lww: Pipeline) -> None:
     """Found by `make chaos`: MySQL's newer update won on both sides, then MySQL deleted the row.
     PostgreSQL's older update reached MySQL after that delete but before the delete's own event

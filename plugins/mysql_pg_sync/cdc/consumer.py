@@ -9,7 +9,9 @@ old change would overwrite the newer row the other side wrote since. The same re
 source log position of the last change per partition: Debezium itself re-emits changes after a
 Connect or broker restart (new offsets, old positions), and those are skipped too
 (:mod:`.source_order`). Dead letters are published before the targets commit (at least once: a
-replay may publish one twice, never lose it).
+replay may publish one twice, never lose it). Conflicts and dead letters are recorded in the state
+schema in a transaction that also commits before the targets; one row per Kafka position, so a
+replay rewrites them with its own decision. The counters are added after the targets commit.
 Tables in state ``backfilling`` (``mps_sync.table_state``) keep their partitions paused; when a
 table turns ``streaming`` its partitions start from the recorded ``kafka_position`` unless the
 consumer group already committed past it.
@@ -49,6 +51,7 @@ from mysql_pg_sync.cdc.metrics import (
     percentile,
     read_table_states,
     record_batch,
+    record_decisions,
 )
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
@@ -421,7 +424,12 @@ class StreamConsumer:
                 raw = pending.raw.get((pos.topic, pos.partition, pos.offset)) if pos else None
                 letters.append((letter, *(raw or (None, None))))
             publish(self.producer, self.config.dead_letter_topic, letters)
-            self.state_conn.commit()  # conflicts and tombstones: a replay may repeat, not lose
+            for letter, _, _ in pending.letters:  # undecodable: recorded with the others
+                side = letter.event.side if letter.event else "mysql"
+                result.counts(letter.source_table, side).dead_letters += 1
+                result.dead_letters.append(letter)
+            record_decisions(self.state_conn, result, self.config.dead_letter_topic)
+            self.state_conn.commit()  # conflicts, dead letters, tombstones: before the targets
             for side, session in self.sessions.items():
                 session.commit()
                 for part, (next_offset, _) in fence.get(side, {}).items():  # a replay reads lower
@@ -444,14 +452,8 @@ class StreamConsumer:
             summary.lag_ms.append(event_lag)
         for (table, side), count in pending.echoes.items():
             result.counts(table, side).echoes += count
-        for letter, _, _ in pending.letters:
-            side = letter.event.side if letter.event else "mysql"
-            result.counts(letter.source_table, side).dead_letters += 1
-            result.dead_letters.append(letter)
         elapsed = max(time.monotonic() - started, 1e-6)
-        record_batch(
-            self.state_conn, result, lag, len(events) / elapsed, self.config.dead_letter_topic
-        )
+        record_batch(self.state_conn, result, lag, len(events) / elapsed)
         if self.metrics is not None:
             self.metrics.observe(result, lag)
         if pending.offsets:

@@ -30,21 +30,27 @@ def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
     return states
 
 
-def record_batch(
-    conn: psycopg.Connection[Any],
-    result: BatchResult,
-    lag_ms: Mapping[tuple[str, str], int],
-    events_per_s: float,
-    dead_letter_topic: str,
+def record_decisions(
+    conn: psycopg.Connection[Any], result: BatchResult, dead_letter_topic: str
 ) -> None:
-    """Write a committed batch's conflicts, dead letters, counters and drift (idempotent)."""
+    """Write a batch's conflicts and dead letters into the state transaction that commits
+    *before* the targets do. A crash in between replays the batch, which records the same
+    Kafka positions again and is ignored (unique per position): nothing is recorded twice, and
+    nothing a target committed goes unrecorded."""
     with conn.transaction(), conn.cursor() as cur:
         if result.conflicts:
             cur.executemany(
                 "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
                 " incoming_image, target_image, winner, rule, kind, kafka_topic, kafka_partition,"
                 " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                # a replay decides again, and only the last attempt's writes were committed
+                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+                " decided_at = now(), source_table = EXCLUDED.source_table,"
+                " target_table = EXCLUDED.target_table, key = EXCLUDED.key,"
+                " incoming_side = EXCLUDED.incoming_side,"
+                " incoming_image = EXCLUDED.incoming_image,"
+                " target_image = EXCLUDED.target_image, winner = EXCLUDED.winner,"
+                " rule = EXCLUDED.rule, kind = EXCLUDED.kind",
                 [
                     (
                         c.source_table,
@@ -65,9 +71,24 @@ def record_batch(
             cur.executemany(
                 "INSERT INTO mps_sync.dead_letters (source_table, key, error_class, error,"
                 " kafka_topic, kafka_partition, kafka_offset, dead_letter_topic)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+                " recorded_at = now(), source_table = EXCLUDED.source_table,"
+                " key = EXCLUDED.key, error_class = EXCLUDED.error_class,"
+                " error = EXCLUDED.error, dead_letter_topic = EXCLUDED.dead_letter_topic",
                 [letter_row(d, dead_letter_topic) for d in result.dead_letters],
             )
+
+
+def record_batch(
+    conn: psycopg.Connection[Any],
+    result: BatchResult,
+    lag_ms: Mapping[tuple[str, str], int],
+    events_per_s: float,
+) -> None:
+    """Add a committed batch to the counters and the drift report (after the targets commit: a
+    replayed batch must not count twice)."""
+    with conn.transaction(), conn.cursor() as cur:
         for (table, side), n in result.tables.items():
             cur.execute(
                 "INSERT INTO mps_sync.stream_metrics AS m (source_table, incoming_side, events,"

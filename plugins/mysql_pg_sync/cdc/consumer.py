@@ -44,11 +44,11 @@ from mysql_pg_sync.cdc.conflicts import bury
 from mysql_pg_sync.cdc.dead_letters import publish
 from mysql_pg_sync.cdc.decode import DecodeError, decode_change
 from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
+from mysql_pg_sync.cdc.lag_histogram import LagHistogram
 from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
     TableState,
-    percentile,
     read_table_states,
     record_batch,
     record_decisions,
@@ -103,7 +103,7 @@ class RunSummary:
     # of ``seconds``: applying batches (convert, decide, write, commit), not consuming/decoding
     write_seconds: float = 0.0
     first_message_s: float | None = None  # seconds from the start to the first message
-    lag_ms: list[int] = field(default_factory=list, repr=False)
+    lag: LagHistogram = field(default_factory=LagHistogram, repr=False)
     drift: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,9 +121,9 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "write_seconds": round(self.write_seconds, 3),
             "events_per_s": round(self.events / self.seconds, 1) if self.seconds else 0.0,
-            "lag_p50_ms": percentile(self.lag_ms, 50),
-            "lag_p99_ms": percentile(self.lag_ms, 99),
-            "lag_max_ms": max(self.lag_ms, default=0),
+            "lag_p50_ms": self.lag.percentile(50),
+            "lag_p99_ms": self.lag.percentile(99),
+            "lag_max_ms": self.lag.max(),
             "mapping_drift": self.drift,
         }
 
@@ -441,15 +441,26 @@ class StreamConsumer:
             raise
         summary.write_seconds += time.monotonic() - started
         applied_at_ms = time.time() * 1000
-        lag: dict[tuple[str, str], int] = {}
-        for event in events:
+        lags = [int(applied_at_ms - event.source_ts_ms) for event in events]
+        summary.lag.add(lags)
+        tally: dict[tuple[str, Side], list[int]] = {}  # events, last source time, max lag
+        for event, event_lag in zip(events, lags, strict=True):
             ident = (self._mapping_name(event), event.side)
+            t = tally.get(ident)
+            if t is None:
+                tally[ident] = [1, event.source_ts_ms, event_lag]
+                continue
+            t[0] += 1
+            if event.source_ts_ms > t[1]:
+                t[1] = event.source_ts_ms
+            if event_lag > t[2]:
+                t[2] = event_lag
+        lag: dict[tuple[str, str], int] = {}
+        for ident, (count, last_source_ts_ms, max_lag) in tally.items():
             n = result.counts(*ident)
-            n.events += 1
-            n.last_source_ts_ms = max(n.last_source_ts_ms, event.source_ts_ms)
-            event_lag = int(applied_at_ms - event.source_ts_ms)
-            lag[ident] = max(lag.get(ident, 0), event_lag)
-            summary.lag_ms.append(event_lag)
+            n.events += count
+            n.last_source_ts_ms = max(n.last_source_ts_ms, last_source_ts_ms)
+            lag[ident] = max(0, max_lag)
         for (table, side), count in pending.echoes.items():
             result.counts(table, side).echoes += count
         elapsed = max(time.monotonic() - started, 1e-6)

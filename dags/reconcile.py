@@ -12,12 +12,16 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
    (differing columns named). Suspects are compared again after `recheck_delay_s` so rows that
    were in flight are not drift. With `repair`, confirmed drift is repaired from the
-   authoritative side through the stream applier; `dry_run` only records what would be written;
-   more than `max_repairs` repairs are refused. A table whose schema differs from its mapping
-   fails alone (no retry); an unreachable database fails the task, which retries.
+   winning side through the stream applier, under the mapping's conflict rule; `dry_run` only
+   records what would be written. `max_repairs` limits the whole run: a table whose repairs
+   would take the run past it is refused as a whole. A table whose schema differs from its
+   mapping fails alone (no retry); an unreachable database fails the task, which retries. A
+   retry keeps the repairs an earlier attempt applied and settles the ones it left `planned`.
 3. **report** (runs even when a table failed): writes `$MPS_REPORTS_DIR/reconcile-<run>.json` and
    `.html` (self-contained), stores the run's status and updates the Asset
-   `mysql_pg_sync://reconcile`, which schedules the `data_quality` DAG.
+   `mysql_pg_sync://reconcile` (extra: `run_id`, `status`), which schedules the `data_quality`
+   DAG. A table that never finished (a killed or timed-out task, PostgreSQL unreachable) is an
+   error, so the run's status is `failed`, never `succeeded`.
 
 Drift rows: `SELECT * FROM mps_sync.reconcile_drift WHERE run_id = <run>`; every repair, planned,
 refused or applied: `mps_sync.reconcile_repairs`.
@@ -61,7 +65,11 @@ def _params() -> Any:
         "repair": Param(False, type="boolean", description="Repair confirmed drift."),
         "dry_run": Param(True, type="boolean", description="Record repairs without writing."),
         "max_repairs": Param(
-            1000, type="integer", minimum=0, description="Refuse a table's repairs above this."
+            1000,
+            type="integer",
+            minimum=0,
+            description="Most repairs in the whole run (all tables); a table that would "
+            "exceed it is refused.",
         ),
         "recheck_delay_s": Param(
             30, type="number", minimum=0, description="Wait before suspects are compared again."
@@ -76,9 +84,10 @@ def reconcile() -> None:
         from mysql_pg_sync.reconcile.service import selected_mappings, start_run
 
         params = _params()
-        tables = [m.name for m in selected_mappings(params)]
+        mappings = selected_mappings(params)
         run_id = start_run(endpoints_from_airflow(), params, get_current_context()["run_id"])
-        return [{"run_id": run_id, "table": t} for t in tables] or [{"run_id": run_id}]
+        items = [{"run_id": run_id, "table": m.name, "target": str(m.target)} for m in mappings]
+        return items or [{"run_id": run_id}]
 
     @task(pool="mysql_source_reads", map_index_template="{{ task.op_kwargs['item'].get('table') }}")
     def compare(item: dict[str, Any]) -> dict[str, Any]:
@@ -101,11 +110,20 @@ def reconcile() -> None:
 
     @task(outlets=[RECONCILE_DONE], trigger_rule="all_done")
     def report(items: list[dict[str, Any]]) -> dict[str, Any]:
-        """Write the JSON and HTML reports and store the run's status."""
+        """Write the JSON and HTML reports and store the run's status; the Asset event
+        carries that status, so a consumer can tell a failed run from a good one."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.reconcile.service import finish_run
 
-        run, json_path, html_path = finish_run(endpoints_from_airflow(), items[0]["run_id"])
+        # every table the run started with: one whose task never stored a result fails the run
+        expected = [(i["table"], i["target"]) for i in items if "table" in i]
+        run, json_path, html_path = finish_run(
+            endpoints_from_airflow(), items[0]["run_id"], expected=expected
+        )
+        get_current_context()["outlet_events"][RECONCILE_DONE].extra = {
+            "run_id": run["run_id"],
+            "status": run["status"],
+        }
         return {"status": run["status"], "json": str(json_path), "html": str(html_path)}
 
     items = start()

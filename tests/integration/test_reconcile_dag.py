@@ -73,3 +73,18 @@ def test_the_dag_compares_each_table_and_writes_the_report(tables: Path) -> None
     page = html.read_text()
     assert ".b" in page
     assert "drift" in page
+    # the Asset event says how the run went, so data_quality (or anyone) can tell failed runs
+    from airflow.models.asset import AssetEvent, AssetModel  # noqa: TID251  (a DAG test)
+    from airflow.utils.session import create_session  # noqa: TID251
+
+    with create_session() as session:
+        event = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == "mysql_pg_sync://reconcile")
+            .order_by(AssetEvent.id.desc())
+            .first()
+        )
+        assert event is not None
+        assert event.extra["status"] == "drift"
+        assert html.name == f"reconcile-{event.extra['run_id']}.html"

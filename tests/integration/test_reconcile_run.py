@@ -191,8 +191,8 @@ def test_max_repairs_refuses_and_records_every_repair(setup, tmp_path: Path) -> 
     (orders,) = run["tables"]
     assert orders["status"] == "repair_refused"
     assert (
-        "3 repairs needed, more than max_repairs=2; nothing was repaired"
-        in (orders["repair_message"])
+        "3 repairs needed, more than max_repairs=2 (a limit per run, all tables together); "
+        "nothing was repaired in this table" in (orders["repair_message"])
     )
     with pg_connect(ends.postgres) as conn:
         statuses = conn.execute(
@@ -373,3 +373,184 @@ def test_the_lag_waiter_reads_the_stream_metrics(setup) -> None:
     assert ready.caught_up is True
     assert ready.polls == 1
     assert waited == []
+
+
+def test_max_repairs_limits_the_whole_run_not_each_table(setup, tmp_path: Path) -> None:
+    """orders needs 3 repairs, tags 1: each fits a limit of 3, together they do not. The
+    table that would take the run past the limit is refused as a whole, with the run's count."""
+    ends, folder = setup
+    run, _, _ = reconcile_all(
+        ends,
+        _params(folder, tables=("orders", "tags"), repair=True, dry_run=True, max_repairs=3),
+        folder=tmp_path,
+    )
+    by_name = {t["table"].split(".")[1]: t for t in run["tables"]}
+    assert by_name["orders"]["status"] == "drift"
+    assert by_name["orders"]["repairs"] == {"dry_run": 3}
+    assert by_name["tags"]["status"] == "repair_refused"
+    assert by_name["tags"]["repairs"] == {"refused": 1}
+    assert (
+        f"1 repairs needed on top of the 3 repairs run {run['run_id']} already made or planned, "
+        "more than max_repairs=3" in by_name["tags"]["repair_message"]
+    )
+    assert run["status"] == "drift"
+
+
+class Killed(BaseException):
+    """What a task timeout (AirflowTaskTimeout) or a SIGTERM looks like: not an Exception."""
+
+
+class DiesWhileRepairing:
+    """The stream applier, in a task that dies after (or before) its write committed and
+    before the outcome was recorded."""
+
+    def __init__(self, ends: Endpoints, mapping: Any, write: bool) -> None:
+        from mysql_pg_sync.reconcile.service import stream_applier
+
+        self.real, self.write = stream_applier(ends, mapping), write
+
+    def apply_repairs(self, table: Any, write_to: Any, repairs: Any) -> Any:
+        if self.write:
+            self.real.apply_repairs(table, write_to, repairs)
+        raise Killed("the worker was killed")
+
+
+def _repair_rows(ends: Endpoints, run_id: int) -> list[tuple[Any, ...]]:
+    with pg_connect(ends.postgres) as conn:
+        return conn.execute(
+            "SELECT key, status, error FROM mps_sync.reconcile_repairs WHERE run_id = %s "
+            "ORDER BY repair_id",
+            (run_id,),
+        ).fetchall()
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["died_after_write", "died_before"])
+def test_a_retry_keeps_and_settles_the_repairs_of_the_attempt_that_died(
+    setup, tmp_path: Path, written: bool
+) -> None:
+    ends, folder = setup
+    params = _params(folder, tables=("orders",), repair=True, dry_run=False)
+    (mapping,) = selected_mappings(params)
+    run_id = start_run(ends, params, "test")
+    with pytest.raises(Killed):
+        reconcile_one(ends, run_id, mapping, params, DiesWhileRepairing(ends, mapping, written))
+    assert {status for _, status, _ in _repair_rows(ends, run_id)} == {"planned"}
+
+    retry = reconcile_one(ends, run_id, mapping, params)  # the task's retry: the real applier
+    run, _, _ = finish_run(ends, run_id, tmp_path)
+
+    (orders,) = run["tables"]
+    # every repair the run made is in the report, though the retry found nothing left to do
+    assert retry["status"] == orders["status"] == "repaired"
+    assert orders["repairs"] == {"applied": 3}
+    assert orders["drift"] == {"missing": 1, "extra": 1, "different": 1}
+    assert run["status"] == "succeeded"
+    rows = _repair_rows(ends, run_id)
+    assert "planned" not in {status for _, status, _ in rows}
+    if written:  # the first attempt's write committed: the retry finds the keys in sync
+        assert len(rows) == 3
+        assert {(status, "retry found the key in sync" in error) for _, status, error in rows} == {
+            ("applied", True)
+        }
+    else:  # nothing was written: planned again, the first plan is a failed (interrupted) one
+        assert sorted(status for _, status, _ in rows) == ["applied"] * 3 + ["failed"] * 3
+        assert all("planned the repair again" in e for _, s, e in rows if s == "failed")
+    with pg_connect(ends.postgres) as conn:
+        stored = conn.execute(
+            "SELECT status, drift_found, drift_repaired FROM mps_sync.reconcile_tables "
+            "WHERE run_id = %s",
+            (run_id,),
+        ).fetchone()
+        assert conn.execute("SELECT amount FROM orders WHERE id = 500").fetchone() == (
+            Decimal("500.50"),
+        )
+    assert stored == ("repaired", 3, 3)
+
+
+def test_a_table_stopped_by_a_base_exception_is_an_error_and_fails_the_run(setup, tmp_path):
+    from mysql_pg_sync.reconcile import store
+    from mysql_pg_sync.reconcile.model import table_from_mapping
+    from mysql_pg_sync.reconcile.run import RunOptions, reconcile_table
+
+    class TimesOut:
+        def wait(self, table_name: str) -> None:
+            raise Killed("Timeout, PID: 1234")  # as AirflowTaskTimeout, mid-table
+
+    ends, folder = setup
+    (mapping,) = selected_mappings(_params(folder, tables=("orders",)))
+    with pg_connect(ends.postgres) as state:
+        run_id = store.start_run(state, {}, "test")
+        with pytest.raises(Killed):
+            reconcile_table(
+                table_from_mapping(mapping),
+                ends.mysql,
+                ends.postgres,
+                state,
+                run_id,
+                RunOptions(),
+                TimesOut(),
+            )
+        state.commit()
+    run, _, _ = finish_run(ends, run_id, tmp_path)
+    (orders,) = run["tables"]
+    assert orders["status"] == "error"
+    assert orders["error"] == "Killed: Timeout, PID: 1234"
+    assert run["status"] == "failed"
+
+
+def test_a_table_that_never_finished_fails_the_run_and_its_planned_repairs(setup, tmp_path) -> None:
+    """A killed worker (or PostgreSQL gone) stores nothing more: the table stays 'running' and
+    its repairs 'planned'."""
+    from psycopg.types.json import Jsonb
+
+    from mysql_pg_sync.reconcile import store
+
+    ends, folder = setup
+    params = _params(folder, tables=("orders",))
+    (orders,) = selected_mappings(params)
+    run_id = start_run(ends, params, "test")
+    with pg_connect(ends.postgres) as conn:
+        store.start_table(conn, run_id, orders.name, str(orders.target))
+        conn.execute(
+            "INSERT INTO mps_sync.reconcile_drift (run_id, source_table, key, drift) "
+            "VALUES (%s, %s, %s, 'missing')",
+            (run_id, orders.name, Jsonb([17])),
+        )
+        conn.execute(
+            "INSERT INTO mps_sync.reconcile_repairs "
+            "(run_id, source_table, key, action, write_to, decided_by, status) "
+            "VALUES (%s, %s, %s, 'upsert', 'postgres', 'mysql', 'planned')",
+            (run_id, orders.name, Jsonb([17])),
+        )
+        conn.commit()
+    run, _, html_path = finish_run(ends, run_id, tmp_path)
+    (table,) = run["tables"]
+    assert table["status"] == "error"
+    assert table["error"].startswith("did not finish: the task was killed")
+    assert table["repairs"] == {"failed": 1}
+    assert run["status"] == "failed"
+    assert "did not finish" in html_path.read_text()
+    ((status, error),) = [(s, e) for _, s, e in _repair_rows(ends, run_id)]
+    assert status == "failed"
+    assert error.startswith("interrupted: the task stopped")
+    with pg_connect(ends.postgres) as conn:
+        stored = conn.execute(
+            "SELECT status FROM mps_sync.reconcile_runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
+    assert stored == ("failed",)
+
+
+def test_a_table_whose_task_never_stored_anything_fails_the_run(setup, tmp_path) -> None:
+    ends, folder = setup
+    params = _params(folder, tables=("orders", "tags"))
+    orders, tags = selected_mappings(params)
+    run_id = start_run(ends, params, "test")
+    reconcile_one(ends, run_id, orders, params)  # tags' task never reached PostgreSQL
+    expected = [(m.name, str(m.target)) for m in (orders, tags)]
+    run, _, _ = finish_run(ends, run_id, tmp_path, expected)
+    by_name = {t["table"]: t for t in run["tables"]}
+    assert by_name[orders.name]["status"] == "drift"
+    assert by_name[tags.name]["status"] == "error"
+    assert by_name[tags.name]["error"].startswith("never started")
+    assert by_name[tags.name]["target"] == "public.tags"
+    assert run["status"] == "failed"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,11 +19,11 @@ from mysql_pg_sync.reconcile.model import (
     canonical_kind,
     table_from_mapping,
 )
-from mysql_pg_sync.reconcile.repair import check_limit, plan_repairs
+from mysql_pg_sync.reconcile.repair import Images, check_limit, plan_repairs
 from mysql_pg_sync.reconcile.report import run_status, to_html, to_json, write_reports
 
 
-def _mapping(**extra: object) -> TableMapping:
+def _mapping(*more_columns: dict[str, str], **extra: object) -> TableMapping:
     return TableMapping.model_validate(
         {
             "source": "legacy.orders",
@@ -38,6 +40,7 @@ def _mapping(**extra: object) -> TableMapping:
                 {"name": "doc", "column_type": "json"},
                 {"name": "updated_at", "column_type": "datetime(6)"},
                 {"name": "secret", "column_type": "varchar(10)", "exclude": True},
+                *more_columns,
             ],
             **extra,
         }
@@ -72,8 +75,13 @@ def test_ignored_columns_and_last_writer_wins() -> None:
         )
     )
     assert "doc" not in [c.mysql_name for c in table.columns]
+    # not compared, still copied by a repair: ignoring a column is not excluding it
+    assert table.image_columns["doc"] == "doc"
+    assert "secret" not in table.image_columns
     assert table.authority == "postgres"
-    assert table.lww_column == "updated_at"
+    assert table.conflict.rule == "last_writer_wins"
+    assert table.conflict.column is not None
+    assert table.conflict.column.name == "updated_at"
 
 
 def test_a_key_column_left_out_of_the_comparison_is_refused() -> None:
@@ -124,33 +132,126 @@ def test_repairs_follow_the_authoritative_side() -> None:
     ]
 
 
-def test_last_writer_wins_decides_rows_on_both_sides() -> None:
-    cols = (CompareColumn("id", "id", "int"), CompareColumn("ts", "ts", "datetime"))
-    table = ReconcileTable(
-        "d.t", "d", "t", "s", "t", cols, ("id",), authority="mysql", lww_column="ts"
+T1 = dt.datetime(2026, 1, 1, 0, 0, 0, 1)
+T2 = dt.datetime(2026, 1, 1, 0, 0, 0, 2)
+
+
+def _ruled(rule: str, column: str, authority: str) -> ReconcileTable:
+    return table_from_mapping(
+        _mapping(
+            {"name": "version", "column_type": "int(10) unsigned"},
+            reconcile={"authoritative": authority},
+            conflict={"rule": rule, "column": column},
+        )
     )
-    diffs = [
-        _diff(3, "different", {"ts": TS}, {"ts": TS_LATER}),  # PostgreSQL is later
-        _diff(4, "different", {"ts": TS_LATER}, {"ts": TS}),
-        _diff(5, "different", {"ts": TS}, {"ts": TS}),  # tie: the authoritative side
-        _diff(6, "extra", None, {"ts": TS_LATER}),  # one side only: the authoritative side
-    ]
-    plan = [(r.write_to, r.action, r.decided_by) for r in plan_repairs(table, diffs)]
-    assert plan == [
-        ("mysql", "upsert", "last_writer_wins:ts"),
-        ("postgres", "upsert", "last_writer_wins:ts"),
-        ("postgres", "upsert", "mysql"),
-        ("postgres", "delete", "mysql"),
+
+
+Pairs = dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]
+
+
+def _images(rows: Pairs) -> Images:
+    return Images(
+        {(str(k),): m for k, (m, _) in rows.items() if m is not None},
+        {(str(k),): p for k, (_, p) in rows.items() if p is not None},
+    )
+
+
+def _diffs(rows: Pairs) -> list[RowDiff]:
+    drift = {(True, True): "different", (True, False): "missing", (False, True): "extra"}
+    return [
+        _diff(
+            k,
+            drift[(m is not None, p is not None)],
+            {} if m is not None else None,
+            {} if p is not None else None,
+        )
+        for k, (m, p) in rows.items()
     ]
 
 
-def test_the_repair_limit_names_table_count_and_fix() -> None:
-    cols = (CompareColumn("id", "id", "int"),)
-    table = ReconcileTable("d.t", "d", "t", "s", "t", cols, ("id",))
-    repairs = plan_repairs(table, [_diff(i, "missing", {}, None) for i in range(3)])
-    check_limit("d.t", repairs, 3)
-    with pytest.raises(RepairLimitExceeded, match=r"d\.t: 3 repairs needed.*max_repairs=2"):
-        check_limit("d.t", repairs, 2)
+def test_last_writer_wins_decides_rows_on_both_sides_like_the_applier() -> None:
+    """The applier gives ties and NULL against NULL to MySQL, and a NULL loses to a value; a
+    repair planned for PostgreSQL's row there is skipped by the applier and recorded failed
+    every night."""
+    table = _ruled("last_writer_wins", "updated_at", "postgres")
+    rows: Pairs = {
+        3: ({"updated_at": T1}, {"updated_at": T2}),  # PostgreSQL is later
+        4: ({"updated_at": T2}, {"updated_at": T1}),
+        5: ({"updated_at": T1}, {"updated_at": T1}),  # tie: MySQL, as in the applier
+        6: ({"updated_at": None}, {"updated_at": None}),  # NULL vs NULL: a tie too
+        7: ({"updated_at": None}, {"updated_at": T1}),  # a NULL loses
+        8: (None, {"updated_at": T2}),  # one side only: the authoritative side
+    }
+    repairs = plan_repairs(table, _diffs(rows), _images(rows))
+    assert [(r.write_to, r.action, r.decided_by) for r in repairs] == [
+        ("mysql", "upsert", "last_writer_wins:updated_at"),
+        ("postgres", "upsert", "last_writer_wins:updated_at"),
+        ("postgres", "upsert", "last_writer_wins:updated_at"),
+        ("postgres", "upsert", "last_writer_wins:updated_at"),
+        ("mysql", "upsert", "last_writer_wins:updated_at"),
+        ("mysql", "upsert", "postgres"),
+    ]
+    assert repairs[2].image == {"updated_at": T1}  # the winner's (MySQL's) row
+
+
+def test_the_version_rule_decides_by_the_version_column() -> None:
+    # 10 > 9 as numbers, though '9' > '10' as text; the authoritative side does not decide
+    table = _ruled("version", "version", "postgres")
+    rows: Pairs = {
+        1: ({"version": 10}, {"version": 9}),
+        2: ({"version": 9}, {"version": 10}),
+        3: ({"version": 9}, {"version": 9}),  # a tie: MySQL
+    }
+    repairs = plan_repairs(table, _diffs(rows), _images(rows))
+    assert [(r.write_to, r.decided_by) for r in repairs] == [
+        ("postgres", "version:version"),
+        ("mysql", "version:version"),
+        ("postgres", "version:version"),
+    ]
+
+
+@pytest.mark.parametrize("rule", ["last_writer_wins", "version"])
+@pytest.mark.parametrize("authority", ["mysql", "postgres"])
+def test_every_planned_repair_is_one_the_applier_applies(rule: str, authority: str) -> None:
+    """Cross-check with the applier's decision for the event a repair becomes: an update
+    without a before-image that meets the target's row."""
+    from mysql_pg_sync.cdc.compare import canonical
+    from mysql_pg_sync.cdc.conflicts import Observation, decide
+
+    column = "updated_at" if rule == "last_writer_wins" else "version"
+    values: list[Any] = [None, T1, T2] if rule == "last_writer_wins" else [None, 1, 2, 10]
+    table = _ruled(rule, column, authority)
+    assert table.conflict.column is not None
+    kind = table.conflict.column.kind
+    pairs = [(a, b) for a in values for b in values]
+    rows: Pairs = {i: ({column: a}, {column: b}) for i, (a, b) in enumerate(pairs)}
+    for repair, (a, b) in zip(plan_repairs(table, _diffs(rows), _images(rows)), pairs, strict=True):
+        to_pg = repair.write_to == "postgres"
+        seen = Observation(
+            incoming_side="mysql" if to_pg else "postgres",
+            op="u",
+            exists=True,
+            same_as_after=False,
+            has_before=False,
+            same_as_before=False,
+            incoming_rule_value=canonical(kind, a if to_pg else b),
+            target_rule_value=canonical(kind, b if to_pg else a),
+        )
+        assert decide(rule, seen).action == "apply", (a, b, repair.write_to)
+
+
+def test_the_repair_limit_is_per_run_and_names_table_count_and_fix() -> None:
+    check_limit("d.t", 3, 3)
+    with pytest.raises(RepairLimitExceeded, match=r"d\.t: 3 repairs needed, more than max_rep"):
+        check_limit("d.t", 3, 2)
+    check_limit("d.t", 1, 3, already=2, run_id=7)
+    with pytest.raises(
+        RepairLimitExceeded,
+        match=r"d\.t: 2 repairs needed on top of the 2 repairs run 7 already made or planned, "
+        r"more than max_repairs=3 \(a limit per run, all tables together\); nothing was "
+        r"repaired in this table.*re-run with a higher max_repairs",
+    ):
+        check_limit("d.t", 2, 3, already=2, run_id=7)
 
 
 RUN = {
@@ -188,6 +289,8 @@ def test_run_status() -> None:
     assert run_status([{"status": "in_sync"}, {"status": "repaired"}]) == "succeeded"
     assert run_status([{"status": "in_sync"}, {"status": "repair_refused"}]) == "drift"
     assert run_status([{"status": "drift"}, {"status": "error"}]) == "failed"
+    # a table whose task died never stored a result: the run did not succeed
+    assert run_status([{"status": "in_sync"}, {"status": "running"}]) == "failed"
 
 
 @pytest.mark.parametrize("side", ["mysql", "postgres"])
@@ -244,3 +347,17 @@ def test_a_repair_becomes_the_winning_sides_change_event() -> None:
     assert (delete.side, delete.namespace, delete.table, delete.op) == ("mysql", "d", "t", "d")
     assert delete.after is None
     assert delete.key == {"id": 1}
+
+
+def test_a_repair_image_carries_the_ignored_columns_under_the_winners_names() -> None:
+    from mysql_pg_sync.reconcile.applier import repair_event
+    from mysql_pg_sync.reconcile.model import CopiedColumn
+    from mysql_pg_sync.reconcile.repair import Repair
+
+    cols = (CompareColumn("id", "pg_id", "int"),)
+    table = ReconcileTable(
+        "d.t", "d", "t", "s", "pt", cols, ("id",), copied=(CopiedColumn("note", "pg_note"),)
+    )
+    diff = _diff(1, "extra", None, {"id": "1"})
+    from_pg = Repair(("1",), (1,), "upsert", "mysql", "postgres", diff, {"id": 1, "note": "n"})
+    assert repair_event(table, from_pg).after == {"pg_id": 1, "pg_note": "n"}

@@ -25,7 +25,13 @@ Decisions:
   for jsonb either); any changed key, value, type or array order is, even when reordered too.
 - Re-check: suspects are compared again after the stream caught up (a configured delay);
   only rows still different are drift, recorded and repaired.
-- Repair: the mapping's authoritative side, or last-writer-wins by the conflict column for rows
-  on both sides; more than ``max_repairs`` refuses the table's whole batch; every repair is
-  recorded (``planned`` before the write, then ``applied``/``failed``).
+- Repair: the stream applier's own conflict rule decides rows on both sides
+  (``last_writer_wins`` / ``version``, by ``cdc.conflicts``); anything else goes to the
+  mapping's authoritative side. The image is the winner's whole synced row, ignored columns
+  included (``ignore_columns`` means "not compared"). ``max_repairs`` is per run, all tables
+  together: a table that would exceed it is refused as a whole. Every repair is recorded
+  (``planned`` before the write, then ``applied``/``failed``); a retried table keeps the
+  repairs earlier attempts made and settles the ones they left ``planned`` against the data;
+  the run's end marks any still ``planned`` as failed (interrupted) and any table still
+  ``running`` as an error, so such a run is ``failed``.
 """

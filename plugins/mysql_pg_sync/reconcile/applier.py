@@ -27,7 +27,8 @@ def repair_event(table: ReconcileTable, repair: Repair) -> ChangeEvent:
     """The change event the winning side would have produced for this repair."""
     winner: Side = "postgres" if repair.write_to == "mysql" else "mysql"
     names = {
-        c.mysql_name: (c.mysql_name if winner == "mysql" else c.pg_name) for c in table.columns
+        mysql_name: (mysql_name if winner == "mysql" else pg_name)
+        for mysql_name, pg_name in table.image_columns.items()
     }
     namespace, name = (
         (table.mysql_db, table.mysql_table)

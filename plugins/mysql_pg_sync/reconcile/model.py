@@ -7,13 +7,11 @@ directly (tests, benchmarks). The canonical kind decides the text form both dial
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.types.typemap import kind_of, parse_column_type
-
-if TYPE_CHECKING:
-    from mysql_pg_sync.mapping.models import TableMapping
 
 CanonicalKind = Literal[
     "int",  # all integers, YEAR, BIT as an unsigned number
@@ -54,6 +52,34 @@ class CompareColumn:
 
 
 @dataclass(frozen=True)
+class CopiedColumn:
+    """A synced column reconcile does not compare (``reconcile.ignore_columns``). A repair still
+    copies it: "ignored" means "not compared", and a row re-inserted without it would hold a
+    default (or fail on NOT NULL) that no later comparison could see."""
+
+    mysql_name: str
+    pg_name: str
+
+
+@dataclass(frozen=True)
+class ConflictRule:
+    """The mapping's conflict rule, which the stream applier enforces on every repair it writes.
+
+    ``column`` is the rule column (``last_writer_wins`` / ``version``); ``values`` the table's
+    value policy, which the applier's conversion of that column follows."""
+
+    rule: str = "mysql_wins"
+    column: ColumnMapping | None = None
+    values: ValuePolicy = field(default_factory=ValuePolicy)
+
+    @property
+    def compares_rows(self) -> bool:
+        """True when the applier decides a write to an existing row by the rule column (the
+        other rules apply a repair, which carries no before-image, whatever the target holds)."""
+        return self.rule in ("last_writer_wins", "version") and self.column is not None
+
+
+@dataclass(frozen=True)
 class ReconcileTable:
     """A table pair to reconcile; ``key`` names MySQL columns and must be among ``columns``."""
 
@@ -65,7 +91,8 @@ class ReconcileTable:
     columns: tuple[CompareColumn, ...]
     key: tuple[str, ...]
     authority: Side = "mysql"
-    lww_column: str | None = None  # set: for rows on both sides, the later value here wins
+    conflict: ConflictRule = field(default_factory=ConflictRule)
+    copied: tuple[CopiedColumn, ...] = ()  # synced but not compared; repairs still write them
     ordinal: OrdinalStrategy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,10 +105,12 @@ class ReconcileTable:
                     f"{self.name}: key column {k!r} is excluded from the comparison; "
                     "a key column must be synced and compared (fix the mapping)"
                 )
-        if self.lww_column is not None and self.lww_column not in names:
+        rule_column = self.conflict.column
+        if rule_column is not None and rule_column.name not in self.image_columns:
             raise ReconcileError(
-                f"{self.name}: last-writer-wins needs a compared timestamp column, "
-                f"got {self.lww_column!r}"
+                f"{self.name}: the {self.conflict.rule} rule column {rule_column.name!r} is not "
+                "synced; reconcile decides repairs by it like the stream applier does (sync the "
+                "column or change conflict.rule in the mapping)"
             )
         single_int = len(self.key) == 1 and self.column(self.key[0]).kind == "int"
         object.__setattr__(self, "ordinal", "integer" if single_int else "hash")
@@ -91,6 +120,14 @@ class ReconcileTable:
             if c.mysql_name == mysql_name:
                 return c
         raise ReconcileError(f"{self.name}: no compared column {mysql_name!r}")
+
+    @property
+    def image_columns(self) -> dict[str, str]:
+        """MySQL name -> PostgreSQL name of every column a repair's row image carries: the
+        compared ones and the ignored ones."""
+        names = {c.mysql_name: c.pg_name for c in self.columns}
+        names.update((c.mysql_name, c.pg_name) for c in self.copied)
+        return names
 
     @property
     def key_columns(self) -> tuple[CompareColumn, ...]:
@@ -167,8 +204,10 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
                 "a table whose key is not compared (remove it from exclude/ignore_columns)"
             )
     columns = []
+    copied = []
     for col in mapping.synced_columns():
         if col.name in ignored:
+            copied.append(CopiedColumn(col.name, col.pg_name))
             continue
         kind, scale, digits = canonical_kind(
             col.column_type,
@@ -179,9 +218,8 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
         columns.append(
             CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values)
         )
-    lww = None
-    if mapping.conflict.rule == "last_writer_wins" and mapping.conflict.column not in ignored:
-        lww = mapping.conflict.column
+    synced = {c.name: c for c in mapping.synced_columns()}
+    rule_column = synced.get(mapping.conflict.column or "")
     return ReconcileTable(
         name=mapping.name,
         mysql_db=mapping.source.db,
@@ -191,5 +229,6 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
         columns=tuple(columns),
         key=tuple(mapping.key),
         authority=opts.authoritative,
-        lww_column=lww,
+        conflict=ConflictRule(mapping.conflict.rule, rule_column, mapping.values),
+        copied=tuple(copied),
     )

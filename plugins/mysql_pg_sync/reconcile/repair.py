@@ -1,9 +1,13 @@
 """Repair planning (pure) and execution through the stream applier.
 
-The authoritative side comes from the mapping (``reconcile.authoritative``); with a
-last-writer-wins conflict rule, rows present on both sides go to the side whose conflict column
-is later (ties: the authoritative side). A row on one side only cannot say whether it was
-inserted or deleted, so the authoritative side decides it.
+The stream applier writes every repair under the mapping's conflict rule, so planning follows
+that rule exactly, with the applier's own decision function (:func:`cdc.conflicts.incoming_wins`):
+for a row on both sides under ``last_writer_wins`` or ``version``, the side whose rule column
+wins there wins here (ties and NULL against NULL go to MySQL, a NULL loses to a value). Any other
+row, and any row under ``mysql_wins`` / ``postgres_wins``, goes to the authoritative side
+(``reconcile.authoritative``): a repair carries no before-image, so the applier writes it
+whatever the target holds, and a row on one side only cannot say whether it was inserted or
+deleted. A planned repair is therefore one the applier applies, not one it refuses every night.
 
 Writes never go to a database directly from here: an :class:`RepairApplier` (the stream
 applier) writes them, tagged with the replication origin / gtid domain, under the conflict rules,
@@ -12,17 +16,33 @@ so a repair is never captured and echoed back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from mysql_pg_sync.cdc.compare import canonical
+from mysql_pg_sync.cdc.conflicts import incoming_wins
+from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.reconcile.bisect import KeyText
 from mysql_pg_sync.reconcile.diff import RowDiff
 from mysql_pg_sync.reconcile.errors import RepairLimitExceeded
-from mysql_pg_sync.reconcile.model import ReconcileTable, Side
+from mysql_pg_sync.reconcile.model import ConflictRule, ReconcileTable, Side
+from mysql_pg_sync.types.convert import to_pg
 
 Action = Literal["upsert", "delete"]
 DEFAULT_MAX_REPAIRS = 1_000
+Image = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Images:
+    """Both sides' full rows (:meth:`TableSide.raw_rows`) of the keys to repair, by key text."""
+
+    mysql: Mapping[KeyText, Image] = field(default_factory=dict)
+    postgres: Mapping[KeyText, Image] = field(default_factory=dict)
+
+    def of(self, side: Side) -> Mapping[KeyText, Image]:
+        return self.mysql if side == "mysql" else self.postgres
 
 
 @dataclass(frozen=True)
@@ -35,7 +55,7 @@ class Repair:
     write_to: Side
     decided_by: str
     diff: RowDiff
-    image: dict[str, Any] | None = None  # the winner's full row (MySQL column names) for upserts
+    image: Image | None = None  # the winner's full row (MySQL column names) for upserts
 
 
 @dataclass(frozen=True)
@@ -57,36 +77,67 @@ def _other(side: Side) -> Side:
     return "postgres" if side == "mysql" else "mysql"
 
 
-def winner(table: ReconcileTable, diff: RowDiff) -> tuple[Side, str]:
-    """(winning side, why) for one confirmed difference."""
-    if diff.drift == "different" and table.lww_column and diff.mysql and diff.postgres:
-        # canonical timestamps are fixed-width UTC text: text order is time order
-        left = diff.mysql.texts.get(table.lww_column)
-        right = diff.postgres.texts.get(table.lww_column)
-        rule = f"last_writer_wins:{table.lww_column}"
-        if left is not None and (right is None or left > right):
-            return "mysql", rule
-        if right is not None and (left is None or right > left):
-            return "postgres", rule
+def _rule_value(rule: ConflictRule, side: Side, image: Image) -> Any:
+    """The rule column's value as the applier compares it when MySQL's row is the incoming
+    one: MySQL's converted to PostgreSQL's type first (zero dates, time zones), both in
+    :func:`cdc.compare.canonical` form."""
+    assert rule.column is not None
+    column = rule.column
+    value = image.get(column.name)
+    if side == "mysql" and value is not None:
+        try:
+            value = to_pg(column, value, rule.values)
+        except ConversionError:
+            pass  # the applier would refuse this row's write; compare what there is
+    return canonical(column.kind, value)
+
+
+def winner(table: ReconcileTable, diff: RowDiff, images: Images | None = None) -> tuple[Side, str]:
+    """(winning side, why) for one confirmed difference; ``images``: both rows, needed to
+    decide a row on both sides by the conflict rule. Without them (a refused batch, which
+    writes nothing) the authoritative side stands in."""
+    rule = table.conflict
+    if diff.drift == "different" and rule.compares_rows and images is not None:
+        assert rule.column is not None
+        left, right = images.mysql.get(diff.key), images.postgres.get(diff.key)
+        if left is not None and right is not None:
+            mysql_wins = incoming_wins(
+                rule.rule,
+                "mysql",
+                _rule_value(rule, "mysql", left),
+                _rule_value(rule, "postgres", right),
+            )
+            return ("mysql" if mysql_wins else "postgres"), f"{rule.rule}:{rule.column.name}"
     return table.authority, table.authority
 
 
-def plan_repairs(table: ReconcileTable, diffs: Sequence[RowDiff]) -> list[Repair]:
-    """One repair per confirmed difference."""
+def plan_repairs(
+    table: ReconcileTable, diffs: Sequence[RowDiff], images: Images | None = None
+) -> list[Repair]:
+    """One repair per confirmed difference; an upsert carries the winner's row from
+    ``images`` (None when the row left the winning side meanwhile: the applier refuses it)."""
     repairs = []
     for diff in diffs:
-        side, why = winner(table, diff)
+        side, why = winner(table, diff, images)
         has_row = diff.mysql if side == "mysql" else diff.postgres
         action: Action = "upsert" if has_row is not None else "delete"
-        repairs.append(Repair(diff.key, diff.raw_key, action, _other(side), why, diff))
+        image = images.of(side).get(diff.key) if images and action == "upsert" else None
+        repairs.append(Repair(diff.key, diff.raw_key, action, _other(side), why, diff, image))
     return repairs
 
 
-def check_limit(table_name: str, repairs: Sequence[Repair], max_repairs: int) -> None:
-    """Refuse the whole batch when it is larger than the run's safety valve."""
-    if len(repairs) > max_repairs:
-        raise RepairLimitExceeded(
-            f"{table_name}: {len(repairs)} repairs needed, more than max_repairs={max_repairs}; "
-            "nothing was repaired. Drift this large usually has a cause (a stopped stream, a "
-            "bad mapping): look at the report first, then re-run with a higher max_repairs"
-        )
+def check_limit(
+    table_name: str, count: int, max_repairs: int, already: int = 0, run_id: int | None = None
+) -> None:
+    """Refuse a table's whole batch when it would take the run past its safety valve:
+    ``already`` repairs the run planned or wrote for other tables (or earlier attempts)."""
+    if already + count <= max_repairs:
+        return
+    run = f"run {run_id}" if run_id is not None else "this run"
+    others = f" on top of the {already} repairs {run} already made or planned" if already else ""
+    raise RepairLimitExceeded(
+        f"{table_name}: {count} repairs needed{others}, more than max_repairs={max_repairs} "
+        "(a limit per run, all tables together); nothing was repaired in this table. Drift "
+        "this large usually has a cause (a stopped stream, a bad mapping): look at the report "
+        "first, then re-run with a higher max_repairs"
+    )

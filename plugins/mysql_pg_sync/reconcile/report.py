@@ -18,9 +18,11 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.in_sync,.repaired{colo
 
 
 def run_status(tables: list[dict[str, Any]]) -> str:
-    """``failed`` if a table errored, ``drift`` if drift is left, else ``succeeded``."""
+    """``failed`` if a table errored or never finished, ``drift`` if drift is left, else
+    ``succeeded``."""
     statuses = {t.get("status") for t in tables}
-    if "error" in statuses:
+    # 'running' at the end of a run: its task was killed or timed out before storing a result
+    if statuses & {"error", "running"}:
         return "failed"
     if statuses & {"drift", "repair_refused"}:
         return "drift"

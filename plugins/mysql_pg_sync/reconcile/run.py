@@ -1,8 +1,13 @@
 """Reconcile one table end to end: schema check, compare, re-check, record, repair.
 
 A table whose schema does not match its mapping ends with status ``error`` and the run goes on
-with the other tables; a database that cannot be reached raises, so the task fails and retries
-(repairs are recorded as ``planned`` before any is written, so none goes unrecorded).
+with the other tables; a database that cannot be reached raises, so the task fails and retries.
+Anything else that stops the table, BaseExceptions included (Airflow's task timeout, a ^C), is
+stored as the table's error where PostgreSQL can still be reached, and raised again; a table
+left ``running`` (a killed worker) fails the run when it finishes (``store.close_run``).
+Repairs are recorded as ``planned`` before any is written, so none goes unrecorded; a retry
+settles what an earlier attempt left ``planned`` against the data
+(``store.settle_earlier_repairs``).
 """
 
 from __future__ import annotations
@@ -25,9 +30,8 @@ from mysql_pg_sync.reconcile.model import ReconcileTable
 from mysql_pg_sync.reconcile.recheck import CatchUpWaiter, DelayWaiter
 from mysql_pg_sync.reconcile.repair import (
     DEFAULT_MAX_REPAIRS,
-    Repair,
+    Images,
     RepairApplier,
-    check_limit,
     plan_repairs,
 )
 from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
@@ -42,7 +46,7 @@ class RunOptions:
     compare: CompareConfig = field(default_factory=CompareConfig)
     repair: bool = False
     dry_run: bool = True
-    max_repairs: int = DEFAULT_MAX_REPAIRS
+    max_repairs: int = DEFAULT_MAX_REPAIRS  # for the whole run, all tables together
 
 
 @dataclass
@@ -53,13 +57,15 @@ class TableResult:
     error: str | None = None
     stats: dict[str, int] = field(default_factory=dict)
     diffs: list[RowDiff] = field(default_factory=list)
+    # drift an earlier attempt of this run found and repaired, in sync when this one compared
+    earlier_drift: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
     repair_message: str | None = None
     duration_s: float = 0.0
     segmentation: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        drift = Counter(d.drift for d in self.diffs)
+        drift = Counter(d.drift for d in self.diffs) + self.earlier_drift
         columns = Counter(c for d in self.diffs for c in d.columns)
         return {
             "table": self.table,
@@ -134,19 +140,15 @@ def compare_table(
     result.status = "drift" if confirmed else "in_sync"
 
 
-def _with_images(source: PairSource, repairs: list[Repair]) -> list[Repair]:
-    """Attach the winner's full row to every upsert."""
-    out = []
-    for side, writer_side in (("mysql", "postgres"), ("postgres", "mysql")):
-        group = [r for r in repairs if r.write_to == writer_side]
-        if not group:
-            continue
-        reader = source.mysql if side == "mysql" else source.postgres
-        images = reader.raw_rows([r.raw_key for r in group if r.action == "upsert"])
-        for r in group:
-            image = images.get(tuple(r.raw_key)) if r.action == "upsert" else None
-            out.append(Repair(r.key, r.raw_key, r.action, r.write_to, r.decided_by, r.diff, image))
-    return out
+def read_images(source: PairSource, diffs: Sequence[RowDiff]) -> Images:
+    """Both sides' full rows of the differing keys: the winner's is the repair's image, and a
+    row on both sides is decided by comparing the two under the conflict rule."""
+    keys = {
+        "mysql": [d.mysql.raw_key for d in diffs if d.mysql is not None],
+        "postgres": [d.postgres.raw_key for d in diffs if d.postgres is not None],
+    }
+    mysql, postgres = source.both(lambda side: side.raw_rows(keys[side.side]))
+    return Images(mysql, postgres)
 
 
 def repair_table(
@@ -158,23 +160,28 @@ def repair_table(
     result: TableResult,
 ) -> None:
     table = source.mysql.table
-    repairs = plan_repairs(table, result.diffs)
-    if not repairs or not options.repair:
+    if not result.diffs or not options.repair:
         return
+    repairs = plan_repairs(table, result.diffs)
+    if len(repairs) <= options.max_repairs:  # a batch refused anyway needs no rows read
+        repairs = plan_repairs(table, result.diffs, read_images(source, result.diffs))
     try:
-        check_limit(table.name, repairs, options.max_repairs)
+        ids = store.reserve_repairs(
+            conn,
+            run_id,
+            table.name,
+            repairs,
+            "dry_run" if options.dry_run else "planned",
+            options.max_repairs,
+        )
     except RepairLimitExceeded as exc:
-        store.record_repairs(conn, run_id, table.name, repairs, "refused")
         result.repairs["refused"] = len(repairs)
         result.repair_message, result.status = str(exc), "repair_refused"
         log.error("%s", exc)
         return
     if options.dry_run:
-        store.record_repairs(conn, run_id, table.name, repairs, "dry_run")
         result.repairs["dry_run"] = len(repairs)
         return
-    repairs = _with_images(source, repairs)
-    ids = store.record_repairs(conn, run_id, table.name, repairs, "planned")
     if applier is None:
         message = (
             "repairs need the stream applier (mysql_pg_sync.cdc), which is not available in "
@@ -195,6 +202,15 @@ def repair_table(
     result.status = "repaired" if not result.repairs.get("failed") else "drift"
 
 
+def _store_result(state: store.Conn, run_id: int, result: TableResult, started: float) -> None:
+    result.duration_s = time.monotonic() - started
+    # the stored repairs, not this attempt's: a retry keeps what earlier attempts wrote
+    result.repairs = store.repair_counts(state, run_id).get(result.table, Counter())
+    if result.status == "in_sync" and result.repairs.get("applied"):
+        result.status = "repaired"  # an earlier attempt's repairs left nothing to find
+    store.finish_table(state, run_id, result.table, result.as_dict())
+
+
 def reconcile_table(
     table: ReconcileTable,
     mysql: DatabaseEndpoint,
@@ -213,23 +229,35 @@ def reconcile_table(
     target = f"{table.pg_schema}.{table.pg_table}"
     result = TableResult(table.name, target)
     store.start_table(state, run_id, table.name, target)
-    with ThreadPoolExecutor(2 * max(1, options.compare.workers)) as executor:
-        source, close = open_source(table, mysql, postgres, executor, options.compare.workers)
+    try:
+        with ThreadPoolExecutor(2 * max(1, options.compare.workers)) as executor:
+            source, close = open_source(table, mysql, postgres, executor, options.compare.workers)
+            try:
+                source.both(lambda side: side.check_schema())
+                compare_table(source, options, waiter or DelayWaiter(), result, cuts)
+                store.record_drift(state, run_id, table.name, result.diffs)
+                result.earlier_drift = store.settle_earlier_repairs(
+                    state, run_id, table.name, result.diffs
+                )
+                repair_table(state, run_id, source, options, applier, result)
+            except ReconcileError as exc:
+                result.status, result.error = "error", str(exc)
+                log.error("%s", exc)
+            finally:
+                close()
+    except BaseException as exc:
+        # BaseException too: Airflow's task timeout and a ^C are not Exceptions, and a table
+        # they stop must not stay 'running' (or look finished)
+        result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
         try:
-            source.both(lambda side: side.check_schema())
-            compare_table(source, options, waiter or DelayWaiter(), result, cuts)
-            store.record_drift(state, run_id, table.name, result.diffs)
-            repair_table(state, run_id, source, options, applier, result)
-        except ReconcileError as exc:
-            result.status, result.error = "error", str(exc)
-            log.error("%s", exc)
-        except Exception as exc:
-            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
-            result.duration_s = time.monotonic() - started
-            store.finish_table(state, run_id, table.name, result.as_dict())
-            raise
-        finally:
-            close()
-    result.duration_s = time.monotonic() - started
-    store.finish_table(state, run_id, table.name, result.as_dict())
+            _store_result(state, run_id, result, started)
+        except Exception as store_exc:  # the state database may be what failed
+            log.error(
+                "%s: could not store the table's error (%s); the run's report marks the "
+                "table as unfinished",
+                table.name,
+                store_exc,
+            )
+        raise
+    _store_result(state, run_id, result, started)
     return result

@@ -38,7 +38,7 @@ class ReconcileParams:
     tables: tuple[str, ...] = ()
     repair: bool = False
     dry_run: bool = True
-    max_repairs: int = DEFAULT_MAX_REPAIRS
+    max_repairs: int = DEFAULT_MAX_REPAIRS  # for the whole run, all tables together
     segment_rows: int = DEFAULT_SEGMENT_ROWS
     factor: int = DEFAULT_FACTOR
     threshold: int = DEFAULT_THRESHOLD
@@ -146,10 +146,18 @@ def reconcile_one(
 
 
 def finish_run(
-    endpoints: Endpoints, run_id: int, folder: Path | None = None
+    endpoints: Endpoints,
+    run_id: int,
+    folder: Path | None = None,
+    expected: Sequence[tuple[str, str]] = (),
 ) -> tuple[dict[str, Any], Path, Path]:
-    """Store the run's status and write its JSON and HTML reports."""
+    """Store the run's status and write its JSON and HTML reports.
+
+    A table that never finished (still ``running``) or, of the ``expected`` (source, target)
+    tables, never stored a result, is an ``error``, and its planned repairs ``failed``
+    (interrupted): the run then ends ``failed``, never ``succeeded``."""
     with pg_connect(endpoints.postgres) as conn:
+        store.close_run(conn, run_id, expected)
         run = store.load_run(conn, run_id)
         run["status"] = run_status(run["tables"])
         json_path, html_path = write_reports(run, folder or reports_dir())
@@ -169,4 +177,5 @@ def reconcile_all(
     run_id = start_run(endpoints, params, trigger)
     for mapping in mappings:
         reconcile_one(endpoints, run_id, mapping, params, applier)
-    return finish_run(endpoints, run_id, folder)
+    expected = [(m.name, str(m.target)) for m in mappings]
+    return finish_run(endpoints, run_id, folder, expected)

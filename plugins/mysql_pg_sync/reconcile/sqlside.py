@@ -115,11 +115,18 @@ class TableSide:
         if side == "mysql":
             self.namespace, self.table_name = table.mysql_db, table.mysql_table
             self._physical = {c.mysql_name: c.mysql_name for c in table.columns}
+            self._copied = {c.mysql_name: c.mysql_name for c in table.copied}
         else:
             self.namespace, self.table_name = table.pg_schema, table.pg_table
             self._physical = {c.mysql_name: c.pg_name for c in table.columns}
+            self._copied = {c.mysql_name: c.pg_name for c in table.copied}
         self.from_sql = dialect.qualified(self.namespace, self.table_name)
-        self._col = {name: dialect.quote_ident(phys) for name, phys in self._physical.items()}
+        self._col = {
+            name: dialect.quote_ident(phys)
+            for name, phys in {**self._physical, **self._copied}.items()
+        }
+        # ignored columns this side lacks: comparing works without them, a repair does not
+        self._missing_copied: list[str] = []
         # known after check_schema(); unknown = convert / format every value
         self._charsets: dict[str, str] = {}
         self._stored: dict[str, StoredType] = {}
@@ -200,6 +207,7 @@ class TableSide:
                 f"{self.table.name}: {where} has no column(s) {', '.join(missing)} that the "
                 "mapping compares; fix the mapping (mappings generate/validate) or the table"
             )
+        self._missing_copied = sorted(p for p in self._copied.values() if p not in present)
         self._charsets = {name: present[phys] or "" for name, phys in self._physical.items()}
         self._stored = {name: stored[phys] for name, phys in self._physical.items()}
         self._build_sql()
@@ -324,13 +332,22 @@ class TableSide:
             for r in rows
         }
 
-    def raw_rows(
-        self, raw_keys: Sequence[tuple[Any, ...]]
-    ) -> dict[tuple[Any, ...], dict[str, Any]]:
-        """Full row images (driver values, MySQL column names) for repair, by raw key."""
-        names = [c.mysql_name for c in self.table.columns]
-        out = {}
-        for r in self._by_keys([self._col[name] for name in names], raw_keys):
-            row = dict(zip(names, r, strict=True))
-            out[tuple(row[k] for k in self.table.key)] = row
-        return out
+    def raw_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, dict[str, Any]]:
+        """Full row images for repair, by key text: driver values under MySQL column names, of
+        every synced column (the ignored ones too; see ``CopiedColumn``). Keyed by the canonical
+        key text, which both sides print alike, not by driver values, which may not compare
+        equal across the drivers."""
+        if self._missing_copied:
+            raise SchemaMismatchError(
+                f"{self.table.name}: {self.side} table {self.namespace}.{self.table_name} has no "
+                f"column(s) {', '.join(self._missing_copied)}, which the mapping syncs (listed in "
+                "reconcile.ignore_columns); a repair writes every synced column. Add the "
+                "column(s) or exclude them in the mapping"
+            )
+        n = len(self.key_raw_sql)
+        names = list(self.table.image_columns)
+        select = [*self.key_text_sql, *(self._col[name] for name in names)]
+        return {
+            tuple(r[:n]): dict(zip(names, r[n:], strict=True))
+            for r in self._by_keys(select, raw_keys)
+        }

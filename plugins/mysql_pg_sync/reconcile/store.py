@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,8 @@ from psycopg.types.json import Jsonb
 
 from mysql_pg_sync.backfill.keys import KeyEncodingError, encode_value
 from mysql_pg_sync.reconcile.diff import RowDiff
-from mysql_pg_sync.reconcile.repair import Repair
+from mysql_pg_sync.reconcile.errors import RepairLimitExceeded
+from mysql_pg_sync.reconcile.repair import Repair, check_limit
 from mysql_pg_sync.state.schema import ensure_schema
 
 Conn = psycopg.Connection[Any]
@@ -50,11 +52,59 @@ def start_run(conn: Conn, params: dict[str, Any], trigger: str = "") -> int:
     return int(row[0])
 
 
+INTERRUPTED = (
+    "interrupted: the task stopped (killed, timed out or lost its connection) after this "
+    "repair was planned and before its outcome was recorded, so it may or may not have been "
+    "written; the next reconcile compares the key again"
+)
+SETTLED_ON_RETRY = (
+    "the task stopped before it recorded this repair's outcome; its retry found the key in sync"
+)
+SUPERSEDED_ON_RETRY = (
+    "interrupted: the task stopped before this repair was written; its retry found the key "
+    "still different and planned the repair again"
+)
+UNFINISHED = (
+    "did not finish: the task was killed, timed out or could not reach PostgreSQL (which "
+    "holds the mps_sync state) before it stored a result; see the task log, then reconcile "
+    "this table again"
+)
+NEVER_STARTED = (
+    "never started: no result was stored for this table (its task did not run, or could not "
+    "reach PostgreSQL, which holds the mps_sync state); see the task log, then reconcile this "
+    "table again"
+)
+# a repair with one of these statuses wrote, or will write, a row: they count against the run's
+# max_repairs (a dry run counts its would-be writes, so it previews what the real run refuses)
+WRITES = ("planned", "applied", "dry_run")
+
+
+def _key_id(key: Any) -> str:
+    """One text per stored key (jsonb from the database or encode_raw_key's list), to match
+    keys in Python."""
+    return json.dumps(key, sort_keys=True)
+
+
 def start_table(conn: Conn, run_id: int, source_table: str, target_table: str) -> None:
-    """(Re)start a table in a run: a retried task replaces its earlier partial result."""
+    """(Re)start a table in a run. A retried task replaces its earlier partial result, except
+    what an earlier attempt may have written: the rows of repairs it applied or planned (the
+    retry settles those, see :func:`settle_earlier_repairs`) and their drift rows stay, so the
+    report keeps every repair the run made. Earlier dry-run and refused plans wrote nothing and
+    are planned again."""
     with conn.transaction():
         conn.execute(
-            "DELETE FROM mps_sync.reconcile_drift WHERE run_id = %s AND source_table = %s",
+            "DELETE FROM mps_sync.reconcile_repairs WHERE run_id = %s AND source_table = %s "
+            "AND status IN ('dry_run', 'refused')",
+            (run_id, source_table),
+        )
+        conn.execute(
+            """
+            DELETE FROM mps_sync.reconcile_drift d WHERE run_id = %s AND source_table = %s
+            AND NOT EXISTS (
+                SELECT 1 FROM mps_sync.reconcile_repairs r
+                WHERE r.run_id = d.run_id AND r.source_table = d.source_table AND r.key = d.key
+                  AND r.status IN ('applied', 'planned'))
+            """,
             (run_id, source_table),
         )
         conn.execute(
@@ -69,11 +119,14 @@ def start_table(conn: Conn, run_id: int, source_table: str, target_table: str) -
 
 
 def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[RowDiff]) -> None:
+    """Store confirmed drift; a key an earlier attempt of the run stored takes the new class."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
             INSERT INTO mps_sync.reconcile_drift (run_id, source_table, key, drift, columns)
-            VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+            VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (run_id, source_table, key) DO UPDATE
+            SET drift = EXCLUDED.drift, columns = EXCLUDED.columns, detected_at = now()
             """,
             [
                 (run_id, source_table, Jsonb(encode_raw_key(d.raw_key)), d.drift, list(d.columns))
@@ -82,32 +135,152 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
         )
 
 
+def settle_earlier_repairs(
+    conn: Conn, run_id: int, source_table: str, diffs: Sequence[RowDiff]
+) -> Counter[str]:
+    """After a retried table was compared again (``diffs``): give each repair an earlier
+    attempt left ``planned`` its outcome, checked against the data. A key still different was
+    not repaired (``failed``; this attempt plans it again), a key now in sync was (``applied``:
+    the write committed, or the stream brought the same row). Returns the drift classes of the
+    keys earlier attempts repaired and this one found in sync, which the report still counts."""
+    current = {_key_id(encode_raw_key(d.raw_key)) for d in diffs}
+    with conn.transaction():
+        planned = conn.execute(
+            "SELECT repair_id, key FROM mps_sync.reconcile_repairs WHERE run_id = %s "
+            "AND source_table = %s AND status = 'planned'",
+            (run_id, source_table),
+        ).fetchall()
+        for repair_id, key in planned:
+            again = _key_id(key) in current
+            conn.execute(
+                "UPDATE mps_sync.reconcile_repairs SET status = %s, error = %s, "
+                "finished_at = now() WHERE repair_id = %s",
+                (
+                    "failed" if again else "applied",
+                    SUPERSEDED_ON_RETRY if again else SETTLED_ON_RETRY,
+                    repair_id,
+                ),
+            )
+        kept = conn.execute(
+            "SELECT key, drift FROM mps_sync.reconcile_drift WHERE run_id = %s "
+            "AND source_table = %s",
+            (run_id, source_table),
+        ).fetchall()
+    return Counter(drift for key, drift in kept if _key_id(key) not in current)
+
+
+def repair_counts(conn: Conn, run_id: int) -> dict[str, Counter[str]]:
+    """Repairs by table and status, the latest one per key of the run's drift: a key planned
+    again by a retry counts once, with its newest outcome."""
+    with conn.transaction():  # a read in the same explicit transactions as the writes
+        rows = conn.execute(
+            """
+        SELECT source_table, status, count(*) FROM (
+            SELECT DISTINCT ON (r.source_table, r.key) r.source_table, r.status
+            FROM mps_sync.reconcile_repairs r
+            JOIN mps_sync.reconcile_drift d
+              ON d.run_id = r.run_id AND d.source_table = r.source_table AND d.key = r.key
+            WHERE r.run_id = %s
+            ORDER BY r.source_table, r.key, r.repair_id DESC
+        ) latest GROUP BY 1, 2
+        """,
+            (run_id,),
+        ).fetchall()
+    out: dict[str, Counter[str]] = {}
+    for table, status, n in rows:
+        out.setdefault(table, Counter())[status] = int(n)
+    return out
+
+
+def _insert_repairs(
+    conn: Conn, run_id: int, source_table: str, repairs: Sequence[Repair], status: str
+) -> list[int]:
+    ids = []
+    for r in repairs:
+        row = conn.execute(
+            """
+            INSERT INTO mps_sync.reconcile_repairs
+                (run_id, source_table, key, action, write_to, decided_by, status)
+            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
+            """,
+            (
+                run_id,
+                source_table,
+                Jsonb(encode_raw_key(r.raw_key)),
+                r.action,
+                r.write_to,
+                r.decided_by,
+                status,
+            ),
+        ).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
 def record_repairs(
     conn: Conn, run_id: int, source_table: str, repairs: Sequence[Repair], status: str
 ) -> list[int]:
     """Insert repairs with a first status; returns their ids (same order)."""
-    ids = []
     with conn.transaction():
-        for r in repairs:
-            row = conn.execute(
-                """
-                INSERT INTO mps_sync.reconcile_repairs
-                    (run_id, source_table, key, action, write_to, decided_by, status)
-                VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
-                """,
-                (
-                    run_id,
-                    source_table,
-                    Jsonb(encode_raw_key(r.raw_key)),
-                    r.action,
-                    r.write_to,
-                    r.decided_by,
-                    status,
-                ),
-            ).fetchone()
-            assert row is not None
-            ids.append(int(row[0]))
-    return ids
+        return _insert_repairs(conn, run_id, source_table, repairs, status)
+
+
+def reserve_repairs(
+    conn: Conn,
+    run_id: int,
+    source_table: str,
+    repairs: Sequence[Repair],
+    status: str,
+    max_repairs: int,
+) -> list[int]:
+    """Record a table's repairs with a first status (``planned`` or ``dry_run``) if the run's
+    ``max_repairs`` leaves room for all of them; else record them ``refused`` and raise
+    :class:`RepairLimitExceeded`. Tables reconcile in parallel tasks, so the count and the
+    insert happen under a lock on the run's row."""
+    with conn.transaction():
+        conn.execute(
+            "SELECT 1 FROM mps_sync.reconcile_runs WHERE run_id = %s FOR UPDATE", (run_id,)
+        )
+        row = conn.execute(
+            "SELECT count(*) FROM mps_sync.reconcile_repairs WHERE run_id = %s "
+            "AND status = ANY(%s)",
+            (run_id, list(WRITES)),
+        ).fetchone()
+        already = int(row[0]) if row else 0
+        try:
+            check_limit(source_table, len(repairs), max_repairs, already, run_id)
+        except RepairLimitExceeded as exc:
+            refused = exc
+        else:
+            return _insert_repairs(conn, run_id, source_table, repairs, status)
+        _insert_repairs(conn, run_id, source_table, repairs, "refused")
+    raise refused
+
+
+def close_run(conn: Conn, run_id: int, expected: Sequence[tuple[str, str]] = ()) -> None:
+    """Before the run's status is computed: a table still ``running`` (its task was killed or
+    timed out, or PostgreSQL was unreachable when it ended) and an ``expected`` (source, target)
+    table that stored nothing become ``error``; a repair still ``planned`` becomes ``failed``
+    (interrupted). So the run cannot report success for work that never finished."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE mps_sync.reconcile_tables SET status = 'error', error = %s, "
+            "finished_at = now() WHERE run_id = %s AND status = 'running'",
+            (UNFINISHED, run_id),
+        )
+        for source_table, target_table in expected:
+            conn.execute(
+                "INSERT INTO mps_sync.reconcile_tables "
+                "(run_id, source_table, target_table, status, error, finished_at) "
+                "VALUES (%s, %s, %s, 'error', %s, now()) ON CONFLICT DO NOTHING",
+                (run_id, source_table, target_table, NEVER_STARTED),
+            )
+        conn.execute(
+            "UPDATE mps_sync.reconcile_repairs SET status = 'failed', error = %s, "
+            "finished_at = now() WHERE run_id = %s AND status = 'planned'",
+            (INTERRUPTED, run_id),
+        )
 
 
 def finish_repair(conn: Conn, repair_id: int, applied: bool, error: str | None) -> None:
@@ -186,10 +359,11 @@ def load_run(conn: Conn, run_id: int) -> dict[str, Any]:
     if run is None:
         raise KeyError(f"no reconcile run {run_id}")
     tables = conn.execute(
-        "SELECT detail, status, error, started_at, finished_at FROM mps_sync.reconcile_tables "
-        "WHERE run_id = %s ORDER BY source_table",
+        "SELECT source_table, target_table, detail, status, error "
+        "FROM mps_sync.reconcile_tables WHERE run_id = %s ORDER BY source_table",
         (run_id,),
     ).fetchall()
+    repairs = repair_counts(conn, run_id)
     return {
         "run_id": run[0],
         "trigger": run[1],
@@ -197,5 +371,17 @@ def load_run(conn: Conn, run_id: int) -> dict[str, Any]:
         "params": run[3],
         "started_at": run[4].isoformat(),
         "finished_at": run[5].isoformat() if run[5] else None,
-        "tables": [{**(t[0] or {}), "status": t[1], "error": t[2]} for t in tables],
+        "tables": [
+            # the stored rows are the truth for status, error and repairs: a task that died
+            # never updated its detail
+            {
+                "table": source,
+                "target": target,
+                **(detail or {}),
+                "status": status,
+                "error": error,
+                "repairs": dict(repairs.get(source, {})),
+            }
+            for source, target, detail, status, error in tables
+        ],
     }

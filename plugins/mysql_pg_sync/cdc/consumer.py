@@ -36,7 +36,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from mysql_pg_sync.cdc import source_order
+from mysql_pg_sync.cdc import handoff, source_order
 from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter, plan_for
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
@@ -48,16 +48,16 @@ from mysql_pg_sync.cdc.lag_histogram import LagHistogram
 from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
-    TableState,
     read_table_states,
     record_batch,
     record_decisions,
+    record_replayed,
 )
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.gc_tuning import fewer_gc_passes
 from mysql_pg_sync.mapping.models import MappingSet
 from mysql_pg_sync.settings import Endpoints
@@ -65,9 +65,12 @@ from mysql_pg_sync.state.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
-PAUSED_STATES = frozenset({"backfilling", "paused", "failed"})
 # a deadlock with the applications' own transactions is retried this often before the run fails
 TRANSIENT_ATTEMPTS = 5
+
+
+class FenceMovedError(SyncError):
+    """A batch's partitions were applied by another member of the group after it was read."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,15 @@ class _Pending:
     source_high: dict[tuple[str, int], SourceOrder] = field(default_factory=dict)
 
 
+@dataclass
+class _Open:
+    """The batch a running ``run()`` is gathering (the rebalance callbacks flush it too)."""
+
+    batcher: MicroBatcher
+    pending: _Pending
+    summary: RunSummary
+
+
 class StreamConsumer:
     def __init__(
         self,
@@ -190,7 +202,7 @@ class StreamConsumer:
             from mysql_pg_sync.cdc.decode_avro import AvroDecoder, registry_fetch
 
             self._decode = AvroDecoder(registry_fetch(endpoints.schema_registry_url)).decode_change
-        self.states: dict[str, TableState] = {}
+        self.states: dict[str, handoff.TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
         # read but not yet committed to Kafka (a commit failed): retried with the next batch
@@ -198,6 +210,7 @@ class StreamConsumer:
         self.source_high: dict[tuple[str, int], SourceOrder] = {}  # last source position applied
         self._last_refresh = 0.0
         self._subscribed = False
+        self._open: _Open | None = None
 
     def _topics(self) -> dict[str, tuple[Side, str]]:
         """Kafka topic -> (incoming side, MySQL db.table of the mapping)."""
@@ -233,13 +246,6 @@ class StreamConsumer:
     def _table_of(self, topic: str) -> str:
         return self.topics[topic][1]
 
-    def _start_offset(self, tp: TopicPartition, state: TableState | None) -> int | None:
-        if state is None or not state.kafka_position:
-            return None
-        recorded = state.kafka_position.get(tp.topic, {})
-        offset = recorded.get(str(tp.partition), recorded.get(tp.partition))  # type: ignore[call-overload]
-        return int(offset) if offset is not None else None
-
     def _load_applied(self) -> None:
         for side, session in self.sessions.items():
             for ident, (offset, source) in session.applied_offsets(self.config.group_id).items():
@@ -257,45 +263,108 @@ class StreamConsumer:
         committed = {
             (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
         }
-        to_pause = []
+        to_pause, rewinds = [], {}
         for tp in partitions:
             state = self.states.get(self._table_of(tp.topic))
-            if state is not None and state.state in PAUSED_STATES:
+            if handoff.is_held(state):
                 to_pause.append(tp)
                 continue
-            if committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
-                start = self._start_offset(tp, state)
-                if start is not None:
-                    tp.offset = start
+            start = handoff.rewind_due(state, tp.topic, tp.partition)
+            if start is not None:
+                rewinds[(tp.topic, tp.partition)] = start
+            elif committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
+                start = handoff.recorded_offset(state, tp.topic, tp.partition)
+            if start is not None:
+                tp.offset = start
         consumer.assign(partitions)
+        self.paused = {(p.topic, p.partition) for p in to_pause}  # the whole assignment is new
         if to_pause:
             consumer.pause(to_pause)
-            self.paused |= {(p.topic, p.partition) for p in to_pause}
             log.info("paused %d partition(s) of backfilling tables", len(to_pause))
+        if rewinds:
+            self._rewound(rewinds)
 
-    def _refresh_states(self) -> None:
-        """Resume the partitions of tables whose backfill handed over to streaming."""
-        if not self.paused or time.monotonic() - self._last_refresh < self.config.state_refresh_s:
-            return
+    def _handoff_changes(
+        self,
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]], dict[tuple[str, int], int]] | None:
+        """Every ``state_refresh_s``: (partitions to pause, paused ones to resume, partitions to
+        rewind to their table's recorded position); None when nothing changes."""
+        if time.monotonic() - self._last_refresh < self.config.state_refresh_s:
+            return None
         self._last_refresh = time.monotonic()
         self.states = read_table_states(self.state_conn)
-        ready = [
-            (t, p)
-            for t, p in self.paused
-            if (s := self.states.get(self._table_of(t))) is None or s.state not in PAUSED_STATES
-        ]
-        if not ready:
-            return
-        tps = [TopicPartition(t, p) for t, p in ready]
-        committed = {(c.topic, c.partition): c.offset for c in self.consumer.committed(tps, 30)}
-        for tp in tps:
-            if committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
-                start = self._start_offset(tp, self.states.get(self._table_of(tp.topic)))
-                if start is not None:
-                    self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
-        self.consumer.resume(tps)
-        self.paused -= set(ready)
-        log.info("resumed %d partition(s): tables now streaming", len(tps))
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        to_pause, resume, rewinds = [], [], {}
+        for t, p in sorted(assigned):
+            state = self.states.get(self._table_of(t)) if t in self.topics else None
+            if handoff.is_held(state):
+                if (t, p) not in self.paused:
+                    to_pause.append((t, p))
+                continue
+            if (t, p) in self.paused:
+                resume.append((t, p))
+            start = handoff.rewind_due(state, t, p)
+            if start is not None:
+                rewinds[(t, p)] = start
+        if not (to_pause or resume or rewinds):
+            return None
+        return to_pause, resume, rewinds
+
+    def _apply_handoff(
+        self,
+        to_pause: list[tuple[str, int]],
+        resume: list[tuple[str, int]],
+        rewinds: dict[tuple[str, int], int],
+    ) -> None:
+        """Pause, rewind and resume partitions; the caller has applied the batch so far."""
+        if to_pause:
+            self.consumer.pause([TopicPartition(t, p) for t, p in to_pause])
+            self.paused |= set(to_pause)
+            log.info("paused %d partition(s): their tables are backfilling", len(to_pause))
+        if resume:
+            tps = [TopicPartition(t, p) for t, p in resume if (t, p) not in rewinds]
+            committed = (
+                {(c.topic, c.partition): c.offset for c in self.consumer.committed(tps, 30)}
+                if tps
+                else {}
+            )
+            for tp in tps:
+                if committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
+                    state = self.states.get(self._table_of(tp.topic))
+                    start = handoff.recorded_offset(state, tp.topic, tp.partition)
+                    if start is not None:
+                        self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
+        for (t, p), start in rewinds.items():
+            self.consumer.seek(TopicPartition(t, p, start))
+        if rewinds:
+            self._rewound(rewinds)
+        if resume:
+            self.consumer.resume([TopicPartition(t, p) for t, p in resume])
+            self.paused -= set(resume)
+            log.info("resumed %d partition(s): tables now streaming", len(resume))
+
+    def _rewound(self, rewinds: dict[tuple[str, int], int]) -> None:
+        """Make the rewinds to the handoff positions durable, in an order a crash can repeat:
+        Kafka's committed offset first (a restart reads from there), then the targets' fence
+        (so the replay is not skipped as already applied), then the table state (done)."""
+        self.consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in rewinds.items()], asynchronous=False
+        )
+        by_side: dict[Side, dict[tuple[str, int], int]] = {}
+        for part, offset in rewinds.items():
+            self._uncommitted.pop(part, None)
+            by_side.setdefault(self.topics[part[0]][0], {})[part] = offset
+        for side, offsets in by_side.items():
+            self.sessions[side].rewind_offsets(self.config.group_id, offsets)
+            for part, offset in offsets.items():
+                self.applied[part] = offset
+                self.source_high.pop(part, None)
+        by_table: dict[str, dict[str, int]] = {}
+        for (t, p), offset in rewinds.items():
+            by_table.setdefault(self._table_of(t), {})[handoff.replay_key(t, p)] = offset
+        for table, replayed in by_table.items():
+            record_replayed(self.state_conn, table, replayed)
+            log.info("%s: replaying from the backfill's recorded position %s", table, replayed)
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -314,10 +383,12 @@ class StreamConsumer:
         events_before = summary.events
         last_message = started
         if not self._subscribed:
-            self.consumer.subscribe(list(self.topics), on_assign=self._on_assign)
+            self.consumer.subscribe(
+                list(self.topics), on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
             self._subscribed = True
         batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
-        pending = _Pending()
+        self._open = _Open(batcher, _Pending(), summary)
         with fewer_gc_passes():  # ~14 % of the consumer's CPU was cyclic GC
             try:
                 while True:
@@ -330,25 +401,39 @@ class StreamConsumer:
                         break
                     if idle_stop_s is not None and now - last_message >= idle_stop_s:
                         break
-                    self._refresh_states()
+                    changes = self._handoff_changes()
+                    if changes is not None:
+                        self._flush_open()  # applied before any offset moves
+                        self._apply_handoff(*changes)
                     budget = max(1, self.config.max_batch_events - len(batcher))
                     timeout = min(batcher.remaining_ms(), 500) / 1000
                     for msg in self.consumer.consume(budget, timeout=timeout):
                         last_message = time.monotonic()
                         if summary.first_message_s is None:
                             summary.first_message_s = last_message - started
-                        self._take(msg, pending, batcher)
-                        if pending.cut:
-                            self._flush(batcher, pending, summary)
-                            pending = _Pending()
-                    if batcher.is_due() or (pending.messages and not len(batcher)):
-                        self._flush(batcher, pending, summary)
-                        pending = _Pending()
-                if pending.messages:
-                    self._flush(batcher, pending, summary)
+                        self._take(msg, self._open.pending, batcher)
+                        if self._open.pending.cut:
+                            self._flush_open()
+                    if batcher.is_due() or (self._open.pending.messages and not len(batcher)):
+                        self._flush_open()
+                self._flush_open()
             finally:
+                self._open = None
                 summary.seconds += time.monotonic() - started
         return summary
+
+    def _flush_open(self) -> None:
+        """Apply and commit the batch being gathered, if it read anything."""
+        if self._open is None:
+            return
+        if self._open.pending.messages or len(self._open.batcher):
+            self._flush(self._open.batcher, self._open.pending, self._open.summary)
+            self._open.pending = _Pending()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Apply what was read before the partitions go: a member that kept a batch of them
+        would write it after their new owner had applied newer changes of the same rows."""
+        self._flush_open()
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
         error = msg.error()
@@ -506,6 +591,8 @@ class StreamConsumer:
     ) -> None:
         """Every write of one batch, uncommitted: a failure rolls all of it back."""
         for side, session in self.sessions.items():
+            if fence.get(side):
+                self._check_fence(session, list(fence[side]))
             side_events = by_side.get(side, [])
             if side_events:
                 self.appliers[side].apply(collapse(side_events), result)
@@ -513,6 +600,25 @@ class StreamConsumer:
                 session.record_offsets(self.config.group_id, fence[side])
         for name, delete_side, event, deleted_at in result.deletes:
             self._bury(name, delete_side, event, deleted_at)
+
+    def _check_fence(self, session: TargetSession, parts: list[tuple[str, int]]) -> None:
+        """Lock the batch's partitions' applied offsets and refuse the batch when another member
+        of the group moved them since this one read its messages (it lost the partitions to a
+        rebalance it did not see in time, e.g. a batch longer than max.poll.interval.ms): its
+        batch holds changes older than what the target has applied since."""
+        stored = session.locked_offsets(self.config.group_id, parts)
+        moved = {p: n for p, n in stored.items() if n > self.applied.get(p, 0)}
+        if moved:
+            mine = self.applied
+            where = ", ".join(
+                f"{t}[{p}]: applied up to offset {n - 1}, this member from {mine.get((t, p), 0)}"
+                for (t, p), n in sorted(moved.items())
+            )
+            raise FenceMovedError(
+                f"consumer group {self.config.group_id}: another member applied these partitions "
+                f"meanwhile ({where}); this batch was rolled back with nothing written. Start the "
+                "consumer again: it rejoins the group and reads from the applied offsets."
+            )
 
     def _rollback(self) -> None:
         for session in self.sessions.values():

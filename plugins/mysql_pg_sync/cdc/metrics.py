@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -13,21 +12,30 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start
 
 from mysql_pg_sync.cdc.apply import BatchResult
 from mysql_pg_sync.cdc.dead_letters import letter_row
+from mysql_pg_sync.cdc.handoff import TableState
 from mysql_pg_sync.cdc.images import to_json
-
-
-@dataclass(frozen=True)
-class TableState:
-    state: str
-    kafka_position: dict[str, dict[str, int]] | None
 
 
 def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
     """Backfill/stream handoff states by source table (MySQL db.table)."""
-    rows = conn.execute("SELECT source_table, state, kafka_position FROM mps_sync.table_state")
-    states = {r[0]: TableState(r[1], r[2]) for r in rows.fetchall()}
+    rows = conn.execute(
+        "SELECT source_table, state, kafka_position, replayed_position FROM mps_sync.table_state"
+    )
+    states = {r[0]: TableState(r[1], r[2], r[3]) for r in rows.fetchall()}
     conn.commit()
     return states
+
+
+def record_replayed(
+    conn: psycopg.Connection[Any], source_table: str, rewound: dict[str, int]
+) -> None:
+    """Mark partitions of a table's recorded position as rewound to (see cdc/handoff.py)."""
+    conn.execute(
+        "UPDATE mps_sync.table_state SET replayed_position ="
+        " coalesce(replayed_position, '{}'::jsonb) || %s::jsonb WHERE source_table = %s",
+        (json.dumps(rewound), source_table),
+    )
+    conn.commit()
 
 
 def record_decisions(

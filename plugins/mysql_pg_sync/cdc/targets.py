@@ -107,6 +107,12 @@ class TargetSession(Protocol):
 
     def record_offsets(self, group: str, applied: Mapping[tuple[str, int], Fence]) -> None: ...
 
+    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None: ...
+
+    def locked_offsets(
+        self, group: str, parts: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]: ...
+
 
 Fence = tuple[int, str | None]  # next Kafka offset to apply, last source position (JSON) or None
 Applied = dict[tuple[str, int], Fence]  # per (topic, partition)
@@ -269,6 +275,21 @@ class PostgresTarget:
         with self.conn.cursor() as cur:
             cur.executemany(sql, [(group, t, p, o, s) for (t, p), (o, s) in applied.items()])
 
+    def locked_offsets(
+        self, group: str, parts: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        rows = self.conn.execute(
+            pg_dialect.locked_offsets_sql(), (group, [t for t, _ in parts], [p for _, p in parts])
+        ).fetchall()
+        return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                pg_dialect.rewind_offset_sql(), [(group, t, p, o) for (t, p), o in offsets.items()]
+            )
+        self.conn.commit()
+
 
 _DENIED = re.compile(r"BINLOG REPLAY|SUPER", re.IGNORECASE)
 
@@ -390,6 +411,21 @@ class MySQLTarget:
         sql = mysql_dialect.record_offset_sql(self.endpoint.database)
         rows = [(group, t, p, o, s) for (t, p), (o, s) in applied.items()]
         self.conn.cursor().executemany(sql, rows)
+
+    def locked_offsets(
+        self, group: str, parts: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        cur = self.conn.cursor()
+        cur.execute(
+            mysql_dialect.locked_offsets_sql(self.endpoint.database, len(parts)),
+            (group, *(v for part in parts for v in part)),
+        )
+        return {(str(t), int(p)): int(o) for t, p, o in cur.fetchall()}
+
+    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+        sql = mysql_dialect.rewind_offset_sql(self.endpoint.database)
+        self.conn.cursor().executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
+        self.conn.commit()
 
 
 def _normal_key(values: Sequence[Any]) -> Row:

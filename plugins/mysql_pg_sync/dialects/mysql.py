@@ -302,6 +302,27 @@ def record_offset_sql(database: str) -> str:
     )
 
 
+def locked_offsets_sql(database: str, partitions: int) -> str:
+    """The stored next offsets of ``partitions`` partitions, locked until the batch commits;
+    parameters (group, topic, partition, topic, partition, ...)."""
+    pairs = ", ".join(["(%s, %s)"] * partitions)
+    return (
+        f"SELECT topic, kafka_partition, next_offset FROM "
+        f"{qualified(database, APPLIED_OFFSETS_TABLE)} WHERE group_id = %s AND "
+        f"(topic, kafka_partition) IN ({pairs}) FOR UPDATE"
+    )
+
+
+def rewind_offset_sql(database: str) -> str:
+    """Set one partition's next offset back, forgetting its source position (a handoff replay
+    re-applies changes at or below it); parameters (group, topic, partition, next_offset)."""
+    return (
+        f"INSERT INTO {qualified(database, APPLIED_OFFSETS_TABLE)} (group_id, topic, "
+        "kafka_partition, next_offset, source_position) VALUES (%s, %s, %s, %s, NULL) "
+        "ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), source_position = NULL"
+    )
+
+
 def applied_offsets_sql(database: str) -> str:
     """(topic, partition, next_offset, source_position) of a consumer group; parameter (group,)."""
     return (

@@ -287,6 +287,27 @@ def record_offset_sql() -> str:
     )
 
 
+def locked_offsets_sql() -> str:
+    """The stored next offsets of some partitions, locked until the batch commits; parameters
+    (group, topics[], partitions[])."""
+    return (
+        f"SELECT topic, kafka_partition, next_offset FROM {APPLIED_OFFSETS_TABLE} "
+        "WHERE group_id = %s AND (topic, kafka_partition) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::integer[])) FOR UPDATE"
+    )
+
+
+def rewind_offset_sql() -> str:
+    """Set one partition's next offset back, forgetting its source position (a handoff replay
+    re-applies changes at or below it); parameters (group, topic, partition, next_offset)."""
+    return (
+        f"INSERT INTO {APPLIED_OFFSETS_TABLE} AS t (group_id, topic, kafka_partition, "
+        "next_offset, source_position) VALUES (%s, %s, %s, %s, NULL) "
+        "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET "
+        "next_offset = EXCLUDED.next_offset, source_position = NULL, updated_at = now()"
+    )
+
+
 def applied_offsets_sql() -> str:
     """(topic, partition, next_offset, source_position) of a consumer group; parameter (group,)."""
     return (

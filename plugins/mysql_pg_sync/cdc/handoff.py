@@ -1,0 +1,50 @@
+"""The backfill -> stream handoff, decided per Kafka partition from ``mps_sync.table_state``.
+
+A backfilling table's partitions are held (paused). Once it streams, each partition of the
+position the backfill recorded is rewound to it once, even when the consumer group had committed
+or applied past it: the table may have been reloaded while it streamed, and the copy can have
+overwritten changes applied during it (ADR 0002: fuzzy copy, then replay from the position).
+``replayed_position`` says which partitions were rewound; NULL (a row older than that column)
+keeps the older rule: the recorded position is only a start when the group has no offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HELD_STATES = frozenset({"backfilling", "paused", "failed"})
+
+
+@dataclass(frozen=True)
+class TableState:
+    state: str
+    kafka_position: Mapping[str, Mapping[str, int]] | None
+    replayed: Mapping[str, int] | None = None  # "<topic>:<partition>" -> offset rewound to
+
+
+def replay_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+def is_held(state: TableState | None) -> bool:
+    return state is not None and state.state in HELD_STATES
+
+
+def recorded_offset(state: TableState | None, topic: str, partition: int) -> int | None:
+    """The backfill's recorded offset of one partition, if it recorded one."""
+    if state is None or not state.kafka_position:
+        return None
+    recorded: Mapping[Any, int] = state.kafka_position.get(topic, {})
+    offset = recorded.get(str(partition), recorded.get(partition))
+    return int(offset) if offset is not None else None
+
+
+def rewind_due(state: TableState | None, topic: str, partition: int) -> int | None:
+    """The offset a streaming table's partition must be rewound to, or None."""
+    if state is None or is_held(state) or state.replayed is None:
+        return None
+    if replay_key(topic, partition) in state.replayed:
+        return None
+    return recorded_offset(state, topic, partition)

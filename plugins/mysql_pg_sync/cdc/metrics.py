@@ -42,9 +42,9 @@ def record_decisions(
     conn: psycopg.Connection[Any], result: BatchResult, dead_letter_topic: str
 ) -> None:
     """Write a batch's conflicts and dead letters into the state transaction that commits
-    *before* the targets do. A crash in between replays the batch, which records the same
-    Kafka positions again and is ignored (unique per position): nothing is recorded twice, and
-    nothing a target committed goes unrecorded."""
+    *before* the targets do, so nothing a target committed goes unrecorded. A crash in between
+    replays the batch; its records rewrite the rows of the same Kafka positions (one row per
+    position), so the last decision, the one that committed, is what stays."""
     with conn.transaction(), conn.cursor() as cur:
         if result.conflicts:
             cur.executemany(

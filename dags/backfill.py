@@ -14,18 +14,25 @@ without gaps (design decision 1).
 3. **copy** (mapped, pool `mysql_source_reads`): each chunk is read with connectorx into Arrow,
    converted per the mapping and written with COPY; deleting the chunk's old rows, the COPY and
    marking the chunk `done` are one PostgreSQL transaction, so a retry never duplicates.
-4. **finalize** (per table): deferred indexes/FKs, ANALYZE, sequences past the copied max, row
-   counts on both sides; marks the table `streaming` (the consumer replays from the position).
-5. **verify** (`verify = checksums`): each loaded table compared with reconcile's differ in
+4. **finalize** (per table, also after failed copies): deferred indexes, foreign keys (added
+   NOT VALID, then validated; one the replay still has to fix stays NOT VALID with a warning),
+   ANALYZE, sequences past the copied max, row counts on both sides; marks the table `streaming`
+   (the consumer replays from the position). A table that cannot be finalized (a failed chunk)
+   stays `backfilling`; every other table is still finalized, then the task fails naming each
+   failed table and why.
+5. **verify** (`verify = checksums`): each finalized table compared with reconcile's differ in
    dry-run mode (segments cut at the chunk boundaries, rows changed meanwhile re-checked after
    the stream caught up): rows compared, segments, drift by class with example keys. Nothing is
    repaired; `verify = counts` keeps finalize's row counts only.
-6. **summary**: rows, MB, duration and throughput per table and in total, and the verification;
-   also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`.
+6. **summary** (runs after failed steps too): rows, MB, duration and throughput per table and in
+   total, each table's state, why a table was not finalized, foreign keys left NOT VALID, and
+   the verification; also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`. It fails the
+   run when a table is not finalized.
 
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.
-`mode = reload` re-plans, truncates and copies the selected tables again.
+`mode = reload` re-plans, truncates and copies the selected tables again; a table that other
+tables reference with a foreign key is reloaded together with them, in the same run.
 Chunk states: `SELECT * FROM mps_sync.backfill_chunks WHERE state <> 'done'`.
 """
 
@@ -158,45 +165,56 @@ def backfill() -> None:
             finally:
                 runner.release()
 
+    # all_done from here on: one failed chunk must not keep the other tables from streaming,
+    # nor the operator from a report that says which tables failed and why
     @task(trigger_rule="all_done")
-    def finalize(planned: dict[str, Any], copied: Any) -> list[dict[str, Any]]:
-        """Per table: deferred indexes, ANALYZE, sequences, counts; then `streaming`."""
-        options = _options()
-        if options.dry_run:
+    def finalize(planned: dict[str, Any] | None, copied: Any) -> list[dict[str, Any]]:
+        """Per table: deferred indexes, FKs, ANALYZE, sequences, counts; then `streaming`.
+        Every table it can; then fails naming each table that could not be finalized."""
+        if planned is None or _options().dry_run:  # no plan: the summary fails the run
             return []
-        runner = _backfill()
-        return [runner.finalize(t["table"]) for t in planned["tables"]]
+        outcome = _backfill().finalize_all([t["table"] for t in planned["tables"]])
+        outcome.raise_for_failures()
+        return outcome.results
 
-    @task
-    def verify(planned: dict[str, Any], finals: list[dict[str, Any]]) -> dict[str, Any]:
-        """Per table: reconcile's checksums over the chunk ranges, dry run; drift by class."""
+    @task(trigger_rule="all_done")
+    def verify(planned: dict[str, Any] | None, finals: Any) -> dict[str, Any]:
+        """Per finalized table: reconcile's checksums over the chunk ranges, dry run; drift."""
         from mysql_pg_sync.backfill.verify import VerifyOptions, verify_tables
 
         context = get_current_context()
         mode = context["params"]["verify"]
-        if _options().dry_run or mode == "counts":
+        if planned is None or _options().dry_run or mode == "counts":
             return {"mode": mode, "tables": []}
         runner = _backfill()
-        mappings = [runner.mappings.by_source(t["table"]) for t in planned["tables"]]
+        tables = runner.finalized_tables([t["table"] for t in planned["tables"]])
+        mappings = [runner.mappings.by_source(t) for t in tables]
         return verify_tables(
             runner.endpoints, mappings, VerifyOptions(mode=mode), context["run_id"]
         )
 
-    @task
+    @task(trigger_rule="all_done")
     def summary(
-        planned: dict[str, Any], finals: list[dict[str, Any]], verified: dict[str, Any]
+        planned: dict[str, Any] | None,
+        finals: list[dict[str, Any]] | None,
+        verified: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        """Rows, MB, duration and throughput per table and in total; also a run report."""
+        """Rows, MB, duration and throughput per table and in total, each table's state; also
+        a run report. Fails the run when a table is not finalized or verify did not end."""
+        from mysql_pg_sync.backfill.runner import raise_if_unfinished
         from mysql_pg_sync.backfill.verify import add_to_report
 
+        if planned is None:  # a leaf that succeeded would mark the failed run a success
+            raise RuntimeError("the plan step failed: nothing was copied; see its log")
         if _options().dry_run:
             return planned
         result = _backfill().summarize(
             get_current_context()["run_id"], [t["table"] for t in planned["tables"]]
         )
-        result["finalize"] = finals
-        add_to_report(result, verified)
+        result["finalize"] = finals or []  # None: finalize failed (see "unfinished")
+        add_to_report(result, verified or {"mode": "not run", "tables": []})
         print(result)
+        raise_if_unfinished(result, verified)
         return result
 
     planned = plan()

@@ -180,10 +180,12 @@ def index_names(mappings: MappingSet) -> dict[tuple[str, str, str], str]:
 
 
 def index_sql(
-    mapping: TableMapping, *, unique: bool, names: dict[tuple[str, str, str], str] | None = None
+    mapping: TableMapping, *, unique: bool, names: dict[tuple[str, str, str], str]
 ) -> list[str]:
+    """``names`` comes from :func:`index_names` over *all* mappings: names computed from one
+    mapping alone can be another table's name, and ``IF NOT EXISTS`` would then skip the index
+    without a word."""
     table = pg.qualified(mapping.target.schema, mapping.target.table)
-    names = names if names is not None else index_names(MappingSet((mapping,)))
     statements = []
     for index in mapping.indexes:
         if index.unique != unique:
@@ -195,25 +197,63 @@ def index_sql(
     return statements
 
 
-def foreign_key_sql(mapping: TableMapping, mappings: MappingSet) -> list[str]:
-    """Deferrable FKs: the stream applies tables independently, so checks wait for commit."""
+@dataclass(frozen=True)
+class ForeignKeyDdl:
+    """One foreign key's statements: ``add`` (idempotent), ``validate``, and ``orphans``, a
+    query listing the child rows whose parent is missing (what makes ``validate`` fail)."""
+
+    name: str  # the PostgreSQL constraint name
+    add: str
+    validate: str
+    orphans: str
+
+
+def foreign_keys_ddl(
+    mapping: TableMapping, mappings: MappingSet, *, not_valid: bool = False
+) -> list[ForeignKeyDdl]:
+    """Deferrable FKs: the stream applies tables independently, so checks wait for commit.
+
+    ``not_valid`` adds them without checking the rows already there (the backfill's finalize:
+    its fuzzy copy is not a cross-table snapshot, see ADR 0002); ``validate`` checks them later.
+    """
     table = pg.qualified(mapping.target.schema, mapping.target.table)
-    statements = []
+    found = []
     for fk in mapping.foreign_keys:
         parent = mappings.find_source(fk.references)
         if parent is None or not parent.is_synced:
             continue  # the parent is not synced: a constraint would reject every child row
         parent_table = pg.qualified(parent.target.schema, parent.target.table)
-        name = pg.quote_ident(pg_name_limit(mapping.target.table, fk.name))
-        statements.append(
+        raw_name = pg_name_limit(mapping.target.table, fk.name)
+        name = pg.quote_ident(raw_name)
+        columns = [mapping.column(c).pg_name for c in fk.columns]
+        referenced = [parent.column(c).pg_name for c in fk.referenced_columns]
+        add = (
             f"DO $$ BEGIN ALTER TABLE {table} ADD CONSTRAINT {name} "
-            f"FOREIGN KEY ({_pg_columns(mapping, fk.columns)}) "
-            f"REFERENCES {parent_table} ({_pg_columns(parent, fk.referenced_columns)}) "
+            f"FOREIGN KEY ({pg.column_list(columns)}) "
+            f"REFERENCES {parent_table} ({pg.column_list(referenced)}) "
             f"ON DELETE {fk.on_delete.upper()} ON UPDATE {fk.on_update.upper()} "
-            "DEFERRABLE INITIALLY DEFERRED; "
+            "DEFERRABLE INITIALLY DEFERRED" + (" NOT VALID" if not_valid else "") + "; "
             "EXCEPTION WHEN duplicate_object OR duplicate_table THEN NULL; END $$"
         )
-    return statements
+        # MATCH SIMPLE: a child row with a NULL in the key references nothing
+        not_null = " AND ".join(f"c.{pg.quote_ident(c)} IS NOT NULL" for c in columns)
+        match = " AND ".join(
+            f"p.{pg.quote_ident(r)} = c.{pg.quote_ident(c)}"
+            for c, r in zip(columns, referenced, strict=True)
+        )
+        orphans = (
+            f"SELECT {', '.join(f'c.{pg.quote_ident(c)}' for c in columns)} FROM {table} c "
+            f"WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent_table} p WHERE {match})"
+        )
+        found.append(
+            ForeignKeyDdl(raw_name, add, f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}", orphans)
+        )
+    return found
+
+
+def foreign_key_sql(mapping: TableMapping, mappings: MappingSet) -> list[str]:
+    """The FKs' ADD statements (checked against the rows already there)."""
+    return [fk.add for fk in foreign_keys_ddl(mapping, mappings)]
 
 
 def plan_ddl(

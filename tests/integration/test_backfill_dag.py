@@ -69,3 +69,65 @@ def test_the_dag_copies_every_chunk_and_reports(configured: Path, pg_db: Databas
     assert table_states == [("streaming",), ("streaming",)]
     (report,) = configured.glob("backfill_*.json")
     assert '"rows": 1000' in report.read_text()
+
+
+def test_a_failed_table_is_reported_and_the_others_still_stream(
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    use_airflow_connections: Any,
+) -> None:
+    """Table ``a`` has a value PostgreSQL refuses, so its chunk fails: ``b`` (finalized after
+    ``a``) still reaches ``streaming`` and is verified, the run report names ``a`` and why, and
+    the run fails."""
+    import json
+
+    from airflow.dag_processing.dagbag import DagBag  # noqa: TID251
+
+    conn = mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True)
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY, d time)")
+    cur.execute("INSERT INTO a VALUES (1, '10:00:00'), (2, '-05:00:00')")
+    cur.execute("CREATE TABLE b (id int PRIMARY KEY, v varchar(10))")
+    cur.executemany("INSERT INTO b VALUES (%s, %s)", [(i, f"v{i}") for i in range(300)])
+    conn.close()
+    entries = [
+        {
+            "source": f"{mysql_db.database}.{t}",
+            "target": f"public.{t}",
+            "key": ["id"],
+            "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}, column],
+        }
+        for t, column in (
+            ("a", {"name": "d", "column_type": "time"}),
+            ("b", {"name": "v", "column_type": "varchar(10)"}),
+        )
+    ]
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "t.yaml").write_text(yaml.safe_dump({"tables": entries}))
+    monkeypatch.setenv("MPS_MAPPINGS_DIR", str(folder))
+    monkeypatch.setenv("MPS_REPORTS_DIR", str(tmp_path / "reports"))
+    use_airflow_connections(mysql_db, pg_db)
+
+    dag = DagBag(dag_folder=str(REPO / "dags" / "backfill.py")).dags["backfill"]
+    for task in dag.tasks:
+        task.retries = 0  # the failures here are not transient: no 30 s retry delays
+    run = dag.test(run_conf={"chunk_rows": 200, "require_capture": False})
+    states = {ti.task_id + str(ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert states["finalize-1"] == "failed", states
+    assert states["verify-1"] == "success", states
+    assert states["summary-1"] == "failed", states  # the report is written, the run fails
+    assert run.state == "failed"
+    with pg_connect(pg_db) as conn:
+        table_states = dict(conn.execute("SELECT target_table, state FROM mps_sync.table_state"))
+    assert table_states == {"public.a": "backfilling", "public.b": "streaming"}
+    (report,) = (tmp_path / "reports").glob("backfill_*.json")
+    data = json.loads(report.read_text())
+    a, b = (f"{mysql_db.database}.{t}" for t in ("a", "b"))
+    assert list(data["unfinished"]) == [a]
+    assert "ConversionError" in data["unfinished"][a]
+    assert data["tables"][b]["state"] == "streaming"
+    assert [t["table"] for t in data["verify"]["tables"]] == [b]

@@ -1,5 +1,5 @@
-"""The run summary: per table and total rows, bytes, duration, throughput, rejected rows;
-JSON + small HTML."""
+"""The run summary: per table and total rows, bytes, duration, throughput, rejected rows; each
+table's state, why a table was not finalized, foreign keys left NOT VALID; JSON + small HTML."""
 
 from __future__ import annotations
 
@@ -46,6 +46,21 @@ def build_summary(
     }
     if summary["total"]["rejected"]:
         summary["rejects"] = rejects_pointer(rejected)
+    # .get: summaries built from chunk totals alone (no finalize outcome) count as finished
+    unfinished = {
+        name: t.get("finalize_error") or "not finalized"
+        for name, t in per_table.items()
+        if not t.get("finalized", True)
+    }
+    if unfinished:
+        summary["unfinished"] = unfinished
+    unvalidated = {
+        name: t["unvalidated_foreign_keys"]
+        for name, t in per_table.items()
+        if t.get("unvalidated_foreign_keys")
+    }
+    if unvalidated:
+        summary["unvalidated_foreign_keys"] = unvalidated
     return summary
 
 
@@ -84,11 +99,12 @@ def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
 
 
 def render_html(summary: dict[str, Any]) -> str:
-    head = ("table", "chunks done", "rows", "rejected", "MB", "chunk s", "rows/s", "MB/s")
+    head = ("table", "state", "chunks done", "rows", "rejected", "MB", "chunk s", "rows/s", "MB/s")
     rows = []
     for name, t in sorted(summary["tables"].items()):
         cells = (
             name,
+            str(t.get("state") or ""),
             f"{t['chunks_done']}/{t['chunks']}",
             f"{t['rows']:,}",
             f"{t.get('rejected', 0):,}",
@@ -106,6 +122,29 @@ def render_html(summary: dict[str, Any]) -> str:
         if rejects
         else ""
     )
+    unfinished = summary.get("unfinished", {})
+    if unfinished:
+        note += (
+            "<div class='unfinished'><b>Not finalized (their stream stays paused until a "
+            "mode=resume run finishes them):</b><ul>"
+            + "".join(
+                f"<li>{html.escape(name)}: {html.escape(why)}</li>"
+                for name, why in sorted(unfinished.items())
+            )
+            + "</ul></div>"
+        )
+    unvalidated = summary.get("unvalidated_foreign_keys", {})
+    if unvalidated:
+        note += (
+            "<div class='fks'><b>Foreign keys left NOT VALID (enforced for new writes; "
+            "validate them once the stream has caught up):</b><ul>"
+            + "".join(
+                f"<li>{html.escape(name)}: <code>{html.escape(fk['validate'])}</code></li>"
+                for name, fks in sorted(unvalidated.items())
+                for fk in fks
+            )
+            + "</ul></div>"
+        )
     return (
         "<!doctype html><meta charset='utf-8'><title>backfill "
         + html.escape(summary["run_id"])

@@ -22,7 +22,7 @@ import pyarrow as pa
 from mysql_pg_sync.backfill import handoff, readers, report, state
 from mysql_pg_sync.backfill.boundaries import average_row_bytes, walk_boundaries
 from mysql_pg_sync.backfill.conversion import Rejects, convert_batch
-from mysql_pg_sync.backfill.finalize import finalize_table
+from mysql_pg_sync.backfill.finalize import finalize_table, unvalidated_foreign_keys
 from mysql_pg_sync.backfill.plan import (
     DEFAULT_MAX_GROUPS,
     ChunkRef,
@@ -33,7 +33,12 @@ from mysql_pg_sync.backfill.plan import (
     key_strategy,
     mysql_range_predicate,
 )
-from mysql_pg_sync.backfill.target import ensure_target, target_has_rows, truncate_target
+from mysql_pg_sync.backfill.target import (
+    ensure_target,
+    referencing_foreign_keys,
+    target_has_rows,
+    truncate_targets,
+)
 from mysql_pg_sync.backfill.writer import TargetSpec, close_writer_session, write_chunk
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -90,6 +95,49 @@ class PlanOutcome:
             "finished": self.finished,
             "groups": [[list(ref) for ref in group] for group in self.groups],
         }
+
+
+@dataclass
+class FinalizeOutcome:
+    """:meth:`Backfill.finalize_all`: each finalized table's result, each failed one's error."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)  # {table, error}
+
+    def raise_for_failures(self) -> None:
+        if self.failures:
+            raise BackfillError(
+                f"{len(self.failures)} table(s) could not be finalized; they stay "
+                "'backfilling' (their stream stays paused), every other table is streaming:\n  - "
+                + "\n  - ".join(f"{f['table']}: {f['error']}" for f in self.failures)
+                + "\nfix the cause, then re-trigger the backfill with mode=resume "
+                "(finalized tables are skipped)"
+            )
+
+
+@dataclass
+class _Prepared:
+    """What :meth:`Backfill.prepare_all` found for one table before it changes any state."""
+
+    mapping: TableMapping
+    created: bool
+    position: dict[str, Any] | None
+    new_position: bool  # False: resuming, the position recorded first is kept
+    truncate: bool
+
+
+def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None) -> None:
+    """Fail a run whose summary has tables that are not finalized, or whose verify did not end
+    (the DAG's summary task runs after failed steps too, so the report is always written)."""
+    problems = [f"{table}: {why}" for table, why in summary.get("unfinished", {}).items()]
+    if verified is None:
+        problems.append("verify did not finish (see the verify task's log)")
+    if problems:
+        raise BackfillError(
+            "the backfill did not finish; the run report lists each table's state:\n  - "
+            + "\n  - ".join(problems)
+            + "\nfix the cause, then re-trigger with mode=resume (finalized tables are skipped)"
+        )
 
 
 def _matches(mapping: TableMapping, pattern: str) -> bool:
@@ -167,6 +215,8 @@ class Backfill:
         tables, refused = self.select(options.tables)
         outcome = PlanOutcome(refused=refused)
         with self._pg() as pg_conn:
+            if options.mode == "reload":  # before anything is re-planned
+                self._refuse_referenced(pg_conn, tables)
             if not options.dry_run:
                 ensure_schema(pg_conn)
             # each table's key walk scans its key index: tables are walked side by side
@@ -250,13 +300,53 @@ class Backfill:
     # -- prepare ------------------------------------------------------------------------------
 
     def prepare_all(self, options: RunOptions, tables: Sequence[str]) -> list[dict[str, Any]]:
-        """:meth:`prepare` for each table, several at once (each records its own Kafka
-        position); the results in the order of ``tables``."""
+        """Check or create each target, then hand each table over to the backfill; the results
+        in the order of ``tables``.
+
+        The checks (and each table's Kafka position) run for several tables at once and change
+        no state. Then one transaction marks every table ``backfilling`` with its position and
+        empties the tables ``mode=reload`` copies again, all in one TRUNCATE: a parent and the
+        children referencing it can only be emptied together. A failure leaves every table as
+        it was (a table left ``backfilling`` keeps its stream paused)."""
         with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as preparers:
-            return list(preparers.map(lambda t: self.prepare(options, t), tables))
+            checked = list(preparers.map(lambda t: self._check_prepare(options, t), tables))
+        truncated = [p.mapping for p in checked if p.truncate]
+        with self._pg() as pg_conn:
+            self._refuse_referenced(pg_conn, truncated)
+            with pg_conn.transaction():
+                for p in checked:
+                    if p.new_position:
+                        state.set_table_state(
+                            pg_conn,
+                            p.mapping.name,
+                            str(p.mapping.target),
+                            "backfilling",
+                            kafka_position=p.position,
+                            note="backfill: stream paused until the copy is done",
+                        )
+                if truncated:
+                    truncate_targets(pg_conn, truncated)
+                for p in checked:
+                    state.mark_prepared(pg_conn, p.mapping.name)
+        for p in checked:
+            log.info(
+                "%s: backfilling; %s Kafka position %s%s",
+                p.mapping.name,
+                "recorded" if p.new_position else "resuming with the recorded",
+                handoff.describe(p.position),
+                "; target emptied (mode=reload)" if p.truncate else "",
+            )
+        return [
+            {"table": p.mapping.name, "created": p.created, "kafka_position": p.position}
+            for p in checked
+        ]
 
     def prepare(self, options: RunOptions, table: str) -> dict[str, Any]:
         """Check or create the target, then the streaming handoff, before any chunk of ``table``."""
+        return self.prepare_all(options, [table])[0]
+
+    def _check_prepare(self, options: RunOptions, table: str) -> _Prepared:
+        """Everything :meth:`prepare_all` checks for one table; changes no state."""
         mapping = self.mappings.by_source(table)
         with self._pg() as pg_conn:
             with self._ddl:
@@ -271,38 +361,43 @@ class Backfill:
                     "did not write; use mode=reload to replace them"
                 )
             current = state.get_table_state(pg_conn, mapping.name)
-            keep = (
-                options.mode != "reload"
-                and current is not None
-                and current[0] == "backfilling"
-                and current[1] is not None
+        truncate = done == 0 and options.mode == "reload"
+        resuming = options.mode != "reload" and current is not None and current[0] == "backfilling"
+        if resuming and current is not None and current[1] is not None:
+            return _Prepared(mapping, created, current[1], False, truncate)
+        topic = self.capture_check(mapping)
+        return _Prepared(mapping, created, self.position_reader(topic), True, truncate)
+
+    def _refuse_referenced(self, pg_conn: Any, emptied: Sequence[TableMapping]) -> None:
+        """Refuse to empty a target that a table outside ``emptied`` references with a foreign
+        key: PostgreSQL refuses such a TRUNCATE, and emptying the parent alone would leave the
+        children without their parents until the copy is done."""
+        targets = {(m.target.schema, m.target.table) for m in emptied}
+        problems = []
+        children: list[str] = []
+        for mapping in emptied:
+            for schema, table, constraint in referencing_foreign_keys(pg_conn, mapping):
+                if (schema, table) in targets:
+                    continue
+                child = self.mappings.find_target(f"{schema}.{table}")
+                problems.append(
+                    f"{schema}.{table} references {mapping.target} ({mapping.name}) with "
+                    f"foreign key {constraint}"
+                    + (f" (mapping {child.name})" if child else " (no mapping: not synced)")
+                )
+                if child is not None and child.name not in children:
+                    children.append(child.name)
+        if problems:
+            tables = [m.name for m in emptied] + children
+            raise BackfillError(
+                "mode=reload must empty the target tables first, but other tables reference "
+                "them; nothing was changed:\n  - "
+                + "\n  - ".join(problems)
+                + "\nreload the referencing tables in the same run (tables: "
+                + ", ".join(tables)
+                + "); a table no mapping syncs needs its foreign key dropped first (finalize "
+                "adds the synced ones again)"
             )
-            if keep:
-                assert current is not None
-                position = current[1]
-                log.info(
-                    "%s: resuming; keeping Kafka position %s",
-                    mapping.name,
-                    handoff.describe(position),
-                )
-            else:
-                topic = self.capture_check(mapping)
-                position = self.position_reader(topic)
-                state.set_table_state(
-                    pg_conn,
-                    mapping.name,
-                    str(mapping.target),
-                    "backfilling",
-                    kafka_position=position,
-                    note="backfill: stream paused until the copy is done",
-                )
-                log.info(
-                    "%s: backfilling; Kafka position %s", mapping.name, handoff.describe(position)
-                )
-            if done == 0 and options.mode == "reload":
-                truncate_target(pg_conn, mapping)
-            state.mark_prepared(pg_conn, mapping.name)
-        return {"table": mapping.name, "created": created, "kafka_position": position}
 
     # -- copy ---------------------------------------------------------------------------------
 
@@ -434,12 +529,13 @@ class Backfill:
             states = state.chunk_states(pg_conn, table)
             not_done = sum(n for s, n in states.items() if s != "done")
             if not_done:
+                failed = state.first_chunk_error(pg_conn, table)
                 raise BackfillError(
-                    f"{table}: {not_done} chunk(s) are not done ({states}); re-trigger the "
-                    "backfill with mode=resume to finish them"
+                    f"{table}: {not_done} chunk(s) are not done ({states})"
+                    + (f"; first failed chunk {failed}" if failed else "")
+                    + "; fix the cause and re-trigger the backfill with mode=resume to finish them"
                 )
             result = finalize_table(pg_conn, mysql_conn, mapping, self.mappings)
-            state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)
             rejected = state.table_totals(pg_conn, table)["rejected"]
             counts_match = result.source_rows == result.target_rows + rejected
             if not counts_match:
@@ -452,13 +548,16 @@ class Backfill:
                 if strict_counts:
                     raise BackfillError(message)
                 log.warning(message)
-            state.set_table_state(
-                pg_conn,
-                table,
-                str(mapping.target),
-                "streaming",
-                note="backfill done: the consumer replays from kafka_position",
-            )
+            # together: "finalized" means streaming, so a retry may skip a finalized table
+            with pg_conn.transaction():
+                state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)
+                state.set_table_state(
+                    pg_conn,
+                    table,
+                    str(mapping.target),
+                    "streaming",
+                    note="backfill done: the consumer replays from kafka_position",
+                )
         if rejected:
             log.warning(
                 "%s: %d row(s) rejected and not copied; they are listed in %s "
@@ -475,11 +574,53 @@ class Backfill:
             "counts_match": counts_match,  # source rows = copied + rejected
         }
 
+    def finalize_all(
+        self, tables: Sequence[str], *, strict_counts: bool = False
+    ) -> FinalizeOutcome:
+        """:meth:`finalize` each table; one that fails does not keep the others from streaming.
+
+        A table finalized already (by an earlier try of this step) is skipped. Each failure is
+        logged and recorded for the run summary; :meth:`FinalizeOutcome.raise_for_failures`
+        then names them all."""
+        outcome = FinalizeOutcome()
+        for table in tables:
+            with self._pg() as pg_conn:
+                finalized = state.is_finalized(pg_conn, table)
+            if finalized:
+                outcome.results.append({"table": table, "skipped": "already finalized"})
+                continue
+            try:
+                outcome.results.append(self.finalize(table, strict_counts=strict_counts))
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: not finalized; its stream stays paused", table)
+                outcome.failures.append({"table": table, "error": error})
+                try:
+                    with self._pg() as pg_conn:
+                        state.record_finalize_failure(pg_conn, table, error)
+                except Exception:  # PostgreSQL itself is gone: the task's error still names it
+                    log.exception("could not record why %s was not finalized", table)
+        return outcome
+
+    def finalized_tables(self, tables: Sequence[str]) -> list[str]:
+        """The tables among ``tables`` that are finalized (and so streaming)."""
+        with self._pg() as pg_conn:
+            return [t for t in tables if state.is_finalized(pg_conn, t)]
+
     def summarize(
         self, run_id: str, tables: Sequence[str], wall_s: float | None = None
     ) -> dict[str, Any]:
         with self._pg() as pg_conn:
-            per_table = {t: state.table_totals(pg_conn, t) for t in tables}
+            per_table = {
+                t: {
+                    **state.table_totals(pg_conn, t),
+                    **state.table_outcome(pg_conn, t),
+                    "unvalidated_foreign_keys": unvalidated_foreign_keys(
+                        pg_conn, self.mappings.by_source(t)
+                    ),
+                }
+                for t in tables
+            }
             row = pg_conn.execute(
                 "SELECT extract(epoch FROM now() - started_at) FROM mps_sync.backfill_runs "
                 "WHERE run_id = %s",
@@ -490,6 +631,8 @@ class Backfill:
             state.finish_run(pg_conn, run_id, summary)
         if summary["total"]["rejected"]:
             log.warning("%s", summary["rejects"]["note"])
+        for table, why in summary.get("unfinished", {}).items():
+            log.warning("%s: not finalized (its stream stays paused): %s", table, why)
         paths = report.write_report(self.reports_dir, summary)
         summary["report"] = {k: str(v) for k, v in paths.items()}
         return summary
@@ -521,4 +664,12 @@ class _closing:
         self.conn.close()
 
 
-__all__ = ["Backfill", "BackfillError", "PlanError", "RunOptions", "refusal"]
+__all__ = [
+    "Backfill",
+    "BackfillError",
+    "FinalizeOutcome",
+    "PlanError",
+    "RunOptions",
+    "raise_if_unfinished",
+    "refusal",
+]

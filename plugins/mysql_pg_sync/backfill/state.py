@@ -212,9 +212,48 @@ def mark_finalized(
 ) -> None:
     conn.execute(
         "UPDATE mps_sync.backfill_tables SET finalized_at = now(), source_rows = %s, "
-        "target_rows = %s WHERE source_table = %s",
+        "target_rows = %s, note = NULL WHERE source_table = %s",
         (source_rows, target_rows, source_table),
     )
+
+
+def record_finalize_failure(conn: psycopg.Connection[Any], source_table: str, error: str) -> None:
+    """Why the table could not be finalized, for the run summary (cleared once it is)."""
+    conn.execute(
+        "UPDATE mps_sync.backfill_tables SET note = %s WHERE source_table = %s",
+        (f"not finalized: {error}"[:4000], source_table),
+    )
+
+
+def first_chunk_error(conn: psycopg.Connection[Any], source_table: str) -> str | None:
+    """The error of the table's first failed chunk, as ``#seq: error``."""
+    row = conn.execute(
+        "SELECT seq, error FROM mps_sync.backfill_chunks WHERE source_table = %s "
+        "AND state = 'failed' ORDER BY seq LIMIT 1",
+        (source_table,),
+    ).fetchone()
+    return None if row is None else f"#{row[0]}: {row[1]}"
+
+
+def table_outcome(conn: psycopg.Connection[Any], source_table: str) -> dict[str, Any]:
+    """Whether the table is finalized (with the row counts finalize took), its stream state,
+    and why it is not finalized."""
+    row = conn.execute(
+        "SELECT b.finalized_at IS NOT NULL, b.note, s.state, b.source_rows, b.target_rows "
+        "FROM mps_sync.backfill_tables b LEFT JOIN mps_sync.table_state s USING (source_table) "
+        "WHERE b.source_table = %s",
+        (source_table,),
+    ).fetchone()
+    if row is None:
+        return {"finalized": False, "state": None, "finalize_error": "not planned"}
+    finalized = bool(row[0])
+    return {
+        "finalized": finalized,
+        "state": row[2],
+        "finalize_error": None if finalized else (row[1] or "not finalized"),
+        "source_rows": row[3] if finalized else None,
+        "target_rows": row[4] if finalized else None,
+    }
 
 
 def get_table_state(
@@ -236,15 +275,21 @@ def set_table_state(
     kafka_position: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> None:
-    """Upsert the table's state; a given position replaces the stored one, None keeps it."""
+    """Upsert the table's state; a given position replaces the stored one, None keeps it.
+
+    A new position also marks it not yet replayed: the stream consumer rewinds each of its
+    partitions to it once the table is streaming (see state/sql/080)."""
     conn.execute(
-        "INSERT INTO mps_sync.table_state "
-        "(source_table, target_table, state, kafka_position, note) VALUES (%s, %s, %s, %s, %s) "
+        "INSERT INTO mps_sync.table_state (source_table, target_table, state, kafka_position,"
+        " replayed_position, note) VALUES (%s, %s, %s, %s,"
+        " CASE WHEN %s::jsonb IS NULL THEN NULL ELSE '{}'::jsonb END, %s) "
         "ON CONFLICT (source_table) DO UPDATE SET "
         "target_table = EXCLUDED.target_table, state = EXCLUDED.state, "
         "kafka_position = coalesce(EXCLUDED.kafka_position, mps_sync.table_state.kafka_position), "
+        "replayed_position = CASE WHEN EXCLUDED.kafka_position IS NULL"
+        " THEN mps_sync.table_state.replayed_position ELSE '{}'::jsonb END, "
         "note = EXCLUDED.note, updated_at = now()",
-        (source_table, target_table, state, _jsonb(kafka_position), note),
+        (source_table, target_table, state, _jsonb(kafka_position), _jsonb(kafka_position), note),
     )
 
 

@@ -8,6 +8,7 @@ types the DDL uses), so ``timestamptz(6)`` and ``timestamp(6) with time zone`` c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -130,5 +131,23 @@ def target_has_rows(conn: psycopg.Connection[Any], mapping: TableMapping) -> boo
     return bool(row and row[0])
 
 
-def truncate_target(conn: psycopg.Connection[Any], mapping: TableMapping) -> None:
-    conn.execute(f"TRUNCATE {pg.qualified(mapping.target.schema, mapping.target.table)}")
+def referencing_foreign_keys(
+    conn: psycopg.Connection[Any], mapping: TableMapping
+) -> list[tuple[str, str, str]]:
+    """(schema, table, constraint) of every other table's foreign key to the target table:
+    each one makes PostgreSQL refuse to TRUNCATE the target unless its table is emptied too."""
+    rows = conn.execute(
+        "SELECT n.nspname, r.relname, c.conname FROM pg_constraint c "
+        "JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace "
+        "WHERE c.contype = 'f' AND c.confrelid = to_regclass(%s) AND c.conrelid <> c.confrelid "
+        "ORDER BY 1, 2, 3",
+        (pg.qualified(mapping.target.schema, mapping.target.table),),
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def truncate_targets(conn: psycopg.Connection[Any], mappings: Sequence[TableMapping]) -> None:
+    """Empty the target tables in one statement: a parent and the children that reference it
+    can only be truncated together."""
+    tables = ", ".join(pg.qualified(m.target.schema, m.target.table) for m in mappings)
+    conn.execute(f"TRUNCATE {tables}")

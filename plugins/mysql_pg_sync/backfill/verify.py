@@ -132,9 +132,10 @@ def verify_tables(
 ) -> dict[str, Any]:
     """Verify every table in one reconcile run (``trigger = 'backfill'``); nothing is repaired.
 
-    ``counts`` mode compares nothing here (finalize already counted the rows)."""
-    if options.mode == "counts":
-        return {"mode": "counts", "tables": []}
+    ``counts`` mode compares nothing here (finalize already counted the rows); nor does a run
+    with no table finalized (an empty reconcile run would look like a clean one)."""
+    if options.mode == "counts" or not mappings:
+        return {"mode": options.mode, "tables": []}
     params = {"backfill_run": backfill_run, "verify": options.mode, "dry_run": True}
     with pg_connect(endpoints.postgres) as conn:
         run_id = store.start_run(conn, params, "backfill")

@@ -4,7 +4,12 @@ secondary indexes get the names ``ddl`` plans."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -115,6 +120,50 @@ def test_a_failed_table_does_not_keep_the_others_from_streaming(
     again = bf.finalize_all([a.name, b.name])
     assert again.results == [{"table": b.name, "skipped": "already finalized"}]
     assert [f["table"] for f in again.failures] == [a.name]
+
+
+def test_the_cli_finalizes_the_other_tables_and_fails_naming_the_bad_one(
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    """The CLI stopped at the first failed chunk group, so tables after it stayed paused."""
+    db = mysql_db.database
+    mysql_admin_exec(
+        mysql_admin,
+        db,
+        "CREATE TABLE a (id int PRIMARY KEY, d time)",
+        "INSERT INTO a VALUES (1, '10:00:00'), (2, '-05:00:00')",  # a TIME PostgreSQL refuses
+        "CREATE TABLE b (id int PRIMARY KEY, v varchar(10))",
+        "INSERT INTO b VALUES (1, 'x'), (2, 'y')",
+    )
+    a = _mapping(db, "a", [("id", "int(11)"), ("d", "time")])
+    b = _mapping(db, "b", [("id", "int(11)"), ("v", "varchar(10)")])
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "t.yaml").write_text(
+        json.dumps([m.model_dump(mode="json", exclude_defaults=True) for m in (a, b)])
+    )
+    env = {
+        **os.environ,
+        "MPS_MYSQL_DATABASE": db,
+        "MPS_PG_DATABASE": pg_db.database,
+        "MPS_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    command = ["backfill", "run", "--mappings", str(folder), "--no-capture-check"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mysql_pg_sync", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert re.search(rf"(?s){a.name}: .*not done.*mode=resume", done.stderr), done.stderr
+    summary = json.loads(done.stdout)  # the report is still printed, naming each table's state
+    assert list(summary["unfinished"]) == [a.name]
+    assert _table_states(pg_db) == {"a": "backfilling", "b": "streaming"}
 
 
 # -- foreign keys ----------------------------------------------------------------------------

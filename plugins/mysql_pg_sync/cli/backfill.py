@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from typing import Any
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions, raise_if_unfinished
 from mysql_pg_sync.backfill.verify import (
     DEFAULT_VERIFY,
     VERIFY_MODES,
@@ -107,6 +107,7 @@ def _finalize_as_copied(
 ) -> list[dict[str, Any]]:
     """Finalize each table (indexes, ANALYZE, counts) as soon as its last chunk is copied, while
     the other tables still copy: the finalize of all tables no longer waits for the slowest one.
+    A table with a failed chunk group is not finalized, and does not keep the others from it.
     The threads start after every worker process is forked, so no fork copies them."""
     outstanding = dict.fromkeys(tables, 0)
     for group in copies.values():
@@ -115,13 +116,30 @@ def _finalize_as_copied(
     finals: dict[str, Future[dict[str, Any]]] = {
         t: finalizers.submit(backfill.finalize, t) for t, n in outstanding.items() if n == 0
     }
+    failed: set[str] = set()
     for done in as_completed(copies):
-        done.result()  # a failed chunk group stops the run before its table is finalized
-        for table in {ref[0] for ref in copies[done]}:
+        group_tables = sorted({ref[0] for ref in copies[done]})
+        try:
+            done.result()
+        except Exception as exc:
+            log.error("a chunk group of %s failed: %s", ", ".join(group_tables), exc)
+            failed.update(group_tables)
+        for table in group_tables:
             outstanding[table] -= 1
-            if outstanding[table] == 0:
+            if outstanding[table] == 0 and table not in failed:
                 finals[table] = finalizers.submit(backfill.finalize, table)
-    return [finals[t].result() for t in tables]
+    results = []
+    for table in tables:
+        if table in finals:
+            try:
+                results.append(finals[table].result())
+                continue
+            except Exception as exc:
+                log.error("%s: not finalized: %s", table, exc)
+        failed.add(table)
+    # finalize_all records why each one is not finalized (its failed chunk), for the summary
+    results += backfill.finalize_all(sorted(failed)).results
+    return results
 
 
 WORKER_MODULES = ("pandas", "connectorx", "adbc_driver_postgresql.dbapi")
@@ -169,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     log.debug("workers stopped after %.2f s", wall_s)
     verified = verify_tables(
         backfill.endpoints,
-        [backfill.mappings.by_source(t) for t in tables],
+        [backfill.mappings.by_source(t) for t in backfill.finalized_tables(tables)],
         VerifyOptions(mode=args.verify),
         run_id,
     )
@@ -180,4 +198,5 @@ def run(args: argparse.Namespace) -> int:
     summary["refused"] = outcome.refused
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()
+    raise_if_unfinished(summary, verified)  # after the report: it says which tables and why
     return 0

@@ -181,6 +181,67 @@ def test_a_late_delete_removes_the_row_an_older_update_brought_back(lww: Pipelin
         pg.close()
 
 
+def test_a_crash_between_the_two_commits_still_removes_the_revenant(
+    lww: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: the row a late delete buries on MySQL is removed in the MySQL session,
+    but the delete's own offset is fenced in PostgreSQL. PostgreSQL committed first; a crash
+    before MySQL's commit skipped the delete on replay, and the revenant stayed for good."""
+    from mysql_pg_sync.cdc import consumer as consumer_module
+
+    m, pg = lww.mysql(), lww.pg()
+    try:
+        with closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only:
+            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2020-01-01', NULL)")
+            drive(mysql_only, lambda: len(_rows(pg, False)) == 1)
+            pg.execute("UPDATE items SET qty = 2, updated_at = '2020-01-02' WHERE id = 1")
+            m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2020-01-03' WHERE id = 1")
+            drive(mysql_only, lambda: [r[2] for r in _rows(pg, False)] == [3])
+        m.cursor().execute("DELETE FROM items WHERE id = 1")
+        with closing(lww.consumer(incoming_sides=("postgres",), max_batch_events=1)) as pg_only:
+            drive(pg_only, lambda: [r[2] for r in _rows(m, True)] == [2])  # the revenant
+
+        buried = consumer_module.StreamConsumer._bury
+        commit_order = consumer_module.StreamConsumer._commit_order
+        crashed: list[bool] = []
+
+        def bury(self: Any, *args: Any) -> None:
+            buried(self, *args)
+            crashed.append(False)
+
+        def order(self: Any, result: Any) -> list[Any]:
+            sessions = commit_order(self, result)
+            if crashed != [False]:
+                return sessions
+            crashed[0] = True
+
+            class Killed:  # the process dies after the first target's commit
+                def __init__(self, session: Any) -> None:
+                    self.session = session
+
+                def commit(self) -> None:
+                    raise RuntimeError("killed between the two commits")
+
+            return [sessions[0], *[(side, Killed(s)) for side, s in sessions[1:]]]
+
+        monkeypatch.setattr(consumer_module.StreamConsumer, "_bury", bury)
+        monkeypatch.setattr(consumer_module.StreamConsumer, "_commit_order", order)
+        with (
+            closing(lww.consumer()) as both,
+            pytest.raises(RuntimeError, match="killed between"),
+        ):
+            drive(both, lambda: False, timeout_s=60)
+        monkeypatch.undo()
+        with closing(lww.consumer()) as restarted:
+            drive(restarted, lambda: _rows(m, True) == [] and _rows(pg, False) == [])
+            restarted.run(max_seconds=3, idle_stop_s=2)
+        assert _rows(m, True) == []
+        assert _rows(pg, False) == []
+    finally:
+        m.close()
+        pg.close()
+
+
 def test_a_delete_is_no_older_than_the_version_it_removed(lww: Pipeline) -> None:
     """Found by `make chaos` (seed 912710307). MySQL's binlog stamps a commit to the whole second,
     so by commit time alone MySQL's delete looked older than PostgreSQL's update written earlier

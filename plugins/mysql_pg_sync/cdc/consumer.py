@@ -515,7 +515,7 @@ class StreamConsumer:
                 result.dead_letters.append(letter)
             record_decisions(self.state_conn, result, self.config.dead_letter_topic)
             self.state_conn.commit()  # conflicts, dead letters, tombstones: before the targets
-            for side, session in self.sessions.items():
+            for side, session in self._commit_order(result):
                 session.commit()
                 for part, (next_offset, _) in fence.get(side, {}).items():  # a replay reads lower
                     self.applied[part] = max(self.applied.get(part, 0), next_offset)
@@ -600,6 +600,15 @@ class StreamConsumer:
                 session.record_offsets(self.config.group_id, fence[side])
         for name, delete_side, event, deleted_at in result.deletes:
             self._bury(name, delete_side, event, deleted_at)
+
+    def _commit_order(self, result: BatchResult) -> list[tuple[Side, TargetSession]]:
+        """The target that removed a resurrected row (``_bury``) commits first. Its delete was
+        triggered by an event the *other* target's fence covers: a crash between the two
+        commits must leave that event unapplied, so the replay buries again; the other way
+        round the event is skipped as applied and the row stays. Buries toward both targets in
+        one batch cannot both come first (the default order then)."""
+        bury_sides = {"postgres" if d[1] == "mysql" else "mysql" for d in result.deletes}
+        return sorted(self.sessions.items(), key=lambda item: item[0] not in bury_sides)
 
     def _check_fence(self, session: TargetSession, parts: list[tuple[str, int]]) -> None:
         """Lock the batch's partitions' applied offsets and refuse the batch when another member

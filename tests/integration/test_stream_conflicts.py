@@ -152,6 +152,62 @@ def test_a_crash_right_after_the_targets_commit_loses_no_conflict_record(
         pg.close()
 
 
+def test_an_insert_racing_an_application_insert_is_decided_with_the_row_locked_and_recorded(
+    lww: Pipeline,
+) -> None:
+    """Found in review: a key absent when the applier locked its rows could be inserted by the
+    application before the applier's own insert. PostgreSQL takes no gap locks, so the rule's
+    guard in the upsert decided that conflict alone, and nothing recorded it."""
+    m = lww.mysql()
+    app = pg_connect(lww.endpoints.postgres)  # an application transaction, left open
+    watcher = lww.pg()
+    try:
+        app.execute(
+            "INSERT INTO items VALUES (5, 'app', 50, 50, '2030-01-02', NULL)"
+        )  # newer than MySQL's row below, not committed yet
+        m.cursor().execute("INSERT INTO items VALUES (5, 'mysql', 5, 5, '2030-01-01', NULL)")
+        failures: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                with closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only:
+                    drive(mysql_only, lambda: _recorded(watcher) != [], timeout_s=60)
+            except BaseException as exc:  # reported by the main thread
+                failures.append(exc)
+
+        worker = threading.Thread(target=consume)
+        worker.start()
+        wait_until(  # the applier's insert waits for the application's uncommitted row
+            lambda: (
+                watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND query LIKE 'INSERT INTO%%items%%'"
+                ).fetchone()[0]
+                > 0
+            ),
+            timeout_s=60,
+        )
+        app.commit()
+        worker.join(90)
+        assert not failures, failures
+        rows = watcher.execute("SELECT id, name, qty FROM items ORDER BY id").fetchall()
+        assert rows == [(5, "app", 50)]  # the application's newer row wins...
+        assert _recorded(watcher) == [("5", "mysql", "postgres", "last_writer_wins")]  # ...noted
+    finally:
+        app.close()
+        watcher.close()
+        m.close()
+
+
+def _recorded(pg: Any) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in pg.execute(
+            "SELECT key->>'id', incoming_side, winner, rule FROM mps_sync.conflicts ORDER BY id"
+        ).fetchall()
+    ]
+
+
 def test_a_late_delete_removes_the_row_an_older_update_brought_back(lww: Pipeline) -> None:
     """Found by `make chaos`: MySQL's newer update won on both sides, then MySQL deleted the row.
     PostgreSQL's older update reached MySQL after that delete but before the delete's own event

@@ -12,6 +12,7 @@ the batch is applied.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,6 +150,11 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
         rule_column=rule_col,
         known_src=frozenset(known),
     )
+
+
+# a key inserted by an application between the row lock and the insert is decided again with
+# the row locked; after this many rounds the rule's guard in the write decides it (unrecorded)
+FRESH_ATTEMPTS = 3
 
 
 @dataclass
@@ -319,6 +325,48 @@ class Applier:
         if not plan.two_way:
             counts.applied += self._apply_one_way(plan, prepared, result)
             return
+        rule = plan.mapping.conflict
+        guard = apply_sql.guard_sql(
+            self.session.dialect, rule.rule, plan.rule_column, plan.incoming_side
+        )
+        deleted: list[_Prepared] = []
+        pending = prepared
+        for attempt in range(FRESH_ATTEMPTS):
+            locked, fresh, partial, deletes = self._decide_locked(plan, pending, result)
+            applied = self._write(plan, locked, result, lambda ps: self._upsert(plan, ps, None))
+            taken: list[_Prepared] = []  # absent when locked, inserted by someone else since
+            last = attempt == FRESH_ATTEMPTS - 1
+            insert = functools.partial(
+                self._insert_fresh, plan, guard=guard, taken=taken, last=last
+            )
+            applied += self._write(plan, fresh, result, insert)
+            applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+            applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
+            counts.applied += applied - len(taken)
+            deleted += deletes
+            if not taken:
+                break
+            log.info(
+                "%s: %d key(s) were inserted on the %s side while this batch applied; deciding "
+                "them again with the rows locked",
+                plan.mapping.name,
+                len(taken),
+                self.session.side,
+            )
+            pending = taken
+        if rule.rule == "last_writer_wins":
+            name, side = plan.mapping.name, plan.incoming_side
+            result.deletes += [
+                (name, side, p.change.last, p.deleted_at) for p in deleted if p.deleted_at
+            ]
+
+    def _decide_locked(
+        self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult
+    ) -> tuple[list[_Prepared], list[_Prepared], list[_Prepared], list[_Prepared]]:
+        """Lock the target rows, decide each change by the rule and record its conflict;
+        returns the changes to write: (upserts of locked rows, inserts of absent ones, column
+        subsets, deletes)."""
+        counts = result.counts(plan.mapping.name, plan.incoming_side)
         current = self.session.lock_rows(
             plan.table_sql, plan.dst_names, plan.dst_key, [p.key for p in prepared]
         )
@@ -350,21 +398,30 @@ class Applier:
                 locked.append(p)
             else:
                 fresh.append(p)
-        rule = plan.mapping.conflict
-        guard = apply_sql.guard_sql(
-            self.session.dialect, rule.rule, plan.rule_column, plan.incoming_side
-        )
-        applied = 0
-        applied += self._write(plan, locked, result, lambda ps: self._upsert(plan, ps, None))
-        applied += self._write(plan, fresh, result, lambda ps: self._upsert(plan, ps, guard))
-        applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
-        applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
-        counts.applied += applied
-        if rule.rule == "last_writer_wins":
-            name, side = plan.mapping.name, plan.incoming_side
-            result.deletes += [
-                (name, side, p.change.last, p.deleted_at) for p in deletes if p.deleted_at
-            ]
+        return locked, fresh, partial, deletes
+
+    def _insert_fresh(
+        self,
+        plan: TablePlan,
+        items: list[_Prepared],
+        guard: str | None,
+        taken: list[_Prepared],
+        last: bool,
+    ) -> None:
+        """Insert rows found absent; the keys someone inserted meanwhile go to ``taken`` (on
+        the last attempt the guard decides inside the write instead, unrecorded)."""
+        if last:
+            self._upsert(plan, items, guard)
+            return
+        by_columns: dict[tuple[str, ...], list[_Prepared]] = {}
+        for p in items:
+            if p.after is not None:
+                by_columns.setdefault(tuple(p.after), []).append(p)
+        for wanted, group in by_columns.items():
+            names = [n for n in plan.dst_names if n in wanted]
+            rows = [tuple(p.after[n] for n in names) for p in group if p.after is not None]
+            written = self.session.insert_new(plan.table_sql, names, plan.dst_key, rows, guard)
+            taken += [p for p in group if p.key not in written]
 
     def _apply_one_way(
         self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult

@@ -83,6 +83,19 @@ class TargetSession(Protocol):
         guard: str | None,
     ) -> None: ...
 
+    def insert_new(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> set[Row]:
+        """Write rows that :meth:`lock_rows` found absent; return the keys written. A key that
+        another transaction inserted since is left out, for the caller to decide with the row
+        locked (and to record the conflict)."""
+        ...
+
     def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None: ...
 
     def update(
@@ -220,6 +233,27 @@ class PostgresTarget:
     ) -> None:
         if not rows:
             return
+        select = self._staged(table_sql, columns, rows)
+        self.conn.execute(pg_dialect.upsert_sql(table_sql, columns, keys, select, guard))
+
+    def insert_new(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> set[Row]:
+        # no gap locks in PostgreSQL: an application may insert a key lock_rows found absent
+        del guard
+        if not rows:
+            return set()
+        select = self._staged(table_sql, columns, rows)
+        done = self.conn.execute(pg_dialect.insert_new_sql(table_sql, columns, keys, select))
+        return {tuple(row) for row in done.fetchall()}
+
+    def _staged(self, table_sql: str, columns: Sequence[str], rows: Sequence[Row]) -> str:
+        """COPY ``rows`` into the session's stage for these columns; returns its SELECT."""
         stage = self._stage(table_sql, columns)
         quoted = pg_dialect.quote_ident(stage)
         self.conn.execute(f"TRUNCATE {quoted}")
@@ -228,8 +262,7 @@ class PostgresTarget:
         ) as copy:
             for row in rows:
                 copy.write_row(row)
-        select = f"SELECT {pg_dialect.column_list(columns)} FROM {quoted}"
-        self.conn.execute(pg_dialect.upsert_sql(table_sql, columns, keys, select, guard))
+        return f"SELECT {pg_dialect.column_list(columns)} FROM {quoted}"
 
     def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
         for part in _chunks(key_values, 5_000):
@@ -347,6 +380,20 @@ class MySQLTarget:
             cur.execute(
                 mysql_dialect.upsert_sql(table_sql, columns, keys, values, guard), _flat(part)
             )
+
+    def insert_new(
+        self,
+        table_sql: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        guard: str | None,
+    ) -> set[Row]:
+        # lock_rows' FOR UPDATE took InnoDB gap locks on the absent keys (REPEATABLE READ), so
+        # no other transaction inserted them since; the guard still holds under READ COMMITTED
+        self.upsert(table_sql, columns, keys, rows, guard)
+        at = [list(columns).index(k) for k in keys]
+        return {_normal_key([row[i] for i in at]) for row in rows}
 
     def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
         cur = self.conn.cursor()

@@ -255,6 +255,18 @@ def upsert_sql(
     return head + f"ON CONFLICT ({column_list(keys)}) DO UPDATE SET {sets}{where}"
 
 
+def insert_new_sql(
+    table_sql: str, columns: Iterable[str], key_columns: Iterable[str], rows_sql: str
+) -> str:
+    """Insert the rows whose key is absent and return the inserted keys; a key another
+    transaction inserted meanwhile is skipped (after waiting for it to commit or abort)."""
+    keys = column_list(list(key_columns))
+    return (
+        f"INSERT INTO {table_sql} AS tgt ({column_list(list(columns))}) {rows_sql} "
+        f"ON CONFLICT ({keys}) DO NOTHING RETURNING {keys}"
+    )
+
+
 def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str:
     """A session-local, constraint-free table shaped like the target's columns (for COPY)."""
     return (

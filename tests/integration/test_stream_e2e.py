@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from typing import Any
 
@@ -135,6 +136,50 @@ def test_toast_placeholder_keeps_the_target_value_and_new_column_is_reported(
         assert [tuple(r) for r in drift] == [("mysql", ["extra"])]
     finally:
         consumer.close()
+
+
+@pytest.fixture
+def postgres_wins_default_identity(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> Iterator[Pipeline]:
+    mapping = items_mapping(mysql_db.database, "postgres_wins")
+    with pipeline(
+        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
+    ) as p:
+        yield p
+
+
+def test_a_toast_update_of_a_row_missing_on_the_target_is_a_dead_letter(
+    postgres_wins_default_identity: Pipeline,
+) -> None:
+    """Found in review: PostgreSQL's update leaves an unchanged TOASTed column out; when the
+    row is gone on MySQL and PostgreSQL's change wins, the column-subset UPDATE matched nothing
+    and the change was counted as applied. It cannot be inserted without that column."""
+    p = postgres_wins_default_identity
+    with closing(p.consumer()) as both, p.pg() as pg:
+        pg.execute(
+            "INSERT INTO items SELECT 1, 'big', 1, 1, now(),"
+            " string_agg(md5(random()::text), '') FROM generate_series(1, 2000)"
+        )
+        drive(both, lambda: [r[:3] for r in _mysql_rows(p)] == [(1, "big", 1)])
+    conn = p.mysql()
+    conn.cursor().execute("DELETE FROM items WHERE id = 1")  # not consumed below
+    conn.close()
+    with p.pg() as pg:
+        pg.execute("UPDATE items SET qty = 2 WHERE id = 1")  # note: a TOAST placeholder
+    with closing(p.consumer(incoming_sides=("postgres",))) as pg_only:
+        summary = pg_only.run(max_seconds=15, idle_stop_s=5)
+    assert (summary.dead_letters, summary.applied) == (1, 0)
+    assert _mysql_rows(p) == []
+    with p.pg() as pg:
+        letters = pg.execute("SELECT error_class, error FROM mps_sync.dead_letters").fetchall()
+    assert [r[0] for r in letters] == ["MissingRowError"]
+    assert "missing on the mysql side" in letters[0][1]
+    assert "column(s) note" in letters[0][1]
 
 
 @pytest.fixture

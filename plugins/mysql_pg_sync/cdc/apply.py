@@ -86,6 +86,10 @@ class BatchResult:
         return self.tables.setdefault((table, side), TableCounts())
 
 
+class MissingRowError(SyncError):
+    """A column-subset update (unchanged TOAST values) for a row the target does not have."""
+
+
 class MappingDriftWarning(SyncError):
     """Source columns the mapping does not know: reported, the mapped columns keep flowing."""
 
@@ -341,7 +345,7 @@ class Applier:
             )
             applied += self._write(plan, fresh, result, insert)
             applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
-            applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
+            applied += self._write_partial(plan, partial, result)
             counts.applied += applied - len(taken)
             deleted += deletes
             if not taken:
@@ -434,7 +438,7 @@ class Applier:
         partial = [p for p in prepared if p.change.op != "d" and p.unavailable]
         applied = self._write(plan, whole, result, lambda ps: self._upsert(plan, ps, None))
         applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
-        applied += self._write(plan, partial, result, lambda ps: self._partial(plan, ps))
+        applied += self._write_partial(plan, partial, result)
         return applied
 
     def _tombstones(
@@ -583,12 +587,35 @@ class Applier:
     def _delete(self, plan: TablePlan, items: list[_Prepared]) -> None:
         self.session.delete(plan.table_sql, plan.dst_key, [p.key for p in items])
 
-    def _partial(self, plan: TablePlan, items: list[_Prepared]) -> None:
+    def _partial(self, plan: TablePlan, items: list[_Prepared], missing: list[_Prepared]) -> None:
         for p in items:
             assert p.after is not None
             cols = [n for n in p.after if n not in p.unavailable and n not in plan.dst_key]
             row = tuple(p.after[n] for n in cols)
-            self.session.update(plan.table_sql, cols, plan.dst_key, row, p.key)
+            if not self.session.update(plan.table_sql, cols, plan.dst_key, row, p.key):
+                missing.append(p)
+
+    def _write_partial(self, plan: TablePlan, items: list[_Prepared], result: BatchResult) -> int:
+        """Column-subset updates (TOAST columns the source did not send). A row missing on the
+        target cannot be re-inserted without those columns: a dead letter, not a silent no-op."""
+        missing: list[_Prepared] = []
+        written = self._write(
+            plan, items, result, functools.partial(self._partial, plan, missing=missing)
+        )
+        counts = result.counts(plan.mapping.name, plan.incoming_side)
+        for p in missing:
+            event = p.change.last
+            error = MissingRowError(
+                f"{plan.mapping.name}: key {dict(event.key)} is missing on the {self.session.side}"
+                f" side, and the change does not carry column(s) "
+                f"{', '.join(sorted(p.unavailable))} (PostgreSQL sent them as unchanged TOAST "
+                "values), so the row cannot be inserted again; run reconcile for this table to "
+                "copy the whole row, or set REPLICA IDENTITY FULL on the PostgreSQL table"
+            )
+            log.error("dead letter: %s", error)
+            result.dead_letters.append(DeadLetter(event, error, plan.mapping.name, event.key))
+            counts.dead_letters += 1
+        return written - len(missing)
 
 
 # Values the converters return unchanged in both directions; checked first because converting

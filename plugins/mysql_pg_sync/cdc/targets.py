@@ -100,7 +100,9 @@ class TargetSession(Protocol):
 
     def update(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
-    ) -> None: ...
+    ) -> bool:
+        """Update one row's ``columns``; False when no row has the key."""
+        ...
 
     def savepoint(self, name: str) -> None: ...
 
@@ -271,9 +273,9 @@ class PostgresTarget:
 
     def update(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
-    ) -> None:
+    ) -> bool:
         sql = apply_sql.update_sql(pg_dialect, table_sql, columns, keys)
-        self.conn.execute(sql, (*row, *key))
+        return self.conn.execute(sql, (*row, *key)).rowcount > 0  # rows matched
 
     def savepoint(self, name: str) -> None:
         self.conn.execute(f"SAVEPOINT {name}")
@@ -404,9 +406,13 @@ class MySQLTarget:
 
     def update(
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], row: Row, key: Row
-    ) -> None:
-        sql = apply_sql.update_sql(mysql_dialect, table_sql, columns, keys)
-        self.conn.cursor().execute(sql, (*row, *key))
+    ) -> bool:
+        cur = self.conn.cursor()
+        cur.execute(apply_sql.update_sql(mysql_dialect, table_sql, columns, keys), (*row, *key))
+        if cur.rowcount > 0:
+            return True
+        # MySQL counts changed rows, not matched ones: 0 may be a row already equal
+        return bool(self.lock_rows(table_sql, list(keys), keys, [key]))
 
     def savepoint(self, name: str) -> None:
         self.conn.cursor().execute(f"SAVEPOINT {name}")

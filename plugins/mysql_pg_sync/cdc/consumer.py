@@ -466,7 +466,7 @@ class StreamConsumer:
         if event.source_order is not None:
             ident = (topic, partition)
             high = pending.source_high.get(ident) or self.source_high.get(ident)
-            if high is not None and event.source_order <= high:
+            if high is not None and source_order.is_duplicate(event.source_order, high):
                 pending.duplicates += 1
                 return
             pending.source_high[ident] = event.source_order

@@ -7,10 +7,14 @@ rule lets it win again; a resurrected insert outlives its delete). Every partiti
 changes in log order, so a change that does not sort after the last one applied from that
 partition is such a duplicate.
 
-- MariaDB/MySQL: (binlog file number, position of the row event, row within the event).
-- PostgreSQL: (LSN of the commit before the transaction, order within the transaction), from
+- MariaDB/MySQL: (server id, binlog file number, position of the row event, row within the
+  event). Positions only compare within one server's binlog: after a failover to a server with
+  other numbering, a lower position is a new change, not a duplicate (:func:`is_duplicate`).
+- PostgreSQL: (0, LSN of the commit before the transaction, order within the transaction), from
   Debezium's ``source.sequence`` and the transaction metadata (``provide.transaction.metadata``);
   without that metadata, the change's own LSN stands in for the order within the transaction.
+  The first transaction after a connector starts without offsets (a new connector or slot) has
+  no previous commit: it gets no order, rather than sorting below everything applied before.
 
 Snapshot reads (op ``r``) carry the position at which the snapshot chunk was read, not a log
 position of their own, so they get no order and are never taken for duplicates.
@@ -35,15 +39,25 @@ def source_order(
             file, pos = source.get("file"), source.get("pos")
             if not file or pos is None:
                 return None
-            return (int(str(file).rsplit(".", 1)[-1]), int(pos), int(source.get("row") or 0))
+            server = int(source.get("server_id") or 0)
+            file_no = int(str(file).rsplit(".", 1)[-1])
+            return (server, file_no, int(pos), int(source.get("row") or 0))
         sequence = source.get("sequence")
         if not sequence:
             return None
         last_commit, lsn = json.loads(sequence) if isinstance(sequence, str) else sequence
+        if last_commit is None:
+            return None
         within = (transaction or {}).get("total_order")
-        return (int(last_commit or 0), int(within if within is not None else lsn or 0))
+        return (0, int(last_commit), int(within if within is not None else lsn or 0))
     except (TypeError, ValueError):
         return None  # an unexpected shape: no duplicate check rather than a wrong one
+
+
+def is_duplicate(order: SourceOrder, high: SourceOrder) -> bool:
+    """``order`` was applied already: it does not sort after ``high`` in the same log. Orders
+    of another server (or stored in an older shape) are never duplicates."""
+    return len(order) == len(high) and order[0] == high[0] and order[1:] <= high[1:]
 
 
 def dump(order: SourceOrder | None) -> str | None:

@@ -30,11 +30,27 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-dry-run", action="store_true", help="with --repair: write the repairs"
     )
-    parser.add_argument("--max-repairs", type=int, default=DEFAULT_MAX_REPAIRS)
-    parser.add_argument("--segment-rows", type=int, default=DEFAULT_SEGMENT_ROWS)
+    parser.add_argument(
+        "--max-repairs",
+        type=int,
+        default=DEFAULT_MAX_REPAIRS,
+        help="most repairs this run may write, all tables together; a table whose repairs would "
+        "pass it is refused as a whole and reported (default %(default)s)",
+    )
+    parser.add_argument(
+        "--segment-rows",
+        type=int,
+        default=DEFAULT_SEGMENT_ROWS,
+        help="rows per first-level checksum segment (default %(default)s)",
+    )
     parser.add_argument("--factor", type=int, default=DEFAULT_FACTOR, help="bisection factor")
     parser.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD, help="leaf rows")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="concurrent range queries per database (default %(default)s)",
+    )
     parser.add_argument(
         "--recheck-delay",
         type=float,

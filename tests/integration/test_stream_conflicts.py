@@ -152,6 +152,49 @@ def test_a_crash_right_after_the_targets_commit_loses_no_conflict_record(
         pg.close()
 
 
+def test_a_conflict_whose_write_was_rolled_back_leaves_no_record(
+    lww: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: conflicts recorded ahead of a target commit that then failed stayed
+    behind as decisions that never happened. Toward PostgreSQL they now share the target's
+    transaction."""
+    from mysql_pg_sync.cdc import consumer as consumer_module
+
+    m, pg = lww.mysql(), lww.pg()
+    try:
+        with closing(lww.consumer()) as both:
+            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01', NULL)")
+            drive(both, lambda: len(_rows(pg, False)) == 1)
+        pg.execute("UPDATE items SET qty = 2, updated_at = '2030-01-02' WHERE id = 1")
+        m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2030-01-03' WHERE id = 1")
+        commit_order = consumer_module.StreamConsumer._commit_order
+
+        class Killed:
+            def commit(self) -> None:
+                raise RuntimeError("killed before the target committed")
+
+        def order(self: Any, result: Any) -> list[Any]:
+            sessions = commit_order(self, result)
+            return [(side, Killed()) for side, _ in sessions] if result.conflicts else sessions
+
+        monkeypatch.setattr(consumer_module.StreamConsumer, "_commit_order", order)
+        with (
+            closing(lww.consumer(incoming_sides=("mysql",))) as mysql_only,
+            pytest.raises(RuntimeError, match="killed before"),
+        ):
+            drive(mysql_only, lambda: False, timeout_s=60)
+        recorded = "SELECT key->>'id', kind, winner FROM mps_sync.conflicts"
+        assert pg.execute(recorded).fetchall() == []  # rolled back with the write
+        assert [r[2] for r in _rows(pg, False)] == [2]
+        monkeypatch.undo()
+        with closing(lww.consumer(incoming_sides=("mysql",))) as again:
+            drive(again, lambda: [r[2] for r in _rows(pg, False)] == [3])
+        assert pg.execute(recorded).fetchall() == [("1", "update_update", "mysql")]
+    finally:
+        m.close()
+        pg.close()
+
+
 def test_an_insert_racing_an_application_insert_is_decided_with_the_row_locked_and_recorded(
     lww: Pipeline,
 ) -> None:

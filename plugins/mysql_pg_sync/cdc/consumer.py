@@ -37,7 +37,7 @@ from confluent_kafka import (
 )
 
 from mysql_pg_sync.cdc import handoff, source_order
-from mysql_pg_sync.cdc.apply import Applier, BatchResult, DeadLetter, plan_for
+from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLetter, plan_for
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
@@ -513,8 +513,8 @@ class StreamConsumer:
                 side = letter.event.side if letter.event else "mysql"
                 result.counts(letter.source_table, side).dead_letters += 1
                 result.dead_letters.append(letter)
-            record_decisions(self.state_conn, result, self.config.dead_letter_topic)
-            self.state_conn.commit()  # conflicts, dead letters, tombstones: before the targets
+            self._record_decisions(result)
+            self.state_conn.commit()  # tombstones and the rest: before the targets
             for side, session in self._commit_order(result):
                 session.commit()
                 for part, (next_offset, _) in fence.get(side, {}).items():  # a replay reads lower
@@ -600,6 +600,24 @@ class StreamConsumer:
                 session.record_offsets(self.config.group_id, fence[side])
         for name, delete_side, event, deleted_at in result.deletes:
             self._bury(name, delete_side, event, deleted_at)
+
+    def _record_decisions(self, result: BatchResult) -> None:
+        """Each conflict and dead letter goes with the transaction of the target its change was
+        meant for, where that target shares the state database; the rest with the state
+        transaction that commits before the targets (see metrics.record_decisions)."""
+        conflicts: dict[Side, list[ConflictRecord]] = {}
+        letters: dict[Side, list[DeadLetter]] = {}
+        for c in result.conflicts:
+            conflicts.setdefault(c.incoming_side, []).append(c)
+        for letter in result.dead_letters:
+            side: Side = letter.event.side if letter.event is not None else "mysql"
+            letters.setdefault(side, []).append(letter)
+        for side in conflicts.keys() | letters.keys():
+            session = self.sessions.get(side)
+            writer = session.state_writer() if session is not None else None
+            conn = writer if writer is not None else self.state_conn
+            topic = self.config.dead_letter_topic
+            record_decisions(conn, conflicts.get(side, []), letters.get(side, []), topic)
 
     def _commit_order(self, result: BatchResult) -> list[tuple[Side, TargetSession]]:
         """The target that removed a resurrected row (``_bury``) commits first. Its delete was

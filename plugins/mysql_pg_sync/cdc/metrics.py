@@ -4,13 +4,13 @@ and the same counters as Prometheus metrics for the long-lived service."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start_http_server
 
-from mysql_pg_sync.cdc.apply import BatchResult
+from mysql_pg_sync.cdc.apply import BatchResult, ConflictRecord, DeadLetter
 from mysql_pg_sync.cdc.dead_letters import letter_row
 from mysql_pg_sync.cdc.handoff import TableState
 from mysql_pg_sync.cdc.images import to_json
@@ -39,14 +39,20 @@ def record_replayed(
 
 
 def record_decisions(
-    conn: psycopg.Connection[Any], result: BatchResult, dead_letter_topic: str
+    conn: psycopg.Connection[Any],
+    conflicts: Sequence[ConflictRecord],
+    dead_letters: Sequence[DeadLetter],
+    dead_letter_topic: str,
 ) -> None:
-    """Write a batch's conflicts and dead letters into the state transaction that commits
-    *before* the targets do, so nothing a target committed goes unrecorded. A crash in between
-    replays the batch; its records rewrite the rows of the same Kafka positions (one row per
-    position), so the last decision, the one that committed, is what stays."""
+    """Write a batch's conflicts and dead letters: in the target's own transaction when the
+    state schema shares its database (PostgreSQL), so they commit or roll back with the
+    writes they describe; otherwise in the state transaction that commits *before* the target,
+    so nothing it committed goes unrecorded. A crash in between then replays the batch, whose
+    records rewrite the rows of the same Kafka positions (one row per position)."""
+    if not conflicts and not dead_letters:
+        return
     with conn.transaction(), conn.cursor() as cur:
-        if result.conflicts:
+        if conflicts:
             cur.executemany(
                 "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
                 " incoming_image, target_image, winner, rule, kind, kafka_topic, kafka_partition,"
@@ -72,10 +78,10 @@ def record_decisions(
                         c.kind,
                         *_position(c.event),
                     )
-                    for c in result.conflicts
+                    for c in conflicts
                 ],
             )
-        if result.dead_letters:
+        if dead_letters:
             cur.executemany(
                 "INSERT INTO mps_sync.dead_letters (source_table, key, error_class, error,"
                 " kafka_topic, kafka_partition, kafka_offset, dead_letter_topic)"
@@ -84,7 +90,7 @@ def record_decisions(
                 " recorded_at = now(), source_table = EXCLUDED.source_table,"
                 " key = EXCLUDED.key, error_class = EXCLUDED.error_class,"
                 " error = EXCLUDED.error, dead_letter_topic = EXCLUDED.dead_letter_topic",
-                [letter_row(d, dead_letter_topic) for d in result.dead_letters],
+                [letter_row(d, dead_letter_topic) for d in dead_letters],
             )
 
 

@@ -116,6 +116,11 @@ class TargetSession(Protocol):
 
     def is_row_error(self, exc: BaseException) -> bool: ...
 
+    def state_writer(self) -> psycopg.Connection[Any] | None:
+        """A connection in this target's transaction when the state schema (``mps_sync``)
+        shares its database, so state rows commit or roll back with the target's writes."""
+        ...
+
     def ensure_offsets_table(self) -> None: ...
 
     def applied_offsets(self, group: str) -> Applied: ...
@@ -298,6 +303,9 @@ class PostgresTarget:
         """A problem with the data of some row (constraint, value), not with the connection."""
         return isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError)
 
+    def state_writer(self) -> psycopg.Connection[Any] | None:
+        return self.conn  # the state schema lives in the target PostgreSQL database (ADR 0005)
+
     def ensure_offsets_table(self) -> None:
         """Nothing to do: the state schema (070_applied_offsets) has it."""
 
@@ -433,6 +441,9 @@ class MySQLTarget:
         return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
             isinstance(exc, MySQLdb.OperationalError) and exc.args and exc.args[0] in (1366, 1292)
         )
+
+    def state_writer(self) -> psycopg.Connection[Any] | None:
+        return None  # the state schema is in PostgreSQL: no shared transaction with MySQL
 
     def ensure_offsets_table(self) -> None:
         """The applier's exactly-once fence must exist; the sync user usually may not create it."""

@@ -34,6 +34,10 @@ skipped, failed and unfinished ones are copied again, the Kafka position recorde
 `mode = reload` re-plans, truncates and copies the selected tables again; a table that other
 tables reference with a foreign key is reloaded together with them, in the same run.
 Chunk states: `SELECT * FROM mps_sync.backfill_chunks WHERE state <> 'done'`.
+
+**Dry run** (`dry_run = true`): plan only, nothing written. A table that has a plan shows what a
+resume would do (the kept plan, chunk counts by state, `to_copy_seqs`); `mode = resume` names
+every selected table that has no plan.
 """
 
 from __future__ import annotations
@@ -113,7 +117,12 @@ def _backfill() -> Any:
             description="create_missing: create absent tables, continue planned ones; "
             "resume: continue planned tables only; reload: truncate and copy again.",
         ),
-        "dry_run": Param(False, type="boolean", description="Plan and report only; write nothing."),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Plan and report only; write nothing. Tables with a plan show what a "
+            "resume would do (the chunks still to copy).",
+        ),
         "verify": Param(
             "checksums",
             type="string",

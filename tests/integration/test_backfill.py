@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from mysql_pg_sync.backfill import handoff
@@ -547,3 +548,176 @@ def test_zero_dates_switch_the_chunk_to_the_fallback_reader(
         (2, dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 59), Decimal(2**63), "00000"),
     ]
     assert reader == ("mysqlclient",)  # connectorx cannot hold a zero date: chunk re-read
+
+
+def _backfill_state(pg_db: DatabaseEndpoint, *targets: str) -> dict[str, Any]:
+    """Everything a backfill writes in PostgreSQL, to show a dry run changed none of it."""
+    tables = (
+        "mps_sync.backfill_tables",
+        "mps_sync.backfill_chunks",
+        "mps_sync.backfill_runs",
+        "mps_sync.table_state",
+        *targets,
+    )
+    with pg_connect(pg_db) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT to_jsonb(t)::text AS row FROM {table} t ORDER BY row"
+            ).fetchall()
+            for table in tables
+        }
+
+
+def test_dry_run_resume_reports_the_existing_plan_and_writes_nothing(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    options = RunOptions(chunk_rows=400, batch_rows=64)
+    bf.start_run("r1", options)
+    assert bf.plan(options).tables[0]["chunks"] == 5  # 1800 rows
+    bf.prepare(options, mapping.name)
+    for seq in (0, 1, 3):
+        bf.copy_chunk((mapping.name, seq), "r1", 64)
+    with pg_connect(pg_db, autocommit=True) as conn:  # a chunk that failed in the first run
+        conn.execute(
+            "UPDATE mps_sync.backfill_chunks SET state = 'failed', error = 'boom' WHERE seq = 2"
+        )
+    before = _backfill_state(pg_db, "public.items")
+
+    for mode in ("resume", "create_missing"):  # both continue an existing plan
+        dry = bf.plan(RunOptions(chunk_rows=999, mode=mode, dry_run=True))
+        (table,) = dry.tables
+        assert table["action"] == "resume"
+        assert (table["done"], table["failed"], table["planned"]) == (3, 1, 1)
+        assert (table["to_copy"], table["to_copy_seqs"]) == (2, "2, 4")
+        assert table["first_error"] == "#2: boom"
+        assert (table["chunk_rows"], table["strategy"]) == (400, "integer")  # the kept plan's
+        assert dry.groups == [[(mapping.name, 2)], [(mapping.name, 4)]]
+    assert _backfill_state(pg_db, "public.items") == before
+
+
+def test_dry_run_resume_without_a_plan_names_the_tables_and_writes_nothing(
+    endpoints: Endpoints,
+    items_source: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    mysql_admin_exec(mysql_admin, items_source.database, "CREATE TABLE other (id int PRIMARY KEY)")
+    items = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    other = mapping_for(items_source.database, "other", [("id", "int(11)", False)], ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [items, other], tmp_path)
+    dry = RunOptions(mode="resume", dry_run=True)
+    with pytest.raises(
+        BackfillError,
+        match=r"mode=resume continues an existing plan, but 2 table\(s\) have none \(no backfill "
+        r"ran in this database yet\): .*items, .*other; .* Use mode=create_missing",
+    ):
+        bf.plan(dry)
+    with pg_connect(pg_db) as conn:
+        assert conn.execute("SELECT to_regnamespace('mps_sync')").fetchone()[0] is None
+
+    bf.plan(RunOptions(tables=(items.name,)))  # items planned: only other lacks a plan
+    before = _backfill_state(pg_db)
+    with pytest.raises(BackfillError, match=r"1 table\(s\) have none: [^,]*other; nothing was"):
+        bf.plan(dry)
+    assert _backfill_state(pg_db) == before
+
+
+def test_key_hint_keyset_replaces_an_integer_key_chunk_by_its_exact_keys(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    mapping = mapping_for(
+        items_source.database, "items", ITEMS_COLUMNS, ("id",), backfill={"key_hint": "keyset"}
+    )
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    dry = bf.plan(RunOptions(chunk_rows=500, dry_run=True))
+    assert dry.tables[0]["strategy"] == "keyset"
+    run_all(bf, RunOptions(chunk_rows=500, strict_counts=True))
+    with pg_connect(pg_db, autocommit=True) as conn:
+        assert conn.execute("SELECT strategy FROM mps_sync.backfill_tables").fetchone() == (
+            "keyset",
+        )
+        # a retried chunk goes through the staged, exact-key delete: nothing duplicated
+        conn.execute("UPDATE mps_sync.backfill_chunks SET state = 'planned' WHERE seq = 1")
+    bf.copy_chunk((mapping.name, 1), "again", 100)
+    assert target_items(pg_db) == source_items(items_source)
+
+
+KEYED_T = [("id", "int(11)", False), ("v", "varchar(10)", True)]
+
+
+@pytest.mark.parametrize(
+    ("pg_ddl", "expected"),
+    [
+        (
+            [],
+            "no primary key or unique index on exactly the key (id): the copy would load, but "
+            'the stream\'s INSERT ... ON CONFLICT ("id") would fail on the first change; add one '
+            'before the backfill: ALTER TABLE "public"."t" ADD PRIMARY KEY ("id")',
+        ),
+        (
+            ["ALTER TABLE public.t ADD PRIMARY KEY (id, v)"],
+            "(found: primary key t_pkey on (id, v)): the copy would load, but the stream's "
+            'INSERT ... ON CONFLICT ("id") would fail on the first change; add one before the '
+            'backfill: CREATE UNIQUE INDEX ON "public"."t" ("id")',
+        ),
+        (
+            ["CREATE UNIQUE INDEX t_positive ON public.t (id) WHERE id > 0"],
+            "unique index t_positive on (id) cannot be used: it is partial (WHERE ...)",
+        ),
+        (
+            ["ALTER TABLE public.t ADD CONSTRAINT t_pk PRIMARY KEY (id) DEFERRABLE"],
+            "primary key t_pk on (id) cannot be used: it is DEFERRABLE",
+        ),
+        (["CREATE UNIQUE INDEX t_id ON public.t (id) INCLUDE (v)"], None),  # usable: loads
+    ],
+    ids=["no_key", "pk_on_more_columns", "partial_unique", "deferrable_pk", "unique_index_ok"],
+)
+def test_existing_target_needs_a_unique_index_on_exactly_the_key(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+    pg_ddl: list[str],
+    expected: str | None,
+) -> None:
+    mysql_admin_exec(
+        mysql_admin,
+        mysql_db.database,
+        "CREATE TABLE t (id int PRIMARY KEY, v varchar(10))",
+        "INSERT INTO t VALUES (1, 'a'), (2, NULL), (3, 'c')",
+    )
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.t (id integer NOT NULL, v varchar(10))")
+        for sql in pg_ddl:
+            conn.execute(sql)
+    mapping = mapping_for(mysql_db.database, "t", KEYED_T, ("id",))
+    bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
+    # what the stream will run: the check must agree with PostgreSQL's own arbiter rules
+    with pg_connect(pg_db) as conn:
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute("INSERT INTO public.t (id) VALUES (7) ON CONFLICT (id) DO NOTHING")
+            upsert_error = None
+        except psycopg.Error as exc:
+            upsert_error = exc
+    if expected is None:
+        assert upsert_error is None
+        run_all(bf, RunOptions(strict_counts=True))
+        with pg_connect(pg_db) as conn:
+            assert conn.execute("SELECT count(*) FROM public.t").fetchone()[0] == 3
+        return
+    assert upsert_error is not None
+    with pytest.raises(TargetSchemaError) as err:
+        run_all(bf, RunOptions())
+    message = str(err.value)
+    assert f"{mapping.name}: target table public.t is incompatible with the mapping" in message
+    assert "(nothing was copied)" in message
+    assert expected in message
+    with pg_connect(pg_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.t").fetchone()[0] == 0
+        states = conn.execute("SELECT DISTINCT state FROM mps_sync.backfill_chunks").fetchall()
+    assert states == [("planned",)]

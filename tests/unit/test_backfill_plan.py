@@ -75,6 +75,11 @@ def test_strategy_and_chunk_size() -> None:
     assert key_strategy(["int"]) == "integer"
     assert key_strategy(["text"]) == "keyset"
     assert key_strategy(["int", "int"]) == "keyset"
+    # the mapping's backfill.key_hint decides when given
+    assert key_strategy(["uint64"], "keyset") == "keyset"
+    assert key_strategy(["year"], "integer") == "integer"
+    with pytest.raises(PlanError, match=r"db\.t: backfill.key_hint is integer .*kinds: text"):
+        key_strategy(["text"], "integer", table="db.t")
     assert chunk_rows_for(250_000, 10, 100) == 104_857
     assert chunk_rows_for(None, 1, 0) == 5242  # no statistics yet: 200 bytes a row
 

@@ -77,6 +77,20 @@ def test_key_choice_primary_then_unique_not_null_then_none() -> None:
     assert entries["d.k"]["enabled"] is False
 
 
+def test_generated_key_hint_is_what_the_planner_picks_and_validates() -> None:
+    """A tinyint(1) key is a boolean to the converters (keyset chunks), a year key an integer:
+    the generated hint must agree, or the mapping validation refuses the generated file."""
+    tables = [
+        LiveTable(
+            "d", name, [column("k", ctype, False)], [LiveIndex("PRIMARY", ("k",), True, False)]
+        )
+        for name, ctype in (("flags", "tinyint(1)"), ("years", "year(4)"), ("ids", "bigint(20)"))
+    ]
+    entries, _ = generate(tables, {}, ["d"])
+    hints = {n: TableMapping.model_validate(e).backfill.key_hint for n, e in entries.items()}
+    assert hints == {"d.flags": "keyset", "d.years": "integer", "d.ids": "integer"}
+
+
 def test_rerun_keeps_hand_edits_and_reports_drift() -> None:
     first, _ = generate([orders()], {}, ["legacy"])
     edited = first["legacy.orders"]

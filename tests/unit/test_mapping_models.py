@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.models import TableMapping, load_mappings
@@ -14,7 +15,7 @@ source: legacy.orders
 target: public.orders
 key: [id]
 conflict: {rule: last_writer_wins, column: updated_at}
-backfill: {chunk_rows: 1000, split_column: id}
+backfill: {chunk_rows: 1000, key_hint: integer}
 reconcile: {authoritative: postgres, ignore_columns: [note], float_digits: 5}
 columns:
   - {name: id, column_type: bigint(20) unsigned, nullable: false, auto_increment: true}
@@ -101,6 +102,50 @@ def test_bad_field_names_file_table_and_field(tmp_path: Path, edit: str, expecte
     assert str(path) in message
     assert "table legacy.orders" in message
     assert expected in message
+
+
+def test_split_column_is_refused_naming_file_table_and_what_to_do(tmp_path: Path) -> None:
+    """It was accepted and then ignored: chunks are always ranges of the key."""
+    path = write(tmp_path, "orders.yaml", GOOD.replace("key_hint: integer", "split_column: id"))
+    with pytest.raises(MappingError) as err:
+        load_mappings(tmp_path)
+    message = str(err.value)
+    assert f"{path}: table legacy.orders: field backfill: split_column is not supported" in message
+    assert "remove it (size chunks with chunk_rows or chunk_mb" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "columns", "hint", "error"),
+    [
+        (["id"], [("id", "bigint(20) unsigned")], "integer", None),
+        (["id"], [("id", "year(4)")], "integer", None),
+        (["id"], [("id", "int(11)")], "keyset", None),
+        (["code"], [("code", "varchar(10)")], "keyset", None),
+        (["code"], [("code", "varchar(10)")], "integer", "the key is code (text)"),
+        (["flag"], [("flag", "tinyint(1)")], "integer", "the key is flag (bool)"),
+        (["a", "b"], [("a", "int(11)"), ("b", "int(11)")], "integer", "a (int), b (int)"),
+    ],
+)
+def test_key_hint_integer_needs_one_integer_key_column(
+    tmp_path: Path, key: list[str], columns: list[tuple[str, str]], hint: str, error: str | None
+) -> None:
+    entry = {
+        "source": "legacy.t",
+        "target": "public.t",
+        "key": key,
+        "backfill": {"key_hint": hint},
+        "columns": [{"name": n, "column_type": t, "nullable": False} for n, t in columns],
+    }
+    if error is None:
+        assert TableMapping.model_validate(entry).backfill.key_hint == hint
+        return
+    write(tmp_path, "t.yaml", yaml.safe_dump(entry))
+    with pytest.raises(MappingError) as err:
+        load_mappings(tmp_path)
+    message = str(err.value)
+    assert "table legacy.t: backfill.key_hint: integer needs a key of one integer column" in message
+    assert error in message
+    assert "use key_hint: keyset" in message
 
 
 def test_missing_key_needs_unsupported_reason(tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ from typing import Literal
 
 from mysql_pg_sync.backfill.keys import KeyValue, mysql_literal
 from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.mapping.models import INTEGER_KEY_KINDS, KeyHint
 
 KeyStrategy = Literal["integer", "keyset"]
 
 MAX_MAP_LENGTH = 1024  # Airflow's default [core] max_map_length
 DEFAULT_MAX_GROUPS = 1000  # stays under MAX_MAP_LENGTH with room for other mapped tasks
 DEFAULT_ROW_BYTES = 200  # when information_schema has no average row length yet
-INTEGER_KINDS = frozenset({"int", "uint64", "year"})
+INTEGER_KINDS = INTEGER_KEY_KINDS
 
 
 class PlanError(SyncError):
@@ -41,11 +42,22 @@ class ChunkSpec:
     upper: KeyValue | None
 
 
-def key_strategy(key_kinds: Sequence[str]) -> KeyStrategy:
-    """``integer`` for a single integer key column, ``keyset`` for everything else."""
-    if len(key_kinds) == 1 and key_kinds[0] in INTEGER_KINDS:
-        return "integer"
-    return "keyset"
+def key_strategy(
+    key_kinds: Sequence[str], hint: KeyHint = "auto", *, table: str = ""
+) -> KeyStrategy:
+    """The mapping's ``backfill.key_hint``; ``auto``: ``integer`` for a single integer key
+    column, ``keyset`` for everything else."""
+    integer = len(key_kinds) == 1 and key_kinds[0] in INTEGER_KINDS
+    if hint == "keyset":
+        return "keyset"
+    if hint == "integer" and not integer:
+        # the mapping validation refuses this already; a range delete on any other key would
+        # remove rows by PostgreSQL's order, not MySQL's
+        raise PlanError(
+            f"{table}: backfill.key_hint is integer but the key is not one integer column "
+            f"(kinds: {', '.join(key_kinds)}); set key_hint: keyset or auto in its mapping"
+        )
+    return "integer" if integer else "keyset"
 
 
 def chunk_rows_for(chunk_rows: int | None, chunk_mb: float | None, avg_row_bytes: int) -> int:

@@ -212,6 +212,10 @@ class Backfill:
     # -- plan ---------------------------------------------------------------------------------
 
     def plan(self, options: RunOptions) -> PlanOutcome:
+        """Plan the selected tables, or keep their existing plans (``mode=reload`` re-plans).
+
+        A dry run reads the existing plans too, so it reports what the run would do (which
+        tables resume, which chunks are still to copy), and writes nothing."""
         tables, refused = self.select(options.tables)
         outcome = PlanOutcome(refused=refused)
         with self._pg() as pg_conn:
@@ -219,51 +223,102 @@ class Backfill:
                 self._refuse_referenced(pg_conn, tables)
             if not options.dry_run:
                 ensure_schema(pg_conn)
+            has_state = not options.dry_run or state.has_state(pg_conn)
+            if options.mode == "resume":  # before any key walk, naming every such table
+                self._refuse_unplanned(pg_conn, tables, has_state=has_state)
             # each table's key walk scans its key index: tables are walked side by side
             with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as walkers:
-                for planned in walkers.map(lambda m: self._plan_one(m, options), tables):
+                walked = walkers.map(lambda m: self._plan_one(m, options, has_state), tables)
+                for planned in walked:
                     if planned["action"] == "finished":
                         outcome.finished.append(planned["table"])
                     else:
                         outcome.tables.append(planned)
-            if not options.dry_run:
-                pending = state.pending_chunks(pg_conn, [t["table"] for t in outcome.tables])
-                outcome.groups = group_chunks(pending, options.max_groups)
+            refs: list[ChunkRef] = []
+            for planned in outcome.tables:
+                if options.dry_run and planned["action"] == "planned":  # not stored: as it would be
+                    refs += [(planned["table"], seq) for seq in range(planned["chunks"])]
+                else:
+                    refs += state.pending_chunks(pg_conn, [planned["table"]])
+            outcome.groups = group_chunks(refs, options.max_groups)
         log.info(
-            "plan: %d table(s), %d refused, %d chunk group(s)",
+            "plan%s: %d table(s), %d refused, %d chunk group(s)",
+            " (dry run, nothing written)" if options.dry_run else "",
             len(outcome.tables),
             len(outcome.refused),
             len(outcome.groups),
         )
         return outcome
 
-    def _plan_one(self, mapping: TableMapping, options: RunOptions) -> dict[str, Any]:
+    def _refuse_unplanned(
+        self, pg_conn: Any, tables: Sequence[TableMapping], *, has_state: bool
+    ) -> None:
+        """``mode=resume`` only continues existing plans: refuse tables that have none."""
+        unplanned = [
+            m.name for m in tables if not has_state or state.load_plan(pg_conn, m.name) is None
+        ]
+        if unplanned:
+            raise BackfillError(
+                f"mode=resume continues an existing plan, but {len(unplanned)} table(s) have "
+                "none"
+                + ("" if has_state else " (no backfill ran in this database yet)")
+                + ": "
+                + ", ".join(unplanned)
+                + "; nothing was planned or copied. Use mode=create_missing: it plans these "
+                "tables and continues the planned ones"
+            )
+
+    def _plan_one(
+        self, mapping: TableMapping, options: RunOptions, has_state: bool
+    ) -> dict[str, Any]:
         with self._pg() as pg_conn, self._mysql() as mysql_conn:
-            return self._plan_table(pg_conn, mysql_conn, mapping, options)
+            return self._plan_table(pg_conn, mysql_conn, mapping, options, has_state)
 
     def _plan_table(
-        self, pg_conn: Any, mysql_conn: Any, mapping: TableMapping, options: RunOptions
+        self,
+        pg_conn: Any,
+        mysql_conn: Any,
+        mapping: TableMapping,
+        options: RunOptions,
+        has_state: bool = True,
     ) -> dict[str, Any]:
-        existing = None if options.dry_run else state.load_plan(pg_conn, mapping.name)
+        existing = state.load_plan(pg_conn, mapping.name) if has_state else None
         if existing is not None and options.mode != "reload":
-            states = state.chunk_states(pg_conn, mapping.name)
             if state.is_finalized(pg_conn, mapping.name):
                 log.info("%s: already backfilled and streaming; skipped", mapping.name)
                 return {"table": mapping.name, "action": "finished"}
-            log.info("%s: keeping the existing plan (%s)", mapping.name, states)
+            states = state.chunk_states(pg_conn, mapping.name)
+            to_copy = [seq for _, seq in state.pending_chunks(pg_conn, [mapping.name])]
+            log.info(
+                "%s: %s the existing plan (%s); chunks to copy: %s",
+                mapping.name,
+                "a run would keep" if options.dry_run else "keeping",
+                states,
+                _seq_ranges(to_copy) or "none",
+            )
             return {
                 "table": mapping.name,
                 "action": "resume",
                 "chunks": sum(states.values()),
                 **states,
+                "to_copy": len(to_copy),
+                "to_copy_seqs": _seq_ranges(to_copy),
+                "chunk_rows": existing.chunk_rows,
+                "strategy": existing.strategy,
+                "reader": existing.reader,
+                "first_error": state.first_chunk_error(pg_conn, mapping.name),
             }
-        if options.mode == "resume":
+        if options.mode == "resume":  # plan() refuses these first; kept for direct callers
             raise BackfillError(
                 f"{mapping.name}: mode=resume but the table has no plan; use mode=create_missing"
             )
         reader, why = readers.choose_reader(mapping)
         log.info("%s: reader %s (%s)", mapping.name, reader, why)
-        strategy = key_strategy([mapping.column(k).kind for k in mapping.key])
+        strategy = key_strategy(
+            [mapping.column(k).kind for k in mapping.key],
+            mapping.backfill.key_hint,
+            table=mapping.name,
+        )
         rows_per_chunk = chunk_rows_for(
             options.chunk_rows or (None if options.chunk_mb else mapping.backfill.chunk_rows),
             options.chunk_mb or mapping.backfill.chunk_mb,
@@ -649,6 +704,18 @@ class Backfill:
 
     def _mysql(self) -> Any:
         return _closing(mysql_connect(self.endpoints.mysql, autocommit=True))
+
+
+def _seq_ranges(seqs: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"``: a plan of thousands of chunks stays short."""
+    parts: list[str] = []
+    for seq in seqs:
+        if parts and seq == int(parts[-1].rpartition("-")[2]) + 1:
+            first = parts[-1].partition("-")[0]
+            parts[-1] = f"{first}-{seq}"
+        else:
+            parts.append(str(seq))
+    return ", ".join(parts)
 
 
 class _closing:

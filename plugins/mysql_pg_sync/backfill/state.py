@@ -38,6 +38,15 @@ class ChunkResult:
 REJECTS_TABLE = "mps_sync.backfill_rejects"  # 060_backfill_rejects.sql
 
 
+def has_state(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the backfill's state tables exist (a dry run reads them but never creates them)."""
+    row = conn.execute(
+        "SELECT to_regclass('mps_sync.backfill_tables') IS NOT NULL "
+        "AND to_regclass('mps_sync.backfill_chunks') IS NOT NULL"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def load_plan(conn: psycopg.Connection[Any], source_table: str) -> TablePlan | None:
     row = conn.execute(
         "SELECT source_table, target_table, key_columns, strategy, reader, chunk_rows "

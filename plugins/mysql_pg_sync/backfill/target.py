@@ -4,11 +4,14 @@ Tables are created by :mod:`mysql_pg_sync.ddl` (schema, enum types, table, key, 
 secondary indexes and foreign keys wait for :mod:`.finalize`). The compatibility check lets
 PostgreSQL itself normalise the mapping's types (a temporary table built from the same column
 types the DDL uses), so ``timestamptz(6)`` and ``timestamp(6) with time zone`` compare equal.
+It also wants a unique index on exactly the mapping's key: the copy itself never needs one,
+but the stream's ``INSERT ... ON CONFLICT (key)`` fails on every change without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -51,6 +54,88 @@ def existing_columns(
     return {r[0]: (r[1], bool(r[2]), bool(r[3])) for r in rows}
 
 
+@dataclass(frozen=True)
+class UniqueIndex:
+    """A unique index (or primary key / unique constraint) of the existing target table."""
+
+    name: str
+    columns: tuple[str, ...]  # key columns in index order; INCLUDE columns left out
+    primary: bool = False
+    deferrable: bool = False
+    partial: bool = False
+    expressions: bool = False
+    valid: bool = True
+
+    def unusable(self) -> str | None:
+        """Why ``ON CONFLICT`` cannot take this index as its arbiter, or None."""
+        reasons = [
+            why
+            for why, bad in (
+                ("it is DEFERRABLE", self.deferrable),
+                ("it is partial (WHERE ...)", self.partial),
+                ("it indexes expressions", self.expressions),
+                ("it is not valid (a failed CREATE INDEX CONCURRENTLY)", not self.valid),
+            )
+            if bad
+        ]
+        return " and ".join(reasons) or None
+
+
+def unique_indexes(conn: psycopg.Connection[Any], schema: str, table: str) -> list[UniqueIndex]:
+    """Every unique index of the table, primary key first."""
+    rows = conn.execute(
+        "SELECT ic.relname, i.indisprimary, NOT i.indimmediate, i.indpred IS NOT NULL, "
+        "i.indexprs IS NOT NULL, i.indisvalid, "
+        "ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY "
+        "k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "ORDER BY k.n) "
+        "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass(%s) AND i.indisunique "
+        "ORDER BY i.indisprimary DESC, ic.relname",
+        (pg.qualified(schema, table),),
+    ).fetchall()
+    return [
+        UniqueIndex(
+            name=str(r[0]),
+            columns=tuple(str(c) for c in r[6]),
+            primary=bool(r[1]),
+            deferrable=bool(r[2]),
+            partial=bool(r[3]),
+            expressions=bool(r[4]),
+            valid=bool(r[5]),
+        )
+        for r in rows
+    ]
+
+
+def key_problem(mapping: TableMapping, indexes: Sequence[UniqueIndex]) -> str | None:
+    """Why the stream could not upsert into the existing table by the mapping's key (pure).
+
+    ``ON CONFLICT (key)`` needs a non-deferrable, non-partial unique index on exactly the key's
+    columns, in any order; one on more or fewer columns does not count."""
+    key = mapping.pg_key
+    matching = [i for i in indexes if set(i.columns) == set(key) and len(i.columns) == len(key)]
+    if any(i.unusable() is None for i in matching):
+        return None
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    columns = pg.column_list(key)
+    if any(i.primary for i in indexes):
+        fix = f"CREATE UNIQUE INDEX ON {table} ({columns})"
+    else:
+        fix = f"ALTER TABLE {table} ADD PRIMARY KEY ({columns})"
+    found = "; ".join(
+        f"{'primary key' if i.primary else 'unique index'} {i.name} on ({', '.join(i.columns)})"
+        + (f" cannot be used: {i.unusable()}" if i in matching else "")
+        for i in indexes
+    )
+    return (
+        f"no primary key or unique index on exactly the key ({', '.join(key)})"
+        + (f" (found: {found})" if found else "")
+        + f": the copy would load, but the stream's INSERT ... ON CONFLICT ({columns}) would "
+        f"fail on the first change; add one before the backfill: {fix}"
+    )
+
+
 def mapped_types(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[str, str]:
     """The mapping's PostgreSQL types as PostgreSQL formats them."""
     probe = "mps_backfill_type_probe"
@@ -71,9 +156,12 @@ def mapped_types(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[s
 
 
 def incompatibilities(
-    mapping: TableMapping, wanted: dict[str, str], existing: dict[str, tuple[str, bool, bool]]
+    mapping: TableMapping,
+    wanted: dict[str, str],
+    existing: dict[str, tuple[str, bool, bool]],
+    indexes: Sequence[UniqueIndex],
 ) -> list[str]:
-    """Every reason the existing table cannot take the copy (pure)."""
+    """Every reason the existing table cannot take the copy, or the stream after it (pure)."""
     problems = []
     for col in mapping.synced_columns():
         have = existing.get(col.pg_name)
@@ -89,6 +177,9 @@ def incompatibilities(
             problems.append(
                 f"column {name!r} ({pg_type}) is NOT NULL without a default and not in the mapping"
             )
+    key = key_problem(mapping, indexes)
+    if key is not None:
+        problems.append(key)
     return problems
 
 
@@ -106,7 +197,9 @@ def ensure_target(
             )
         ddl.apply_ddl(conn, ddl.plan_ddl(mappings, [mapping]))
         return True
-    problems = incompatibilities(mapping, mapped_types(conn, mapping), existing)
+    problems = incompatibilities(
+        mapping, mapped_types(conn, mapping), existing, unique_indexes(conn, schema, table)
+    )
     if problems:
         raise TargetSchemaError(
             f"{mapping.name}: target table {mapping.target} is incompatible with the mapping "

@@ -41,7 +41,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-mb", type=float, default=None)
     parser.add_argument("--max-parallel", type=int, default=2, help="worker processes")
     parser.add_argument("--mode", choices=MODES, default="create_missing")
-    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan, write nothing; tables with a plan show the chunks still to copy",
+    )
     parser.add_argument(
         "--verify",
         choices=VERIFY_MODES,

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.introspect import LiveColumn, LiveTable
-from mysql_pg_sync.mapping.models import DEFAULT_CHUNK_ROWS, EnumStyle
+from mysql_pg_sync.mapping.models import DEFAULT_CHUNK_ROWS, INTEGER_KEY_KINDS, EnumStyle
 from mysql_pg_sync.names import INTERNAL_TABLES
-from mysql_pg_sync.types.typemap import default_pg_type, parse_column_type, rule_for
+from mysql_pg_sync.types.typemap import default_pg_type, kind_of, rule_for
 
-_INTEGER_BASES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
 NO_KEY_REASON = (
     "no primary key and no unique key over NOT NULL columns, so rows cannot be matched; "
     "add a primary key in MySQL and run `mappings generate` again"
@@ -111,10 +111,16 @@ def _column_entry(table: LiveTable, column: LiveColumn, options: GenerateOptions
 
 
 def _key_hint(table: LiveTable, key: tuple[str, ...]) -> str:
+    """What ``auto`` picks for this key, written out so the file shows how it is chunked; by the
+    same kinds the mapping validation checks (a ``tinyint(1)`` key is a boolean, not integer)."""
     if len(key) != 1:
         return "keyset"
     column = next(c for c in table.columns if c.name == key[0])
-    return "integer" if parse_column_type(column.column_type).base in _INTEGER_BASES else "keyset"
+    try:
+        kind = kind_of(column.column_type, default_pg_type(column.column_type))
+    except MappingError:  # not in the type map: the column entry says so
+        return "keyset"
+    return "integer" if kind in INTEGER_KEY_KINDS else "keyset"
 
 
 def target_schema_for(db: str, databases: Iterable[str], options: GenerateOptions) -> str:

@@ -15,7 +15,7 @@ API summary (everything other modules need)::
         m.column_by_pg_name("status")                  # by PostgreSQL name
         m.direction                                    # "mysql_to_pg" | "pg_to_mysql" | "both"
         m.conflict.rule, m.conflict.column             # "last_writer_wins" | "version" | ...
-        m.backfill.chunk_rows, m.backfill.chunk_mb, m.backfill.split_column
+        m.backfill.chunk_rows, m.backfill.chunk_mb, m.backfill.key_hint
         m.backfill.on_bad_value                        # "fail" | "reject" (backfill_rejects)
         m.reconcile.authoritative, m.reconcile.ignore_columns, m.reconcile.float_digits
         m.values.nul_bytes, m.values.zero_dates       # special-value policies
@@ -56,6 +56,7 @@ EnumStyle = Literal["enum", "check"]
 KeyHint = Literal["auto", "integer", "keyset"]
 BadValuePolicy = Literal["fail", "reject"]
 
+INTEGER_KEY_KINDS = frozenset({"int", "uint64", "year"})  # kinds a key may be range-chunked by
 DEFAULT_CHUNK_ROWS = 250_000  # measured sweet spot for connectorx -> ADBC (see measurements.md)
 DEFAULT_FLOAT_DIGITS = 6  # FLOAT is single precision: ~6 significant digits survive both engines
 DEFAULT_DOUBLE_DIGITS = 15
@@ -225,15 +226,17 @@ class ConflictPolicy(_Frozen):
 
 
 class BackfillOptions(_Frozen):
-    """How the initial copy is chunked."""
+    """How the initial copy is chunked. Chunks are always ranges of the table's ``key``."""
 
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, gt=0)
     chunk_mb: int | None = Field(default=None, gt=0, description="cap per chunk, if set")
-    split_column: str | None = Field(
-        default=None, description="MySQL column to chunk on; defaults to the first key column"
-    )
     key_hint: KeyHint = Field(
-        default="auto", description="integer: walk the index; keyset: composite/string keys"
+        default="auto",
+        description=(
+            "how a chunk's earlier rows are replaced in PostgreSQL. integer: by key range "
+            "(a single integer key column only); keyset: by the exact keys read from MySQL "
+            "(any key); auto: integer when the key allows it, else keyset"
+        ),
     )
     order: int = Field(default=0, description="lower runs first; FK parents before children")
     on_bad_value: BadValuePolicy = Field(
@@ -243,6 +246,21 @@ class BackfillOptions(_Frozen):
             "value, or reject: copy the other rows and record the row in mps_sync.backfill_rejects"
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_split_column(cls, data: Any) -> Any:
+        # Removed rather than ignored: chunking on anything but the key cannot replace a retried
+        # chunk's rows exactly (a row whose column changes between two chunk reads would be
+        # copied twice or not at all; NULLs fall in no range).
+        if isinstance(data, dict) and "split_column" in data:
+            raise ValueError(
+                "split_column is not supported: chunks are always ranges of the table's key, "
+                "the only column set whose ranges let a retried chunk replace exactly its own "
+                "rows; remove it (size chunks with chunk_rows or chunk_mb; pick range or "
+                "exact-key chunks with key_hint)"
+            )
+        return data
 
 
 class ReconcileOptions(_Frozen):
@@ -343,12 +361,16 @@ class TableMapping(_Frozen):
         for col in self.key:
             if by_name[col].exclude:
                 raise ValueError(f"key column {col!r} is excluded; a key must be synced")
-        for label, col_name in (
-            ("conflict.column", self.conflict.column),
-            ("backfill.split_column", self.backfill.split_column),
-        ):
-            if col_name is not None and col_name not in known:
-                raise ValueError(f"{label}: unknown column {col_name!r}; known: {sorted(known)}")
+        if self.conflict.column is not None and self.conflict.column not in known:
+            raise ValueError(
+                f"conflict.column: unknown column {self.conflict.column!r}; known: {sorted(known)}"
+            )
+        if self.backfill.key_hint == "integer" and self.key and not self.has_integer_key():
+            kinds = ", ".join(f"{k} ({by_name[k].kind})" for k in self.key)
+            raise ValueError(
+                f"backfill.key_hint: integer needs a key of one integer column, but the key is "
+                f"{kinds}; use key_hint: keyset (or auto, which picks it for this key)"
+            )
         return self
 
     @property
@@ -363,6 +385,10 @@ class TableMapping(_Frozen):
     @property
     def pg_key(self) -> tuple[str, ...]:
         return tuple(self.column(c).pg_name for c in self.key)
+
+    def has_integer_key(self) -> bool:
+        """One key column of an integer kind: its ranges mean the same on both engines."""
+        return len(self.key) == 1 and self.column(self.key[0]).kind in INTEGER_KEY_KINDS
 
     def synced_columns(self) -> tuple[ColumnMapping, ...]:
         return tuple(c for c in self.columns if not c.exclude)
@@ -506,6 +532,7 @@ def dump_yaml_entry(mapping: TableMapping) -> dict[str, Any]:
 
 
 __all__ = [
+    "INTEGER_KEY_KINDS",
     "BackfillOptions",
     "ColumnMapping",
     "ConflictPolicy",

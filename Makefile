@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help setup stack-up stack-down stack-status stack-logs airflow-ui demo test unit integration \
         dags-test lint format typecheck check pre-commit mappings-generate mappings-validate ddl \
-        bench bench-backfill bench-stream bench-reconcile bench-reconcile-10m chaos prune-test-data
+        bench bench-backfill bench-stream bench-reconcile bench-reconcile-10m chaos prune-test-data cli
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ mappings-validate: setup ## validate include/mappings/*.yaml
 
 ddl: stack-up ## create PostgreSQL tables from the mappings (ARGS=--dry-run prints the SQL)
 	@$(RUN) python -m mysql_pg_sync ddl $(ARGS)
+
+cli: stack-up ## run the library's CLI on the local stack: make cli ARGS="connectors delete --drop-slot"
+	@$(RUN) python -m mysql_pg_sync $(ARGS)
 
 bench: bench-backfill bench-reconcile bench-stream ## every benchmark (see bench/README.md)
 

@@ -71,6 +71,25 @@ def _copy(
 # -- one bad table ---------------------------------------------------------------------------
 
 
+def _bad_and_good_tables(
+    mysql_admin: DatabaseEndpoint, db: str
+) -> tuple[TableMapping, TableMapping]:
+    """MySQL ``a``, whose chunk fails (a TIME PostgreSQL refuses), and ``b``, which loads; ``a``
+    sorts first, so it is finalized first."""
+    mysql_admin_exec(
+        mysql_admin,
+        db,
+        "CREATE TABLE a (id int PRIMARY KEY, d time)",
+        "INSERT INTO a VALUES (1, '10:00:00'), (2, '-05:00:00')",
+        "CREATE TABLE b (id int PRIMARY KEY, v varchar(10))",
+        "INSERT INTO b VALUES (1, 'x'), (2, 'y')",
+    )
+    return (
+        _mapping(db, "a", [("id", "int(11)"), ("d", "time")]),
+        _mapping(db, "b", [("id", "int(11)"), ("v", "varchar(10)")]),
+    )
+
+
 def test_a_failed_table_does_not_keep_the_others_from_streaming(
     endpoints: Endpoints,
     mysql_db: DatabaseEndpoint,
@@ -78,17 +97,7 @@ def test_a_failed_table_does_not_keep_the_others_from_streaming(
     pg_db: DatabaseEndpoint,
     tmp_path: Path,
 ) -> None:
-    db = mysql_db.database
-    mysql_admin_exec(
-        mysql_admin,
-        db,
-        "CREATE TABLE a (id int PRIMARY KEY, d time)",  # sorts first: finalized first
-        "INSERT INTO a VALUES (1, '10:00:00'), (2, '-05:00:00')",  # a TIME PostgreSQL refuses
-        "CREATE TABLE b (id int PRIMARY KEY, v varchar(10))",
-        "INSERT INTO b VALUES (1, 'x'), (2, 'y')",
-    )
-    a = _mapping(db, "a", [("id", "int(11)"), ("d", "time")])
-    b = _mapping(db, "b", [("id", "int(11)"), ("v", "varchar(10)")])
+    a, b = _bad_and_good_tables(mysql_admin, mysql_db.database)
     bf = make_backfill(endpoints, mysql_db, pg_db, [a, b], tmp_path)
     bf.start_run("run1", OPTIONS)
     outcome = bf.plan(OPTIONS)
@@ -129,17 +138,8 @@ def test_the_cli_finalizes_the_other_tables_and_fails_naming_the_bad_one(
     tmp_path: Path,
 ) -> None:
     """The CLI stopped at the first failed chunk group, so tables after it stayed paused."""
+    a, b = _bad_and_good_tables(mysql_admin, mysql_db.database)
     db = mysql_db.database
-    mysql_admin_exec(
-        mysql_admin,
-        db,
-        "CREATE TABLE a (id int PRIMARY KEY, d time)",
-        "INSERT INTO a VALUES (1, '10:00:00'), (2, '-05:00:00')",  # a TIME PostgreSQL refuses
-        "CREATE TABLE b (id int PRIMARY KEY, v varchar(10))",
-        "INSERT INTO b VALUES (1, 'x'), (2, 'y')",
-    )
-    a = _mapping(db, "a", [("id", "int(11)"), ("d", "time")])
-    b = _mapping(db, "b", [("id", "int(11)"), ("v", "varchar(10)")])
     folder = tmp_path / "mappings"
     folder.mkdir()
     (folder / "t.yaml").write_text(

@@ -5,7 +5,8 @@ The initial copy MySQL -> PostgreSQL, in parallel key-range chunks, handed over 
 without gaps (design decision 1).
 
 1. **plan**: splits each selected table by its key into chunks of about the target size (the
-   key index is walked on MySQL, so sparse keys still give even chunks) and groups them so the
+   mapping's `backfill.chunk_rows` unless the `chunk_rows`/`chunk_mb` Params are set; the key
+   index is walked on MySQL, so sparse keys still give even chunks) and groups them so the
    mapped copy stays under Airflow's `max_map_length`. Tables without a usable key are refused
    with the reason.
 2. **prepare**: creates missing target tables (`create_missing`), refuses an incompatible existing
@@ -47,21 +48,15 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from mysql_pg_sync.airflow.notifier import notify_failure
+
 MAX_PARALLEL_CEILING = 16  # parse-time cap; the run's own cap comes from the max_parallel param
 
 
 def _options() -> Any:
-    from mysql_pg_sync.backfill.runner import RunOptions
+    from mysql_pg_sync.airflow.dag_params import backfill_options
 
-    params = get_current_context()["params"]
-    return RunOptions(
-        tables=tuple(params["tables"]),
-        chunk_rows=params["chunk_rows"] or None,
-        chunk_mb=params["chunk_mb"] or None,
-        max_parallel=int(params["max_parallel"]),
-        mode=params["mode"],
-        dry_run=bool(params["dry_run"]),
-    )
+    return backfill_options(get_current_context()["params"])
 
 
 def _backfill() -> Any:
@@ -81,7 +76,12 @@ def _backfill() -> Any:
     catchup=False,
     max_active_runs=1,
     tags=["mysql_pg_sync", "backfill"],
-    default_args={"owner": "mysql_pg_sync", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "mysql_pg_sync",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": notify_failure,
+    },
     params={
         "tables": Param(
             [],
@@ -91,10 +91,12 @@ def _backfill() -> Any:
             "empty = every enabled mapping.",
         ),
         "chunk_rows": Param(
-            250_000,
+            None,
             type=["null", "integer"],
-            minimum=1,
-            description="Target rows per chunk (empty: the mapping's value).",
+            minimum=0,
+            description="Target rows per chunk for every selected table. Leave empty (or 0) "
+            "to use each mapping's backfill.chunk_rows (250000 unless the mapping sets it); a "
+            "value here overrides hand-tuned mappings.",
         ),
         "chunk_mb": Param(
             None,

@@ -42,6 +42,12 @@ DEFAULT_ARGS = {
 
 
 HEALTH_WAIT_S = 60.0  # per connector, so a health run ends well inside its 5-minute slot
+# One health try: both connectors' waits plus Connect's HTTP timeouts. The run's timeout must
+# outlast every try and retry delay: a run the scheduler times out has its task skipped, so the
+# task's final failure (and with it the alert) would never happen.
+HEALTH_TRY_TIMEOUT = timedelta(seconds=2 * HEALTH_WAIT_S + 30)
+HEALTH_RETRY_DELAY = timedelta(seconds=20)
+HEALTH_RUN_TIMEOUT = timedelta(minutes=7)
 
 
 def _context(timeout_s: float | None = None) -> Any:
@@ -95,9 +101,13 @@ with DAG(
     schedule=timedelta(minutes=5),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=timedelta(minutes=4),
+    dagrun_timeout=HEALTH_RUN_TIMEOUT,
     tags=["mysql_pg_sync", "cdc", "health"],
-    default_args={**DEFAULT_ARGS, "retry_delay": timedelta(seconds=20)},
+    default_args={
+        **DEFAULT_ARGS,
+        "retry_delay": HEALTH_RETRY_DELAY,
+        "execution_timeout": HEALTH_TRY_TIMEOUT,
+    },
 ) as connectors_health_dag:
 
     @task

@@ -12,6 +12,10 @@ reconcile drift, conflicts in the last 24 h, dead letters) plus the users' own i
 and alerts through the shared failure notifier (`mps_alerts`: log, email or webhook); a
 **warn** breach is reported only.
 
+After a reconcile run, unrepaired drift is judged as of that run (the Asset event's
+`run_id`; its `status` heads the summary and the report): a table the run could not compare
+is a fail-severity error naming the run and the drift the previous run left, never "0 drift".
+
 Results land in `mps_sync.dq_runs` / `mps_sync.dq_results`, in the GE validation store, in Data
 Docs and in a self-contained HTML report under `$MPS_REPORTS_DIR/quality/` (linked from the
 **Sync status** page).
@@ -56,20 +60,27 @@ with DAG(
     @task(outlets=[QUALITY_DONE])
     def validate() -> dict[str, object]:
         """Run the checks; a fail-severity breach fails the task without retrying."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
+        from mysql_pg_sync.airflow.asset_events import reconcile_trigger
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_configured
 
         context = get_current_context()
+        trigger = reconcile_trigger(context, RECONCILE_DONE)
         run = run_configured(
-            context["run_id"], context["params"]["tables"], endpoints_from_airflow()
+            context["run_id"], context["params"]["tables"], endpoints_from_airflow(), trigger
         )
         print(run.summary())
         try:
             raise_on_breach(run)
         except DataQualityBreach as breach:
             raise AirflowFailException(str(breach)) from None
-        return {"run_id": run.run_id, "report": run.report_path, **run.counts()}
+        return {
+            "run_id": run.run_id,
+            "report": run.report_path,
+            "reconcile": None if trigger is None else trigger.as_dict(),
+            **run.counts(),
+        }
 
     validate()

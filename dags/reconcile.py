@@ -11,9 +11,11 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
    (differing columns named). Suspects are compared again after `recheck_delay_s` so rows that
-   were in flight are not drift. With `repair`, confirmed drift is repaired from the
-   winning side through the stream applier, under the mapping's conflict rule; `dry_run` only
-   records what would be written. `max_repairs` limits the whole run: a table whose repairs
+   were in flight are not drift. With `repair` **and `dry_run` off**, confirmed drift is
+   repaired from the winning side through the stream applier, under the mapping's conflict
+   rule. `dry_run` is on by default: with it, `repair` only plans the repairs and records them
+   (status `dry_run` in `mps_sync.reconcile_repairs`), **nothing is written**, and the run
+   summary says so. `max_repairs` limits the whole run: a table whose repairs
    would take the run past it is refused as a whole. A table whose schema differs from its
    mapping fails alone (no retry); an unreachable database fails the task, which retries. A
    retry keeps the repairs an earlier attempt applied and settles the ones it left `planned`.
@@ -21,7 +23,12 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    `.html` (self-contained), stores the run's status and updates the Asset
    `mysql_pg_sync://reconcile` (extra: `run_id`, `status`), which schedules the `data_quality`
    DAG. A table that never finished (a killed or timed-out task, PostgreSQL unreachable) is an
-   error, so the run's status is `failed`, never `succeeded`.
+   error, so the run's status is `failed`, never `succeeded`. Its summary (task log and
+   return value) names each table not in sync and whether repairs were written or only planned.
+4. **verdict**: fails the DAG run, which alerts through the shared notifier, when the run's
+   status is `drift` (confirmed drift left unrepaired: repair off, a dry run, refused or failed
+   repairs) or `failed`. It runs after the report, so the report and the Asset event are out
+   either way.
 
 Drift rows: `SELECT * FROM mps_sync.reconcile_drift WHERE run_id = <run>`; every repair, planned,
 refused or applied: `mps_sync.reconcile_repairs`.
@@ -34,6 +41,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from mysql_pg_sync.airflow.notifier import notify_failure
 
 RECONCILE_DONE = Asset("mysql_pg_sync://reconcile")
 PARAM_NAMES = ("tables", "dry_run", "repair", "max_repairs", "recheck_delay_s")
@@ -54,7 +63,12 @@ def _params() -> Any:
     catchup=False,
     max_active_runs=1,
     tags=["mysql_pg_sync", "reconcile"],
-    default_args={"owner": "mysql_pg_sync", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "owner": "mysql_pg_sync",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": notify_failure,
+    },
     params={
         "tables": Param(
             [],
@@ -62,8 +76,20 @@ def _params() -> Any:
             items={"type": "string"},
             description="MySQL db.table, PostgreSQL schema.table or bare names; empty = all.",
         ),
-        "repair": Param(False, type="boolean", description="Repair confirmed drift."),
-        "dry_run": Param(True, type="boolean", description="Record repairs without writing."),
+        "repair": Param(
+            False,
+            type="boolean",
+            description="Repair confirmed drift from the winning side. Repairs are written "
+            "only with dry_run off; with dry_run on (the default) they are only planned and "
+            "recorded.",
+        ),
+        "dry_run": Param(
+            True,
+            type="boolean",
+            description="On (default): repairs are planned and recorded in "
+            "mps_sync.reconcile_repairs, nothing is written. Turn it off, with repair on, to "
+            "write the repairs.",
+        ),
         "max_repairs": Param(
             1000,
             type="integer",
@@ -92,7 +118,7 @@ def reconcile() -> None:
     @task(pool="mysql_source_reads", map_index_template="{{ task.op_kwargs['item'].get('table') }}")
     def compare(item: dict[str, Any]) -> dict[str, Any]:
         """Compare (and repair) one table; a schema mismatch fails without retrying."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.reconcile.service import reconcile_one, selected_mappings
@@ -113,6 +139,7 @@ def reconcile() -> None:
         """Write the JSON and HTML reports and store the run's status; the Asset event
         carries that status, so a consumer can tell a failed run from a good one."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.airflow.reconcile_summary import summarize
         from mysql_pg_sync.reconcile.service import finish_run
 
         # every table the run started with: one whose task never stored a result fails the run
@@ -124,10 +151,31 @@ def reconcile() -> None:
             "run_id": run["run_id"],
             "status": run["status"],
         }
-        return {"status": run["status"], "json": str(json_path), "html": str(html_path)}
+        summary = summarize(run, str(html_path))
+        print(summary)
+        return {
+            "status": run["status"],
+            "json": str(json_path),
+            "html": str(html_path),
+            "summary": summary,
+        }
+
+    @task
+    def verdict(reported: dict[str, Any]) -> str:
+        """Fail (no retry), and so alert, when drift is left or a table failed."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.airflow.reconcile_summary import verdict as run_verdict
+
+        message = run_verdict(reported["status"], reported["summary"])
+        if message is not None:
+            raise AirflowFailException(message)
+        return reported["status"]
 
     items = start()
-    compare.expand(item=items) >> report(items)
+    reported = report(items)
+    compare.expand(item=items) >> reported
+    verdict(reported)
 
 
 reconcile()

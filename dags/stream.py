@@ -23,6 +23,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from mysql_pg_sync.airflow.notifier import notify_failure
+
 
 @dag(
     dag_id="stream",
@@ -31,7 +33,12 @@ from airflow.sdk import Param, dag, get_current_context, task
     catchup=False,
     max_active_runs=1,
     tags=["mysql_pg_sync", "stream"],
-    default_args={"owner": "mysql_pg_sync", "retries": 3, "retry_delay": timedelta(seconds=15)},
+    default_args={
+        "owner": "mysql_pg_sync",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=15),
+        "on_failure_callback": notify_failure,
+    },
     params={
         "minutes": Param(5, type="number", minimum=0.1, maximum=60, description="consume for"),
     },

@@ -71,6 +71,25 @@ def test_the_dag_copies_every_chunk_and_reports(configured: Path, pg_db: Databas
     assert '"rows": 1000' in report.read_text()
 
 
+def test_a_trigger_with_the_default_params_honours_the_mappings_chunk_rows(
+    configured: Path, tmp_path: Path
+) -> None:
+    """The form's chunk_rows is empty by default: each mapping's hand-tuned
+    backfill.chunk_rows applies (a fixed 250000 default made every table one chunk here)."""
+    from airflow.dag_processing.dagbag import DagBag  # noqa: TID251
+
+    mappings = tmp_path / "mappings" / "t.yaml"
+    data = yaml.safe_load(mappings.read_text())
+    for entry in data["tables"]:
+        entry["backfill"] = {"chunk_rows": 250}  # 500 rows -> 2 chunks per table
+    mappings.write_text(yaml.safe_dump(data))
+    dag = DagBag(dag_folder=str(REPO / "dags" / "backfill.py")).dags["backfill"]
+    run = dag.test(run_conf={"require_capture": False})
+    states = {ti.task_id + str(ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert set(states.values()) == {"success"}, states
+    assert len([k for k in states if k.startswith("copy")]) == 4  # 2 tables x 2 chunks
+
+
 def test_a_failed_table_is_reported_and_the_others_still_stream(
     mysql_db: DatabaseEndpoint,
     pg_db: DatabaseEndpoint,

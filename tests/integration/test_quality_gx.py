@@ -12,6 +12,7 @@ import pytest
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.quality.config import load_quality_config
+from mysql_pg_sync.quality.results import ReconcileTrigger
 from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_quality
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints, admin_endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -270,6 +271,92 @@ def test_state_checks_read_conflicts_dead_letters_and_unrepaired_drift(
         by_id[("dirty", "reconcile_drift")].outcome,
         by_id[("dirty", "reconcile_drift")].observed,
     ) == ("failed", 2)
+
+
+def _reconcile_run(conn, status: str, rows: list[tuple]) -> int:  # type: ignore[no-untyped-def]
+    """A finished reconcile run with (source, target, status, found, repaired, error) rows."""
+    run_id = conn.execute(
+        "INSERT INTO mps_sync.reconcile_runs (status) VALUES (%s) RETURNING run_id", (status,)
+    ).fetchone()[0]
+    for source, target, table_status, found, repaired, error in rows:
+        conn.execute(
+            "INSERT INTO mps_sync.reconcile_tables (run_id, source_table, target_table, status,"
+            " drift_found, drift_repaired, error, finished_at) VALUES (%s, %s, %s, %s, %s, %s,"
+            " %s, now())",
+            (run_id, source, target, table_status, found, repaired, error),
+        )
+    return int(run_id)
+
+
+def test_a_reconcile_that_failed_on_a_table_is_a_breach_not_zero_drift(
+    seeded, tmp_path: Path
+) -> None:
+    """The failed run stores drift_found = 0 for the table; read as the latest run that hid
+    both the failure and the 2 rows the run before had left unrepaired."""
+    endpoints, mappings, expectations = seeded
+    dirty = f"{endpoints.mysql.database}.dirty"
+    with pg_connect(endpoints.postgres, autocommit=True) as conn:
+        ensure_schema(conn)
+        good = _reconcile_run(conn, "drift", [(dirty, "public.dirty", "drift", 5, 3, None)])
+        failed = _reconcile_run(
+            conn,
+            "failed",
+            [(dirty, "public.dirty", "error", 0, 0, "OperationalError: server closed")],
+        )
+    config = load_quality_config(expectations)
+
+    run = run_quality(endpoints, mappings, config, "manual__r1", tables=[dirty], reports=tmp_path)
+    (drift,) = [r for r in run.results if r.check == "reconcile_drift"]
+    assert (drift.outcome, drift.severity, drift.observed) == ("error", "fail", 2)
+    assert f"latest reconcile run {failed} failed on this table" in drift.detail
+    assert "OperationalError: server closed" in drift.detail
+    assert f"the last run that compared it, {good}, left 2 unrepaired" in drift.detail
+    assert not run.success
+    assert "reconcile_drift: could not be evaluated" in run.summary()
+
+    # Triggered by the earlier run's Asset event: judged as of that run, later runs unseen.
+    pinned = run_quality(
+        endpoints,
+        mappings,
+        config,
+        "manual__r2",
+        tables=[dirty],
+        reports=tmp_path,
+        reconcile=ReconcileTrigger(good, "drift"),
+    )
+    (drift,) = [r for r in pinned.results if r.check == "reconcile_drift"]
+    assert (drift.outcome, drift.observed, drift.detail) == ("failed", 2, "expected at most 0")
+    assert f"triggered by reconcile run {good} ended drift" in pinned.summary()
+    saved = json.loads((tmp_path / "quality/runs/manual__r2/results.json").read_text())
+    assert saved["reconcile"] == {"run_id": good, "status": "drift"}
+
+
+def test_a_source_table_missing_in_mysql_is_a_breach_and_the_report_is_written(
+    seeded, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    endpoints, mappings, expectations = seeded
+    db = endpoints.mysql.database
+    _seed_pg(pg_db, "gone", GOOD_ROWS)  # on PostgreSQL only
+    with_gone = MappingSet((*mappings.tables, _mapping(db, "gone")))
+    run = run_quality(
+        endpoints,
+        with_gone,
+        load_quality_config(expectations),
+        "manual__gone",
+        tables=[f"{db}.gone", f"{db}.clean"],
+        reports=tmp_path,
+    )
+    gone = {r.check_id: r for r in run.results if r.table == f"{db}.gone"}
+    for check_id in ("row_count_parity", "freshness:updated_at"):
+        assert (gone[check_id].outcome, gone[check_id].severity) == ("error", "fail")
+        assert f"MySQL table {db}.gone could not be read (MySQL error 1146" in (
+            gone[check_id].detail
+        )
+    assert gone["key_unique:id"].outcome == "passed"  # the PostgreSQL checks still ran
+    assert run.table_outcome(f"{db}.clean") == "passed"
+    assert not run.success
+    assert Path(run.report_path).exists()
+    assert (tmp_path / "quality" / "latest.html").exists()
 
 
 def test_a_missing_target_table_is_a_breach_not_a_crash(seeded, tmp_path: Path) -> None:

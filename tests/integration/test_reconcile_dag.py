@@ -1,9 +1,15 @@
-"""The reconcile DAG end to end with ``dag.test()``: mapped per table, report, Asset event."""
+"""The reconcile DAG end to end with ``dag.test()``: mapped per table, report, Asset event,
+and the verdict that fails (and alerts) when drift is left."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -58,17 +64,54 @@ def tables(
     return tmp_path / "reports"
 
 
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """A local Slack-style webhook the notifier is pointed at; yields the posted bodies."""
+    posted: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    # the Variable (read before the environment) as Airflow's env secrets backend serves it
+    monkeypatch.setenv("AIRFLOW_VAR_MPS_ALERTS", json.dumps({"webhook_url": url}))
+    try:
+        yield posted
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.slow  # ~20-40 s: Airflow's warm-up dominates
-def test_the_dag_compares_each_table_and_writes_the_report(tables: Path) -> None:
+def test_the_dag_compares_each_table_and_writes_the_report(
+    tables: Path, webhook: list[dict[str, Any]]
+) -> None:
     from airflow.dag_processing.dagbag import DagBag  # noqa: TID251  (a DAG test)
 
     bag = DagBag(dag_folder=str(REPO / "dags" / "reconcile.py"))
     assert bag.import_errors == {}
     dag = bag.dags["reconcile"]
-    run = dag.test(run_conf={"recheck_delay_s": 0})
+    run = dag.test(run_conf={"recheck_delay_s": 0, "repair": True})  # dry_run stays on
     states = {ti.task_id + str(ti.map_index): ti.state for ti in run.get_task_instances()}
+    # confirmed drift is left (a dry run writes nothing): the verdict fails the run and alerts
+    assert states.pop("verdict-1") == "failed", states
     assert set(states.values()) == {"success"}, states
+    assert run.state == "failed"
     assert len([k for k in states if k.startswith("compare")]) == 2
+    (alert,) = webhook
+    assert "reconcile.verdict failed" in alert["text"]
+    assert "confirmed drift is left unrepaired" in alert["text"]
+    assert "DRY RUN: repairs were only planned and recorded, nothing was written" in alert["text"]
+    assert ".b: drift; 1 drift row(s) (different 1); 1 repair(s) planned only" in alert["text"]
     (html,) = tables.glob("reconcile-*.html")
     page = html.read_text()
     assert ".b" in page

@@ -12,6 +12,7 @@ from mysql_pg_sync.quality.config import ExpectationsFileError, load_quality_con
 from mysql_pg_sync.quality.derive import derive_checks
 from mysql_pg_sync.quality.plan import (
     PlannedCheck,
+    ReconcileFacts,
     SkippedCheck,
     TableFacts,
     column_aliases,
@@ -148,8 +149,15 @@ tables:
             "not a Great Expectations name",
         ),
         (
-            "tables: {orders: {expectations: [{name: a, type: expect_x, kwargs: {column: q}}]}}",
+            "tables: {orders: {expectations: [{name: a, type: expect_column_values_to_be_unique,"
+            " kwargs: {column: q}}]}}",
             "no PostgreSQL column 'q'",
+        ),
+        (  # a real-looking name the installed GE does not have: stops the run at load
+            "tables: {orders: {expectations: [{name: a, type: expect_column_values_to_match_regexp,"
+            " kwargs: {column: note, regex: x}}]}}",
+            "tables.orders.expectations[a]: type 'expect_column_values_to_match_regexp' is not an "
+            "expectation of the installed Great Expectations",
         ),
         ("- just a list", "expected a mapping"),
         ("tables: [", "not valid YAML"),
@@ -162,6 +170,50 @@ def test_bad_yaml_names_file_and_field(tmp_path: Path, text: str, message: str) 
         derive_checks(MappingSet((_mapping(),)), load_quality_config(tmp_path))
     assert message in str(err.value)
     assert "bad.yaml" in str(err.value)
+
+
+def test_an_unknown_expectation_suggests_the_closest_name(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "tables: {orders: {expectations: [{name: e, type: expect_column_values_to_match_regexp,"
+        " kwargs: {column: note, regex: x}}]}}"
+    )
+    with pytest.raises(ExpectationsFileError) as err:
+        load_quality_config(tmp_path)
+    assert "did you mean 'expect_column_values_to_match_regex'?" in str(err.value)
+    assert "bad.yaml" in str(err.value)
+
+
+def test_expectation_names_map_to_the_installed_ge_class_names(tmp_path: Path) -> None:
+    """``kl`` is an acronym in GE's class name: capitalising each word gave a class GE lacks."""
+    (tmp_path / "a.yaml").write_text(
+        """
+tables:
+  orders:
+    expectations:
+      - {name: kl, type: expect_column_kl_divergence_to_be_less_than,
+         kwargs: {column: note, partition_object: null, threshold: 0.1}}
+      - {name: re, type: expect_column_values_to_match_regex, kwargs: {column: note, regex: x}}
+"""
+    )
+    specs = derive_checks(MappingSet((_mapping(),)), load_quality_config(tmp_path))
+    by_id = {s.check_id: s.expectation for s in specs}
+    assert by_id["custom:kl"] == "ExpectColumnKLDivergenceToBeLessThan"
+    assert by_id["custom:re"] == "ExpectColumnValuesToMatchRegex"
+    import great_expectations as gx
+
+    assert hasattr(gx.expectations, by_id["custom:kl"])
+
+
+def test_one_table_under_two_names_in_two_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("tables: {legacy.orders: {severity: {key_unique: warn}}}")
+    (tmp_path / "b.yaml").write_text("tables: {app.orders: {severity: {key_unique: fail}}}")
+    config = load_quality_config(tmp_path)  # different keys: only the mappings tell they match
+    with pytest.raises(ExpectationsFileError) as err:
+        derive_checks(MappingSet((_mapping(),)), config)
+    message = str(err.value)
+    assert "a.yaml: tables.legacy.orders" in message
+    assert "b.yaml: tables.app.orders" in message
+    assert "same table" in message
 
 
 def test_a_table_configured_in_two_files_is_an_error(tmp_path: Path) -> None:
@@ -197,7 +249,11 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
     assert isinstance(no_state, SkippedCheck)
     assert "no data" in no_state.reason
     with_state = plan_check(
-        drift, mapping, TableFacts(state_tables=frozenset({"reconcile_tables"}))
+        drift,
+        mapping,
+        TableFacts(
+            state_tables=frozenset({"reconcile_tables"}), reconcile=ReconcileFacts(3, "in_sync")
+        ),
     )
     assert isinstance(with_state, PlannedCheck)
     assert "'legacy.orders'" in (with_state.query or "")
@@ -208,6 +264,55 @@ def test_plan_resolves_live_facts_and_skips_without_them() -> None:
     assert planned.query == (
         'SELECT m AS "flags" FROM "app"."orders" CROSS JOIN LATERAL unnest("flags") AS m'
     )
+
+
+def test_reconcile_drift_is_judged_on_the_chosen_run_and_a_failed_run_is_a_breach() -> None:
+    mapping, drift = _spec("reconcile_drift")
+    state = frozenset({"reconcile_tables"})
+
+    never = plan_check(drift, mapping, TableFacts(state_tables=state))
+    assert isinstance(never, SkippedCheck)
+    assert not never.breach
+    assert "no finished reconcile run has compared legacy.orders" in never.reason
+
+    good = plan_check(
+        drift, mapping, TableFacts(state_tables=state, reconcile=ReconcileFacts(7, "drift"))
+    )
+    assert isinstance(good, PlannedCheck)
+    assert "t.run_id = 7" in good.query  # the run the facts chose, not max(run_id) again
+
+    # run 8 errored on the table (drift_found stored as 0); run 7 left 2 rows unrepaired
+    failed = ReconcileFacts(
+        8, "error", "OperationalError: server closed", 0, last_good_run_id=7, last_good_unrepaired=2
+    )
+    breach = plan_check(drift, mapping, TableFacts(state_tables=state, reconcile=failed))
+    assert isinstance(breach, SkippedCheck)
+    assert breach.breach
+    assert breach.observed == 2
+    assert "latest reconcile run 8 failed on this table (OperationalError: server closed)" in (
+        breach.reason
+    )
+    assert "run that compared it, 7, left 2 unrepaired drift row(s)" in breach.reason
+
+    first = plan_check(
+        drift, mapping, TableFacts(state_tables=state, reconcile=ReconcileFacts(1, "error"))
+    )
+    assert isinstance(first, SkippedCheck)
+    assert first.breach
+    assert "no earlier run compared it, so its drift is unknown" in first.reason
+
+
+def test_an_unreadable_source_table_is_a_breach_of_the_checks_that_need_it() -> None:
+    mapping = _mapping(conflict={"rule": "last_writer_wins", "column": "modified"})
+    specs = derive_checks(MappingSet((mapping,)), load_quality_config("/nonexistent"))
+    facts = TableFacts(source_error="MySQL error 1146: Table 'legacy.orders' doesn't exist")
+    plans = {s.check_id: plan_check(s, mapping, facts) for s in specs}
+    for check_id in ("row_count_parity", "freshness:modified_at"):
+        skipped = plans[check_id]
+        assert isinstance(skipped, SkippedCheck)
+        assert (skipped.breach, skipped.severity) == (True, "fail")
+        assert "MySQL table legacy.orders could not be read (MySQL error 1146" in skipped.reason
+    assert isinstance(plans["not_null:state"], PlannedCheck)  # PostgreSQL checks still run
 
 
 def test_columns_are_aliased_to_names_ge_can_address() -> None:

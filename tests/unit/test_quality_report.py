@@ -82,3 +82,58 @@ def test_old_ge_results_are_pruned(tmp_path: Path) -> None:
     assert not old.exists()
     assert new.exists()
     assert prune_results(tmp_path / "nothing") == 0
+
+
+def _hrefs(page: Path) -> list[str]:
+    return re.findall(r'href="([^"]+)"', page.read_text())
+
+
+def test_both_reports_link_data_docs_that_exist(tmp_path: Path) -> None:
+    """``latest.html`` sits two folders above ``runs/<run>/report.html``: a copy of the run's
+    page kept a link that pointed outside the reports folder."""
+    from mysql_pg_sync.quality.run import write_run_files
+
+    quality = tmp_path / "quality"
+    index = quality / "data_docs" / "index.html"
+    index.parent.mkdir(parents=True)
+    index.write_text("<html></html>")
+    report = quality / "runs" / run_folder_name("manual__1") / "report.html"
+    run = QualityRun(
+        "manual__1", T0, T0, (_r("a.t", "key_unique", "passed", "fail"),), str(index), str(report)
+    )
+    write_run_files(run, quality)
+    for page in (report, quality / "latest.html"):
+        (href,) = _hrefs(page)
+        assert (page.parent / href).resolve() == index.resolve(), (page, href)
+    assert (report.parent / "results.json").exists()
+
+
+def test_a_failed_triggering_reconcile_heads_the_summary_report_and_json() -> None:
+    from mysql_pg_sync.quality.results import ReconcileTrigger
+
+    trigger = ReconcileTrigger.latest(
+        [{"run_id": 11, "status": "succeeded"}, {"run_id": 12, "status": "failed"}]
+    )
+    assert trigger == ReconcileTrigger(12, "failed")
+    assert ReconcileTrigger.latest([]) is None
+    run = QualityRun("r", T0, T0, (_r("a.t", "key_unique", "passed", "fail"),), reconcile=trigger)
+    summary = run.summary()
+    assert "triggered by reconcile run 12 ended failed" in summary
+    assert "that reconcile run failed" in summary
+    assert "after reconcile run 12" in render_report(run)
+    assert run.to_json()["reconcile"] == {"run_id": 12, "status": "failed"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"column": "n", "max_value": 0}, "expected at most 0"),
+        ({"min_value": 0, "max_value": None}, "expected at least 0"),
+        ({"min_value": 1, "max_value": 5}, "expected between 1 and 5"),
+        ({"column": "c"}, ""),
+    ],
+)
+def test_failed_bounds_say_what_was_expected(kwargs: dict, text: str) -> None:
+    from mysql_pg_sync.quality.gx_runner import expected_bounds
+
+    assert expected_bounds(kwargs) == text

@@ -7,6 +7,8 @@ because the checks run on the PostgreSQL table. See ``include/expectations/READM
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
@@ -82,6 +84,8 @@ class TableQuality:
     disable: tuple[str, ...] = ()
     ranges: dict[str, RangeModel] = field(default_factory=dict)
     expectations: tuple[CustomExpectationModel, ...] = ()
+    expectation_classes: dict[str, str] = field(default_factory=dict)
+    """Each custom expectation's ``type`` -> its Great Expectations class name."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,51 @@ def apply_thresholds(base: Thresholds, override: ThresholdsModel) -> Thresholds:
     return replace(base, **changes)
 
 
+@functools.cache
+def ge_expectations() -> tuple[str, dict[str, str]]:
+    """The installed Great Expectations' version and its expectations: snake_case type ->
+    class name (``expect_column_kl_divergence_to_be_less_than`` ->
+    ``ExpectColumnKLDivergenceToBeLessThan``: acronyms rule out converting the name by hand).
+
+    Only called for files with custom expectations: Great Expectations takes seconds to import.
+    """
+    import great_expectations
+    import great_expectations.expectations as gx_expectations
+    from great_expectations.expectations.registry import (
+        get_expectation_impl,
+        list_registered_expectation_implementations,
+    )
+
+    classes: dict[str, str] = {}
+    for name in list_registered_expectation_implementations():
+        cls = get_expectation_impl(name)
+        # only what the runner can instantiate (it looks classes up on gx.expectations)
+        if getattr(gx_expectations, cls.__name__, None) is cls:
+            classes[name] = cls.__name__
+    return str(great_expectations.__version__), classes
+
+
+def _check_expectation_type(exp: CustomExpectationModel, where: str) -> None:
+    if not _EXPECTATION_NAME.match(exp.type):
+        raise ExpectationsFileError(
+            f"{where}.expectations[{exp.name}]: type {exp.type!r} is not a Great "
+            "Expectations name; use snake_case like expect_column_values_to_match_regex"
+        )
+    version, known = ge_expectations()
+    if exp.type in known:
+        return
+    close = difflib.get_close_matches(exp.type, list(known), n=1, cutoff=0.6)
+    hint = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else "see https://greatexpectations.io/expectations for the names"
+    )
+    raise ExpectationsFileError(
+        f"{where}.expectations[{exp.name}]: type {exp.type!r} is not an expectation of the "
+        f"installed Great Expectations {version}; {hint}"
+    )
+
+
 def _check_names(names: Iterable[str], where: str) -> None:
     for name in names:
         if name not in CHECKS:
@@ -128,11 +177,7 @@ def _validate(model: FileModel, path: Path) -> None:
                 raise ExpectationsFileError(f"{where}.ranges.{col}: min {rng.min} > max {rng.max}")
         seen: set[str] = set()
         for exp in entry.expectations:
-            if not _EXPECTATION_NAME.match(exp.type):
-                raise ExpectationsFileError(
-                    f"{where}.expectations[{exp.name}]: type {exp.type!r} is not a Great "
-                    "Expectations name; use snake_case like expect_column_values_to_match_regex"
-                )
+            _check_expectation_type(exp, where)
             if exp.name in seen:
                 raise ExpectationsFileError(
                     f"{where}.expectations: name {exp.name!r} is used twice; names must be unique"
@@ -202,5 +247,10 @@ def load_quality_config(folder: str | Path) -> QualityConfig:
                 disable=entry.disable,
                 ranges=dict(entry.ranges),
                 expectations=entry.expectations,
+                expectation_classes=(
+                    {e.type: ge_expectations()[1][e.type] for e in entry.expectations}
+                    if entry.expectations
+                    else {}
+                ),
             )
     return QualityConfig(thresholds=thresholds, severity=severity, tables=tables)

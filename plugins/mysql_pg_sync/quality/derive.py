@@ -14,10 +14,6 @@ from mysql_pg_sync.quality.specs import DEFAULT_SEVERITY, CheckSpec, Severity, T
 _TIME_KINDS = ("datetime", "timestamp", "date")
 
 
-def _camel(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
-
-
 class _Builder:
     """Collects one table's checks, applying severities and disabled checks."""
 
@@ -158,9 +154,16 @@ def _custom_checks(b: _Builder, mapping: TableMapping, table: TableQuality) -> N
                 f"{table.file}: tables.{mapping.name}.expectations[{exp.name}]: no PostgreSQL "
                 f"column {column!r}; known: {sorted(known)}"
             )
+        expectation = table.expectation_classes.get(exp.type)
+        if expectation is None:  # load_quality_config resolves every type it accepts
+            raise ExpectationsFileError(
+                f"{table.file}: tables.{mapping.name}.expectations[{exp.name}]: type "
+                f"{exp.type!r} was not checked against Great Expectations; load the folder "
+                "with load_quality_config"
+            )
         b.add(
             "custom",
-            _camel(exp.type),
+            expectation,
             exp.severity,
             column=column if isinstance(column, str) else None,
             kwargs=dict(exp.kwargs),
@@ -169,14 +172,23 @@ def _custom_checks(b: _Builder, mapping: TableMapping, table: TableQuality) -> N
 
 
 def table_settings(mappings: MappingSet, config: QualityConfig) -> dict[str, TableQuality]:
-    """The YAML's table entries keyed by mapping name; unknown tables are an error."""
+    """The YAML's table entries keyed by mapping name; unknown tables are an error, and so is
+    one table under two names (``legacy.orders`` and ``public.orders``): neither may win."""
     resolved: dict[str, TableQuality] = {}
+    named: dict[str, str] = {}
     for name, entry in config.tables.items():
         try:
             (mapping,) = mappings.select([name])
         except MappingError as exc:
             raise ExpectationsFileError(f"{entry.file}: tables.{name}: {exc}") from None
+        if mapping.name in resolved:
+            first = resolved[mapping.name]
+            raise ExpectationsFileError(
+                f"{entry.file}: tables.{name} and {first.file}: tables.{named[mapping.name]} "
+                f"are the same table ({mapping.name} -> {mapping.target}); keep one entry"
+            )
         resolved[mapping.name] = entry
+        named[mapping.name] = name
     return resolved
 
 

@@ -1,15 +1,17 @@
 """Gather the live facts checks are resolved against: source counts and newest changes (MySQL),
-and which ``mps_sync`` state tables exist (PostgreSQL)."""
+which ``mps_sync`` state tables exist and each table's latest reconcile (PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import MySQLdb
+
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import for_side
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.quality.plan import TableFacts
+from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import STATE_SCHEMA
@@ -31,6 +33,47 @@ def existing_target_tables(pg_conn: Any) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
+# A lost or refused MySQL connection fails the run (the task retries); any other error (a
+# missing table, a missing privilege) is that table's problem and is reported as its breach.
+_CONNECTION_ERRORS = frozenset({2002, 2003, 2006, 2013, 2055})
+
+
+def reconcile_facts(
+    pg_conn: Any, tables: Sequence[str], up_to_run: int | None = None
+) -> dict[str, ReconcileFacts]:
+    """Each table's row in its latest finished reconcile run (at most ``up_to_run``: the run
+    that triggered this validation), with the latest earlier run that did compare it."""
+
+    def latest(statuses_excluded: list[str]) -> dict[str, tuple[Any, ...]]:
+        rows = pg_conn.execute(
+            """
+            SELECT DISTINCT ON (source_table) source_table, run_id, status, error,
+                   drift_found - drift_repaired
+            FROM mps_sync.reconcile_tables
+            WHERE source_table = ANY(%s) AND status <> ALL(%s)
+              AND (%s::bigint IS NULL OR run_id <= %s::bigint)
+            ORDER BY source_table, run_id DESC
+            """,
+            (list(tables), statuses_excluded, up_to_run, up_to_run),
+        ).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    finished = latest(["running"])
+    good = latest(["running", "error"])
+    facts = {}
+    for table, (run_id, status, error, unrepaired) in finished.items():
+        earlier = good.get(table)
+        facts[table] = ReconcileFacts(
+            run_id=int(run_id),
+            status=str(status),
+            error=error,
+            unrepaired=int(unrepaired),
+            last_good_run_id=int(earlier[0]) if earlier else None,
+            last_good_unrepaired=int(earlier[3]) if earlier else None,
+        )
+    return facts
+
+
 def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSpec]) -> TableFacts:
     """Row count and newest freshness value of the MySQL table, for the checks that need them."""
     dialect = for_side("mysql")
@@ -39,25 +82,51 @@ def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSp
     cursor = mysql_conn.cursor()
     rows: int | None = None
     newest = None
-    if "row_count_parity" in wanted:
-        cursor.execute(f"SELECT COUNT(*) FROM {table}")
-        rows = int(cursor.fetchone()[0])
-    fresh = next((s for s in specs if s.check == "freshness"), None)
-    if fresh is not None:
-        column = dialect.quote_ident(fresh.params["mysql_column"])
-        cursor.execute(f"SELECT MAX({column}) FROM {table}")
-        newest = cursor.fetchone()[0]
-    cursor.close()
+    try:
+        if "row_count_parity" in wanted:
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            rows = int(cursor.fetchone()[0])
+        fresh = next((s for s in specs if s.check == "freshness"), None)
+        if fresh is not None:
+            column = dialect.quote_ident(fresh.params["mysql_column"])
+            cursor.execute(f"SELECT MAX({column}) FROM {table}")
+            newest = cursor.fetchone()[0]
+    finally:
+        cursor.close()
     return TableFacts(source_rows=rows, source_newest=newest)
 
 
+def _source_facts_or_error(
+    mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSpec]
+) -> TableFacts:
+    try:
+        return source_facts(mysql_conn, mapping, specs)
+    except MySQLdb.Error as exc:
+        code = exc.args[0] if exc.args else None
+        if code in _CONNECTION_ERRORS:
+            raise
+        message = exc.args[1] if len(exc.args) > 1 else str(exc)
+        return TableFacts(source_error=f"MySQL error {code}: {message}")
+
+
 def gather_facts(
-    endpoints: Endpoints, mappings: Sequence[TableMapping], specs: Sequence[CheckSpec]
+    endpoints: Endpoints,
+    mappings: Sequence[TableMapping],
+    specs: Sequence[CheckSpec],
+    reconcile_run: int | None = None,
 ) -> dict[str, TableFacts]:
-    """Facts for every table, keyed by mapping name; one connection per database."""
+    """Facts for every table, keyed by mapping name; one connection per database.
+
+    ``reconcile_run``: the reconcile run that triggered this validation; later runs are not
+    looked at, so the checks judge what that run found."""
     with pg_connect(endpoints.postgres, autocommit=True) as pg:
         state_tables = existing_state_tables(pg)
         targets = existing_target_tables(pg)
+        reconciled = (
+            reconcile_facts(pg, [m.name for m in mappings], reconcile_run)
+            if "reconcile_tables" in state_tables
+            else {}
+        )
     by_table: dict[str, list[CheckSpec]] = {}
     for spec in specs:
         by_table.setdefault(spec.table, []).append(spec)
@@ -65,12 +134,14 @@ def gather_facts(
     conn = mysql_connect(endpoints.mysql, autocommit=True)
     try:
         for mapping in mappings:
-            found = source_facts(conn, mapping, by_table.get(mapping.name, []))
+            found = _source_facts_or_error(conn, mapping, by_table.get(mapping.name, []))
             facts[mapping.name] = TableFacts(
                 source_rows=found.source_rows,
                 source_newest=found.source_newest,
+                source_error=found.source_error,
                 state_tables=state_tables,
                 target_exists=str(mapping.target) in targets,
+                reconcile=reconciled.get(mapping.name),
             )
     finally:
         conn.close()

@@ -230,7 +230,6 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
     if raised:
         return _error(check, str(raised[0].get("exception_message") or "exception in GE"))
     result = r.result or {}
-    bounds = {k: check.kwargs[k] for k in ("min_value", "max_value") if k in check.kwargs}
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,
@@ -242,7 +241,19 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
         observed=_jsonable(result.get("observed_value")),
         unexpected_count=result.get("unexpected_count"),
         sample=_jsonable(result.get("partial_unexpected_list") or []),
-        detail=f"expected between {bounds.get('min_value')} and {bounds.get('max_value')}"
-        if bounds and not r.success
-        else "",
+        detail="" if r.success else expected_bounds(check.kwargs),
     )
+
+
+def expected_bounds(kwargs: dict[str, Any]) -> str:
+    """What a bounded expectation wanted, in words; empty when it has no bounds.
+
+    State and freshness checks only have a maximum ("between None and 0" said nothing)."""
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        return f"expected between {low} and {high}"
+    if high is not None:
+        return f"expected at most {high}"
+    if low is not None:
+        return f"expected at least {low}"
+    return ""

@@ -17,11 +17,24 @@ from psycopg import sql
 
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.quality.specs import CheckSpec
+from mysql_pg_sync.quality.specs import CheckSpec, Severity
 from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render_row
 
 # What a target with no rows reports as lag, so freshness fails instead of observing NULL.
 EMPTY_TARGET_LAG_SECONDS = 1e12
+
+
+@dataclass(frozen=True)
+class ReconcileFacts:
+    """The table's row in the latest finished reconcile run (up to the triggering one)."""
+
+    run_id: int
+    status: str
+    error: str | None = None
+    unrepaired: int = 0
+    last_good_run_id: int | None = None
+    """The latest earlier run that did compare the table (status other than ``error``)."""
+    last_good_unrepaired: int | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,9 @@ class TableFacts:
     source_newest: datetime | date | None = None
     state_tables: frozenset[str] = frozenset()
     target_exists: bool = True
+    source_error: str | None = None
+    """Why the MySQL table could not be read (missing, no privilege); None when it was."""
+    reconcile: ReconcileFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,10 @@ class SkippedCheck:
     reason: str
     breach: bool = False
     """True when the check cannot run because something is wrong (it then counts as a breach)."""
+    observed: Any = None
+    """The last value known, when there is one (a failed reconcile's earlier drift)."""
+    severity: Severity | None = None
+    """Overrides the check's severity: a table that cannot be read is not a tunable warning."""
 
 
 def column_aliases(mapping: TableMapping) -> dict[str, str]:
@@ -115,6 +135,45 @@ def _freshness_query(target: str, column: str, kind: str, newest: datetime | dat
     return f"SELECT coalesce({lag}, {EMPTY_TARGET_LAG_SECONDS}) AS lag_seconds FROM {target}"
 
 
+# Longest reconcile error quoted in a check's detail: the reconcile report has the rest.
+_MAX_ERROR_CHARS = 300
+
+# Checks that compare with the MySQL table, so cannot run when it cannot be read.
+_SOURCE_CHECKS = ("row_count_parity", "freshness")
+
+
+def _reconcile_skip(
+    spec: CheckSpec, mapping: TableMapping, facts: TableFacts
+) -> SkippedCheck | None:
+    """Why ``reconcile_drift`` cannot be judged from the table's latest reconcile, if so.
+
+    A run that errored on the table stores drift_found = 0: reading that as "no drift" would
+    hide both the failure and the drift an earlier run left, so it is a breach that says so.
+    """
+    rec = facts.reconcile
+    if rec is None:
+        return SkippedCheck(
+            spec, f"no data: no finished reconcile run has compared {mapping.name} yet"
+        )
+    if rec.status != "error":
+        return None
+    error = (rec.error or "no error stored").strip()
+    if len(error) > _MAX_ERROR_CHARS:
+        error = error[:_MAX_ERROR_CHARS] + "..."
+    if rec.last_good_run_id is None:
+        earlier = "no earlier run compared it, so its drift is unknown"
+    else:
+        earlier = (
+            f"the last run that compared it, {rec.last_good_run_id}, left "
+            f"{rec.last_good_unrepaired} unrepaired drift row(s)"
+        )
+    reason = (
+        f"the latest reconcile run {rec.run_id} failed on this table ({error}); {earlier}. "
+        "Fix the cause and run reconcile again (its report has the details)"
+    )
+    return SkippedCheck(spec, reason, breach=True, observed=rec.last_good_unrepaired)
+
+
 def plan_check(
     spec: CheckSpec, mapping: TableMapping, facts: TableFacts
 ) -> PlannedCheck | SkippedCheck:
@@ -124,6 +183,13 @@ def plan_check(
     if not facts.target_exists and spec.asset != "state":
         reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
         return SkippedCheck(spec, reason, breach=True)
+    if spec.check in _SOURCE_CHECKS and facts.source_error is not None:
+        reason = (
+            f"MySQL table {mapping.source} could not be read ({facts.source_error}); create it, "
+            "grant the sync user SELECT on it, or disable its mapping"
+        )
+        # fail, whatever the check's severity: this used to crash (and so fail) the whole run
+        return SkippedCheck(spec, reason, breach=True, severity="fail")
     if spec.check == "row_count_parity":
         if facts.source_rows is None:
             return SkippedCheck(spec, "source row count unavailable")
@@ -156,7 +222,12 @@ def plan_check(
         needed = STATE_QUERIES[spec.check].needs
         if needed not in facts.state_tables:
             return SkippedCheck(spec, f"no data: mps_sync.{needed} does not exist yet")
-        query = render_row(facts.state_tables, mapping.name, str(mapping.target))
+        if spec.check == "reconcile_drift":
+            skipped = _reconcile_skip(spec, mapping, facts)
+            if skipped is not None:
+                return skipped
+        reconcile_run = facts.reconcile.run_id if facts.reconcile is not None else None
+        query = render_row(facts.state_tables, mapping.name, str(mapping.target), reconcile_run)
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
         return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs)
     kwargs = aliased_kwargs(spec.kwargs, aliases)

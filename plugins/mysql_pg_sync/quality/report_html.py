@@ -10,6 +10,7 @@ from mysql_pg_sync.quality.html_page import badge, page
 from mysql_pg_sync.quality.results import CheckResult, QualityRun, describe
 
 _ORDER = {"failed": 0, "error": 1, "passed": 3, "skipped": 4}
+_RECONCILE_CLASS = {"succeeded": "ok", "drift": "warn", "failed": "fail"}
 
 
 def _row(r: CheckResult) -> str:
@@ -54,10 +55,15 @@ def render_report(run: QualityRun, data_docs_href: str | None = None) -> str:
         if data_docs_href
         else ""
     )
+    trigger = ""
+    if run.reconcile is not None:
+        status = run.reconcile.status or "unknown"
+        css = _RECONCILE_CLASS.get(status, "nodata")
+        trigger = f" · after reconcile run {escape(str(run.reconcile.run_id))} {badge(status, css)}"
     body = (
         f"<h1>Data quality {badge(overall)}</h1>"
         f'<div class="meta">run <code>{escape(run.run_id)}</code> · '
-        f"{run.started_at:%Y-%m-%d %H:%M:%S} – {run.finished_at:%H:%M:%S} UTC{docs}</div>"
+        f"{run.started_at:%Y-%m-%d %H:%M:%S} – {run.finished_at:%H:%M:%S} UTC{trigger}{docs}</div>"
         f'<div class="cards">{cards}</div>' + "".join(_table_section(run, t) for t in run.tables())
     )
     return page(f"Data quality {run.run_id}", body)

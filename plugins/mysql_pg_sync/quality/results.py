@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -35,6 +35,38 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ReconcileTrigger:
+    """The reconcile run whose Asset event (extra ``{run_id, status}``) started this run."""
+
+    run_id: int | None
+    status: str | None
+
+    @classmethod
+    def latest(cls, extras: Iterable[Mapping[str, Any]]) -> ReconcileTrigger | None:
+        """The newest run among the events that triggered one run (several runs can finish
+        while a data_quality run is queued); None without events (a run from the UI)."""
+        triggers = [
+            cls(int(e["run_id"]) if e.get("run_id") is not None else None, e.get("status"))
+            for e in extras
+        ]
+        if not triggers:
+            return None
+        return max(triggers, key=lambda t: -1 if t.run_id is None else t.run_id)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return f"reconcile run {self.run_id if self.run_id is not None else '?'} ended " + (
+            self.status or "with no status"
+        )
+
+
+@dataclass(frozen=True)
 class QualityRun:
     run_id: str
     started_at: datetime
@@ -42,6 +74,8 @@ class QualityRun:
     results: tuple[CheckResult, ...]
     data_docs_index: str | None = None
     report_path: str | None = None
+    reconcile: ReconcileTrigger | None = None
+    """The reconcile run that triggered this one, if an Asset event did."""
 
     def breaches(self, severity: Severity) -> list[CheckResult]:
         return [r for r in self.results if r.breached and r.severity == severity]
@@ -69,6 +103,13 @@ class QualityRun:
             f"{n} {k}" for k, n in self.counts().items()
         )
         lines = [head]
+        if self.reconcile is not None:
+            lines.append(f"  triggered by {self.reconcile.describe()}")
+            if self.reconcile.failed:
+                lines.append(
+                    "  that reconcile run failed: each table it could not compare is an error "
+                    "of its reconcile_drift check below; see the reconcile report"
+                )
         for r in [*fails, *warns]:
             lines.append(f"  [{r.severity}] {r.table} {r.check_id}: {describe(r)}")
         return "\n".join(lines)
@@ -81,6 +122,7 @@ class QualityRun:
             "success": self.success,
             "data_docs_index": self.data_docs_index,
             "report_path": self.report_path,
+            "reconcile": self.reconcile.as_dict() if self.reconcile is not None else None,
             "results": [asdict(r) for r in self.results],
         }
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from mysql_pg_sync.quality.gx_runner import run_with_gx
 from mysql_pg_sync.quality.persist import save_run, write_json
 from mysql_pg_sync.quality.plan import PlannedCheck, SkippedCheck, plan_check
 from mysql_pg_sync.quality.report_html import write_report
-from mysql_pg_sync.quality.results import CheckResult, QualityRun
+from mysql_pg_sync.quality.results import CheckResult, QualityRun, ReconcileTrigger
 from mysql_pg_sync.settings import REPO, Endpoints, mappings_dir, reports_dir
 
 
@@ -42,12 +41,24 @@ def _skipped(s: SkippedCheck) -> CheckResult:
         table=spec.table,
         check_id=spec.check_id,
         check=spec.check,
-        severity=spec.severity,
+        severity=s.severity or spec.severity,
         outcome="error" if s.breach else "skipped",
         expectation=spec.expectation,
         column=spec.column,
+        observed=s.observed,
         detail=s.reason,
     )
+
+
+def write_run_files(run: QualityRun, quality: Path) -> None:
+    """The run's report and JSON in ``runs/<run>/``, and ``latest.html`` beside ``runs/``.
+
+    ``latest.html`` is rendered for its own folder, not copied: the Data Docs link is relative
+    and a copy would keep the one computed for ``runs/<run>/``."""
+    report = Path(run.report_path or quality / "runs" / run_folder_name(run.run_id) / "report.html")
+    write_report(run, report)
+    write_json(run, report.parent / "results.json")
+    write_report(run, quality / "latest.html")
 
 
 def run_quality(
@@ -58,14 +69,19 @@ def run_quality(
     *,
     tables: Sequence[str] = (),
     reports: Path | None = None,
+    reconcile: ReconcileTrigger | None = None,
 ) -> QualityRun:
-    """Validate ``tables`` (all enabled tables when empty), write the reports, persist the run."""
+    """Validate ``tables`` (all enabled tables when empty), write the reports, persist the run.
+
+    ``reconcile``: the reconcile run that triggered this one; drift is judged as of that run."""
     started = datetime.now(UTC)
     reports = reports or reports_dir()
     selected = mappings.select(tables) if tables else tuple(mappings.enabled())
     names = {m.name for m in selected}
     specs = [s for s in derive_checks(mappings, config) if s.table in names]
-    facts = gather_facts(endpoints, selected, specs)
+    facts = gather_facts(
+        endpoints, selected, specs, reconcile.run_id if reconcile is not None else None
+    )
     by_name = {m.name: m for m in selected}
     plans = [plan_check(s, by_name[s.table], facts[s.table]) for s in specs]
     planned = [p for p in plans if isinstance(p, PlannedCheck)]
@@ -82,10 +98,9 @@ def run_quality(
         results=results,
         data_docs_index=outcome.data_docs_index,
         report_path=str(report),
+        reconcile=reconcile,
     )
-    write_report(run, report)
-    write_json(run, folder / "results.json")
-    shutil.copyfile(report, quality / "latest.html")
+    write_run_files(run, quality)
     with pg_connect(endpoints.postgres) as conn:
         save_run(conn, run)
     return run
@@ -104,7 +119,10 @@ def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def run_configured(
-    run_id: str, tables: Sequence[str] = (), endpoints: Endpoints | None = None
+    run_id: str,
+    tables: Sequence[str] = (),
+    endpoints: Endpoints | None = None,
+    reconcile: ReconcileTrigger | None = None,
 ) -> QualityRun:
     """A run with this deployment's mappings and expectations (include/, or MPS_*_DIR)."""
     from mysql_pg_sync.mapping.models import load_mappings
@@ -117,4 +135,5 @@ def run_configured(
         load_quality_config(expectations_dir()),
         run_id,
         tables=tables,
+        reconcile=reconcile,
     )

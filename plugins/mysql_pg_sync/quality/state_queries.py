@@ -18,19 +18,20 @@ class StateQuery:
     needs: str
     """The mps_sync table the query reads."""
     template: str
-    """SQL with ``{source}`` (MySQL db.table) and ``{target}`` (PostgreSQL schema.table)."""
+    """SQL with ``{source}`` (MySQL db.table), ``{target}`` (PostgreSQL schema.table) and
+    ``{reconcile_run}`` (the reconcile run the facts chose for the table, or NULL)."""
 
 
 STATE_QUERIES: dict[str, StateQuery] = {
-    # Drift the latest reconcile run found and did not repair.
+    # Drift the chosen reconcile run found and did not repair. The run is picked when facts
+    # are gathered (quality.facts.reconcile_facts), where a run that errored on the table is
+    # turned into a breach: its row says drift_found = 0, which is not "no drift".
     "reconcile_drift": StateQuery(
         needs="reconcile_tables",
         template="""
             SELECT coalesce(max(t.drift_found - t.drift_repaired), 0) AS n
             FROM mps_sync.reconcile_tables t
-            WHERE t.source_table = {source}
-              AND t.run_id = (SELECT max(run_id) FROM mps_sync.reconcile_tables
-                              WHERE source_table = {source} AND status <> 'running')
+            WHERE t.source_table = {source} AND t.run_id = {reconcile_run}
         """,
     ),
     "conflicts_24h": StateQuery(
@@ -52,21 +53,24 @@ STATE_QUERIES: dict[str, StateQuery] = {
 }
 
 
-def render(check: str, source: str, target: str) -> str:
+def render(check: str, source: str, target: str, reconcile_run: int | None = None) -> str:
     """The query text for one check and table, with its names as SQL literals."""
     query = STATE_QUERIES[check]
     return " ".join(
         query.template.format(
             source=sql.Literal(source).as_string(None),
             target=sql.Literal(target).as_string(None),
+            reconcile_run=sql.Literal(reconcile_run).as_string(None),
         ).split()
     )
 
 
-def render_row(available: frozenset[str], source: str, target: str) -> str:
+def render_row(
+    available: frozenset[str], source: str, target: str, reconcile_run: int | None = None
+) -> str:
     """One row with a column per check whose state table exists: one GE asset per table."""
     columns = [
-        f"({render(check, source, target)}) AS {check}"
+        f"({render(check, source, target, reconcile_run)}) AS {check}"
         for check, query in STATE_QUERIES.items()
         if query.needs in available
     ]

@@ -1,6 +1,9 @@
--- MySQL 8.4 in docker-compose: the sync user with least privilege for Debezium + the applier.
+-- MariaDB 10.11 in docker-compose: the sync user with least privilege for Debezium + the applier,
+-- as stack/conf/mariadb-bootstrap.sql grants it locally (tests/unit/test_compose_file.py compares).
+--   BINLOG MONITOR: Debezium's MariaDB connector reads the binlog position and GTIDs.
+--   BINLOG REPLAY: lets the applier session set gtid_domain_id, its loop-prevention tag.
 CREATE USER IF NOT EXISTS 'sync'@'%' IDENTIFIED BY 'sync-local-only';
-GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'sync'@'%';
+GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, BINLOG REPLAY ON *.* TO 'sync'@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `legacy`.* TO 'sync'@'%';
 FLUSH PRIVILEGES;
 

@@ -14,7 +14,7 @@ from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.mapping.models import TableMapping, dump_yaml_entry
 from mysql_pg_sync.quality.persist import save_run
 from mysql_pg_sync.quality.results import CheckResult, QualityRun
-from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
 
 NOW = datetime.now(UTC)
@@ -56,8 +56,8 @@ def _seed(pg: DatabaseEndpoint, reports: Path) -> None:
             )
         conn.execute(
             "INSERT INTO mps_sync.stream_metrics (source_table, incoming_side, last_lag_ms,"
-            " events_per_s) VALUES ('legacy.orders', 'mysql', 1500, 40.5),"
-            " ('legacy.orders', 'postgres', 250, 2)"
+            " events_per_s, last_applied_at) VALUES ('legacy.orders', 'mysql', 1500, 40.5, now()),"
+            " ('legacy.orders', 'postgres', 250, 2, now())"
         )
         for _ in range(2):
             conn.execute(
@@ -111,7 +111,14 @@ def airflow_app():  # the real api-server application, with our plugin mounted
 
 
 @pytest.fixture
-def client(airflow_app, pg_db: DatabaseEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def client(
+    airflow_app,
+    pg_db: DatabaseEndpoint,
+    endpoints: Endpoints,
+    use_airflow_connections,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     entries = [dump_yaml_entry(_mapping(n)) for n in ("customers", "orders", "products")]
@@ -120,7 +127,9 @@ def client(airflow_app, pg_db: DatabaseEndpoint, tmp_path: Path, monkeypatch: py
     _seed(pg_db, reports)
     monkeypatch.setenv("MPS_MAPPINGS_DIR", str(mappings))
     monkeypatch.setenv("MPS_REPORTS_DIR", str(reports))
-    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    # The page reads the DAGs' Airflow connections, not MPS_* variables: aim only those.
+    use_airflow_connections(endpoints.mysql, pg_db)
+    monkeypatch.setenv("MPS_PG_DATABASE", "not_the_state_database")
     airflow_app.cookies.clear()
     return airflow_app
 
@@ -170,7 +179,9 @@ def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
     assert customers["health"] == "failed"
     assert orders["reconcile"].startswith(f"drift {found}, repaired {repaired}")
     assert orders["quality"] == "warn"
-    assert (orders["stream_lag"], orders["throughput"]) == ("1.5 s", "42.5 ev/s")
+    assert orders["stream_lag"].startswith("1.5 s, applied ")
+    assert orders["stream_lag"].endswith(" s ago")  # fresh: not stale
+    assert orders["throughput"] == "42.5 ev/s"
     assert (orders["conflicts_24h"], orders["dead_letters"]) == ("2", "0")
     assert (customers["conflicts_24h"], customers["dead_letters"]) == ("0", "1")
     assert [link["label"] for link in orders["links"]] == ["DQ report", "reconcile report"]
@@ -193,3 +204,17 @@ def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
     assert page.status_code == 200
     assert page.text.count('class="table-row') == 3
     assert 'data-table="legacy.orders"' in page.text
+
+
+def test_unreachable_state_database_renders_a_note_not_a_500(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_TARGET", "postgres://sync:x@127.0.0.1:1/app")
+    client.cookies.set("_token", _token(client))
+    page = client.get("/sync-status/")
+    assert page.status_code == 200
+    assert 'id="state-error"' in page.text
+    assert "state database unreachable: sync@127.0.0.1:1/app" in page.text
+    api = client.get("/sync-status/api/tables")
+    assert api.status_code == 200
+    assert {row["state"] for row in api.json()} == {"no data"}

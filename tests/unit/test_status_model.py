@@ -171,3 +171,33 @@ def test_page_has_one_row_per_table_with_escaped_names_and_no_external_urls() ->
     assert "<b>legacy.a&lt;b</b>" in html
     assert "stream: no data (x)" in html
     assert "http" not in html.replace("http-equiv", "")
+
+
+def test_lag_carries_its_age_and_an_idle_streaming_table_is_stale() -> None:
+    stream = {"legacy.orders": {"lag_seconds": 0.4, "events_per_second": 50.0}}
+    fresh = {"legacy.orders": {**stream["legacy.orders"], "age_seconds": 30}}
+    old = {"legacy.orders": {**stream["legacy.orders"], "age_seconds": 3 * 3600}}
+    streaming = {"legacy.orders": {"state": "streaming"}}
+
+    (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=streaming, stream=fresh))
+    assert row.stream_lag == "0.4 s, applied 30 s ago"
+    assert (row.stale, row.health) == (False, "ok")
+
+    (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=streaming, stream=old))
+    assert row.stream_lag == "0.4 s, applied 3 h ago (stale)"
+    assert row.throughput == "0 ev/s now (last batch 50.0 ev/s)"
+    assert (row.stale, row.health) == (True, "warn")
+
+    # Not streaming yet (backfilling): an old last batch is no outage.
+    backfilling = {"legacy.orders": {"state": "backfilling"}}
+    (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=backfilling, stream=old))
+    assert (row.stale, row.health) == (False, "ok")
+
+
+def test_a_running_connector_with_a_failed_task_is_failed() -> None:
+    from mysql_pg_sync.status.model import combined_state
+
+    state = combined_state("RUNNING", ["RUNNING", "FAILED"])
+    snapshot = StateSnapshot(connectors=(ConnectorState("mps-mysql-source", "mysql", state),))
+    (row,) = build_status([_mapping("orders", "mysql_to_pg")], snapshot)
+    assert (row.connectors, row.health) == ("FAILED", "failed")

@@ -18,7 +18,8 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from mysql_pg_sync.settings import endpoints_from_env, reports_dir
+from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+from mysql_pg_sync.settings import reports_dir
 from mysql_pg_sync.status.page import load_status, reports_index
 
 URL_PREFIX = "/sync-status"
@@ -42,14 +43,16 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
 
+    # The same Airflow connections the DAGs use (the api-server resolves them from its metastore
+    # and secrets backends); passed unresolved so that a missing one is shown on the page.
     @app.get("/", response_class=HTMLResponse)
     async def status_page() -> HTMLResponse:
-        _rows, html = await run_in_threadpool(load_status, endpoints_from_env())
+        _rows, html = await run_in_threadpool(load_status, endpoints_from_airflow)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/tables")
     async def status_rows() -> list[dict[str, Any]]:
-        rows, _html = await run_in_threadpool(load_status, endpoints_from_env())
+        rows, _html = await run_in_threadpool(load_status, endpoints_from_airflow)
         return [{**asdict(r), "health": r.health} for r in rows]
 
     @app.get("/reports/", response_class=HTMLResponse)

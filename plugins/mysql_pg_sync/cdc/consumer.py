@@ -548,8 +548,7 @@ class StreamConsumer:
             lag[ident] = max(0, max_lag)
         for (table, side), count in pending.echoes.items():
             result.counts(table, side).echoes += count
-        elapsed = max(time.monotonic() - started, 1e-6)
-        record_batch(self.state_conn, result, lag, len(events) / elapsed)
+        record_batch(self.state_conn, result, lag, time.monotonic() - started)
         if self.metrics is not None:
             self.metrics.observe(result, lag)
         if pending.offsets:

@@ -98,10 +98,15 @@ def record_batch(
     conn: psycopg.Connection[Any],
     result: BatchResult,
     lag_ms: Mapping[tuple[str, str], int],
-    events_per_s: float,
+    elapsed_s: float,
 ) -> None:
     """Add a committed batch to the counters and the drift report (after the targets commit: a
-    replayed batch must not count twice)."""
+    replayed batch must not count twice).
+
+    ``elapsed_s`` is the batch's wall time; each table's rate is its own events over it, so the
+    rates of a batch's tables add up to the batch's rate instead of each claiming all of it.
+    """
+    elapsed_s = max(elapsed_s, 1e-6)
     with conn.transaction(), conn.cursor() as cur:
         for (table, side), n in result.tables.items():
             cur.execute(
@@ -128,7 +133,7 @@ def record_batch(
                     n.conflicts,
                     n.dead_letters,
                     lag_ms.get((table, side)),
-                    events_per_s,
+                    n.events / elapsed_s,
                     n.last_source_ts_ms or None,
                 ),
             )

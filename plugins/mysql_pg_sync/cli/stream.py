@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 
 from mysql_pg_sync.cdc.service import config_from_env, run_stream
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mappings", type=Path, default=Path("include/mappings"))
+    # Resolved at run time, not here: the same $MPS_MAPPINGS_DIR-or-repo default as the stream
+    # DAG and the connectors, whatever the working directory (compose runs from /opt/airflow).
+    parser.add_argument(
+        "--mappings", type=Path, default=None, help="mappings folder (default: $MPS_MAPPINGS_DIR)"
+    )
     parser.add_argument("--max-seconds", type=float, default=None, help="stop after N seconds")
     parser.add_argument("--max-events", type=int, default=None, help="stop after N events")
     parser.add_argument(
@@ -28,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, group_id=args.group)
     summary = run_stream(
         endpoints_from_env(),
-        args.mappings,
+        args.mappings or mappings_dir(),
         config,
         max_seconds=args.max_seconds,
         max_events=args.max_events,

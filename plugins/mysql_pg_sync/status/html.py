@@ -69,6 +69,8 @@ tr.health-nodata td:first-child { border-left: 4px solid var(--skip); }
 .bar { height: 5px; background: #eaeef2; border-radius: 3px; margin-top: 4px; }
 .bar div { height: 5px; background: var(--ok); border-radius: 3px; }
 .notes { color: #57606a; font-size: 12px; }
+.error { border-left: 4px solid var(--fail); padding: 8px 12px; margin: 8px 0;
+         background: #fff5f5; }
 </style>"""
 
 
@@ -86,11 +88,18 @@ def render_status(
     cards = "".join(f'<div class="card"><b>{n}</b>{escape(h)}</div>' for h, n in counts.items())
     links = " · ".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in top_links)
     notes = "".join(f"<li>{escape(n)}</li>" for n in snapshot.notes)
+    error = (
+        f'<div class="error" id="state-error">{escape(snapshot.error)}</div>'
+        if snapshot.error
+        else ""
+    )
     html = (
         EXTRA_CSS
         + f'<h1>Sync status</h1><div class="meta">as of {now:%Y-%m-%d %H:%M:%S} UTC'
         + (f" · {links}" if links else "")
-        + f'</div><div class="cards">{cards}</div>'
+        + "</div>"
+        + error
+        + f'<div class="cards">{cards}</div>'
         + f'<table id="sync-status"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
     )

@@ -19,6 +19,10 @@ NO_DATA = "no data"
 
 # Connector states from worst to best: a table shows the worst of the connectors it needs.
 _CONNECTOR_RANK = ("FAILED", "UNASSIGNED", "PAUSED", "STOPPED", "RESTARTING", "RUNNING")
+# A streaming table whose last applied change is older than this is marked stale. The stream
+# writes its metrics only when it applies a batch, so a stopped consumer leaves the last lag
+# frozen at a healthy value; the age is what tells. Generous: a quiet table is not an outage.
+STALE_AFTER_S = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,23 @@ class ConnectorState:
     side: str
     """The database it captures: ``mysql`` or ``postgres``."""
     state: str
+    """The connector's state combined with its tasks' (see :func:`combined_state`)."""
+
+
+def _rank(state: str) -> int:
+    return _CONNECTOR_RANK.index(state) if state in _CONNECTOR_RANK else 0
+
+
+def combined_state(connector: str, tasks: Iterable[str]) -> str:
+    """The worst of the connector's and its tasks' states.
+
+    Connect reports a connector RUNNING while one of its tasks has FAILED, and no change flows
+    through a failed task; a RUNNING connector without tasks captures nothing either.
+    """
+    tasks = list(tasks)
+    if connector == "RUNNING" and not tasks:
+        return "UNASSIGNED"
+    return min([connector, *tasks], key=_rank)
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,8 @@ class StateSnapshot:
     connectors: tuple[ConnectorState, ...] | None = None
     notes: tuple[str, ...] = ()
     """Why a section shows no data (missing table, unreachable service)."""
+    error: str | None = None
+    """Why nothing could be read at all (the state database is unreachable); shown as a banner."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,8 @@ class TableStatus:
     dead_letters: str
     quality: str
     links: tuple[Link, ...] = field(default=())
+    stale: bool = False
+    """Streaming, but nothing applied for :data:`STALE_AFTER_S`."""
 
     @property
     def health(self) -> str:
@@ -74,7 +99,12 @@ class TableStatus:
         if self.state == "failed" or self.quality == "failed" or "FAILED" in self.connectors:
             return "failed"
         connectors_down = self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
-        if self.quality == "warn" or self.reconcile.startswith("drift") or connectors_down:
+        if (
+            self.quality == "warn"
+            or self.reconcile.startswith("drift")
+            or connectors_down
+            or self.stale
+        ):
             return "warn"
         if self.state == NO_DATA:
             return "nodata"
@@ -103,9 +133,25 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
     return text, percent
 
 
-def stream_texts(row: Row | None) -> tuple[str, str]:
+def _fmt_age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def stream_texts(row: Row | None, streaming: bool = False) -> tuple[str, str, bool]:
+    """Lag text, throughput text and whether the table is stale.
+
+    The lag is the last applied batch's, so it carries the age of that batch; ``streaming``
+    tables (their state row says so) whose last batch is older than :data:`STALE_AFTER_S` are
+    stale.
+    """
     if row is None:
-        return NO_DATA, NO_DATA
+        return NO_DATA, NO_DATA, False
     lag_s = row.get("lag_seconds")
     lag_events = row.get("lag_events")
     parts = []
@@ -113,10 +159,19 @@ def stream_texts(row: Row | None) -> tuple[str, str]:
         parts.append(f"{int(lag_events):,} events")
     if lag_s is not None:
         parts.append(f"{float(lag_s):.1f} s")
+    lag = " / ".join(parts) or NO_DATA
+    age = row.get("age_seconds")
+    stale = streaming and age is not None and float(age) > STALE_AFTER_S
+    if age is not None:
+        lag = f"{lag}, applied {_fmt_age(max(0.0, float(age)))} ago"
+        if stale:
+            lag += " (stale)"
     rate = row.get("events_per_second")
-    return (" / ".join(parts) or NO_DATA), (
-        f"{float(rate):.1f} ev/s" if rate is not None else NO_DATA
-    )
+    throughput = f"{float(rate):.1f} ev/s" if rate is not None else NO_DATA
+    if stale and rate is not None:
+        # The rate is the last batch's, not the current one: nothing flows now.
+        throughput = f"0 ev/s now (last batch {float(rate):.1f} ev/s)"
+    return lag, throughput, stale
 
 
 def reconcile_text(row: Row | None) -> str:
@@ -141,10 +196,7 @@ def connector_text(mapping: TableMapping, connectors: Iterable[ConnectorState] |
     relevant = [c for c in connectors if c.side in sides]
     if not relevant:
         return "none"
-    worst = min(
-        relevant,
-        key=lambda c: _CONNECTOR_RANK.index(c.state) if c.state in _CONNECTOR_RANK else 0,
-    )
+    worst = min(relevant, key=lambda c: _rank(c.state))
     return worst.state if len(relevant) == 1 else f"{worst.state} (worst of {len(relevant)})"
 
 
@@ -171,7 +223,10 @@ def build_status(
         backfill, percent = backfill_text(
             None if snapshot.backfill is None else snapshot.backfill.get(name)
         )
-        lag, rate = stream_texts(None if snapshot.stream is None else snapshot.stream.get(name))
+        lag, rate, stale = stream_texts(
+            None if snapshot.stream is None else snapshot.stream.get(name),
+            streaming=state_row is not None and state_row.get("state") == "streaming",
+        )
         dq_row = None if snapshot.quality is None else snapshot.quality.get(name)
         links = []
         if dq_row is not None:
@@ -201,6 +256,7 @@ def build_status(
                 dead_letters=_count(snapshot.dead_letters, name),
                 quality=str(dq_row["outcome"]) if dq_row else NO_DATA,
                 links=tuple(links),
+                stale=stale,
             )
         )
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -11,7 +12,7 @@ from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.quality.html_page import page
 from mysql_pg_sync.settings import Endpoints, mappings_dir, reports_dir
 from mysql_pg_sync.status.html import render_status
-from mysql_pg_sync.status.model import TableStatus, build_status
+from mysql_pg_sync.status.model import StateSnapshot, TableStatus, build_status
 from mysql_pg_sync.status.read import read_snapshot
 
 REPORTS_ROUTE = "reports"
@@ -33,12 +34,24 @@ def report_link(reports: Path) -> Any:
 
 
 def load_status(
-    endpoints: Endpoints, mappings: MappingSet | None = None, reports: Path | None = None
+    endpoints: Endpoints | Callable[[], Endpoints],
+    mappings: MappingSet | None = None,
+    reports: Path | None = None,
 ) -> tuple[list[TableStatus], str]:
-    """The rows and the page's HTML."""
+    """The rows and the page's HTML.
+
+    ``endpoints`` may be a resolver (the Airflow connections): one that fails renders the page
+    with the reason instead of failing the request.
+    """
     mappings = mappings if mappings is not None else load_mappings(mappings_dir())
     reports = reports or reports_dir()
-    snapshot = read_snapshot(endpoints)
+    snapshot: StateSnapshot
+    try:
+        resolved = endpoints() if callable(endpoints) else endpoints
+    except Exception as exc:  # a missing/invalid connection must not turn the page into a 500
+        snapshot = StateSnapshot(error=f"state database unreachable: {exc}")
+    else:
+        snapshot = read_snapshot(resolved)
     rows = build_status(mappings.enabled(), snapshot, report_link(reports))
     top = [("all run reports", f"{REPORTS_ROUTE}/")]
     if (reports / "quality" / "latest.html").exists():

@@ -12,11 +12,12 @@ from typing import Any
 
 import psycopg
 
-from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorNotFound
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.quality.results import outcome_of
 from mysql_pg_sync.settings import Endpoints
-from mysql_pg_sync.status.model import ConnectorState, Row, StateSnapshot
+from mysql_pg_sync.status.model import ConnectorState, Row, StateSnapshot, combined_state
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3.0
@@ -34,7 +35,8 @@ SECTION_QUERIES: dict[str, str] = {
         GROUP BY t.source_table, t.finalized_at, t.target_rows""",
     "stream": """
         SELECT source_table, max(last_lag_ms) / 1000.0 AS lag_seconds,
-               sum(events_per_s) AS events_per_second, max(last_applied_at) AS updated_at
+               sum(events_per_s) AS events_per_second, max(last_applied_at) AS updated_at,
+               extract(epoch FROM now() - max(last_applied_at))::float8 AS age_seconds
         FROM mps_sync.stream_metrics GROUP BY source_table""",
     "reconcile": """
         SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.started_at,
@@ -98,17 +100,31 @@ def _quality(rows: list[Row] | None) -> dict[str, Row] | None:
     }
 
 
-def read_connectors(connect_url: str, notes: list[str]) -> tuple[ConnectorState, ...] | None:
-    """Every connector's state; the captured side is read from its connector class."""
-    client = ConnectClient(connect_url, timeout_s=CONNECT_TIMEOUT_S, retries=0)
+def our_connectors(settings: ConnectorSettings | None = None) -> dict[str, str]:
+    """Connector name -> captured side, named as the connectors DAG names them."""
+    settings = settings or ConnectorSettings.from_env()
+    return {settings.mysql_connector: "mysql", settings.postgres_connector: "postgres"}
+
+
+def read_connectors(
+    connect_url: str, notes: list[str], names: dict[str, str] | None = None
+) -> tuple[ConnectorState, ...] | None:
+    """The state of our connectors (``names``: name -> side), tasks included.
+
+    Other connectors sharing the Connect cluster are not ours and do not colour our tables; one
+    of ours that is not deployed is simply absent ("none").
+    """
     try:
+        names = names if names is not None else our_connectors()
+        client = ConnectClient(connect_url, timeout_s=CONNECT_TIMEOUT_S, retries=0)
         states = []
-        for name in client.connectors():
-            config = client.get_config(name) or {}
-            side = (
-                "postgres" if "postgres" in config.get("connector.class", "").lower() else "mysql"
-            )
-            states.append(ConnectorState(name, side, client.status(name).state))
+        for name, side in names.items():
+            try:
+                status = client.status(name)
+            except ConnectorNotFound:
+                continue
+            state = combined_state(status.state, (t.state for t in status.tasks))
+            states.append(ConnectorState(name, side, state))
         return tuple(states)
     except Exception as exc:  # the page must render when Connect is down
         notes.append(f"connectors: no data (Kafka Connect at {connect_url}: {exc})")
@@ -117,9 +133,19 @@ def read_connectors(connect_url: str, notes: list[str]) -> tuple[ConnectorState,
 
 def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> StateSnapshot:
     notes: list[str] = []
-    with pg_connect(endpoints.postgres, autocommit=True) as conn:
-        raw = {name: _rows(conn, name, notes) for name in SECTION_QUERIES}
     connectors = read_connectors(endpoints.connect_url, notes) if with_connectors else None
+    try:
+        with pg_connect(endpoints.postgres, autocommit=True) as conn:
+            raw = {name: _rows(conn, name, notes) for name in SECTION_QUERIES}
+    except psycopg.Error as exc:
+        # Down, refused, wrong password: a page saying so beats an HTTP 500.
+        reason = f"{endpoints.postgres.redacted()}: {str(exc).strip() or type(exc).__name__}"
+        log.warning("status page: state database unreachable: %s", reason)
+        return StateSnapshot(
+            connectors=connectors,
+            notes=tuple(notes),
+            error=f"state database unreachable: {reason}",
+        )
     return StateSnapshot(
         table_state=_by_table(raw["table_state"]),
         backfill=_by_table(raw["backfill"]),

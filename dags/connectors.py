@@ -9,18 +9,28 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   and PUTs them **only if they changed**; waits until the connector and every task is RUNNING.
 - `pause` / `resume` / `stop`: both connectors; `stop` keeps the config (offsets can be edited).
 - `restart_failed`: restarts failed connectors and tasks only, waits until RUNNING.
+- `apply` on a changed config stops the connector, PUTs, resumes; if Connect rejects the config
+  (or the PostgreSQL slot is not released in time) the connector is put back as it was and the
+  task fails with the reason.
+- `restart_failed`: a PAUSED or STOPPED connector is not failed: use `resume`.
 - `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
-  (its position is lost: a new connector starts from now).
+  (its position is lost: a new connector starts from now). Without it the slot is kept and
+  pins WAL: the task log warns with the command to drop it.
 - `snapshot_tables`: an incremental snapshot (Debezium `execute-snapshot` signal) of the
-  selected **tables**, for tables added after the backfill; waits for Debezium's completion notice.
+  selected **tables**, for tables added after the backfill; waits for Debezium's completion notice
+  and fails if a table's scan did not succeed (e.g. `UNKNOWN_SCHEMA`: run `apply` first). A retry
+  of the task waits for the signal its first try sent (the id derives from the run id); a new
+  DAG run starts a new snapshot.
 
 Configs come from `include/connectors/*.yaml` (templates) and the enabled mappings; passwords are
 `${file:...}` references resolved by Connect, never stored in a config.
 
 ### connectors_health
 
-Every 5 minutes: checks both connectors, restarts failed tasks once, and fails (alerting through
-the notifier with Connect's error trace) when a connector cannot be healed.
+Every 5 minutes: checks the connectors the enabled mappings need, restarts failed tasks once, and
+fails (alerting through the notifier) when any of them captures nothing: FAILED after the restart
+(with Connect's trace), PAUSED or STOPPED (resume), missing (apply), or RUNNING without running
+tasks; each line names the connector, its state and the action to take.
 """
 
 from __future__ import annotations
@@ -84,12 +94,14 @@ with DAG(
         """Run the chosen action; returns a summary shown in the task's XCom."""
         from mysql_pg_sync.cdc.connector_actions import run_action as run
 
-        params = get_current_context()["params"]
+        context = get_current_context()
+        params = context["params"]
         return run(
             _context(),
             params["action"],
             tables=params["tables"],
             drop_slot=params["drop_replication_slot"],
+            run_key=context["run_id"],  # a retried snapshot_tables waits for its first signal
         )
 
     run_action()

@@ -21,14 +21,18 @@ from mysql_pg_sync.cdc.connector_config import (
     ConnectorSettings,
     RenderedConnector,
     Side,
+    mysql_captured_tables,
+    postgres_captured_tables,
     postgres_heartbeat_table,
     render_connectors,
 )
 from mysql_pg_sync.cdc.connector_signals import (
+    SnapshotFailed,
     SnapshotResult,
     ensure_heartbeat_table,
     ensure_signal_table,
     send_execute_snapshot,
+    snapshot_signal_id,
     wait_for_snapshot,
 )
 from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
@@ -100,7 +104,9 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
         if connector.side == "mysql":
             needed.append(connector.config["connector.class"])
             databases = {t.split(".", 1)[0] for t in connector.tables}
-            found = mysql_preflight.run(ctx.endpoints.mysql, databases)
+            found = mysql_preflight.run(
+                ctx.endpoints.mysql, databases, connector.tables, connector.signal_table
+            )
             warnings += raise_for_errors(f"MySQL {ctx.endpoints.mysql.redacted()}", found)
         else:
             needed.append(POSTGRES_CONNECTOR_CLASS)
@@ -134,12 +140,16 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
         if connector.side == "postgres":
             ensure_heartbeat_table(endpoint, postgres_heartbeat_table())
-        if connector.side == "postgres" and _needs_update(client, connector):
+        before_put = None
+        if connector.side == "postgres":
             # The new task can only stream once the old walsender has released the slot;
             # otherwise Debezium retries every 10 s and changes arrive up to a minute late.
-            lifecycle.stop(client, connector.name, timeout_s=ctx.timeout_s)
-            wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
-        result = lifecycle.apply_connector(client, connector, timeout_s=ctx.timeout_s)
+            def before_put(endpoint: DatabaseEndpoint = endpoint) -> bool:
+                return wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
+
+        result = lifecycle.apply_connector(
+            client, connector, timeout_s=ctx.timeout_s, before_put=before_put
+        )
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
         results.append(result)
     return results
@@ -169,18 +179,27 @@ def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
     return [steps[action](client, name, timeout_s=ctx.timeout_s) for name in names]
 
 
+def expected(ctx: ConnectorContext) -> list[str]:
+    """The connectors the enabled mappings need (no server is asked: only the names count)."""
+    sides = {
+        ctx.settings.mysql_connector: mysql_captured_tables(ctx.mappings),
+        ctx.settings.postgres_connector: postgres_captured_tables(ctx.mappings),
+    }
+    return [name for name, tables in sides.items() if tables]
+
+
 def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
     """Connect's view (restarting failed tasks) plus the PostgreSQL slot, which Connect cannot
     see: an invalidated slot leaves the connector RUNNING with a task that never starts."""
     client = ctx.client()
     names = existing(ctx, client)
-    report = lifecycle.check_health(client, names, timeout_s=ctx.timeout_s)
+    report = lifecycle.check_health(client, names, expected=expected(ctx), timeout_s=ctx.timeout_s)
     if ctx.settings.postgres_connector not in names:
         return report
     with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
         status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
     problems = postgres_preflight.check_slot(ctx.settings.slot_name, status)
-    return replace(report, problems=tuple(str(p) for p in problems))
+    return replace(report, problems=report.problems + tuple(str(p) for p in problems))
 
 
 def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
@@ -197,14 +216,30 @@ def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
     ]
     if drop_slot:
         drop_replication_slot(ctx.endpoints.postgres, ctx.settings.slot_name, ctx.timeout_s)
+    elif ctx.settings.postgres_connector in deleted and slot_exists(
+        ctx.endpoints.postgres, ctx.settings.slot_name
+    ):
+        log.warning("%s", kept_slot_warning(ctx))
     return deleted
 
 
-def _needs_update(client: ConnectClient, connector: RenderedConnector) -> bool:
-    current = client.get_config(connector.name)
-    return current is not None and lifecycle.config_differs(
-        connector.config, current, connector.name
+def kept_slot_warning(ctx: ConnectorContext) -> str:
+    slot = ctx.settings.slot_name
+    return (
+        f"replication slot {slot} was kept: it pins WAL on {ctx.endpoints.postgres.redacted()} "
+        "until a connector reads from it again, and can fill the disk. If the connectors are "
+        "gone for good, trigger connectors with action delete and drop_replication_slot=true, "
+        f"or run SELECT pg_drop_replication_slot('{slot}') as a superuser (once no walsender "
+        "uses it)"
     )
+
+
+def slot_exists(endpoint: DatabaseEndpoint, slot: str) -> bool:
+    with pg_connect(endpoint, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+        ).fetchone()
+    return row is not None
 
 
 def wait_until_slot_idle(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:
@@ -239,8 +274,15 @@ def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: floa
     return True
 
 
-def snapshot_tables(ctx: ConnectorContext, tables: Sequence[str]) -> list[SnapshotResult]:
-    """Incremental snapshots of the named tables on whichever side captures them; waits for each."""
+def snapshot_tables(
+    ctx: ConnectorContext, tables: Sequence[str], *, run_key: str | None = None
+) -> list[SnapshotResult]:
+    """Incremental snapshots of the named tables on whichever side captures them; waits for each.
+
+    With ``run_key`` (the DAG run id) the signal ids are stable, so a retried task waits for the
+    snapshot its first try started rather than sending a second one. Raises SnapshotFailed if a
+    snapshot aborted or a table's scan did not succeed (Debezium still reports COMPLETED then).
+    """
     selected = ctx.mappings.select(tables)
     plan: list[tuple[Side, DatabaseEndpoint, list[str], str]] = [
         (
@@ -264,27 +306,40 @@ def snapshot_tables(ctx: ConnectorContext, tables: Sequence[str]) -> list[Snapsh
         connector = rendered.get(side)
         if connector is None:
             raise ConfigError(f"no {side} connector captures {', '.join(names)}; apply first")
-        signal_id = send_execute_snapshot(endpoint, side, connector.signal_table, names)
-        log.info("sent execute-snapshot %s for %s", signal_id, ", ".join(names))
+        wanted_id = snapshot_signal_id(run_key, side, names) if run_key else None
+        signal_id, sent = send_execute_snapshot(
+            endpoint, side, connector.signal_table, names, wanted_id
+        )
+        if sent:
+            log.info("sent execute-snapshot %s for %s", signal_id, ", ".join(names))
+        else:
+            log.info("execute-snapshot %s was sent by an earlier try; waiting for it", signal_id)
         results.append(
             wait_for_snapshot(
                 ctx.endpoints.kafka_bootstrap,
                 f"{topic_prefix}.notifications",
                 signal_id,
                 timeout_s=max(ctx.timeout_s, 600.0),
+                # only Avro-framed notices use it (JSON never starts with byte 0)
+                schema_registry_url=ctx.endpoints.schema_registry_url,
             )
+        )
+    problems = [p for r in results for p in r.problems()]
+    if problems:
+        raise SnapshotFailed(
+            "incremental snapshot did not copy everything:\n" + "\n".join(problems)
         )
     return results
 
 
 class ConnectorsUnhealthy(SyncError):
-    """A connector stayed FAILED after a restart; the message carries Connect's trace."""
+    """A connector captures nothing (FAILED after a restart, PAUSED, STOPPED, missing, ...)."""
 
 
 def health_or_raise(ctx: ConnectorContext) -> str:
-    """The health report as text; raises ConnectorsUnhealthy if something could not be healed."""
+    """The health report as text; raises ConnectorsUnhealthy unless every connector captures."""
     report = health(ctx)
-    text = report.message() or "no connector of ours exists yet; run the apply action"
+    text = report.message() or "no enabled mapping needs a connector; nothing to check"
     log.info("%s", text)
     if not report.healthy:
         raise ConnectorsUnhealthy(text)
@@ -297,8 +352,12 @@ def run_action(
     *,
     tables: Sequence[str] = (),
     drop_slot: bool = False,
+    run_key: str | None = None,
 ) -> dict[str, Any]:
-    """Dispatch one operator action; returns a JSON-friendly summary."""
+    """Dispatch one operator action; returns a JSON-friendly summary.
+
+    ``run_key`` identifies the run across task retries (the DAG's run id), see snapshot_tables.
+    """
     if action == "apply":
         return {r.name: {"changed": r.changed, "status": r.status.summary()} for r in apply(ctx)}
     if action in ("pause", "resume", "stop", "restart_failed"):
@@ -310,7 +369,7 @@ def run_action(
             raise ConfigError("snapshot_tables needs the tables param (db.table or schema.table)")
         return {
             r.signal_id: {"outcome": r.outcome, "tables": r.tables, "rows": r.rows_scanned}
-            for r in snapshot_tables(ctx, tables)
+            for r in snapshot_tables(ctx, tables, run_key=run_key)
         }
     raise ConfigError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
 

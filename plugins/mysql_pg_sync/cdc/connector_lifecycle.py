@@ -42,6 +42,21 @@ class ConnectorTimeout(SyncError):
     """A connector did not reach the wanted state in time."""
 
 
+class ConnectorNotRunning(SyncError):
+    """The connector is PAUSED or STOPPED on purpose; restarting cannot make it run."""
+
+
+class ConnectorUpdateFailed(SyncError):
+    """An update was refused (or could not start); the connector was put back as it was."""
+
+
+# What an operator does about a connector that exists but captures nothing.
+_NOT_CAPTURING_ACTION = {
+    "PAUSED": "trigger connectors with action resume",
+    "STOPPED": "trigger connectors with action resume (or apply)",
+}
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     name: str
@@ -71,9 +86,11 @@ class HealthReport:
         lines = [s.summary() for s in self.statuses]
         if self.restarted:
             lines.append(f"restarted failed tasks of: {', '.join(self.restarted)}")
+        # Traces last: an alert shortened to its tail keeps the short problem lines and the
+        # header of the trace it shows.
+        lines += [f"PROBLEM {problem}" for problem in self.problems]
         for status in self.unhealed:
             lines.append(f"NOT HEALED {status.summary()}\n{status.failure_trace()}")
-        lines += [f"PROBLEM {problem}" for problem in self.problems]
         return "\n".join(lines)
 
 
@@ -92,6 +109,7 @@ def apply_connector(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     poll_s: float = DEFAULT_POLL_S,
+    before_put: Callable[[], object] | None = None,
 ) -> ApplyResult:
     """Create or update the connector only when its config changed, then wait until it runs.
 
@@ -100,14 +118,31 @@ def apply_connector(
     from the old tasks' committed position: a change to a newly added table made during the
     switch is read by the new tasks, not skipped by the old filter. A PAUSED or STOPPED connector
     is resumed: apply means "as declared, and running".
+
+    ``before_put`` runs while an updated connector is stopped (e.g. waiting for its replication
+    slot to be released). If stopping, ``before_put`` or the PUT fails, the connector is put back
+    in the state it had (a connector left STOPPED captures nothing and alerts nobody) and
+    :class:`ConnectorUpdateFailed` says why.
     """
     current = client.get_config(connector.name)
     changed = config_differs(connector.config, current, connector.name)
     if current is not None and changed:
         log.info("connector %s: config changed; stopping it to update", connector.name)
-        stop(client, connector.name, timeout_s=timeout_s)
-    if changed:
-        log.info("connector %s: %s", connector.name, "creating" if current is None else "updating")
+        before = _status_or_none(client, connector.name)
+        try:
+            stop(client, connector.name, timeout_s=timeout_s)
+            if before_put is not None:
+                before_put()
+            log.info("connector %s: updating", connector.name)
+            client.put_config(connector.name, connector.config)
+        except Exception as exc:  # whatever failed, the connector must not stay stopped
+            restored = _restore(client, connector.name, before, timeout_s)
+            raise ConnectorUpdateFailed(
+                f"connector {connector.name}: the config update was not applied: {exc}. "
+                f"{restored} Fix the cause above, then trigger connectors with action apply again"
+            ) from exc
+    elif changed:
+        log.info("connector %s: creating", connector.name)
         client.put_config(connector.name, connector.config)
     else:
         log.info("connector %s: config unchanged, no PUT", connector.name)
@@ -198,6 +233,12 @@ def restart_failed(
     status = client.status(name)
     if status.is_running:
         return status
+    if status.state in _NOT_CAPTURING_ACTION:
+        # Connect keeps a PAUSED/STOPPED target state across restarts: waiting would only time out.
+        raise ConnectorNotRunning(
+            f"connector {status.summary()}: it is {status.state.lower()}, not failed, so a restart "
+            f"cannot make it run; {_NOT_CAPTURING_ACTION[status.state]}"
+        )
     client.restart(name, include_tasks=True, only_failed=True)
     return wait_for_state(
         client, name, "RUNNING", timeout_s=timeout_s, failed_grace_s=DEFAULT_FAILED_GRACE_S
@@ -208,31 +249,90 @@ def check_health(
     client: ConnectClient,
     names: Iterable[str],
     *,
+    expected: Iterable[str] = (),
     heal: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> HealthReport:
-    """Status of each existing connector; restart failed tasks once when ``heal``."""
-    statuses, restarted, unhealed = [], [], []
-    for name in names:
+    """Is every connector capturing? Restarts failed tasks once when ``heal``.
+
+    Only a connector whose connector and tasks all run captures anything: PAUSED, STOPPED, a
+    RUNNING connector without tasks and a missing ``expected`` connector are problems too (they
+    are not healed: pausing or stopping may be deliberate, and only apply may create one).
+    """
+    statuses, restarted, unhealed, problems = [], [], [], []
+    expected = tuple(expected)
+    for name in dict.fromkeys([*expected, *names]):
         status = _status_or_none(client, name)
         if status is None:
+            if name in expected:
+                problems.append(
+                    f"{name}: MISSING: the mappings need this connector but Connect does not "
+                    "have it, so nothing is captured; trigger connectors with action apply"
+                )
             continue
-        if status.is_failed and heal:
+        if status.state in _NOT_CAPTURING_ACTION:
+            problems.append(_not_capturing(status))
+        elif status.is_failed and heal:
             restarted.append(name)
             before = status
             try:
                 status = restart_failed(client, name, timeout_s=timeout_s)
             except ConnectorFailed as exc:
                 status = exc.status or client.status(name)
-            except ConnectorTimeout:
+            except (ConnectorTimeout, ConnectorNotRunning):
                 status = client.status(name)
             if not status.is_running:
                 # Mid-restart states carry no trace: report the failure that made us restart.
                 unhealed.append(status if status.failure_trace() else before)
         elif status.is_failed:
             unhealed.append(status)
+        elif not status.is_running:
+            # Tasks may still be starting (right after a restart or rebalance): give them time.
+            try:
+                status = wait_for_state(client, name, "RUNNING", timeout_s=timeout_s)
+            except ConnectorFailed as exc:
+                status = exc.status or client.status(name)
+                unhealed.append(status)
+            except ConnectorTimeout:
+                status = client.status(name)
+                problems.append(_not_capturing(status))
         statuses.append(status)
-    return HealthReport(tuple(statuses), tuple(restarted), tuple(unhealed))
+    return HealthReport(tuple(statuses), tuple(restarted), tuple(unhealed), tuple(problems))
+
+
+def _not_capturing(status: ConnectorStatus) -> str:
+    if status.state in _NOT_CAPTURING_ACTION:
+        return (
+            f"{status.summary()}: {status.state}: nothing is captured; "
+            f"{_NOT_CAPTURING_ACTION[status.state]}"
+        )
+    return (
+        f"{status.summary()}: {status.state} but its tasks do not run, so nothing is captured; "
+        "trigger connectors with action restart_failed, and if that does not help run the "
+        "preflight (for PostgreSQL usually the replication slot) and check the Connect log"
+    )
+
+
+def _restore(
+    client: ConnectClient, name: str, before: ConnectorStatus | None, timeout_s: float
+) -> str:
+    """Put the connector back in its state from before a failed update; says what happened."""
+    target: TargetState = "RUNNING"
+    if before is not None and before.state in ("PAUSED", "STOPPED"):
+        target = before.state  # type: ignore[assignment]  # narrowed by the check above
+    try:
+        if target == "RUNNING":
+            client.resume(name)
+        elif target == "PAUSED":
+            client.pause(name)
+        status = wait_for_state(client, name, target, timeout_s=timeout_s)
+    except Exception as exc:  # report both failures; the original one is raised by the caller
+        log.exception("connector %s: could not put it back to %s", name, target)
+        return (
+            f"Putting it back to {target} with its previous config failed too ({exc}): it may be "
+            "STOPPED and capture nothing; trigger connectors with action resume."
+        )
+    return f"It runs on with its previous config ({status.summary()})."
 
 
 def delete(
@@ -273,6 +373,15 @@ def wait_for_source_position(
 
 
 def _hint_for(name: str, trace: str) -> str:
+    if _is_purged_binlog(trace):
+        return (
+            " (the binlog position in its offsets was purged from the MySQL server, so it cannot "
+            "resume there and needs a new snapshot: stop the connector, reset its offsets with "
+            f"DELETE /connectors/{name}/offsets, apply again (it snapshots the schema and "
+            "streams from the current binlog position), then recover the gap's changes with "
+            "connectors action snapshot_tables for the captured tables or reconcile with "
+            "repair; keep binlogs longer than an outage, binlog_expire_logs_seconds)"
+        )
     if "no longer available on the server" in trace:
         return (
             " (its stored offset points at WAL its replication slot no longer has, e.g. after "
@@ -281,6 +390,17 @@ def _hint_for(name: str, trace: str) -> str:
             "recover the changes of the gap)"
         )
     return ""
+
+
+def _is_purged_binlog(trace: str) -> bool:
+    # Debezium's MySQL/MariaDB wording, and the server's own error 1236 as the binlog reader
+    # passes it on; PostgreSQL's lost-WAL message shares "no longer available on the server".
+    lowered = trace.lower()
+    return "binlog" in lowered and (
+        "no longer available on the server" in lowered
+        or "could not find first log file name in binary log index file" in lowered
+        or "purged" in lowered
+    )
 
 
 def _reached(status: ConnectorStatus, target: TargetState) -> bool:

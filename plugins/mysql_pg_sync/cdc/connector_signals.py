@@ -7,11 +7,13 @@ on; Debezium reports progress on the ``<topic_prefix>.notifications`` topic with
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import Side
@@ -24,8 +26,25 @@ DEFAULT_SNAPSHOT_TIMEOUT_S = 600.0
 _FINAL_TYPES = frozenset({"COMPLETED", "ABORTED"})
 
 
+# What to do when Debezium reports a table scan that copied nothing (additional_data.status).
+SCAN_STATUS_FIX = {
+    "UNKNOWN_SCHEMA": "the connector does not capture the table (or has not seen its schema): "
+    "enable its mapping, trigger connectors with action apply, then snapshot_tables again",
+    "NO_PRIMARY_KEY": "the table has no primary key, which incremental snapshots chunk by: add "
+    "one (or set the connector's snapshot key), then snapshot_tables again",
+    "SQL_EXCEPTION": "the scan query failed: read the error in the Connect log (often a missing "
+    "SELECT grant for the sync user), fix it, then snapshot_tables again",
+    "SKIPPED": "Debezium skipped the table (not in the include list, or filtered out by the "
+    "signal): check the mapping is enabled, trigger apply, then snapshot_tables again",
+}
+
+
 class SnapshotTimeout(SyncError):
     """An incremental snapshot did not report completion in time."""
+
+
+class SnapshotFailed(SyncError):
+    """An incremental snapshot aborted or a table scan did not succeed; nothing was copied."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,22 @@ class SnapshotResult:
     tables: tuple[str, ...]
     outcome: str  # COMPLETED or ABORTED
     rows_scanned: dict[str, int]
+    scan_status: dict[str, str] = field(default_factory=dict)  # table -> SUCCEEDED, SKIPPED...
+
+    def problems(self) -> list[str]:
+        """Why this snapshot did not copy what was asked, each naming the fix (pure)."""
+        found = []
+        if self.outcome != "COMPLETED":
+            found.append(
+                f"incremental snapshot {self.signal_id} of {', '.join(self.tables) or '?'} was "
+                f"{self.outcome} (a stop-snapshot signal or a connector restart); run "
+                "snapshot_tables again"
+            )
+        for table, status in sorted(self.scan_status.items()):
+            if status != "SUCCEEDED":
+                fix = SCAN_STATUS_FIX.get(status, "check the Connect log, then snapshot again")
+                found.append(f"table {table}: scan {status}, nothing copied: {fix}")
+        return found
 
 
 def signal_table_ddl(side: Side, signal_table: str) -> str:
@@ -142,37 +177,91 @@ def signal_row(tables: Sequence[str], signal_id: str | None = None) -> tuple[str
     return (signal_id or str(uuid.uuid4()), "execute-snapshot", data)
 
 
+def snapshot_signal_id(run_key: str, side: Side, tables: Sequence[str]) -> str:
+    """A signal id stable across retries of one run (pure): a retry then finds the signal it
+    already sent and waits for it, instead of starting a second full re-scan."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mps-snapshot:{run_key}:{side}:{','.join(tables)}"))
+
+
 def send_execute_snapshot(
-    endpoint: DatabaseEndpoint, side: Side, signal_table: str, tables: Sequence[str]
-) -> str:
-    """Insert the signal; returns its id (Debezium reports progress under this id)."""
-    row = signal_row(tables)
+    endpoint: DatabaseEndpoint,
+    side: Side,
+    signal_table: str,
+    tables: Sequence[str],
+    signal_id: str | None = None,
+) -> tuple[str, bool]:
+    """Insert the signal unless a row with ``signal_id`` is there already.
+
+    Returns its id (Debezium reports progress under it) and whether it was sent now.
+    """
+    row = signal_row(tables, signal_id)
     dialect = for_side(side)
     namespace, _, table = signal_table.partition(".")
+    qualified = dialect.qualified(namespace, table)
+    probe = f"SELECT 1 FROM {qualified} WHERE id = {dialect.PARAM}"
     sql = (
-        f"INSERT INTO {dialect.qualified(namespace, table)} (id, type, data) "
+        f"INSERT INTO {qualified} (id, type, data) "
         f"VALUES ({dialect.PARAM}, {dialect.PARAM}, {dialect.PARAM})"
     )
     if side == "mysql":
         conn = mysql_connect(endpoint, autocommit=True)
         try:
-            conn.cursor().execute(sql, row)
+            cur = conn.cursor()
+            cur.execute(probe, (row[0],))
+            if cur.fetchone() is not None:
+                return row[0], False
+            cur.execute(sql, row)
         finally:
             conn.close()
     else:
         with pg_connect(endpoint, autocommit=True) as pg:
+            if pg.execute(probe, (row[0],)).fetchone() is not None:
+                return row[0], False
             pg.execute(sql, row)
-    return row[0]
+    return row[0], True
 
 
-def parse_notification(value: bytes | None) -> dict[str, Any] | None:
-    """A notification record's payload (JSON with or without schema envelope), or None."""
+Fetch = Callable[[int], str]
+
+
+def parse_notification(
+    value: bytes | None, fetch_schema: Fetch | None = None
+) -> dict[str, Any] | None:
+    """A notification record's payload, or None.
+
+    JSON (with or without schema envelope), or Confluent-framed Avro (magic byte 0, 4-byte
+    schema id) when ``fetch_schema`` reads schemas from the registry (MPS_CONNECT_CONVERTER=avro).
+    """
     if not value:
         return None
-    body = json.loads(value)
+    if value[:1] == b"\x00":
+        body: Any = _avro_notification(value, fetch_schema)
+    else:
+        try:
+            body = json.loads(value)
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise SyncError(
+                f"a Debezium notification is neither JSON nor Confluent-framed Avro ({exc}); "
+                "check MPS_CONNECT_CONVERTER matches the connectors' value converter"
+            ) from exc
     if isinstance(body, dict) and "payload" in body and "schema" in body:
         body = body["payload"]
     return body if isinstance(body, dict) else None
+
+
+def _avro_notification(value: bytes, fetch_schema: Fetch | None) -> Any:
+    if fetch_schema is None:
+        raise SyncError(
+            "the connectors write Avro notifications but no schema registry is configured to "
+            "decode them; set MPS_SCHEMA_REGISTRY_URL (Apicurio: .../apis/ccompat/v7)"
+        )
+    import fastavro
+
+    if len(value) < 5:
+        raise SyncError("a Debezium notification is truncated Avro (shorter than its header)")
+    schema_id = struct.unpack(">I", value[1:5])[0]
+    schema = fastavro.parse_schema(json.loads(fetch_schema(schema_id)))
+    return fastavro.schemaless_reader(io.BytesIO(value[5:]), schema)
 
 
 def snapshot_outcome(
@@ -180,6 +269,7 @@ def snapshot_outcome(
 ) -> SnapshotResult | None:
     """The final notification for ``signal_id`` among those read so far (pure)."""
     rows: dict[str, int] = {}
+    scan_status: dict[str, str] = {}
     tables: tuple[str, ...] = ()
     for note in notifications:
         if note.get("id") != signal_id or note.get("aggregate_type") != "Incremental Snapshot":
@@ -188,9 +278,12 @@ def snapshot_outcome(
         if extra.get("data_collections"):  # STARTED lists them; COMPLETED does not
             tables = tuple(str(extra["data_collections"]).split(","))
         if note.get("type") == "TABLE_SCAN_COMPLETED" and extra.get("scanned_collection"):
-            rows[str(extra["scanned_collection"])] = int(extra.get("total_rows_scanned", 0))
+            scanned = str(extra["scanned_collection"])
+            rows[scanned] = int(extra.get("total_rows_scanned") or 0)
+            # Debezium reports UNKNOWN_SCHEMA, NO_PRIMARY_KEY, ... here and still COMPLETES
+            scan_status[scanned] = str(extra.get("status") or "SUCCEEDED")
         if note.get("type") in _FINAL_TYPES:
-            return SnapshotResult(signal_id, tables, str(note["type"]), rows)
+            return SnapshotResult(signal_id, tables, str(note["type"]), rows, scan_status)
     return None
 
 
@@ -200,9 +293,19 @@ def wait_for_snapshot(
     signal_id: str,
     *,
     timeout_s: float = DEFAULT_SNAPSHOT_TIMEOUT_S,
+    schema_registry_url: str | None = None,
 ) -> SnapshotResult:
-    """Read the notification topic until the snapshot with ``signal_id`` completes or aborts."""
+    """Read the notification topic until the snapshot with ``signal_id`` completes or aborts.
+
+    Reads from the topic's start, so a retry waiting for an earlier signal sees its notices.
+    """
     from confluent_kafka import Consumer
+
+    fetch: Fetch | None = None
+    if schema_registry_url:
+        from mysql_pg_sync.cdc.decode_avro import registry_fetch
+
+        fetch = registry_fetch(schema_registry_url)
 
     consumer = Consumer(
         {
@@ -221,7 +324,7 @@ def wait_for_snapshot(
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
-            note = parse_notification(msg.value())
+            note = parse_notification(msg.value(), fetch)
             if note is not None:
                 seen.append(note)
                 result = snapshot_outcome(seen, signal_id)

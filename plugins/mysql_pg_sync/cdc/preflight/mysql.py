@@ -29,7 +29,11 @@ GLOBAL_PRIVILEGES: tuple[tuple[str, ...], ...] = (
     ("REPLICATION SLAVE",),
     ("REPLICATION CLIENT", "BINLOG MONITOR"),
 )
-_GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<target>\S+) TO ", re.IGNORECASE)
+# A name in SHOW GRANTS: `quoted` (a backtick inside doubled), bare, or the * wildcard.
+_NAME = r"(?:`(?:[^`]|``)*`|\*|[^\s.`]+)"
+_GRANT = re.compile(
+    rf"^GRANT (?P<privs>.+?) ON (?:TABLE )?(?P<target>{_NAME}\.{_NAME}) TO ", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,23 @@ def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
     return out
 
 
-def check_grants(facts: MysqlFacts, databases: Iterable[str], signal_db: str) -> list[Finding]:
-    """The sync user's privileges for capture and for incremental-snapshot watermarks (pure)."""
+def check_grants(
+    facts: MysqlFacts,
+    databases: Iterable[str],
+    signal_db: str,
+    tables: Iterable[str] = (),
+    signal_table: str | None = None,
+) -> list[Finding]:
+    """The sync user's privileges for capture and for incremental-snapshot watermarks (pure).
+
+    Database-level grants (``db.*``, wildcards included) and table-level ones on the captured
+    ``tables`` (``db.table``) and on ``signal_table`` both count.
+    """
     granted = parse_grants(facts.grants)
+    by_db: dict[str, list[str]] = {}
+    for name in tables:
+        db, _, table = name.partition(".")
+        by_db.setdefault(db, []).append(table)
     found = []
     missing_global = [
         alternatives[0] if facts.flavour == "mysql" else alternatives[-1]
@@ -153,6 +171,9 @@ def check_grants(facts: MysqlFacts, databases: Iterable[str], signal_db: str) ->
             )
         )
     for db in sorted(set(databases)):
+        listed = by_db.get(db, [])
+        if listed and all(_has_on_table(granted, db, t, "SELECT") for t in listed):
+            continue
         if not _has_on_db(granted, db, "SELECT"):
             found.append(
                 Finding(
@@ -161,7 +182,9 @@ def check_grants(facts: MysqlFacts, databases: Iterable[str], signal_db: str) ->
                     f"GRANT SELECT ON `{db}`.* TO {facts.user}",
                 )
             )
-    if not _has_on_db(granted, signal_db, "INSERT"):
+    signal_db, _, signal_name = (signal_table or f"{signal_db}.").partition(".")
+    on_table = bool(signal_name) and _has_on_table(granted, signal_db, signal_name, "INSERT")
+    if not on_table and not _has_on_db(granted, signal_db, "INSERT"):
         found.append(
             Finding(
                 "grants",
@@ -173,10 +196,18 @@ def check_grants(facts: MysqlFacts, databases: Iterable[str], signal_db: str) ->
     return found
 
 
-def run(endpoint: DatabaseEndpoint, databases: Iterable[str]) -> list[Finding]:
-    """Every MySQL check for the captured databases (the endpoint's own holds the signal table)."""
+def run(
+    endpoint: DatabaseEndpoint,
+    databases: Iterable[str],
+    tables: Iterable[str] = (),
+    signal_table: str | None = None,
+) -> list[Finding]:
+    """Every MySQL check for the captured databases (the endpoint's own holds the signal table);
+    with the captured ``tables`` and the ``signal_table``, table-level grants on them count."""
     facts = gather(endpoint)
-    return check_server(facts) + check_grants(facts, databases, endpoint.database)
+    return check_server(facts) + check_grants(
+        facts, databases, endpoint.database, tables, signal_table
+    )
 
 
 def _split_privileges(text: str) -> list[str]:
@@ -199,13 +230,43 @@ def _has(granted: Mapping[str, set[str]], target: str, privilege: str) -> bool:
     return privilege in privs or "ALL" in privs
 
 
+def _unquote(name: str) -> str:
+    """`a``b` -> a`b; a bare name stays as it is."""
+    if len(name) >= 2 and name[0] == name[-1] == "`":
+        return name[1:-1].replace("``", "`")
+    return name
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    """``"`db`.`t`"`` -> ``("`db`", "`t`")``, splitting on the dot outside backticks."""
+    quoted = False
+    for i, ch in enumerate(target):
+        if ch == "`":
+            quoted = not quoted  # a doubled backtick toggles twice: still inside
+        elif ch == "." and not quoted:
+            return target[:i], target[i + 1 :]
+    return target, ""
+
+
+def _has_on_table(granted: Mapping[str, set[str]], db: str, table: str, privilege: str) -> bool:
+    """A table-level grant (names are literal there: no wildcards, unlike database grants);
+    MySQL compares table names case-insensitively on most setups, so this does too."""
+    for target, privs in granted.items():
+        db_part, table_part = _split_target(target)
+        if table_part == "*" or not (privilege in privs or "ALL" in privs):
+            continue
+        if _unquote(db_part) == db and _unquote(table_part).lower() == table.lower():
+            return True
+    return False
+
+
 def _has_on_db(granted: Mapping[str, set[str]], db: str, privilege: str) -> bool:
     if _has(granted, "*.*", privilege):
         return True
     for target, privs in granted.items():
         if not target.endswith(".*") or target == "*.*":
             continue
-        pattern = target[:-2].strip("`")
+        pattern = _unquote(target[:-2])
         if _like(pattern, db) and (privilege in privs or "ALL" in privs):
             return True
     return False

@@ -115,6 +115,15 @@ def test_last_writer_wins_with_update_and_delete_conflicts(lww: Pipeline) -> Non
         pg.close()
 
 
+def _conflicting_updates(lww: Pipeline, m: Any, pg: Any) -> None:
+    """Row 1 synced, then updated on both sides while no consumer runs; MySQL's is newer."""
+    with closing(lww.consumer()) as both:
+        m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01', NULL)")
+        drive(both, lambda: len(_rows(pg, False)) == 1)
+    pg.execute("UPDATE items SET qty = 2, updated_at = '2030-01-02' WHERE id = 1")
+    m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2030-01-03' WHERE id = 1")
+
+
 def test_a_crash_right_after_the_targets_commit_loses_no_conflict_record(
     lww: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,11 +134,7 @@ def test_a_crash_right_after_the_targets_commit_loses_no_conflict_record(
 
     m, pg = lww.mysql(), lww.pg()
     try:
-        with closing(lww.consumer()) as both:
-            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01', NULL)")
-            drive(both, lambda: len(_rows(pg, False)) == 1)
-        pg.execute("UPDATE items SET qty = 2, updated_at = '2030-01-02' WHERE id = 1")
-        m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2030-01-03' WHERE id = 1")
+        _conflicting_updates(lww, m, pg)
 
         def crash(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError("killed after the targets committed")
@@ -162,11 +167,7 @@ def test_a_conflict_whose_write_was_rolled_back_leaves_no_record(
 
     m, pg = lww.mysql(), lww.pg()
     try:
-        with closing(lww.consumer()) as both:
-            m.cursor().execute("INSERT INTO items VALUES (1, 'one', 1, 1, '2030-01-01', NULL)")
-            drive(both, lambda: len(_rows(pg, False)) == 1)
-        pg.execute("UPDATE items SET qty = 2, updated_at = '2030-01-02' WHERE id = 1")
-        m.cursor().execute("UPDATE items SET qty = 3, updated_at = '2030-01-03' WHERE id = 1")
+        _conflicting_updates(lww, m, pg)
         commit_order = consumer_module.StreamConsumer._commit_order
 
         class Killed:

@@ -277,7 +277,7 @@ class StreamConsumer:
             if start is not None:
                 tp.offset = start
         consumer.assign(partitions)
-        self.paused = {(p.topic, p.partition) for p in to_pause}  # the whole assignment is new
+        self.paused |= {(p.topic, p.partition) for p in to_pause}
         if to_pause:
             consumer.pause(to_pause)
             log.info("paused %d partition(s) of backfilling tables", len(to_pause))
@@ -434,6 +434,7 @@ class StreamConsumer:
         """Apply what was read before the partitions go: a member that kept a batch of them
         would write it after their new owner had applied newer changes of the same rows."""
         self._flush_open()
+        self.paused -= {(tp.topic, tp.partition) for tp in partitions}  # no longer ours to hold
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
         error = msg.error()

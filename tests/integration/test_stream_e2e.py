@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests.integration.stream_harness import (
 
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.connections import mysql_connect
+from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 ITEMS_PG_EXTRA = ["ALTER TABLE public.items REPLICA IDENTITY FULL"]
@@ -78,6 +79,20 @@ def test_changes_flow_both_ways_without_echoes(items: Pipeline) -> None:
         consumer.close()
 
 
+def _items(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+    mapping: TableMapping,
+) -> AbstractContextManager[Pipeline]:
+    """The `items` table on both sides (no extra PostgreSQL settings), streamed per ``mapping``."""
+    return pipeline(
+        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
+    )
+
+
 @pytest.fixture
 def items_default_identity(
     endpoints: Endpoints,
@@ -86,16 +101,9 @@ def items_default_identity(
     mysql_admin: DatabaseEndpoint,
     pg_admin: DatabaseEndpoint,
 ) -> Iterator[Pipeline]:
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
-        [items_mapping(mysql_db.database)],
-        [ITEMS_MYSQL],
-        [ITEMS_PG],  # REPLICA IDENTITY DEFAULT: unchanged TOASTed values are left out of events
-    ) as p:
+    # REPLICA IDENTITY DEFAULT: unchanged TOASTed values are left out of events
+    mapping = items_mapping(mysql_db.database)
+    with _items(endpoints, mysql_db, pg_db, mysql_admin, pg_admin, mapping) as p:
         yield p
 
 
@@ -147,9 +155,7 @@ def postgres_wins_default_identity(
     pg_admin: DatabaseEndpoint,
 ) -> Iterator[Pipeline]:
     mapping = items_mapping(mysql_db.database, "postgres_wins")
-    with pipeline(
-        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
-    ) as p:
+    with _items(endpoints, mysql_db, pg_db, mysql_admin, pg_admin, mapping) as p:
         yield p
 
 
@@ -191,9 +197,7 @@ def one_way(
     pg_admin: DatabaseEndpoint,
 ) -> Iterator[Pipeline]:
     mapping = items_mapping(mysql_db.database).model_copy(update={"direction": "mysql_to_pg"})
-    with pipeline(
-        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
-    ) as p:
+    with _items(endpoints, mysql_db, pg_db, mysql_admin, pg_admin, mapping) as p:
         yield p
 
 

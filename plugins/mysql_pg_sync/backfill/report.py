@@ -122,29 +122,24 @@ def render_html(summary: dict[str, Any]) -> str:
         if rejects
         else ""
     )
-    unfinished = summary.get("unfinished", {})
-    if unfinished:
-        note += (
-            "<div class='unfinished'><b>Not finalized (their stream stays paused until a "
-            "mode=resume run finishes them):</b><ul>"
-            + "".join(
-                f"<li>{html.escape(name)}: {html.escape(why)}</li>"
-                for name, why in sorted(unfinished.items())
-            )
-            + "</ul></div>"
-        )
-    unvalidated = summary.get("unvalidated_foreign_keys", {})
-    if unvalidated:
-        note += (
-            "<div class='fks'><b>Foreign keys left NOT VALID (enforced for new writes; "
-            "validate them once the stream has caught up):</b><ul>"
-            + "".join(
-                f"<li>{html.escape(name)}: <code>{html.escape(fk['validate'])}</code></li>"
-                for name, fks in sorted(unvalidated.items())
-                for fk in fks
-            )
-            + "</ul></div>"
-        )
+    note += _listed(
+        "unfinished",
+        "Not finalized (their stream stays paused until a mode=resume run finishes them):",
+        [
+            f"{html.escape(name)}: {html.escape(why)}"
+            for name, why in sorted(summary.get("unfinished", {}).items())
+        ],
+    )
+    note += _listed(
+        "fks",
+        "Foreign keys left NOT VALID (enforced for new writes; validate them once the stream "
+        "has caught up):",
+        [
+            f"{html.escape(name)}: <code>{html.escape(fk['validate'])}</code>"
+            for name, fks in sorted(summary.get("unvalidated_foreign_keys", {}).items())
+            for fk in fks
+        ],
+    )
     return (
         "<!doctype html><meta charset='utf-8'><title>backfill "
         + html.escape(summary["run_id"])
@@ -160,3 +155,11 @@ def render_html(summary: dict[str, Any]) -> str:
         + "".join(rows)
         + "</table>"
     )
+
+
+def _listed(css: str, title: str, items: list[str]) -> str:
+    """A titled list of already escaped HTML items; nothing when there are none."""
+    if not items:
+        return ""
+    rows = "".join(f"<li>{item}</li>" for item in items)
+    return f"<div class='{css}'><b>{html.escape(title)}</b><ul>{rows}</ul></div>"

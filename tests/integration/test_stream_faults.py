@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from tests.integration.stream_harness import (
@@ -295,11 +296,14 @@ def test_a_replay_after_a_crash_before_the_kafka_commit_changes_nothing(items: P
     assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])
 
 
-def test_a_change_debezium_emits_again_is_not_applied_twice(items: Pipeline) -> None:
+def test_a_change_debezium_emits_again_is_not_applied_twice(
+    items: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
     """After a Connect or broker restart Debezium re-reads its log from the last committed
     position and emits those changes again under new offsets. The old MySQL insert, applied
     again under mysql_wins, would overwrite the newer name PostgreSQL wrote since (found by
-    `make chaos`); its binlog position gives it away."""
+    `make chaos`); its binlog position gives it away. The skip is logged with the way back,
+    because a source log that started over (RESET MASTER) looks the same."""
     consumer = items.consumer()
     try:
         _insert_in_mysql_then_rename_in_postgres(items, consumer)
@@ -330,3 +334,7 @@ def test_a_change_debezium_emits_again_is_not_applied_twice(items: Pipeline) -> 
     assert summary.duplicates == 1
     assert summary.applied == 0
     assert _rows(items) == ([(1, "from postgres")], [(1, "from postgres")])
+    [warning] = [r.getMessage() for r in caplog.records if "skipped 1 change(s)" in r.getMessage()]
+    assert warning.startswith(f"{topic}[{first.partition()}]: ")
+    assert "RESET MASTER" in warning
+    assert "mps_sync.applied_offsets" in warning

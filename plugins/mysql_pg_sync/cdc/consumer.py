@@ -142,6 +142,10 @@ class _Pending:
     messages: int = 0
     replayed: int = 0
     duplicates: int = 0
+    # per partition: (count, lowest source position skipped, last applied position)
+    skipped: dict[tuple[str, int], tuple[int, SourceOrder, SourceOrder]] = field(
+        default_factory=dict
+    )
     cut: bool = False  # an echo of a key already in the batch: flush before the next message
     source_high: dict[tuple[str, int], SourceOrder] = field(default_factory=dict)
 
@@ -469,6 +473,8 @@ class StreamConsumer:
             high = pending.source_high.get(ident) or self.source_high.get(ident)
             if high is not None and source_order.is_duplicate(event.source_order, high):
                 pending.duplicates += 1
+                count, lowest, _ = pending.skipped.get(ident, (0, event.source_order, high))
+                pending.skipped[ident] = (count + 1, min(lowest, event.source_order), high)
                 return
             pending.source_high[ident] = event.source_order
         if is_echo(event, self.config.tags):
@@ -556,6 +562,8 @@ class StreamConsumer:
             self._commit_offsets(pending.offsets)
         summary.replayed += pending.replayed
         summary.duplicates += pending.duplicates
+        for (topic, partition), (count, lowest, high) in pending.skipped.items():
+            _warn_skipped(topic, partition, count, lowest, high)
         self._summarise(result, summary)
 
     def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
@@ -726,3 +734,23 @@ def _placeholder(side: Side, table: str, position: KafkaPosition) -> ChangeEvent
     """A stand-in event for an undecodable message, so its dead letter names where it came from."""
     namespace, _, name = table.partition(".")
     return ChangeEvent(side, namespace, name, "c", {}, None, None, 0, position=position)
+
+
+def _warn_skipped(
+    topic: str, partition: int, count: int, lowest: SourceOrder, high: SourceOrder
+) -> None:
+    """Skipped changes are normal after a Debezium restart (it sends its last changes again),
+    but a source log that started over also sorts below what was applied: say what was skipped
+    and how to get it back if that is what happened."""
+    log.warning(
+        "%s[%d]: skipped %d change(s) at source positions from %s, at or below the last one "
+        "applied (%s): Debezium sent them again after a restart. If the source's log started "
+        "over instead (MySQL RESET MASTER, a restored server with the same server id), they are "
+        "new changes: clear source_position for this partition in mps_sync.applied_offsets "
+        "(and mps_applied_offsets in MySQL) and run reconcile with repair on to copy them over",
+        topic,
+        partition,
+        count,
+        source_order.dump(lowest),
+        source_order.dump(high),
+    )

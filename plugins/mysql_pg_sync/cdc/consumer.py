@@ -746,8 +746,9 @@ def _warn_skipped(
         "%s[%d]: skipped %d change(s) at source positions from %s, at or below the last one "
         "applied (%s): Debezium sent them again after a restart. If the source's log started "
         "over instead (MySQL RESET MASTER, a restored server with the same server id), they are "
-        "new changes: clear source_position for this partition in mps_sync.applied_offsets "
-        "(and mps_applied_offsets in MySQL) and run reconcile with repair on to copy them over",
+        "new changes: stop the stream, set source_position to NULL for this topic and partition "
+        "in mps_sync.applied_offsets (and mps_applied_offsets in MySQL), start it again and run "
+        "reconcile with repair on to copy over what was skipped",
         topic,
         partition,
         count,

@@ -434,3 +434,48 @@ def test_string_keys_and_json_by_value(
         ("b", "x"): ("different", ("doc",)),
         ("c", "y"): ("different", ("doc",)),
     }
+
+
+def test_a_binary16_key_mapped_to_uuid_finds_and_names_each_difference(
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    executor: ThreadPoolExecutor,
+) -> None:
+    """MySQL keeps a UUID key as binary(16), PostgreSQL as uuid: hash-bucket segments and the
+    row comparison must see the same key on both sides, and report it as the key's hex."""
+    keys = [uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % (1 << 128)) for i in range(1, 61)]
+    rows = {k: f"row {i}" for i, k in enumerate(keys)}
+    missing, changed, extra = keys[7], keys[31], uuid.UUID(int=1 << 127)
+    with mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True) as c:
+        cur = c.cursor()
+        cur.execute("CREATE TABLE ukeys (id binary(16) PRIMARY KEY, label varchar(20))")
+        cur.executemany(
+            "INSERT INTO ukeys VALUES (%s, %s)", [(k.bytes, v) for k, v in rows.items()]
+        )
+    pg_rows = {k: v for k, v in rows.items() if k != missing} | {changed: "changed", extra: "new"}
+    with pg_connect(pg_db, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE ukeys (id uuid PRIMARY KEY, label varchar(20))")
+        cur.executemany("INSERT INTO ukeys VALUES (%s, %s)", list(pg_rows.items()))
+    kind, _, _ = canonical_kind("binary(16)", "uuid")
+    table = ReconcileTable(
+        "ukeys",
+        mysql_db.database,
+        "ukeys",
+        "public",
+        "ukeys",
+        (
+            CompareColumn("id", "id", kind, "uuid"),
+            CompareColumn("label", "label", "text", "varchar(20)"),
+        ),
+        ("id",),
+    )
+    result, _ = _compare(mysql_db, pg_db, table, executor)
+    assert table.ordinal == "hash"
+    assert {d.key: (d.drift, d.columns) for d in result.diffs} == {
+        (missing.hex.upper(),): ("missing", ()),
+        (changed.hex.upper(),): ("different", ("label",)),
+        (extra.hex.upper(),): ("extra", ()),
+    }
+    assert result.stats.rows_mysql == len(rows)
+    assert result.stats.rows_postgres == len(pg_rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from mysql_pg_sync.dialects import for_side, mysql, postgres
@@ -36,3 +38,13 @@ def test_postgres_divides_integer_ordinals_as_bigint_and_others_as_numeric() -> 
 
     assert "::bigint /" in postgres.floor_div_sql("k - %s", "%s", bigint=True)
     assert "div(" in postgres.floor_div_sql("k - %s", "%s")  # e.g. numeric(20) = BIGINT UNSIGNED
+
+
+def test_a_uuid_key_is_bound_in_each_drivers_own_form() -> None:
+    key = uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")
+    assert mysql.key_param("uuid", key) == key.bytes
+    assert mysql.key_param("uuid", key.bytes) == key.bytes
+    assert postgres.key_param("uuid", key.bytes) == key
+    assert postgres.key_param("uuid", key) == key
+    assert postgres.key_param("binary", key.bytes) == key.bytes  # only a uuid column converts
+    assert mysql.key_param("integer", 7) == 7

@@ -6,6 +6,7 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from mysql_pg_sync import names
@@ -182,6 +183,15 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = Fa
     """Integer division of non-negative numbers (DIV is exact whatever ``bigint`` says)."""
     del bigint
     return f"(({numerator_sql}) DIV ({denominator_sql}))"
+
+
+def key_param(kind: str, value: object) -> object:
+    """A key value as this driver binds it, from either side's driver: reconcile looks up the
+    keys one side found on the other side too. PostgreSQL hands out a uuid key as UUID,
+    stored here as binary(16)."""
+    if kind == "uuid" and isinstance(value, uuid.UUID):
+        return value.bytes
+    return value
 
 
 def table_columns_sql() -> str:

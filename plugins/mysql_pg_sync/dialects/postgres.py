@@ -6,6 +6,7 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from mysql_pg_sync.dialects.stored_type import StoredType
@@ -179,6 +180,15 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = Fa
     if bigint:
         return f"(({numerator_sql})::bigint / ({denominator_sql})::bigint)"
     return f"div(({numerator_sql})::numeric, ({denominator_sql})::numeric)"
+
+
+def key_param(kind: str, value: object) -> object:
+    """A key value as this driver binds it, from either side's driver: reconcile looks up the
+    keys one side found on the other side too. MySQL hands out a binary(16) uuid key as
+    bytes."""
+    if kind == "uuid" and isinstance(value, bytes | bytearray) and len(value) == 16:
+        return uuid.UUID(bytes=bytes(value))
+    return value
 
 
 def table_columns_sql() -> str:

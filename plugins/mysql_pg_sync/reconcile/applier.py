@@ -17,6 +17,7 @@ from mysql_pg_sync.cdc.batch import CollapsedChange
 from mysql_pg_sync.cdc.events import ChangeEvent
 from mysql_pg_sync.cdc.loop_guard import LoopTags
 from mysql_pg_sync.cdc.targets import MySQLTarget, PostgresTarget
+from mysql_pg_sync.dialects import for_side
 from mysql_pg_sync.mapping.models import MappingSet
 from mysql_pg_sync.reconcile.model import ReconcileTable, Side
 from mysql_pg_sync.reconcile.repair import Repair, RepairOutcome
@@ -35,7 +36,11 @@ def repair_event(table: ReconcileTable, repair: Repair) -> ChangeEvent:
         if winner == "mysql"
         else (table.pg_schema, table.pg_table)
     )
-    key = {names[k]: v for k, v in zip(table.key, repair.raw_key, strict=True)}
+    dialect = for_side(winner)  # the key may come from the other side's driver
+    key = {
+        names[c.mysql_name]: dialect.key_param(c.kind, v)
+        for c, v in zip(table.key_columns, repair.raw_key, strict=True)
+    }
     after = None
     if repair.action == "upsert":
         if repair.image is None:

@@ -293,7 +293,11 @@ class TableSide:
     ) -> Iterator[tuple[Any, ...]]:
         for start in range(0, len(raw_keys), KEY_BATCH):
             batch = raw_keys[start : start + KEY_BATCH]
-            params = [v for key in batch for v in key]
+            params = [
+                self.dialect.key_param(c.kind, v)
+                for key in batch
+                for c, v in zip(self.table.key_columns, key, strict=True)
+            ]
             where = self._key_filter(len(batch))
             yield from self._query(
                 f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {where}", params

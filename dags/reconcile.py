@@ -19,6 +19,8 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    would take the run past it is refused as a whole. A table whose schema differs from its
    mapping fails alone (no retry); an unreachable database fails the task, which retries. A
    retry keeps the repairs an earlier attempt applied and settles the ones it left `planned`.
+   A failed compare task does not alert itself: the table is an error in the report, and the
+   verdict's alert names it (one alert per failure).
 3. **report** (runs even when a table failed): writes `$MPS_REPORTS_DIR/reconcile-<run>.json` and
    `.html` (self-contained), stores the run's status and updates the Asset
    `mysql_pg_sync://reconcile` (extra: `run_id`, `status`), which schedules the `data_quality`
@@ -27,7 +29,8 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    return value) names each table not in sync and whether repairs were written or only planned.
 4. **verdict**: fails the DAG run, which alerts through the shared notifier, when the run's
    status is `drift` (confirmed drift left unrepaired: repair off, a dry run, refused or failed
-   repairs) or `failed`. It runs after the report, so the report and the Asset event are out
+   repairs) or `failed` (the alert names each table that could not be compared, with its error
+   and what to do). It runs after the report, so the report and the Asset event are out
    either way.
 
 Drift rows: `SELECT * FROM mps_sync.reconcile_drift WHERE run_id = <run>`; every repair, planned,
@@ -131,7 +134,9 @@ def reconcile() -> None:
         )
         result = reconcile_one(endpoints_from_airflow(), item["run_id"], mapping, params)
         if result["status"] == "error":
-            raise AirflowFailException(result["error"] or result["repair_message"])
+            raise AirflowFailException(
+                f"{item['table']}: {result['error'] or result['repair_message']}"
+            )
         return {k: result[k] for k in ("table", "status", "drift", "repairs", "duration_s")}
 
     @task(outlets=[RECONCILE_DONE], trigger_rule="all_done")
@@ -139,7 +144,7 @@ def reconcile() -> None:
         """Write the JSON and HTML reports and store the run's status; the Asset event
         carries that status, so a consumer can tell a failed run from a good one."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
-        from mysql_pg_sync.airflow.reconcile_summary import summarize
+        from mysql_pg_sync.airflow.reconcile_summary import failed_tables, summarize
         from mysql_pg_sync.reconcile.service import finish_run
 
         # every table the run started with: one whose task never stored a result fails the run
@@ -158,6 +163,7 @@ def reconcile() -> None:
             "json": str(json_path),
             "html": str(html_path),
             "summary": summary,
+            "failed_tables": failed_tables(run),
         }
 
     @task
@@ -167,7 +173,9 @@ def reconcile() -> None:
 
         from mysql_pg_sync.airflow.reconcile_summary import verdict as run_verdict
 
-        message = run_verdict(reported["status"], reported["summary"])
+        message = run_verdict(
+            reported["status"], reported["summary"], reported.get("failed_tables", ())
+        )
         if message is not None:
             raise AirflowFailException(message)
         return reported["status"]

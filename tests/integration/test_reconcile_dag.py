@@ -110,6 +110,7 @@ def test_the_dag_compares_each_table_and_writes_the_report(
     (alert,) = webhook
     assert "reconcile.verdict failed" in alert["text"]
     assert "confirmed drift is left unrepaired" in alert["text"]
+    assert ", took " in alert["text"]
     assert "DRY RUN: repairs were only planned and recorded, nothing was written" in alert["text"]
     assert ".b: drift; 1 drift row(s) (different 1); 1 repair(s) planned only" in alert["text"]
     (html,) = tables.glob("reconcile-*.html")
@@ -131,3 +132,42 @@ def test_the_dag_compares_each_table_and_writes_the_report(
         assert event is not None
         assert event.extra["status"] == "drift"
         assert html.name == f"reconcile-{event.extra['run_id']}.html"
+
+
+@pytest.mark.slow  # ~20-40 s: Airflow's warm-up dominates
+def test_a_table_that_fails_its_compare_alerts_once_and_is_named(
+    tables: Path,
+    webhook: list[dict[str, Any]],
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    """The compare task of a table whose schema differs from its mapping fails, and the verdict
+    fails the run: one alert (the verdict's), which names the table and what to do."""
+    from airflow.dag_processing.dagbag import DagBag  # noqa: TID251  (a DAG test)
+
+    with mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True) as c:
+        c.cursor().execute("CREATE TABLE c (id int PRIMARY KEY, v varchar(10))")
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE c (id integer PRIMARY KEY)")  # the mapped column v is missing
+    mappings = tmp_path / "mappings" / "t.yaml"
+    entries = yaml.safe_load(mappings.read_text())["tables"]
+    entries.append({**entries[0], "source": f"{mysql_db.database}.c", "target": "public.c"})
+    mappings.write_text(yaml.safe_dump({"tables": entries}))
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / "reconcile.py"))
+    run = bag.dags["reconcile"].test(run_conf={"recheck_delay_s": 0})
+    states = {ti.task_id + str(ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert sorted(k for k, v in states.items() if v == "failed") == ["compare2", "verdict-1"]
+    assert run.state == "failed"
+    (alert,) = webhook  # not one from the compare task and another from the verdict
+    text = alert["text"]
+    assert "reconcile.verdict failed" in text
+    assert f"1 table(s) could not be compared: {mysql_db.database}.c" in text
+    assert "has no column(s) v" in text
+    assert f'trigger reconcile with Params tables = ["{mysql_db.database}.c"]' in text
+    (html,) = tables.glob("reconcile-*.html")
+    page = html.read_text()
+    assert "Failed tables" in page
+    assert "failed: 1 of 3 table(s) could not be compared" in page

@@ -143,11 +143,46 @@ def test_a_run_finds_drift_errors_one_table_and_reports(setup, tmp_path: Path) -
     assert broken["status"] == "error"
     assert "postgres table public.broken has no column(s) note" in broken["error"]
     assert run["status"] == "failed"  # a table errored
-    assert json.loads(json_path.read_text())["run_id"] == run["run_id"]
+    # the report carries each key's differing columns and each repair's side, as stored
+    assert orders["drift_examples"] == {
+        "different": [{"key": ["500"], "columns": ["amount"]}],
+        "extra": [{"key": ["5000"], "columns": []}],
+        "missing": [{"key": ["17"], "columns": []}],
+    }
+    assert tags["drift_examples"]["different"] == [{"key": ["t42", "de"], "columns": ["label"]}]
+    assert sorted(
+        (d["status"], d["write_to"], d["action"], d["count"]) for d in orders["repair_details"]
+    ) == [
+        ("dry_run", "postgres", "delete", 1),
+        ("dry_run", "postgres", "upsert", 2),
+    ]
+    assert run["summary"]["tables"] == 3
+    assert run["summary"]["failed"] == 1
+    assert run["summary"]["rows_mysql"] == 1000 + 400  # the broken table was not compared
+    assert run["summary"]["drift"] == {"missing": 1, "extra": 1, "different": 2}
+    assert run["summary"]["repairs"] == {"dry_run": 4}
+    written = json.loads(json_path.read_text())
+    assert written["run_id"] == run["run_id"]
+    # the report shows the time the run's row was finished, not null
+    with pg_connect(ends.postgres) as conn:
+        row = conn.execute(
+            "SELECT started_at, finished_at, report_html FROM mps_sync.reconcile_runs "
+            "WHERE run_id = %s",
+            (run["run_id"],),
+        ).fetchone()
+    assert row is not None
+    started_at, finished_at, stored_html = row
+    assert written["finished_at"] == finished_at.isoformat()
+    assert written["duration_s"] == round((finished_at - started_at).total_seconds(), 3) > 0
+    assert stored_html == str(html_path)
     page = html_path.read_text()
     assert "orders" in page
     assert "has no column(s) note" in page
     assert "<script" not in page
+    assert f"finished {finished_at:%Y-%m-%d %H:%M:%S} UTC" in page
+    assert "500 (amount)" in page
+    assert "DRY RUN: nothing was written. 4 repair(s) were planned" in page
+    assert "copy MySQL&#x27;s row to PostgreSQL" in page
 
     with pg_connect(ends.postgres) as conn:
         drift = conn.execute(
@@ -218,6 +253,9 @@ def test_repairs_go_through_the_stream_applier_and_leave_the_pair_in_sync(
     assert by_name["orders"]["status"] == "repaired"
     assert by_name["orders"]["repairs"] == {"applied": 3}
     assert by_name["tags"]["repairs"] == {"applied": 1}
+    assert {(d["status"], d["write_to"]) for d in by_name["orders"]["repair_details"]} == {
+        ("applied", "postgres")
+    }
     with pg_connect(ends.postgres) as conn:
         rows = conn.execute(
             "SELECT status, count(*) FROM mps_sync.reconcile_repairs WHERE run_id = %s GROUP BY 1",

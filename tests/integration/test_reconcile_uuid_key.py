@@ -80,7 +80,7 @@ def test_drift_on_a_uuid_key_is_found_and_repaired_toward_either_side(setup, tmp
     params = ReconcileParams(
         mappings=str(folder), recheck_delay_s=0, segment_rows=8, dry_run=False, repair=True
     )
-    run, _, _ = reconcile_all(ends, params, folder=tmp_path / "reports")
+    run, _, html_path = reconcile_all(ends, params, folder=tmp_path / "reports")
     tables = {t["table"].split(".")[1]: t for t in run["tables"]}
     for table in TABLES:
         assert tables[table]["error"] is None, tables[table]["error"]
@@ -96,3 +96,13 @@ def test_drift_on_a_uuid_key_is_found_and_repaired_toward_either_side(setup, tmp
     assert mysql[CHANGED] == "pg"
     assert MISSING not in mysql
     assert mysql[EXTRA] == "pg only"
+    # the report names each key alike whichever side's driver read it: as its hex text
+    shown = {MISSING.hex.upper(), CHANGED.hex.upper(), EXTRA.hex.upper()}
+    for table in TABLES:
+        examples = tables[table]["drift_examples"]
+        assert {e["key"][0] for found in examples.values() for e in found} == shown
+        repaired = tables[table]["repair_details"]
+        assert {k[0] for d in repaired for k in d["example_keys"]} == shown
+    page = html_path.read_text()
+    assert all(key in page for key in shown)
+    assert "bytes" not in page

@@ -108,6 +108,31 @@ def test_the_airflow_notifier_reads_the_task_context(caplog: pytest.LogCaptureFi
     assert TRACE in caplog.text
 
 
+def test_a_failed_reconcile_compare_is_left_to_the_verdicts_one_alert(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The report names the failed table and the verdict alerts with it: the compare task's
+    own alert would be a second one for the same failure."""
+
+    def context(dag_id: str, task_id: str) -> dict[str, object]:
+        return {
+            "ti": SimpleNamespace(task_id=task_id, try_number=1, log_url="http://l"),
+            "dag_run": SimpleNamespace(dag_id=dag_id, run_id="manual__1"),
+            "exception": SyncError("legacy.broken: postgres table has no column(s) note"),
+        }
+
+    notifier = SyncFailureNotifier(config=AlertConfig())
+    with caplog.at_level(logging.INFO):
+        notifier.notify(context("reconcile", "compare"))
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "reconcile.compare failed: a later task of the run alerts" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        notifier.notify(context("reconcile", "verdict"))
+        notifier.notify(context("backfill", "compare"))  # only reconcile's compare defers
+    assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.ERROR]
+
+
 def test_a_webhook_receives_the_alert_as_json() -> None:
     """Delivered for real over HTTP to a receiver on the loopback (what a Slack webhook gets)."""
     import json

@@ -6,6 +6,7 @@ Airflow context, the ``mps_alerts`` Variable and Airflow's SMTP settings (email 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -14,7 +15,13 @@ from airflow.sdk import BaseNotifier, Variable
 
 from mysql_pg_sync.alerts import Alert, AlertConfig, config_from, deliver, failure_alert
 
+log = logging.getLogger(__name__)
 ALERTS_VARIABLE = "mps_alerts"
+# (dag_id, task_id) of tasks whose final failure a later task of the same DAG run reports, so
+# one failure sends one alert. A reconcile table whose compare task failed is an error in the
+# run's report (the report task runs whatever its compare tasks did), and the verdict task's
+# alert names it with its error and what to do; if the report task fails, it alerts itself.
+REPORTED_DOWNSTREAM: frozenset[tuple[str, str]] = frozenset({("reconcile", "compare")})
 
 
 def alert_config() -> AlertConfig:
@@ -26,13 +33,25 @@ def alert_config() -> AlertConfig:
     return config_from(variable, os.environ)
 
 
+def _failed_task(context: Any) -> tuple[str, str | None]:
+    """(dag_id, task_id) of the failure the context describes."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(context.get("dag_run"), "dag_id", None) or getattr(ti, "dag_id", "unknown")
+    return str(dag_id), getattr(ti, "task_id", None)
+
+
+def reported_downstream(context: Any) -> bool:
+    """True for a failure a later task of the run alerts about (:data:`REPORTED_DOWNSTREAM`)."""
+    return _failed_task(context) in REPORTED_DOWNSTREAM
+
+
 def alert_from_context(context: Any) -> Alert:
     ti = context.get("ti") or context.get("task_instance")
     dag_run = context.get("dag_run")
-    dag_id = getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", "unknown")
+    dag_id, task_id = _failed_task(context)
     return failure_alert(
-        dag_id=str(dag_id),
-        task_id=getattr(ti, "task_id", None),
+        dag_id=dag_id,
+        task_id=task_id,
         run_id=str(getattr(dag_run, "run_id", None) or context.get("run_id", "?")),
         try_number=getattr(ti, "try_number", None),
         error=context.get("exception") or context.get("reason"),
@@ -54,6 +73,9 @@ class SyncFailureNotifier(BaseNotifier):
         self.config = config
 
     def notify(self, context: Any) -> None:
+        if reported_downstream(context):
+            log.info("%s.%s failed: a later task of the run alerts", *_failed_task(context))
+            return
         deliver(alert_from_context(context), self.config or alert_config(), send_email=_send_email)
 
 

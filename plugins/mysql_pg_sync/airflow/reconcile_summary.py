@@ -7,24 +7,15 @@ alert carries, so it says in plain words whether repairs were written or only pl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from mysql_pg_sync.reconcile.report import duration_words, repair_mode, retry_hint
 
 # Run statuses that fail the verdict task, so the notifier alerts: drift left unrepaired
 # (reported only, a dry run, refused or failed repairs) and tables that could not be compared.
 ALERT_STATUSES = ("drift", "failed")
-
-
-def repair_mode(params: Mapping[str, Any]) -> str:
-    """What the run was allowed to write, from its stored params."""
-    if not params.get("repair"):
-        return "report only (repair off): drift is recorded, nothing is repaired"
-    if params.get("dry_run", True):
-        return (
-            "DRY RUN: repairs were only planned and recorded, nothing was written; to write "
-            "them trigger reconcile again with repair on and dry_run off"
-        )
-    return "repair: repairs written through the stream applier"
+FAILED_TABLE_STATUSES = ("error", "running")
 
 
 def _table_line(table: Mapping[str, Any]) -> str:
@@ -47,7 +38,18 @@ def _table_line(table: Mapping[str, Any]) -> str:
     note = table.get("error") or table.get("repair_message")
     if note:
         parts.append(str(note))
+    if table.get("status") in FAILED_TABLE_STATUSES:
+        parts.append(retry_hint(str(table.get("table"))))
     return "; ".join(parts)
+
+
+def failed_tables(run: Mapping[str, Any]) -> list[str]:
+    """The tables the run could not compare (an error, or a task that never finished)."""
+    return [
+        str(t.get("table"))
+        for t in run.get("tables") or []
+        if t.get("status") in FAILED_TABLE_STATUSES
+    ]
 
 
 def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
@@ -55,9 +57,11 @@ def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
     not in sync, the report."""
     tables = list(run.get("tables") or [])
     in_sync = sum(1 for t in tables if t.get("status") == "in_sync")
+    took = run.get("duration_s")
     lines = [
         f"reconcile run {run.get('run_id')}: {run.get('status')} "
-        f"({len(tables)} table(s), {in_sync} in sync)",
+        f"({len(tables)} table(s), {in_sync} in sync)"
+        + (f", took {duration_words(took)}" if took is not None else ""),
         f"mode: {repair_mode(run.get('params') or {})}",
     ]
     lines += ["  " + _table_line(t) for t in tables if t.get("status") != "in_sync"]
@@ -66,13 +70,17 @@ def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def verdict(status: str, summary: str) -> str | None:
-    """The alert text when the run must fail (drift left, or a table failed); else None."""
+def verdict(status: str, summary: str, failed: Sequence[str] = ()) -> str | None:
+    """The alert text when the run must fail (drift left, or a table failed); else None.
+
+    The reconcile run's one alert: a failed table's own compare task does not alert (see
+    :data:`mysql_pg_sync.airflow.notifier.REPORTED_DOWNSTREAM`), so this names it."""
     if status not in ALERT_STATUSES:
         return None
-    why = (
-        "confirmed drift is left unrepaired"
-        if status == "drift"
-        else "a table could not be compared (see the errors below)"
-    )
+    if status == "drift":
+        why = "confirmed drift is left unrepaired"
+    elif failed:
+        why = f"{len(failed)} table(s) could not be compared: {', '.join(failed)} (see below)"
+    else:
+        why = "a table could not be compared (see the errors below)"
     return f"{why}\n{summary}"

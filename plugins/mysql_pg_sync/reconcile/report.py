@@ -1,9 +1,13 @@
-"""The run report: JSON for machines, one self-contained HTML page (inline CSS, no CDN)."""
+"""The run report: JSON for machines, one self-contained HTML page (inline CSS, no CDN) for the
+operator who reads it the morning after. Pure formatting, except :func:`write_reports`."""
 
 from __future__ import annotations
 
 import html
 import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +16,33 @@ from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.in_sync,.repaired{color:#176f2c}
-.drift,.repair_refused{color:#a15c00}.error{color:#b00020}code{font-size:12px}
+text-align:left;vertical-align:top}th{background:#f3f3f3}.in_sync,.repaired,.succeeded{color:#176f2c}
+.drift,.repair_refused{color:#a15c00}.error,.running,.failed{color:#b00020}code{font-size:12px}
+.banner{border:2px solid #a15c00;background:#fff6e5;padding:8px 12px;margin:1em 0}
+.banner.failed{border-color:#b00020;background:#fdecee}
 """
+TABLE_STATUS_WORDS = {
+    "in_sync": "in sync",
+    "repaired": "repaired",
+    "drift": "drift left",
+    "repair_refused": "repairs refused (max_repairs)",
+    "error": "failed",
+    "running": "did not finish",
+}
+# a repair's status in words, in the order the report lists them
+REPAIR_STATUS_WORDS = {
+    "dry_run": "planned only (dry run, nothing written)",
+    "applied": "applied",
+    "failed": "failed",
+    "refused": "refused (over max_repairs, nothing written)",
+    "planned": "planned, outcome not recorded",
+}
+SIDE_NAMES = {"mysql": "MySQL", "postgres": "PostgreSQL"}
+DRIFT_WORDS = {
+    "missing": "missing in PostgreSQL",
+    "extra": "extra in PostgreSQL",
+    "different": "different",
+}
 
 
 def run_status(tables: list[dict[str, Any]]) -> str:
@@ -29,56 +57,322 @@ def run_status(tables: list[dict[str, Any]]) -> str:
     return "succeeded"
 
 
+def mode_of(params: Mapping[str, Any]) -> str:
+    """``report_only`` (repair off), ``dry_run`` (repairs planned only) or ``repair``."""
+    if not params.get("repair"):
+        return "report_only"
+    return "dry_run" if params.get("dry_run", True) else "repair"
+
+
+def repair_mode(params: Mapping[str, Any]) -> str:
+    """What the run was allowed to write, from its stored params, in words."""
+    mode = mode_of(params)
+    if mode == "report_only":
+        return "report only (repair off): drift is recorded, nothing is repaired"
+    if mode == "dry_run":
+        return (
+            "DRY RUN: repairs were only planned and recorded, nothing was written; to write "
+            "them trigger reconcile again with repair on and dry_run off"
+        )
+    return "repair: repairs written through the stream applier"
+
+
+def retry_hint(table: str) -> str:
+    """What to do about a table that could not be compared."""
+    return (
+        f"fix the cause (the compare task's log, map index {table}, has the details), then "
+        f'trigger reconcile with Params tables = ["{table}"] to compare it again'
+    )
+
+
+def headline(run: Mapping[str, Any]) -> str:
+    """The run's outcome in words."""
+    status = run.get("status")
+    s = run.get("summary") or totals(run)
+    if status == "failed":
+        return f"failed: {s['failed']} of {s['tables']} table(s) could not be compared"
+    if status == "drift":
+        return f"drift left unrepaired in {s['with_drift']} of {s['tables']} table(s)"
+    if status == "succeeded":
+        repaired = f", {s['repaired']} after repairs" if s["repaired"] else ""
+        return f"in sync: all {s['tables']} table(s){repaired}"
+    return f"not finished ({status})"
+
+
+def _table_group(status: Any) -> str:
+    if status in ("in_sync", "repaired"):
+        return str(status)
+    return "with_drift" if status in ("drift", "repair_refused") else "failed"
+
+
+def totals(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The run at a glance: tables by outcome, rows compared, drift by class, repairs."""
+    tables = list(run.get("tables") or [])
+    groups = Counter(_table_group(t.get("status")) for t in tables)
+    repairs: Counter[str] = Counter()
+    for t in tables:
+        repairs.update(t.get("repairs") or {})
+    return {
+        "mode": mode_of(run.get("params") or {}),
+        "tables": len(tables),
+        "compared": len(tables) - groups["failed"],
+        **{g: groups[g] for g in ("in_sync", "repaired", "with_drift", "failed")},
+        "rows_mysql": sum(int(t.get("rows_mysql") or 0) for t in tables),
+        "rows_postgres": sum(int(t.get("rows_postgres") or 0) for t in tables),
+        "drift": {
+            k: sum(int((t.get("drift") or {}).get(k, 0)) for t in tables) for k in DRIFT_CLASSES
+        },
+        "repairs": dict(repairs),
+        "duration_s": run.get("duration_s"),
+    }
+
+
+def finalize(run: Mapping[str, Any], finished_at: datetime) -> dict[str, Any]:
+    """The run as its report shows it: status, finish time, duration and totals added."""
+    done = {**run, "status": run_status(run["tables"]), "finished_at": finished_at.isoformat()}
+    started = _parse_time(run.get("started_at"))
+    if started is not None:
+        done["duration_s"] = round((finished_at - started).total_seconds(), 3)
+    done["summary"] = totals(done)
+    return done
+
+
 def to_json(run: dict[str, Any]) -> str:
     return json.dumps(run, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _when(value: Any) -> str:
+    moment = _parse_time(value)
+    if moment is None:
+        return "not recorded" if value is None else str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration_words(seconds: Any) -> str:
+    if seconds is None:
+        return "–"
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f} s"
+    whole = round(s)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def _cell(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _examples(table: dict[str, Any]) -> str:
+def _n(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def _count(value: Any) -> str:
+    """A number with thousands separators; a dash when the table never got that far."""
+    return "–" if value is None else _cell(_n(value))
+
+
+def _key(key: Any) -> str:
+    return "/".join(map(str, key)) if isinstance(key, list | tuple) else str(key)
+
+
+def _keys(keys: Iterable[Any], total: int) -> str:
+    shown = [_key(k) for k in keys]
+    more = f" (+{total - len(shown):,} more)" if total > len(shown) else ""
+    return f"<code>{_cell(', '.join(shown))}</code>{_cell(more)}"
+
+
+def _examples(table: Mapping[str, Any]) -> str:
+    """Example keys by drift class, each with its differing columns where the run stored them."""
+    stored = table.get("drift_examples") or {}
     parts = []
     for kind in DRIFT_CLASSES:
-        keys = table.get("examples", {}).get(kind) or []
-        if keys:
-            shown = ", ".join(_cell("/".join(map(str, k))) for k in keys)
-            parts.append(f"<b>{kind}</b>: <code>{shown}</code>")
+        total = int((table.get("drift") or {}).get(kind, 0))
+        if stored.get(kind):
+            shown = [
+                _key(e["key"]) + (f" ({', '.join(e['columns'])})" if e.get("columns") else "")
+                for e in stored[kind]
+            ]
+        else:
+            shown = [_key(k) for k in (table.get("examples") or {}).get(kind) or []]
+        if shown:
+            more = f" (+{total - len(shown):,} more)" if total > len(shown) else ""
+            parts.append(f"<em>{kind}</em>: <code>{_cell('; '.join(shown))}</code>{_cell(more)}")
     return "<br>".join(parts)
 
 
+def _repair_action(action: str, write_to: str) -> str:
+    side = SIDE_NAMES.get(write_to, write_to)
+    if action == "delete":
+        return f"delete from {side}"
+    source = SIDE_NAMES["postgres" if write_to == "mysql" else "mysql"]
+    return f"copy {source}'s row to {side}"
+
+
+def _repairs(table: Mapping[str, Any]) -> str:
+    """Repairs by outcome, each with its direction, example keys and error."""
+    details = table.get("repair_details") or []
+    if not details:  # a report from before repair details were stored: counts only
+        counts = table.get("repairs") or {}
+        return "<br>".join(
+            _cell(f"{n:,} {REPAIR_STATUS_WORDS.get(s, s)}") for s, n in counts.items() if n
+        )
+    parts = []
+    for status, words in REPAIR_STATUS_WORDS.items():
+        group = [d for d in details if d["status"] == status]
+        if not group:
+            continue
+        lines = [
+            f"{d['count']:,} × {_cell(_repair_action(d['action'], d['write_to']))}: "
+            f"{_keys(d['example_keys'], d['count'])}"
+            + (f"<br><small>error: {_cell(d['error'])}</small>" if d.get("error") else "")
+            for d in group
+        ]
+        count = sum(d["count"] for d in group)
+        parts.append(f"<strong>{count:,} {_cell(words)}</strong><br>" + "<br>".join(lines))
+    return "<br>".join(parts)
+
+
+def _drift_words(drift: Mapping[str, Any]) -> str:
+    found = [f"{_n(drift.get(k))} {DRIFT_WORDS[k]}" for k in DRIFT_CLASSES if drift.get(k)]
+    total = sum(int(drift.get(k) or 0) for k in DRIFT_CLASSES)
+    return f"{total:,} row(s): {', '.join(found)}" if found else "none"
+
+
+def _repair_words(repairs: Mapping[str, Any]) -> str:
+    found = [f"{_n(repairs[s])} {w}" for s, w in REPAIR_STATUS_WORDS.items() if repairs.get(s)]
+    return ", ".join(found) or "none"
+
+
+def advice(run: Mapping[str, Any]) -> list[str]:
+    """What the run's repairs mean and what to trigger next, in the order to read them."""
+    params = run.get("params") or {}
+    summary = run.get("summary") or totals(run)
+    repairs, lines = summary["repairs"], []
+    needed = sum(int(n) for n in repairs.values())  # every repair the run planned, all tables
+    if mode_of(params) == "dry_run" and not needed:
+        lines.append("DRY RUN: nothing was written, and no repair was needed.")
+    elif mode_of(params) == "dry_run":
+        planned = int(repairs.get("dry_run", 0))
+        lines.append(
+            f"DRY RUN: nothing was written. {planned:,} repair(s) were planned and recorded "
+            "(mps_sync.reconcile_repairs, status dry_run). To write them, trigger reconcile "
+            f"with Params repair = on and dry_run = off (max_repairs at least {needed:,})."
+        )
+    elif summary["with_drift"] and mode_of(params) == "report_only":
+        lines.append(
+            "Report only (repair off): the drift is recorded, nothing was repaired. To repair "
+            "it, trigger reconcile with Params repair = on and dry_run = off (with dry_run on "
+            "first to preview the repairs)."
+        )
+    if repairs.get("refused"):
+        lines.append(
+            f"{int(repairs['refused']):,} repair(s) were refused: they would take the run past "
+            f"max_repairs = {params.get('max_repairs')}. Trigger reconcile with max_repairs "
+            f"at least {needed:,}, or for fewer tables."
+        )
+    if repairs.get("failed"):
+        lines.append(
+            f"{int(repairs['failed']):,} repair(s) failed (errors in the repairs column); "
+            "the next reconcile compares those keys again."
+        )
+    return lines
+
+
+def _summary(run: Mapping[str, Any]) -> str:
+    s = run.get("summary") or totals(run)
+    rows = [
+        ("outcome", headline(run)),
+        ("mode", repair_mode(run.get("params") or {})),
+        (
+            "time",
+            f"started {_when(run.get('started_at'))}, finished {_when(run.get('finished_at'))}"
+            f", took {duration_words(run.get('duration_s'))}",
+        ),
+        (
+            "tables",
+            f"{s['tables']}: {s['compared']} compared ({s['in_sync']} in sync, {s['repaired']} "
+            f"repaired, {s['with_drift']} with drift), {s['failed']} failed",
+        ),
+        (
+            "rows compared",
+            f"{_n(s['rows_mysql'])} in MySQL, {_n(s['rows_postgres'])} in PostgreSQL",
+        ),
+        ("drift", _drift_words(s["drift"])),
+        ("repairs", _repair_words(s["repairs"])),
+        ("parameters", json.dumps(run.get("params", {}), sort_keys=True)),
+    ]
+    body = "".join(f"<tr><th>{_cell(k)}</th><td>{_cell(v)}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _failures(tables: list[dict[str, Any]]) -> str:
+    failed = [t for t in tables if _table_group(t.get("status")) == "failed"]
+    if not failed:
+        return ""
+    items = "".join(
+        f"<li><strong>{_cell(t.get('table'))}</strong> ({_cell(t.get('target'))}): "
+        f"{_cell(t.get('error') or t.get('repair_message') or 'no error recorded')}"
+        f"<br>What to do: {_cell(retry_hint(str(t.get('table'))))}.</li>"
+        for t in failed
+    )
+    return (
+        "<h2>Failed tables</h2><div class='banner failed'><p>These tables could not be compared, "
+        f"so their drift is unknown.</p><ul>{items}</ul></div>"
+    )
+
+
+def _table_row(t: Mapping[str, Any]) -> str:
+    # a table that was never compared has no drift to count, not zero drift
+    drift = (t.get("drift") or {}) if t.get("rows_mysql") is not None else {}
+    columns = ", ".join(f"{c} ({n})" for c, n in (t.get("different_columns") or {}).items())
+    status = str(t.get("status", ""))
+    note = t.get("error") or t.get("repair_message") or ""
+    return (
+        f"<tr><td>{_cell(t.get('table'))}<br><small>{_cell(t.get('target'))}</small></td>"
+        f"<td class='{_cell(status)}'>{_cell(TABLE_STATUS_WORDS.get(status, status))}"
+        f"<br><small>{_cell(note)}</small></td>"
+        f"<td>{_count(t.get('rows_mysql'))} / {_count(t.get('rows_postgres'))}</td>"
+        f"<td>{_count(t.get('segments_compared'))} ({_count(t.get('segments_mismatched'))})</td>"
+        + "".join(f"<td>{_count(drift.get(k))}</td>" for k in DRIFT_CLASSES)
+        + f"<td>{_cell(columns)}</td><td>{_count(t.get('in_flight'))}</td>"
+        f"<td>{_examples(t)}</td><td>{_repairs(t)}</td>"
+        f"<td>{_cell(duration_words(t.get('duration_s')))}</td></tr>"
+    )
+
+
 def to_html(run: dict[str, Any]) -> str:
+    tables = list(run.get("tables") or [])
+    status = str(run.get("status"))
+    title = f"Reconcile run {run.get('run_id')}: {headline(run)}"
+    banners = "".join(f"<div class='banner'>{_cell(line)}</div>" for line in advice(run))
     head = (
         "<tr><th>table</th><th>status</th><th>rows MySQL / PostgreSQL</th><th>segments "
-        "(mismatched)</th><th>missing</th><th>extra</th><th>different</th><th>columns</th>"
-        "<th>in flight</th><th>examples</th><th>repairs</th><th>seconds</th></tr>"
+        "(mismatched)</th><th>missing</th><th>extra</th><th>different</th><th>differing "
+        "columns (rows)</th><th>in flight</th><th>example keys</th><th>repairs</th>"
+        "<th>duration</th></tr>"
     )
-    rows = []
-    for t in run.get("tables", []):
-        drift = t.get("drift", {})
-        columns = ", ".join(f"{c} ({n})" for c, n in (t.get("different_columns") or {}).items())
-        repairs = ", ".join(f"{k}: {v}" for k, v in (t.get("repairs") or {}).items())
-        note = t.get("error") or t.get("repair_message") or ""
-        status = t.get("status", "")
-        rows.append(
-            f"<tr><td>{_cell(t.get('table'))}<br><small>{_cell(t.get('target'))}</small></td>"
-            f"<td class='{_cell(status)}'>{_cell(status)}<br><small>{_cell(note)}</small></td>"
-            f"<td>{_cell(t.get('rows_mysql'))} / {_cell(t.get('rows_postgres'))}</td>"
-            f"<td>{_cell(t.get('segments_compared'))} ({_cell(t.get('segments_mismatched'))})"
-            f"</td><td>{_cell(drift.get('missing', 0))}</td><td>{_cell(drift.get('extra', 0))}"
-            f"</td><td>{_cell(drift.get('different', 0))}</td><td>{_cell(columns)}</td>"
-            f"<td>{_cell(t.get('in_flight'))}</td><td>{_examples(t)}</td>"
-            f"<td>{_cell(repairs)}</td><td>{_cell(t.get('duration_s'))}</td></tr>"
-        )
-    title = f"Reconcile run {run.get('run_id')}: {run.get('status')}"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{_cell(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{_cell(title)}</h1>"
-        f"<p>started {_cell(run.get('started_at'))}, finished {_cell(run.get('finished_at'))}"
-        f"; parameters <code>{_cell(json.dumps(run.get('params', {}), sort_keys=True))}</code>"
-        f"</p><table>{head}{''.join(rows)}</table>"
-        "<p><small>missing: in MySQL, not in PostgreSQL; extra: in PostgreSQL only; in flight: "
-        "differed at first, equal once the stream caught up.</small></p></body></html>"
+        f"<style>{_CSS}</style></head><body><h1 class='{_cell(status)}'>{_cell(title)}</h1>"
+        f"{banners}<h2>Summary</h2>{_summary(run)}{_failures(tables)}"
+        f"<h2>Tables</h2><table>{head}{''.join(_table_row(t) for t in tables)}</table>"
+        "<p><small>missing: in MySQL, not in PostgreSQL; extra: in PostgreSQL only; different: "
+        "in both, the columns named differ; in flight: differed at first, equal once the stream "
+        "caught up (not drift). Every drift row: mps_sync.reconcile_drift; every repair: "
+        "mps_sync.reconcile_repairs.</small></p></body></html>"
     )
 
 

@@ -23,8 +23,8 @@ from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
 from mysql_pg_sync.reconcile.recheck import StreamLagWaiter
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS, RepairApplier
-from mysql_pg_sync.reconcile.report import run_status, write_reports
-from mysql_pg_sync.reconcile.run import RunOptions, TableResult, reconcile_table
+from mysql_pg_sync.reconcile.report import finalize, write_reports
+from mysql_pg_sync.reconcile.run import EXAMPLE_KEYS, RunOptions, TableResult, reconcile_table
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
 
@@ -151,17 +151,17 @@ def finish_run(
     folder: Path | None = None,
     expected: Sequence[tuple[str, str]] = (),
 ) -> tuple[dict[str, Any], Path, Path]:
-    """Store the run's status and write its JSON and HTML reports.
+    """Store the run's status and write its JSON and HTML reports (with the finish time the
+    run's row gets).
 
     A table that never finished (still ``running``) or, of the ``expected`` (source, target)
     tables, never stored a result, is an ``error``, and its planned repairs ``failed``
     (interrupted): the run then ends ``failed``, never ``succeeded``."""
     with pg_connect(endpoints.postgres) as conn:
-        store.close_run(conn, run_id, expected)
-        run = store.load_run(conn, run_id)
-        run["status"] = run_status(run["tables"])
+        finished_at = store.close_run(conn, run_id, expected)
+        run = finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)
         json_path, html_path = write_reports(run, folder or reports_dir())
-        store.finish_run(conn, run_id, run["status"], str(json_path), str(html_path))
+        store.finish_run(conn, run_id, run["status"], str(json_path), str(html_path), finished_at)
     return run, json_path, html_path
 
 

@@ -123,13 +123,22 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
-            INSERT INTO mps_sync.reconcile_drift (run_id, source_table, key, drift, columns)
-            VALUES (%s, %s, %s, %s, %s)
+            INSERT INTO mps_sync.reconcile_drift
+                (run_id, source_table, key, drift, columns, key_text)
+            VALUES (%s, %s, %s, %s, %s, %s)
             ON CONFLICT (run_id, source_table, key) DO UPDATE
-            SET drift = EXCLUDED.drift, columns = EXCLUDED.columns, detected_at = now()
+            SET drift = EXCLUDED.drift, columns = EXCLUDED.columns,
+                key_text = EXCLUDED.key_text, detected_at = now()
             """,
             [
-                (run_id, source_table, Jsonb(encode_raw_key(d.raw_key)), d.drift, list(d.columns))
+                (
+                    run_id,
+                    source_table,
+                    Jsonb(encode_raw_key(d.raw_key)),
+                    d.drift,
+                    list(d.columns),
+                    list(d.key),
+                )
                 for d in diffs
             ],
         )
@@ -169,26 +178,80 @@ def settle_earlier_repairs(
     return Counter(drift for key, drift in kept if _key_id(key) not in current)
 
 
+# The newest repair of each key of the run's drift: a key planned again by a retry counts once,
+# with its newest outcome.
+_LATEST_REPAIRS = """
+    SELECT DISTINCT ON (r.source_table, r.key)
+           r.source_table, r.key, r.status, r.action, r.write_to, r.error,
+           coalesce(to_jsonb(r.key_text), r.key) AS shown_key
+    FROM mps_sync.reconcile_repairs r
+    JOIN mps_sync.reconcile_drift d
+      ON d.run_id = r.run_id AND d.source_table = r.source_table AND d.key = r.key
+    WHERE r.run_id = %(run_id)s
+    ORDER BY r.source_table, r.key, r.repair_id DESC
+"""
+
+
 def repair_counts(conn: Conn, run_id: int) -> dict[str, Counter[str]]:
-    """Repairs by table and status, the latest one per key of the run's drift: a key planned
-    again by a retry counts once, with its newest outcome."""
+    """Repairs by table and status (see ``_LATEST_REPAIRS``)."""
     with conn.transaction():  # a read in the same explicit transactions as the writes
         rows = conn.execute(
-            """
-        SELECT source_table, status, count(*) FROM (
-            SELECT DISTINCT ON (r.source_table, r.key) r.source_table, r.status
-            FROM mps_sync.reconcile_repairs r
-            JOIN mps_sync.reconcile_drift d
-              ON d.run_id = r.run_id AND d.source_table = r.source_table AND d.key = r.key
-            WHERE r.run_id = %s
-            ORDER BY r.source_table, r.key, r.repair_id DESC
-        ) latest GROUP BY 1, 2
-        """,
-            (run_id,),
+            f"SELECT source_table, status, count(*) FROM ({_LATEST_REPAIRS}) latest GROUP BY 1, 2",
+            {"run_id": run_id},
         ).fetchall()
     out: dict[str, Counter[str]] = {}
     for table, status, n in rows:
         out.setdefault(table, Counter())[status] = int(n)
+    return out
+
+
+def repair_details(conn: Conn, run_id: int, examples: int) -> dict[str, list[dict[str, Any]]]:
+    """For the report, by table: the repairs grouped by status, side written to and action,
+    with a count, up to ``examples`` keys (canonical key texts, see ``090_reconcile_key_text``)
+    and the most common error."""
+    rows = conn.execute(
+        f"""
+        SELECT source_table, status, write_to, action, count(*),
+               (array_agg(shown_key ORDER BY key))[1:%(examples)s::int],
+               mode() WITHIN GROUP (ORDER BY error)
+        FROM ({_LATEST_REPAIRS}) latest
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        """,
+        {"run_id": run_id, "examples": examples},
+    ).fetchall()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, status, write_to, action, n, keys, error in rows:
+        out.setdefault(table, []).append(
+            {
+                "status": status,
+                "write_to": write_to,
+                "action": action,
+                "count": int(n),
+                "example_keys": list(keys or []),
+                "error": error,
+            }
+        )
+    return out
+
+
+def drift_examples(conn: Conn, run_id: int, examples: int) -> dict[str, dict[str, Any]]:
+    """For the report, by table and drift class: up to ``examples`` keys (in key order, as
+    canonical key texts), each with the MySQL names of its differing columns."""
+    rows = conn.execute(
+        """
+        SELECT source_table, drift, shown_key, columns FROM (
+            SELECT source_table, drift, key, columns,
+                   coalesce(to_jsonb(key_text), key) AS shown_key,
+                   row_number() OVER (PARTITION BY source_table, drift ORDER BY key) AS n
+            FROM mps_sync.reconcile_drift WHERE run_id = %s
+        ) d WHERE n <= %s ORDER BY source_table, drift, key
+        """,
+        (run_id, examples),
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for table, drift, key, columns in rows:
+        by_class = out.setdefault(table, {})
+        by_class.setdefault(drift, []).append({"key": key, "columns": list(columns)})
     return out
 
 
@@ -200,8 +263,8 @@ def _insert_repairs(
         row = conn.execute(
             """
             INSERT INTO mps_sync.reconcile_repairs
-                (run_id, source_table, key, action, write_to, decided_by, status)
-            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
+                (run_id, source_table, key, action, write_to, decided_by, status, key_text)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
             """,
             (
                 run_id,
@@ -211,6 +274,7 @@ def _insert_repairs(
                 r.write_to,
                 r.decided_by,
                 status,
+                list(r.key),
             ),
         ).fetchone()
         assert row is not None
@@ -258,11 +322,13 @@ def reserve_repairs(
     raise refused
 
 
-def close_run(conn: Conn, run_id: int, expected: Sequence[tuple[str, str]] = ()) -> None:
+def close_run(conn: Conn, run_id: int, expected: Sequence[tuple[str, str]] = ()) -> dt.datetime:
     """Before the run's status is computed: a table still ``running`` (its task was killed or
     timed out, or PostgreSQL was unreachable when it ended) and an ``expected`` (source, target)
     table that stored nothing become ``error``; a repair still ``planned`` becomes ``failed``
-    (interrupted). So the run cannot report success for work that never finished."""
+    (interrupted). So the run cannot report success for work that never finished.
+
+    Returns the time the run finished (the database's clock, like ``started_at``)."""
     with conn.transaction():
         conn.execute(
             "UPDATE mps_sync.reconcile_tables SET status = 'error', error = %s, "
@@ -281,6 +347,10 @@ def close_run(conn: Conn, run_id: int, expected: Sequence[tuple[str, str]] = ())
             "finished_at = now() WHERE run_id = %s AND status = 'planned'",
             (INTERRUPTED, run_id),
         )
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    finished_at: dt.datetime = row[0]
+    return finished_at
 
 
 def finish_repair(conn: Conn, repair_id: int, applied: bool, error: str | None) -> None:
@@ -336,21 +406,29 @@ def _default(value: Any) -> Any:
 
 
 def finish_run(
-    conn: Conn, run_id: int, status: str, report_json: str | None, report_html: str | None
+    conn: Conn,
+    run_id: int,
+    status: str,
+    report_json: str | None,
+    report_html: str | None,
+    finished_at: dt.datetime | None = None,
 ) -> None:
+    """Store the run's outcome; ``finished_at`` (default: now) is the time its report shows."""
     with conn.transaction():
         conn.execute(
             """
             UPDATE mps_sync.reconcile_runs
-            SET status = %s, finished_at = now(), report_json = %s, report_html = %s
+            SET status = %s, finished_at = coalesce(%s, now()), report_json = %s,
+                report_html = %s
             WHERE run_id = %s
             """,
-            (status, report_json, report_html, run_id),
+            (status, finished_at, report_json, report_html, run_id),
         )
 
 
-def load_run(conn: Conn, run_id: int) -> dict[str, Any]:
-    """The run and each table's stored result, for the report."""
+def load_run(conn: Conn, run_id: int, examples: int) -> dict[str, Any]:
+    """The run and each table's stored result, for the report, with up to ``examples`` keys
+    per drift class and per group of repairs."""
     run = conn.execute(
         "SELECT run_id, trigger, status, params, started_at, finished_at "
         "FROM mps_sync.reconcile_runs WHERE run_id = %s",
@@ -364,6 +442,8 @@ def load_run(conn: Conn, run_id: int) -> dict[str, Any]:
         (run_id,),
     ).fetchall()
     repairs = repair_counts(conn, run_id)
+    details = repair_details(conn, run_id, examples)
+    drift = drift_examples(conn, run_id, examples)
     return {
         "run_id": run[0],
         "trigger": run[1],
@@ -381,6 +461,8 @@ def load_run(conn: Conn, run_id: int) -> dict[str, Any]:
                 "status": status,
                 "error": error,
                 "repairs": dict(repairs.get(source, {})),
+                "repair_details": details.get(source, []),
+                "drift_examples": drift.get(source, {}),
             }
             for source, target, detail, status, error in tables
         ],

@@ -6,7 +6,8 @@ optional repair (design decision 4). Schedule: `$MPS_RECONCILE_CRON` (default `0
 when the DAG file is parsed); trigger it from the UI with Params for a chosen set of tables.
 
 1. **start**: picks the tables (Param `tables`, empty = every enabled mapping) and records a run
-   in `mps_sync.reconcile_runs`.
+   in `mps_sync.reconcile_runs`. A mapping that cannot be read (or a table name no mapping
+   has) fails it at once, without retries, and that failure is the run's only alert.
 2. **compare** (mapped per table, pool `mysql_source_reads`): both databases compute count +
    checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
@@ -108,12 +109,19 @@ def _params() -> Any:
 def reconcile() -> None:
     @task
     def start() -> list[dict[str, Any]]:
-        """Record the run; one item per table for the mapped comparison."""
+        """Record the run; one item per table for the mapped comparison. A mapping or setting
+        that cannot be read fails without retrying: it stays wrong until someone fixes it."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.errors import ConfigError, MappingError
         from mysql_pg_sync.reconcile.service import selected_mappings, start_run
 
         params = _params()
-        mappings = selected_mappings(params)
+        try:
+            mappings = selected_mappings(params)
+        except (MappingError, ConfigError) as exc:
+            raise AirflowFailException(str(exc)) from None
         run_id = start_run(endpoints_from_airflow(), params, get_current_context()["run_id"])
         items = [{"run_id": run_id, "table": m.name, "target": str(m.target)} for m in mappings]
         return items or [{"run_id": run_id}]
@@ -139,7 +147,9 @@ def reconcile() -> None:
             )
         return {k: result[k] for k in ("table", "status", "drift", "repairs", "duration_s")}
 
-    @task(outlets=[RECONCILE_DONE], trigger_rule="all_done")
+    # all done, and at least `start` succeeded: a failed compare is reported, a failed start
+    # (no run to report) alerts alone instead of failing this task too
+    @task(outlets=[RECONCILE_DONE], trigger_rule="all_done_min_one_success")
     def report(items: list[dict[str, Any]]) -> dict[str, Any]:
         """Write the JSON and HTML reports and store the run's status; the Asset event
         carries that status, so a consumer can tell a failed run from a good one."""

@@ -171,3 +171,25 @@ def test_a_table_that_fails_its_compare_alerts_once_and_is_named(
     page = html.read_text()
     assert "Failed tables" in page
     assert "failed: 1 of 3 table(s) could not be compared" in page
+
+
+@pytest.mark.slow  # ~20-40 s: Airflow's warm-up dominates
+def test_a_run_whose_start_fails_alerts_once_without_retrying(
+    tables: Path, webhook: list[dict[str, Any]]
+) -> None:
+    """A table name no mapping has: start fails at once (retrying cannot fix a setting), and the
+    report and verdict do not fail after it (they would alert again about a run that never
+    began)."""
+    from airflow.dag_processing.dagbag import DagBag  # noqa: TID251  (a DAG test)
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / "reconcile.py"))
+    run = bag.dags["reconcile"].test(run_conf={"tables": ["no_such.table"]})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["start"] == "failed"
+    assert states["report"] == "upstream_failed"
+    assert states["verdict"] == "upstream_failed"
+    assert run.state == "failed"
+    (alert,) = webhook
+    assert "reconcile.start failed" in alert["text"]
+    assert "no_such.table" in alert["text"]
+    assert not list(tables.glob("reconcile-*.html"))

@@ -21,6 +21,10 @@ Docs and in a self-contained HTML report under `$MPS_REPORTS_DIR/quality/` (link
 **Sync status** page).
 
 Params: `tables` (empty = every enabled table; names as `db.table`, `schema.table` or bare).
+
+**Unpause this DAG** for reconcile runs to start it: Airflow creates DAGs paused, and an Asset
+event that arrives while this DAG is paused starts no run (the UI's trigger form unpauses only
+the DAG it triggers).
 """
 
 from __future__ import annotations

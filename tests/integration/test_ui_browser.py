@@ -3,15 +3,12 @@
 - The data-quality report renders styled and complete with networking disabled.
 - Against the running api-server (`stack/stack up airflow-ui`): log in, open "Sync status" from
   the nav, compare its rows with the state tables, trigger `backfill` from the UI trigger form
-  with Params and see the run start. Screenshots go to test-artifacts/.
+  with Params and see the run start (then end: paused again mid-run it would stay running).
+  Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +18,15 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from tests.integration.airflow_api import (
+    FINISHED,
+    TIMEOUT_S,
+    admin_password,
+    api,
+    dag_run,
+    find_run,
+    poll,
+)
 
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.mapping.models import TableMapping, load_mappings
@@ -43,9 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-AIRFLOW = f"http://127.0.0.1:{os.environ.get('MPS_AIRFLOW_PORT', '8080')}"
-TIMEOUT_S = 60
-START_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 240  # a dry run of one table; another backfill run may go first
 
 
 @pytest.fixture(scope="module")
@@ -147,61 +151,6 @@ def test_status_page_is_styled_offline(browser: Any, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the running Airflow UI
 
 
-def _admin_password() -> str:
-    path = Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    return str(json.loads(path.read_text())["admin"])
-
-
-def _healthy() -> bool:
-    try:
-        return requests.get(f"{AIRFLOW}/api/v2/monitor/health", timeout=30).ok
-    except requests.RequestException:
-        return False
-
-
-@pytest.fixture(scope="module")
-def airflow_ui() -> str:
-    """The running api-server, started (idempotently) when it is not up yet."""
-    if not _healthy():
-        subprocess.run(
-            ["bash", str(REPO / "stack/stack"), "up", "airflow-ui"],
-            check=True,
-            timeout=240,
-            capture_output=True,
-        )
-    anonymous = requests.get(f"{AIRFLOW}/sync-status/", timeout=30)
-    if anonymous.status_code == 404:
-        pytest.fail(
-            "the api-server runs without the mysql_pg_sync plugin (started before it "
-            "existed?); restart it: stack/stack down airflow-ui && stack/stack up airflow-ui"
-        )
-    return AIRFLOW
-
-
-def _api(method: str, path: str, **kwargs: Any) -> Any:
-    token = requests.post(
-        f"{AIRFLOW}/auth/token",
-        timeout=30,
-        json={"username": "admin", "password": _admin_password()},
-    )
-    token.raise_for_status()
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    response = requests.request(method, f"{AIRFLOW}{path}", headers=headers, timeout=30, **kwargs)
-    response.raise_for_status()
-    return response.json()
-
-
-def _poll(what: str, check: Any, timeout_s: float = TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.5)
-
-
 def _expected_states(endpoints: Endpoints) -> dict[str, str]:
     """What the page should show per table: table_state as the sync user sees it."""
     names = [m.name for m in load_mappings(mappings_dir()).enabled()]
@@ -226,7 +175,7 @@ def test_login_status_page_and_trigger_backfill(
     page.set_default_timeout(TIMEOUT_S * 1000)
     page.goto(airflow_ui + "/")
     page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(_admin_password())
+    page.get_by_label("Password").fill(admin_password())
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(airflow_ui + "/")
     page.screenshot(path=str(ARTIFACTS / "ui-1-home.png"))
@@ -246,7 +195,7 @@ def test_login_status_page_and_trigger_backfill(
         assert "No tables are mapped" in frame.locator("table#sync-status").inner_text()
 
     # Trigger backfill from its trigger form with Params (a dry run of one table).
-    dag = _api("GET", "/api/v2/dags/backfill")
+    dag = api("GET", "/api/v2/dags/backfill")
     page.goto(airflow_ui + "/dags/backfill")
     page.get_by_role("button", name="Trigger").first.click()
     dialog = page.get_by_role("dialog")
@@ -260,22 +209,14 @@ def test_login_status_page_and_trigger_backfill(
     page.screenshot(path=str(ARTIFACTS / "ui-3-trigger-form.png"), full_page=True)
     dialog.get_by_role("button", name="Trigger").last.click()
 
-    def new_run() -> dict[str, Any] | None:
-        runs = _api("GET", "/api/v2/dags/backfill/dagRuns")["dag_runs"]
-        return next((r for r in runs if r["dag_run_id"] == run_id), None)
-
     try:
-        run = _poll("the triggered backfill run", new_run)
+        run = poll("the triggered backfill run", lambda: find_run("backfill", run_id))
         assert run["conf"]["tables"] == ["legacy.customers"]
         assert run["conf"]["dry_run"] is True
         assert run["run_type"] == "manual"
-        started = _poll(  # max_active_runs=1: another backfill run may go first
+        started = poll(  # max_active_runs=1: another backfill run may go first
             "the run to start",
-            lambda: (
-                (r := _api("GET", f"/api/v2/dags/backfill/dagRuns/{run['dag_run_id']}"))["state"]
-                != "queued"
-                and r
-            ),
+            lambda: (r := dag_run("backfill", run_id))["state"] != "queued" and r,
         )
         assert started["state"] in ("running", "success", "failed")
         assert started["start_date"]
@@ -283,5 +224,11 @@ def test_login_status_page_and_trigger_backfill(
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / "ui-4-backfill-run.png"), full_page=True)
     finally:
+        if find_run("backfill", run_id) is not None:  # paused mid-run, it would stay 'running'
+            poll(
+                "the backfill run to end",
+                lambda: dag_run("backfill", run_id)["state"] in FINISHED,
+                RUN_TIMEOUT_S,
+            )
         if dag["is_paused"]:  # the form unpauses on trigger; leave the DAG as we found it
-            _api("PATCH", "/api/v2/dags/backfill", json={"is_paused": True})
+            api("PATCH", "/api/v2/dags/backfill", json={"is_paused": True})

@@ -236,6 +236,7 @@ class StreamConsumer:
             session = open_target(target_side, endpoint, self.config.tags)
             self.sessions[side] = session
             session.ensure_offsets_table()
+            session.rollback()  # end the read: see _load_applied
             self.appliers[side] = Applier(session, self.mappings, tombstones)
 
     def _close_databases(self) -> None:
@@ -257,6 +258,9 @@ class StreamConsumer:
                     self.applied[ident] = offset
                     if (order := source_order.load(source)) is not None:
                         self.source_high[ident] = order
+            # a read left open would hold its snapshot and locks until the next batch commits,
+            # for a whole run when nothing arrives: no vacuum or purge past it, DDL queued
+            session.rollback()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assigned = {(tp.topic, tp.partition) for tp in partitions}

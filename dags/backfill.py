@@ -8,7 +8,9 @@ without gaps (design decision 1).
    mapping's `backfill.chunk_rows` unless the `chunk_rows`/`chunk_mb` Params are set; the key
    index is walked on MySQL, so sparse keys still give even chunks) and groups them so the
    mapped copy stays under Airflow's `max_map_length`. Tables without a usable key are refused
-   with the reason.
+   with the reason. A refusal of the Params or mappings (an unknown table, a `resume` without a
+   plan, a `reload` that other tables' foreign keys forbid) fails at once, without retries, and
+   is the run's only alert.
 2. **prepare**: creates missing target tables (`create_missing`), refuses an incompatible existing
    one before anything is copied, checks that CDC captures the table, records its Kafka
    position and marks it `backfilling` (the stream consumer keeps it paused).
@@ -143,12 +145,22 @@ def _backfill() -> Any:
 def backfill() -> None:
     @task
     def plan() -> dict[str, Any]:
-        """Plan chunks and record the run."""
-        options = _options()
-        runner = _backfill()
-        if not options.dry_run:
-            runner.start_run(get_current_context()["run_id"], options)
-        return runner.plan(options).as_dict()
+        """Plan chunks and record the run. A refusal (Params, mappings) fails without
+        retrying: it stays until someone changes them."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.backfill.plan import PlanError
+        from mysql_pg_sync.backfill.runner import BackfillError
+        from mysql_pg_sync.errors import ConfigError, MappingError
+
+        try:
+            options = _options()
+            runner = _backfill()
+            if not options.dry_run:
+                runner.start_run(get_current_context()["run_id"], options)
+            return runner.plan(options).as_dict()
+        except (BackfillError, PlanError, MappingError, ConfigError) as exc:
+            raise AirflowFailException(str(exc)) from None
 
     @task
     def prepare(planned: dict[str, Any]) -> list[list[list[Any]]]:
@@ -214,9 +226,10 @@ def backfill() -> None:
         a run report. Fails the run when a table is not finalized or verify did not end."""
         from mysql_pg_sync.backfill.runner import raise_if_unfinished
         from mysql_pg_sync.backfill.verify import add_to_report
+        from mysql_pg_sync.errors import AlreadyReported
 
         if planned is None:  # a leaf that succeeded would mark the failed run a success
-            raise RuntimeError("the plan step failed: nothing was copied; see its log")
+            raise AlreadyReported("the plan step failed: nothing was copied; see its log")
         if _options().dry_run:
             return planned
         result = _backfill().summarize(

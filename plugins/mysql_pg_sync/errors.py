@@ -21,3 +21,8 @@ class PreflightError(SyncError):
 
 class ConversionError(SyncError):
     """A value cannot be converted; the message names table, key, column and value."""
+
+
+class AlreadyReported(SyncError):
+    """Fails a task because an earlier task of the same run failed and alerted already: the run
+    must end failed, without a second alert about the same cause."""

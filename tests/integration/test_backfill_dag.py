@@ -150,3 +150,22 @@ def test_a_failed_table_is_reported_and_the_others_still_stream(
     assert "ConversionError" in data["unfinished"][a]
     assert data["tables"][b]["state"] == "streaming"
     assert [t["table"] for t in data["verify"]["tables"]] == [b]
+
+
+@pytest.mark.slow  # ~20-40 s: Airflow's warm-up dominates
+def test_a_refused_plan_fails_at_once_and_alerts_once(
+    configured: Path, webhook: list[dict[str, Any]]
+) -> None:
+    """A table name no mapping has: plan fails without retrying (the Params stay wrong), and
+    the summary that fails the run after it sends no second alert."""
+    from airflow.dag_processing.dagbag import DagBag  # noqa: TID251  (a DAG test)
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / "backfill.py"))
+    run = bag.dags["backfill"].test(run_conf={"tables": ["no_such_table"]})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["plan"] == "failed"
+    assert states["summary"] == "failed"
+    assert run.state == "failed"
+    (alert,) = webhook
+    assert "backfill.plan failed" in alert["text"]
+    assert "no mapping matches 'no_such_table'" in alert["text"]

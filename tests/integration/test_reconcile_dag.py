@@ -3,11 +3,7 @@ and the verdict that fails (and alerts) when drift is left."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -62,33 +58,6 @@ def tables(
     monkeypatch.setenv("MPS_REPORTS_DIR", str(tmp_path / "reports"))
     use_airflow_connections(mysql_db, pg_db)
     return tmp_path / "reports"
-
-
-@pytest.fixture
-def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """A local Slack-style webhook the notifier is pointed at; yields the posted bodies."""
-    posted: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/hook"
-    # the Variable (read before the environment) as Airflow's env secrets backend serves it
-    monkeypatch.setenv("AIRFLOW_VAR_MPS_ALERTS", json.dumps({"webhook_url": url}))
-    try:
-        yield posted
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.slow  # ~20-40 s: Airflow's warm-up dominates

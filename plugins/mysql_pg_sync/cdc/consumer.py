@@ -53,10 +53,12 @@ from mysql_pg_sync.cdc.metrics import (
     record_decisions,
     record_replayed,
 )
+from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
 from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.gc_tuning import fewer_gc_passes
 from mysql_pg_sync.mapping.models import MappingSet
@@ -179,6 +181,7 @@ class StreamConsumer:
             ensure_schema(self.state_conn)
             self.state_conn.commit()
             self._open_targets()
+            self._read_identities()
         except BaseException:
             # the service retries this while a server is down: leave no session of the others
             self._close_databases()
@@ -215,6 +218,15 @@ class StreamConsumer:
         self._last_refresh = 0.0
         self._subscribed = False
         self._open: _Open | None = None
+
+    def _read_identities(self) -> None:
+        """Mappings whose PostgreSQL table sends key-only before-images (see replica_identity)."""
+        targets = {
+            m.name: pg_dialect.qualified(m.target.schema, m.target.table)
+            for m in self.mappings.enabled()
+            if "postgres" in self.config.incoming_sides and m.replicates_to_mysql()
+        }
+        self.key_only_before = key_only_tables(self.state_conn, targets)
 
     def _topics(self) -> dict[str, tuple[Side, str]]:
         """Kafka topic -> (incoming side, MySQL db.table of the mapping)."""
@@ -301,6 +313,7 @@ class StreamConsumer:
             return None
         self._last_refresh = time.monotonic()
         self.states = read_table_states(self.state_conn)
+        self._read_identities()  # an ALTER TABLE ... REPLICA IDENTITY counts from here on
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         to_pause, resume, rewinds = [], [], {}
         for t, p in sorted(assigned):
@@ -472,6 +485,8 @@ class StreamConsumer:
             return
         if event is None:
             return
+        if side == "postgres" and event.before and table in self.key_only_before:
+            event.before = key_only(event.before, event.key)
         if event.source_order is not None:
             ident = (topic, partition)
             high = pending.source_high.get(ident) or self.source_high.get(ident)

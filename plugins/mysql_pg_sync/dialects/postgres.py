@@ -191,6 +191,15 @@ def key_param(kind: str, value: object) -> object:
     return value
 
 
+def replica_identities_sql() -> str:
+    """(qualified name, replica identity d/f/i/n or NULL if missing) of each name in the text
+    array parameter."""
+    return (
+        "SELECT t.name, c.relreplident::text FROM unnest(%s::text[]) AS t(name) "
+        "LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)"
+    )
+
+
 def table_columns_sql() -> str:
     """(column name, character set or NULL, data type, numeric scale, fractional-second
     precision) of a table; parameters (namespace, table)."""

@@ -52,10 +52,11 @@ DEFAULT_ARGS = {
 
 
 HEALTH_WAIT_S = 60.0  # per connector, so a health run ends well inside its 5-minute slot
-# One health try: both connectors' waits plus Connect's HTTP timeouts. The run's timeout must
-# outlast every try and retry delay: a run the scheduler times out has its task skipped, so the
-# task's final failure (and with it the alert) would never happen.
-HEALTH_TRY_TIMEOUT = timedelta(seconds=2 * HEALTH_WAIT_S + 30)
+# One health try: both connectors' waits, the watch of a restarted one (DEFAULT_SETTLE_S, 15 s)
+# and Connect's HTTP timeouts. The run's timeout must outlast every try and retry delay: a run
+# the scheduler times out has its task skipped, so the task's final failure (and with it the
+# alert) would never happen.
+HEALTH_TRY_TIMEOUT = timedelta(seconds=2 * (HEALTH_WAIT_S + 15) + 30)
 HEALTH_RETRY_DELAY = timedelta(seconds=20)
 HEALTH_RUN_TIMEOUT = timedelta(minutes=7)
 

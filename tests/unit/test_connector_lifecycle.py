@@ -122,6 +122,41 @@ def test_restart_failed_on_a_paused_connector_says_resume_at_once() -> None:
         lifecycle.restart_failed(FakeConnect(a="PAUSED"), "a", timeout_s=60)  # type: ignore[arg-type]
 
 
+class FailsAgain(FakeConnect):
+    """A task that runs after its restart, then fails again on the same change."""
+
+    def __init__(self, runs_for: int, **states: str) -> None:
+        super().__init__(**states)
+        self.runs_for = runs_for  # status calls that see it running
+
+    def restart(self, name: str, **_: Any) -> None:
+        super().restart(name)
+        self.states[name] = "RUNNING"
+
+    def status(self, name: str) -> ConnectorStatus:
+        if self.states.get(name) == "RUNNING" and ("restart", name) in self.calls:
+            self.runs_for -= 1
+            if self.runs_for < 0:
+                self.states[name] = "FAILED"
+        return super().status(name)
+
+
+def test_a_restarted_task_that_fails_again_is_not_called_healed() -> None:
+    client = FailsAgain(runs_for=3, a="FAILED")
+    health = lifecycle.check_health(client, ["a"], timeout_s=5, settle_s=5)  # type: ignore[arg-type]
+    assert health.restarted == ("a",)
+    assert [s.name for s in health.unhealed] == ["a"]
+    assert not health.healthy
+
+
+def test_a_restarted_task_that_keeps_running_is_healed() -> None:
+    client = FailsAgain(runs_for=10**6, a="FAILED")
+    health = lifecycle.check_health(client, ["a"], timeout_s=5, settle_s=0.2)  # type: ignore[arg-type]
+    assert health.restarted == ("a",)
+    assert health.unhealed == ()
+    assert health.healthy
+
+
 RENDERED = RenderedConnector("a", "mysql", {"k": "new"}, ("db.t",), "p", "db.sig")
 
 

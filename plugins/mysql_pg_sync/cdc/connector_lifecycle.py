@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_POLL_S = 0.5
 DEFAULT_FAILED_GRACE_S = 5.0
+# A restarted task that fails on the same change fails again within seconds of running: health
+# watches a restarted connector this long before it calls it healed.
+DEFAULT_SETTLE_S = 15.0
 # Debezium's words when a binlog change belongs to a table its schema history does not hold
 UNKNOWN_TABLE_SCHEMA = "whose schema isn't known to this connector"
 TargetState = Literal["RUNNING", "PAUSED", "STOPPED"]
@@ -255,8 +258,10 @@ def check_health(
     expected: Iterable[str] = (),
     heal: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    settle_s: float = DEFAULT_SETTLE_S,
 ) -> HealthReport:
-    """Is every connector capturing? Restarts failed tasks once when ``heal``.
+    """Is every connector capturing? Restarts failed tasks once when ``heal``; a restarted
+    connector counts as healed only if it still runs ``settle_s`` later.
 
     Only a connector whose connector and tasks all run captures anything: PAUSED, STOPPED, a
     RUNNING connector without tasks and a missing ``expected`` connector are problems too (they
@@ -280,6 +285,7 @@ def check_health(
             before = status
             try:
                 status = restart_failed(client, name, timeout_s=timeout_s)
+                status = _settled(client, name, settle_s)
             except ConnectorFailed as exc:
                 status = exc.status or client.status(name)
             except (ConnectorTimeout, ConnectorNotRunning):
@@ -301,6 +307,18 @@ def check_health(
                 problems.append(_not_capturing(status))
         statuses.append(status)
     return HealthReport(tuple(statuses), tuple(restarted), tuple(unhealed), tuple(problems))
+
+
+def _settled(
+    client: ConnectClient, name: str, settle_s: float, poll_s: float = DEFAULT_POLL_S
+) -> ConnectorStatus:
+    """The status after ``settle_s`` of running, or the first failed one before that."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        status = client.status(name)
+        if status.is_failed or time.monotonic() >= deadline:
+            return status
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 
 
 def _not_capturing(status: ConnectorStatus) -> str:

@@ -10,6 +10,7 @@ process's environment.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -23,6 +24,10 @@ from urllib.parse import quote
 from mysql_pg_sync.quality.plan import PlannedCheck
 from mysql_pg_sync.quality.results import CheckResult
 from mysql_pg_sync.settings import DatabaseEndpoint
+
+# Importing Great Expectations logs ~180 INFO lines ("Skipping registering function ...") from
+# its API-docs registry, which buried the checks' own lines in every data_quality task log.
+logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
 
 _URL_VARIABLE = "MPS_GX_PG_URL"
 KEEP_RESULTS_DAYS = 30

@@ -179,6 +179,20 @@ def test_toast_columns_warn_by_default_and_fail_on_request() -> None:
     assert check(pg_facts(tables=(TableFacts("public.docs", True, True, "f", ("body",)),))) == []
 
 
+def test_toast_columns_of_many_tables_are_one_finding() -> None:
+    """A 200-table database logged 200 warnings on every apply (nearly every table has a text
+    or numeric column): one finding names the first few and counts the rest."""
+    toasty = tuple(TableFacts(f"public.t{i:03d}", True, True, "d", ("body",)) for i in range(220))
+    [warning] = check(pg_facts(tables=toasty))
+    assert warning.message.startswith(
+        "220 tables have TOASTable columns: public.t000 (body), public.t001 (body)"
+    )
+    assert "public.t009 (body) and 210 more:" in warning.message
+    assert "public.t010" not in warning.message
+    [error] = check(pg_facts(tables=toasty), require_full_for_toast=True)
+    assert "public.t219 (body)" in error.message
+
+
 def test_raise_for_errors_lists_every_error_and_returns_warnings() -> None:
     warn = Finding("a", "minor", "ignore", "warning")
     assert raise_for_errors("db", [warn]) == [warn]

@@ -363,8 +363,11 @@ class Backfill:
         empties the tables ``mode=reload`` copies again, all in one TRUNCATE: a parent and the
         children referencing it can only be emptied together. A failure leaves every table as
         it was (a table left ``backfilling`` keeps its stream paused)."""
-        with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as preparers:
-            checked = list(preparers.map(lambda t: self._check_prepare(options, t), tables))
+        try:
+            with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as preparers:
+                checked = list(preparers.map(lambda t: self._check_prepare(options, t), tables))
+        finally:
+            self._close_position_reader()
         truncated = [p.mapping for p in checked if p.truncate]
         with self._pg() as pg_conn:
             self._refuse_referenced(pg_conn, truncated)
@@ -422,6 +425,13 @@ class Backfill:
             return _Prepared(mapping, created, current[1], False, truncate)
         topic = self.capture_check(mapping)
         return _Prepared(mapping, created, self.position_reader(topic), True, truncate)
+
+    def _close_position_reader(self) -> None:
+        """A reader that keeps a Kafka consumer for all tables (:class:`handoff.KafkaEndOffsets`)
+        closes it: the CLI forks its copy workers next, with no client of the parent open."""
+        close = getattr(self.position_reader, "close", None)
+        if close is not None:
+            close()
 
     def _refuse_referenced(self, pg_conn: Any, emptied: Sequence[TableMapping]) -> None:
         """Refuse to empty a target that a table outside ``emptied`` references with a foreign

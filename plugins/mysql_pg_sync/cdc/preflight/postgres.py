@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mysql_pg_sync.cdc.preflight import Finding
+from mysql_pg_sync.cdc.preflight import Finding, Severity
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.settings import DatabaseEndpoint
@@ -48,6 +48,8 @@ class PostgresFacts:
     slot_wal_status: str | None = None  # pg_replication_slots.wal_status of our slot
 
 
+# One query for every mapped table (a database has hundreds): name, exists, has a primary key,
+# replica identity, TOASTable columns, in the order of the names given.
 _TABLE_FACTS = """
 SELECT c.oid IS NOT NULL,
        EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
@@ -55,7 +57,9 @@ SELECT c.oid IS NOT NULL,
        coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                    AND a.attstorage <> 'p'), '{}')
-FROM (SELECT to_regclass(%s) AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid
+FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, ord)
+LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
+ORDER BY t.ord
 """
 
 
@@ -68,17 +72,14 @@ def gather(
             row = conn.execute(sql, params).fetchone()
             return None if row is None else row[0]
 
-        table_facts = []
-        for name in tables:
-            schema, _, table = name.partition(".")
-            row = conn.execute(_TABLE_FACTS, (postgres.qualified(schema, table),)).fetchone()
-            assert row is not None
-            exists = bool(row[0])
-            table_facts.append(
-                TableFacts(name, exists, bool(row[1]), str(row[2]), tuple(row[3]))
-                if exists
-                else TableFacts(name, False)
-            )
+        qualified = [postgres.qualified(*name.split(".", 1)) for name in tables]
+        rows = conn.execute(_TABLE_FACTS, (qualified,)).fetchall() if tables else []
+        table_facts = [
+            TableFacts(name, True, bool(row[1]), str(row[2]), tuple(row[3]))
+            if row[0]
+            else TableFacts(name, False)
+            for name, row in zip(tables, rows, strict=True)
+        ]
         published = conn.execute(
             "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = %s",
             (publication,),
@@ -219,6 +220,7 @@ def check_replica_identity(
     tables: Iterable[TableFacts], *, require_full_for_toast: bool = False
 ) -> list[Finding]:
     found = []
+    toasty = []
     for t in tables:
         if not t.exists:
             continue
@@ -233,17 +235,39 @@ def check_replica_identity(
                 )
             )
         elif t.toastable_columns and t.replica_identity != "f":
-            found.append(
-                Finding(
-                    "replica_identity_toast",
-                    f"{t.name} has TOASTable columns ({', '.join(t.toastable_columns)}): "
-                    "unchanged large values arrive as __debezium_unavailable_value and the "
-                    "applier keeps the target's value",
-                    f"nothing, or ALTER TABLE {t.name} REPLICA IDENTITY FULL for complete images",
-                    "error" if require_full_for_toast else "warning",
-                )
-            )
+            toasty.append(t)
+    if toasty:
+        found.append(toast_finding(toasty, "error" if require_full_for_toast else "warning"))
     return found
+
+
+TOAST_TABLES_NAMED = 10
+"""Tables the TOAST finding names; most tables have a text or numeric column, and one line per
+table buried every other preflight line of a 200-table database."""
+
+
+def toast_finding(tables: Sequence[TableFacts], severity: Severity) -> Finding:
+    """One finding for every table whose unchanged TOASTed values Debezium leaves out; an error
+    names every table, a warning the first few."""
+    limit = len(tables) if severity == "error" else TOAST_TABLES_NAMED
+    named = [f"{t.name} ({', '.join(t.toastable_columns)})" for t in tables[:limit]]
+    more = len(tables) - len(named)
+    if len(tables) == 1:
+        subject = (
+            f"{tables[0].name} has TOASTable columns ({', '.join(tables[0].toastable_columns)})"
+        )
+        target = tables[0].name
+    else:
+        subject = f"{len(tables)} tables have TOASTable columns: " + ", ".join(named)
+        subject += f" and {more} more" if more else ""
+        target = "<table>"
+    return Finding(
+        "replica_identity_toast",
+        f"{subject}: unchanged large values arrive as __debezium_unavailable_value and the "
+        "applier keeps the target's value",
+        f"nothing, or ALTER TABLE {target} REPLICA IDENTITY FULL for complete images",
+        severity,
+    )
 
 
 def run(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -18,6 +19,16 @@ from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.quality.ranges import mysql_range
+from mysql_pg_sync.types.convert import zero_date_as_null
+from mysql_pg_sync.types.typemap import (
+    BMP_CHARSETS,
+    LATIN1_EXTRA,
+    MAX_BYTES,
+    SINGLE_BYTE_CHARSETS,
+    UTF8_CHARSETS,
+    YEAR_RANGE,
+    parse_column_type,
+)
 
 _TEXT_TYPES = ("text", "varchar", "character varying")
 _IDENTITY_TYPES = ("smallint", "integer", "bigint")
@@ -75,7 +86,9 @@ def _column_sql(mapping: TableMapping, column: ColumnMapping) -> str:
         else:  # e.g. bigint unsigned -> numeric(20,0): identity needs an integer type
             seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
             parts.append(f"DEFAULT nextval({pg.quote_literal(seq)}::regclass)")
-    if not column.nullable or column.name in mapping.key:
+    # a NOT NULL date column may hold MySQL's zero date, which is NULL here (zero_dates: null)
+    nullable = column.nullable or zero_date_as_null(column, mapping.values)
+    if not nullable or column.name in mapping.key:
         parts.append("NOT NULL")
     return " ".join(parts)
 
@@ -90,23 +103,87 @@ def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> str:
 
 def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[str]:
     """CHECKs for values MySQL would refuse, so the PostgreSQL app cannot write a row that
-    could never replicate back (unsigned and narrow integers widened, set members)."""
+    could never replicate back (unsigned and narrow integers widened, set members, years, FLOAT
+    digits, text and blob sizes, characters outside the MySQL column's character set). The
+    character-set CHECK only on a table that replicates to MySQL: it is a regular expression
+    over every value, which a one-way table would pay in every COPY for nothing."""
     col = pg.quote_ident(column.pg_name)
     checks = []
+    for suffix, predicate in _mysql_domain_predicates(column, col):
+        if suffix == "charset" and not mapping.replicates_to_mysql():
+            continue
+        name = pg_name_limit(mapping.target.table, column.pg_name, suffix)
+        checks.append(f"CONSTRAINT {pg.quote_ident(name)} CHECK ({predicate})")
+    return checks
+
+
+def _mysql_domain_predicates(column: ColumnMapping, col: str) -> list[tuple[str, str]]:
+    """(constraint name suffix, predicate) per rule the column's MySQL type adds."""
+    found = []
     bounds = mysql_range(column)
     if bounds is not None:
         low, high = bounds
         terms = [f"{col} >= {low}"] if low is not None else []
         terms += [f"{col} <= {high}"] if high is not None else []
-        name = pg_name_limit(mapping.target.table, column.pg_name, "range")
-        checks.append(f"CONSTRAINT {pg.quote_ident(name)} CHECK ({' AND '.join(terms)})")
-    if column.kind == "set" and column.values:
+        found.append(("range", " AND ".join(terms)))
+    kind = column.kind
+    parsed = parse_column_type(column.column_type)
+    if kind == "set" and column.values:
         members = ", ".join(pg.quote_literal(v) for v in column.values)
-        name = pg_name_limit(mapping.target.table, column.pg_name, "members")
-        checks.append(
-            f"CONSTRAINT {pg.quote_ident(name)} CHECK ({col} <@ ARRAY[{members}]::text[])"
-        )
-    return checks
+        found.append(("members", f"{col} <@ ARRAY[{members}]::text[]"))
+    if kind == "year":
+        low, high = YEAR_RANGE
+        found.append(("range", f"{col} = 0 OR {col} BETWEEN {low} AND {high}"))
+    if kind in ("float32", "float64") and len(parsed.args) == 2:
+        # FLOAT(M,D): MySQL rounds to D places, then refuses more than M digits; as double,
+        # since PostgreSQL casts a real to numeric at 6 digits (999.9999 -> 1000)
+        digits, places = parsed.args
+        limit = Decimal(10) ** (digits - places) - Decimal(10) ** -places
+        found.append(("digits", f"abs(round({col}::float8::numeric, {places})) <= {limit}"))
+    size = _mysql_size_predicate(column, col, parsed.base, parsed.args)
+    if size:
+        found.append(("size", size))
+    charset = _charset_predicate(column, col)
+    if charset:
+        found.append(("charset", charset))
+    return found
+
+
+def _mysql_size_predicate(
+    column: ColumnMapping, col: str, base: str, args: tuple[int, ...]
+) -> str | None:
+    if column.kind == "bytes" and base in ("binary", "varbinary") and args:
+        # MySQL pads a shorter BINARY(n) value with zero bytes: only n bytes come back unchanged
+        return f"octet_length({col}) {'=' if base == 'binary' else '<='} {args[0]}"
+    limit = MAX_BYTES.get(base)
+    if limit is None:
+        return None
+    if column.kind == "bytes":
+        return f"octet_length({col}) <= {limit}"
+    charset = (column.charset or "utf8mb4").lower()
+    if charset in SINGLE_BYTE_CHARSETS:
+        return f"char_length({col}) <= {limit}"
+    if charset in UTF8_CHARSETS:
+        return f"octet_length({col}) <= {limit}"
+    return None  # other character sets: MySQL's strict mode refuses what does not fit
+
+
+_ASCII_CHARS = r"\u0001-\u007f"
+_LATIN1_CHARS = _ASCII_CHARS + r"\u00a0-\u00ff" + "".join(f"\\u{ord(c):04x}" for c in LATIN1_EXTRA)
+_ABOVE_BMP = r"[\U00010000-\U0010ffff]"
+
+
+def _charset_predicate(column: ColumnMapping, col: str) -> str | None:
+    """Only characters the MySQL column's character set holds (latin1, ascii, 3-byte utf8)."""
+    charset = (column.charset or "").lower()
+    if column.kind != "text":
+        return None
+    if charset in SINGLE_BYTE_CHARSETS:
+        chars = _LATIN1_CHARS if charset == "latin1" else _ASCII_CHARS
+        return f"{col} ~ {pg.quote_literal('^[' + chars + ']*$')}"
+    if charset in BMP_CHARSETS:
+        return f"{col} !~ {pg.quote_literal(_ABOVE_BMP)}"
+    return None
 
 
 def _pg_columns(mapping: TableMapping, mysql_names: Iterable[str]) -> str:

@@ -190,3 +190,24 @@ def test_config_differs_ignores_the_name_connect_adds() -> None:
     assert config_differs(desired, {"a": "2", "name": "c"}, "c")
     assert config_differs(desired, {"a": "1", "b": "x", "name": "c"}, "c")
     assert config_differs(desired, None, "c")
+
+
+def test_avro_refuses_column_names_it_would_rename() -> None:
+    """Avro allows [A-Za-z_][A-Za-z0-9_]*: its converter writes `first name` as first_name, and
+    the stream would never see the column. JSON carries any name."""
+    spaced = mapping("order").model_copy(
+        update={
+            "columns": (
+                ColumnMapping(name="id", column_type="int(11)", pg_type="integer"),
+                ColumnMapping(name="first name", column_type="varchar(9)", pg_name="first_name"),
+            )
+        }
+    )
+    endpoints = replace(ENDPOINTS, schema_registry_url="http://apicurio:8080/apis/ccompat/v7")
+    avro = replace(SETTINGS, converter="avro")
+    with pytest.raises(ConfigError, match=r"mysql column\(s\) 'legacy.order.first name' are not"):
+        render_connectors([spaced], endpoints, avro, "mariadb")
+    # the PostgreSQL name is fine, so a table copied back only needs no MySQL side change
+    back = spaced.model_copy(update={"direction": "pg_to_mysql"})
+    assert [c.side for c in render_connectors([back], endpoints, avro, "mariadb")] == ["postgres"]
+    assert len(render_connectors([spaced], endpoints, SETTINGS, "mariadb")) == 2

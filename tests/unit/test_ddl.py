@@ -160,3 +160,59 @@ def test_colliding_index_names_get_a_hash() -> None:
     assert names[("public", "x", "y")] == "x_y"
     subset = plan_ddl(MappingSet((ab_c, a_bc)), tables=[a_bc])
     assert any(names[("public", "a", "b_c")] in s for s in subset)
+
+
+def test_what_mysql_cannot_store_is_refused_by_checks() -> None:
+    """Years, unsigned and FLOAT(M,D) floats, text and blob sizes and character sets: a row the
+    PostgreSQL app writes must fit its MySQL column, or it could never replicate back."""
+    m = mapping(
+        columns=[
+            {"name": "id", "column_type": "int(11)"},
+            {"name": "y", "column_type": "year(4)"},
+            {"name": "ratio", "column_type": "double unsigned"},
+            {"name": "price", "column_type": "float(7,4)"},
+            {"name": "note", "column_type": "tinytext"},
+            {"name": "l1", "column_type": "text", "charset": "latin1"},
+            {"name": "u3", "column_type": "varchar(5)", "charset": "utf8mb3"},
+            {"name": "raw", "column_type": "mediumblob"},
+            {"name": "fixed", "column_type": "binary(4)"},
+            {"name": "var", "column_type": "varbinary(8)"},
+            {"name": "big", "column_type": "longtext"},
+        ],
+        indexes=[],
+    )
+    sql = "\n".join(plan_ddl(MappingSet((m,))))
+    assert 'CHECK ("y" = 0 OR "y" BETWEEN 1901 AND 2155)' in sql
+    assert 'CONSTRAINT "order_ratio_range" CHECK ("ratio" >= 0)' in sql
+    assert 'CHECK (abs(round("price"::float8::numeric, 4)) <= 999.9999)' in sql
+    assert 'CONSTRAINT "order_note_size" CHECK (octet_length("note") <= 255)' in sql
+    assert 'CHECK (char_length("l1") <= 65535)' in sql  # one byte per latin1 character
+    assert (
+        'CONSTRAINT "order_l1_charset" CHECK ("l1" ~ \'^[\\u0001-\\u007f\\u00a0-\\u00ff\\u20ac'
+        in sql
+    )
+    assert 'CONSTRAINT "order_u3_charset" CHECK ("u3" !~ \'[\\U00010000-\\U0010ffff]\')' in sql
+    assert 'CHECK (octet_length("raw") <= 16777215)' in sql
+    assert 'CHECK (octet_length("fixed") = 4)' in sql  # MySQL pads shorter values
+    assert 'CHECK (octet_length("var") <= 8)' in sql
+    assert "big_size" not in sql  # longtext: longer than PostgreSQL's 1 GB anyway
+    assert "u3_size" not in sql  # varchar(5): PostgreSQL counts characters the same way
+    # a table that never goes back to MySQL skips the regular expressions over every value
+    one_way = m.model_copy(update={"direction": "mysql_to_pg"})
+    one_way_sql = "\n".join(plan_ddl(MappingSet((one_way,))))
+    assert "_charset" not in one_way_sql
+    assert 'CONSTRAINT "order_note_size"' in one_way_sql
+
+
+def test_a_not_null_date_column_may_be_null_for_the_zero_date() -> None:
+    columns = [
+        {"name": "id", "column_type": "date", "nullable": False},
+        {"name": "created", "column_type": "datetime", "nullable": False},
+        {"name": "n", "column_type": "int(11)", "nullable": False},
+    ]
+    sql = "\n".join(plan_ddl(MappingSet((mapping(columns=columns, indexes=[]),))))
+    assert '"id" date NOT NULL' in sql  # a key stays NOT NULL
+    assert '"created" timestamp(0),' in sql
+    assert '"n" integer NOT NULL' in sql
+    sentinel = mapping(columns=columns, indexes=[], values={"zero_dates": "sentinel"})
+    assert '"created" timestamp(0) NOT NULL' in "\n".join(plan_ddl(MappingSet((sentinel,))))

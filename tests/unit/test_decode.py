@@ -182,3 +182,65 @@ def test_a_changed_schema_or_another_shape_takes_the_full_parse() -> None:
     extra = _compact(sample["value"])[:-1] + b',"extra":1}'
     event = decode_change(_compact(sample["key"]), extra, KafkaPosition(sample["topic"], 0, 8))
     assert event == replace(known, position=KafkaPosition(sample["topic"], 0, 8))
+
+
+def _with_fields(side: str, fields: list[dict[str, Any]], values: dict[str, Any]) -> ChangeEvent:
+    """A sample insert of ``side`` whose row has these extra fields and values."""
+    sample = json.loads(json.dumps(_samples(side, "c")[0]))
+    envelope = sample["value"]
+    for part in envelope["schema"]["fields"]:
+        if part["field"] in ("before", "after"):
+            part["fields"] = [f for f in part["fields"] if f["field"] == "id"] + fields
+    envelope["payload"]["after"] = {"id": 1, **values}
+    return _decode(sample)
+
+
+def _field(name: str, schema_name: str, kind: str, optional: bool) -> dict[str, Any]:
+    return {"type": kind, "optional": optional, "name": schema_name, "field": name}
+
+
+def test_a_decimal_keeps_all_of_its_65_digits() -> None:
+    """Decimal.scaleb rounds to 28 digits by default: decimal(65,30) lost 37 of them."""
+    value = Decimal("-12345678901234567890123456789012345.123456789012345678901234567890")
+    unscaled = int(str(value).replace(".", ""))
+    raw = base64.b64encode(unscaled.to_bytes(28, "big", signed=True)).decode()
+    decimal = _field("d", "org.apache.kafka.connect.data.Decimal", "bytes", True)
+    decimal["parameters"] = {"scale": "30", "connect.decimal.precision": "65"}
+    event = _with_fields("mysql", [decimal], {"d": raw})
+    assert event.after is not None
+    assert event.after["d"] == value
+    assert str(event.after["d"]) == str(value)
+
+
+def test_the_epoch_of_a_not_null_mysql_date_column_is_the_zero_date() -> None:
+    """Debezium sends MySQL's zero date in a NOT NULL column as the epoch; a NULLable column's
+    zero date comes as null, so its epoch is a real one. PostgreSQL has no zero date."""
+    fields = [
+        _field("created", "io.debezium.time.Timestamp", "int64", False),
+        _field("born", "io.debezium.time.Date", "int32", False),
+        _field("fine", "io.debezium.time.MicroTimestamp", "int64", False),
+        _field("modified", "io.debezium.time.ZonedTimestamp", "string", False),
+        _field("maybe", "io.debezium.time.Date", "int32", True),
+        _field("later", "io.debezium.time.Date", "int32", False),
+    ]
+    values = {
+        "created": 0,
+        "born": 0,
+        "fine": 0,
+        "modified": "1970-01-01T00:00:00Z",
+        "maybe": 0,
+        "later": 1,
+    }
+    after = _with_fields("mysql", fields, values).after
+    assert after is not None
+    assert {k: after[k] for k in values} == {
+        "created": "0000-00-00 00:00:00",
+        "born": "0000-00-00",
+        "fine": "0000-00-00 00:00:00",
+        "modified": "0000-00-00 00:00:00",
+        "maybe": dt.date(1970, 1, 1),
+        "later": dt.date(1970, 1, 2),
+    }
+    pg_after = _with_fields("postgres", fields, values).after
+    assert pg_after is not None
+    assert pg_after["born"] == dt.date(1970, 1, 1)  # PostgreSQL has no zero date

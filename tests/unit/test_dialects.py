@@ -48,3 +48,22 @@ def test_a_uuid_key_is_bound_in_each_drivers_own_form() -> None:
     assert postgres.key_param("uuid", key) == key
     assert postgres.key_param("binary", key.bytes) == key.bytes  # only a uuid column converts
     assert mysql.key_param("integer", 7) == 7
+
+
+def test_zerofill_and_year_print_their_number_not_the_padding() -> None:
+    """CAST(42 AS CHAR) of an INT ZEROFILL is '00000000042', of YEAR 0 '0000': PostgreSQL
+    prints 42 and 0, so reconcile saw every such row as different."""
+    from mysql_pg_sync.dialects.stored_type import StoredType
+
+    zerofill = StoredType.from_row("int zerofill", None, None)
+    assert (zerofill.data_type, zerofill.zerofill, zerofill.is_integer) == ("int", True, True)
+    assert StoredType.from_row("double precision", None, None).data_type == "double precision"
+    text = mysql.canonical_text_sql
+    assert text("c", "int", stored=zerofill) == "CAST((c + 0) AS CHAR)"
+    assert text("c", "int", stored=StoredType("year")) == "CAST((c + 0) AS CHAR)"
+    assert text("c", "int", stored=StoredType("int")) == "CAST(c AS CHAR)"
+    assert text("c", "int", stored=StoredType("int"), implicit=True) == "c"
+    decimal = StoredType.from_row("decimal zerofill", 2, None)
+    assert text("c", "decimal", scale=2, stored=decimal) == "CAST(ROUND(c, 2) AS CHAR)"
+    double = StoredType.from_row("double zerofill", None, None)
+    assert "CAST(c AS DOUBLE)" in text("c", "float", stored=double)

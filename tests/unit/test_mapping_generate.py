@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from mysql_pg_sync.mapping.generate import (
     GENERATED_REASON,
     GEOMETRY_REASON,
@@ -73,8 +76,19 @@ def test_key_choice_primary_then_unique_not_null_then_none() -> None:
     )
     assert choose_key(keyless) is None
     entries, _ = generate([keyless], {}, ["d"])
-    assert entries["d.k"]["unsupported"] == NO_KEY_REASON
+    assert entries["d.k"]["unsupported"] == (
+        "no primary key, and unique key uq has NULLable column(s) a (several rows may hold NULL "
+        "there), so rows cannot be matched; make them NOT NULL or add a primary key in MySQL and "
+        "run `mappings generate` again"
+    )
     assert entries["d.k"]["enabled"] is False
+    bare = LiveTable("d", "b", columns=[column("a", "int")])
+    assert generate([bare], {}, ["d"])[0]["d.b"]["unsupported"] == NO_KEY_REASON
+    # the table gained a key: the generator's own reason goes, the table stays disabled
+    keyless.columns[0] = column("a", "int", False)
+    merged, _ = generate([keyless], entries, ["d"])
+    assert "unsupported" not in merged["d.k"]
+    assert merged["d.k"]["key"] == ["a"]
 
 
 def test_generated_key_hint_is_what_the_planner_picks_and_validates() -> None:
@@ -166,3 +180,57 @@ def test_the_products_own_signal_table_is_never_mapped() -> None:
     entries, drift = generate([orders(), signal], {}, ["legacy"])
     assert set(entries) == {"legacy.orders"}
     assert drift.new_tables == ["legacy.orders"]
+
+
+def test_generated_columns_are_marked_excluded_and_copied_one_way_only_by_hand() -> None:
+    entries, _ = generate([orders()], {}, ["legacy"])
+    entry = entries["legacy.orders"]
+    total = next(c for c in entry["columns"] if c["name"] == "total_x2")
+    assert (total["generated"], total["exclude"]) == (True, True)
+    assert "direction: mysql_to_pg" in total["exclude_reason"]
+    total["exclude"] = False  # copied to PostgreSQL; written back, MySQL would refuse it
+    with pytest.raises(ValidationError, match="column 'total_x2' is generated in MySQL"):
+        TableMapping.model_validate(entry)
+    one_way = {**entry, "direction": "mysql_to_pg"}
+    assert not TableMapping.model_validate(one_way).column("total_x2").exclude
+    repaired_in_mysql = {**one_way, "reconcile": {"authoritative": "postgres"}}
+    with pytest.raises(ValidationError, match="no repair writes MySQL"):
+        TableMapping.model_validate(repaired_in_mysql)
+    merged, _ = generate([orders()], {"legacy.orders": one_way}, ["legacy"])
+    assert not TableMapping.model_validate(merged["legacy.orders"]).column("total_x2").exclude
+
+
+def test_a_column_that_becomes_generated_is_excluded_and_one_that_stops_syncs() -> None:
+    first, _ = generate([orders()], {}, ["legacy"])
+    live = orders()
+    live.columns[2] = column("total", "decimal(12,2)", extra="STORED GENERATED")
+    live.columns[4] = column("total_x2", "decimal(13,2)")
+    merged, drift = generate([live], first, ["legacy"])
+    m = TableMapping.model_validate(merged["legacy.orders"])
+    assert (m.column("total").generated, m.column("total").exclude) == (True, True)
+    assert (m.column("total_x2").generated, m.column("total_x2").exclude) == (False, False)
+    assert drift.retyped_columns == ["legacy.orders.total is generated now (excluded)"]
+    # copied one way, a generated column may stay synced: the hand edit is kept
+    one_way = {**first["legacy.orders"], "direction": "mysql_to_pg"}
+    merged, _ = generate([live], {"legacy.orders": one_way}, ["legacy"])
+    assert not TableMapping.model_validate(merged["legacy.orders"]).column("total").exclude
+
+
+def test_a_character_set_other_than_utf8mb4_is_recorded() -> None:
+    table = LiveTable(
+        "legacy",
+        "t",
+        columns=[
+            LiveColumn("id", "int(11)", False, None, ""),
+            LiveColumn("l1", "varchar(10)", True, None, "", "latin1"),
+            LiveColumn("u4", "text", True, None, "", "utf8mb4"),
+            LiveColumn("raw", "blob", True, None, "", "binary"),
+        ],
+        indexes=[LiveIndex("PRIMARY", ("id",), True, False)],
+    )
+    entries, _ = generate([table], {}, ["legacy"])
+    charsets = {c["name"]: c.get("charset") for c in entries["legacy.t"]["columns"]}
+    assert charsets == {"id": None, "l1": "latin1", "u4": None, "raw": None}
+    table.columns[1] = LiveColumn("l1", "varchar(10)", True, None, "", "utf8mb4")  # converted
+    merged, _ = generate([table], entries, ["legacy"])
+    assert "charset" not in merged["legacy.t"]["columns"][1]

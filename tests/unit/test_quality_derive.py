@@ -41,6 +41,8 @@ def _col(column_type: str, **kw: object) -> ColumnMapping:
         ("decimal(12,2)", None),
         ("tinyint(1)", None),  # boolean
         ("varchar(10)", None),
+        ("double unsigned", (0, None)),
+        ("float(7,4)", None),
     ],
 )
 def test_mysql_range_only_where_postgres_allows_more(column_type: str, expected: object) -> None:

@@ -19,9 +19,11 @@ from mysql_pg_sync.types.convert import (
     row_to_pg,
     to_mysql,
     to_pg,
+    zero_date_as_null,
 )
 
 UTC = dt.UTC
+ZERO_TS = "0000-00-00 00:00:00"
 
 
 def col(column_type: str, **kw: Any) -> ColumnMapping:
@@ -160,3 +162,43 @@ def test_rows_renamed_excluded_and_errors_name_the_key() -> None:
 def test_enum_value_outside_the_members_is_refused() -> None:
     with pytest.raises(ConversionError, match=r"key \(id=3\).*not a member of the enum"):
         to_pg(col("enum('a','b')"), "", where="table d.t key (id=3)")
+
+
+def test_debezium_escaped_enum_and_set_members_come_back_as_mysql_holds_them() -> None:
+    """Debezium's MariaDB source sends 'a,b' as 'a\\,b' and a backslash doubled."""
+    enum = col("enum('','a,b','it''s','back\\\\slash')")
+    assert enum.values == ("", "a,b", "it's", "back\\slash")
+    assert to_pg(enum, "a\\,b") == "a,b"
+    assert to_pg(enum, "back\\\\slash") == "back\\slash"
+    assert to_pg(enum, "back\\slash") == "back\\slash"  # as mysqlclient hands it over
+    assert to_pg(enum, "") == ""
+    members = col("set('read','back\\\\slash')")
+    assert to_pg(members, "read,back\\\\slash") == ["read", "back\\slash"]
+    with pytest.raises(ConversionError, match=r"key \(id=4\).*not a member of the set.*generate"):
+        to_pg(members, "read,write", where="table d.t key (id=4)")
+
+
+def test_the_zero_year_debezium_sends_as_1900_is_zero() -> None:
+    year = col("year(4)")
+    assert [to_pg(year, v) for v in (1900, 0, 1901, 2155)] == [0, 0, 1901, 2155]
+    assert to_mysql(year, 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("mysql_type", "zero"),
+    [("date", "0000-00-00"), ("datetime", "0000-00-00 00:00:00"), ("timestamp", ZERO_TS)],
+)
+def test_a_null_from_postgres_is_the_zero_date_of_a_not_null_mysql_column(
+    mysql_type: str, zero: str
+) -> None:
+    """NOT NULL date columns hold zero dates, which are NULL in PostgreSQL (zero_dates: null):
+    the way back gives MySQL its zero date, not a NULL it refuses."""
+    not_null = col(mysql_type, nullable=False)
+    assert zero_date_as_null(not_null, ValuePolicy())
+    assert to_pg(not_null, zero) is None
+    assert to_mysql(not_null, None) == zero
+    assert to_mysql(col(mysql_type), None) is None  # a NULLable column keeps its NULL
+    sentinel = ValuePolicy(zero_dates="sentinel")  # the column stays NOT NULL in PostgreSQL
+    assert not zero_date_as_null(not_null, sentinel)
+    assert to_mysql(not_null, None, sentinel) is None
+    assert not zero_date_as_null(col("time", nullable=False), ValuePolicy())

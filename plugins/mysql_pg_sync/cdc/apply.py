@@ -29,7 +29,7 @@ from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
-from mysql_pg_sync.types.convert import to_mysql, to_pg
+from mysql_pg_sync.types.convert import null_to_mysql, to_mysql, to_pg, zero_date_as_null
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class TablePlan:
     kinds: dict[str, str]
     rule_column: str | None  # target name
     known_src: frozenset[str]
+    # MySQL target: (column, value) where a NULL from PostgreSQL stands for MySQL's zero date
+    zero_for_null: tuple[tuple[str, Any], ...] = ()
 
     @cached_property
     def two_way(self) -> bool:
@@ -153,7 +155,14 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
         kinds={d: c.kind for d, c in zip(dst, cols, strict=True)},
         rule_column=rule_col,
         known_src=frozenset(known),
+        zero_for_null=() if to_target_pg else _zero_for_null(mapping),
     )
+
+
+def _zero_for_null(mapping: TableMapping) -> tuple[tuple[str, Any], ...]:
+    policy = mapping.values
+    cols = mapping.synced_columns()
+    return tuple((c.name, null_to_mysql(c, policy)) for c in cols if zero_date_as_null(c, policy))
 
 
 # a key inserted by an application between the row lock and the insert is decided again with
@@ -275,6 +284,9 @@ class Applier:
                             f"{self._where(plan, event)}: change {change.op!r} has no after-image"
                         )
                     after = self._convert_image(plan, change.after, event)
+                    for name, zero in plan.zero_for_null:
+                        if name in after and after[name] is None:
+                            after[name] = zero
                     if self.incoming_side == "postgres":  # only PostgreSQL sends TOAST placeholders
                         unavailable = frozenset(k for k, v in after.items() if v is UNAVAILABLE)
             except (ConversionError, KeyError, ValueError, TypeError) as exc:
@@ -629,7 +641,7 @@ _UNCHANGED_TYPES: dict[str, type] = {
 
 
 def _passes_unchanged(kind: str, value: Any) -> bool:
-    if kind in ("text", "enum", "json"):
+    if kind in ("text", "json"):  # enums: their converter checks membership
         return type(value) is str and "\x00" not in value and "\\u0000" not in value
     if kind == "date":
         return type(value) is dt.date

@@ -183,12 +183,40 @@ def include_list(names: Iterable[str]) -> str:
     return ",".join(out)
 
 
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def refuse_non_avro_names(mappings: Iterable[TableMapping], side: Side) -> None:
+    """The Avro converter rewrites a column name Avro does not allow ('first name' becomes
+    'first_name'), so the stream would never see that column's values: refuse it up front."""
+    bad = []
+    for m in mappings:
+        if side == "mysql" and m.replicates_to_pg():
+            bad += [f"{m.name}.{c.name}" for c in m.synced_columns() if not _avro(c.name)]
+        if side == "postgres" and m.replicates_to_mysql():
+            bad += [f"{m.target}.{c.pg_name}" for c in m.synced_columns() if not _avro(c.pg_name)]
+    if bad:
+        raise ConfigError(
+            f"{side} column(s) {', '.join(repr(b) for b in bad)} are not valid Avro field names "
+            "([A-Za-z_][A-Za-z0-9_]*): the Avro converter would rename them and the stream "
+            "would never see their values; use the JSON converter (MPS_CONNECT_CONVERTER=json), "
+            "or exclude such a column in its mapping (a PostgreSQL one can get another pg_name)"
+        )
+
+
+def _avro(name: str) -> bool:
+    return _AVRO_NAME.fullmatch(name) is not None
+
+
 def render_mysql_source(
     mappings: MappingSet | Iterable[TableMapping],
     endpoints: Endpoints,
     settings: ConnectorSettings,
     flavour: Flavour,
 ) -> RenderedConnector:
+    mappings = tuple(mappings)
+    if settings.converter == "avro":
+        refuse_non_avro_names(mappings, "mysql")
     tables = mysql_captured_tables(mappings)
     if not tables:
         raise ConfigError(
@@ -250,6 +278,9 @@ def render_postgres_source(
     endpoints: Endpoints,
     settings: ConnectorSettings,
 ) -> RenderedConnector:
+    mappings = tuple(mappings)
+    if settings.converter == "avro":
+        refuse_non_avro_names(mappings, "postgres")
     tables = postgres_captured_tables(mappings)
     if not tables:
         raise ConfigError(

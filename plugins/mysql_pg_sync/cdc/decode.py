@@ -13,7 +13,6 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -21,6 +20,7 @@ import msgspec
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Side
 from mysql_pg_sync.cdc.source_order import source_order
 from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
 
 TOAST_PLACEHOLDER = "__debezium_unavailable_value"
 _TOAST_PLACEHOLDER_B64 = base64.b64encode(TOAST_PLACEHOLDER.encode()).decode()
@@ -43,14 +43,14 @@ def _b64(value: str) -> bytes:
 def _decimal(scale: int) -> Decoder:
     # decimal.handling.mode=precise: base64 of the unscaled two's-complement integer
     def decode(value: Any) -> Any:
-        return Decimal(int.from_bytes(_b64(value), "big", signed=True)).scaleb(-scale)
+        return exact_decimal(int.from_bytes(_b64(value), "big", signed=True), scale)
 
     return decode
 
 
 def _variable_scale_decimal(value: Any) -> Any:
     unscaled = int.from_bytes(_b64(value["value"]), "big", signed=True)
-    return Decimal(unscaled).scaleb(-int(value["scale"]))
+    return exact_decimal(unscaled, int(value["scale"]))
 
 
 def _date(value: Any) -> Any:
@@ -131,6 +131,8 @@ def field_decoder(schema: Mapping[str, Any], side: Side) -> Decoder | None:
     if name == "io.debezium.data.Bits" and side == "postgres":
         return _bit_string(int(schema.get("parameters", {}).get("length", 1)))
     if name in _BY_NAME:
+        if side == "mysql" and not schema.get("optional", True):
+            return zero_date_decoder(name, _BY_NAME[name])  # a zero date comes as the epoch
         return _BY_NAME[name]
     if kind == "bytes":
         return _bytes_or_unavailable if side == "postgres" else _b64

@@ -30,6 +30,7 @@ from mysql_pg_sync.cdc.decode import (
     where,
 )
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Side
+from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
 
 Fetch = Callable[[int], str]
 _TOAST_BYTES = TOAST_PLACEHOLDER.encode()
@@ -73,6 +74,8 @@ def _field_decoder(avro_type: Any, side: Side) -> Callable[[Any], Any] | None:
             return lambda v: format(int.from_bytes(v, "little"), f"0{length}b")
         return lambda v: int.from_bytes(v, "little")
     if name in json_decode._BY_NAME and t.get("type") in ("int", "long", "string"):
+        if side == "mysql" and t is avro_type:  # NOT NULL: a zero date comes as the epoch
+            return zero_date_decoder(name, json_decode._BY_NAME[name])
         return json_decode._BY_NAME[name]
     if t.get("type") == "array":
         item = _field_decoder(t.get("items"), side)
@@ -95,7 +98,7 @@ def _named(schema: Any, found: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _unscaled(value: bytes, scale: int) -> Decimal:
-    return Decimal(int.from_bytes(value, "big", signed=True)).scaleb(-scale)
+    return exact_decimal(int.from_bytes(value, "big", signed=True), scale)
 
 
 def _toast_or_same(value: Any) -> Any:

@@ -100,19 +100,21 @@ def canonical_text_sql(
     if kind in ("char", "text", "enum", "set", "json") and charset.lower() != "utf8mb4":
         c = f"CONVERT({c} USING utf8mb4)"
     if kind == "int":
+        if stored.zerofill or stored.data_type in ("year", ""):
+            return text(f"({c} + 0)")  # ZEROFILL and YEAR print padded ('00042', '0000')
         return text(c)
     if kind == "bool":
         return text(f"({c} <> 0)")  # 1, 0 or NULL
     if kind == "bit":
         return text(f"({c} + 0)")
     if kind == "decimal":
-        if stored.data_type == "decimal" and stored.scale == scale:
+        if stored.data_type == "decimal" and stored.scale == scale and not stored.zerofill:
             return text(c)  # a DECIMAL prints exactly its own scale
         return text(f"ROUND({c}, {int(scale)})")  # at the mapping's scale
     if kind == "float":
         # Both engines print the shortest round-trip digits; in [1e-4, 1e15) in the same fixed
         # notation (checked on 14k random doubles), elsewhere normalised to digits + exponent.
-        v = c if stored.data_type == "double" else float_value_sql(c)
+        v = c if stored.data_type == "double" and not stored.zerofill else float_value_sql(c)
         return (
             f"(CASE WHEN ABS({v}) >= 1e-4 AND ABS({v}) < 1e15 THEN {text(v)} "
             f"WHEN {v} = 0 THEN '0' ELSE CONCAT(IF({v} < 0, '-', ''), "
@@ -195,10 +197,12 @@ def key_param(kind: str, value: object) -> object:
 
 
 def table_columns_sql() -> str:
-    """(column name, character set or NULL, data type, numeric scale, fractional-second
-    precision) of a table; parameters (namespace, table)."""
+    """(column name, character set or NULL, data type (' zerofill' appended for a ZEROFILL
+    column), numeric scale, fractional-second precision) of a table; parameters (namespace,
+    table)."""
     return (
-        "SELECT COLUMN_NAME, CHARACTER_SET_NAME, DATA_TYPE, NUMERIC_SCALE, DATETIME_PRECISION "
+        "SELECT COLUMN_NAME, CHARACTER_SET_NAME, IF(COLUMN_TYPE LIKE '%% zerofill', "
+        "CONCAT(DATA_TYPE, ' zerofill'), DATA_TYPE), NUMERIC_SCALE, DATETIME_PRECISION "
         "FROM information_schema.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
@@ -217,13 +221,23 @@ def applier_session_sql(origin: str, gtid_domain: int) -> list[tuple[str, tuple[
 
     MariaDB: a dedicated GTID domain (needs BINLOG REPLAY on 10.11). MySQL 8.4 would use tagged
     GTIDs (``SET gtid_next = 'AUTOMATIC:<tag>'`` per transaction) instead. Foreign keys are not
-    checked: a parent and its children reach the applier out of order (ADR 0006).
+    checked: a parent and its children reach the applier out of order (ADR 0006). The session's
+    own ``sql_mode`` (:data:`APPLIER_SQL_MODE`), whatever the server's default.
     """
     del origin
     return [
         (f"SET SESSION gtid_domain_id = {int(gtid_domain)}", ()),
         ("SET SESSION foreign_key_checks = 0", ()),
+        (f"SET SESSION sql_mode = '{APPLIER_SQL_MODE}'", ()),
     ]
+
+
+# Legacy servers often run with sql_mode = '': MySQL would then cut a value that does not fit
+# (a longer text, an out-of-range number, a character outside latin1) with only a warning, and
+# store a key written as 0 in an AUTO_INCREMENT column as the next number. Strict, the change
+# fails as a dead letter naming the column instead. Zero dates stay allowed (no NO_ZERO_DATE):
+# they are MySQL's own values, written back as they came.
+APPLIER_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
 
 
 def null_safe_equal_sql(left: str, right: str) -> str:

@@ -22,8 +22,15 @@ NO_KEY_REASON = (
     "add a primary key in MySQL and run `mappings generate` again"
 )
 GEOMETRY_REASON = "geometry: excluded by default; set exclude: false to copy it as WKB bytea"
-GENERATED_REASON = "generated column: MySQL computes it, so it is never written"
+GENERATED_REASON = (
+    "generated column: MySQL computes it and refuses writes to it, so it cannot sync both ways; "
+    "to copy it to PostgreSQL one way set exclude: false and direction: mysql_to_pg"
+)
 UNKNOWN_TYPE_REASON = "type not in the type map; set pg_type and converter to sync it"
+_NULLABLE_UNIQUE_REASON_START = "no primary key, and unique key "
+_DEFAULT_CHARSETS = ("utf8mb4", "binary")  # not written into the mapping
+# facts of the live column a merge refreshes (absent from the fresh entry: removed)
+_COLUMN_FACTS = ("nullable", "auto_increment", "generated", "charset")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,29 @@ class Drift:
         return out
 
 
+def no_key_reason(table: LiveTable) -> str:
+    """Why a table without a usable key is refused; names a unique key that has NULLable
+    columns, the usual near miss."""
+    nullable = {c.name for c in table.columns if c.nullable}
+    for index in sorted(table.indexes, key=lambda i: i.name):
+        if index.unique and not index.prefix:
+            columns = [c for c in index.columns if c in nullable]
+            return (
+                f"{_NULLABLE_UNIQUE_REASON_START}{index.name} has NULLable column(s) "
+                f"{', '.join(columns)} (several rows may hold NULL there), so rows cannot be "
+                f"matched; make them NOT NULL or add a primary key in MySQL and run "
+                "`mappings generate` again"
+            )
+    return NO_KEY_REASON
+
+
+def _is_no_key_reason(reason: object) -> bool:
+    """A reason :func:`no_key_reason` wrote (not one set by hand)."""
+    return reason == NO_KEY_REASON or (
+        isinstance(reason, str) and reason.startswith(_NULLABLE_UNIQUE_REASON_START)
+    )
+
+
 def choose_key(table: LiveTable) -> tuple[str, ...] | None:
     """The primary key, else the first unique key over NOT NULL columns, else None."""
     not_null = {c.name for c in table.columns if not c.nullable}
@@ -103,10 +133,12 @@ def _column_entry(table: LiveTable, column: LiveColumn, options: GenerateOptions
         entry["nullable"] = False
     if column.auto_increment:
         entry["auto_increment"] = True
+    if column.charset and column.charset not in _DEFAULT_CHARSETS:
+        entry["charset"] = column.charset
     if rule.kind == "geometry":
         entry.update(exclude=True, exclude_reason=GEOMETRY_REASON)
     if column.generated:
-        entry.update(exclude=True, exclude_reason=GENERATED_REASON)
+        entry.update(generated=True, exclude=True, exclude_reason=GENERATED_REASON)
     return entry
 
 
@@ -143,7 +175,7 @@ def generate_entry(
         "enabled": key is not None,
     }
     if key is None:
-        entry["unsupported"] = NO_KEY_REASON
+        entry["unsupported"] = no_key_reason(table)
     else:
         entry["backfill"] = {"chunk_rows": DEFAULT_CHUNK_ROWS, "key_hint": _key_hint(table, key)}
     entry["columns"] = [_column_entry(table, c, options) for c in table.columns]
@@ -208,7 +240,10 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
             else:
                 drift.kept_overrides.append(f"{change} (pg_type {old.get('pg_type')})")
             column["column_type"] = new["column_type"]
-        for fact in ("nullable", "auto_increment"):
+        one_way = existing.get("direction") == "mysql_to_pg"
+        if _follow_generated(column, bool(new.get("generated")), one_way):
+            drift.retyped_columns.append(f"{label}.{new['name']} is generated now (excluded)")
+        for fact in _COLUMN_FACTS:
             if fact in new:
                 column[fact] = new[fact]
             else:
@@ -229,9 +264,22 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
     if "unsupported" in fresh:
         merged["unsupported"] = fresh["unsupported"]
         merged["enabled"] = False
-    elif merged.get("unsupported") == NO_KEY_REASON:
+    elif _is_no_key_reason(merged.get("unsupported")):
         del merged["unsupported"]  # the table gained a key; it stays disabled until enabled
     return merged
+
+
+def _follow_generated(column: dict[str, Any], generated: bool, one_way: bool) -> bool:
+    """Exclude a column MySQL now computes, unless it is copied one way (MySQL refuses writes
+    to it); a column the generator excluded as generated syncs again once it is not. True
+    when the column was excluded here."""
+    if generated and not column.get("exclude") and not one_way:
+        column.update(exclude=True, exclude_reason=GENERATED_REASON)
+        return True
+    if not generated and str(column.get("exclude_reason", "")).startswith("generated column"):
+        column.pop("exclude", None)
+        column.pop("exclude_reason", None)
+    return False
 
 
 def _note_excluded(label: str, columns: list[dict[str, Any]], drift: Drift) -> None:

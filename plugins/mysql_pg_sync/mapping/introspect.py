@@ -25,6 +25,7 @@ class LiveColumn:
     nullable: bool
     default: str | None
     extra: str
+    charset: str | None = None  # character set of a string column
 
     @property
     def auto_increment(self) -> bool:
@@ -69,7 +70,8 @@ SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 WHERE TABLE_SCHEMA IN ({dbs}) AND TABLE_TYPE = 'BASE TABLE'
 """
 _COLUMNS = """
-SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA
+SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
+       CHARACTER_SET_NAME
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({dbs})
 ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION
 """
@@ -140,6 +142,7 @@ def read_tables(endpoint: DatabaseEndpoint, databases: Sequence[str]) -> list[Li
                     nullable=r["IS_NULLABLE"] == "YES",
                     default=r["COLUMN_DEFAULT"],
                     extra=r["EXTRA"] or "",
+                    charset=r["CHARACTER_SET_NAME"],
                 )
             )
         _attach_indexes(tables, _rows(cur, _INDEXES, databases))

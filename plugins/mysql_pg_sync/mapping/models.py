@@ -153,6 +153,12 @@ class ColumnMapping(_Frozen):
         default=None, description="named converter override (see types.convert.CONVERTERS)"
     )
     auto_increment: bool = False
+    generated: bool = Field(
+        default=False, description="MySQL computes it (VIRTUAL / STORED): never written there"
+    )
+    charset: str | None = Field(
+        default=None, description="MySQL character set of a string column, when not utf8mb4"
+    )
     values: tuple[str, ...] = Field(default=(), description="enum / set members, in order")
     default: str | None = Field(default=None, description="MySQL COLUMN_DEFAULT, informational")
 
@@ -361,6 +367,7 @@ class TableMapping(_Frozen):
         for col in self.key:
             if by_name[col].exclude:
                 raise ValueError(f"key column {col!r} is excluded; a key must be synced")
+        self._generated_only_from_mysql()
         if self.conflict.column is not None and self.conflict.column not in known:
             raise ValueError(
                 f"conflict.column: unknown column {self.conflict.column!r}; known: {sorted(known)}"
@@ -372,6 +379,24 @@ class TableMapping(_Frozen):
                 f"{kinds}; use key_hint: keyset (or auto, which picks it for this key)"
             )
         return self
+
+    def _generated_only_from_mysql(self) -> None:
+        """A synced generated column travels MySQL -> PostgreSQL only: nothing may write it
+        in MySQL, not the stream and not a reconcile repair."""
+        one_way = (
+            self.direction == "mysql_to_pg"
+            and self.reconcile.authoritative == "mysql"
+            and self.conflict.rule == "mysql_wins"
+        )
+        for c in self.columns:
+            if c.generated and not c.exclude and not one_way:
+                raise ValueError(
+                    f"column {c.name!r} is generated in MySQL, which computes it and refuses "
+                    "writes to it, so it cannot be written from PostgreSQL: set exclude: true "
+                    "for it, or copy it one way with direction: mysql_to_pg (reconcile."
+                    "authoritative: mysql and conflict.rule: mysql_wins, so no repair writes "
+                    "MySQL either)"
+                )
 
     @property
     def name(self) -> str:

@@ -47,9 +47,11 @@ def _pg_range(pg_type: str) -> tuple[Decimal, Decimal] | None:
 def mysql_range(column: ColumnMapping) -> tuple[int | float | None, int | float | None] | None:
     """(min, max) MySQL allows when the PostgreSQL type allows more; None when nothing to check."""
     kind = column.kind
+    parsed = parse_column_type(column.column_type)
+    if kind in ("float32", "float64"):
+        return (0, None) if parsed.unsigned else None  # real / double precision take negatives
     if kind not in ("int", "uint64", "decimal"):
         return None
-    parsed = parse_column_type(column.column_type)
     low: int | float | None
     high: int | float | None
     if kind == "decimal":

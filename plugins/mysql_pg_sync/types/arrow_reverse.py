@@ -20,7 +20,7 @@ from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 from mysql_pg_sync.types.arrow import single_array
-from mysql_pg_sync.types.convert import format_mysql_time
+from mysql_pg_sync.types.convert import format_mysql_time, null_to_mysql
 from mysql_pg_sync.types.typemap import parse_column_type
 
 _NANOS_PER_DAY = 86_400 * 10**9
@@ -138,6 +138,13 @@ _REVERSE: dict[str, Callable[[pa.Array, ColumnMapping], pa.Array]] = {
 }
 
 
+def _zero_for_null(a: pa.Array, zero: str) -> pa.Array:
+    """NULLs of a NOT NULL MySQL date column as its zero date (convert.zero_date_as_null)."""
+    if not a.null_count:
+        return a
+    return pc.if_else(pc.is_null(a), pa.scalar(zero), a.cast(pa.string()))
+
+
 def to_mysql_table(mapping: TableMapping, table: pa.Table) -> pa.Table:
     """Convert a table read with :func:`select_list` into MySQL values and column names."""
     arrays = []
@@ -145,7 +152,9 @@ def to_mysql_table(mapping: TableMapping, table: pa.Table) -> pa.Table:
     for column in mapping.synced_columns():
         raw = single_array(table.column(column.pg_name))
         try:
-            arrays.append(_REVERSE[column.kind](raw, column))
+            converted = _REVERSE[column.kind](raw, column)
+            zero = null_to_mysql(column, mapping.values)
+            arrays.append(converted if zero is None else _zero_for_null(converted, zero))
         except _OutOfRange as exc:
             index = pc.index(exc.mask, True).as_py()
             key = table.select(list(mapping.pg_key)).slice(index, 1).to_pylist()[0]

@@ -27,6 +27,7 @@ UTC = dt.UTC
 DAY = dt.timedelta(days=1)
 ZERO_DATE = "0000-00-00"
 ZERO_DATETIME = "0000-00-00 00:00:00"
+_DEBEZIUM_ZERO_YEAR = 1900
 
 
 @dataclass
@@ -102,6 +103,21 @@ def format_mysql_time(delta: dt.timedelta) -> str:
     return f"{sign}{h:02d}:{m:02d}:{s:02d}" + (f".{micros:06d}" if micros else "")
 
 
+_ZERO_BY_KIND = {"date": ZERO_DATE, "datetime": ZERO_DATETIME, "timestamp": ZERO_DATETIME}
+
+
+def zero_date_as_null(column: ColumnMapping, policy: ValuePolicy) -> bool:
+    """True for a NOT NULL date, datetime or timestamp column under ``zero_dates: null``: MySQL
+    may hold zero dates there, so its PostgreSQL column takes NULL for them (the DDL leaves it
+    nullable) and a NULL written in PostgreSQL is the zero date in MySQL."""
+    return not column.nullable and policy.zero_dates == "null" and column.kind in _ZERO_BY_KIND
+
+
+def null_to_mysql(column: ColumnMapping, policy: ValuePolicy) -> Any:
+    """What a PostgreSQL NULL is in MySQL: NULL, or the zero date (:func:`zero_date_as_null`)."""
+    return _ZERO_BY_KIND[column.kind] if zero_date_as_null(column, policy) else None
+
+
 def _bit_length(column: ColumnMapping) -> int:
     args = parse_column_type(column.column_type).args
     return args[0] if args else 1
@@ -124,6 +140,11 @@ def _bit1_to_pg(v: Any, c: Ctx) -> Any:
 
 def _int_to_pg(v: Any, c: Ctx) -> Any:
     return int(v)
+
+
+def _year_to_pg(v: Any, c: Ctx) -> Any:
+    # Debezium sends the zero year as 1900 (its binlog byte 0 + 1900); YEAR cannot hold 1900
+    return 0 if v == _DEBEZIUM_ZERO_YEAR else int(v)
 
 
 def _uint64_to_pg(v: Any, c: Ctx) -> Any:
@@ -156,16 +177,29 @@ def _text_to_pg(v: Any, c: Ctx) -> Any:
     )
 
 
+# Debezium's MariaDB source (3.5) sends an enum or set member as it read the DDL's string literal,
+# with a comma escaped and a backslash still doubled (a,b arrives as a\,b): a value that is no
+# member is looked up again unescaped.
+_DEBEZIUM_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _member(text: str, c: Ctx, what: str) -> str:
+    members = c.column.values
+    if not members or text in members:
+        return text
+    unescaped = _DEBEZIUM_ESCAPE.sub(r"\1", text)
+    if unescaped in members:
+        return unescaped
+    raise c.fail(
+        text,
+        f"value is not a member of the {what}",
+        "if the MySQL column gained it, run `mappings generate` and `ddl` again; else fix the row "
+        "in MySQL (non-strict MySQL stores an invalid enum value as '')",
+    )
+
+
 def _enum_to_pg(v: Any, c: Ctx) -> Any:
-    text = _text_to_pg(v, c)
-    if c.column.values and text not in c.column.values:
-        # MySQL stores '' for an invalid enum value in non-strict mode; PostgreSQL refuses it
-        raise c.fail(
-            v,
-            "value is not a member of the enum",
-            "fix the row in MySQL, or add the value to the column's enum type",
-        )
-    return text
+    return _member(_text_to_pg(v, c), c, "enum")
 
 
 def _set_to_pg(v: Any, c: Ctx) -> Any:
@@ -173,7 +207,7 @@ def _set_to_pg(v: Any, c: Ctx) -> Any:
         members = set(v)
         return [m for m in c.column.values if m in members]
     text = _text(v)
-    return text.split(",") if text else []
+    return [_member(m, c, "set") for m in text.split(",")] if text else []
 
 
 def _json_to_pg(v: Any, c: Ctx) -> Any:
@@ -366,7 +400,7 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "bytes": (_bytes_to_pg, _bytes_to_pg),
     "uuid": (_uuid_to_pg, _uuid_to_mysql),
     "bits": (_bits_to_pg, _bits_to_mysql),
-    "year": (_int_to_pg, _int_to_pg),
+    "year": (_year_to_pg, _int_to_pg),
     "date": (_date_to_pg, _date_to_mysql),
     "datetime": (_datetime_to_pg, _datetime_to_mysql),
     "timestamp": (_timestamp_to_pg, _datetime_to_mysql),
@@ -387,7 +421,7 @@ def _convert(
     stats: Stats | None,
 ) -> Any:
     if value is None:
-        return None
+        return null_to_mysql(column, policy) if direction else None
     ctx = Ctx(column, policy, where, stats)
     try:
         return CONVERTERS[column.kind][direction](value, ctx)

@@ -13,8 +13,11 @@ Kafka Connect ``Date/Time/Timestamp``, ``io.debezium.data.{Bits, Enum, EnumSet, 
 geometry structs, plain ``bytes`` (base64 in JSON).
 
 Limits that come from Debezium itself: a MySQL zero date arrives as null (nullable column) or
-as the epoch (NOT NULL column), so it cannot be told from a real value; bigint unsigned needs
+as the epoch (NOT NULL column), so it cannot be told from a real value (the stream's decoders
+read that epoch as the zero date: :func:`zero_date_decoder`); bigint unsigned needs
 ``bigint.unsigned.handling.mode=precise`` (``long`` wraps values above 2^63 - 1).
+
+Shared with :mod:`mysql_pg_sync.cdc.decode`: :func:`exact_decimal`, :func:`zero_date_decoder`.
 """
 
 from __future__ import annotations
@@ -23,15 +26,58 @@ import base64
 import datetime as dt
 import struct
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal
 from typing import Any
 
 from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.types.convert import ZERO_DATE, ZERO_DATETIME
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1)
 EPOCH_DATE = dt.date(1970, 1, 1)
 Schema = Mapping[str, Any]
+# Decimal.scaleb rounds to its context's precision, 28 digits by default: a decimal(65,30)
+# value lost its last 37 digits. Scaling exactly needs a context that never rounds.
+_EXACT = Context(prec=MAX_PREC)
+# The zero date's text (as mysqlclient hands it over) by the schema name Debezium gives the
+# column: what its epoch stands for in a NOT NULL column (see zero_date_decoder).
+_ZERO_BY_NAME = {
+    "io.debezium.time.Date": ZERO_DATE,
+    "org.apache.kafka.connect.data.Date": ZERO_DATE,
+    "io.debezium.time.Timestamp": ZERO_DATETIME,
+    "org.apache.kafka.connect.data.Timestamp": ZERO_DATETIME,
+    "io.debezium.time.MicroTimestamp": ZERO_DATETIME,
+    "io.debezium.time.NanoTimestamp": ZERO_DATETIME,
+    "io.debezium.time.ZonedTimestamp": ZERO_DATETIME,
+}
+_ZONED_EPOCH = "1970-01-01T00:00:00"
+
+
+def exact_decimal(unscaled: int, scale: int) -> Decimal:
+    """``unscaled * 10**-scale`` with every digit kept."""
+    return Decimal(unscaled).scaleb(-scale, _EXACT)
+
+
+def zero_date_decoder(name: str | None, decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``decode`` for a NOT NULL MySQL date, datetime or timestamp field, reading Debezium's epoch
+    as the zero date ('0000-00-00', as mysqlclient hands it over).
+
+    Debezium sends a zero date in a NOT NULL column as the epoch, the same value as a real
+    1970-01-01 (00:00:00): legacy schemas hold zero dates by the million and real epochs rarely,
+    so the epoch is read as the zero date. A real epoch in such a DATE or DATETIME column reaches
+    PostgreSQL as the zero date would (NULL) and reconcile repairs it from MySQL. A TIMESTAMP
+    cannot hold the epoch itself (its range starts one second later): no ambiguity there.
+    """
+    zero = _ZERO_BY_NAME.get(name or "")
+    if zero is None:
+        return decode
+
+    def decode_or_zero(value: Any) -> Any:
+        if value == 0 or (isinstance(value, str) and value.startswith(_ZONED_EPOCH)):
+            return zero
+        return decode(value)
+
+    return decode_or_zero
 
 
 def _bytes(value: Any) -> bytes:
@@ -50,11 +96,11 @@ def _decimal(value: Any, schema: Schema) -> Any:
     if isinstance(value, float | int) and schema.get("type") in ("double", "float64"):
         return value
     scale = int((schema.get("parameters") or {}).get("scale", 0))
-    return Decimal(_signed_int(_bytes(value))).scaleb(-scale)
+    return exact_decimal(_signed_int(_bytes(value)), scale)
 
 
 def _variable_decimal(value: Any, schema: Schema) -> Any:
-    return Decimal(_signed_int(_bytes(value["value"]))).scaleb(-int(value["scale"]))
+    return exact_decimal(_signed_int(_bytes(value["value"])), int(value["scale"]))
 
 
 def _infinite(sign: int) -> str:

@@ -137,6 +137,28 @@ TYPE_MAP: tuple[TypeRule, ...] = (
     TypeRule("inet6", "inet", "inet"),
 )
 
+# What a MySQL column can hold that its PostgreSQL type does not limit the same way (the DDL
+# turns these into CHECKs, so a row the PostgreSQL app writes can always replicate back).
+MAX_BYTES = {  # the text and blob types' byte limits; longtext/longblob exceed PostgreSQL's 1 GB
+    "tinytext": 255,
+    "tinyblob": 255,
+    "text": 65_535,
+    "blob": 65_535,
+    "mediumtext": 16_777_215,
+    "mediumblob": 16_777_215,
+}
+YEAR_RANGE = (1901, 2155)  # and 0, the zero year
+# Characters MySQL's latin1 (Windows-1252, with 0x81 0x8D 0x8F 0x90 0x9D kept as C1 controls)
+# holds besides U+0001-U+007F and U+00A0-U+00FF.
+LATIN1_EXTRA = (
+    "\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d"
+    "\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a"
+    "\u0153\u009d\u017e\u0178"
+)
+SINGLE_BYTE_CHARSETS = ("latin1", "ascii")
+UTF8_CHARSETS = ("utf8mb4", "utf8mb3", "utf8")  # stored as UTF-8: bytes as PostgreSQL counts them
+BMP_CHARSETS = ("utf8mb3", "utf8", "ucs2")  # no characters above U+FFFF (no emoji)
+
 # Kind refinements by the PostgreSQL type chosen in the mapping (an override).
 _KIND_BY_PG_TYPE: dict[tuple[str, str], str] = {
     ("time", "interval"): "interval",

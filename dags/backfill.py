@@ -6,8 +6,11 @@ without gaps (design decision 1).
 
 1. **plan**: splits each selected table by its key into chunks of about the target size (the
    mapping's `backfill.chunk_rows` unless the `chunk_rows`/`chunk_mb` Params are set; the key
-   index is walked on MySQL, so sparse keys still give even chunks) and groups them so the
-   mapped copy stays under Airflow's `max_map_length`. Tables without a usable key are refused
+   index is walked on MySQL, so sparse keys still give even chunks) and groups them: a full
+   chunk is a copy task of its own, while small tables and tables' last chunks share a task up
+   to one chunk's worth of rows (a database of 200 mostly small tables starts a handful of
+   copy tasks, not 200), and the mapped copy stays under Airflow's `max_map_length`. Tables
+   without a usable key are refused
    with the reason. A refusal of the Params or mappings (an unknown table, a `resume` without a
    plan, a `reload` that other tables' foreign keys forbid) fails at once, without retries, and
    is the run's only alert.
@@ -16,7 +19,10 @@ without gaps (design decision 1).
    position and marks it `backfilling` (the stream consumer keeps it paused).
 3. **copy** (mapped, pool `mysql_source_reads`): each chunk is read with connectorx into Arrow,
    converted per the mapping and written with COPY; deleting the chunk's old rows, the COPY and
-   marking the chunk `done` are one PostgreSQL transaction, so a retry never duplicates.
+   marking the chunk `done` are one PostgreSQL transaction, so a retry never duplicates. A
+   chunk that fails on its data or table (a value that cannot be converted, an incompatible
+   target) does not stop the other chunks of its task: they are copied, then the task fails
+   naming each failed table, chunk and error.
 4. **finalize** (per table, also after failed copies): deferred indexes, foreign keys (added
    NOT VALID, then validated; one the replay still has to fix stays NOT VALID with a warning),
    ANALYZE, sequences past the copied max, row counts on both sides; marks the table `streaming`
@@ -30,7 +36,8 @@ without gaps (design decision 1).
 6. **summary** (runs after failed steps too): rows, MB, duration and throughput per table and in
    total, each table's state, why a table was not finalized, foreign keys left NOT VALID, and
    the verification; also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`. It fails the
-   run when a table is not finalized.
+   run when a table is not finalized, at once and without retries (the state it reports is
+   settled).
 
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.
@@ -176,7 +183,11 @@ def backfill() -> None:
 
     @task(pool="mysql_source_reads", max_active_tis_per_dagrun=MAX_PARALLEL_CEILING)
     def copy(group: list[list[Any]]) -> list[dict[str, Any]]:
-        """Copy one group of chunks (done chunks are skipped)."""
+        """Copy one group of chunks (done chunks are skipped). A failure the data or mapping
+        must fix first (a value, the target's schema) fails at once, without retries."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.backfill.runner import is_settled
         from mysql_pg_sync.backfill.slots import parallel_slot
 
         options = _options()
@@ -185,6 +196,10 @@ def backfill() -> None:
         with parallel_slot(runner.endpoints.postgres, run_id, options.max_parallel):
             try:
                 return runner.copy_group(group, run_id, options.batch_rows)
+            except Exception as exc:
+                if is_settled(exc):  # the data or mapping must change first: no retry
+                    raise AirflowFailException(str(exc)) from None
+                raise
             finally:
                 runner.release()
 
@@ -194,10 +209,19 @@ def backfill() -> None:
     def finalize(planned: dict[str, Any] | None, copied: Any) -> list[dict[str, Any]]:
         """Per table: deferred indexes, FKs, ANALYZE, sequences, counts; then `streaming`.
         Every table it can; then fails naming each table that could not be finalized."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.backfill.runner import BackfillError
+
         if planned is None or _options().dry_run:  # no plan: the summary fails the run
             return []
         outcome = _backfill().finalize_all([t["table"] for t in planned["tables"]])
-        outcome.raise_for_failures()
+        try:
+            outcome.raise_for_failures()
+        except BackfillError as exc:
+            if outcome.settled:  # e.g. a table's chunks failed: a retry would say the same
+                raise AirflowFailException(str(exc)) from None
+            raise
         return outcome.results
 
     @task(trigger_rule="all_done")
@@ -224,12 +248,14 @@ def backfill() -> None:
     ) -> dict[str, Any]:
         """Rows, MB, duration and throughput per table and in total, each table's state; also
         a run report. Fails the run when a table is not finalized or verify did not end."""
-        from mysql_pg_sync.backfill.runner import raise_if_unfinished
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.airflow.notifier import ReportedFailure
+        from mysql_pg_sync.backfill.runner import BackfillError, raise_if_unfinished
         from mysql_pg_sync.backfill.verify import add_to_report
-        from mysql_pg_sync.errors import AlreadyReported
 
         if planned is None:  # a leaf that succeeded would mark the failed run a success
-            raise AlreadyReported("the plan step failed: nothing was copied; see its log")
+            raise ReportedFailure("the plan step failed: nothing was copied; see its log")
         if _options().dry_run:
             return planned
         result = _backfill().summarize(
@@ -238,7 +264,10 @@ def backfill() -> None:
         result["finalize"] = finals or []  # None: finalize failed (see "unfinished")
         add_to_report(result, verified or {"mode": "not run", "tables": []})
         print(result)
-        raise_if_unfinished(result, verified)
+        try:
+            raise_if_unfinished(result, verified)
+        except BackfillError as exc:  # the run's state, settled: a retry would say the same
+            raise AirflowFailException(str(exc)) from None
         return result
 
     planned = plan()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from decimal import Decimal
 
 import pyarrow as pa
@@ -21,8 +22,9 @@ from mysql_pg_sync.backfill.plan import (
     mysql_range_predicate,
 )
 from mysql_pg_sync.backfill.report import build_summary, render_html
+from mysql_pg_sync.backfill.runner import ChunkGroupError, ChunksNotDone, is_settled
 from mysql_pg_sync.dialects.mysql import quote_ident
-from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.errors import ConversionError, PreflightError
 from mysql_pg_sync.mapping.models import TableMapping
 
 
@@ -34,6 +36,15 @@ def test_chunks_cover_everything_open_ended() -> None:
         (2, (5000,), None),
     ]
     assert chunks_from_boundaries("db.t", [], strategy="integer")[0].lower is None
+
+
+def test_chunks_carry_the_walks_row_estimates() -> None:
+    chunks = chunks_from_boundaries(
+        "db.t", [(100,), (5000,)], strategy="integer", chunk_rows=1000, tail_rows=37
+    )
+    assert [c.est_rows for c in chunks] == [1000, 1000, 37]
+    only = chunks_from_boundaries("db.t", [], strategy="integer", chunk_rows=1000, tail_rows=5)
+    assert [c.est_rows for c in only] == [5]
 
 
 def test_unordered_or_repeated_boundaries_are_refused() -> None:
@@ -92,6 +103,67 @@ def test_groups_stay_under_max_map_length() -> None:
     assert group_chunks(refs[:3], 1000) == [[r] for r in refs[:3]]
     with pytest.raises(PlanError):
         group_chunks(refs, 2000)
+
+
+def test_small_chunks_share_a_task_up_to_one_chunks_worth() -> None:
+    big = [("db.big", i) for i in range(3)]
+    small = [(f"db.small{i}", 0) for i in range(200)]
+    fill = {("db.big", 0): 1.0, ("db.big", 1): 1.0, ("db.big", 2): 0.3}
+    fill |= dict.fromkeys(small, 0.05)
+    groups = group_chunks(big + small, 1000, fill)
+    assert [r for g in groups for r in g] == big + small  # every chunk once, in order
+    assert groups[0] == [("db.big", 0)]
+    assert groups[1] == [("db.big", 1)]
+    # the big table's tail and the small tables fill tasks to one chunk's worth each
+    assert groups[2] == [("db.big", 2), *small[:14]]
+    assert [len(g) for g in groups[3:]] == [20] * 9 + [6]
+    assert len(groups) == 13  # 203 chunks, not 203 task instances
+
+
+def test_a_task_takes_at_most_fifty_tiny_tables() -> None:
+    tiny = [(f"db.t{i}", 0) for i in range(220)]
+    groups = group_chunks(tiny, 1000, dict.fromkeys(tiny, 0.0001))
+    assert [len(g) for g in groups] == [50, 50, 50, 50, 20]
+
+
+def test_small_work_is_still_split_for_the_parallel_workers() -> None:
+    tiny = [(f"db.t{i}", 0) for i in range(40)]
+    groups = group_chunks(tiny, 1000, dict.fromkeys(tiny, 0.01), parallel=2)
+    assert [len(g) for g in groups] == [20, 20]  # not one task of 40 beside an idle worker
+
+
+def test_packing_never_puts_a_full_chunk_beside_another_chunk() -> None:
+    refs = [("db.a", 0), ("db.b", 0), ("db.c", 0)]
+    groups = group_chunks(refs, 1000, {("db.a", 0): 0.5, ("db.b", 0): 1.0, ("db.c", 0): 0.2})
+    assert groups == [[("db.a", 0)], [("db.b", 0)], [("db.c", 0)]]
+    # without estimates (plans from before them) every chunk counts as full
+    assert group_chunks(refs, 1000) == [[r] for r in refs]
+
+
+def test_a_chunk_group_error_names_each_failed_chunk_across_processes() -> None:
+    error = ChunkGroupError([("db.a", 0, "ConversionError: bad"), ("db.b", 3, "BackfillError: no")])
+    again = pickle.loads(pickle.dumps(error))  # the CLI's workers are processes
+    assert again.tables == {"db.a", "db.b"}
+    assert str(again) == str(error)
+    assert "db.a #0: ConversionError: bad; db.b #3: BackfillError: no" in str(again)
+
+
+def test_only_failures_a_retry_cannot_get_past_are_settled() -> None:
+    assert is_settled(ConversionError("db.t: key {'id': 2}: column 'd': value ..."))
+    assert is_settled(ChunksNotDone("db.t: 1 chunk(s) are not done"))
+    assert not is_settled(PreflightError("all replication origins are in use"))  # they free up
+    assert not is_settled(OSError("connection reset"))
+    assert is_settled(ChunkGroupError([("db.a", 0, "ConversionError: x")], settled=True))
+    assert not is_settled(ChunkGroupError([("db.a", 0, "PreflightError: y")], settled=False))
+    assert pickle.loads(pickle.dumps(ChunkGroupError([], settled=True))).settled
+
+
+def test_packed_groups_still_stay_under_the_cap() -> None:
+    refs = [("db.t", i) for i in range(3000)]
+    fill = dict.fromkeys(refs, 0.5)
+    groups = group_chunks(refs, 1000, fill)
+    assert len(groups) <= 1000
+    assert [r for g in groups for r in g] == refs
 
 
 def _mapping(columns: list[tuple[str, str]]) -> TableMapping:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from airflow.sdk import BaseNotifier, Variable
+from airflow.sdk.exceptions import AirflowFailException
 
 from mysql_pg_sync.alerts import Alert, AlertConfig, config_from, deliver, failure_alert
 from mysql_pg_sync.errors import AlreadyReported
@@ -23,6 +24,11 @@ ALERTS_VARIABLE = "mps_alerts"
 # run's report (the report task runs whatever its compare tasks did), and the verdict task's
 # alert names it with its error and what to do; if the report task fails, it alerts itself.
 REPORTED_DOWNSTREAM: frozenset[tuple[str, str]] = frozenset({("reconcile", "compare")})
+
+
+class ReportedFailure(AirflowFailException, AlreadyReported):
+    """Fails a task at once, without retries and without an alert: what it reports is settled
+    (an earlier task failed and alerted), so each retry would only keep the run from ending."""
 
 
 def alert_config() -> AlertConfig:

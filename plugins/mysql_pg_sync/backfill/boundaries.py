@@ -38,6 +38,26 @@ def walk_boundaries(
         boundaries.append(previous)
 
 
+def tail_rows(
+    mysql_conn: Any,
+    db: str,
+    table: str,
+    key_columns: Sequence[str],
+    after: KeyValue | None,
+    cap: int,
+) -> int:
+    """Rows at or past ``after`` (the last boundary walked; None: the whole table), counted up
+    to ``cap``: the size of the last chunk, which the walk only knows to be under a chunk."""
+    where = mysql_range_predicate(key_columns, after, None, my.quote_ident)
+    cursor = mysql_conn.cursor()
+    cursor.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {my.qualified(db, table)} WHERE {where} "
+        f"LIMIT {int(cap)}) AS tail"
+    )
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 def average_row_bytes(mysql_conn: Any, db: str, table: str) -> int:
     cursor = mysql_conn.cursor()
     cursor.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +24,9 @@ KeyStrategy = Literal["integer", "keyset"]
 
 MAX_MAP_LENGTH = 1024  # Airflow's default [core] max_map_length
 DEFAULT_MAX_GROUPS = 1000  # stays under MAX_MAP_LENGTH with room for other mapped tasks
+# A chunk's fixed cost (its range query, state rows, COPY and commit: tens of ms) against a full
+# chunk's copy (~1-2 s): a task takes at most ~50 tiny tables.
+MIN_CHUNK_SHARE = 0.02
 DEFAULT_ROW_BYTES = 200  # when information_schema has no average row length yet
 INTEGER_KINDS = INTEGER_KEY_KINDS
 
@@ -40,6 +43,7 @@ class ChunkSpec:
     seq: int
     lower: KeyValue | None
     upper: KeyValue | None
+    est_rows: int | None = None  # the walk's figure: its chunk size, or the tail's count
 
 
 def key_strategy(
@@ -73,9 +77,15 @@ def chunk_rows_for(chunk_rows: int | None, chunk_mb: float | None, avg_row_bytes
 
 
 def chunks_from_boundaries(
-    table: str, boundaries: Sequence[KeyValue], *, strategy: KeyStrategy
+    table: str,
+    boundaries: Sequence[KeyValue],
+    *,
+    strategy: KeyStrategy,
+    chunk_rows: int | None = None,
+    tail_rows: int | None = None,
 ) -> list[ChunkSpec]:
-    """Turn the first keys of chunks 2..n (as walked on MySQL) into contiguous ranges."""
+    """Turn the first keys of chunks 2..n (as walked on MySQL) into contiguous ranges; every
+    chunk but the last holds ``chunk_rows`` rows, the last ``tail_rows``."""
     if strategy == "integer":
         for before, after in itertools.pairwise(boundaries):
             if not before < after:
@@ -86,7 +96,11 @@ def chunks_from_boundaries(
     if len(set(boundaries)) != len(boundaries):
         raise PlanError(f"{table}: a chunk boundary repeats; the key is not unique")
     edges: list[KeyValue | None] = [None, *boundaries, None]
-    return [ChunkSpec(table, seq, edges[seq], edges[seq + 1]) for seq in range(len(boundaries) + 1)]
+    last = len(boundaries)
+    return [
+        ChunkSpec(table, seq, edges[seq], edges[seq + 1], tail_rows if seq == last else chunk_rows)
+        for seq in range(last + 1)
+    ]
 
 
 def _lexicographic(
@@ -142,17 +156,51 @@ ChunkRef = tuple[str, int]
 
 
 def group_chunks(
-    chunks: Sequence[ChunkRef], max_groups: int = DEFAULT_MAX_GROUPS
+    chunks: Sequence[ChunkRef],
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    fill: Mapping[ChunkRef, float] | None = None,
+    parallel: int = 1,
 ) -> list[list[ChunkRef]]:
-    """At most ``max_groups`` contiguous, near-equal groups of chunks (one mapped task each)."""
+    """At most ``max_groups`` contiguous groups of chunks (one mapped task each).
+
+    ``fill`` is a chunk's estimated rows over its table's chunk target (missing: 1, a full
+    chunk). Chunks that fill less, a small table's only chunk or a table's tail, share a task
+    up to one chunk's worth: a database of 200 mostly small tables would otherwise start ~200
+    task instances, and each costs the scheduler and a worker process seconds, far more than
+    copying a few thousand rows. Each chunk counts at least :data:`MIN_CHUNK_SHARE` (its own
+    queries and transaction), and the groups are made small enough that ``parallel`` tasks
+    share the work."""
     if max_groups < 1:
         raise PlanError("max_groups must be at least 1")
     if max_groups > MAX_MAP_LENGTH:
         raise PlanError(
             f"max_groups {max_groups} exceeds Airflow's max_map_length {MAX_MAP_LENGTH}"
         )
-    if not chunks:
-        return []
-    n_groups = min(max_groups, len(chunks))
-    size = math.ceil(len(chunks) / n_groups)
-    return [list(chunks[i : i + size]) for i in range(0, len(chunks), size)]
+    shares = {ref: max(MIN_CHUNK_SHARE, (fill or {}).get(ref, 1.0)) for ref in chunks}
+    capacity = min(1.0, sum(shares.values()) / max(1, parallel))
+    packed = _pack(chunks, shares, capacity)
+    if len(packed) <= max_groups:
+        return packed
+    size = math.ceil(len(packed) / max_groups)
+    return [
+        [ref for group in packed[i : i + size] for ref in group]
+        for i in range(0, len(packed), size)
+    ]
+
+
+def _pack(
+    chunks: Sequence[ChunkRef], shares: Mapping[ChunkRef, float], capacity: float
+) -> list[list[ChunkRef]]:
+    groups: list[list[ChunkRef]] = []
+    current: list[ChunkRef] = []
+    level = 0.0
+    for ref in chunks:
+        share = shares[ref]
+        if current and level + share > capacity + 1e-9:  # float sums of shares
+            groups.append(current)
+            current, level = [], 0.0
+        current.append(ref)
+        level += share
+    if current:
+        groups.append(current)
+    return groups

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from mysql_pg_sync.backfill import handoff, readers, report, state
-from mysql_pg_sync.backfill.boundaries import average_row_bytes, walk_boundaries
+from mysql_pg_sync.backfill.boundaries import average_row_bytes, tail_rows, walk_boundaries
 from mysql_pg_sync.backfill.conversion import Rejects, convert_batch
 from mysql_pg_sync.backfill.finalize import finalize_table, unvalidated_foreign_keys
 from mysql_pg_sync.backfill.plan import (
@@ -34,6 +34,7 @@ from mysql_pg_sync.backfill.plan import (
     mysql_range_predicate,
 )
 from mysql_pg_sync.backfill.target import (
+    TargetSchemaError,
     ensure_target,
     referencing_foreign_keys,
     target_has_rows,
@@ -43,7 +44,7 @@ from mysql_pg_sync.backfill.writer import TargetSpec, close_writer_session, writ
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
-from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -58,6 +59,45 @@ MODES: tuple[Mode, ...] = ("create_missing", "resume", "reload")
 
 class BackfillError(SyncError):
     """A table cannot be backfilled as asked; the message says which and why."""
+
+
+class ChunksNotDone(BackfillError):
+    """A table cannot be finalized: some of its chunks are not done."""
+
+
+class ChunkGroupError(BackfillError):
+    """Chunks of a group failed; the group's other chunks were copied (``failures``: table,
+    chunk seq and the error of each). ``settled``: every failure is :func:`is_settled`."""
+
+    def __init__(self, failures: Sequence[tuple[str, int, str]], settled: bool = False) -> None:
+        self.failures = [tuple(f) for f in failures]
+        self.settled = settled
+        lines = "; ".join(f"{t} #{seq}: {error}" for t, seq, error in self.failures)
+        super().__init__(f"{len(self.failures)} chunk(s) of this group failed: {lines}")
+
+    def __reduce__(self) -> Any:  # crosses the CLI's process pool
+        return (type(self), (self.failures, self.settled))
+
+    @property
+    def tables(self) -> set[str]:
+        return {str(f[0]) for f in self.failures}
+
+
+# Failures that a retry of the same task meets again, unchanged: the data, the mapping or the
+# target schema must change first. Retrying them only delays the run's end and its report.
+_SETTLED: tuple[type[BaseException], ...] = (
+    ConversionError,
+    TargetSchemaError,
+    MappingError,
+    ChunksNotDone,
+)
+
+
+def is_settled(exc: BaseException) -> bool:
+    """True for a failure no retry can get past (see ``_SETTLED``)."""
+    if isinstance(exc, ChunkGroupError):
+        return exc.settled
+    return isinstance(exc, _SETTLED)
 
 
 @dataclass(frozen=True)
@@ -103,6 +143,7 @@ class FinalizeOutcome:
 
     results: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)  # {table, error}
+    settled: bool = True  # every failure is one no retry gets past (see is_settled)
 
     def raise_for_failures(self) -> None:
         if self.failures:
@@ -234,13 +275,20 @@ class Backfill:
                         outcome.finished.append(planned["table"])
                     else:
                         outcome.tables.append(planned)
-            refs: list[ChunkRef] = []
+            fill: dict[ChunkRef, float] = {}
             for planned in outcome.tables:
                 if options.dry_run and planned["action"] == "planned":  # not stored: as it would be
-                    refs += [(planned["table"], seq) for seq in range(planned["chunks"])]
+                    last = planned["chunks"] - 1
+                    tail = planned["tail_rows"] / max(planned["chunk_rows"], 1)
+                    fill.update(
+                        ((planned["table"], seq), tail if seq == last else 1.0)
+                        for seq in range(planned["chunks"])
+                    )
                 else:
-                    refs += state.pending_chunks(pg_conn, [planned["table"]])
-            outcome.groups = group_chunks(refs, options.max_groups)
+                    fill.update(state.pending_fill(pg_conn, [planned["table"]]))
+            outcome.groups = group_chunks(
+                list(fill), options.max_groups, fill, parallel=options.max_parallel
+            )
         log.info(
             "plan%s: %d table(s), %d refused, %d chunk group(s)",
             " (dry run, nothing written)" if options.dry_run else "",
@@ -328,7 +376,21 @@ class Backfill:
         boundaries = walk_boundaries(
             mysql_conn, mapping.source.db, mapping.source.table, mapping.key, rows_per_chunk
         )
-        chunks = chunks_from_boundaries(mapping.name, boundaries, strategy=strategy)
+        tail = tail_rows(
+            mysql_conn,
+            mapping.source.db,
+            mapping.source.table,
+            mapping.key,
+            boundaries[-1] if boundaries else None,
+            rows_per_chunk,
+        )
+        chunks = chunks_from_boundaries(
+            mapping.name,
+            boundaries,
+            strategy=strategy,
+            chunk_rows=rows_per_chunk,
+            tail_rows=tail,
+        )
         log.info(
             "%s: %d chunk(s) of ~%d rows, %s keys, boundaries walked in %.1f s",
             mapping.name,
@@ -347,6 +409,7 @@ class Backfill:
             "action": "planned",
             "chunks": len(chunks),
             "chunk_rows": rows_per_chunk,
+            "tail_rows": tail,
             "strategy": strategy,
             "reader": reader,
             "reader_reason": why,
@@ -474,10 +537,25 @@ class Backfill:
     def copy_group(
         self, group: Iterable[Sequence[Any]], run_id: str, batch_rows: int
     ) -> list[dict[str, Any]]:
-        results = []
-        for ref in group:
-            table, seq = str(ref[0]), int(ref[1])
-            results.append(self.copy_chunk((table, seq), run_id, batch_rows))
+        """Copy each chunk; one that fails on its own data or table (a :class:`SyncError`:
+        conversion, schema) does not keep the group's other chunks, often other small tables
+        (see ``group_chunks``), from being copied. Any other error (a server gone) ends the
+        group at once, for the retry."""
+        refs = [(str(ref[0]), int(ref[1])) for ref in group]
+        results: list[dict[str, Any]] = []
+        failures: list[tuple[str, int, str]] = []
+        errors: list[SyncError] = []
+        for ref in refs:
+            try:
+                results.append(self.copy_chunk(ref, run_id, batch_rows))
+            except SyncError as exc:
+                log.error("%s #%d failed: %s; copying the group's other chunks", *ref, exc)
+                failures.append((*ref, f"{type(exc).__name__}: {exc}"))
+                errors.append(exc)
+        if len(refs) == 1 and errors:
+            raise errors[0]
+        if failures:
+            raise ChunkGroupError(failures, settled=all(is_settled(e) for e in errors))
         return results
 
     def copy_chunk(self, ref: ChunkRef, run_id: str, batch_rows: int) -> dict[str, Any]:
@@ -595,7 +673,7 @@ class Backfill:
             not_done = sum(n for s, n in states.items() if s != "done")
             if not_done:
                 failed = state.first_chunk_error(pg_conn, table)
-                raise BackfillError(
+                raise ChunksNotDone(
                     f"{table}: {not_done} chunk(s) are not done ({states})"
                     + (f"; first failed chunk {failed}" if failed else "")
                     + "; fix the cause and re-trigger the backfill with mode=resume to finish them"
@@ -660,6 +738,7 @@ class Backfill:
                 error = f"{type(exc).__name__}: {exc}"
                 log.exception("%s: not finalized; its stream stays paused", table)
                 outcome.failures.append({"table": table, "error": error})
+                outcome.settled = outcome.settled and is_settled(exc)
                 try:
                     with self._pg() as pg_conn:
                         state.record_finalize_failure(pg_conn, table, error)

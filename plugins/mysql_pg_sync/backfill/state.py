@@ -79,10 +79,16 @@ def save_plan(conn: psycopg.Connection[Any], plan: TablePlan, chunks: Sequence[C
         )
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO mps_sync.backfill_chunks (source_table, seq, lower_key, upper_key) "
-                "VALUES (%s, %s, %s, %s)",
+                "INSERT INTO mps_sync.backfill_chunks "
+                "(source_table, seq, lower_key, upper_key, est_rows) VALUES (%s, %s, %s, %s, %s)",
                 [
-                    (c.table, c.seq, _jsonb(encode_key(c.lower)), _jsonb(encode_key(c.upper)))
+                    (
+                        c.table,
+                        c.seq,
+                        _jsonb(encode_key(c.lower)),
+                        _jsonb(encode_key(c.upper)),
+                        c.est_rows,
+                    )
                     for c in chunks
                 ],
             )
@@ -106,15 +112,24 @@ def load_chunk(conn: psycopg.Connection[Any], ref: ChunkRef) -> tuple[ChunkSpec,
 
 def pending_chunks(conn: psycopg.Connection[Any], tables: Iterable[str]) -> list[ChunkRef]:
     """Chunks not yet done, table by table in the given order."""
-    refs: list[ChunkRef] = []
+    return list(pending_fill(conn, tables))
+
+
+def pending_fill(conn: psycopg.Connection[Any], tables: Iterable[str]) -> dict[ChunkRef, float]:
+    """Chunks not yet done, table by table in the given order, each with its estimated rows
+    over its table's chunk target (1.0 when a plan from before the estimates has none)."""
+    fill: dict[ChunkRef, float] = {}
     for table in tables:
         rows = conn.execute(
-            "SELECT seq FROM mps_sync.backfill_chunks WHERE source_table = %s AND state <> 'done' "
-            "ORDER BY seq",
+            "SELECT c.seq, c.est_rows::float8 / greatest(t.chunk_rows, 1) "
+            "FROM mps_sync.backfill_chunks c JOIN mps_sync.backfill_tables t USING (source_table) "
+            "WHERE c.source_table = %s AND c.state <> 'done' ORDER BY c.seq",
             (table,),
         ).fetchall()
-        refs.extend((table, int(r[0])) for r in rows)
-    return refs
+        fill.update(
+            ((table, int(seq)), 1.0 if share is None else float(share)) for seq, share in rows
+        )
+    return fill
 
 
 def mark_running(conn: psycopg.Connection[Any], ref: ChunkRef, run_id: str) -> None:

@@ -19,7 +19,13 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from typing import Any
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import MODES, Backfill, RunOptions, raise_if_unfinished
+from mysql_pg_sync.backfill.runner import (
+    MODES,
+    Backfill,
+    ChunkGroupError,
+    RunOptions,
+    raise_if_unfinished,
+)
 from mysql_pg_sync.backfill.verify import (
     DEFAULT_VERIFY,
     VERIFY_MODES,
@@ -125,6 +131,9 @@ def _finalize_as_copied(
         group_tables = sorted({ref[0] for ref in copies[done]})
         try:
             done.result()
+        except ChunkGroupError as exc:  # the group's other tables were copied
+            log.error("%s", exc)
+            failed.update(exc.tables)
         except Exception as exc:
             log.error("a chunk group of %s failed: %s", ", ".join(group_tables), exc)
             failed.update(group_tables)

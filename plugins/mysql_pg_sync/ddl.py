@@ -3,23 +3,29 @@
 :func:`plan_ddl` is pure (mappings in, SQL statements out) so ``--dry-run`` prints exactly what
 :func:`apply_ddl` runs. Every statement is idempotent, every identifier quoted. Secondary
 indexes and foreign keys are separate phases so they can be created after the backfill.
+
+Column defaults are carried only when exact (:func:`plan_default`); what is not carried is a
+comment next to the column in the CREATE TABLE and a logged warning naming table and column.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import psycopg
 
 from mysql_pg_sync.dialects import postgres as pg
-from mysql_pg_sync.errors import MappingError
+from mysql_pg_sync.dialects.column_default import ColumnDefault
+from mysql_pg_sync.errors import ConversionError, MappingError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
-from mysql_pg_sync.quality.ranges import mysql_range
-from mysql_pg_sync.types.convert import zero_date_as_null
+from mysql_pg_sync.quality.ranges import mysql_range, pg_range
+from mysql_pg_sync.types.convert import to_pg, zero_date_as_null
 from mysql_pg_sync.types.typemap import (
     BMP_CHARSETS,
     LATIN1_EXTRA,
@@ -28,7 +34,10 @@ from mysql_pg_sync.types.typemap import (
     UTF8_CHARSETS,
     YEAR_RANGE,
     parse_column_type,
+    pg_precision,
 )
+
+log = logging.getLogger(__name__)
 
 _TEXT_TYPES = ("text", "varchar", "character varying")
 _IDENTITY_TYPES = ("smallint", "integer", "bigint")
@@ -78,7 +87,7 @@ def _sequence_name(mapping: TableMapping, column: ColumnMapping) -> str:
     return pg_name_limit(mapping.target.table, column.pg_name, "seq")
 
 
-def _column_sql(mapping: TableMapping, column: ColumnMapping) -> str:
+def _column_sql(mapping: TableMapping, column: ColumnMapping, default: str | None) -> str:
     parts = [pg.quote_ident(column.pg_name), _column_type_sql(mapping, column)]
     if column.auto_increment:
         if _base(column.pg_type) in _IDENTITY_TYPES:
@@ -86,6 +95,8 @@ def _column_sql(mapping: TableMapping, column: ColumnMapping) -> str:
         else:  # e.g. bigint unsigned -> numeric(20,0): identity needs an integer type
             seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
             parts.append(f"DEFAULT nextval({pg.quote_literal(seq)}::regclass)")
+    elif default is not None:
+        parts.append(f"DEFAULT {default}")
     # a NOT NULL date column may hold MySQL's zero date, which is NULL here (zero_dates: null)
     nullable = column.nullable or zero_date_as_null(column, mapping.values)
     if not nullable or column.name in mapping.key:
@@ -204,15 +215,21 @@ def enum_type_sql(mapping: TableMapping, column: ColumnMapping) -> list[str]:
 
 
 def create_table_sql(mapping: TableMapping) -> list[str]:
-    """Sequences, then CREATE TABLE IF NOT EXISTS with the key and enum CHECKs."""
+    """Sequences, then CREATE TABLE IF NOT EXISTS with the key, defaults and CHECKs; a default
+    not carried is a ``--`` comment after its column (and a logged warning)."""
     table = pg.qualified(mapping.target.schema, mapping.target.table)
     statements: list[str] = []
     lines: list[str] = []
+    comments: list[str] = []
     for column in mapping.synced_columns():
         if column.auto_increment and _base(column.pg_type) not in _IDENTITY_TYPES:
             seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
             statements.append(f"CREATE SEQUENCE IF NOT EXISTS {seq}")
-        lines.append(_column_sql(mapping, column))
+        default = plan_default(mapping, column)
+        lines.append(_column_sql(mapping, column, default.sql))
+        comments.append(_sql_comment(default.notices))
+        for notice in default.notices:
+            log.warning("%s.%s: %s", mapping.name, column.name, notice)
     for column in mapping.synced_columns():
         if column.kind == "enum" and not is_enum_type(column) and column.values:
             lines.append(_enum_check_sql(mapping, column))
@@ -221,7 +238,12 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
     lines.append(
         f"CONSTRAINT {pg.quote_ident(pk_name)} PRIMARY KEY ({_pg_columns(mapping, mapping.key)})"
     )
-    body = ",\n  ".join(lines)
+    comments += [""] * (len(lines) - len(comments))
+    # the key constraint comes last, so every column line is followed by a comma
+    body = "\n  ".join(
+        f"{line}{',' if i < len(lines) - 1 else ''}{comment}"
+        for i, (line, comment) in enumerate(zip(lines, comments, strict=True))
+    )
     statements.append(f"CREATE TABLE IF NOT EXISTS {table} (\n  {body}\n)")
     for column in mapping.synced_columns():
         if column.auto_increment and _base(column.pg_type) not in _IDENTITY_TYPES:
@@ -229,6 +251,193 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
             owner = f"{table}.{pg.quote_ident(column.pg_name)}"
             statements.append(f"ALTER SEQUENCE {seq} OWNED BY {owner}")
     return statements
+
+
+def _sql_comment(notices: Sequence[str]) -> str:
+    text = " ".join(" ".join(n.split()) for n in notices)  # one line: no newline ends it early
+    return f"  -- {text}" if text else ""
+
+
+# --- column defaults ---------------------------------------------------------------------------
+
+# Why, at length: README.md, "Column defaults".
+ON_UPDATE_NOT_CARRIED = (
+    "not carried: PostgreSQL has no ON UPDATE, and no trigger does it exactly without touching "
+    "the values the sync applier writes (see README, Column defaults); the PostgreSQL app must "
+    "set the column when it updates a row"
+)
+_EXPRESSION_NOT_CARRIED = (
+    "not carried: an expression the translator does not know, so the column has no default "
+    "here; the PostgreSQL app must set it (or give the mapping a literal default)"
+)
+_CURRENT_TIME_KINDS = ("date", "datetime", "timestamp")
+_CURRENT_TIME_PG_TYPES = ("date", "timestamp", "timestamptz")
+_CHARACTER_TYPES = ("varchar", "character varying", "char", "character", "bpchar")
+_WHOLE_NUMBER_KINDS = ("bool", "bit1", "bits", "int", "uint64", "year")
+
+
+@dataclass(frozen=True)
+class DefaultPlan:
+    """A column's DEFAULT in PostgreSQL (``sql``, None for none) and what was not carried."""
+
+    sql: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+def plan_default(mapping: TableMapping, column: ColumnMapping) -> DefaultPlan:
+    """The PostgreSQL DEFAULT for the column's MySQL ``default``, carried only when exact.
+
+    A literal becomes the value the same MySQL value becomes in a row (the converters of
+    :mod:`mysql_pg_sync.types.convert`, under the table's value policies); the current time is
+    cut to the digits MySQL keeps. ON UPDATE and expressions the translator does not know are
+    notices. A literal PostgreSQL cannot hold is a MappingError naming table, column and value.
+    """
+    notices = []
+    if column.on_update:
+        notices.append(f"MySQL ON UPDATE {column.on_update} {ON_UPDATE_NOT_CARRIED}")
+    parsed = column.parsed_default
+    if parsed is None or column.auto_increment or column.generated:
+        return DefaultPlan(None, tuple(notices))
+    try:
+        sql, notice = _default_sql(mapping, column, parsed)
+    except (ConversionError, ValueError, OverflowError) as exc:
+        raise MappingError(
+            f"{mapping.name}: column {column.name!r}: MySQL default {column.default} cannot be "
+            f"carried exactly to PostgreSQL {column.pg_type}: {exc}. Fix: edit the column's "
+            "`default` in its mapping file (a value the PostgreSQL column holds, or null for "
+            "no default), or its pg_type; `mappings generate` keeps the edit"
+        ) from None
+    return DefaultPlan(sql, (*notices, notice) if notice else tuple(notices))
+
+
+def _default_sql(
+    mapping: TableMapping, column: ColumnMapping, parsed: ColumnDefault
+) -> tuple[str | None, str | None]:
+    """(DEFAULT expression or None, notice or None)."""
+    if parsed.kind == "null":
+        return None, None
+    if parsed.kind in ("now", "today"):
+        return _current_time_sql(column, parsed)
+    if parsed.kind == "expression":
+        return None, f"MySQL default {parsed.value} {_EXPRESSION_NOT_CARRIED}"
+    value = to_pg(
+        column, _mysql_value(column, parsed), mapping.values, where=f"{mapping.name} default"
+    )
+    if value is None:
+        if zero_date_as_null(column, mapping.values):
+            # The zero date under zero_dates: null. This NOT NULL MySQL column is NULLable in
+            # PostgreSQL, where NULL stands for the zero date (a NULL written here reaches MySQL
+            # as the zero date): no default, i.e. NULL, is MySQL's default exactly.
+            return None, None
+        return None, (
+            f"MySQL default {column.default} (a zero date) is NULL here (values.zero_dates: "
+            "null), and a NULL written in PostgreSQL reaches this NULLable MySQL column as NULL, "
+            "not as the zero date"
+        )
+    if isinstance(value, list) and not column.pg_type.endswith("[]"):
+        value = ",".join(value)  # a set mapped to text by hand
+    if isinstance(value, bool) and _base(column.pg_type) != "boolean":
+        value = int(value)  # a tinyint(1) or bit(1) mapped to an integer type by hand
+    _check_fits(column, value)
+    return pg.literal_sql(value, _literal_cast(mapping, column, value)), None
+
+
+def _current_time_sql(
+    column: ColumnMapping, parsed: ColumnDefault
+) -> tuple[str | None, str | None]:
+    if column.kind not in _CURRENT_TIME_KINDS or _base(column.pg_type) not in (
+        *_CURRENT_TIME_PG_TYPES,
+        "timestamp with time zone",
+        "timestamp without time zone",
+    ):
+        return None, (
+            f"MySQL default {column.default} not carried: the current time is carried only "
+            "into a date or timestamp column"
+        )
+    if column.kind == "date" or parsed.kind == "today":
+        return pg.current_date_sql(), None
+    # MySQL cuts NOW(n) to n digits and stores them in a column of its own precision
+    column_digits = (parse_column_type(column.column_type).args or (0,))[0]
+    return pg.current_timestamp_sql(min(parsed.precision, column_digits)), None
+
+
+def _mysql_value(column: ColumnMapping, parsed: ColumnDefault) -> Any:
+    """The default as the MySQL driver hands the same value over in a row."""
+    if parsed.kind == "bits":
+        return int(parsed.value or "0", 2)
+    text = parsed.value
+    kind = column.kind
+    if kind in _WHOLE_NUMBER_KINDS:
+        return _whole_number(column, text)
+    if kind == "decimal":
+        return _number(text)
+    if kind in ("float32", "float64"):
+        return float(text)
+    if kind == "enum" and column.values and text not in column.values:
+        raise ValueError(f"{text!r} is not one of the enum's members {list(column.values)}")
+    parsed_type = parse_column_type(column.column_type)
+    if kind in ("bytes", "uuid"):
+        raw = text.encode()
+        if parsed_type.base == "binary" and parsed_type.args:
+            raw = raw.ljust(parsed_type.args[0], b"\x00")  # MySQL pads BINARY(n) with zero bytes
+        return raw
+    if parsed_type.base == "char":
+        return text.rstrip(" ")  # MySQL never returns CHAR's trailing spaces
+    return text
+
+
+def _number(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _whole_number(column: ColumnMapping, text: str) -> int:
+    number = _number(text)
+    if number != number.to_integral_value():
+        raise ValueError(f"{text} is not a whole number")
+    low, high = YEAR_RANGE
+    if column.kind == "year" and number != 0 and not low <= number <= high:
+        raise ValueError(f"{text} is not a MySQL YEAR (0 or {low}-{high})")
+    if column.kind == "bool" and number not in (0, 1) and _base(column.pg_type) == "boolean":
+        raise ValueError(
+            f"boolean holds only 0 and 1, not {text}; map the column to smallint "
+            "(pg_type: smallint, converter: int)"
+        )
+    return int(number)
+
+
+def _check_fits(column: ColumnMapping, value: Any) -> None:
+    """ValueError when the PostgreSQL column (or its MySQL domain CHECK) refuses the value."""
+    base = _base(column.pg_type)
+    args = pg_precision(column.pg_type)
+    if isinstance(value, Decimal) and base == "numeric" and len(args) == 2:
+        value = value.quantize(Decimal(1).scaleb(-args[1]), ROUND_HALF_UP)  # as PostgreSQL does
+    if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+        for label, bounds in (
+            (f"PostgreSQL {column.pg_type}", pg_range(column.pg_type)),
+            (f"MySQL {column.column_type}", mysql_range(column)),
+        ):
+            low, high = bounds or (None, None)
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise ValueError(f"{value} is outside what {label} holds")
+    if isinstance(value, str):
+        if base in _CHARACTER_TYPES and args and len(value) > args[0]:
+            raise ValueError(f"{len(value)} characters do not fit {column.pg_type}")
+        if column.kind == "bits" and args and len(value) > args[0]:
+            raise ValueError(f"{len(value)} bits do not fit {column.pg_type}")
+        if column.kind == "json":
+            json.loads(value)  # JSONDecodeError is a ValueError
+
+
+def _literal_cast(mapping: TableMapping, column: ColumnMapping, value: Any) -> str | None:
+    """The cast a literal needs: an enum to its type, an array to its array type."""
+    if is_enum_type(column):
+        return _column_type_sql(mapping, column)
+    if isinstance(value, list):
+        return column.pg_type
+    return None
 
 
 def index_names(mappings: MappingSet) -> dict[tuple[str, str, str], str]:
@@ -356,6 +565,7 @@ def plan_ddl(
                 if not column.values:
                     raise MappingError(f"{mapping.name}: enum column {column.name!r} has no values")
                 statements += enum_type_sql(mapping, column)
+    _check_defaults(chosen)
     for mapping in chosen:
         statements += create_table_sql(mapping)
         statements += index_sql(mapping, unique=True, names=names)
@@ -366,6 +576,23 @@ def plan_ddl(
         for mapping in chosen:
             statements += foreign_key_sql(mapping, mappings)
     return statements
+
+
+def _check_defaults(chosen: Sequence[TableMapping]) -> None:
+    """One MappingError listing every default that cannot be carried, before any SQL."""
+    problems = []
+    for mapping in chosen:
+        for column in mapping.synced_columns():
+            try:
+                plan_default(mapping, column)
+            except MappingError as exc:
+                problems.append(str(exc))
+    if len(problems) == 1:
+        raise MappingError(problems[0])
+    if problems:
+        raise MappingError(
+            f"{len(problems)} column defaults cannot be carried:\n  - " + "\n  - ".join(problems)
+        )
 
 
 def apply_ddl(conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:

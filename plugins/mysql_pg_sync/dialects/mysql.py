@@ -6,10 +6,12 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 
 from mysql_pg_sync import names
+from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.dialects.stored_type import StoredType
 
 NAME = "mysql"
@@ -63,6 +65,160 @@ def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> s
 def quote_literal(value: str) -> str:
     """A string literal for DDL; backslashes and quotes escaped (default sql_mode)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# --- column defaults: information_schema.COLUMNS.COLUMN_DEFAULT and EXTRA ---
+# A mapping keeps a default as MariaDB 10.2.7+ shows it: a string quoted ('it''s', backslash
+# escapes as in SQL), a number bare, NULL as the word, an expression as the server prints it
+# (current_timestamp(6)). MySQL and older MariaDB show literals unquoted and mark expressions
+# with DEFAULT_GENERATED in EXTRA (MySQL 8.0.13+): default_from_information_schema converts.
+
+_NOW = re.compile(
+    r"^(?:(?:current_timestamp|localtime|localtimestamp)(?:\(\s*(\d?)\s*\))?|now\(\s*(\d?)\s*\))$",
+    re.IGNORECASE,
+)
+_TODAY = re.compile(r"^(?:current_date(?:\(\s*\))?|curdate\(\s*\))$", re.IGNORECASE)
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
+_BITS = re.compile(r"^(?:b'([01]*)'|0b([01]+))$", re.IGNORECASE)
+_BARE_WORD = re.compile(r"^[A-Za-z_$][\w$]*$")
+_BOOLEAN_WORDS = {"true": "1", "false": "0"}
+# MySQL's string escapes; any other escaped character stands for itself (\% and \_ keep the \)
+_ESCAPES = {"0": "\x00", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+_KEEP_BACKSLASH = "%_"
+_NUMERIC_BASES = frozenset(
+    {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric"}
+    | {"dec", "fixed", "float", "double", "real", "year", "bool", "boolean"}
+)
+_ON_UPDATE = re.compile(r"\bon update\s+(.+?)\s*$", re.IGNORECASE)
+_MARIADB_QUOTED_SINCE = (10, 2, 7)
+_UNCLOSED_QUOTE = "a quote is not closed; a quote inside a string is written twice ('it''s')"
+
+
+def parse_default(text: str) -> ColumnDefault:
+    """A COLUMN_DEFAULT in MariaDB 10.2.7+'s form as a value; ValueError when it is none of
+    NULL, a quoted string, a number, a bit literal or an expression (an unquoted word, an
+    unterminated quote, unbalanced parentheses)."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("it is empty; write '' for an empty string, or null for no default")
+    lowered = stripped.lower()
+    if lowered == "null":
+        return ColumnDefault("null")
+    if lowered in _BOOLEAN_WORDS:
+        return ColumnDefault("number", _BOOLEAN_WORDS[lowered])
+    if stripped.startswith("'"):
+        value, end = _unquote(stripped)
+        if end == len(stripped):
+            return ColumnDefault("string", value)
+    if _NUMBER.match(stripped):
+        return ColumnDefault("number", stripped.removeprefix("+"))
+    bits = _BITS.match(stripped)
+    if bits:
+        return ColumnDefault("bits", bits.group(1) if bits.group(1) is not None else bits.group(2))
+    now = _NOW.match(stripped)
+    if now:
+        return ColumnDefault("now", precision=int(now.group(1) or now.group(2) or 0))
+    if _TODAY.match(stripped):
+        return ColumnDefault("today")
+    if _BARE_WORD.match(stripped):
+        raise ValueError(
+            f"{stripped} is an unquoted word; quote a string as MariaDB shows it ('{stripped}'), "
+            "or write an expression as MariaDB prints it, e.g. current_timestamp()"
+        )
+    _check_balanced(stripped)
+    return ColumnDefault("expression", stripped)
+
+
+def _unquote(text: str) -> tuple[str, int]:
+    """The string a quoted literal at the start of ``text`` stands for, and where it ends."""
+    out: list[str] = []
+    i = 1
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            escaped = text[i + 1]
+            out.append(
+                "\\" + escaped if escaped in _KEEP_BACKSLASH else _ESCAPES.get(escaped, escaped)
+            )
+            i += 2
+        elif char == "'" and text[i + 1 : i + 2] == "'":
+            out.append("'")
+            i += 2
+        elif char == "'":
+            return "".join(out), i + 1
+        else:
+            out.append(char)
+            i += 1
+    raise ValueError(_UNCLOSED_QUOTE)
+
+
+def _check_balanced(text: str) -> None:
+    depth = 0
+    quote = ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            escape = char == "\\" and quote != "`"
+            if escape or (char == quote and text[i + 1 : i + 2] == quote):
+                i += 1  # the next character belongs to the string
+            elif char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("a ')' has no '('")
+        i += 1
+    if quote:
+        raise ValueError(_UNCLOSED_QUOTE if quote == "'" else f"a {quote} is not closed")
+    if depth:
+        raise ValueError("a '(' is not closed")
+
+
+def quotes_defaults(version: str) -> bool:
+    """Whether information_schema quotes literal defaults, by ``SELECT VERSION()``: MariaDB
+    10.2.7 and later do; MySQL and older MariaDB do not."""
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if "mariadb" not in version.lower() or not match:
+        return False
+    return tuple(int(n) for n in match.groups()) >= _MARIADB_QUOTED_SINCE
+
+
+def default_from_information_schema(
+    column_default: str | None, extra: str, column_type: str, *, quoted: bool
+) -> str | None:
+    """COLUMN_DEFAULT in the mapping's form (MariaDB 10.2.7+'s); None for no default or NULL.
+
+    ``quoted``: the server quotes literals itself (:func:`quotes_defaults`). Otherwise only
+    NULL is missing from the text (it is SQL NULL), and an expression is known by EXTRA's
+    DEFAULT_GENERATED (MySQL 8, which also escapes quotes inside it with a backslash), or is
+    CURRENT_TIMESTAMP on a date and time column (MySQL 5.7, MariaDB before 10.2.7).
+    """
+    if column_default is None or (quoted and column_default == "NULL"):
+        return None
+    if quoted:
+        return column_default
+    base = column_type.split("(", 1)[0].split()[0].lower() if column_type.strip() else ""
+    if "default_generated" in extra.lower():
+        return column_default.replace("\\'", "'")
+    if base in ("datetime", "timestamp") and _NOW.match(column_default.strip()):
+        return column_default
+    if base == "bit" and _BITS.match(column_default.strip()):
+        return column_default
+    if base in _NUMERIC_BASES and _NUMBER.match(column_default.strip()):
+        return column_default
+    return quote_literal(column_default)
+
+
+def on_update_of(extra: str) -> str | None:
+    """The ON UPDATE expression EXTRA names (MariaDB: ``on update current_timestamp(6)``;
+    MySQL 8: ``DEFAULT_GENERATED on update CURRENT_TIMESTAMP(6)``), or None."""
+    match = _ON_UPDATE.search(extra)
+    return match.group(1) if match else None
 
 
 # --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---

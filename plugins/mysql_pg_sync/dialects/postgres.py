@@ -6,8 +6,10 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 
 from mysql_pg_sync.dialects.stored_type import StoredType
 
@@ -48,6 +50,61 @@ def quote_literal(value: str) -> str:
     if "\x00" in value:
         raise ValueError(f"literal {value!r} contains a NUL byte")
     return "'" + value.replace("'", "''") + "'"
+
+
+# --- column defaults (the DDL): constants and the current time ---
+
+MICROSECOND_DIGITS = 6
+
+
+def literal_sql(value: object, cast: str | None = None) -> str:
+    """A constant for DDL (a column DEFAULT) from a value as psycopg would bind it: numbers and
+    booleans bare, a list as a text ARRAY, anything else a quoted literal; ``::cast`` appended
+    when given (bytes are always cast to bytea)."""
+    suffix = f"::{cast}" if cast else ""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        items = ", ".join(quote_literal(str(v)) for v in value)
+        return (f"ARRAY[{items}]" if items else "'{}'") + suffix
+    if isinstance(value, bytes | bytearray):
+        return quote_literal("\\x" + bytes(value).hex()) + (suffix or "::bytea")
+    if isinstance(value, dt.datetime):
+        return quote_literal(value.isoformat(sep=" ")) + suffix
+    return (
+        quote_literal(value.isoformat() if isinstance(value, dt.date | dt.time) else str(value))
+        + suffix
+    )
+
+
+def current_timestamp_sql(digits: int) -> str:
+    """The transaction's time cut to ``digits`` fractional-second digits, as MySQL's NOW(n)
+    cuts it. CURRENT_TIMESTAMP(n) and a timestamp(n) column round instead, which puts the value
+    up to half a unit after the time it stands for (10:00:00.7 would be stored as 10:00:01)."""
+    now = "CURRENT_TIMESTAMP"
+    if digits >= MICROSECOND_DIGITS:
+        return now
+    if digits == 0:
+        return f"date_trunc('second', {now})"
+    if digits == 3:
+        return f"date_trunc('milliseconds', {now})"
+    return (
+        f"date_trunc('second', {now}) + trunc(extract(microseconds FROM {now})::numeric "
+        f"% 1000000, {digits - MICROSECOND_DIGITS}) * interval '1 microsecond'"
+    )
+
+
+def current_date_sql() -> str:
+    """Today's date in the session's time zone."""
+    return "CURRENT_DATE"
 
 
 # --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---

@@ -77,10 +77,19 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
 def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
+    if style is None and value.startswith("'"):
+        style = '"'  # a quoted MySQL default reads "'new'" rather than '''new'''
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _dict_presenter(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.MappingNode:
+    """A mapping of scalars on one line (each column), even with a quoted string in it."""
+    flat = not any(isinstance(v, dict | list) for v in value.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=flat or None)
+
+
 _Dumper.add_representer(str, _str_presenter)
+_Dumper.add_representer(dict, _dict_presenter)
 
 
 def render(entries: list[dict[str, Any]]) -> str:

@@ -13,7 +13,12 @@ from typing import Any
 
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.introspect import LiveColumn, LiveTable
-from mysql_pg_sync.mapping.models import DEFAULT_CHUNK_ROWS, INTEGER_KEY_KINDS, EnumStyle
+from mysql_pg_sync.mapping.models import (
+    DEFAULT_CHUNK_ROWS,
+    INTEGER_KEY_KINDS,
+    EnumStyle,
+    default_text,
+)
 from mysql_pg_sync.names import INTERNAL_TABLES
 from mysql_pg_sync.types.typemap import default_pg_type, kind_of, rule_for
 
@@ -30,7 +35,7 @@ UNKNOWN_TYPE_REASON = "type not in the type map; set pg_type and converter to sy
 _NULLABLE_UNIQUE_REASON_START = "no primary key, and unique key "
 _DEFAULT_CHARSETS = ("utf8mb4", "binary")  # not written into the mapping
 # facts of the live column a merge refreshes (absent from the fresh entry: removed)
-_COLUMN_FACTS = ("nullable", "auto_increment", "generated", "charset")
+_COLUMN_FACTS = ("nullable", "auto_increment", "generated", "charset", "on_update")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Drift:
     new_columns: list[str] = field(default_factory=list)
     removed_columns: list[str] = field(default_factory=list)
     retyped_columns: list[str] = field(default_factory=list)
+    changed_defaults: list[str] = field(default_factory=list)
     kept_overrides: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)  # new columns excluded, with the reason
 
@@ -59,6 +65,7 @@ class Drift:
             or self.new_columns
             or self.removed_columns
             or self.retyped_columns
+            or self.changed_defaults
         )
 
     def lines(self) -> list[str]:
@@ -69,6 +76,7 @@ class Drift:
             ("new column", self.new_columns),
             ("removed column", self.removed_columns),
             ("retyped column", self.retyped_columns),
+            ("MySQL default differs from the mapping's (kept)", self.changed_defaults),
             ("retyped column kept its hand-set pg_type; check it", self.kept_overrides),
             ("warning: column excluded", self.excluded),
         ):
@@ -131,6 +139,10 @@ def _column_entry(table: LiveTable, column: LiveColumn, options: GenerateOptions
         entry["pg_type"] = default_pg_type(column.column_type)
     if not column.nullable:
         entry["nullable"] = False
+    if column.default is not None:
+        entry["default"] = column.default
+    if column.on_update:
+        entry["on_update"] = column.on_update
     if column.auto_increment:
         entry["auto_increment"] = True
     if column.charset and column.charset not in _DEFAULT_CHARSETS:
@@ -243,6 +255,7 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
         one_way = existing.get("direction") == "mysql_to_pg"
         if _follow_generated(column, bool(new.get("generated")), one_way):
             drift.retyped_columns.append(f"{label}.{new['name']} is generated now (excluded)")
+        _merge_default(column, new.get("default"), f"{label}.{new['name']}", drift)
         for fact in _COLUMN_FACTS:
             if fact in new:
                 column[fact] = new[fact]
@@ -267,6 +280,28 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
     elif _is_no_key_reason(merged.get("unsupported")):
         del merged["unsupported"]  # the table gained a key; it stays disabled until enabled
     return merged
+
+
+def _merge_default(column: dict[str, Any], live: str | None, label: str, drift: Drift) -> None:
+    """Keep the column's ``default`` (yours to edit; the generator cannot tell an edit from a
+    change in MySQL), filling it only when the entry has none. When MySQL's differs, record it
+    as ``mysql_default``, and report it once: when it first differs, and when it changes."""
+    if "default" not in column:  # a new entry, or one written before defaults were recorded
+        column.pop("mysql_default", None)
+        if live is not None:
+            column["default"] = live
+        return
+    mine = default_text(column["default"])
+    if mine == live:
+        column.pop("mysql_default", None)
+        return
+    known = default_text(column["mysql_default"]) if "mysql_default" in column else mine
+    column["mysql_default"] = live
+    if known != live:
+        drift.changed_defaults.append(
+            f"{label}: MySQL {live or 'none'}, the mapping {mine or 'none'} (ddl uses the "
+            "mapping's; set default to MySQL's to follow it)"
+        )
 
 
 def _follow_generated(column: dict[str, Any], generated: bool, one_way: bool) -> bool:

@@ -27,7 +27,8 @@ API summary (everything other modules need)::
 A column (``ColumnMapping``) carries the MySQL name and ``column_type`` text exactly as
 ``information_schema.COLUMNS.COLUMN_TYPE`` shows it (``int(10) unsigned``, ``enum('a','b')``), the
 PostgreSQL name and type, ``nullable``, ``exclude``, ``converter`` (a named override, see
-:mod:`mysql_pg_sync.types.convert`), ``auto_increment`` and ``values`` (enum/set members).
+:mod:`mysql_pg_sync.types.convert`), ``auto_increment``, ``values`` (enum/set members) and
+``default`` (MySQL's column default in MariaDB's information_schema form; ``parsed_default``).
 ``ColumnMapping.kind`` is the logical type family the converters dispatch on.
 
 Validation errors are :class:`~mysql_pg_sync.errors.MappingError` naming file, table and field,
@@ -42,8 +43,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
+from mysql_pg_sync.dialects import mysql as mysql_dialect
+from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.types.typemap import KINDS, default_pg_type, enum_values, kind_of, rule_for
 
@@ -139,6 +150,16 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def default_text(value: Any) -> Any:
+    """A column default as text: YAML reads ``default: 0`` as a number and ``default: true`` as
+    a boolean (MySQL's TRUE is 1); both mean the number. Anything else is left as it is."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class ColumnMapping(_Frozen):
     """One column: MySQL name/type, PostgreSQL name/type, and how values cross over."""
 
@@ -160,7 +181,20 @@ class ColumnMapping(_Frozen):
         default=None, description="MySQL character set of a string column, when not utf8mb4"
     )
     values: tuple[str, ...] = Field(default=(), description="enum / set members, in order")
-    default: str | None = Field(default=None, description="MySQL COLUMN_DEFAULT, informational")
+    default: str | None = Field(
+        default=None,
+        description=(
+            "MySQL default as MariaDB's information_schema shows it ('abc', 0, b'1', "
+            "current_timestamp(6)); ddl carries it to PostgreSQL; yours to edit"
+        ),
+    )
+    mysql_default: str | None = Field(
+        default=None,
+        description="MySQL's own default, written by the generator when `default` differs",
+    )
+    on_update: str | None = Field(
+        default=None, description="MySQL ON UPDATE expression; not carried to PostgreSQL"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -181,6 +215,21 @@ class ColumnMapping(_Frozen):
         except MappingError as exc:
             raise ValueError(str(exc)) from None
         return data
+
+    @field_validator("default", "mysql_default", mode="before")
+    @classmethod
+    def _default_as_text(cls, value: Any) -> Any:
+        return default_text(value)
+
+    @field_validator("default")
+    @classmethod
+    def _default_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                mysql_dialect.parse_default(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot parse the default {value!r}: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _known_type(self) -> ColumnMapping:
@@ -209,6 +258,11 @@ class ColumnMapping(_Frozen):
     def kind(self) -> str:
         """Logical type family (``int``, ``uint64``, ``decimal``, ``datetime``, ...)."""
         return kind_of(self.column_type, self.pg_type, self.converter)  # cached per type
+
+    @property
+    def parsed_default(self) -> ColumnDefault | None:
+        """:attr:`default` as a value; None when there is none (validation parsed it once)."""
+        return None if self.default is None else mysql_dialect.parse_default(self.default)
 
 
 class ConflictPolicy(_Frozen):

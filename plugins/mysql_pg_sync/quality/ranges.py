@@ -29,7 +29,7 @@ def _mysql_int_range(bits: int, unsigned: bool) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
-def _pg_range(pg_type: str) -> tuple[Decimal, Decimal] | None:
+def pg_range(pg_type: str) -> tuple[Decimal, Decimal] | None:
     base = pg_type.split("(")[0].strip().lower()
     if base in _PG_INT_BITS:
         low, high = _mysql_int_range(_PG_INT_BITS[base], unsigned=False)
@@ -63,7 +63,7 @@ def mysql_range(column: ColumnMapping) -> tuple[int | float | None, int | float 
         if bits is None:
             return None
         low, high = _mysql_int_range(bits, parsed.unsigned)
-    pg = _pg_range(column.pg_type)
+    pg = pg_range(column.pg_type)
     if pg is not None:
         pg_low, pg_high = pg
         if low is not None and Decimal(low) <= pg_low:

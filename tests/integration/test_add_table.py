@@ -8,6 +8,8 @@ source re-read its schema; it also heals a source that already failed on such a 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from tests.conftest import unique_name
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, wait_until
 from tests.integration.test_backfill import mysql_admin_exec, run_all
@@ -24,6 +27,8 @@ from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.runner import Backfill, RunOptions
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
+from mysql_pg_sync.cdc import consumer as consumer_module
+from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
@@ -62,6 +67,14 @@ def _orders(p: Pipeline, db: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any
 def _in_sync(p: Pipeline, db: str) -> bool:
     source, target = _orders(p, db)
     return source == target
+
+
+def _orders_topics(p: Pipeline, db: str) -> list[str]:
+    """The change topics of `orders`: MySQL's, then PostgreSQL's."""
+    return [
+        change_topic(p.settings.mysql_topic_prefix, db, "orders"),
+        change_topic(p.settings.postgres_topic_prefix, "public", "orders"),
+    ]
 
 
 def _pg_item_ids(p: Pipeline) -> list[int]:
@@ -144,6 +157,9 @@ def _add_table_to_running_sync(
     ctx = actions.ConnectorContext(p.endpoints, mappings, p.settings, timeout_s=120)
     results = actions.apply(ctx)
     assert [(r.updated, r.status.is_running) for r in results] == [(True, True), (True, True)]
+    # made before the table's first change (items' may be among them, if its first echo from
+    # PostgreSQL was not captured yet)
+    assert set(_orders_topics(p, db)) <= {t for r in results for t in r.topics_created}
     backfill = Backfill(
         p.endpoints,
         mappings,
@@ -213,6 +229,43 @@ def test_a_table_in_a_database_no_mapping_used_before_syncs_both_ways(
     """`apply` first has the MySQL source re-read its schema (snapshot.mode=recovery): without
     it the first change to the table failed the whole source task."""
     _add_table_to_running_sync(items, unmapped_db, mysql_admin, tmp_path, monkeypatch, capsys)
+
+
+def test_the_first_change_to_an_added_table_needs_no_topic_discovery(
+    items: Pipeline,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`apply` makes the table's change topics, so the stream is assigned their partitions
+    before the table's first change. Without them it found the topic Debezium made at that
+    change only at its next metadata refresh (10 s) and a rebalance: the change came 9-12 s late
+    (a bound on the time would not tell the two apart: the assignment does)."""
+    db = items.endpoints.mysql.database
+    folder = tmp_path / "mappings"
+    _running_sync_gets_a_table(items, db, mysql_admin, folder, rows=0)
+    mappings = _map_and_create_target(items, db, folder, monkeypatch, capsys)
+    ctx = actions.ConnectorContext(items.endpoints, mappings, items.settings, timeout_s=120)
+    assert all(r.status.is_running for r in actions.apply(ctx))
+    topics = _orders_topics(items, db)
+    admin = AdminClient({"bootstrap.servers": items.endpoints.kafka_bootstrap})
+    assert set(topics) <= set(admin.list_topics(timeout=10).topics)
+    assert _orders(items, db) == ([], [])  # no change to the table yet
+
+    # the stream service's own metadata refresh (10 s), not the test harness's 1 s
+    stream = replace(items, mappings=mappings).consumer(kafka_overrides=())
+    caplog.clear()  # the running sync's consumer counted items' topics absent before `apply`
+    with closing(stream), caplog.at_level(logging.INFO, logger=consumer_module.__name__):
+        drive(stream, lambda: set(topics) <= {tp.topic for tp in stream.consumer.assignment()})
+        written = time.monotonic()
+        insert = ORDERS_INSERT.format(db=db)
+        mysql_exec(items.endpoints.mysql, insert, "first", "1.00", "2024-03-01 08:00:00", None)
+        drive(stream, lambda: len(_orders(items, db)[1]) == 1, timeout_s=60)
+        print(f"first change to the added table applied {time.monotonic() - written:.1f} s later")
+    assert _in_sync(items, db)
+    assert "do not exist yet" not in caplog.text  # the consumer's count of absent topics
 
 
 def test_apply_heals_a_source_that_failed_on_a_table_of_a_new_database(

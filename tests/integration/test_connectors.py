@@ -7,6 +7,7 @@ connectors, replication slot and topics afterwards.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
-from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic, render_connectors
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.cdc.topics import delete_topics
@@ -163,6 +164,11 @@ def test_apply_captures_both_databases_and_second_apply_makes_no_put(
         (settings.mysql_connector, True, True),
         (settings.postgres_connector, True, True),
     ]
+    orders_topics = [
+        change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+    ]
+    assert [t for r in results for t in r.topics_created] == orders_topics  # before any change
 
     mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (1, 'from mysql')")
     pg_exec(env.postgres, "INSERT INTO public.orders (id, note) VALUES (2, 'from pg')")
@@ -216,7 +222,7 @@ def test_apply_captures_both_databases_and_second_apply_makes_no_put(
     again = actions.apply(
         context(env, [mapping], settings, connect=ConnectClient(env.connect_url, session=session))
     )
-    assert [r.changed for r in again] == [False, False]
+    assert [(r.changed, r.topics_created) for r in again] == [(False, ()), (False, ())]
     assert [m for m, _ in session.sent if m != "GET"] == []
 
     stored = ConnectClient(env.connect_url).get_config(settings.mysql_connector)
@@ -235,6 +241,29 @@ def test_apply_captures_both_databases_and_second_apply_makes_no_put(
         assert "sync-local-only" not in text
 
 
+def test_apply_goes_on_and_says_what_it_costs_when_kafka_refuses_a_change_topic(
+    env: Endpoints, settings: ConnectorSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = context(env, [table_mapping(env.mysql.database, "orders")], settings)
+    [source, _] = render_connectors(ctx.mappings, env, settings, "mariadb")  # MySQL's first
+    refused = replace(
+        source,
+        config={
+            **source.config,
+            "topic.creation.default.partitions": "1",
+            "topic.creation.default.replication.factor": "5",  # one broker here
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger=actions.__name__):
+        assert actions.ensure_change_topics(ctx, refused) == []
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    topic = change_topic(refused.topic_prefix, *refused.tables[0].split("."))
+    assert f"{topic}: " in warning
+    assert "replication factor" in warning.lower()  # Kafka's reason
+    assert "~10 s late" in warning
+    assert "trigger connectors with action apply again" in warning
+
+
 def test_added_table_flows_after_reapply(
     env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
 ) -> None:
@@ -246,6 +275,11 @@ def test_added_table_flows_after_reapply(
     second = table_mapping(env.mysql.database, "customers")
     results = actions.apply(context(env, [first, second], settings))
     assert [(r.updated, r.status.is_running) for r in results] == [(True, True), (True, True)]
+    # only the added table's topics were missing: the first apply made those of orders
+    assert [r.topics_created for r in results] == [
+        (change_topic(settings.mysql_topic_prefix, env.mysql.database, "customers"),),
+        (change_topic(settings.postgres_topic_prefix, "public", "customers"),),
+    ]
 
     mysql_exec(env.mysql, "INSERT INTO customers (id, note) VALUES (7, 'added later')")
     pg_exec(env.postgres, "INSERT INTO public.customers (id, note) VALUES (8, 'added later')")

@@ -6,10 +6,16 @@ import json
 import urllib.request
 import uuid
 
+import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from mysql_pg_sync.cdc.topics import delete_topics
+from mysql_pg_sync.cdc.topics import (
+    TopicCreateError,
+    TopicSettings,
+    create_missing_topics,
+    delete_topics,
+)
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import Endpoints
 
@@ -98,3 +104,53 @@ def test_delete_topics_removes_exactly_one_pipelines_topics(endpoints: Endpoints
         assert delete_topics(endpoints.kafka_bootstrap, [f"mpst{tag}_"]) == []
     finally:
         admin.delete_topics([other])
+
+
+def test_created_topics_get_what_the_brokers_auto_create_gives_and_existing_ones_stay(
+    endpoints: Endpoints,
+) -> None:
+    """As `connectors apply` creates change topics today (no topic.creation.* in the configs)."""
+    bootstrap = endpoints.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    auto, existing, new = (f"mpst{tag}_mysql.db.{t}" for t in ("auto", "existing", "new"))
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(existing, num_partitions=1, replication_factor=1)])[
+        existing
+    ].result(30)
+    producer = Producer({"bootstrap.servers": bootstrap})  # a first write: the broker makes it
+    producer.produce(auto, b"{}")
+    assert producer.flush(30) == 0
+    try:
+        wanted = {existing: TopicSettings(), new: TopicSettings()}
+        assert create_missing_topics(bootstrap, wanted) == [new]
+        assert create_missing_topics(bootstrap, wanted) == []
+        meta = admin.list_topics(timeout=10).topics
+        assert len(meta[existing].partitions) == 1  # left as it was
+        assert len(meta[new].partitions) == len(meta[auto].partitions) > 1  # num.partitions
+        assert len(meta[new].partitions[0].replicas) == len(meta[auto].partitions[0].replicas)
+        assert _topic_configs(admin, new) == _topic_configs(admin, auto)  # cleanup, retention...
+    finally:
+        delete_topics(bootstrap, [f"mpst{tag}_"])
+
+
+def test_a_topic_kafka_refuses_to_create_is_named_with_the_reason(endpoints: Endpoints) -> None:
+    bootstrap = endpoints.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    refused, fine = f"mpst{tag}_mysql.db.refused", f"mpst{tag}_mysql.db.fine"
+    try:
+        with pytest.raises(TopicCreateError) as raised:
+            create_missing_topics(
+                bootstrap, {refused: TopicSettings(replication_factor=5), fine: TopicSettings()}
+            )
+        message = str(raised.value)
+        assert f"{refused}: " in message
+        assert "replication factor" in message.lower()  # the broker's reason
+        assert fine not in message
+        assert fine in AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    finally:
+        delete_topics(bootstrap, [f"mpst{tag}_"])
+
+
+def _topic_configs(admin: AdminClient, topic: str) -> dict[str, tuple[str | None, object]]:
+    [future] = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
+    return {name: (entry.value, entry.source) for name, entry in future.result(30).items()}

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
+from mysql_pg_sync.cdc import topics
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
 from mysql_pg_sync.cdc.connector_config import (
     CONNECTOR_CLASSES,
@@ -129,7 +130,8 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
 
 
 def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
-    """Preflight, signal tables, then apply each connector and wait until it runs."""
+    """Preflight, change topics, signal tables, then apply each connector and wait until it
+    runs."""
     connectors = render(ctx)
     if not connectors:
         raise ConfigError("no enabled mapping needs a connector; enable a mapping first")
@@ -140,6 +142,7 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         log.warning("connector %s runs but no enabled mapping needs it; delete it", stale)
     results = []
     for connector in connectors:
+        created = ensure_change_topics(ctx, connector)
         endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
         if connector.side == "postgres":
@@ -157,8 +160,33 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
             client, connector, timeout_s=ctx.timeout_s, before_put=before_put
         )
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
-        results.append(result)
+        results.append(replace(result, topics_created=tuple(created)))
     return results
+
+
+def ensure_change_topics(ctx: ConnectorContext, connector: RenderedConnector) -> list[str]:
+    """Create the connector's missing change topics with the settings Kafka would give them at
+    their table's first change (:func:`topics.connect_topic_settings`); returns those created.
+
+    Without this a stream consumer subscribed to such a topic reads the table's first change only
+    after its next metadata refresh and a rebalance, ~10 s late. A failure only warns: it leaves
+    things as they were without this step (late, not lost), and Airflow's Kafka user may lack
+    the right to create topics that Connect's user has: that must not block every apply.
+    """
+    wanted = topics.change_topic_settings([connector])
+    try:
+        return topics.create_missing_topics(ctx.endpoints.kafka_bootstrap, wanted)
+    except topics.TopicCreateError as exc:
+        log.warning(
+            "connector %s: %s. Each such topic is then made by its table's first change, which "
+            "a running stream consumer reads ~10 s late (at its next metadata refresh and "
+            "rebalance); if neither the broker (auto.create.topics.enable) nor Connect "
+            "(topic.creation.*) creates topics, that change fails the connector. Fix the cause, "
+            "then trigger connectors with action apply again",
+            connector.name,
+            exc,
+        )
+        return []
 
 
 def schema_recovery_reason(
@@ -443,7 +471,14 @@ def run_action(
     ``run_key`` identifies the run across task retries (the DAG's run id), see snapshot_tables.
     """
     if action == "apply":
-        return {r.name: {"changed": r.changed, "status": r.status.summary()} for r in apply(ctx)}
+        return {
+            r.name: {
+                "changed": r.changed,
+                "status": r.status.summary(),
+                "topics_created": list(r.topics_created),
+            }
+            for r in apply(ctx)
+        }
     if action in ("pause", "resume", "stop", "restart_failed"):
         return {s.name: s.summary() for s in control(ctx, action)}  # type: ignore[arg-type]
     if action == "delete":

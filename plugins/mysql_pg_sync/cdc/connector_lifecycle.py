@@ -68,6 +68,7 @@ class ApplyResult:
     created: bool
     updated: bool
     status: ConnectorStatus
+    topics_created: tuple[str, ...] = ()  # its change topics that `apply` created beforehand
 
     @property
     def changed(self) -> bool:

@@ -1,22 +1,116 @@
-"""Delete the Kafka topics of a connector prefix (a torn-down pipeline's change topics).
+"""The Kafka topics of the change capture: create a mapped table's change topics before its first
+change, delete the topics of a connector prefix (a torn-down pipeline's change topics).
 
 Debezium names every topic of a connector after its ``topic.prefix``: change topics, schema
 history and transaction metadata start with it, heartbeats are ``__debezium-heartbeat.<prefix>``.
 So one prefix selects them all.
+
+Left to itself, Kafka creates a table's change topic when Debezium writes the table's first change,
+and a stream consumer subscribed to it sees it only at its next metadata refresh (10 s) and
+rebalance: that first change came 9-12 s late, later ones in about a second. ``connectors apply``
+therefore creates the missing ones first, with the settings Kafka would have given them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.cdc.connector_config import RenderedConnector, change_topic
+from mysql_pg_sync.errors import ConfigError, SyncError
+
+log = logging.getLogger(__name__)
 
 
 class TopicDeleteError(SyncError):
     """Kafka refused or did not confirm the deletion of a topic."""
 
 
+class TopicCreateError(SyncError):
+    """Kafka could not be asked, or refused to create a topic; the message names each and why."""
+
+
 HEARTBEAT_TOPIC_PREFIX = "__debezium-heartbeat."  # Debezium's default topic.heartbeat.prefix
+BROKER_DEFAULT = -1  # partitions / replication factor: the broker's num.partitions and so on
+TOPIC_CREATION = "topic.creation."  # Kafka Connect's per-connector topic creation (KIP-158)
+_GROUP_KEYS = ("include", "exclude", "partitions", "replication.factor")
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    """What a new topic gets; the broker's defaults unless a value is given."""
+
+    partitions: int = BROKER_DEFAULT
+    replication_factor: int = BROKER_DEFAULT
+    config: tuple[tuple[str, str], ...] = ()  # topic configs, e.g. ("cleanup.policy", "delete")
+
+
+def connect_topic_settings(connector_config: Mapping[str, str], topic: str) -> TopicSettings:
+    """The settings a topic gets when the connector's first write to it makes it.
+
+    With ``topic.creation.*`` properties Kafka Connect creates it: with the first group listed in
+    ``topic.creation.groups`` whose ``include`` and not ``exclude`` regular expressions match the
+    topic, else the ``default`` group; a group's partitions and replication factor fall back to the
+    default group's, its other properties are topic configs. Without them (the rendered configs
+    today) the broker auto-creates it with its own defaults, which ``BROKER_DEFAULT`` and no topic
+    config ask for. (A worker with ``topic.creation.enable=false`` leaves it to the broker too; its
+    setting cannot be read from here.)
+    """
+    if not any(key.startswith(TOPIC_CREATION) for key in connector_config):
+        return TopicSettings()
+
+    def group(name: str) -> dict[str, str]:
+        prefix = f"{TOPIC_CREATION}{name}."
+        return {k[len(prefix) :]: v for k, v in connector_config.items() if k.startswith(prefix)}
+
+    def matches(props: Mapping[str, str]) -> bool:
+        return _any_fullmatch(props.get("include", ""), topic) and not _any_fullmatch(
+            props.get("exclude", ""), topic
+        )
+
+    listed = _csv(connector_config.get(f"{TOPIC_CREATION}groups", ""))
+    named = (name for name in dict.fromkeys(listed) if name != "default")
+    chosen = next((name for name in named if matches(group(name))), "default")
+
+    def number(key: str) -> int:
+        for name in (chosen, "default"):
+            prop = f"{TOPIC_CREATION}{name}.{key}"
+            if prop in connector_config:
+                try:
+                    return int(connector_config[prop])
+                except ValueError:
+                    raise ConfigError(
+                        f"{prop} is {connector_config[prop]!r}; it must be a whole number "
+                        f"({BROKER_DEFAULT} for the broker's default)"
+                    ) from None
+        return BROKER_DEFAULT
+
+    return TopicSettings(
+        partitions=number("partitions"),
+        replication_factor=number("replication.factor"),
+        config=tuple(sorted((k, v) for k, v in group(chosen).items() if k not in _GROUP_KEYS)),
+    )
+
+
+def change_topic_settings(connectors: Iterable[RenderedConnector]) -> dict[str, TopicSettings]:
+    """Each change topic the connectors write (one per captured table) -> its settings."""
+    wanted = {}
+    for connector in connectors:
+        for table in connector.tables:  # db.table / schema.table, joined again by change_topic
+            topic = change_topic(connector.topic_prefix, *table.split(".", 1))
+            wanted[topic] = connect_topic_settings(connector.config, topic)
+    return wanted
+
+
+def missing_topics(
+    wanted: Mapping[str, TopicSettings], existing: Iterable[str]
+) -> dict[str, TopicSettings]:
+    """The topics of ``wanted`` Kafka does not have, sorted; existing ones are left as they are."""
+    have = set(existing)
+    return {name: wanted[name] for name in sorted(wanted) if name not in have}
 
 
 def matching_topics(topics: Iterable[str], prefixes: Iterable[str]) -> list[str]:
@@ -33,18 +127,55 @@ def matching_topics(topics: Iterable[str], prefixes: Iterable[str]) -> list[str]
     )
 
 
+def create_missing_topics(
+    bootstrap: str, wanted: Mapping[str, TopicSettings], timeout_s: float = 10.0
+) -> list[str]:
+    """Create each topic of ``wanted`` that Kafka does not have yet; returns the names created.
+
+    One created meanwhile (Debezium wrote to it first) counts as there. Raises
+    :class:`TopicCreateError` naming each topic Kafka refused and why (the others are created).
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    admin = _admin(bootstrap)
+    missing = missing_topics(wanted, _topic_names(admin, bootstrap, timeout_s, TopicCreateError))
+    if not missing:
+        return []
+    new = [
+        NewTopic(
+            name,
+            num_partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            config=dict(settings.config),
+        )
+        for name, settings in missing.items()
+    ]
+    created, failed = [], []
+    for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                failed.append(f"{name}: {exc.args[0].str()}")
+    if created:
+        log.info("created %d topic(s): %s", len(created), ", ".join(sorted(created)))
+    if failed:
+        raise TopicCreateError(
+            f"Kafka at {bootstrap} did not create {len(failed)} topic(s): " + "; ".join(failed)
+        )
+    return sorted(created)
+
+
 def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30.0) -> list[str]:
     """Delete every topic whose name starts with one of ``prefixes``; returns their names.
 
     An empty prefix selects nothing (it would be every topic)."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    try:
-        names = matching_topics(admin.list_topics(timeout=timeout_s).topics, prefixes)
-    except KafkaException as exc:
-        raise TopicDeleteError(f"cannot list the topics of {bootstrap}: {exc}") from None
+    admin = _admin(bootstrap)
+    names = matching_topics(_topic_names(admin, bootstrap, timeout_s, TopicDeleteError), prefixes)
     if not names:
         return []
     failed = []
@@ -61,3 +192,29 @@ def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30
             + ". Check the broker log, then run the deletion again."
         )
     return names
+
+
+def _admin(bootstrap: str) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def _topic_names(admin: Any, bootstrap: str, timeout_s: float, error: type[SyncError]) -> list[str]:
+    from confluent_kafka import KafkaException
+
+    try:
+        return list(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise error(f"cannot list the topics of {bootstrap}: {exc}") from None
+
+
+def _csv(value: str) -> list[str]:
+    """A Kafka LIST property: comma-separated, items trimmed, empty ones dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _any_fullmatch(patterns: str, topic: str) -> bool:
+    """Kafka Connect joins a group's regular expressions with '|' and matches the whole name."""
+    listed = _csv(patterns)
+    return bool(listed) and re.fullmatch("|".join(listed), topic) is not None

@@ -6,6 +6,8 @@ indexes and foreign keys are separate phases so they can be created after the ba
 
 Column defaults are carried only when exact (:func:`plan_default`); what is not carried is a
 comment next to the column in the CREATE TABLE and a logged warning naming table and column.
+A unique key over a column MySQL compares ignoring case (a ``_ci`` collation) ignores case
+here too, never more strictly than MySQL (:func:`unique_key_folding`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.errors import ConversionError, MappingError
@@ -465,22 +468,100 @@ def index_names(mappings: MappingSet) -> dict[tuple[str, str, str], str]:
     return names
 
 
-def index_sql(
+@dataclass(frozen=True)
+class IndexDdl:
+    """One index: its PostgreSQL ``name`` and ``create`` statement (idempotent). A unique one
+    also: the PostgreSQL columns it compares with case folded (``folded``, where MySQL's
+    collation ignores case), the CREATE statements of the ``functions`` folding them, and
+    ``warnings`` (a column it cannot fold)."""
+
+    name: str
+    create: str
+    folded: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def indexes_ddl(
     mapping: TableMapping, *, unique: bool, names: dict[tuple[str, str, str], str]
-) -> list[str]:
+) -> list[IndexDdl]:
     """``names`` comes from :func:`index_names` over *all* mappings: names computed from one
     mapping alone can be another table's name, and ``IF NOT EXISTS`` would then skip the index
-    without a word."""
+    without a word. A unique index compares a column with case folded where MySQL ignores case
+    (:func:`unique_key_folding`); a ``--`` line before the statement says so, or says why not."""
     table = pg.qualified(mapping.target.schema, mapping.target.table)
-    statements = []
+    found = []
     for index in mapping.indexes:
         if index.unique != unique:
             continue
-        name = pg.quote_ident(names[(mapping.target.schema, mapping.target.table, index.name)])
+        name = names[(mapping.target.schema, mapping.target.table, index.name)]
+        parts, folded, functions, notes, warnings = [], [], [], [], []
+        for column in (mapping.column(c) for c in index.columns):
+            col = pg.quote_ident(column.pg_name)
+            function, warning = unique_key_folding(mapping, column) if unique else (None, None)
+            parts.append(f"{function[0]}({col})" if function else col)
+            if function:
+                folded.append(column.pg_name)
+                functions.append(function[1])
+                notes.append(f"{column.pg_name}: {_FOLDED.format(collation=column.collation)}")
+            if warning:
+                notes.append(f"{column.pg_name}: {warning}")
+                warnings.append(f"{mapping.name}: unique index {index.name}: {notes[-1]}")
         kind = "UNIQUE INDEX" if unique else "INDEX"
-        columns = _pg_columns(mapping, index.columns)
-        statements.append(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({columns})")
-    return statements
+        create = (
+            f"CREATE {kind} IF NOT EXISTS {pg.quote_ident(name)} ON {table} ({', '.join(parts)})"
+        )
+        comment = "".join(f"-- {note}\n" for note in notes)
+        found.append(
+            IndexDdl(name, comment + create, tuple(folded), tuple(functions), tuple(warnings))
+        )
+    return found
+
+
+def index_sql(
+    mapping: TableMapping, *, unique: bool, names: dict[tuple[str, str, str], str]
+) -> list[str]:
+    """The CREATE statements of :func:`indexes_ddl` (the unique ones need their functions)."""
+    return [index.create for index in indexes_ddl(mapping, unique=unique, names=names)]
+
+
+# Why, at length: README.md, "Case-insensitive unique keys".
+_FOLDED = (
+    "MySQL {collation} ignores case: unique over the value with case folded (only the letter "
+    "pairs that collation takes as equal; accents and trailing spaces still count here)"
+)
+_NOT_FOLDED = (
+    "MySQL {collation} ignores case, but which letters it takes as equal is not known here: "
+    "unique over the value as it is, less strict than MySQL (the PostgreSQL app can insert a "
+    "value that differs from another only in case, and MySQL then refuses it)"
+)
+
+
+def unique_key_folding(
+    mapping: TableMapping, column: ColumnMapping
+) -> tuple[tuple[str, str] | None, str | None]:
+    """((function, its CREATE), warning) for a column of a unique key: the function folding
+    the case of the letters MySQL's collation takes as equal, when it ignores case; (None,
+    None) when it does not (the column as it is); (None, warning) for a collation whose
+    letters are not known.
+
+    Folding is never stricter than MySQL. Each pair folded (A/a, É/é, Ж/ж) is one the
+    collation takes as equal (:data:`mysql_pg_sync.dialects.mysql.CASE_PAIRS`, checked on
+    MariaDB), and these collations compare character by character (the root collations have no
+    contractions such as Czech 'ch'), so two values equal once folded are equal in MySQL too.
+    PostgreSQL's lower() is not used: it also folds letters MySQL keeps apart (U+1E9E and ß,
+    Georgian, Cherokee), and follows the database's LC_CTYPE. What stays less strict than MySQL:
+    its _ci collations also ignore accents ('é' = 'e', and 'ß' = 's' under general_ci or 'ss'
+    under unicode_ci) and, but for the NO PAD ones, trailing spaces ('a' = 'a '); folding keeps
+    both, so PostgreSQL accepts such a pair and MySQL refuses the second row.
+    """
+    if not column.case_insensitive or _base(column.pg_type) not in (*_CHARACTER_TYPES, "text"):
+        return None, None  # e.g. a CHAR(36) mapped to uuid, whose equality ignores case already
+    collation = str(column.collation)
+    folding = my.case_folding(collation)
+    if folding is None:
+        return None, _NOT_FOLDED.format(collation=collation)
+    return pg.case_fold_function(mapping.target.schema, folding.name, folding.pairs), None
 
 
 @dataclass(frozen=True)
@@ -547,7 +628,8 @@ def plan_ddl(
     tables: Sequence[TableMapping] | None = None,
     options: DdlOptions | None = None,
 ) -> list[str]:
-    """Every statement, in a safe order: schemas, types, tables, unique indexes, indexes, FKs."""
+    """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
+    with, tables, unique indexes, indexes, FKs."""
     options = options or DdlOptions()
     chosen = [m for m in (tables if tables is not None else mappings.enabled()) if m.is_synced]
     names = index_names(mappings)
@@ -566,9 +648,17 @@ def plan_ddl(
                     raise MappingError(f"{mapping.name}: enum column {column.name!r} has no values")
                 statements += enum_type_sql(mapping, column)
     _check_defaults(chosen)
+    unique = {m.name: indexes_ddl(m, unique=True, names=names) for m in chosen}
+    for function in dict.fromkeys(
+        f for found in unique.values() for i in found for f in i.functions
+    ):
+        statements.append(function)
     for mapping in chosen:
         statements += create_table_sql(mapping)
-        statements += index_sql(mapping, unique=True, names=names)
+        for index in unique[mapping.name]:
+            statements.append(index.create)
+            for warning in index.warnings:
+                log.warning("%s", warning)
     if options.with_indexes:
         for mapping in chosen:
             statements += index_sql(mapping, unique=False, names=names)

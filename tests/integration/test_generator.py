@@ -102,9 +102,9 @@ def test_rerun_keeps_hand_edits_and_reports_drift(
     edited = (
         path.read_text()
         .replace("direction: both", "direction: mysql_to_pg")
-        .replace(
-            "{name: v0, column_type: varchar(32), pg_type: varchar(32)}",
-            "{name: v0, column_type: varchar(32), pg_type: text, pg_name: value}",
+        .replace(  # the line goes on with the column's collation
+            "{name: v0, column_type: varchar(32), pg_type: varchar(32),",
+            "{name: v0, column_type: varchar(32), pg_type: text, pg_name: value,",
         )
     )
     assert edited != path.read_text()

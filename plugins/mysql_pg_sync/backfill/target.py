@@ -10,6 +10,7 @@ but the stream's ``INSERT ... ON CONFLICT (key)`` fails on every change without 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from mysql_pg_sync import ddl
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+
+log = logging.getLogger(__name__)
 
 
 class TargetSchemaError(SyncError):
@@ -59,7 +62,7 @@ class UniqueIndex:
     """A unique index (or primary key / unique constraint) of the existing target table."""
 
     name: str
-    columns: tuple[str, ...]  # key columns in index order; INCLUDE columns left out
+    columns: tuple[str, ...]  # key columns in index order (an expression as its text); no INCLUDE
     primary: bool = False
     deferrable: bool = False
     partial: bool = False
@@ -86,8 +89,9 @@ def unique_indexes(conn: psycopg.Connection[Any], schema: str, table: str) -> li
     rows = conn.execute(
         "SELECT ic.relname, i.indisprimary, NOT i.indimmediate, i.indpred IS NOT NULL, "
         "i.indexprs IS NOT NULL, i.indisvalid, "
-        "ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY "
-        "k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "ARRAY(SELECT COALESCE(a.attname::text, pg_get_indexdef(i.indexrelid, k.n::int, true)) "
+        "FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, n) "
+        "LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
         "ORDER BY k.n) "
         "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
         "WHERE i.indrelid = to_regclass(%s) AND i.indisunique "
@@ -197,9 +201,8 @@ def ensure_target(
             )
         ddl.apply_ddl(conn, ddl.plan_ddl(mappings, [mapping]))
         return True
-    problems = incompatibilities(
-        mapping, mapped_types(conn, mapping), existing, unique_indexes(conn, schema, table)
-    )
+    indexes = unique_indexes(conn, schema, table)
+    problems = incompatibilities(mapping, mapped_types(conn, mapping), existing, indexes)
     if problems:
         raise TargetSchemaError(
             f"{mapping.name}: target table {mapping.target} is incompatible with the mapping "
@@ -207,7 +210,33 @@ def ensure_target(
             + "\n  - ".join(problems)
             + "\nfix the table (or the mapping's pg_type), or drop it and use mode=create_missing"
         )
+    for warning in exact_unique_indexes(mapping, mappings, indexes):
+        log.warning("%s", warning)
     return False
+
+
+def exact_unique_indexes(
+    mapping: TableMapping, mappings: MappingSet, indexes: Sequence[UniqueIndex]
+) -> list[str]:
+    """A warning for each unique index of the existing table that ``ddl`` would now create
+    with case folded (MySQL ignores case there) but that compares its plain columns: created
+    before, it is less strict than MySQL, and ``ddl`` never replaces an index (pure)."""
+    existing = {i.name: i for i in indexes}
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    warnings = []
+    for planned in ddl.indexes_ddl(mapping, unique=True, names=ddl.index_names(mappings)):
+        found = existing.get(planned.name)
+        if not planned.folded or found is None or found.expressions:
+            continue
+        index = pg.qualified(mapping.target.schema, planned.name)
+        warnings.append(
+            f"{mapping.name}: unique index {planned.name} on {table} compares "
+            f"{', '.join(planned.folded)} as written, but MySQL ignores case there: the "
+            "PostgreSQL app can insert a value that differs from another only in case, and "
+            f"MySQL then refuses it. Replace it: DROP INDEX {index}; then "
+            f"`ddl --tables {mapping.name}` creates it with case folded"
+        )
+    return warnings
 
 
 def target_row_count(conn: psycopg.Connection[Any], mapping: TableMapping) -> int:

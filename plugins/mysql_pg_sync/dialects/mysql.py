@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from mysql_pg_sync import names
 from mysql_pg_sync.dialects.column_default import ColumnDefault
@@ -219,6 +220,154 @@ def on_update_of(extra: str) -> str | None:
     MySQL 8: ``DEFAULT_GENERATED on update CURRENT_TIMESTAMP(6)``), or None."""
     match = _ON_UPDATE.search(extra)
     return match.group(1) if match else None
+
+
+# --- collations: which letters a case-insensitive (_ci) collation takes as equal ---
+# A unique key under a _ci collation refuses 'A@x.com' beside 'a@x.com'. PostgreSQL enforces the
+# same by indexing the value with these letters folded (ddl), and must never fold two letters
+# MySQL keeps apart: PostgreSQL would then refuse rows MySQL holds legally.
+
+_UNICODE_CHARSETS = ("utf8mb4", "utf8mb3", "ucs2", "utf16", "utf16le", "utf32")
+# The root collations, without tailorings: no contractions (Czech 'ch'), no Turkish I/ı.
+_UNICODE_CASE_FOLDING = (
+    "general_ci",
+    "general_nopad_ci",
+    "general_mysql500_ci",
+    "unicode_ci",
+    "unicode_nopad_ci",
+    "unicode_520_ci",
+    "unicode_520_nopad_ci",
+    "uca1400_ai_ci",
+    "uca1400_nopad_ai_ci",
+)
+# Single-byte character sets: (last code point folded, collations). latin1's _ci collations
+# take U+0152/U+0153 (OE), U+0160/U+0161 (S caron), U+017D/U+017E and U+0178/U+00FF as
+# different letters, so latin1 folds only up to U+00FF.
+_SINGLE_BYTE_CASE_FOLDING = {
+    "latin1": (
+        0xFF,
+        (
+            "german1_ci",
+            "swedish_ci",
+            "danish_ci",
+            "german2_ci",
+            "general_ci",
+            "spanish_ci",
+            "swedish_nopad_ci",
+        ),
+    ),
+    "ascii": (0x7F, ("general_ci", "general_nopad_ci")),
+}
+# (first, last, step, offset): the capital letters first, first + step, ... last, each equal to
+# the letter `offset` code points away (its small letter) under every collation above, as
+# MariaDB 10.11 compares them (tests/integration/test_case_insensitive_unique.py checks every
+# pair there). These are the pairs PostgreSQL's lower() makes under C.UTF-8, less the ~460 that
+# one of these collations keeps apart: U+1E9E (capital sharp s) and U+00DF, U+023A and U+2C65,
+# Georgian, Cherokee, archaic Greek and Cyrillic letters (general_ci and unicode_ci know Unicode
+# 4.0's case pairs, unicode_520_ci 5.2's). lower() itself is not used: it would fold those too,
+# and it follows the database's LC_CTYPE (under tr_TR it folds I to dotless ı).
+_CASE_PAIR_RUNS: tuple[tuple[int, int, int, int], ...] = (
+    # ASCII
+    (0x41, 0x5a, 1, 32),
+    # Latin-1
+    (0xc0, 0xd6, 1, 32), (0xd8, 0xde, 1, 32),
+    # Latin Extended-A and -B
+    (0x100, 0x12e, 2, 1), (0x130, 0x130, 1, -199), (0x132, 0x136, 2, 1), (0x139, 0x147, 2, 1),
+    (0x14a, 0x176, 2, 1), (0x178, 0x178, 1, -121), (0x179, 0x17d, 2, 1), (0x181, 0x181, 1, 210),
+    (0x182, 0x184, 2, 1), (0x186, 0x186, 1, 206), (0x187, 0x187, 1, 1), (0x189, 0x18a, 1, 205),
+    (0x18b, 0x18b, 1, 1), (0x18e, 0x18e, 1, 79), (0x18f, 0x18f, 1, 202), (0x190, 0x190, 1, 203),
+    (0x191, 0x191, 1, 1), (0x193, 0x193, 1, 205), (0x194, 0x194, 1, 207), (0x196, 0x196, 1, 211),
+    (0x197, 0x197, 1, 209), (0x198, 0x198, 1, 1), (0x19c, 0x19c, 1, 211), (0x19d, 0x19d, 1, 213),
+    (0x19f, 0x19f, 1, 214), (0x1a0, 0x1a4, 2, 1), (0x1a6, 0x1a6, 1, 218), (0x1a7, 0x1a7, 1, 1),
+    (0x1a9, 0x1a9, 1, 218), (0x1ac, 0x1ac, 1, 1), (0x1ae, 0x1ae, 1, 218), (0x1af, 0x1af, 1, 1),
+    (0x1b1, 0x1b2, 1, 217), (0x1b3, 0x1b5, 2, 1), (0x1b7, 0x1b7, 1, 219), (0x1b8, 0x1b8, 1, 1),
+    (0x1bc, 0x1bc, 1, 1), (0x1c4, 0x1c4, 1, 2), (0x1c5, 0x1c5, 1, 1), (0x1c7, 0x1c7, 1, 2),
+    (0x1c8, 0x1c8, 1, 1), (0x1ca, 0x1ca, 1, 2), (0x1cb, 0x1db, 2, 1), (0x1de, 0x1ee, 2, 1),
+    (0x1f1, 0x1f1, 1, 2), (0x1f2, 0x1f4, 2, 1), (0x1f6, 0x1f6, 1, -97), (0x1f7, 0x1f7, 1, -56),
+    (0x1f8, 0x21e, 2, 1), (0x222, 0x232, 2, 1),
+    # Greek and Coptic
+    (0x386, 0x386, 1, 38), (0x388, 0x38a, 1, 37), (0x38c, 0x38c, 1, 64), (0x38e, 0x38f, 1, 63),
+    (0x391, 0x3a1, 1, 32), (0x3a3, 0x3ab, 1, 32), (0x3da, 0x3ee, 2, 1),
+    # Cyrillic
+    (0x400, 0x40f, 1, 80), (0x410, 0x42f, 1, 32), (0x460, 0x480, 2, 1), (0x48c, 0x4be, 2, 1),
+    (0x4c1, 0x4c3, 2, 1), (0x4c7, 0x4c7, 1, 1), (0x4cb, 0x4cb, 1, 1), (0x4d0, 0x4f4, 2, 1),
+    (0x4f8, 0x4f8, 1, 1),
+    # Armenian
+    (0x531, 0x556, 1, 48),
+    # Latin Extended Additional
+    (0x1e00, 0x1e94, 2, 1), (0x1ea0, 0x1ef8, 2, 1),
+    # Greek Extended
+    (0x1f08, 0x1f0f, 1, -8), (0x1f18, 0x1f1d, 1, -8), (0x1f28, 0x1f2f, 1, -8),
+    (0x1f38, 0x1f3f, 1, -8), (0x1f48, 0x1f4d, 1, -8), (0x1f59, 0x1f5f, 2, -8),
+    (0x1f68, 0x1f6f, 1, -8), (0x1f88, 0x1f8f, 1, -8), (0x1f98, 0x1f9f, 1, -8),
+    (0x1fa8, 0x1faf, 1, -8), (0x1fb8, 0x1fb9, 1, -8), (0x1fba, 0x1fbb, 1, -74),
+    (0x1fbc, 0x1fbc, 1, -9), (0x1fc8, 0x1fcb, 1, -86), (0x1fcc, 0x1fcc, 1, -9),
+    (0x1fd8, 0x1fd9, 1, -8), (0x1fda, 0x1fdb, 1, -100), (0x1fe8, 0x1fe9, 1, -8),
+    (0x1fea, 0x1feb, 1, -112), (0x1fec, 0x1fec, 1, -7), (0x1ff8, 0x1ff9, 1, -128),
+    (0x1ffa, 0x1ffb, 1, -126), (0x1ffc, 0x1ffc, 1, -9),
+    # Roman numerals
+    (0x2160, 0x216f, 1, 16),
+    # circled letters
+    (0x24b6, 0x24cf, 1, 26),
+    # fullwidth letters
+    (0xff21, 0xff3a, 1, 32),
+    # Deseret
+    (0x10400, 0x10427, 1, 40),
+)  # fmt: skip
+
+
+def _case_pairs(last: int) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (chr(capital), chr(capital + offset))
+        for first, end, step, offset in _CASE_PAIR_RUNS
+        for capital in range(first, end + 1, step)
+        if capital <= last
+    )
+
+
+CASE_PAIRS = _case_pairs(0x10FFFF)
+
+
+@dataclass(frozen=True)
+class CaseFolding:
+    """The letters a family of _ci collations takes as equal: ``name`` (utf8, latin1, ascii)
+    and the (capital, small) ``pairs``, A-Z first."""
+
+    name: str
+    pairs: tuple[tuple[str, str], ...]
+
+
+_UNICODE_FOLDING = CaseFolding("utf8", CASE_PAIRS)
+_SINGLE_BYTE_FOLDING = {
+    charset: (CaseFolding(charset, _case_pairs(last)), suffixes)
+    for charset, (last, suffixes) in _SINGLE_BYTE_CASE_FOLDING.items()
+}
+
+
+def collation_charset(collation: str) -> str:
+    """The character set a collation belongs to (``utf8mb4_unicode_ci`` -> utf8mb4); MySQL's
+    old name utf8 is utf8mb3."""
+    charset = collation.lower().partition("_")[0]
+    return "utf8mb3" if charset == "utf8" else charset
+
+
+def is_case_insensitive(collation: str | None) -> bool:
+    """MySQL compares strings under this collation ignoring case (``_ci``); ``_bin``, ``_cs``
+    and no collation at all (binary strings) compare case."""
+    return bool(collation) and str(collation).lower().endswith("_ci")
+
+
+def case_folding(collation: str) -> CaseFolding | None:
+    """The letters a unique key under ``collation`` may take as equal without refusing
+    anything MySQL accepts; None when the collation is not one whose letters were checked (a
+    tailoring such as utf8mb4_turkish_ci, where I and i differ, or MySQL 8's
+    utf8mb4_0900_ai_ci), or does not ignore case."""
+    charset = collation_charset(collation)
+    suffix = collation.lower().partition("_")[2]
+    if charset in _UNICODE_CHARSETS and suffix in _UNICODE_CASE_FOLDING:
+        return _UNICODE_FOLDING
+    folding, suffixes = _SINGLE_BYTE_FOLDING.get(charset, (None, ()))
+    return folding if suffix in suffixes else None
 
 
 # --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---

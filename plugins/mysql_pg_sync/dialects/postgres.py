@@ -7,8 +7,9 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from mysql_pg_sync.dialects.stored_type import StoredType
@@ -105,6 +106,57 @@ def current_timestamp_sql(digits: int) -> str:
 def current_date_sql() -> str:
     """Today's date in the session's time zone."""
     return "CURRENT_DATE"
+
+
+# --- unique keys under a case-insensitive MySQL collation (the DDL) ---
+
+_ASCII_CASE_PAIRS = tuple((chr(c), chr(c + 32)) for c in range(ord("A"), ord("Z") + 1))
+
+
+def case_fold_sql(value_sql: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """``value_sql`` with the capital letter of every (capital, small) pair replaced by its
+    small letter, and nothing else, whatever the database's LC_CTYPE.
+
+    ``lower(... COLLATE "C")`` folds A-Z only (``pairs`` must hold exactly those ASCII pairs);
+    ``translate`` folds the others, and only for a value with a character beyond ASCII, because
+    it scans all pairs for each character (~4 us a character for 700 pairs, 30x lower()).
+    """
+    if tuple(p for p in pairs if p[0] < "\x80") != _ASCII_CASE_PAIRS:
+        raise ValueError("case_fold_sql folds A-Z with lower(): the pairs must hold A-Z")
+    ascii_folded = f'lower({value_sql} COLLATE "C")'
+    wide = [p for p in pairs if p[0] >= "\x80"]
+    if not wide:
+        return ascii_folded
+    capitals = quote_literal("".join(capital for capital, _ in wide))
+    smalls = quote_literal("".join(small for _, small in wide))
+    return (
+        f"(CASE WHEN octet_length({value_sql}) = char_length({value_sql}) THEN {ascii_folded} "
+        f"ELSE translate({ascii_folded}, {capitals}, {smalls}) END)"
+    )
+
+
+def case_fold_function(
+    schema: str, label: str, pairs: Sequence[tuple[str, str]]
+) -> tuple[str, str]:
+    """(qualified name, idempotent CREATE) of an immutable SQL function of one text argument
+    computing :func:`case_fold_sql`. An index over it reads ``mysql_ci_utf8_<hash>(email)``
+    in a unique violation's message where the expression would run to kilobytes, and
+    PostgreSQL inlines it, so it costs what the expression costs. The name ends in a hash of
+    the body: a function is never changed under an index that uses it."""
+    body = case_fold_sql("$1", pairs)
+    digest = hashlib.sha1(body.encode()).hexdigest()[:8]
+    name = qualified(schema, f"mysql_ci_{label}_{digest}")
+    about = (
+        f"Folds the case of the letters MySQL's {label} _ci collations take as equal (and only "
+        "those): unique keys ignore case as in MySQL. Written by mysql-pg-sync's ddl"
+    )
+    create = (
+        f"DO $$ BEGIN CREATE FUNCTION {name}(text) RETURNS text LANGUAGE sql IMMUTABLE "
+        f"PARALLEL SAFE AS $fold$ SELECT {body} $fold$; "
+        f"COMMENT ON FUNCTION {name}(text) IS {quote_literal(about)}; "
+        "EXCEPTION WHEN duplicate_function THEN NULL; END $$"
+    )
+    return name, create
 
 
 # --- reconcile: canonical text, row hashes and checksums (owned by the reconcile engineer) ---

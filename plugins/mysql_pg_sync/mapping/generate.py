@@ -35,7 +35,7 @@ UNKNOWN_TYPE_REASON = "type not in the type map; set pg_type and converter to sy
 _NULLABLE_UNIQUE_REASON_START = "no primary key, and unique key "
 _DEFAULT_CHARSETS = ("utf8mb4", "binary")  # not written into the mapping
 # facts of the live column a merge refreshes (absent from the fresh entry: removed)
-_COLUMN_FACTS = ("nullable", "auto_increment", "generated", "charset", "on_update")
+_COLUMN_FACTS = ("nullable", "auto_increment", "generated", "charset", "collation", "on_update")
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,8 @@ def _column_entry(table: LiveTable, column: LiveColumn, options: GenerateOptions
         entry["auto_increment"] = True
     if column.charset and column.charset not in _DEFAULT_CHARSETS:
         entry["charset"] = column.charset
+    if column.collation and rule.kind == "text":  # char, varchar, text: ddl's unique keys
+        entry["collation"] = column.collation
     if rule.kind == "geometry":
         entry.update(exclude=True, exclude_reason=GEOMETRY_REASON)
     if column.generated:
@@ -256,6 +258,11 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
         if _follow_generated(column, bool(new.get("generated")), one_way):
             drift.retyped_columns.append(f"{label}.{new['name']} is generated now (excluded)")
         _merge_default(column, new.get("default"), f"{label}.{new['name']}", drift)
+        if old.get("collation") and new.get("collation") not in (None, old["collation"]):
+            drift.retyped_columns.append(
+                f"{label}.{new['name']} collation {old['collation']} -> {new['collation']} "
+                "(ddl does not change an existing PostgreSQL unique index)"
+            )
         for fact in _COLUMN_FACTS:
             if fact in new:
                 column[fact] = new[fact]

@@ -28,6 +28,7 @@ class LiveColumn:
     default: str | None  # in MariaDB 10.2.7+'s form; None: no default, or NULL
     extra: str
     charset: str | None = None  # character set of a string column
+    collation: str | None = None  # collation of a string column
 
     @property
     def auto_increment(self) -> bool:
@@ -77,7 +78,7 @@ WHERE TABLE_SCHEMA IN ({dbs}) AND TABLE_TYPE = 'BASE TABLE'
 """
 _COLUMNS = """
 SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
-       CHARACTER_SET_NAME
+       CHARACTER_SET_NAME, COLLATION_NAME
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({dbs})
 ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION
 """
@@ -153,6 +154,7 @@ def read_tables(endpoint: DatabaseEndpoint, databases: Sequence[str]) -> list[Li
                     ),
                     extra=r["EXTRA"] or "",
                     charset=r["CHARACTER_SET_NAME"],
+                    collation=r["COLLATION_NAME"],
                 )
             )
         _attach_indexes(tables, _rows(cur, _INDEXES, databases))

@@ -28,7 +28,8 @@ A column (``ColumnMapping``) carries the MySQL name and ``column_type`` text exa
 ``information_schema.COLUMNS.COLUMN_TYPE`` shows it (``int(10) unsigned``, ``enum('a','b')``), the
 PostgreSQL name and type, ``nullable``, ``exclude``, ``converter`` (a named override, see
 :mod:`mysql_pg_sync.types.convert`), ``auto_increment``, ``values`` (enum/set members) and
-``default`` (MySQL's column default in MariaDB's information_schema form; ``parsed_default``).
+``default`` (MySQL's column default in MariaDB's information_schema form; ``parsed_default``)
+and ``collation`` (a string column's; ``case_insensitive`` for a ``_ci`` one).
 ``ColumnMapping.kind`` is the logical type family the converters dispatch on.
 
 Validation errors are :class:`~mysql_pg_sync.errors.MappingError` naming file, table and field,
@@ -37,6 +38,7 @@ and saying how to fix it; nothing is written anywhere before every file has vali
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -71,6 +73,8 @@ INTEGER_KEY_KINDS = frozenset({"int", "uint64", "year"})  # kinds a key may be r
 DEFAULT_CHUNK_ROWS = 250_000  # measured sweet spot for connectorx -> ADBC (see measurements.md)
 DEFAULT_FLOAT_DIGITS = 6  # FLOAT is single precision: ~6 significant digits survive both engines
 DEFAULT_DOUBLE_DIGITS = 15
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, order=True)
@@ -180,6 +184,13 @@ class ColumnMapping(_Frozen):
     charset: str | None = Field(
         default=None, description="MySQL character set of a string column, when not utf8mb4"
     )
+    collation: str | None = Field(
+        default=None,
+        description=(
+            "MySQL collation of a char, varchar or text column (utf8mb4_unicode_ci); a unique "
+            "key over a _ci column ignores case in PostgreSQL too (ddl)"
+        ),
+    )
     values: tuple[str, ...] = Field(default=(), description="enum / set members, in order")
     default: str | None = Field(
         default=None,
@@ -247,7 +258,29 @@ class ColumnMapping(_Frozen):
                 f"pg_type {self.pg_type!r} is not a type name such as 'numeric(12,2)', "
                 "'timestamp(6)', 'text[]' or 'myschema.my_enum'"
             )
+        if self.collation is not None:
+            self._collation_fits()
         return self
+
+    def _collation_fits(self) -> None:
+        """A collation only on a character string column, and of the column's character set
+        (``mappings generate`` records both from MySQL)."""
+        try:
+            character_string = rule_for(self.column_type).kind == "text"
+        except MappingError:
+            character_string = False
+        if not character_string:
+            raise ValueError(
+                f"collation {self.collation!r} on a {self.column_type} column: only char, "
+                "varchar and text columns have one here; remove it"
+            )
+        charset = mysql_dialect.collation_charset(self.charset or "utf8mb4")
+        if mysql_dialect.collation_charset(str(self.collation)) != charset:
+            raise ValueError(
+                f"collation {self.collation!r} is not one of the column's character set "
+                f"{charset}; `mappings generate` records both from MySQL: run it again, or fix "
+                "charset or collation"
+            )
 
     @property
     def mysql_type(self) -> str:
@@ -258,6 +291,11 @@ class ColumnMapping(_Frozen):
     def kind(self) -> str:
         """Logical type family (``int``, ``uint64``, ``decimal``, ``datetime``, ...)."""
         return kind_of(self.column_type, self.pg_type, self.converter)  # cached per type
+
+    @property
+    def case_insensitive(self) -> bool:
+        """MySQL compares this column's values ignoring case (a ``_ci`` collation)."""
+        return mysql_dialect.is_case_insensitive(self.collation)
 
     @property
     def parsed_default(self) -> ColumnDefault | None:
@@ -484,6 +522,20 @@ class TableMapping(_Frozen):
                 return c
         raise MappingError(f"{self.name}: no column with pg_name {pg_name!r} in the mapping")
 
+    def case_insensitive_key_warning(self) -> str | None:
+        """A warning when the key ignores case in MySQL: the PostgreSQL primary key compares
+        exactly (a case-insensitive key is not carried), or None."""
+        columns = [c for c in self.key if self.column(c).case_insensitive]
+        if not columns or not self.replicates_to_mysql():
+            return None
+        collations = ", ".join(f"{c} {self.column(c).collation}" for c in columns)
+        return (
+            f"{self.name}: the key ignores case in MySQL ({collations}), but PostgreSQL's primary "
+            "key compares exactly: a row the PostgreSQL app inserts with a key that differs from "
+            "an existing one only in case is refused by MySQL (a dead letter). The PostgreSQL "
+            "app must write such keys in one case"
+        )
+
     def replicates_to_pg(self) -> bool:
         return self.is_synced and self.direction in ("mysql_to_pg", "both")
 
@@ -588,6 +640,10 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
         raise MappingError(
             f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)
         )
+    for table in tables:
+        warning = table.case_insensitive_key_warning()
+        if warning:
+            log.warning("%s", warning)
     return MappingSet(tuple(tables), tuple(files))
 
 

@@ -82,6 +82,36 @@ def test_mysql_source_captures_tables_replicating_to_postgres_plus_the_signal_ta
     assert config["value.converter.schemas.enable"] == "true"
 
 
+def _dated(table: str, direction: str = "both") -> TableMapping:
+    return TableMapping(
+        source=f"legacy.{table}",
+        target=f"public.{table}",
+        key=("id",),
+        direction=direction,  # type: ignore[arg-type]
+        columns=(
+            ColumnMapping(name="id", column_type="int(11)", nullable=False),
+            ColumnMapping(name="day", column_type="date", nullable=False),
+            ColumnMapping(name="at", column_type="datetime(6)", nullable=False),
+            ColumnMapping(name="maybe", column_type="date"),  # Debezium sends NULL there itself
+            ColumnMapping(name="stamp", column_type="timestamp", nullable=False),  # no epoch
+        ),
+    )
+
+
+def test_zero_dates_of_not_null_date_and_datetime_columns_go_to_the_converter() -> None:
+    mappings = (_dated("events"), _dated("back", "pg_to_mysql"))
+    config = render_mysql_source(mappings, ENDPOINTS, SETTINGS, "mariadb").config
+    assert config["converters"] == "zerodates"
+    assert config["zerodates.type"] == "local.mysqlpgsync.ZeroDateAsNull"
+    assert config["zerodates.columns"] == "legacy.events.at,legacy.events.day"
+    assert config["event.converting.failure.handling.mode"] == "fail"  # never a silent NULL
+    pg = render_postgres_source(mappings, ENDPOINTS, SETTINGS).config
+    assert pg["event.converting.failure.handling.mode"] == "fail"
+    for source in (config, pg):  # a NULL must not become the column's DEFAULT on the way
+        assert source["transforms"] == "dropdefaults"
+        assert source["transforms.dropdefaults.type"] == "local.mysqlpgsync.DropSchemaDefaults"
+
+
 def test_passwords_are_config_provider_references_only() -> None:
     for connector in render_connectors(MAPPINGS, ENDPOINTS, SETTINGS, "mariadb"):
         config = connector.config

@@ -61,3 +61,42 @@ def test_rows_equal_across_driver_types() -> None:
     assert rows_equal(kinds, target, image, kinds)
     assert not rows_equal(kinds, target, {**image, "d": Decimal("1.51")}, kinds)
     assert not rows_equal(kinds, target, {**image, "j": None}, kinds)
+
+
+def test_a_null_zero_date_from_mysql_becomes_the_sentinel_or_stays_null() -> None:
+    """ZeroDateAsNull sends a NOT NULL date column's zero date as null: under zero_dates:
+    sentinel the PostgreSQL row gets the sentinel, as the backfill writes it; under null, NULL."""
+    from mysql_pg_sync.cdc.apply import plan_for
+    from mysql_pg_sync.cdc.decode import field_decoder
+    from mysql_pg_sync.dialects import postgres
+    from mysql_pg_sync.mapping.models import TableMapping
+
+    def mapping(policy: str) -> TableMapping:
+        return TableMapping.model_validate(
+            {
+                "source": "db.t",
+                "target": "public.t",
+                "key": ["id"],
+                "values": {"zero_dates": policy, "zero_date_sentinel": "0001-01-01"},
+                "columns": [
+                    {"name": "id", "column_type": "int(11)", "nullable": False},
+                    {"name": "day", "column_type": "date", "nullable": False},
+                    {"name": "at", "column_type": "datetime", "nullable": False, "pg_name": "at_"},
+                    {"name": "maybe", "column_type": "date"},
+                ],
+            }
+        )
+
+    plan = plan_for(mapping("sentinel"), "mysql", postgres)
+    assert dict(plan.zero_for_null) == {"day": "0001-01-01", "at_": "0001-01-01"}
+    assert plan_for(mapping("null"), "mysql", postgres).zero_for_null == ()
+    # the converter's optional field decodes as is: 0 is the real 1970-01-01, null the zero date
+    converted = {"type": "int32", "optional": True, "name": "io.debezium.time.Date"}
+    decode = field_decoder(converted, "mysql")
+    assert decode is not None
+    assert decode(0) == dt.date(1970, 1, 1)
+    # Debezium's own field (no converter): its epoch is read as the zero date, as before
+    debezium = {"type": "int32", "optional": False, "name": "io.debezium.time.Date"}
+    old = field_decoder(debezium, "mysql")
+    assert old is not None
+    assert old(0) == "0000-00-00"

@@ -29,7 +29,13 @@ from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
-from mysql_pg_sync.types.convert import null_to_mysql, to_mysql, to_pg, zero_date_as_null
+from mysql_pg_sync.types.convert import (
+    ZERO_TEXT,
+    null_to_mysql,
+    to_mysql,
+    to_pg,
+    zero_date_as_null,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +161,7 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
         kinds={d: c.kind for d, c in zip(dst, cols, strict=True)},
         rule_column=rule_col,
         known_src=frozenset(known),
-        zero_for_null=() if to_target_pg else _zero_for_null(mapping),
+        zero_for_null=_sentinel_for_null(mapping) if to_target_pg else _zero_for_null(mapping),
     )
 
 
@@ -163,6 +169,20 @@ def _zero_for_null(mapping: TableMapping) -> tuple[tuple[str, Any], ...]:
     policy = mapping.values
     cols = mapping.synced_columns()
     return tuple((c.name, null_to_mysql(c, policy)) for c in cols if zero_date_as_null(c, policy))
+
+
+def _sentinel_for_null(mapping: TableMapping) -> tuple[tuple[str, Any], ...]:
+    """PostgreSQL target under ``zero_dates: sentinel``: a NULL in a NOT NULL MySQL date or
+    datetime column is its zero date (the ZeroDateAsNull converter sends it so), so it becomes
+    the sentinel, as the backfill writes it. Under ``null`` it stays NULL."""
+    policy = mapping.values
+    if policy.zero_dates != "sentinel":
+        return ()
+    return tuple(
+        (c.pg_name, to_pg(c, ZERO_TEXT[c.kind], policy, where=f"table {mapping.name}"))
+        for c in mapping.synced_columns()
+        if not c.nullable and c.kind in ("date", "datetime")
+    )
 
 
 # a key inserted by an application between the row lock and the insert is decided again with

@@ -43,6 +43,7 @@ SCHEMA_RECOVERY_MODE = "recovery"  # Debezium's snapshot.mode that re-reads the 
 _SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas use
 _SERVER_ID_SPAN = 2_000_000_000
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_TOPIC_INVALID = re.compile(r"[^A-Za-z0-9._-]")  # Kafka's legal topic name characters
 _SECRET_WORDS = ("password", "secret")
 
 
@@ -135,8 +136,12 @@ class RenderedConnector:
 
 
 def change_topic(topic_prefix: str, namespace: str, table: str) -> str:
-    """The Kafka topic Debezium writes a table's changes to."""
-    return f"{topic_prefix}.{namespace}.{table}"
+    """The Kafka topic Debezium writes a table's changes to.
+
+    Debezium replaces each character a topic name cannot hold with '_' (per UTF-16 unit, as Java
+    counts: a character outside the BMP becomes two)."""
+    name = f"{topic_prefix}.{namespace}.{table}"
+    return _TOPIC_INVALID.sub(lambda m: "__" if ord(m.group()) > 0xFFFF else "_", name)
 
 
 def mysql_signal_table(endpoints: Endpoints) -> str:
@@ -163,6 +168,27 @@ def postgres_heartbeat_query() -> str:
 def mysql_captured_tables(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
     """MySQL ``db.table`` of enabled mappings that replicate MySQL -> PostgreSQL, sorted."""
     return tuple(sorted({str(m.source) for m in mappings if m.replicates_to_pg()}))
+
+
+# The columns where Debezium would send MySQL's zero date as the epoch (NOT NULL DATE and
+# DATETIME; a TIMESTAMP cannot hold the epoch itself, so its epoch is the zero date): the
+# ZeroDateAsNull converter (stack/java) sends null there, and a real 1970-01-01 stays itself.
+ZERO_DATE_CONVERTER = "local.mysqlpgsync.ZeroDateAsNull"
+_ZERO_DATE_KINDS = ("date", "datetime")
+
+
+def zero_date_columns(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
+    """MySQL ``db.table.column`` of the NOT NULL date and datetime columns the MySQL source
+    captures, sorted: the columns the ZeroDateAsNull converter takes over."""
+    return tuple(
+        sorted(
+            f"{m.source}.{c.name}"
+            for m in mappings
+            if m.replicates_to_pg()
+            for c in m.synced_columns()
+            if not c.nullable and c.kind in _ZERO_DATE_KINDS
+        )
+    )
 
 
 def postgres_captured_tables(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
@@ -241,6 +267,8 @@ def render_mysql_source(
         "heartbeat_ms": str(settings.heartbeat_ms),
         "signal_table": signal,
         "errors_max_retries": str(settings.errors_max_retries),
+        "zero_date_converter": ZERO_DATE_CONVERTER,
+        "zero_date_columns": ",".join(zero_date_columns(mappings)),
     }
     config = _render(settings, "mysql_source.yaml", values, endpoints)
     return RenderedConnector(

@@ -103,19 +103,20 @@ def format_mysql_time(delta: dt.timedelta) -> str:
     return f"{sign}{h:02d}:{m:02d}:{s:02d}" + (f".{micros:06d}" if micros else "")
 
 
-_ZERO_BY_KIND = {"date": ZERO_DATE, "datetime": ZERO_DATETIME, "timestamp": ZERO_DATETIME}
+# each date kind's zero date, as mysqlclient hands it over
+ZERO_TEXT = {"date": ZERO_DATE, "datetime": ZERO_DATETIME, "timestamp": ZERO_DATETIME}
 
 
 def zero_date_as_null(column: ColumnMapping, policy: ValuePolicy) -> bool:
     """True for a NOT NULL date, datetime or timestamp column under ``zero_dates: null``: MySQL
     may hold zero dates there, so its PostgreSQL column takes NULL for them (the DDL leaves it
     nullable) and a NULL written in PostgreSQL is the zero date in MySQL."""
-    return not column.nullable and policy.zero_dates == "null" and column.kind in _ZERO_BY_KIND
+    return not column.nullable and policy.zero_dates == "null" and column.kind in ZERO_TEXT
 
 
 def null_to_mysql(column: ColumnMapping, policy: ValuePolicy) -> Any:
     """What a PostgreSQL NULL is in MySQL: NULL, or the zero date (:func:`zero_date_as_null`)."""
-    return _ZERO_BY_KIND[column.kind] if zero_date_as_null(column, policy) else None
+    return ZERO_TEXT[column.kind] if zero_date_as_null(column, policy) else None
 
 
 def _bit_length(column: ColumnMapping) -> int:

@@ -263,19 +263,10 @@ def test_a_generated_column_written_both_ways_is_refused_with_the_fix(
         legacy.mappings()
 
 
-# Both sources register every table's key and value schema at once here (7 tables, a burst):
-# the local Apicurio 2.4 registry's in-memory H2 storage then fails some registrations ("Concurrent
-# update in table SEQUENCES", "Timeout trying to lock table"), and the converter error fails the
-# source task for good. Seen in CI and in 2 of 3 local runs; tests/integration/test_stream_avro.py
-# (one table) covers the Avro path. Not ours to fix in the registry; a persistent registry store
-# (PostgreSQL, as a production deployment would use) is the way out.
-AVRO_REGISTRY_RACE = pytest.mark.xfail(
-    reason="local Apicurio 2.4 in-memory registry fails concurrent schema registrations",
-    strict=False,
-)
-
-
-@pytest.fixture(params=["json", pytest.param("avro", marks=AVRO_REGISTRY_RACE)])
+# Avro: both sources register every table's key and value schema at once (7 tables, a burst).
+# The local registry keeps them in PostgreSQL (ADR 0010), which takes concurrent registrations;
+# its former in-memory H2 storage failed some ("Concurrent update in table SEQUENCES").
+@pytest.fixture(params=["json", "avro"])
 def running(
     request: pytest.FixtureRequest,
     legacy: Legacy,
@@ -354,6 +345,9 @@ MYSQL_CHANGES = [
     "INSERT INTO ci_dates VALUES (4, '0000-00-00 00:00:00', '0000-00-00', '0000-00-00', 'zero'),"
     " (5, '2001-02-03 04:05:06', '2001-02-03', NULL, 'live')",
     "UPDATE ci_dates SET note = 'zero upd' WHERE id = 1",
+    # a real epoch is not the zero date (Debezium sends both as the epoch without ZeroDateAsNull)
+    "UPDATE ci_dates SET note = 'epoch upd' WHERE id = 3",
+    "INSERT INTO ci_dates VALUES (6, '1970-01-01 00:00:00', '1970-01-01', '1970-01-01', 'epoch')",
     "INSERT INTO ci_latin1 VALUES (3, 'Ærø ÿ „quote“', 'über', 'X')",
     "UPDATE ci_latin1 SET name = 'crème brûlée' WHERE id = 2",
     "INSERT INTO ci_utf8 VALUES (3, 'Ελληνικά', 'текст', 'ñ')",
@@ -370,6 +364,7 @@ PG_CHANGES = [
     " 'e47ac10b-58cc-4372-a567-0e02b2c3d479', 'back\\slash', '{read,admin}', now())",
     "UPDATE ci_types SET summary = 'from pg ✓', status = '' WHERE id = 2",
     "UPDATE ci_dates SET note = 'pg zero' WHERE id = 1",  # MySQL keeps its zero dates
+    "UPDATE ci_dates SET note = 'pg epoch' WHERE id = 3",  # and its real epochs
     "INSERT INTO ci_dates (id, note) VALUES (20, 'pg null')",  # NULL dates: zero dates there
     "INSERT INTO ci_latin1 VALUES (10, 'façade € ‰', 'Ü', 'y')",
     "INSERT INTO ci_utf8 VALUES (10, 'Łódź', 'pg', 'é')",
@@ -427,9 +422,10 @@ def test_a_codeigniter_schema_syncs_both_ways_and_reconciles_clean(
     ) == [
         (1, "0000-00-00 00:00:00", "0000-00-00", "pg zero"),
         (2, "2020-01-02 03:04:05", "1980-05-06", "real"),
-        (3, "1970-01-01 00:00:00", "1970-01-01", "epoch"),
+        (3, "1970-01-01 00:00:00", "1970-01-01", "pg epoch"),
         (4, "0000-00-00 00:00:00", "0000-00-00", "zero"),
         (5, "2001-02-03 04:05:06", "2001-02-03", "live"),
+        (6, "1970-01-01 00:00:00", "1970-01-01", "epoch"),
         (20, "0000-00-00 00:00:00", "0000-00-00", "pg null"),
     ]
     assert _my(p, "SELECT label, price_x2, status FROM ci_types WHERE id = 100") == [
@@ -478,6 +474,14 @@ def _mysql_changes_in_postgres(p: Pipeline) -> list[Check]:
         ),
         (
             "pg",
+            "SELECT id, created, born, note FROM ci_dates WHERE id IN (3, 6) ORDER BY id",
+            [
+                (3, dt.datetime(1970, 1, 1), dt.date(1970, 1, 1), "epoch upd"),
+                (6, dt.datetime(1970, 1, 1), dt.date(1970, 1, 1), "epoch"),
+            ],
+        ),
+        (
+            "pg",
             "SELECT name FROM ci_latin1 ORDER BY id",
             [("café Müller € Œ",), ("crème brûlée",), ("Ærø ÿ „quote“",)],
         ),
@@ -510,8 +514,8 @@ PG_CHANGES_IN_MYSQL: list[Check] = [
     ),
     (
         "mysql",
-        "SELECT note FROM ci_dates WHERE id IN (1, 20) ORDER BY id",
-        [("pg zero",), ("pg null",)],
+        "SELECT note FROM ci_dates WHERE id IN (1, 3, 20) ORDER BY id",
+        [("pg zero",), ("pg epoch",), ("pg null",)],
     ),
     ("mysql", "SELECT name FROM ci_latin1 WHERE id = 10", [("façade € ‰",)]),
     ("mysql", "SELECT name FROM ci_utf8 WHERE id = 10", [("Łódź",)]),

@@ -642,9 +642,13 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
         )
     for table in tables:
         warning = table.case_insensitive_key_warning()
-        if warning:
+        if warning and warning not in _WARNED:  # once per process: the stream loads every run
+            _WARNED.add(warning)
             log.warning("%s", warning)
     return MappingSet(tuple(tables), tuple(files))
+
+
+_WARNED: set[str] = set()
 
 
 def cross_table_problems(tables: list[TableMapping]) -> list[str]:

@@ -243,6 +243,12 @@ def test_capture_match_and_topic_names() -> None:
     pg_source = {"connector.class": "io.debezium.connector.postgresql.PostgresConnector"}
     assert not _captures({**pg_source, "table.include.list": "db\\.t"}, mapping)
     assert topic_for("legacy", mapping) == "legacy.db.t"
+    # Debezium writes a table whose name Kafka cannot hold to a topic with '_' for each such
+    # character: the backfill's recorded position and the stream's subscription must use it
+    odd = TableMapping.model_validate(
+        {**mapping.model_dump(), "source": "db.order items$", "target": "public.order_items"}
+    )
+    assert topic_for("legacy", odd) == "legacy.db.order_items_"
 
 
 def test_psycopg_placeholders_become_libpq_ones() -> None:

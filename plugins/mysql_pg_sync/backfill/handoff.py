@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import TableMapping
 
@@ -43,8 +44,9 @@ class HandoffError(SyncError):
 
 
 def topic_for(prefix: str, mapping: TableMapping) -> str:
-    """Debezium's topic name for a MySQL table: ``<topic.prefix>.<db>.<table>``."""
-    return f"{prefix}.{mapping.source.db}.{mapping.source.table}"
+    """Debezium's topic name for a MySQL table: ``<topic.prefix>.<db>.<table>``, characters a
+    topic cannot hold replaced as Debezium replaces them."""
+    return change_topic(prefix, mapping.source.db, mapping.source.table)
 
 
 CAPTURE_VIEW_TTL_S = 5.0

@@ -41,6 +41,7 @@ from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLe
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
+from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.cdc.dead_letters import publish
 from mysql_pg_sync.cdc.decode import DecodeError, decode_change
 from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
@@ -234,10 +235,10 @@ class StreamConsumer:
         topics: dict[str, tuple[Side, str]] = {}
         for m in self.mappings.enabled():
             if "mysql" in self.config.incoming_sides and m.replicates_to_pg():
-                topic = f"{self.config.mysql_topic_prefix}.{m.source.db}.{m.source.table}"
+                topic = change_topic(self.config.mysql_topic_prefix, m.source.db, m.source.table)
                 topics[topic] = ("mysql", m.name)
             if "postgres" in self.config.incoming_sides and m.replicates_to_mysql():
-                topic = f"{self.config.pg_topic_prefix}.{m.target.schema}.{m.target.table}"
+                topic = change_topic(self.config.pg_topic_prefix, m.target.schema, m.target.table)
                 topics[topic] = ("postgres", m.name)
         return topics
 
@@ -445,9 +446,9 @@ class StreamConsumer:
                 summary.seconds += time.monotonic() - started
         if len(self._absent_topics) > absent_before:
             log.info(
-                "%d of the %d subscribed topic(s) do not exist yet: Debezium creates a table's "
-                "topic with its first captured change, and the consumer reads it from its start "
-                "once it appears (e.g. %s)",
+                "%d of the %d subscribed topic(s) do not exist yet (e.g. %s): `connectors apply` "
+                "creates them; otherwise Kafka creates one with its table's first change, and "
+                "the consumer finds it at its next metadata refresh (up to ~10 s late)",
                 len(self._absent_topics),
                 len(self.topics),
                 ", ".join(sorted(self._absent_topics)[:3]),

@@ -413,6 +413,9 @@ class StreamConsumer:
             self._subscribed = True
         batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
         self._open = _Open(batcher, _Pending(), summary)
+        # table states may have changed while no run was consuming (a backfill marked a table,
+        # between two bounded runs of the DAG's loop): read them before the first message
+        self._last_refresh = float("-inf")
         with fewer_gc_passes():  # ~14 % of the consumer's CPU was cyclic GC
             try:
                 while True:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
+from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -524,3 +526,97 @@ def test_the_postgres_slot_advances_while_only_another_database_writes(
             f"{EVENT_TIMEOUT_S:.0f}s"
         )
         time.sleep(1)
+
+
+def test_postgres_writes_to_an_added_table_are_captured_from_the_moment_apply_returns(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    """pgoutput decodes a change only if its table was in the publication when the change
+    committed, so a table the connector adds to its publication only after its task reports
+    RUNNING would lose the writes in between, for good."""
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    first = table_mapping(env.mysql.database, "orders")
+    actions.apply(context(env, [first], settings))
+    create_table(env.mysql, mysql_admin, env.postgres, "customers")
+
+    returned = threading.Event()
+    written_after: list[int] = []
+    written: list[int] = []
+
+    def write() -> None:
+        with pg_connect(env.postgres, autocommit=True) as conn:
+            for n in range(1, 100_000):
+                after = returned.is_set()
+                conn.execute("INSERT INTO public.customers (id, note) VALUES (%s, 'w')", (n,))
+                written.append(n)
+                if after:
+                    written_after.append(n)
+                    if len(written_after) >= 40:
+                        return
+                time.sleep(0.025)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        actions.apply(
+            context(env, [first, table_mapping(env.mysql.database, "customers")], settings)
+        )
+    finally:
+        returned.set()
+        writer.join(30)
+    assert len(written_after) == 40
+
+    topic = change_topic(settings.postgres_topic_prefix, "public", "customers")
+    wait_for_event(env.kafka_bootstrap, topic, after_id(written_after[-1]))
+    captured = captured_ids(env.kafka_bootstrap, topic)
+    missed = sorted(set(written_after) - captured)
+    assert missed == [], f"{len(missed)} writes after apply returned were never captured: {missed}"
+    # Capture starts once and then misses nothing: the captured ids are one unbroken run.
+    assert sorted(captured) == list(range(min(captured), written[-1] + 1))
+
+
+def captured_ids(bootstrap: str, topic: str) -> set[int]:
+    """Every ``after.id`` on the topic (read to its end)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"mps-test-{uuid.uuid4().hex}"}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=5).topics[topic]
+        parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in meta.partitions
+        }
+        consumer.assign(parts)
+        seen: set[int] = set()
+        done = {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            if msg.value():
+                payload = json.loads(msg.value())["payload"]
+                if payload and payload.get("after"):
+                    seen.add(payload["after"]["id"])
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                done.add(msg.partition())
+        return seen
+    finally:
+        consumer.close()
+
+
+def test_a_table_missing_from_the_publication_fails_apply_with_the_fix(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    actions.apply(context(env, [table_mapping(env.mysql.database, "orders")], settings))
+    actions.wait_until_published(
+        env.postgres, settings.publication_name, ["public.orders"], timeout_s=5
+    )
+    with pytest.raises(ConfigError) as caught:
+        actions.wait_until_published(
+            env.postgres, settings.publication_name, ["public.orders", "public.nope"], 0.3
+        )
+    message = str(caught.value)
+    assert f"publication {settings.publication_name} still lacks public.nope" in message
+    assert f"ALTER PUBLICATION {settings.publication_name} ADD TABLE public.nope" in message

@@ -159,6 +159,10 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         result = lifecycle.apply_connector(
             client, connector, timeout_s=ctx.timeout_s, before_put=before_put
         )
+        if connector.side == "postgres":
+            wait_until_published(
+                endpoint, ctx.settings.publication_name, connector.tables, ctx.timeout_s
+            )
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
         results.append(replace(result, topics_created=tuple(created)))
     return results
@@ -372,6 +376,40 @@ def wait_until_slot_idle(endpoint: DatabaseEndpoint, slot: str, timeout_s: float
                     "connector using it (or pg_terminate_backend it) and retry"
                 )
             time.sleep(0.2)
+
+
+def wait_until_published(
+    endpoint: DatabaseEndpoint, publication: str, tables: Sequence[str], timeout_s: float
+) -> None:
+    """Wait until the publication holds every captured table.
+
+    pgoutput decodes a change only if its table was in the publication when the change
+    committed: a write to a table published late is never streamed, not even on a replay. The
+    connector extends its publication while its task starts (publication.autocreate.mode
+    filtered), so by the time it reports RUNNING this normally holds; checking it keeps "apply
+    returned" meaning "every later write is captured" whatever the Debezium version does.
+    """
+    deadline = time.monotonic() + timeout_s
+    wanted = set(tables)
+    with pg_connect(endpoint, autocommit=True) as conn:
+        while True:
+            rows = conn.execute(
+                "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+                "WHERE pubname = %s",
+                (publication,),
+            ).fetchall()
+            missing = sorted(wanted - {r[0] for r in rows})
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"publication {publication} still lacks {', '.join(missing)} {timeout_s:.0f} s "
+                    "after the PostgreSQL connector started, so their writes are not captured. "
+                    "Check the connector's log for its ALTER PUBLICATION; if the connector user "
+                    "does not own the tables, run ALTER PUBLICATION "
+                    f"{publication} ADD TABLE {', '.join(missing)} as their owner"
+                )
+            time.sleep(0.1)
 
 
 def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: float) -> bool:

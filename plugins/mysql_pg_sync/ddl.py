@@ -6,6 +6,8 @@ indexes and foreign keys are separate phases so they can be created after the ba
 
 Column defaults are carried only when exact (:func:`plan_default`); what is not carried is a
 comment next to the column in the CREATE TABLE and a logged warning naming table and column.
+A table that exists gets the mapped columns it lacks (a MySQL migration added them); ``ddl``
+never changes or drops a column that is there.
 A unique key over a column MySQL compares ignoring case (a ``_ci`` collation) ignores case
 here too, never more strictly than MySQL (:func:`unique_key_folding`).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -253,6 +255,38 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
             seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
             owner = f"{table}.{pg.quote_ident(column.pg_name)}"
             statements.append(f"ALTER SEQUENCE {seq} OWNED BY {owner}")
+    return statements
+
+
+def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str]:
+    """For a target table that exists: one ALTER TABLE adding each synced column it lacks
+    (``present``: its PostgreSQL column names), with the type, default and CHECKs
+    :func:`create_table_sql` would give it. Existing rows get the column's default, as MySQL's
+    ``ADD COLUMN`` gave them; a NOT NULL column without one fails on a table with rows, and
+    the CLI says how to fix that. Nothing when no column is missing."""
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    missing = [c for c in mapping.synced_columns() if c.pg_name not in present]
+    statements: list[str] = []
+    clauses: list[str] = []
+    notes: list[str] = []
+    for column in missing:
+        if column.auto_increment and _base(column.pg_type) not in _IDENTITY_TYPES:
+            seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
+            statements.append(f"CREATE SEQUENCE IF NOT EXISTS {seq}")
+        default = plan_default(mapping, column)
+        clauses.append(f"ADD COLUMN {_column_sql(mapping, column, default.sql)}")
+        for notice in default.notices:
+            notes.append(f"{column.pg_name}: {' '.join(notice.split())}")
+            log.warning("%s.%s: %s", mapping.name, column.name, notice)
+    for column in missing:
+        checks = _mysql_domain_checks(mapping, column)
+        if column.kind == "enum" and not is_enum_type(column) and column.values:
+            checks.insert(0, _enum_check_sql(mapping, column))
+        clauses += [f"ADD {check}" for check in checks]
+    if not clauses:
+        return []
+    comment = "".join(f"-- {note}\n" for note in notes)
+    statements.append(f"{comment}ALTER TABLE {table}\n  " + ",\n  ".join(clauses))
     return statements
 
 
@@ -623,15 +657,27 @@ def foreign_key_sql(mapping: TableMapping, mappings: MappingSet) -> list[str]:
     return [fk.add for fk in foreign_keys_ddl(mapping, mappings)]
 
 
+def chosen_tables(
+    mappings: MappingSet, tables: Sequence[TableMapping] | None
+) -> list[TableMapping]:
+    """The synced ones of ``tables``, or of the enabled mappings when None."""
+    return [m for m in (tables if tables is not None else mappings.enabled()) if m.is_synced]
+
+
 def plan_ddl(
     mappings: MappingSet,
     tables: Sequence[TableMapping] | None = None,
     options: DdlOptions | None = None,
+    existing: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
-    with, tables, unique indexes, indexes, FKs."""
+    with, tables, unique indexes, indexes, FKs.
+
+    ``existing`` maps a mapping's name to the PostgreSQL columns of its target table where that
+    table exists already: it gets the columns it lacks (:func:`add_columns_sql`) instead of a
+    CREATE TABLE. Without it every table is ``CREATE TABLE IF NOT EXISTS``."""
     options = options or DdlOptions()
-    chosen = [m for m in (tables if tables is not None else mappings.enabled()) if m.is_synced]
+    chosen = chosen_tables(mappings, tables)
     names = index_names(mappings)
     statements: list[str] = []
     for schema in sorted({m.target.schema for m in chosen}):
@@ -653,8 +699,12 @@ def plan_ddl(
         f for found in unique.values() for i in found for f in i.functions
     ):
         statements.append(function)
+    existing = existing or {}
     for mapping in chosen:
-        statements += create_table_sql(mapping)
+        if mapping.name in existing:
+            statements += add_columns_sql(mapping, existing[mapping.name])
+        else:
+            statements += create_table_sql(mapping)
         for index in unique[mapping.name]:
             statements.append(index.create)
             for warning in index.warnings:

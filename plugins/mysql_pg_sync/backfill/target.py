@@ -11,7 +11,7 @@ but the stream's ``INSERT ... ON CONFLICT (key)`` fails on every change without 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,11 @@ class TargetSchemaError(SyncError):
     """The existing PostgreSQL table cannot take the mapped columns; nothing was copied."""
 
 
-def _probe_columns_sql(mapping: TableMapping) -> str:
+def _probe_columns_sql(mapping: TableMapping, only: Collection[str] | None) -> str:
     return ", ".join(
         f"{pg.quote_ident(c.pg_name)} {ddl._column_type_sql(mapping, c)}"
         for c in mapping.synced_columns()
+        if only is None or c.pg_name in only
     )
 
 
@@ -140,12 +141,15 @@ def key_problem(mapping: TableMapping, indexes: Sequence[UniqueIndex]) -> str | 
     )
 
 
-def mapped_types(conn: psycopg.Connection[Any], mapping: TableMapping) -> dict[str, str]:
-    """The mapping's PostgreSQL types as PostgreSQL formats them."""
+def mapped_types(
+    conn: psycopg.Connection[Any], mapping: TableMapping, only: Collection[str] | None = None
+) -> dict[str, str]:
+    """The mapping's PostgreSQL types as PostgreSQL formats them (of the ``only`` columns:
+    a column still to be added may need an enum type that does not exist yet)."""
     probe = "mps_backfill_type_probe"
     with conn.transaction(force_rollback=True):
         try:
-            conn.execute(f"CREATE TEMP TABLE {probe} ({_probe_columns_sql(mapping)})")
+            conn.execute(f"CREATE TEMP TABLE {probe} ({_probe_columns_sql(mapping, only)})")
         except psycopg.Error as exc:
             raise TargetSchemaError(
                 f"{mapping.name}: the mapping's PostgreSQL types are not valid here "
@@ -164,16 +168,26 @@ def incompatibilities(
     wanted: dict[str, str],
     existing: dict[str, tuple[str, bool, bool]],
     indexes: Sequence[UniqueIndex],
+    *,
+    missing_ok: bool = False,
 ) -> list[str]:
-    """Every reason the existing table cannot take the copy, or the stream after it (pure)."""
+    """Every reason the existing table cannot take the copy, or the stream after it (pure).
+    ``missing_ok``: a mapped column the table lacks is not one (``ddl`` adds it)."""
     problems = []
     for col in mapping.synced_columns():
         have = existing.get(col.pg_name)
         if have is None:
-            problems.append(f"column {col.pg_name!r} ({wanted[col.pg_name]}) is missing")
+            if not missing_ok:
+                problems.append(
+                    f"column {col.pg_name!r} ({wanted[col.pg_name]}) is missing (`ddl` adds it)"
+                )
         elif have[0] != wanted[col.pg_name]:
+            table = pg.qualified(mapping.target.schema, mapping.target.table)
             problems.append(
-                f"column {col.pg_name!r} is {have[0]} but the mapping says {wanted[col.pg_name]}"
+                f"column {col.pg_name!r} is {have[0]} but the mapping says {wanted[col.pg_name]} "
+                f"(after checking the rows fit: ALTER TABLE {table} ALTER COLUMN "
+                f"{pg.quote_ident(col.pg_name)} TYPE {wanted[col.pg_name]}; or set the "
+                "column's pg_type in the mapping)"
             )
     mapped = {c.pg_name for c in mapping.synced_columns()}
     for name, (pg_type, not_null, has_default) in existing.items():
@@ -273,3 +287,33 @@ def truncate_targets(conn: psycopg.Connection[Any], mappings: Sequence[TableMapp
     can only be truncated together."""
     tables = ", ".join(pg.qualified(m.target.schema, m.target.table) for m in mappings)
     conn.execute(f"TRUNCATE {tables}")
+
+
+@dataclass(frozen=True)
+class ExistingTargets:
+    """What ``ddl`` finds in PostgreSQL before it plans: per mapping name, the columns of its
+    target table where it exists, and what about that table ``ddl`` will not change."""
+
+    columns: dict[str, set[str]]
+    problems: dict[str, list[str]]
+
+
+def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
+    """The existing target tables of ``chosen`` and their problems (a retyped column, an
+    unmapped NOT NULL column without a default, no unique index on the key); a mapped column
+    a table lacks is not a problem, ``ddl`` adds it."""
+    columns: dict[str, set[str]] = {}
+    problems: dict[str, list[str]] = {}
+    for mapping in chosen:
+        schema, table = mapping.target.schema, mapping.target.table
+        existing = existing_columns(conn, schema, table)
+        if existing is None:
+            continue
+        columns[mapping.name] = set(existing)
+        wanted = mapped_types(conn, mapping, only=set(existing))
+        found = incompatibilities(
+            mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
+        )
+        if found:
+            problems[mapping.name] = found
+    return ExistingTargets(columns, problems)

@@ -96,6 +96,10 @@ class MissingRowError(SyncError):
     """A column-subset update (unchanged TOAST values) for a row the target does not have."""
 
 
+class MissingTargetColumnError(SyncError):
+    """The target table lacks a column the mapping lists: nothing of the batch is applied."""
+
+
 class MappingDriftWarning(SyncError):
     """Source columns the mapping does not know: reported, the mapped columns keep flowing."""
 
@@ -250,7 +254,12 @@ class Applier:
                         )
                     )
                 continue
-            self._apply_table(plan, group, result)
+            try:
+                self._apply_table(plan, group, result)
+            except Exception as exc:
+                if self.session.lacks_column(exc):
+                    raise self._missing_column(plan, exc) from exc
+                raise
 
     # -- one table ------------------------------------------------------------------------------
 
@@ -597,6 +606,24 @@ class Applier:
                 result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
                 counts.dead_letters += 1
         return done
+
+    def _missing_column(self, plan: TablePlan, exc: BaseException) -> MissingTargetColumnError:
+        """Not a dead letter: every change of the table would fail the same way until the
+        column exists, and the stream can simply resume from them then."""
+        side = self.session.side
+        fix = (
+            "run `make ddl`, which adds the mapping's missing columns to existing PostgreSQL "
+            "tables (README, Operations: Add a column)"
+            if side == "postgres"
+            else "add the column in MySQL (the application's migration), or exclude it in the "
+            "mapping"
+        )
+        return MissingTargetColumnError(
+            f"{plan.mapping.name}: the {side} table {plan.table_sql} lacks a column the mapping "
+            f"lists ({str(exc).splitlines()[0]}). Nothing of this batch was applied and its "
+            f"offsets stay uncommitted, so the stream resumes from these changes once the "
+            f"column exists: {fix}"
+        )
 
     def _savepoint(self) -> str:
         self._savepoints += 1

@@ -116,6 +116,10 @@ class TargetSession(Protocol):
 
     def is_row_error(self, exc: BaseException) -> bool: ...
 
+    def lacks_column(self, exc: BaseException) -> bool:
+        """The table has no column of that name (the mapping lists one it lacks)."""
+        ...
+
     def state_writer(self) -> psycopg.Connection[Any] | None:
         """A connection in this target's transaction when the state schema (``mps_sync``)
         shares its database, so state rows commit or roll back with the target's writes."""
@@ -303,6 +307,9 @@ class PostgresTarget:
         """A problem with the data of some row (constraint, value), not with the connection."""
         return isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError)
 
+    def lacks_column(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UndefinedColumn)
+
     def state_writer(self) -> psycopg.Connection[Any] | None:
         return self.conn  # the state schema lives in the target PostgreSQL database (ADR 0005)
 
@@ -441,6 +448,9 @@ class MySQLTarget:
         return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
             isinstance(exc, MySQLdb.OperationalError) and exc.args and exc.args[0] in (1366, 1292)
         )
+
+    def lacks_column(self, exc: BaseException) -> bool:
+        return isinstance(exc, MySQLdb.OperationalError) and bool(exc.args) and exc.args[0] == 1054
 
     def state_writer(self) -> psycopg.Connection[Any] | None:
         return None  # the state schema is in PostgreSQL: no shared transaction with MySQL

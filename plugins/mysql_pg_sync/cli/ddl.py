@@ -1,12 +1,21 @@
-"""`ddl [--dry-run] [--tables ...] [--with-indexes] [--with-foreign-keys]`: create PG objects."""
+"""`ddl [--dry-run] [--tables ...] [--with-indexes] [--with-foreign-keys]`: create PG objects.
+
+Missing tables are created; an existing table gets the mapped columns it lacks. A column whose
+type differs from the mapping is reported, not changed: changing a type rewrites the table and
+can fail on its rows, which is the operator's call.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+import psycopg
+
+from mysql_pg_sync.backfill.target import read_existing
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.ddl import DdlOptions, apply_ddl, plan_ddl
+from mysql_pg_sync.ddl import DdlOptions, apply_ddl, chosen_tables, plan_ddl
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env
 
@@ -24,13 +33,38 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     mappings = load_mappings(args.mappings)
     tables = mappings.select(args.tables) if args.tables else None
+    chosen = chosen_tables(mappings, tables)
     options = DdlOptions(with_indexes=args.with_indexes, with_foreign_keys=args.with_foreign_keys)
-    statements = plan_ddl(mappings, tables, options)
-    if args.dry_run:
-        for statement in statements:
-            print(statement + ";")
-        return 0
     with pg_connect(endpoints_from_env().postgres) as conn:
-        apply_ddl(conn, statements)
+        existing = read_existing(conn, chosen)
+        conn.rollback()
+        if existing.problems:
+            for name, problems in existing.problems.items():
+                print(
+                    f"ddl: {name}: the existing PostgreSQL table does not match the mapping:\n  - "
+                    + "\n  - ".join(problems),
+                    file=sys.stderr,
+                )
+            print(
+                "ddl: nothing was applied; fix the tables above, then run ddl again",
+                file=sys.stderr,
+            )
+            return 1
+        statements = plan_ddl(mappings, tables, options, existing.columns)
+        if args.dry_run:
+            for statement in statements:
+                print(statement + ";")
+            return 0
+        try:
+            apply_ddl(conn, statements)
+        except psycopg.errors.NotNullViolation as exc:
+            print(
+                f"ddl: nothing was applied: {exc.diag.message_primary}. MySQL filled the existing "
+                "rows of a NOT NULL column without a DEFAULT with its implicit default ('' or 0); "
+                "set that column's `default` in its mapping to the value MySQL gave them (check "
+                "with SELECT DISTINCT on the MySQL column), then run ddl again",
+                file=sys.stderr,
+            )
+            return 1
     print(f"{len(statements)} statement(s) applied")
     return 0

@@ -1,0 +1,151 @@
+"""README "Operations / Add a column" on a running two-way sync: the application's migration
+adds columns in MySQL; the stream goes on with the mapped ones and reports drift; then
+`mappings generate`, `ddl` (adds the columns to the existing PostgreSQL table), the stream on
+the new mappings, and a `reconcile` repair of the rows written in between."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows
+
+from mysql_pg_sync.cdc.apply import MissingTargetColumnError
+from mysql_pg_sync.cli import main
+from mysql_pg_sync.connections import mysql_connect
+from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = "id, name, qty, price, updated_at, note, coupon, points, tier"
+INSERT = (
+    "INSERT INTO items (id, name, qty, price, updated_at) "
+    "VALUES (%s, %s, %s, 1.50, '2026-01-01 10:00:00.5')"
+)
+MIGRATION = (
+    "ALTER TABLE items ADD COLUMN coupon varchar(20) NULL DEFAULT 'none', "
+    "ADD COLUMN points int unsigned NOT NULL DEFAULT 0, "
+    "ADD COLUMN tier enum('basic','gold') NOT NULL DEFAULT 'basic'"
+)
+
+
+def _rows(p: Pipeline) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every column of every row: MySQL's, PostgreSQL's."""
+    source = mysql_rows(p, f"SELECT {COLUMNS} FROM items ORDER BY id")
+    target = pg_rows(p, f"SELECT {COLUMNS} FROM public.items ORDER BY id")
+    return source, target
+
+
+def _pg(p: Pipeline, key: int) -> list[tuple[Any, ...]]:
+    return pg_rows(p, f"SELECT name, coupon, points, tier::text FROM public.items WHERE id = {key}")
+
+
+def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
+    items: Pipeline,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = items.endpoints.mysql.database
+    monkeypatch.setenv("MPS_PG_DATABASE", items.endpoints.postgres.database)
+    folder = tmp_path / "mappings"
+    assert main(["mappings", "generate", "--database", db, "--out", str(folder)]) == 0
+    p = replace(items, mappings=load_mappings(folder))  # the running sync's mappings
+    with closing(p.mysql()) as conn:
+        conn.cursor().executemany(INSERT, [(i, f"n{i}", i) for i in range(1, 21)])
+    with closing(p.consumer()) as running:
+        drive(running, lambda: len(pg_rows(p, "SELECT id FROM public.items")) == 20)
+
+        # 1. the application's migration, then writes that use the new columns
+        with closing(mysql_connect(replace(mysql_admin, database=db), autocommit=True)) as conn:
+            conn.cursor().execute(MIGRATION)
+        with closing(p.mysql()) as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "INSERT INTO items (id, name, qty, price, updated_at, coupon, points, tier) "
+                "VALUES (21, 'n21', 21, 1.50, '2026-01-01 10:00:00.5', 'X10', 5, 'gold')"
+            )
+            cur.execute("UPDATE items SET coupon = NULL, points = 7, name = 'u3' WHERE id = 3")
+        # the stream goes on with the mapped columns, and says what it leaves out
+        with caplog.at_level(logging.WARNING):
+            drive(running, lambda: _name(p, 3) == [("u3",)])
+        drift = [r.getMessage() for r in caplog.records if "mapping drift" in r.getMessage()]
+        assert drift, "no mapping drift reported"
+        assert "coupon, points, tier" in drift[0], drift
+
+    # 2. `make mappings-generate` reports the new columns and adds them to the entry
+    capsys.readouterr()
+    assert main(["mappings", "generate", "--database", db, "--out", str(folder)]) == 0
+    out = capsys.readouterr().out
+    for column in ("coupon varchar(20)", "points int(10) unsigned", "tier enum("):
+        assert f"new column: {db}.items.{column}" in out, out
+    p = replace(p, mappings=load_mappings(folder))
+
+    # a stream run on the new mappings before `ddl`: stops on the table, names it and the fix,
+    # and applies nothing of the batch (a later run resumes from it)
+    with closing(p.mysql()) as conn:
+        conn.cursor().execute("UPDATE items SET coupon = 'early', name = 'e4' WHERE id = 4")
+    with closing(p.consumer()) as early, pytest.raises(MissingTargetColumnError) as stopped:
+        drive(early, lambda: False, timeout_s=30)
+    message = str(stopped.value)
+    assert f"{db}.items: the postgres table " in message
+    assert '"coupon"' in message
+    assert "run `make ddl`" in message
+    assert _name(p, 4) == [("n4",)]
+
+    # 3. `make ddl ARGS=--dry-run`, then `make ddl`: the existing table gets the columns, with
+    # MySQL's defaults for the rows it has (as MySQL's ALTER gave its own rows)
+    assert main(["ddl", "--mappings", str(folder), "--dry-run"]) == 0
+    planned = capsys.readouterr().out
+    assert 'ALTER TABLE "public"."items"\n  ADD COLUMN "coupon" varchar(20) DEFAULT \'none\',' in (
+        planned
+    ), planned
+    assert 'ADD COLUMN "points" bigint DEFAULT 0 NOT NULL' in planned
+    assert "CREATE TABLE" not in planned
+    assert main(["ddl", "--mappings", str(folder)]) == 0
+    assert _pg(p, 1) == [("n1", "none", 0, "basic")]
+    assert main(["ddl", "--mappings", str(folder), "--dry-run"]) == 0
+    assert "ALTER TABLE" not in capsys.readouterr().out  # a second run adds nothing
+
+    # 4. the stream on the new mappings: the held-back change, then live ones, both ways
+    with closing(p.consumer()) as running:
+        drive(running, lambda: _pg(p, 4) == [("e4", "early", 0, "basic")])
+        with closing(p.mysql()) as conn:
+            conn.cursor().execute("UPDATE items SET tier = 'gold', points = 9 WHERE id = 5")
+        drive(running, lambda: _pg(p, 5) == [("n5", "none", 9, "gold")])
+
+        # 5. `reconcile` repairs what was written between the migration and `ddl`
+        params = ReconcileParams(
+            mappings=str(folder), tables=("items",), recheck_delay_s=0, repair=True, dry_run=False
+        )
+        run, _, _ = reconcile_all(p.endpoints, params, folder=tmp_path)
+        (table,) = run["tables"]
+        assert table["drift"] == {"missing": 0, "extra": 0, "different": 2}, table
+        assert table["status"] == "repaired", table
+        source, target = _rows(p)
+        assert target == source
+        assert _pg(p, 21) == [("n21", "X10", 5, "gold")]
+
+        with closing(p.pg()) as conn:
+            conn.execute("UPDATE public.items SET coupon = 'from pg', tier = 'gold' WHERE id = 6")
+        drive(
+            running,
+            lambda: (
+                mysql_rows(p, "SELECT coupon, tier FROM items WHERE id = 6")
+                == [("from pg", "gold")]
+            ),
+        )
+        source, target = _rows(p)
+        assert target == source
+
+
+def _name(p: Pipeline, key: int) -> list[tuple[Any, ...]]:
+    return pg_rows(p, f"SELECT name FROM public.items WHERE id = {key}")

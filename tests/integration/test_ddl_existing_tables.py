@@ -1,0 +1,89 @@
+"""`ddl` on PostgreSQL tables that exist: it adds the mapped columns they lack, and refuses,
+before any SQL, what it will not change for the operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mysql_pg_sync.cli import main
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.settings import DatabaseEndpoint
+
+
+def _mappings(folder: Path, columns: list[dict[str, Any]]) -> Path:
+    folder.mkdir(exist_ok=True)
+    entry = {
+        "source": "app.accounts",
+        "target": "public.accounts",
+        "key": ["id"],
+        "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}, *columns],
+    }
+    (folder / "app.accounts.yaml").write_text(yaml.safe_dump([entry]))
+    return folder
+
+
+def _columns(pg_db: DatabaseEndpoint) -> list[tuple[Any, ...]]:
+    with pg_connect(pg_db) as conn:
+        return conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'accounts' ORDER BY ordinal_position"
+        ).fetchall()
+
+
+@pytest.fixture
+def accounts(pg_db: DatabaseEndpoint, monkeypatch: pytest.MonkeyPatch) -> DatabaseEndpoint:
+    """public.accounts with two rows, as an earlier `ddl` and the sync left it."""
+    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.accounts (id integer PRIMARY KEY, name varchar(10))")
+        conn.execute("INSERT INTO public.accounts VALUES (1, 'a'), (2, 'b')")
+    return pg_db
+
+
+def test_a_retyped_column_is_reported_with_the_statement_and_nothing_is_applied(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _mappings(
+        tmp_path / "m",
+        [
+            {"name": "name", "column_type": "varchar(40)"},  # the migration widened it
+            {"name": "email", "column_type": "varchar(80)"},  # and added this one
+        ],
+    )
+    assert main(["ddl", "--mappings", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "ddl: app.accounts: the existing PostgreSQL table does not match the mapping" in err
+    assert (
+        "column 'name' is character varying(10) but the mapping says character varying(40)" in err
+    )
+    assert 'ALTER TABLE "public"."accounts" ALTER COLUMN "name" TYPE character varying(40)' in err
+    assert "nothing was applied" in err
+    assert _columns(accounts) == [("id", "integer"), ("name", "character varying")]
+
+
+def test_a_not_null_column_without_a_default_on_a_table_with_rows_says_what_to_set(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    columns: list[dict[str, Any]] = [
+        {"name": "name", "column_type": "varchar(10)"},
+        {"name": "email", "column_type": "varchar(80)"},
+        {"name": "code", "column_type": "varchar(8)", "nullable": False},  # MySQL filled ''
+    ]
+    folder = _mappings(tmp_path / "m", columns)
+    assert main(["ddl", "--mappings", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert 'column "code" of relation "accounts" contains null values' in err
+    assert "set that column's `default` in its mapping" in err
+    assert _columns(accounts) == [("id", "integer"), ("name", "character varying")]
+
+    columns[2]["default"] = "''"  # what MySQL gave its rows
+    _mappings(tmp_path / "m", columns)
+    assert main(["ddl", "--mappings", str(folder)]) == 0
+    assert [c for c, _ in _columns(accounts)] == ["id", "name", "email", "code"]
+    with pg_connect(accounts) as conn:
+        rows = conn.execute("SELECT id, email, code FROM public.accounts ORDER BY id").fetchall()
+    assert rows == [(1, None, ""), (2, None, "")]

@@ -17,7 +17,7 @@ from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_row
 from mysql_pg_sync.cdc.apply import MissingTargetColumnError
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
-from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
 from mysql_pg_sync.settings import DatabaseEndpoint
 
@@ -149,3 +149,26 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
 
 def _name(p: Pipeline, key: int) -> list[tuple[Any, ...]]:
     return pg_rows(p, f"SELECT name FROM public.items WHERE id = {key}")
+
+
+def test_a_mapped_column_mysql_lacks_stops_the_stream_with_the_mysql_side_fix(
+    items: Pipeline,
+) -> None:
+    """The PostgreSQL side's column reaches a mapping before MySQL's migration ran."""
+    p = items
+    with closing(p.pg()) as conn:
+        conn.execute("ALTER TABLE public.items ADD COLUMN coupon varchar(20)")
+    entry = p.mappings.tables[0].model_dump(mode="json", exclude_none=True)
+    entry["columns"].append({"name": "coupon", "column_type": "varchar(20)"})
+    p = replace(p, mappings=MappingSet((TableMapping.model_validate(entry),)))
+    with closing(p.pg()) as conn:
+        conn.execute(
+            "INSERT INTO public.items (id, name, updated_at, coupon) VALUES (1, 'a', now(), 'c')"
+        )
+    with closing(p.consumer()) as running, pytest.raises(MissingTargetColumnError) as stopped:
+        drive(running, lambda: False, timeout_s=30)
+    message = str(stopped.value)
+    assert f"{p.endpoints.mysql.database}.items: the mysql table " in message
+    assert "Unknown column 'coupon'" in message
+    assert "add the column in MySQL (the application's migration)" in message
+    assert mysql_rows(p, "SELECT count(*) FROM items") == [(0,)]

@@ -84,9 +84,10 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
     # 2. `make mappings-generate` reports the new columns and adds them to the entry
     capsys.readouterr()
     assert main(["mappings", "generate", "--database", db, "--out", str(folder)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     for column in ("coupon varchar(20)", "points int(10) unsigned", "tier enum("):
         assert f"new column: {db}.items.{column}" in out, out
+    assert "next: `make ddl` creates the new tables and adds the new columns" in err
     p = replace(p, mappings=load_mappings(folder))
 
     # a stream run on the new mappings before `ddl`: stops on the table, names it and the fix,

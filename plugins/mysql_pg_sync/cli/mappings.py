@@ -85,4 +85,12 @@ def _generate(args: argparse.Namespace) -> int:
         f"{unsupported} unsupported, in {time.perf_counter() - started:.2f} s",
         file=sys.stderr,
     )
+    if changed and (drift.new_columns or drift.new_tables):
+        # the stream reads the new mappings at its next run and stops on a column PostgreSQL
+        # lacks: the shorter this gap, the less it waits
+        print(
+            "next: `make ddl` creates the new tables and adds the new columns in PostgreSQL "
+            "(README, Operations: Add a table / Add a column)",
+            file=sys.stderr,
+        )
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_config import (
     ConnectorSettings,
+    RenderedConnector,
     postgres_heartbeat_table,
     render_connectors,
 )
@@ -153,7 +154,10 @@ def pipeline(
     mysql_ddl: list[str],
     pg_ddl: list[str],
     converter: str = "json",
+    drop_backfill_writes: bool = True,
 ) -> Iterator[Pipeline]:
+    """``drop_backfill_writes=False``: the PostgreSQL source as configured before it dropped
+    the backfill's writes (ADR 0012), so they reach the consumer."""
     grant_applier_privileges(mysql_admin, pg_admin, pg_db.database, endpoints.postgres.user)
     admin_m = mysql_connect(replace(mysql_admin, database=mysql_db.database), autocommit=True)
     for sql in mysql_ddl:
@@ -168,6 +172,8 @@ def pipeline(
     mapping_set = MappingSet(tuple(mappings))
     client = ConnectClient(endpoints.connect_url)
     rendered = render_connectors(mapping_set, ep, settings, "mariadb")
+    if not drop_backfill_writes:
+        rendered = [_without_backfill_filter(c) for c in rendered]
     config = StreamConfig(
         mysql_topic_prefix=settings.mysql_topic_prefix,
         pg_topic_prefix=settings.postgres_topic_prefix,
@@ -193,6 +199,14 @@ def pipeline(
         _drop_slot(pg_admin, settings.slot_name)
         # every topic of the pipeline (change topics, history, dead letters) starts so
         delete_topics(endpoints.kafka_bootstrap, [settings.prefix])
+
+
+def _without_backfill_filter(connector: RenderedConnector) -> RenderedConnector:
+    config = {k: v for k, v in connector.config.items() if not k.startswith("transforms.dropb")}
+    config["transforms"] = ",".join(
+        t for t in config["transforms"].split(",") if t != "dropbackfill"
+    )
+    return replace(connector, config=config)
 
 
 def _drop_slot(pg_admin: DatabaseEndpoint, slot: str) -> None:

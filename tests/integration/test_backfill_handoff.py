@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from tests.integration.test_backfill import (
@@ -27,6 +28,7 @@ from tests.integration.test_backfill import (
 
 from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -234,22 +236,41 @@ def test_copy_under_writes_then_replay_equals_mysql(
             consumer.close()
 
 
-def test_copied_rows_come_back_only_as_dropped_echoes(
+@pytest.mark.parametrize("at_source", [True, False], ids=["dropped_at_source", "old_connector"])
+def test_copied_rows_never_come_back_to_mysql(
     endpoints: Endpoints,
     mysql_db: DatabaseEndpoint,
     pg_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
     pg_admin: DatabaseEndpoint,
     tmp_path: Path,
+    at_source: bool,
 ) -> None:
-    """A two-way table: PostgreSQL's CDC sees every copied row, tagged with our origin, so the
-    stream drops them all as echoes and applies nothing back to MySQL."""
-    from tests.integration.stream_harness import ITEMS_MYSQL, ITEMS_PG, items_mapping, pipeline
+    """A two-way table: PostgreSQL's CDC sees every copied row, written under the backfill's
+    replication origins. The PostgreSQL source drops them before Kafka (ADR 0012); a connector
+    configured without that transform sends them, and the stream drops them all as echoes.
+    Either way nothing is applied back to MySQL."""
+    from tests.integration.stream_harness import (
+        ITEMS_MYSQL,
+        ITEMS_PG,
+        items_mapping,
+        mysql_rows,
+        pipeline,
+    )
+    from tests.integration.test_connectors import captured_ids
 
     mapping = items_mapping(mysql_db.database)
     assert mapping.direction == "both"
     with pipeline(
-        endpoints, mysql_db, pg_db, mysql_admin, pg_admin, [mapping], [ITEMS_MYSQL], [ITEMS_PG]
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [mapping],
+        [ITEMS_MYSQL],
+        [ITEMS_PG],
+        drop_backfill_writes=at_source,
     ) as p:
         seed = p.mysql()
         seed.cursor().executemany(
@@ -265,11 +286,15 @@ def test_copied_rows_come_back_only_as_dropped_echoes(
             reports_dir=tmp_path,
         )
         run_all(bf, RunOptions(chunk_rows=400, batch_rows=200, max_parallel=2))
+        # the PostgreSQL app's write after the copy: its event follows the copy's in the WAL
+        with p.pg() as pg:
+            pg.execute("INSERT INTO items VALUES (5000, 'app', 1, 1, now(), NULL)")
         consumer = p.consumer()
         echoes = applied = 0
         try:
             deadline = time.monotonic() + 120
-            while echoes < 1200 and time.monotonic() < deadline:
+            while not mysql_rows(p, "SELECT id FROM items WHERE id = 5000"):
+                assert time.monotonic() < deadline, "the app's write never reached MySQL"
                 summary = consumer.run(max_seconds=2)
                 echoes += summary.echoes
                 applied += summary.applied
@@ -278,5 +303,12 @@ def test_copied_rows_come_back_only_as_dropped_echoes(
             applied += summary.applied
         finally:
             consumer.close()
-    assert echoes == 1200
-    assert applied == 0
+        topic = change_topic(p.settings.postgres_topic_prefix, "public", "items")
+        on_kafka = captured_ids(endpoints.kafka_bootstrap, topic)
+    assert applied == 1  # the app's row; its own echo from MySQL is the one echo below
+    if at_source:
+        assert echoes == 1
+        assert on_kafka == {5000}
+    else:
+        assert echoes == 1201
+        assert on_kafka == {*range(1, 1201), 5000}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from tests.integration.stream_harness import (
     Pipeline,
     drive,
     wait_until,
 )
 
+from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.backfill.state import set_table_state
 from mysql_pg_sync.cdc.consumer import FenceMovedError
 from mysql_pg_sync.cdc.loop_guard import LoopTags
@@ -19,17 +19,12 @@ from mysql_pg_sync.cdc.targets import PostgresTarget
 
 
 def _end_offsets(p: Pipeline, topic: str) -> dict[str, int]:
-    probe = Consumer({"bootstrap.servers": p.endpoints.kafka_bootstrap, "group.id": "probe"})
+    """As the backfill records them (it waits out a partition that has no leader yet)."""
+    reader = kafka_end_offsets(p.endpoints.kafka_bootstrap)
     try:
-        meta = probe.list_topics(topic, timeout=10).topics[topic]
-        if meta.error is not None:
-            return {}
-        return {
-            str(n): probe.get_watermark_offsets(TopicPartition(topic, n), timeout=10)[1]
-            for n in meta.partitions
-        }
+        return dict(reader(topic)[topic])
     finally:
-        probe.close()
+        reader.close()
 
 
 def test_backfilling_table_is_paused_then_replays_from_the_recorded_position(

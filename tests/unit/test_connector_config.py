@@ -17,6 +17,9 @@ from mysql_pg_sync.cdc.connector_config import (
     render_postgres_source,
 )
 from mysql_pg_sync.cdc.connector_lifecycle import config_differs
+from mysql_pg_sync.cdc.events import ChangeEvent
+from mysql_pg_sync.cdc.loop_guard import LoopTags, backfill_origin, is_echo, origin_pool
+from mysql_pg_sync.cdc.service import config_from_env
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.settings import endpoints_from_env
@@ -108,8 +111,49 @@ def test_zero_dates_of_not_null_date_and_datetime_columns_go_to_the_converter() 
     pg = render_postgres_source(mappings, ENDPOINTS, SETTINGS).config
     assert pg["event.converting.failure.handling.mode"] == "fail"
     for source in (config, pg):  # a NULL must not become the column's DEFAULT on the way
-        assert source["transforms"] == "dropdefaults"
+        assert source["transforms"].split(",")[-1] == "dropdefaults"
         assert source["transforms.dropdefaults.type"] == "local.mysqlpgsync.DropSchemaDefaults"
+
+
+def test_the_postgres_source_drops_the_backfill_s_writes_and_keeps_the_stream_s() -> None:
+    settings = ConnectorSettings.from_env({"MPS_PG_ORIGIN": "sync_b", "MPS_GTID_DOMAIN": "42"})
+    assert settings.tags == LoopTags(pg_origin="sync_b", mariadb_gtid_domain=42)
+    assert config_from_env({"MPS_PG_ORIGIN": "sync_b", "MPS_GTID_DOMAIN": "42"}).tags == (
+        settings.tags
+    )
+    mysql, pg = (c.config for c in render_connectors(MAPPINGS, ENDPOINTS, settings, "mariadb"))
+    # first: a dropped event is not copied by the other transform
+    assert pg["transforms"] == "dropbackfill,dropdefaults"
+    assert pg["transforms.dropbackfill.type"] == "local.mysqlpgsync.DropOriginWrites"
+    assert pg["transforms.dropbackfill.origin"] == "sync_b_backfill"
+    assert mysql["transforms"] == "dropdefaults"  # the backfill never writes MySQL
+
+
+def test_the_guard_knows_the_backfill_s_origins_as_echoes() -> None:
+    tags = LoopTags(pg_origin="sync_b")
+    assert origin_pool(backfill_origin("sync_b"), 3) == [
+        "sync_b_backfill",
+        "sync_b_backfill_1",
+        "sync_b_backfill_2",
+    ]
+    for origin, echo in (
+        ("sync_b", True),
+        ("sync_b_7", True),
+        ("sync_b_backfill", True),
+        ("sync_b_backfill_31", True),
+        ("sync_b_backfillx", False),
+        ("sync_b_backfill_", False),
+        ("sync_bx", False),
+        ("other", False),
+        (None, False),
+    ):
+        event = ChangeEvent("postgres", "public", "t", "c", {}, None, {"id": 1}, 0, origin=origin)
+        assert is_echo(event, tags) is echo, origin
+
+
+def test_a_gtid_domain_that_is_not_a_number_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"MPS_GTID_DOMAIN='x7' is not a whole number"):
+        ConnectorSettings.from_env({"MPS_GTID_DOMAIN": "x7"})
 
 
 def test_passwords_are_config_provider_references_only() -> None:

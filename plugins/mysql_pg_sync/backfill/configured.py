@@ -5,6 +5,7 @@ from __future__ import annotations
 from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.runner import Backfill
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
+from mysql_pg_sync.cdc.loop_guard import backfill_origin, tags_from_env
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import Endpoints, mappings_dir, reports_dir
 
@@ -23,4 +24,5 @@ def configured_backfill(endpoints: Endpoints, *, require_capture: bool = True) -
         capture_check=check,
         position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
         reports_dir=reports_dir(),
+        write_origin=backfill_origin(tags_from_env().pg_origin),
     )

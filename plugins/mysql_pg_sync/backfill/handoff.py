@@ -138,7 +138,7 @@ class KafkaEndOffsets:
         self._consumer: Any = None
 
     def __call__(self, topic: str) -> KafkaPosition:
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
+        from confluent_kafka import Consumer, KafkaException
 
         with self._lock:
             if self._consumer is None:
@@ -150,21 +150,32 @@ class KafkaEndOffsets:
                     }
                 )
             consumer = self._consumer
-            try:
-                metadata = consumer.list_topics(topic, timeout=self.timeout_s)
-                found = metadata.topics.get(topic)
-                if found is None or found.error is not None or not found.partitions:
-                    # No event yet (snapshot.mode=no_data): replay starts at each partition's start
-                    return {topic: {}}
-                position: dict[str, int] = {}
-                for partition in sorted(found.partitions):
-                    _low, high = consumer.get_watermark_offsets(
-                        TopicPartition(topic, partition), timeout=self.timeout_s, cached=False
-                    )
-                    position[str(partition)] = int(high)
-                return {topic: position}
-            except KafkaException as exc:
-                raise HandoffError(f"cannot read Kafka end offsets of {topic}: {exc}") from None
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                try:
+                    return self._read(consumer, topic)
+                except KafkaException as exc:
+                    # a topic `connectors apply` has just made may have no leader for a moment
+                    if exc.args[0].retriable() and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                        continue
+                    raise HandoffError(f"cannot read Kafka end offsets of {topic}: {exc}") from None
+
+    def _read(self, consumer: Any, topic: str) -> KafkaPosition:
+        from confluent_kafka import TopicPartition
+
+        metadata = consumer.list_topics(topic, timeout=self.timeout_s)
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None or not found.partitions:
+            # No event yet (snapshot.mode=no_data): replay starts at each partition's start
+            return {topic: {}}
+        position: dict[str, int] = {}
+        for partition in sorted(found.partitions):
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=self.timeout_s, cached=False
+            )
+            position[str(partition)] = int(high)
+        return {topic: position}
 
     def close(self) -> None:
         with self._lock:

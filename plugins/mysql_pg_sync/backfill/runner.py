@@ -41,7 +41,7 @@ from mysql_pg_sync.backfill.target import (
     truncate_targets,
 )
 from mysql_pg_sync.backfill.writer import TargetSpec, close_writer_session, write_chunk
-from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, origin_pool
+from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, backfill_origin, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
@@ -52,6 +52,7 @@ from mysql_pg_sync.types.convert import Stats
 
 log = logging.getLogger(__name__)
 PLAN_THREADS = 4  # tables planned (key walks) at once: each holds a MySQL and a PostgreSQL session
+BACKFILL_ORIGIN = backfill_origin(DEFAULT_ORIGIN)  # the COPY sessions' origin pool (ADR 0012)
 
 Mode = Literal["create_missing", "resume", "reload"]
 MODES: tuple[Mode, ...] = ("create_missing", "resume", "reload")
@@ -208,15 +209,15 @@ class Backfill:
         capture_check: handoff.CaptureCheck,
         position_reader: handoff.PositionReader,
         reports_dir: Path,
-        write_origin: str | None = DEFAULT_ORIGIN,
+        write_origin: str | None = BACKFILL_ORIGIN,
     ) -> None:
         self.endpoints = endpoints
         self.mappings = mappings
         self.capture_check = capture_check
         self.position_reader = position_reader
         self.reports_dir = reports_dir
-        # Each COPY session leases an origin of the loop guard's pool, so the copied rows come
-        # back from PostgreSQL's CDC as echoes the stream drops (docs/backfill.md).
+        # Each COPY session leases an origin of the backfill's pool: the PostgreSQL source drops
+        # the copied rows' events, and the stream drops any that pass (docs/backfill.md).
         self.origins = origin_pool(write_origin) if write_origin else []
         # prepare_all runs tables side by side; their DDL shares schemas and may race on
         # CREATE SCHEMA IF NOT EXISTS (not safe between concurrent transactions)

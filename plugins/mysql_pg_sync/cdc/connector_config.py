@@ -12,12 +12,13 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from mysql_pg_sync.cdc.loop_guard import LoopTags, backfill_origin, tags_from_env
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.names import HEARTBEAT_TABLE, SIGNAL_TABLE
@@ -66,6 +67,7 @@ class ConnectorSettings:
     errors_max_retries: int = DEFAULT_ERRORS_MAX_RETRIES
     converter: Converter = "json"
     templates_dir: Path = DEFAULT_TEMPLATES
+    tags: LoopTags = field(default_factory=LoopTags)  # the backfill's: dropped at the source
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", self.prefix):
@@ -76,7 +78,8 @@ class ConnectorSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConnectorSettings:
-        """``MPS_CONNECTOR_PREFIX``, ``MPS_CONNECT_SECRETS_FILE``, ``MPS_CONNECT_CONVERTER``."""
+        """``MPS_CONNECTOR_PREFIX``, ``MPS_CONNECT_SECRETS_FILE``, ``MPS_CONNECT_CONVERTER``,
+        and the loop tags (``MPS_PG_ORIGIN``, ``MPS_GTID_DOMAIN``)."""
         env = os.environ if env is None else env
         converter = env.get("MPS_CONNECT_CONVERTER", "json")
         if converter not in ("json", "avro", "worker"):
@@ -88,6 +91,7 @@ class ConnectorSettings:
             prefix=env.get("MPS_CONNECTOR_PREFIX", "mps"),
             secrets_file=env.get("MPS_CONNECT_SECRETS_FILE") or str(DEFAULT_SECRETS_FILE),
             converter=converter,  # type: ignore[arg-type]  # checked just above
+            tags=tags_from_env(env),
         )
 
     @property
@@ -332,6 +336,7 @@ def render_postgres_source(
         "heartbeat_query": postgres_heartbeat_query(),
         "signal_table": signal,
         "errors_max_retries": str(settings.errors_max_retries),
+        "backfill_origin": backfill_origin(settings.tags.pg_origin),
     }
     config = _render(settings, "postgres_source.yaml", values, endpoints)
     return RenderedConnector(

@@ -9,6 +9,13 @@ The applier tags its writes natively and the guard drops events that carry the t
 - MySQL 8.4: tagged GTIDs (``gtid_next = 'AUTOMATIC:<tag>'``); ``source.gtid`` reads
   ``<uuid>:<tag>:<n>``.
 
+The backfill's COPY sessions use origins of their own (``<origin>_backfill``, ``_1`` ...), and
+the PostgreSQL source drops their events before Kafka with our transform
+(``stack/java/DropOriginWrites.java``, ADR 0012): a 50 GB copy is not sent through Kafka to be
+dropped here. The stream's own echoes still come here, because the batcher needs them (see
+:class:`mysql_pg_sync.cdc.batch.MicroBatcher`). This guard also catches the backfill's events
+from a connector configured without the transform.
+
 Fallback for servers with none of these (documented, not the default): the applier writes a row to
 a marker table in the same transaction, and the consumer drops every event of a transaction that
 contains a marker change (Debezium's transaction metadata groups them). Independently of tagging,
@@ -18,9 +25,12 @@ slips through dies there instead of bouncing.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mysql_pg_sync.cdc.events import ChangeEvent
+from mysql_pg_sync.errors import ConfigError
 
 DEFAULT_ORIGIN = "mysql_pg_sync"
 DEFAULT_GTID_DOMAIN = 77
@@ -36,6 +46,30 @@ class LoopTags:
     mysql_gtid_tag: str = DEFAULT_GTID_TAG
 
 
+def tags_from_env(env: Mapping[str, str] | None = None) -> LoopTags:
+    """``MPS_PG_ORIGIN`` and ``MPS_GTID_DOMAIN``: every writer of the sync (stream, backfill,
+    repairs) and the source connectors' filter must agree on them."""
+    env = os.environ if env is None else env
+    domain = env.get("MPS_GTID_DOMAIN") or str(DEFAULT_GTID_DOMAIN)
+    try:
+        mariadb_gtid_domain = int(domain)
+    except ValueError:
+        raise ConfigError(f"MPS_GTID_DOMAIN={domain!r} is not a whole number") from None
+    return LoopTags(
+        pg_origin=env.get("MPS_PG_ORIGIN") or DEFAULT_ORIGIN,
+        mariadb_gtid_domain=mariadb_gtid_domain,
+    )
+
+
+BACKFILL_SUFFIX = "_backfill"
+
+
+def backfill_origin(origin: str) -> str:
+    """The base of the backfill writers' origins: apart from the stream's, so the PostgreSQL
+    source can drop the copy's events and keep the stream's echoes."""
+    return origin + BACKFILL_SUFFIX
+
+
 def origin_pool(origin: str, size: int = 32) -> list[str]:
     """Origin names for concurrent appliers: PostgreSQL lets one session use an origin at a time."""
     return [origin] + [f"{origin}_{n}" for n in range(1, size)]
@@ -48,9 +82,10 @@ def is_echo(event: ChangeEvent, tags: LoopTags) -> bool:
         if not origin:
             return False
         base = tags.pg_origin
-        return origin == base or (
-            origin.startswith(base + "_") and origin[len(base) + 1 :].isdigit()
-        )
+        if not origin.startswith(base):
+            return False
+        rest = origin[len(base) :].removeprefix(BACKFILL_SUFFIX)
+        return rest == "" or (rest[:1] == "_" and rest[1:].isdigit())
     gtid = event.gtid
     if not gtid:
         return False

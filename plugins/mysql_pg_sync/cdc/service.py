@@ -16,7 +16,6 @@ from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.consumer import RunSummary, StreamConfig, StreamConsumer
-from mysql_pg_sync.cdc.loop_guard import LoopTags
 from mysql_pg_sync.cdc.metrics import service_metrics
 from mysql_pg_sync.cdc.targets import is_connection_lost
 from mysql_pg_sync.errors import ConfigError
@@ -60,10 +59,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
         max_batch_ms=_int(env, "MPS_STREAM_BATCH_MS", base.max_batch_ms),
         kafka_overrides=tuple(overrides),
         value_format="avro" if connectors.converter == "avro" else "json",
-        tags=LoopTags(
-            pg_origin=env.get("MPS_PG_ORIGIN") or base.tags.pg_origin,
-            mariadb_gtid_domain=_int(env, "MPS_GTID_DOMAIN", base.tags.mariadb_gtid_domain),
-        ),
+        tags=connectors.tags,
     )
 
 

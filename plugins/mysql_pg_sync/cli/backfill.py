@@ -33,6 +33,7 @@ from mysql_pg_sync.backfill.verify import (
     add_to_report,
     verify_tables,
 )
+from mysql_pg_sync.cdc.loop_guard import backfill_origin, tags_from_env
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, reports_dir
 
@@ -81,6 +82,7 @@ def build(args: argparse.Namespace) -> Backfill:
         capture_check=check,
         position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
         reports_dir=reports_dir(),
+        write_origin=backfill_origin(tags_from_env().pg_origin),
     )
 
 

@@ -276,7 +276,7 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
         default = plan_default(mapping, column)
         clauses.append(f"ADD COLUMN {_column_sql(mapping, column, default.sql)}")
         for notice in default.notices:
-            notes.append(f"{column.pg_name}: {' '.join(notice.split())}")
+            notes.append(" ".join(f"{column.pg_name}: {notice}".split()))  # one comment line
             log.warning("%s.%s: %s", mapping.name, column.name, notice)
     for column in missing:
         checks = _mysql_domain_checks(mapping, column)
@@ -287,7 +287,47 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
         return []
     comment = "".join(f"-- {note}\n" for note in notes)
     statements.append(f"{comment}ALTER TABLE {table}\n  " + ",\n  ".join(clauses))
+    for column in missing:
+        if column.auto_increment and _base(column.pg_type) not in _IDENTITY_TYPES:
+            seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
+            statements.append(
+                f"ALTER SEQUENCE {seq} OWNED BY {table}.{pg.quote_ident(column.pg_name)}"
+            )
     return statements
+
+
+def unfilled_columns(mapping: TableMapping, present: Collection[str]) -> list[str]:
+    """Why each NOT NULL column :func:`add_columns_sql` would add gets no value in the rows the
+    table already has (PostgreSQL then refuses the ALTER), with the fix; empty when none."""
+    found = []
+    for column in mapping.synced_columns():
+        if column.pg_name in present or column.auto_increment:
+            continue
+        default = plan_default(mapping, column)
+        nullable = column.nullable or zero_date_as_null(column, mapping.values)
+        if default.sql is not None or (nullable and column.name not in mapping.key):
+            continue
+        if column.parsed_default is not None:
+            why = (
+                f"MySQL's default {column.default} is not carried (each row has its own value)"
+                ": set the column's `default` in the mapping to a placeholder PostgreSQL holds, "
+                "run ddl, then reconcile the table with repair on to copy MySQL's values"
+            )
+        elif column.kind == "enum" and column.values:
+            why = (
+                f"MySQL gave its existing rows the first member, {column.values[0]!r}: set the "
+                f"column's `default` in the mapping to \"'{column.values[0]}'\""
+            )
+        else:
+            why = (
+                "MySQL gave its existing rows the type's implicit default ('' for strings, 0 "
+                "for numbers): set the column's `default` in the mapping to that value "
+                "(SELECT DISTINCT on the MySQL column shows it)"
+            )
+        found.append(
+            f"NOT NULL column {column.pg_name!r} has no default for the existing rows; {why}"
+        )
+    return found
 
 
 def _sql_comment(notices: Sequence[str]) -> str:

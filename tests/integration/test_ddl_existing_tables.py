@@ -72,18 +72,36 @@ def test_a_not_null_column_without_a_default_on_a_table_with_rows_says_what_to_s
         {"name": "name", "column_type": "varchar(10)"},
         {"name": "email", "column_type": "varchar(80)"},
         {"name": "code", "column_type": "varchar(8)", "nullable": False},  # MySQL filled ''
+        {"name": "tier", "column_type": "enum('basic','gold')", "nullable": False},
     ]
     folder = _mappings(tmp_path / "m", columns)
     assert main(["ddl", "--mappings", str(folder)]) == 1
     err = capsys.readouterr().err
-    assert 'column "code" of relation "accounts" contains null values' in err
-    assert "set that column's `default` in its mapping" in err
+    assert "NOT NULL column 'code' has no default for the existing rows" in err
+    assert "implicit default ('' for strings, 0 for numbers)" in err
+    assert "NOT NULL column 'tier' has no default for the existing rows" in err
+    assert "MySQL gave its existing rows the first member, 'basic'" in err
+    assert "nothing was applied" in err
     assert _columns(accounts) == [("id", "integer"), ("name", "character varying")]
 
     columns[2]["default"] = "''"  # what MySQL gave its rows
+    columns[3]["default"] = "'basic'"
     _mappings(tmp_path / "m", columns)
     assert main(["ddl", "--mappings", str(folder)]) == 0
-    assert [c for c, _ in _columns(accounts)] == ["id", "name", "email", "code"]
+    assert [c for c, _ in _columns(accounts)] == ["id", "name", "email", "code", "tier"]
     with pg_connect(accounts) as conn:
-        rows = conn.execute("SELECT id, email, code FROM public.accounts ORDER BY id").fetchall()
-    assert rows == [(1, None, ""), (2, None, "")]
+        rows = conn.execute(
+            "SELECT id, email, code, tier::text FROM public.accounts ORDER BY id"
+        ).fetchall()
+    assert rows == [(1, None, "", "basic"), (2, None, "", "basic")]
+
+
+def test_an_empty_table_takes_a_not_null_column_without_a_default(
+    pg_db: DatabaseEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPS_PG_DATABASE", pg_db.database)
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.accounts (id integer PRIMARY KEY)")
+    columns = [{"name": "code", "column_type": "varchar(8)", "nullable": False}]
+    assert main(["ddl", "--mappings", str(_mappings(tmp_path / "m", columns))]) == 0
+    assert _columns(pg_db) == [("id", "integer"), ("code", "character varying")]

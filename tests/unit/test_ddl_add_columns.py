@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from mysql_pg_sync.ddl import add_columns_sql, plan_ddl
+import pytest
+import yaml
+
+from mysql_pg_sync.cli import main
+from mysql_pg_sync.ddl import add_columns_sql, plan_ddl, unfilled_columns
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 pytestmark = pytest.mark.unit
@@ -72,3 +76,69 @@ def test_the_plan_alters_an_existing_table_and_creates_a_missing_one() -> None:
     assert 'CREATE TABLE IF NOT EXISTS "public"."orders"' not in plan
     assert 'ALTER TABLE "public"."orders"\n  ADD COLUMN "coupon"' in plan
     assert 'CREATE TABLE IF NOT EXISTS "public"."carts"' in plan
+
+
+def test_a_new_auto_increment_column_s_sequence_is_owned_by_it() -> None:
+    mapping = TableMapping.model_validate(
+        {
+            "source": "app.t",
+            "target": "public.t",
+            "key": ["id"],
+            "columns": [
+                {"name": "id", "column_type": "int(11)", "nullable": False},
+                {
+                    "name": "n",
+                    "column_type": "bigint(20) unsigned",
+                    "nullable": False,
+                    "auto_increment": True,
+                },
+            ],
+        }
+    )
+    statements = add_columns_sql(mapping, {"id"})
+    assert statements[0] == 'CREATE SEQUENCE IF NOT EXISTS "public"."t_n_seq"'
+    assert statements[-1] == 'ALTER SEQUENCE "public"."t_n_seq" OWNED BY "public"."t"."n"'
+
+
+def test_not_null_columns_no_value_fills_say_why_and_what_to_set() -> None:
+    mapping = TableMapping.model_validate(
+        {
+            "source": "app.t",
+            "target": "public.t",
+            "key": ["id"],
+            "columns": [
+                {"name": "id", "column_type": "int(11)", "nullable": False},
+                {"name": "code", "column_type": "varchar(8)", "nullable": False},
+                {"name": "tier", "column_type": "enum('basic','gold')", "nullable": False},
+                {
+                    "name": "token",
+                    "column_type": "char(36)",
+                    "nullable": False,
+                    "default": "uuid()",
+                },
+                {"name": "n", "column_type": "int(11)", "nullable": False, "default": "0"},
+                {"name": "maybe", "column_type": "int(11)"},
+            ],
+        }
+    )
+    found = unfilled_columns(mapping, {"id"})
+    assert [f.split("'")[1] for f in found] == ["code", "tier", "token"]
+    assert "implicit default" in found[0]
+    assert "the first member, 'basic'" in found[1]
+    assert "MySQL's default uuid() is not carried" in found[2]
+    assert "reconcile the table with repair on" in found[2]
+    assert unfilled_columns(mapping, {"id", "code", "tier", "token"}) == []
+
+
+def test_as_new_prints_every_create_table_without_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPS_PG_PORT", "1")  # nothing listens there: it must not connect
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "app.orders.yaml").write_text(
+        yaml.safe_dump([_orders().model_dump(mode="json", exclude_none=True)])
+    )
+    assert main(["ddl", "--mappings", str(folder), "--dry-run", "--as-new"]) == 0
+    assert 'CREATE TABLE IF NOT EXISTS "public"."orders"' in capsys.readouterr().out
+    assert main(["ddl", "--mappings", str(folder), "--as-new"]) == 2

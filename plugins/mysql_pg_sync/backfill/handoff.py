@@ -153,26 +153,31 @@ class KafkaEndOffsets:
             deadline = time.monotonic() + self.timeout_s
             while True:
                 try:
-                    return self._read(consumer, topic)
+                    return self._read(consumer, topic, deadline)
                 except KafkaException as exc:
                     # a topic `connectors apply` has just made may have no leader for a moment
-                    if exc.args[0].retriable() and time.monotonic() < deadline:
+                    if _leader_pending(exc) and time.monotonic() < deadline:
                         time.sleep(0.2)
                         continue
                     raise HandoffError(f"cannot read Kafka end offsets of {topic}: {exc}") from None
 
-    def _read(self, consumer: Any, topic: str) -> KafkaPosition:
-        from confluent_kafka import TopicPartition
+    def _read(self, consumer: Any, topic: str, deadline: float) -> KafkaPosition:
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-        metadata = consumer.list_topics(topic, timeout=self.timeout_s)
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        metadata = consumer.list_topics(topic, timeout=left())
         found = metadata.topics.get(topic)
         if found is None or found.error is not None or not found.partitions:
             # No event yet (snapshot.mode=no_data): replay starts at each partition's start
             return {topic: {}}
         position: dict[str, int] = {}
         for partition in sorted(found.partitions):
+            if found.partitions[partition].leader < 0:
+                raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE))
             _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=self.timeout_s, cached=False
+                TopicPartition(topic, partition), timeout=left(), cached=False
             )
             position[str(partition)] = int(high)
         return {topic: position}
@@ -182,6 +187,21 @@ class KafkaEndOffsets:
             consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.close()
+
+
+def _leader_pending(exc: BaseException) -> bool:
+    """A partition whose leader is still being elected, or a broker that has not caught up
+    (librdkafka marks none of these retriable on these calls)."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in (
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    )
 
 
 def kafka_end_offsets(bootstrap: str, timeout_s: float = 10.0) -> KafkaEndOffsets:

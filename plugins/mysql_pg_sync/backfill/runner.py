@@ -52,7 +52,9 @@ from mysql_pg_sync.types.convert import Stats
 
 log = logging.getLogger(__name__)
 PLAN_THREADS = 4  # tables planned (key walks) at once: each holds a MySQL and a PostgreSQL session
-BACKFILL_ORIGIN = backfill_origin(DEFAULT_ORIGIN)  # the COPY sessions' origin pool (ADR 0012)
+# the COPY sessions' origin pool (ADR 0012) when the caller gives none; the DAG and the CLI
+# pass the one of MPS_PG_ORIGIN (loop_guard.tags_from_env)
+BACKFILL_ORIGIN = backfill_origin(DEFAULT_ORIGIN)
 
 Mode = Literal["create_missing", "resume", "reload"]
 MODES: tuple[Mode, ...] = ("create_missing", "resume", "reload")

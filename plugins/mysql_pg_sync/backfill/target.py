@@ -300,8 +300,9 @@ class ExistingTargets:
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
     """The existing target tables of ``chosen`` and their problems (a retyped column, an
-    unmapped NOT NULL column without a default, no unique index on the key); a mapped column
-    a table lacks is not a problem, ``ddl`` adds it."""
+    unmapped NOT NULL column without a default, no unique index on the key, a NOT NULL column
+    to add that no value fills in the rows there); a mapped column a table lacks is not a
+    problem, ``ddl`` adds it."""
     columns: dict[str, set[str]] = {}
     problems: dict[str, list[str]] = {}
     for mapping in chosen:
@@ -314,6 +315,14 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
         found = incompatibilities(
             mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
         )
+        unfilled = ddl.unfilled_columns(mapping, existing)
+        if unfilled and _has_rows(conn, mapping):
+            found += unfilled
         if found:
             problems[mapping.name] = found
     return ExistingTargets(columns, problems)
+
+
+def _has_rows(conn: psycopg.Connection[Any], mapping: TableMapping) -> bool:
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone() == (True,)

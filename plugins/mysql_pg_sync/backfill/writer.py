@@ -34,6 +34,7 @@ from mysql_pg_sync.backfill.state import (
     ChunkResult,
     key_json,
 )
+from mysql_pg_sync.cdc.loop_guard import origin_capacity_message
 from mysql_pg_sync.connections import pg_conninfo
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import PreflightError
@@ -168,15 +169,17 @@ def _numbered(sql: str) -> str:
 
 _IN_USE = "55006"  # object_in_use: another session holds this replication origin
 _UNDEFINED = "42704"  # undefined_object: the origin was never created
+_NO_STATE_LEFT = "53400"  # configuration_limit_exceeded: no replication state entry is free
 
 
 def tag_session(conn: Any, cur: Any, origins: Sequence[str]) -> str | None:
     """Mark the session's writes as ours with the first free replication origin of ``origins``.
 
-    CDC then reports the copied rows with that origin and the stream drops them as echoes, so a
-    50 GB copy is not sent back to MySQL. PostgreSQL 15 lets one session hold an origin at a
-    time, so parallel chunk writers (and the stream's appliers) each lease their own name from
-    the pool that the loop guard recognises. Returns the origin used (None: tagging is off).
+    CDC then reports the copied rows with that origin: the PostgreSQL source drops them before
+    Kafka (ADR 0012), and the stream drops any that pass as echoes, so a 50 GB copy is not sent
+    back to MySQL. PostgreSQL 15 lets one session hold an origin at a time, so parallel chunk
+    writers each lease their own name from the backfill's pool (apart from the stream's).
+    Returns the origin used (None: tagging is off).
     """
     for name in origins:
         for attempt in range(2):
@@ -189,6 +192,8 @@ def tag_session(conn: Any, cur: Any, origins: Sequence[str]) -> str | None:
                 state = getattr(exc, "sqlstate", None)
                 if state == _IN_USE:
                     break
+                if state == _NO_STATE_LEFT:
+                    raise PreflightError(origin_capacity_message(name, origins[0])) from None
                 if state == _UNDEFINED and attempt == 0:
                     _create_origin(conn, cur, name)
                     continue

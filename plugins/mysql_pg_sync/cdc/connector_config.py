@@ -67,7 +67,7 @@ class ConnectorSettings:
     errors_max_retries: int = DEFAULT_ERRORS_MAX_RETRIES
     converter: Converter = "json"
     templates_dir: Path = DEFAULT_TEMPLATES
-    tags: LoopTags = field(default_factory=LoopTags)  # the backfill's: dropped at the source
+    tags: LoopTags = field(default_factory=LoopTags)  # the sync's writers' (ADR 0003, 0012)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", self.prefix):

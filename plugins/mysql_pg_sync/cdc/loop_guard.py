@@ -70,6 +70,20 @@ def backfill_origin(origin: str) -> str:
     return origin + BACKFILL_SUFFIX
 
 
+def origin_capacity_message(name: str, base: str) -> str:
+    """What to do when PostgreSQL has no replication-state entry left for another origin
+    (SQLSTATE 53400). Each origin ever set up in a session keeps an entry until it is dropped,
+    and there are ``max_replication_slots`` of them, shared with the slots."""
+    return (
+        f"PostgreSQL has no free replication state for origin {name!r}: each origin the sync "
+        "has used (the stream's, the backfill's) keeps one until it is dropped, and there are "
+        "max_replication_slots of them. Raise max_replication_slots (slots + stream appliers + "
+        "the backfill's max parallel chunks, and restart PostgreSQL), or drop origins no "
+        "session uses: SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin "
+        f"WHERE roname LIKE '{base}%' (as a superuser, with nothing of the sync running)"
+    )
+
+
 def origin_pool(origin: str, size: int = 32) -> list[str]:
     """Origin names for concurrent appliers: PostgreSQL lets one session use an origin at a time."""
     return [origin] + [f"{origin}_{n}" for n in range(1, size)]

@@ -16,7 +16,7 @@ import MySQLdb
 import psycopg
 
 from mysql_pg_sync.cdc import apply_sql
-from mysql_pg_sync.cdc.loop_guard import LoopTags, origin_pool
+from mysql_pg_sync.cdc.loop_guard import LoopTags, origin_capacity_message, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.dialects import postgres as pg_dialect
@@ -180,6 +180,9 @@ class PostgresTarget:
                 return name
             except psycopg.errors.ObjectInUse:
                 self.conn.rollback()
+            except psycopg.errors.ConfigurationLimitExceeded:
+                self.conn.rollback()
+                raise PreflightError(origin_capacity_message(name, tags.pg_origin)) from None
             except psycopg.errors.UndefinedObject:
                 self.conn.rollback()
                 try:

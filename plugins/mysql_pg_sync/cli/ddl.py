@@ -1,6 +1,8 @@
 """`ddl [--dry-run] [--tables ...] [--with-indexes] [--with-foreign-keys]`: create PG objects.
 
-Missing tables are created; an existing table gets the mapped columns it lacks. A column whose
+Missing tables are created; an existing table gets the mapped columns it lacks (so the plan
+reads PostgreSQL, also with ``--dry-run``; ``--dry-run --as-new`` prints every CREATE TABLE
+offline). A column whose
 type differs from the mapping is reported, not changed: changing a type rewrites the table and
 can fail on its rows, which is the operator's call.
 """
@@ -23,6 +25,12 @@ from mysql_pg_sync.settings import endpoints_from_env
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mappings", type=Path, default=Path("include/mappings"))
     parser.add_argument("--dry-run", action="store_true", help="print the SQL, run nothing")
+    parser.add_argument(
+        "--as-new",
+        action="store_true",
+        help="with --dry-run: print every table's CREATE TABLE (each default expression) as if "
+        "none existed, without connecting to PostgreSQL",
+    )
     parser.add_argument("--tables", nargs="+", help="db.table, schema.table or table names")
     parser.add_argument("--with-indexes", action="store_true", help="also secondary indexes")
     parser.add_argument(
@@ -35,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
     tables = mappings.select(args.tables) if args.tables else None
     chosen = chosen_tables(mappings, tables)
     options = DdlOptions(with_indexes=args.with_indexes, with_foreign_keys=args.with_foreign_keys)
+    if args.as_new:
+        if not args.dry_run:
+            print("ddl: --as-new only prints (add --dry-run)", file=sys.stderr)
+            return 2
+        for statement in plan_ddl(mappings, tables, options):
+            print(statement + ";")
+        return 0
     with pg_connect(endpoints_from_env().postgres) as conn:
         existing = read_existing(conn, chosen)
         conn.rollback()
@@ -57,12 +72,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         try:
             apply_ddl(conn, statements)
-        except psycopg.errors.NotNullViolation as exc:
+        except psycopg.errors.NotNullViolation as exc:  # rows written since the check
             print(
-                f"ddl: nothing was applied: {exc.diag.message_primary}. MySQL filled the existing "
-                "rows of a NOT NULL column without a DEFAULT with its implicit default ('' or 0); "
-                "set that column's `default` in its mapping to the value MySQL gave them (check "
-                "with SELECT DISTINCT on the MySQL column), then run ddl again",
+                f"ddl: nothing was applied: {exc.diag.message_primary}; set that column's "
+                "`default` in its mapping to the value MySQL gave its existing rows, then run "
+                "ddl again",
                 file=sys.stderr,
             )
             return 1

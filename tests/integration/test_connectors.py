@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from tests.integration.convergence.checks import high_watermark
 
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
@@ -583,9 +584,7 @@ def captured_ids(bootstrap: str, topic: str) -> set[int]:
     try:
         meta = consumer.list_topics(topic, timeout=5).topics[topic]
         parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in meta.partitions
-        }
+        ends = {p: high_watermark(consumer, TopicPartition(topic, p)) for p in meta.partitions}
         consumer.assign(parts)
         seen: set[int] = set()
         done = {p for p, end in ends.items() if end == 0}

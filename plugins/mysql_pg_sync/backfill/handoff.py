@@ -156,7 +156,7 @@ class KafkaEndOffsets:
                     return self._read(consumer, topic, deadline)
                 except KafkaException as exc:
                     # a topic `connectors apply` has just made may have no leader for a moment
-                    if _leader_pending(exc) and time.monotonic() < deadline:
+                    if leader_pending(exc) and time.monotonic() < deadline:
                         time.sleep(0.2)
                         continue
                     raise HandoffError(f"cannot read Kafka end offsets of {topic}: {exc}") from None
@@ -189,7 +189,7 @@ class KafkaEndOffsets:
             consumer.close()
 
 
-def _leader_pending(exc: BaseException) -> bool:
+def leader_pending(exc: BaseException) -> bool:
     """A partition whose leader is still being elected, or a broker that has not caught up
     (librdkafka marks none of these retriable on these calls)."""
     from confluent_kafka import KafkaError

@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests.integration.convergence.schema import TABLES, Table
 from tests.integration.stream_harness import Pipeline
 
+from mysql_pg_sync.backfill.handoff import leader_pending
 from mysql_pg_sync.connections import pg_connect
 
 
@@ -44,8 +45,7 @@ def consumer_lag(p: Pipeline) -> int:
             for pid in meta[name].partitions
         ]
         for tp in reader.committed(parts, timeout=30):
-            _, high = reader.get_watermark_offsets(tp, timeout=30)
-            lag += high - max(tp.offset, 0)
+            lag += high_watermark(reader, tp) - max(tp.offset, 0)
         return lag
     finally:
         reader.close()
@@ -221,9 +221,7 @@ def dead_letter_keys(p: Pipeline, expected: int, timeout_s: float = 30) -> list[
             return keys
         parts = meta[p.config.dead_letter_topic].partitions
         ends = {
-            pid: reader.get_watermark_offsets(
-                TopicPartition(p.config.dead_letter_topic, pid), timeout=30
-            )[1]
+            pid: high_watermark(reader, TopicPartition(p.config.dead_letter_topic, pid))
             for pid in parts
         }
         total = sum(ends.values())
@@ -275,7 +273,7 @@ def key_history(p: Pipeline, table: str, key: dict[str, Any]) -> list[str]:
                 continue
             for pid in meta[name].partitions:
                 tp = TopicPartition(name, pid, 0)
-                _, high = reader.get_watermark_offsets(tp, timeout=30)
+                high = high_watermark(reader, tp)
                 reader.assign([tp])
                 offset, deadline = -1, time.monotonic() + 60
                 while offset < high - 1 and time.monotonic() < deadline:
@@ -308,3 +306,16 @@ def _short(image: dict[str, Any] | None) -> str:
     if image is None:
         return "-"
     return ",".join(repr(v)[:16] for v in image.values())
+
+
+def high_watermark(reader: Any, tp: Any, timeout_s: float = 30) -> int:
+    """The partition's end offset, waiting out a leader still being elected (a topic made a
+    moment ago), as the backfill's own position reader does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(reader.get_watermark_offsets(tp, timeout=timeout_s)[1])
+        except KafkaException as exc:
+            if not leader_pending(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -610,19 +610,11 @@ class Applier:
     def _missing_column(self, plan: TablePlan, exc: BaseException) -> MissingTargetColumnError:
         """Not a dead letter: every change of the table would fail the same way until the
         column exists, and the stream can simply resume from them then."""
-        side = self.session.side
-        fix = (
-            "run `make ddl`, which adds the mapping's missing columns to existing PostgreSQL "
-            "tables (README, Operations: Add a column)"
-            if side == "postgres"
-            else "add the column in MySQL (the application's migration), or exclude it in the "
-            "mapping"
-        )
         return MissingTargetColumnError(
-            f"{plan.mapping.name}: the {side} table {plan.table_sql} lacks a column the mapping "
-            f"lists ({str(exc).splitlines()[0]}). Nothing of this batch was applied and its "
-            f"offsets stay uncommitted, so the stream resumes from these changes once the "
-            f"column exists: {fix}"
+            f"{plan.mapping.name}: the {self.session.side} table {plan.table_sql} lacks a column "
+            f"the mapping lists ({str(exc).splitlines()[0]}). Nothing of this batch was applied "
+            f"and its offsets stay uncommitted, so the stream resumes from these changes once "
+            f"the column exists: {self.session.missing_column_fix}"
         )
 
     def _savepoint(self) -> str:

@@ -120,6 +120,11 @@ class TargetSession(Protocol):
         """The table has no column of that name (the mapping lists one it lacks)."""
         ...
 
+    @property
+    def missing_column_fix(self) -> str:
+        """What the operator does when :meth:`lacks_column` holds."""
+        ...
+
     def state_writer(self) -> psycopg.Connection[Any] | None:
         """A connection in this target's transaction when the state schema (``mps_sync``)
         shares its database, so state rows commit or roll back with the target's writes."""
@@ -313,6 +318,11 @@ class PostgresTarget:
     def lacks_column(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UndefinedColumn)
 
+    missing_column_fix = (
+        "run `make ddl`, which adds the mapping's missing columns to existing PostgreSQL tables "
+        "(README, Operations: Add a column)"
+    )
+
     def state_writer(self) -> psycopg.Connection[Any] | None:
         return self.conn  # the state schema lives in the target PostgreSQL database (ADR 0005)
 
@@ -454,6 +464,10 @@ class MySQLTarget:
 
     def lacks_column(self, exc: BaseException) -> bool:
         return isinstance(exc, MySQLdb.OperationalError) and bool(exc.args) and exc.args[0] == 1054
+
+    missing_column_fix = (
+        "add the column in MySQL (the application's migration), or exclude it in the mapping"
+    )
 
     def state_writer(self) -> psycopg.Connection[Any] | None:
         return None  # the state schema is in PostgreSQL: no shared transaction with MySQL

@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.dry_run:
             print("ddl: --as-new only prints (add --dry-run)", file=sys.stderr)
             return 2
-        for statement in plan_ddl(mappings, tables, options):
-            print(statement + ";")
+        _print(plan_ddl(mappings, tables, options))
         return 0
     with pg_connect(endpoints_from_env().postgres) as conn:
         existing = read_existing(conn, chosen)
@@ -67,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         statements = plan_ddl(mappings, tables, options, existing.columns)
         if args.dry_run:
-            for statement in statements:
-                print(statement + ";")
+            _print(statements)
             return 0
         try:
             apply_ddl(conn, statements)
@@ -82,3 +80,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     print(f"{len(statements)} statement(s) applied")
     return 0
+
+
+def _print(statements: list[str]) -> None:
+    for statement in statements:
+        print(statement + ";")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -27,7 +28,7 @@ import psycopg
 from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.dialects.column_default import ColumnDefault
-from mysql_pg_sync.errors import ConversionError, MappingError
+from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.quality.ranges import mysql_range, pg_range
 from mysql_pg_sync.types.convert import to_pg, zero_date_as_null
@@ -109,15 +110,15 @@ def _column_sql(mapping: TableMapping, column: ColumnMapping, default: str | Non
     return " ".join(parts)
 
 
-def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> str:
+def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> tuple[str, str]:
+    """(name, constraint clause)."""
     name = pg_name_limit(mapping.target.table, column.pg_name, "check")
     values = ", ".join(pg.quote_literal(v) for v in column.values)
-    return (
-        f"CONSTRAINT {pg.quote_ident(name)} CHECK ({pg.quote_ident(column.pg_name)} IN ({values}))"
-    )
+    col = pg.quote_ident(column.pg_name)
+    return name, f"CONSTRAINT {pg.quote_ident(name)} CHECK ({col} IN ({values}))"
 
 
-def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[str]:
+def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[tuple[str, str]]:
     """CHECKs for values MySQL would refuse, so the PostgreSQL app cannot write a row that
     could never replicate back (unsigned and narrow integers widened, set members, years, FLOAT
     digits, text and blob sizes, characters outside the MySQL column's character set). The
@@ -129,7 +130,7 @@ def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[s
         if suffix == "charset" and not mapping.replicates_to_mysql():
             continue
         name = pg_name_limit(mapping.target.table, column.pg_name, suffix)
-        checks.append(f"CONSTRAINT {pg.quote_ident(name)} CHECK ({predicate})")
+        checks.append((name, f"CONSTRAINT {pg.quote_ident(name)} CHECK ({predicate})"))
     return checks
 
 
@@ -237,8 +238,8 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
             log.warning("%s.%s: %s", mapping.name, column.name, notice)
     for column in mapping.synced_columns():
         if column.kind == "enum" and not is_enum_type(column) and column.values:
-            lines.append(_enum_check_sql(mapping, column))
-        lines += _mysql_domain_checks(mapping, column)
+            lines.append(_enum_check_sql(mapping, column)[1])
+        lines += [check for _, check in _mysql_domain_checks(mapping, column)]
     pk_name = pg_name_limit(mapping.target.table, "pkey")
     lines.append(
         f"CONSTRAINT {pg.quote_ident(pk_name)} PRIMARY KEY ({_pg_columns(mapping, mapping.key)})"
@@ -278,11 +279,16 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
         for notice in default.notices:
             notes.append(" ".join(f"{column.pg_name}: {notice}".split()))  # one comment line
             log.warning("%s.%s: %s", mapping.name, column.name, notice)
+    validations: list[str] = []
     for column in missing:
         checks = _mysql_domain_checks(mapping, column)
         if column.kind == "enum" and not is_enum_type(column) and column.values:
             checks.insert(0, _enum_check_sql(mapping, column))
-        clauses += [f"ADD {check}" for check in checks]
+        for name, check in checks:
+            # NOT VALID here, VALIDATE after the commit: checking the rows under the ALTER's
+            # ACCESS EXCLUSIVE lock would stop the applications for a scan of the whole table
+            clauses.append(f"ADD {check} NOT VALID")
+            validations.append(validate_sql(mapping, name))
     if not clauses:
         return []
     comment = "".join(f"-- {note}\n" for note in notes)
@@ -293,7 +299,36 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
             statements.append(
                 f"ALTER SEQUENCE {seq} OWNED BY {table}.{pg.quote_ident(column.pg_name)}"
             )
-    return statements
+    return statements + validations
+
+
+_VALIDATE = re.compile(r"^ALTER TABLE (?P<table>\S+) VALIDATE CONSTRAINT (?P<name>\S+)$")
+
+
+class ConstraintNotValidatedError(SyncError):
+    """The rest of ``ddl`` committed, but rows already in the table break a constraint that
+    was added NOT VALID; it holds for new rows and stays NOT VALID."""
+
+
+def check_names(mapping: TableMapping) -> set[str]:
+    """The names of the CHECKs ``ddl`` gives the mapping's columns."""
+    names = set()
+    for column in mapping.synced_columns():
+        if column.kind == "enum" and not is_enum_type(column) and column.values:
+            names.add(_enum_check_sql(mapping, column)[0])
+        names.update(name for name, _ in _mysql_domain_checks(mapping, column))
+    return names
+
+
+def validate_sql(mapping: TableMapping, constraint: str) -> str:
+    """Check the rows against a constraint added NOT VALID; :func:`apply_ddl` runs it after the
+    rest has committed, under a lock that lets reads and writes go on."""
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    return f"ALTER TABLE {table} VALIDATE CONSTRAINT {pg.quote_ident(constraint)}"
+
+
+def is_validation(statement: str) -> bool:
+    return _VALIDATE.match(statement) is not None
 
 
 def unfilled_columns(mapping: TableMapping, present: Collection[str]) -> list[str]:
@@ -709,13 +744,17 @@ def plan_ddl(
     tables: Sequence[TableMapping] | None = None,
     options: DdlOptions | None = None,
     existing: Mapping[str, Collection[str]] | None = None,
+    unvalidated: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
-    with, tables, unique indexes, indexes, FKs.
+    with, tables, unique indexes, indexes, FKs, and last the validations of CHECKs added to
+    existing tables (:func:`apply_ddl` runs those after the rest has committed).
 
     ``existing`` maps a mapping's name to the PostgreSQL columns of its target table where that
     table exists already: it gets the columns it lacks (:func:`add_columns_sql`) instead of a
-    CREATE TABLE. Without it every table is ``CREATE TABLE IF NOT EXISTS``."""
+    CREATE TABLE. Without it every table is ``CREATE TABLE IF NOT EXISTS``. ``unvalidated``:
+    per mapping, CHECK constraints of its table still NOT VALID (a validation that failed or
+    was interrupted): validated again."""
     options = options or DdlOptions()
     chosen = chosen_tables(mappings, tables)
     names = index_names(mappings)
@@ -755,7 +794,13 @@ def plan_ddl(
     if options.with_foreign_keys:
         for mapping in chosen:
             statements += foreign_key_sql(mapping, mappings)
-    return statements
+    for mapping in chosen:
+        ours = check_names(mapping)  # a CHECK the app's own team left NOT VALID stays so
+        for constraint in sorted((unvalidated or {}).get(mapping.name, ())):
+            if constraint in ours:
+                statements.append(validate_sql(mapping, constraint))
+    later = list(dict.fromkeys(s for s in statements if is_validation(s)))
+    return [s for s in statements if not is_validation(s)] + later
 
 
 def _check_defaults(chosen: Sequence[TableMapping]) -> None:
@@ -776,10 +821,44 @@ def _check_defaults(chosen: Sequence[TableMapping]) -> None:
 
 
 def apply_ddl(conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:
-    """Run the statements in one transaction: all of them or none."""
+    """Run the statements in one transaction, all of them or none; then each ``VALIDATE
+    CONSTRAINT`` among them in its own transaction. A validation that fails leaves its
+    constraint NOT VALID, still enforced for every new row, and raises; ``ddl`` validates it
+    again on its next run."""
     with conn.transaction():
         for statement in statements:
-            conn.execute(statement.encode())
+            if not is_validation(statement):
+                conn.execute(statement.encode())
+    for statement in statements:
+        if is_validation(statement):
+            try:
+                with conn.transaction():
+                    conn.execute(statement.encode())
+            except psycopg.errors.CheckViolation as exc:
+                raise _not_validated(conn, statement, exc) from exc
+
+
+def _not_validated(
+    conn: psycopg.Connection[Any], statement: str, exc: psycopg.Error
+) -> ConstraintNotValidatedError:
+    match = _VALIDATE.match(statement)
+    assert match is not None
+    table, quoted = match["table"], match["name"]
+    name = quoted[1:-1].replace('""', '"')
+    row = conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = to_regclass(%s) AND conname = %s",
+        (table, name),
+    ).fetchone()
+    conn.rollback()
+    check = str(row[0]) if row else "CHECK (...)"
+    expression = check.removeprefix("CHECK ").removesuffix(" NOT VALID")
+    return ConstraintNotValidatedError(
+        f"{table}: rows already there break constraint {quoted} ({exc.diag.message_primary}). "
+        "Everything else was applied, and the constraint holds for new rows, but it stays NOT "
+        f"VALID. Find the rows with SELECT * FROM {table} WHERE NOT {expression}; fix them "
+        "(or the mapping), then run ddl again: it validates the constraint"
+    )
 
 
 def sync_identity_sql(mapping: TableMapping) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mysql_pg_sync.cli import main
-from mysql_pg_sync.ddl import add_columns_sql, plan_ddl, unfilled_columns
+from mysql_pg_sync.ddl import add_columns_sql, is_validation, plan_ddl, unfilled_columns
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 pytestmark = pytest.mark.unit
@@ -44,7 +44,7 @@ def _orders() -> TableMapping:
 
 
 def test_only_the_missing_synced_columns_are_added_in_one_statement() -> None:
-    [statement] = add_columns_sql(_orders(), {"id", "note"})
+    statement, validate = add_columns_sql(_orders(), {"id", "note"})
     lines = statement.splitlines()
     assert lines[0].startswith("-- seen: MySQL ON UPDATE current_timestamp() not carried")
     assert lines[1:] == [
@@ -53,9 +53,14 @@ def test_only_the_missing_synced_columns_are_added_in_one_statement() -> None:
         '  ADD COLUMN "points" bigint DEFAULT 0 NOT NULL,',
         # NULLable: a NOT NULL timestamp may hold MySQL's zero date, NULL here (zero_dates: null)
         "  ADD COLUMN \"seen\" timestamptz(0) DEFAULT date_trunc('second', CURRENT_TIMESTAMP),",
-        '  ADD CONSTRAINT "orders_points_range" CHECK ("points" >= 0 AND "points" <= 4294967295)',
+        '  ADD CONSTRAINT "orders_points_range" CHECK ("points" >= 0 AND "points" <= 4294967295)'
+        " NOT VALID",
     ]
     assert "secret" not in statement
+    # the rows are checked after the ALTER commits, without its ACCESS EXCLUSIVE lock
+    assert validate == 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"'
+    assert is_validation(validate)
+    assert not is_validation(statement)
 
 
 def test_a_table_with_every_column_gets_nothing() -> None:
@@ -97,7 +102,8 @@ def test_a_new_auto_increment_column_s_sequence_is_owned_by_it() -> None:
     )
     statements = add_columns_sql(mapping, {"id"})
     assert statements[0] == 'CREATE SEQUENCE IF NOT EXISTS "public"."t_n_seq"'
-    assert statements[-1] == 'ALTER SEQUENCE "public"."t_n_seq" OWNED BY "public"."t"."n"'
+    assert statements[2] == 'ALTER SEQUENCE "public"."t_n_seq" OWNED BY "public"."t"."n"'
+    assert statements[3:] == ['ALTER TABLE "public"."t" VALIDATE CONSTRAINT "t_n_range"']
 
 
 def test_not_null_columns_no_value_fills_say_why_and_what_to_set() -> None:
@@ -142,3 +148,34 @@ def test_as_new_prints_every_create_table_without_a_database(
     assert main(["ddl", "--mappings", str(folder), "--dry-run", "--as-new"]) == 0
     assert 'CREATE TABLE IF NOT EXISTS "public"."orders"' in capsys.readouterr().out
     assert main(["ddl", "--mappings", str(folder), "--as-new"]) == 2
+
+
+def test_validations_come_last_and_leftover_not_valid_checks_are_validated_again() -> None:
+    other = TableMapping.model_validate(
+        {
+            **_orders().model_dump(mode="json", exclude_none=True),
+            "source": "app.carts",
+            "target": "public.carts",
+        }
+    )
+    plan = plan_ddl(
+        MappingSet((_orders(), other)),
+        existing={"app.orders": {"id", "note"}, "app.carts": {"id", "note", "coupon", "seen"}},
+        # left NOT VALID by an earlier run: ours again (once), and one the app's team added
+        unvalidated={
+            "app.orders": ["orders_points_range"],
+            "app.carts": ["carts_points_range", "carts_app_rule"],
+        },
+    )
+    validations = [s for s in plan if is_validation(s)]
+    assert plan[-len(validations) :] == validations
+    assert validations == [
+        'ALTER TABLE "public"."carts" VALIDATE CONSTRAINT "carts_points_range"',
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"',
+    ]  # planned once each; the app's own NOT VALID check is not ours to validate
+
+
+def test_a_new_table_gets_its_checks_inline() -> None:
+    plan = plan_ddl(MappingSet((_orders(),)))
+    assert not [s for s in plan if is_validation(s)]
+    assert "NOT VALID" not in "\n".join(plan)

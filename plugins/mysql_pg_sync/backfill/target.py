@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -296,6 +296,8 @@ class ExistingTargets:
 
     columns: dict[str, set[str]]
     problems: dict[str, list[str]]
+    # CHECKs still NOT VALID: a validation of an earlier ``ddl`` failed or was interrupted
+    unvalidated: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
@@ -305,12 +307,15 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
     problem, ``ddl`` adds it."""
     columns: dict[str, set[str]] = {}
     problems: dict[str, list[str]] = {}
+    unvalidated: dict[str, list[str]] = {}
     for mapping in chosen:
         schema, table = mapping.target.schema, mapping.target.table
         existing = existing_columns(conn, schema, table)
         if existing is None:
             continue
         columns[mapping.name] = set(existing)
+        if pending := unvalidated_checks(conn, schema, table):
+            unvalidated[mapping.name] = pending
         wanted = mapped_types(conn, mapping, only=set(existing))
         found = incompatibilities(
             mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
@@ -320,7 +325,17 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             found += unfilled
         if found:
             problems[mapping.name] = found
-    return ExistingTargets(columns, problems)
+    return ExistingTargets(columns, problems, unvalidated)
+
+
+def unvalidated_checks(conn: psycopg.Connection[Any], schema: str, table: str) -> list[str]:
+    """Names of the table's CHECK constraints that are NOT VALID."""
+    rows = conn.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) "
+        "AND contype = 'c' AND NOT convalidated ORDER BY conname",
+        (pg.qualified(schema, table),),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _has_rows(conn: psycopg.Connection[Any], mapping: TableMapping) -> bool:

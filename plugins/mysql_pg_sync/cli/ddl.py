@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        statements = plan_ddl(mappings, tables, options, existing.columns)
+        statements = plan_ddl(mappings, tables, options, existing.columns, existing.unvalidated)
         if args.dry_run:
             _print(statements)
             return 0

@@ -310,14 +310,38 @@ class ConstraintNotValidatedError(SyncError):
     was added NOT VALID; it holds for new rows and stays NOT VALID."""
 
 
+def checks_by_column(mapping: TableMapping) -> dict[str, dict[str, str]]:
+    """Per PostgreSQL column, the CHECKs ``ddl`` gives it: {name: constraint clause}."""
+    found: dict[str, dict[str, str]] = {}
+    for column in mapping.synced_columns():
+        checks = _mysql_domain_checks(mapping, column)
+        if column.kind == "enum" and not is_enum_type(column) and column.values:
+            checks.insert(0, _enum_check_sql(mapping, column))
+        if checks:
+            found[column.pg_name] = dict(checks)
+    return found
+
+
 def check_names(mapping: TableMapping) -> set[str]:
     """The names of the CHECKs ``ddl`` gives the mapping's columns."""
-    names = set()
-    for column in mapping.synced_columns():
-        if column.kind == "enum" and not is_enum_type(column) and column.values:
-            names.add(_enum_check_sql(mapping, column)[0])
-        names.update(name for name, _ in _mysql_domain_checks(mapping, column))
-    return names
+    return {name for checks in checks_by_column(mapping).values() for name in checks}
+
+
+def replace_checks_sql(mapping: TableMapping, names: Collection[str]) -> list[str]:
+    """Our CHECKs whose definition the table has in an older form (an enum that gained a
+    member, a column's MySQL size changed): dropped and added again NOT VALID in one ALTER,
+    then validated (:func:`apply_ddl` runs that after the commit)."""
+    clauses = {n: c for checks in checks_by_column(mapping).values() for n, c in checks.items()}
+    chosen = [n for n in sorted(names) if n in clauses]
+    if not chosen:
+        return []
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    actions = [
+        f"DROP CONSTRAINT {pg.quote_ident(n)},\n  ADD {clauses[n]} NOT VALID" for n in chosen
+    ]
+    return [f"ALTER TABLE {table}\n  " + ",\n  ".join(actions)] + [
+        validate_sql(mapping, n) for n in chosen
+    ]
 
 
 def validate_sql(mapping: TableMapping, constraint: str) -> str:
@@ -745,6 +769,7 @@ def plan_ddl(
     options: DdlOptions | None = None,
     existing: Mapping[str, Collection[str]] | None = None,
     unvalidated: Mapping[str, Collection[str]] | None = None,
+    stale_checks: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
     with, tables, unique indexes, indexes, FKs, and last the validations of CHECKs added to
@@ -754,7 +779,8 @@ def plan_ddl(
     table exists already: it gets the columns it lacks (:func:`add_columns_sql`) instead of a
     CREATE TABLE. Without it every table is ``CREATE TABLE IF NOT EXISTS``. ``unvalidated``:
     per mapping, CHECK constraints of its table still NOT VALID (a validation that failed or
-    was interrupted): validated again."""
+    was interrupted): validated again. ``stale_checks``: per mapping, our CHECKs its table
+    has in another form than the mapping gives now (:func:`replace_checks_sql`)."""
     options = options or DdlOptions()
     chosen = chosen_tables(mappings, tables)
     names = index_names(mappings)
@@ -782,6 +808,7 @@ def plan_ddl(
     for mapping in chosen:
         if mapping.name in existing:
             statements += add_columns_sql(mapping, existing[mapping.name])
+            statements += replace_checks_sql(mapping, (stale_checks or {}).get(mapping.name, ()))
         else:
             statements += create_table_sql(mapping)
         for index in unique[mapping.name]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -172,3 +173,52 @@ def test_rows_breaking_a_check_left_not_valid_are_named_and_a_later_run_validate
         conn.execute("UPDATE public.accounts SET points = 5 WHERE id = 2")
     assert main(["ddl", "--mappings", str(folder)]) == 0
     assert _checks(accounts) == {"accounts_points_range": True, "app_rule": False}
+
+
+def _enum_column(members: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "name", "column_type": "varchar(10)"},
+        {"name": "tier", "column_type": f"enum({members})", "pg_type": "varchar(8)"},
+    ]
+
+
+def test_an_enum_check_is_replaced_when_the_mysql_enum_gains_or_loses_a_member(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CodeIgniter's migration adds a member to an enum mapped as text + CHECK: the CHECK
+    would refuse the new value in every change that carries it."""
+    assert main(["ddl", "--mappings", str(_mappings(tmp_path / "a", _enum_column("'basic'")))]) == 0
+    assert _checks(accounts) == {"accounts_tier_check": True}
+    with pg_connect(accounts, autocommit=True) as conn:
+        conn.execute("UPDATE public.accounts SET tier = 'basic'")
+    capsys.readouterr()
+
+    wider = _mappings(tmp_path / "b", _enum_column("'basic','gold'"))
+    assert main(["ddl", "--mappings", str(wider), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert 'DROP CONSTRAINT "accounts_tier_check",' in printed
+    assert "CHECK (\"tier\" IN ('basic', 'gold')) NOT VALID" in printed
+    assert main(["ddl", "--mappings", str(wider)]) == 0
+    assert _checks(accounts) == {"accounts_tier_check": True}
+    with pg_connect(accounts, autocommit=True) as conn:
+        conn.execute("UPDATE public.accounts SET tier = 'gold' WHERE id = 2")
+    capsys.readouterr()
+    assert main(["ddl", "--mappings", str(wider), "--dry-run"]) == 0
+    assert "accounts_tier_check" not in capsys.readouterr().out  # in its current form now
+
+    # a member dropped while a row still holds it: named, left NOT VALID, nothing else undone
+    narrower = _mappings(tmp_path / "c", _enum_column("'basic'"))
+    assert main(["ddl", "--mappings", str(narrower)]) == 1
+    err = capsys.readouterr().err
+    assert 'rows already there break constraint "accounts_tier_check"' in err
+    query = err.split("Find the rows with ", 1)[1].split("; fix them", 1)[0]
+    with pg_connect(accounts) as conn:
+        assert [r[0] for r in conn.execute(query).fetchall()] == [2]
+    assert _checks(accounts) == {"accounts_tier_check": False}
+    with pg_connect(accounts, autocommit=True) as conn:
+        # the replaced CHECK already holds for new row versions
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE public.accounts SET tier = 'gold' WHERE id = 1")
+        conn.execute("UPDATE public.accounts SET tier = 'basic' WHERE id = 2")
+    assert main(["ddl", "--mappings", str(narrower)]) == 0
+    assert _checks(accounts) == {"accounts_tier_check": True}

@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from mysql_pg_sync.cli import main
-from mysql_pg_sync.ddl import add_columns_sql, is_validation, plan_ddl, unfilled_columns
+from mysql_pg_sync.ddl import (
+    add_columns_sql,
+    is_validation,
+    plan_ddl,
+    replace_checks_sql,
+    unfilled_columns,
+)
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 
 pytestmark = pytest.mark.unit
@@ -179,3 +185,16 @@ def test_a_new_table_gets_its_checks_inline() -> None:
     plan = plan_ddl(MappingSet((_orders(),)))
     assert not [s for s in plan if is_validation(s)]
     assert "NOT VALID" not in "\n".join(plan)
+
+
+def test_a_stale_check_is_dropped_and_added_not_valid_in_one_alter_then_validated() -> None:
+    mapping = _orders()
+    alter, validate = replace_checks_sql(mapping, ["orders_points_range", "not_ours"])
+    assert alter.splitlines() == [
+        'ALTER TABLE "public"."orders"',
+        '  DROP CONSTRAINT "orders_points_range",',
+        '  ADD CONSTRAINT "orders_points_range" CHECK ("points" >= 0 AND "points" <= 4294967295)'
+        " NOT VALID",
+    ]
+    assert validate == 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"'
+    assert replace_checks_sql(mapping, ["not_ours"]) == []

@@ -11,7 +11,7 @@ but the stream's ``INSERT ... ON CONFLICT (key)`` fails on every change without 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,6 +298,8 @@ class ExistingTargets:
     problems: dict[str, list[str]]
     # CHECKs still NOT VALID: a validation of an earlier ``ddl`` failed or was interrupted
     unvalidated: dict[str, list[str]] = field(default_factory=dict)
+    # our CHECKs in an older form than the mapping gives now (an enum gained a member)
+    stale_checks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
@@ -308,6 +310,7 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
     columns: dict[str, set[str]] = {}
     problems: dict[str, list[str]] = {}
     unvalidated: dict[str, list[str]] = {}
+    stale_found: dict[str, list[str]] = {}
     for mapping in chosen:
         schema, table = mapping.target.schema, mapping.target.table
         existing = existing_columns(conn, schema, table)
@@ -316,6 +319,8 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
         columns[mapping.name] = set(existing)
         if pending := unvalidated_checks(conn, schema, table):
             unvalidated[mapping.name] = pending
+        if stale := stale_checks(conn, mapping, existing):
+            stale_found[mapping.name] = stale
         wanted = mapped_types(conn, mapping, only=set(existing))
         found = incompatibilities(
             mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
@@ -325,7 +330,49 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             found += unfilled
         if found:
             problems[mapping.name] = found
-    return ExistingTargets(columns, problems, unvalidated)
+    return ExistingTargets(columns, problems, unvalidated, stale_found)
+
+
+def _constraint_defs(conn: psycopg.Connection[Any], relation: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'c'",
+        (relation,),
+    ).fetchall()
+    return {str(r[0]): str(r[1]).removesuffix(" NOT VALID") for r in rows}
+
+
+def stale_checks(
+    conn: psycopg.Connection[Any],
+    mapping: TableMapping,
+    existing: Mapping[str, tuple[str, bool, bool]],
+) -> list[str]:
+    """Our CHECKs on the existing table's mapped columns whose definition differs from the one
+    the mapping gives now. PostgreSQL normalises both: the mapping's are built on a temporary
+    table with the same column types, and the two definitions compared as PostgreSQL prints
+    them. A column whose type differs is reported elsewhere (a retype), not here."""
+    wanted = ddl.checks_by_column(mapping)
+    columns = [c for c in mapping.synced_columns() if c.pg_name in existing]
+    ours = {n for c in columns for n in wanted.get(c.pg_name, {})}
+    if not ours:
+        return []
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    have = {n: d for n, d in _constraint_defs(conn, table).items() if n in ours}
+    if not have:
+        return []
+    probe = "mps_ddl_check_probe"
+    body = [f"{pg.quote_ident(c.pg_name)} {existing[c.pg_name][0]}" for c in columns]
+    body += [
+        clause for c in columns for n, clause in wanted.get(c.pg_name, {}).items() if n in have
+    ]
+    with conn.transaction(force_rollback=True):
+        try:
+            conn.execute(f"CREATE TEMP TABLE {probe} ({', '.join(body)})".encode())
+        except psycopg.Error as exc:
+            log.warning("%s: could not compare its CHECKs: %s", mapping.name, exc)
+            return []
+        new = _constraint_defs(conn, f"pg_temp.{probe}")
+    return sorted(n for n, definition in have.items() if new.get(n) != definition)
 
 
 def unvalidated_checks(conn: psycopg.Connection[Any], schema: str, table: str) -> list[str]:

@@ -64,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        statements = plan_ddl(mappings, tables, options, existing.columns, existing.unvalidated)
+        statements = plan_ddl(
+            mappings,
+            tables,
+            options,
+            existing.columns,
+            existing.unvalidated,
+            existing.stale_checks,
+        )
         if args.dry_run:
             _print(statements)
             return 0

@@ -12,6 +12,9 @@ per-table counters are in `mps_sync.stream_metrics`, decisions in `mps_sync.conf
 failures in `mps_sync.dead_letters` (and the dead-letter topic).
 
 Tables in state `backfilling` stay paused until the backfill marks them `streaming`.
+A table whose target lacks a column its mapping lists (mappings regenerated, `ddl` not run
+yet) waits too, and the run fails at its end naming it and the fix, after applying every other
+table; it resumes by itself once the column exists.
 For sub-second latency at scale run the same consumer as a service instead:
 `python -m mysql_pg_sync stream` (scaled by consumer group), and pause this DAG.
 """
@@ -48,13 +51,15 @@ def stream() -> None:
     def consume() -> dict[str, Any]:
         """Consume, apply and commit for a bounded time; return the run's counters."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
-        from mysql_pg_sync.cdc.service import config_from_env, run_stream
+        from mysql_pg_sync.cdc.service import config_from_env, fail_if_held, run_stream
         from mysql_pg_sync.settings import mappings_dir
 
         minutes = float(get_current_context()["params"]["minutes"])
-        return run_stream(
+        summary = run_stream(
             endpoints_from_airflow(), mappings_dir(), config_from_env(), max_seconds=minutes * 60
         )
+        fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
+        return summary
 
     consume()
 

@@ -6,20 +6,31 @@ the new mappings, and a `reconcile` repair of the rows written in between."""
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows
+from tests.integration.stream_harness import (
+    ITEMS_MYSQL,
+    ITEMS_PG,
+    Pipeline,
+    drive,
+    items_mapping,
+    mysql_rows,
+    pg_rows,
+    pipeline,
+)
 
-from mysql_pg_sync.cdc.apply import MissingTargetColumnError
+from mysql_pg_sync.cdc.consumer import StreamConsumer
+from mysql_pg_sync.cdc.service import TablesHeldError, fail_if_held
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
-from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.slow
 
@@ -90,16 +101,15 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
     assert "next: `make ddl` creates the new tables and adds the new columns" in err
     p = replace(p, mappings=load_mappings(folder))
 
-    # a stream run on the new mappings before `ddl`: stops on the table, names it and the fix,
-    # and applies nothing of the batch (a later run resumes from it)
+    # a stream run on the new mappings before `ddl`: holds the table, names it and the fix,
+    # and applies none of its changes (a later run resumes from them)
     with closing(p.mysql()) as conn:
         conn.cursor().execute("UPDATE items SET coupon = 'early', name = 'e4' WHERE id = 4")
-    with closing(p.consumer()) as early, pytest.raises(MissingTargetColumnError) as stopped:
-        drive(early, lambda: False, timeout_s=30)
-    message = str(stopped.value)
-    assert f"{db}.items: the postgres table " in message
-    assert '"coupon"' in message
-    assert "run `make ddl`" in message
+    with closing(p.consumer()) as early:
+        held = _held(early, f"{db}.items")
+    assert f"{db}.items: the postgres table " in held
+    assert '"coupon"' in held
+    assert "run `make ddl`" in held
     assert _name(p, 4) == [("n4",)]
 
     # 3. `make ddl ARGS=--dry-run`, then `make ddl`: the existing table gets the columns, with
@@ -152,7 +162,17 @@ def _name(p: Pipeline, key: int) -> list[tuple[Any, ...]]:
     return pg_rows(p, f"SELECT name FROM public.items WHERE id = {key}")
 
 
-def test_a_mapped_column_mysql_lacks_stops_the_stream_with_the_mysql_side_fix(
+def _held(consumer: StreamConsumer, table: str, timeout_s: float = 60) -> str:
+    """Run the consumer until it holds ``table``; the reason it gives."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        summary = consumer.run(max_seconds=0.5)
+        if table in summary.held:
+            return summary.held[table]
+    raise AssertionError(f"{table} was not held within {timeout_s} s")
+
+
+def test_a_mapped_column_mysql_lacks_holds_the_table_with_the_mysql_side_fix(
     items: Pipeline,
 ) -> None:
     """The PostgreSQL side's column reaches a mapping before MySQL's migration ran."""
@@ -166,10 +186,92 @@ def test_a_mapped_column_mysql_lacks_stops_the_stream_with_the_mysql_side_fix(
         conn.execute(
             "INSERT INTO public.items (id, name, updated_at, coupon) VALUES (1, 'a', now(), 'c')"
         )
-    with closing(p.consumer()) as running, pytest.raises(MissingTargetColumnError) as stopped:
-        drive(running, lambda: False, timeout_s=30)
-    message = str(stopped.value)
+    with closing(p.consumer()) as running:
+        message = _held(running, f"{p.endpoints.mysql.database}.items")
     assert f"{p.endpoints.mysql.database}.items: the mysql table " in message
     assert "Unknown column 'coupon'" in message
     assert "add the column in MySQL (the application's migration)" in message
     assert mysql_rows(p, "SELECT count(*) FROM items") == [(0,)]
+
+
+def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> None:
+    """`mappings generate` ran, `ddl` not yet: `items` waits for its column, `tags` streams on,
+    and `items` resumes by itself from its first held change once the column is there."""
+    db = mysql_db.database
+    items = items_mapping(db)
+    tags = TableMapping.model_validate(
+        {
+            **items.model_dump(mode="json", exclude_none=True),
+            "source": f"{db}.tags",
+            "target": "public.tags",
+        }
+    )
+    with pipeline(
+        endpoints,
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        pg_admin,
+        [items, tags],
+        [ITEMS_MYSQL, ITEMS_MYSQL.replace("items", "tags")],
+        [ITEMS_PG, ITEMS_PG.replace("items", "tags")],
+    ) as p:
+        with closing(p.mysql()) as conn:
+            cur = conn.cursor()
+            cur.executemany(INSERT, [(i, f"n{i}", i) for i in range(1, 4)])
+            cur.executemany(INSERT.replace("items", "tags"), [(i, f"t{i}", i) for i in (1, 2, 3)])
+        with closing(p.consumer()) as running:
+            drive(running, lambda: _count(p, "items") == 3 and _count(p, "tags") == 3)
+
+        # the MySQL migration, and a mapping that lists the new column; PostgreSQL lacks it
+        with closing(mysql_connect(replace(mysql_admin, database=db), autocommit=True)) as conn:
+            conn.cursor().execute("ALTER TABLE items ADD COLUMN coupon varchar(20) NULL")
+        entry = items.model_dump(mode="json", exclude_none=True)
+        entry["columns"].append({"name": "coupon", "column_type": "varchar(20)"})
+        p = replace(p, mappings=MappingSet((TableMapping.model_validate(entry), tags)))
+
+        def write(n: int) -> None:
+            with closing(p.mysql()) as conn:
+                cur = conn.cursor()
+                cur.execute(f"UPDATE items SET coupon = 'c{n}', name = 'i{n}' WHERE id = 1")
+                cur.execute(INSERT.replace("items", "tags"), (10 + n, f"t{10 + n}", n))
+                cur.execute(f"UPDATE tags SET name = 'u{n}' WHERE id = 2")
+
+        with closing(p.consumer(state_refresh_s=0.5)) as running:
+            write(1)
+            held = _held(running, f"{db}.items")
+            assert '"coupon"' in held
+            assert "run `make ddl`" in held
+            drive(running, lambda: _count(p, "tags") == 4)
+            write(2)  # more of both while items waits
+            drive(running, lambda: _count(p, "tags") == 5)
+            assert pg_rows(p, "SELECT name FROM public.tags WHERE id = 2") == [("u2",)]
+            assert pg_rows(p, "SELECT name FROM public.items WHERE id = 1") == [("n1",)]
+            with pytest.raises(TablesHeldError, match=f"{db}.items"):
+                fail_if_held(running.run(max_seconds=0.5).as_dict())
+
+            # `ddl` adds the column: the same consumer resumes items from its first held change
+            with closing(p.pg()) as conn:
+                conn.execute("ALTER TABLE public.items ADD COLUMN coupon varchar(20)")
+            drive(
+                running,
+                lambda: (
+                    pg_rows(p, "SELECT name, coupon FROM public.items WHERE id = 1")
+                    == [("i2", "c2")]
+                ),
+            )
+            assert running.run(max_seconds=0.5).held == {}
+        for table in ("items", "tags"):
+            cols = "id, name, qty, price, updated_at"
+            source = mysql_rows(p, f"SELECT {cols} FROM {table} ORDER BY id")
+            assert pg_rows(p, f"SELECT {cols} FROM public.{table} ORDER BY id") == source
+
+
+def _count(p: Pipeline, table: str) -> int:
+    return int(pg_rows(p, f"SELECT count(*) FROM public.{table}")[0][0])

@@ -97,7 +97,13 @@ class MissingRowError(SyncError):
 
 
 class MissingTargetColumnError(SyncError):
-    """The target table lacks a column the mapping lists: nothing of the batch is applied."""
+    """The target table lacks a column the mapping lists: nothing of the batch is applied.
+    ``table`` is the mapping's name, ``side`` the side its changes come from."""
+
+    def __init__(self, message: str, table: str = "", side: Side = "mysql") -> None:
+        super().__init__(message)
+        self.table = table
+        self.side = side
 
 
 class MappingDriftWarning(SyncError):
@@ -612,10 +618,27 @@ class Applier:
         column exists, and the stream can simply resume from them then."""
         return MissingTargetColumnError(
             f"{plan.mapping.name}: the {self.session.side} table {plan.table_sql} lacks a column "
-            f"the mapping lists ({str(exc).splitlines()[0]}). Nothing of this batch was applied "
-            f"and its offsets stay uncommitted, so the stream resumes from these changes once "
-            f"the column exists: {self.session.missing_column_fix}"
+            f"the mapping lists ({str(exc).splitlines()[0]}). None of its changes were applied "
+            f"and their offsets stay uncommitted, so the stream resumes from these changes once "
+            f"the column exists: {self.session.missing_column_fix}",
+            plan.mapping.name,
+            self.incoming_side,
         )
+
+    def lacks_columns(self, mapping_name: str) -> str | None:
+        """Why the target table of the mapping cannot take its changes yet (it lacks a mapped
+        column: the server's message), or None when it has them all."""
+        mapping = self.mappings.find_source(mapping_name)
+        if mapping is None:
+            return None
+        plan = plan_for(mapping, self.incoming_side, self.session.dialect)
+        try:
+            self.session.probe_columns(plan.table_sql, plan.dst_names)
+        except Exception as exc:
+            if self.session.lacks_column(exc):
+                return str(exc).splitlines()[0]
+            raise
+        return None
 
     def _savepoint(self) -> str:
         self._savepoints += 1

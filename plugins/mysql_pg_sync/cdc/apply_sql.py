@@ -27,6 +27,11 @@ def lock_rows_sql(
     )
 
 
+def probe_columns_sql(dialect: ModuleType, table_sql: str, columns: Sequence[str]) -> str:
+    """Names every column and reads no row: fails when the table lacks one."""
+    return f"SELECT {dialect.column_list(columns)} FROM {table_sql} WHERE 1 = 0"
+
+
 def delete_sql(dialect: ModuleType, table_sql: str, keys: Sequence[str], count: int) -> str:
     return f"DELETE FROM {table_sql} WHERE {_key_match(dialect, keys, count)}"
 

@@ -37,7 +37,14 @@ from confluent_kafka import (
 )
 
 from mysql_pg_sync.cdc import handoff, source_order
-from mysql_pg_sync.cdc.apply import Applier, BatchResult, ConflictRecord, DeadLetter, plan_for
+from mysql_pg_sync.cdc.apply import (
+    Applier,
+    BatchResult,
+    ConflictRecord,
+    DeadLetter,
+    MissingTargetColumnError,
+    plan_for,
+)
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
@@ -111,6 +118,8 @@ class RunSummary:
     first_message_s: float | None = None  # seconds from the start to the first message
     lag: LagHistogram = field(default_factory=LagHistogram, repr=False)
     drift: dict[str, list[str]] = field(default_factory=dict)
+    # tables whose target lacks a mapped column: their partitions wait, the others go on
+    held: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +140,7 @@ class RunSummary:
             "lag_p99_ms": self.lag.percentile(99),
             "lag_max_ms": self.lag.max(),
             "mapping_drift": self.drift,
+            "held_tables": dict(self.held),
         }
 
 
@@ -142,6 +152,7 @@ class _Pending:
     letters: list[tuple[DeadLetter, bytes | None, bytes | None]] = field(default_factory=list)
     echoes: dict[tuple[str, Side], int] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    first: dict[tuple[str, int], int] = field(default_factory=dict)  # lowest offset read
     messages: int = 0
     replayed: int = 0
     duplicates: int = 0
@@ -220,6 +231,10 @@ class StreamConsumer:
         self._subscribed = False
         self._open: _Open | None = None
         self._absent_topics: set[str] = set()  # subscribed, not created yet (see _topic_absent)
+        # mapping -> (incoming side, why): its target lacks a mapped column (see _hold)
+        self.held: dict[str, tuple[Side, str]] = {}
+        # their partitions, paused, with the offset to read again from (None: where they are)
+        self.held_parts: dict[tuple[str, int], int | None] = {}
 
     def _read_identities(self) -> None:
         """Mappings whose PostgreSQL table sends key-only before-images (see replica_identity)."""
@@ -299,6 +314,10 @@ class StreamConsumer:
             if start is not None:
                 tp.offset = start
         consumer.assign(partitions)
+        held = [tp for tp in partitions if self.topics.get(tp.topic) in self._held_topics()]
+        if held:  # from the committed offset, which never passed a held change
+            consumer.pause(held)
+            self.held_parts.update({(tp.topic, tp.partition): None for tp in held})
         self.paused |= {(p.topic, p.partition) for p in to_pause}
         if to_pause:
             consumer.pause(to_pause)
@@ -314,6 +333,8 @@ class StreamConsumer:
         if time.monotonic() - self._last_refresh < self.config.state_refresh_s:
             return None
         self._last_refresh = time.monotonic()
+        if self.held:
+            self._release_ready()
         self.states = read_table_states(self.state_conn)
         self._read_identities()  # an ALTER TABLE ... REPLICA IDENTITY counts from here on
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
@@ -447,6 +468,7 @@ class StreamConsumer:
             finally:
                 self._open = None
                 summary.seconds += time.monotonic() - started
+                summary.held = {table: why for table, (_, why) in self.held.items()}
         if len(self._absent_topics) > absent_before:
             log.info(
                 "%d of the %d subscribed topic(s) do not exist yet (e.g. %s): `connectors apply` "
@@ -471,6 +493,8 @@ class StreamConsumer:
         would write it after their new owner had applied newer changes of the same rows."""
         self._flush_open()
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}  # no longer ours to hold
+        for tp in partitions:
+            self.held_parts.pop((tp.topic, tp.partition), None)
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
         error = msg.error()
@@ -487,6 +511,10 @@ class StreamConsumer:
         )
         if self._absent_topics:
             self._absent_topics.discard(topic)  # created since
+        if self.held_parts and (topic, partition) in self.held_parts:
+            return  # fetched before the pause: read again from the held offset on release
+        if (topic, partition) not in pending.first:
+            pending.first[(topic, partition)] = offset
         pending.messages += 1
         pending.offsets[(topic, partition)] = max(
             offset, pending.offsets.get((topic, partition), -1)
@@ -522,6 +550,66 @@ class StreamConsumer:
         batcher.add(event)
         pending.raw[(topic, partition, offset)] = (msg.key(), msg.value())
 
+    # -- a table whose target lacks a mapped column waits; the others go on ----------------------
+
+    def _held_topics(self) -> set[tuple[Side, str]]:
+        return {(side, table) for table, (side, _) in self.held.items()}
+
+    def _hold(self, exc: MissingTargetColumnError, pending: _Pending, summary: RunSummary) -> None:
+        """Pause the table's partitions and take its messages out of the batch: none of its
+        changes is applied, its offsets are neither recorded nor committed, and it is read
+        again from its first message in this batch once the column exists (``ddl``, or the
+        MySQL migration). Every other table keeps streaming."""
+        ident = (exc.side, exc.table)
+        parts = sorted(
+            {(tp.topic, tp.partition) for tp in self.consumer.assignment()} | set(pending.offsets)
+        )
+        mine = [part for part in parts if self.topics.get(part[0]) == ident]
+        for part in mine:
+            self.held_parts[part] = pending.first.pop(part, None)
+            pending.offsets.pop(part, None)
+            pending.source_high.pop(part, None)
+            pending.skipped.pop(part, None)
+        held = set(mine)
+        pending.letters = [
+            entry
+            for entry in pending.letters
+            if entry[0].event is None
+            or entry[0].event.position is None
+            or (entry[0].event.position.topic, entry[0].event.position.partition) not in held
+        ]
+        pending.echoes.pop((exc.table, exc.side), None)
+        tps = [TopicPartition(t, p) for t, p in mine]
+        if tps:
+            self.consumer.pause(tps)
+        for (t, p), offset in ((part, self.held_parts[part]) for part in mine):
+            if offset is not None:
+                self.consumer.seek(TopicPartition(t, p, offset))
+        self.held[exc.table] = (exc.side, str(exc))
+        summary.held[exc.table] = str(exc)
+        log.error(
+            "%s The other tables go on; this one waits, checked every %.0f s.",
+            exc,
+            self.config.state_refresh_s,
+        )
+
+    def _release_ready(self) -> None:
+        """Resume each held table whose target now has every mapped column."""
+        for table, (side, _) in list(self.held.items()):
+            why = self.appliers[side].lacks_columns(table)
+            if why is not None:
+                continue
+            mine = [part for part in self.held_parts if self.topics.get(part[0]) == (side, table)]
+            for t, p in mine:
+                offset = self.held_parts.pop((t, p))
+                if offset is not None and (t, p) not in self.paused:
+                    self.consumer.seek(TopicPartition(t, p, offset))
+            resume = [TopicPartition(t, p) for t, p in mine if (t, p) not in self.paused]
+            if resume:
+                self.consumer.resume(resume)
+            del self.held[table]
+            log.info("%s: its target has every mapped column now; streaming it again", table)
+
     def _topic_absent(self, msg: Message, error: KafkaError) -> None:
         """A subscribed topic that does not exist yet: the table had no change since its
         connector started. Most of a large database's topics are absent at first, and a warning
@@ -538,11 +626,22 @@ class StreamConsumer:
         for event in events:
             by_side.setdefault(event.side, []).append(event)
         fence = self._fence(pending)
-        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             result = BatchResult()
             try:
                 self._write_batch(by_side, fence, result)
                 break
+            except MissingTargetColumnError as exc:
+                self._rollback()
+                self._hold(exc, pending, summary)
+                events = [e for e in events if self._mapping_name(e) not in self.held]
+                by_side = {}
+                for event in events:
+                    by_side.setdefault(event.side, []).append(event)
+                fence = self._fence(pending)
+                attempt = 0  # the rest of the batch runs again, as it was never tried
             except Exception as exc:
                 self._rollback()
                 if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:

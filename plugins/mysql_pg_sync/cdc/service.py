@@ -18,7 +18,7 @@ from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.consumer import RunSummary, StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import service_metrics
 from mysql_pg_sync.cdc.targets import is_connection_lost
-from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import Endpoints
 
@@ -61,6 +61,21 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
         value_format="avro" if connectors.converter == "avro" else "json",
         tags=connectors.tags,
     )
+
+
+class TablesHeldError(SyncError):
+    """The run applied every other table, but some wait for a column their target lacks."""
+
+
+def fail_if_held(summary: Mapping[str, Any]) -> None:
+    """Fail the Airflow task (and so alert) while a table waits for its column: the run itself
+    committed everything else, and the next run goes on the same way."""
+    held = summary.get("held_tables") or {}
+    if held:
+        raise TablesHeldError(
+            f"{len(held)} table(s) wait for a column their target lacks; every other table "
+            "was applied. " + " | ".join(f"{why}" for why in held.values())
+        )
 
 
 RECONNECT_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)

@@ -120,6 +120,11 @@ class TargetSession(Protocol):
         """The table has no column of that name (the mapping lists one it lacks)."""
         ...
 
+    def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
+        """Raise the server's error when the table lacks one of ``columns``; ends the
+        transaction (nothing else may be open)."""
+        ...
+
     @property
     def missing_column_fix(self) -> str:
         """What the operator does when :meth:`lacks_column` holds."""
@@ -230,6 +235,12 @@ class PostgresTarget:
             for row in self.conn.execute(sql, _flat(part)).fetchall():
                 found[tuple(row[:width])] = tuple(row)
         return found
+
+    def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
+        try:
+            self.conn.execute(apply_sql.probe_columns_sql(pg_dialect, table_sql, columns))
+        finally:
+            self.conn.rollback()
 
     def _stage(self, table_sql: str, columns: Sequence[str]) -> str:
         ident = (table_sql, tuple(columns))
@@ -395,6 +406,15 @@ class MySQLTarget:
             for row in cur.fetchall():
                 found[_normal_key(row[:width])] = tuple(row)
         return found
+
+    def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(apply_sql.probe_columns_sql(mysql_dialect, table_sql, columns))
+            cur.fetchall()
+        finally:
+            cur.close()
+            self.conn.rollback()
 
     def upsert(
         self,

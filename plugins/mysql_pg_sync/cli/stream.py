@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mysql_pg_sync.cdc.service import config_from_env, run_stream
+from mysql_pg_sync.cdc.service import config_from_env, fail_if_held, run_stream
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
 
@@ -39,4 +39,5 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
     )
     print(json.dumps(summary, sort_keys=True))
+    fail_if_held(summary)  # exit 1 naming them (the other tables were applied)
     return 0

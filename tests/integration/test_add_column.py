@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -25,6 +26,7 @@ from tests.integration.stream_harness import (
 )
 
 from mysql_pg_sync.cdc.consumer import StreamConsumer
+from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.cdc.service import TablesHeldError, fail_if_held
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
@@ -243,11 +245,17 @@ def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
                 cur.execute(INSERT.replace("items", "tags"), (10 + n, f"t{10 + n}", n))
                 cur.execute(f"UPDATE tags SET name = 'u{n}' WHERE id = 2")
 
-        with closing(p.consumer(state_refresh_s=0.5)) as running:
+        registry = CollectorRegistry()
+        metrics = PrometheusMetrics(registry)
+        gauge = {"table": f"{db}.items", "incoming_side": "mysql"}
+        with closing(p.consumer(metrics, state_refresh_s=0.5)) as running:
             write(1)
             held = _held(running, f"{db}.items")
             assert '"coupon"' in held
             assert "run `make ddl`" in held
+            # what a stream service (no failing task) shows: the status page's row and a gauge
+            assert pg_rows(p, _HOLDS) == [(f"{db}.items", "mysql", held)]
+            assert registry.get_sample_value("mps_stream_table_held", gauge) == 1
             drive(running, lambda: _count(p, "tags") == 4)
             write(2)  # more of both while items waits
             drive(running, lambda: _count(p, "tags") == 5)
@@ -267,10 +275,15 @@ def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
                 ),
             )
             assert running.run(max_seconds=0.5).held == {}
+            assert pg_rows(p, _HOLDS) == []
+            assert registry.get_sample_value("mps_stream_table_held", gauge) == 0
         for table in ("items", "tags"):
             cols = "id, name, qty, price, updated_at"
             source = mysql_rows(p, f"SELECT {cols} FROM {table} ORDER BY id")
             assert pg_rows(p, f"SELECT {cols} FROM public.{table} ORDER BY id") == source
+
+
+_HOLDS = "SELECT source_table, incoming_side, reason FROM mps_sync.stream_holds"
 
 
 def _count(p: Pipeline, table: str) -> int:

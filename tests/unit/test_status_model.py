@@ -201,3 +201,27 @@ def test_a_running_connector_with_a_failed_task_is_failed() -> None:
     snapshot = StateSnapshot(connectors=(ConnectorState("mps-mysql-source", "mysql", state),))
     (row,) = build_status([_mapping("orders", "mysql_to_pg")], snapshot)
     assert (row.connectors, row.health) == ("FAILED", "failed")
+
+
+def test_a_table_the_stream_holds_back_is_failed_with_what_to_run() -> None:
+    snapshot = StateSnapshot(
+        table_state={
+            "legacy.orders": {"state": "streaming"},
+            "legacy.notes": {"state": "streaming"},
+        },
+        holds={
+            "legacy.orders": {"incoming_side": "mysql", "reason": "...", "since": WHEN},
+            "legacy.notes": {"incoming_side": "postgres", "reason": "...", "since": WHEN},
+        },
+    )
+    orders, notes, items = build_status(
+        [_mapping("orders"), _mapping("notes"), _mapping("items")], snapshot
+    )
+    assert orders.state == (
+        "held since 2026-11-25 03:00 UTC: the PostgreSQL table lacks a mapped column "
+        "(run `make ddl`)"
+    )
+    assert notes.state.endswith("the MySQL table lacks a mapped column (add it in MySQL)")
+    assert (orders.health, notes.health) == ("failed", "failed")
+    assert not items.held
+    assert items.health != "failed"

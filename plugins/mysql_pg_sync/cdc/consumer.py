@@ -56,9 +56,12 @@ from mysql_pg_sync.cdc.lag_histogram import LagHistogram
 from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
+    clear_hold,
+    read_holds,
     read_table_states,
     record_batch,
     record_decisions,
+    record_hold,
     record_replayed,
 )
 from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
@@ -194,6 +197,7 @@ class StreamConsumer:
             self.state_conn.commit()
             self._open_targets()
             self._read_identities()
+            self._clear_stale_holds()
         except BaseException:
             # the service retries this while a server is down: leave no session of the others
             self._close_databases()
@@ -587,6 +591,9 @@ class StreamConsumer:
                 self.consumer.seek(TopicPartition(t, p, offset))
         self.held[exc.table] = (exc.side, str(exc))
         summary.held[exc.table] = str(exc)
+        record_hold(self.state_conn, exc.table, exc.side, str(exc))
+        if self.metrics is not None:
+            self.metrics.set_held(exc.table, exc.side, True)
         log.error(
             "%s The other tables go on; this one waits, checked every %.0f s.",
             exc,
@@ -595,9 +602,10 @@ class StreamConsumer:
 
     def _release_ready(self) -> None:
         """Resume each held table whose target now has every mapped column."""
-        for table, (side, _) in list(self.held.items()):
+        for table, (side, reason) in list(self.held.items()):
             why = self.appliers[side].lacks_columns(table)
             if why is not None:
+                record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting
                 continue
             mine = [part for part in self.held_parts if self.topics.get(part[0]) == (side, table)]
             for t, p in mine:
@@ -608,7 +616,17 @@ class StreamConsumer:
             if resume:
                 self.consumer.resume(resume)
             del self.held[table]
+            clear_hold(self.state_conn, table, side)
+            if self.metrics is not None:
+                self.metrics.set_held(table, side, False)
             log.info("%s: its target has every mapped column now; streaming it again", table)
+
+    def _clear_stale_holds(self) -> None:
+        """Holds recorded by a consumer that stopped before it saw the column arrive."""
+        for table, side in read_holds(self.state_conn):
+            applier = self.appliers.get(side)
+            if applier is not None and applier.lacks_columns(table) is None:
+                clear_hold(self.state_conn, table, side)
 
     def _topic_absent(self, msg: Message, error: KafkaError) -> None:
         """A subscribed topic that does not exist yet: the table had no change since its

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start
 
 from mysql_pg_sync.cdc.apply import BatchResult, ConflictRecord, DeadLetter
 from mysql_pg_sync.cdc.dead_letters import letter_row
+from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.cdc.handoff import TableState
 from mysql_pg_sync.cdc.images import to_json
 
@@ -36,6 +37,32 @@ def record_replayed(
         (json.dumps(rewound), source_table),
     )
     conn.commit()
+
+
+def record_hold(conn: psycopg.Connection[Any], source_table: str, side: str, reason: str) -> None:
+    """The table waits for a column its target lacks (kept until :func:`clear_hold`)."""
+    conn.execute(
+        "INSERT INTO mps_sync.stream_holds (source_table, incoming_side, reason) "
+        "VALUES (%s, %s, %s) ON CONFLICT (source_table, incoming_side) "
+        "DO UPDATE SET reason = EXCLUDED.reason, checked_at = now()",
+        (source_table, side, reason),
+    )
+    conn.commit()
+
+
+def clear_hold(conn: psycopg.Connection[Any], source_table: str, side: str) -> None:
+    conn.execute(
+        "DELETE FROM mps_sync.stream_holds WHERE source_table = %s AND incoming_side = %s",
+        (source_table, side),
+    )
+    conn.commit()
+
+
+def read_holds(conn: psycopg.Connection[Any]) -> list[tuple[str, Side]]:
+    """(source table, incoming side) of every recorded hold."""
+    rows = conn.execute("SELECT source_table, incoming_side FROM mps_sync.stream_holds").fetchall()
+    conn.commit()
+    return [(str(r[0]), "postgres" if r[1] == "postgres" else "mysql") for r in rows]
 
 
 def record_decisions(
@@ -177,6 +204,15 @@ class PrometheusMetrics:
         self.lag = Gauge(
             "mps_stream_lag_seconds", "source commit -> applied", labels, registry=registry
         )
+        self.held = Gauge(
+            "mps_stream_table_held",
+            "1 while the table waits for a column its target lacks (run `ddl`)",
+            labels,
+            registry=registry,
+        )
+
+    def set_held(self, table: str, side: str, held: bool) -> None:
+        self.held.labels(table, side).set(1 if held else 0)
 
     def observe(self, result: BatchResult, lag_ms: Mapping[tuple[str, str], int]) -> None:
         for (table, side), n in result.tables.items():

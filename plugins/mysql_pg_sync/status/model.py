@@ -58,6 +58,7 @@ class StateSnapshot:
     backfill: dict[str, Row] | None = None
     stream: dict[str, Row] | None = None
     reconcile: dict[str, Row] | None = None
+    holds: dict[str, Row] | None = None
     conflicts_24h: dict[str, int] | None = None
     dead_letters: dict[str, int] | None = None
     quality: dict[str, Row] | None = None
@@ -92,11 +93,18 @@ class TableStatus:
     links: tuple[Link, ...] = field(default=())
     stale: bool = False
     """Streaming, but nothing applied for :data:`STALE_AFTER_S`."""
+    held: bool = False
+    """The stream holds it back: its target lacks a column the mapping lists."""
 
     @property
     def health(self) -> str:
         """``failed``, ``warn``, ``ok`` or ``nodata``: the row's colour."""
-        if self.state == "failed" or self.quality == "failed" or "FAILED" in self.connectors:
+        if (
+            self.held
+            or self.state == "failed"
+            or self.quality == "failed"
+            or "FAILED" in self.connectors
+        ):
             return "failed"
         connectors_down = self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
         if (
@@ -174,6 +182,14 @@ def stream_texts(row: Row | None, streaming: bool = False) -> tuple[str, str, bo
     return lag, throughput, stale
 
 
+def held_text(row: Row) -> str:
+    """The state cell of a table the stream holds back, with what to run."""
+    fix = "run `make ddl`" if row.get("incoming_side") == "mysql" else "add it in MySQL"
+    target = "PostgreSQL" if row.get("incoming_side") == "mysql" else "MySQL"
+    since = _fmt_time(row.get("since") or "")
+    return f"held since {since}: the {target} table lacks a mapped column ({fix})"
+
+
 def reconcile_text(row: Row | None) -> str:
     if row is None:
         return NO_DATA
@@ -236,6 +252,10 @@ def build_status(
             docs = href(dq_row.get("data_docs_index"))
             if docs:
                 links.append(Link("Data Docs", docs))
+        hold = None if snapshot.holds is None else snapshot.holds.get(name)
+        state = str(state_row["state"]) if state_row else NO_DATA
+        if hold is not None:
+            state = held_text(hold)
         rec_row = None if snapshot.reconcile is None else snapshot.reconcile.get(name)
         rec_link = href(rec_row.get("report_path")) if rec_row is not None else None
         if rec_link:
@@ -245,7 +265,7 @@ def build_status(
                 source=name,
                 target=str(m.target),
                 direction=m.direction,
-                state=str(state_row["state"]) if state_row else NO_DATA,
+                state=state,
                 backfill=backfill,
                 backfill_percent=percent,
                 stream_lag=lag,
@@ -257,6 +277,7 @@ def build_status(
                 quality=str(dq_row["outcome"]) if dq_row else NO_DATA,
                 links=tuple(links),
                 stale=stale,
+                held=hold is not None,
             )
         )
     return rows

@@ -45,6 +45,8 @@ SECTION_QUERIES: dict[str, str] = {
         JOIN mps_sync.reconcile_runs r USING (run_id)
         WHERE t.status <> 'running'
         ORDER BY t.source_table, t.run_id DESC""",
+    "holds": """
+        SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds""",
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
@@ -151,6 +153,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
         backfill=_by_table(raw["backfill"]),
         stream=_by_table(raw["stream"]),
         reconcile=_by_table(raw["reconcile"]),
+        holds=_by_table(raw["holds"]),
         conflicts_24h=_counts(raw["conflicts_24h"]),
         dead_letters=_counts(raw["dead_letters"]),
         quality=_quality(raw["quality"]),

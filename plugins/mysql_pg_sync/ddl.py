@@ -302,7 +302,10 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
     return statements + validations
 
 
-_VALIDATE = re.compile(r"^ALTER TABLE (?P<table>\S+) VALIDATE CONSTRAINT (?P<name>\S+)$")
+_QUOTED = r'"(?:[^"]|"")*"'
+_VALIDATE = re.compile(
+    rf"^ALTER TABLE (?P<table>{_QUOTED}(?:\.{_QUOTED})?) VALIDATE CONSTRAINT (?P<name>{_QUOTED})$"
+)
 
 
 class ConstraintNotValidatedError(SyncError):
@@ -856,13 +859,20 @@ def apply_ddl(conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:
         for statement in statements:
             if not is_validation(statement):
                 conn.execute(statement.encode())
+    failed = []
     for statement in statements:
         if is_validation(statement):
             try:
                 with conn.transaction():
                     conn.execute(statement.encode())
             except psycopg.errors.CheckViolation as exc:
-                raise _not_validated(conn, statement, exc) from exc
+                failed.append(_not_validated(conn, statement, exc))
+    if failed:
+        raise ConstraintNotValidatedError(
+            "\n".join(str(f) for f in failed)
+            + "\nEverything else was applied, and each of these holds for new rows but stays NOT "
+            "VALID. Fix the rows (or the mapping), then run ddl again: it validates them"
+        )
 
 
 def _not_validated(
@@ -881,10 +891,8 @@ def _not_validated(
     check = str(row[0]) if row else "CHECK (...)"
     expression = check.removeprefix("CHECK ").removesuffix(" NOT VALID")
     return ConstraintNotValidatedError(
-        f"{table}: rows already there break constraint {quoted} ({exc.diag.message_primary}). "
-        "Everything else was applied, and the constraint holds for new rows, but it stays NOT "
-        f"VALID. Find the rows with SELECT * FROM {table} WHERE NOT {expression}; fix them "
-        "(or the mapping), then run ddl again: it validates the constraint"
+        f"{table}: rows already there break constraint {quoted} ({exc.diag.message_primary}); "
+        f"find them with SELECT * FROM {table} WHERE NOT {expression}"
     )
 
 

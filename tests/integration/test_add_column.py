@@ -108,7 +108,7 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
     with closing(p.mysql()) as conn:
         conn.cursor().execute("UPDATE items SET coupon = 'early', name = 'e4' WHERE id = 4")
     with closing(p.consumer()) as early:
-        held = _held(early, f"{db}.items")
+        held = _held(early, f"{db}.items (mysql)")
     assert f"{db}.items: the postgres table " in held
     assert '"coupon"' in held
     assert "run `make ddl`" in held
@@ -189,7 +189,7 @@ def test_a_mapped_column_mysql_lacks_holds_the_table_with_the_mysql_side_fix(
             "INSERT INTO public.items (id, name, updated_at, coupon) VALUES (1, 'a', now(), 'c')"
         )
     with closing(p.consumer()) as running:
-        message = _held(running, f"{p.endpoints.mysql.database}.items")
+        message = _held(running, f"{p.endpoints.mysql.database}.items (postgres)")
     assert f"{p.endpoints.mysql.database}.items: the mysql table " in message
     assert "Unknown column 'coupon'" in message
     assert "add the column in MySQL (the application's migration)" in message
@@ -250,7 +250,7 @@ def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
         gauge = {"table": f"{db}.items", "incoming_side": "mysql"}
         with closing(p.consumer(metrics, state_refresh_s=0.5)) as running:
             write(1)
-            held = _held(running, f"{db}.items")
+            held = _held(running, f"{db}.items (mysql)")
             assert '"coupon"' in held
             assert "run `make ddl`" in held
             # what a stream service (no failing task) shows: the status page's row and a gauge
@@ -258,7 +258,10 @@ def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
             assert registry.get_sample_value("mps_stream_table_held", gauge) == 1
             drive(running, lambda: _count(p, "tags") == 4)
             write(2)  # more of both while items waits
+            with closing(p.pg()) as conn:  # items' other direction is not held
+                conn.execute("UPDATE public.items SET qty = 99 WHERE id = 3")
             drive(running, lambda: _count(p, "tags") == 5)
+            drive(running, lambda: mysql_rows(p, "SELECT qty FROM items WHERE id = 3") == [(99,)])
             assert pg_rows(p, "SELECT name FROM public.tags WHERE id = 2") == [("u2",)]
             assert pg_rows(p, "SELECT name FROM public.items WHERE id = 1") == [("n1",)]
             with pytest.raises(TablesHeldError, match=f"{db}.items"):

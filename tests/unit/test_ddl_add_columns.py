@@ -198,3 +198,23 @@ def test_a_stale_check_is_dropped_and_added_not_valid_in_one_alter_then_validate
     ]
     assert validate == 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"'
     assert replace_checks_sql(mapping, ["not_ours"]) == []
+
+
+def test_a_validation_is_recognised_whatever_the_names_hold() -> None:
+    mapping = TableMapping.model_validate(
+        {
+            "source": "app.t",
+            "target": 'my schema.odd "t"',
+            "key": ["id"],
+            "columns": [
+                {"name": "id", "column_type": "int(11)", "nullable": False},
+                {"name": "unit price", "column_type": "int(10) unsigned", "default": "0"},
+            ],
+        }
+    )
+    *_, validate = add_columns_sql(mapping, {"id"})
+    assert validate == (
+        'ALTER TABLE "my schema"."odd ""t""" VALIDATE CONSTRAINT "odd ""t""_unit price_range"'
+    )
+    assert is_validation(validate)
+    assert not is_validation('ALTER TABLE "t" ADD COLUMN "x" int')

@@ -235,8 +235,8 @@ class StreamConsumer:
         self._subscribed = False
         self._open: _Open | None = None
         self._absent_topics: set[str] = set()  # subscribed, not created yet (see _topic_absent)
-        # mapping -> (incoming side, why): its target lacks a mapped column (see _hold)
-        self.held: dict[str, tuple[Side, str]] = {}
+        # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
+        self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
         self.held_parts: dict[tuple[str, int], int | None] = {}
 
@@ -318,7 +318,7 @@ class StreamConsumer:
             if start is not None:
                 tp.offset = start
         consumer.assign(partitions)
-        held = [tp for tp in partitions if self.topics.get(tp.topic) in self._held_topics()]
+        held = [tp for tp in partitions if self.topics.get(tp.topic) in self.held]
         if held:  # from the committed offset, which never passed a held change
             consumer.pause(held)
             self.held_parts.update({(tp.topic, tp.partition): None for tp in held})
@@ -349,7 +349,7 @@ class StreamConsumer:
                 if (t, p) not in self.paused:
                     to_pause.append((t, p))
                 continue
-            if (t, p) in self.paused:
+            if (t, p) in self.paused and (t, p) not in self.held_parts:
                 resume.append((t, p))
             start = handoff.rewind_due(state, t, p)
             if start is not None:
@@ -384,6 +384,8 @@ class StreamConsumer:
                         self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
         for (t, p), start in rewinds.items():
             self.consumer.seek(TopicPartition(t, p, start))
+            if (t, p) in self.held_parts:  # the release reads from the replay's start
+                self.held_parts[(t, p)] = start
         if rewinds:
             self._rewound(rewinds)
         if resume:
@@ -472,7 +474,7 @@ class StreamConsumer:
             finally:
                 self._open = None
                 summary.seconds += time.monotonic() - started
-                summary.held = {table: why for table, (_, why) in self.held.items()}
+                summary.held = {_held_name(t, s): why for (s, t), why in self.held.items()}
         if len(self._absent_topics) > absent_before:
             log.info(
                 "%d of the %d subscribed topic(s) do not exist yet (e.g. %s): `connectors apply` "
@@ -516,7 +518,10 @@ class StreamConsumer:
         if self._absent_topics:
             self._absent_topics.discard(topic)  # created since
         if self.held_parts and (topic, partition) in self.held_parts:
-            return  # fetched before the pause: read again from the held offset on release
+            # fetched before the pause, or later in the same poll: read again on release
+            if self.held_parts[(topic, partition)] is None:
+                self.held_parts[(topic, partition)] = offset
+            return
         if (topic, partition) not in pending.first:
             pending.first[(topic, partition)] = offset
         pending.messages += 1
@@ -556,9 +561,6 @@ class StreamConsumer:
 
     # -- a table whose target lacks a mapped column waits; the others go on ----------------------
 
-    def _held_topics(self) -> set[tuple[Side, str]]:
-        return {(side, table) for table, (side, _) in self.held.items()}
-
     def _hold(self, exc: MissingTargetColumnError, pending: _Pending, summary: RunSummary) -> None:
         """Pause the table's partitions and take its messages out of the batch: none of its
         changes is applied, its offsets are neither recorded nor committed, and it is read
@@ -589,8 +591,8 @@ class StreamConsumer:
         for (t, p), offset in ((part, self.held_parts[part]) for part in mine):
             if offset is not None:
                 self.consumer.seek(TopicPartition(t, p, offset))
-        self.held[exc.table] = (exc.side, str(exc))
-        summary.held[exc.table] = str(exc)
+        self.held[ident] = str(exc)
+        summary.held[_held_name(exc.table, exc.side)] = str(exc)
         record_hold(self.state_conn, exc.table, exc.side, str(exc))
         if self.metrics is not None:
             self.metrics.set_held(exc.table, exc.side, True)
@@ -602,7 +604,7 @@ class StreamConsumer:
 
     def _release_ready(self) -> None:
         """Resume each held table whose target now has every mapped column."""
-        for table, (side, reason) in list(self.held.items()):
+        for (side, table), reason in list(self.held.items()):
             why = self.appliers[side].lacks_columns(table)
             if why is not None:
                 record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting
@@ -610,12 +612,12 @@ class StreamConsumer:
             mine = [part for part in self.held_parts if self.topics.get(part[0]) == (side, table)]
             for t, p in mine:
                 offset = self.held_parts.pop((t, p))
-                if offset is not None and (t, p) not in self.paused:
+                if offset is not None:  # also under a backfill's pause: that resume reads here
                     self.consumer.seek(TopicPartition(t, p, offset))
             resume = [TopicPartition(t, p) for t, p in mine if (t, p) not in self.paused]
             if resume:
                 self.consumer.resume(resume)
-            del self.held[table]
+            del self.held[(side, table)]
             clear_hold(self.state_conn, table, side)
             if self.metrics is not None:
                 self.metrics.set_held(table, side, False)
@@ -625,8 +627,17 @@ class StreamConsumer:
         """Holds recorded by a consumer that stopped before it saw the column arrive."""
         for table, side in read_holds(self.state_conn):
             applier = self.appliers.get(side)
-            if applier is not None and applier.lacks_columns(table) is None:
+            if applier is None:
+                continue
+            try:
+                missing = applier.lacks_columns(table)
+            except Exception as exc:  # the table is gone, say: the row stays, the start goes on
+                log.warning("stream hold of %s (%s): cannot check its target: %s", table, side, exc)
+                continue
+            if missing is None:
                 clear_hold(self.state_conn, table, side)
+                if self.metrics is not None:
+                    self.metrics.set_held(table, side, False)
 
     def _topic_absent(self, msg: Message, error: KafkaError) -> None:
         """A subscribed topic that does not exist yet: the table had no change since its
@@ -654,7 +665,7 @@ class StreamConsumer:
             except MissingTargetColumnError as exc:
                 self._rollback()
                 self._hold(exc, pending, summary)
-                events = [e for e in events if self._mapping_name(e) not in self.held]
+                events = [e for e in events if (e.side, self._mapping_name(e)) not in self.held]
                 by_side = {}
                 for event in events:
                     by_side.setdefault(event.side, []).append(event)
@@ -892,6 +903,11 @@ class StreamConsumer:
         except Exception as exc:
             log.debug("close: %s", exc)
         self._close_databases()
+
+
+def _held_name(table: str, side: Side) -> str:
+    """A held table in a run summary, as ``mapping_drift`` names it: per direction."""
+    return f"{table} ({side})"
 
 
 def _placeholder(side: Side, table: str, position: KafkaPosition) -> ChangeEvent:

@@ -222,3 +222,40 @@ def test_an_enum_check_is_replaced_when_the_mysql_enum_gains_or_loses_a_member(
         conn.execute("UPDATE public.accounts SET tier = 'basic' WHERE id = 2")
     assert main(["ddl", "--mappings", str(narrower)]) == 0
     assert _checks(accounts) == {"accounts_tier_check": True}
+
+
+def test_a_text_column_mapped_to_an_enum_type_not_created_yet_is_a_retype_with_the_statements(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pg_connect(accounts, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.accounts ADD COLUMN tier varchar(8) DEFAULT 'basic'")
+    columns = [
+        {"name": "name", "column_type": "varchar(10)"},
+        {
+            "name": "tier",
+            "column_type": "enum('basic','gold')",
+            "pg_type": "accounts_tier",
+            "default": "'gold'",
+        },
+    ]
+    folder = _mappings(tmp_path / "m", columns)
+    assert main(["ddl", "--mappings", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "column 'tier' is character varying(8) but the mapping says the enum type" in err
+    assert '"public"."accounts_tier", which does not exist yet' in err
+    assert "nothing was applied" in err
+    # the statements it names, then ddl again: the column is in place, nothing left to do
+    create = err.split("is a member: ", 1)[1].split("; ALTER TABLE", 1)[0]
+    alter = "ALTER TABLE" + err.split("; ALTER TABLE", 1)[1].split("; or set", 1)[0]
+    with pg_connect(accounts, autocommit=True) as conn:
+        conn.execute(create)
+        conn.execute(alter)
+    assert main(["ddl", "--mappings", str(folder)]) == 0
+    with pg_connect(accounts, autocommit=True) as conn:
+        assert conn.execute("SELECT tier::text FROM public.accounts ORDER BY id").fetchall() == [
+            ("basic",),
+            ("basic",),
+        ]
+        conn.execute("INSERT INTO public.accounts (id) VALUES (3)")  # the mapping's default
+        row = conn.execute("SELECT tier::text FROM public.accounts WHERE id = 3").fetchone()
+        assert row == ("gold",)

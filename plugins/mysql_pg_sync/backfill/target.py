@@ -317,6 +317,10 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
         if existing is None:
             continue
         columns[mapping.name] = set(existing)
+        absent = _absent_enum_types(conn, mapping, existing)
+        if absent:  # probing a type that does not exist fails; it is a retype to report
+            problems[mapping.name] = absent
+            continue
         if pending := unvalidated_checks(conn, schema, table):
             unvalidated[mapping.name] = pending
         if stale := stale_checks(conn, mapping, existing):
@@ -373,6 +377,41 @@ def stale_checks(
             return []
         new = _constraint_defs(conn, f"pg_temp.{probe}")
     return sorted(n for n, definition in have.items() if new.get(n) != definition)
+
+
+def _absent_enum_types(
+    conn: psycopg.Connection[Any],
+    mapping: TableMapping,
+    existing: Mapping[str, tuple[str, bool, bool]],
+) -> list[str]:
+    """An existing column the mapping now gives an enum type that does not exist yet: a
+    retype (from text, say), reported with the statements to run."""
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    found = []
+    for column in mapping.synced_columns():
+        if column.pg_name not in existing or not ddl.is_enum_type(column):
+            continue
+        ref = pg.qualified(*ddl.enum_type_ref(mapping, column))
+        row = conn.execute("SELECT to_regtype(%s)", (ref,)).fetchone()
+        if row is not None and row[0] is not None:
+            continue
+        col = pg.quote_ident(column.pg_name)
+        create = ddl.enum_type_sql(mapping, column)[0]
+        # a text default cannot be cast on its own: dropped, then the mapping's set again
+        alter = [
+            f"ALTER COLUMN {col} DROP DEFAULT",
+            f"ALTER COLUMN {col} TYPE {ref} USING {col}::text::{ref}",
+        ]
+        default = ddl.plan_default(mapping, column).sql
+        if default is not None:
+            alter.append(f"ALTER COLUMN {col} SET DEFAULT {default}")
+        found.append(
+            f"column {column.pg_name!r} is {existing[column.pg_name][0]} but the mapping says "
+            f"the enum type {ref}, which does not exist yet (after checking that every value "
+            f"is a member: {create}; ALTER TABLE {table} {', '.join(alter)}; or set the "
+            "column's pg_type in the mapping)"
+        )
+    return found
 
 
 def unvalidated_checks(conn: psycopg.Connection[Any], schema: str, table: str) -> list[str]:

@@ -330,20 +330,25 @@ def check_names(mapping: TableMapping) -> set[str]:
     return {name for checks in checks_by_column(mapping).values() for name in checks}
 
 
-def replace_checks_sql(mapping: TableMapping, names: Collection[str]) -> list[str]:
+def replace_checks_sql(
+    mapping: TableMapping, names: Collection[str], missing: Collection[str] = ()
+) -> list[str]:
     """Our CHECKs whose definition the table has in an older form (an enum that gained a
-    member, a column's MySQL size changed): dropped and added again NOT VALID in one ALTER,
-    then validated (:func:`apply_ddl` runs that after the commit)."""
+    member, a column's MySQL size changed): dropped and added again NOT VALID; and ``missing``
+    ones its existing columns lack (the mapping turned two-way and wants the character-set
+    CHECK): added NOT VALID. One ALTER, then the validations (:func:`apply_ddl` runs those
+    after the commit)."""
     clauses = {n: c for checks in checks_by_column(mapping).values() for n, c in checks.items()}
-    chosen = [n for n in sorted(names) if n in clauses]
-    if not chosen:
+    replaced = [n for n in sorted(names) if n in clauses]
+    added = [n for n in sorted(missing) if n in clauses and n not in replaced]
+    if not replaced and not added:
         return []
     table = pg.qualified(mapping.target.schema, mapping.target.table)
     actions = [
-        f"DROP CONSTRAINT {pg.quote_ident(n)},\n  ADD {clauses[n]} NOT VALID" for n in chosen
-    ]
+        f"DROP CONSTRAINT {pg.quote_ident(n)},\n  ADD {clauses[n]} NOT VALID" for n in replaced
+    ] + [f"ADD {clauses[n]} NOT VALID" for n in added]
     return [f"ALTER TABLE {table}\n  " + ",\n  ".join(actions)] + [
-        validate_sql(mapping, n) for n in chosen
+        validate_sql(mapping, n) for n in (*replaced, *added)
     ]
 
 
@@ -773,6 +778,7 @@ def plan_ddl(
     existing: Mapping[str, Collection[str]] | None = None,
     unvalidated: Mapping[str, Collection[str]] | None = None,
     stale_checks: Mapping[str, Collection[str]] | None = None,
+    missing_checks: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
     """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
     with, tables, unique indexes, indexes, FKs, and last the validations of CHECKs added to
@@ -783,7 +789,8 @@ def plan_ddl(
     CREATE TABLE. Without it every table is ``CREATE TABLE IF NOT EXISTS``. ``unvalidated``:
     per mapping, CHECK constraints of its table still NOT VALID (a validation that failed or
     was interrupted): validated again. ``stale_checks``: per mapping, our CHECKs its table
-    has in another form than the mapping gives now (:func:`replace_checks_sql`)."""
+    has in another form than the mapping gives now; ``missing_checks``: ours its existing
+    columns lack (:func:`replace_checks_sql`)."""
     options = options or DdlOptions()
     chosen = chosen_tables(mappings, tables)
     names = index_names(mappings)
@@ -811,7 +818,11 @@ def plan_ddl(
     for mapping in chosen:
         if mapping.name in existing:
             statements += add_columns_sql(mapping, existing[mapping.name])
-            statements += replace_checks_sql(mapping, (stale_checks or {}).get(mapping.name, ()))
+            statements += replace_checks_sql(
+                mapping,
+                (stale_checks or {}).get(mapping.name, ()),
+                (missing_checks or {}).get(mapping.name, ()),
+            )
         else:
             statements += create_table_sql(mapping)
         for index in unique[mapping.name]:

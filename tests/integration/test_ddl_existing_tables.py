@@ -15,13 +15,14 @@ from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 
-def _mappings(folder: Path, columns: list[dict[str, Any]]) -> Path:
+def _mappings(folder: Path, columns: list[dict[str, Any]], direction: str = "both") -> Path:
     folder.mkdir(exist_ok=True)
     entry = {
         "source": "app.accounts",
         "target": "public.accounts",
         "key": ["id"],
         "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}, *columns],
+        "direction": direction,
     }
     (folder / "app.accounts.yaml").write_text(yaml.safe_dump([entry]))
     return folder
@@ -259,3 +260,29 @@ def test_a_text_column_mapped_to_an_enum_type_not_created_yet_is_a_retype_with_t
         conn.execute("INSERT INTO public.accounts (id) VALUES (3)")  # the mapping's default
         row = conn.execute("SELECT tier::text FROM public.accounts WHERE id = 3").fetchone()
         assert row == ("gold",)
+
+
+def test_a_table_turned_two_way_gets_the_checks_mysql_needs_on_its_existing_columns(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One way, PostgreSQL's app never wrote the table; two-way, it must not write a character
+    the MySQL column's 3-byte utf8 cannot hold."""
+    columns = [{"name": "name", "column_type": "varchar(10)", "charset": "utf8mb3"}]
+    one_way = _mappings(tmp_path / "a", columns, direction="mysql_to_pg")
+    assert main(["ddl", "--mappings", str(one_way)]) == 0
+    assert _checks(accounts) == {}  # a one-way table pays no regular expression per row
+    capsys.readouterr()
+    two_way = _mappings(tmp_path / "b", columns)
+    assert main(["ddl", "--mappings", str(two_way), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert 'ADD CONSTRAINT "accounts_name_charset" CHECK ("name" !~' in printed
+    assert main(["ddl", "--mappings", str(two_way)]) == 0
+    assert _checks(accounts) == {"accounts_name_charset": True}
+    with (
+        pg_connect(accounts, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.CheckViolation),
+    ):
+        conn.execute("UPDATE public.accounts SET name = 'emoji \U0001f600' WHERE id = 1")
+    capsys.readouterr()
+    assert main(["ddl", "--mappings", str(two_way), "--dry-run"]) == 0
+    assert "accounts_name_charset" not in capsys.readouterr().out

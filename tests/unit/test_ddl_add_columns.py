@@ -218,3 +218,18 @@ def test_a_validation_is_recognised_whatever_the_names_hold() -> None:
     )
     assert is_validation(validate)
     assert not is_validation('ALTER TABLE "t" ADD COLUMN "x" int')
+
+
+def test_a_check_an_existing_column_lacks_is_added_not_valid_then_validated() -> None:
+    """The mapping turned two-way, say: it now wants a CHECK the column never had."""
+    mapping = _orders()
+    alter, validate = replace_checks_sql(mapping, [], ["orders_points_range"])
+    assert alter.splitlines() == [
+        'ALTER TABLE "public"."orders"',
+        '  ADD CONSTRAINT "orders_points_range" CHECK ("points" >= 0 AND "points" <= 4294967295)'
+        " NOT VALID",
+    ]
+    assert validate == 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"'
+    # stale and missing at once: replaced once
+    both = replace_checks_sql(mapping, ["orders_points_range"], ["orders_points_range"])
+    assert sum("ADD CONSTRAINT" in s for s in both) == 1

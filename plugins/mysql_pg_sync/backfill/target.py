@@ -300,6 +300,8 @@ class ExistingTargets:
     unvalidated: dict[str, list[str]] = field(default_factory=dict)
     # our CHECKs in an older form than the mapping gives now (an enum gained a member)
     stale_checks: dict[str, list[str]] = field(default_factory=dict)
+    # our CHECKs an existing mapped column lacks (the mapping turned two-way, say)
+    missing_checks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
@@ -311,6 +313,7 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
     problems: dict[str, list[str]] = {}
     unvalidated: dict[str, list[str]] = {}
     stale_found: dict[str, list[str]] = {}
+    missing_found: dict[str, list[str]] = {}
     for mapping in chosen:
         schema, table = mapping.target.schema, mapping.target.table
         existing = existing_columns(conn, schema, table)
@@ -323,8 +326,11 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             continue
         if pending := unvalidated_checks(conn, schema, table):
             unvalidated[mapping.name] = pending
-        if stale := stale_checks(conn, mapping, existing):
+        stale, missing = check_drift(conn, mapping, existing)
+        if stale:
             stale_found[mapping.name] = stale
+        if missing:
+            missing_found[mapping.name] = missing
         wanted = mapped_types(conn, mapping, only=set(existing))
         found = incompatibilities(
             mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
@@ -334,7 +340,7 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             found += unfilled
         if found:
             problems[mapping.name] = found
-    return ExistingTargets(columns, problems, unvalidated, stale_found)
+    return ExistingTargets(columns, problems, unvalidated, stale_found, missing_found)
 
 
 def _constraint_defs(conn: psycopg.Connection[Any], relation: str) -> dict[str, str]:
@@ -346,24 +352,27 @@ def _constraint_defs(conn: psycopg.Connection[Any], relation: str) -> dict[str, 
     return {str(r[0]): str(r[1]).removesuffix(" NOT VALID") for r in rows}
 
 
-def stale_checks(
+def check_drift(
     conn: psycopg.Connection[Any],
     mapping: TableMapping,
     existing: Mapping[str, tuple[str, bool, bool]],
-) -> list[str]:
-    """Our CHECKs on the existing table's mapped columns whose definition differs from the one
-    the mapping gives now. PostgreSQL normalises both: the mapping's are built on a temporary
-    table with the same column types, and the two definitions compared as PostgreSQL prints
-    them. A column whose type differs is reported elsewhere (a retype), not here."""
+) -> tuple[list[str], list[str]]:
+    """(stale, missing): our CHECKs on the existing table's mapped columns whose definition
+    differs from the one the mapping gives now, and those the table lacks. PostgreSQL
+    normalises both definitions: the mapping's are built on a temporary table with the same
+    column types, and the two compared as PostgreSQL prints them. A column whose type differs
+    is reported elsewhere (a retype), not here."""
     wanted = ddl.checks_by_column(mapping)
     columns = [c for c in mapping.synced_columns() if c.pg_name in existing]
     ours = {n for c in columns for n in wanted.get(c.pg_name, {})}
     if not ours:
-        return []
+        return [], []
     table = pg.qualified(mapping.target.schema, mapping.target.table)
-    have = {n: d for n, d in _constraint_defs(conn, table).items() if n in ours}
+    defined = _constraint_defs(conn, table)
+    missing = sorted(ours - set(defined))
+    have = {n: d for n, d in defined.items() if n in ours}
     if not have:
-        return []
+        return [], missing
     probe = "mps_ddl_check_probe"
     body = [f"{pg.quote_ident(c.pg_name)} {existing[c.pg_name][0]}" for c in columns]
     body += [
@@ -374,9 +383,9 @@ def stale_checks(
             conn.execute(f"CREATE TEMP TABLE {probe} ({', '.join(body)})".encode())
         except psycopg.Error as exc:
             log.warning("%s: could not compare its CHECKs: %s", mapping.name, exc)
-            return []
+            return [], missing
         new = _constraint_defs(conn, f"pg_temp.{probe}")
-    return sorted(n for n, definition in have.items() if new.get(n) != definition)
+    return sorted(n for n, definition in have.items() if new.get(n) != definition), missing
 
 
 def _absent_enum_types(

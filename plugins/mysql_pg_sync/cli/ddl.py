@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             existing.columns,
             existing.unvalidated,
             existing.stale_checks,
+            existing.missing_checks,
         )
         if args.dry_run:
             _print(statements)

@@ -235,6 +235,7 @@ class StreamConsumer:
         self._subscribed = False
         self._open: _Open | None = None
         self._absent_topics: set[str] = set()  # subscribed, not created yet (see _topic_absent)
+        self._closing = False
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
@@ -296,6 +297,11 @@ class StreamConsumer:
             session.rollback()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._closing:
+            # a rebalance that lands during close(): the group gives the partitions to another
+            # member anyway, and a committed() call now fails with the handle being destroyed,
+            # an error confluent-kafka raises from close() as no Python exception class
+            return
         assigned = {(tp.topic, tp.partition) for tp in partitions}
         # offsets of partitions another member now owns are that member's to commit
         self._uncommitted = {k: v for k, v in self._uncommitted.items() if k in assigned}
@@ -898,6 +904,7 @@ class StreamConsumer:
     def close(self) -> None:
         if self._uncommitted:
             self._commit_offsets({})  # one more try; a failure only means a longer replay
+        self._closing = True
         try:
             self.consumer.close()
         except Exception as exc:

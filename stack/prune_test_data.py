@@ -4,8 +4,10 @@ Tests and benchmarks clean up after themselves; a run that is killed midway does
 leftover stream pipeline keeps Kafka topics (a stream benchmark's ~0.7 GB), and every topic
 partition lengthens the broker's start. Removed: Kafka topics of the test and benchmark connector
 prefixes (``mpst<tag>``, ``mpsd<tag>``, ``t<tag>``: tests; ``mpsb<tag>``: benchmarks) and topics
-named ``mps_test...``, inactive replication slots of those prefixes, and databases named
-``mps_test_*`` on both servers. Kept: the cached benchmark datasets (``mps_bench*``) and
+named ``mps_test...``, the Kafka Connect connectors of those prefixes (first: a running one would
+write its topics again, and a failed one stays listed and alarms ``connectors status``),
+inactive replication slots of those prefixes, and databases named ``mps_test_*`` on both
+servers. Kept: the cached benchmark datasets (``mps_bench*``) and
 everything the demo and the operator use.
 """
 
@@ -15,6 +17,8 @@ import re
 import sys
 from dataclasses import replace
 
+from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connector_lifecycle import delete as delete_connector
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import admin_endpoints, endpoints_from_env
@@ -30,6 +34,12 @@ def main() -> int:
     mysql_admin = replace(mysql_admin, database="mysql")
     pg_admin = replace(pg_admin, database="postgres")
     from confluent_kafka.admin import AdminClient
+
+    client = ConnectClient(endpoints.connect_url)
+    connectors = [name for name in client.connectors() if TEST_PREFIX.match(name)]
+    for name in connectors:
+        delete_connector(client, name, timeout_s=60)
+    print(f"kafka connect: deleted {len(connectors)} test connector(s)")
 
     topics = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap}).list_topics(timeout=30)
     prefixes = sorted({m.group(1) for t in topics.topics if (m := TEST_PREFIX.match(t))})

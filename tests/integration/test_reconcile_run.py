@@ -315,10 +315,11 @@ class StreamCatchesUp:
         self.pg = pg
         self.waited_for: list[str] = []
 
-    def wait(self, table_name: str) -> None:
+    def wait(self, table_name: str) -> str:
         self.waited_for.append(table_name)
         with pg_connect(self.pg, autocommit=True) as conn:
             conn.execute("UPDATE orders SET amount = amount - 0.01 WHERE id = 500")
+        return "caught_up"
 
 
 def test_rows_in_flight_are_rechecked_and_not_reported(setup) -> None:
@@ -348,6 +349,7 @@ def test_rows_in_flight_are_rechecked_and_not_reported(setup) -> None:
     ]
     assert result.stats["in_flight"] == 1
     assert result.stats["suspects"] == 3
+    assert result.as_dict()["recheck"] == "caught_up"
 
 
 def test_the_cli_reports_drift_with_exit_status_3(setup, tmp_path, capsys, monkeypatch) -> None:
@@ -391,7 +393,7 @@ def test_the_lag_waiter_reads_the_stream_metrics(setup) -> None:
         )
 
     missing_table = waiter(max_wait_s=0)  # no state schema yet: the delay decides
-    missing_table.wait("legacy.orders")
+    assert missing_table.wait("legacy.orders") == "timed_out"
     assert missing_table.caught_up is False
     with pg_connect(ends.postgres, autocommit=True) as conn:
         ensure_schema(conn)
@@ -402,12 +404,12 @@ def test_the_lag_waiter_reads_the_stream_metrics(setup) -> None:
             (started + timedelta(seconds=1), started + timedelta(seconds=1)),
         )
     lagging = waiter(max_wait_s=0)
-    lagging.wait("legacy.orders")
+    assert lagging.wait("legacy.orders") == "timed_out"
     assert lagging.caught_up is False
     with pg_connect(ends.postgres, autocommit=True) as conn:
         conn.execute("UPDATE mps_sync.stream_metrics SET last_lag_ms = 10")
     ready = waiter(max_wait_s=3600)
-    ready.wait("legacy.orders")
+    assert ready.wait("legacy.orders") == "caught_up"
     assert ready.caught_up is True
     assert ready.polls == 1
     assert waited == []
@@ -511,7 +513,7 @@ def test_a_table_stopped_by_a_base_exception_is_an_error_and_fails_the_run(setup
     from mysql_pg_sync.reconcile.run import RunOptions, reconcile_table
 
     class TimesOut:
-        def wait(self, table_name: str) -> None:
+        def wait(self, table_name: str) -> str:
             raise Killed("Timeout, PID: 1234")  # as AirflowTaskTimeout, mid-table
 
     ends, folder = setup

@@ -10,10 +10,16 @@ from typing import Any, Protocol
 
 import psycopg
 
+# how a re-check's wait ended: the report tells the operator how far to trust the drift
+CAUGHT_UP = "caught_up"  # the stream applied the table's changes with a small lag
+TIMED_OUT = "timed_out"  # it did not within the wait: no consumer, a lagging one, or no changes
+FIXED_DELAY = "fixed_delay"  # waited a configured time without asking the stream
+
 
 class CatchUpWaiter(Protocol):
-    def wait(self, table_name: str) -> None:
-        """Return once changes committed before the comparison have been applied."""
+    def wait(self, table_name: str) -> str:
+        """Return once changes committed before the comparison have been applied, or the wait
+        is over: :data:`CAUGHT_UP`, :data:`TIMED_OUT` or :data:`FIXED_DELAY`."""
         ...
 
 
@@ -27,9 +33,10 @@ class DelayWaiter:
 
     seconds: float = 30.0
 
-    def wait(self, table_name: str) -> None:
+    def wait(self, table_name: str) -> str:
         if self.seconds > 0:
             time.sleep(self.seconds)
+        return FIXED_DELAY
 
 
 @dataclass
@@ -63,13 +70,13 @@ class StreamLagWaiter:
             for lag, applied in rows
         )
 
-    def wait(self, table_name: str) -> None:
+    def wait(self, table_name: str) -> str:
         deadline = self.clock() + self.max_wait_s
         while True:
             self.polls += 1
             if self._caught_up(table_name):
                 self.caught_up = True
-                return
+                return CAUGHT_UP
             if self.clock() >= deadline:
-                return
+                return TIMED_OUT
             self.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))

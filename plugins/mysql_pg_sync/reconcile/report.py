@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
+from mysql_pg_sync.reconcile.recheck import TIMED_OUT
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -256,11 +257,31 @@ def _repair_words(repairs: Mapping[str, Any]) -> str:
     return ", ".join(found) or "none"
 
 
+def unsettled(table: Mapping[str, Any]) -> str:
+    """Why a table's drift may hold changes still on their way, or '' (see recheck.py)."""
+    if table.get("recheck") != TIMED_OUT:
+        return ""
+    return (
+        f"re-checked after {float(table.get('recheck_wait_s') or 0):.0f} s without the stream "
+        "reporting this table caught up: if the stream consumer is stopped or lagging, some of "
+        "this drift is changes still in Kafka"
+    )
+
+
 def advice(run: Mapping[str, Any]) -> list[str]:
     """What the run's repairs mean and what to trigger next, in the order to read them."""
     params = run.get("params") or {}
     summary = run.get("summary") or totals(run)
     repairs, lines = summary["repairs"], []
+    waited = [str(t.get("table")) for t in run.get("tables") or [] if unsettled(t)]
+    if waited:
+        lines.append(
+            f"{len(waited)} table(s) ({', '.join(waited[:5])}{', ...' if len(waited) > 5 else ''})"
+            " were re-checked without the stream reporting them caught up. Their drift may "
+            "include changes still in Kafka: check that the stream consumer runs (Sync status "
+            "page, stream DAG) and compare them again before trusting or repairing it. A table "
+            "with no changes since the comparison began also ends this way."
+        )
     needed = sum(int(n) for n in repairs.values())  # every repair the run planned, all tables
     if mode_of(params) == "dry_run" and not needed:
         lines.append("DRY RUN: nothing was written, and no repair was needed.")
@@ -339,7 +360,7 @@ def _table_row(t: Mapping[str, Any]) -> str:
     drift = (t.get("drift") or {}) if t.get("rows_mysql") is not None else {}
     columns = ", ".join(f"{c} ({n})" for c, n in (t.get("different_columns") or {}).items())
     status = str(t.get("status", ""))
-    note = t.get("error") or t.get("repair_message") or ""
+    note = "; ".join(n for n in (t.get("error"), t.get("repair_message"), unsettled(t)) if n)
     return (
         f"<tr><td>{_cell(t.get('table'))}<br><small>{_cell(t.get('target'))}</small></td>"
         f"<td class='{_cell(status)}'>{_cell(TABLE_STATUS_WORDS.get(status, status))}"

@@ -27,7 +27,7 @@ from mysql_pg_sync.reconcile.compare import CompareConfig, PairSource, compare, 
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES, RowDiff
 from mysql_pg_sync.reconcile.errors import ReconcileError, RepairLimitExceeded
 from mysql_pg_sync.reconcile.model import ReconcileTable
-from mysql_pg_sync.reconcile.recheck import CatchUpWaiter, DelayWaiter
+from mysql_pg_sync.reconcile.recheck import TIMED_OUT, CatchUpWaiter, DelayWaiter
 from mysql_pg_sync.reconcile.repair import (
     DEFAULT_MAX_REPAIRS,
     Images,
@@ -63,6 +63,9 @@ class TableResult:
     repair_message: str | None = None
     duration_s: float = 0.0
     segmentation: str = ""
+    # how the in-flight re-check's wait ended (recheck.CAUGHT_UP, ...); None: nothing to re-check
+    recheck: str | None = None
+    recheck_wait_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         drift = Counter(d.drift for d in self.diffs) + self.earlier_drift
@@ -83,6 +86,8 @@ class TableResult:
             "repairs": dict(self.repairs),
             "repair_message": self.repair_message,
             "duration_s": round(self.duration_s, 3),
+            "recheck": self.recheck,
+            "recheck_wait_s": round(self.recheck_wait_s, 1),
         }
 
 
@@ -122,8 +127,20 @@ def compare_table(
         found = compare(source, options.compare, segments.map, cuts)
     confirmed = found.diffs
     if confirmed:
-        waiter.wait(source.mysql.table.name)
+        waited_from = time.monotonic()
+        result.recheck = waiter.wait(source.mysql.table.name)
+        result.recheck_wait_s = time.monotonic() - waited_from
         confirmed = recheck(source, source.mysql.table.columns, confirmed)
+        if confirmed and result.recheck == TIMED_OUT:
+            log.warning(
+                "%s: %d row(s) still differ after waiting %.0f s for the stream to catch up on "
+                "this table, which it did not report: if the stream consumer is stopped or "
+                "lagging, some of them are changes still in Kafka (check the stream, then "
+                "compare again)",
+                result.table,
+                len(confirmed),
+                result.recheck_wait_s,
+            )
     result.diffs = confirmed
     result.stats = {
         "rows_mysql": found.stats.rows_mysql,

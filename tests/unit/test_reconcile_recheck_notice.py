@@ -1,0 +1,63 @@
+"""A re-check whose wait ran out before the stream reported the table caught up: the drift may
+be changes still in Kafka, and the report says so (pure formatting, no servers)."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from mysql_pg_sync.reconcile.recheck import CAUGHT_UP, FIXED_DELAY, TIMED_OUT, DelayWaiter
+from mysql_pg_sync.reconcile.report import advice, finalize, to_html, unsettled
+
+pytestmark = pytest.mark.unit
+
+
+def _table(name: str, **over: Any) -> dict[str, Any]:
+    return {
+        "table": name,
+        "target": "public." + name.split(".")[1],
+        "status": "drift",
+        "rows_mysql": 10,
+        "rows_postgres": 10,
+        "drift": {"missing": 0, "extra": 0, "different": 1},
+        "repairs": {},
+        "duration_s": 1.0,
+        **over,
+    }
+
+
+def _run(*tables: dict[str, Any]) -> dict[str, Any]:
+    run = {
+        "run_id": 7,
+        "params": {"repair": False},
+        "started_at": "2026-03-04T02:00:00+00:00",
+        "tables": list(tables),
+    }
+    return finalize(run, datetime(2026, 3, 4, 2, 5, tzinfo=UTC))
+
+
+def test_a_timed_out_recheck_is_named_on_its_table_and_in_a_banner() -> None:
+    run = _run(
+        _table("legacy.orders", recheck=TIMED_OUT, recheck_wait_s=30.2),
+        _table("legacy.items", recheck=CAUGHT_UP, recheck_wait_s=0.4),
+    )
+    [banner] = [line for line in advice(run) if "caught up" in line]
+    assert "1 table(s) (legacy.orders)" in banner
+    assert "stream consumer runs" in banner
+    page = html.unescape(to_html(run))
+    assert "re-checked after 30 s without the stream reporting this table caught up" in page
+    assert page.count("re-checked after") == 1  # not on the table the stream caught up on
+
+
+@pytest.mark.parametrize("outcome", [CAUGHT_UP, FIXED_DELAY, None])
+def test_other_outcomes_add_no_notice(outcome: str | None) -> None:
+    table = _table("legacy.orders", recheck=outcome)
+    assert unsettled(table) == ""
+    assert not [line for line in advice(_run(table)) if "caught up" in line]
+
+
+def test_a_fixed_delay_says_it_asked_no_stream() -> None:
+    assert DelayWaiter(0).wait("legacy.orders") == FIXED_DELAY

@@ -59,6 +59,10 @@ def _seed(pg: DatabaseEndpoint, reports: Path) -> None:
             " events_per_s, last_applied_at) VALUES ('legacy.orders', 'mysql', 1500, 40.5, now()),"
             " ('legacy.orders', 'postgres', 250, 2, now())"
         )
+        conn.execute(  # a consumer running now: it stamped its heartbeat a moment ago
+            "INSERT INTO mps_sync.stream_runs (run_id, started_at, heartbeat_at) "
+            "VALUES ('live', now() - interval '1 hour', now())"
+        )
         for _ in range(2):
             conn.execute(
                 "INSERT INTO mps_sync.conflicts (source_table, target_table, key, incoming_side,"
@@ -204,6 +208,40 @@ def test_rows_match_the_state_tables(client, pg_db: DatabaseEndpoint) -> None:
     assert page.status_code == 200
     assert page.text.count('class="table-row') == 3
     assert 'data-table="legacy.orders"' in page.text
+    assert '<div class="meta" id="consumers">Stream consumer: 1 running</div>' in page.text
+
+
+def test_a_streaming_table_without_a_running_consumer_is_flagged(
+    client, pg_db: DatabaseEndpoint
+) -> None:
+    """The consumer died without ending its run (no heartbeat for 10 min) and no run followed:
+    the lag the last batch left looks healthy, so the page must say nothing applies changes."""
+    headers = {"Authorization": f"Bearer {_token(client)}"}
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE mps_sync.stream_runs SET heartbeat_at = now() - interval '10 minutes' "
+            "WHERE run_id = 'live'"
+        )
+    try:
+        rows = {
+            r["source"]: r for r in client.get("/sync-status/api/tables", headers=headers).json()
+        }
+        orders = rows["legacy.orders"]
+        assert orders["stream_lag"].endswith("(no stream consumer running)")
+        assert orders["health"] == "warn"
+        assert rows["legacy.customers"]["stream_lag"] == "no data"  # backfilling, not streaming
+        client.cookies.set("_token", headers["Authorization"].split()[1])
+        page = client.get("/sync-status/").text
+        assert (
+            '<div class="error" id="consumers">Stream consumer: none running (the last one '
+            "stopped without finishing its run): changes wait in Kafka; unpause the stream DAG "
+            "or start the stream service</div>"
+        ) in page
+    finally:
+        with pg_connect(pg_db, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE mps_sync.stream_runs SET heartbeat_at = now() WHERE run_id = 'live'"
+            )
 
 
 def test_unreachable_state_database_renders_a_note_not_a_500(

@@ -105,7 +105,7 @@ def test_full_snapshot_builds_every_cell_and_links() -> None:
     assert orders.stream_lag == "1,234 events / 2.5 s"
     assert orders.throughput == "812.2 ev/s"
     assert orders.connectors == "FAILED (worst of 2)"
-    assert orders.reconcile == "drift 3, repaired 3 (2026-11-25 03:00 UTC)"
+    assert orders.reconcile == "in sync after repairing 3 (2026-11-25 03:00 UTC)"
     assert (orders.conflicts_24h, orders.dead_letters, orders.quality) == ("7", "2", "warn")
     assert [(link.label, link.href) for link in orders.links] == [
         ("DQ report", "reports/quality/1/report.html#legacy.orders"),

@@ -16,8 +16,10 @@ from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.consumer import RunSummary, StreamConfig, StreamConsumer
+from mysql_pg_sync.cdc.heartbeat import Heartbeat
 from mysql_pg_sync.cdc.metrics import service_metrics
 from mysql_pg_sync.cdc.targets import is_connection_lost
+from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import Endpoints
@@ -104,7 +106,11 @@ def run_stream(
     def _stop(signum: int, frame: Any) -> None:
         stopping["now"] = True
 
+    run_id = uuid.uuid4().hex
+    heartbeat = Heartbeat(lambda: pg_connect(endpoints.postgres), run_id)
+
     def should_stop() -> bool:
+        heartbeat.beat()  # called between batches: its every-30-s stamp costs nothing here
         return stopping["now"] or (stop is not None and stop())
 
     previous = None
@@ -114,7 +120,6 @@ def run_stream(
         previous = None
     metrics = service_metrics(metrics_port) if metrics_port is not None else None
     consumer = StreamConsumer(endpoints, mappings, config, metrics)
-    run_id = uuid.uuid4().hex
     started = time.monotonic()
     summary = RunSummary()
     closed = False
@@ -150,6 +155,7 @@ def run_stream(
         )
         consumer.state_conn.commit()
     finally:
+        heartbeat.close()
         if not closed:
             consumer.close()
         if previous is not None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape
 
 from mysql_pg_sync.quality.html_page import badge, page
-from mysql_pg_sync.status.model import NO_DATA, StateSnapshot, TableStatus
+from mysql_pg_sync.status.model import NO_DATA, StateSnapshot, TableStatus, consumer_text
 
 COLUMNS = (
     "table",
@@ -93,12 +93,20 @@ def render_status(
         if snapshot.error
         else ""
     )
+    consumers, running = consumer_text(snapshot.consumers)
+    streaming = any(r.state == "streaming" for r in rows)
+    consumer_line = (
+        f'<div class="error" id="consumers">Stream consumer: {escape(consumers)}</div>'
+        if running is False and streaming
+        else f'<div class="meta" id="consumers">Stream consumer: {escape(consumers)}</div>'
+    )
     html = (
         EXTRA_CSS
         + f'<h1>Sync status</h1><div class="meta">as of {now:%Y-%m-%d %H:%M:%S} UTC'
         + (f" · {links}" if links else "")
         + "</div>"
         + error
+        + consumer_line
         + f'<div class="cards">{cards}</div>'
         + f'<table id="sync-status"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         + (f'<ul class="notes">{notes}</ul>' if notes else "")

@@ -23,6 +23,7 @@ _CONNECTOR_RANK = ("FAILED", "UNASSIGNED", "PAUSED", "STOPPED", "RESTARTING", "R
 # writes its metrics only when it applies a batch, so a stopped consumer leaves the last lag
 # frozen at a healthy value; the age is what tells. Generous: a quiet table is not an outage.
 STALE_AFTER_S = 15 * 60
+CONSUMER_GAP_S = 120  # between two runs of the stream DAG, no consumer runs for a moment
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class StateSnapshot:
     stream: dict[str, Row] | None = None
     reconcile: dict[str, Row] | None = None
     holds: dict[str, Row] | None = None
+    consumers: Row | None = None
+    """``mps_sync.stream_runs`` in one row: running consumers, ages of the last end and start."""
     conflicts_24h: dict[str, int] | None = None
     dead_letters: dict[str, int] | None = None
     quality: dict[str, Row] | None = None
@@ -182,6 +185,29 @@ def stream_texts(row: Row | None, streaming: bool = False) -> tuple[str, str, bo
     return lag, throughput, stale
 
 
+def consumer_text(row: Row | None) -> tuple[str, bool | None]:
+    """The stream consumers in words, and whether one applies changes now (None: unknown)."""
+    if row is None:
+        return NO_DATA, None
+    running = int(row.get("running") or 0)
+    finished = row.get("finished_age_seconds")
+    if running:
+        return f"{running} running", True
+    # the Airflow stream DAG runs back to back: a run that ended moments ago is a live pipeline
+    if finished is not None and float(finished) <= CONSUMER_GAP_S:
+        return f"between runs (last ended {_fmt_age(float(finished))} ago)", True
+    if finished is None and row.get("started_age_seconds") is None:
+        what = "none has ever run"
+    elif finished is None:
+        what = "none running (the last one stopped without finishing its run)"
+    else:
+        what = f"none running (the last run ended {_fmt_age(float(finished))} ago)"
+    return (
+        f"{what}: changes wait in Kafka; unpause the stream DAG or start the stream service",
+        False,
+    )
+
+
 def held_text(row: Row) -> str:
     """The state cell of a table the stream holds back, with what to run."""
     fix = "run `make ddl`" if row.get("incoming_side") == "mysql" else "add it in MySQL"
@@ -198,6 +224,8 @@ def reconcile_text(row: Row | None) -> str:
     when = _fmt_time(row.get("finished_at") or row.get("started_at") or "")
     if found == 0:
         return f"in sync ({when})"
+    if repaired >= found:
+        return f"in sync after repairing {repaired} ({when})"
     return f"drift {found}, repaired {repaired} ({when})"
 
 
@@ -232,6 +260,7 @@ def build_status(
     ``report_href(path) -> str | None`` turns a report path stored in a state row into a link.
     """
     href: Callable[[Any], str | None] = report_href or (lambda _path: None)
+    consumer_running = consumer_text(snapshot.consumers)[1]
     rows = []
     for m in mappings:
         name = m.name
@@ -252,6 +281,8 @@ def build_status(
             docs = href(dq_row.get("data_docs_index"))
             if docs:
                 links.append(Link("Data Docs", docs))
+        if consumer_running is False and state_row and state_row.get("state") == "streaming":
+            lag, stale = f"{lag} (no stream consumer running)", True
         hold = None if snapshot.holds is None else snapshot.holds.get(name)
         state = str(state_row["state"]) if state_row else NO_DATA
         if hold is not None:

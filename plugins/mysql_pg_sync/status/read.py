@@ -14,6 +14,7 @@ import psycopg
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorNotFound
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
+from mysql_pg_sync.cdc.heartbeat import ALIVE_WITHIN_S
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.quality.results import outcome_of
 from mysql_pg_sync.settings import Endpoints
@@ -47,6 +48,14 @@ SECTION_QUERIES: dict[str, str] = {
         ORDER BY t.source_table, t.run_id DESC""",
     "holds": """
         SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds""",
+    # one row: runs stamping a heartbeat now, and how long ago the last run ended
+    "consumers": f"""
+        SELECT count(*) FILTER (
+                   WHERE finished_at IS NULL AND coalesce(heartbeat_at, started_at)
+                         > now() - interval '{int(ALIVE_WITHIN_S)} seconds') AS running,
+               extract(epoch FROM now() - max(finished_at))::float8 AS finished_age_seconds,
+               extract(epoch FROM now() - max(started_at))::float8 AS started_age_seconds
+        FROM mps_sync.stream_runs""",
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
@@ -154,6 +163,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
         stream=_by_table(raw["stream"]),
         reconcile=_by_table(raw["reconcile"]),
         holds=_by_table(raw["holds"]),
+        consumers=raw["consumers"][0] if raw["consumers"] else None,
         conflicts_24h=_counts(raw["conflicts_24h"]),
         dead_letters=_counts(raw["dead_letters"]),
         quality=_quality(raw["quality"]),

@@ -10,6 +10,7 @@ from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.quality.config import ExpectationsFileError, QualityConfig, TableQuality
 from mysql_pg_sync.quality.ranges import mysql_range
 from mysql_pg_sync.quality.specs import DEFAULT_SEVERITY, CheckSpec, Severity, Thresholds
+from mysql_pg_sync.types.convert import zero_date_as_null
 
 _TIME_KINDS = ("datetime", "timestamp", "date")
 
@@ -56,7 +57,11 @@ def _key_checks(b: _Builder) -> None:
 
 def _column_checks(b: _Builder, column: ColumnMapping, table: TableQuality | None) -> None:
     name = column.pg_name
-    if not column.nullable and column.name not in b.mapping.key:
+    # Checks run on the PostgreSQL table only. Under values.zero_dates: null, a NOT NULL MySQL
+    # date column is NULLable there by design (ddl uses the same rule): NULL is how MySQL's
+    # zero date arrives, and reconcile counts the pair in sync, so NULL is no breach.
+    pg_nullable = column.nullable or zero_date_as_null(column, b.mapping.values)
+    if not pg_nullable and column.name not in b.mapping.key:
         b.add("not_null", "ExpectColumnValuesToNotBeNull", column=name, kwargs={"column": name})
     if column.kind == "enum" and column.values:
         b.add(

@@ -13,7 +13,7 @@ from mysql_pg_sync.dialects import for_side
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
-from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.state.schema import STATE_SCHEMA
 
 
@@ -47,12 +47,13 @@ def reconcile_facts(
     def latest(statuses_excluded: list[str]) -> dict[str, tuple[Any, ...]]:
         rows = pg_conn.execute(
             """
-            SELECT DISTINCT ON (source_table) source_table, run_id, status, error,
-                   drift_found - drift_repaired
-            FROM mps_sync.reconcile_tables
-            WHERE source_table = ANY(%s) AND status <> ALL(%s)
-              AND (%s::bigint IS NULL OR run_id <= %s::bigint)
-            ORDER BY source_table, run_id DESC
+            SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.error,
+                   t.drift_found - t.drift_repaired, r.report_html
+            FROM mps_sync.reconcile_tables t
+            JOIN mps_sync.reconcile_runs r USING (run_id)
+            WHERE t.source_table = ANY(%s) AND t.status <> ALL(%s)
+              AND (%s::bigint IS NULL OR t.run_id <= %s::bigint)
+            ORDER BY t.source_table, t.run_id DESC
             """,
             (list(tables), statuses_excluded, up_to_run, up_to_run),
         ).fetchall()
@@ -61,8 +62,11 @@ def reconcile_facts(
     finished = latest(["running"])
     good = latest(["running", "error"])
     facts = {}
-    for table, (run_id, status, error, unrepaired) in finished.items():
+    for table, (run_id, status, error, unrepaired, report_html) in finished.items():
         earlier = good.get(table)
+        if report_html is None:
+            # Stored when the run finishes; until then, where the service writes it by default.
+            report_html = str(reports_dir() / f"reconcile-{run_id}.html")
         facts[table] = ReconcileFacts(
             run_id=int(run_id),
             status=str(status),
@@ -70,6 +74,7 @@ def reconcile_facts(
             unrepaired=int(unrepaired),
             last_good_run_id=int(earlier[0]) if earlier else None,
             last_good_unrepaired=int(earlier[3]) if earlier else None,
+            report_html=str(report_html),
         )
     return facts
 

@@ -218,11 +218,11 @@ def _error(check: PlannedCheck, detail: str) -> CheckResult:
     )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)
 
 
@@ -243,11 +243,16 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
         outcome="passed" if r.success else "failed",
         expectation=spec.expectation,
         column=spec.column,
-        observed=_jsonable(result.get("observed_value")),
+        observed=jsonable(result.get("observed_value")),
         unexpected_count=result.get("unexpected_count"),
-        sample=_jsonable(result.get("partial_unexpected_list") or []),
-        detail="" if r.success else expected_bounds(check.kwargs),
+        sample=jsonable(result.get("partial_unexpected_list") or []),
+        detail="" if r.success else failure_detail(check),
     )
+
+
+def failure_detail(check: PlannedCheck) -> str:
+    """What a failed check expected, then what the operator can look at and do."""
+    return "; ".join(p for p in (expected_bounds(check.kwargs), check.breach_hint) if p)
 
 
 def expected_bounds(kwargs: dict[str, Any]) -> str:

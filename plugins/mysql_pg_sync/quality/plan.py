@@ -35,6 +35,8 @@ class ReconcileFacts:
     last_good_run_id: int | None = None
     """The latest earlier run that did compare the table (status other than ``error``)."""
     last_good_unrepaired: int | None = None
+    report_html: str | None = None
+    """The run's HTML report: the path the run stored, else where it writes it by default."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class PlannedCheck:
     query: str
     """What GE validates: the table through :func:`table_query`, or a derived query."""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    breach_hint: str = ""
+    """Added to the detail of a failed result: where to look and what to do."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,28 @@ _MAX_ERROR_CHARS = 300
 _SOURCE_CHECKS = ("row_count_parity", "freshness")
 
 
+def _report_ref(rec: ReconcileFacts) -> str:
+    return f"; its report: {rec.report_html}" if rec.report_html else ""
+
+
+def reconcile_drift_hint(table: str, rec: ReconcileFacts) -> str:
+    """Which reconcile run found the drift, where its report is, and how to repair it."""
+    where = f"drift left by reconcile run {rec.run_id}{_report_ref(rec)}"
+    if rec.status == "repair_refused":
+        # The same max_repairs would refuse the table's repairs again.
+        return (
+            f"{where}; its repairs were refused as over max_repairs: trigger the reconcile DAG "
+            f'with Params tables = ["{table}"], repair on, dry_run off and a higher '
+            f"max_repairs, or `python -m mysql_pg_sync reconcile --tables {table} --repair "
+            "--no-dry-run --max-repairs <n>`"
+        )
+    return (
+        f"{where}; to repair it trigger the reconcile DAG with Params "
+        f'tables = ["{table}"], repair on and dry_run off, or `python -m mysql_pg_sync '
+        f"reconcile --tables {table} --repair --no-dry-run`"
+    )
+
+
 def _reconcile_skip(
     spec: CheckSpec, mapping: TableMapping, facts: TableFacts
 ) -> SkippedCheck | None:
@@ -169,7 +195,7 @@ def _reconcile_skip(
         )
     reason = (
         f"the latest reconcile run {rec.run_id} failed on this table ({error}); {earlier}. "
-        "Fix the cause and run reconcile again (its report has the details)"
+        f"Fix the cause and run reconcile again (its report has the details){_report_ref(rec)}"
     )
     return SkippedCheck(spec, reason, breach=True, observed=rec.last_good_unrepaired)
 
@@ -229,6 +255,9 @@ def plan_check(
         reconcile_run = facts.reconcile.run_id if facts.reconcile is not None else None
         query = render_row(facts.state_tables, mapping.name, str(mapping.target), reconcile_run)
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
-        return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs)
+        hint = ""
+        if spec.check == "reconcile_drift" and facts.reconcile is not None:
+            hint = reconcile_drift_hint(mapping.name, facts.reconcile)
+        return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs, hint)
     kwargs = aliased_kwargs(spec.kwargs, aliases)
     return PlannedCheck(spec, table_asset, table_query(mapping, aliases), kwargs)

@@ -25,6 +25,8 @@ class CheckResult:
     observed: Any = None
     unexpected_count: int | None = None
     sample: list[Any] = field(default_factory=list)
+    sample_keys: list[dict[str, Any]] = field(default_factory=list)
+    """PostgreSQL key of rows behind ``sample`` (column -> value), when it could be looked up."""
     detail: str = ""
     """Why a check was skipped or raised; empty when it ran."""
 
@@ -140,6 +142,12 @@ def outcome_of(checks: Iterable[tuple[str, str]]) -> TableOutcome:
     return "passed"
 
 
+def format_key(key: Mapping[str, Any]) -> str:
+    """``id=7``, or ``(order_id=7, line=2)`` for a compound key."""
+    text = ", ".join(f"{column}={value!r}" for column, value in key.items())
+    return f"({text})" if len(key) > 1 else text
+
+
 def describe(r: CheckResult) -> str:
     """One line an operator can act on."""
     if r.outcome == "skipped":
@@ -150,7 +158,10 @@ def describe(r: CheckResult) -> str:
     if r.unexpected_count:
         parts.append(f"{r.unexpected_count} unexpected value(s)")
         if r.sample:
-            parts.append("e.g. " + ", ".join(repr(v) for v in r.sample[:5]))
+            example = "e.g. " + ", ".join(repr(v) for v in r.sample[:5])
+            if r.sample_keys:
+                example += " at key " + ", ".join(format_key(k) for k in r.sample_keys[:5])
+            parts.append(example)
     if r.observed is not None:
         parts.append(f"observed {r.observed}")
     if r.detail:

@@ -23,6 +23,7 @@ from mysql_pg_sync.quality.persist import save_run, write_json
 from mysql_pg_sync.quality.plan import PlannedCheck, SkippedCheck, plan_check
 from mysql_pg_sync.quality.report_html import write_report
 from mysql_pg_sync.quality.results import CheckResult, QualityRun, ReconcileTrigger
+from mysql_pg_sync.quality.samples import add_row_keys
 from mysql_pg_sync.settings import REPO, Endpoints, mappings_dir, reports_dir
 
 
@@ -89,6 +90,7 @@ def run_quality(
     outcome = run_with_gx(planned, endpoints.postgres, quality, quality / "data_docs")
     ran = iter(outcome.results)
     results = tuple(next(ran) if isinstance(p, PlannedCheck) else _skipped(p) for p in plans)
+    results = add_row_keys(endpoints.postgres, results, by_name)
     folder = quality / "runs" / run_folder_name(run_id)
     report = folder / "report.html"
     run = QualityRun(

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "backfill": "plan and run the initial MySQL -> PostgreSQL copy",
     "stream": "run the streaming consumer as a long-lived service",
     "reconcile": "compare both databases and repair drift",
+    "status": "the Sync status page in the terminal: per-table state, lag, drift, quality",
     "demo": "load the demo schema and run the DAGs end to end",
 }
 

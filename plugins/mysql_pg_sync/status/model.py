@@ -282,7 +282,8 @@ def build_status(
             if docs:
                 links.append(Link("Data Docs", docs))
         if consumer_running is False and state_row and state_row.get("state") == "streaming":
-            lag, stale = f"{lag} (no stream consumer running)", True
+            lag = lag.removesuffix(" (stale)") + " (stale: no stream consumer running)"
+            stale = True
         hold = None if snapshot.holds is None else snapshot.holds.get(name)
         state = str(state_row["state"]) if state_row else NO_DATA
         if hold is not None:

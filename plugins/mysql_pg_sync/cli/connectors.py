@@ -37,5 +37,7 @@ def run(args: argparse.Namespace) -> int:
         out = actions.health_or_raise(ctx)
     else:
         out = actions.run_action(ctx, args.action, tables=args.tables, drop_slot=args.drop_slot)
-    print(json.dumps(out, indent=2, default=str))
+    # a text report (health's) is already in words and in the log: JSON would print it again
+    # as one escaped string
+    print(out if isinstance(out, str) else json.dumps(out, indent=2, default=str))
     return 0

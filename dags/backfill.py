@@ -111,7 +111,8 @@ def _backfill() -> Any:
             None,
             type=["null", "number"],
             exclusiveMinimum=0,
-            description="Target MB per chunk; with chunk_rows the smaller wins.",
+            description="Target MB per chunk (> 0); leave empty to use each mapping's "
+            "backfill.chunk_mb. With chunk_rows the smaller chunk wins.",
         ),
         "max_parallel": Param(
             2,

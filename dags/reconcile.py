@@ -5,9 +5,10 @@ Nightly checksum comparison of every mapped table pair, down to the rows that di
 optional repair (design decision 4). Schedule: `$MPS_RECONCILE_CRON` (default `0 2 * * *`, read
 when the DAG file is parsed); trigger it from the UI with Params for a chosen set of tables.
 
-1. **start**: picks the tables (Param `tables`, empty = every enabled mapping) and records a run
-   in `mps_sync.reconcile_runs`. A mapping that cannot be read (or a table name no mapping
-   has) fails it at once, without retries, and that failure is the run's only alert.
+1. **start**: picks the tables (Param `tables`: names or globs as `backfill` takes them, empty =
+   every enabled mapping) and records a run in `mps_sync.reconcile_runs`. A mapping that cannot
+   be read or a name or glob no mapping matches (the error lists the known tables) fails it at
+   once, without retries, and that failure is the run's only alert.
 2. **compare** (mapped per table, pool `mysql_source_reads`): both databases compute count +
    checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
@@ -78,7 +79,8 @@ def _params() -> Any:
             [],
             type="array",
             items={"type": "string"},
-            description="MySQL db.table, PostgreSQL schema.table or bare names; empty = all.",
+            description="MySQL db.table, PostgreSQL schema.table, bare names or globs "
+            "(order*), as backfill takes them; empty = every enabled table.",
         ),
         "repair": Param(
             False,

@@ -5,12 +5,14 @@ Sessions are normalised here once (UTC, utf8mb4) so every caller sees values the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import MySQLdb
 import psycopg
 
-from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
 def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwargs: Any) -> Any:
@@ -47,3 +49,58 @@ def pg_conninfo(endpoint: DatabaseEndpoint) -> str:
 def pg_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     """A psycopg 3 connection with the session time zone at UTC and ISO dates."""
     return psycopg.connect(pg_conninfo(endpoint), autocommit=autocommit)
+
+
+class DatabaseUnreachable(SyncError):
+    """A database refused or lost the connection; the message names the side, host, port and
+    the settings to check."""
+
+
+# client errors that mean "no (usable) connection", not "this query failed": can't connect,
+# unknown host, gone away, lost connection, access denied (to the server or the database),
+# unknown database, too many connections, host blocked or not allowed, SSL failed
+_MYSQL_CONNECTION_ERRORS = {1040, 1044, 1045, 1049, 1129, 1130, 2002, 2003, 2005, 2006, 2013}
+_MYSQL_CONNECTION_ERRORS |= {2026, 2055}
+_ENV = {
+    "MySQL": ("MPS_MYSQL_HOST", "MPS_MYSQL_PORT", "MPS_MYSQL_USER", "MPS_MYSQL_PASSWORD"),
+    "PostgreSQL": ("MPS_PG_HOST", "MPS_PG_PORT", "MPS_PG_USER", "MPS_PG_PASSWORD"),
+}
+_DATABASE_ENV = {"MySQL": "MPS_MYSQL_DATABASE", "PostgreSQL": "MPS_PG_DATABASE"}
+
+
+def _unreachable_side(exc: BaseException) -> tuple[str, str] | None:
+    """("MySQL" or "PostgreSQL", the driver's reason) if ``exc`` is a connection failure."""
+    if isinstance(exc, MySQLdb.OperationalError):
+        code = exc.args[0] if exc.args else None
+        if code in _MYSQL_CONNECTION_ERRORS:
+            return "MySQL", f"({code}) {exc.args[1] if len(exc.args) > 1 else ''}".strip()
+        return None
+    if isinstance(exc, psycopg.OperationalError):
+        # a failed connect or a dropped session has no SQLSTATE; a query the server refused
+        # (a cancel, a lock timeout) has one and is not the connection's fault
+        state = exc.sqlstate
+        if state is None or state.startswith(("08", "28", "3D", "57P")):
+            reason = re.sub(r"\s+", " ", str(exc)).strip()
+            return "PostgreSQL", reason.removeprefix("connection failed: ")
+    return None
+
+
+def connection_failure(exc: BaseException, endpoints: Endpoints) -> DatabaseUnreachable | None:
+    """``exc`` (or an exception it was raised from) as a :class:`DatabaseUnreachable` naming
+    the database, or None if it is not a connection failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DatabaseUnreachable):
+            return seen
+        found = _unreachable_side(seen)
+        if found is not None:
+            side, reason = found
+            endpoint: DatabaseEndpoint = endpoints.mysql if side == "MySQL" else endpoints.postgres
+            return DatabaseUnreachable(
+                f"cannot connect to {side} at {endpoint.host}:{endpoint.port} as "
+                f"{endpoint.user!r}, database {endpoint.database!r}: {reason}; check that the "
+                f"server runs and the settings {', '.join(_ENV[side])} and {_DATABASE_ENV[side]}"
+            )
+        # not __context__: an error raised while handling a lost connection is its own
+        seen = seen.__cause__
+    return None

@@ -7,8 +7,8 @@ run skips chunks that are done, and a chunk is either fully committed and ``done
 
 from __future__ import annotations
 
-import fnmatch
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +25,7 @@ from mysql_pg_sync.backfill.conversion import Rejects, convert_batch
 from mysql_pg_sync.backfill.finalize import finalize_table, unvalidated_foreign_keys
 from mysql_pg_sync.backfill.plan import (
     DEFAULT_MAX_GROUPS,
+    MAX_MAP_LENGTH,
     ChunkRef,
     PlanError,
     chunk_rows_for,
@@ -103,13 +104,39 @@ def is_settled(exc: BaseException) -> bool:
     return isinstance(exc, _SETTLED)
 
 
+CHUNK_ROWS_RANGE = ">= 1, or 0 (or empty) for each mapping's backfill.chunk_rows"
+CHUNK_MB_RANGE = "> 0 (empty for each mapping's backfill.chunk_mb)"
+
+
+def _check_whole(
+    name: str, value: object, minimum: int, allowed: str, maximum: int | None = None
+) -> None:
+    if (
+        isinstance(value, bool)  # an int subclass: True would silently mean 1
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        raise BackfillError(f"{name}={value!r} is out of range: use a whole number {allowed}")
+
+
+def _check_chunk_mb(value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise BackfillError(f"chunk_mb={value!r} is out of range: use a number {CHUNK_MB_RANGE}")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What the DAG's trigger form (or the CLI) asks for."""
 
     tables: tuple[str, ...] = ()  # MySQL db.table, PostgreSQL schema.table, bare names or globs
-    chunk_rows: int | None = None  # None: the mapping's backfill.chunk_rows
-    chunk_mb: float | None = None
+    chunk_rows: int | None = None  # None or 0: the mapping's backfill.chunk_rows
+    chunk_mb: float | None = None  # None: the mapping's backfill.chunk_mb
     max_parallel: int = 2
     mode: Mode = "create_missing"
     dry_run: bool = False
@@ -118,10 +145,19 @@ class RunOptions:
     strict_counts: bool = False  # fail finalize when counts differ (quiet sources, tests)
 
     def __post_init__(self) -> None:
+        # Checked here, not only by the CLI's argparse and the DAG's Params: a negative
+        # chunk_rows was clamped to 1-row chunks by chunk_rows_for, planning one chunk per row.
         if self.mode not in MODES:
             raise BackfillError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
-        if self.max_parallel < 1:
-            raise BackfillError("max_parallel must be at least 1")
+        if self.chunk_rows is not None:
+            _check_whole("chunk_rows", self.chunk_rows, 0, CHUNK_ROWS_RANGE)
+        if self.chunk_mb is not None:
+            _check_chunk_mb(self.chunk_mb)
+        _check_whole("max_parallel", self.max_parallel, 1, ">= 1")
+        _check_whole("batch_rows", self.batch_rows, 1, ">= 1")
+        _check_whole(
+            "max_groups", self.max_groups, 1, f"1 to {MAX_MAP_LENGTH}", maximum=MAX_MAP_LENGTH
+        )
 
 
 @dataclass
@@ -184,11 +220,6 @@ def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None
         )
 
 
-def _matches(mapping: TableMapping, pattern: str) -> bool:
-    names = (mapping.name, str(mapping.target), mapping.source.table, mapping.target.table)
-    return any(fnmatch.fnmatchcase(n, pattern) for n in names)
-
-
 def refusal(mapping: TableMapping) -> str | None:
     """Why a table cannot be backfilled, or None."""
     if mapping.unsupported:
@@ -232,15 +263,10 @@ class Backfill:
         if not patterns:
             candidates = [m for m in self.mappings.tables if m.enabled]
         else:
-            candidates = []
-            for pattern in patterns:
-                found = [m for m in self.mappings.tables if _matches(m, pattern)]
-                if not found:
-                    raise BackfillError(
-                        f"no mapping matches {pattern!r}; known: "
-                        + ", ".join(sorted(m.name for m in self.mappings.tables))
-                    )
-                candidates += [m for m in found if m not in candidates]
+            try:
+                candidates = list(self.mappings.match(patterns))
+            except MappingError as exc:
+                raise BackfillError(str(exc)) from None
         chosen, refused = [], []
         for mapping in sorted(candidates, key=lambda m: (m.backfill.order, m.name)):
             reason = refusal(mapping)

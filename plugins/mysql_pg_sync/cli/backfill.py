@@ -10,15 +10,18 @@ import argparse
 import importlib
 import json
 import logging
+import math
 import multiprocessing
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from mysql_pg_sync.backfill import handoff
+from mysql_pg_sync.backfill.readers import DEFAULT_BATCH_ROWS
 from mysql_pg_sync.backfill.runner import (
     MODES,
     Backfill,
@@ -33,21 +36,79 @@ from mysql_pg_sync.backfill.verify import (
     add_to_report,
     verify_tables,
 )
+from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.loop_guard import backfill_origin, tags_from_env
 from mysql_pg_sync.mapping.models import load_mappings
-from mysql_pg_sync.settings import endpoints_from_env, reports_dir
+from mysql_pg_sync.settings import endpoints_from_env, mappings_dir, reports_dir
 
 log = logging.getLogger(__name__)
 
 
+def _whole(minimum: int, allowed: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum`` (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: use a whole number {allowed}"
+            )
+        return value
+
+    return parse
+
+
+def _positive_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use a number > 0")
+    return value
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("plan", "run"), help="plan only, or the whole backfill")
-    parser.add_argument("--mappings", default="include/mappings", help="mapping folder or file")
+    parser.add_argument(
+        "--mappings",
+        default=None,
+        help="mapping folder or file (default: $MPS_MAPPINGS_DIR, else <repo>/include/mappings)",
+    )
     parser.add_argument("--tables", nargs="*", default=[], help="names or globs; default: all")
-    parser.add_argument("--chunk-rows", type=int, default=None)
-    parser.add_argument("--chunk-mb", type=float, default=None)
-    parser.add_argument("--max-parallel", type=int, default=2, help="worker processes")
-    parser.add_argument("--mode", choices=MODES, default="create_missing")
+    parser.add_argument(
+        "--chunk-rows",
+        type=_whole(0, ">= 1, or 0 for each mapping's backfill.chunk_rows"),
+        default=None,
+        metavar="N",
+        help="target rows per chunk for every selected table; omitted or 0: each mapping's "
+        "backfill.chunk_rows (not used with --chunk-mb). Both given: the smaller chunk wins",
+    )
+    parser.add_argument(
+        "--chunk-mb",
+        type=_positive_mb,
+        default=None,
+        metavar="MB",
+        help="target MB per chunk (> 0, from each table's average row size); omitted: each "
+        "mapping's backfill.chunk_mb",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=_whole(1, ">= 1"),
+        default=2,
+        metavar="N",
+        help="worker processes copying chunk groups at once (>= 1; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="create_missing",
+        help="create_missing: create absent tables, continue planned ones; resume: continue "
+        "planned tables only; reload: truncate and copy again (default: %(default)s)",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -59,17 +120,41 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_VERIFY,
         help="after the load: row counts only, or also reconcile's checksums (dry run)",
     )
-    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument(
+        "--batch-rows",
+        type=_whole(1, ">= 1"),
+        default=DEFAULT_BATCH_ROWS,
+        metavar="N",
+        help="rows per read batch within a chunk: bounds each worker's memory "
+        "(>= 1; default: %(default)s)",
+    )
     parser.add_argument(
         "--no-capture-check",
         action="store_true",
         help="do not require a running CDC connector (a one-off copy without streaming)",
     )
-    parser.add_argument("--topic-prefix", default="mysql", help="with --no-capture-check")
-    parser.add_argument("--run-id", default=None)
+    parser.add_argument(
+        "--topic-prefix",
+        default=None,
+        help="with --no-capture-check: the MySQL connector's topic prefix the handoff position "
+        "is read from (default: the connectors' own, <$MPS_CONNECTOR_PREFIX>_mysql, mps_mysql)",
+    )
+    parser.add_argument(
+        "--run-id", default=None, help="the run's id in the state and reports (default: new)"
+    )
+
+
+def _resolve_defaults(args: argparse.Namespace) -> None:
+    """Defaults read from the environment at run time, as the DAG and the connectors read
+    them, so a run from any directory uses the deployed folder and topic prefix."""
+    if not args.mappings:
+        args.mappings = str(mappings_dir())
+    if not args.topic_prefix:
+        args.topic_prefix = ConnectorSettings.from_env().mysql_topic_prefix
 
 
 def build(args: argparse.Namespace) -> Backfill:
+    _resolve_defaults(args)
     endpoints = endpoints_from_env()
     check = (
         handoff.assume_capture_running(args.topic_prefix)
@@ -172,8 +257,8 @@ def _import_worker_modules() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    options = options_from(args)  # refuses bad values before connecting anywhere
     backfill = build(args)
-    options = options_from(args)
     run_id = args.run_id or f"cli-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     if args.action == "plan" or options.dry_run:
         print(json.dumps(backfill.plan(options).as_dict(), indent=2, default=str))

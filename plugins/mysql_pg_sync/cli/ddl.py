@@ -19,11 +19,16 @@ from mysql_pg_sync.backfill.target import read_existing
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.ddl import DdlOptions, apply_ddl, chosen_tables, plan_ddl
 from mysql_pg_sync.mapping.models import load_mappings
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mappings", type=Path, default=Path("include/mappings"))
+    parser.add_argument(
+        "--mappings",
+        type=Path,
+        default=None,
+        help="mapping folder or file (default: $MPS_MAPPINGS_DIR, else <repo>/include/mappings)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the SQL, run nothing")
     parser.add_argument(
         "--as-new",
@@ -39,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    mappings = load_mappings(args.mappings)
+    mappings = load_mappings(args.mappings or mappings_dir())
     tables = mappings.select(args.tables) if args.tables else None
     chosen = chosen_tables(mappings, tables)
     options = DdlOptions(with_indexes=args.with_indexes, with_foreign_keys=args.with_foreign_keys)

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 
 from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.files import read_existing, write_entries
-from mysql_pg_sync.mapping.generate import GenerateOptions, generate
+from mysql_pg_sync.mapping.generate import GenerateOptions, generate, refuse_target_collisions
 from mysql_pg_sync.mapping.introspect import read_tables
 from mysql_pg_sync.mapping.loader import _describe
 from mysql_pg_sync.mapping.models import TableMapping, load_mappings
-from mysql_pg_sync.settings import endpoints_from_env
+from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
-DEFAULT_FOLDER = Path("include/mappings")
+FOLDER_HELP = "default: $MPS_MAPPINGS_DIR, else <repo>/include/mappings"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -29,17 +29,31 @@ def register(parser: argparse.ArgumentParser) -> None:
         dest="databases",
         help="MySQL database to read (repeatable; default: MPS_MYSQL_DATABASE)",
     )
-    gen.add_argument("--out", type=Path, default=DEFAULT_FOLDER, help="mapping folder")
-    gen.add_argument("--target-schema", help="PostgreSQL schema (default: public, or db name)")
-    gen.add_argument("--enum-style", choices=("enum", "check"), default="enum")
+    gen.add_argument("--out", type=Path, default=None, help=f"mapping folder ({FOLDER_HELP})")
+    gen.add_argument(
+        "--target-schema",
+        help="PostgreSQL schema of the new tables (default: public for one --database, else "
+        "each database's name); give a database whose table names are already mapped in the "
+        "folder a schema of its own: generate refuses a target another table maps to",
+    )
+    gen.add_argument(
+        "--enum-style",
+        choices=("enum", "check"),
+        default="enum",
+        help="MySQL ENUM columns as a PostgreSQL enum type, or text with a CHECK constraint",
+    )
     gen.add_argument("--check", action="store_true", help="write nothing; exit 3 on drift")
     val = sub.add_parser("validate", help="validate the mapping files")
-    val.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_FOLDER])
+    val.add_argument(
+        "paths", nargs="*", type=Path, help=f"mapping folders or files ({FOLDER_HELP})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
-        return _validate(args.paths)
+        return _validate(args.paths or [mappings_dir()])
+    if args.out is None:
+        args.out = mappings_dir()
     return _generate(args)
 
 
@@ -74,6 +88,7 @@ def _generate(args: argparse.Namespace) -> int:
             problems += [f"{name}: {p}" for p in _describe(exc, entry)]
     if problems:
         raise MappingError("generated mappings do not validate:\n  - " + "\n  - ".join(problems))
+    refuse_target_collisions(entries, {k: (v.data, v.path) for k, v in existing.items()}, options)
     for line in drift.lines():
         print(line if line.startswith("warning") else f"drift: {line}")
     if args.check:

@@ -1,12 +1,15 @@
 """`python -m mysql_pg_sync reconcile`: the nightly comparison and repair, outside Airflow.
 
 Prints one line per table and the report paths. Exit status: 0 in sync (or repaired), 3 drift
-left, 1 a table failed.
+left, 1 a table failed (a table whose database cannot be reached is an error, the others go on),
+or the run could not start or was stopped (one ``error:`` line; PostgreSQL unreachable, say).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD
@@ -23,8 +26,40 @@ from mysql_pg_sync.settings import endpoints_from_env
 EXIT_STATUS = {"succeeded": 0, "drift": 3, "failed": 1}
 
 
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``least`` (argparse names the option in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tables", nargs="*", default=[], help="db.table / schema.table / name")
+    parser.add_argument(
+        "--tables",
+        nargs="*",
+        default=[],
+        help="names or globs (db.table, schema.table, bare names, 'order*'), as backfill takes "
+        "them; default: every enabled table",
+    )
     parser.add_argument("--mappings", default="", help="mapping folder or file")
     parser.add_argument("--repair", action="store_true", help="plan repairs for confirmed drift")
     parser.add_argument(
@@ -32,28 +67,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-repairs",
-        type=int,
+        type=at_least(0),
         default=DEFAULT_MAX_REPAIRS,
         help="most repairs this run may write, all tables together; a table whose repairs would "
         "pass it is refused as a whole and reported (default %(default)s)",
     )
     parser.add_argument(
         "--segment-rows",
-        type=int,
+        type=at_least(1),
         default=DEFAULT_SEGMENT_ROWS,
         help="rows per first-level checksum segment (default %(default)s)",
     )
-    parser.add_argument("--factor", type=int, default=DEFAULT_FACTOR, help="bisection factor")
-    parser.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD, help="leaf rows")
+    parser.add_argument(
+        "--factor",
+        type=at_least(2),
+        default=DEFAULT_FACTOR,
+        help="children a mismatching segment is split into (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=at_least(1),
+        default=DEFAULT_THRESHOLD,
+        help="rows below which a segment's rows are compared (default %(default)s)",
+    )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=at_least(1),
         default=DEFAULT_WORKERS,
         help="concurrent range queries per database (default %(default)s)",
     )
     parser.add_argument(
         "--recheck-delay",
-        type=float,
+        type=seconds,
         default=DEFAULT_RECHECK_DELAY_S,
         help="seconds to let the stream catch up before suspects are compared again",
     )

@@ -112,7 +112,7 @@ def compare_counts(endpoints: Endpoints) -> str:
 
 _STREAM_CONF = {"minutes": 0.75}
 _RECONCILE_CONF = {"repair": True, "dry_run": False, "recheck_delay_s": 5}
-_GENERATE = ["mappings", "generate", "--database", "legacy", "--out", "include/mappings"]
+_GENERATE = ["mappings", "generate", "--database", "legacy"]  # into $MPS_MAPPINGS_DIR
 
 STEPS: list[Step] = [
     Step("load", "create and fill the demo MySQL schema (legacy)", action=load_schema),

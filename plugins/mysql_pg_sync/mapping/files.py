@@ -44,6 +44,7 @@ def read_existing(folder: Path) -> dict[str, RawEntry]:
         return {}
     found: dict[str, RawEntry] = {}
     tables: list[TableMapping] = []
+    origins: list[Path] = []
     problems: list[str] = []
     for path in mapping_files(folder):
         try:
@@ -53,10 +54,11 @@ def read_existing(folder: Path) -> dict[str, RawEntry]:
             continue
         valid, errors = validate_entries(path, entries)
         tables += valid
+        origins += [path] * len(valid)
         problems += errors
         for data in entries:
             found[entry_name(data)] = RawEntry(path, data)
-    problems += cross_table_problems(tables)
+    problems += cross_table_problems(tables, origins)
     if problems:
         raise MappingError(
             f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mysql_pg_sync.errors import MappingError
@@ -371,3 +372,57 @@ def generate(
         if name.partition(".")[0] in databases and name not in live_names:
             drift.removed_tables.append(name)
     return result, drift
+
+
+def _target_name(entry: Mapping[str, Any]) -> str:
+    target = entry.get("target")
+    if isinstance(target, dict):
+        return f"{target.get('schema')}.{target.get('table')}"
+    return str(target)
+
+
+def refuse_target_collisions(
+    entries: Mapping[str, Mapping[str, Any]],
+    existing: Mapping[str, tuple[Mapping[str, Any], Path | None]],
+    options: GenerateOptions,
+) -> None:
+    """Raise MappingError when a generated entry's PostgreSQL target is one another MySQL table
+    already maps to in the folder (``existing``: raw entry and its file, by source ``db.table``),
+    or that another generated entry takes: two sources written into one table would overwrite
+    each other's rows, and every later ``load_mappings`` refuses the folder."""
+    claims: dict[str, list[tuple[str, Path | None]]] = {}
+    for name, (data, path) in existing.items():
+        if name not in entries:  # kept as it is; a regenerated entry is one of ``entries``
+            claims.setdefault(_target_name(data), []).append((name, path))
+    for name, entry in entries.items():
+        path = existing[name][1] if name in existing else None
+        claims.setdefault(_target_name(entry), []).append((name, path))
+    problems = []
+    for target, claimants in claims.items():
+        new = [name for name, _ in claimants if name in entries and name not in existing]
+        if len(claimants) < 2 or not new:
+            continue
+        others = [
+            f"{name} ({path})" if path else f"{name} (generated in this run)"
+            for name, path in claimants
+            if name != new[0]
+        ]
+        db = new[0].partition(".")[0]
+        if options.target_schema:
+            fix = (
+                f"run again with another --target-schema (not {options.target_schema}), or "
+                "generate each database on its own with a schema of its own"
+            )
+        elif target.partition(".")[0] != db:
+            fix = f"run again with --target-schema {db} (or another schema of its own)"
+        else:
+            fix = "run again with --target-schema naming a schema of its own for this database"
+        problems.append(
+            f"{new[0]} would map to {target}, which {' and '.join(others)} already maps to; "
+            f"{fix}, or change that existing entry's target first"
+        )
+    if problems:
+        raise MappingError(
+            "mappings generate: nothing was written; a PostgreSQL table can take one MySQL "
+            "table only:\n  - " + "\n  - ".join(problems)
+        )

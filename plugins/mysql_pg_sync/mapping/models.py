@@ -38,9 +38,10 @@ and saying how to fix it; nothing is written anywhere before every file has vali
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -613,6 +614,30 @@ class MappingSet:
             picked.append(found)
         return tuple(picked)
 
+    def match(self, patterns: Iterable[str]) -> tuple[TableMapping, ...]:
+        """Mappings named by ``patterns``: globs (``order*``) or names, each matched against
+        MySQL ``db.table``, PostgreSQL ``schema.table`` and both bare table names; disabled
+        tables too. The table selector of backfill and reconcile, so both accept the same
+        names. A mapping's exact MySQL ``db.table`` names that mapping alone (another's target
+        may be spelt the same), so a table's own name always selects one. A pattern that
+        matches nothing raises, naming the known tables."""
+        picked: list[TableMapping] = []
+        for pattern in patterns:
+            exact = self.find_source(pattern)
+            found = [exact] if exact else [m for m in self.tables if _matches(m, pattern)]
+            if not found:
+                raise MappingError(
+                    f"no mapping matches {pattern!r}; known: "
+                    + ", ".join(sorted(m.name for m in self.tables))
+                )
+            picked += [m for m in found if m not in picked]
+        return tuple(picked)
+
+
+def _matches(mapping: TableMapping, pattern: str) -> bool:
+    names = (mapping.name, str(mapping.target), mapping.source.table, mapping.target.table)
+    return any(fnmatch.fnmatchcase(n, pattern) for n in names)
+
 
 def mapping_files(folder_or_files: str | Path | Iterable[str | Path]) -> list[Path]:
     """The YAML files a folder holds (sorted), or the given files."""
@@ -630,12 +655,14 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
 
     files = mapping_files(folder_or_files)
     tables: list[TableMapping] = []
+    origins: list[Path] = []
     problems: list[str] = []
     for path in files:
         parsed, errors = parse_file(path)
         tables.extend(parsed)
+        origins.extend(path for _ in parsed)
         problems.extend(errors)
-    problems.extend(cross_table_problems(tables))
+    problems.extend(cross_table_problems(tables, origins))
     if problems:
         raise MappingError(
             f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)
@@ -651,18 +678,51 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
 _WARNED: set[str] = set()
 
 
-def cross_table_problems(tables: list[TableMapping]) -> list[str]:
+def cross_table_problems(
+    tables: Sequence[TableMapping], origins: Sequence[Path | None] | None = None
+) -> list[str]:
+    """A source or target mapped by more than one entry, naming each entry's MySQL table and
+    file (``origins[i]``: the file ``tables[i]`` was read from, None when not known)."""
+    files = list(origins) if origins is not None else [None] * len(tables)
     problems = []
     for attr in ("source", "target"):
-        seen: dict[str, int] = {}
-        for m in tables:
-            seen[str(getattr(m, attr))] = seen.get(str(getattr(m, attr)), 0) + 1
-        problems += [
-            f"{attr} {name} is mapped {n} times; keep one entry per table"
-            for name, n in seen.items()
-            if n > 1
-        ]
+        claims: dict[str, list[tuple[TableMapping, Path | None]]] = {}
+        for mapping, path in zip(tables, files, strict=True):
+            claims.setdefault(str(getattr(mapping, attr)), []).append((mapping, path))
+        for name, claimants in claims.items():
+            if len(claimants) < 2:
+                continue
+            if attr == "source":
+                where = [str(p) if p else "an entry of unknown file" for _, p in claimants]
+                problems.append(
+                    f"source {name} is mapped {len(claimants)} times, in {' and '.join(where)}; "
+                    "keep one entry per table: delete the others"
+                )
+            else:
+                problems.append(_duplicate_target(name, claimants))
     return problems
+
+
+def _duplicate_target(name: str, claimants: list[tuple[TableMapping, Path | None]]) -> str:
+    by = " and ".join(f"{m.source} ({p})" if p else str(m.source) for m, p in claimants)
+    fix = "edit the target of all but one entry to a schema.table no other entry uses"
+    # the usual cause: two databases' same-named tables both defaulted to `public`; the MySQL
+    # database's own name is a schema no other database's tables land in. Regenerating alone
+    # does not help: generate keeps an existing entry's target
+    movable = [(m, p) for m, p in claimants if m.source.db != m.target.schema]
+    if movable:
+        mapping, path = movable[-1]
+        db = mapping.source.db
+        fix += f", e.g. set `target: {db}.{mapping.target.table}`" + (
+            f" in {path} (or delete that file and run `mappings generate --database {db} "
+            f"--target-schema {db}`)"
+            if path
+            else ""
+        )
+    return (
+        f"target {name} is mapped {len(claimants)} times, by {by}; keep one MySQL table per "
+        f"PostgreSQL table: {fix}"
+    )
 
 
 def dump_yaml_entry(mapping: TableMapping) -> dict[str, Any]:

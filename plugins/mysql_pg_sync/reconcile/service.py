@@ -6,6 +6,8 @@ Airflow tasks (one per table) can run anywhere; the run's state lives in ``mps_s
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.connections import connection_failure, pg_connect
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.reconcile import store
@@ -28,7 +30,17 @@ from mysql_pg_sync.reconcile.run import EXAMPLE_KEYS, RunOptions, TableResult, r
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
 
+log = logging.getLogger(__name__)
 DEFAULT_RECHECK_DELAY_S = 30.0
+# (field, least allowed value, what it is): a value below the least one loops for ever (0 rows
+# per segment, 0 workers), fails deep in SQL, or makes no sense; refused before a run starts
+INT_LIMITS: tuple[tuple[str, int, str], ...] = (
+    ("max_repairs", 0, "most repairs the run may write"),
+    ("segment_rows", 1, "rows per first-level checksum segment"),
+    ("factor", 2, "children a mismatching segment is split into"),
+    ("threshold", 1, "rows below which a segment's rows are compared"),
+    ("workers", 1, "concurrent range queries per database"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,27 @@ class ReconcileParams:
     workers: int = DEFAULT_WORKERS
     recheck_delay_s: float = DEFAULT_RECHECK_DELAY_S
     mappings: str = field(default="")
+
+    def __post_init__(self) -> None:
+        for name, least, what in INT_LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(
+                    f"reconcile parameter {name}={value!r} is out of range: {what}, it must "
+                    f"be an integer >= {least} (CLI option --{name.replace('_', '-')})"
+                )
+        delay = self.recheck_delay_s
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise ConfigError(
+                f"reconcile parameter recheck_delay_s={delay!r} is out of range: the seconds "
+                "to let the stream catch up must be a finite number >= 0 (CLI option "
+                "--recheck-delay)"
+            )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ReconcileParams:
@@ -80,10 +113,11 @@ def mappings_dir(params: ReconcileParams, env: Mapping[str, str] | None = None) 
 
 
 def selected_mappings(params: ReconcileParams) -> list[TableMapping]:
-    """The mappings to reconcile: the named ones, or every enabled table."""
+    """The mappings to reconcile: those the names or globs match (backfill's selector), or
+    every enabled table."""
     mappings = load_mappings(mappings_dir(params))
     if params.tables:
-        return list(mappings.select(params.tables))
+        return list(mappings.match(params.tables))
     return list(mappings.enabled())
 
 
@@ -150,19 +184,61 @@ def finish_run(
     run_id: int,
     folder: Path | None = None,
     expected: Sequence[tuple[str, str]] = (),
+    error: str | None = None,
 ) -> tuple[dict[str, Any], Path, Path]:
     """Store the run's status and write its JSON and HTML reports (with the finish time the
     run's row gets).
 
     A table that never finished (still ``running``) or, of the ``expected`` (source, target)
-    tables, never stored a result, is an ``error``, and its planned repairs ``failed``
-    (interrupted): the run then ends ``failed``, never ``succeeded``."""
+    tables, never stored a result, is an ``error`` (``error`` says why, if the caller knows),
+    and its planned repairs ``failed`` (interrupted): the run then ends ``failed``, never
+    ``succeeded``."""
     with pg_connect(endpoints.postgres) as conn:
-        finished_at = store.close_run(conn, run_id, expected)
+        finished_at = store.close_run(conn, run_id, expected, error)
         run = finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)
         json_path, html_path = write_reports(run, folder or reports_dir())
         store.finish_run(conn, run_id, run["status"], str(json_path), str(html_path), finished_at)
     return run, json_path, html_path
+
+
+def record_table_error(
+    endpoints: Endpoints, run_id: int, mapping: TableMapping, error: str
+) -> None:
+    """Store ``error`` as the table's result (replacing what its attempt stored)."""
+    with pg_connect(endpoints.postgres) as state:
+        record_refusal(state, run_id, mapping, ReconcileError(error))
+
+
+def fail_run(
+    endpoints: Endpoints,
+    run_id: int,
+    folder: Path | None,
+    expected: Sequence[tuple[str, str]],
+    error: str,
+) -> None:
+    """End a run that an exception stopped as ``failed``, its tables that stored no result
+    carrying ``error``, with its reports if PostgreSQL still answers. Never raises: the caller
+    raises the exception that stopped the run."""
+    reports: tuple[str | None, str | None] = (None, None)
+    try:
+        run, json_path, html_path = finish_run(endpoints, run_id, folder, expected, error)
+        if run["status"] == "failed":
+            return
+        reports = (str(json_path), str(html_path))
+    except Exception as exc:
+        log.error("reconcile run %s: could not write its reports: %s", run_id, exc)
+    try:
+        # every table had stored a result (the stop came after them) or the reports failed:
+        # the run was still stopped, so it must not read as in sync
+        with pg_connect(endpoints.postgres) as conn:
+            store.finish_run(conn, run_id, "failed", *reports)
+    except Exception as exc:
+        log.error(
+            "reconcile run %s stays 'running': could not mark it failed (%s); it stopped: %s",
+            run_id,
+            exc,
+            error,
+        )
 
 
 def reconcile_all(
@@ -172,10 +248,46 @@ def reconcile_all(
     folder: Path | None = None,
     applier: RepairApplier | None = None,
 ) -> tuple[dict[str, Any], Path, Path]:
-    """A whole run in one process (the CLI): every selected table in turn, then the reports."""
+    """A whole run in one process (the CLI): every selected table in turn, then the reports.
+
+    A table whose database cannot be reached is that table's error and the run goes on (the
+    run ends ``failed``). Anything else that stops the run, ^C included, ends it ``failed``
+    before it propagates; a connection failure propagates as :class:`DatabaseUnreachable`."""
     mappings: Sequence[TableMapping] = selected_mappings(params)
-    run_id = start_run(endpoints, params, trigger)
-    for mapping in mappings:
-        reconcile_one(endpoints, run_id, mapping, params, applier)
+    try:
+        run_id = start_run(endpoints, params, trigger)
+    except Exception as exc:
+        unreachable = connection_failure(exc, endpoints)
+        if unreachable is None:
+            raise
+        raise unreachable from exc
     expected = [(m.name, str(m.target)) for m in mappings]
-    return finish_run(endpoints, run_id, folder, expected)
+    current = ""
+    try:
+        for mapping in mappings:
+            current = mapping.name
+            try:
+                reconcile_one(endpoints, run_id, mapping, params, applier)
+            except Exception as exc:
+                unreachable = connection_failure(exc, endpoints)
+                if unreachable is None:
+                    raise
+                log.error("%s: %s", mapping.name, unreachable)
+                # PostgreSQL holds the state: if it is what failed, this raises and stops the run
+                record_table_error(endpoints, run_id, mapping, str(unreachable))
+        current = ""
+        return finish_run(endpoints, run_id, folder, expected)
+    except BaseException as exc:
+        unreachable = connection_failure(exc, endpoints)
+        cause = str(unreachable) if unreachable else f"{type(exc).__name__}: {exc}"
+        where = f"at {current}" if current else "while it wrote its reports"
+        fail_run(
+            endpoints,
+            run_id,
+            folder,
+            expected,
+            f"not compared: the run stopped {where} ({cause}); fix that, then run reconcile again",
+        )
+        if unreachable is not None and unreachable is not exc:
+            raise unreachable from exc
+        raise

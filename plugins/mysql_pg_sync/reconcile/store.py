@@ -322,25 +322,31 @@ def reserve_repairs(
     raise refused
 
 
-def close_run(conn: Conn, run_id: int, expected: Sequence[tuple[str, str]] = ()) -> dt.datetime:
+def close_run(
+    conn: Conn,
+    run_id: int,
+    expected: Sequence[tuple[str, str]] = (),
+    error: str | None = None,
+) -> dt.datetime:
     """Before the run's status is computed: a table still ``running`` (its task was killed or
     timed out, or PostgreSQL was unreachable when it ended) and an ``expected`` (source, target)
-    table that stored nothing become ``error``; a repair still ``planned`` becomes ``failed``
-    (interrupted). So the run cannot report success for work that never finished.
+    table that stored nothing become ``error`` (with ``error`` as the reason when the caller
+    knows why the run stopped); a repair still ``planned`` becomes ``failed`` (interrupted). So
+    the run cannot report success for work that never finished.
 
     Returns the time the run finished (the database's clock, like ``started_at``)."""
     with conn.transaction():
         conn.execute(
             "UPDATE mps_sync.reconcile_tables SET status = 'error', error = %s, "
             "finished_at = now() WHERE run_id = %s AND status = 'running'",
-            (UNFINISHED, run_id),
+            (error or UNFINISHED, run_id),
         )
         for source_table, target_table in expected:
             conn.execute(
                 "INSERT INTO mps_sync.reconcile_tables "
                 "(run_id, source_table, target_table, status, error, finished_at) "
                 "VALUES (%s, %s, %s, 'error', %s, now()) ON CONFLICT DO NOTHING",
-                (run_id, source_table, target_table, NEVER_STARTED),
+                (run_id, source_table, target_table, error or NEVER_STARTED),
             )
         conn.execute(
             "UPDATE mps_sync.reconcile_repairs SET status = 'failed', error = %s, "

@@ -182,6 +182,15 @@ def test_cli_takes_globs_like_backfill(
     assert f"{ends.mysql.database}.order_items: in_sync" in out
     assert "products" not in out
 
+    code = _cli(
+        monkeypatch, ends, tmp_path, "--mappings", str(folder), "--tables", "orders",
+        "--recheck-delay", "0", "--no-dry-run",
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().err.startswith(
+        "warning: --no-dry-run does nothing without --repair: this run only reports drift"
+    )
+
     assert _cli(monkeypatch, ends, tmp_path, "--mappings", str(folder), "--tables", "x*") == 1
     err = capsys.readouterr().err
     assert err.startswith("error: no mapping matches 'x*'; known: ")

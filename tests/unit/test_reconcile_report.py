@@ -159,7 +159,7 @@ def test_a_dry_run_says_so_at_the_top_and_what_to_trigger() -> None:
     top = text[: text.index("Summary")]
     assert "DRY RUN: nothing was written. 4 repair(s) were planned and recorded" in top
     assert "trigger reconcile with Params repair = on and dry_run = off" in top
-    assert "(max_repairs at least 4)" in top
+    assert "(max_repairs at least 4; CLI: --repair --no-dry-run --max-repairs 4)" in top
     in_sync_only = _text(to_html(_run(DRY_RUN, IN_SYNC)))
     assert "DRY RUN: nothing was written, and no repair was needed." in in_sync_only
     report_only = advice(_run({"repair": False, "dry_run": True}, _drifted(repairs={})))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.no_dry_run and not args.repair:
+        print(
+            "warning: --no-dry-run does nothing without --repair: this run only reports drift "
+            "(add --repair to write repairs)",
+            file=sys.stderr,
+        )
     params = ReconcileParams(
         tables=tuple(args.tables),
         repair=args.repair,

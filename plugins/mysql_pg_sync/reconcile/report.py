@@ -73,7 +73,8 @@ def repair_mode(params: Mapping[str, Any]) -> str:
     if mode == "dry_run":
         return (
             "DRY RUN: repairs were only planned and recorded, nothing was written; to write "
-            "them trigger reconcile again with repair on and dry_run off"
+            "them trigger reconcile again with repair on and dry_run off (CLI: --repair "
+            "--no-dry-run)"
         )
     return "repair: repairs written through the stream applier"
 
@@ -81,8 +82,9 @@ def repair_mode(params: Mapping[str, Any]) -> str:
 def retry_hint(table: str) -> str:
     """What to do about a table that could not be compared."""
     return (
-        f"fix the cause (the compare task's log, map index {table}, has the details), then "
-        f'trigger reconcile with Params tables = ["{table}"] to compare it again'
+        f"fix the cause (the compare task's log, map index {table}, or the CLI's output has "
+        f'the details), then trigger reconcile with Params tables = ["{table}"] (CLI: '
+        f"reconcile --tables {table}) to compare it again"
     )
 
 
@@ -290,13 +292,14 @@ def advice(run: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"DRY RUN: nothing was written. {planned:,} repair(s) were planned and recorded "
             "(mps_sync.reconcile_repairs, status dry_run). To write them, trigger reconcile "
-            f"with Params repair = on and dry_run = off (max_repairs at least {needed:,})."
+            f"with Params repair = on and dry_run = off (max_repairs at least {needed:,}; CLI: "
+            f"--repair --no-dry-run --max-repairs {needed})."
         )
     elif summary["with_drift"] and mode_of(params) == "report_only":
         lines.append(
             "Report only (repair off): the drift is recorded, nothing was repaired. To repair "
             "it, trigger reconcile with Params repair = on and dry_run = off (with dry_run on "
-            "first to preview the repairs)."
+            "first to preview the repairs; CLI: --repair, then --repair --no-dry-run)."
         )
     if repairs.get("refused"):
         lines.append(

@@ -26,6 +26,8 @@ def folder(tmp_path: Path) -> Path:
             "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
         }
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(mapping))
+    off = {**mapping, "source": "legacy.archive", "target": "public.archive", "enabled": False}
+    (tmp_path / "archive.yaml").write_text(yaml.safe_dump(off))
     return tmp_path
 
 
@@ -55,6 +57,7 @@ def test_status_names_a_stopped_consumer_and_exits_3(
     ]  # fmt: skip
     orders = next(line for line in out if line.startswith("legacy.orders "))
     assert " warn " in orders
+    assert out[-1] == "legacy.archive: not synced: enabled: false in its mapping"
     assert "(stale: no stream consumer running)" in orders
 
     with pg_connect(pg_db, autocommit=True) as conn:  # a consumer runs again
@@ -63,8 +66,12 @@ def test_status_names_a_stopped_consumer_and_exits_3(
     assert main(["status", "--mappings", str(folder), "--json"]) in (0, 3)
     status = json.loads(capsys.readouterr().out)
     assert status["stream_consumer"] == {"text": "1 running", "running": True}
-    assert [t["source"] for t in status["tables"]] == ["legacy.notes", "legacy.orders"]
-    assert {t["state"] for t in status["tables"]} == {"no data"}
+    assert [t["source"] for t in status["tables"]] == [
+        "legacy.notes",
+        "legacy.orders",
+        "legacy.archive",
+    ]
+    assert [t["state"] for t in status["tables"]][:2] == ["no data", "no data"]
 
 
 def test_status_without_the_state_database_exits_1(folder: Path, monkeypatch, capsys) -> None:

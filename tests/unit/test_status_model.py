@@ -225,3 +225,15 @@ def test_a_table_the_stream_holds_back_is_failed_with_what_to_run() -> None:
     assert (orders.health, notes.health) == ("failed", "failed")
     assert not items.held
     assert items.health != "failed"
+
+
+def test_tables_the_mappings_leave_out_are_listed_with_why() -> None:
+    from mysql_pg_sync.status.model import not_synced
+
+    off = _mapping("archive").model_copy(update={"enabled": False})
+    keyless = _mapping("audit_log").model_copy(update={"unsupported": "no primary key (add one)"})
+    rows = not_synced([_mapping("orders"), off, keyless])
+    assert [(r.source, r.state, r.health) for r in rows] == [
+        ("legacy.archive", "not synced: enabled: false in its mapping", "nodata"),
+        ("legacy.audit_log", "not synced: no primary key (add one)", "nodata"),
+    ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
-from mysql_pg_sync.status.model import TableStatus, build_status, consumer_text
+from mysql_pg_sync.status.model import TableStatus, build_status, consumer_text, not_synced
 from mysql_pg_sync.status.read import read_snapshot
 
 ATTENTION = 3  # like `reconcile`'s exit status for drift: ran fine, found something to act on
@@ -47,7 +47,7 @@ def _table(rows: list[TableStatus]) -> str:
 def run(args: argparse.Namespace) -> int:
     mappings = load_mappings(args.mappings or mappings_dir())
     snapshot = read_snapshot(endpoints_from_env())
-    rows = build_status(mappings.enabled(), snapshot)
+    rows = build_status(mappings.enabled(), snapshot) + not_synced(mappings.tables)
     consumers, running = consumer_text(snapshot.consumers)
     stopped = running is False and any(r.state == "streaming" for r in rows)
     if args.json:
@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         if snapshot.error:
             print(f"error: {snapshot.error}")
         print(f"stream consumer: {consumers}")
-        print(_table(rows) if rows else "no tables are mapped: add include/mappings")
+        synced = [r for r in rows if r.synced]
+        print(_table(synced) if synced else "no tables are synced: add include/mappings")
+        for r in rows:
+            if not r.synced:  # its reason is too long for a column
+                print(f"{r.source}: {r.state}")
         for note in snapshot.notes:
             print(f"note: {note}")
     if snapshot.error:

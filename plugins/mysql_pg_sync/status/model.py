@@ -98,10 +98,14 @@ class TableStatus:
     """Streaming, but nothing applied for :data:`STALE_AFTER_S`."""
     held: bool = False
     """The stream holds it back: its target lacks a column the mapping lists."""
+    synced: bool = True
+    """False: the mapping leaves the table out (``enabled: false`` or unsupported)."""
 
     @property
     def health(self) -> str:
         """``failed``, ``warn``, ``ok`` or ``nodata``: the row's colour."""
+        if not self.synced:
+            return "nodata"
         if (
             self.held
             or self.state == "failed"
@@ -310,6 +314,35 @@ def build_status(
                 links=tuple(links),
                 stale=stale,
                 held=hold is not None,
+            )
+        )
+    return rows
+
+
+def not_synced(mappings: Iterable[TableMapping]) -> list[TableStatus]:
+    """A row for each MySQL table the mappings leave out, with why: an operator must see that a
+    table is not synced, not just miss it."""
+    rows = []
+    for m in sorted(mappings, key=lambda m: m.name):
+        if m.is_synced:
+            continue
+        why = m.unsupported or "enabled: false in its mapping"
+        rows.append(
+            TableStatus(
+                source=m.name,
+                target=str(m.target),
+                direction=m.direction,
+                state=f"not synced: {why}",
+                backfill="–",
+                backfill_percent=None,
+                stream_lag="–",
+                throughput="–",
+                connectors="–",
+                reconcile="–",
+                conflicts_24h="–",
+                dead_letters="–",
+                quality="–",
+                synced=False,
             )
         )
     return rows

@@ -12,7 +12,7 @@ from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.quality.html_page import page
 from mysql_pg_sync.settings import Endpoints, mappings_dir, reports_dir
 from mysql_pg_sync.status.html import render_status
-from mysql_pg_sync.status.model import StateSnapshot, TableStatus, build_status
+from mysql_pg_sync.status.model import StateSnapshot, TableStatus, build_status, not_synced
 from mysql_pg_sync.status.read import read_snapshot
 
 REPORTS_ROUTE = "reports"
@@ -53,6 +53,7 @@ def load_status(
     else:
         snapshot = read_snapshot(resolved)
     rows = build_status(mappings.enabled(), snapshot, report_link(reports))
+    rows += not_synced(mappings.tables)
     top = [("all run reports", f"{REPORTS_ROUTE}/")]
     if (reports / "quality" / "latest.html").exists():
         top.append(("latest data-quality report", f"{REPORTS_ROUTE}/quality/latest.html"))

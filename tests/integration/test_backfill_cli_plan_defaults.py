@@ -59,5 +59,5 @@ def test_plan_reads_mps_mappings_dir_and_zero_means_the_mappings_chunk_rows(
         main([*argv, "--chunk-rows", "-10"])
     assert exit_.value.code == 2
     captured = capsys.readouterr()
-    assert "argument --chunk-rows: '-10' is not allowed" in captured.err
+    assert "argument --chunk-rows: must be an integer >= 0" in captured.err
     assert captured.out == ""  # refused before anything was planned

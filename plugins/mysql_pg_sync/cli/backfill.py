@@ -10,13 +10,11 @@ import argparse
 import importlib
 import json
 import logging
-import math
 import multiprocessing
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -38,37 +36,11 @@ from mysql_pg_sync.backfill.verify import (
 )
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.loop_guard import backfill_origin, tags_from_env
+from mysql_pg_sync.cli.arg_types import number, whole
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir, reports_dir
 
 log = logging.getLogger(__name__)
-
-
-def _whole(minimum: int, allowed: str) -> Callable[[str], int]:
-    """An argparse type: a whole number >= ``minimum`` (argparse names the option)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: use a whole number {allowed}"
-            )
-        return value
-
-    return parse
-
-
-def _positive_mb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use a number > 0")
-    return value
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +53,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables", nargs="*", default=[], help="names or globs; default: all")
     parser.add_argument(
         "--chunk-rows",
-        type=_whole(0, ">= 1, or 0 for each mapping's backfill.chunk_rows"),
+        type=whole(0, " (0: each mapping's backfill.chunk_rows)"),
         default=None,
         metavar="N",
         help="target rows per chunk for every selected table; omitted or 0: each mapping's "
@@ -89,7 +61,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chunk-mb",
-        type=_positive_mb,
+        type=number(0, strict=True),
         default=None,
         metavar="MB",
         help="target MB per chunk (> 0, from each table's average row size); omitted: each "
@@ -97,7 +69,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-parallel",
-        type=_whole(1, ">= 1"),
+        type=whole(1),
         default=2,
         metavar="N",
         help="worker processes copying chunk groups at once (>= 1; default: %(default)s)",
@@ -122,7 +94,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-rows",
-        type=_whole(1, ">= 1"),
+        type=whole(1),
         default=DEFAULT_BATCH_ROWS,
         metavar="N",
         help="rows per read batch within a chunk: bounds each worker's memory "

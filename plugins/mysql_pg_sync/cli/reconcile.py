@@ -8,11 +8,10 @@ or the run could not start or was stopped (one ``error:`` line; PostgreSQL unrea
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from mysql_pg_sync.cli.arg_types import number, whole
 from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
@@ -25,32 +24,6 @@ from mysql_pg_sync.reconcile.service import (
 from mysql_pg_sync.settings import endpoints_from_env
 
 EXIT_STATUS = {"succeeded": 0, "drift": 3, "failed": 1}
-
-
-def at_least(least: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``least`` (argparse names the option in its error)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < least:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
-        return value
-
-    return parse
-
-
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -68,38 +41,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-repairs",
-        type=at_least(0),
+        type=whole(0),
         default=DEFAULT_MAX_REPAIRS,
         help="most repairs this run may write, all tables together; a table whose repairs would "
         "pass it is refused as a whole and reported (default %(default)s)",
     )
     parser.add_argument(
         "--segment-rows",
-        type=at_least(1),
+        type=whole(1),
         default=DEFAULT_SEGMENT_ROWS,
         help="rows per first-level checksum segment (default %(default)s)",
     )
     parser.add_argument(
         "--factor",
-        type=at_least(2),
+        type=whole(2),
         default=DEFAULT_FACTOR,
         help="children a mismatching segment is split into (default %(default)s)",
     )
     parser.add_argument(
         "--threshold",
-        type=at_least(1),
+        type=whole(1),
         default=DEFAULT_THRESHOLD,
         help="rows below which a segment's rows are compared (default %(default)s)",
     )
     parser.add_argument(
         "--workers",
-        type=at_least(1),
+        type=whole(1),
         default=DEFAULT_WORKERS,
         help="concurrent range queries per database (default %(default)s)",
     )
     parser.add_argument(
         "--recheck-delay",
-        type=seconds,
+        type=number(0, what="a number of seconds"),
         default=DEFAULT_RECHECK_DELAY_S,
         help="seconds to let the stream catch up before suspects are compared again",
     )

@@ -119,8 +119,8 @@ def reconcile() -> None:
         from mysql_pg_sync.errors import ConfigError, MappingError
         from mysql_pg_sync.reconcile.service import selected_mappings, start_run
 
-        params = _params()
         try:
+            params = _params()  # a value out of range stays wrong: no retry
             mappings = selected_mappings(params)
         except (MappingError, ConfigError) as exc:
             raise AirflowFailException(str(exc)) from None

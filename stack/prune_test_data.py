@@ -24,6 +24,7 @@ from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import admin_endpoints, endpoints_from_env
 
 TEST_PREFIX = re.compile(r"^(?:__debezium-heartbeat\.)?(mps[tbd][0-9a-f]{8}|t[0-9a-f]{10}(?=_))")
+TEST_CONNECTOR = re.compile(r"^(?:mps[tbd][0-9a-f]{8}|t[0-9a-f]{10})-(?:mysql|postgres)-source$")
 TEST_TOPICS = ("mps_test.", "mps_test_")
 TEST_DATABASE = re.compile(r"^mps_test_[0-9a-z_]+$")
 
@@ -36,7 +37,7 @@ def main() -> int:
     from confluent_kafka.admin import AdminClient
 
     client = ConnectClient(endpoints.connect_url)
-    connectors = [name for name in client.connectors() if TEST_PREFIX.match(name)]
+    connectors = [name for name in client.connectors() if TEST_CONNECTOR.match(name)]
     for name in connectors:
         delete_connector(client, name, timeout_s=60)
     print(f"kafka connect: deleted {len(connectors)} test connector(s)")

@@ -144,7 +144,36 @@ def test_backfill_and_reconcile_select_the_same_tables(
 
 
 def test_a_disabled_table_is_reconciled_when_named() -> None:
+    from mysql_pg_sync.reconcile.service import pick
+
     assert [m.name for m in MAPPINGS.match(["audit_*"])] == ["legacy.audit_log"]
+    assert [m.name for m in pick(MAPPINGS, ["audit_log"])] == ["legacy.audit_log"]
+    assert [m.name for m in pick(MAPPINGS, ["legacy.audit_log"])] == ["legacy.audit_log"]
+
+
+def test_a_glob_skips_tables_the_mappings_leave_out() -> None:
+    from mysql_pg_sync.reconcile.service import pick
+
+    assert sorted(m.name for m in pick(MAPPINGS, ["legacy.*"])) == [
+        "legacy.order_items",
+        "legacy.orders",
+        "legacy.products",
+    ]
+    assert pick(MAPPINGS, ["audit_*"]) == []
+    assert [m.name for m in pick(MAPPINGS, [])] == [m.name for m in MAPPINGS.enabled()]
+
+
+def test_whole_floats_from_a_trigger_form_are_taken_as_integers() -> None:
+    from mysql_pg_sync.backfill.runner import RunOptions
+
+    params = ReconcileParams(max_repairs=1000.0, segment_rows=500.0, workers=4.0)  # type: ignore[arg-type]
+    assert (params.max_repairs, params.segment_rows, params.workers) == (1000, 500, 4)
+    assert type(params.max_repairs) is int
+    with pytest.raises(ConfigError, match=r"max_repairs=1\.5 is out of range"):
+        ReconcileParams(max_repairs=1.5)  # type: ignore[arg-type]
+    options = RunOptions(chunk_rows=250000.0, max_parallel=2.0)  # type: ignore[arg-type]
+    assert (options.chunk_rows, options.max_parallel) == (250000, 2)
+    assert type(options.chunk_rows) is int
 
 
 def test_a_source_name_selects_that_table_alone() -> None:

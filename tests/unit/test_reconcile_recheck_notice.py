@@ -61,3 +61,17 @@ def test_other_outcomes_add_no_notice(outcome: str | None) -> None:
 
 def test_a_fixed_delay_says_it_asked_no_stream() -> None:
     assert DelayWaiter(0).wait("legacy.orders") == FIXED_DELAY
+
+
+def test_a_recheck_that_cleared_every_suspect_adds_no_notice() -> None:
+    cleared = _table(
+        "legacy.orders",
+        status="in_sync",
+        drift={"missing": 0, "extra": 0, "different": 0},
+        recheck=TIMED_OUT,
+        recheck_wait_s=30.0,
+    )
+    run = _run(cleared)
+    assert unsettled(cleared) == ""
+    assert not [line for line in advice(run) if "caught up" in line]
+    assert "re-checked after" not in html.unescape(to_html(run))

@@ -50,6 +50,7 @@ from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
 from mysql_pg_sync.types.convert import Stats
+from mysql_pg_sync.whole_numbers import as_whole
 
 log = logging.getLogger(__name__)
 PLAN_THREADS = 4  # tables planned (key walks) at once: each holds a MySQL and a PostgreSQL session
@@ -110,14 +111,11 @@ CHUNK_MB_RANGE = "> 0 (empty for each mapping's backfill.chunk_mb)"
 
 def _check_whole(
     name: str, value: object, minimum: int, allowed: str, maximum: int | None = None
-) -> None:
-    if (
-        isinstance(value, bool)  # an int subclass: True would silently mean 1
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
+) -> int:
+    whole = as_whole(value)
+    if whole is None or whole < minimum or (maximum is not None and whole > maximum):
         raise BackfillError(f"{name}={value!r} is out of range: use a whole number {allowed}")
+    return whole
 
 
 def _check_chunk_mb(value: object) -> None:
@@ -149,15 +147,18 @@ class RunOptions:
         # chunk_rows was clamped to 1-row chunks by chunk_rows_for, planning one chunk per row.
         if self.mode not in MODES:
             raise BackfillError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        # frozen: a form's 250000.0 is stored as 250000
         if self.chunk_rows is not None:
-            _check_whole("chunk_rows", self.chunk_rows, 0, CHUNK_ROWS_RANGE)
+            whole = _check_whole("chunk_rows", self.chunk_rows, 0, CHUNK_ROWS_RANGE)
+            object.__setattr__(self, "chunk_rows", whole)
         if self.chunk_mb is not None:
             _check_chunk_mb(self.chunk_mb)
-        _check_whole("max_parallel", self.max_parallel, 1, ">= 1")
-        _check_whole("batch_rows", self.batch_rows, 1, ">= 1")
-        _check_whole(
+        for name in ("max_parallel", "batch_rows"):
+            object.__setattr__(self, name, _check_whole(name, getattr(self, name), 1, ">= 1"))
+        groups = _check_whole(
             "max_groups", self.max_groups, 1, f"1 to {MAX_MAP_LENGTH}", maximum=MAX_MAP_LENGTH
         )
+        object.__setattr__(self, "max_groups", groups)
 
 
 @dataclass

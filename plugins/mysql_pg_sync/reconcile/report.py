@@ -261,7 +261,8 @@ def _repair_words(repairs: Mapping[str, Any]) -> str:
 
 def unsettled(table: Mapping[str, Any]) -> str:
     """Why a table's drift may hold changes still on their way, or '' (see recheck.py)."""
-    if table.get("recheck") != TIMED_OUT:
+    drift = sum(int(n or 0) for n in (table.get("drift") or {}).values())
+    if table.get("recheck") != TIMED_OUT or not drift:  # a re-check that cleared all: no drift
         return ""
     return (
         f"re-checked after {float(table.get('recheck_wait_s') or 0):.0f} s without the stream "

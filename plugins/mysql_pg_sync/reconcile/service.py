@@ -29,6 +29,7 @@ from mysql_pg_sync.reconcile.report import finalize, write_reports
 from mysql_pg_sync.reconcile.run import EXAMPLE_KEYS, RunOptions, TableResult, reconcile_table
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
+from mysql_pg_sync.whole_numbers import as_whole
 
 log = logging.getLogger(__name__)
 DEFAULT_RECHECK_DELAY_S = 30.0
@@ -61,11 +62,13 @@ class ReconcileParams:
     def __post_init__(self) -> None:
         for name, least, what in INT_LIMITS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            whole = as_whole(value)
+            if whole is None or whole < least:
                 raise ConfigError(
                     f"reconcile parameter {name}={value!r} is out of range: {what}, it must "
                     f"be an integer >= {least} (CLI option --{name.replace('_', '-')})"
                 )
+            object.__setattr__(self, name, whole)  # frozen; 1000.0 from a form is 1000
         delay = self.recheck_delay_s
         if (
             isinstance(delay, bool)
@@ -115,10 +118,21 @@ def mappings_dir(params: ReconcileParams, env: Mapping[str, str] | None = None) 
 def selected_mappings(params: ReconcileParams) -> list[TableMapping]:
     """The mappings to reconcile: those the names or globs match (backfill's selector), or
     every enabled table."""
-    mappings = load_mappings(mappings_dir(params))
-    if params.tables:
-        return list(mappings.match(params.tables))
-    return list(mappings.enabled())
+    return pick(load_mappings(mappings_dir(params)), params.tables)
+
+
+def pick(mappings: MappingSet, tables: Sequence[str]) -> list[TableMapping]:
+    """The tables names or globs select, or every enabled one. A glob skips the tables the
+    mappings leave out (backfill refuses them too): ``*`` must not fail a run on a table with
+    no key. Named exactly, such a table is compared, and its refusal is its result."""
+    if not tables:
+        return list(mappings.enabled())
+    named = set(tables)
+    return [
+        m
+        for m in mappings.match(tables)
+        if m.is_synced or named & {m.name, str(m.target), m.source.table, m.target.table}
+    ]
 
 
 def start_run(endpoints: Endpoints, params: ReconcileParams, trigger: str = "") -> int:

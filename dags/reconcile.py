@@ -80,7 +80,8 @@ def _params() -> Any:
             type="array",
             items={"type": "string"},
             description="MySQL db.table, PostgreSQL schema.table, bare names or globs "
-            "(order*), as backfill takes them; empty = every enabled table.",
+            "(order*), as backfill takes them (a glob skips tables the mappings leave out); "
+            "empty = every enabled table.",
         ),
         "repair": Param(
             False,

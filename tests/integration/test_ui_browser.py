@@ -152,14 +152,20 @@ def test_status_page_is_styled_offline(browser: Any, tmp_path: Path) -> None:
 
 
 def _expected_states(endpoints: Endpoints) -> dict[str, str]:
-    """What the page should show per table: table_state as the sync user sees it."""
-    names = [m.name for m in load_mappings(mappings_dir()).enabled()]
+    """What the page should show per table: table_state as the sync user sees it, and the
+    tables the mappings leave out, with why."""
+    mappings = load_mappings(mappings_dir())
+    names = [m.name for m in mappings.enabled()]
     try:
         with pg_connect(endpoints.postgres) as conn:
             rows = dict(conn.execute("SELECT source_table, state FROM mps_sync.table_state"))
     except psycopg.DatabaseError:
         rows = None
-    return {n: ("no data" if rows is None else rows.get(n, "no data")) for n in names}
+    shown = {n: ("no data" if rows is None else rows.get(n, "no data")) for n in names}
+    for m in mappings.tables:
+        if not m.is_synced:
+            shown[m.name] = f"not synced: {m.unsupported or 'enabled: false in its mapping'}"
+    return shown
 
 
 def test_anonymous_request_to_the_live_status_page_is_refused(airflow_ui: str) -> None:

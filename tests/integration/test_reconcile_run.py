@@ -144,12 +144,27 @@ def test_a_run_finds_drift_errors_one_table_and_reports(setup, tmp_path: Path) -
     assert "postgres table public.broken has no column(s) note" in broken["error"]
     assert run["status"] == "failed"  # a table errored
     # the report carries each key's differing columns and each repair's side, as stored
+    # and, for a different row, both sides' compared values of each differing column
     assert orders["drift_examples"] == {
-        "different": [{"key": ["500"], "columns": ["amount"]}],
+        "different": [
+            {
+                "key": ["500"],
+                "columns": ["amount"],
+                "values": {"amount": {"mysql": "500.50", "postgres": "500.51"}},
+            }
+        ],
         "extra": [{"key": ["5000"], "columns": []}],
         "missing": [{"key": ["17"], "columns": []}],
     }
-    assert tags["drift_examples"]["different"] == [{"key": ["t42", "de"], "columns": ["label"]}]
+    assert tags["drift_examples"]["different"] == [
+        {
+            "key": ["t42", "de"],
+            "columns": ["label"],
+            "values": {"label": {"mysql": "label 42 \U0001f600", "postgres": "label 42 "}},
+        }
+    ]
+    assert orders["key_columns"] == ["id"]
+    assert tags["key_columns"] == ["code", "lang"]
     assert sorted(
         (d["status"], d["write_to"], d["action"], d["count"]) for d in orders["repair_details"]
     ) == [
@@ -180,7 +195,11 @@ def test_a_run_finds_drift_errors_one_table_and_reports(setup, tmp_path: Path) -
     assert "has no column(s) note" in page
     assert "<script" not in page
     assert f"finished {finished_at:%Y-%m-%d %H:%M:%S} UTC" in page
-    assert "500 (amount)" in page
+    assert "id=500 (amount)" in page
+    assert "code=t42, lang=de (label)" in page
+    # the differing values, quoted, so the trailing space shows
+    assert "<td>amount</td><td><code>&quot;500.50&quot;</code></td>" in page
+    assert "<code>&quot;label 42 &quot;</code>" in page
     assert "DRY RUN: nothing was written. 4 repair(s) were planned" in page
     assert "copy MySQL&#x27;s row to PostgreSQL" in page
 

@@ -328,3 +328,50 @@ def test_the_headline_says_how_the_run_went() -> None:
     good = _run({"repair": True, "dry_run": False}, repaired, IN_SYNC)
     assert good["status"] == "succeeded"
     assert _text(to_html(good)).startswith("Reconcile run 42: in sync: all 2 table(s), 1 after")
+
+
+def test_example_keys_name_their_key_columns_when_the_run_stored_them() -> None:
+    table = _drifted(key_columns=["id"])
+    text = _text(to_html(_run(DRY_RUN, table)))
+    assert "different: id=500 (amount); id=501 (amount, updated_at)" in text
+    assert "missing: id=17" in text
+    assert "copy MySQL's row to PostgreSQL: id=17, id=500, id=501" in text
+    composite = _drifted(
+        key_columns=["code", "lang"],
+        drift={"missing": 0, "extra": 0, "different": 1},
+        drift_examples={"different": [{"key": ["t42", "de"], "columns": ["label"]}]},
+    )
+    assert "different: code=t42, lang=de (label)" in _text(to_html(_run(DRY_RUN, composite)))
+    # a key whose length does not match the names (a hand-made or older report) stays as it was
+    odd = _drifted(key_columns=["a", "b"])
+    assert "different: 500 (amount)" in _text(to_html(_run(DRY_RUN, odd)))
+
+
+def test_the_differing_values_show_both_sides_quoted_and_null_as_null() -> None:
+    table = _drifted(
+        key_columns=["id"],
+        drift_examples={
+            "different": [
+                {
+                    "key": [500],
+                    "columns": ["amount", "note"],
+                    "values": {
+                        "amount": {"mysql": "10.00", "postgres": "10.01"},
+                        "note": {"mysql": "", "postgres": None},
+                    },
+                },
+                {
+                    "key": [501],
+                    "columns": ["name"],
+                    "values": {"name": {"mysql": "a ", "postgres": "a"}},
+                },
+            ]
+        },
+    )
+    text = _text(to_html(_run(DRY_RUN, table)))
+    section = text[text.index("Differing values") :]
+    assert 'legacy.orders id=500 amount "10.00" "10.01"' in section
+    assert 'legacy.orders id=500 note "" NULL' in section
+    assert 'legacy.orders id=501 name "a " "a"' in section
+    # no section when no example carries values (an in-sync run, or an older report)
+    assert "Differing values" not in to_html(_run(DRY_RUN, _drifted()))

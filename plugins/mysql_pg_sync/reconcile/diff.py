@@ -16,6 +16,7 @@ from mysql_pg_sync.reconcile.model import CompareColumn
 
 DriftClass = Literal["missing", "extra", "different"]
 DRIFT_CLASSES: tuple[DriftClass, ...] = ("missing", "extra", "different")
+SHOWN_CHARS = 120  # a longer compared value is shortened in reports, saying so
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,32 @@ class RowDiff:
         row = self.mysql or self.postgres
         assert row is not None  # a diff always has at least one side
         return row.raw_key
+
+    def shown_values(self) -> dict[str, dict[str, Any]] | None:
+        """For a ``different`` row: each differing column's compared value on both sides, in a
+        form a report can show (None for the other classes)."""
+        if self.mysql is None or self.postgres is None or not self.columns:
+            return None
+        return {
+            c: {
+                "mysql": shown_value(self.mysql.texts.get(c)),
+                "postgres": shown_value(self.postgres.texts.get(c)),
+            }
+            for c in self.columns
+        }
+
+
+def shown_value(value: Any) -> Any:
+    """A compared value for a report: text shortened past SHOWN_CHARS (saying how long it was),
+    a float in its shortest round-trip form, NULL as None."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return repr(value)
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > SHOWN_CHARS:
+        return f"{text[:SHOWN_CHARS]}... ({len(text):,} chars)"
+    return text
 
 
 def differing_columns(

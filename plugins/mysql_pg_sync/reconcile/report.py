@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -187,12 +187,17 @@ def _count(value: Any) -> str:
     return "–" if value is None else _cell(_n(value))
 
 
-def _key(key: Any) -> str:
-    return "/".join(map(str, key)) if isinstance(key, list | tuple) else str(key)
+def _key(key: Any, names: Sequence[str] = ()) -> str:
+    """A key as ``id=42`` (``a=1, b=x`` for a composite key) when its column names are known."""
+    if not isinstance(key, list | tuple):
+        return str(key)
+    if names and len(names) == len(key):
+        return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
+    return "/".join(map(str, key))
 
 
-def _keys(keys: Iterable[Any], total: int) -> str:
-    shown = [_key(k) for k in keys]
+def _keys(keys: Iterable[Any], total: int, names: Sequence[str] = ()) -> str:
+    shown = [_key(k, names) for k in keys]
     more = f" (+{total - len(shown):,} more)" if total > len(shown) else ""
     return f"<code>{_cell(', '.join(shown))}</code>{_cell(more)}"
 
@@ -200,16 +205,18 @@ def _keys(keys: Iterable[Any], total: int) -> str:
 def _examples(table: Mapping[str, Any]) -> str:
     """Example keys by drift class, each with its differing columns where the run stored them."""
     stored = table.get("drift_examples") or {}
+    names = table.get("key_columns") or ()
     parts = []
     for kind in DRIFT_CLASSES:
         total = int((table.get("drift") or {}).get(kind, 0))
         if stored.get(kind):
             shown = [
-                _key(e["key"]) + (f" ({', '.join(e['columns'])})" if e.get("columns") else "")
+                _key(e["key"], names)
+                + (f" ({', '.join(e['columns'])})" if e.get("columns") else "")
                 for e in stored[kind]
             ]
         else:
-            shown = [_key(k) for k in (table.get("examples") or {}).get(kind) or []]
+            shown = [_key(k, names) for k in (table.get("examples") or {}).get(kind) or []]
         if shown:
             more = f" (+{total - len(shown):,} more)" if total > len(shown) else ""
             parts.append(f"<em>{kind}</em>: <code>{_cell('; '.join(shown))}</code>{_cell(more)}")
@@ -239,7 +246,7 @@ def _repairs(table: Mapping[str, Any]) -> str:
             continue
         lines = [
             f"{d['count']:,} × {_cell(_repair_action(d['action'], d['write_to']))}: "
-            f"{_keys(d['example_keys'], d['count'])}"
+            f"{_keys(d['example_keys'], d['count'], table.get('key_columns') or ())}"
             + (f"<br><small>error: {_cell(d['error'])}</small>" if d.get("error") else "")
             for d in group
         ]
@@ -359,6 +366,40 @@ def _failures(tables: list[dict[str, Any]]) -> str:
     )
 
 
+def _shown(value: Any) -> str:
+    """A compared value as the report shows it: quoted, so '' and trailing spaces are visible."""
+    if value is None:
+        return "NULL"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _differing_values(tables: list[dict[str, Any]]) -> str:
+    """Each example ``different`` row's differing columns, with both sides' compared values."""
+    rows = []
+    for t in tables:
+        names = t.get("key_columns") or ()
+        for example in (t.get("drift_examples") or {}).get("different") or []:
+            for column, sides in (example.get("values") or {}).items():
+                rows.append(
+                    f"<tr><td>{_cell(t.get('table'))}</td>"
+                    f"<td><code>{_cell(_key(example['key'], names))}</code></td>"
+                    f"<td>{_cell(column)}</td>"
+                    f"<td><code>{_cell(_shown(sides.get('mysql')))}</code></td>"
+                    f"<td><code>{_cell(_shown(sides.get('postgres')))}</code></td></tr>"
+                )
+    if not rows:
+        return ""
+    return (
+        "<h2>Differing values</h2><p>For the example keys above: each differing column's value "
+        "as both sides compared it (reconcile's canonical form of the value, the text its row "
+        "hash covers; floats as doubles), quoted so that '' and trailing spaces show.</p>"
+        "<table><tr><th>table</th><th>key</th>"
+        "<th>column (MySQL name)</th><th>MySQL</th><th>PostgreSQL</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def _table_row(t: Mapping[str, Any]) -> str:
     # a table that was never compared has no drift to count, not zero drift
     drift = (t.get("drift") or {}) if t.get("rows_mysql") is not None else {}
@@ -394,6 +435,7 @@ def to_html(run: dict[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body><h1 class='{_cell(status)}'>{_cell(title)}</h1>"
         f"{banners}<h2>Summary</h2>{_summary(run)}{_failures(tables)}"
         f"<h2>Tables</h2><table>{head}{''.join(_table_row(t) for t in tables)}</table>"
+        f"{_differing_values(tables)}"
         "<p><small>missing: in MySQL, not in PostgreSQL; extra: in PostgreSQL only; different: "
         "in both, the columns named differ; in flight: differed at first, equal once the stream "
         "caught up (not drift). Every drift row: mps_sync.reconcile_drift; every repair: "

@@ -66,6 +66,7 @@ class TableResult:
     # how the in-flight re-check's wait ended (recheck.CAUGHT_UP, ...); None: nothing to re-check
     recheck: str | None = None
     recheck_wait_s: float = 0.0
+    key_columns: tuple[str, ...] = ()  # MySQL names, for the report's example keys
 
     def as_dict(self) -> dict[str, Any]:
         drift = Counter(d.drift for d in self.diffs) + self.earlier_drift
@@ -73,6 +74,7 @@ class TableResult:
         return {
             "table": self.table,
             "target": self.target,
+            "key_columns": list(self.key_columns),
             "status": self.status,
             "error": self.error,
             **self.stats,
@@ -244,7 +246,7 @@ def reconcile_table(
     ``cuts``: integer key values the first-level segments must respect (see ``compare``)."""
     started = time.monotonic()
     target = f"{table.pg_schema}.{table.pg_table}"
-    result = TableResult(table.name, target)
+    result = TableResult(table.name, target, key_columns=table.key)
     store.start_table(state, run_id, table.name, target)
     try:
         with ThreadPoolExecutor(2 * max(1, options.compare.workers)) as executor:

@@ -124,11 +124,12 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
         cur.executemany(
             """
             INSERT INTO mps_sync.reconcile_drift
-                (run_id, source_table, key, drift, columns, key_text)
-            VALUES (%s, %s, %s, %s, %s, %s)
+                (run_id, source_table, key, drift, columns, key_text, column_values)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (run_id, source_table, key) DO UPDATE
             SET drift = EXCLUDED.drift, columns = EXCLUDED.columns,
-                key_text = EXCLUDED.key_text, detected_at = now()
+                key_text = EXCLUDED.key_text, column_values = EXCLUDED.column_values,
+                detected_at = now()
             """,
             [
                 (
@@ -138,6 +139,7 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
                     d.drift,
                     list(d.columns),
                     list(d.key),
+                    None if (shown := d.shown_values()) is None else Jsonb(shown),
                 )
                 for d in diffs
             ],
@@ -236,11 +238,12 @@ def repair_details(conn: Conn, run_id: int, examples: int) -> dict[str, list[dic
 
 def drift_examples(conn: Conn, run_id: int, examples: int) -> dict[str, dict[str, Any]]:
     """For the report, by table and drift class: up to ``examples`` keys (in key order, as
-    canonical key texts), each with the MySQL names of its differing columns."""
+    canonical key texts), each with the MySQL names of its differing columns and, for a
+    ``different`` row, their values on both sides."""
     rows = conn.execute(
         """
-        SELECT source_table, drift, shown_key, columns FROM (
-            SELECT source_table, drift, key, columns,
+        SELECT source_table, drift, shown_key, columns, column_values FROM (
+            SELECT source_table, drift, key, columns, column_values,
                    coalesce(to_jsonb(key_text), key) AS shown_key,
                    row_number() OVER (PARTITION BY source_table, drift ORDER BY key) AS n
             FROM mps_sync.reconcile_drift WHERE run_id = %s
@@ -249,9 +252,11 @@ def drift_examples(conn: Conn, run_id: int, examples: int) -> dict[str, dict[str
         (run_id, examples),
     ).fetchall()
     out: dict[str, dict[str, Any]] = {}
-    for table, drift, key, columns in rows:
-        by_class = out.setdefault(table, {})
-        by_class.setdefault(drift, []).append({"key": key, "columns": list(columns)})
+    for table, drift, key, columns, values in rows:
+        example: dict[str, Any] = {"key": key, "columns": list(columns)}
+        if values is not None:
+            example["values"] = values
+        out.setdefault(table, {}).setdefault(drift, []).append(example)
     return out
 
 

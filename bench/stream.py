@@ -31,7 +31,6 @@ from dataclasses import replace
 from typing import Any
 
 import requests
-from confluent_kafka import Consumer, TopicPartition
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
@@ -39,7 +38,7 @@ from mysql_pg_sync.cdc.connector_lifecycle import apply_connector, wait_for_stat
 from mysql_pg_sync.cdc.connector_lifecycle import delete as delete_connector
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import percentile
-from mysql_pg_sync.cdc.topics import delete_topics
+from mysql_pg_sync.cdc.topics import delete_topics, message_count
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints, admin_endpoints, endpoints_from_env
@@ -246,20 +245,7 @@ class Bench:
         }
 
     def topic_events(self) -> int:
-        consumer = Consumer({"bootstrap.servers": self.base.kafka_bootstrap, "group.id": "probe"})
-        try:
-            meta = consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
-            if meta is None or meta.error is not None:
-                return 0
-            total = 0
-            for p in meta.partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, p), timeout=10
-                )
-                total += high - low
-            return total
-        finally:
-            consumer.close()
+        return message_count(self.base.kafka_bootstrap, self.topic)
 
     # -- 2. apply rate --------------------------------------------------------------------------
 

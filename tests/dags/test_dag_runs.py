@@ -20,7 +20,7 @@ from tests.integration.stream_harness import (
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
-from mysql_pg_sync.cdc.topics import delete_topics
+from mysql_pg_sync.cdc.topics import delete_topics, message_count
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -43,24 +43,6 @@ def _mapping_file(tmp_path: Path, mapping: Any) -> Path:
 
 
 @pytest.mark.slow
-def _messages(bootstrap: str, topic: str) -> int:
-    """Messages in ``topic`` (0 while it does not exist)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return 0
-        total = 0
-        for partition in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
-
-
 def test_connectors_dag_applies_then_deletes(
     endpoints: Endpoints,
     mysql_db: DatabaseEndpoint,
@@ -139,7 +121,7 @@ def test_stream_dag_applies_a_mysql_change(
         # and in Kafka before the 18-s run starts, which finds a new topic only at its metadata
         # refresh (every ~10 s)
         topic = f"{p.settings.mysql_topic_prefix}.{mysql_db.database}.items"
-        wait_until(lambda: _messages(endpoints.kafka_bootstrap, topic) > 0, timeout_s=90)
+        wait_until(lambda: message_count(endpoints.kafka_bootstrap, topic) > 0, timeout_s=90)
         run = _dag("stream").test(run_conf={"minutes": 0.3})
         assert run.state == "success"
 

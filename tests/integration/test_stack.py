@@ -15,6 +15,7 @@ from mysql_pg_sync.cdc.topics import (
     TopicSettings,
     create_missing_topics,
     delete_topics,
+    message_count,
 )
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import Endpoints
@@ -154,3 +155,23 @@ def test_a_topic_kafka_refuses_to_create_is_named_with_the_reason(endpoints: End
 def _topic_configs(admin: AdminClient, topic: str) -> dict[str, tuple[str | None, object]]:
     [future] = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
     return {name: (entry.value, entry.source) for name, entry in future.result(30).items()}
+
+
+def test_message_count_sums_the_partitions_and_is_zero_for_a_missing_topic(
+    endpoints: Endpoints,
+) -> None:
+    bootstrap = endpoints.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    topic = f"mpst{tag}_count"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    try:
+        assert message_count(bootstrap, topic) == 0
+        producer = Producer({"bootstrap.servers": bootstrap})
+        for i in range(7):
+            producer.produce(topic, b"{}", partition=i % 3)
+        assert producer.flush(30) == 0
+        assert message_count(bootstrap, topic) == 7
+        assert message_count(bootstrap, f"mpst{tag}_absent") == 0
+    finally:
+        delete_topics(bootstrap, [f"mpst{tag}_"])

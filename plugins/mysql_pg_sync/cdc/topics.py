@@ -194,6 +194,30 @@ def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30
     return names
 
 
+def message_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
+    """Messages ``topic`` holds now (end minus start offset, all partitions); 0 while it does
+    not exist."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    probe = {"bootstrap.servers": bootstrap, "group.id": f"mps-probe-{uuid.uuid4().hex}"}
+    consumer = Consumer(probe)
+    try:
+        found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if found is None or found.error is not None:
+            return 0
+        total = 0
+        for partition in found.partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
 def _admin(bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient
 

@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         ("--chunk-mb", "-2", "a number > 0"),
         ("--chunk-mb", "nan", "a number > 0"),
         ("--chunk-mb", "inf", "a number > 0"),
-        ("--max-parallel", "0", "integer >= 1"),
-        ("--max-parallel", "-3", "integer >= 1"),
+        ("--max-parallel", "0", "integer from 1 to 16"),
+        ("--max-parallel", "-3", "integer from 1 to 16"),
+        ("--max-parallel", "500", "integer from 1 to 16"),
         ("--batch-rows", "0", "integer >= 1"),
     ],
 )
@@ -76,7 +77,8 @@ def test_every_option_has_help() -> None:
         ({"chunk_mb": 0}, "chunk_mb=0 is out of range: use a number > 0"),
         ({"chunk_mb": -1.0}, "chunk_mb=-1.0 is out of range"),
         ({"chunk_mb": math.nan}, "chunk_mb=nan is out of range"),
-        ({"max_parallel": 0}, "max_parallel=0 is out of range: use a whole number >= 1"),
+        ({"max_parallel": 0}, "max_parallel=0 is out of range: use a whole number 1 to 16"),
+        ({"max_parallel": 17}, "max_parallel=17 is out of range: use a whole number 1 to 16"),
         ({"batch_rows": 0}, "batch_rows=0 is out of range: use a whole number >= 1"),
         ({"max_groups": 0}, "max_groups=0 is out of range: use a whole number 1 to 1024"),
         ({"max_groups": 5000}, "max_groups=5000 is out of range"),
@@ -125,3 +127,20 @@ def test_topic_prefix_default_is_the_connectors(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MPS_CONNECTOR_PREFIX", "acme")
     assert _resolved([]).topic_prefix == "acme_mysql"
     assert _resolved(["--topic-prefix", "other"]).topic_prefix == "other"
+
+
+def test_the_dag_param_and_the_library_allow_the_same_parallelism() -> None:
+    import ast
+    from pathlib import Path
+
+    from mysql_pg_sync.backfill.runner import MAX_PARALLEL
+
+    dag = ast.parse((Path(__file__).parents[2] / "dags" / "backfill.py").read_text())
+    ceilings = [
+        node.value.value
+        for node in ast.walk(dag)
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", None) == "MAX_PARALLEL_CEILING" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert ceilings == [MAX_PARALLEL]

@@ -105,6 +105,9 @@ def is_settled(exc: BaseException) -> bool:
     return isinstance(exc, _SETTLED)
 
 
+# chunks copied at once, at most: each is a MySQL reader and a PostgreSQL COPY session (and, from
+# the CLI, a forked worker process); the DAG's max_parallel Param has the same maximum
+MAX_PARALLEL = 16
 CHUNK_ROWS_RANGE = ">= 1, or 0 (or empty) for each mapping's backfill.chunk_rows"
 CHUNK_MB_RANGE = "> 0 (empty for each mapping's backfill.chunk_mb)"
 
@@ -153,8 +156,13 @@ class RunOptions:
             object.__setattr__(self, "chunk_rows", whole)
         if self.chunk_mb is not None:
             _check_chunk_mb(self.chunk_mb)
-        for name in ("max_parallel", "batch_rows"):
-            object.__setattr__(self, name, _check_whole(name, getattr(self, name), 1, ">= 1"))
+        parallel = _check_whole(
+            "max_parallel", self.max_parallel, 1, f"1 to {MAX_PARALLEL}", maximum=MAX_PARALLEL
+        )
+        object.__setattr__(self, "max_parallel", parallel)
+        object.__setattr__(
+            self, "batch_rows", _check_whole("batch_rows", self.batch_rows, 1, ">= 1")
+        )
         groups = _check_whole(
             "max_groups", self.max_groups, 1, f"1 to {MAX_MAP_LENGTH}", maximum=MAX_MAP_LENGTH
         )

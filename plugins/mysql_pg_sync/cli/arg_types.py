@@ -8,18 +8,18 @@ import math
 from collections.abc import Callable
 
 
-def whole(least: int, meaning: str = "") -> Callable[[str], int]:
-    """An integer >= ``least``; ``meaning`` says what a special value does (", 0: ...")."""
+def whole(least: int, meaning: str = "", most: int | None = None) -> Callable[[str], int]:
+    """An integer >= ``least`` (and <= ``most``); ``meaning`` says what a special value does
+    (", 0: ...")."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < least:
-            raise argparse.ArgumentTypeError(
-                f"must be an integer >= {least}{meaning}, got {text!r}"
-            )
+        if value is None or value < least or (most is not None and value > most):
+            allowed = f"from {least} to {most}" if most is not None else f">= {least}"
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}{meaning}, got {text!r}")
         return value
 
     return parse

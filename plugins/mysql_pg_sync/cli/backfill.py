@@ -21,6 +21,7 @@ from typing import Any
 from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.readers import DEFAULT_BATCH_ROWS
 from mysql_pg_sync.backfill.runner import (
+    MAX_PARALLEL,
     MODES,
     Backfill,
     ChunkGroupError,
@@ -69,10 +70,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-parallel",
-        type=whole(1),
+        type=whole(1, most=MAX_PARALLEL),
         default=2,
         metavar="N",
-        help="worker processes copying chunk groups at once (>= 1; default: %(default)s)",
+        help=f"worker processes copying chunk groups at once (1 to {MAX_PARALLEL}; default: "
+        "%(default)s)",
     )
     parser.add_argument(
         "--mode",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from tests.integration.stream_harness import (
 )
 
 from mysql_pg_sync.cdc.consumer import StreamConsumer
+from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.mapping.models import dump_yaml_entry
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS_PG_EXTRA = [
@@ -93,6 +96,34 @@ def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipel
         )
         assert [(r[1], r[2]) for r in rows] == [("3", "CheckViolation"), (None, "DecodeError")]
         assert pg_rows(items, "SELECT sum(dead_letters) FROM mps_sync.stream_metrics")[0][0] == 2
+    finally:
+        consumer.close()
+
+
+def test_a_mysql_check_constraint_violation_is_a_dead_letter_not_a_crash(
+    items: Pipeline, mysql_admin: DatabaseEndpoint
+) -> None:
+    """A CHECK only MySQL has (MariaDB error 4025, an OperationalError in MySQLdb): the
+    PostgreSQL change that breaks it is a dead letter; the consumer and the other rows go on."""
+    admin = mysql_connect(replace(mysql_admin, database=items.endpoints.mysql.database))
+    admin.cursor().execute("ALTER TABLE items ADD CONSTRAINT qty_small CHECK (qty < 1000)")
+    admin.close()
+    consumer = items.consumer()
+    try:
+        pg = items.pg()
+        pg.execute("INSERT INTO items VALUES (1, 'a', 1, 1, now(), NULL)")
+        drive(consumer, lambda: len(mysql_rows(items, ROWS)) == 1)
+        pg.execute("UPDATE items SET qty = 5000 WHERE id = 1")  # breaks MySQL's CHECK
+        pg.execute("INSERT INTO items VALUES (2, 'b', 2, 2, now(), NULL)")
+        pg.close()
+        drive(consumer, lambda: [r[0] for r in mysql_rows(items, ROWS)] == [1, 2])
+        assert mysql_rows(items, "SELECT qty FROM items WHERE id = 1") == [(1,)]
+        rows = pg_rows(
+            items,
+            "SELECT source_table, key->>'id', error_class, error FROM mps_sync.dead_letters",
+        )
+        assert [(r[1], r[2]) for r in rows] == [("1", "OperationalError")]
+        assert "qty_small" in rows[0][3]
     finally:
         consumer.close()
 

@@ -479,7 +479,9 @@ class MySQLTarget:
 
     def is_row_error(self, exc: BaseException) -> bool:
         return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
-            isinstance(exc, MySQLdb.OperationalError) and exc.args and exc.args[0] in (1366, 1292)
+            isinstance(exc, MySQLdb.OperationalError)
+            and bool(exc.args)
+            and exc.args[0] in mysql_dialect.ROW_ERROR_CODES
         )
 
     def lacks_column(self, exc: BaseException) -> bool:

@@ -19,6 +19,25 @@ NAME = "mysql"
 PARAM = "%s"  # mysqlclient's paramstyle
 MAX_IDENTIFIER_LENGTH = 64
 
+# MySQL/MariaDB errors about one row's values that MySQLdb raises as OperationalError (it maps
+# only some codes to IntegrityError/DataError): the change is a dead letter, the batch goes on.
+# A CHECK constraint (MariaDB 4025, also a JSON column's json_valid(); MySQL 3819) is one a
+# PostgreSQL application can break without knowing MySQL has it.
+ROW_ERROR_CODES = frozenset(
+    {
+        1292,  # ER_TRUNCATED_WRONG_VALUE: incorrect datetime/number value
+        1300,  # ER_INVALID_CHARACTER_STRING
+        1364,  # ER_NO_DEFAULT_FOR_FIELD: a NOT NULL column without default left out
+        1366,  # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: incorrect string value
+        1367,  # ER_ILLEGAL_VALUE_FOR_TYPE
+        1416,  # ER_CANT_CREATE_GEOMETRY_OBJECT
+        1525,  # ER_WRONG_VALUE
+        3140,  # ER_INVALID_JSON_TEXT (MySQL's JSON type)
+        3819,  # ER_CHECK_CONSTRAINT_VIOLATED (MySQL 8)
+        4025,  # ER_CONSTRAINT_FAILED (MariaDB CHECK)
+    }
+)
+
 
 def quote_ident(name: str) -> str:
     """Quote one identifier (`order`, `Mixed Case`); backticks inside are doubled."""

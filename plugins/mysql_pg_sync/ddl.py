@@ -256,7 +256,18 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
             seq = pg.qualified(mapping.target.schema, _sequence_name(mapping, column))
             owner = f"{table}.{pg.quote_ident(column.pg_name)}"
             statements.append(f"ALTER SEQUENCE {seq} OWNED BY {owner}")
+    if mapping.needs_full_before_images():
+        statements.append(replica_identity_full_sql(mapping))
     return statements
+
+
+def replica_identity_full_sql(mapping: TableMapping) -> str:
+    """Whole before-images for a table whose PostgreSQL changes can lose to MySQL's
+    (:meth:`TableMapping.needs_full_before_images`)."""
+    return (
+        f"ALTER TABLE {pg.qualified(mapping.target.schema, mapping.target.table)} "
+        "REPLICA IDENTITY FULL"
+    )
 
 
 def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str]:
@@ -779,6 +790,7 @@ def plan_ddl(
     unvalidated: Mapping[str, Collection[str]] | None = None,
     stale_checks: Mapping[str, Collection[str]] | None = None,
     missing_checks: Mapping[str, Collection[str]] | None = None,
+    replica_identities: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Every statement, in a safe order: schemas, types, the functions unique indexes fold case
     with, tables, unique indexes, indexes, FKs, and last the validations of CHECKs added to
@@ -790,7 +802,8 @@ def plan_ddl(
     per mapping, CHECK constraints of its table still NOT VALID (a validation that failed or
     was interrupted): validated again. ``stale_checks``: per mapping, our CHECKs its table
     has in another form than the mapping gives now; ``missing_checks``: ours its existing
-    columns lack (:func:`replace_checks_sql`)."""
+    columns lack (:func:`replace_checks_sql`). ``replica_identities``: per mapping, its existing
+    table's ``relreplident`` ('f' for FULL); a table that needs FULL and lacks it gets it."""
     options = options or DdlOptions()
     chosen = chosen_tables(mappings, tables)
     names = index_names(mappings)
@@ -823,6 +836,9 @@ def plan_ddl(
                 (stale_checks or {}).get(mapping.name, ()),
                 (missing_checks or {}).get(mapping.name, ()),
             )
+            identity = (replica_identities or {}).get(mapping.name)
+            if mapping.needs_full_before_images() and identity != "f":
+                statements.append(replica_identity_full_sql(mapping))
         else:
             statements += create_table_sql(mapping)
         for index in unique[mapping.name]:

@@ -28,7 +28,7 @@ from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.errors import ConfigError, PreflightError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -61,7 +61,11 @@ def table_mapping(db: str, table: str, direction: str = "both") -> TableMapping:
 
 
 def create_table(
-    mysql: DatabaseEndpoint, mysql_admin: DatabaseEndpoint, pg: DatabaseEndpoint, table: str
+    mysql: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg: DatabaseEndpoint,
+    table: str,
+    full_before_images: bool = True,
 ) -> None:
     conn = mysql_connect(replace(mysql_admin, database=mysql.database), autocommit=True)
     try:
@@ -70,6 +74,8 @@ def create_table(
         conn.close()
     with pg_connect(pg, autocommit=True) as c:
         c.execute(f'CREATE TABLE public."{table}" (id integer PRIMARY KEY, note varchar(40))')
+        if full_before_images:  # as `ddl` does for a table synced both ways under mysql_wins
+            c.execute(f'ALTER TABLE public."{table}" REPLICA IDENTITY FULL')
 
 
 def mysql_exec(endpoint: DatabaseEndpoint, sql: str, *params: Any) -> None:
@@ -152,6 +158,22 @@ def context(
     env: Endpoints, mappings: list[TableMapping], settings: ConnectorSettings, **kw: Any
 ) -> actions.ConnectorContext:
     return actions.ConnectorContext(env, MappingSet(tuple(mappings)), settings, timeout_s=90, **kw)
+
+
+def test_apply_refuses_a_table_mysql_wins_both_ways_without_full_before_images(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    create_table(env.mysql, mysql_admin, env.postgres, "orders", full_before_images=False)
+    mapping = table_mapping(env.mysql.database, "orders")
+    with pytest.raises(PreflightError) as refused:
+        actions.apply(context(env, [mapping], settings))
+    message = str(refused.value)
+    assert "replica_identity_conflicts: public.orders: synced both ways under conflict rule" in (
+        message
+    )
+    assert "ALTER TABLE public.orders REPLICA IDENTITY FULL" in message
+    client = ConnectClient(env.connect_url)
+    assert not {settings.mysql_connector, settings.postgres_connector} & set(client.connectors())
 
 
 def test_apply_captures_both_databases_and_second_apply_makes_no_put(

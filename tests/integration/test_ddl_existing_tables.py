@@ -286,3 +286,37 @@ def test_a_table_turned_two_way_gets_the_checks_mysql_needs_on_its_existing_colu
     capsys.readouterr()
     assert main(["ddl", "--mappings", str(two_way), "--dry-run"]) == 0
     assert "accounts_name_charset" not in capsys.readouterr().out
+
+
+def _identity(pg_db: DatabaseEndpoint) -> str:
+    with pg_connect(pg_db) as conn:
+        row = conn.execute(
+            "SELECT relreplident::text FROM pg_class WHERE oid = 'public.accounts'::regclass"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_table_mysql_wins_both_ways_gets_full_before_images_once(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL change of such a table must see a concurrent MySQL change (the rule lets
+    MySQL win), which only a whole before-image shows; `ddl` sets it, and only when missing."""
+    folder = _mappings(tmp_path / "m", [{"name": "name", "column_type": "varchar(10)"}])
+    statement = 'ALTER TABLE "public"."accounts" REPLICA IDENTITY FULL;'
+    assert _identity(accounts) == "d"
+    assert main(["ddl", "--mappings", str(folder), "--dry-run"]) == 0
+    assert statement in capsys.readouterr().out
+    assert main(["ddl", "--mappings", str(folder)]) == 0
+    assert _identity(accounts) == "f"
+    capsys.readouterr()
+    assert main(["ddl", "--mappings", str(folder), "--dry-run"]) == 0
+    assert statement not in capsys.readouterr().out
+    # one way, nothing from PostgreSQL to decide: left as it is
+    with pg_connect(accounts, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.accounts REPLICA IDENTITY DEFAULT")
+    one_way = _mappings(
+        tmp_path / "o", [{"name": "name", "column_type": "varchar(10)"}], "mysql_to_pg"
+    )
+    assert main(["ddl", "--mappings", str(one_way)]) == 0
+    assert _identity(accounts) == "d"

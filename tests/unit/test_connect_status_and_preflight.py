@@ -193,6 +193,24 @@ def test_toast_columns_of_many_tables_are_one_finding() -> None:
     assert "public.t219 (body)" in error.message
 
 
+def test_a_table_mysql_wins_both_ways_without_full_before_images_is_an_error() -> None:
+    """Its PostgreSQL changes could not see MySQL's: the sides would swap changes."""
+    tables = (
+        TableFacts("public.orders", True, True, "d", ("note",)),
+        TableFacts("public.items", True, True, "f", ("note",)),
+        TableFacts("public.logs", True, True, "d", ()),
+    )
+    [error] = check(pg_facts(tables=tables), need_full={"public.orders", "public.items"})
+    assert error.check == "replica_identity_conflicts"
+    assert error.severity == "error"
+    assert error.message.startswith("public.orders: synced both ways under conflict rule")
+    assert "public.items" not in error.message  # it has FULL
+    assert "ALTER TABLE public.orders REPLICA IDENTITY FULL" in error.fix
+    assert "make ddl" in error.fix
+    # the TOAST warning is not given again for the table the error names
+    assert check(pg_facts(tables=tables[1:]), need_full={"public.items"}) == []
+
+
 def test_raise_for_errors_lists_every_error_and_returns_warnings() -> None:
     warn = Finding("a", "minor", "ignore", "warning")
     assert raise_for_errors("db", [warn]) == [warn]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from mysql_pg_sync.ddl import (
     DdlOptions,
     index_names,
@@ -52,7 +56,10 @@ def test_tables_types_and_keys_are_quoted_and_idempotent() -> None:
     assert "ix_group" not in sql  # secondary indexes wait for --with-indexes
     every = plan_ddl(MappingSet((mapping(),)), options=DdlOptions(with_indexes=True))
     assert any('CREATE INDEX IF NOT EXISTS "order_ix_group"' in s for s in every)
-    assert all("IF NOT EXISTS" in s or "duplicate_object" in s for s in every)
+    assert all(
+        "IF NOT EXISTS" in s or "duplicate_object" in s or s.endswith("REPLICA IDENTITY FULL")
+        for s in every
+    )  # setting FULL again changes nothing
 
 
 def test_identity_on_numeric_uses_a_sequence() -> None:
@@ -216,3 +223,30 @@ def test_a_not_null_date_column_may_be_null_for_the_zero_date() -> None:
     assert '"n" integer NOT NULL' in sql
     sentinel = mapping(columns=columns, indexes=[], values={"zero_dates": "sentinel"})
     assert '"created" timestamp(0) NOT NULL' in "\n".join(plan_ddl(MappingSet((sentinel,))))
+
+
+@pytest.mark.parametrize(
+    ("changes", "full"),
+    [
+        ({}, True),  # both ways, mysql_wins: the default rule
+        ({"conflict": {"rule": "postgres_wins"}}, False),
+        ({"direction": "mysql_to_pg"}, False),
+        ({"conflict": {"rule": "version", "column": "group id"}}, False),
+    ],
+)
+def test_a_table_mysql_wins_both_ways_gets_whole_before_images(
+    changes: dict[str, Any], full: bool
+) -> None:
+    """Under mysql_wins a PostgreSQL change must see that MySQL changed the row meanwhile,
+    which only a whole before-image shows (REPLICA IDENTITY FULL)."""
+    m = mapping(**changes)
+    statement = 'ALTER TABLE "App Schema"."order" REPLICA IDENTITY FULL'
+    assert m.needs_full_before_images() is full
+    assert (statement in plan_ddl(MappingSet((m,)))) is full
+    # an existing table: only when it lacks FULL
+    existing = {m.name: {"id", "user", "kind", "Status", "group id"}}
+    for identity, emitted in (("d", full), ("f", False), ("i", full)):
+        planned = plan_ddl(
+            MappingSet((m,)), existing=existing, replica_identities={m.name: identity}
+        )
+        assert (statement in planned) is emitted, identity

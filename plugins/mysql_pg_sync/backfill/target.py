@@ -302,6 +302,8 @@ class ExistingTargets:
     stale_checks: dict[str, list[str]] = field(default_factory=dict)
     # our CHECKs an existing mapped column lacks (the mapping turned two-way, say)
     missing_checks: dict[str, list[str]] = field(default_factory=dict)
+    # the replica identity (relreplident: 'f' is FULL) of each existing table
+    replica_identities: dict[str, str] = field(default_factory=dict)
 
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
@@ -340,7 +342,18 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             found += unfilled
         if found:
             problems[mapping.name] = found
-    return ExistingTargets(columns, problems, unvalidated, stale_found, missing_found)
+    identities = _replica_identities(conn, [m for m in chosen if m.name in columns])
+    return ExistingTargets(columns, problems, unvalidated, stale_found, missing_found, identities)
+
+
+def _replica_identities(
+    conn: psycopg.Connection[Any], mappings: Sequence[TableMapping]
+) -> dict[str, str]:
+    if not mappings:
+        return {}
+    relations = [pg.qualified(m.target.schema, m.target.table) for m in mappings]
+    found = dict(conn.execute(pg.replica_identities_sql(), (relations,)).fetchall())
+    return {m.name: found.get(r) or "" for m, r in zip(mappings, relations, strict=True)}
 
 
 def _constraint_defs(conn: psycopg.Connection[Any], relation: str) -> dict[str, str]:

@@ -120,6 +120,9 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
                 connector.tables,
                 ctx.settings.slot_name,
                 ctx.settings.publication_name,
+                need_full={
+                    str(m.target) for m in ctx.mappings.tables if m.needs_full_before_images()
+                },
             )
             warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
     found = connect_preflight.run(ctx.client(), needed)

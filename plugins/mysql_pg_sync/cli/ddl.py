@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             existing.unvalidated,
             existing.stale_checks,
             existing.missing_checks,
+            existing.replica_identities,
         )
         if args.dry_run:
             _print(statements)

@@ -543,6 +543,16 @@ class TableMapping(_Frozen):
     def replicates_to_mysql(self) -> bool:
         return self.is_synced and self.direction in ("pg_to_mysql", "both")
 
+    def needs_full_before_images(self) -> bool:
+        """Its PostgreSQL table must send whole before-images (REPLICA IDENTITY FULL).
+
+        Under ``mysql_wins`` a change from PostgreSQL loses to a MySQL change of the same row,
+        and only the before-image shows that MySQL's row changed since. With the default
+        identity the image holds just the key: the PostgreSQL change would overwrite MySQL's
+        while MySQL's won in PostgreSQL, and each side would keep the other's change. The
+        other rules compare a column of the after-image (or always let PostgreSQL win)."""
+        return self.replicates_to_mysql() and self.conflict.rule == "mysql_wins"
+
 
 def _no_duplicates(values: Iterable[str], field: str) -> None:
     seen: set[str] = set()

@@ -13,7 +13,7 @@ have FULL (or USING INDEX): PostgreSQL rejects their UPDATE/DELETE once they are
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,8 +147,14 @@ def check_slot(slot: str, wal_status: str | None) -> list[Finding]:
     return []
 
 
-def check(facts: PostgresFacts, *, require_full_for_toast: bool = False) -> list[Finding]:
-    """Judge the gathered facts (pure)."""
+def check(
+    facts: PostgresFacts,
+    *,
+    require_full_for_toast: bool = False,
+    need_full: Collection[str] = (),
+) -> list[Finding]:
+    """Judge the gathered facts (pure). ``need_full``: tables whose mapping needs whole
+    before-images (:meth:`TableMapping.needs_full_before_images`)."""
     found = []
     if facts.wal_level != "logical":
         found.append(
@@ -185,7 +191,9 @@ def check(facts: PostgresFacts, *, require_full_for_toast: bool = False) -> list
         )
     found += check_slot(facts.slot, facts.slot_wal_status)
     found += check_tables(facts.tables, facts.published_tables, facts.publication_exists)
-    found += check_replica_identity(facts.tables, require_full_for_toast=require_full_for_toast)
+    found += check_replica_identity(
+        facts.tables, require_full_for_toast=require_full_for_toast, need_full=need_full
+    )
     return found
 
 
@@ -217,14 +225,20 @@ def check_tables(
 
 
 def check_replica_identity(
-    tables: Iterable[TableFacts], *, require_full_for_toast: bool = False
+    tables: Iterable[TableFacts],
+    *,
+    require_full_for_toast: bool = False,
+    need_full: Collection[str] = (),
 ) -> list[Finding]:
     found = []
     toasty = []
+    lacking = []
     for t in tables:
         if not t.exists:
             continue
-        if t.replica_identity == "n" or (t.replica_identity == "d" and not t.has_primary_key):
+        if t.name in need_full and t.replica_identity != "f":
+            lacking.append(t.name)
+        elif t.replica_identity == "n" or (t.replica_identity == "d" and not t.has_primary_key):
             found.append(
                 Finding(
                     "replica_identity",
@@ -236,6 +250,19 @@ def check_replica_identity(
             )
         elif t.toastable_columns and t.replica_identity != "f":
             toasty.append(t)
+    if lacking:
+        found.append(
+            Finding(
+                "replica_identity_conflicts",
+                f"{', '.join(lacking)}: synced both ways under conflict rule mysql_wins, but "
+                "PostgreSQL sends only the key as the before-image (replica identity is not "
+                "FULL), so a PostgreSQL change cannot tell that MySQL changed the same row: it "
+                "would overwrite MySQL's change in MySQL while MySQL's won in PostgreSQL, and "
+                "the two sides would keep each other's change",
+                "run `make ddl` (it sets it), or as the tables' owner: "
+                + "; ".join(f"ALTER TABLE {name} REPLICA IDENTITY FULL" for name in lacking),
+            )
+        )
     if toasty:
         found.append(toast_finding(toasty, "error" if require_full_for_toast else "warning"))
     return found
@@ -277,6 +304,7 @@ def run(
     publication: str,
     *,
     require_full_for_toast: bool = False,
+    need_full: Collection[str] = (),
 ) -> list[Finding]:
     facts = gather(endpoint, tables, slot, publication)
-    return check(facts, require_full_for_toast=require_full_for_toast)
+    return check(facts, require_full_for_toast=require_full_for_toast, need_full=need_full)

@@ -373,6 +373,7 @@ class Applier:
         counts = result.counts(plan.mapping.name, plan.incoming_side)
         prepared = self._prepare(plan, group, result)
         counts.dead_letters += len(group) - len(prepared)
+        self._advance_sequences(plan, prepared)
         if not plan.two_way:
             counts.applied += self._apply_one_way(plan, prepared, result)
             return
@@ -410,6 +411,19 @@ class Applier:
             result.deletes += [
                 (name, side, p.change.last, p.deleted_at) for p in deleted if p.deleted_at
             ]
+
+    def _advance_sequences(self, plan: TablePlan, prepared: list[_Prepared]) -> None:
+        """Keep the target's sequences (serial, identity) past the ids this batch writes, so
+        an application insert using the column's default cannot take one of them. Before the
+        writes: an id the application draws meanwhile is then already past them. Every row
+        with an after-image counts (a row the rule keeps, or a dead letter, moves it a little
+        further than needed: harmless; backwards never)."""
+        columns = self.session.sequence_columns(plan.table_sql)
+        if not columns:
+            return
+        highest = highest_values([p.after for p in prepared], columns)
+        if highest:
+            self.session.advance_sequences(plan.table_sql, highest)
 
     def _decide_locked(
         self, plan: TablePlan, prepared: list[_Prepared], result: BatchResult
@@ -711,6 +725,37 @@ def _passes_unchanged(kind: str, value: Any) -> bool:
         return type(value) is dt.datetime and value.tzinfo is None
     wanted = _UNCHANGED_TYPES.get(kind)
     return wanted is not None and type(value) is wanted
+
+
+def highest_values(
+    images: Sequence[Mapping[str, Any] | None], columns: Sequence[str]
+) -> dict[str, int]:
+    """The largest whole number each of ``columns`` holds in ``images`` (a column with none,
+    only NULLs or TOAST placeholders, is left out)."""
+    highest: dict[str, int] = {}
+    for column in columns:
+        top: int | None = None
+        for image in images:
+            if image is None:
+                continue
+            value = image.get(column)
+            if type(value) is not int:  # numeric(20,0) for bigint unsigned, NULL, ...
+                value = _whole_number(value)
+                if value is None:
+                    continue
+            if top is None or value > top:
+                top = value
+        if top is not None:
+            highest[column] = top
+    return highest
+
+
+def _whole_number(value: Any) -> int | None:
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return None
 
 
 def _commit_time(event: ChangeEvent) -> dt.datetime:

@@ -7,8 +7,10 @@ staging table; MySQL: multi-row VALUES).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -26,6 +28,8 @@ from mysql_pg_sync.settings import DatabaseEndpoint
 MYSQL_ROWS_PER_STATEMENT = 1_000
 ORIGIN_POOL_SIZE = 32
 Row = tuple[Any, ...]
+
+log = logging.getLogger(__name__)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -104,6 +108,16 @@ class TargetSession(Protocol):
         """Update one row's ``columns``; False when no row has the key."""
         ...
 
+    def sequence_columns(self, table_sql: str) -> tuple[str, ...]:
+        """The table's columns whose sequence the applier keeps past the values it writes
+        (:meth:`advance_sequences`); found once per table, () for most tables."""
+        ...
+
+    def advance_sequences(self, table_sql: str, highest: Mapping[str, int]) -> None:
+        """Move each column's sequence so its next value is past ``highest[column]`` (a column
+        left out: its sequence stays); never backwards."""
+        ...
+
     def savepoint(self, name: str) -> None: ...
 
     def rollback_to(self, name: str) -> None: ...
@@ -160,6 +174,18 @@ def _flat(rows: Sequence[Row]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
+@dataclass(frozen=True)
+class OwnedSequences:
+    """The sequences of one PostgreSQL table the applier keeps ahead, and the statement that
+    moves them (its parameters: one value per column, in ``columns`` order)."""
+
+    columns: tuple[str, ...] = ()
+    advance_sql: str = ""
+
+
+NO_SEQUENCES = OwnedSequences()
+
+
 class PostgresTarget:
     """Applier session on PostgreSQL, tagged with the replication origin."""
 
@@ -176,6 +202,7 @@ class PostgresTarget:
         self.conn.commit()
         self._stages: dict[str, str] = {}
         self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
+        self._sequences: dict[str, OwnedSequences] = {}
 
     def _take_origin(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> str:
         """Set up the first free origin of the pool (``<origin>``, ``<origin>_1``, ...).
@@ -304,6 +331,66 @@ class PostgresTarget:
     ) -> bool:
         sql = apply_sql.update_sql(pg_dialect, table_sql, columns, keys)
         return self.conn.execute(sql, (*row, *key)).rowcount > 0  # rows matched
+
+    def sequence_columns(self, table_sql: str) -> tuple[str, ...]:
+        owned = self._sequences.get(table_sql)
+        if owned is None:
+            owned = self._find_sequences(table_sql)
+        return owned.columns
+
+    def _find_sequences(self, table_sql: str) -> OwnedSequences:
+        """Read the catalog once per table (a table created later is looked up again)."""
+        rows = self.conn.execute(pg_dialect.owned_sequences_sql(), (table_sql,)).fetchall()
+        if not rows or not rows[0][0]:
+            return NO_SEQUENCES  # no such table (yet): its writes fail and say so
+        columns: list[str] = []
+        sequences: list[str] = []
+        for _, column, schema, name, increment, usable in rows:
+            if column is None:
+                continue
+            sequence = pg_dialect.qualified(schema, name)
+            if increment < 0:
+                log.warning(
+                    "%s.%s: sequence %s counts down (INCREMENT BY %d); the stream leaves it "
+                    "where it is, so keep its range clear of the ids that arrive from MySQL",
+                    table_sql,
+                    column,
+                    sequence,
+                    increment,
+                )
+            elif not usable:
+                log.warning(
+                    "%s.%s: the stream cannot keep sequence %s past the ids it writes, so a "
+                    "PostgreSQL insert may hand out an id that already arrived from MySQL; "
+                    "as its owner run: GRANT SELECT, UPDATE ON SEQUENCE %s TO %s",
+                    table_sql,
+                    column,
+                    sequence,
+                    sequence,
+                    pg_dialect.quote_ident(self.conn.info.user),
+                )
+            else:
+                columns.append(column)
+                sequences.append(sequence)
+        owned = (
+            OwnedSequences(tuple(columns), pg_dialect.advance_sequences_sql(sequences))
+            if columns
+            else NO_SEQUENCES
+        )
+        if columns:
+            log.info(
+                "%s: the stream keeps sequence(s) %s past the ids it writes",
+                table_sql,
+                ", ".join(sequences),
+            )
+        self._sequences[table_sql] = owned
+        return owned
+
+    def advance_sequences(self, table_sql: str, highest: Mapping[str, int]) -> None:
+        # setval is not transactional: a batch rolled back leaves the sequence ahead, harmless
+        owned = self._sequences.get(table_sql) or self._find_sequences(table_sql)
+        if owned.columns and any(c in highest for c in owned.columns):
+            self.conn.execute(owned.advance_sql, [highest.get(c) for c in owned.columns])
 
     def savepoint(self, name: str) -> None:
         self.conn.execute(f"SAVEPOINT {name}")
@@ -461,6 +548,14 @@ class MySQLTarget:
             return True
         # MySQL counts changed rows, not matched ones: 0 may be a row already equal
         return bool(self.lock_rows(table_sql, list(keys), keys, [key]))
+
+    def sequence_columns(self, table_sql: str) -> tuple[str, ...]:
+        """None: InnoDB moves AUTO_INCREMENT past an id written explicitly by itself."""
+        del table_sql
+        return ()
+
+    def advance_sequences(self, table_sql: str, highest: Mapping[str, int]) -> None:
+        del table_sql, highest
 
     def savepoint(self, name: str) -> None:
         self.conn.cursor().execute(f"SAVEPOINT {name}")

@@ -403,6 +403,57 @@ def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str
     )
 
 
+def owned_sequences_sql() -> str:
+    """The sequences a table's columns own (serial/bigserial: OWNED BY, an auto dependency;
+    identity: an internal one), as pg_get_serial_sequence finds them, for all columns at once.
+
+    One row per sequence, by column order: (table exists, column, sequence schema, sequence
+    name, increment, this user may read and set it); a single row of NULLs after the first
+    column when the table has none. Parameter: the table's qualified name (``"s"."t"``)."""
+    return (
+        "SELECT t.oid IS NOT NULL, q.attname, q.nspname, q.relname, q.seqincrement, q.usable "
+        "FROM (SELECT to_regclass(%s)::oid AS oid) AS t LEFT JOIN LATERAL ("
+        "SELECT a.attnum, a.attname::text, n.nspname::text, c.relname::text, s.seqincrement, "
+        "has_sequence_privilege(c.oid, 'SELECT') AND has_sequence_privilege(c.oid, 'UPDATE') "
+        "AS usable FROM pg_depend d "
+        "JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+        "AND NOT a.attisdropped "
+        "JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_sequence s ON s.seqrelid = c.oid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "AND d.refobjid = t.oid AND d.deptype IN ('a', 'i')"
+        ") AS q ON true ORDER BY q.attnum"
+    )
+
+
+def advance_sequences_sql(sequences: Sequence[str]) -> str:
+    """One statement moving each of ``sequences`` (qualified names) so its next value is past
+    a value the applier wrote: one parameter per sequence, in order (NULL: leave it).
+
+    Never backwards: a sequence whose next value is already past it is left alone. The state
+    is read from the sequence itself (last_value, is_called), not pg_sequence_last_value(),
+    which is NULL after ``setval(.., false)`` (the backfill leaves sequences so) as well as
+    for a never-used sequence. The new value keeps the sequence's step from where it stands
+    (an ``INCREMENT BY 2`` sequence on even numbers stays on even numbers: disjoint ranges
+    keep working) and stops at its MAXVALUE. Descending sequences are left alone. Arithmetic
+    in numeric: a bigint unsigned key (numeric(20,0)) may exceed bigint."""
+    rows = " UNION ALL ".join(
+        f"SELECT {quote_literal(seq)}::regclass::oid, %s::numeric, last_value, is_called FROM {seq}"
+        for seq in sequences
+    )
+    base = (
+        "(CASE WHEN w.is_called THEN w.last_value::numeric "
+        "ELSE w.last_value::numeric - s.seqincrement END)"
+    )
+    return (
+        f"SELECT setval(w.seq, LEAST(s.seqmax::numeric, {base} + "
+        f"div(w.high - {base}, s.seqincrement) * s.seqincrement)::bigint, true) "
+        f"FROM ({rows}) AS w(seq, high, last_value, is_called) "
+        "JOIN pg_sequence s ON s.seqrelid = w.seq "
+        f"WHERE s.seqincrement > 0 AND w.high - {base} >= s.seqincrement"
+    )
+
+
 def row_estimate_sql() -> str:
     """The planner's row count estimate of a table (no scan); parameters (namespace, table)."""
     return (

@@ -21,7 +21,7 @@ from mysql_pg_sync.cdc.metrics import service_metrics
 from mysql_pg_sync.cdc.targets import is_connection_lost
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
-from mysql_pg_sync.mapping.models import MappingSet, load_mappings
+from mysql_pg_sync.mapping.models import MappingSet, load_mappings, mappings_fingerprint
 from mysql_pg_sync.settings import Endpoints
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,43 @@ def fail_if_held(summary: Mapping[str, Any]) -> None:
         )
 
 
+MAPPINGS_CHECK_S = 10.0  # how often a run looks at the mapping files
+
+
+class MappingsWatch:
+    """Tells a running consumer that the mapping files changed, so it reloads them instead of
+    streaming on with the old ones (a new column's values would be left out, a new table not
+    consumed). A folder that no longer validates is logged and not loaded: the run goes on with
+    the mappings it has until the files change again."""
+
+    def __init__(self, folder: str | Path, interval_s: float = MAPPINGS_CHECK_S) -> None:
+        self.folder = folder
+        self.interval_s = interval_s
+        self.seen = mappings_fingerprint(folder)
+        self.next_check = time.monotonic() + interval_s
+
+    def changed(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_check:
+            return False
+        self.next_check = now + self.interval_s
+        return mappings_fingerprint(self.folder) != self.seen
+
+    def load(self) -> MappingSet | None:
+        """The changed mappings, or None when they do not validate (logged with the reason)."""
+        self.seen = mappings_fingerprint(self.folder)
+        try:
+            return load_mappings(self.folder)
+        except SyncError as exc:
+            log.error(
+                "stream: the mapping files changed but do not validate, so the consumer goes "
+                "on with the mappings it has (fix the files; they are read again when they "
+                "change): %s",
+                exc,
+            )
+            return None
+
+
 RECONNECT_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
 MAX_OUTAGE_S = 600.0  # then the run fails: a task retry or the service's supervisor takes over
 
@@ -94,14 +131,18 @@ def run_stream(
     metrics_port: int | None = None,
     stop: Callable[[], bool] | None = None,
     max_outage_s: float = MAX_OUTAGE_S,
+    mappings_check_s: float = MAPPINGS_CHECK_S,
 ) -> dict[str, Any]:
     """Consume until the limit, SIGTERM or ``stop()``; returns and records the run's summary.
 
     A lost database connection (a server restart, a killed session) closes the consumer and
     opens a new one, waiting up to ``max_outage_s``: the batch in flight was rolled back, and
-    the new consumer reads it again from Kafka's committed offset (ADR 0007)."""
+    the new consumer reads it again from Kafka's committed offset (ADR 0007). Changed mapping
+    files (checked every ``mappings_check_s``) end the consumer's run the same way, after its
+    last batch is committed, and a new consumer goes on with the new mappings."""
     mappings = load_mappings(mappings_dir)
-    stopping = {"now": False}
+    watch = MappingsWatch(mappings_dir, mappings_check_s)
+    stopping = {"now": False, "reload": False}
 
     def _stop(signum: int, frame: Any) -> None:
         stopping["now"] = True
@@ -111,7 +152,11 @@ def run_stream(
 
     def should_stop() -> bool:
         heartbeat.beat()  # called between batches: its every-30-s stamp costs nothing here
-        return stopping["now"] or (stop is not None and stop())
+        if stopping["now"] or (stop is not None and stop()):
+            return True
+        if watch.changed():
+            stopping["reload"] = True
+        return stopping["reload"]
 
     previous = None
     try:
@@ -123,6 +168,7 @@ def run_stream(
     started = time.monotonic()
     summary = RunSummary()
     closed = False
+    reloads = 0
     try:
         consumer.state_conn.execute(
             "INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,)
@@ -136,7 +182,18 @@ def run_stream(
                     stop=should_stop,
                     summary=summary,
                 )
-                break
+                if not stopping["reload"]:
+                    break
+                stopping["reload"] = False
+                changed = watch.load()
+                if changed is not None:
+                    log.info("stream: the mapping files changed; consuming with the new mappings")
+                    consumer.close()
+                    closed = True
+                    mappings = changed
+                    consumer = StreamConsumer(endpoints, mappings, config, metrics)
+                    closed = False
+                    reloads += 1
             except Exception as exc:
                 if not is_connection_lost(exc):
                     raise
@@ -148,7 +205,7 @@ def run_stream(
                     return summary.as_dict()
                 consumer, closed = reopened, False
                 summary.reconnects += 1
-        result = summary.as_dict()
+        result = {**summary.as_dict(), "mapping_reloads": reloads}
         consumer.state_conn.execute(
             "UPDATE mps_sync.stream_runs SET finished_at = now(), summary = %s WHERE run_id = %s",
             (json.dumps(result), run_id),

@@ -659,6 +659,19 @@ def mapping_files(folder_or_files: str | Path | Iterable[str | Path]) -> list[Pa
     return [Path(p) for p in folder_or_files]
 
 
+def mappings_fingerprint(folder_or_files: str | Path | Iterable[str | Path]) -> tuple[Any, ...]:
+    """What changes when a mapping file is added, removed or written (name, size, mtime)."""
+    found: list[tuple[str, int | None, int | None]] = []
+    for path in mapping_files(folder_or_files):
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append((str(path), None, None))
+        else:
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
 def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> MappingSet:
     """Read and validate every mapping file; raise one MappingError listing every problem."""
     from mysql_pg_sync.mapping.loader import parse_file

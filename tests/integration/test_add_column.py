@@ -93,6 +93,14 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
         drift = [r.getMessage() for r in caplog.records if "mapping drift" in r.getMessage()]
         assert drift, "no mapping drift reported"
         assert "coupon, points, tier" in drift[0], drift
+        assert "run `make mappings-generate`" in drift[0], drift  # a command that exists
+        # more batches of the same schema version: said once, not once per batch
+        with closing(p.mysql()) as conn:
+            conn.cursor().execute("UPDATE items SET name = 'u19' WHERE id = 19")
+        with caplog.at_level(logging.WARNING):
+            drive(running, lambda: _name(p, 19) == [("u19",)])
+        again = [r.getMessage() for r in caplog.records if "mapping drift" in r.getMessage()]
+        assert len(again) == len(drift), again
 
     # 2. `make mappings-generate` reports the new columns and adds them to the entry
     capsys.readouterr()

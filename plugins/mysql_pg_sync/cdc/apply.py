@@ -224,6 +224,7 @@ class Applier:
         self._convert: Callable[..., Any] = to_pg if self.incoming_side == "mysql" else to_mysql
         self._savepoints = 0
         self._unknown: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
+        self._drift_logged: set[tuple[tuple[str, str], tuple[str, ...]]] = set()
 
     def plan(self, source_table: str) -> TablePlan | None:
         if source_table not in self._plans:
@@ -358,13 +359,24 @@ class Applier:
             unknown = tuple(sorted(set(event.fields) - plan.known_src))
             self._unknown[(ident, event.fields)] = unknown
         if unknown and result.drift.get(ident) != unknown:
-            result.drift[ident] = unknown
+            result.drift[ident] = unknown  # every batch's summary counts it
+            if (ident, unknown) in self._drift_logged:
+                return
+            self._drift_logged.add((ident, unknown))
+            fix = (
+                "run `make mappings-generate` and review the table's entry, then `make ddl` "
+                "(README, Operations: Add a column)"
+                if plan.incoming_side == "mysql"
+                else "a column only PostgreSQL has stays there; to sync it, add it in MySQL and "
+                "run `make mappings-generate`"
+            )
             log.warning(
                 "mapping drift: %s has columns %s on the %s side that the mapping does not list; "
-                "applying the mapped columns (run `mappings diff` and update include/mappings)",
+                "applying the mapped columns (%s)",
                 plan.mapping.name,
                 ", ".join(unknown),
                 plan.incoming_side,
+                fix,
             )
 
     def _apply_table(

@@ -6,6 +6,7 @@ Sessions are normalised here once (UTC, utf8mb4) so every caller sees values the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import MySQLdb
@@ -30,6 +31,14 @@ def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwa
         init_command="SET time_zone = '+00:00'",
         **kwargs,
     )
+
+
+def side_connector(side: str, endpoints: Endpoints) -> Callable[[], Any]:
+    """A function that opens a connection to ``side``'s database ("mysql" or "postgres"), so
+    callers that serve either side never branch on the engine."""
+    if side == "mysql":
+        return lambda: mysql_connect(endpoints.mysql)
+    return lambda: pg_connect(endpoints.postgres)
 
 
 def pg_conninfo(endpoint: DatabaseEndpoint) -> str:

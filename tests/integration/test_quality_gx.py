@@ -243,6 +243,12 @@ def test_state_checks_read_conflicts_dead_letters_and_unrepaired_drift(
             " dead_letter_topic) VALUES (%s, 'ConversionError', 'bad date', 'dlq')",
             (dirty,),
         )
+        conn.execute(  # recovered (`dead-letters retry`): not counted
+            "INSERT INTO mps_sync.dead_letters (source_table, error_class, error,"
+            " dead_letter_topic, resolved_at, resolution) VALUES (%s, 'CheckViolation', 'qty',"
+            " 'dlq', now(), 'retried: copied MySQL''s current row to PostgreSQL')",
+            (f"{db}.clean",),
+        )
         run_id = conn.execute(
             "INSERT INTO mps_sync.reconcile_runs (status) VALUES ('drift') RETURNING run_id"
         ).fetchone()[0]

@@ -53,7 +53,7 @@ def test_status_names_a_stopped_consumer_and_exits_3(
     )
     assert out[1].split() == [
         "table", "health", "state", "backfill", "stream", "lag", "connectors", "reconcile",
-        "quality",
+        "quality", "open", "dead", "letters",
     ]  # fmt: skip
     orders = next(line for line in out if line.startswith("legacy.orders "))
     assert " warn " in orders

@@ -27,6 +27,13 @@ def test_a_chosen_group_parses_with_only_its_own_module() -> None:
     assert args._module.__name__ == "mysql_pg_sync.cli.backfill"
 
 
+def test_a_group_with_a_hyphen_lives_in_a_module_with_an_underscore() -> None:
+    argv = ["dead-letters", "retry", "--id", "3", "--id", "4"]
+    args = cli._parser(argv).parse_args(argv)
+    assert args._module.__name__ == "mysql_pg_sync.cli.dead_letters"
+    assert (args.action, args.ids, args.dry_run) == ("retry", [3, 4], False)
+
+
 def test_an_unknown_group_is_refused_with_the_list(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["nonsense"])

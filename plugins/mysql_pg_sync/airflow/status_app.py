@@ -74,7 +74,7 @@ def create_app() -> FastAPI:
     @app.get("/api/tables")
     async def status_rows() -> list[dict[str, Any]]:
         rows, _html = await run_in_threadpool(_status)
-        return [{**asdict(r), "health": r.health} for r in rows]
+        return [{**asdict(r), "health": r.health, "reason": r.reason} for r in rows]
 
     @app.get("/reports/", response_class=HTMLResponse)
     async def report_list() -> HTMLResponse:

@@ -48,7 +48,6 @@ from mysql_pg_sync.cdc.apply import (
 from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBatcher, collapse
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
-from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.cdc.dead_letters import publish
 from mysql_pg_sync.cdc.decode import DecodeError, decode_change
 from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
@@ -68,6 +67,7 @@ from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
+from mysql_pg_sync.cdc.topics import change_topics
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -252,15 +252,10 @@ class StreamConsumer:
 
     def _topics(self) -> dict[str, tuple[Side, str]]:
         """Kafka topic -> (incoming side, MySQL db.table of the mapping)."""
-        topics: dict[str, tuple[Side, str]] = {}
-        for m in self.mappings.enabled():
-            if "mysql" in self.config.incoming_sides and m.replicates_to_pg():
-                topic = change_topic(self.config.mysql_topic_prefix, m.source.db, m.source.table)
-                topics[topic] = ("mysql", m.name)
-            if "postgres" in self.config.incoming_sides and m.replicates_to_mysql():
-                topic = change_topic(self.config.pg_topic_prefix, m.target.schema, m.target.table)
-                topics[topic] = ("postgres", m.name)
-        return topics
+        every = change_topics(
+            self.mappings, self.config.mysql_topic_prefix, self.config.pg_topic_prefix
+        )
+        return {t: found for t, found in every.items() if found[0] in self.config.incoming_sides}
 
     def _open_targets(self) -> None:
         tombstones = Tombstones(self.state_conn)

@@ -116,7 +116,9 @@ def record_decisions(
                 " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
                 " recorded_at = now(), source_table = EXCLUDED.source_table,"
                 " key = EXCLUDED.key, error_class = EXCLUDED.error_class,"
-                " error = EXCLUDED.error, dead_letter_topic = EXCLUDED.dead_letter_topic",
+                " error = EXCLUDED.error, dead_letter_topic = EXCLUDED.dead_letter_topic,"
+                # failing again is a new failure: open, whatever a recovery recorded before
+                " resolved_at = NULL, resolution = NULL",
                 [letter_row(d, dead_letter_topic) for d in dead_letters],
             )
 

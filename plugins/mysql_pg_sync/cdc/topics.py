@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import RenderedConnector, change_topic
+from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.errors import ConfigError, SyncError
+from mysql_pg_sync.mapping.models import MappingSet
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,22 @@ def change_topic_settings(connectors: Iterable[RenderedConnector]) -> dict[str, 
             topic = change_topic(connector.topic_prefix, *table.split(".", 1))
             wanted[topic] = connect_topic_settings(connector.config, topic)
     return wanted
+
+
+def change_topics(
+    mappings: MappingSet, mysql_topic_prefix: str, pg_topic_prefix: str
+) -> dict[str, tuple[Side, str]]:
+    """Kafka change topic -> (the side its changes come from, MySQL db.table of the mapping),
+    for every enabled mapping and each direction it replicates."""
+    topics: dict[str, tuple[Side, str]] = {}
+    for m in mappings.enabled():
+        if m.replicates_to_pg():
+            topic = change_topic(mysql_topic_prefix, m.source.db, m.source.table)
+            topics[topic] = ("mysql", m.name)
+        if m.replicates_to_mysql():
+            topic = change_topic(pg_topic_prefix, m.target.schema, m.target.table)
+            topics[topic] = ("postgres", m.name)
+    return topics
 
 
 def missing_topics(

@@ -1,7 +1,7 @@
 """`python -m mysql_pg_sync GROUP ...`: one module per command group, imported only when used.
 
-Each module in COMMANDS defines ``register(parser)`` (add arguments/sub-commands) and
-``run(args) -> int``.
+Each module in COMMANDS (``dead-letters``: ``cli/dead_letters.py``) defines ``register(parser)``
+(add arguments/sub-commands) and ``run(args) -> int``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import sys
 from mysql_pg_sync.errors import SyncError
 
 COMMANDS: dict[str, str] = {
-    "mappings": "generate, validate and diff the table mappings",
+    "mappings": "generate (reporting schema drift) and validate the table mappings",
     "ddl": "create PostgreSQL schemas, types and tables from the mappings",
     "connectors": "apply, inspect and control the Debezium connectors",
     "backfill": "plan and run the initial MySQL -> PostgreSQL copy",
     "stream": "run the streaming consumer as a long-lived service",
     "reconcile": "compare both databases and repair drift",
     "status": "the Sync status page in the terminal: per-table state, lag, drift, quality",
+    "dead-letters": "list, retry and resolve the changes the stream could not apply",
     "demo": "load the demo schema and run the DAGs end to end",
 }
 
@@ -44,10 +45,11 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub = groups.add_parser(name, help=summary, description=summary)
         if chosen is not None and name != chosen:
             continue
+        module_name = f"mysql_pg_sync.cli.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"mysql_pg_sync.cli.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"mysql_pg_sync.cli.{name}":
+            if exc.name != module_name:
                 raise
             sub.set_defaults(_unavailable=name)
             continue

@@ -23,6 +23,7 @@ _COLUMNS = (  # (heading, attribute) of the terminal table
     ("connectors", "connectors"),
     ("reconcile", "reconcile"),
     ("quality", "quality"),
+    ("open dead letters", "dead_letters"),
 )
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "error": snapshot.error,
                     "stream_consumer": {"text": consumers, "running": running},
-                    "tables": [{**asdict(r), "health": r.health} for r in rows],
+                    "tables": [{**asdict(r), "health": r.health, "reason": r.reason} for r in rows],
                     "notes": list(snapshot.notes),
                 },
                 indent=2,
@@ -69,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"stream consumer: {consumers}")
         synced = [r for r in rows if r.synced]
         print(_table(synced) if synced else "no tables are synced: add include/mappings")
+        for r in synced:
+            if r.reason:
+                print(f"{r.source}: {r.reason}")
         for r in rows:
             if not r.synced:  # its reason is too long for a column
                 print(f"{r.source}: {r.state}")

@@ -14,7 +14,7 @@ from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
 from mysql_pg_sync.settings import Endpoints, reports_dir
-from mysql_pg_sync.state.schema import STATE_SCHEMA
+from mysql_pg_sync.state.schema import STATE_SCHEMA, ensure_schema
 
 
 def existing_state_tables(pg_conn: Any) -> frozenset[str]:
@@ -125,6 +125,8 @@ def gather_facts(
     ``reconcile_run``: the reconcile run that triggered this validation; later runs are not
     looked at, so the checks judge what that run found."""
     with pg_connect(endpoints.postgres, autocommit=True) as pg:
+        if existing_state_tables(pg):
+            ensure_schema(pg)  # the state queries read the current columns of their tables
         state_tables = existing_state_tables(pg)
         targets = existing_target_tables(pg)
         reconciled = (

@@ -168,6 +168,15 @@ def reconcile_drift_hint(table: str, rec: ReconcileFacts) -> str:
     )
 
 
+def dead_letters_hint(table: str) -> str:
+    """How to recover the table's open dead letters."""
+    return (
+        f'open dead letters: changes not applied; `make cli ARGS="dead-letters list --table '
+        f'{table}"` shows them, fix the cause each error names, then `dead-letters retry '
+        f"--table {table}` (or `dead-letters resolve --id N --note ...` for a fix by hand)"
+    )
+
+
 def _reconcile_skip(
     spec: CheckSpec, mapping: TableMapping, facts: TableFacts
 ) -> SkippedCheck | None:
@@ -258,6 +267,8 @@ def plan_check(
         hint = ""
         if spec.check == "reconcile_drift" and facts.reconcile is not None:
             hint = reconcile_drift_hint(mapping.name, facts.reconcile)
+        if spec.check == "dead_letters":
+            hint = dead_letters_hint(mapping.name)
         return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs, hint)
     kwargs = aliased_kwargs(spec.kwargs, aliases)
     return PlannedCheck(spec, table_asset, table_query(mapping, aliases), kwargs)

@@ -41,13 +41,14 @@ STATE_QUERIES: dict[str, StateQuery] = {
             WHERE source_table = {source} AND decided_at > now() - interval '24 hours'
         """,
     ),
-    # Dead letters have no "resolved" mark: count the recent ones, so a dealt-with incident
-    # stops failing the check a day later.
+    # Open dead letters, of any age: each is a change not applied until `dead-letters retry`
+    # or `resolve` marks it resolved, so the check passes as soon as they are dealt with, and
+    # an old one nobody recovered keeps failing it.
     "dead_letters": StateQuery(
         needs="dead_letters",
         template="""
             SELECT count(*) AS n FROM mps_sync.dead_letters
-            WHERE source_table = {source} AND recorded_at > now() - interval '24 hours'
+            WHERE source_table = {source} AND resolved_at IS NULL
         """,
     ),
 }

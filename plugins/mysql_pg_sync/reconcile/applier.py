@@ -101,5 +101,6 @@ class StreamApplierRepairs:
         }
         for repair, event in zip(repairs, events, strict=True):
             error = failed.get(id(event)) or lost.get(id(event))
-            outcomes.append(RepairOutcome(repair.key, error is None, error))
+            kept = id(event) in lost and id(event) not in failed
+            outcomes.append(RepairOutcome(repair.key, error is None, error, kept))
         return outcomes

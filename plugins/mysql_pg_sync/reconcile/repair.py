@@ -54,7 +54,7 @@ class Repair:
     action: Action
     write_to: Side
     decided_by: str
-    diff: RowDiff
+    diff: RowDiff | None  # None: not found by a comparison (a dead letter's retry)
     image: Image | None = None  # the winner's full row (MySQL column names) for upserts
 
 
@@ -63,6 +63,7 @@ class RepairOutcome:
     key: KeyText
     applied: bool
     error: str | None = None
+    kept_by_rule: bool = False  # not applied: the conflict rule kept the target's row
 
 
 class RepairApplier(Protocol):

@@ -7,7 +7,13 @@ from datetime import datetime
 from html import escape
 
 from mysql_pg_sync.quality.html_page import badge, page
-from mysql_pg_sync.status.model import NO_DATA, StateSnapshot, TableStatus, consumer_text
+from mysql_pg_sync.status.model import (
+    NO_DATA,
+    StateSnapshot,
+    TableStatus,
+    consumer_text,
+    dead_letters_reason,
+)
 
 COLUMNS = (
     "table",
@@ -18,7 +24,7 @@ COLUMNS = (
     "connectors",
     "last reconcile",
     "conflicts 24 h",
-    "dead letters 24 h",
+    "open dead letters",
     "data quality",
     "links",
 )
@@ -28,6 +34,15 @@ _QUALITY_CLASS = {"passed": "ok", "warn": "warn", "failed": "fail", "skipped": "
 def _cell(name: str, text: str) -> str:
     css = ' class="nodata-text"' if text == NO_DATA else ""
     return f'<td data-col="{name}"{css}>{escape(text)}</td>'
+
+
+def _dead_letters_cell(s: TableStatus) -> str:
+    """The open dead letters, with what to do as the cell's tooltip."""
+    cell = _cell("open dead letters", s.dead_letters)
+    if not s.open_dead_letters:
+        return cell
+    title = escape(dead_letters_reason(s.source, s.open_dead_letters))
+    return cell.replace("<td ", f'<td title="{title}" ', 1)
 
 
 def _row(s: TableStatus) -> str:
@@ -54,7 +69,7 @@ def _row(s: TableStatus) -> str:
         + _cell("connectors", s.connectors)
         + _cell("last reconcile", s.reconcile)
         + _cell("conflicts 24 h", s.conflicts_24h)
-        + _cell("dead letters 24 h", s.dead_letters)
+        + _dead_letters_cell(s)
         + f'<td data-col="data quality">{quality}</td>'
         + f'<td data-col="links">{links}</td></tr>'
     )

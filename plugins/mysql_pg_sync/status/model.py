@@ -64,6 +64,7 @@ class StateSnapshot:
     """``mps_sync.stream_runs`` in one row: running consumers, ages of the last end and start."""
     conflicts_24h: dict[str, int] | None = None
     dead_letters: dict[str, int] | None = None
+    """Open (unresolved) dead letters per table, of any age: each is a change not applied."""
     quality: dict[str, Row] | None = None
     connectors: tuple[ConnectorState, ...] | None = None
     notes: tuple[str, ...] = ()
@@ -92,6 +93,7 @@ class TableStatus:
     reconcile: str
     conflicts_24h: str
     dead_letters: str
+    """Open dead letters: changes the stream could not apply, not yet retried or resolved."""
     quality: str
     links: tuple[Link, ...] = field(default=())
     stale: bool = False
@@ -113,17 +115,56 @@ class TableStatus:
             or "FAILED" in self.connectors
         ):
             return "failed"
-        connectors_down = self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
         if (
             self.quality == "warn"
             or self.reconcile.startswith("drift")
-            or connectors_down
+            or self._connectors_down
             or self.stale
+            or self.open_dead_letters
         ):
             return "warn"
         if self.state == NO_DATA:
             return "nodata"
         return "ok"
+
+    @property
+    def _connectors_down(self) -> bool:
+        return self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
+
+    @property
+    def open_dead_letters(self) -> int:
+        return int(self.dead_letters) if self.dead_letters.isdigit() else 0
+
+    @property
+    def reason(self) -> str:
+        """Why the row is not ``ok``, with what to do; empty when nothing needs attention."""
+        if not self.synced:
+            return ""
+        reasons = []
+        if self.held:
+            reasons.append("held: its target lacks a mapped column (the state says what to run)")
+        if self.state == "failed":
+            reasons.append("state failed")
+        if "FAILED" in self.connectors or self._connectors_down:
+            reasons.append(f"connectors {self.connectors}")
+        if self.quality in ("failed", "warn"):
+            reasons.append(f"data quality {self.quality} (see its DQ report)")
+        if self.reconcile.startswith("drift"):
+            reasons.append(f"reconcile: {self.reconcile} (see its report)")
+        if self.stale:
+            reasons.append(f"stream lag {self.stream_lag}")
+        if self.open_dead_letters:
+            reasons.append(dead_letters_reason(self.source, self.open_dead_letters))
+        return "; ".join(reasons)
+
+
+def dead_letters_reason(table: str, count: int) -> str:
+    """What an operator does about a table's open dead letters."""
+    return (
+        f"{count} open dead letter(s): changes not applied. See them with "
+        f'`make cli ARGS="dead-letters list --table {table}"`, fix the cause each error names, '
+        f'then `make cli ARGS="dead-letters retry --table {table}"`'
+    )
 
 
 def _fmt_time(value: Any) -> str:

@@ -59,9 +59,10 @@ SECTION_QUERIES: dict[str, str] = {
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
+    # open ones, of any age: a dead letter is a change not applied until retried or resolved
     "dead_letters": """
         SELECT source_table, count(*) AS n FROM mps_sync.dead_letters
-        WHERE recorded_at > now() - interval '24 hours' GROUP BY source_table""",
+        WHERE resolved_at IS NULL GROUP BY source_table""",
     "quality": """
         SELECT r.source_table, r.run_id, r.outcome, r.severity, q.report_path, q.data_docs_index,
                q.finished_at

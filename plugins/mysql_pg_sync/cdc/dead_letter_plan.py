@@ -1,0 +1,284 @@
+"""Which open dead letters `dead-letters retry` can recover, and how. Pure logic.
+
+A dead letter is a change the stream could not apply (``mps_sync.dead_letters``). A retry copies
+the *current* row of its key from the side the change came from (the side whose change topic it
+was read from) to the other side, or deletes the key there when the row is gone. Replaying the
+old event instead could overwrite a newer change of the same row that streamed fine after it;
+the current source row is what the stream would have written last.
+
+I/O lives in :mod:`mysql_pg_sync.cdc.dead_letter_retry`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mysql_pg_sync.cdc.events import Side
+from mysql_pg_sync.reconcile.model import ReconcileTable
+
+SIDE_NAMES: dict[Side, str] = {"mysql": "MySQL", "postgres": "PostgreSQL"}
+ERROR_CHARS = 160  # an error longer than this is shortened in listings (`--json` has it all)
+LIST_COMMAND = 'make cli ARGS="dead-letters list"'
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    """One row of ``mps_sync.dead_letters``; ``key`` as stored (the source side's column names,
+    values in JSON form), None or empty for a message that could not be decoded."""
+
+    id: int
+    recorded_at: dt.datetime
+    source_table: str | None
+    key: Mapping[str, Any] | None
+    error_class: str
+    error: str
+    kafka_topic: str | None = None
+    kafka_partition: int | None = None
+    kafka_offset: int | None = None
+    resolved_at: dt.datetime | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The dead letters a command acts on: one table (mapping name) and/or some ids."""
+
+    table: str | None = None
+    ids: frozenset[int] = frozenset()
+
+    def matches(self, letter: DeadLetterRow) -> bool:
+        if self.table is not None and letter.source_table != self.table:
+            return False
+        return not self.ids or letter.id in self.ids
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An open dead letter with what its recovery needs: the side its change came from and
+    its key in the table's MySQL key order (driver-bindable values), or why it has none."""
+
+    letter: DeadLetterRow
+    side: Side | None
+    raw_key: tuple[Any, ...] | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One write that recovers every selected open dead letter of one key in one direction."""
+
+    table: str  # mapping name (MySQL db.table)
+    source_side: Side
+    raw_key: tuple[Any, ...]
+    key: Mapping[str, Any]  # as stored, for messages
+    letter_ids: tuple[int, ...]
+
+    @property
+    def target_side(self) -> Side:
+        return other_side(self.source_side)
+
+    def describe(self) -> str:
+        return f"{self.table} {key_text(self.key)} ({direction_text(self.source_side)})"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Selected dead letters a retry cannot recover, with why and what to do instead."""
+
+    letter_ids: tuple[int, ...]
+    table: str
+    key: Mapping[str, Any] | None
+    reason: str
+
+
+def other_side(side: Side) -> Side:
+    return "postgres" if side == "mysql" else "mysql"
+
+
+def direction_text(source_side: Side | None) -> str:
+    if source_side is None:
+        return "direction unknown"
+    return f"{SIDE_NAMES[source_side]} -> {SIDE_NAMES[other_side(source_side)]}"
+
+
+def key_text(key: Mapping[str, Any] | None) -> str:
+    """``id=3`` or ``code=t42, lang=de``; ``(no key)`` for an undecodable message."""
+    if not key:
+        return "(no key)"
+    return ", ".join(f"{name}={value}" for name, value in key.items())
+
+
+def short_error(error: str, limit: int = ERROR_CHARS) -> str:
+    """The first line of an error, cut at ``limit`` characters (saying so)."""
+    line = " ".join(error.split())
+    return line if len(line) <= limit else f"{line[: limit - 3]}..."
+
+
+def ids_text(ids: Sequence[int]) -> str:
+    return " ".join(f"--id {i}" for i in ids)
+
+
+def letter_side(letter: DeadLetterRow, topics: Mapping[str, tuple[Side, str]]) -> Side | None:
+    """The side the dead letter's change came from: the side of the topic it was read from."""
+    found = topics.get(letter.kafka_topic or "")
+    return found[0] if found else None
+
+
+def _json_value(kind: str, value: Any) -> Any:
+    """A key value back from its JSON form (:func:`cdc.images.to_json`) to a value the drivers
+    bind as the column's type."""
+    if not isinstance(value, str):
+        return value
+    if kind in ("binary", "uuid") and value.startswith("\\x"):
+        return bytes.fromhex(value[2:])
+    if kind == "uuid":
+        return uuid.UUID(value)
+    if kind == "int":
+        return int(value)
+    if kind == "decimal":
+        return Decimal(value)
+    if kind == "date":
+        return dt.date.fromisoformat(value)
+    if kind in ("datetime", "timestamp"):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+def raw_key(table: ReconcileTable, side: Side, key: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The stored key (``side``'s column names) in the table's MySQL key order, as
+    reconcile's raw keys are; ValueError, naming the column, when it does not fit."""
+    names = {c.mysql_name: (c.mysql_name if side == "mysql" else c.pg_name) for c in table.columns}
+    values = []
+    for column in table.key_columns:
+        name = names[column.mysql_name]
+        if name not in key:
+            raise ValueError(
+                f"its key {key_text(key)} has no {SIDE_NAMES[side]} key column {name!r} of "
+                f"{table.name} (the mapping's key changed since it was recorded)"
+            )
+        try:
+            values.append(_json_value(column.kind, key[name]))
+        except (ValueError, InvalidOperation) as exc:
+            raise ValueError(
+                f"its key column {name!r} holds {key[name]!r}, not a {column.kind} value ({exc})"
+            ) from exc
+    return tuple(values)
+
+
+def candidate(
+    letter: DeadLetterRow,
+    topics: Mapping[str, tuple[Side, str]],
+    tables: Mapping[str, ReconcileTable | str],
+) -> Candidate:
+    """What a retry of ``letter`` needs; ``tables``: each mapping's reconcile table, or why
+    reconcile refuses it."""
+    resolve = f"`dead-letters resolve --id {letter.id} --note ...` once it is dealt with"
+    if not letter.key or not letter.source_table:
+        problem = (
+            f"it has no table and key ({letter.error_class}: the message could not be decoded, "
+            f"it is in the dead-letter topic at {letter.kafka_topic}[{letter.kafka_partition}] "
+            f"offset {letter.kafka_offset}); a retry cannot tell which row to copy. Find the "
+            f"change in the topic, bring both sides in line by hand, then {resolve}"
+        )
+        return Candidate(letter, None, None, problem)
+    side = letter_side(letter, topics)
+    if side is None:
+        problem = (
+            f"its topic {letter.kafka_topic!r} is no change topic of an enabled mapping with "
+            "this deployment's connector prefix (MPS_CONNECTOR_PREFIX, --mappings), so the side "
+            f"it came from is unknown; fix the settings, or {resolve}"
+        )
+        return Candidate(letter, None, None, problem)
+    table = tables.get(letter.source_table)
+    if not isinstance(table, ReconcileTable):
+        why = table or f"{letter.source_table} is not among the enabled mappings"
+        return Candidate(letter, side, None, f"{why}; fix the mapping, or {resolve}")
+    try:
+        return Candidate(letter, side, raw_key(table, side, letter.key))
+    except ValueError as exc:
+        return Candidate(letter, side, None, f"{exc}; {resolve}")
+
+
+def _comparable(value: Any) -> Any:
+    """A key value compared across the two sides' forms (a uuid key is bytes in MySQL)."""
+    return value.bytes if isinstance(value, uuid.UUID) else value
+
+
+def plan_retries(
+    candidates: Sequence[Candidate], chosen: Callable[[DeadLetterRow], bool]
+) -> tuple[list[Retry], list[Refusal]]:
+    """One retry per (table, key, direction) among the chosen open letters, oldest first.
+
+    ``candidates`` are *all* open dead letters: a key with open letters in both directions is
+    refused even when only one direction is chosen, since each side then holds a write the
+    other lacks, and copying either row would overwrite the other."""
+    sides: dict[tuple[str, tuple[Any, ...]], set[Side]] = {}
+    for c in candidates:
+        if c.raw_key is not None and c.side is not None and c.letter.source_table:
+            ident = (c.letter.source_table, tuple(map(_comparable, c.raw_key)))
+            sides.setdefault(ident, set()).add(c.side)
+    groups: dict[tuple[str, tuple[Any, ...], Side], list[Candidate]] = {}
+    refusals: list[Refusal] = []
+    for c in sorted(candidates, key=lambda c: (c.letter.recorded_at, c.letter.id)):
+        letter = c.letter
+        if not chosen(letter):
+            continue
+        table = letter.source_table or "?"
+        if c.problem is not None or c.raw_key is None or c.side is None:
+            refusals.append(Refusal((letter.id,), table, letter.key, c.problem or "unknown"))
+            continue
+        ident = (table, tuple(map(_comparable, c.raw_key)))
+        groups.setdefault((*ident, c.side), []).append(c)
+    retries = []
+    for (table, _, side), group in groups.items():
+        ids = tuple(c.letter.id for c in group)
+        key = group[-1].letter.key or {}
+        if len(sides[(table, tuple(map(_comparable, group[0].raw_key or ())))]) > 1:
+            refusals.append(Refusal(ids, table, key, _both_directions(table, key)))
+            continue
+        retries.append(Retry(table, side, group[0].raw_key or (), key, ids))
+    return retries, refusals
+
+
+def _both_directions(table: str, key: Mapping[str, Any]) -> str:
+    return (
+        f"{table} {key_text(key)} has open dead letters in both directions: MySQL and "
+        "PostgreSQL each hold a change the other lacks, and copying either row would overwrite "
+        "the other. Decide which row is right and write it on that side (the stream carries "
+        "it over), then `dead-letters resolve` every id of the key with a note saying so"
+    )
+
+
+def copied_resolution(source_side: Side, found: bool) -> str:
+    """What a successful retry did, as stored in ``dead_letters.resolution``."""
+    source, target = SIDE_NAMES[source_side], SIDE_NAMES[other_side(source_side)]
+    if found:
+        return f"retried: copied {source}'s current row to {target}"
+    return f"retried: deleted the row from {target} ({source} no longer has it)"
+
+
+def hand_resolution(note: str) -> str:
+    return f"resolved by hand: {' '.join(note.split())}"
+
+
+def fix_hint(retry: Retry, error: str, kept_by_rule: bool = False) -> str:
+    """What to do about a retry that failed again; ``kept_by_rule``: the mapping's conflict
+    rule kept the target's row."""
+    target = SIDE_NAMES[retry.target_side]
+    if kept_by_rule:
+        what = (
+            f"the mapping's conflict rule favours {target}'s row over the one a retry copies; "
+            "if that is right, nothing is lost: `dead-letters resolve "
+            f"{ids_text(retry.letter_ids)} --note ...`"
+        )
+    else:
+        what = (
+            f"fix the cause in {target} (the constraint, column or value the error names), "
+            f"then `dead-letters retry {ids_text(retry.letter_ids)}` again"
+        )
+    return f"{retry.describe()}: still fails: {short_error(error, 400)}; {what}"

@@ -1,0 +1,288 @@
+"""Recover dead letters: list the open ones, retry them, or mark them resolved by hand.
+
+A retry reads the current row of the letter's key on the side its change came from (reconcile's
+:class:`~mysql_pg_sync.reconcile.sqlside.TableSide`) and writes it to the other side as a
+reconcile repair (:class:`~mysql_pg_sync.reconcile.applier.StreamApplierRepairs`): through the
+stream applier, under the mapping's conflict rule, in a tagged session, so it never echoes
+back. Which letters and why is :mod:`mysql_pg_sync.cdc.dead_letter_plan`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mysql_pg_sync import dialects
+from mysql_pg_sync.cdc.consumer import StreamConfig
+from mysql_pg_sync.cdc.dead_letter_plan import (
+    SIDE_NAMES,
+    DeadLetterRow,
+    Refusal,
+    Retry,
+    Selection,
+    candidate,
+    copied_resolution,
+    fix_hint,
+    hand_resolution,
+    plan_retries,
+)
+from mysql_pg_sync.cdc.images import to_json
+from mysql_pg_sync.cdc.topics import change_topics
+from mysql_pg_sync.connections import pg_connect, side_connector
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.reconcile.applier import StreamApplierRepairs
+from mysql_pg_sync.reconcile.errors import ReconcileError
+from mysql_pg_sync.reconcile.model import ReconcileTable, table_from_mapping
+from mysql_pg_sync.reconcile.repair import Action, Image, Repair
+from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
+from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "id, recorded_at, source_table, key, error_class, error, kafka_topic, kafka_partition,"
+    " kafka_offset, resolved_at, resolution"
+)
+
+
+class DeadLetterError(SyncError):
+    """A dead-letter command cannot do what it was asked (unknown ids, nothing to resolve)."""
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What became of one retry: written (or, in a dry run, what would be), or the error."""
+
+    retry: Retry
+    ok: bool
+    message: str
+    image: Image | None = None  # the source's current row (MySQL column names); None: gone
+
+
+def read_letters(
+    conn: psycopg.Connection[Any], *, include_resolved: bool = False, table: str | None = None
+) -> list[DeadLetterRow]:
+    """Dead letters by table, oldest first; open ones only unless ``include_resolved``."""
+    where = ["TRUE" if include_resolved else "resolved_at IS NULL"]
+    params: list[Any] = []
+    if table is not None:
+        where.append("source_table = %s")
+        params.append(table)
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM mps_sync.dead_letters WHERE {' AND '.join(where)}"
+            " ORDER BY source_table NULLS FIRST, recorded_at, id",
+            params,
+        )
+        return [DeadLetterRow(**row) for row in cur.fetchall()]
+
+
+def mark_resolved(conn: psycopg.Connection[Any], ids: Sequence[int], resolution: str) -> list[int]:
+    """Mark the open ones of ``ids`` resolved; returns the ids it marked."""
+    rows = conn.execute(
+        "UPDATE mps_sync.dead_letters SET resolved_at = now(), resolution = %s"
+        " WHERE id = ANY(%s) AND resolved_at IS NULL RETURNING id",
+        (resolution, list(ids)),
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def list_letters(
+    endpoints: Endpoints, *, include_resolved: bool = False, table: str | None = None
+) -> list[DeadLetterRow]:
+    with pg_connect(endpoints.postgres) as conn:
+        ensure_schema(conn)
+        return read_letters(conn, include_resolved=include_resolved, table=table)
+
+
+def resolve(endpoints: Endpoints, ids: Sequence[int], note: str) -> list[int]:
+    """Mark dead letters resolved by hand; refuses unknown or already resolved ids, marking
+    none of them then."""
+    if not note.strip():
+        raise DeadLetterError("--note must say how the dead letters were dealt with")
+    with pg_connect(endpoints.postgres) as conn:
+        ensure_schema(conn)
+        with conn.transaction():
+            found = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    "SELECT id, resolution FROM mps_sync.dead_letters WHERE id = ANY(%s)"
+                    " FOR UPDATE",
+                    (list(ids),),
+                )
+            }
+            unknown = sorted(set(ids) - set(found))
+            done = sorted(i for i, resolution in found.items() if resolution is not None)
+            if unknown or done:
+                problems = [f"no dead letter with id {', '.join(map(str, unknown))}"] * bool(
+                    unknown
+                )
+                problems += [f"id {i} is already resolved ({found[i]})" for i in done]
+                raise DeadLetterError(
+                    "; ".join(problems) + '; nothing was marked. See `make cli ARGS="dead-letters '
+                    'list --all"` for the ids'
+                )
+            return mark_resolved(conn, ids, hand_resolution(note))
+
+
+def table_name(mappings: MappingSet, name: str) -> str:
+    """The mapping name (MySQL db.table) ``name`` stands for; as given when no mapping has it
+    (a dead letter of a table since removed from the mappings)."""
+    found = mappings.find_source(name) or mappings.find_target(name)
+    if found is None:
+        bare = [m for m in mappings.tables if name in (m.source.table, m.target.table)]
+        found = bare[0] if len(bare) == 1 else None
+    return found.name if found is not None else name
+
+
+def _reconcile_tables(mappings: MappingSet) -> dict[str, ReconcileTable | str]:
+    tables: dict[str, ReconcileTable | str] = {}
+    for m in mappings.enabled():
+        try:
+            tables[m.name] = table_from_mapping(m)
+        except ReconcileError as exc:
+            tables[m.name] = str(exc)
+    return tables
+
+
+def plan(
+    endpoints: Endpoints, mappings: MappingSet, config: StreamConfig, selection: Selection
+) -> tuple[list[Retry], list[Refusal]]:
+    """The retries and refusals for the selected open dead letters."""
+    with pg_connect(endpoints.postgres) as conn:
+        ensure_schema(conn)
+        letters = read_letters(conn)
+    topics = change_topics(mappings, config.mysql_topic_prefix, config.pg_topic_prefix)
+    tables = _reconcile_tables(mappings)
+    candidates = [candidate(letter, topics, tables) for letter in letters]
+    if selection.ids:
+        known = {c.letter.id for c in candidates}
+        closed = sorted(selection.ids - known)
+        if closed:
+            raise DeadLetterError(
+                f"no open dead letter with id {', '.join(map(str, closed))} (unknown or already "
+                'resolved; `make cli ARGS="dead-letters list --all"` shows them all)'
+            )
+    return plan_retries(candidates, selection.matches)
+
+
+def _current_rows(
+    endpoints: Endpoints, table: ReconcileTable, retries: Sequence[Retry]
+) -> dict[int, Image | None]:
+    """Each retry's current source row (by position in ``retries``; all of one source side)."""
+    side = retries[0].source_side
+    dialect = dialects.for_side(side)
+    pool = ConnectionPool(side_connector(side, endpoints), 1, dialect.compare_session_sql())
+    try:
+        reader = TableSide(side, dialect, table, pool)
+        reader.check_schema()
+        rows = reader.raw_rows([r.raw_key for r in retries])
+    finally:
+        pool.close()
+    by_key = {tuple(_key_of(table, image)): image for image in rows.values()}
+    return {i: by_key.get(_comparable_key(r.raw_key)) for i, r in enumerate(retries)}
+
+
+def _key_of(table: ReconcileTable, image: Mapping[str, Any]) -> tuple[Any, ...]:
+    return _comparable_key(tuple(image[k] for k in table.key))
+
+
+def _comparable_key(values: Iterable[Any]) -> tuple[str, ...]:
+    """A key as text: a driver's value and the one parsed from JSON may differ in type (a
+    MySQL DECIMAL as Decimal against int), never in text."""
+    return tuple(v.hex() if isinstance(v, bytes | bytearray) else str(v) for v in values)
+
+
+def _repair(table: ReconcileTable, retry: Retry, image: Image | None) -> Repair:
+    key = _comparable_key(retry.raw_key)
+    raw = tuple(image[k] for k in table.key) if image is not None else retry.raw_key
+    action: Action = "upsert" if image is not None else "delete"
+    decided = f"dead letter {', '.join(map(str, retry.letter_ids))}"
+    return Repair(key, raw, action, retry.target_side, decided, None, image)
+
+
+def retry_table(
+    endpoints: Endpoints,
+    mapping: TableMapping,
+    config: StreamConfig,
+    retries: Sequence[Retry],
+    dry_run: bool,
+) -> list[RetryOutcome]:
+    """Retry one table's dead letters of one direction; resolves those that succeed."""
+    table = table_from_mapping(mapping)
+    try:
+        images = _current_rows(endpoints, table, retries)
+    except Exception as exc:
+        return [_read_failed(r, exc) for r in retries]
+    if dry_run:
+        return [
+            RetryOutcome(r, True, _would(r, images[i]), images[i]) for i, r in enumerate(retries)
+        ]
+    repairs = [_repair(table, r, images[i]) for i, r in enumerate(retries)]
+    applier = StreamApplierRepairs(endpoints, MappingSet((mapping,)), config.tags)
+    try:
+        outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
+    except Exception as exc:  # nothing of the group was committed
+        log.error("%s: retry failed: %s", mapping.name, exc)
+        error = f"{type(exc).__name__}: {exc}"
+        return [
+            RetryOutcome(r, False, fix_hint(r, error), images[i]) for i, r in enumerate(retries)
+        ]
+    results = []
+    with pg_connect(endpoints.postgres) as state:
+        for i, (retry, outcome) in enumerate(zip(retries, outcomes, strict=True)):
+            if not outcome.applied:
+                hint = fix_hint(retry, outcome.error or "not applied", outcome.kept_by_rule)
+                results.append(RetryOutcome(retry, False, hint, images[i]))
+                continue
+            resolution = copied_resolution(retry.source_side, images[i] is not None)
+            with state.transaction():
+                mark_resolved(state, retry.letter_ids, resolution)
+            results.append(
+                RetryOutcome(retry, True, f"{retry.describe()}: {resolution}", images[i])
+            )
+    return results
+
+
+def _read_failed(retry: Retry, exc: Exception) -> RetryOutcome:
+    source = SIDE_NAMES[retry.source_side]
+    return RetryOutcome(
+        retry,
+        False,
+        f"{retry.describe()}: could not read the current row from {source}: "
+        f"{type(exc).__name__}: {exc}; nothing was written. Fix that, then retry again",
+    )
+
+
+def _would(retry: Retry, image: Image | None) -> str:
+    source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
+    if image is None:
+        return f"{retry.describe()}: would delete the row from {target} ({source} has none)"
+    row = json.dumps(to_json(image), ensure_ascii=False)
+    return f"{retry.describe()}: would copy {source}'s current row to {target}: {row}"
+
+
+def retry(
+    endpoints: Endpoints,
+    mappings: MappingSet,
+    config: StreamConfig,
+    selection: Selection,
+    dry_run: bool = False,
+) -> tuple[list[RetryOutcome], list[Refusal]]:
+    """Retry the selected open dead letters, a table and direction at a time."""
+    retries, refusals = plan(endpoints, mappings, config, selection)
+    groups: dict[tuple[str, str], list[Retry]] = {}
+    for r in retries:
+        groups.setdefault((r.table, r.source_side), []).append(r)
+    outcomes: list[RetryOutcome] = []
+    for (name, _), group in groups.items():
+        outcomes += retry_table(endpoints, mappings.by_source(name), config, group, dry_run)
+    return outcomes, refusals

@@ -286,7 +286,7 @@ def test_apply_goes_on_and_says_what_it_costs_when_kafka_refuses_a_change_topic(
     assert f"{topic}: " in warning
     assert "replication factor" in warning.lower()  # Kafka's reason
     assert "~10 s late" in warning
-    assert "trigger connectors with action apply again" in warning
+    assert "trigger connectors with action apply (CLI: connectors apply) again" in warning
 
 
 def test_added_table_flows_after_reapply(

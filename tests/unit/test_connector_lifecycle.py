@@ -103,7 +103,7 @@ def test_missing_expected_connector_is_unhealthy() -> None:
     assert not health.healthy
     assert health.problems == (
         "b: MISSING: the mappings need this connector but Connect does not have it, so nothing "
-        "is captured; trigger connectors with action apply",
+        "is captured; trigger connectors with action apply (CLI: connectors apply)",
     )
     assert report(FakeConnect(a="RUNNING"), expected=("a",)).healthy
 

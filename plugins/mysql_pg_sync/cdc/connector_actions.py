@@ -189,7 +189,7 @@ def ensure_change_topics(ctx: ConnectorContext, connector: RenderedConnector) ->
             "a running stream consumer reads ~10 s late (at its next metadata refresh and "
             "rebalance); if neither the broker (auto.create.topics.enable) nor Connect "
             "(topic.creation.*) creates topics, that change fails the connector. Fix the cause, "
-            "then trigger connectors with action apply again",
+            "then trigger connectors with action apply (CLI: connectors apply) again",
             connector.name,
             exc,
         )
@@ -269,7 +269,8 @@ def learn_table_schemas(
             where = f"Putting it back on its previous config failed too ({undo})"
         raise lifecycle.ConnectorUpdateFailed(
             f"connector {connector.name}: {reason}, but re-reading its schema failed: {exc}. "
-            f"{where}; check the Connect log, then trigger connectors with action apply again"
+            f"{where}; check the Connect log, then trigger connectors with action apply"
+            " (CLI: connectors apply) again"
         ) from exc
     return reason
 
@@ -347,7 +348,8 @@ def kept_slot_warning(ctx: ConnectorContext) -> str:
     return (
         f"replication slot {slot} was kept: it pins WAL on {ctx.endpoints.postgres.redacted()} "
         "until a connector reads from it again, and can fill the disk. If the connectors are "
-        "gone for good, trigger connectors with action delete and drop_replication_slot=true, "
+        "gone for good, trigger connectors with action delete and drop_replication_slot=true"
+        " (CLI: connectors delete --drop-slot), "
         f"or run SELECT pg_drop_replication_slot('{slot}') as a superuser (once no walsender "
         "uses it)"
     )
@@ -489,10 +491,14 @@ class ConnectorsUnhealthy(SyncError):
     """A connector captures nothing (FAILED after a restart, PAUSED, STOPPED, missing, ...)."""
 
 
+def health_text(report: lifecycle.HealthReport) -> str:
+    return report.message() or "no enabled mapping needs a connector; nothing to check"
+
+
 def health_or_raise(ctx: ConnectorContext) -> str:
     """The health report as text; raises ConnectorsUnhealthy unless every connector captures."""
     report = health(ctx)
-    text = report.message() or "no enabled mapping needs a connector; nothing to check"
+    text = health_text(report)
     log.info("%s", text)
     if not report.healthy:
         raise ConnectorsUnhealthy(text)
@@ -511,6 +517,14 @@ def run_action(
 
     ``run_key`` identifies the run across task retries (the DAG's run id), see snapshot_tables.
     """
+    if tables and action != "snapshot_tables":
+        raise ConfigError(
+            f"{action} acts on whole connectors (every table they capture, both directions), "
+            f"not on the tables given ({', '.join(tables)}); nothing was done. Leave the "
+            "tables out, or use snapshot_tables to re-read tables"
+        )
+    if drop_slot and action != "delete":
+        raise ConfigError(f"drop_slot is for delete, not {action}; nothing was done")
     if action == "apply":
         return {
             r.name: {

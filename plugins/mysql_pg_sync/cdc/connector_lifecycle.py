@@ -57,8 +57,8 @@ class ConnectorUpdateFailed(SyncError):
 
 # What an operator does about a connector that exists but captures nothing.
 _NOT_CAPTURING_ACTION = {
-    "PAUSED": "trigger connectors with action resume",
-    "STOPPED": "trigger connectors with action resume (or apply)",
+    "PAUSED": "trigger connectors with action resume (CLI: connectors resume)",
+    "STOPPED": "trigger connectors with action resume or apply (CLI: connectors resume)",
 }
 
 
@@ -145,7 +145,8 @@ def apply_connector(
             restored = _restore(client, connector.name, before, timeout_s)
             raise ConnectorUpdateFailed(
                 f"connector {connector.name}: the config update was not applied: {exc}. "
-                f"{restored} Fix the cause above, then trigger connectors with action apply again"
+                f"{restored} Fix the cause above, then trigger connectors with action apply"
+                " (CLI: connectors apply) again"
             ) from exc
     elif changed:
         log.info("connector %s: creating", connector.name)
@@ -277,6 +278,7 @@ def check_health(
                 problems.append(
                     f"{name}: MISSING: the mappings need this connector but Connect does not "
                     "have it, so nothing is captured; trigger connectors with action apply"
+                    " (CLI: connectors apply)"
                 )
             continue
         if status.state in _NOT_CAPTURING_ACTION:
@@ -330,7 +332,8 @@ def _not_capturing(status: ConnectorStatus) -> str:
         )
     return (
         f"{status.summary()}: {status.state} but its tasks do not run, so nothing is captured; "
-        "trigger connectors with action restart_failed, and if that does not help run the "
+        "trigger connectors with action restart_failed"
+        " (CLI: connectors restart_failed), and if that does not help run the "
         "preflight (for PostgreSQL usually the replication slot) and check the Connect log"
     )
 
@@ -352,7 +355,8 @@ def _restore(
         log.exception("connector %s: could not put it back to %s", name, target)
         return (
             f"Putting it back to {target} with its previous config failed too ({exc}): it may be "
-            "STOPPED and capture nothing; trigger connectors with action resume."
+            "STOPPED and capture nothing; trigger connectors with action resume"
+            " (CLI: connectors resume)."
         )
     return f"It runs on with its previous config ({status.summary()})."
 

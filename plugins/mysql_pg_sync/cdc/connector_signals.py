@@ -30,7 +30,8 @@ _FINAL_TYPES = frozenset({"COMPLETED", "ABORTED"})
 # What to do when Debezium reports a table scan that copied nothing (additional_data.status).
 SCAN_STATUS_FIX = {
     "UNKNOWN_SCHEMA": "the connector does not capture the table (or has not seen its schema): "
-    "enable its mapping, trigger connectors with action apply, then snapshot_tables again",
+    "enable its mapping, trigger connectors with action apply"
+    " (CLI: connectors apply), then snapshot_tables again",
     "NO_PRIMARY_KEY": "the table has no primary key, which incremental snapshots chunk by: add "
     "one (or set the connector's snapshot key), then snapshot_tables again",
     "SQL_EXCEPTION": "the scan query failed: read the error in the Connect log (often a missing "

@@ -34,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
         client = ctx.client()
         out = [client.status(name).summary() for name in actions.existing(ctx, client)]
     elif args.action == "health":
-        out = actions.health_or_raise(ctx)
+        # the report once, as text (it is in words already), and the exit status says it
+        report = actions.health(ctx)
+        print(actions.health_text(report))
+        return 0 if report.healthy else 1
     else:
         out = actions.run_action(ctx, args.action, tables=args.tables, drop_slot=args.drop_slot)
-    # a text report (health's) is already in words and in the log: JSON would print it again
-    # as one escaped string
     print(out if isinstance(out, str) else json.dumps(out, indent=2, default=str))
     return 0

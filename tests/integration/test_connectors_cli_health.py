@@ -26,4 +26,5 @@ def test_missing_connectors_are_named_once_each_and_exit_1(
         "(CLI: connectors apply)"
         for side in ("mysql", "postgres")
     ]
-    assert "PROBLEM" not in err and "error:" not in err
+    assert "PROBLEM" not in err
+    assert "error:" not in err

@@ -42,3 +42,19 @@ def test_an_unknown_group_is_refused_with_the_list(capsys: pytest.CaptureFixture
     assert "invalid choice: 'nonsense'" in err
     assert "backfill" in err
     assert "reconcile" in err
+
+
+def test_ctrl_c_ends_with_a_line_saying_how_to_go_on_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mysql_pg_sync.cli import backfill
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backfill, "run", interrupted)
+    assert cli.main(["backfill", "run"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: chunks already copied are done;")
+    assert "backfill run --mode resume" in err
+    assert "Traceback" not in err

@@ -73,3 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except SyncError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # what was committed stays; the group says how to go on (a backfill: resume)
+        hint = getattr(args._module, "INTERRUPTED", "")
+        print(f"interrupted{': ' + hint if hint else ''}", file=sys.stderr)
+        return 130

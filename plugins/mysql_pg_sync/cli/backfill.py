@@ -44,6 +44,13 @@ from mysql_pg_sync.settings import endpoints_from_env, mappings_dir, reports_dir
 log = logging.getLogger(__name__)
 
 
+INTERRUPTED = (
+    "chunks already copied are done; chunks in flight were rolled back and are copied again. "
+    'Go on with `make cli ARGS="backfill run --mode resume --tables <the same tables>"` (the '
+    "backfill DAG: mode resume)"
+)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("plan", "run"), help="plan only, or the whole backfill")
     parser.add_argument(

@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    print(f"{len(statements)} statement(s) applied")
+    print(
+        f"{len(statements)} statement(s) run (each is idempotent: one with nothing to do "
+        "changes nothing)"
+    )
     return 0
 
 

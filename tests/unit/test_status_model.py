@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -127,6 +128,32 @@ def test_backfill_finalized_and_planned() -> None:
         100.0,
     )
     assert backfill_text({"chunks_total": 0}) == ("planned", 0.0)
+
+
+def test_a_backfill_whose_chunks_stopped_changing_warns_and_says_how_to_resume() -> None:
+    """A killed backfill showed `ok backfilling 261/600` with no hint that nothing ran."""
+    row = {"chunks_total": 600, "chunks_done": 261, "idle_seconds": 2 * 3600}
+    text, _ = backfill_text(row)
+    assert text == "261/600 chunks (43.5%), no chunk progress for 2 h"
+    snapshot = StateSnapshot(
+        table_state={"legacy.orders": {"state": "backfilling"}},
+        backfill={"legacy.orders": row},
+    )
+    (stalled,) = build_status([_mapping("orders")], snapshot)
+    assert stalled.health == "warn"
+    assert "if no backfill is running, resume it" in stalled.reason
+    assert "backfill run --mode resume --tables legacy.orders" in stalled.reason
+    # a chunk copied a minute ago, or a finished table: no warning
+    for calm in (
+        {**row, "idle_seconds": 60},
+        {**row, "chunks_done": 600},
+        {**row, "finalized_at": WHEN, "rows_copied": 9},
+    ):
+        (fine,) = build_status(
+            [_mapping("orders")], replace(snapshot, backfill={"legacy.orders": calm})
+        )
+        assert not fine.backfill_stalled, calm
+        assert "no chunk progress" not in fine.backfill
 
 
 def test_table_outcome_from_check_rows() -> None:

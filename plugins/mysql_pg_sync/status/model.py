@@ -102,6 +102,8 @@ class TableStatus:
     """The stream holds it back: its target lacks a column the mapping lists."""
     synced: bool = True
     """False: the mapping leaves the table out (``enabled: false`` or unsupported)."""
+    backfill_stalled: bool = False
+    """Unfinished, and no chunk changed for :data:`BACKFILL_STALLED_S`."""
 
     @property
     def health(self) -> str:
@@ -121,6 +123,7 @@ class TableStatus:
             or self._connectors_down
             or self.stale
             or self.open_dead_letters
+            or self.backfill_stalled
         ):
             return "warn"
         if self.state == NO_DATA:
@@ -155,6 +158,12 @@ class TableStatus:
             reasons.append(f"stream lag {self.stream_lag}")
         if self.open_dead_letters:
             reasons.append(dead_letters_reason(self.source, self.open_dead_letters))
+        if self.backfill_stalled:
+            reasons.append(
+                f"backfill {self.backfill}: if no backfill is running, resume it (the backfill "
+                f'DAG with mode resume, or `make cli ARGS="backfill run --mode resume --tables '
+                f'{self.source}"`)'
+            )
         return "; ".join(reasons)
 
 
@@ -186,7 +195,23 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
     text = f"{done}/{total} chunks ({percent:g}%)"
     if failed:
         text += f", {failed} failed"
+    if backfill_stalled(row):
+        text += f", no chunk progress for {_fmt_age(float(row['idle_seconds']))}"
     return text, percent
+
+
+BACKFILL_STALLED_S = 15 * 60
+"""No chunk of an unfinished backfill changed for this long: a chunk takes seconds, so the run
+that copied it was most likely stopped (killed, or failed and not retried)."""
+
+
+def backfill_stalled(row: Row | None) -> bool:
+    """An unfinished backfill whose chunks stopped changing (:data:`BACKFILL_STALLED_S`)."""
+    if row is None or row.get("finalized_at") is not None:
+        return False
+    total, done = int(row.get("chunks_total") or 0), int(row.get("chunks_done") or 0)
+    idle = row.get("idle_seconds")
+    return total > 0 and done < total and idle is not None and float(idle) >= BACKFILL_STALLED_S
 
 
 def _fmt_age(seconds: float) -> str:
@@ -310,9 +335,8 @@ def build_status(
     for m in mappings:
         name = m.name
         state_row = (snapshot.table_state or {}).get(name)
-        backfill, percent = backfill_text(
-            None if snapshot.backfill is None else snapshot.backfill.get(name)
-        )
+        backfill_row = None if snapshot.backfill is None else snapshot.backfill.get(name)
+        backfill, percent = backfill_text(backfill_row)
         lag, rate, stale = stream_texts(
             None if snapshot.stream is None else snapshot.stream.get(name),
             streaming=state_row is not None and state_row.get("state") == "streaming",
@@ -355,6 +379,7 @@ def build_status(
                 links=tuple(links),
                 stale=stale,
                 held=hold is not None,
+                backfill_stalled=backfill_stalled(backfill_row),
             )
         )
     return rows

@@ -921,20 +921,3 @@ def _not_validated(
         f"{table}: rows already there break constraint {quoted} ({exc.diag.message_primary}); "
         f"find them with SELECT * FROM {table} WHERE NOT {expression}"
     )
-
-
-def sync_identity_sql(mapping: TableMapping) -> list[str]:
-    """After a backfill: move each auto-increment sequence past the copied keys."""
-    table = pg.qualified(mapping.target.schema, mapping.target.table)
-    statements = []
-    for column in mapping.synced_columns():
-        if not column.auto_increment:
-            continue
-        col = pg.quote_ident(column.pg_name)
-        seq = (
-            f"pg_get_serial_sequence({pg.quote_literal(table)}, {pg.quote_literal(column.pg_name)})"
-        )
-        statements.append(
-            f"SELECT setval({seq}, COALESCE((SELECT max({col}) FROM {table}), 0) + 1, false)"
-        )
-    return statements

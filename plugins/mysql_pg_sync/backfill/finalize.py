@@ -148,11 +148,37 @@ def warn_skipped_indexes(
 
 
 def advance_sequences(conn: psycopg.Connection[Any], mapping: TableMapping) -> list[str]:
-    """Auto-increment sequences past the copied maximum, so PostgreSQL inserts cannot collide."""
-    statements = ddl.sync_identity_sql(mapping)
-    if statements:
-        ddl.apply_ddl(conn, statements)
-    return statements
+    """The table's sequences (serial, identity) past the copied maximum, so PostgreSQL inserts
+    cannot collide: forward only, on the sequence's own step (one set up with disjoint ranges,
+    ``INCREMENT BY 2``, keeps them), as the stream applier moves them (ADR 0013). Returns the
+    sequences it looked at."""
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    owned = []
+    for _, column, schema, name, increment, usable in conn.execute(
+        pg.owned_sequences_sql(), (table,)
+    ).fetchall():
+        if column is None:
+            continue
+        sequence = pg.qualified(schema, name)
+        if increment < 0 or not usable:
+            log.warning(
+                "%s: sequence %s of %s is left where it is (%s); keep it clear of the copied ids",
+                mapping.name,
+                sequence,
+                column,
+                "it counts down" if increment < 0 else f"{conn.info.user} may not read and set it",
+            )
+            continue
+        owned.append((column, sequence))
+    if not owned:
+        return []
+    maxima = conn.execute(
+        f"SELECT {', '.join(f'max({pg.quote_ident(c)})' for c, _ in owned)} FROM {table}"
+    ).fetchone()
+    assert maxima is not None
+    conn.execute(pg.advance_sequences_sql([s for _, s in owned]), list(maxima))
+    conn.commit()
+    return [s for _, s in owned]
 
 
 def mysql_row_count(mysql_conn: Any, mapping: TableMapping) -> int:

@@ -65,6 +65,8 @@ def test_connectors_dag_applies_then_deletes(
     admin.close()
     with pg_connect(pg_db, autocommit=True) as conn:
         conn.execute(ITEMS_PG)  # type: ignore[arg-type]
+        # as `ddl` does for a table synced both ways under mysql_wins (ADR 0014)
+        conn.execute("ALTER TABLE public.items REPLICA IDENTITY FULL")
     prefix = f"mpsd{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv(
         "MPS_MAPPINGS_DIR", str(_mapping_file(tmp_path, items_mapping(mysql_db.database)))

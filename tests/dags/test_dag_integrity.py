@@ -97,6 +97,7 @@ def test_the_products_dags_are_all_there(parsed: dict) -> None:
         "stream",
         "reconcile",
         "data_quality",
+        "dead_letters",
     }
 
 

@@ -225,3 +225,31 @@ def test_resolve_by_hand_and_a_letter_without_a_key(
     assert (status, out.strip()) == (0, "no open dead letters")
     status, out = cli("dead-letters", "list", "--all", capsys=capsys)
     assert "resolved by hand" in out
+
+
+def test_a_retry_whose_source_row_is_gone_writes_and_deletes_nothing(
+    items: Pipeline, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not finding the key on the source side is never taken as "delete it on the target": a
+    key the lookup cannot bind would then delete a row that exists."""
+    consumer = items.consumer()
+    try:
+        m = items.mysql()
+        m.cursor().execute(
+            "INSERT INTO items VALUES (1, 'ok', 1, 1, NOW(6), NULL),"
+            " (2, 'bad', -1, 2, NOW(6), NULL)"
+        )
+        drive(consumer, lambda: len(pg_rows(items, LETTERS)) == 1)
+        m.cursor().execute("DELETE FROM items WHERE id = 2")
+        m.close()
+        drive(consumer, lambda: mysql_rows(items, ROWS) == [(1, "ok", 1)])
+        with items.pg() as pg:  # a row PostgreSQL has under that key: it must survive
+            pg.execute("ALTER TABLE items DROP CONSTRAINT qty_not_negative")
+            pg.execute("INSERT INTO items VALUES (2, 'pg only', 5, 1, now(), NULL)")
+        status, out = cli("dead-letters", "retry", capsys=capsys)
+        assert status == 1
+        assert "MySQL has no row with this key now, so nothing was written" in out
+        assert pg_rows(items, ROWS) == [(1, "ok", 1), (2, "pg only", 5)]
+        assert len(_open_letters(items)) == 1
+    finally:
+        consumer.close()

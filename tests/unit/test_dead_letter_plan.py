@@ -18,6 +18,7 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
     fix_hint,
     hand_resolution,
     key_text,
+    not_found_hint,
     plan_retries,
     raw_key,
     short_error,
@@ -182,10 +183,7 @@ def test_selection_by_table_and_ids() -> None:
 
 
 def test_texts() -> None:
-    assert copied_resolution("mysql", True) == "retried: copied MySQL's current row to PostgreSQL"
-    assert copied_resolution("postgres", False) == (
-        "retried: deleted the row from MySQL (PostgreSQL no longer has it)"
-    )
+    assert copied_resolution("mysql") == "retried: copied MySQL's current row to PostgreSQL"
     assert hand_resolution("  fixed\n in PG ") == "resolved by hand: fixed in PG"
     assert key_text(None) == "(no key)"
     assert direction_text("postgres") == "PostgreSQL -> MySQL"
@@ -194,6 +192,9 @@ def test_texts() -> None:
     hint = fix_hint(retry, "CheckViolation: qty_not_negative")
     assert "fix the cause in PostgreSQL" in hint
     assert "dead-letters retry --id 4" in hint
+    gone = not_found_hint(retry)
+    assert "has no row with this key now, so nothing was written" in gone
+    assert "resolve the letter by hand" in gone
     kept = fix_hint(retry, "the version rule kept the postgres row", kept_by_rule=True)
     assert "dead-letters resolve --id 4" in kept
 

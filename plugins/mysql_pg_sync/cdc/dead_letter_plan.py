@@ -254,12 +254,21 @@ def _both_directions(table: str, key: Mapping[str, Any]) -> str:
     )
 
 
-def copied_resolution(source_side: Side, found: bool) -> str:
+def copied_resolution(source_side: Side) -> str:
     """What a successful retry did, as stored in ``dead_letters.resolution``."""
     source, target = SIDE_NAMES[source_side], SIDE_NAMES[other_side(source_side)]
-    if found:
-        return f"retried: copied {source}'s current row to {target}"
-    return f"retried: deleted the row from {target} ({source} no longer has it)"
+    return f"retried: copied {source}'s current row to {target}"
+
+
+def not_found_hint(retry: Retry) -> str:
+    """A retry whose key has no row on its source side now: never a delete on a guess."""
+    source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
+    return (
+        f"{retry.describe()}: {source} has no row with this key now, so nothing was written and "
+        f"the letter stays open. If the row was deleted in {source}, delete it in {target} too "
+        "(or reconcile the table with repair on), then resolve the letter by hand; if the row "
+        f"is there, check both sides and resolve by hand"
+    )
 
 
 def hand_resolution(note: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
     copied_resolution,
     fix_hint,
     hand_resolution,
+    not_found_hint,
     plan_retries,
 )
 from mysql_pg_sync.cdc.images import to_json
@@ -40,7 +41,7 @@ from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.reconcile.applier import StreamApplierRepairs
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import ReconcileTable, table_from_mapping
-from mysql_pg_sync.reconcile.repair import Action, Image, Repair
+from mysql_pg_sync.reconcile.repair import Image, Repair
 from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -64,7 +65,7 @@ class RetryOutcome:
     retry: Retry
     ok: bool
     message: str
-    image: Image | None = None  # the source's current row (MySQL column names); None: gone
+    image: Image | None = None  # the source's current row (MySQL column names); None: none
 
 
 def read_letters(
@@ -103,13 +104,31 @@ def list_letters(
         return read_letters(conn, include_resolved=include_resolved, table=table)
 
 
-def resolve(endpoints: Endpoints, ids: Sequence[int], note: str) -> list[int]:
-    """Mark dead letters resolved by hand; refuses unknown or already resolved ids, marking
-    none of them then."""
+def resolve(
+    endpoints: Endpoints, ids: Sequence[int], note: str, table: str | None = None
+) -> list[int]:
+    """Mark dead letters resolved by hand: the ``ids``, or every open one of ``table`` (letters
+    recorded before dead letters could be resolved, say); refuses unknown or already resolved
+    ids, marking none of them then."""
     if not note.strip():
         raise DeadLetterError("--note must say how the dead letters were dealt with")
+    if not ids and table is None:
+        raise DeadLetterError(
+            "resolve needs the ids of the dead letters, or a table to resolve all its open ones "
+            '(see `make cli ARGS="dead-letters list"`)'
+        )
     with pg_connect(endpoints.postgres) as conn:
         ensure_schema(conn)
+        if not ids:
+            with conn.transaction():
+                marked = conn.execute(
+                    "UPDATE mps_sync.dead_letters SET resolved_at = now(), resolution = %s"
+                    " WHERE source_table = %s AND resolved_at IS NULL RETURNING id",
+                    (hand_resolution(note), table),
+                ).fetchall()
+            if not marked:
+                raise DeadLetterError(f"{table} has no open dead letters; nothing was marked")
+            return sorted(r[0] for r in marked)
         with conn.transaction():
             found = {
                 r[0]: r[1]
@@ -177,36 +196,29 @@ def plan(
 def _current_rows(
     endpoints: Endpoints, table: ReconcileTable, retries: Sequence[Retry]
 ) -> dict[int, Image | None]:
-    """Each retry's current source row (by position in ``retries``; all of one source side)."""
+    """Each retry's current source row, by position in ``retries`` (all of one source side);
+    None where the source has no row with that key. One read per key: the row comes back by
+    the key's own equality in SQL, never matched up in Python across driver value types."""
     side = retries[0].source_side
     dialect = dialects.for_side(side)
     pool = ConnectionPool(side_connector(side, endpoints), 1, dialect.compare_session_sql())
     try:
         reader = TableSide(side, dialect, table, pool)
         reader.check_schema()
-        rows = reader.raw_rows([r.raw_key for r in retries])
+        found: dict[int, Image | None] = {}
+        for i, r in enumerate(retries):
+            rows = list(reader.raw_rows([r.raw_key]).values())
+            found[i] = rows[0] if len(rows) == 1 else None
+        return found
     finally:
         pool.close()
-    by_key = {tuple(_key_of(table, image)): image for image in rows.values()}
-    return {i: by_key.get(_comparable_key(r.raw_key)) for i, r in enumerate(retries)}
 
 
-def _key_of(table: ReconcileTable, image: Mapping[str, Any]) -> tuple[Any, ...]:
-    return _comparable_key(tuple(image[k] for k in table.key))
-
-
-def _comparable_key(values: Iterable[Any]) -> tuple[str, ...]:
-    """A key as text: a driver's value and the one parsed from JSON may differ in type (a
-    MySQL DECIMAL as Decimal against int), never in text."""
-    return tuple(v.hex() if isinstance(v, bytes | bytearray) else str(v) for v in values)
-
-
-def _repair(table: ReconcileTable, retry: Retry, image: Image | None) -> Repair:
-    key = _comparable_key(retry.raw_key)
-    raw = tuple(image[k] for k in table.key) if image is not None else retry.raw_key
-    action: Action = "upsert" if image is not None else "delete"
+def _repair(table: ReconcileTable, retry: Retry, image: Image) -> Repair:
+    key = tuple(v.hex() if isinstance(v, bytes | bytearray) else str(v) for v in retry.raw_key)
+    raw = tuple(image[k] for k in table.key)
     decided = f"dead letter {', '.join(map(str, retry.letter_ids))}"
-    return Repair(key, raw, action, retry.target_side, decided, None, image)
+    return Repair(key, raw, "upsert", retry.target_side, decided, None, image)
 
 
 def retry_table(
@@ -222,34 +234,34 @@ def retry_table(
         images = _current_rows(endpoints, table, retries)
     except Exception as exc:
         return [_read_failed(r, exc) for r in retries]
-    if dry_run:
-        return [
-            RetryOutcome(r, True, _would(r, images[i]), images[i]) for i, r in enumerate(retries)
-        ]
-    repairs = [_repair(table, r, images[i]) for i, r in enumerate(retries)]
+    missing = [
+        RetryOutcome(r, False, not_found_hint(r))
+        for i, r in enumerate(retries)
+        if images[i] is None
+    ]
+    present = [(r, image) for i, r in enumerate(retries) if (image := images[i]) is not None]
+    if dry_run or not present:
+        return [RetryOutcome(r, True, _would(r, image), image) for r, image in present] + missing
+    repairs = [_repair(table, r, image) for r, image in present]
     applier = StreamApplierRepairs(endpoints, MappingSet((mapping,)), config.tags)
     try:
         outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
     except Exception as exc:  # nothing of the group was committed
         log.error("%s: retry failed: %s", mapping.name, exc)
         error = f"{type(exc).__name__}: {exc}"
-        return [
-            RetryOutcome(r, False, fix_hint(r, error), images[i]) for i, r in enumerate(retries)
-        ]
+        return [RetryOutcome(r, False, fix_hint(r, error), image) for r, image in present] + missing
     results = []
     with pg_connect(endpoints.postgres) as state:
-        for i, (retry, outcome) in enumerate(zip(retries, outcomes, strict=True)):
+        for (retry, image), outcome in zip(present, outcomes, strict=True):
             if not outcome.applied:
                 hint = fix_hint(retry, outcome.error or "not applied", outcome.kept_by_rule)
-                results.append(RetryOutcome(retry, False, hint, images[i]))
+                results.append(RetryOutcome(retry, False, hint, image))
                 continue
-            resolution = copied_resolution(retry.source_side, images[i] is not None)
+            resolution = copied_resolution(retry.source_side)
             with state.transaction():
                 mark_resolved(state, retry.letter_ids, resolution)
-            results.append(
-                RetryOutcome(retry, True, f"{retry.describe()}: {resolution}", images[i])
-            )
-    return results
+            results.append(RetryOutcome(retry, True, f"{retry.describe()}: {resolution}", image))
+    return results + missing
 
 
 def _read_failed(retry: Retry, exc: Exception) -> RetryOutcome:
@@ -262,10 +274,8 @@ def _read_failed(retry: Retry, exc: Exception) -> RetryOutcome:
     )
 
 
-def _would(retry: Retry, image: Image | None) -> str:
+def _would(retry: Retry, image: Image) -> str:
     source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
-    if image is None:
-        return f"{retry.describe()}: would delete the row from {target} ({source} has none)"
     row = json.dumps(to_json(image), ensure_ascii=False)
     return f"{retry.describe()}: would copy {source}'s current row to {target}: {row}"
 

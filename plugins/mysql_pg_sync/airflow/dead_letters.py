@@ -1,0 +1,72 @@
+"""The `dead_letters` DAG's task: list, retry or resolve dead letters from the trigger form, the
+same as the `dead-letters` command. Its text goes to the task log and XCom; a retry that leaves
+letters open fails the task, so the run shows red."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+from mysql_pg_sync.cdc import dead_letter_report as report
+from mysql_pg_sync.cdc.dead_letter_plan import Selection
+from mysql_pg_sync.cdc.dead_letter_retry import (
+    DeadLetterError,
+    list_letters,
+    resolve,
+    retry,
+    table_name,
+)
+from mysql_pg_sync.cdc.service import config_from_env
+from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.settings import mappings_dir
+from mysql_pg_sync.whole_numbers import as_whole
+
+log = logging.getLogger(__name__)
+
+
+def _ids(params: Mapping[str, Any]) -> list[int]:
+    ids = []
+    for value in params.get("ids") or []:
+        whole = as_whole(value)
+        if whole is None or whole < 1:
+            raise DeadLetterError(f"ids: {value!r} is not a dead letter id (a whole number >= 1)")
+        ids.append(whole)
+    return ids
+
+
+def run_from_params(params: Mapping[str, Any]) -> str:
+    """Do what the form asks; returns the text shown, raises when letters stay open."""
+    endpoints = endpoints_from_airflow()
+    action = params.get("action")
+    ids = _ids(params)
+    mappings = load_mappings(mappings_dir())
+    table = table_name(mappings, params["table"]) if params.get("table") else None
+    if action == "resolve":
+        note = str(params.get("note") or "")
+        if ids and table:
+            raise DeadLetterError("resolve takes ids or a table, not both")
+        marked = resolve(endpoints, ids, note, table)
+        text = f"resolved dead letter(s) {', '.join(map(str, marked))} by hand: {note}"
+        log.info("%s", text)
+        return text
+    config = config_from_env()
+    if action == "list":
+        text = report.listing(list_letters(endpoints, table=table), mappings, config)
+        log.info("%s", text)
+        return text
+    if action != "retry":
+        raise DeadLetterError(f"unknown action {action!r}: use list, retry or resolve")
+    dry_run = bool(params.get("dry_run", True))
+    outcomes, refusals = retry(
+        endpoints, mappings, config, Selection(table, frozenset(ids)), dry_run
+    )
+    lines, failed = report.retry_report(outcomes, refusals, table)
+    if dry_run and outcomes:
+        lines.insert(0, "DRY RUN: nothing was written; trigger again with dry_run off to retry")
+    text = "\n".join(lines)
+    log.info("%s", text)
+    if failed:
+        raise DeadLetterError(text)
+    return text

@@ -49,19 +49,14 @@ class PostgresFacts:
 
 
 # One query for every mapped table (a database has hundreds): name, exists, has a primary key,
-# replica identity, columns whose values can be TOASTed, in the order of the names given.
+# replica identity, TOASTable columns, in the order of the names given.
 _TABLE_FACTS = """
 SELECT c.oid IS NOT NULL,
        EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
        coalesce(c.relreplident::text, 'd'),
        coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                   AND a.attstorage <> 'p'
-                   -- only values that can be large: a bounded numeric or a short varchar
-                   -- stays small (its maximum is far below a page's ~2 kB TOAST threshold)
-                   AND (a.atttypmod < 0
-                        OR (a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype)
-                            AND a.atttypmod - 4 > 500))), '{}')
+                   AND a.attstorage <> 'p'), '{}')
 FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, ord)
 LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
 ORDER BY t.ord

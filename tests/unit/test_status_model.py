@@ -134,7 +134,7 @@ def test_a_backfill_whose_chunks_stopped_changing_warns_and_says_how_to_resume()
     """A killed backfill showed `ok backfilling 261/600` with no hint that nothing ran."""
     row = {"chunks_total": 600, "chunks_done": 261, "idle_seconds": 2 * 3600}
     text, _ = backfill_text(row)
-    assert text == "261/600 chunks (43.5%), no chunk progress for 2 h"
+    assert text == "261/600 chunks (43.5%), no backfill progress for 2 h"
     snapshot = StateSnapshot(
         table_state={"legacy.orders": {"state": "backfilling"}},
         backfill={"legacy.orders": row},
@@ -153,7 +153,7 @@ def test_a_backfill_whose_chunks_stopped_changing_warns_and_says_how_to_resume()
             [_mapping("orders")], replace(snapshot, backfill={"legacy.orders": calm})
         )
         assert not fine.backfill_stalled, calm
-        assert "no chunk progress" not in fine.backfill
+        assert "no backfill progress" not in fine.backfill
 
 
 def test_table_outcome_from_check_rows() -> None:

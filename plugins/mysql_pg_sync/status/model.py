@@ -196,13 +196,14 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
     if failed:
         text += f", {failed} failed"
     if backfill_stalled(row):
-        text += f", no chunk progress for {_fmt_age(float(row['idle_seconds']))}"
+        text += f", no backfill progress for {_fmt_age(float(row['idle_seconds']))}"
     return text, percent
 
 
 BACKFILL_STALLED_S = 15 * 60
-"""No chunk of an unfinished backfill changed for this long: a chunk takes seconds, so the run
-that copied it was most likely stopped (killed, or failed and not retried)."""
+"""No chunk of any table changed for this long while this table is unfinished: a chunk takes
+seconds, so the run was most likely stopped (killed, or failed and not retried). Measured over
+all tables, since a table queued behind others has chunks that wait for their turn."""
 
 
 def backfill_stalled(row: Row | None) -> bool:

@@ -31,7 +31,9 @@ SECTION_QUERIES: dict[str, str] = {
                count(c.seq) FILTER (WHERE c.state = 'done') AS chunks_done,
                count(c.seq) FILTER (WHERE c.state = 'failed') AS chunks_failed,
                coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'), 0) AS rows_copied,
-               extract(epoch FROM now() - max(c.updated_at))::float8 AS idle_seconds
+               -- since ANY chunk changed: a table still queued behind others is not stalled
+               (SELECT extract(epoch FROM now() - max(a.updated_at))::float8
+                FROM mps_sync.backfill_chunks a) AS idle_seconds
         FROM mps_sync.backfill_tables t
         LEFT JOIN mps_sync.backfill_chunks c USING (source_table)
         GROUP BY t.source_table, t.finalized_at, t.target_rows""",

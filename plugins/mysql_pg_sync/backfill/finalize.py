@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from mysql_pg_sync import ddl
+from mysql_pg_sync import ddl, pg_sequences
 from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
@@ -149,36 +149,20 @@ def warn_skipped_indexes(
 
 def advance_sequences(conn: psycopg.Connection[Any], mapping: TableMapping) -> list[str]:
     """The table's sequences (serial, identity) past the copied maximum, so PostgreSQL inserts
-    cannot collide: forward only, on the sequence's own step (one set up with disjoint ranges,
-    ``INCREMENT BY 2``, keeps them), as the stream applier moves them (ADR 0013). Returns the
+    cannot collide: forward only, on the sequence's own step (an interleaving set up with
+    ``INCREMENT BY 2`` keeps it), as the stream applier moves them (ADR 0013). Returns the
     sequences it looked at."""
     table = pg.qualified(mapping.target.schema, mapping.target.table)
-    owned = []
-    for _, column, schema, name, increment, usable in conn.execute(
-        pg.owned_sequences_sql(), (table,)
-    ).fetchall():
-        if column is None:
-            continue
-        sequence = pg.qualified(schema, name)
-        if increment < 0 or not usable:
-            log.warning(
-                "%s: sequence %s of %s is left where it is (%s); keep it clear of the copied ids",
-                mapping.name,
-                sequence,
-                column,
-                "it counts down" if increment < 0 else f"{conn.info.user} may not read and set it",
-            )
-            continue
-        owned.append((column, sequence))
-    if not owned:
+    owned = pg_sequences.owned_sequences(conn, table)
+    if not owned.columns:
         return []
     maxima = conn.execute(
-        f"SELECT {', '.join(f'max({pg.quote_ident(c)})' for c, _ in owned)} FROM {table}"
+        f"SELECT {', '.join(f'max({pg.quote_ident(c)})' for c in owned.columns)} FROM {table}"
     ).fetchone()
     assert maxima is not None
-    conn.execute(pg.advance_sequences_sql([s for _, s in owned]), list(maxima))
+    pg_sequences.advance(conn, owned, dict(zip(owned.columns, maxima, strict=True)))
     conn.commit()
-    return [s for _, s in owned]
+    return list(owned.sequences)
 
 
 def mysql_row_count(mysql_conn: Any, mapping: TableMapping) -> int:

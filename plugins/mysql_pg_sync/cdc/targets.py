@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
 import MySQLdb
 import psycopg
 
+from mysql_pg_sync import pg_sequences
 from mysql_pg_sync.cdc import apply_sql
 from mysql_pg_sync.cdc.loop_guard import LoopTags, origin_capacity_message, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -174,18 +174,6 @@ def _flat(rows: Sequence[Row]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
-@dataclass(frozen=True)
-class OwnedSequences:
-    """The sequences of one PostgreSQL table the applier keeps ahead, and the statement that
-    moves them (its parameters: one value per column, in ``columns`` order)."""
-
-    columns: tuple[str, ...] = ()
-    advance_sql: str = ""
-
-
-NO_SEQUENCES = OwnedSequences()
-
-
 class PostgresTarget:
     """Applier session on PostgreSQL, tagged with the replication origin."""
 
@@ -202,7 +190,8 @@ class PostgresTarget:
         self.conn.commit()
         self._stages: dict[str, str] = {}
         self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
-        self._sequences: dict[str, OwnedSequences] = {}
+        self._sequences: dict[str, pg_sequences.OwnedSequences] = {}
+        self._advanced: dict[str, dict[str, int]] = {}  # per table: the value each column passed
 
     def _take_origin(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> str:
         """Set up the first free origin of the pool (``<origin>``, ``<origin>_1``, ...).
@@ -338,59 +327,35 @@ class PostgresTarget:
             owned = self._find_sequences(table_sql)
         return owned.columns
 
-    def _find_sequences(self, table_sql: str) -> OwnedSequences:
+    def _find_sequences(self, table_sql: str) -> pg_sequences.OwnedSequences:
         """Read the catalog once per table (a table created later is looked up again)."""
-        rows = self.conn.execute(pg_dialect.owned_sequences_sql(), (table_sql,)).fetchall()
-        if not rows or not rows[0][0]:
-            return NO_SEQUENCES  # no such table (yet): its writes fail and say so
-        columns: list[str] = []
-        sequences: list[str] = []
-        for _, column, schema, name, increment, usable in rows:
-            if column is None:
-                continue
-            sequence = pg_dialect.qualified(schema, name)
-            if increment < 0:
-                log.warning(
-                    "%s.%s: sequence %s counts down (INCREMENT BY %d); the stream leaves it "
-                    "where it is, so keep its range clear of the ids that arrive from MySQL",
-                    table_sql,
-                    column,
-                    sequence,
-                    increment,
-                )
-            elif not usable:
-                log.warning(
-                    "%s.%s: the stream cannot keep sequence %s past the ids it writes, so a "
-                    "PostgreSQL insert may hand out an id that already arrived from MySQL; "
-                    "as its owner run: GRANT SELECT, UPDATE ON SEQUENCE %s TO %s",
-                    table_sql,
-                    column,
-                    sequence,
-                    sequence,
-                    pg_dialect.quote_ident(self.conn.info.user),
-                )
-            else:
-                columns.append(column)
-                sequences.append(sequence)
-        owned = (
-            OwnedSequences(tuple(columns), pg_dialect.advance_sequences_sql(sequences))
-            if columns
-            else NO_SEQUENCES
-        )
-        if columns:
+        owned = pg_sequences.owned_sequences(self.conn, table_sql)
+        if owned.columns:
             log.info(
                 "%s: the stream keeps sequence(s) %s past the ids it writes",
                 table_sql,
-                ", ".join(sequences),
+                ", ".join(owned.sequences),
             )
-        self._sequences[table_sql] = owned
+            self._sequences[table_sql] = owned
+        elif owned is not pg_sequences.NO_SEQUENCES or self._table_exists(table_sql):
+            self._sequences[table_sql] = owned
         return owned
 
+    def _table_exists(self, table_sql: str) -> bool:
+        row = self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table_sql,)).fetchone()
+        return bool(row and row[0])
+
     def advance_sequences(self, table_sql: str, highest: Mapping[str, int]) -> None:
-        # setval is not transactional: a batch rolled back leaves the sequence ahead, harmless
+        # setval is not transactional: a batch rolled back leaves the sequence ahead, harmless;
+        # and a sequence once moved past a value stays past it, so most batches (updates of
+        # older rows) need no statement at all
         owned = self._sequences.get(table_sql) or self._find_sequences(table_sql)
-        if owned.columns and any(c in highest for c in owned.columns):
-            self.conn.execute(owned.advance_sql, [highest.get(c) for c in owned.columns])
+        done = self._advanced.setdefault(table_sql, {})
+        wanted = {c: v for c, v in highest.items() if c in owned.columns and v > done.get(c, v - 1)}
+        if not wanted:
+            return
+        pg_sequences.advance(self.conn, owned, wanted)
+        done.update(wanted)
 
     def savepoint(self, name: str) -> None:
         self.conn.execute(f"SAVEPOINT {name}")

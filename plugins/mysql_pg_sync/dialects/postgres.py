@@ -436,7 +436,8 @@ def advance_sequences_sql(sequences: Sequence[str]) -> str:
     for a never-used sequence. The new value keeps the sequence's step from where it stands
     (an ``INCREMENT BY 2`` sequence on even numbers stays on even numbers: disjoint ranges
     keep working) and stops at its MAXVALUE. Descending sequences are left alone. Arithmetic
-    in numeric: a bigint unsigned key (numeric(20,0)) may exceed bigint."""
+    in numeric: a bigint unsigned key (numeric(20,0)) may exceed bigint. One row per
+    sequence it moved: (sequence, whether MAXVALUE capped it, the value asked for)."""
     rows = " UNION ALL ".join(
         f"SELECT {quote_literal(seq)}::regclass::oid, %s::numeric, last_value, is_called FROM {seq}"
         for seq in sequences
@@ -446,7 +447,8 @@ def advance_sequences_sql(sequences: Sequence[str]) -> str:
         "ELSE w.last_value::numeric - s.seqincrement END)"
     )
     return (
-        f"SELECT setval(w.seq, LEAST(s.seqmax::numeric, {base} + "
+        "SELECT w.seq::regclass::text, w.high > s.seqmax, w.high, "
+        f"setval(w.seq, LEAST(s.seqmax::numeric, {base} + "
         f"div(w.high - {base}, s.seqincrement) * s.seqincrement)::bigint, true) "
         f"FROM ({rows}) AS w(seq, high, last_value, is_called) "
         "JOIN pg_sequence s ON s.seqrelid = w.seq "

@@ -171,7 +171,7 @@ def test_apply_refuses_a_table_mysql_wins_both_ways_without_full_before_images(
     assert "replica_identity_conflicts: public.orders: synced both ways under conflict rule" in (
         message
     )
-    assert "ALTER TABLE public.orders REPLICA IDENTITY FULL" in message
+    assert 'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL' in message
     client = ConnectClient(env.connect_url)
     assert not {settings.mysql_connector, settings.postgres_connector} & set(client.connectors())
 

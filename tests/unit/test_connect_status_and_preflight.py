@@ -205,7 +205,7 @@ def test_a_table_mysql_wins_both_ways_without_full_before_images_is_an_error() -
     assert error.severity == "error"
     assert error.message.startswith("public.orders: synced both ways under conflict rule")
     assert "public.items" not in error.message  # it has FULL
-    assert "ALTER TABLE public.orders REPLICA IDENTITY FULL" in error.fix
+    assert 'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL' in error.fix
     assert "make ddl" in error.fix
     # the TOAST warning is not given again for the table the error names
     assert check(pg_facts(tables=tables[1:]), need_full={"public.items"}) == []

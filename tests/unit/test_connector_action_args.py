@@ -30,3 +30,15 @@ def test_drop_slot_is_only_for_delete(action: str) -> None:
     tables = ["t"] if action == "snapshot_tables" else []
     with pytest.raises(ConfigError, match=f"drop_slot is for delete, not {action}"):
         run_action(NO_CONTEXT, action, tables=tables, drop_slot=True)
+
+
+@pytest.mark.parametrize("action", ["health", "status", "render", "preflight"])
+def test_the_cli_report_actions_refuse_tables_and_drop_slot(
+    action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mysql_pg_sync.cli import main
+
+    assert main(["connectors", action, "--tables", "legacy.orders"]) == 2
+    assert f"connectors {action} takes no --tables" in capsys.readouterr().err
+    assert main(["connectors", action, "--drop-slot"]) == 2
+    assert "nothing was done" in capsys.readouterr().err

@@ -41,7 +41,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mysql_pg_sync.cdc.events import Side
+from mysql_pg_sync.cdc.events import Side, other_side
 
 Action = Literal["apply", "skip_same", "skip_lost"]
 TIE_WINNER: Side = "mysql"
@@ -68,10 +68,6 @@ class Decision:
     action: Action
     conflict: str | None = None  # insert_exists | update_update | update_delete | delete_update
     winner: Side | None = None
-
-
-def _other(side: Side) -> Side:
-    return "postgres" if side == "mysql" else "mysql"
 
 
 def _comparable(value: Any) -> Any:
@@ -124,7 +120,7 @@ def decide(rule: str, seen: Observation) -> Decision:
             rule, seen.incoming_side, seen.incoming_rule_value, seen.target_rule_value
         ):
             return Decision("apply")
-        return Decision("skip_lost", "update_update", _other(seen.incoming_side))
+        return Decision("skip_lost", "update_update", other_side(seen.incoming_side))
     return Decision("apply")
 
 
@@ -144,14 +140,14 @@ def _resolve(rule: str, seen: Observation, kind: str, incoming: Any, target: Any
         return Decision("apply", kind, seen.incoming_side)
     if incoming_wins(rule, seen.incoming_side, incoming, target):
         return Decision("apply", kind, seen.incoming_side)
-    return Decision("skip_lost", kind, _other(seen.incoming_side))
+    return Decision("skip_lost", kind, other_side(seen.incoming_side))
 
 
 def decide_missing(rule: str, incoming_side: Side, incoming: Any, tombstone: Any) -> Decision:
     """An insert/update meets a row the other side deleted at ``tombstone``: newer one wins."""
     if incoming_wins(rule, incoming_side, incoming, tombstone):
         return Decision("apply", "update_delete", incoming_side)
-    return Decision("skip_lost", "update_delete", _other(incoming_side))
+    return Decision("skip_lost", "update_delete", other_side(incoming_side))
 
 
 def delete_time(commit: dt.datetime, removed_version: Any) -> dt.datetime:

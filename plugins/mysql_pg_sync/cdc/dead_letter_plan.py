@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mysql_pg_sync.cdc.events import Side
+from mysql_pg_sync.cdc.events import SIDE_NAMES, Side, other_side
 from mysql_pg_sync.reconcile.model import ReconcileTable
 
-SIDE_NAMES: dict[Side, str] = {"mysql": "MySQL", "postgres": "PostgreSQL"}
 ERROR_CHARS = 160  # an error longer than this is shortened in listings (`--json` has it all)
 LIST_COMMAND = 'make cli ARGS="dead-letters list"'
 
@@ -94,10 +93,6 @@ class Refusal:
     table: str
     key: Mapping[str, Any] | None
     reason: str
-
-
-def other_side(side: Side) -> Side:
-    return "postgres" if side == "mysql" else "mysql"
 
 
 def direction_text(source_side: Side | None) -> str:

@@ -8,6 +8,11 @@ from typing import Any, Literal
 
 Side = Literal["mysql", "postgres"]
 Op = Literal["c", "u", "d", "r"]
+SIDE_NAMES: dict[Side, str] = {"mysql": "MySQL", "postgres": "PostgreSQL"}
+
+
+def other_side(side: Side) -> Side:
+    return "postgres" if side == "mysql" else "mysql"
 
 
 class _Unavailable:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mysql_pg_sync.cdc import connector_actions as actions
@@ -25,6 +26,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action in EXTRA and (args.tables or args.drop_slot):
+        given = "--tables" if args.tables else "--drop-slot"
+        print(
+            f"connectors {args.action} takes no {given} (--tables is for snapshot_tables, "
+            "--drop-slot for delete); nothing was done",
+            file=sys.stderr,
+        )
+        return 2
     ctx = actions.configured_context(endpoints_from_env(), args.mappings, args.timeout)
     if args.action == "render":
         out: object = {c.name: c.config for c in actions.render(ctx)}

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import incoming_wins
+from mysql_pg_sync.cdc.events import other_side
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.reconcile.bisect import KeyText
 from mysql_pg_sync.reconcile.diff import RowDiff
@@ -74,10 +75,6 @@ class RepairApplier(Protocol):
         ...
 
 
-def _other(side: Side) -> Side:
-    return "postgres" if side == "mysql" else "mysql"
-
-
 def _rule_value(rule: ConflictRule, side: Side, image: Image) -> Any:
     """The rule column's value as the applier compares it when MySQL's row is the incoming
     one: MySQL's converted to PostgreSQL's type first (zero dates, time zones), both in
@@ -123,7 +120,7 @@ def plan_repairs(
         has_row = diff.mysql if side == "mysql" else diff.postgres
         action: Action = "upsert" if has_row is not None else "delete"
         image = images.of(side).get(diff.key) if images and action == "upsert" else None
-        repairs.append(Repair(diff.key, diff.raw_key, action, _other(side), why, diff, image))
+        repairs.append(Repair(diff.key, diff.raw_key, action, other_side(side), why, diff, image))
     return repairs
 
 

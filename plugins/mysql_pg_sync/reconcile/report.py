@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mysql_pg_sync.cdc.events import SIDE_NAMES
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 from mysql_pg_sync.reconcile.recheck import TIMED_OUT
 
@@ -38,7 +39,6 @@ REPAIR_STATUS_WORDS = {
     "refused": "refused (over max_repairs, nothing written)",
     "planned": "planned, outcome not recorded",
 }
-SIDE_NAMES = {"mysql": "MySQL", "postgres": "PostgreSQL"}
 DRIFT_WORDS = {
     "missing": "missing in PostgreSQL",
     "extra": "extra in PostgreSQL",
@@ -224,7 +224,7 @@ def _examples(table: Mapping[str, Any]) -> str:
 
 
 def _repair_action(action: str, write_to: str) -> str:
-    side = SIDE_NAMES.get(write_to, write_to)
+    side = {str(k): v for k, v in SIDE_NAMES.items()}.get(write_to, write_to)  # a stored text
     if action == "delete":
         return f"delete from {side}"
     source = SIDE_NAMES["postgres" if write_to == "mysql" else "mysql"]

@@ -260,7 +260,10 @@ def check_replica_identity(
                 "would overwrite MySQL's change in MySQL while MySQL's won in PostgreSQL, and "
                 "the two sides would keep each other's change",
                 "run `make ddl` (it sets it), or as the tables' owner: "
-                + "; ".join(f"ALTER TABLE {name} REPLICA IDENTITY FULL" for name in lacking),
+                + "; ".join(
+                    f"ALTER TABLE {postgres.qualified(*name.split('.', 1))} REPLICA IDENTITY FULL"
+                    for name in lacking
+                ),
             )
         )
     if toasty:

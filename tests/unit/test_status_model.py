@@ -215,6 +215,14 @@ def test_lag_carries_its_age_and_an_idle_streaming_table_is_stale() -> None:
     assert row.throughput == "0 ev/s now (last batch 50.0 ev/s)"
     assert (row.stale, row.health) == (True, "warn")
 
+    # With a consumer known to run, an old last batch is a quiet table, not an outage.
+    consumers = {"running": 1}
+    (row,) = build_status(
+        [_mapping("orders")], StateSnapshot(table_state=streaming, stream=old, consumers=consumers)
+    )
+    assert row.stream_lag == "0.4 s, applied 3 h ago (quiet: nothing to apply since)"
+    assert (row.stale, row.health) == (False, "ok")
+
     # Not streaming yet (backfilling): an old last batch is no outage.
     backfilling = {"legacy.orders": {"state": "backfilling"}}
     (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=backfilling, stream=old))

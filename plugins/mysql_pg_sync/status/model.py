@@ -354,6 +354,11 @@ def build_status(
         if consumer_running is False and state_row and state_row.get("state") == "streaming":
             lag = lag.removesuffix(" (stale)") + " (stale: no stream consumer running)"
             stale = True
+        elif consumer_running is True and stale:
+            # a consumer is alive and applies what comes: a table nobody wrote is quiet, not
+            # behind (most of a large database's tables, most hours)
+            lag = lag.removesuffix(" (stale)") + " (quiet: nothing to apply since)"
+            stale = False
         hold = None if snapshot.holds is None else snapshot.holds.get(name)
         state = str(state_row["state"]) if state_row else NO_DATA
         if hold is not None:

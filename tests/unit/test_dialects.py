@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -48,6 +49,14 @@ def test_a_uuid_key_is_bound_in_each_drivers_own_form() -> None:
     assert postgres.key_param("uuid", key) == key
     assert postgres.key_param("binary", key.bytes) == key.bytes  # only a uuid column converts
     assert mysql.key_param("integer", 7) == 7
+
+
+def test_a_zoned_timestamp_key_is_bound_to_mysql_as_naive_utc() -> None:
+    zoned = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert mysql.key_param("timestamp", zoned) == dt.datetime(2026, 5, 1, 10, 0)
+    naive = dt.datetime(2026, 5, 1, 10, 0)
+    assert mysql.key_param("datetime", naive) is naive
+    assert postgres.key_param("timestamp", zoned) is zoned
 
 
 def test_zerofill_and_year_print_their_number_not_the_padding() -> None:

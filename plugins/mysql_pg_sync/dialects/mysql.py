@@ -6,6 +6,7 @@ engine: pick the module with :func:`mysql_pg_sync.dialects.for_side` and call th
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from collections.abc import Iterable
@@ -514,9 +515,13 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = Fa
 def key_param(kind: str, value: object) -> object:
     """A key value as this driver binds it, from either side's driver: reconcile looks up the
     keys one side found on the other side too. PostgreSQL hands out a uuid key as UUID,
-    stored here as binary(16)."""
+    stored here as binary(16); a timestamp with a time zone (PostgreSQL's timestamptz, a
+    Debezium ZonedTimestamp) as the naive UTC value a MySQL TIMESTAMP compares with (the
+    sessions run in UTC), since the driver would send its offset along."""
     if kind == "uuid" and isinstance(value, uuid.UUID):
         return value.bytes
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
 
 

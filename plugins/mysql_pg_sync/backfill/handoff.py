@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import change_topic
+from mysql_pg_sync.cdc.topics import leader_pending
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import TableMapping
 
@@ -187,21 +188,6 @@ class KafkaEndOffsets:
             consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.close()
-
-
-def leader_pending(exc: BaseException) -> bool:
-    """A partition whose leader is still being elected, or a broker that has not caught up
-    (librdkafka marks none of these retriable on these calls)."""
-    from confluent_kafka import KafkaError
-
-    error = exc.args[0] if exc.args else None
-    return isinstance(error, KafkaError) and error.code() in (
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-    )
 
 
 def kafka_end_offsets(bootstrap: str, timeout_s: float = 10.0) -> KafkaEndOffsets:

@@ -212,28 +212,57 @@ def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30
     return names
 
 
+def leader_pending(exc: BaseException) -> bool:
+    """A partition whose leader is still being elected, or a broker that has not caught up
+    (librdkafka marks none of these retriable on these calls)."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in (
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    )
+
+
 def message_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
     """Messages ``topic`` holds now (end minus start offset, all partitions); 0 while it does
-    not exist."""
+    not exist. A topic just created may have no partition leader for a moment: waited out."""
+    import time
     import uuid
 
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException
 
     probe = {"bootstrap.servers": bootstrap, "group.id": f"mps-probe-{uuid.uuid4().hex}"}
     consumer = Consumer(probe)
+    deadline = time.monotonic() + timeout_s
     try:
-        found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if found is None or found.error is not None:
-            return 0
-        total = 0
-        for partition in found.partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout_s
-            )
-            total += high - low
-        return total
+        while True:
+            try:
+                return _message_count(consumer, topic, timeout_s)
+            except KafkaException as exc:
+                if not leader_pending(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
+
+
+def _message_count(consumer: Any, topic: str, timeout_s: float) -> int:
+    from confluent_kafka import TopicPartition
+
+    found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if found is None or found.error is not None:
+        return 0
+    total = 0
+    for partition in found.partitions:
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
+        total += high - low
+    return total
 
 
 def _admin(bootstrap: str) -> Any:

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests.integration.convergence.schema import TABLES, Table
 from tests.integration.stream_harness import Pipeline
 
-from mysql_pg_sync.backfill.handoff import leader_pending
+from mysql_pg_sync.cdc.topics import leader_pending
 from mysql_pg_sync.connections import pg_connect
 
 

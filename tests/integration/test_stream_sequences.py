@@ -14,6 +14,7 @@ import pytest
 import yaml
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
 
+from mysql_pg_sync.cdc import targets
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
@@ -198,6 +199,29 @@ def test_a_sequence_already_ahead_stays_and_a_step_is_kept(
         assert _pg_one(p, "INSERT INTO countdown (name) VALUES ('pg') RETURNING id") == (-1,)
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any("countdown" in w and "counts down (INCREMENT BY -1)" in w for w in warnings)
+    finally:
+        consumer.close()
+
+
+def test_a_sequence_moved_back_by_hand_is_moved_forward_again(
+    tables: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The applier remembers how far it moved a sequence, so most batches skip the statement;
+    that memory expires (every minute; here at once), so a sequence an operator moves back is
+    moved forward by the next batch that writes its table."""
+    monkeypatch.setattr(targets, "SEQUENCE_RECHECK_S", 0.0)
+    p = tables
+    consumer = p.consumer()
+    try:
+        mysql_rows(p, "INSERT INTO walk_items VALUES (1, 'a'), (7, 'b')")
+        drive(consumer, lambda: len(pg_rows(p, "SELECT id FROM walk_items")) == 2)
+        assert _sequence(p, "walk_items") == (7, True)
+        with p.pg() as conn:  # e.g. a restore, or a setval typed by hand
+            conn.execute("SELECT setval(pg_get_serial_sequence('public.walk_items', 'id'), 1)")
+        mysql_rows(p, "UPDATE walk_items SET name = 'b2' WHERE id = 7")  # no id above 7
+        drive(consumer, lambda: pg_rows(p, "SELECT name FROM walk_items WHERE id = 7") == [("b2",)])
+        assert _sequence(p, "walk_items") == (7, True)
+        assert _pg_one(p, "INSERT INTO walk_items (name) VALUES ('pg') RETURNING id") == (8,)
     finally:
         consumer.close()
 

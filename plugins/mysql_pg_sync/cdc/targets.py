@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
@@ -27,6 +28,9 @@ from mysql_pg_sync.settings import DatabaseEndpoint
 
 MYSQL_ROWS_PER_STATEMENT = 1_000
 ORIGIN_POOL_SIZE = 32
+# How long the applier trusts that a sequence it moved is still past what it wrote; a sequence
+# moved back by hand is then moved forward again within this time, at one statement a minute.
+SEQUENCE_RECHECK_S = 60.0
 Row = tuple[Any, ...]
 
 log = logging.getLogger(__name__)
@@ -192,6 +196,7 @@ class PostgresTarget:
         self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
         self._sequences: dict[str, pg_sequences.OwnedSequences] = {}
         self._advanced: dict[str, dict[str, int]] = {}  # per table: the value each column passed
+        self._advanced_since = time.monotonic()
 
     def _take_origin(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> str:
         """Set up the first free origin of the pool (``<origin>``, ``<origin>_1``, ...).
@@ -350,6 +355,10 @@ class PostgresTarget:
         # and a sequence once moved past a value stays past it, so most batches (updates of
         # older rows) need no statement at all
         owned = self._sequences.get(table_sql) or self._find_sequences(table_sql)
+        if time.monotonic() - self._advanced_since > SEQUENCE_RECHECK_S:
+            # someone may have moved a sequence back since (setval by hand, a restore)
+            self._advanced.clear()
+            self._advanced_since = time.monotonic()
         done = self._advanced.setdefault(table_sql, {})
         wanted = {c: v for c, v in highest.items() if c in owned.columns and v > done.get(c, v - 1)}
         if not wanted:

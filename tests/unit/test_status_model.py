@@ -272,3 +272,21 @@ def test_tables_the_mappings_leave_out_are_listed_with_why() -> None:
         ("legacy.archive", "not synced: enabled: false in its mapping", "nodata"),
         ("legacy.audit_log", "not synced: no primary key (add one)", "nodata"),
     ]
+
+
+def test_a_reconcile_that_errored_is_not_in_sync() -> None:
+    """An `error` table (schemas differ, a database was unreachable) compared nothing: its
+    drift count of 0 must not read as in sync."""
+    snapshot = StateSnapshot(
+        table_state={"legacy.orders": {"state": "streaming"}},
+        reconcile={
+            "legacy.orders": {"status": "error", "drift_found": 0, "finished_at": WHEN},
+            "legacy.items": {"status": "repair_refused", "drift_found": 9, "finished_at": WHEN},
+        },
+    )
+    orders, items = build_status([_mapping("orders"), _mapping("items")], snapshot)
+    assert orders.reconcile == "error: not compared (2026-11-25 03:00 UTC)"
+    assert orders.health == "warn"
+    assert "reconcile: error: not compared" in orders.reason
+    assert items.reconcile == "drift 9, repaired 0 (2026-11-25 03:00 UTC)"
+    assert items.health == "warn"

@@ -119,7 +119,7 @@ class TableStatus:
             return "failed"
         if (
             self.quality == "warn"
-            or self.reconcile.startswith("drift")
+            or self.reconcile.startswith(("drift", "error"))
             or self._connectors_down
             or self.stale
             or self.open_dead_letters
@@ -152,7 +152,7 @@ class TableStatus:
             reasons.append(f"connectors {self.connectors}")
         if self.quality in ("failed", "warn"):
             reasons.append(f"data quality {self.quality} (see its DQ report)")
-        if self.reconcile.startswith("drift"):
+        if self.reconcile.startswith(("drift", "error")):
             reasons.append(f"reconcile: {self.reconcile} (see its report)")
         if self.stale:
             reasons.append(f"stream lag {self.stream_lag}")
@@ -293,6 +293,8 @@ def reconcile_text(row: Row | None) -> str:
     found = int(row.get("drift_found") or 0)
     repaired = int(row.get("drift_repaired") or 0)
     when = _fmt_time(row.get("finished_at") or row.get("started_at") or "")
+    if row.get("status") == "error":  # compared nothing: drift_found 0 says nothing
+        return f"error: not compared ({when})"
     if found == 0:
         return f"in sync ({when})"
     if repaired >= found:

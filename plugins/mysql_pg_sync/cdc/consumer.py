@@ -534,11 +534,12 @@ class StreamConsumer:
             return
         side, table = self.topics.get(topic, ("mysql", topic))  # unknown topic: named as is
         position = KafkaPosition(topic, partition, offset)
+        key, value = msg.key(), msg.value()  # each call copies the message's bytes
         try:
-            event = self._decode(msg.key(), msg.value(), position)
+            event = self._decode(key, value, position)
         except DecodeError as exc:
             letter = DeadLetter(_placeholder(side, table, position), exc, table, None)
-            pending.letters.append((letter, msg.key(), msg.value()))
+            pending.letters.append((letter, key, value))
             return
         if event is None:
             return
@@ -558,7 +559,7 @@ class StreamConsumer:
             pending.cut = pending.cut or batcher.echo(event)
             return
         batcher.add(event)
-        pending.raw[(topic, partition, offset)] = (msg.key(), msg.value())
+        pending.raw[(topic, partition, offset)] = (key, value)
 
     # -- a table whose target lacks a mapped column waits; the others go on ----------------------
 

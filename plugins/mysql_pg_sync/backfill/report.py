@@ -90,10 +90,12 @@ def _safe_name(run_id: str) -> str:
 
 def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"backfill_{_safe_name(summary['run_id'])}"
-    json_path = stem.with_suffix(".json")
+    # not Path.with_suffix: an Airflow run id's ".861649" would be taken for the suffix, and two
+    # runs in the same second would write one file
+    stem = f"backfill_{_safe_name(summary['run_id'])}"
+    json_path = folder / f"{stem}.json"
     json_path.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-    html_path = stem.with_suffix(".html")
+    html_path = folder / f"{stem}.html"
     html_path.write_text(render_html(summary), encoding="utf-8")
     return {"json": json_path, "html": html_path}
 

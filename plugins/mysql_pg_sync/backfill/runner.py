@@ -810,13 +810,13 @@ class Backfill:
             ).fetchone()
             wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
             summary = report.build_summary(run_id, per_table, wall)
-            state.finish_run(pg_conn, run_id, summary)
+            paths = report.write_report(self.reports_dir, summary)
+            summary["report"] = {k: str(v) for k, v in paths.items()}
+            state.finish_run(pg_conn, run_id, summary)  # with the report's paths
         if summary["total"]["rejected"]:
             log.warning("%s", summary["rejects"]["note"])
         for table, why in summary.get("unfinished", {}).items():
             log.warning("%s: not finalized (its stream stays paused): %s", table, why)
-        paths = report.write_report(self.reports_dir, summary)
-        summary["report"] = {k: str(v) for k, v in paths.items()}
         return summary
 
     def start_run(self, run_id: str, options: RunOptions) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.demo.load import load_demo
+from mysql_pg_sync.demo.outcomes import database_now, read_outcome
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -144,6 +145,14 @@ STEPS: list[Step] = [
 ]
 
 
+def _outcome(endpoints: Endpoints, step: str, since: Any, log: Path) -> str:
+    try:
+        figures = read_outcome(endpoints, step, since)
+    except Exception as exc:  # the step itself succeeded: its figures are a bonus
+        figures = f"ok (its figures could not be read: {exc})"
+    return f"{figures or 'ok'} (log: {log})"
+
+
 def run_demo(steps: Sequence[Step] = STEPS) -> int:
     endpoints = endpoints_from_env()
     logs = Path(os.environ.get("MPS_STATE_DIR", ".stack")) / "logs"
@@ -154,6 +163,7 @@ def run_demo(steps: Sequence[Step] = STEPS) -> int:
         print(f"==> {step.name}: {step.describe}", flush=True)
         log = logs / f"demo-{step.name}.log"
         try:
+            since = database_now(endpoints) if step.action is None else None
             if step.action is not None:
                 detail = step.action(endpoints)
                 log.write_text(detail + "\n")
@@ -170,7 +180,8 @@ def run_demo(steps: Sequence[Step] = STEPS) -> int:
                         file=sys.stderr,
                     )
                     return 1
-                detail = f"ok (log: {log})"
+                assert since is not None
+                detail = _outcome(endpoints, step.name, since, log)
         except SyncError as exc:
             print(f"demo step {step.name!r} failed: {exc}", file=sys.stderr)
             return 1

@@ -94,7 +94,8 @@ def test_poison_message_and_constraint_violation_go_to_dead_letters(items: Pipel
             items,
             "SELECT source_table, key->>'id', error_class FROM mps_sync.dead_letters ORDER BY 3",
         )
-        assert [(r[1], r[2]) for r in rows] == [("3", "CheckViolation"), (None, "DecodeError")]
+        # the undecodable message's key is kept as its JSON has it
+        assert [(r[1], r[2]) for r in rows] == [("3", "CheckViolation"), ("99", "DecodeError")]
         assert pg_rows(items, "SELECT sum(dead_letters) FROM mps_sync.stream_metrics")[0][0] == 2
     finally:
         consumer.close()
@@ -124,6 +125,30 @@ def test_a_mysql_check_constraint_violation_is_a_dead_letter_not_a_crash(
         )
         assert [(r[1], r[2]) for r in rows] == [("1", "OperationalError")]
         assert "qty_small" in rows[0][3]
+    finally:
+        consumer.close()
+
+
+def test_a_postgres_date_python_cannot_hold_is_a_dead_letter_not_a_crash(items: Pipeline) -> None:
+    """A BC or 'infinity' timestamp written in PostgreSQL overflowed the decoder: the consumer
+    crashed at the same offset on every restart and no table streamed."""
+    consumer = items.consumer()
+    try:
+        pg = items.pg()
+        pg.execute("INSERT INTO items VALUES (1, 'bc', 1, 1, '0001-01-01 00:00:00 BC', NULL)")
+        pg.execute("INSERT INTO items VALUES (2, 'inf', 2, 2, 'infinity', NULL)")
+        pg.execute("INSERT INTO items VALUES (3, 'fine', 3, 3, now(), NULL)")
+        pg.close()
+        drive(consumer, lambda: [r[0] for r in mysql_rows(items, ROWS)] == [3])
+        drive(consumer, lambda: len(pg_rows(items, "SELECT 1 FROM mps_sync.dead_letters")) == 2)
+        rows = pg_rows(
+            items,
+            "SELECT key->>'id', error_class, error FROM mps_sync.dead_letters ORDER BY 1",
+        )
+        assert [(r[0], r[1]) for r in rows] == [("1", "DecodeError"), ("2", "DecodeError")]
+        for _, _, error in rows:
+            assert "column 'updated_at'" in error
+            assert "outside years 1-9999" in error
     finally:
         consumer.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mysql_pg_sync.cdc.decode import DecodeError, decode_change
+from mysql_pg_sync.cdc.decode import DecodeError, decode_change, key_payload
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition
 
 SAMPLES = json.loads((Path(__file__).parent / "data" / "debezium_envelopes.json").read_text())
@@ -244,3 +244,46 @@ def test_the_epoch_of_a_not_null_mysql_date_column_is_the_zero_date() -> None:
     pg_after = _with_fields("postgres", fields, values).after
     assert pg_after is not None
     assert pg_after["born"] == dt.date(1970, 1, 1)  # PostgreSQL has no zero date
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "kind", "value"),
+    [
+        # '0001-01-01 00:00:00 BC' and 'infinity' as Debezium's PostgreSQL connector sends them
+        ("io.debezium.time.MicroTimestamp", "int64", -62167219200000000),
+        ("io.debezium.time.Date", "int32", -2147472692),
+        ("io.debezium.time.Date", "int32", 2147483647),
+    ],
+)
+def test_a_date_python_cannot_hold_is_a_decode_error_naming_the_column(
+    schema_name: str, kind: str, value: int
+) -> None:
+    """It crashed the consumer with OverflowError at the same offset on every restart."""
+    with pytest.raises(DecodeError) as raised:
+        _with_fields("postgres", [_field("dt6", schema_name, kind, True)], {"dt6": value})
+    message = str(raised.value)
+    assert message.startswith("topic ")
+    assert f"column 'dt6': value {value} cannot be read (OverflowError" in message
+    assert "outside years 1-9999" in message
+
+
+def test_any_exception_while_decoding_is_the_message_s_decode_error() -> None:
+    """Decoding reads only the message: whatever it raises must become a dead letter."""
+    bad = _field("d", "org.apache.kafka.connect.data.Decimal", "bytes", True)
+    bad["parameters"] = {"scale": "2"}
+    with pytest.raises(DecodeError, match=r"column 'd': value 'not base64!' cannot be read"):
+        _with_fields("mysql", [bad], {"d": "not base64!"})
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (b'{"schema":{"type":"struct"},"payload":{"id":3}}', {"id": 3}),
+        (b'{"id": 99}', {"id": 99}),
+        (b"\xff not json", None),
+        (b"[1]", None),
+        (None, None),
+    ],
+)
+def test_the_key_of_a_message_that_cannot_be_decoded(key: bytes | None, expected: Any) -> None:
+    assert key_payload(key) == expected

@@ -325,7 +325,7 @@ class Applier:
                             after[name] = zero
                     if self.incoming_side == "postgres":  # only PostgreSQL sends TOAST placeholders
                         unavailable = frozenset(k for k, v in after.items() if v is UNAVAILABLE)
-            except (ConversionError, KeyError, ValueError, TypeError) as exc:
+            except (ConversionError, KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 result.dead_letters.append(DeadLetter(event, exc, plan.mapping.name, event.key))
                 continue
             removed_rule, deleted_at = None, None

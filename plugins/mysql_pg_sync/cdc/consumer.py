@@ -49,7 +49,7 @@ from mysql_pg_sync.cdc.batch import DEFAULT_MAX_EVENTS, DEFAULT_MAX_MS, MicroBat
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
 from mysql_pg_sync.cdc.dead_letters import publish
-from mysql_pg_sync.cdc.decode import DecodeError, decode_change
+from mysql_pg_sync.cdc.decode import DecodeError, decode_change, key_payload
 from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
 from mysql_pg_sync.cdc.lag_histogram import LagHistogram
 from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
@@ -538,7 +538,7 @@ class StreamConsumer:
         try:
             event = self._decode(key, value, position)
         except DecodeError as exc:
-            letter = DeadLetter(_placeholder(side, table, position), exc, table, None)
+            letter = DeadLetter(_placeholder(side, table, position), exc, table, key_payload(key))
             pending.letters.append((letter, key, value))
             return
         if event is None:

@@ -36,6 +36,32 @@ class DecodeError(SyncError):
     """A Kafka message is not a Debezium change event we can read; names topic and offset."""
 
 
+class FieldDecodeError(ValueError):
+    """One column's value its decoder cannot read; :func:`decode_change` adds the message's
+    position and the stream dead-letters it."""
+
+    def __init__(self, column: str, value: Any, exc: Exception) -> None:
+        why = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OverflowError):  # dates and times past what Python can hold
+            why += (
+                "; it is outside years 1-9999 (a BC date, 'infinity'), which MySQL cannot hold "
+                "either: fix the row where it was written (`make ddl` adds a CHECK refusing "
+                "such values to tables synced to MySQL)"
+            )
+        super().__init__(f"column {column!r}: value {value!r} cannot be read ({why})")
+
+
+def decode_fields(row: dict[str, Any], decoders: Mapping[str, Decoder]) -> None:
+    """Decode ``row``'s values in place, naming the column a value fails in."""
+    for name, decode in decoders.items():
+        value = row.get(name)
+        if value is not None:
+            try:
+                row[name] = decode(value)
+            except (ArithmeticError, ValueError, TypeError, KeyError) as exc:
+                raise FieldDecodeError(name, value, exc) from exc
+
+
 def _b64(value: str) -> bytes:
     return binascii.a2b_base64(value)
 
@@ -161,10 +187,7 @@ class _RowDecoder:
     def __call__(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
         if row is None:
             return None
-        for name, decode in self.decoders.items():
-            value = row.get(name)
-            if value is not None:
-                row[name] = decode(value)
+        decode_fields(row, self.decoders)
         if self.check_toast:
             for name, value in row.items():
                 if value == TOAST_PLACEHOLDER:
@@ -288,10 +311,33 @@ def decode_change(
     wire = _wire(value, "value", position)
     try:
         return _event(wire, key, position)
-    except DecodeError:
-        raise
-    except (KeyError, TypeError, ValueError, StopIteration, AttributeError) as exc:
-        raise DecodeError(f"{where(position)}: malformed Debezium envelope: {exc!r}") from exc
+    except Exception as exc:
+        raise envelope_error(exc, position) from exc
+
+
+def envelope_error(exc: Exception, position: KafkaPosition | None) -> DecodeError:
+    """The dead-letter error for an exception raised while decoding one message: decoding
+    reads nothing but the message, so whatever it raises is the message's fault, never a
+    reason to stop the stream (an uncaught one stopped every table, at every restart)."""
+    if isinstance(exc, DecodeError):
+        return exc
+    if isinstance(exc, FieldDecodeError):
+        return DecodeError(f"{where(position)}: {exc}")
+    return DecodeError(f"{where(position)}: malformed Debezium envelope: {exc!r}")
+
+
+def key_payload(key: bytes | None) -> dict[str, Any] | None:
+    """The key values of a message that cannot be decoded, as its JSON holds them (for the
+    dead letter); None when the key is not a JSON object."""
+    if key is None:
+        return None
+    try:
+        data = _ANY.decode(key)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("payload"), dict):
+        data = data["payload"]
+    return data if isinstance(data, dict) and "schema" not in data else None
 
 
 def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> ChangeEvent:

@@ -26,6 +26,8 @@ from mysql_pg_sync.cdc.decode import (
     TOAST_PLACEHOLDER,
     DecodeError,
     build_event,
+    decode_fields,
+    envelope_error,
     payload_side,
     where,
 )
@@ -33,6 +35,9 @@ from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Si
 from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
 
 Fetch = Callable[[int], str]
+# Not every exception, as the JSON path does: a registry that does not answer is no fault of the
+# message being decoded.
+_MESSAGE_FAULTS = (DecodeError, KeyError, TypeError, ValueError, StopIteration, ArithmeticError)
 _TOAST_BYTES = TOAST_PLACEHOLDER.encode()
 
 
@@ -118,10 +123,7 @@ class _AvroRows:
     def __call__(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
         if row is None:
             return None
-        for name, decode in self.decoders.items():
-            value = row.get(name)
-            if value is not None:
-                row[name] = decode(value)
+        decode_fields(row, self.decoders)
         return row
 
 
@@ -171,10 +173,8 @@ class AvroDecoder:
                 record = _named(raw).get(_unwrap(image["type"]), _unwrap(image["type"]))
                 rows = self._rows[(schema_id, side)] = _AvroRows(record, side)
             return build_event(payload, side, rows, self._key_of(key, position), position)
-        except DecodeError:
-            raise
-        except (KeyError, TypeError, ValueError, StopIteration) as exc:
-            raise DecodeError(f"{where(position)}: malformed Debezium envelope: {exc!r}") from exc
+        except _MESSAGE_FAULTS as exc:
+            raise envelope_error(exc, position) from exc
 
     def _key_of(
         self, key: bytes | None, position: KafkaPosition | None

@@ -63,6 +63,23 @@ def test_rows_equal_across_driver_types() -> None:
     assert not rows_equal(kinds, target, {**image, "j": None}, kinds)
 
 
+def test_values_that_do_not_round_trip_as_text_still_compare_equal() -> None:
+    """A PostgreSQL change to another column was thrown away as a false update_update
+    conflict: MySQL hands FLOAT out to 6 digits, and jsonb prints 1.0e400 in full."""
+    kinds = {"f": "float32", "j": "json"}
+    mysql_row = {"f": -3.40282e38, "j": '{"b":1,"n":12345678901234567890123,"f":1.0e400,"x":1.0}'}
+    pg_image = {
+        "f": -3.4028235e38,
+        "j": '{"b": 1, "f": 1' + "0" * 400 + ', "n": 12345678901234567890123, "x": 1}',
+    }
+    assert rows_equal(kinds, mysql_row, pg_image, kinds)
+    assert rows_equal(kinds, {"j": {"a": 1.5, "b": [2]}}, {"j": '{"b":[2.0],"a":1.50}'}, ["j"])
+    # real differences still differ
+    assert not rows_equal(kinds, mysql_row, {**pg_image, "f": -3.4028e38}, ["f"])
+    assert not rows_equal(kinds, {"j": '{"a": 1}'}, {"j": '{"a": 1.000001}'}, ["j"])
+    assert not rows_equal(kinds, {"j": '{"a": true}'}, {"j": '{"a": "true"}'}, ["j"])
+
+
 def test_a_null_zero_date_from_mysql_becomes_the_sentinel_or_stays_null() -> None:
     """ZeroDateAsNull sends a NOT NULL date column's zero date as null: under zero_dates:
     sentinel the PostgreSQL row gets the sentinel, as the backfill writes it; under null, NULL."""

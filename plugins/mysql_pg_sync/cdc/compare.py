@@ -24,10 +24,26 @@ def _text(v: Any) -> str:
 
 
 def _json(v: Any) -> Any:
+    """JSON by meaning: numbers exact and by value, so MySQL's 1.0e400 and PostgreSQL jsonb's
+    1000...0 (or 1.0 and 1) are one value; as floats they parsed to inf and 10**400."""
     try:
-        return json.loads(v) if isinstance(v, str | bytes) else v
+        if isinstance(v, str | bytes):
+            return json.loads(v, parse_float=Decimal, parse_int=Decimal)
     except ValueError:
         return v
+    return _exact_numbers(v)
+
+
+def _exact_numbers(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _exact_numbers(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_exact_numbers(x) for x in v]
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    if isinstance(v, int) and not isinstance(v, bool):
+        return Decimal(v)
+    return v
 
 
 def _date(v: Any) -> Any:
@@ -61,7 +77,9 @@ def _time(v: Any) -> Any:
 
 
 def _float32(v: Any) -> Any:
-    return struct.unpack("f", struct.pack("f", float(v)))[0]
+    # MySQL hands a FLOAT out printed to 6 significant digits (-3.40282e38 for the float32
+    # -3.4028235e38), so more digits than that would never compare equal across the two sides
+    return float(f"{struct.unpack('f', struct.pack('f', float(v)))[0]:.6g}")
 
 
 def _decimal(v: Any) -> Any:
@@ -118,7 +136,7 @@ def canonical(kind: str, value: Any) -> Any:
         return None
     try:
         return CANON.get(kind, lambda v: v)(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         return value
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import struct
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,6 +158,12 @@ def _uint64_to_pg(v: Any, c: Ctx) -> Any:
             "set bigint.unsigned.handling.mode=precise on the MySQL connector",
         )
     return number
+
+
+def _float32_to_mysql(v: Any, c: Ctx) -> Any:
+    # PostgreSQL's real arrives printed shortest for float32 (-3.4028235e38); read as a double
+    # that lies past FLT_MAX and MySQL refuses it as out of range: send the float32's own value
+    return struct.unpack("f", struct.pack("f", v))[0] if type(v) is float else v
 
 
 def _same(v: Any, c: Ctx) -> Any:
@@ -392,7 +399,7 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "int": (_int_to_pg, _int_to_pg),
     "uint64": (_uint64_to_pg, _uint64_to_mysql),
     "decimal": (_same, _decimal_to_mysql),
-    "float32": (_same, _same),
+    "float32": (_same, _float32_to_mysql),
     "float64": (_same, _same),
     "text": (_text_to_pg, _text_to_mysql),
     "enum": (_enum_to_pg, _text_to_mysql),

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -29,14 +30,18 @@ from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
-from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
+from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping, ValuePolicy
 from mysql_pg_sync.quality.ranges import mysql_range, pg_range
 from mysql_pg_sync.types.convert import to_pg, zero_date_as_null
 from mysql_pg_sync.types.typemap import (
     BMP_CHARSETS,
+    DATE_RANGE,
+    DATETIME_END,
     LATIN1_EXTRA,
     MAX_BYTES,
     SINGLE_BYTE_CHARSETS,
+    TIME_RANGE,
+    TIMESTAMP_RANGE,
     UTF8_CHARSETS,
     YEAR_RANGE,
     parse_column_type,
@@ -121,12 +126,16 @@ def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> tuple[str, 
 def _mysql_domain_checks(mapping: TableMapping, column: ColumnMapping) -> list[tuple[str, str]]:
     """CHECKs for values MySQL would refuse, so the PostgreSQL app cannot write a row that
     could never replicate back (unsigned and narrow integers widened, set members, years, FLOAT
-    digits, text and blob sizes, characters outside the MySQL column's character set). The
-    character-set CHECK only on a table that replicates to MySQL: it is a regular expression
-    over every value, which a one-way table would pay in every COPY for nothing."""
+    digits, text and blob sizes, characters outside the MySQL column's character set, and
+    :func:`_written_back_predicates`). The character-set CHECK and the written-back ones only
+    on a table that replicates to MySQL: a one-way table gets only MySQL's rows, and would pay
+    the character-set regular expression in every COPY for nothing."""
     col = pg.quote_ident(column.pg_name)
+    found = _mysql_domain_predicates(column, col)
+    if mapping.replicates_to_mysql():
+        found += _written_back_predicates(column, col, mapping.values)
     checks = []
-    for suffix, predicate in _mysql_domain_predicates(column, col):
+    for suffix, predicate in found:
         if suffix == "charset" and not mapping.replicates_to_mysql():
             continue
         name = pg_name_limit(mapping.target.table, column.pg_name, suffix)
@@ -164,6 +173,61 @@ def _mysql_domain_predicates(column: ColumnMapping, col: str) -> list[tuple[str,
     if charset:
         found.append(("charset", charset))
     return found
+
+
+_FLOAT_PG_TYPES = ("real", "float4", "double precision", "float8", "float", "numeric", "decimal")
+_TIMESTAMP_PG_TYPES = ("timestamp", "timestamp without time zone")
+_TIMESTAMPTZ_PG_TYPES = ("timestamptz", "timestamp with time zone")
+
+
+def _pg_type_name(pg_type: str) -> str:
+    """``timestamp(6) with time zone`` -> ``timestamp with time zone``."""
+    return " ".join(re.sub(r"\(.*?\)", " ", pg_type).lower().split())
+
+
+def _written_back_predicates(
+    column: ColumnMapping, col: str, policy: ValuePolicy
+) -> list[tuple[str, str]]:
+    """(suffix, predicate) for what only the PostgreSQL app can write, since no MySQL row holds
+    it: NaN and +-Infinity (``_finite``), a date outside years 1-9999, a TIMESTAMP outside
+    1970-2038, an interval beyond TIME's +-838:59:59 or counting months (``_range``). Under
+    ``zero_dates: sentinel`` a date column also takes the sentinel, MySQL's zero date."""
+    kind = column.kind
+    pg_type = _pg_type_name(column.pg_type)
+    if kind in ("float32", "float64", "decimal") and pg_type in _FLOAT_PG_TYPES:
+        return [("finite", f"{col} NOT IN ('NaN', 'Infinity', '-Infinity')")]
+    if kind == "interval" and pg_type == "interval":
+        low, high = (pg.quote_literal(bound) for bound in TIME_RANGE)
+        # a month has no fixed length in hours; a day is 24 of them
+        months = f"date_part('year', {col}) = 0 AND date_part('month', {col}) = 0"
+        return [("range", f"{col} >= {low} AND {col} <= {high} AND {months}")]
+    bounds = _date_bounds(column, pg_type)
+    if bounds is None:
+        return []
+    low, high = bounds
+    predicate = f"{col} >= {low} AND {col} {high}"
+    if policy.zero_dates == "sentinel":
+        predicate = f"{col} = {pg.quote_literal(policy.zero_date_sentinel)} OR ({predicate})"
+    return [("range", predicate)]
+
+
+def _date_bounds(column: ColumnMapping, pg_type: str) -> tuple[str, str] | None:
+    """(lower bound, comparison with the upper bound) of a date kind's MySQL range, as SQL."""
+    zone = "+00" if pg_type in _TIMESTAMPTZ_PG_TYPES else ""  # the sync writes MySQL at UTC
+    timestamp_like = pg_type in (*_TIMESTAMP_PG_TYPES, *_TIMESTAMPTZ_PG_TYPES)
+    if column.kind == "date" and pg_type == "date":
+        first, last = DATE_RANGE
+        return pg.quote_literal(first), f"<= {pg.quote_literal(last)}"
+    if column.kind == "datetime" and timestamp_like:
+        first = f"{DATE_RANGE[0]} 00:00:00{zone}"
+        return pg.quote_literal(first), f"< {pg.quote_literal(DATETIME_END + ' 00:00:00' + zone)}"
+    if column.kind == "timestamp" and timestamp_like:
+        digits = (parse_column_type(column.column_type).args or (0,))[0]
+        epoch, end = TIMESTAMP_RANGE
+        unit = timedelta(microseconds=10 ** (6 - min(digits, 6)))  # the column's smallest step
+        after_epoch = (datetime.fromisoformat(epoch) + unit).isoformat(sep=" ")
+        return pg.quote_literal(after_epoch + zone), f"< {pg.quote_literal(end + zone)}"
+    return None
 
 
 def _mysql_size_predicate(
@@ -311,6 +375,26 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
                 f"ALTER SEQUENCE {seq} OWNED BY {table}.{pg.quote_ident(column.pg_name)}"
             )
     return statements + validations
+
+
+def retype_sql(
+    mapping: TableMapping, column: ColumnMapping, have: str, wanted: str, has_default: bool
+) -> str:
+    """The ALTER TABLE actions retyping an existing column from ``have`` to ``wanted`` (as
+    format_type prints them), for the operator to run once the rows fit: ``USING`` where
+    PostgreSQL has no assignment cast (:func:`~mysql_pg_sync.dialects.postgres.retype_using_sql`),
+    and then the default, which no such cast converts either, dropped first and the mapping's
+    set after."""
+    col = pg.quote_ident(column.pg_name)
+    using = pg.retype_using_sql(col, have, wanted)
+    retype = f"ALTER COLUMN {col} TYPE {wanted}{using}"
+    if not using or not has_default:
+        return retype
+    actions = [f"ALTER COLUMN {col} DROP DEFAULT", retype]
+    default = plan_default(mapping, column).sql
+    if default is not None:
+        actions.append(f"ALTER COLUMN {col} SET DEFAULT {default}")
+    return ", ".join(actions)
 
 
 _QUOTED = r'"(?:[^"]|"")*"'
@@ -558,7 +642,7 @@ def _whole_number(column: ColumnMapping, text: str) -> int:
     if column.kind == "bool" and number not in (0, 1) and _base(column.pg_type) == "boolean":
         raise ValueError(
             f"boolean holds only 0 and 1, not {text}; map the column to smallint "
-            "(pg_type: smallint, converter: int)"
+            "(pg_type: smallint)"
         )
     return int(number)
 

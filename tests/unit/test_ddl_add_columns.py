@@ -50,7 +50,7 @@ def _orders() -> TableMapping:
 
 
 def test_only_the_missing_synced_columns_are_added_in_one_statement() -> None:
-    statement, validate = add_columns_sql(_orders(), {"id", "note"})
+    statement, *validate = add_columns_sql(_orders(), {"id", "note"})
     lines = statement.splitlines()
     assert lines[0].startswith("-- seen: MySQL ON UPDATE current_timestamp() not carried")
     assert lines[1:] == [
@@ -60,12 +60,18 @@ def test_only_the_missing_synced_columns_are_added_in_one_statement() -> None:
         # NULLable: a NOT NULL timestamp may hold MySQL's zero date, NULL here (zero_dates: null)
         "  ADD COLUMN \"seen\" timestamptz(0) DEFAULT date_trunc('second', CURRENT_TIMESTAMP),",
         '  ADD CONSTRAINT "orders_points_range" CHECK ("points" >= 0 AND "points" <= 4294967295)'
-        " NOT VALID",
+        " NOT VALID,",
+        # a MySQL TIMESTAMP holds 1970-2038 only (a table that replicates to MySQL)
+        '  ADD CONSTRAINT "orders_seen_range" CHECK ("seen" >= \'1970-01-01 00:00:01+00\' AND '
+        "\"seen\" < '2038-01-19 03:14:08+00') NOT VALID",
     ]
     assert "secret" not in statement
     # the rows are checked after the ALTER commits, without its ACCESS EXCLUSIVE lock
-    assert validate == 'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"'
-    assert is_validation(validate)
+    assert validate == [
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"',
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_seen_range"',
+    ]
+    assert all(is_validation(v) for v in validate)
     assert not is_validation(statement)
 
 
@@ -178,6 +184,7 @@ def test_validations_come_last_and_leftover_not_valid_checks_are_validated_again
     assert validations == [
         'ALTER TABLE "public"."carts" VALIDATE CONSTRAINT "carts_points_range"',
         'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_points_range"',
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_seen_range"',
     ]  # planned once each; the app's own NOT VALID check is not ours to validate
 
 

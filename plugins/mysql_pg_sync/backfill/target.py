@@ -185,9 +185,9 @@ def incompatibilities(
             table = pg.qualified(mapping.target.schema, mapping.target.table)
             problems.append(
                 f"column {col.pg_name!r} is {have[0]} but the mapping says {wanted[col.pg_name]} "
-                f"(after checking the rows fit: ALTER TABLE {table} ALTER COLUMN "
-                f"{pg.quote_ident(col.pg_name)} TYPE {wanted[col.pg_name]}; or set the "
-                "column's pg_type in the mapping)"
+                f"(after checking the rows fit: ALTER TABLE {table} "
+                f"{ddl.retype_sql(mapping, col, have[0], wanted[col.pg_name], have[2])}; or set "
+                "the column's pg_type in the mapping)"
             )
     mapped = {c.pg_name for c in mapping.synced_columns()}
     for name, (pg_type, not_null, has_default) in existing.items():

@@ -36,7 +36,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="with --dry-run: print every table's CREATE TABLE (each default expression) as if "
         "none existed, without connecting to PostgreSQL",
     )
-    parser.add_argument("--tables", nargs="+", help="db.table, schema.table or table names")
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        help="db.table, schema.table or table names, or globs ('legacy.order*'), as backfill "
+        "and reconcile take them",
+    )
     parser.add_argument("--with-indexes", action="store_true", help="also secondary indexes")
     parser.add_argument(
         "--with-foreign-keys", action="store_true", help="also foreign keys (after the backfill)"
@@ -45,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     mappings = load_mappings(args.mappings or mappings_dir())
-    tables = mappings.select(args.tables) if args.tables else None
+    tables = mappings.match(args.tables) if args.tables else None
     chosen = chosen_tables(mappings, tables)
     options = DdlOptions(with_indexes=args.with_indexes, with_foreign_keys=args.with_foreign_keys)
     if args.as_new:

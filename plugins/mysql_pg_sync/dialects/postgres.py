@@ -507,3 +507,36 @@ def applied_offsets_sql() -> str:
         f"SELECT topic, kafka_partition, next_offset, source_position FROM {APPLIED_OFFSETS_TABLE} "
         "WHERE group_id = %s"
     )
+
+_STRING_TYPES = ("text", "character varying", "varchar", "character", "char", "bpchar")
+_NUMBER_TYPES = ("smallint", "integer", "bigint", "int2", "int4", "int8", "int", "numeric")
+
+
+def _type_base(pg_type: str) -> str:
+    """``character varying(40)`` -> ``character varying``; ``text[]`` stays ``text[]``."""
+    name = "".join(part.split(")")[-1] for part in pg_type.lower().split("("))
+    return " ".join(name.split())
+
+
+def retype_using_sql(column_sql: str, have: str, wanted: str) -> str:
+    """The `` USING ...`` an ``ALTER COLUMN ... TYPE`` from ``have`` to ``wanted`` (types as
+    format_type prints them) needs, '' when PostgreSQL's assignment cast does it: boolean <->
+    integers (true is 1, as in MySQL), a string to a type that is not one, uuid <-> bytea (its
+    16 bytes) and a MySQL SET's text[] <-> its 'a,b' text, keeping each value as the sync
+    reads it on the other side."""
+    c, old, new = column_sql, _type_base(have), _type_base(wanted)
+    if old == "boolean" and new in _NUMBER_TYPES:
+        return f" USING {c}::integer"  # no boolean -> smallint cast; integer -> smallint assigns
+    if old in _NUMBER_TYPES and new == "boolean":
+        return f" USING {c} <> 0"
+    if old == "uuid" and new == "bytea":
+        return f" USING decode(replace({c}::text, '-', ''), 'hex')"
+    if old == "bytea" and new == "uuid":
+        return f" USING encode({c}, 'hex')::uuid"
+    if old.endswith("[]") and new in _STRING_TYPES:
+        return f" USING array_to_string({c}, ',')"  # an I/O cast would store '{a,b}'
+    if old in _STRING_TYPES and new.endswith("[]"):
+        return f" USING string_to_array({c}, ',')"
+    if old in _STRING_TYPES and new not in _STRING_TYPES:
+        return f" USING {c}::{wanted}"
+    return ""

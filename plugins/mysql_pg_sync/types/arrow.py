@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
-from mysql_pg_sync.types.convert import Stats
+from mysql_pg_sync.types.convert import JSON_NUL_FIX, JSON_NUL_WHY, Stats, keeps_json_nul
 from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
 
 Wire = Literal["binary", "text"]
@@ -154,8 +154,8 @@ def _set(a: pa.Array, c: _Col) -> pa.Array:
 def _json(a: pa.Array, c: _Col) -> pa.Array:
     a = a.cast(pa.large_string())
     bad = pc.match_substring(a, "\\u0000")
-    if pc.any(bad.fill_null(False)).as_py():
-        raise c.fail(bad, "JSON holds \\u0000, which PostgreSQL rejects", "clean the row in MySQL")
+    if not keeps_json_nul(c.column.pg_type) and pc.any(bad.fill_null(False)).as_py():
+        raise c.fail(bad, JSON_NUL_WHY, JSON_NUL_FIX)
     if c.wire == "binary" and c.column.pg_type.strip().lower() == "jsonb":
         # jsonb's binary COPY format is a version byte (1) followed by the JSON text
         version = pa.scalar(b"\x01", pa.large_binary())

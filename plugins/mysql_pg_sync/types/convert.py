@@ -220,9 +220,21 @@ def _set_to_pg(v: Any, c: Ctx) -> Any:
 
 def _json_to_pg(v: Any, c: Ctx) -> Any:
     text = _text(v) if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False)
-    if "\\u0000" in text:
-        raise c.fail(v, "JSON holds \\u0000, which PostgreSQL rejects", "clean the row in MySQL")
+    if "\\u0000" in text and not keeps_json_nul(c.column.pg_type):
+        raise c.fail(v, JSON_NUL_WHY, JSON_NUL_FIX)
     return text
+
+
+# jsonb parses the text and has no NUL character; json keeps the text as it is, \u0000 too
+JSON_NUL_WHY = "JSON holds \\u0000, which PostgreSQL's jsonb cannot store"
+JSON_NUL_FIX = (
+    "set pg_type: json for the column (it keeps the text as it is), or clean the row in MySQL"
+)
+
+
+def keeps_json_nul(pg_type: str) -> bool:
+    """True when the PostgreSQL type stores JSON text holding ``\\u0000`` (json, not jsonb)."""
+    return pg_type.strip().lower() == "json"
 
 
 def _bytes_to_pg(v: Any, c: Ctx) -> Any:

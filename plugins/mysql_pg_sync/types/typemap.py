@@ -148,6 +148,15 @@ MAX_BYTES = {  # the text and blob types' byte limits; longtext/longblob exceed 
     "mediumblob": 16_777_215,
 }
 YEAR_RANGE = (1901, 2155)  # and 0, the zero year
+# MariaDB 10.11 takes DATE and DATETIME from year 0; the sync carries years 1-9999 (PostgreSQL's
+# year 0 is 1 BC, Python's dates start at year 1), so a BC date or 'infinity' is refused.
+DATE_RANGE = ("0001-01-01", "9999-12-31")
+DATETIME_END = "10000-01-01"  # exclusive: 9999-12-31 23:59:59.999999 is the last DATETIME(6)
+# TIMESTAMP, at UTC, both exclusive: 0 (the epoch) is MySQL's zero date, and the first value
+# is one unit of the column's precision later (1970-01-01 00:00:00.000001 for TIMESTAMP(6)).
+TIMESTAMP_RANGE = ("1970-01-01 00:00:00", "2038-01-19 03:14:08")
+# TIME; MariaDB cuts digits beyond the column's precision (838:59:59.9 is 838:59:59 in TIME(0))
+TIME_RANGE = ("-838:59:59.999999", "838:59:59.999999")
 # Characters MySQL's latin1 (Windows-1252, with 0x81 0x8D 0x8F 0x90 0x9D kept as C1 controls)
 # holds besides U+0001-U+007F and U+00A0-U+00FF.
 LATIN1_EXTRA = (
@@ -163,6 +172,11 @@ BMP_CHARSETS = ("utf8mb3", "utf8", "ucs2")  # no characters above U+FFFF (no emo
 _KIND_BY_PG_TYPE: dict[tuple[str, str], str] = {
     ("time", "interval"): "interval",
     ("bytes", "uuid"): "uuid",
+    # a tinyint(1) holding more than 0/1 mapped to an integer type by hand: its values as they are
+    **{
+        ("bool", pg_int): "int"
+        for pg_int in ("smallint", "integer", "int", "bigint", "int2", "int4", "int8")
+    },
 }
 
 _TYPE_RE = re.compile(

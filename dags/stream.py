@@ -21,7 +21,7 @@ For sub-second latency at scale run the same consumer as a service instead:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -33,6 +33,10 @@ from mysql_pg_sync.airflow.notifier import notify_failure
     dag_id="stream",
     doc_md=__doc__,
     schedule="@continuous",
+    # Without a start_date, Airflow 3.3 starts the first run's interval and ends it at the same
+    # instant, then gives the second run that instant as its logical date: "run already
+    # exists", and the continuous schedule stopped after one run.
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["mysql_pg_sync", "stream"],

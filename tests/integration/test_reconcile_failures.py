@@ -121,14 +121,7 @@ def test_an_unreachable_postgresql_raises_one_clear_error(
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("stop", [RuntimeError("boom"), KeyboardInterrupt()])
-def test_a_run_stopped_half_way_ends_failed_with_the_reason(
-    setup: tuple[Endpoints, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    stop: BaseException,
-) -> None:
-    ends, folder = setup
+def _failing_at_orders(monkeypatch: pytest.MonkeyPatch, stop: BaseException) -> None:
     real = service.reconcile_one
 
     def stopping(endpoints: Endpoints, run_id: int, mapping: Any, *rest: Any) -> Any:
@@ -137,6 +130,33 @@ def test_a_run_stopped_half_way_ends_failed_with_the_reason(
         return real(endpoints, run_id, mapping, *rest)
 
     monkeypatch.setattr(service, "reconcile_one", stopping)
+
+
+def test_a_table_s_unexpected_error_is_its_own_and_the_run_goes_on(
+    setup: tuple[Endpoints, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ends, folder = setup
+    _failing_at_orders(monkeypatch, TypeError("'<' not supported"))
+    run, json_path, _ = reconcile_all(ends, _params(folder), folder=tmp_path / "reports")
+    assert run["status"] == "failed"
+    runs, stored = _stored(ends.postgres)
+    assert runs == ["failed"]
+    assert stored["order_items"] == ("in_sync", None)
+    assert stored["products"] == ("in_sync", None)  # compared after the failed table
+    status, error = stored["orders"]
+    assert status == "error"
+    assert error is not None
+    assert error.startswith("unexpected error TypeError: '<' not supported; the run went on")
+    assert "traceback from the log" in error
+    assert json_path.exists()
+
+
+def test_a_run_stopped_half_way_ends_failed_with_the_reason(
+    setup: tuple[Endpoints, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ends, folder = setup
+    stop = KeyboardInterrupt()
+    _failing_at_orders(monkeypatch, stop)
     with pytest.raises(type(stop)):
         reconcile_all(ends, _params(folder), folder=tmp_path / "reports")
     runs, stored = _stored(ends.postgres)

@@ -191,9 +191,7 @@ def canonical_text_sql(
             return f"(CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END)"
         return f"(CASE WHEN {c} <> 0 THEN '1' WHEN {c} = 0 THEN '0' END)"
     if kind == "bit":
-        if pg.startswith("bit"):
-            return f"(lpad(({c})::text, 64, '0')::bit(64)::bigint)::text"
-        return f"({c})::text"
+        return _bits_text_sql(c) if pg.startswith("bit") else f"({c})::text"
     if kind == "decimal":
         if stored.data_type == "numeric" and stored.scale == scale:
             return f"({c})::text"
@@ -220,6 +218,8 @@ def canonical_text_sql(
         value = f"({c} AT TIME ZONE 'UTC')" if "tz" in pg or "with time zone" in pg else c
         return f"({value})::text"
     if kind == "time":
+        if pg.startswith("interval") or stored.data_type == "interval":
+            return _interval_text_sql(c)
         return f"to_char({c}, 'HH24:MI:SS.US')"
     if kind == "char":
         return f"rtrim(({c})::text, ' ')"
@@ -241,6 +241,30 @@ def canonical_text_sql(
     if kind == "uuid":
         return f"upper(replace(({c})::text, '-', ''))"
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def _bits_text_sql(c: str) -> str:
+    """A bit string as the unsigned number MySQL prints. bigint is signed, so 64 bits with the
+    first one set take numeric; only they pay for it."""
+    signed = f"lpad(({c})::text, 64, '0')::bit(64)::bigint"
+    return (
+        f"(CASE WHEN length({c}) < 64 OR get_bit({c}, 0) = 0 THEN ({signed})::text "
+        f"ELSE (({signed})::numeric + 18446744073709551616)::text END)"
+    )
+
+
+def _interval_text_sql(c: str) -> str:
+    """An interval as MySQL's TIME_FORMAT(c, '%H:%i:%s.%f') prints a TIME: the sign once, then
+    all of it in hours. to_char signs every field of a negative interval ('-838:-59:-59') and
+    leaves days and months out (a month is no MySQL TIME, but '1 mon' must not read as
+    '00:00:00'), so it formats the absolute value with its days and months moved into the time
+    part, as date_part('epoch') counts them (a day 24 h, a month 30 days)."""
+    days = f"date_trunc('day', {c})"
+    in_hours = f"({c} - {days} + date_part('epoch', {days}) * '1 second'::interval)"
+    return (
+        f"(CASE WHEN {c} < '0'::interval THEN '-' || to_char(-{in_hours}, 'HH24:MI:SS.US') "
+        f"ELSE to_char({in_hours}, 'HH24:MI:SS.US') END)"
+    )
 
 
 def float_value_sql(column_sql: str) -> str:
@@ -507,6 +531,7 @@ def applied_offsets_sql() -> str:
         f"SELECT topic, kafka_partition, next_offset, source_position FROM {APPLIED_OFFSETS_TABLE} "
         "WHERE group_id = %s"
     )
+
 
 _STRING_TYPES = ("text", "character varying", "varchar", "character", "char", "bpchar")
 _NUMBER_TYPES = ("smallint", "integer", "bigint", "int2", "int4", "int8", "int", "numeric")

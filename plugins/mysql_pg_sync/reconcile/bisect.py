@@ -16,8 +16,15 @@ from mysql_pg_sync.reconcile.segments import Part, Segment, Split
 DEFAULT_FACTOR = 16
 DEFAULT_THRESHOLD = 1_000  # rows: below this, compare (key, row hash) pairs instead of splitting
 
-KeyText = tuple[str, ...]
-"""A key as canonical texts: equal on both sides for the same key."""
+KeyText = tuple[str | None, ...]
+"""A key as canonical texts: equal on both sides for the same key. A part is None where a side
+reads a key value as NULL (a MySQL zero date); reconcile refuses such a table
+(``model.refuse_null_keys``), but sorting must not fail on it first."""
+
+
+def key_order(key: KeyText) -> tuple[tuple[bool, str], ...]:
+    """A sort key for key texts: text order, a NULL part last."""
+    return tuple((part is None, part or "") for part in key)
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def compare_leaf(
 ) -> list[Suspect]:
     """Keys present on one side only, or with different row hashes, in key order."""
     suspects = []
-    for key in sorted(mysql_rows.keys() | pg_rows.keys()):
+    for key in sorted(mysql_rows.keys() | pg_rows.keys(), key=key_order):
         left, right = mysql_rows.get(key), pg_rows.get(key)
         if left is None or right is None or left.row_hash != right.row_hash:
             suspects.append(Suspect(key, left, right))
@@ -151,5 +158,5 @@ def bisect(
             result.suspects.extend(compare_leaf(*pairs))
         result.stats.leaves_fetched += len(leaves)
         level = next_level
-    result.suspects.sort(key=lambda s: s.key)
+    result.suspects.sort(key=lambda s: key_order(s.key))
     return result

@@ -15,6 +15,7 @@ from mysql_pg_sync.reconcile.bisect import (
     RowRef,
     Suspect,
     bisect,
+    key_order,
 )
 from mysql_pg_sync.reconcile.canonical import json_equal
 from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify
@@ -89,7 +90,7 @@ def _json_suspects(source: PairSource, segment: Segment) -> list[Suspect]:
     """Keys whose JSON columns differ by value (or exist on one side only) in a segment."""
     left, right = source.both(lambda s: s.json_texts(segment))
     suspects = []
-    for key in sorted(left.keys() | right.keys()):
+    for key in sorted(left.keys() | right.keys(), key=key_order):
         a, b = left.get(key), right.get(key)
         if a is None or b is None:
             continue  # the row hash already reports rows that exist on one side only
@@ -175,6 +176,6 @@ def compare(
         ref.raw_key for s in suspects.values() for ref in (s.mysql, s.postgres) if ref is not None
     )
     left, right = source.canonical_rows(raw_keys)
-    result.diffs = classify(table.columns, sorted(suspects), left, right)
+    result.diffs = classify(table.columns, sorted(suspects, key=key_order), left, right)
     result.hash_only = len(suspects) - len(result.diffs)
     return result

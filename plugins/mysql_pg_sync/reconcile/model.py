@@ -6,8 +6,9 @@ directly (tests, benchmarks). The canonical kind decides the text form both dial
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.reconcile.errors import ReconcileError
@@ -232,3 +233,44 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
         conflict=ConflictRule(mapping.conflict.rule, rule_column, mapping.values),
         copied=tuple(copied),
     )
+
+
+ZERO_DATES: dict[str, str] = {
+    "date": "0000-00-00",
+    "datetime": "0000-00-00 00:00:00",
+    "timestamp": "0000-00-00 00:00:00",
+}
+SHOWN_NULL_KEYS = 3
+
+
+def refuse_null_keys(
+    table: ReconcileTable, side: str, keys: Iterable[tuple[tuple[Any, ...], tuple[Any, ...]]]
+) -> None:
+    """Raise :class:`ReconcileError` when a side reads a key value as NULL: (raw key, key text)
+    pairs. Only a MySQL zero date (or a date with a zero month or day) does that: the driver
+    reads it as None (and the zero date's canonical text is NULL), so a lookup by that key finds
+    nothing and the row would silently drop out of the comparison."""
+    bad = [(raw, text) for raw, text in keys if None in raw or None in text]
+    if not bad:
+        return
+    shown = "; ".join(_null_key_text(table, raw, text) for raw, text in bad[:SHOWN_NULL_KEYS])
+    more = f" and {len(bad) - SHOWN_NULL_KEYS} more" if len(bad) > SHOWN_NULL_KEYS else ""
+    where = "MySQL" if side == "mysql" else "PostgreSQL"
+    raise ReconcileError(
+        f"{table.name}: {where} reads a key as NULL ({shown}{more}): a "
+        "zero date, or a date with a zero month or day, in a key column, by which reconcile "
+        "cannot look a row up (the mapping's values.zero_dates does not change that). Give the "
+        "row a real date in MySQL (or delete it), then run reconcile again"
+    )
+
+
+def _null_key_text(table: ReconcileTable, raw: tuple[Any, ...], text: tuple[Any, ...]) -> str:
+    """A key as ``k='0000-00-00 00:00:00'`` (``a=1, k=...`` for a composite key)."""
+    parts = []
+    for column, raw_part, text_part in zip(table.key_columns, raw, text, strict=True):
+        if text_part is not None:
+            value = text_part if raw_part is not None else f"'{text_part}'"
+        else:
+            value = f"'{ZERO_DATES[column.kind]}'" if column.kind in ZERO_DATES else "NULL"
+        parts.append(f"{column.mysql_name}={value}")
+    return ", ".join(parts)

@@ -223,6 +223,21 @@ def record_table_error(
         record_refusal(state, run_id, mapping, ReconcileError(error))
 
 
+def table_error(table: str, exc: Exception, endpoints: Endpoints) -> str:
+    """A table's error for the report, logged: an unreachable database as it says, anything
+    else as unexpected, with its traceback in the log."""
+    unreachable = connection_failure(exc, endpoints)
+    if unreachable is not None:
+        log.error("%s: %s", table, unreachable)
+        return str(unreachable)
+    log.exception("%s: unexpected error", table)
+    return (
+        f"unexpected error {type(exc).__name__}: {exc}; the run went on with the other tables. "
+        "Run reconcile again for this table; if it fails the same way, report it with the "
+        "traceback from the log"
+    )
+
+
 def fail_run(
     endpoints: Endpoints,
     run_id: int,
@@ -264,9 +279,10 @@ def reconcile_all(
 ) -> tuple[dict[str, Any], Path, Path]:
     """A whole run in one process (the CLI): every selected table in turn, then the reports.
 
-    A table whose database cannot be reached is that table's error and the run goes on (the
-    run ends ``failed``). Anything else that stops the run, ^C included, ends it ``failed``
-    before it propagates; a connection failure propagates as :class:`DatabaseUnreachable`."""
+    A table whose database cannot be reached, or that fails unexpectedly, is that table's error
+    and the run goes on (the run ends ``failed``). Anything else that stops the run (^C, or
+    PostgreSQL, which holds the run's state, gone) ends it ``failed`` before it propagates; a
+    connection failure propagates as :class:`DatabaseUnreachable`."""
     mappings: Sequence[TableMapping] = selected_mappings(params)
     try:
         run_id = start_run(endpoints, params, trigger)
@@ -283,12 +299,9 @@ def reconcile_all(
             try:
                 reconcile_one(endpoints, run_id, mapping, params, applier)
             except Exception as exc:
-                unreachable = connection_failure(exc, endpoints)
-                if unreachable is None:
-                    raise
-                log.error("%s: %s", mapping.name, unreachable)
+                error = table_error(mapping.name, exc, endpoints)
                 # PostgreSQL holds the state: if it is what failed, this raises and stops the run
-                record_table_error(endpoints, run_id, mapping, str(unreachable))
+                record_table_error(endpoints, run_id, mapping, error)
         current = ""
         return finish_run(endpoints, run_id, folder, expected)
     except BaseException as exc:

@@ -20,7 +20,12 @@ from mysql_pg_sync.dialects.stored_type import StoredType
 from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
 from mysql_pg_sync.reconcile.diff import CanonicalRow
 from mysql_pg_sync.reconcile.errors import ReconcileError, SchemaMismatchError
-from mysql_pg_sync.reconcile.model import STRING_KINDS, CompareColumn, ReconcileTable
+from mysql_pg_sync.reconcile.model import (
+    STRING_KINDS,
+    CompareColumn,
+    ReconcileTable,
+    refuse_null_keys,
+)
 from mysql_pg_sync.reconcile.segments import Segment, Split
 
 SideName = Literal["mysql", "postgres"]
@@ -280,6 +285,7 @@ class TableSide:
         where = " OR ".join(f"({self._in_segment()})" for _ in segments)
         params = [bound for seg in segments for bound in (seg.lo, seg.hi)]
         rows = self._query(f"SELECT {cols} FROM {self.from_sql} WHERE {where}", params)
+        refuse_null_keys(self.table, self.side, ((r[:n], r[n : 2 * n]) for r in rows))
         return {tuple(r[n : 2 * n]): RowRef(tuple(r[:n]), str(r[2 * n])) for r in rows}
 
     def _key_filter(self, count: int) -> str:
@@ -328,6 +334,7 @@ class TableSide:
             f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {self._in_segment()}",
             (segment.lo, segment.hi),
         )
+        refuse_null_keys(self.table, self.side, ((r[:n], r[n : 2 * n]) for r in rows))
         names = [c.mysql_name for c in cols]
         return {
             tuple(r[n : 2 * n]): CanonicalRow(

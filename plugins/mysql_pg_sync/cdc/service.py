@@ -211,6 +211,9 @@ def run_stream(
             (json.dumps(result), run_id),
         )
         consumer.state_conn.commit()
+    except BaseException as exc:
+        _record_failed_run(endpoints, run_id, summary, exc)
+        raise
     finally:
         heartbeat.close()
         if not closed:
@@ -219,6 +222,27 @@ def run_stream(
             signal.signal(signal.SIGTERM, previous)
     log.info("stream run %s: %s", run_id, result)
     return result
+
+
+def _record_failed_run(
+    endpoints: Endpoints, run_id: str, summary: RunSummary, exc: BaseException
+) -> None:
+    """End the run's row with the error that stopped it, so the status page counts it as
+    failed, not running (a crash loop showed as 7 running consumers). Never raises: the
+    caller re-raises ``exc``, and PostgreSQL may be what failed."""
+    if isinstance(exc, KeyboardInterrupt):  # stopped by hand: ended, not failed
+        result = {**summary.as_dict(), "stopped": "interrupted"}
+    else:
+        result = {**summary.as_dict(), "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    try:
+        with pg_connect(endpoints.postgres) as conn:
+            conn.execute(
+                "UPDATE mps_sync.stream_runs SET finished_at = now(), summary = %s "
+                "WHERE run_id = %s AND finished_at IS NULL",
+                (json.dumps(result, default=str), run_id),
+            )
+    except Exception as record_exc:
+        log.warning("stream run %s: could not record its failure (%s)", run_id, record_exc)
 
 
 def _since(started: float) -> float:

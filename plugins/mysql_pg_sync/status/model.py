@@ -262,8 +262,16 @@ def consumer_text(row: Row | None) -> tuple[str, bool | None]:
         return NO_DATA, None
     running = int(row.get("running") or 0)
     finished = row.get("finished_age_seconds")
+    failed = row.get("last_error")
     if running:
         return f"{running} running", True
+    if failed:  # the newest run stopped on an error: a crash loop is no live pipeline
+        when = f" {_fmt_age(float(finished))} ago" if finished is not None else ""
+        return (
+            f"failing: the last run failed{when} ({failed}); changes wait in Kafka. See the "
+            "stream DAG's task log (or the service's), fix the cause, and the next run goes on",
+            False,
+        )
     # the Airflow stream DAG runs back to back: a run that ended moments ago is a live pipeline
     if finished is not None and float(finished) <= CONSUMER_GAP_S:
         return f"between runs (last ended {_fmt_age(float(finished))} ago)", True

@@ -57,7 +57,9 @@ SECTION_QUERIES: dict[str, str] = {
                    WHERE finished_at IS NULL AND coalesce(heartbeat_at, started_at)
                          > now() - interval '{int(ALIVE_WITHIN_S)} seconds') AS running,
                extract(epoch FROM now() - max(finished_at))::float8 AS finished_age_seconds,
-               extract(epoch FROM now() - max(started_at))::float8 AS started_age_seconds
+               extract(epoch FROM now() - max(started_at))::float8 AS started_age_seconds,
+               (SELECT summary->>'error' FROM mps_sync.stream_runs
+                ORDER BY started_at DESC LIMIT 1) AS last_error
         FROM mps_sync.stream_runs""",
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts

@@ -189,7 +189,8 @@ def test_resolve_by_hand_and_a_letter_without_a_key(
     try:
         topic = f"{items.config.mysql_topic_prefix}.{items.endpoints.mysql.database}.items"
         producer = Producer({"bootstrap.servers": items.endpoints.kafka_bootstrap})
-        producer.produce(topic, key=b'{"id": 99}', value=b"\xff not a debezium event")
+        # no key to read either (a message with a JSON key keeps it: a retry reads that row)
+        producer.produce(topic, key=b"\xfe no key", value=b"\xff not a debezium event")
         assert producer.flush(30) == 0
         m = items.mysql()
         m.cursor().execute("INSERT INTO items VALUES (3, 'bad', -3, 3, NOW(6), NULL)")

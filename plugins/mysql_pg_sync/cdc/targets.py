@@ -52,6 +52,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 # MySQL client and server errors that mean the connection itself is gone
+_DUPLICATE_ENTRY = 1062  # ER_DUP_ENTRY
 _MYSQL_CONNECTION_LOST = frozenset({2002, 2003, 2006, 2013, 1927, 4031})
 
 
@@ -500,11 +501,46 @@ class MySQLTarget:
         rows: Sequence[Row],
         guard: str | None,
     ) -> set[Row]:
-        # lock_rows' FOR UPDATE took InnoDB gap locks on the absent keys (REPEATABLE READ), so
-        # no other transaction inserted them since; the guard still holds under READ COMMITTED
-        self.upsert(table_sql, columns, keys, rows, guard)
+        # A plain INSERT, never ON DUPLICATE KEY UPDATE: a row lock_rows found absent that MySQL
+        # still takes as a duplicate compares equal to another row only under the key's
+        # collation ('abc' beside 'ABC', trailing spaces) or shares a unique index with one,
+        # and the upsert wrote its values over that other row, silently.
+        del guard
         at = [list(columns).index(k) for k in keys]
-        return {_normal_key([row[i] for i in at]) for row in rows}
+        cur = self.conn.cursor()
+        written: set[Row] = set()
+        for part in _chunks(rows, MYSQL_ROWS_PER_STATEMENT):
+            cur.execute("SAVEPOINT mps_insert_new")
+            try:
+                cur.execute(
+                    mysql_dialect.insert_sql(
+                        table_sql,
+                        columns,
+                        apply_sql.values_sql(mysql_dialect, len(columns), len(part)),
+                    ),
+                    _flat(part),
+                )
+            except MySQLdb.IntegrityError as exc:
+                if not exc.args or exc.args[0] != _DUPLICATE_ENTRY:
+                    raise
+                cur.execute("ROLLBACK TO SAVEPOINT mps_insert_new")
+                if len(part) > 1:  # find the row(s): one at a time
+                    for row in part:
+                        written |= self.insert_new(table_sql, columns, keys, [row], None)
+                    continue
+                key = _normal_key([part[0][i] for i in at])
+                if key in self.lock_rows(table_sql, list(keys), keys, [key]):
+                    continue  # inserted by someone else since (READ COMMITTED): decide again
+                raise MySQLdb.IntegrityError(
+                    _DUPLICATE_ENTRY,
+                    f"{exc.args[1]}: MySQL takes this row for another one that its key or a "
+                    "unique index compares as equal (the collation ignores case or trailing "
+                    "spaces), so it cannot be added beside it. Change the value where it was "
+                    "written, or give the MySQL column a _bin collation (README: Case-"
+                    "insensitive unique keys)",
+                ) from exc
+            written |= {_normal_key([row[i] for i in at]) for row in part}
+        return written
 
     def delete(self, table_sql: str, keys: Sequence[str], key_values: Sequence[Row]) -> None:
         cur = self.conn.cursor()

@@ -583,6 +583,11 @@ def upsert_incoming_ref(column: str) -> str:
     return f"VALUES({quote_ident(column)})"
 
 
+def insert_sql(table_sql: str, columns: Iterable[str], rows_sql: str) -> str:
+    """Insert rows; a key already there is an error (ER_DUP_ENTRY), never an update."""
+    return f"INSERT INTO {table_sql} ({column_list(columns)}) {rows_sql}"
+
+
 def upsert_sql(
     table_sql: str,
     columns: Iterable[str],

@@ -287,3 +287,29 @@ def test_any_exception_while_decoding_is_the_message_s_decode_error() -> None:
 )
 def test_the_key_of_a_message_that_cannot_be_decoded(key: bytes | None, expected: Any) -> None:
     assert key_payload(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("P0Y0M-1DT-2H0M0S", -dt.timedelta(hours=26)),
+        ("P0Y0M0DT36H0M0.123456S", dt.timedelta(hours=36, microseconds=123456)),
+        ("P0Y0M0DT0H0M-0.5S", -dt.timedelta(microseconds=500000)),
+        ("P0Y0M-34DT-22H-59M-59.999999S", -dt.timedelta(hours=838, minutes=59, seconds=59.999999)),
+        ("P0Y0M0DT0H0M0S", dt.timedelta(0)),
+    ],
+)
+def test_a_postgres_interval_decodes_to_the_time_mysql_holds(
+    iso: str, expected: dt.timedelta
+) -> None:
+    """The stream dead-lettered '-1 day -2 hours' as "not a MySQL TIME: 'P0Y0M-1DT-2H0M0S'"."""
+    field = _field("tm", "io.debezium.time.Interval", "string", True)
+    after = _with_fields("postgres", [field], {"tm": iso}).after
+    assert after is not None
+    assert after["tm"] == expected
+
+
+def test_an_interval_with_months_is_a_decode_error_naming_the_column() -> None:
+    field = _field("tm", "io.debezium.time.Interval", "string", True)
+    with pytest.raises(DecodeError, match=r"column 'tm'.*1 month\(s\), which a MySQL TIME"):
+        _with_fields("postgres", [field], {"tm": "P0Y1M0DT0H0M0S"})

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -111,6 +113,29 @@ def _time_ns(value: Any) -> Any:
     return dt.timedelta(microseconds=value // 1000)
 
 
+# Debezium's interval.handling.mode=string: P<y>Y<m>M<d>DT<h>H<m>M<s>S, each part signed
+_ISO_INTERVAL = re.compile(
+    r"^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)D)?"
+    r"(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def _iso_interval(value: Any) -> Any:
+    """A PostgreSQL interval as the timedelta a MySQL TIME holds ('-1 day -2 hours' is
+    -26:00:00); months and years have no length in hours, so they are an error."""
+    match = _ISO_INTERVAL.match(str(value))
+    if match is None:
+        raise ValueError(f"not an ISO 8601 interval: {value!r}")
+    years, months, days, hours, minutes = (int(p or 0) for p in match.groups()[:5])
+    if years or months:
+        raise ValueError(
+            f"{value!r} counts {years} year(s) and {months} month(s), which a MySQL TIME "
+            "cannot hold (it counts hours); write it in days or hours"
+        )
+    micros = int(Decimal(match.group(6) or 0).scaleb(6))
+    return dt.timedelta(days=days, hours=hours, minutes=minutes, microseconds=micros)
+
+
 def _bits(value: Any) -> Any:
     return int.from_bytes(_b64(value), "little")  # Debezium emits BIT(n) little-endian
 
@@ -142,6 +167,7 @@ _BY_NAME: dict[str, Decoder] = {
     "io.debezium.time.MicroTime": _time_us,
     "io.debezium.time.NanoTime": _time_ns,
     "io.debezium.time.MicroDuration": _time_us,
+    "io.debezium.time.Interval": _iso_interval,
     "io.debezium.data.Bits": _bits,
     "io.debezium.data.geometry.Geometry": _geometry,
     "io.debezium.data.geometry.Point": _geometry,

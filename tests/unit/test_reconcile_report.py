@@ -222,10 +222,22 @@ def test_refused_repairs_name_max_repairs_and_the_limit_to_set() -> None:
     text = _text(to_html(run))
     assert "4 refused (over max_repairs, nothing written)" in text
     assert (
-        "4 repair(s) were refused: they would take the run past max_repairs = 2. Trigger "
-        "reconcile with max_repairs at least 4, or for fewer tables."
+        "4 repair(s) were refused: they would take the run past max_repairs = 2 (tables are "
+        "repaired whole, in the order their comparisons end). Trigger reconcile again with "
+        "max_repairs at least 4, or for fewer tables."
     ) in text
     assert "repairs refused (max_repairs)" in text  # the table's status in words
+
+
+def test_refused_repairs_after_some_applied_ask_only_for_the_rest() -> None:
+    """9 rows drifted, 3 were repaired within max_repairs = 3: the next run needs 6, not 9."""
+    applied = _drifted(repairs={"applied": 3}, status="repaired")
+    refused = _drifted(status="repair_refused", repairs={"refused": 6})
+    run = _run({"repair": True, "dry_run": False, "max_repairs": 3}, applied, refused)
+    assert (
+        "Trigger reconcile again with max_repairs at least 6 (3 of the 9 were applied by "
+        "this run), or for fewer tables."
+    ) in _text(to_html(run))
 
 
 def test_a_report_without_repair_details_still_reads_its_counts() -> None:

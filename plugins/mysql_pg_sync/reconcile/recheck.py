@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import psycopg
 
 # how a re-check's wait ended: the report tells the operator how far to trust the drift
-CAUGHT_UP = "caught_up"  # the stream applied the table's changes with a small lag
+CAUGHT_UP = "caught_up"  # the stream applied every change Kafka held for the table
 TIMED_OUT = "timed_out"  # it did not within the wait: no consumer, a lagging one, or no changes
 FIXED_DELAY = "fixed_delay"  # waited a configured time without asking the stream
 
@@ -76,6 +76,53 @@ class StreamLagWaiter:
             self.polls += 1
             if self._caught_up(table_name):
                 self.caught_up = True
+                return CAUGHT_UP
+            if self.clock() >= deadline:
+                return TIMED_OUT
+            self.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))
+
+
+Offsets = dict[tuple[str, int], int]  # (topic, partition) -> offset
+
+
+def applied_up_to(ends: Offsets, applied: Offsets) -> bool:
+    """Whether the consumer has applied every message up to ``ends`` (each partition's end
+    offset); an empty partition needs nothing."""
+    return all(applied.get(part, 0) >= end for part, end in ends.items() if end > 0)
+
+
+@dataclass
+class OffsetsWaiter:
+    """Wait until the stream consumer has applied everything the table's change topics held
+    when the re-check began (its applied offsets, stored with the writes: ADR 0007), or until
+    ``max_wait_s`` has passed. A table nobody wrote to is caught up at once; one whose changes
+    wait in Kafka, with no consumer or a lagging one, times out: only then can drift be a
+    change in flight.
+
+    ``ends(table)`` reads the end offsets of the table's topics, ``applied(table)`` the
+    consumer group's applied offsets of the same partitions. Changes are read from the binlog
+    and WAL a moment after their commit: the first look waits until ``settle_s`` after
+    ``started`` (the comparison's start, on ``clock``)."""
+
+    ends: Callable[[str], Offsets]
+    applied: Callable[[str], Offsets]
+    started: float
+    max_wait_s: float = 30.0
+    settle_s: float = 2.0
+    poll_s: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    polls: int = field(default=0, init=False)
+
+    def wait(self, table_name: str) -> str:
+        settled = self.started + min(self.settle_s, self.max_wait_s)  # 0: no waiting at all
+        if self.clock() < settled:
+            self.sleep(settled - self.clock())
+        ends = self.ends(table_name)
+        deadline = self.clock() + self.max_wait_s
+        while True:
+            self.polls += 1
+            if applied_up_to(ends, self.applied(table_name)):
                 return CAUGHT_UP
             if self.clock() >= deadline:
                 return TIMED_OUT

@@ -135,7 +135,7 @@ def check_limit(
     others = f" on top of the {already} repairs {run} already made or planned" if already else ""
     raise RepairLimitExceeded(
         f"{table_name}: {count} repairs needed{others}, more than max_repairs={max_repairs} "
-        "(a limit per run, all tables together); nothing was repaired in this table. Drift "
-        "this large usually has a cause (a stopped stream, a bad mapping): look at the report "
-        "first, then re-run with a higher max_repairs"
+        "(a limit per run, all tables together); nothing was repaired in this table. More "
+        "drift than expected usually has a cause (a stopped stream, a bad mapping): look at "
+        "the report first, then re-run with a higher max_repairs"
     )

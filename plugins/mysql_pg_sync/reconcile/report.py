@@ -272,9 +272,9 @@ def unsettled(table: Mapping[str, Any]) -> str:
     if table.get("recheck") != TIMED_OUT or not drift:  # a re-check that cleared all: no drift
         return ""
     return (
-        f"re-checked after {float(table.get('recheck_wait_s') or 0):.0f} s without the stream "
-        "reporting this table caught up: if the stream consumer is stopped or lagging, some of "
-        "this drift is changes still in Kafka"
+        f"re-checked after {float(table.get('recheck_wait_s') or 0):.0f} s while the stream "
+        "consumer had not yet applied every change Kafka held for this table: it is stopped "
+        "or lagging, and some of this drift may be those changes"
     )
 
 
@@ -287,10 +287,10 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     if waited:
         lines.append(
             f"{len(waited)} table(s) ({', '.join(waited[:5])}{', ...' if len(waited) > 5 else ''})"
-            " were re-checked without the stream reporting them caught up. Their drift may "
-            "include changes still in Kafka: check that the stream consumer runs (Sync status "
-            "page, stream DAG) and compare them again before trusting or repairing it. A table "
-            "with no changes since the comparison began also ends this way."
+            " were re-checked while the stream consumer had changes of theirs in Kafka not yet "
+            "applied. Their drift may include those changes: check that the stream consumer "
+            "runs (Sync status page, stream DAG) and compare them again before trusting or "
+            "repairing it."
         )
     needed = sum(int(n) for n in repairs.values())  # every repair the run planned, all tables
     if mode_of(params) == "dry_run" and not needed:
@@ -310,10 +310,16 @@ def advice(run: Mapping[str, Any]) -> list[str]:
             "first to preview the repairs; CLI: --repair, then --repair --no-dry-run)."
         )
     if repairs.get("refused"):
+        refused = int(repairs["refused"])
+        applied = int(repairs.get("applied", 0))
+        again = f"at least {refused:,}"
+        if applied:
+            again += f" ({applied:,} of the {needed:,} were applied by this run)"
         lines.append(
-            f"{int(repairs['refused']):,} repair(s) were refused: they would take the run past "
-            f"max_repairs = {params.get('max_repairs')}. Trigger reconcile with max_repairs "
-            f"at least {needed:,}, or for fewer tables."
+            f"{refused:,} repair(s) were refused: they would take the run past max_repairs = "
+            f"{params.get('max_repairs')} (tables are repaired whole, in the order their "
+            f"comparisons end). Trigger reconcile again with max_repairs {again}, or for "
+            "fewer tables."
         )
     if repairs.get("failed"):
         lines.append(

@@ -135,9 +135,9 @@ def compare_table(
         confirmed = recheck(source, source.mysql.table.columns, confirmed)
         if confirmed and result.recheck == TIMED_OUT:
             log.warning(
-                "%s: %d row(s) still differ after waiting %.0f s for the stream to catch up on "
-                "this table, which it did not report: if the stream consumer is stopped or "
-                "lagging, some of them are changes still in Kafka (check the stream, then "
+                "%s: %d row(s) still differ after waiting %.0f s for the stream consumer to "
+                "apply this table's changes in Kafka, which it had not: it is stopped or "
+                "lagging, and some of them may be those changes (check the stream, then "
                 "compare again)",
                 result.table,
                 len(confirmed),

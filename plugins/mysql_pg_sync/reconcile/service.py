@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD, Bi
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS, CompareConfig
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
-from mysql_pg_sync.reconcile.recheck import StreamLagWaiter
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS, RepairApplier
 from mysql_pg_sync.reconcile.report import finalize, write_reports
 from mysql_pg_sync.reconcile.run import EXAMPLE_KEYS, RunOptions, TableResult, reconcile_table
+from mysql_pg_sync.reconcile.stream_position import offsets_waiter
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
 from mysql_pg_sync.whole_numbers import as_whole
@@ -172,7 +172,7 @@ def reconcile_one(
     is given."""
     if applier is None and params.repair and not params.dry_run:
         applier = stream_applier(endpoints, mapping)
-    started = datetime.now(UTC)
+    started = time.monotonic()
     with pg_connect(endpoints.postgres) as state:
         try:
             table = table_from_mapping(mapping)
@@ -185,9 +185,7 @@ def reconcile_one(
             state,
             run_id,
             params.options(),
-            StreamLagWaiter(
-                lambda: pg_connect(endpoints.postgres), started, params.recheck_delay_s
-            ),
+            offsets_waiter(endpoints, mapping, started, params.recheck_delay_s),
             applier,
         )
         return outcome.as_dict()

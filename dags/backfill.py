@@ -12,8 +12,8 @@ without gaps (design decision 1).
    copy tasks, not 200), and the mapped copy stays under Airflow's `max_map_length`. Tables
    without a usable key are refused
    with the reason. A refusal of the Params or mappings (an unknown table, a `resume` without a
-   plan, a `reload` that other tables' foreign keys forbid) fails at once, without retries, and
-   is the run's only alert.
+   plan, a `reload` that other tables' foreign keys forbid, a conf key that is not a Param)
+   fails at once, without retries, and is the run's only alert.
 2. **prepare**: creates missing target tables (`create_missing`), refuses an incompatible existing
    one before anything is copied, checks that CDC captures the table, records its Kafka
    position and marks it `backfilling` (the stream consumer keeps it paused).
@@ -94,7 +94,7 @@ def _backfill() -> Any:
     params={
         "tables": Param(
             [],
-            type="array",
+            type=["null", "array"],  # a "null" type keeps the form from marking it required
             items={"type": "string"},
             description="MySQL db.table, PostgreSQL schema.table, bare names or globs; "
             "empty = every enabled mapping.",
@@ -157,10 +157,12 @@ def backfill() -> None:
         retrying: it stays until someone changes them."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.backfill.plan import PlanError
         from mysql_pg_sync.backfill.runner import BackfillError
         from mysql_pg_sync.errors import ConfigError, MappingError
 
+        refuse_unknown_conf(get_current_context())
         try:
             options = _options()
             runner = _backfill()

@@ -8,19 +8,23 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   on PostgreSQL; Connect plugins), signal tables, then renders the configs from the mappings
   and PUTs them **only if they changed**; waits until the connector and every task is RUNNING.
 - `pause` / `resume` / `stop`: both connectors; `stop` keeps the config (offsets can be edited).
-- `restart_failed`: restarts failed connectors and tasks only, waits until RUNNING.
+- `restart_failed`: restarts failed connectors and tasks only, waits until RUNNING. A PAUSED or
+  STOPPED connector is not failed: use `resume`.
 - `apply` on a changed config stops the connector, PUTs, resumes; if Connect rejects the config
   (or the PostgreSQL slot is not released in time) the connector is put back as it was and the
   task fails with the reason.
-- `restart_failed`: a PAUSED or STOPPED connector is not failed: use `resume`.
 - `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
   (its position is lost: a new connector starts from now). Without it the slot is kept and
   pins WAL: the task log warns with the command to drop it.
 - `snapshot_tables`: an incremental snapshot (Debezium `execute-snapshot` signal) of the
-  selected **tables**, for tables added after the backfill; waits for Debezium's completion notice
-  and fails if a table's scan did not succeed (e.g. `UNKNOWN_SCHEMA`: run `apply` first). A retry
-  of the task waits for the signal its first try sent (the id derives from the run id); a new
-  DAG run starts a new snapshot.
+  selected **tables** (names or globs, as `reconcile` takes them), for tables added after the
+  backfill; waits for Debezium's completion notice and fails if a table's scan did not succeed
+  (e.g. `UNKNOWN_SCHEMA`: run `apply` first). A retry of the task waits for the signal its
+  first try sent (the id derives from the run id); a new DAG run starts a new snapshot.
+
+Params that cannot work (no **tables** for `snapshot_tables`, tables or `drop_replication_slot`
+with an action that does not take them, a name or glob that selects no synced table, a conf key
+that is not a Param) fail the run at once, without retries.
 
 Configs come from `include/connectors/*.yaml` (templates) and the enabled mappings; passwords are
 `${file:...}` references resolved by Connect, never stored in a config.
@@ -80,9 +84,10 @@ with DAG(
         "action": Param("apply", type="string", enum=ACTIONS, description="What to do."),
         "tables": Param(
             [],
-            type="array",
+            type=["null", "array"],  # a "null" type keeps the form from marking it required
             items={"type": "string"},
-            description="snapshot_tables: MySQL db.table, PostgreSQL schema.table or bare names.",
+            description="snapshot_tables only (required there): MySQL db.table, PostgreSQL "
+            "schema.table, bare names or globs (order*).",
         ),
         "drop_replication_slot": Param(
             False, type="boolean", description="delete: also drop the PostgreSQL slot."
@@ -92,18 +97,31 @@ with DAG(
 
     @task
     def run_action() -> Any:
-        """Run the chosen action; returns a summary shown in the task's XCom."""
+        """Run the chosen action; returns a summary shown in the task's XCom. Params that
+        cannot work fail without retrying."""
+        from mysql_pg_sync.airflow.dag_params import (
+            connectors_params_problem,
+            fail_now,
+            failing_now,
+            refuse_unknown_conf,
+        )
         from mysql_pg_sync.cdc.connector_actions import run_action as run
+        from mysql_pg_sync.errors import MappingError
 
         context = get_current_context()
+        refuse_unknown_conf(context)
         params = context["params"]
-        return run(
-            _context(),
-            params["action"],
-            tables=params["tables"],
-            drop_slot=params["drop_replication_slot"],
-            run_key=context["run_id"],  # a retried snapshot_tables waits for its first signal
-        )
+        action, tables = params["action"], params["tables"] or ()
+        drop_slot = bool(params["drop_replication_slot"])
+        fail_now(connectors_params_problem(action, tables, drop_slot))
+        with failing_now(MappingError):  # a table name no mapping has stays so on a retry
+            return run(
+                _context(),
+                action,
+                tables=tables,
+                drop_slot=drop_slot,
+                run_key=context["run_id"],  # a retried snapshot_tables waits for its first signal
+            )
 
     run_action()
 
@@ -126,8 +144,10 @@ with DAG(
     @task
     def heal_connectors() -> str:
         """Restart failed tasks once; fail with Connect's trace if a connector stays broken."""
+        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.cdc.connector_actions import health_or_raise
 
+        refuse_unknown_conf(get_current_context())  # it has no Params: any conf key is a mistake
         return health_or_raise(_context(HEALTH_WAIT_S))
 
     heal_connectors()

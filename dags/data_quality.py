@@ -20,7 +20,10 @@ Results land in `mps_sync.dq_runs` / `mps_sync.dq_results`, in the GE validation
 Docs and in a self-contained HTML report under `$MPS_REPORTS_DIR/quality/` (linked from the
 **Sync status** page).
 
-Params: `tables` (empty = every enabled table; names as `db.table`, `schema.table` or bare).
+Params: `tables` (empty = every enabled table; MySQL `db.table`, PostgreSQL `schema.table`, bare
+names or globs, as `reconcile` and `backfill` take them). A name or glob that selects no synced
+table, or a conf key that is not a Param, fails the run at once, without retries (the error
+lists the known tables or the valid Params).
 
 **Unpause this DAG** for reconcile runs to start it: Airflow creates DAGs paused, and an Asset
 event that arrives while this DAG is paused starts no run (the UI's trigger form unpauses only
@@ -48,9 +51,10 @@ with DAG(
     params={
         "tables": Param(
             [],
-            type="array",
+            type=["null", "array"],  # a "null" type keeps the form from marking it required
             items={"type": "string"},
-            description="Tables to validate; empty validates every enabled table.",
+            description="Tables to validate: MySQL db.table, PostgreSQL schema.table, bare "
+            "names or globs (order*), as reconcile takes them; empty = every enabled table.",
         )
     },
     default_args={
@@ -67,14 +71,21 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException
 
         from mysql_pg_sync.airflow.asset_events import reconcile_trigger
+        from mysql_pg_sync.airflow.dag_params import failing_now, refuse_unknown_conf
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
+        from mysql_pg_sync.errors import MappingError
         from mysql_pg_sync.quality.run import DataQualityBreach, raise_on_breach, run_configured
 
         context = get_current_context()
+        refuse_unknown_conf(context)
         trigger = reconcile_trigger(context, RECONCILE_DONE)
-        run = run_configured(
-            context["run_id"], context["params"]["tables"], endpoints_from_airflow(), trigger
-        )
+        with failing_now(MappingError):  # an unknown table name: it stays unknown on a retry
+            run = run_configured(
+                context["run_id"],
+                context["params"]["tables"] or (),
+                endpoints_from_airflow(),
+                trigger,
+            )
         print(run.summary())
         try:
             raise_on_breach(run)

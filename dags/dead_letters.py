@@ -8,13 +8,17 @@ Trigger with the **action** param:
   task log and its XCom).
 - `retry`: for each open dead letter (of **table**, or the **ids** given), read the key's
   **current** row on the side the change came from and write it to the other side through the
-  stream applier (tagged: it never echoes back); a row gone there is deleted on the other side.
-  Each success is marked resolved. With **dry_run** on (the default) it only says what it would
-  write. A letter that fails again stays open and the task fails, naming the table, key and
-  error.
+  stream applier (tagged: it never echoes back). A key with no row there now gets nothing
+  written: its letter stays open, saying what to check (a key is never deleted on a lookup
+  that found nothing). Each success is marked resolved. With **dry_run** on (the default) it
+  only says what it would write. A letter that fails again stays open and the task fails,
+  naming the table, key and error.
 - `resolve`: mark the **ids** (or every open letter of **table**) resolved by hand, with a
   **note** saying what was done (an undecodable message, a key with letters in both directions,
-  letters recorded before they could be resolved).
+  letters recorded before they could be resolved). It needs the note and either ids or table.
+
+A **table** no mapping matches, a resolve without its note, ids or table, or a conf key that is
+not one of these Params fails the run at once, without retries, naming what to change.
 
 First fix the cause the error names (a constraint only the target has, a column too narrow),
 then retry. The Sync status page counts open dead letters per table.
@@ -49,12 +53,13 @@ with DAG(
         "table": Param(
             None,
             type=["null", "string"],
-            description="One table (MySQL db.table, PostgreSQL schema.table or a bare name): "
-            "list / retry its letters (empty: every table); resolve all its open ones.",
+            description="One table (MySQL db.table, PostgreSQL schema.table, a bare name or a "
+            "glob of one table): list / retry its letters (empty: every table); resolve all "
+            "its open ones.",
         ),
         "ids": Param(
             [],
-            type="array",
+            type=["null", "array"],  # a "null" type keeps the form from marking it required
             items={"type": "integer", "minimum": 1},
             description="retry: only these dead letters; resolve: the ones to mark resolved.",
         ),
@@ -62,7 +67,9 @@ with DAG(
             True, type="boolean", description="retry: only say what would be written."
         ),
         "note": Param(
-            "", type="string", description="resolve: how the dead letters were dealt with."
+            None,
+            type=["null", "string"],
+            description="resolve (required there): how the dead letters were dealt with.",
         ),
     },
 ) as dead_letters_dag:
@@ -70,8 +77,11 @@ with DAG(
     @task
     def dead_letters() -> Any:
         """List, retry or resolve; the text is the task's XCom."""
+        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.airflow.dead_letters import run_from_params
 
-        return run_from_params(get_current_context()["params"])
+        context = get_current_context()
+        refuse_unknown_conf(context)
+        return run_from_params(context["params"])
 
     dead_letters()

@@ -7,8 +7,9 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
 
 1. **start**: picks the tables (Param `tables`: names or globs as `backfill` takes them, empty =
    every enabled mapping) and records a run in `mps_sync.reconcile_runs`. A mapping that cannot
-   be read or a name or glob no mapping matches (the error lists the known tables) fails it at
-   once, without retries, and that failure is the run's only alert.
+   be read, a name or glob no mapping matches (the error lists the known tables) or a conf key
+   that is not a Param (the error lists the valid ones) fails it at once, without retries, and
+   that failure is the run's only alert.
 2. **compare** (mapped per table, pool `mysql_source_reads`): both databases compute count +
    checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
@@ -77,7 +78,7 @@ def _params() -> Any:
     params={
         "tables": Param(
             [],
-            type="array",
+            type=["null", "array"],  # a "null" type keeps the form from marking it required
             items={"type": "string"},
             description="MySQL db.table, PostgreSQL schema.table, bare names or globs "
             "(order*), as backfill takes them (a glob skips tables the mappings leave out); "
@@ -105,7 +106,11 @@ def _params() -> Any:
             "exceed it is refused.",
         ),
         "recheck_delay_s": Param(
-            30, type="number", minimum=0, description="Wait before suspects are compared again."
+            30,
+            type="number",
+            minimum=0,
+            description="Seconds to wait before suspects are compared again, so changes still "
+            "in flight through the stream can land (>= 0).",
         ),
     },
 )
@@ -116,10 +121,12 @@ def reconcile() -> None:
         that cannot be read fails without retrying: it stays wrong until someone fixes it."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.errors import ConfigError, MappingError
         from mysql_pg_sync.reconcile.service import selected_mappings, start_run
 
+        refuse_unknown_conf(get_current_context())
         try:
             params = _params()  # a value out of range stays wrong: no retry
             mappings = selected_mappings(params)

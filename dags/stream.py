@@ -47,18 +47,27 @@ from mysql_pg_sync.airflow.notifier import notify_failure
         "on_failure_callback": notify_failure,
     },
     params={
-        "minutes": Param(5, type="number", minimum=0.1, maximum=60, description="consume for"),
+        "minutes": Param(
+            5,
+            type="number",
+            minimum=0.1,
+            maximum=60,
+            description="Minutes this run consumes (0.1 to 60) before it commits and ends.",
+        ),
     },
 )
 def stream() -> None:
     @task(execution_timeout=timedelta(minutes=70))
     def consume() -> dict[str, Any]:
         """Consume, apply and commit for a bounded time; return the run's counters."""
+        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.cdc.service import config_from_env, fail_if_held, run_stream
         from mysql_pg_sync.settings import mappings_dir
 
-        minutes = float(get_current_context()["params"]["minutes"])
+        context = get_current_context()
+        refuse_unknown_conf(context)
+        minutes = float(context["params"]["minutes"])
         summary = run_stream(
             endpoints_from_airflow(), mappings_dir(), config_from_env(), max_seconds=minutes * 60
         )

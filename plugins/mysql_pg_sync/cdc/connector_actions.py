@@ -432,13 +432,15 @@ def drop_replication_slot(endpoint: DatabaseEndpoint, slot: str, timeout_s: floa
 def snapshot_tables(
     ctx: ConnectorContext, tables: Sequence[str], *, run_key: str | None = None
 ) -> list[SnapshotResult]:
-    """Incremental snapshots of the named tables on whichever side captures them; waits for each.
+    """Incremental snapshots of the tables the names or globs select (as reconcile takes them)
+    on whichever side captures them; waits for each. A name no synced table matches raises
+    MappingError naming the known tables, before any signal is sent.
 
     With ``run_key`` (the DAG run id) the signal ids are stable, so a retried task waits for the
     snapshot its first try started rather than sending a second one. Raises SnapshotFailed if a
     snapshot aborted or a table's scan did not succeed (Debezium still reports COMPLETED then).
     """
-    selected = ctx.mappings.select(tables)
+    selected = ctx.mappings.match_synced(tables)
     plan: list[tuple[Side, DatabaseEndpoint, list[str], str]] = [
         (
             "mysql",
@@ -540,7 +542,9 @@ def run_action(
         return {"deleted": delete(ctx, drop_slot=drop_slot), "slot_dropped": drop_slot}
     if action == "snapshot_tables":
         if not tables:
-            raise ConfigError("snapshot_tables needs the tables param (db.table or schema.table)")
+            raise ConfigError(
+                "snapshot_tables needs the tables to snapshot (names or globs); nothing was done"
+            )
         return {
             r.signal_id: {"outcome": r.outcome, "tables": r.tables, "rows": r.rows_scanned}
             for r in snapshot_tables(ctx, tables, run_key=run_key)

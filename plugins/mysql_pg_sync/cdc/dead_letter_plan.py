@@ -2,7 +2,8 @@
 
 A dead letter is a change the stream could not apply (``mps_sync.dead_letters``). A retry copies
 the *current* row of its key from the side the change came from (the side whose change topic it
-was read from) to the other side, or deletes the key there when the row is gone. Replaying the
+was read from) to the other side. When that row is gone, it writes nothing and the letter stays
+open (:func:`not_found_hint`): a lookup that found nothing is no proof of a delete. Replaying the
 old event instead could overwrite a newer change of the same row that streamed fine after it;
 the current source row is what the stream would have written last.
 

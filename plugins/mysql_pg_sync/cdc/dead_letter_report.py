@@ -1,10 +1,10 @@
 """Dead letters and retry outcomes as an operator reads them: the `dead-letters` command and the
-`dead_letters` DAG print the same text (pure formatting)."""
+`dead_letters` DAG print the same text (pure formatting), and read a table's name the same way."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from itertools import groupby
 
@@ -19,6 +19,7 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
 )
 from mysql_pg_sync.cdc.dead_letter_retry import RetryOutcome
 from mysql_pg_sync.cdc.topics import change_topics
+from mysql_pg_sync.errors import MappingError
 from mysql_pg_sync.mapping.models import MappingSet
 
 RETRY_HINT = (
@@ -33,6 +34,25 @@ def _directions(
 ) -> dict[int, str]:
     topics = change_topics(mappings, config.mysql_topic_prefix, config.pg_topic_prefix)
     return {letter.id: direction_text(letter_side(letter, topics)) for letter in letters}
+
+
+def letters_table(mappings: MappingSet, name: str, has_letters: Callable[[str], bool]) -> str:
+    """The table ``name`` stands for as dead letters record it (its mapping's MySQL db.table):
+    a name or glob of one mapping, as reconcile takes them, or a table since removed from the
+    mappings that still has letters. Else MappingError naming the known tables: a typo must not
+    read as "no open dead letters"."""
+    try:
+        found = mappings.match([name])
+    except MappingError:
+        if has_letters(name):
+            return name
+        raise
+    if len(found) > 1:
+        raise MappingError(
+            f"{name!r} matches {len(found)} tables ({', '.join(m.name for m in found)}); "
+            "dead letters take one table: name it as db.table"
+        )
+    return found[0].name
 
 
 def listing(letters: Sequence[DeadLetterRow], mappings: MappingSet, config: StreamConfig) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mysql_pg_sync.cdc import dead_letter_report as report
 from mysql_pg_sync.cdc.dead_letter_plan import Selection
-from mysql_pg_sync.cdc.dead_letter_retry import list_letters, resolve, retry, table_name
+from mysql_pg_sync.cdc.dead_letter_retry import list_letters, resolve, retry
 from mysql_pg_sync.cdc.service import config_from_env
 from mysql_pg_sync.cli.arg_types import whole
 from mysql_pg_sync.mapping.models import load_mappings
@@ -29,7 +29,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = sub.add_parser("list", help="the open dead letters, by table")
-    listing.add_argument("--table", help="one table: db.table, schema.table or a bare name")
+    listing.add_argument(
+        "--table", help="one table: db.table, schema.table, a bare name or a glob of one"
+    )
     listing.add_argument("--all", action="store_true", help="resolved ones too")
     listing.add_argument("--json", action="store_true", help="print them as JSON")
     again = sub.add_parser(
@@ -49,7 +51,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     endpoints = endpoints_from_env()
     mappings = load_mappings(args.mappings or mappings_dir())
-    table = table_name(mappings, args.table) if args.table else None
+    table = (
+        report.letters_table(
+            mappings,
+            args.table,
+            lambda name: bool(list_letters(endpoints, include_resolved=True, table=name)),
+        )
+        if args.table
+        else None
+    )
     if args.action == "resolve":
         if args.ids and table:
             print("resolve takes --id or --table, not both", file=sys.stderr)

@@ -64,6 +64,9 @@ def _validate(paths: list[Path]) -> int:
     print(f"{len(mappings)} mapping(s) valid: {synced} enabled, {len(unsupported)} unsupported")
     for m in unsupported:
         print(f"  unsupported {m.name}: {m.unsupported}")
+    for m in mappings:
+        if warning := m.case_insensitive_key_warning():
+            print(f"  warning: {warning}")
     return 0
 
 

@@ -643,6 +643,26 @@ class MappingSet:
             picked += [m for m in found if m not in picked]
         return tuple(picked)
 
+    def match_synced(self, patterns: Iterable[str]) -> tuple[TableMapping, ...]:
+        """The synced tables :meth:`match` selects: a glob skips the tables the mappings leave
+        out, and a pattern that selects only such tables raises, naming each with the reason
+        (it would select nothing, and the run would pass without looking at anything)."""
+        picked: list[TableMapping] = []
+        for pattern in patterns:
+            found = self.match([pattern])
+            synced = [m for m in found if m.is_synced]
+            if not synced:
+                raise MappingError(
+                    f"{pattern!r} selects no synced table: "
+                    + "; ".join(f"{m.name} is not synced ({_not_synced(m)})" for m in found)
+                )
+            picked += [m for m in synced if m not in picked]
+        return tuple(picked)
+
+
+def _not_synced(mapping: TableMapping) -> str:
+    return mapping.unsupported or "enabled: false in its mapping"
+
 
 def _matches(mapping: TableMapping, pattern: str) -> bool:
     names = (mapping.name, str(mapping.target), mapping.source.table, mapping.target.table)
@@ -691,14 +711,11 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
             f"{len(problems)} problem(s) in the mappings:\n  - " + "\n  - ".join(problems)
         )
     for table in tables:
-        warning = table.case_insensitive_key_warning()
-        if warning and warning not in _WARNED:  # once per process: the stream loads every run
-            _WARNED.add(warning)
-            log.warning("%s", warning)
+        # Every task loads every mapping: as warnings these filled each table's task log with
+        # the other tables' notes. `mappings validate` and `mappings generate` show them.
+        if warning := table.case_insensitive_key_warning():
+            log.debug("%s", warning)
     return MappingSet(tuple(tables), tuple(files))
-
-
-_WARNED: set[str] = set()
 
 
 def cross_table_problems(

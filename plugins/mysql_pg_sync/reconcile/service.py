@@ -122,17 +122,13 @@ def selected_mappings(params: ReconcileParams) -> list[TableMapping]:
 
 
 def pick(mappings: MappingSet, tables: Sequence[str]) -> list[TableMapping]:
-    """The tables names or globs select, or every enabled one. A glob skips the tables the
-    mappings leave out (backfill refuses them too): ``*`` must not fail a run on a table with
-    no key. Named exactly, such a table is compared, and its refusal is its result."""
+    """The synced tables names or globs select, or every enabled one. A glob skips the tables
+    the mappings leave out (``*`` must not fail a run on a table with no key); a name that
+    selects only such tables is refused before the run starts, with the reason: comparing it
+    could only fail, and the failure's advice was to run the same thing again."""
     if not tables:
         return list(mappings.enabled())
-    named = set(tables)
-    return [
-        m
-        for m in mappings.match(tables)
-        if m.is_synced or named & {m.name, str(m.target), m.source.table, m.target.table}
-    ]
+    return list(mappings.match_synced(tables))
 
 
 def start_run(endpoints: Endpoints, params: ReconcileParams, trigger: str = "") -> int:

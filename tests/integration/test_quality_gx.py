@@ -161,7 +161,8 @@ def test_each_violation_is_reported_and_the_clean_table_passes(seeded, tmp_path:
         assert result.outcome == "failed", (check_id, result)
         assert result.sample == sample, check_id
     parity = by_id[("dirty", "row_count_parity")]
-    assert (parity.outcome, parity.observed, parity.severity) == ("failed", 7, "warn")
+    # 7 rows against MySQL's 300: past row_count_fail_ratio (0.1), a fail whatever the severity
+    assert (parity.outcome, parity.observed, parity.severity) == ("failed", 7, "fail")
     fresh = by_id[("dirty", "freshness:updated_at")]
     assert fresh.outcome == "failed"
     assert fresh.observed == pytest.approx(2 * 86400)

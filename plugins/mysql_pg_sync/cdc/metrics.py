@@ -138,20 +138,30 @@ def record_batch(
     elapsed_s = max(elapsed_s, 1e-6)
     with conn.transaction(), conn.cursor() as cur:
         for (table, side), n in result.tables.items():
+            # The lag and last_applied_at describe the last batch that applied rows: a batch
+            # of dropped echoes (or of changes the target already had) leaves both as they
+            # were, so the status page shows a lag with its own age and no false activity.
             cur.execute(
                 "INSERT INTO mps_sync.stream_metrics AS m (source_table, incoming_side, events,"
                 " applied, skipped_same, echoes, conflicts, dead_letters, last_lag_ms,"
                 " events_per_s, last_source_ts, last_applied_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), now())"
+                " SELECT b.t, b.s, b.e, b.a, b.same, b.echo, b.c, b.dl,"
+                " CASE WHEN b.a > 0 THEN b.lag END, b.rate, to_timestamp(b.ts / 1000.0),"
+                " CASE WHEN b.a > 0 THEN now() END"
+                " FROM (VALUES (%s::text, %s::text, %s::bigint, %s::bigint, %s::bigint,"
+                " %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::float8, %s::float8))"
+                " AS b (t, s, e, a, same, echo, c, dl, lag, rate, ts)"
                 " ON CONFLICT (source_table, incoming_side) DO UPDATE SET"
                 " events = m.events + EXCLUDED.events, applied = m.applied + EXCLUDED.applied,"
                 " skipped_same = m.skipped_same + EXCLUDED.skipped_same,"
                 " echoes = m.echoes + EXCLUDED.echoes,"
                 " conflicts = m.conflicts + EXCLUDED.conflicts,"
                 " dead_letters = m.dead_letters + EXCLUDED.dead_letters,"
-                " last_lag_ms = EXCLUDED.last_lag_ms, events_per_s = EXCLUDED.events_per_s,"
+                " last_lag_ms = CASE WHEN EXCLUDED.applied > 0 THEN EXCLUDED.last_lag_ms"
+                " ELSE m.last_lag_ms END, events_per_s = EXCLUDED.events_per_s,"
                 " last_source_ts = greatest(m.last_source_ts, EXCLUDED.last_source_ts),"
-                " last_applied_at = now()",
+                " last_applied_at = CASE WHEN EXCLUDED.applied > 0 THEN now()"
+                " ELSE m.last_applied_at END",
                 (
                     table,
                     side,

@@ -37,6 +37,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def local_path(path: object) -> str | None:
+    """A stored report path as the link: the terminal's reader opens files, not the web page's
+    ``reports/`` route."""
+    return str(path) if path else None
+
+
 def _table(rows: list[TableStatus]) -> str:
     cells = [[str(getattr(r, attr)) for _, attr in _COLUMNS] for r in rows]
     widths = [max([len(head), *(len(c[i]) for c in cells)]) for i, (head, _) in enumerate(_COLUMNS)]
@@ -48,7 +54,7 @@ def _table(rows: list[TableStatus]) -> str:
 def run(args: argparse.Namespace) -> int:
     mappings = load_mappings(args.mappings or mappings_dir())
     snapshot = read_snapshot(endpoints_from_env())
-    rows = build_status(mappings.enabled(), snapshot) + not_synced(mappings.tables)
+    rows = build_status(mappings.enabled(), snapshot, local_path) + not_synced(mappings.tables)
     consumers, running = consumer_text(snapshot.consumers)
     stopped = running is False and any(r.state == "streaming" for r in rows)
     if args.json:

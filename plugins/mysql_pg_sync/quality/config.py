@@ -35,6 +35,7 @@ class _Strict(BaseModel):
 class ThresholdsModel(_Strict):
     row_count_tolerance_rows: int | None = Field(default=None, ge=0)
     row_count_tolerance_ratio: float | None = Field(default=None, ge=0, le=1)
+    row_count_fail_ratio: float | None = Field(default=None, ge=0)
     freshness_seconds: int | None = Field(default=None, ge=0)
     conflicts_24h_max: int | None = Field(default=None, ge=0)
     dead_letters_max: int | None = Field(default=None, ge=0)
@@ -63,9 +64,15 @@ class TableModel(_Strict):
     expectations: tuple[CustomExpectationModel, ...] = ()
 
 
+class RetentionModel(_Strict):
+    keep_runs: int | None = Field(default=None, ge=1)
+    keep_days: float | None = Field(default=None, gt=0)
+
+
 class DefaultsModel(_Strict):
     thresholds: ThresholdsModel = ThresholdsModel()
     severity: dict[str, Severity] = {}
+    data_docs: RetentionModel = RetentionModel()
 
 
 class FileModel(_Strict):
@@ -89,10 +96,20 @@ class TableQuality:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many data-quality runs' Great Expectations results and Data Docs pages are kept: a
+    run's are deleted once it is older than ``keep_days`` or beyond the newest ``keep_runs``."""
+
+    keep_runs: int = 30
+    keep_days: float = 14.0
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     """Defaults plus per-table settings, merged from every file."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
+    data_docs: Retention = field(default_factory=Retention)
     severity: dict[str, Severity] = field(default_factory=dict)
     tables: dict[str, TableQuality] = field(default_factory=dict)
 
@@ -219,19 +236,26 @@ def expectation_files(folder: Path) -> list[Path]:
 def load_quality_config(folder: str | Path) -> QualityConfig:
     """Merge every YAML file in ``folder``; a table or default set twice is an error."""
     thresholds = Thresholds()
+    retention = Retention()
     severity: dict[str, Severity] = {}
     tables: dict[str, TableQuality] = {}
     default_origin: dict[str, Path] = {}
     for path in expectation_files(Path(folder)):
         model = parse_file(path)
         set_thresholds = model.defaults.thresholds.model_dump(exclude_none=True)
-        for key in [*set_thresholds, *(f"severity.{k}" for k in model.defaults.severity)]:
+        set_retention = model.defaults.data_docs.model_dump(exclude_none=True)
+        for key in [
+            *set_thresholds,
+            *(f"severity.{k}" for k in model.defaults.severity),
+            *(f"data_docs.{k}" for k in set_retention),
+        ]:
             if key in default_origin:
                 raise ExpectationsFileError(
                     f"{path}: defaults.{key} is also set in {default_origin[key]}; set it once"
                 )
             default_origin[key] = path
         thresholds = apply_thresholds(thresholds, model.defaults.thresholds)
+        retention = replace(retention, **set_retention)
         severity.update(model.defaults.severity)
         for name, entry in model.tables.items():
             if name in tables:
@@ -253,4 +277,6 @@ def load_quality_config(folder: str | Path) -> QualityConfig:
                     else {}
                 ),
             )
-    return QualityConfig(thresholds=thresholds, severity=severity, tables=tables)
+    return QualityConfig(
+        thresholds=thresholds, data_docs=retention, severity=severity, tables=tables
+    )

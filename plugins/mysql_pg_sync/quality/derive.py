@@ -125,6 +125,7 @@ def _sync_checks(b: _Builder, thresholds: Thresholds, table: TableQuality | None
         params={
             "tolerance_rows": thresholds.row_count_tolerance_rows,
             "tolerance_ratio": thresholds.row_count_tolerance_ratio,
+            "fail_ratio": thresholds.row_count_fail_ratio,
         },
     )
     fresh = freshness_column(b.mapping, table)

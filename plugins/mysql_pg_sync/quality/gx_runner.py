@@ -13,16 +13,21 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mysql_pg_sync.quality.config import Retention
+from mysql_pg_sync.quality.parity import parity_failure
 from mysql_pg_sync.quality.plan import PlannedCheck
 from mysql_pg_sync.quality.results import CheckResult
+from mysql_pg_sync.quality.specs import Severity
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 # Importing Great Expectations logs ~180 INFO lines ("Skipping registering function ...") from
@@ -30,8 +35,10 @@ from mysql_pg_sync.settings import DatabaseEndpoint
 logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
 
 _URL_VARIABLE = "MPS_GX_PG_URL"
-KEEP_RESULTS_DAYS = 30
-"""GE validation results older than this are pruned: the Data Docs index lists every stored one."""
+GX_LOGGER = "great_expectations"
+_RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_RUN_FILES = (".json", ".html")
+"""What GE writes per validation: stored results (JSON) and their Data Docs pages (HTML)."""
 _DATASOURCE = "mps_target"
 _CHECKPOINT = "mps_data_quality"
 
@@ -62,15 +69,66 @@ def _connection_env(endpoint: DatabaseEndpoint) -> Iterator[None]:
             os.environ[_URL_VARIABLE] = previous
 
 
-def prune_results(folder: Path, keep_days: int = KEEP_RESULTS_DAYS) -> int:
-    """Delete stored GE validation results older than ``keep_days``; returns how many."""
-    if not folder.exists():
-        return 0
-    cutoff = time.time() - keep_days * 86400
-    old = [p for p in folder.rglob("*.json") if p.stat().st_mtime < cutoff]
-    for path in old:
+@contextmanager
+def quiet_gx_logs() -> Iterator[None]:
+    """GE's loggers at WARNING for the block: they log two INFO lines per check ("batch_slice:
+    None was parsed to ...", "Substituting '${MPS_GX_PG_URL}'"), ~250 lines that buried the
+    run's summary in the task log."""
+    loggers = [logging.getLogger(GX_LOGGER)] + [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith(GX_LOGGER + ".")
+    ]
+    levels = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        if lg.level < logging.WARNING:  # NOTSET too: a child would inherit the root's level
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in levels:
+            lg.setLevel(level)
+
+
+def run_time(page: Path) -> float:
+    """When the checkpoint run that wrote ``page`` ran (epoch seconds).
+
+    GE stores a run's results as ``<suite path>/<run name>/<run time>/<batch>``; the run time
+    is that folder's name, the file's mtime when it is not one."""
+    try:
+        stamp = datetime.strptime(page.parent.name, _RUN_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return page.stat().st_mtime
+    return stamp.timestamp()
+
+
+def expired_runs(times: Sequence[float], retention: Retention, now: float) -> set[float]:
+    """The run times beyond the newest ``keep_runs`` or older than ``keep_days``."""
+    newest = sorted(set(times), reverse=True)
+    cutoff = now - retention.keep_days * 86400
+    return {t for n, t in enumerate(newest) if n >= retention.keep_runs or t < cutoff}
+
+
+def prune_runs(folders: Sequence[Path], retention: Retention, now: float | None = None) -> int:
+    """Delete the stored results and Data Docs pages of expired runs (and the folders left
+    empty); returns how many files. The Data Docs index, rebuilt afterwards, lists only the
+    pages that remain."""
+    files = [p for f in folders if f.exists() for p in f.rglob("*") if p.suffix in _RUN_FILES]
+    times = {p: run_time(p) for p in files}
+    expired = expired_runs(list(times.values()), retention, time.time() if now is None else now)
+    gone = [p for p, t in times.items() if t in expired]
+    for path in gone:
         path.unlink()
-    return len(old)
+    for folder in folders:
+        for sub in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
+            if not any(sub.iterdir()):
+                sub.rmdir()
+    return len(gone)
+
+
+def prune_results(folder: Path, keep_days: float = Retention.keep_days) -> int:
+    """Age-only pruning of one folder: :func:`prune_runs` without a limit on runs."""
+    return prune_runs([folder], Retention(keep_runs=sys.maxsize, keep_days=keep_days))
 
 
 def _safe_name(index: int, asset_name: str) -> str:
@@ -128,11 +186,28 @@ def _expectation(check: PlannedCheck) -> Any:
 
 
 def run_with_gx(
-    planned: Sequence[PlannedCheck], endpoint: DatabaseEndpoint, root: Path, data_docs: Path
+    planned: Sequence[PlannedCheck],
+    endpoint: DatabaseEndpoint,
+    root: Path,
+    data_docs: Path,
+    retention: Retention | None = None,
 ) -> GxOutcome:
-    """Validate every planned check in one checkpoint; results keep the plan's order."""
+    """Validate every planned check in one checkpoint; results keep the plan's order.
+
+    Earlier runs' stored results and Data Docs pages are pruned to ``retention``."""
     if not planned:
         return GxOutcome([], None)
+    with quiet_gx_logs():
+        return _run_with_gx(planned, endpoint, root, data_docs, retention or Retention())
+
+
+def _run_with_gx(
+    planned: Sequence[PlannedCheck],
+    endpoint: DatabaseEndpoint,
+    root: Path,
+    data_docs: Path,
+    retention: Retention,
+) -> GxOutcome:
     import great_expectations as gx
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -182,7 +257,7 @@ def run_with_gx(
             )
         )
         outcome = checkpoint.run()
-        prune_results(root / "gx" / "validations")
+        prune_runs([root / "gx" / "validations", data_docs / "validations"], retention)
         # One incremental build for this run's results: GE's UpdateDataDocsAction rebuilt the
         # site (index included) after every validation, which made a run quadratic in tables.
         context.build_data_docs(resource_identifiers=list(outcome.run_results))
@@ -235,19 +310,38 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
     if raised:
         return _error(check, str(raised[0].get("exception_message") or "exception in GE"))
     result = r.result or {}
+    observed = jsonable(result.get("observed_value"))
+    severity, detail = (spec.severity, "") if r.success else failure_of(check, observed)
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,
         check=spec.check,
-        severity=spec.severity,
+        severity=severity,
         outcome="passed" if r.success else "failed",
         expectation=spec.expectation,
         column=spec.column,
-        observed=jsonable(result.get("observed_value")),
+        observed=observed,
         unexpected_count=result.get("unexpected_count"),
         sample=jsonable(result.get("partial_unexpected_list") or []),
-        detail="" if r.success else failure_detail(check),
+        detail=detail,
     )
+
+
+def failure_of(check: PlannedCheck, observed: Any) -> tuple[Severity, str]:
+    """The severity and detail of a failed check: a parity gap names both counts and may be
+    severe enough to fail whatever its configured severity."""
+    spec = check.spec
+    counted = isinstance(observed, int) and not isinstance(observed, bool)
+    if spec.check == "row_count_parity" and check.source_rows is not None and counted:
+        return parity_failure(
+            spec.table,
+            spec.severity,
+            observed,
+            check.source_rows,
+            (int(check.kwargs["min_value"]), int(check.kwargs["max_value"])),
+            float(spec.params.get("fail_ratio", 1.0)),
+        )
+    return spec.severity, failure_detail(check)
 
 
 def failure_detail(check: PlannedCheck) -> str:

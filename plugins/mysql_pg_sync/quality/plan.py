@@ -61,6 +61,8 @@ class PlannedCheck:
     kwargs: dict[str, Any] = field(default_factory=dict)
     breach_hint: str = ""
     """Added to the detail of a failed result: where to look and what to do."""
+    source_rows: int | None = None
+    """MySQL's row count, for ``row_count_parity``: its failure names both counts."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,14 @@ def _report_ref(rec: ReconcileFacts) -> str:
     return f"; its report: {rec.report_html}" if rec.report_html else ""
 
 
+def repair_how(table: str) -> str:
+    """The reconcile run, as Params and as a command, that repairs ``table``."""
+    return (
+        f'trigger the reconcile DAG with Params tables = ["{table}"], repair on and dry_run off, '
+        f"or `python -m mysql_pg_sync reconcile --tables {table} --repair --no-dry-run`"
+    )
+
+
 def reconcile_drift_hint(table: str, rec: ReconcileFacts) -> str:
     """Which reconcile run found the drift, where its report is, and how to repair it."""
     where = f"drift left by reconcile run {rec.run_id}{_report_ref(rec)}"
@@ -161,11 +171,7 @@ def reconcile_drift_hint(table: str, rec: ReconcileFacts) -> str:
             f"max_repairs, or `python -m mysql_pg_sync reconcile --tables {table} --repair "
             "--no-dry-run --max-repairs <n>`"
         )
-    return (
-        f"{where}; to repair it trigger the reconcile DAG with Params "
-        f'tables = ["{table}"], repair on and dry_run off, or `python -m mysql_pg_sync '
-        f"reconcile --tables {table} --repair --no-dry-run`"
-    )
+    return f"{where}; to repair it {repair_how(table)}"
 
 
 def dead_letters_hint(table: str) -> str:
@@ -232,7 +238,9 @@ def plan_check(
             facts.source_rows, spec.params["tolerance_rows"], spec.params["tolerance_ratio"]
         )
         bounds: dict[str, Any] = {"min_value": low, "max_value": high}
-        return PlannedCheck(spec, table_asset, table_query(mapping, aliases), bounds)
+        return PlannedCheck(
+            spec, table_asset, table_query(mapping, aliases), bounds, source_rows=facts.source_rows
+        )
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
         alias = aliases[spec.kwargs["column"]]

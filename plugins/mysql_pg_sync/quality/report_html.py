@@ -9,6 +9,9 @@ from pathlib import Path
 from mysql_pg_sync.quality.html_page import badge, page
 from mysql_pg_sync.quality.results import CheckResult, QualityRun, describe
 
+# GE's templates load Bootstrap, jQuery and fonts from CDNs and it ships no local copies: the
+# pages are an online extra, this report is the offline artefact.
+DATA_DOCS_CAVEAT = "needs internet access: its styles and scripts come from CDNs"
 _ORDER = {"failed": 0, "error": 1, "passed": 3, "skipped": 4}
 _RECONCILE_CLASS = {"succeeded": "ok", "drift": "warn", "failed": "fail"}
 
@@ -51,7 +54,8 @@ def render_report(run: QualityRun, data_docs_href: str | None = None) -> str:
         ]
     )
     docs = (
-        f' · <a href="{escape(data_docs_href)}">Great Expectations Data Docs</a>'
+        f' · <a href="{escape(data_docs_href)}">Great Expectations Data Docs</a> '
+        f"({DATA_DOCS_CAVEAT})"
         if data_docs_href
         else ""
     )

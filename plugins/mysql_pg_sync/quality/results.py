@@ -162,7 +162,8 @@ def describe(r: CheckResult) -> str:
             if r.sample_keys:
                 example += " at key " + ", ".join(format_key(k) for k in r.sample_keys[:5])
             parts.append(example)
-    if r.observed is not None:
+    # a failed parity check's detail names the observed count itself, with MySQL's beside it
+    if r.observed is not None and not (r.check == "row_count_parity" and r.detail):
         parts.append(f"observed {r.observed}")
     if r.detail:
         parts.append(r.detail)

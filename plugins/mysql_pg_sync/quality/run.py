@@ -74,10 +74,12 @@ def run_quality(
 ) -> QualityRun:
     """Validate ``tables`` (all enabled tables when empty), write the reports, persist the run.
 
+    ``tables``: names or globs as reconcile and backfill take them (:meth:`MappingSet.match`);
+    one that selects no synced table raises MappingError before anything is read.
     ``reconcile``: the reconcile run that triggered this one; drift is judged as of that run."""
     started = datetime.now(UTC)
     reports = reports or reports_dir()
-    selected = mappings.select(tables) if tables else tuple(mappings.enabled())
+    selected = mappings.match_synced(tables) if tables else tuple(mappings.enabled())
     names = {m.name for m in selected}
     specs = [s for s in derive_checks(mappings, config) if s.table in names]
     facts = gather_facts(
@@ -87,10 +89,12 @@ def run_quality(
     plans = [plan_check(s, by_name[s.table], facts[s.table]) for s in specs]
     planned = [p for p in plans if isinstance(p, PlannedCheck)]
     quality = reports / "quality"
-    outcome = run_with_gx(planned, endpoints.postgres, quality, quality / "data_docs")
+    outcome = run_with_gx(
+        planned, endpoints.postgres, quality, quality / "data_docs", config.data_docs
+    )
     ran = iter(outcome.results)
     results = tuple(next(ran) if isinstance(p, PlannedCheck) else _skipped(p) for p in plans)
-    results = add_row_keys(endpoints.postgres, results, by_name)
+    results = add_row_keys(endpoints.postgres, results, by_name, specs)
     folder = quality / "runs" / run_folder_name(run_id)
     report = folder / "report.html"
     run = QualityRun(

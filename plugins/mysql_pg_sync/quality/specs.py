@@ -58,6 +58,9 @@ class Thresholds:
     """Absolute slack for rows in flight between the two databases."""
     row_count_tolerance_ratio: float = 0.001
     """Relative slack; the larger of the two applies."""
+    row_count_fail_ratio: float = 0.1
+    """A breach whose gap exceeds this share of MySQL's rows fails whatever the check's
+    severity: a few rows in flight are worth a warning, a table that lost a tenth is not."""
     freshness_seconds: int = 900
     """How far the target's newest change may trail the source's."""
     conflicts_24h_max: int = 100

@@ -7,7 +7,7 @@ with no row in a section that exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,6 +104,10 @@ class TableStatus:
     """False: the mapping leaves the table out (``enabled: false`` or unsupported)."""
     backfill_stalled: bool = False
     """Unfinished, and no chunk changed for :data:`BACKFILL_STALLED_S`."""
+    quality_report: str | None = None
+    """The latest data-quality report covering the table, as stored (a path on this host)."""
+    quality_breaches: tuple[str, ...] = ()
+    """Ids of the checks that failed or errored in that run, fail-severity ones first."""
 
     @property
     def health(self) -> str:
@@ -151,7 +155,11 @@ class TableStatus:
         if "FAILED" in self.connectors or self._connectors_down:
             reasons.append(f"connectors {self.connectors}")
         if self.quality in ("failed", "warn"):
-            reasons.append(f"data quality {self.quality} (see its DQ report)")
+            reasons.append(
+                quality_reason(
+                    self.source, self.quality, self.quality_breaches, self.quality_report
+                )
+            )
         if self.reconcile.startswith(("drift", "error")):
             reasons.append(f"reconcile: {self.reconcile} (see its report)")
         if self.stale:
@@ -165,6 +173,20 @@ class TableStatus:
                 f'{self.source}"`)'
             )
         return "; ".join(reasons)
+
+
+MAX_LISTED_CHECKS = 5
+
+
+def quality_reason(table: str, outcome: str, breaches: Sequence[str], report: str | None) -> str:
+    """Which checks broke and where the report is: the CLI has no link to click."""
+    text = f"data quality {outcome}"
+    if breaches:
+        listed = ", ".join(breaches[:MAX_LISTED_CHECKS])
+        more = len(breaches) - MAX_LISTED_CHECKS
+        text += f": {listed}" + (f" and {more} more" if more > 0 else "")
+    where = f"{report}#{table}" if report else "the latest data-quality report"
+    return f"{text} (details in {where})"
 
 
 def dead_letters_reason(table: str, count: int) -> str:
@@ -360,7 +382,7 @@ def build_status(
                 links.append(Link("DQ report", f"{link}#{name}"))
             docs = href(dq_row.get("data_docs_index"))
             if docs:
-                links.append(Link("Data Docs", docs))
+                links.append(Link("Data Docs (online only)", docs))
         if consumer_running is False and state_row and state_row.get("state") == "streaming":
             lag = lag.removesuffix(" (stale)") + " (stale: no stream consumer running)"
             stale = True
@@ -396,9 +418,15 @@ def build_status(
                 stale=stale,
                 held=hold is not None,
                 backfill_stalled=backfill_stalled(backfill_row),
+                quality_report=_text_or_none(dq_row.get("report_path")) if dq_row else None,
+                quality_breaches=tuple(dq_row.get("breached_checks") or ()) if dq_row else (),
             )
         )
     return rows
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def not_synced(mappings: Iterable[TableMapping]) -> list[TableStatus]:

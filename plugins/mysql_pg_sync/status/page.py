@@ -58,7 +58,7 @@ def load_status(
     if (reports / "quality" / "latest.html").exists():
         top.append(("latest data-quality report", f"{REPORTS_ROUTE}/quality/latest.html"))
     if (reports / "quality" / "data_docs" / "index.html").exists():
-        top.append(("Data Docs", f"{REPORTS_ROUTE}/quality/data_docs/index.html"))
+        top.append(("Data Docs (online only)", f"{REPORTS_ROUTE}/quality/data_docs/index.html"))
     return rows, render_status(rows, snapshot, datetime.now(UTC), top)
 
 

@@ -37,11 +37,15 @@ SECTION_QUERIES: dict[str, str] = {
         FROM mps_sync.backfill_tables t
         LEFT JOIN mps_sync.backfill_chunks c USING (source_table)
         GROUP BY t.source_table, t.finalized_at, t.target_rows""",
+    # The lag of the newest batch that applied rows, with that batch's age: taking each
+    # column's max over both directions paired one direction's old lag with the other's age.
     "stream": """
-        SELECT source_table, max(last_lag_ms) / 1000.0 AS lag_seconds,
-               sum(events_per_s) AS events_per_second, max(last_applied_at) AS updated_at,
-               extract(epoch FROM now() - max(last_applied_at))::float8 AS age_seconds
-        FROM mps_sync.stream_metrics GROUP BY source_table""",
+        SELECT DISTINCT ON (source_table) source_table, last_lag_ms / 1000.0 AS lag_seconds,
+               sum(events_per_s) OVER (PARTITION BY source_table) AS events_per_second,
+               last_applied_at AS updated_at,
+               extract(epoch FROM now() - last_applied_at)::float8 AS age_seconds
+        FROM mps_sync.stream_metrics
+        ORDER BY source_table, last_applied_at DESC NULLS LAST""",
     "reconcile": """
         SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.started_at,
                t.finished_at, t.drift_found, t.drift_repaired, r.report_html AS report_path
@@ -69,8 +73,8 @@ SECTION_QUERIES: dict[str, str] = {
         SELECT source_table, count(*) AS n FROM mps_sync.dead_letters
         WHERE resolved_at IS NULL GROUP BY source_table""",
     "quality": """
-        SELECT r.source_table, r.run_id, r.outcome, r.severity, q.report_path, q.data_docs_index,
-               q.finished_at
+        SELECT r.source_table, r.run_id, r.check_id, r.outcome, r.severity, q.report_path,
+               q.data_docs_index, q.finished_at
         FROM mps_sync.dq_results r
         JOIN mps_sync.dq_runs q USING (run_id)
         WHERE r.run_id = (SELECT r2.run_id FROM mps_sync.dq_results r2
@@ -112,9 +116,17 @@ def _quality(rows: list[Row] | None) -> dict[str, Row] | None:
             **checks[0],
             "outcome": outcome_of((c["outcome"], c["severity"]) for c in checks),
             "breaches": sum(c["outcome"] in ("failed", "error") for c in checks),
+            "breached_checks": breached_checks(checks),
         }
         for table, checks in grouped.items()
     }
+
+
+def breached_checks(checks: list[Row]) -> list[str]:
+    """Ids of the checks that failed or errored, fail-severity ones first."""
+    breached = [c for c in checks if c["outcome"] in ("failed", "error")]
+    breached.sort(key=lambda c: (c["severity"] != "fail", str(c["check_id"])))
+    return [str(c["check_id"]) for c in breached]
 
 
 def our_connectors(settings: ConnectorSettings | None = None) -> dict[str, str]:

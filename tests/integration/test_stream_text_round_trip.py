@@ -67,3 +67,28 @@ def test_a_postgres_edit_of_a_row_holding_such_values_reaches_mysql(odd_values: 
         assert pg_rows(p, "SELECT count(*) FROM mps_sync.conflicts") == [(0,)]
     finally:
         consumer.close()
+
+
+def test_a_float_change_past_the_sixth_digit_streams_both_ways(odd_values: Pipeline) -> None:
+    """MySQL prints a FLOAT with 6 digits: 123456.7 and 123456.8 both read as 123457, and the
+    applier took the change for none."""
+    p = odd_values
+    consumer = p.consumer()
+    try:
+        mysql_rows(p, "INSERT INTO odd_values VALUES (2, 123456.7, NULL, 'a')")
+        drive(consumer, lambda: len(pg_rows(p, "SELECT 1 FROM odd_values")) == 1)
+        mysql_rows(p, "UPDATE odd_values SET f = 123456.8 WHERE id = 2")
+        drive(
+            consumer,
+            lambda: pg_rows(p, "SELECT f::float8 FROM odd_values") == [(123456.796875,)],
+        )
+        with p.pg() as conn:
+            conn.execute("UPDATE odd_values SET f = 123456.9 WHERE id = 2")
+        drive(
+            consumer,
+            lambda: mysql_rows(p, "SELECT CAST(f AS DOUBLE) FROM odd_values")
+            == [(123456.8984375,)],
+        )
+        assert pg_rows(p, "SELECT sum(skipped_same) FROM mps_sync.stream_metrics") == [(0,)]
+    finally:
+        consumer.close()

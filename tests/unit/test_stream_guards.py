@@ -65,18 +65,30 @@ def test_rows_equal_across_driver_types() -> None:
 
 def test_values_that_do_not_round_trip_as_text_still_compare_equal() -> None:
     """A PostgreSQL change to another column was thrown away as a false update_update
-    conflict: MySQL hands FLOAT out to 6 digits, and jsonb prints 1.0e400 in full."""
+    conflict: jsonb prints 1.0e400 in full, and PostgreSQL's real is printed shortest for a
+    float32 while MySQL's FLOAT is read as the double it holds."""
     kinds = {"f": "float32", "j": "json"}
-    mysql_row = {"f": -3.40282e38, "j": '{"b":1,"n":12345678901234567890123,"f":1.0e400,"x":1.0}'}
+    mysql_row = {
+        "f": -3.4028234663852886e38,
+        "j": '{"b":1,"n":12345678901234567890123,"f":1.0e400,"x":1.0}',
+    }
     pg_image = {
         "f": -3.4028235e38,
         "j": '{"b": 1, "f": 1' + "0" * 400 + ', "n": 12345678901234567890123, "x": 1}',
     }
     assert rows_equal(kinds, mysql_row, pg_image, kinds)
     assert rows_equal(kinds, {"j": {"a": 1.5, "b": [2]}}, {"j": '{"b":[2.0],"a":1.50}'}, ["j"])
-    # real differences still differ
-    assert not rows_equal(kinds, mysql_row, {**pg_image, "f": -3.4028e38}, ["f"])
+
+
+def test_real_changes_still_differ() -> None:
+    """A FLOAT change past the 6th digit is a change (skipped as "same" it was lost), and JSON
+    true is not 1."""
+    kinds = {"f": "float32", "j": "json"}
+    assert not rows_equal(kinds, {"f": 123456.703125}, {"f": 123456.8}, ["f"])
+    assert rows_equal(kinds, {"f": 123456.796875}, {"f": 123456.8}, ["f"])
     assert not rows_equal(kinds, {"j": '{"a": 1}'}, {"j": '{"a": 1.000001}'}, ["j"])
+    assert not rows_equal(kinds, {"j": '{"a": true}'}, {"j": '{"a": 1}'}, ["j"])
+    assert not rows_equal(kinds, {"j": {"a": False}}, {"j": '{"a": 0}'}, ["j"])
     assert not rows_equal(kinds, {"j": '{"a": true}'}, {"j": '{"a": "true"}'}, ["j"])
 
 

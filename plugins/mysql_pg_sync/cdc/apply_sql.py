@@ -18,13 +18,17 @@ def _key_match(dialect: ModuleType, keys: Sequence[str], count: int) -> str:
 
 
 def lock_rows_sql(
-    dialect: ModuleType, table_sql: str, columns: Sequence[str], keys: Sequence[str], count: int
+    dialect: ModuleType,
+    table_sql: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    count: int,
+    read_as: Sequence[str] | None = None,
 ) -> str:
-    """Read the target rows of ``count`` keys and lock them until commit."""
-    return (
-        f"SELECT {dialect.column_list(columns)} FROM {table_sql} "
-        f"WHERE {_key_match(dialect, keys, count)} FOR UPDATE"
-    )
+    """Read the target rows of ``count`` keys and lock them until commit; ``read_as``: the
+    select expression of each column, when some are not read as they are."""
+    selected = ", ".join(read_as) if read_as is not None else dialect.column_list(columns)
+    return f"SELECT {selected} FROM {table_sql} WHERE {_key_match(dialect, keys, count)} FOR UPDATE"
 
 
 def probe_columns_sql(dialect: ModuleType, table_sql: str, columns: Sequence[str]) -> str:

@@ -8,12 +8,12 @@ one canonical form per column kind so that equal values compare equal (JSON text
 from __future__ import annotations
 
 import datetime as dt
-import json
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from mysql_pg_sync.json_values import json_value
 from mysql_pg_sync.types.convert import parse_mysql_time
 
 Canon = Callable[[Any], Any]
@@ -24,26 +24,10 @@ def _text(v: Any) -> str:
 
 
 def _json(v: Any) -> Any:
-    """JSON by meaning: numbers exact and by value, so MySQL's 1.0e400 and PostgreSQL jsonb's
-    1000...0 (or 1.0 and 1) are one value; as floats they parsed to inf and 10**400."""
     try:
-        if isinstance(v, str | bytes):
-            return json.loads(v, parse_float=Decimal, parse_int=Decimal)
+        return json_value(v)
     except ValueError:
         return v
-    return _exact_numbers(v)
-
-
-def _exact_numbers(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _exact_numbers(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_exact_numbers(x) for x in v]
-    if isinstance(v, float):
-        return Decimal(repr(v))
-    if isinstance(v, int) and not isinstance(v, bool):
-        return Decimal(v)
-    return v
 
 
 def _date(v: Any) -> Any:
@@ -77,9 +61,8 @@ def _time(v: Any) -> Any:
 
 
 def _float32(v: Any) -> Any:
-    # MySQL hands a FLOAT out printed to 6 significant digits (-3.40282e38 for the float32
-    # -3.4028235e38), so more digits than that would never compare equal across the two sides
-    return float(f"{struct.unpack('f', struct.pack('f', float(v)))[0]:.6g}")
+    # exact: the MySQL target reads FLOAT columns as doubles (its text form has 6 digits only)
+    return struct.unpack("f", struct.pack("f", float(v)))[0]
 
 
 def _decimal(v: Any) -> Any:

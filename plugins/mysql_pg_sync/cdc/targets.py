@@ -438,6 +438,7 @@ class MySQLTarget:
 
     def __init__(self, endpoint: DatabaseEndpoint, tags: LoopTags) -> None:
         self.endpoint = endpoint
+        self._floats: dict[str, frozenset[str]] = {}
         self.conn = mysql_connect(endpoint)
         cur = self.conn.cursor()
         try:
@@ -460,13 +461,35 @@ class MySQLTarget:
         found: dict[Row, Row] = {}
         width = len(keys)
         cur = self.conn.cursor()
+        floats = self._float_columns(table_sql)
+        read_as = [
+            mysql_dialect.float_value_sql(mysql_dialect.quote_ident(c))
+            if c in floats
+            else mysql_dialect.quote_ident(c)
+            for c in columns
+        ]
         for part in _chunks(key_values, MYSQL_ROWS_PER_STATEMENT):
             cur.execute(
-                apply_sql.lock_rows_sql(mysql_dialect, table_sql, columns, keys, len(part)),
+                apply_sql.lock_rows_sql(
+                    mysql_dialect, table_sql, columns, keys, len(part), read_as
+                ),
                 _flat(part),
             )
             for row in cur.fetchall():
                 found[_normal_key(row[:width])] = tuple(row)
+        return found
+
+    def _float_columns(self, table_sql: str) -> frozenset[str]:
+        """The table's FLOAT columns, read once per session: compared with an incoming image,
+        their 6-digit text would make a real change look like none (or the same row differ)."""
+        found = self._floats.get(table_sql)
+        if found is None:
+            cur = self.conn.cursor()
+            cur.execute(mysql_dialect.show_columns_sql(table_sql))
+            found = frozenset(
+                str(row[0]) for row in cur.fetchall() if str(row[1]).lower().startswith("float")
+            )
+            self._floats[table_sql] = found
         return found
 
     def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:

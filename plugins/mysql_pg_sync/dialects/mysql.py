@@ -583,6 +583,11 @@ def upsert_incoming_ref(column: str) -> str:
     return f"VALUES({quote_ident(column)})"
 
 
+def show_columns_sql(table_sql: str) -> str:
+    """The table's columns with their types (``Field``, ``Type``, ...)."""
+    return f"SHOW COLUMNS FROM {table_sql}"
+
+
 def insert_sql(table_sql: str, columns: Iterable[str], rows_sql: str) -> str:
     """Insert rows; a key already there is an error (ER_DUP_ENTRY), never an update."""
     return f"INSERT INTO {table_sql} ({column_list(columns)}) {rows_sql}"

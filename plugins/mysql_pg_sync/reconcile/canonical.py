@@ -14,10 +14,10 @@ any change of a key, a value or array order is.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
+from mysql_pg_sync.json_values import json_value
 from mysql_pg_sync.reconcile.model import CompareColumn
 
 
@@ -37,26 +37,6 @@ def floats_equal(a: float, b: float, digits: int) -> bool:
     if digits >= 17:
         return False
     return round_significant(a, digits) == round_significant(b, digits)
-
-
-def _tagged(value: Any) -> Any:
-    """A comparable form where 1, 1.0 and 1e0 are equal but true and 1 are not."""
-    if isinstance(value, dict):
-        return ("o", tuple(sorted((k, _tagged(v)) for k, v in value.items())))
-    if isinstance(value, list):
-        return ("a", tuple(_tagged(v) for v in value))
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, Decimal | int):
-        return ("n", Decimal(value).normalize())
-    if value is None:
-        return ("z",)
-    return ("s", value)
-
-
-def json_value(text: str) -> Any:
-    """Parsed JSON with numbers as Decimal, in a key-order-free comparable form."""
-    return _tagged(json.loads(text, parse_float=Decimal, parse_int=Decimal))
 
 
 def json_equal(a: str, b: str) -> bool:

@@ -357,7 +357,16 @@ class TableSide:
             )
         n = len(self.key_raw_sql)
         names = list(self.table.image_columns)
-        select = [*self.key_text_sql, *(self._col[name] for name in names)]
+        floats = {c.mysql_name for c in self.table.columns if c.kind == "float"}
+        # a FLOAT as the double it holds: MySQL's text form has 6 digits, and a repair would
+        # write 123457 for 123456.7
+        select = [
+            *self.key_text_sql,
+            *(
+                self.dialect.float_value_sql(self._col[name]) if name in floats else self._col[name]
+                for name in names
+            ),
+        ]
         return {
             tuple(r[:n]): dict(zip(names, r[n:], strict=True))
             for r in self._by_keys(select, raw_keys)

@@ -24,9 +24,7 @@ def test_caught_up_by_offsets_in_both_directions(
     mapping = items.mappings.tables[0]
 
     def wait(max_wait_s: float) -> str:
-        return offsets_waiter(items.endpoints, mapping, time.monotonic(), max_wait_s).wait(
-            mapping.name
-        )
+        return offsets_waiter(items.endpoints, mapping, max_wait_s).wait(mapping.name)
 
     assert wait(0) == CAUGHT_UP  # nobody wrote to it: no topic has a message
     mysql_rows(items, "INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")

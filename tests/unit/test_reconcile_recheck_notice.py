@@ -105,16 +105,30 @@ def test_the_offsets_waiter_polls_until_applied_or_out_of_time() -> None:
 
     applied = iter([{}, {("t", 0): 1}, {("t", 0): 3}])
     waiter = OffsetsWaiter(
-        lambda _: {("t", 0): 3}, lambda _: next(applied), started=99.0, max_wait_s=30,
+        lambda _: {("t", 0): 3}, lambda _: next(applied), max_wait_s=30,
         clock=lambda: now[0], sleep=sleep,
     )  # fmt: skip
     assert waiter.wait("legacy.t") == CAUGHT_UP
     assert waiter.polls == 3
-    assert slept[0] == pytest.approx(1.0)  # settles until 2 s after the comparison began
+    assert slept[0] == 2.0  # Debezium's moment between a commit and its message in Kafka
 
     stuck = OffsetsWaiter(
-        lambda _: {("t", 0): 3}, lambda _: {}, started=now[0], max_wait_s=0,
-        clock=lambda: now[0], sleep=sleep,
-    )  # fmt: skip
+        lambda _: {("t", 0): 3}, lambda _: {}, max_wait_s=0, clock=lambda: now[0], sleep=sleep
+    )
+    before = len(slept)
     assert stuck.wait("legacy.t") == TIMED_OUT
     assert stuck.polls == 1
+    assert len(slept) == before  # 0: no waiting at all
+
+
+def test_a_stream_position_that_cannot_be_read_is_a_timed_out_wait(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kafka away: the table's comparison stands (it failed the table as unexpected)."""
+
+    def unreachable(_: str) -> dict[tuple[str, int], int]:
+        raise RuntimeError("Failed to get metadata: Local: Broker transport failure")
+
+    waiter = OffsetsWaiter(unreachable, lambda _: {}, max_wait_s=0)
+    assert waiter.wait("legacy.t") == TIMED_OUT
+    assert "legacy.t: cannot tell whether the stream has caught up (Failed to get" in caplog.text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +167,6 @@ def reconcile_one(
     is given."""
     if applier is None and params.repair and not params.dry_run:
         applier = stream_applier(endpoints, mapping)
-    started = time.monotonic()
     with pg_connect(endpoints.postgres) as state:
         try:
             table = table_from_mapping(mapping)
@@ -181,7 +179,7 @@ def reconcile_one(
             state,
             run_id,
             params.options(),
-            offsets_waiter(endpoints, mapping, started, params.recheck_delay_s),
+            offsets_waiter(endpoints, mapping, params.recheck_delay_s),
             applier,
         )
         return outcome.as_dict()

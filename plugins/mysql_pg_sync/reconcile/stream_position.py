@@ -68,9 +68,7 @@ def _mysql_applied(endpoints: Endpoints, group: str) -> Offsets:
         conn.close()
 
 
-def offsets_waiter(
-    endpoints: Endpoints, mapping: TableMapping, started: float, max_wait_s: float
-) -> OffsetsWaiter:
+def offsets_waiter(endpoints: Endpoints, mapping: TableMapping, max_wait_s: float) -> OffsetsWaiter:
     """The re-check's wait for ``mapping``'s table, in both directions it streams."""
     config = config_from_env()
     from_mysql = (
@@ -95,4 +93,4 @@ def offsets_waiter(
             found |= _mysql_applied(endpoints, config.group_id)
         return found
 
-    return OffsetsWaiter(ends, applied, started, max_wait_s)
+    return OffsetsWaiter(ends, applied, max_wait_s)

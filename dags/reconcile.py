@@ -13,8 +13,9 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
 2. **compare** (mapped per table, pool `mysql_source_reads`): both databases compute count +
    checksum per key segment in SQL, in parallel; mismatching segments are bisected to rows,
    rows are classified *missing* (in MySQL only), *extra* (in PostgreSQL only) or *different*
-   (differing columns named). Suspects are compared again after `recheck_delay_s` so rows that
-   were in flight are not drift. With `repair` **and `dry_run` off**, confirmed drift is
+   (differing columns named). Suspects are compared again once the stream consumer has applied
+   what Kafka held for the table (at most `recheck_delay_s` of waiting), so rows that were in
+   flight are not drift. With `repair` **and `dry_run` off**, confirmed drift is
    repaired from the winning side through the stream applier, under the mapping's conflict
    rule. `dry_run` is on by default: with it, `repair` only plans the repairs and records them
    (status `dry_run` in `mps_sync.reconcile_repairs`), **nothing is written**, and the run
@@ -109,8 +110,9 @@ def _params() -> Any:
             30,
             type="number",
             minimum=0,
-            description="Seconds to wait before suspects are compared again, so changes still "
-            "in flight through the stream can land (>= 0).",
+            description="Seconds, at most, to wait for the stream consumer to apply the "
+            "table's changes in Kafka before suspects are compared again, so changes in flight "
+            "are not drift (>= 0; a quiet table waits 2 s).",
         ),
     },
 )

@@ -278,7 +278,7 @@ def test_any_exception_while_decoding_is_the_message_s_decode_error() -> None:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        (b'{"schema":{"type":"struct"},"payload":{"id":3}}', {"id": 3}),
+        (b'{"schema":{"type":"struct","fields":[]},"payload":{"id":3}}', {"id": 3}),
         (b'{"id": 99}', {"id": 99}),
         (b"\xff not json", None),
         (b"[1]", None),
@@ -286,7 +286,25 @@ def test_any_exception_while_decoding_is_the_message_s_decode_error() -> None:
     ],
 )
 def test_the_key_of_a_message_that_cannot_be_decoded(key: bytes | None, expected: Any) -> None:
-    assert key_payload(key) == expected
+    assert key_payload(key, "mysql") == expected
+
+
+def test_an_undecodable_message_s_key_is_decoded_by_its_own_schema() -> None:
+    """A date key arrives as epoch days: stored raw, a retry looked up the wrong row."""
+    key = _compact(
+        {
+            "schema": {
+                "type": "struct",
+                "fields": [
+                    _field("day", "io.debezium.time.Date", "int32", False),
+                    {"type": "string", "optional": False, "field": "code"},
+                ],
+            },
+            "payload": {"day": 20000, "code": "x"},
+        }
+    )
+    assert key_payload(key, "postgres") == {"day": dt.date(2024, 10, 4), "code": "x"}
+    assert key_payload(key.replace(b"20000", b'"bad"'), "postgres") is None
 
 
 @pytest.mark.parametrize(

@@ -397,14 +397,18 @@ class Applier:
         pending = prepared
         for attempt in range(FRESH_ATTEMPTS):
             locked, fresh, partial, deletes = self._decide_locked(plan, pending, result)
-            applied = self._write(plan, locked, result, lambda ps: self._upsert(plan, ps, None))
+            # deletes first: a row deleted and another inserted with its unique value in the
+            # same batch (MySQL's 'ABC' and PostgreSQL's 'abc') must not clash
+            applied = self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+            applied += self._write(
+                plan, locked, result, lambda ps: self._upsert(plan, ps, None, all_present=True)
+            )
             taken: list[_Prepared] = []  # absent when locked, inserted by someone else since
             last = attempt == FRESH_ATTEMPTS - 1
             insert = functools.partial(
                 self._insert_fresh, plan, guard=guard, taken=taken, last=last
             )
             applied += self._write(plan, fresh, result, insert)
-            applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
             applied += self._write_partial(plan, partial, result)
             counts.applied += applied - len(taken)
             deleted += deletes
@@ -509,8 +513,8 @@ class Applier:
         whole = [p for p in prepared if p.change.op != "d" and not p.unavailable]
         deletes = [p for p in prepared if p.change.op == "d"]
         partial = [p for p in prepared if p.change.op != "d" and p.unavailable]
-        applied = self._write(plan, whole, result, lambda ps: self._upsert(plan, ps, None))
-        applied += self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+        applied = self._write(plan, deletes, result, lambda ps: self._delete(plan, ps))
+        applied += self._write(plan, whole, result, lambda ps: self._upsert(plan, ps, None))
         applied += self._write_partial(plan, partial, result)
         return applied
 
@@ -672,7 +676,13 @@ class Applier:
         self.session.savepoint(name)
         return name
 
-    def _upsert(self, plan: TablePlan, items: list[_Prepared], guard: str | None) -> None:
+    def _upsert(
+        self,
+        plan: TablePlan,
+        items: list[_Prepared],
+        guard: str | None,
+        all_present: bool = False,
+    ) -> None:
         first = items[0].after or {}
         names = [n for n in plan.dst_names if n in first]
         wanted = first.keys()
@@ -680,9 +690,9 @@ class Applier:
         kept = {id(p) for p in uniform}
         others = [p for p in items if id(p) not in kept] if len(uniform) != len(items) else []
         rows = [tuple(p.after[n] for n in names) for p in uniform if p.after is not None]
-        self.session.upsert(plan.table_sql, names, plan.dst_key, rows, guard)
+        self.session.upsert(plan.table_sql, names, plan.dst_key, rows, guard, all_present)
         for p in others:  # a schema change mid-batch: rows with another column set
-            self._upsert(plan, [p], guard)
+            self._upsert(plan, [p], guard, all_present)
 
     def _delete(self, plan: TablePlan, items: list[_Prepared]) -> None:
         self.session.delete(plan.table_sql, plan.dst_key, [p.key for p in items])

@@ -538,7 +538,9 @@ class StreamConsumer:
         try:
             event = self._decode(key, value, position)
         except DecodeError as exc:
-            letter = DeadLetter(_placeholder(side, table, position), exc, table, key_payload(key))
+            letter = DeadLetter(
+                _placeholder(side, table, position), exc, table, key_payload(key, side)
+            )
             pending.letters.append((letter, key, value))
             return
         if event is None:

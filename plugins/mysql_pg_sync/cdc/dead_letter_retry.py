@@ -152,16 +152,6 @@ def resolve(
             return mark_resolved(conn, ids, hand_resolution(note))
 
 
-def table_name(mappings: MappingSet, name: str) -> str:
-    """The mapping name (MySQL db.table) ``name`` stands for; as given when no mapping has it
-    (a dead letter of a table since removed from the mappings)."""
-    found = mappings.find_source(name) or mappings.find_target(name)
-    if found is None:
-        bare = [m for m in mappings.tables if name in (m.source.table, m.target.table)]
-        found = bare[0] if len(bare) == 1 else None
-    return found.name if found is not None else name
-
-
 def _reconcile_tables(mappings: MappingSet) -> dict[str, ReconcileTable | str]:
     tables: dict[str, ReconcileTable | str] = {}
     for m in mappings.enabled():

@@ -46,9 +46,9 @@ class FieldDecodeError(ValueError):
         why = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, OverflowError):  # dates and times past what Python can hold
             why += (
-                "; it is outside years 1-9999 (a BC date, 'infinity'), which MySQL cannot hold "
-                "either: fix the row where it was written (`make ddl` adds a CHECK refusing "
-                "such values to tables synced to MySQL)"
+                "; it is outside years 1-9999 (a year 0, a BC date, 'infinity'), which the "
+                "other side cannot hold: fix the row where it was written (for PostgreSQL rows "
+                "`make ddl` adds a CHECK refusing such values to tables synced to MySQL)"
             )
         super().__init__(f"column {column!r}: value {value!r} cannot be read ({why})")
 
@@ -337,14 +337,27 @@ def decode_change(
     wire = _wire(value, "value", position)
     try:
         return _event(wire, key, position)
-    except Exception as exc:
+    except MESSAGE_FAULTS as exc:
         raise envelope_error(exc, position) from exc
 
 
+# What decoding one message raises when the message is at fault: its dead letter, never a
+# reason to stop the stream (an OverflowError stopped every table, at every restart). Not every
+# exception: MemoryError, or a NameError of ours, must stop it.
+MESSAGE_FAULTS = (
+    DecodeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    StopIteration,
+    ArithmeticError,
+)
+
+
 def envelope_error(exc: Exception, position: KafkaPosition | None) -> DecodeError:
-    """The dead-letter error for an exception raised while decoding one message: decoding
-    reads nothing but the message, so whatever it raises is the message's fault, never a
-    reason to stop the stream (an uncaught one stopped every table, at every restart)."""
+    """The dead-letter error for an exception raised while decoding one message."""
     if isinstance(exc, DecodeError):
         return exc
     if isinstance(exc, FieldDecodeError):
@@ -352,18 +365,28 @@ def envelope_error(exc: Exception, position: KafkaPosition | None) -> DecodeErro
     return DecodeError(f"{where(position)}: malformed Debezium envelope: {exc!r}")
 
 
-def key_payload(key: bytes | None) -> dict[str, Any] | None:
-    """The key values of a message that cannot be decoded, as its JSON holds them (for the
-    dead letter); None when the key is not a JSON object."""
+def key_payload(key: bytes | None, side: Side) -> dict[str, Any] | None:
+    """The key of a message that cannot be decoded, for its dead letter: decoded by the key's
+    own schema (a date key arrives as epoch days, a decimal as base64, and a retry looked that
+    up); None when the key cannot be read either."""
     if key is None:
         return None
     try:
         data = _ANY.decode(key)
     except msgspec.DecodeError:
         return None
-    if isinstance(data, dict) and isinstance(data.get("payload"), dict):
-        data = data["payload"]
-    return data if isinstance(data, dict) and "schema" not in data else None
+    if not isinstance(data, dict):
+        return None
+    if "schema" not in data:
+        return data  # a plain JSON object: the values as they are
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    try:
+        decoder = _key_decoder(msgspec.json.encode(data["schema"]), side)
+        return decoder(payload) if decoder is not None else None
+    except (*MESSAGE_FAULTS, msgspec.DecodeError):
+        return None
 
 
 def _event(wire: _Wire, key: bytes | None, position: KafkaPosition | None) -> ChangeEvent:

@@ -23,6 +23,7 @@ import requests
 
 from mysql_pg_sync.cdc import decode as json_decode
 from mysql_pg_sync.cdc.decode import (
+    MESSAGE_FAULTS,
     TOAST_PLACEHOLDER,
     DecodeError,
     build_event,
@@ -35,9 +36,7 @@ from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Si
 from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
 
 Fetch = Callable[[int], str]
-# Not every exception, as the JSON path does: a registry that does not answer is no fault of the
-# message being decoded.
-_MESSAGE_FAULTS = (DecodeError, KeyError, TypeError, ValueError, StopIteration, ArithmeticError)
+
 _TOAST_BYTES = TOAST_PLACEHOLDER.encode()
 
 
@@ -173,7 +172,7 @@ class AvroDecoder:
                 record = _named(raw).get(_unwrap(image["type"]), _unwrap(image["type"]))
                 rows = self._rows[(schema_id, side)] = _AvroRows(record, side)
             return build_event(payload, side, rows, self._key_of(key, position), position)
-        except _MESSAGE_FAULTS as exc:
+        except MESSAGE_FAULTS as exc:  # a registry that does not answer is no such fault
             raise envelope_error(exc, position) from exc
 
     def _key_of(

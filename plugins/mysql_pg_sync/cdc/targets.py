@@ -90,7 +90,11 @@ class TargetSession(Protocol):
         keys: Sequence[str],
         rows: Sequence[Row],
         guard: str | None,
-    ) -> None: ...
+        all_present: bool = False,
+    ) -> None:
+        """Insert or update ``rows`` by key; ``all_present``: the caller locked every one of
+        them, so none needs looking up first."""
+        ...
 
     def insert_new(
         self,
@@ -282,7 +286,9 @@ class PostgresTarget:
         keys: Sequence[str],
         rows: Sequence[Row],
         guard: str | None,
+        all_present: bool = False,
     ) -> None:
+        del all_present  # keys compare exactly in PostgreSQL: ON CONFLICT meets only its own row
         if not rows:
             return
         select = self._staged(table_sql, columns, rows)
@@ -508,7 +514,21 @@ class MySQLTarget:
         keys: Sequence[str],
         rows: Sequence[Row],
         guard: str | None,
+        all_present: bool = False,
     ) -> None:
+        if not all_present and rows:
+            # ON DUPLICATE KEY UPDATE meets any row the key's collation or a unique index takes
+            # as equal ('ABC' for 'abc'), and would write over it: a key not there exactly goes
+            # in with a plain INSERT, where such a clash is an error (a dead letter)
+            at = [list(columns).index(k) for k in keys]
+            present = set(
+                self.lock_rows(
+                    table_sql, list(keys), keys, [_normal_key([row[i] for i in at]) for row in rows]
+                )
+            )
+            absent = [r for r in rows if _normal_key([r[i] for i in at]) not in present]
+            written = self.insert_new(table_sql, columns, keys, absent, guard)
+            rows = [r for r in rows if _normal_key([r[i] for i in at]) not in written]
         cur = self.conn.cursor()
         for part in _chunks(rows, MYSQL_ROWS_PER_STATEMENT):
             values = apply_sql.values_sql(mysql_dialect, len(columns), len(part))
@@ -556,9 +576,10 @@ class MySQLTarget:
                     continue  # inserted by someone else since (READ COMMITTED): decide again
                 raise MySQLdb.IntegrityError(
                     _DUPLICATE_ENTRY,
-                    f"{exc.args[1]}: MySQL takes this row for another one that its key or a "
-                    "unique index compares as equal (the collation ignores case or trailing "
-                    "spaces), so it cannot be added beside it. Change the value where it was "
+                    f"{exc.args[1]}: MySQL already holds a row with that value in the key or "
+                    "unique index named, one PostgreSQL keeps apart (the MySQL collation ignores "
+                    "case or trailing spaces, or the other row has not been deleted in MySQL "
+                    "yet), so this row cannot be added beside it. Change the value where it was "
                     "written, or give the MySQL column a _bin collation (README: Case-"
                     "insensitive unique keys)",
                 ) from exc

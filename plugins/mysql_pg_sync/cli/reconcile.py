@@ -74,7 +74,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--recheck-delay",
         type=number(0, what="a number of seconds"),
         default=DEFAULT_RECHECK_DELAY_S,
-        help="seconds to let the stream catch up before suspects are compared again",
+        help="most seconds to wait for the stream consumer to apply the table's changes in "
+        "Kafka before suspects are compared again",
     )
     parser.add_argument("--reports", type=Path, default=None, help="report folder")
 

@@ -78,6 +78,17 @@ def convert_batch(
     does not convert raises a ConversionError naming it; given: rows that do not convert are
     left out of the result and recorded there.
     """
+    return _convert_batch(mapping, batch, stats, rejects, keys_of_rejects=True)
+
+
+def _convert_batch(
+    mapping: TableMapping,
+    batch: pa.RecordBatch,
+    stats: Stats | None,
+    rejects: Rejects | None,
+    *,
+    keys_of_rejects: bool,
+) -> pa.RecordBatch:
     table = pa.Table.from_batches([batch])
     native = {
         c.name: target
@@ -94,7 +105,7 @@ def convert_batch(
             raise explain(rest, table, exc) from None
     else:
         out, table, bad = _convert_rejecting(rest, table, stats, rejects.rows)
-        if bad is not None:
+        if bad is not None and keys_of_rejects:
             rejects.pg_keys.append(_pg_keys(mapping, bad))
     arrays = []
     for column in mapping.synced_columns():
@@ -119,8 +130,10 @@ def _convert_rejecting(
         if not bad:  # no single column fails on its own: nothing to reject, name the failure
             raise explain(mapping, table, exc) from None
         rejects.extend(_rejected(mapping, table, index, columns) for index, columns in bad.items())
-        good = table.take([i for i in range(table.num_rows) if i not in bad])
-        return to_pg_table(mapping, good, stats), good, table.take(list(bad))
+        # typed indices: an empty list is a null array, which take() has no kernel for (a
+        # batch whose every row is rejected, as when all its keys are bad)
+        good = table.take(pa.array([i for i in range(table.num_rows) if i not in bad], pa.int64()))
+        return to_pg_table(mapping, good, stats), good, table.take(pa.array(list(bad), pa.int64()))
     if stats is not None:
         _add_stats(stats, trial)
     return out, table, None
@@ -133,7 +146,8 @@ def _pg_keys(mapping: TableMapping, rows: pa.Table) -> pa.RecordBatch:
         update={"columns": tuple(c for c in mapping.columns if c.name in mapping.key)}
     )
     batch = rows.select(list(mapping.key)).combine_chunks().to_batches()[0]
-    return convert_batch(keys, batch, None, Rejects())
+    # the keys that do not convert are left out here, not looked up again (that would recurse)
+    return _convert_batch(keys, batch, None, Rejects(), keys_of_rejects=False)
 
 
 def _add_stats(into: Stats, part: Stats) -> None:

@@ -26,6 +26,7 @@ from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
 from mysql_pg_sync.types.arrow import select_list
+from mysql_pg_sync.types.drivers import mysql_conv
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,9 @@ def iter_mysqlclient(
     columns = mapping.synced_columns()
     types = [_arrow_type(c) for c in columns]
     names = [c.name for c in columns]
-    conn = mysql_connect(endpoint)
+    # mysqlclient's own converters turn an invalid date into None, like NULL: a date column
+    # mapped to text ('2020-00-15' kept as written) would lose its values without a trace
+    conn = mysql_connect(endpoint, conv=mysql_conv())
     try:
         cursor = conn.cursor(MySQLdb.cursors.SSCursor)
         cursor.execute(sql)

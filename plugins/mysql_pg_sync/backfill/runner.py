@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,7 +42,13 @@ from mysql_pg_sync.backfill.target import (
     target_has_rows,
     truncate_targets,
 )
-from mysql_pg_sync.backfill.writer import TargetSpec, close_writer_session, write_chunk
+from mysql_pg_sync.backfill.writer import (
+    ChunkCopyError,
+    RowsRefused,
+    TargetSpec,
+    close_writer_session,
+    write_chunk,
+)
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, backfill_origin, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as my
@@ -92,6 +99,7 @@ class ChunkGroupError(BackfillError):
 # target schema must change first. Retrying them only delays the run's end and its report.
 _SETTLED: tuple[type[BaseException], ...] = (
     ConversionError,
+    RowsRefused,
     TargetSchemaError,
     MappingError,
     ChunksNotDone,
@@ -583,18 +591,43 @@ class Backfill:
         results: list[dict[str, Any]] = []
         failures: list[tuple[str, int, str]] = []
         errors: list[SyncError] = []
-        for ref in refs:
+        for index, ref in enumerate(refs):
             try:
                 results.append(self.copy_chunk(ref, run_id, batch_rows))
             except SyncError as exc:
                 log.error("%s #%d failed: %s; copying the group's other chunks", *ref, exc)
                 failures.append((*ref, f"{type(exc).__name__}: {exc}"))
                 errors.append(exc)
+            except Exception as exc:
+                self._note_not_reached(refs[index + 1 :], run_id, ref, exc)
+                portable = _portable(exc)
+                if portable is exc:
+                    raise
+                raise portable from exc
         if len(refs) == 1 and errors:
             raise errors[0]
         if failures:
             raise ChunkGroupError(failures, settled=all(is_settled(e) for e in errors))
         return results
+
+    def _note_not_reached(
+        self, refs: Sequence[ChunkRef], run_id: str, stopped_at: ChunkRef, exc: Exception
+    ) -> None:
+        """Record on each chunk the task did not reach why it was not copied: finalize then
+        names the cause instead of "not done" alone, or an earlier run's error."""
+        if not refs:
+            return
+        why = (
+            f"not copied by run {run_id}: its copy task stopped at {stopped_at[0]} "
+            f"#{stopped_at[1]} ({type(exc).__name__}: {exc}) before reaching it; "
+            "resume copies it"
+        )
+        try:
+            with self._pg() as pg_conn:
+                for ref in refs:
+                    state.mark_not_reached(pg_conn, ref, run_id, why)
+        except Exception:  # PostgreSQL itself is gone; the task's error still names the cause
+            log.exception("could not record why %d chunk(s) were not copied", len(refs))
 
     def copy_chunk(self, ref: ChunkRef, run_id: str, batch_rows: int) -> dict[str, Any]:
         with self._pg() as pg_conn:
@@ -677,17 +710,25 @@ class Backfill:
         # reject: conversion fills it as the COPY pulls batches; fail: conversion raises instead
         rejects = Rejects() if mapping.backfill.on_bad_value == "reject" else None
         converted = (convert_batch(mapping, b, stats, rejects) for b in batches)
-        result = write_chunk(
-            self.endpoints.postgres,
-            target,
-            chunk,
-            schema,
-            converted,
-            reader=reader,
-            origins=self.origins,
-            rejects=rejects,
-            run_id=run_id,
-        )
+        try:
+            result = write_chunk(
+                self.endpoints.postgres,
+                target,
+                chunk,
+                schema,
+                converted,
+                reader=reader,
+                origins=self.origins,
+                rejects=rejects,
+                run_id=run_id,
+            )
+        finally:
+            # A chunk that failed mid-read leaves the reader suspended, and the error's traceback
+            # keeps it alive: its MySQL session would hold the read's open transaction, and with
+            # it a metadata lock that blocks every ALTER or DROP of the table, until collected.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
         # logged once committed: each one is in the reject table now
         for row in rejects.rows if rejects else ():
             log.warning(
@@ -713,7 +754,13 @@ class Backfill:
                 failed = state.first_chunk_error(pg_conn, table)
                 raise ChunksNotDone(
                     f"{table}: {not_done} chunk(s) are not done ({states})"
-                    + (f"; first failed chunk {failed}" if failed else "")
+                    + (
+                        f"; first failed chunk {failed}"
+                        if failed
+                        else "; none recorded an error: their copy task ended before them "
+                        "(a killed worker, or a failure outside the chunks: see the copy task's "
+                        "log)"
+                    )
                     + "; fix the cause and re-trigger the backfill with mode=resume to finish them"
                 )
             result = finalize_table(pg_conn, mysql_conn, mapping, self.mappings)
@@ -810,8 +857,11 @@ class Backfill:
             ).fetchone()
             wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
             summary = report.build_summary(run_id, per_table, wall)
-            paths = report.write_report(self.reports_dir, summary)
-            summary["report"] = {k: str(v) for k, v in paths.items()}
+            try:
+                paths = report.write_report(self.reports_dir, summary)
+                summary["report"] = {k: str(v) for k, v in paths.items()}
+            except OSError as exc:  # a full disk must not leave a copied run unfinished
+                log.error("backfill run %s: could not write its report: %s", run_id, exc)
             state.finish_run(pg_conn, run_id, summary)  # with the report's paths
         if summary["total"]["rejected"]:
             log.warning("%s", summary["rejects"]["note"])
@@ -831,6 +881,17 @@ class Backfill:
 
     def _mysql(self) -> Any:
         return _closing(mysql_connect(self.endpoints.mysql, autocommit=True))
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc``, or its text in a :class:`ChunkCopyError` when it cannot be unpickled: the CLI's
+    worker processes send their errors to the parent pickled, and one that fails to load there
+    breaks the whole process pool, failing every other task as "terminated abruptly"."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return ChunkCopyError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _seq_ranges(seqs: Sequence[int]) -> str:

@@ -249,14 +249,27 @@ def record_finalize_failure(conn: psycopg.Connection[Any], source_table: str, er
     )
 
 
+def mark_not_reached(conn: psycopg.Connection[Any], ref: ChunkRef, run_id: str, error: str) -> None:
+    """Why a chunk that is not done was not copied by ``run_id`` (its task stopped first); its
+    state stays, and an error of an earlier run is replaced, so no one reads a stale cause."""
+    conn.execute(
+        "UPDATE mps_sync.backfill_chunks SET run_id = %s, error = %s, updated_at = now() "
+        "WHERE source_table = %s AND seq = %s AND state <> 'done'",
+        (run_id, error[:4000], *ref),
+    )
+
+
 def first_chunk_error(conn: psycopg.Connection[Any], source_table: str) -> str | None:
-    """The error of the table's first failed chunk, as ``#seq: error``."""
+    """The error of the table's first failed chunk, as ``#seq: error``; without one, why its
+    first chunk not reached was not copied, as ``#seq (state): why``."""
     row = conn.execute(
-        "SELECT seq, error FROM mps_sync.backfill_chunks WHERE source_table = %s "
-        "AND state = 'failed' ORDER BY seq LIMIT 1",
+        "SELECT seq, state, error FROM mps_sync.backfill_chunks WHERE source_table = %s "
+        "AND state <> 'done' AND error IS NOT NULL ORDER BY state <> 'failed', seq LIMIT 1",
         (source_table,),
     ).fetchone()
-    return None if row is None else f"#{row[0]}: {row[1]}"
+    if row is None:
+        return None
+    return f"#{row[0]}: {row[2]}" if row[1] == "failed" else f"#{row[0]} ({row[1]}): {row[2]}"
 
 
 def table_outcome(conn: psycopg.Connection[Any], source_table: str) -> dict[str, Any]:

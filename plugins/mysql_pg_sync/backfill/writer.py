@@ -37,11 +37,39 @@ from mysql_pg_sync.backfill.state import (
 from mysql_pg_sync.cdc.loop_guard import origin_capacity_message
 from mysql_pg_sync.connections import pg_conninfo
 from mysql_pg_sync.dialects import postgres as pg
-from mysql_pg_sync.errors import PreflightError
+from mysql_pg_sync.errors import PreflightError, SyncError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 STAGE_TABLE = "mps_backfill_stage"
 REJECT_KEYS_TABLE = "mps_backfill_reject_keys"
+# SQLSTATE classes of a refusal of the rows themselves (data exception, integrity constraint)
+_REFUSED_CLASSES = ("22", "23")
+
+
+class RowsRefused(SyncError):
+    """PostgreSQL refused the chunk's rows (a constraint, a value): a retry meets it again."""
+
+
+class ChunkCopyError(Exception):
+    """Any other failure of a chunk's copy (a lost session, a server gone): a retry may pass.
+
+    ADBC's own errors cannot be unpickled (their ``__init__`` wants keyword arguments), so one
+    raised in a CLI worker process broke the whole process pool ("terminated abruptly") and took
+    the other chunks of its task with it; these two carry the same text across."""
+
+
+def _portable(exc: Exception, chunk: ChunkSpec) -> Exception:
+    """The driver's error as :class:`RowsRefused` or :class:`ChunkCopyError`."""
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    text = str(exc)
+    if sqlstate[:2] in _REFUSED_CLASSES:
+        refused = text.partition("ERROR:")[2].strip() or text
+        return RowsRefused(
+            f"{chunk.table} #{chunk.seq} (keys {chunk.lower!r} .. {chunk.upper!r}): PostgreSQL "
+            f"refused the chunk's rows: {refused}; fix the rows in MySQL, or the target table or "
+            "the mapping, then resume"
+        )
+    return ChunkCopyError(f"{type(exc).__name__}: {text}")
 
 
 @dataclass(frozen=True)
@@ -240,7 +268,10 @@ def write_chunk(
     started = time.monotonic()
     counting = _Counting(batches)
     stream = pa.RecordBatchReader.from_batches(schema, iter(counting))
-    session = _writer_session(endpoint, origins)
+    try:
+        session = _writer_session(endpoint, origins)
+    except adbc_driver_manager.Error as exc:
+        raise _portable(exc, chunk) from exc
     conn = session.conn
     try:
         cur = conn.cursor()
@@ -279,6 +310,8 @@ def write_chunk(
         close_writer_session()  # the next chunk starts from a fresh session
         if counting.error is not None and counting.error is not exc:
             raise counting.error from exc
+        if isinstance(exc, adbc_driver_manager.Error):
+            raise _portable(exc, chunk) from exc
         raise
 
 

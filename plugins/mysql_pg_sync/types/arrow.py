@@ -5,7 +5,8 @@ read every value), and :func:`to_pg_table` turns what connectorx returns (``deci
 ``int8`` for tinyint(1), ``timestamp[us]``, text for dates, microseconds for TIME) into the
 PostgreSQL column types, renamed to the PostgreSQL names. Same rules as :mod:`.convert`: NUL
 bytes stripped and counted or an error naming the row's key; zero dates NULL (or a sentinel
-that Arrow can represent); TIME outside a day only into ``interval``.
+that Arrow can represent), a partial zero date an error; TIME outside a day only into
+``interval``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,23 @@ import pyarrow.compute as pc
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
-from mysql_pg_sync.types.convert import JSON_NUL_FIX, JSON_NUL_WHY, Stats, keeps_json_nul
+from mysql_pg_sync.types.convert import (
+    JSON_NUL_FIX,
+    JSON_NUL_WHY,
+    KEY_ZERO_FIX,
+    KEY_ZERO_WHY,
+    PARTIAL_ZERO_FIX,
+    PARTIAL_ZERO_WHY,
+    Stats,
+    keeps_json_nul,
+)
 from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
 
 Wire = Literal["binary", "text"]
 _INT_TYPES = {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64()}
 _MICROS_PER_DAY = 86_400_000_000
-_ZERO_DATE_RE = r"^\d{4}-(00-|\d\d-00)"
+_ZERO_PART_RE = r"^\d{4}-(00-|\d\d-00)"  # a zero month or day, MySQL's zero date included
+_ZERO_DATE_RE = r"^0000-00-00( 00:00:00(\.0+)?)?$"  # MySQL's zero date itself
 
 
 def select_list(mapping: TableMapping) -> str:
@@ -213,15 +224,22 @@ def _inet(a: pa.Array, c: _Col) -> pa.Array:
 
 
 def _zero_dates(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
-    """Text dates -> ``target``; zero dates -> NULL or the (representable) sentinel."""
+    """Text dates -> ``target``; zero dates -> NULL or the (representable) sentinel; a partial
+    zero date, or a zero date in a key column under ``null``, fails (see :mod:`.convert`)."""
     a = a.cast(pa.string())
-    zero = pc.match_substring_regex(a, _ZERO_DATE_RE)
-    n_zero = pc.sum(zero.fill_null(False).cast(pa.int64())).as_py() or 0
-    if not n_zero:
+    zero_part = pc.match_substring_regex(a, _ZERO_PART_RE).fill_null(False)
+    if not pc.any(zero_part).as_py():
         return a.cast(target)
-    c.count("zero_dates", n_zero)
+    zero = pc.match_substring_regex(a, _ZERO_DATE_RE).fill_null(False)
+    partial = pc.and_(zero_part, pc.invert(zero))
+    if pc.any(partial).as_py():
+        raise c.fail(partial, PARTIAL_ZERO_WHY, PARTIAL_ZERO_FIX)
+    null_policy = c.policy.zero_dates == "null"
+    if null_policy and c.column.name in c.mapping.key:
+        raise c.fail(zero, KEY_ZERO_WHY, KEY_ZERO_FIX)
+    c.count("zero_dates", pc.sum(zero.cast(pa.int64())).as_py() or 0)
     cleared = pc.if_else(zero, pa.scalar(None, pa.string()), a).cast(target)
-    if c.policy.zero_dates == "null":
+    if null_policy:
         return cleared
     try:
         sentinel = pa.scalar(c.policy.zero_date_sentinel).cast(target)

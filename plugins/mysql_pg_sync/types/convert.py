@@ -73,10 +73,33 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
-def _is_zero_date(text: str) -> bool:
-    """'0000-00-00', '0000-00-00 00:00:00.000', and partial zeros such as '2020-00-15'."""
+def _has_zero_part(text: str) -> bool:
+    """A zero month or day: MySQL's zero date, or a partial one such as '2020-00-15'."""
     date_part = text[:10]
     return len(date_part) == 10 and (date_part[5:7] == "00" or date_part[8:10] == "00")
+
+
+def is_zero_date(text: str) -> bool:
+    """MySQL's zero date itself: '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00.000'."""
+    return text[:10] == ZERO_DATE and text.lstrip("0-: .") == ""
+
+
+# A zero month or day ('2020-00-15', '2020-05-00'; MySQL stores them when sql_mode lacks
+# NO_ZERO_IN_DATE) keeps a real year and day: NULL or a sentinel would lose them without a trace.
+PARTIAL_ZERO_WHY = (
+    "partial zero date cannot be kept with a sentinel or as NULL (a zero month or day; "
+    "values.zero_dates covers only MySQL's zero date '0000-00-00')"
+)
+PARTIAL_ZERO_FIX = (
+    "clean the row in MySQL (a real date, or NULL), or map the column to text "
+    "(pg_type: text, converter: text) to keep the value as MySQL writes it"
+)
+# PostgreSQL keys are NOT NULL, and the stream and reconcile find rows by their key
+KEY_ZERO_WHY = "a key column holds MySQL's zero date, which a PostgreSQL key cannot hold as NULL"
+KEY_ZERO_FIX = (
+    "clean the row in MySQL (give it a real date), or set values.zero_dates: sentinel with a "
+    "zero_date_sentinel the backfill can carry (e.g. '0001-01-01')"
+)
 
 
 _TIME_RE = re.compile(r"^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$")
@@ -255,31 +278,27 @@ def _bits_to_pg(v: Any, c: Ctx) -> Any:
 
 
 def _zero_date(v: Any, c: Ctx) -> Any:
+    if not is_zero_date(_text(v)):
+        raise c.fail(v, PARTIAL_ZERO_WHY, PARTIAL_ZERO_FIX)
     if c.stats is not None:
         c.stats.count("zero_dates", c.column.name)
     if c.policy.zero_dates == "null":
         return None
-    if _text(v).lstrip("0-: .") == "":  # only the all-zero value round-trips via the sentinel
-        return c.policy.zero_date_sentinel
-    raise c.fail(
-        v,
-        "partial zero date cannot be kept with a sentinel",
-        "set values.zero_dates: null, or fix the row in MySQL",
-    )
+    return c.policy.zero_date_sentinel
 
 
 def _date_to_pg(v: Any, c: Ctx) -> Any:
     if isinstance(v, dt.date):
         return v
     text = _text(v)
-    return _zero_date(v, c) if _is_zero_date(text) else dt.date.fromisoformat(text[:10])
+    return _zero_date(v, c) if _has_zero_part(text) else dt.date.fromisoformat(text[:10])
 
 
 def _datetime_to_pg(v: Any, c: Ctx) -> Any:
     if isinstance(v, dt.datetime):
         return v
     text = _text(v)
-    return _zero_date(v, c) if _is_zero_date(text) else dt.datetime.fromisoformat(text)
+    return _zero_date(v, c) if _has_zero_part(text) else dt.datetime.fromisoformat(text)
 
 
 def _timestamp_to_pg(v: Any, c: Ctx) -> Any:
@@ -486,11 +505,16 @@ def row_to_pg(
 ) -> dict[str, Any]:
     """A MySQL row (by MySQL name) -> a PostgreSQL row (by pg_name); excluded columns left out."""
     where = _where(mapping, row, mapping.key)
-    return {
-        c.pg_name: to_pg(c, row[c.name], mapping.values, where=where, stats=stats)
-        for c in mapping.synced_columns()
-        if c.name in row
-    }
+    converted = {}
+    for c in mapping.synced_columns():
+        if c.name not in row:
+            continue
+        value = to_pg(c, row[c.name], mapping.values, where=where, stats=stats)
+        if value is None and row[c.name] is not None and c.name in mapping.key:
+            # only a zero date under zero_dates: null turns a value into NULL
+            raise Ctx(c, mapping.values, where, stats).fail(row[c.name], KEY_ZERO_WHY, KEY_ZERO_FIX)
+        converted[c.pg_name] = value
+    return converted
 
 
 def row_to_mysql(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -15,11 +16,25 @@ from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
     Pipeline,
+    PipelineFactory,
     items_mapping,
     pipeline,
 )
 
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+
+
+@pytest.fixture
+def make_pipeline(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> PipelineFactory:
+    """``make_pipeline(mappings, mysql_ddl, pg_ddl, **options)``: tables of the test's own
+    streamed by real connectors, on the test's databases (see :func:`pipeline`)."""
+    return functools.partial(pipeline, endpoints, mysql_db, pg_db, mysql_admin, pg_admin)
 
 
 @pytest.fixture

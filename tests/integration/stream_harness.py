@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,6 +141,10 @@ def drive(consumer: StreamConsumer, predicate: Callable[[], bool], timeout_s: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"pipeline did not converge within {timeout_s} s")
         consumer.run(max_seconds=0.5)
+
+
+# the make_pipeline fixture: pipeline() on the test's own databases
+PipelineFactory = Callable[..., AbstractContextManager[Pipeline]]
 
 
 @contextmanager

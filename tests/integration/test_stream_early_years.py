@@ -8,22 +8,22 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
+from tests.integration.stream_harness import (
+    Pipeline,
+    PipelineFactory,
+    drive,
+    mysql_rows,
+    pg_rows,
+)
 
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 ROWS = "SELECT id, d, dt, dt6, d_nn FROM old_dates ORDER BY id"
 
 
 @pytest.fixture
-def old_dates(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
+def old_dates(make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint) -> Iterator[Pipeline]:
     columns = [
         ("id", "int(11)", False),
         ("d", "date", True),
@@ -39,12 +39,7 @@ def old_dates(
             "columns": [{"name": n, "column_type": t, "nullable": nl} for n, t, nl in columns],
         }
     )
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
+    with make_pipeline(
         [mapping],
         [
             "CREATE TABLE old_dates (id int PRIMARY KEY, d date NULL, dt datetime NULL, "

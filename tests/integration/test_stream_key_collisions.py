@@ -8,22 +8,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
+from tests.integration.stream_harness import (
+    Pipeline,
+    PipelineFactory,
+    drive,
+    mysql_rows,
+    pg_rows,
+)
 
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 MYSQL_ROWS = "SELECT code, n, email FROM coded ORDER BY n"
 
 
 @pytest.fixture(params=["mysql_wins", "postgres_wins", "pg_to_mysql"])
 def coded(
-    request: pytest.FixtureRequest,
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
+    request: pytest.FixtureRequest, make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint
 ) -> Iterator[Pipeline]:
     columns = [("code", "varchar(10)"), ("n", "int(11)"), ("email", "varchar(40)")]
     mapping = TableMapping.model_validate(
@@ -39,12 +40,7 @@ def coded(
             "columns": [{"name": c, "column_type": t, "nullable": c != "code"} for c, t in columns],
         }
     )
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
+    with make_pipeline(
         [mapping],
         [
             "CREATE TABLE coded (code varchar(10) COLLATE utf8mb4_general_ci PRIMARY KEY, n int, "

@@ -7,20 +7,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
+from tests.integration.stream_harness import (
+    Pipeline,
+    PipelineFactory,
+    drive,
+    mysql_rows,
+    pg_rows,
+)
 
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 
 @pytest.fixture
-def odd_values(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
+def odd_values(make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint) -> Iterator[Pipeline]:
     columns = [("id", "int(11)"), ("f", "float"), ("j", "json"), ("note", "varchar(20)")]
     mapping = TableMapping.model_validate(
         {
@@ -31,12 +31,7 @@ def odd_values(
             "columns": [{"name": n, "column_type": t, "nullable": n != "id"} for n, t in columns],
         }
     )
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
+    with make_pipeline(
         [mapping],
         [
             "CREATE TABLE odd_values (id int PRIMARY KEY, f float, j longtext "
@@ -86,8 +81,9 @@ def test_a_float_change_past_the_sixth_digit_streams_both_ways(odd_values: Pipel
             conn.execute("UPDATE odd_values SET f = 123456.9 WHERE id = 2")
         drive(
             consumer,
-            lambda: mysql_rows(p, "SELECT CAST(f AS DOUBLE) FROM odd_values")
-            == [(123456.8984375,)],
+            lambda: (
+                mysql_rows(p, "SELECT CAST(f AS DOUBLE) FROM odd_values") == [(123456.8984375,)]
+            ),
         )
         assert pg_rows(p, "SELECT sum(skipped_same) FROM mps_sync.stream_metrics") == [(0,)]
     finally:

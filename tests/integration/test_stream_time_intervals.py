@@ -7,22 +7,22 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
+from tests.integration.stream_harness import (
+    Pipeline,
+    PipelineFactory,
+    drive,
+    mysql_rows,
+    pg_rows,
+)
 
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def spans(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Iterator[Pipeline]:
+def spans(make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint) -> Iterator[Pipeline]:
     mapping = TableMapping.model_validate(
         {
             "source": f"{mysql_db.database}.spans",
@@ -34,12 +34,7 @@ def spans(
             ],
         }
     )
-    with pipeline(
-        endpoints,
-        mysql_db,
-        pg_db,
-        mysql_admin,
-        pg_admin,
+    with make_pipeline(
         [mapping],
         ["CREATE TABLE spans (id int PRIMARY KEY, tm time(6)) ENGINE=InnoDB"],
         ["CREATE TABLE public.spans (id integer PRIMARY KEY, tm interval)"],

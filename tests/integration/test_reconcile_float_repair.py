@@ -39,9 +39,7 @@ def test_a_repaired_float_keeps_every_digit(
     folder = tmp_path / "mappings"
     folder.mkdir()
     (folder / "floats.yaml").write_text(yaml.safe_dump([mapping]))
-    params = ReconcileParams(
-        mappings=str(folder), recheck_delay_s=0, repair=True, dry_run=False
-    )
+    params = ReconcileParams(mappings=str(folder), recheck_delay_s=0, repair=True, dry_run=False)
     both = replace(endpoints, mysql=mysql_db, postgres=pg_db)
     run, _, _ = reconcile_all(both, params, folder=tmp_path)
     assert run["tables"][0]["repairs"] == {"applied": 3}

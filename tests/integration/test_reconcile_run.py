@@ -396,44 +396,6 @@ def test_the_cli_reports_drift_with_exit_status_3(setup, tmp_path, capsys, monke
     assert "reconcile-" in out
 
 
-def test_the_lag_waiter_reads_the_stream_metrics(setup) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from mysql_pg_sync.reconcile.recheck import StreamLagWaiter
-    from mysql_pg_sync.state.schema import ensure_schema
-
-    ends, _ = setup
-    started = datetime.now(UTC)
-    waited: list[float] = []
-
-    def waiter(**kw: Any) -> StreamLagWaiter:
-        return StreamLagWaiter(
-            lambda: pg_connect(ends.postgres), started, sleep=waited.append, **kw
-        )
-
-    missing_table = waiter(max_wait_s=0)  # no state schema yet: the delay decides
-    assert missing_table.wait("legacy.orders") == "timed_out"
-    assert missing_table.caught_up is False
-    with pg_connect(ends.postgres, autocommit=True) as conn:
-        ensure_schema(conn)
-        conn.execute(
-            "INSERT INTO mps_sync.stream_metrics (source_table, incoming_side, last_lag_ms, "
-            "last_applied_at) VALUES ('legacy.orders', 'mysql', 20, %s), "
-            "('legacy.orders', 'postgres', 5000, %s)",
-            (started + timedelta(seconds=1), started + timedelta(seconds=1)),
-        )
-    lagging = waiter(max_wait_s=0)
-    assert lagging.wait("legacy.orders") == "timed_out"
-    assert lagging.caught_up is False
-    with pg_connect(ends.postgres, autocommit=True) as conn:
-        conn.execute("UPDATE mps_sync.stream_metrics SET last_lag_ms = 10")
-    ready = waiter(max_wait_s=3600)
-    assert ready.wait("legacy.orders") == "caught_up"
-    assert ready.caught_up is True
-    assert ready.polls == 1
-    assert waited == []
-
-
 def test_max_repairs_limits_the_whole_run_not_each_table(setup, tmp_path: Path) -> None:
     """orders needs 3 repairs, tags 1: each fits a limit of 3, together they do not. The
     table that would take the run past the limit is refused as a whole, with the run's count."""

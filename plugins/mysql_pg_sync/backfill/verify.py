@@ -3,7 +3,7 @@
 Runs after finalize (the table is ``streaming``). Live writes go on during a backfill and the
 stream replays them after the handoff, so a row that changed during the run may still differ
 when it is compared: like reconcile, the suspects are compared again once the stream has caught
-up (:class:`~mysql_pg_sync.reconcile.recheck.StreamLagWaiter`) and only what still differs
+up (:class:`~mysql_pg_sync.reconcile.recheck.OffsetsWaiter`) and only what still differs
 counts as drift. An integer key's first-level segments are cut at the backfill's own chunk
 boundaries (a difference then points at one chunk); other keys use reconcile's hash buckets, which
 follow no key order. The comparison is an ordinary dry-run reconcile run (``trigger =
@@ -17,7 +17,6 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,9 +28,10 @@ from mysql_pg_sync.reconcile.compare import CompareConfig
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
-from mysql_pg_sync.reconcile.recheck import CatchUpWaiter, StreamLagWaiter
+from mysql_pg_sync.reconcile.recheck import CatchUpWaiter
 from mysql_pg_sync.reconcile.run import RunOptions, TableResult, reconcile_table
 from mysql_pg_sync.reconcile.service import finish_run, record_refusal
+from mysql_pg_sync.reconcile.stream_position import offsets_waiter
 from mysql_pg_sync.settings import Endpoints
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,6 @@ def verify_table(
     waiter: CatchUpWaiter | None = None,
 ) -> dict[str, Any]:
     """Compare one loaded table in reconcile run ``run_id``; confirmed drift only."""
-    started = datetime.now(UTC)
     with pg_connect(endpoints.postgres, autocommit=True) as conn:
         cuts = chunk_cuts(conn, mapping.name)
     with pg_connect(endpoints.postgres) as conn:
@@ -104,9 +103,7 @@ def verify_table(
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
             return summarize(record_refusal(conn, run_id, mapping, exc), 0)
-        waiter = waiter or StreamLagWaiter(
-            lambda: pg_connect(endpoints.postgres), started, options.recheck_wait_s
-        )
+        waiter = waiter or offsets_waiter(endpoints, mapping, options.recheck_wait_s)
         result = reconcile_table(
             table,
             endpoints.mysql,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import psycopg
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -40,49 +37,6 @@ class DelayWaiter:
         if self.seconds > 0:
             time.sleep(self.seconds)
         return FIXED_DELAY
-
-
-@dataclass
-class StreamLagWaiter:
-    """Wait until the stream has applied a batch of the table after the comparison started with
-    a lag of at most ``max_lag_ms`` (``mps_sync.stream_metrics``, written by the consumer), or
-    until ``max_wait_s`` has passed: a table without changes has no new batch to wait for."""
-
-    connect: Callable[[], Any]
-    started_at: dt.datetime
-    max_wait_s: float = 30.0
-    max_lag_ms: int = 1_000
-    poll_s: float = 0.5
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    caught_up: bool = field(default=False, init=False)
-    polls: int = field(default=0, init=False)
-
-    def _caught_up(self, table_name: str) -> bool:
-        try:
-            with self.connect() as conn:
-                rows = conn.execute(
-                    "SELECT last_lag_ms, last_applied_at FROM mps_sync.stream_metrics "
-                    "WHERE source_table = %s",
-                    (table_name,),
-                ).fetchall()
-        except psycopg.errors.UndefinedTable:
-            return False  # no stream has run against this state schema yet
-        return bool(rows) and all(
-            lag is not None and lag <= self.max_lag_ms and applied and applied >= self.started_at
-            for lag, applied in rows
-        )
-
-    def wait(self, table_name: str) -> str:
-        deadline = self.clock() + self.max_wait_s
-        while True:
-            self.polls += 1
-            if self._caught_up(table_name):
-                self.caught_up = True
-                return CAUGHT_UP
-            if self.clock() >= deadline:
-                return TIMED_OUT
-            self.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))
 
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> offset

@@ -276,6 +276,12 @@ def test_a_scan_that_did_not_succeed_is_a_problem_naming_table_status_and_fix(
     assert fix in problem
 
 
+def test_an_empty_table_is_a_scan_that_copied_everything() -> None:
+    """EMPTY: the table has no rows (a new, empty PostgreSQL side), nothing left uncopied."""
+    done = SnapshotResult("s", ("db.t",), "COMPLETED", {"db.t": 0}, {"db.t": "EMPTY"})
+    assert done.problems() == []
+
+
 def test_an_aborted_snapshot_is_a_problem() -> None:
     assert "ABORTED" in SnapshotResult("s", ("db.t",), "ABORTED", {}).problems()[0]
     assert (

@@ -28,6 +28,9 @@ _FINAL_TYPES = frozenset({"COMPLETED", "ABORTED"})
 
 
 # What to do when Debezium reports a table scan that copied nothing (additional_data.status).
+# A scan that copied the whole table: EMPTY is Debezium's word for a table with no rows (the new,
+# empty PostgreSQL side of a table added later), nothing to copy, not a failure
+SCAN_DONE = frozenset({"SUCCEEDED", "EMPTY"})
 SCAN_STATUS_FIX = {
     "UNKNOWN_SCHEMA": "the connector does not capture the table (or has not seen its schema): "
     "enable its mapping, trigger connectors with action apply"
@@ -67,7 +70,7 @@ class SnapshotResult:
                 "snapshot_tables again"
             )
         for table, status in sorted(self.scan_status.items()):
-            if status != "SUCCEEDED":
+            if status not in SCAN_DONE:
                 fix = SCAN_STATUS_FIX.get(status, "check the Connect log, then snapshot again")
                 found.append(f"table {table}: scan {status}, nothing copied: {fix}")
         return found

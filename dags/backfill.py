@@ -179,8 +179,18 @@ def backfill() -> None:
         if options.dry_run:
             print(f"dry run: {planned}")
             return []
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mysql_pg_sync.backfill.runner import is_settled
+
         runner = _backfill()
-        for prepared in runner.prepare_all(options, [t["table"] for t in planned["tables"]]):
+        try:
+            prepared_tables = runner.prepare_all(options, [t["table"] for t in planned["tables"]])
+        except Exception as exc:
+            if is_settled(exc):  # the target's schema must change first: no retry
+                raise AirflowFailException(str(exc)) from None
+            raise
+        for prepared in prepared_tables:
             print(prepared)
         return planned["groups"]
 

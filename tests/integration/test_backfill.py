@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, BackfillError, RunOptions
+from mysql_pg_sync.backfill.runner import Backfill, BackfillError, ChunksNotDone, RunOptions
 from mysql_pg_sync.backfill.target import TargetSchemaError
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.errors import ConversionError
@@ -378,6 +378,14 @@ def test_incompatible_target_is_refused_before_any_copy(
             ).fetchone()[0]
             == 0
         )
+    # finalize (the DAG runs it after a failed prepare) names the refusal, not a killed worker
+    with pytest.raises(ChunksNotDone) as not_done:
+        bf.finalize(mapping.name)
+    text = str(not_done.value)
+    assert "nothing was copied: the run's prepare step failed" in text
+    assert "column 'qty' is text but the mapping says integer" in text
+    assert "killed worker" not in text
+    assert "mode=resume" not in text
 
 
 def test_keyless_table_is_refused_with_reason(

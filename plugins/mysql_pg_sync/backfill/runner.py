@@ -475,6 +475,10 @@ class Backfill:
         try:
             with ThreadPoolExecutor(max(1, min(PLAN_THREADS, len(tables)))) as preparers:
                 checked = list(preparers.map(lambda t: self._check_prepare(options, t), tables))
+        except Exception as exc:
+            with self._pg() as pg_conn:  # for finalize and the report: the cause, not a guess
+                state.mark_prepare_failed(pg_conn, tables, str(exc))
+            raise
         finally:
             self._close_position_reader()
         truncated = [p.mapping for p in checked if p.truncate]
@@ -750,6 +754,11 @@ class Backfill:
         with self._pg() as pg_conn, self._mysql() as mysql_conn:
             states = state.chunk_states(pg_conn, table)
             not_done = sum(n for s, n in states.items() if s != "done")
+            if not_done and (refused := state.prepare_failure(pg_conn, table)) is not None:
+                raise ChunksNotDone(
+                    f"{table}: nothing was copied: the run's prepare step failed: {refused}; "
+                    "fix that, then trigger the backfill again"
+                )
             if not_done:
                 failed = state.first_chunk_error(pg_conn, table)
                 raise ChunksNotDone(

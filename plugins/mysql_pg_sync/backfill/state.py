@@ -223,6 +223,30 @@ def mark_prepared(conn: psycopg.Connection[Any], source_table: str) -> None:
     )
 
 
+PREPARE_FAILED = "prepare failed: "
+
+
+def mark_prepare_failed(
+    conn: psycopg.Connection[Any], source_tables: Sequence[str], why: str
+) -> None:
+    """Not prepared, and why: finalize then names the cause instead of guessing at a worker."""
+    conn.execute(
+        "UPDATE mps_sync.backfill_tables SET prepared_at = NULL, note = %s "
+        "WHERE source_table = ANY(%s)",
+        (PREPARE_FAILED + why, list(source_tables)),
+    )
+
+
+def prepare_failure(conn: psycopg.Connection[Any], source_table: str) -> str | None:
+    """Why the table's last prepare failed, when it is not prepared since."""
+    row = conn.execute(
+        "SELECT note FROM mps_sync.backfill_tables WHERE source_table = %s "
+        "AND prepared_at IS NULL AND starts_with(note, %s)",
+        (source_table, PREPARE_FAILED),
+    ).fetchone()
+    return str(row[0]).removeprefix(PREPARE_FAILED) if row else None
+
+
 def is_finalized(conn: psycopg.Connection[Any], source_table: str) -> bool:
     row = conn.execute(
         "SELECT finalized_at IS NOT NULL FROM mps_sync.backfill_tables WHERE source_table = %s",

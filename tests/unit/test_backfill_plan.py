@@ -256,3 +256,20 @@ def test_psycopg_placeholders_become_libpq_ones() -> None:
 
     assert _numbered("SELECT f(%s, %s)") == "SELECT f($1, $2)"
     assert _numbered("SELECT 1") == "SELECT 1"
+
+
+def test_a_disabled_mapping_is_refused_for_being_disabled() -> None:
+    """It said "direction is both: PostgreSQL is not a target"."""
+    from mysql_pg_sync.backfill.runner import refusal
+
+    entry = {
+        "source": "legacy.t",
+        "target": "public.t",
+        "key": ["id"],
+        "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+    }
+    assert refusal(TableMapping.model_validate(entry)) is None
+    disabled = TableMapping.model_validate({**entry, "enabled": False})
+    assert refusal(disabled) == "enabled: false in its mapping"
+    one_way = TableMapping.model_validate({**entry, "direction": "pg_to_mysql"})
+    assert refusal(one_way) == "direction is pg_to_mysql: PostgreSQL is not a target"

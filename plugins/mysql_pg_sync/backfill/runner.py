@@ -243,6 +243,8 @@ def refusal(mapping: TableMapping) -> str | None:
         return f"unsupported: {mapping.unsupported}"
     if not mapping.key:
         return "no usable key (primary key or unique NOT NULL key); chunks could not be replaced"
+    if not mapping.enabled:
+        return "enabled: false in its mapping"
     if not mapping.replicates_to_pg():
         return f"direction is {mapping.direction}: PostgreSQL is not a target"
     return None
@@ -384,11 +386,16 @@ class Backfill:
             states = state.chunk_states(pg_conn, mapping.name)
             to_copy = [seq for _, seq in state.pending_chunks(pg_conn, [mapping.name])]
             log.info(
-                "%s: %s the existing plan (%s); chunks to copy: %s",
+                "%s: %s the existing plan (%s); %d chunk(s) to copy%s%s",
                 mapping.name,
                 "a run would keep" if options.dry_run else "keeping",
                 states,
-                _seq_ranges(to_copy) or "none",
+                len(to_copy),
+                f" (#{_seq_ranges(to_copy)})" if to_copy else "",
+                # its chunks are cut already: another size would need mode=reload
+                f"; chunk_rows={options.chunk_rows} does not apply to a kept plan"
+                if options.chunk_rows
+                else "",
             )
             return {
                 "table": mapping.name,

@@ -290,3 +290,23 @@ def test_a_reconcile_that_errored_is_not_in_sync() -> None:
     assert "reconcile: error: not compared" in orders.reason
     assert items.reconcile == "drift 9, repaired 0 (2026-11-25 03:00 UTC)"
     assert items.health == "warn"
+
+
+def test_connect_unreachable_or_no_connector_is_flagged() -> None:
+    """With Kafka Connect down the cell read "no data" and the row looked healthier than with
+    a paused connector; a table no connector captures was not flagged at all."""
+    streaming = {"legacy.orders": {"state": "streaming"}}
+    down = StateSnapshot(
+        table_state=streaming,
+        connectors=(
+            ConnectorState("mysql-src", "mysql", "UNREACHABLE"),
+            ConnectorState("pg-src", "postgres", "UNREACHABLE"),
+        ),
+    )
+    (row,) = build_status([_mapping("orders")], down)
+    assert row.connectors == "UNREACHABLE (worst of 2)"
+    assert row.health == "failed"
+    assert "Kafka Connect cannot be reached" in row.reason
+    (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=streaming, connectors=()))
+    assert (row.connectors, row.health) == ("none", "warn")
+    assert "no connector captures it: trigger connectors with action apply" in row.reason

@@ -18,7 +18,16 @@ Row = Mapping[str, Any]
 NO_DATA = "no data"
 
 # Connector states from worst to best: a table shows the worst of the connectors it needs.
-_CONNECTOR_RANK = ("FAILED", "UNASSIGNED", "PAUSED", "STOPPED", "RESTARTING", "RUNNING")
+# UNREACHABLE: Kafka Connect did not answer, so nothing is captured that anyone can see
+_CONNECTOR_RANK = (
+    "UNREACHABLE",
+    "FAILED",
+    "UNASSIGNED",
+    "PAUSED",
+    "STOPPED",
+    "RESTARTING",
+    "RUNNING",
+)
 # A streaming table whose last applied change is older than this is marked stale. The stream
 # writes its metrics only when it applies a batch, so a stopped consumer leaves the last lag
 # frozen at a healthy value; the age is what tells. Generous: a quiet table is not an outage.
@@ -118,7 +127,7 @@ class TableStatus:
             self.held
             or self.state == "failed"
             or self.quality == "failed"
-            or "FAILED" in self.connectors
+            or self.connectors.startswith(("FAILED", "UNREACHABLE"))
         ):
             return "failed"
         if (
@@ -136,7 +145,9 @@ class TableStatus:
 
     @property
     def _connectors_down(self) -> bool:
-        return self.connectors.split(" ")[0] in _CONNECTOR_RANK[1:-1]
+        """Not capturing: paused, stopped, ... or not deployed at all (``none``)."""
+        state = self.connectors.split(" ")[0]
+        return state in _CONNECTOR_RANK[2:-1] or state == "none"
 
     @property
     def open_dead_letters(self) -> int:
@@ -152,7 +163,11 @@ class TableStatus:
             reasons.append("held: its target lacks a mapped column (the state says what to run)")
         if self.state == "failed":
             reasons.append("state failed")
-        if "FAILED" in self.connectors or self._connectors_down:
+        if self.connectors.startswith("UNREACHABLE"):
+            reasons.append("Kafka Connect cannot be reached: no change is captured (start it)")
+        elif self.connectors == "none":
+            reasons.append("no connector captures it: trigger connectors with action apply")
+        elif self.connectors.startswith("FAILED") or self._connectors_down:
             reasons.append(f"connectors {self.connectors}")
         if self.quality in ("failed", "warn"):
             reasons.append(

@@ -143,8 +143,8 @@ def read_connectors(
     Other connectors sharing the Connect cluster are not ours and do not colour our tables; one
     of ours that is not deployed is simply absent ("none").
     """
+    names = names if names is not None else our_connectors()
     try:
-        names = names if names is not None else our_connectors()
         client = ConnectClient(connect_url, timeout_s=CONNECT_TIMEOUT_S, retries=0)
         states = []
         for name, side in names.items():
@@ -155,9 +155,9 @@ def read_connectors(
             state = combined_state(status.state, (t.state for t in status.tasks))
             states.append(ConnectorState(name, side, state))
         return tuple(states)
-    except Exception as exc:  # the page must render when Connect is down
-        notes.append(f"connectors: no data (Kafka Connect at {connect_url}: {exc})")
-        return None
+    except Exception as exc:  # the page must render when Connect is down, saying so
+        notes.append(f"connectors: {exc}")
+        return tuple(ConnectorState(name, side, "UNREACHABLE") for name, side in names.items())
 
 
 def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> StateSnapshot:

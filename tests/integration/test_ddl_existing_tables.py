@@ -67,6 +67,26 @@ def test_a_retyped_column_is_reported_with_the_statement_and_nothing_is_applied(
     assert _columns(accounts) == [("id", "integer"), ("name", "character varying")]
 
 
+def test_a_refusal_names_the_command_that_goes_on_with_the_other_tables(
+    accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One table that does not match held back every new table, without saying how not to."""
+    folder = _mappings(tmp_path / "m", [{"name": "name", "column_type": "varchar(40)"}])
+    other = {
+        "source": "app.notes",
+        "target": "public.notes",
+        "key": ["id"],
+        "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+    }
+    (folder / "app.notes.yaml").write_text(yaml.safe_dump([other]))
+    assert main(["ddl", "--mappings", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert 'to go on with the others meanwhile: make ddl ARGS="--tables app.notes"' in err
+    assert main(["ddl", "--mappings", str(folder), "--tables", "app.notes"]) == 0
+    with pg_connect(accounts) as conn:
+        assert conn.execute("SELECT to_regclass('public.notes') IS NOT NULL").fetchone() == (True,)
+
+
 def test_a_not_null_column_without_a_default_on_a_table_with_rows_says_what_to_set(
     accounts: DatabaseEndpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

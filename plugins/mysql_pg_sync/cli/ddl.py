@@ -69,8 +69,17 @@ def run(args: argparse.Namespace) -> int:
                     + "\n  - ".join(problems),
                     file=sys.stderr,
                 )
+            others = sorted(m.name for m in chosen if m.name not in existing.problems)
             print(
-                "ddl: nothing was applied; fix the tables above, then run ddl again",
+                "ddl: nothing was applied; fix the tables above, then run ddl again"
+                + (
+                    '; to go on with the others meanwhile: make ddl ARGS="--tables '
+                    + " ".join(others[:20])
+                    + (" ..." if len(others) > 20 else "")
+                    + '"'
+                    if others
+                    else ""
+                ),
                 file=sys.stderr,
             )
             return 1

@@ -11,13 +11,13 @@ def test_backfill_names_rows_chunks_rate_and_report() -> None:
         "report": {"html": "/r/backfill_x.html", "json": "/r/backfill_x.json"},
     }
     assert backfill_text(summary) == (
-        "5 table(s), 20,474 rows in 7/7 chunk(s), 8,123 rows/s; report /r/backfill_x.html"
+        "5 table(s), 20,474 rows copied, 7/7 chunk(s) done, 8,123 rows/s; report /r/backfill_x.html"
     )
 
 
 def test_backfill_that_copied_nothing_says_why() -> None:
     text = backfill_text({"total": {"tables": 0, "rows": 0, "chunks": 0}})
-    assert text.startswith("0 table(s), 0 rows")
+    assert text.startswith("0 table(s), 0 rows copied")
     assert "already copied" in text
 
 
@@ -27,7 +27,7 @@ def test_backfill_with_rejects_and_unfinished_tables_says_so() -> None:
         "unfinished": {"legacy.b": "chunk 2 failed", "legacy.a": "x"},
     }
     text = backfill_text(summary)
-    assert "1/2 chunk(s)" in text
+    assert "1/2 chunk(s) done" in text
     assert "3 rejected (see the report)" in text
     assert "not finalized: legacy.a, legacy.b" in text
 

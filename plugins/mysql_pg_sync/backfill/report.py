@@ -28,6 +28,10 @@ def build_summary(
         }
     rows = sum(t["rows"] for t in per_table.values())
     size = sum(t["bytes"] for t in per_table.values())
+    # this run's own copy; a resumed run found earlier runs' chunks done (totals without the
+    # run's figures: everything is this run's)
+    run_rows = sum(t.get("run_rows", t["rows"]) for t in per_table.values())
+    run_size = sum(t.get("run_bytes", t["bytes"]) for t in per_table.values())
     rejected = {name: t.get("rejected", 0) for name, t in per_table.items()}
     summary: dict[str, Any] = {
         "run_id": run_id,
@@ -38,9 +42,11 @@ def build_summary(
             "chunks_done": sum(t["chunks_done"] for t in per_table.values()),
             "rows": rows,
             "bytes": size,
+            "run_rows": run_rows,
+            "run_chunks": sum(t.get("run_chunks", t["chunks_done"]) for t in per_table.values()),
             "wall_s": round(wall_s, 2),
-            "rows_per_s": _rate(rows, wall_s),
-            "mb_per_s": _rate(size / 1e6, wall_s),
+            "rows_per_s": _rate(run_rows, wall_s),
+            "mb_per_s": _rate(run_size / 1e6, wall_s),
             "rejected": sum(rejected.values()),
         },
     }
@@ -101,7 +107,17 @@ def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
 
 
 def render_html(summary: dict[str, Any]) -> str:
-    head = ("table", "state", "chunks done", "rows", "rejected", "MB", "chunk s", "rows/s", "MB/s")
+    head = (
+        "table",
+        "state",
+        "chunks done",
+        "rows",
+        "rejected",
+        "MB",
+        "chunk s",
+        "rows/s of chunk time",
+        "MB/s of chunk time",
+    )
     rows = []
     for name, t in sorted(summary["tables"].items()):
         cells = (
@@ -148,8 +164,8 @@ def render_html(summary: dict[str, Any]) -> str:
         + "</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
         "td:first-child{text-align:left}</style>"
         + f"<h1>Backfill {html.escape(summary['run_id'])}</h1>"
-        + f"<p>{total['rows']:,} rows, {total['bytes'] / 1e6:,.1f} MB in {total['wall_s']:,.1f} s: "
-        + f"{total['rows_per_s']:,.0f} rows/s, {total['mb_per_s']:,.1f} MB/s</p>"
+        + f"<p>{_copied(total)} in {total['wall_s']:,.1f} s: "
+        + f"{total['rows_per_s']:,.0f} rows/s, {total['mb_per_s']:,.1f} MB/s of wall time</p>"
         + note
         + "<table><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
@@ -157,6 +173,19 @@ def render_html(summary: dict[str, Any]) -> str:
         + "".join(rows)
         + "</table>"
     )
+
+
+def _copied(total: dict[str, Any]) -> str:
+    """What this run copied, and what earlier runs had (a resumed run skips their chunks)."""
+    run_rows = total.get("run_rows", total["rows"])
+    text = f"{run_rows:,} rows copied by this run"
+    earlier_chunks = total["chunks_done"] - total.get("run_chunks", total["chunks_done"])
+    if earlier_chunks > 0:
+        text += (
+            f" ({earlier_chunks:,} chunk(s), {total['rows'] - run_rows:,} rows, were done by "
+            f"earlier runs and skipped; {total['rows']:,} rows in all)"
+        )
+    return html.escape(text) + f", {total['bytes'] / 1e6:,.1f} MB in all,"
 
 
 def _listed(css: str, title: str, items: list[str]) -> str:

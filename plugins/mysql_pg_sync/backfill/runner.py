@@ -858,7 +858,7 @@ class Backfill:
         with self._pg() as pg_conn:
             per_table = {
                 t: {
-                    **state.table_totals(pg_conn, t),
+                    **state.table_totals(pg_conn, t, run_id),
                     **state.table_outcome(pg_conn, t),
                     "unvalidated_foreign_keys": unvalidated_foreign_keys(
                         pg_conn, self.mappings.by_source(t)

@@ -198,15 +198,22 @@ def chunk_states(conn: psycopg.Connection[Any], source_table: str) -> dict[str, 
     return {r[0]: int(r[1]) for r in rows}
 
 
-def table_totals(conn: psycopg.Connection[Any], source_table: str) -> dict[str, Any]:
+def table_totals(
+    conn: psycopg.Connection[Any], source_table: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """The table's chunk totals over every run; with ``run_id``, also what that run copied
+    (``run_chunks``, ``run_rows``, ``run_bytes``): a resumed run found the rest done."""
     row = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE state = 'done'), coalesce(sum(rows), 0), "
-        "coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0), coalesce(sum(rejected), 0) "
+        "coalesce(sum(bytes), 0), coalesce(sum(duration_s), 0), coalesce(sum(rejected), 0), "
+        "count(*) FILTER (WHERE state = 'done' AND run_id = %s), "
+        "coalesce(sum(rows) FILTER (WHERE state = 'done' AND run_id = %s), 0), "
+        "coalesce(sum(bytes) FILTER (WHERE state = 'done' AND run_id = %s), 0) "
         "FROM mps_sync.backfill_chunks WHERE source_table = %s",
-        (source_table,),
+        (run_id, run_id, run_id, source_table),
     ).fetchone()
     assert row is not None
-    return {
+    totals = {
         "chunks": int(row[0]),
         "chunks_done": int(row[1]),
         "rows": int(row[2]),
@@ -214,6 +221,9 @@ def table_totals(conn: psycopg.Connection[Any], source_table: str) -> dict[str, 
         "chunk_seconds": float(row[4]),
         "rejected": int(row[5]),
     }
+    if run_id is not None:
+        totals |= {"run_chunks": int(row[6]), "run_rows": int(row[7]), "run_bytes": int(row[8])}
+    return totals
 
 
 def mark_prepared(conn: psycopg.Connection[Any], source_table: str) -> None:

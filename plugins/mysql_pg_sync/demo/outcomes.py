@@ -21,8 +21,8 @@ def _n(value: Any) -> str:
 def backfill_text(summary: Row) -> str:
     total = summary.get("total") or {}
     text = (
-        f"{_n(total.get('tables'))} table(s), {_n(total.get('rows'))} rows in "
-        f"{_n(total.get('chunks_done'))}/{_n(total.get('chunks'))} chunk(s), "
+        f"{_n(total.get('tables'))} table(s), {_n(total.get('run_rows', total.get('rows')))} "
+        f"rows copied, {_n(total.get('chunks_done'))}/{_n(total.get('chunks'))} chunk(s) done, "
         f"{_n(total.get('rows_per_s'))} rows/s"
     )
     if total.get("rejected"):

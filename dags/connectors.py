@@ -4,6 +4,8 @@
 The Debezium source connectors, driven through the Kafka Connect REST API. Trigger with the
 **action** param:
 
+- `status`: a read-only look, changing nothing: each connector's state with its tasks, and
+  what `apply`'s preflight would find now (it fails only when Kafka Connect cannot be read).
 - `apply`: preflight (binlog, GTID and grants on MySQL; wal_level, slots and replica identity
   on PostgreSQL; Connect plugins), signal tables, then renders the configs from the mappings
   and PUTs them **only if they changed**; waits until the connector and every task is RUNNING.
@@ -46,7 +48,16 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from mysql_pg_sync.airflow.notifier import notify_failure
 
-ACTIONS = ["apply", "pause", "resume", "stop", "restart_failed", "delete", "snapshot_tables"]
+ACTIONS = [
+    "status",
+    "apply",
+    "pause",
+    "resume",
+    "stop",
+    "restart_failed",
+    "delete",
+    "snapshot_tables",
+]
 DEFAULT_ARGS = {
     "owner": "mysql_pg_sync",
     "retries": 1,
@@ -114,6 +125,10 @@ with DAG(
         action, tables = params["action"], params["tables"] or ()
         drop_slot = bool(params["drop_replication_slot"])
         fail_now(connectors_params_problem(action, tables, drop_slot))
+        if action == "status":
+            from mysql_pg_sync.cdc.connector_actions import look
+
+            return look(_context())
         with failing_now(MappingError):  # a table name no mapping has stays so on a retry
             return run(
                 _context(),

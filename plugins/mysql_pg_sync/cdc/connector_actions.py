@@ -275,6 +275,17 @@ def learn_table_schemas(
     return reason
 
 
+def look(ctx: ConnectorContext) -> dict[str, Any]:
+    """A read-only look: each deployed connector's status (tasks included) and what apply's
+    preflight would find now. Changes nothing and raises only when Connect cannot be read."""
+    client = ctx.client()
+    return {
+        "connectors": [client.status(name).summary() for name in existing(ctx, client)]
+        or "none deployed (trigger action apply)",
+        "preflight": [str(w) for w in preflight(ctx, render(ctx))] or "all checks passed",
+    }
+
+
 def existing(ctx: ConnectorContext, client: ConnectClient) -> list[str]:
     present = set(client.connectors())
     return [name for name in ctx.names if name in present]

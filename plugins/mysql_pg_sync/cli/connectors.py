@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "preflight":
         out = [str(w) for w in actions.preflight(ctx, actions.render(ctx))] or "all checks passed"
     elif args.action == "status":
-        client = ctx.client()
-        out = [client.status(name).summary() for name in actions.existing(ctx, client)]
+        out = actions.look(ctx)
     elif args.action == "health":
         # the report once, as text (it is in words already), and the exit status says it
         report = actions.health(ctx)

@@ -101,7 +101,7 @@ def test_full_snapshot_builds_every_cell_and_links() -> None:
     href = lambda p: ("reports" + p[2:]) if p and p.startswith("/r/") else None  # noqa: E731
     (orders,) = build_status([_mapping("orders")], snapshot, href)
     assert orders.state == "streaming"
-    assert orders.backfill == "12/40 chunks (30%), 1 failed"
+    assert orders.backfill == "12/40 chunks (30%), 3,000,000 rows, 1 failed"
     assert orders.backfill_percent == 30.0
     assert orders.stream_lag == "1,234 events / 2.5 s"
     assert orders.throughput == "812.2 ev/s"
@@ -134,7 +134,7 @@ def test_a_backfill_whose_chunks_stopped_changing_warns_and_says_how_to_resume()
     """A killed backfill showed `ok backfilling 261/600` with no hint that nothing ran."""
     row = {"chunks_total": 600, "chunks_done": 261, "idle_seconds": 2 * 3600}
     text, _ = backfill_text(row)
-    assert text == "261/600 chunks (43.5%), no backfill progress for 2 h"
+    assert text == "261/600 chunks (43.5%), 0 rows, no backfill progress for 2 h"
     snapshot = StateSnapshot(
         table_state={"legacy.orders": {"state": "backfilling"}},
         backfill={"legacy.orders": row},
@@ -310,3 +310,37 @@ def test_connect_unreachable_or_no_connector_is_flagged() -> None:
     (row,) = build_status([_mapping("orders")], StateSnapshot(table_state=streaming, connectors=()))
     assert (row.connectors, row.health) == ("none", "warn")
     assert "no connector captures it: trigger connectors with action apply" in row.reason
+
+
+def test_a_running_backfill_shows_rows_rate_and_time_left() -> None:
+    """Chunks alone gave no idea of rows, speed or when it ends (walkthrough 4)."""
+    row = {
+        "chunks_total": 40,
+        "chunks_done": 10,
+        "rows_copied": 2_500_000,
+        "rows_recent": 12_000_000,  # 40,000 rows/s over the 5-minute window
+        "rows_left_est": 7_500_000,
+        "left_unknown": False,
+        "idle_seconds": 2,
+    }
+    assert backfill_text(row) == (
+        "10/40 chunks (25%), 2,500,000 rows, 40,000 rows/s, ~3 min left",
+        25.0,
+    )
+    # a chunk planned before estimates existed: no time left rather than a wrong one
+    assert backfill_text({**row, "left_unknown": True})[0] == (
+        "10/40 chunks (25%), 2,500,000 rows, 40,000 rows/s"
+    )
+    # nothing finished in the window: no rate
+    assert backfill_text({**row, "rows_recent": 0})[0] == "10/40 chunks (25%), 2,500,000 rows"
+
+
+def test_a_table_paused_for_its_backfill_does_not_show_its_old_lag_as_current() -> None:
+    snapshot = StateSnapshot(
+        table_state={"legacy.orders": {"state": "backfilling"}},
+        stream={"legacy.orders": {"lag_seconds": 580.7, "age_seconds": 120}},
+        consumers={"running": 1},
+    )
+    (orders,) = build_status([_mapping("orders")], snapshot)
+    assert orders.stream_lag == "paused for the backfill (before: 580.7 s, applied 2 min ago)"
+    assert not orders.stale

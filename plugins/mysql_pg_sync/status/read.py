@@ -18,19 +18,31 @@ from mysql_pg_sync.cdc.heartbeat import ALIVE_WITHIN_S
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.quality.results import outcome_of
 from mysql_pg_sync.settings import Endpoints
-from mysql_pg_sync.status.model import ConnectorState, Row, StateSnapshot, combined_state
+from mysql_pg_sync.status.model import (
+    BACKFILL_RATE_WINDOW_S,
+    ConnectorState,
+    Row,
+    StateSnapshot,
+    combined_state,
+)
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3.0
 
 SECTION_QUERIES: dict[str, str] = {
     "table_state": "SELECT source_table, state, updated_at FROM mps_sync.table_state",
-    "backfill": """
+    "backfill": f"""
         SELECT t.source_table, t.finalized_at, t.target_rows,
                count(c.seq) AS chunks_total,
                count(c.seq) FILTER (WHERE c.state = 'done') AS chunks_done,
                count(c.seq) FILTER (WHERE c.state = 'failed') AS chunks_failed,
                coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'), 0) AS rows_copied,
+               -- the estimate of what is left (NULL: a chunk planned before estimates)
+               sum(c.est_rows) FILTER (WHERE c.state <> 'done') AS rows_left_est,
+               bool_or(c.est_rows IS NULL) FILTER (WHERE c.state <> 'done') AS left_unknown,
+               coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'
+                   AND c.updated_at > now() - make_interval(secs => {BACKFILL_RATE_WINDOW_S})), 0)
+                   AS rows_recent,
                -- since ANY chunk changed: a table still queued behind others is not stalled
                (SELECT extract(epoch FROM now() - max(a.updated_at))::float8
                 FROM mps_sync.backfill_chunks a) AS idle_seconds

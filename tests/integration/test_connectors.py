@@ -26,6 +26,7 @@ from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic, render_connectors
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
 from mysql_pg_sync.cdc.connector_signals import ensure_signal_table
+from mysql_pg_sync.cdc.preflight import postgres as postgres_preflight
 from mysql_pg_sync.cdc.topics import delete_topics
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.errors import ConfigError, PreflightError
@@ -174,6 +175,31 @@ def test_apply_refuses_a_table_mysql_wins_both_ways_without_full_before_images(
     assert 'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL' in message
     client = ConnectClient(env.connect_url)
     assert not {settings.mysql_connector, settings.postgres_connector} & set(client.connectors())
+
+
+def test_apply_refuses_a_postgres_target_without_a_unique_key_on_the_mapping_key(
+    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+) -> None:
+    """A table made by hand (not by `ddl`) without the key: every streamed change would fail its
+    ON CONFLICT; apply says so before any connector starts, for a one-way table too."""
+    mysql_exec(
+        replace(mysql_admin, database=env.mysql.database),
+        "CREATE TABLE `notes` (id int PRIMARY KEY, note varchar(40))",
+    )
+    pg_exec(env.postgres, "CREATE TABLE public.notes (id integer NOT NULL, note varchar(40))")
+    mapping = table_mapping(env.mysql.database, "notes", "mysql_to_pg")
+    with pytest.raises(PreflightError) as refused:
+        actions.apply(context(env, [mapping], settings))
+    message = str(refused.value)
+    assert (
+        f"target_key: public.notes ({env.mysql.database}.notes): no primary key or unique index "
+        "on exactly the key (id)"
+    ) in message
+    assert 'Fix: ALTER TABLE "public"."notes" ADD PRIMARY KEY ("id")' in message
+    client = ConnectClient(env.connect_url)
+    assert settings.mysql_connector not in client.connectors()
+    pg_exec(env.postgres, "ALTER TABLE public.notes ADD PRIMARY KEY (id)")
+    assert postgres_preflight.target_keys(env.postgres, [mapping]) == []
 
 
 def test_apply_captures_both_databases_and_second_apply_makes_no_put(

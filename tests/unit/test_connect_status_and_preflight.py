@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 import requests
 
+from mysql_pg_sync.backfill.target import UniqueIndex
 from mysql_pg_sync.cdc.connect_client import ConnectorStatus, _is_rebalance, connect_error_message
 from mysql_pg_sync.cdc.connector_signals import signal_row, snapshot_outcome
 from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
 from mysql_pg_sync.cdc.preflight.connect import check_plugins
 from mysql_pg_sync.cdc.preflight.mysql import MysqlFacts, check_grants, check_server, parse_grants
-from mysql_pg_sync.cdc.preflight.postgres import PostgresFacts, TableFacts, check
+from mysql_pg_sync.cdc.preflight.postgres import (
+    PostgresFacts,
+    TableFacts,
+    check,
+    check_target_keys,
+)
 from mysql_pg_sync.errors import PreflightError, SyncError
+from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 
 FAILED = {
     "name": "mps-mysql-source",
@@ -206,7 +213,7 @@ def test_a_table_mysql_wins_both_ways_without_full_before_images_is_an_error() -
     assert error.message.startswith("public.orders: synced both ways under conflict rule")
     assert "public.items" not in error.message  # it has FULL
     assert 'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL' in error.fix
-    assert "make ddl" in error.fix
+    assert 'make ddl ARGS="--tables public.orders"' in error.fix
     # the TOAST warning is not given again for the table the error names
     assert check(pg_facts(tables=tables[1:]), need_full={"public.items"}) == []
 
@@ -284,3 +291,39 @@ def test_an_invalidated_slot_is_an_error_naming_the_recovery() -> None:
     assert (risk.check, risk.severity) == ("replication_slot_at_risk", "warning")
     for fine in ("reserved", "extended", None):
         assert check(pg_facts(slot_exists=fine is not None, slot="s", slot_wal_status=fine)) == []
+
+
+def _keyed(table: str, direction: str = "both") -> TableMapping:
+    return TableMapping(
+        source=f"legacy.{table}",
+        target=f"public.{table}",
+        key=("id",),
+        direction=direction,  # type: ignore[arg-type]
+        columns=(
+            ColumnMapping(name="id", column_type="int(11)", pg_type="integer"),
+            ColumnMapping(name="code", column_type="varchar(10)", pg_type="varchar(10)"),
+        ),
+    )
+
+
+def test_a_target_without_a_unique_index_on_the_key_is_an_error_naming_the_fix() -> None:
+    """The stream's ON CONFLICT needs one: without it every change would be a dead letter, and
+    the backfill's prepare was the first to say so, after the connectors were applied."""
+    on_other = UniqueIndex("orders_code_key", ("code",))
+    partial = UniqueIndex("orders_id_live", ("id",), partial=True)
+    found = check_target_keys(
+        [
+            (_keyed("orders"), [on_other, partial]),
+            (_keyed("items"), [UniqueIndex("items_pkey", ("id",), primary=True)]),
+            (_keyed("notes"), []),
+        ]
+    )
+    assert [f.check for f in found] == ["target_key", "target_key"]
+    assert [f.severity for f in found] == ["error", "error"]
+    orders, notes = found
+    assert orders.message.startswith(
+        "public.orders (legacy.orders): no primary key or unique index on exactly the key (id)"
+    )
+    assert "orders_id_live on (id) cannot be used: it is partial (WHERE ...)" in orders.message
+    assert orders.fix == 'ALTER TABLE "public"."orders" ADD PRIMARY KEY ("id")'
+    assert notes.fix == 'ALTER TABLE "public"."notes" ADD PRIMARY KEY ("id")'

@@ -118,6 +118,16 @@ def key_problem(mapping: TableMapping, indexes: Sequence[UniqueIndex]) -> str | 
 
     ``ON CONFLICT (key)`` needs a non-deferrable, non-partial unique index on exactly the key's
     columns, in any order; one on more or fewer columns does not count."""
+    missing = missing_key(mapping, indexes)
+    if missing is None:
+        return None
+    reason, fix = missing
+    return f"{reason}; add one before the backfill: {fix}"
+
+
+def missing_key(mapping: TableMapping, indexes: Sequence[UniqueIndex]) -> tuple[str, str] | None:
+    """(why the stream could not upsert by the mapping's key, the SQL that fixes it), or None
+    when a usable unique index covers exactly the key (see :func:`key_problem`)."""
     key = mapping.pg_key
     matching = [i for i in indexes if set(i.columns) == set(key) and len(i.columns) == len(key)]
     if any(i.unusable() is None for i in matching):
@@ -133,12 +143,13 @@ def key_problem(mapping: TableMapping, indexes: Sequence[UniqueIndex]) -> str | 
         + (f" cannot be used: {i.unusable()}" if i in matching else "")
         for i in indexes
     )
-    return (
+    reason = (
         f"no primary key or unique index on exactly the key ({', '.join(key)})"
         + (f" (found: {found})" if found else "")
         + f": the copy would load, but the stream's INSERT ... ON CONFLICT ({columns}) would "
-        f"fail on the first change; add one before the backfill: {fix}"
+        "fail on the first change"
     )
+    return reason, fix
 
 
 def mapped_types(

@@ -125,6 +125,8 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
                 },
             )
             warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
+    found = postgres_preflight.target_keys(ctx.endpoints.postgres, ctx.mappings.enabled())
+    warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
     found = connect_preflight.run(ctx.client(), needed)
     warnings += raise_for_errors(f"Kafka Connect {ctx.endpoints.connect_url}", found)
     for warning in warnings:

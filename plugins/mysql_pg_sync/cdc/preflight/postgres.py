@@ -17,9 +17,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mysql_pg_sync.backfill.target import UniqueIndex, missing_key, unique_indexes
 from mysql_pg_sync.cdc.preflight import Finding, Severity
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres
+from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 
@@ -259,11 +261,13 @@ def check_replica_identity(
                 "FULL), so a PostgreSQL change cannot tell that MySQL changed the same row: it "
                 "would overwrite MySQL's change in MySQL while MySQL's won in PostgreSQL, and "
                 "the two sides would keep each other's change",
-                "run `make ddl` (it sets it), or as the tables' owner: "
+                "as the tables' owner: "
                 + "; ".join(
                     f"ALTER TABLE {postgres.qualified(*name.split('.', 1))} REPLICA IDENTITY FULL"
                     for name in lacking
-                ),
+                )
+                + f' (`make ddl ARGS="--tables {" ".join(lacking)}"` sets it too, on a table '
+                "that matches its mapping)",
             )
         )
     if toasty:
@@ -311,3 +315,37 @@ def run(
 ) -> list[Finding]:
     facts = gather(endpoint, tables, slot, publication)
     return check(facts, require_full_for_toast=require_full_for_toast, need_full=need_full)
+
+
+def target_keys(endpoint: DatabaseEndpoint, mappings: Iterable[TableMapping]) -> list[Finding]:
+    """An error for each existing PostgreSQL table the stream writes that has no usable unique
+    index on exactly the mapping's key: every change to it would fail (``ON CONFLICT``) and
+    become a dead letter. A table that does not exist yet is left to ``ddl`` or the backfill,
+    which create it with its key."""
+    targets = [m for m in mappings if m.replicates_to_pg()]
+    if not targets:
+        return []
+    found: list[tuple[TableMapping, list[UniqueIndex]]] = []
+    with pg_connect(endpoint, autocommit=True) as conn:
+        for m in targets:
+            schema, table = m.target.schema, m.target.table
+            row = conn.execute(
+                "SELECT to_regclass(%s)", (postgres.qualified(schema, table),)
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                found.append((m, unique_indexes(conn, schema, table)))
+    return check_target_keys(found)
+
+
+def check_target_keys(
+    tables: Iterable[tuple[TableMapping, Sequence[UniqueIndex]]],
+) -> list[Finding]:
+    findings = []
+    for mapping, indexes in tables:
+        missing = missing_key(mapping, indexes)
+        if missing is not None:
+            reason, fix = missing
+            findings.append(
+                Finding("target_key", f"{mapping.target} ({mapping.name}): {reason}", fix)
+            )
+    return findings

@@ -30,6 +30,11 @@ import org.apache.kafka.connect.data.SchemaBuilder;
  * columns keep Debezium's own conversion. A raw value of a type it does not know is an error:
  * with event.converting.failure.handling.mode=fail the task stops and says so, where a guess
  * would change data silently.
+ *
+ * <p>A partial zero date ('2020-00-15') cannot be told apart here: Debezium 3.5 turns any date
+ * with a zero year, month or day into null before a converter runs (binlog and snapshot alike),
+ * so it comes as the zero date's null. The consumer looks such nulls up in MySQL and makes a
+ * partial zero date a dead letter (plugins/mysql_pg_sync/cdc/partial_zero_dates.py).
  */
 public class ZeroDateAsNull implements CustomConverter<SchemaBuilder, RelationalColumn> {
 

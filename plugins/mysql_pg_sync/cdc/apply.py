@@ -25,6 +25,9 @@ from mysql_pg_sync.cdc.batch import CollapsedChange
 from mysql_pg_sync.cdc.compare import canonical, rows_equal
 from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide, delete_time
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
+from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
+from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
+from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, null_dates
 from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
@@ -214,9 +217,16 @@ class Applier:
     """Applies batches to one target; one instance per target session."""
 
     def __init__(
-        self, session: TargetSession, mappings: MappingSet, tombstones: Tombstones | None = None
+        self,
+        session: TargetSession,
+        mappings: MappingSet,
+        tombstones: Tombstones | None = None,
+        partial_zero_dates: PartialZeroDates | None = None,
     ) -> None:
+        """``partial_zero_dates``: MySQL changes only; without it a partial zero date MySQL
+        holds reaches PostgreSQL as NULL (see :mod:`.partial_zero_dates`)."""
         self.session = session
+        self.partial_zero_dates = partial_zero_dates
         self.tombstones = tombstones
         self.mappings = mappings
         self.incoming_side: Side = "mysql" if session.side == "postgres" else "postgres"
@@ -296,7 +306,8 @@ class Applier:
     ) -> list[_Prepared]:
         prepared: list[_Prepared] = []
         by_dst = dict(zip(plan.src_names, plan.columns, strict=True))
-        for change in group:
+        partial_zeros = self._partial_zeros(plan, group)
+        for position, change in enumerate(group):
             event = change.last
             try:
                 self._check_drift(plan, event, result)
@@ -320,6 +331,12 @@ class Applier:
                             f"{self._where(plan, event)}: change {change.op!r} has no after-image"
                         )
                     after = self._convert_image(plan, change.after, event)
+                    if position in partial_zeros:
+                        column, text = partial_zeros[position]
+                        raise ConversionError(
+                            f"{self._where(plan, event)}: column {column!r}: {PARTIAL_ZERO_WHY}: "
+                            f"{text!r}; {PARTIAL_ZERO_FIX}"
+                        )
                     for name, zero in plan.zero_for_null:
                         if name in after and after[name] is None:
                             after[name] = zero
@@ -334,6 +351,31 @@ class Applier:
                 deleted_at = delete_time(_commit_time(event), removed_rule)
             prepared.append(_Prepared(change, key, after, unavailable, removed_rule, deleted_at))
         return prepared
+
+    def _partial_zeros(
+        self, plan: TablePlan, group: list[CollapsedChange]
+    ) -> dict[int, tuple[str, str]]:
+        """Position in ``group`` -> (column, MySQL's text) of a null date that MySQL holds as a
+        partial zero date."""
+        if self.partial_zero_dates is None or plan.incoming_side != "mysql":
+            return {}
+        positions: list[int] = []
+        lookups: list[tuple[list[Any], tuple[str, ...]]] = []
+        for position, change in enumerate(group):
+            if change.op == "d" or change.after is None:
+                continue
+            wanted = null_dates(plan.columns, change.after)
+            if wanted:
+                image = change.after
+                positions.append(position)
+                lookups.append(
+                    ([change.last.key.get(k, image.get(k)) for k in plan.src_key], wanted)
+                )
+        if not lookups:
+            return {}
+        source = plan.mapping.source
+        found = self.partial_zero_dates.find(source.db, source.table, plan.src_key, lookups)
+        return {positions[i]: hit for i, hit in found.items()}
 
     def _removed_rule_value(self, plan: TablePlan, event: ChangeEvent) -> Any:
         """The rule column of the row version a delete removed (the delete event's own

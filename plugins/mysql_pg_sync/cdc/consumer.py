@@ -63,6 +63,7 @@ from mysql_pg_sync.cdc.metrics import (
     record_hold,
     record_replayed,
 )
+from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates
 from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
@@ -192,6 +193,7 @@ class StreamConsumer:
         self.state_conn = pg_connect(endpoints.postgres)
         self.sessions: dict[Side, TargetSession] = {}
         self.appliers: dict[Side, Applier] = {}
+        self.partial_zero_dates = PartialZeroDates(endpoints.mysql)  # connects when first needed
         try:
             ensure_schema(self.state_conn)
             self.state_conn.commit()
@@ -266,10 +268,12 @@ class StreamConsumer:
             self.sessions[side] = session
             session.ensure_offsets_table()
             session.rollback()  # end the read: see _load_applied
-            self.appliers[side] = Applier(session, self.mappings, tombstones)
+            zero_dates = self.partial_zero_dates if side == "mysql" else None
+            self.appliers[side] = Applier(session, self.mappings, tombstones, zero_dates)
 
     def _close_databases(self) -> None:
-        for closer in (*(s.close for s in self.sessions.values()), self.state_conn.close):
+        sessions = (s.close for s in self.sessions.values())
+        for closer in (*sessions, self.state_conn.close, self.partial_zero_dates.close):
             try:
                 closer()
             except Exception as exc:  # best effort: a lost connection may fail to close

@@ -477,6 +477,13 @@ def canonical_text_sql(
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")
 
 
+def partial_zero_date_sql(column_sql: str) -> str:
+    """True for a DATE or DATETIME with a zero year, month or day that is not the zero date
+    ('2020-00-15'; MySQL stores one when sql_mode lacks NO_ZERO_IN_DATE), NULL for NULL."""
+    c = column_sql
+    return f"({c} <> 0 AND (YEAR({c}) = 0 OR MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0))"
+
+
 def float_value_sql(column_sql: str) -> str:
     """A FLOAT or DOUBLE as an exact double (MariaDB prints FLOAT with 6 digits only)."""
     return f"CAST({column_sql} AS DOUBLE)"

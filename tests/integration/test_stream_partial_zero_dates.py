@@ -39,7 +39,7 @@ def dates(
             "source": f"{mysql_db.database}.dates",
             "target": "public.dates",
             "key": ["id"],
-            # one way: the PostgreSQL source cannot read its echo of the -infinity sentinel
+            # one way: only MySQL holds partial zero dates
             "direction": "mysql_to_pg",
             "values": {"zero_dates": policy},
             "columns": [{"name": n, "column_type": t, "nullable": nl} for n, t, nl in COLUMNS],

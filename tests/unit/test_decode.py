@@ -249,9 +249,10 @@ def test_the_epoch_of_a_not_null_mysql_date_column_is_the_zero_date() -> None:
 @pytest.mark.parametrize(
     ("schema_name", "kind", "value"),
     [
-        # '0001-01-01 00:00:00 BC' and 'infinity' as Debezium's PostgreSQL connector sends them
+        # '0001-01-01 00:00:00 BC' and '0044-03-15 BC' as Debezium's PostgreSQL connector sends
+        # them ('infinity' reads as text: see the test below)
         ("io.debezium.time.MicroTimestamp", "int64", -62167219200000000),
-        ("io.debezium.time.Date", "int32", -2147472692),
+        ("io.debezium.time.Date", "int32", -735160),
         ("io.debezium.time.Date", "int32", 2147483647),
     ],
 )
@@ -265,6 +266,45 @@ def test_a_date_python_cannot_hold_is_a_decode_error_naming_the_column(
     assert message.startswith("topic ")
     assert f"column 'dt6': value {value} cannot be read (OverflowError" in message
     assert "outside years 1-9999" in message
+
+
+def test_postgres_infinities_read_as_postgres_text() -> None:
+    """A zero_dates sentinel ('-infinity') coming back from PostgreSQL was a dead letter
+    (OverflowError) on every change of such a row; as text it is MySQL's zero date again, and
+    any other infinity is refused by the converter naming the column. The values are what
+    Debezium 3.5 sent for each column type (captured from the local stack)."""
+    fields = [
+        _field("d_lo", "io.debezium.time.Date", "int32", True),
+        _field("d_hi", "io.debezium.time.Date", "int32", True),
+        _field("ms_lo", "io.debezium.time.Timestamp", "int64", True),
+        _field("ms_hi", "io.debezium.time.Timestamp", "int64", True),
+        _field("us_lo", "io.debezium.time.MicroTimestamp", "int64", True),
+        _field("us_hi", "io.debezium.time.MicroTimestamp", "int64", True),
+        _field("tz_lo", "io.debezium.time.ZonedTimestamp", "string", True),
+        _field("tz_hi", "io.debezium.time.ZonedTimestamp", "string", True),
+        _field("real", "io.debezium.time.Date", "int32", True),
+    ]
+    values = {
+        "d_lo": -2147472691,
+        "d_hi": -2147472692,  # +infinity wrapped around past int32
+        "ms_lo": -9223372036832400,
+        "ms_hi": 9223372036825200,
+        "us_lo": -9223372036832400000,
+        "us_hi": 9223372036825200000,
+        "tz_lo": "-infinity",
+        "tz_hi": "infinity",
+        "real": 1,
+    }
+    after = _with_fields("postgres", fields, values).after
+    assert after is not None
+    assert {k: after[k] for k in values} == {
+        **{k: "-infinity" for k in values if k.endswith("_lo")},
+        **{k: "infinity" for k in values if k.endswith("_hi")},
+        "real": dt.date(1970, 1, 2),
+    }
+    # MySQL has no infinity: the same numbers from MySQL are years Python cannot hold
+    with pytest.raises(DecodeError, match="column 'd_hi': value -2147472692 cannot be read"):
+        _with_fields("mysql", fields[1:2], {"d_hi": -2147472692})
 
 
 def test_any_exception_while_decoding_is_the_message_s_decode_error() -> None:

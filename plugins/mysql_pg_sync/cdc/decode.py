@@ -174,6 +174,38 @@ _BY_NAME: dict[str, Decoder] = {
 }
 
 
+# PostgreSQL's +-infinity as Debezium 3.5's PostgreSQL connector sends them (pgjdbc's infinity
+# constants; a date's +infinity wraps around past int32), none of them a date Python can hold.
+# They decode to PostgreSQL's own text: a values.zero_dates sentinel then reads back as MySQL's
+# zero date, and any other infinity is refused by the converter naming the column.
+_PG_INFINITIES: dict[str, dict[Any, str]] = {
+    "io.debezium.time.Date": {-2147472691: "-infinity", -2147472692: "infinity"},
+    "io.debezium.time.Timestamp": {-9223372036832400: "-infinity", 9223372036825200: "infinity"},
+    "io.debezium.time.MicroTimestamp": {
+        -9223372036832400000: "-infinity",
+        9223372036825200000: "infinity",
+    },
+    "io.debezium.time.ZonedTimestamp": {"-infinity": "-infinity", "infinity": "infinity"},
+}
+_PG_INFINITIES["org.apache.kafka.connect.data.Date"] = _PG_INFINITIES["io.debezium.time.Date"]
+_PG_INFINITIES["org.apache.kafka.connect.data.Timestamp"] = _PG_INFINITIES[
+    "io.debezium.time.Timestamp"
+]
+
+
+def postgres_time_decoder(name: str, decode: Decoder) -> Decoder:
+    """``decode`` for a PostgreSQL change, reading +-infinity as text (see _PG_INFINITIES)."""
+    infinities = _PG_INFINITIES.get(name)
+    if infinities is None:
+        return decode
+
+    def decode_or_infinity(value: Any) -> Any:
+        infinity = infinities.get(value)
+        return decode(value) if infinity is None else infinity
+
+    return decode_or_infinity
+
+
 def field_decoder(schema: Mapping[str, Any], side: Side) -> Decoder | None:
     """The decoder of one field's schema, or None when the JSON value is already right."""
     name = schema.get("name")
@@ -185,6 +217,8 @@ def field_decoder(schema: Mapping[str, Any], side: Side) -> Decoder | None:
     if name in _BY_NAME:
         if side == "mysql" and not schema.get("optional", True):
             return zero_date_decoder(name, _BY_NAME[name])  # a zero date comes as the epoch
+        if side == "postgres":
+            return postgres_time_decoder(name, _BY_NAME[name])
         return _BY_NAME[name]
     if kind == "bytes":
         return _bytes_or_unavailable if side == "postgres" else _b64

@@ -80,6 +80,8 @@ def _field_decoder(avro_type: Any, side: Side) -> Callable[[Any], Any] | None:
     if name in json_decode._BY_NAME and t.get("type") in ("int", "long", "string"):
         if side == "mysql" and t is avro_type:  # NOT NULL: a zero date comes as the epoch
             return zero_date_decoder(name, json_decode._BY_NAME[name])
+        if side == "postgres":
+            return json_decode.postgres_time_decoder(name, json_decode._BY_NAME[name])
         return json_decode._BY_NAME[name]
     if t.get("type") == "array":
         item = _field_decoder(t.get("items"), side)

@@ -17,22 +17,28 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.json_values import duplicate_key
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.types.convert import (
     JSON_NUL_FIX,
     JSON_NUL_WHY,
+    JSON_REPEATED_KEY_FIX,
     KEY_ZERO_FIX,
     KEY_ZERO_WHY,
     PARTIAL_ZERO_FIX,
     PARTIAL_ZERO_WHY,
     Stats,
+    json_repeated_key_why,
     keeps_json_nul,
+    keeps_last_of_repeated_key,
 )
+from mysql_pg_sync.types.json_keys import rows_with_duplicate_keys
 from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
 
 Wire = Literal["binary", "text"]
@@ -167,12 +173,23 @@ def _json(a: pa.Array, c: _Col) -> pa.Array:
     bad = pc.match_substring(a, "\\u0000")
     if not keeps_json_nul(c.column.pg_type) and pc.any(bad.fill_null(False)).as_py():
         raise c.fail(bad, JSON_NUL_WHY, JSON_NUL_FIX)
+    if keeps_last_of_repeated_key(c.column.pg_type):
+        _refuse_repeated_keys(a, c)
     if c.wire == "binary" and c.column.pg_type.strip().lower() == "jsonb":
         # jsonb's binary COPY format is a version byte (1) followed by the JSON text
         version = pa.scalar(b"\x01", pa.large_binary())
         separator = pa.scalar(b"", pa.large_binary())
         return pc.binary_join_element_wise(version, a.cast(pa.large_binary()), separator)
     return a
+
+
+def _refuse_repeated_keys(a: pa.Array, c: _Col) -> None:
+    rows = rows_with_duplicate_keys(a)
+    if rows:
+        mask = np.zeros(len(a), bool)
+        mask[rows] = True
+        key = duplicate_key(a[rows[0]].as_py()) or ""
+        raise c.fail(pa.array(mask), json_repeated_key_why(key), JSON_REPEATED_KEY_FIX)
 
 
 def _bytes(a: pa.Array, c: _Col) -> pa.Array:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from mysql_pg_sync.errors import ConversionError
+from mysql_pg_sync.json_values import duplicate_key
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.types.typemap import parse_column_type
 
@@ -242,9 +243,13 @@ def _set_to_pg(v: Any, c: Ctx) -> Any:
 
 
 def _json_to_pg(v: Any, c: Ctx) -> Any:
-    text = _text(v) if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False)
+    if isinstance(v, dict | list):  # parsed already: no key is left twice
+        return json.dumps(v, ensure_ascii=False)
+    text = _text(v)
     if "\\u0000" in text and not keeps_json_nul(c.column.pg_type):
         raise c.fail(v, JSON_NUL_WHY, JSON_NUL_FIX)
+    if keeps_last_of_repeated_key(c.column.pg_type) and (key := duplicate_key(text)) is not None:
+        raise c.fail(v, json_repeated_key_why(key), JSON_REPEATED_KEY_FIX)
     return text
 
 
@@ -258,6 +263,26 @@ JSON_NUL_FIX = (
 def keeps_json_nul(pg_type: str) -> bool:
     """True when the PostgreSQL type stores JSON text holding ``\\u0000`` (json, not jsonb)."""
     return pg_type.strip().lower() == "json"
+
+
+# MariaDB stores {"a":1,"a":2} as written and its JSON functions read the first "a"; jsonb
+# keeps the last. json keeps the text as written (its operators read the last, as jsonb does).
+JSON_REPEATED_KEY_FIX = (
+    "remove the repeated key from the row in MySQL (MariaDB's JSON functions read its first "
+    "value), or set pg_type: json for the column (it keeps the text as it is)"
+)
+
+
+def json_repeated_key_why(key: str) -> str:
+    return (
+        f"JSON holds the key {key!r} twice in one object; jsonb would keep only the last value, "
+        "MariaDB reads the first"
+    )
+
+
+def keeps_last_of_repeated_key(pg_type: str) -> bool:
+    """True when the PostgreSQL type drops all but the last of a repeated key (jsonb)."""
+    return pg_type.strip().lower() == "jsonb"
 
 
 def _bytes_to_pg(v: Any, c: Ctx) -> Any:

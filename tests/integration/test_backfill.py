@@ -355,6 +355,28 @@ def test_conversion_failure_names_table_key_column_value(
         assert conn.execute("SELECT state FROM mps_sync.backfill_chunks").fetchone()[0] == "failed"
 
 
+def test_rows_the_stream_wrote_before_the_first_backfill_are_refused_with_reload_as_the_fix(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    """A table added while the stream runs: its changes since `connectors apply` are applied
+    to the new, empty target before its backfill starts (walkthrough 5)."""
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    run_all(bf, RunOptions())
+    with pg_connect(pg_db, autocommit=True) as conn:  # as if no backfill had run: no state
+        conn.execute("DELETE FROM mps_sync.backfill_tables")
+        conn.execute("DELETE FROM mps_sync.table_state")
+        conn.execute("DELETE FROM public.items WHERE id > 5")
+    with pytest.raises(BackfillError) as err:
+        run_all(bf, RunOptions(), "run2")
+    message = str(err.value)
+    assert "target public.items already holds rows this backfill did not write" in message
+    assert "rows the app wrote since `connectors apply`" in message
+    assert f'backfill run --tables {mapping.name} --mode reload"' in message
+    run_all(bf, RunOptions(mode="reload"), "run3")
+    assert target_items(pg_db) == source_items(items_source)
+
+
 def test_incompatible_target_is_refused_before_any_copy(
     endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
 ) -> None:

@@ -9,22 +9,26 @@ schedule data_quality.
   succeeds too, judging that reconcile run;
 - backfill (dry run, one demo table) succeeds.
 
-Needs the demo tables (``make demo``) in sync. The DAGs are unpaused only while their runs go
-and left paused or not as found (:func:`airflow_api.scheduling`). While a DAG is unpaused the
-scheduler also takes over the tasks of its ``dag.test()`` runs, with their conf and on the
-stack's connections: the file waits for those to end first, but do not start DAG tests while it
-runs.
+Works on a demo table (``make demo``), and makes it when it is missing (a fresh machine). The
+DAGs are unpaused only while their runs go and left paused or not as found
+(:func:`airflow_api.scheduling`). While a DAG is unpaused the scheduler also takes over the
+tasks of its ``dag.test()`` runs, with their conf and on the stack's connections: the file waits
+for those to end first, but do not start DAG tests while it runs.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.integration.airflow_api import api, poll, scheduling, trigger, wait_for_run
 
+from mysql_pg_sync.backfill import handoff
+from mysql_pg_sync.backfill.runner import Backfill, RunOptions
 from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.mapping.models import TableMapping, load_mappings
+from mysql_pg_sync.demo.run import load_schema
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.settings import Endpoints, mappings_dir
 
 pytestmark = pytest.mark.slow  # ~25 s; minutes when another run of the DAG goes first
@@ -35,8 +39,8 @@ RUN_TIMEOUT_S = 240
 
 
 @pytest.fixture(scope="module")
-def demo_table(endpoints: Endpoints) -> TableMapping:
-    """The demo table the runs work on, present on both sides."""
+def demo_table(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> TableMapping:
+    """The demo table the runs work on, present on both sides (made so when it is not)."""
     mapping = load_mappings(mappings_dir()).by_source(DEMO_TABLE)
     conn = mysql_connect(endpoints.mysql)
     try:
@@ -55,9 +59,29 @@ def demo_table(endpoints: Endpoints) -> TableMapping:
             (mapping.target.schema, mapping.target.table),
         )
         in_postgres = bool(row.fetchone()[0])
-    if not (in_mysql and in_postgres):
-        pytest.skip(f"{DEMO_TABLE} is not on both sides: run `make demo` first")
+    if not in_mysql:
+        load_schema(endpoints)  # `make demo`'s first step: the demo tables and rows in MySQL
+    if not in_postgres:  # a fresh machine (CI) has not run the demo: copy the one table
+        _copy(endpoints, mapping, tmp_path_factory.mktemp("reports"))
     return mapping
+
+
+def _copy(endpoints: Endpoints, mapping: TableMapping, reports: Path) -> None:
+    """The demo's backfill of one table, without CDC (no connector runs for the demo here)."""
+    backfill = Backfill(
+        endpoints,
+        MappingSet((mapping,)),
+        capture_check=handoff.assume_capture_running("demo"),
+        position_reader=lambda topic: {topic: {}},
+        reports_dir=reports,
+    )
+    options = RunOptions()
+    backfill.start_run("scheduler-test-setup", options)
+    outcome = backfill.plan(options)
+    backfill.prepare(options, mapping.name)
+    for group in outcome.groups:
+        backfill.copy_group(group, "scheduler-test-setup", options.batch_rows)
+    backfill.finalize(mapping.name, strict_counts=True)
 
 
 def _reconcile_event(run_id: str) -> dict[str, Any] | None:

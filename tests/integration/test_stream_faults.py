@@ -145,10 +145,14 @@ def test_a_postgres_date_python_cannot_hold_is_a_dead_letter_not_a_crash(items: 
             items,
             "SELECT key->>'id', error_class, error FROM mps_sync.dead_letters ORDER BY 1",
         )
-        assert [(r[0], r[1]) for r in rows] == [("1", "DecodeError"), ("2", "DecodeError")]
-        for _, _, error in rows:
-            assert "column 'updated_at'" in error
-            assert "outside years 1-9999" in error
+        # 'infinity' reads as PostgreSQL's text (a zero_dates sentinel would be MySQL's zero
+        # date), which MySQL cannot hold: the converter refuses it
+        assert [(r[0], r[1]) for r in rows] == [("1", "DecodeError"), ("2", "ConversionError")]
+        (_, _, bc), (_, _, inf) = rows
+        assert "column 'updated_at'" in bc
+        assert "outside years 1-9999" in bc
+        assert "column 'updated_at'" in inf
+        assert "timestamp cannot be stored in MySQL: 'infinity'; fix the row in PostgreSQL" in inf
     finally:
         consumer.close()
 

@@ -533,12 +533,23 @@ class Backfill:
                 )
             done = state.chunk_states(pg_conn, mapping.name).get("done", 0)
             foreign_rows = done == 0 and not created and target_has_rows(pg_conn, mapping)
+            current = state.get_table_state(pg_conn, mapping.name)
             if foreign_rows and options.mode != "reload":
                 raise BackfillError(
                     f"{mapping.name}: target {mapping.target} already holds rows this backfill "
-                    "did not write; use mode=reload to replace them"
+                    "did not write"
+                    + (
+                        " (the stream applies a table's changes as soon as its connector "
+                        "captures it, so rows the app wrote since `connectors apply` may be "
+                        "there, or they were loaded another way)"
+                        if current is None
+                        else ""
+                    )
+                    + "; run it with mode=reload: it empties the target, records a new stream "
+                    "position and copies every row, and the changes made since are replayed, "
+                    f'so nothing is lost (`make cli ARGS="backfill run --tables {mapping.name} '
+                    "--mode reload\"`, or mode reload in the backfill DAG's form)"
                 )
-            current = state.get_table_state(pg_conn, mapping.name)
         truncate = done == 0 and options.mode == "reload"
         resuming = options.mode != "reload" and current is not None and current[0] == "backfilling"
         if resuming and current is not None and current[1] is not None:

@@ -203,8 +203,12 @@ def incompatibilities(
     mapped = {c.pg_name for c in mapping.synced_columns()}
     for name, (pg_type, not_null, has_default) in existing.items():
         if name not in mapped and not_null and not has_default:
+            table = pg.qualified(mapping.target.schema, mapping.target.table)
             problems.append(
-                f"column {name!r} ({pg_type}) is NOT NULL without a default and not in the mapping"
+                f"column {name!r} ({pg_type}) is NOT NULL without a default and not in the "
+                f"mapping, so rows from MySQL cannot fill it (ALTER TABLE {table} ALTER COLUMN "
+                f"{pg.quote_ident(name)} DROP NOT NULL, or give it a DEFAULT; if MySQL dropped "
+                "the column, drop it here too once the PostgreSQL app no longer uses it)"
             )
     key = key_problem(mapping, indexes)
     if key is not None:

@@ -109,6 +109,31 @@ class MissingTargetColumnError(SyncError):
         self.side = side
 
 
+class MissingSourceColumnError(MissingTargetColumnError):
+    """MySQL's changes lack a column the mapping lists (renamed or dropped there): applying the
+    others would leave the column's new values behind without a word, so nothing of the table
+    is applied and it waits until the mapping files change. (PostgreSQL lacking one is the
+    usual state between a MySQL migration and `ddl`: its changes apply, with a warning.)"""
+
+
+def missing_source_columns_message(plan: TablePlan, absent: Sequence[str]) -> str:
+    """Why a table waits whose source dropped or renamed mapped columns, and the fix."""
+    names = ", ".join(absent)
+    fix = (
+        "if MySQL renamed a column, set the new name as the entry's `name` and keep its "
+        "`pg_name` (`make mappings-generate` reports a rename as a removed and a new column, "
+        "and would give PostgreSQL a new column: edit the entry instead); if MySQL dropped "
+        "it, run `make mappings-generate`, which removes the entry (PostgreSQL keeps the "
+        "column and its values)"
+    )
+    return (
+        f"{plan.mapping.name}: the {plan.incoming_side} side's changes lack the mapped "
+        f"column(s) {names} (renamed or dropped there). None of the table's changes were "
+        "applied and their offsets stay uncommitted, so the stream resumes from them when the "
+        f"mapping files change: {fix}"
+    )
+
+
 class MappingDriftWarning(SyncError):
     """Source columns the mapping does not know: reported, the mapped columns keep flowing."""
 
@@ -234,6 +259,7 @@ class Applier:
         self._convert: Callable[..., Any] = to_pg if self.incoming_side == "mysql" else to_mysql
         self._savepoints = 0
         self._unknown: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
+        self._absent: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
         self._drift_logged: set[tuple[tuple[str, str], tuple[str, ...]]] = set()
 
     def plan(self, source_table: str) -> TablePlan | None:
@@ -291,7 +317,8 @@ class Applier:
             if s not in image:
                 continue
             value = image[s]
-            if value is None or value is UNAVAILABLE or _passes_unchanged(kind, value):
+            to_pg = plan.incoming_side == "mysql"
+            if value is None or value is UNAVAILABLE or _passes_unchanged(kind, value, to_pg):
                 out[d] = value
             else:
                 out[d] = self._convert(col, value, policy, where=self._where(plan, event))
@@ -396,6 +423,28 @@ class Applier:
 
     def _check_drift(self, plan: TablePlan, event: ChangeEvent, result: BatchResult) -> None:
         ident = (plan.mapping.name, plan.incoming_side)
+        absent = self._absent.get((ident, event.fields))
+        if absent is None:  # once per schema version, not per event
+            have = set(event.fields)
+            absent = tuple(c for c in plan.src_names if have and c not in have)
+            self._absent[(ident, event.fields)] = absent
+        if absent and plan.incoming_side == "mysql":
+            raise MissingSourceColumnError(
+                missing_source_columns_message(plan, absent),
+                plan.mapping.name,
+                plan.incoming_side,
+            )
+        if absent and (ident, absent) not in self._drift_logged:
+            # PostgreSQL's table lacks a mapped column while `ddl` has not added it yet (README,
+            # Add a column): its changes carry none of that column's values to lose
+            self._drift_logged.add((ident, absent))
+            log.warning(
+                "mapping drift: %s: the postgres side's changes lack the mapped column(s) %s; "
+                "applying the others to MySQL, whose values of them stay as they are (`make "
+                "ddl` adds a missing column; if PostgreSQL renamed one, set its `pg_name`)",
+                plan.mapping.name,
+                ", ".join(absent),
+            )
         unknown = self._unknown.get((ident, event.fields))
         if unknown is None:  # once per schema version, not per event
             unknown = tuple(sorted(set(event.fields) - plan.known_src))
@@ -780,7 +829,9 @@ _UNCHANGED_TYPES: dict[str, type] = {
 }
 
 
-def _passes_unchanged(kind: str, value: Any) -> bool:
+def _passes_unchanged(kind: str, value: Any, to_pg: bool = False) -> bool:
+    if kind == "json" and to_pg:  # MySQL keeps a repeated key that jsonb would drop: converter
+        return False
     if kind in ("text", "json"):  # enums: their converter checks membership
         return type(value) is str and "\x00" not in value and "\\u0000" not in value
     if kind == "date":

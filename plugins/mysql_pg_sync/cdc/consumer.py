@@ -42,6 +42,7 @@ from mysql_pg_sync.cdc.apply import (
     BatchResult,
     ConflictRecord,
     DeadLetter,
+    MissingSourceColumnError,
     MissingTargetColumnError,
     plan_for,
 )
@@ -240,6 +241,8 @@ class StreamConsumer:
         self._closing = False
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
+        # of those, the ones whose source lacks it: only new mappings (a new consumer) help
+        self.held_for_mappings: set[tuple[Side, str]] = set()
         # their partitions, paused, with the offset to read again from (None: where they are)
         self.held_parts: dict[tuple[str, int], int | None] = {}
 
@@ -604,8 +607,16 @@ class StreamConsumer:
         record_hold(self.state_conn, exc.table, exc.side, str(exc))
         if self.metrics is not None:
             self.metrics.set_held(exc.table, exc.side, True)
+        if isinstance(exc, MissingSourceColumnError):
+            self.held_for_mappings.add(ident)
+            log.error(
+                "%s. The other tables go on; this one waits until the mapping files change "
+                "(the stream service reads them again within seconds, a DAG run at its start).",
+                exc,
+            )
+            return
         log.error(
-            "%s The other tables go on; this one waits, checked every %.0f s.",
+            "%s. The other tables go on; this one waits, checked every %.0f s.",
             exc,
             self.config.state_refresh_s,
         )
@@ -613,6 +624,9 @@ class StreamConsumer:
     def _release_ready(self) -> None:
         """Resume each held table whose target now has every mapped column."""
         for (side, table), reason in list(self.held.items()):
+            if (side, table) in self.held_for_mappings:
+                record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting
+                continue
             why = self.appliers[side].lacks_columns(table)
             if why is not None:
                 record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting

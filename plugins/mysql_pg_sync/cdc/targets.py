@@ -637,7 +637,8 @@ class MySQLTarget:
         return isinstance(exc, MySQLdb.OperationalError) and bool(exc.args) and exc.args[0] == 1054
 
     missing_column_fix = (
-        "add the column in MySQL (the application's migration), or exclude it in the mapping"
+        "add the column in MySQL (the application's migration), or exclude it in the mapping; "
+        "if MySQL renamed it, set the new name as the entry's `name` and keep its `pg_name`"
     )
 
     def state_writer(self) -> psycopg.Connection[Any] | None:

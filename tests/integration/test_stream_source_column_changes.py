@@ -155,3 +155,36 @@ def test_a_mapped_column_postgres_lacks_does_not_hold_the_table_and_is_logged(
             f"{mysql_db.database}.items: the postgres side's changes lack the mapped column(s) note"
             in caplog.text
         )
+
+
+def test_a_table_dropped_in_mysql_holds_only_itself(
+    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint
+) -> None:
+    """The PostgreSQL app kept writing its copy of a table the MySQL migration dropped: the
+    consumer crashed on it, stopping every table, again on every restart."""
+    db = mysql_db.database
+    items = items_mapping(db)
+    tags = TableMapping.model_validate(
+        {
+            **items.model_dump(mode="json", exclude_none=True),
+            "source": f"{db}.tags",
+            "target": "public.tags",
+        }
+    )
+    with make_pipeline(
+        [items, tags],
+        [ITEMS_MYSQL, ITEMS_MYSQL.replace("items", "tags")],
+        [ITEMS_PG, ITEMS_PG.replace("items", "tags")],
+    ) as p:
+        _started(p)
+        _alter(mysql_admin, p, "DROP TABLE items")
+        with closing(p.pg()) as conn:
+            conn.execute("UPDATE public.items SET name = 'pg edit' WHERE id = 2")
+            conn.execute(
+                "INSERT INTO public.tags (id, name, updated_at) VALUES (7, 'still flows', now())"
+            )
+        with closing(p.consumer()) as running:
+            why = _held(running, f"{db}.items (postgres)")
+            drive(running, lambda: mysql_rows(p, "SELECT name FROM tags") == [("still flows",)])
+        assert f"{db}.items: the mysql table `{db}`.`items` does not exist" in why
+        assert "delete its mapping file" in why

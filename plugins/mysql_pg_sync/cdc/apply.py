@@ -302,6 +302,8 @@ class Applier:
             except Exception as exc:
                 if self.session.lacks_column(exc):
                     raise self._missing_column(plan, exc) from exc
+                if self.session.lacks_table(exc):
+                    raise self._missing_table(plan, exc) from exc
                 raise
 
     # -- one table ------------------------------------------------------------------------------
@@ -746,6 +748,19 @@ class Applier:
             self.incoming_side,
         )
 
+    def _missing_table(self, plan: TablePlan, exc: BaseException) -> MissingTargetColumnError:
+        """Not a crash of every table: only this one cannot take its changes."""
+        return MissingTargetColumnError(
+            f"{plan.mapping.name}: the {self.session.side} table {plan.table_sql} does not exist "
+            f"({str(exc).splitlines()[0]}). None of its changes were applied and their offsets "
+            "stay uncommitted, so the stream resumes from them if the table comes back. If it "
+            "was dropped on purpose, delete its mapping file (`make mappings-generate` lists it "
+            "as a removed table) or set `enabled: false` in it, then run `connectors apply`; its "
+            "changes left in Kafka then become dead letters that name it",
+            plan.mapping.name,
+            self.incoming_side,
+        )
+
     def lacks_columns(self, mapping_name: str) -> str | None:
         """Why the target table of the mapping cannot take its changes yet (it lacks a mapped
         column: the server's message), or None when it has them all."""
@@ -756,7 +771,7 @@ class Applier:
         try:
             self.session.probe_columns(plan.table_sql, plan.dst_names)
         except Exception as exc:
-            if self.session.lacks_column(exc):
+            if self.session.lacks_column(exc) or self.session.lacks_table(exc):
                 return str(exc).splitlines()[0]
             raise
         return None

@@ -143,6 +143,10 @@ class TargetSession(Protocol):
         """The table has no column of that name (the mapping lists one it lacks)."""
         ...
 
+    def lacks_table(self, exc: BaseException) -> bool:
+        """The mapping's table does not exist here (dropped, or not created yet)."""
+        ...
+
     def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
         """Raise the server's error when the table lacks one of ``columns``; ends the
         transaction (nothing else may be open)."""
@@ -397,6 +401,9 @@ class PostgresTarget:
     def lacks_column(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UndefinedColumn)
 
+    def lacks_table(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UndefinedTable)
+
     missing_column_fix = (
         "run `make ddl`, which adds the mapping's missing columns to existing PostgreSQL tables "
         "(README, Operations: Add a column)"
@@ -635,6 +642,9 @@ class MySQLTarget:
 
     def lacks_column(self, exc: BaseException) -> bool:
         return isinstance(exc, MySQLdb.OperationalError) and bool(exc.args) and exc.args[0] == 1054
+
+    def lacks_table(self, exc: BaseException) -> bool:
+        return isinstance(exc, MySQLdb.ProgrammingError) and bool(exc.args) and exc.args[0] == 1146
 
     missing_column_fix = (
         "add the column in MySQL (the application's migration), or exclude it in the mapping; "

@@ -492,6 +492,7 @@ class Backfill:
         with self._pg() as pg_conn:
             self._refuse_referenced(pg_conn, truncated)
             with pg_conn.transaction():
+                state.lock_handoff(pg_conn, [p.mapping.name for p in checked])
                 for p in checked:
                     if p.new_position:
                         state.set_table_state(

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from mysql_pg_sync.backfill.keys import KeyEncodingError, decode_key, encode_key, encode_value
 from mysql_pg_sync.backfill.plan import ChunkRef, ChunkSpec, KeyStrategy
+from mysql_pg_sync.cdc.handoff import HANDOFF_LOCK_CLASS
 
 TableState = str  # new | backfilling | streaming | paused | failed (000_tables.sql)
 
@@ -224,6 +225,16 @@ def table_totals(
     if run_id is not None:
         totals |= {"run_chunks": int(row[6]), "run_rows": int(row[7]), "run_bytes": int(row[8])}
     return totals
+
+
+def lock_handoff(conn: psycopg.Connection[Any], tables: Sequence[str]) -> None:
+    """Take each table's handoff lock exclusively, in the caller's transaction: a stream batch
+    writing one of them commits first, and the next one reads the state this transaction
+    commits (``cdc.metrics.lock_table_states``)."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(t)) FROM unnest(%s::text[]) AS t",
+        (HANDOFF_LOCK_CLASS, sorted(tables)),
+    )
 
 
 def mark_prepared(conn: psycopg.Connection[Any], source_table: str) -> None:

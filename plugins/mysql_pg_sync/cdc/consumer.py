@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,6 +57,7 @@ from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
     clear_hold,
+    lock_table_states,
     read_holds,
     read_table_states,
     record_batch,
@@ -82,6 +83,15 @@ log = logging.getLogger(__name__)
 
 # a deadlock with the applications' own transactions is retried this often before the run fails
 TRANSIENT_ATTEMPTS = 5
+
+
+class TablesPausedError(SyncError):
+    """Tables of the batch that a backfill took over since the consumer last read the states
+    (source table -> state): nothing of the batch is written yet."""
+
+    def __init__(self, states: Mapping[str, str]) -> None:
+        super().__init__(f"tables taken over by a backfill: {', '.join(sorted(states))}")
+        self.states = dict(states)
 
 
 class FenceMovedError(SyncError):
@@ -621,6 +631,45 @@ class StreamConsumer:
             self.config.state_refresh_s,
         )
 
+    def _pause_now(self, states: Mapping[str, str], pending: _Pending) -> None:
+        """Pause the tables a backfill took over since the last refresh of the states, and put
+        their messages of this batch back: after the backfill they are read again from there,
+        or from its recorded position (a rewind), whichever the handoff says."""
+        parts = sorted(
+            {(tp.topic, tp.partition) for tp in self.consumer.assignment()} | set(pending.offsets)
+        )
+        mine = [
+            part for part in parts if part[0] in self.topics and self._table_of(part[0]) in states
+        ]
+        for part in mine:
+            first = pending.first.pop(part, None)
+            pending.offsets.pop(part, None)
+            pending.source_high.pop(part, None)
+            pending.skipped.pop(part, None)
+            if first is not None:
+                self.consumer.seek(TopicPartition(part[0], part[1], first))
+        held = set(mine)
+        pending.letters = [
+            entry
+            for entry in pending.letters
+            if entry[0].event is None
+            or entry[0].event.position is None
+            or (entry[0].event.position.topic, entry[0].event.position.partition) not in held
+        ]
+        for table in states:
+            for side in ("mysql", "postgres"):
+                pending.echoes.pop((table, side), None)
+        to_pause = [TopicPartition(t, p) for t, p in mine if (t, p) not in self.paused]
+        if to_pause:
+            self.consumer.pause(to_pause)
+        self.paused |= held
+        self._last_refresh = 0.0  # read the states at the next refresh: resume and rewind
+        log.info(
+            "paused %s: %s; this batch leaves their changes for the replay",
+            ", ".join(sorted(states)),
+            ", ".join(sorted(set(states.values()))),
+        )
+
     def _release_ready(self) -> None:
         """Resume each held table whose target now has every mapped column."""
         for (side, table), reason in list(self.held.items()):
@@ -684,6 +733,15 @@ class StreamConsumer:
             try:
                 self._write_batch(by_side, fence, result)
                 break
+            except TablesPausedError as exc:
+                self._rollback()
+                self._pause_now(exc.states, pending)
+                events = [e for e in events if self._mapping_name(e) not in exc.states]
+                by_side = {}
+                for event in events:
+                    by_side.setdefault(event.side, []).append(event)
+                fence = self._fence(pending)
+                attempt = 0
             except MissingTargetColumnError as exc:
                 self._rollback()
                 self._hold(exc, pending, summary)
@@ -799,6 +857,11 @@ class StreamConsumer:
             if fence.get(side):
                 self._check_fence(session, list(fence[side]))
             side_events = by_side.get(side, [])
+            writer = session.state_writer()
+            if side_events and writer is not None:
+                held = lock_table_states(writer, {self._mapping_name(e) for e in side_events})
+                if held:
+                    raise TablesPausedError(held)
             if side_events:
                 self.appliers[side].apply(collapse(side_events), result)
             if fence.get(side):

@@ -16,6 +16,12 @@ from typing import Any
 
 HELD_STATES = frozenset({"backfilling", "paused", "failed"})
 
+# The first key of the transaction-level advisory lock, per table, that orders a stream batch
+# against the backfill handing the table over (see metrics.lock_table_states): the stream takes
+# it shared for each table it writes, the backfill exclusively while it marks the table
+# ``backfilling`` (and empties it for a reload). The second key is hashtext(table).
+HANDOFF_LOCK_CLASS = 0x6D707368  # "mpsh"
+
 
 @dataclass(frozen=True)
 class TableState:

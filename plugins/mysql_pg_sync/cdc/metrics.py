@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start
 from mysql_pg_sync.cdc.apply import BatchResult, ConflictRecord, DeadLetter
 from mysql_pg_sync.cdc.dead_letters import letter_row
 from mysql_pg_sync.cdc.events import Side
-from mysql_pg_sync.cdc.handoff import TableState
+from mysql_pg_sync.cdc.handoff import HANDOFF_LOCK_CLASS, HELD_STATES, TableState
 from mysql_pg_sync.cdc.images import to_json
 
 
@@ -25,6 +25,28 @@ def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
     states = {r[0]: TableState(r[1], r[2], r[3]) for r in rows.fetchall()}
     conn.commit()
     return states
+
+
+def lock_table_states(conn: psycopg.Connection[Any], tables: Iterable[str]) -> dict[str, str]:
+    """In the batch's transaction on the target that shares the state database: the held
+    states (``backfilling``, ``paused``, ``failed``) of ``tables``, read after taking each
+    table's handoff lock shared, so a backfill that marks one of them ``backfilling`` and empties
+    it waits for this batch to commit, and a batch that starts after reads its mark. The
+    consumer's own refresh of the states comes every few seconds: a batch between the mark and
+    that refresh wrote into a table being emptied and copied (walkthrough 5, D16)."""
+    if not tables:
+        return {}
+    names = sorted(tables)
+    conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(%s, hashtext(t)) FROM unnest(%s::text[]) AS t",
+        (HANDOFF_LOCK_CLASS, names),
+    )
+    rows = conn.execute(
+        "SELECT source_table, state FROM mps_sync.table_state "
+        "WHERE source_table = ANY(%s) AND state = ANY(%s)",
+        (names, sorted(HELD_STATES)),
+    ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
 
 
 def record_replayed(

@@ -258,3 +258,33 @@ def test_unreachable_state_database_renders_a_note_not_a_500(
     api = client.get("/sync-status/api/tables")
     assert api.status_code == 200
     assert {row["state"] for row in api.json()} == {"no data"}
+
+
+def test_mapping_drift_shows_on_the_page_until_the_mapping_lists_the_column(
+    client, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    """The stream recorded that products' changes carry `ref_code`, which the mapping lacks."""
+    headers = {"Authorization": f"Bearer {_token(client)}"}
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO mps_sync.mapping_drift (source_table, incoming_side, unknown_columns)"
+            " VALUES ('legacy.products', 'mysql', '{ref_code}')"
+        )
+    rows = {r["source"]: r for r in client.get("/sync-status/api/tables", headers=headers).json()}
+    products = rows["legacy.products"]
+    assert products["health"] == "warn"
+    assert products["reason"].startswith(
+        "mapping drift: columns not synced: ref_code (mysql); run `make mappings-generate`"
+    )
+    client.cookies.set("_token", headers["Authorization"].split()[1])
+    page = client.get("/sync-status/").text
+    assert '<small class="drift">mapping drift: not synced: ref_code (mysql)</small>' in page
+
+    # `mappings generate` listed the column: the page clears although the row stays
+    entries = [dump_yaml_entry(_mapping(n)) for n in ("customers", "orders", "products")]
+    entries[2]["columns"].append({"name": "ref_code", "column_type": "varchar(20)"})
+    (tmp_path / "mappings" / "legacy.yaml").write_text(yaml.safe_dump(entries))
+    rows = {r["source"]: r for r in client.get("/sync-status/api/tables", headers=headers).json()}
+    assert rows["legacy.products"]["mapping_drift"] == []
+    assert rows["legacy.products"]["health"] == "nodata"
+    assert 'class="drift"' not in client.get("/sync-status/").text

@@ -240,7 +240,15 @@ class PrometheusMetrics:
         )
         self.held = Gauge(
             "mps_stream_table_held",
-            "1 while the table waits for a column its target lacks (run `ddl`)",
+            "1 while the stream holds the table: a mapped column is missing on one side",
+            labels,
+            registry=registry,
+        )
+
+        self.drift = Gauge(
+            "mps_stream_mapping_drift",
+            "columns the table's changes carry that the mapping does not list, so not synced "
+            "(run `mappings generate`)",
             labels,
             registry=registry,
         )
@@ -257,18 +265,27 @@ class PrometheusMetrics:
             self.dead_letters.labels(table, side).inc(n.dead_letters)
             if (table, side) in lag_ms:
                 self.lag.labels(table, side).set(lag_ms[(table, side)] / 1000)
+            drift = result.drift.get((table, side))
+            if drift or n.applied:  # a change applied without drift: the mapping covers it now
+                self.drift.labels(table, side).set(len(drift or ()))
 
 
 _service_metrics: PrometheusMetrics | None = None
+_served: set[tuple[str, int]] = set()
+METRICS_ADDR = "127.0.0.1"
+"""Where /metrics listens by default: this host only. A container serves 0.0.0.0 instead, so
+that Prometheus in another container can scrape it (docker-compose's ``stream`` service)."""
 
 
-def service_metrics(port: int | None) -> PrometheusMetrics:
-    """The process-wide metrics (registered once); serves /metrics on ``port`` when given."""
+def service_metrics(port: int | None, addr: str = METRICS_ADDR) -> PrometheusMetrics:
+    """The process-wide metrics (registered once); serves /metrics on ``addr:port`` when a port
+    is given (once per address)."""
     global _service_metrics
     if _service_metrics is None:
         _service_metrics = PrometheusMetrics()
-        if port:
-            start_http_server(port, addr="127.0.0.1")
+    if port and (addr, port) not in _served:
+        start_http_server(port, addr=addr)
+        _served.add((addr, port))
     return _service_metrics
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings
 from mysql_pg_sync.cdc.consumer import RunSummary, StreamConfig, StreamConsumer
-from mysql_pg_sync.cdc.heartbeat import Heartbeat
-from mysql_pg_sync.cdc.metrics import service_metrics
+from mysql_pg_sync.cdc.heartbeat import HEARTBEAT_EVERY_S, Heartbeat
+from mysql_pg_sync.cdc.metrics import METRICS_ADDR, service_metrics
 from mysql_pg_sync.cdc.targets import is_connection_lost
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -129,11 +129,14 @@ def run_stream(
     max_seconds: float | None = None,
     max_events: int | None = None,
     metrics_port: int | None = None,
+    metrics_addr: str = METRICS_ADDR,
     stop: Callable[[], bool] | None = None,
     max_outage_s: float = MAX_OUTAGE_S,
     mappings_check_s: float = MAPPINGS_CHECK_S,
+    heartbeat_s: float = HEARTBEAT_EVERY_S,
 ) -> dict[str, Any]:
-    """Consume until the limit, SIGTERM or ``stop()``; returns and records the run's summary.
+    """Consume until the limit, SIGTERM or ``stop()``; returns and records the run's summary,
+    which each heartbeat (every ``heartbeat_s``) also records while the run goes on.
 
     A lost database connection (a server restart, a killed session) closes the consumer and
     opens a new one, waiting up to ``max_outage_s``: the batch in flight was rolled back, and
@@ -148,7 +151,16 @@ def run_stream(
         stopping["now"] = True
 
     run_id = uuid.uuid4().hex
-    heartbeat = Heartbeat(lambda: pg_connect(endpoints.postgres), run_id)
+    summary = RunSummary()
+    reloads = 0
+
+    def so_far() -> dict[str, Any]:
+        held_now = {f"{table} ({side})": why for (side, table), why in consumer.held.items()}
+        return {**summary.as_dict(), "mapping_reloads": reloads, "held_now": held_now}
+
+    heartbeat = Heartbeat(
+        lambda: pg_connect(endpoints.postgres), run_id, heartbeat_s, summary=so_far
+    )
 
     def should_stop() -> bool:
         heartbeat.beat()  # called between batches: its every-30-s stamp costs nothing here
@@ -163,17 +175,16 @@ def run_stream(
         previous = signal.signal(signal.SIGTERM, _stop)
     except ValueError:  # not the main thread (e.g. inside a worker); the limits still apply
         previous = None
-    metrics = service_metrics(metrics_port) if metrics_port is not None else None
+    metrics = service_metrics(metrics_port, metrics_addr) if metrics_port is not None else None
     consumer = StreamConsumer(endpoints, mappings, config, metrics)
     started = time.monotonic()
-    summary = RunSummary()
     closed = False
-    reloads = 0
     try:
         consumer.state_conn.execute(
             "INSERT INTO mps_sync.stream_runs (run_id) VALUES (%s)", (run_id,)
         )
         consumer.state_conn.commit()
+        log.info(start_line(run_id, consumer, metrics_port, metrics_addr))
         while True:
             try:
                 consumer.run(
@@ -222,6 +233,23 @@ def run_stream(
             signal.signal(signal.SIGTERM, previous)
     log.info("stream run %s: %s", run_id, result)
     return result
+
+
+def start_line(
+    run_id: str, consumer: StreamConsumer, metrics_port: int | None, metrics_addr: str
+) -> str:
+    """What a started run consumes and where its metrics are: a service is quiet otherwise
+    until something happens."""
+    tables = {table for _side, table in consumer.topics.values()}
+    metrics = (
+        f"Prometheus metrics on http://{metrics_addr}:{metrics_port}/metrics"
+        if metrics_port
+        else "no Prometheus metrics (--metrics-port)"
+    )
+    return (
+        f"stream run {run_id}: consuming {len(tables)} table(s) from {len(consumer.topics)} "
+        f"topic(s) as consumer group {consumer.config.group_id}; {metrics}"
+    )
 
 
 def _record_failed_run(

@@ -13,6 +13,7 @@ from mysql_pg_sync.status.model import (
     TableStatus,
     consumer_text,
     dead_letters_reason,
+    drift_reason,
 )
 
 COLUMNS = (
@@ -45,6 +46,17 @@ def _dead_letters_cell(s: TableStatus) -> str:
     return cell.replace("<td ", f'<td title="{title}" ', 1)
 
 
+def _state_cell(s: TableStatus) -> str:
+    """The state, with the columns the stream leaves out under it (what to do as tooltip)."""
+    cell = _cell("state", s.state)
+    if not s.mapping_drift:
+        return cell
+    listed = "; ".join(f"{', '.join(d.columns)} ({d.incoming_side})" for d in s.mapping_drift)
+    note = f'<br><small class="drift">mapping drift: not synced: {escape(listed)}</small>'
+    title = escape(drift_reason(s.mapping_drift))
+    return cell.replace("<td ", f'<td title="{title}" ', 1).replace("</td>", f"{note}</td>")
+
+
 def _row(s: TableStatus) -> str:
     links = " · ".join(
         f'<a href="{escape(link.href)}">{escape(link.label)}</a>' for link in s.links
@@ -62,7 +74,7 @@ def _row(s: TableStatus) -> str:
         f'data-table="{escape(s.source)}">'
         f'<td data-col="table"><b>{escape(s.source)}</b><br><small>→ {escape(s.target)} '
         f"({escape(s.direction)})</small></td>"
-        + _cell("state", s.state)
+        + _state_cell(s)
         + _cell("backfill", s.backfill).replace("</td>", f"{bar}</td>")
         + _cell("stream lag", s.stream_lag)
         + _cell("throughput", s.throughput)
@@ -81,6 +93,7 @@ tr.health-warn td:first-child { border-left: 4px solid var(--warn); }
 tr.health-ok td:first-child { border-left: 4px solid var(--ok); }
 tr.health-nodata td:first-child { border-left: 4px solid var(--skip); }
 .nodata-text { color: var(--skip); font-style: italic; }
+.drift { color: var(--warn); }
 .bar { height: 5px; background: #eaeef2; border-radius: 3px; margin-top: 4px; }
 .bar div { height: 5px; background: var(--ok); border-radius: 3px; }
 .notes { color: #57606a; font-size: 12px; }

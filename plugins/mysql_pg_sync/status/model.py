@@ -75,6 +75,9 @@ class StateSnapshot:
     dead_letters: dict[str, int] | None = None
     """Open (unresolved) dead letters per table, of any age: each is a change not applied."""
     quality: dict[str, Row] | None = None
+    mapping_drift: dict[str, list[Row]] | None = None
+    """The newest ``mps_sync.mapping_drift`` row per table and direction, with the direction's
+    ``last_applied_at`` from ``mps_sync.stream_metrics`` (see :func:`unsynced_columns`)."""
     connectors: tuple[ConnectorState, ...] | None = None
     notes: tuple[str, ...] = ()
     """Why a section shows no data (missing table, unreachable service)."""
@@ -86,6 +89,16 @@ class StateSnapshot:
 class Link:
     label: str
     href: str
+
+
+@dataclass(frozen=True)
+class UnsyncedColumns:
+    """Columns one direction's change events carry that the table's mapping does not list: the
+    stream applies the mapped columns and leaves these out (mapping drift)."""
+
+    incoming_side: str
+    """Where the changes come from: ``mysql`` or ``postgres``."""
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,8 @@ class TableStatus:
     """The latest data-quality report covering the table, as stored (a path on this host)."""
     quality_breaches: tuple[str, ...] = ()
     """Ids of the checks that failed or errored in that run, fail-severity ones first."""
+    mapping_drift: tuple[UnsyncedColumns, ...] = ()
+    """Source columns the stream leaves out because the mapping does not list them."""
 
     @property
     def health(self) -> str:
@@ -137,6 +152,7 @@ class TableStatus:
             or self.stale
             or self.open_dead_letters
             or self.backfill_stalled
+            or self.mapping_drift
         ):
             return "warn"
         if self.state == NO_DATA:
@@ -187,6 +203,8 @@ class TableStatus:
                 f'DAG with mode resume, or `make cli ARGS="backfill run --mode resume --tables '
                 f'{self.source}"`)'
             )
+        if self.mapping_drift:
+            reasons.append(drift_reason(self.mapping_drift))
         return "; ".join(reasons)
 
 
@@ -211,6 +229,50 @@ def dead_letters_reason(table: str, count: int) -> str:
         f'`make cli ARGS="dead-letters list --table {table}"`, fix the cause each error names, '
         f'then `make cli ARGS="dead-letters retry --table {table}"`'
     )
+
+
+def unsynced_columns(mapping: TableMapping, rows: Iterable[Row]) -> tuple[UnsyncedColumns, ...]:
+    """The mapping drift the stream recorded for a table that still stands, per direction.
+
+    A ``mps_sync.mapping_drift`` row stays after its cause is gone, so a row counts only while
+    1. the current mapping still lacks the columns: once ``mappings generate`` lists them, the
+       stream (which reloads the files) copies them, whatever the row says;
+    2. it is not older than the direction's last batch that applied rows: that batch's changes
+       passed the drift check without drift (the column was dropped again); a batch with drift
+       stamps both in one transaction, so they are equal then;
+    3. the mapping still streams that direction.
+    """
+    found = []
+    for row in sorted(rows, key=lambda r: str(r.get("incoming_side"))):
+        side = str(row.get("incoming_side"))
+        if not (mapping.replicates_to_pg() if side == "mysql" else mapping.replicates_to_mysql()):
+            continue
+        last_seen, last_applied = row.get("last_seen"), row.get("last_applied_at")
+        if last_seen is not None and last_applied is not None and last_seen < last_applied:
+            continue
+        listed = {c.name if side == "mysql" else c.pg_name for c in mapping.columns}
+        columns = tuple(sorted(set(row.get("unknown_columns") or ()) - listed))
+        if columns:
+            found.append(UnsyncedColumns(side, columns))
+    return tuple(found)
+
+
+def drift_reason(drift: Iterable[UnsyncedColumns]) -> str:
+    """The columns the stream leaves out, and what makes it copy them."""
+    drift = tuple(drift)
+    listed = "; ".join(f"{', '.join(d.columns)} ({d.incoming_side})" for d in drift)
+    fixes = []
+    if any(d.incoming_side == "mysql" for d in drift):
+        fixes.append(
+            "run `make mappings-generate`, review the entry, then `make ddl` (README, Add a column)"
+        )
+    if any(d.incoming_side == "postgres" for d in drift):
+        fixes.append(
+            "PostgreSQL's values of a column only it has do not reach MySQL: add the column in "
+            "MySQL and run `make mappings-generate` (if PostgreSQL renamed a mapped column, set "
+            "its `pg_name`)"
+        )
+    return f"mapping drift: columns not synced: {listed}; " + "; ".join(fixes)
 
 
 def _fmt_time(value: Any) -> str:
@@ -452,6 +514,7 @@ def build_status(
                 backfill_stalled=backfill_stalled(backfill_row),
                 quality_report=_text_or_none(dq_row.get("report_path")) if dq_row else None,
                 quality_breaches=tuple(dq_row.get("breached_checks") or ()) if dq_row else (),
+                mapping_drift=unsynced_columns(m, (snapshot.mapping_drift or {}).get(name, ())),
             )
         )
     return rows

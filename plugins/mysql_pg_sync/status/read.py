@@ -77,6 +77,14 @@ SECTION_QUERIES: dict[str, str] = {
                (SELECT summary->>'error' FROM mps_sync.stream_runs
                 ORDER BY started_at DESC LIMIT 1) AS last_error
         FROM mps_sync.stream_runs""",
+    # the newest drift per direction, beside the direction's last batch that applied rows:
+    # status.model.unsynced_columns decides whether it still holds
+    "mapping_drift": """
+        SELECT DISTINCT ON (d.source_table, d.incoming_side) d.source_table, d.incoming_side,
+               d.unknown_columns, d.last_seen, m.last_applied_at
+        FROM mps_sync.mapping_drift d
+        LEFT JOIN mps_sync.stream_metrics m USING (source_table, incoming_side)
+        ORDER BY d.source_table, d.incoming_side, d.last_seen DESC""",
     "conflicts_24h": """
         SELECT source_table, count(*) AS n FROM mps_sync.conflicts
         WHERE decided_at > now() - interval '24 hours' GROUP BY source_table""",
@@ -117,12 +125,19 @@ def _counts(rows: list[Row] | None) -> dict[str, int] | None:
     return None if rows is None else {str(r["source_table"]): int(r["n"]) for r in rows}
 
 
-def _quality(rows: list[Row] | None) -> dict[str, Row] | None:
+def _grouped(rows: list[Row] | None) -> dict[str, list[Row]] | None:
     if rows is None:
         return None
     grouped: dict[str, list[Row]] = {}
     for r in rows:
         grouped.setdefault(str(r["source_table"]), []).append(r)
+    return grouped
+
+
+def _quality(rows: list[Row] | None) -> dict[str, Row] | None:
+    grouped = _grouped(rows)
+    if grouped is None:
+        return None
     return {
         table: {
             **checks[0],
@@ -197,6 +212,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
         conflicts_24h=_counts(raw["conflicts_24h"]),
         dead_letters=_counts(raw["dead_letters"]),
         quality=_quality(raw["quality"]),
+        mapping_drift=_grouped(raw["mapping_drift"]),
         connectors=connectors,
         notes=tuple(notes),
     )

@@ -115,6 +115,18 @@ def _column_sql(mapping: TableMapping, column: ColumnMapping, default: str | Non
     return " ".join(parts)
 
 
+ZERO_DATE_NULLABLE = (
+    "NULLable here: MySQL's zero date is stored as NULL (values.zero_dates: null), though the "
+    "MySQL column is NOT NULL"
+)
+
+
+def _nullable_notes(mapping: TableMapping, column: ColumnMapping) -> tuple[str, ...]:
+    """Why a column NOT NULL in MySQL is NULLable here, for the ``--`` comment (the zero date)."""
+    relaxed = zero_date_as_null(column, mapping.values) and column.name not in mapping.key
+    return (ZERO_DATE_NULLABLE,) if relaxed else ()
+
+
 def _enum_check_sql(mapping: TableMapping, column: ColumnMapping) -> tuple[str, str]:
     """(name, constraint clause)."""
     name = pg_name_limit(mapping.target.table, column.pg_name, "check")
@@ -297,7 +309,7 @@ def create_table_sql(mapping: TableMapping) -> list[str]:
             statements.append(f"CREATE SEQUENCE IF NOT EXISTS {seq}")
         default = plan_default(mapping, column)
         lines.append(_column_sql(mapping, column, default.sql))
-        comments.append(_sql_comment(default.notices))
+        comments.append(_sql_comment(default.notices + _nullable_notes(mapping, column)))
         for notice in default.notices:
             log.warning("%s.%s: %s", mapping.name, column.name, notice)
     for column in mapping.synced_columns():
@@ -351,8 +363,9 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
             statements.append(f"CREATE SEQUENCE IF NOT EXISTS {seq}")
         default = plan_default(mapping, column)
         clauses.append(f"ADD COLUMN {_column_sql(mapping, column, default.sql)}")
-        for notice in default.notices:
+        for notice in default.notices + _nullable_notes(mapping, column):
             notes.append(" ".join(f"{column.pg_name}: {notice}".split()))  # one comment line
+        for notice in default.notices:
             log.warning("%s.%s: %s", mapping.name, column.name, notice)
     validations: list[str] = []
     for column in missing:
@@ -942,6 +955,41 @@ def plan_ddl(
                 statements.append(validate_sql(mapping, constraint))
     later = list(dict.fromkeys(s for s in statements if is_validation(s)))
     return [s for s in statements if not is_validation(s)] + later
+
+
+def describe_changes(
+    mapping: TableMapping,
+    present: Collection[str] | None,
+    *,
+    stale_checks: Collection[str] = (),
+    missing_checks: Collection[str] = (),
+    unvalidated: Collection[str] = (),
+    replica_identity: str | None = None,
+) -> list[str]:
+    """What :func:`plan_ddl` does to the mapping's table, in words, one line each; empty when
+    it has nothing to do there. ``present``: the table's columns, None when it does not exist;
+    the other arguments as :func:`plan_ddl` takes them for this table."""
+    target = mapping.target
+    full = mapping.needs_full_before_images()
+    if present is None:
+        return [f"created table {target}" + (" with REPLICA IDENTITY FULL" if full else "")]
+    done = []
+    added = [c.pg_name for c in mapping.synced_columns() if c.pg_name not in present]
+    if added:
+        done.append(f"added column(s) {', '.join(added)} to {target}")
+    ours = check_names(mapping)
+    replaced = sorted(n for n in stale_checks if n in ours)
+    if replaced:
+        done.append(f"replaced CHECK(s) {', '.join(replaced)} (the mapping changed them)")
+    new = sorted(n for n in missing_checks if n in ours and n not in replaced)
+    if new:
+        done.append(f"added CHECK(s) {', '.join(new)}")
+    again = sorted(n for n in unvalidated if n in ours)
+    if again:
+        done.append(f"validated CHECK(s) {', '.join(again)} (left NOT VALID by an earlier run)")
+    if full and replica_identity != "f":
+        done.append(f"set REPLICA IDENTITY FULL on {target}")
+    return done
 
 
 def _check_defaults(chosen: Sequence[TableMapping]) -> None:

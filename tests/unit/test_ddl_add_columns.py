@@ -9,6 +9,7 @@ import yaml
 
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.ddl import (
+    ZERO_DATE_NULLABLE,
     add_columns_sql,
     is_validation,
     plan_ddl,
@@ -53,7 +54,8 @@ def test_only_the_missing_synced_columns_are_added_in_one_statement() -> None:
     statement, *validate = add_columns_sql(_orders(), {"id", "note"})
     lines = statement.splitlines()
     assert lines[0].startswith("-- seen: MySQL ON UPDATE current_timestamp() not carried")
-    assert lines[1:] == [
+    assert lines[1] == f"-- seen: {ZERO_DATE_NULLABLE}"
+    assert lines[2:] == [
         'ALTER TABLE "public"."orders"',
         "  ADD COLUMN \"coupon\" varchar(20) DEFAULT 'none',",
         '  ADD COLUMN "points" bigint DEFAULT 0 NOT NULL,',

@@ -20,21 +20,13 @@ import psycopg
 from mysql_pg_sync import ddl
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import SyncError
-from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 
 log = logging.getLogger(__name__)
 
 
 class TargetSchemaError(SyncError):
     """The existing PostgreSQL table cannot take the mapped columns; nothing was copied."""
-
-
-def _probe_columns_sql(mapping: TableMapping, only: Collection[str] | None) -> str:
-    return ", ".join(
-        f"{pg.quote_ident(c.pg_name)} {ddl._column_type_sql(mapping, c)}"
-        for c in mapping.synced_columns()
-        if only is None or c.pg_name in only
-    )
 
 
 def existing_columns(
@@ -156,22 +148,68 @@ def mapped_types(
     conn: psycopg.Connection[Any], mapping: TableMapping, only: Collection[str] | None = None
 ) -> dict[str, str]:
     """The mapping's PostgreSQL types as PostgreSQL formats them (of the ``only`` columns:
-    a column still to be added may need an enum type that does not exist yet)."""
-    probe = "mps_backfill_type_probe"
-    with conn.transaction(force_rollback=True):
+    a column still to be added may need an enum type that does not exist yet); a
+    TargetSchemaError naming each column whose pg_type PostgreSQL refuses."""
+    types, problems = probe_types(conn, mapping, only)
+    if problems:
+        raise TargetSchemaError(
+            f"{mapping.name}: the mapping's pg_type is not valid in PostgreSQL:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return types
+
+
+def probe_types(
+    conn: psycopg.Connection[Any], mapping: TableMapping, only: Collection[str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """({column: type as PostgreSQL formats it}, one problem per column whose pg_type
+    PostgreSQL refuses, naming the column). PostgreSQL's own message names the type but not
+    the column, so when the probe of all columns fails each is probed alone."""
+    columns = [c for c in mapping.synced_columns() if only is None or c.pg_name in only]
+    try:
+        return _probe(conn, mapping, columns), []
+    except psycopg.Error:
+        pass
+    types: dict[str, str] = {}
+    problems = []
+    for column in columns:
         try:
-            conn.execute(f"CREATE TEMP TABLE {probe} ({_probe_columns_sql(mapping, only)})")
+            types.update(_probe(conn, mapping, [column]))
         except psycopg.Error as exc:
-            raise TargetSchemaError(
-                f"{mapping.name}: the mapping's PostgreSQL types are not valid here "
-                f"({exc.diag.message_primary}); create missing types with `ddl` or fix pg_type"
-            ) from None
+            problems.append(_type_problem(mapping, column, exc))
+    return types, problems
+
+
+def _probe(
+    conn: psycopg.Connection[Any], mapping: TableMapping, columns: Sequence[ColumnMapping]
+) -> dict[str, str]:
+    probe = "mps_backfill_type_probe"
+    body = ", ".join(
+        f"{pg.quote_ident(c.pg_name)} {ddl._column_type_sql(mapping, c)}" for c in columns
+    )
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"CREATE TEMP TABLE {probe} ({body})".encode())
         rows = conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
             (f"pg_temp.{probe}",),
         ).fetchall()
-        return {r[0]: r[1] for r in rows}
+    return {r[0]: r[1] for r in rows}
+
+
+def _type_problem(mapping: TableMapping, column: ColumnMapping, exc: psycopg.Error) -> str:
+    reason = exc.diag.message_primary or str(exc)
+    if ddl.is_enum_type(column):
+        ref = pg.qualified(*ddl.enum_type_ref(mapping, column))
+        return (
+            f"column {column.pg_name!r}: the mapping's enum type {ref} is not usable ({reason}); "
+            f"`ddl --tables {mapping.name}` creates it"
+        )
+    return (
+        f"column {column.pg_name!r}: pg_type {column.pg_type!r} is not a type PostgreSQL has "
+        f"here ({reason}); fix the column's pg_type in the mapping (or create the type, if an "
+        "extension or a domain should provide it)"
+    )
 
 
 def incompatibilities(
@@ -322,10 +360,11 @@ class ExistingTargets:
 
 
 def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping]) -> ExistingTargets:
-    """The existing target tables of ``chosen`` and their problems (a retyped column, an
+    """The existing target tables of ``chosen`` and every problem of each (a retyped column, an
     unmapped NOT NULL column without a default, no unique index on the key, a NOT NULL column
-    to add that no value fills in the rows there); a mapped column a table lacks is not a
-    problem, ``ddl`` adds it."""
+    to add that no value fills in the rows there), and of any chosen table a pg_type PostgreSQL
+    refuses (also for a table to create); a mapped column a table lacks is not a problem,
+    ``ddl`` adds it."""
     columns: dict[str, set[str]] = {}
     problems: dict[str, list[str]] = {}
     unvalidated: dict[str, list[str]] = {}
@@ -334,13 +373,17 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
     for mapping in chosen:
         schema, table = mapping.target.schema, mapping.target.table
         existing = existing_columns(conn, schema, table)
+        to_create = _enum_types_to_create(conn, mapping)  # ddl creates them: nothing to probe
+        skipped = {c.pg_name for c in to_create}
+        wanted, found = probe_types(
+            conn, mapping, [c.pg_name for c in mapping.synced_columns() if c.pg_name not in skipped]
+        )
         if existing is None:
+            if found:
+                problems[mapping.name] = found
             continue
         columns[mapping.name] = set(existing)
-        absent = _absent_enum_types(conn, mapping, existing)
-        if absent:  # probing a type that does not exist fails; it is a retype to report
-            problems[mapping.name] = absent
-            continue
+        found += _absent_enum_types(mapping, existing, to_create)
         if pending := unvalidated_checks(conn, schema, table):
             unvalidated[mapping.name] = pending
         stale, missing = check_drift(conn, mapping, existing)
@@ -348,9 +391,11 @@ def read_existing(conn: psycopg.Connection[Any], chosen: Sequence[TableMapping])
             stale_found[mapping.name] = stale
         if missing:
             missing_found[mapping.name] = missing
-        wanted = mapped_types(conn, mapping, only=set(existing))
-        found = incompatibilities(
-            mapping, wanted, existing, unique_indexes(conn, schema, table), missing_ok=True
+        # a mapped column whose type is reported above is left out of the comparison
+        mapped = {c.pg_name for c in mapping.synced_columns()}
+        comparable = {n: v for n, v in existing.items() if n in wanted or n not in mapped}
+        found += incompatibilities(
+            mapping, wanted, comparable, unique_indexes(conn, schema, table), missing_ok=True
         )
         unfilled = ddl.unfilled_columns(mapping, existing)
         if unfilled and _has_rows(conn, mapping):
@@ -416,22 +461,33 @@ def check_drift(
     return sorted(n for n, definition in have.items() if new.get(n) != definition), missing
 
 
-def _absent_enum_types(
-    conn: psycopg.Connection[Any],
-    mapping: TableMapping,
-    existing: Mapping[str, tuple[str, bool, bool]],
-) -> list[str]:
-    """An existing column the mapping now gives an enum type that does not exist yet: a
-    retype (from text, say), reported with the statements to run."""
-    table = pg.qualified(mapping.target.schema, mapping.target.table)
+def _enum_types_to_create(
+    conn: psycopg.Connection[Any], mapping: TableMapping
+) -> list[ColumnMapping]:
+    """The mapping's enum-typed columns whose type does not exist yet (``ddl`` creates it)."""
     found = []
     for column in mapping.synced_columns():
-        if column.pg_name not in existing or not ddl.is_enum_type(column):
+        if ddl.is_enum_type(column):
+            ref = pg.qualified(*ddl.enum_type_ref(mapping, column))
+            row = conn.execute("SELECT to_regtype(%s)", (ref,)).fetchone()
+            if row is None or row[0] is None:
+                found.append(column)
+    return found
+
+
+def _absent_enum_types(
+    mapping: TableMapping,
+    existing: Mapping[str, tuple[str, bool, bool]],
+    to_create: Sequence[ColumnMapping],
+) -> list[str]:
+    """An existing column the mapping now gives an enum type that does not exist yet
+    (``to_create``): a retype (from text, say), reported with the statements to run."""
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
+    found = []
+    for column in to_create:
+        if column.pg_name not in existing:
             continue
         ref = pg.qualified(*ddl.enum_type_ref(mapping, column))
-        row = conn.execute("SELECT to_regtype(%s)", (ref,)).fetchone()
-        if row is not None and row[0] is not None:
-            continue
         col = pg.quote_ident(column.pg_name)
         create = ddl.enum_type_sql(mapping, column)[0]
         # a text default cannot be cast on its own: dropped, then the mapping's set again

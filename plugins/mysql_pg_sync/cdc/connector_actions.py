@@ -101,8 +101,12 @@ def render(ctx: ConnectorContext) -> list[RenderedConnector]:
     return render_connectors(ctx.mappings, ctx.endpoints, ctx.settings, flavour)
 
 
-def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) -> list[Finding]:
-    """Check every server the connectors touch; raise PreflightError, else return warnings."""
+def preflight(
+    ctx: ConnectorContext, connectors: Sequence[RenderedConnector], *, applying: bool = False
+) -> list[Finding]:
+    """Check every server the connectors touch; raise PreflightError, else return warnings.
+    ``applying``: within ``apply``, which adds the mapped tables the publication lacks (and
+    waits until they are published), so those are not warned about."""
     warnings: list[Finding] = []
     needed = []
     for connector in connectors:
@@ -124,6 +128,8 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
                     str(m.target) for m in ctx.mappings.tables if m.needs_full_before_images()
                 },
             )
+            if applying:
+                found = [f for f in found if not _added_by_apply(f)]
             warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
     found = postgres_preflight.target_keys(ctx.endpoints.postgres, ctx.mappings.enabled())
     warnings += raise_for_errors(f"PostgreSQL {ctx.endpoints.postgres.redacted()}", found)
@@ -134,13 +140,21 @@ def preflight(ctx: ConnectorContext, connectors: Sequence[RenderedConnector]) ->
     return warnings
 
 
+def _added_by_apply(finding: Finding) -> bool:
+    """The publication lacks mapped tables: the connector ``apply`` starts adds them."""
+    if finding.check != postgres_preflight.UNPUBLISHED_CHECK or finding.severity != "warning":
+        return False
+    log.info("%s: this apply adds them (it waits until they are published)", finding.message)
+    return True
+
+
 def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
     """Preflight, change topics, signal tables, then apply each connector and wait until it
     runs."""
     connectors = render(ctx)
     if not connectors:
         raise ConfigError("no enabled mapping needs a connector; enable a mapping first")
-    preflight(ctx, connectors)
+    preflight(ctx, connectors, applying=True)
     client = ctx.client()
     for stale in set(existing(ctx, client)) - {c.name for c in connectors}:
         # Not deleted automatically: deleting a PostgreSQL source loses its slot position.

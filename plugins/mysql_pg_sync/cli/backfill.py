@@ -280,4 +280,11 @@ def run(args: argparse.Namespace) -> int:
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()
     raise_if_unfinished(summary, verified)  # after the report: it says which tables and why
+    if tables:
+        print(
+            "next: the stream applies the changes made since each table's copy began (from its "
+            "recorded Kafka position), then keeps it in sync; "
+            '`make cli ARGS="status"` shows when it has caught up',
+            file=sys.stderr,
+        )
     return 0

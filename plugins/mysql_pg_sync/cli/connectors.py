@@ -10,8 +10,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from mysql_pg_sync.cdc import connector_actions as actions
+from mysql_pg_sync.cdc import topics
 from mysql_pg_sync.settings import endpoints_from_env
 
 EXTRA = ("render", "preflight", "status", "health")
@@ -49,4 +51,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = actions.run_action(ctx, args.action, tables=args.tables, drop_slot=args.drop_slot)
     print(out if isinstance(out, str) else json.dumps(out, indent=2, default=str))
+    if args.action == "apply" and isinstance(out, dict):
+        print(_after_apply(ctx, out), file=sys.stderr)
     return 0
+
+
+def _after_apply(ctx: actions.ConnectorContext, out: dict[str, Any]) -> str:
+    """The next step: the backfill of each table whose change topic this apply created (a
+    table new to the connectors), else a pointer to it for tables added earlier."""
+    by_topic = topics.change_topics(
+        ctx.mappings, ctx.settings.mysql_topic_prefix, ctx.settings.postgres_topic_prefix
+    )
+    created = [t for result in out.values() for t in result.get("topics_created", ())]
+    new = sorted({by_topic[t][1] for t in created if t in by_topic})
+    if new:
+        return (
+            f'next: `make cli ARGS="backfill run --tables {" ".join(new)}"` copies the rows of '
+            "the table(s) new to the connectors (README, Operations: Add a table)"
+        )
+    return (
+        "next: for a table new to the mappings, "
+        '`make cli ARGS="backfill run --tables <db>.<table>"` copies its rows; '
+        '`make cli ARGS="connectors status"` shows the connectors'
+    )

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
 
-from mysql_pg_sync.backfill.target import read_existing
+from mysql_pg_sync.backfill.target import ExistingTargets, read_existing
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.ddl import DdlOptions, apply_ddl, chosen_tables, plan_ddl
-from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.ddl import DdlOptions, apply_ddl, chosen_tables, describe_changes, plan_ddl
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
 
@@ -63,25 +64,7 @@ def run(args: argparse.Namespace) -> int:
         existing = read_existing(conn, chosen)
         conn.rollback()
         if existing.problems:
-            for name, problems in existing.problems.items():
-                print(
-                    f"ddl: {name}: the existing PostgreSQL table does not match the mapping:\n  - "
-                    + "\n  - ".join(problems),
-                    file=sys.stderr,
-                )
-            others = sorted(m.name for m in chosen if m.name not in existing.problems)
-            print(
-                "ddl: nothing was applied; fix the tables above, then run ddl again"
-                + (
-                    '; to go on with the others meanwhile: make ddl ARGS="--tables '
-                    + " ".join(others[:20])
-                    + (" ..." if len(others) > 20 else "")
-                    + '"'
-                    if others
-                    else ""
-                ),
-                file=sys.stderr,
-            )
+            _print_problems(mappings, chosen, existing)
             return 1
         statements = plan_ddl(
             mappings,
@@ -106,11 +89,91 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    print(
-        f"{len(statements)} statement(s) run (each is idempotent: one with nothing to do "
-        "changes nothing)"
-    )
+    _print_done(chosen, existing, options, len(statements))
     return 0
+
+
+def _print_problems(
+    mappings: MappingSet, chosen: Sequence[TableMapping], existing: ExistingTargets
+) -> None:
+    for mapping in chosen:
+        problems = existing.problems.get(mapping.name)
+        if not problems:
+            continue
+        origin = mappings.file_of(mapping)
+        where = f" (mapping file {origin})" if origin else ""
+        what = (
+            "the existing PostgreSQL table does not match the mapping"
+            if mapping.name in existing.columns
+            else f"{mapping.target} cannot be created from the mapping"
+        )
+        print(
+            f"ddl: {mapping.name}: {what}{where}:\n  - " + "\n  - ".join(problems), file=sys.stderr
+        )
+    others = sorted(m.name for m in chosen if m.name not in existing.problems)
+    print(
+        "ddl: nothing was applied; fix the tables above, then run ddl again"
+        + (
+            '; to go on with the others meanwhile: make ddl ARGS="--tables '
+            + " ".join(others[:20])
+            + (" ..." if len(others) > 20 else "")
+            + '"'
+            if others
+            else ""
+        ),
+        file=sys.stderr,
+    )
+
+
+def _print_done(
+    chosen: Sequence[TableMapping], existing: ExistingTargets, options: DdlOptions, count: int
+) -> None:
+    """Per table what was done, then the next step."""
+    created, extended, idle = [], [], []
+    for mapping in chosen:
+        present = existing.columns.get(mapping.name)
+        done = describe_changes(
+            mapping,
+            present,
+            stale_checks=existing.stale_checks.get(mapping.name, ()),
+            missing_checks=existing.missing_checks.get(mapping.name, ()),
+            unvalidated=existing.unvalidated.get(mapping.name, ()),
+            replica_identity=existing.replica_identities.get(mapping.name),
+        )
+        for line in done:
+            print(f"ddl: {mapping.name}: {line}")
+        if present is None:
+            created.append(mapping.name)
+        elif any(c.pg_name not in present for c in mapping.synced_columns()):
+            extended.append(mapping.name)
+        elif not done:
+            idle.append(mapping.name)
+    for wanted, what in (
+        (options.with_indexes, "secondary indexes"),
+        (options.with_foreign_keys, "foreign keys"),
+    ):
+        if wanted:
+            print(f"ddl: {what} of these tables created where missing")
+    if idle:
+        more = f" and {len(idle) - _LISTED} more" if len(idle) > _LISTED else ""
+        print(f"ddl: nothing to do for {', '.join(idle[:_LISTED])}{more}")
+    print(f"{count} statement(s) run (each is idempotent: one with nothing to do changes nothing)")
+    if created:
+        print(
+            'next: `make cli ARGS="connectors apply"` captures the new table(s), then '
+            f'`make cli ARGS="backfill run --tables {" ".join(created)}"` copies their rows '
+            "(README, Operations: Add a table)"
+        )
+    elif extended:
+        print(
+            "next: rows written between the MySQL migration and the stream's next run may hold "
+            "the new column's default here: "
+            f'`make cli ARGS="reconcile --tables {" ".join(extended)} --repair --no-dry-run"` '
+            "repairs them (README, Operations: Add a column, step 5)"
+        )
+
+
+_LISTED = 20
 
 
 def _print(statements: list[str]) -> None:

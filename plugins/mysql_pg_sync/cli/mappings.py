@@ -15,6 +15,7 @@ from mysql_pg_sync.mapping.generate import GenerateOptions, generate, refuse_tar
 from mysql_pg_sync.mapping.introspect import read_tables
 from mysql_pg_sync.mapping.loader import _describe
 from mysql_pg_sync.mapping.models import TableMapping, load_mappings
+from mysql_pg_sync.mapping.pg_types import unknown_type_warnings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
 FOLDER_HELP = "default: $MPS_MAPPINGS_DIR, else <repo>/include/mappings"
@@ -66,6 +67,8 @@ def _validate(paths: list[Path]) -> int:
         print(f"  unsupported {m.name}: {m.unsupported}")
     for m in mappings:
         if warning := m.case_insensitive_key_warning():
+            print(f"  warning: {warning}")
+        for warning in unknown_type_warnings(m):
             print(f"  warning: {warning}")
     return 0
 

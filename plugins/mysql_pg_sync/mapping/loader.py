@@ -5,6 +5,7 @@ A file holds one entry (a mapping with ``source``), a list of entries, or ``{tab
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +80,44 @@ def _field_path(entry: Any, loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(entry)"
 
 
+def _node(entry: Any, loc: tuple[int | str, ...]) -> Any:
+    node = entry
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            node = node[item]
+        elif isinstance(item, str) and isinstance(node, dict):
+            node = node.get(item)
+        else:
+            return None
+    return node
+
+
+def _split_value_hint(entry: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The hint to quote a value an unquoted comma split, when the mapping the error is about
+    (or its parent, for an unknown key) holds a key that is the value's tail: YAML reads
+    ``{pg_type: numeric(10,2)}`` as ``pg_type: numeric(10`` and a key ``2)``."""
+    node = _node(entry, loc)
+    if not isinstance(node, dict):
+        node = _node(entry, loc[:-1])
+    if not isinstance(node, dict):
+        return None
+    keys = list(node)
+    for before, key in itertools.pairwise(keys):
+        if isinstance(key, str) and key.rstrip().endswith(")") and node[key] is None:
+            return (
+                f"an unquoted comma split the value of {before}: inside {{...}} YAML ends a "
+                f"value at a comma; quote values that hold one, e.g. {before}: "
+                f"'{node[before]},{key.strip()}'"
+            )
+    return None
+
+
 def _describe(exc: ValidationError, entry: Any) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
         message = err["msg"].removeprefix("Value error, ")
-        hint = _HINTS.get(err["type"])
+        # a comma that split a value causes the error, whatever it says
+        hint = _split_value_hint(entry, tuple(err["loc"])) or _HINTS.get(err["type"])
         field = _field_path(entry, tuple(err["loc"]))
         prefix = "" if field == "(entry)" else f"field {field}: "
         problems.append(prefix + message + (f"; {hint}" if hint else ""))

@@ -41,7 +41,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -568,6 +568,8 @@ class MappingSet:
 
     tables: tuple[TableMapping, ...]
     files: tuple[Path, ...] = ()
+    # the file each mapping was read from, by its name (``db.table``)
+    origins: Mapping[str, Path] = field(default_factory=dict, compare=False, repr=False)
     _by_source: dict[str, TableMapping] = field(init=False, repr=False, compare=False)
     _by_target: dict[str, TableMapping] = field(init=False, repr=False, compare=False)
 
@@ -581,6 +583,10 @@ class MappingSet:
 
     def __len__(self) -> int:
         return len(self.tables)
+
+    def file_of(self, mapping: TableMapping) -> Path | None:
+        """The file the mapping was read from, when known."""
+        return self.origins.get(mapping.name)
 
     def enabled(self) -> Iterator[TableMapping]:
         """Tables that are enabled and supported, in backfill order."""
@@ -715,7 +721,8 @@ def load_mappings(folder_or_files: str | Path | Iterable[str | Path]) -> Mapping
         # the other tables' notes. `mappings validate` and `mappings generate` show them.
         if warning := table.case_insensitive_key_warning():
             log.debug("%s", warning)
-    return MappingSet(tuple(tables), tuple(files))
+    origin_of = {t.name: path for t, path in zip(tables, origins, strict=True)}
+    return MappingSet(tuple(tables), tuple(files), origin_of)
 
 
 def cross_table_problems(

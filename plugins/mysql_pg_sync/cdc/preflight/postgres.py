@@ -216,14 +216,19 @@ def check_tables(
     if publication_exists and unpublished:
         found.append(
             Finding(
-                "publication",
+                UNPUBLISHED_CHECK,
                 f"the publication lacks {', '.join(unpublished)}; the connector adds them when it "
                 "starts (publication.autocreate.mode=filtered) if it owns them",
-                "apply the connector, or ALTER PUBLICATION ... ADD TABLE as the tables' owner",
+                '`make cli ARGS="connectors apply"` (it waits until they are published), or '
+                "ALTER PUBLICATION ... ADD TABLE as the tables' owner",
                 "warning",
             )
         )
     return found
+
+
+# the finding of mapped tables the publication lacks: what `connectors apply` itself resolves
+UNPUBLISHED_CHECK = "publication"
 
 
 def check_replica_identity(

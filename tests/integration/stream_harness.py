@@ -97,6 +97,32 @@ def mysql_rows(p: Pipeline, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+LAX_SQL_MODE = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"  # lets MySQL store zero dates
+
+
+def mysql_lax(p: Pipeline, *statements: str) -> None:
+    """Statements on the pipeline's MySQL database in a session whose sql_mode lets it store
+    the zero date and partial zero dates, as legacy applications' sessions do."""
+    conn = p.mysql()
+    try:
+        cur = conn.cursor()
+        cur.execute(LAX_SQL_MODE)
+        for sql in statements:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def held_reason(consumer: StreamConsumer, table: str, timeout_s: float = 60) -> str:
+    """Run the consumer until it holds ``table`` (``"<db.table> (<side>)"``); the reason."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        summary = consumer.run(max_seconds=0.5)
+        if table in summary.held:
+            return summary.held[table]
+    raise AssertionError(f"{table} was not held within {timeout_s} s")
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 90, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -6,7 +6,6 @@ the new mappings, and a `reconcile` repair of the rows written in between."""
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -19,13 +18,13 @@ from tests.integration.stream_harness import (
     ITEMS_PG,
     Pipeline,
     drive,
+    held_reason,
     items_mapping,
     mysql_rows,
     pg_rows,
     pipeline,
 )
 
-from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.cdc.service import TablesHeldError, fail_if_held
 from mysql_pg_sync.cli import main
@@ -116,7 +115,7 @@ def test_a_column_added_in_mysql_reaches_postgresql_and_flows_both_ways(
     with closing(p.mysql()) as conn:
         conn.cursor().execute("UPDATE items SET coupon = 'early', name = 'e4' WHERE id = 4")
     with closing(p.consumer()) as early:
-        held = _held(early, f"{db}.items (mysql)")
+        held = held_reason(early, f"{db}.items (mysql)")
     assert f"{db}.items: the postgres table " in held
     assert '"coupon"' in held
     assert "run `make ddl`" in held
@@ -172,16 +171,6 @@ def _name(p: Pipeline, key: int) -> list[tuple[Any, ...]]:
     return pg_rows(p, f"SELECT name FROM public.items WHERE id = {key}")
 
 
-def _held(consumer: StreamConsumer, table: str, timeout_s: float = 60) -> str:
-    """Run the consumer until it holds ``table``; the reason it gives."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        summary = consumer.run(max_seconds=0.5)
-        if table in summary.held:
-            return summary.held[table]
-    raise AssertionError(f"{table} was not held within {timeout_s} s")
-
-
 def test_a_mapped_column_mysql_lacks_holds_the_table_with_the_mysql_side_fix(
     items: Pipeline,
 ) -> None:
@@ -197,7 +186,7 @@ def test_a_mapped_column_mysql_lacks_holds_the_table_with_the_mysql_side_fix(
             "INSERT INTO public.items (id, name, updated_at, coupon) VALUES (1, 'a', now(), 'c')"
         )
     with closing(p.consumer()) as running:
-        message = _held(running, f"{p.endpoints.mysql.database}.items (postgres)")
+        message = held_reason(running, f"{p.endpoints.mysql.database}.items (postgres)")
     assert f"{p.endpoints.mysql.database}.items: the mysql table " in message
     assert "Unknown column 'coupon'" in message
     assert "add the column in MySQL (the application's migration)" in message
@@ -258,7 +247,7 @@ def test_a_table_waiting_for_its_column_does_not_hold_up_the_others(
         gauge = {"table": f"{db}.items", "incoming_side": "mysql"}
         with closing(p.consumer(metrics, state_refresh_s=0.5)) as running:
             write(1)
-            held = _held(running, f"{db}.items (mysql)")
+            held = held_reason(running, f"{db}.items (mysql)")
             assert '"coupon"' in held
             assert "run `make ddl`" in held
             # what a stream service (no failing task) shows: the status page's row and a gauge

@@ -8,14 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.integration.stream_harness import Pipeline, PipelineFactory, drive, pg_rows
+from tests.integration.stream_harness import Pipeline, PipelineFactory, drive, mysql_lax, pg_rows
 
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
 
-LAX = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"  # lets MySQL store its zero date
 PG_ROWS = "SELECT id, d::text, dt::text, note FROM dates ORDER BY id"
 LETTERS = "SELECT key->>'id', error FROM mps_sync.dead_letters ORDER BY (key->>'id')::int, id"
 
@@ -49,17 +48,6 @@ def _mysql_rows(p: Pipeline) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def _mysql(p: Pipeline, *statements: str) -> None:
-    conn = p.mysql()
-    try:
-        cur = conn.cursor()
-        cur.execute(LAX)
-        for sql in statements:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 MYSQL_DDL = [
     "CREATE TABLE dates (id int PRIMARY KEY, d date NOT NULL, dt datetime(6) NOT NULL, "
     "note varchar(20) NULL)"
@@ -76,7 +64,9 @@ def test_the_zero_date_sentinel_round_trips_through_postgres(
     with make_pipeline([_mapping(mysql_db.database, "sentinel")], MYSQL_DDL, pg_ddl) as p:
         consumer = p.consumer()
         try:
-            _mysql(p, "INSERT INTO dates VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 'zero')")
+            mysql_lax(
+                p, "INSERT INTO dates VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 'zero')"
+            )
             drive(consumer, lambda: len(pg_rows(p, PG_ROWS)) == 1)
             assert pg_rows(p, PG_ROWS) == [(1, "-infinity", "-infinity", "zero")]
 

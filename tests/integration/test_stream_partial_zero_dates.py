@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.integration.stream_harness import Pipeline, PipelineFactory, drive, pg_rows
+from tests.integration.stream_harness import Pipeline, PipelineFactory, drive, mysql_lax, pg_rows
 
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
 
-LAX = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"  # no NO_ZERO_IN_DATE, no NO_ZERO_DATE
 COLUMNS = [
     ("id", "int(11)", False),
     ("d", "date", True),
@@ -60,17 +59,6 @@ def dates(
         yield p
 
 
-def _mysql(p: Pipeline, *statements: str) -> None:
-    conn = p.mysql()
-    try:
-        cur = conn.cursor()
-        cur.execute(LAX)
-        for sql in statements:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 def _letters(p: Pipeline) -> list[tuple[Any, ...]]:
     return pg_rows(p, LETTERS)
 
@@ -82,7 +70,7 @@ def test_partial_zero_dates_are_dead_letters_and_the_zero_date_streams_as_before
     zero = "-infinity" if p.mappings.tables[0].values.zero_dates == "sentinel" else None
     consumer = p.consumer()
     try:
-        _mysql(
+        mysql_lax(
             p,
             "INSERT INTO dates VALUES "
             "(1, '2020-01-02', '2020-01-02 03:04:05.5', '1970-01-01', '1970-01-01', 'real'),"
@@ -115,7 +103,7 @@ def test_partial_zero_dates_are_dead_letters_and_the_zero_date_streams_as_before
         assert "NO_ZERO_IN_DATE" in error
 
         # an update to a partial zero date leaves PostgreSQL's row as it was, not NULL
-        _mysql(
+        mysql_lax(
             p,
             "UPDATE dates SET d = '2020-00-01', note = 'upd' WHERE id = 1",
             "UPDATE dates SET dt_nn = '0000-00-00 00:00:00', note = 'zero upd' WHERE id = 8",
@@ -131,7 +119,7 @@ def test_partial_zero_dates_are_dead_letters_and_the_zero_date_streams_as_before
         assert "'2020-00-01'" in error
 
         # cleaned in MySQL, the row streams over
-        _mysql(p, "UPDATE dates SET d = '2020-01-15' WHERE id = 3")
+        mysql_lax(p, "UPDATE dates SET d = '2020-01-15' WHERE id = 3")
         drive(consumer, lambda: len(pg_rows(p, ROWS)) == 4)
         assert pg_rows(p, "SELECT d::text FROM dates WHERE id = 3") == [("2020-01-15",)]
     finally:

@@ -5,7 +5,6 @@ fix, and resumes from its first waiting change once the mappings say what became
 
 from __future__ import annotations
 
-import time
 from contextlib import closing
 from dataclasses import replace
 
@@ -16,12 +15,12 @@ from tests.integration.stream_harness import (
     Pipeline,
     PipelineFactory,
     drive,
+    held_reason,
     items_mapping,
     mysql_rows,
     pg_rows,
 )
 
-from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.connections import mysql_connect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint
@@ -32,15 +31,6 @@ INSERT = (
     "INSERT INTO items (id, name, qty, price, updated_at, note) "
     "VALUES (%s, %s, %s, 1.50, '2026-01-01 10:00:00.5', %s)"
 )
-
-
-def _held(consumer: StreamConsumer, table: str, timeout_s: float = 60) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        summary = consumer.run(max_seconds=0.5)
-        if table in summary.held:
-            return summary.held[table]
-    raise AssertionError(f"{table} was not held within {timeout_s} s")
 
 
 def _started(p: Pipeline) -> None:
@@ -75,11 +65,11 @@ def test_a_column_renamed_in_mysql_waits_then_flows_under_its_new_name(
             conn.execute("UPDATE public.items SET note = 'pg edit' WHERE id = 2")
         table = f"{mysql_db.database}.items"
         with closing(p.consumer()) as running:
-            why = _held(running, f"{table} (mysql)")
+            why = held_reason(running, f"{table} (mysql)")
             assert f"{table}: the mysql side's changes lack the mapped column(s) note" in why
             assert "set the new name as the entry's `name` and keep its `pg_name`" in why
             # MySQL lacks `note` for the PostgreSQL edit: that direction waits too
-            back = _held(running, f"{table} (postgres)")
+            back = held_reason(running, f"{table} (postgres)")
             assert "set the new name as the entry's `name` and keep its `pg_name`" in back
         # nothing of the waiting changes was applied, not even the other columns
         assert pg_rows(p, "SELECT qty, note FROM public.items WHERE id = 1") == [(1, "note 1")]
@@ -112,7 +102,7 @@ def test_a_column_dropped_in_mysql_waits_until_the_mapping_drops_it(
             conn.cursor().execute("UPDATE items SET name = 'after drop' WHERE id = 3")
         table = f"{mysql_db.database}.items"
         with closing(p.consumer()) as running:
-            why = _held(running, f"{table} (mysql)")
+            why = held_reason(running, f"{table} (mysql)")
         assert "lack the mapped column(s) qty" in why
         assert "if MySQL dropped it, run `make mappings-generate`" in why
         assert pg_rows(p, "SELECT name FROM public.items WHERE id = 3") == [("n3",)]
@@ -184,7 +174,7 @@ def test_a_table_dropped_in_mysql_holds_only_itself(
                 "INSERT INTO public.tags (id, name, updated_at) VALUES (7, 'still flows', now())"
             )
         with closing(p.consumer()) as running:
-            why = _held(running, f"{db}.items (postgres)")
+            why = held_reason(running, f"{db}.items (postgres)")
             drive(running, lambda: mysql_rows(p, "SELECT name FROM tags") == [("still flows",)])
         assert f"{db}.items: the mysql table `{db}`.`items` does not exist" in why
         assert "delete its mapping file" in why

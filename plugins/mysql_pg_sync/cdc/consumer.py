@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -582,29 +582,41 @@ class StreamConsumer:
 
     # -- a table whose target lacks a mapped column waits; the others go on ----------------------
 
+    def _batch_parts(self, pending: _Pending) -> list[tuple[str, int]]:
+        """The partitions assigned or read into this batch."""
+        return sorted(
+            {(tp.topic, tp.partition) for tp in self.consumer.assignment()} | set(pending.offsets)
+        )
+
+    @staticmethod
+    def _take_out(
+        pending: _Pending, parts: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int | None]:
+        """Take ``parts``' messages out of the batch (their offsets are neither recorded nor
+        committed, their dead letters not written); each one's first offset in it, if any."""
+        firsts = {part: pending.first.pop(part, None) for part in parts}
+        for part in parts:
+            pending.offsets.pop(part, None)
+            pending.source_high.pop(part, None)
+            pending.skipped.pop(part, None)
+        out = set(parts)
+        pending.letters = [
+            entry
+            for entry in pending.letters
+            if entry[0].event is None
+            or entry[0].event.position is None
+            or (entry[0].event.position.topic, entry[0].event.position.partition) not in out
+        ]
+        return firsts
+
     def _hold(self, exc: MissingTargetColumnError, pending: _Pending, summary: RunSummary) -> None:
         """Pause the table's partitions and take its messages out of the batch: none of its
         changes is applied, its offsets are neither recorded nor committed, and it is read
         again from its first message in this batch once the column exists (``ddl``, or the
         MySQL migration). Every other table keeps streaming."""
         ident = (exc.side, exc.table)
-        parts = sorted(
-            {(tp.topic, tp.partition) for tp in self.consumer.assignment()} | set(pending.offsets)
-        )
-        mine = [part for part in parts if self.topics.get(part[0]) == ident]
-        for part in mine:
-            self.held_parts[part] = pending.first.pop(part, None)
-            pending.offsets.pop(part, None)
-            pending.source_high.pop(part, None)
-            pending.skipped.pop(part, None)
-        held = set(mine)
-        pending.letters = [
-            entry
-            for entry in pending.letters
-            if entry[0].event is None
-            or entry[0].event.position is None
-            or (entry[0].event.position.topic, entry[0].event.position.partition) not in held
-        ]
+        mine = [part for part in self._batch_parts(pending) if self.topics.get(part[0]) == ident]
+        self.held_parts.update(self._take_out(pending, mine))
         pending.echoes.pop((exc.table, exc.side), None)
         tps = [TopicPartition(t, p) for t, p in mine]
         if tps:
@@ -635,27 +647,15 @@ class StreamConsumer:
         """Pause the tables a backfill took over since the last refresh of the states, and put
         their messages of this batch back: after the backfill they are read again from there,
         or from its recorded position (a rewind), whichever the handoff says."""
-        parts = sorted(
-            {(tp.topic, tp.partition) for tp in self.consumer.assignment()} | set(pending.offsets)
-        )
         mine = [
-            part for part in parts if part[0] in self.topics and self._table_of(part[0]) in states
+            part
+            for part in self._batch_parts(pending)
+            if part[0] in self.topics and self._table_of(part[0]) in states
         ]
-        for part in mine:
-            first = pending.first.pop(part, None)
-            pending.offsets.pop(part, None)
-            pending.source_high.pop(part, None)
-            pending.skipped.pop(part, None)
+        for (t, p), first in self._take_out(pending, mine).items():
             if first is not None:
-                self.consumer.seek(TopicPartition(part[0], part[1], first))
+                self.consumer.seek(TopicPartition(t, p, first))
         held = set(mine)
-        pending.letters = [
-            entry
-            for entry in pending.letters
-            if entry[0].event is None
-            or entry[0].event.position is None
-            or (entry[0].event.position.topic, entry[0].event.position.partition) not in held
-        ]
         for table in states:
             for side in ("mysql", "postgres"):
                 pending.echoes.pop((table, side), None)

@@ -74,7 +74,8 @@ cli: stack-up ## run the library's CLI on the local stack: make cli ARGS="connec
 
 bench: bench-backfill bench-reconcile bench-stream ## every benchmark (see bench/README.md)
 
-bench-backfill: stack-up ## backfill vs pgloader vs server-side COPY
+bench-backfill: stack-up ## backfill vs pgloader vs server-side COPY (installs pgloader)
+	@$(STACK) install bench
 	@$(RUN) python -m bench.backfill $(ARGS)
 
 bench-stream: stack-up ## stream apply vs Debezium JDBC sink

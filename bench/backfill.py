@@ -137,8 +137,12 @@ def ensure_pgloader() -> str:
     found = shutil.which("pgloader")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "pgloader"], check=True)
-    return shutil.which("pgloader") or "pgloader"
+    # Through the stack's installer: apt-get update, no prompts, sudo when not root.
+    subprocess.run(["bash", str(REPO / "stack" / "stack"), "install", "bench"], check=True)
+    found = shutil.which("pgloader")
+    if not found:
+        raise SystemExit("pgloader is not installed; run `stack/stack install bench`")
+    return found
 
 
 def run_pgloader(

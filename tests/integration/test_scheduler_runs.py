@@ -59,6 +59,10 @@ def demo_table(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -
             (mapping.target.schema, mapping.target.table),
         )
         in_postgres = bool(row.fetchone()[0])
+    if in_postgres and not in_mysql:
+        pytest.fail(
+            f"{DEMO_TABLE} is in PostgreSQL but not in MySQL: run `make demo` to set both up"
+        )
     if not in_mysql:
         load_schema(endpoints)  # `make demo`'s first step: the demo tables and rows in MySQL
     if not in_postgres:  # a fresh machine (CI) has not run the demo: copy the one table

@@ -1,14 +1,17 @@
 """A mapped column renamed or dropped in the source while the table streams. The stream used to
 apply the other columns and leave the column's new values behind without a word (an edit of a
-renamed column never reached the other side). Now the table waits, naming the column and the
-fix, and resumes from its first waiting change once the mappings say what became of it."""
+renamed column never reached the other side). Now such a MySQL change is a dead letter naming
+the column and the fix, and `dead-letters retry` writes the row once the mapping follows; a
+PostgreSQL change waits for MySQL's column; a table dropped in MySQL holds only itself."""
 
 from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -21,8 +24,9 @@ from tests.integration.stream_harness import (
     pg_rows,
 )
 
+from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect
-from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.mapping.models import MappingSet, TableMapping, dump_yaml_entry
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
@@ -52,28 +56,59 @@ def _with_columns(p: Pipeline, columns: list[dict[str, object]]) -> Pipeline:
     return replace(p, mappings=MappingSet((TableMapping.model_validate(entry),)))
 
 
-def test_a_column_renamed_in_mysql_waits_then_flows_under_its_new_name(
-    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint
+LETTERS = (
+    "SELECT key->>'id', error_class, error FROM mps_sync.dead_letters "
+    "WHERE resolved_at IS NULL ORDER BY (key->>'id')::int"
+)
+
+
+def _retry(p: Pipeline, table: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """`dead-letters retry --table`, with the pipeline's mappings as files."""
+    folder.mkdir(exist_ok=True)
+    entries = [dump_yaml_entry(t) for t in p.mappings]
+    (folder / "items.yaml").write_text(yaml.safe_dump(entries))
+    for name, value in p.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MPS_MAPPINGS_DIR", str(folder))
+    return main(["dead-letters", "retry", "--table", table])
+
+
+def test_a_column_renamed_in_mysql_is_a_dead_letter_until_the_mapping_follows(
+    make_pipeline: PipelineFactory,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mapping = items_mapping(mysql_db.database)
+    table = f"{mysql_db.database}.items"
     with make_pipeline([mapping], [ITEMS_MYSQL], [ITEMS_PG]) as p:
         _started(p)
+        with closing(p.mysql()) as conn:  # before the ALTER: read in the same batch as after
+            conn.cursor().execute("UPDATE items SET qty = 5 WHERE id = 3")
         _alter(mysql_admin, p, "ALTER TABLE items CHANGE note memo text")
         with closing(p.mysql()) as conn:
             conn.cursor().execute("UPDATE items SET memo = 'renamed edit', qty = 10 WHERE id = 1")
         with closing(p.pg()) as conn:
             conn.execute("UPDATE public.items SET note = 'pg edit' WHERE id = 2")
-        table = f"{mysql_db.database}.items"
         with closing(p.consumer()) as running:
-            why = held_reason(running, f"{table} (mysql)")
-            assert f"{table}: the mysql side's changes lack the mapped column(s) note" in why
-            assert "set the new name as the entry's `name` and keep its `pg_name`" in why
-            # MySQL lacks `note` for the PostgreSQL edit: that direction waits too
+            drive(running, lambda: len(pg_rows(p, LETTERS)) == 1)
+            # MySQL lacks `note` for the PostgreSQL edit: that direction waits
             back = held_reason(running, f"{table} (postgres)")
-            assert "set the new name as the entry's `name` and keep its `pg_name`" in back
-        # nothing of the waiting changes was applied, not even the other columns
-        assert pg_rows(p, "SELECT qty, note FROM public.items WHERE id = 1") == [(1, "note 1")]
-        assert mysql_rows(p, "SELECT memo FROM items WHERE id = 2") == [("note 2",)]
+        assert "set the new name as the entry's `name` and keep its `pg_name`" in back
+        [(key, error_class, error)] = pg_rows(p, LETTERS)
+        assert (key, error_class) == ("1", "MissingSourceColumnError")
+        assert f"{table}: MySQL's change lacks the mapped column(s) note" in error
+        assert "set the new name as the entry's `name` and keep its `pg_name`" in error
+        assert f'dead-letters retry --table {table}"' in error
+        # nothing of that change was applied, not even its other columns; the one from before
+        # the ALTER was
+        assert pg_rows(
+            p, "SELECT id, qty, note FROM public.items WHERE id IN (1, 3) ORDER BY id"
+        ) == [
+            (1, 1, "note 1"),
+            (3, 5, "note 3"),
+        ]
 
         columns = [c.model_dump(mode="json", exclude_none=True) for c in mapping.columns]
         for c in columns:
@@ -83,44 +118,51 @@ def test_a_column_renamed_in_mysql_waits_then_flows_under_its_new_name(
         with closing(renamed.consumer()) as running:
             drive(
                 running,
-                lambda: (
-                    pg_rows(p, "SELECT qty, note FROM public.items WHERE id = 1")
-                    == [(10, "renamed edit")]
-                    and mysql_rows(p, "SELECT memo FROM items WHERE id = 2") == [("pg edit",)]
-                ),
+                lambda: mysql_rows(p, "SELECT memo FROM items WHERE id = 2") == [("pg edit",)],
             )
+            assert _retry(renamed, table, tmp_path / "m", monkeypatch) == 0
+            with closing(p.mysql()) as conn:  # and the stream carries it from now on
+                conn.cursor().execute("UPDATE items SET memo = 'later' WHERE id = 3")
+            drive(
+                running,
+                lambda: pg_rows(p, "SELECT note FROM public.items WHERE id = 3") == [("later",)],
+            )
+        assert pg_rows(p, "SELECT qty, note FROM public.items WHERE id = 1") == [
+            (10, "renamed edit")
+        ]
+        assert pg_rows(p, LETTERS) == []
 
 
-def test_a_column_dropped_in_mysql_waits_until_the_mapping_drops_it(
-    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint, mysql_admin: DatabaseEndpoint
+def test_a_column_dropped_in_mysql_is_a_dead_letter_until_the_mapping_drops_it(
+    make_pipeline: PipelineFactory,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mapping = items_mapping(mysql_db.database, "postgres_wins")
+    table = f"{mysql_db.database}.items"
     with make_pipeline([mapping], [ITEMS_MYSQL], [ITEMS_PG]) as p:
         _started(p)
         _alter(mysql_admin, p, "ALTER TABLE items DROP COLUMN qty")
         with closing(p.mysql()) as conn:
             conn.cursor().execute("UPDATE items SET name = 'after drop' WHERE id = 3")
-        table = f"{mysql_db.database}.items"
         with closing(p.consumer()) as running:
-            why = held_reason(running, f"{table} (mysql)")
-        assert "lack the mapped column(s) qty" in why
-        assert "if MySQL dropped it, run `make mappings-generate`" in why
+            drive(running, lambda: len(pg_rows(p, LETTERS)) == 1)
+        [(key, _, error)] = pg_rows(p, LETTERS)
+        assert key == "3"
+        assert "lacks the mapped column(s) qty" in error
+        assert "if MySQL dropped it, run `make mappings-generate`" in error
         assert pg_rows(p, "SELECT name FROM public.items WHERE id = 3") == [("n3",)]
-        state = pg_rows(p, "SELECT source_table, incoming_side FROM mps_sync.stream_holds")
-        assert state == [(table, "mysql")]
 
         columns = [
             c.model_dump(mode="json", exclude_none=True) for c in mapping.columns if c.name != "qty"
         ]
         dropped = _with_columns(p, columns)
-        with closing(dropped.consumer()) as running:
-            drive(
-                running,
-                lambda: (
-                    pg_rows(p, "SELECT name, qty FROM public.items WHERE id = 3")
-                    == [("after drop", 3)]
-                ),  # PostgreSQL keeps the column and its values
-            )
+        assert _retry(dropped, table, tmp_path / "m", monkeypatch) == 0
+        # PostgreSQL keeps the column and its values
+        assert pg_rows(p, "SELECT name, qty FROM public.items WHERE id = 3") == [("after drop", 3)]
+        assert pg_rows(p, LETTERS) == []
 
 
 def test_a_mapped_column_postgres_lacks_does_not_hold_the_table_and_is_logged(

@@ -232,7 +232,8 @@ def lock_handoff(conn: psycopg.Connection[Any], tables: Sequence[str]) -> None:
     writing one of them commits first, and the next one reads the state this transaction
     commits (``cdc.metrics.lock_table_states``)."""
     conn.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(t)) FROM unnest(%s::text[]) AS t",
+        "SELECT pg_advisory_xact_lock(%s, h) FROM (SELECT DISTINCT hashtext(t) AS h "
+        "FROM unnest(%s::text[]) AS t ORDER BY 1) AS keys",
         (HANDOFF_LOCK_CLASS, sorted(tables)),
     )
 

@@ -109,28 +109,28 @@ class MissingTargetColumnError(SyncError):
         self.side = side
 
 
-class MissingSourceColumnError(MissingTargetColumnError):
-    """MySQL's changes lack a column the mapping lists (renamed or dropped there): applying the
-    others would leave the column's new values behind without a word, so nothing of the table
-    is applied and it waits until the mapping files change. (PostgreSQL lacking one is the
-    usual state between a MySQL migration and `ddl`: its changes apply, with a warning.)"""
+class MissingSourceColumnError(ConversionError):
+    """A MySQL change lacks a column the mapping lists (renamed or dropped there): applying the
+    others would leave the column's new values behind without a word, so the change is a dead
+    letter, and `dead-letters retry` writes the row as MySQL holds it once the mapping says
+    what became of the column. A dead letter, not a hold of the table: a hold resumes from the
+    held change, and changes from before the ALTER (still arriving on other partitions) would
+    lack the column under the fixed mapping, so no mapping could release it. (PostgreSQL lacking
+    one is the usual state between a MySQL migration and `ddl`: its changes apply, with a
+    warning.)"""
 
 
 def missing_source_columns_message(plan: TablePlan, absent: Sequence[str]) -> str:
-    """Why a table waits whose source dropped or renamed mapped columns, and the fix."""
-    names = ", ".join(absent)
-    fix = (
-        "if MySQL renamed a column, set the new name as the entry's `name` and keep its "
-        "`pg_name` (`make mappings-generate` reports a rename as a removed and a new column, "
-        "and would give PostgreSQL a new column: edit the entry instead); if MySQL dropped "
-        "it, run `make mappings-generate`, which removes the entry (PostgreSQL keeps the "
-        "column and its values)"
-    )
+    """Why a MySQL change that lacks mapped columns is a dead letter, and the fix."""
     return (
-        f"{plan.mapping.name}: the {plan.incoming_side} side's changes lack the mapped "
-        f"column(s) {names} (renamed or dropped there). None of the table's changes were "
-        "applied and their offsets stay uncommitted, so the stream resumes from them when the "
-        f"mapping files change: {fix}"
+        f"{plan.mapping.name}: MySQL's change lacks the mapped column(s) {', '.join(absent)} "
+        "(renamed or dropped in MySQL), so none of it was applied. If MySQL renamed a column, "
+        "set the new name as the entry's `name` and keep its `pg_name` (`make "
+        "mappings-generate` reports a rename as a removed and a new column, and would give "
+        "PostgreSQL a new column: edit the entry instead); if MySQL dropped it, run `make "
+        "mappings-generate`, which removes the entry (PostgreSQL keeps the column and its "
+        f'values). Then `make cli ARGS="dead-letters retry --table {plan.mapping.name}"` '
+        "writes these rows as MySQL holds them"
     )
 
 
@@ -431,11 +431,7 @@ class Applier:
             absent = tuple(c for c in plan.src_names if have and c not in have)
             self._absent[(ident, event.fields)] = absent
         if absent and plan.incoming_side == "mysql":
-            raise MissingSourceColumnError(
-                missing_source_columns_message(plan, absent),
-                plan.mapping.name,
-                plan.incoming_side,
-            )
+            raise MissingSourceColumnError(missing_source_columns_message(plan, absent))
         if absent and (ident, absent) not in self._drift_logged:
             # PostgreSQL's table lacks a mapped column while `ddl` has not added it yet (README,
             # Add a column): its changes carry none of that column's values to lose

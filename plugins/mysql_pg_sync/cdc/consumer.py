@@ -42,7 +42,6 @@ from mysql_pg_sync.cdc.apply import (
     BatchResult,
     ConflictRecord,
     DeadLetter,
-    MissingSourceColumnError,
     MissingTargetColumnError,
     plan_for,
 )
@@ -86,11 +85,13 @@ TRANSIENT_ATTEMPTS = 5
 
 
 class TablesPausedError(SyncError):
-    """Tables of the batch that a backfill took over since the consumer last read the states
-    (source table -> state): nothing of the batch is written yet."""
+    """Tables of the batch whose state turned held (``backfilling``, ``paused``, ``failed``)
+    since the consumer last read the states (source table -> state): nothing of the batch is
+    written yet."""
 
     def __init__(self, states: Mapping[str, str]) -> None:
-        super().__init__(f"tables taken over by a backfill: {', '.join(sorted(states))}")
+        held = ", ".join(f"{t} ({states[t]})" for t in sorted(states))
+        super().__init__(f"tables held since the last look at their states: {held}")
         self.states = dict(states)
 
 
@@ -251,8 +252,6 @@ class StreamConsumer:
         self._closing = False
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
-        # of those, the ones whose source lacks it: only new mappings (a new consumer) help
-        self.held_for_mappings: set[tuple[Side, str]] = set()
         # their partitions, paused, with the offset to read again from (None: where they are)
         self.held_parts: dict[tuple[str, int], int | None] = {}
 
@@ -629,14 +628,6 @@ class StreamConsumer:
         record_hold(self.state_conn, exc.table, exc.side, str(exc))
         if self.metrics is not None:
             self.metrics.set_held(exc.table, exc.side, True)
-        if isinstance(exc, MissingSourceColumnError):
-            self.held_for_mappings.add(ident)
-            log.error(
-                "%s. The other tables go on; this one waits until the mapping files change "
-                "(the stream service reads them again within seconds, a DAG run at its start).",
-                exc,
-            )
-            return
         log.error(
             "%s. The other tables go on; this one waits, checked every %.0f s.",
             exc,
@@ -644,9 +635,10 @@ class StreamConsumer:
         )
 
     def _pause_now(self, states: Mapping[str, str], pending: _Pending) -> None:
-        """Pause the tables a backfill took over since the last refresh of the states, and put
-        their messages of this batch back: after the backfill they are read again from there,
-        or from its recorded position (a rewind), whichever the handoff says."""
+        """Pause the tables held (a backfill took them over, an operator paused them) since the
+        last refresh of the states, and put their messages of this batch back: they are read
+        again from there, or from a backfill's recorded position (a rewind), whichever the
+        handoff says."""
         mine = [
             part
             for part in self._batch_parts(pending)
@@ -665,17 +657,14 @@ class StreamConsumer:
         self.paused |= held
         self._last_refresh = 0.0  # read the states at the next refresh: resume and rewind
         log.info(
-            "paused %s: %s; this batch leaves their changes for the replay",
-            ", ".join(sorted(states)),
-            ", ".join(sorted(set(states.values()))),
+            "paused %s: their changes in this batch are read again when they stream (or "
+            "replayed from a backfill's recorded position)",
+            ", ".join(f"{t} ({states[t]})" for t in sorted(states)),
         )
 
     def _release_ready(self) -> None:
         """Resume each held table whose target now has every mapped column."""
         for (side, table), reason in list(self.held.items()):
-            if (side, table) in self.held_for_mappings:
-                record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting
-                continue
             why = self.appliers[side].lacks_columns(table)
             if why is not None:
                 record_hold(self.state_conn, table, side, reason)  # checked_at: still waiting

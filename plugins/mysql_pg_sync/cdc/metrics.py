@@ -38,7 +38,8 @@ def lock_table_states(conn: psycopg.Connection[Any], tables: Iterable[str]) -> d
         return {}
     names = sorted(tables)
     conn.execute(
-        "SELECT pg_advisory_xact_lock_shared(%s, hashtext(t)) FROM unnest(%s::text[]) AS t",
+        "SELECT pg_advisory_xact_lock_shared(%s, h) FROM (SELECT DISTINCT hashtext(t) AS h "
+        "FROM unnest(%s::text[]) AS t ORDER BY 1) AS keys",
         (HANDOFF_LOCK_CLASS, names),
     )
     rows = conn.execute(

@@ -7,6 +7,7 @@ import pytest
 
 from mysql_pg_sync.cdc.partial_zero_dates import (
     any_partial_sql,
+    date_columns,
     first_partial_zero,
     is_partial_zero,
     lookup_sql,
@@ -56,8 +57,10 @@ def test_only_date_and_datetime_columns_carried_as_null_are_looked_up() -> None:
         }
     )
     after = {"id": 1, "d": None, "dt": None, "ts": None, "note": None, "d2": "2020-01-01"}
-    assert null_dates(mapping.synced_columns(), after) == ("d", "dt")
-    assert null_dates(mapping.synced_columns(), {"id": 1}) == ()  # absent is not null
+    dates = date_columns(mapping.synced_columns())
+    assert dates == ("d", "dt", "d2")
+    assert null_dates(dates, after) == ("d", "dt")
+    assert null_dates(dates, {"id": 1}) == ()  # absent is not null
 
 
 def test_the_lookup_reads_each_key_by_position_in_one_statement() -> None:

@@ -27,7 +27,7 @@ from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide, delete_ti
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
 from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
 from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
-from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, null_dates
+from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, date_columns, null_dates
 from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
@@ -155,6 +155,12 @@ class TablePlan:
     known_src: frozenset[str]
     # MySQL target: (column, value) where a NULL from PostgreSQL stands for MySQL's zero date
     zero_for_null: tuple[tuple[str, Any], ...] = ()
+
+    @cached_property
+    def date_columns(self) -> tuple[str, ...]:
+        """Source date and datetime columns (looked up for partial zero dates); computed once,
+        not per change."""
+        return date_columns(self.columns)
 
     @cached_property
     def two_way(self) -> bool:
@@ -388,12 +394,15 @@ class Applier:
         partial zero date."""
         if self.partial_zero_dates is None or plan.incoming_side != "mysql":
             return {}
+        dates = plan.date_columns
+        if not dates:
+            return {}
         positions: list[int] = []
         lookups: list[tuple[list[Any], tuple[str, ...]]] = []
         for position, change in enumerate(group):
             if change.op == "d" or change.after is None:
                 continue
-            wanted = null_dates(plan.columns, change.after)
+            wanted = null_dates(dates, change.after)
             if wanted:
                 image = change.after
                 positions.append(position)

@@ -55,13 +55,14 @@ def is_partial_zero(text: str) -> bool:
     return day[:4] == "0000" or day[5:7] == "00" or day[8:10] == "00"
 
 
-def null_dates(columns: Sequence[ColumnMapping], after: Mapping[str, Any]) -> tuple[str, ...]:
-    """The date and datetime columns ``after`` carries as null (MySQL names)."""
-    return tuple(
-        c.name
-        for c in columns
-        if c.kind in DATE_KINDS and c.name in after and after[c.name] is None
-    )
+def date_columns(columns: Sequence[ColumnMapping]) -> tuple[str, ...]:
+    """The date and datetime columns (MySQL names): the ones a partial zero date can be in."""
+    return tuple(c.name for c in columns if c.kind in DATE_KINDS)
+
+
+def null_dates(dates: Sequence[str], after: Mapping[str, Any]) -> tuple[str, ...]:
+    """Of the ``dates`` columns (:func:`date_columns`), those ``after`` carries as null."""
+    return tuple(c for c in dates if c in after and after[c] is None)
 
 
 def lookup_sql(table_sql: str, key: Sequence[str], columns: Sequence[str], rows: int) -> str:

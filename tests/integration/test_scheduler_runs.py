@@ -40,8 +40,11 @@ RUN_TIMEOUT_S = 240
 
 @pytest.fixture(scope="module")
 def demo_table(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> TableMapping:
-    """The demo table the runs work on, present on both sides (made so when it is not)."""
-    mapping = load_mappings(mappings_dir()).by_source(DEMO_TABLE)
+    """The demo table the runs work on. On a fresh machine (CI has not run `make demo`) the
+    demo's tables are made first, on both sides: the data_quality run judges every mapped
+    table, and one missing in PostgreSQL would fail it."""
+    mappings = load_mappings(mappings_dir())
+    mapping = mappings.by_source(DEMO_TABLE)
     conn = mysql_connect(endpoints.mysql)
     try:
         cursor = conn.cursor()
@@ -54,27 +57,30 @@ def demo_table(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         conn.close()
     with pg_connect(endpoints.postgres) as pg:
-        row = pg.execute(
-            "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
-            (mapping.target.schema, mapping.target.table),
-        )
-        in_postgres = bool(row.fetchone()[0])
-    if in_postgres and not in_mysql:
+        missing = [
+            m
+            for m in mappings.enabled()
+            if not pg.execute(
+                "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
+                (m.target.schema, m.target.table),
+            ).fetchone()[0]
+        ]
+    if mapping not in missing and not in_mysql:
         pytest.fail(
             f"{DEMO_TABLE} is in PostgreSQL but not in MySQL: run `make demo` to set both up"
         )
     if not in_mysql:
         load_schema(endpoints)  # `make demo`'s first step: the demo tables and rows in MySQL
-    if not in_postgres:  # a fresh machine (CI) has not run the demo: copy the one table
-        _copy(endpoints, mapping, tmp_path_factory.mktemp("reports"))
+    if missing:
+        _copy(endpoints, missing, tmp_path_factory.mktemp("reports"))
     return mapping
 
 
-def _copy(endpoints: Endpoints, mapping: TableMapping, reports: Path) -> None:
-    """The demo's backfill of one table, without CDC (no connector runs for the demo here)."""
+def _copy(endpoints: Endpoints, mappings: list[TableMapping], reports: Path) -> None:
+    """The demo's backfill of these tables, without CDC (no connector runs for the demo here)."""
     backfill = Backfill(
         endpoints,
-        MappingSet((mapping,)),
+        MappingSet(tuple(mappings)),
         capture_check=handoff.assume_capture_running("demo"),
         position_reader=lambda topic: {topic: {}},
         reports_dir=reports,
@@ -82,10 +88,12 @@ def _copy(endpoints: Endpoints, mapping: TableMapping, reports: Path) -> None:
     options = RunOptions()
     backfill.start_run("scheduler-test-setup", options)
     outcome = backfill.plan(options)
-    backfill.prepare(options, mapping.name)
+    for table in outcome.tables:
+        backfill.prepare(options, table["table"])
     for group in outcome.groups:
         backfill.copy_group(group, "scheduler-test-setup", options.batch_rows)
-    backfill.finalize(mapping.name, strict_counts=True)
+    for table in outcome.tables:
+        backfill.finalize(table["table"], strict_counts=True)
 
 
 def _reconcile_event(run_id: str) -> dict[str, Any] | None:

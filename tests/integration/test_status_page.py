@@ -288,5 +288,5 @@ def test_mapping_drift_shows_on_the_page_until_the_mapping_lists_the_column(
     (tmp_path / "mappings" / "legacy.yaml").write_text(yaml.safe_dump(entries))
     rows = {r["source"]: r for r in client.get("/sync-status/api/tables", headers=headers).json()}
     assert rows["legacy.products"]["mapping_drift"] == []
-    assert rows["legacy.products"]["health"] == "nodata"
+    assert "mapping drift" not in rows["legacy.products"]["reason"]
     assert 'class="drift"' not in client.get("/sync-status/").text

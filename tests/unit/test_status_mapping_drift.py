@@ -20,7 +20,12 @@ from mysql_pg_sync.status.model import (
 SEEN = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
-def _mapping(*extra: str, direction: str = "both", pg_names: dict[str, str] | None = None) -> Any:
+def _mapping(
+    *extra: str,
+    direction: str = "both",
+    pg_names: dict[str, str] | None = None,
+    postgres_only: tuple[str, ...] = (),
+) -> Any:
     columns = [{"name": "id", "column_type": "int(11)", "nullable": False}]
     for name in extra:
         column = {"name": name, "column_type": "varchar(20)", "nullable": True}
@@ -34,6 +39,7 @@ def _mapping(*extra: str, direction: str = "both", pg_names: dict[str, str] | No
             "key": ["id"],
             "columns": columns,
             "direction": direction,
+            "postgres_only_columns": list(postgres_only),
         }
     )
 
@@ -90,6 +96,24 @@ def _drift(side: str, *columns: str, applied: datetime | None = SEEN) -> dict[st
             (),
             id="a-direction-the-mapping-no-longer-streams",
         ),
+        pytest.param(
+            _mapping(postgres_only=("audit_note",)),
+            [_drift("postgres", "audit_note")],
+            (),
+            id="a-postgres-only-column-acknowledged",
+        ),
+        pytest.param(
+            _mapping(postgres_only=("audit_note",)),
+            [_drift("postgres", "audit_note", "surprise")],
+            (UnsyncedColumns("postgres", ("surprise",)),),
+            id="only-what-is-not-acknowledged",
+        ),
+        pytest.param(
+            _mapping(postgres_only=("ref_code",)),
+            [_drift("mysql", "ref_code")],
+            (UnsyncedColumns("mysql", ("ref_code",)),),
+            id="acknowledged-for-postgres-changes-only",
+        ),
     ],
 )
 def test_unsynced_columns(mapping: Any, rows: list[dict[str, Any]], expected: tuple) -> None:
@@ -131,3 +155,20 @@ def test_no_drift_section_changes_nothing() -> None:
     (row,) = build_status([_mapping()], StateSnapshot(table_state={}, mapping_drift=None))
     assert row.mapping_drift == ()
     assert "mapping drift" not in row.reason
+
+
+def test_an_acknowledged_postgres_only_column_is_no_longer_yellow() -> None:
+    snapshot = StateSnapshot(
+        table_state={"legacy.invoices": {"state": "streaming"}},
+        mapping_drift={"legacy.invoices": [_drift("postgres", "audit_note")]},
+    )
+    (row,) = build_status([_mapping()], snapshot)
+    assert row.health == "warn"
+    assert row.reason.endswith(
+        "if the column is PostgreSQL's own on purpose, list it under `postgres_only_columns` "
+        "in the table's mapping)"
+    )
+
+    (row,) = build_status([_mapping(postgres_only=("audit_note",))], snapshot)
+    assert (row.mapping_drift, row.reason, row.health) == ((), "", "ok")
+    assert 'class="drift"' not in render_status([row], snapshot, SEEN)

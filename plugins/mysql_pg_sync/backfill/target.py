@@ -221,7 +221,9 @@ def incompatibilities(
     missing_ok: bool = False,
 ) -> list[str]:
     """Every reason the existing table cannot take the copy, or the stream after it (pure).
-    ``missing_ok``: a mapped column the table lacks is not one (``ddl`` adds it)."""
+    ``missing_ok``: a mapped column the table lacks is not one (``ddl`` adds it). A column of
+    ``postgres_only_columns`` must exist (a misspelt one would acknowledge nothing), and is
+    otherwise left alone unless no row from MySQL could fill it."""
     problems = []
     for col in mapping.synced_columns():
         have = existing.get(col.pg_name)
@@ -239,14 +241,29 @@ def incompatibilities(
                 "the column's pg_type in the mapping)"
             )
     mapped = {c.pg_name for c in mapping.synced_columns()}
+    own = set(mapping.postgres_only_columns)
+    table = pg.qualified(mapping.target.schema, mapping.target.table)
     for name, (pg_type, not_null, has_default) in existing.items():
-        if name not in mapped and not_null and not has_default:
-            table = pg.qualified(mapping.target.schema, mapping.target.table)
+        if name in own and not_null and not has_default:
+            problems.append(
+                f"column {name!r} ({pg_type}) is PostgreSQL-only (postgres_only_columns) but "
+                "NOT NULL without a default, so neither the backfill's rows nor the stream's "
+                f"inserts from MySQL can fill it (give it a default: ALTER TABLE {table} ALTER "
+                f"COLUMN {pg.quote_ident(name)} SET DEFAULT <value>; or DROP NOT NULL)"
+            )
+        elif name not in mapped and not_null and not has_default:
             problems.append(
                 f"column {name!r} ({pg_type}) is NOT NULL without a default and not in the "
                 f"mapping, so rows from MySQL cannot fill it (ALTER TABLE {table} ALTER COLUMN "
                 f"{pg.quote_ident(name)} DROP NOT NULL, or give it a DEFAULT; if MySQL dropped "
                 "the column, drop it here too once the PostgreSQL app no longer uses it)"
+            )
+    for name in mapping.postgres_only_columns:
+        if name not in existing:
+            problems.append(
+                f"column {name!r} is listed in postgres_only_columns, but {table} has no such "
+                "column: fix its spelling, or remove it from postgres_only_columns (if the "
+                "PostgreSQL app's migration that adds it has not run yet, run it first)"
             )
     key = key_problem(mapping, indexes)
     if key is not None:
@@ -271,11 +288,13 @@ def ensure_target(
     indexes = unique_indexes(conn, schema, table)
     problems = incompatibilities(mapping, mapped_types(conn, mapping), existing, indexes)
     if problems:
+        origin = mappings.file_of(mapping)
         raise TargetSchemaError(
             f"{mapping.name}: target table {mapping.target} is incompatible with the mapping "
             "(nothing was copied):\n  - "
             + "\n  - ".join(problems)
-            + "\nfix the table (or the mapping's pg_type), or drop it and use mode=create_missing"
+            + "\nfix the table (or the mapping's pg_type), or drop it and use "
+            "mode=create_missing" + (f"; mapping file {origin}" if origin else "")
         )
     for warning in exact_unique_indexes(mapping, mappings, indexes):
         log.warning("%s", warning)

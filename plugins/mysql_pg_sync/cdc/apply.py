@@ -193,6 +193,8 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
         else dialect.qualified(mapping.source.db, mapping.source.table)
     )
     known = {c.name if to_target_pg else c.pg_name for c in mapping.columns}
+    if not to_target_pg:  # PostgreSQL's own columns, acknowledged: no drift (_check_drift)
+        known.update(mapping.postgres_only_columns)
     return TablePlan(
         mapping=mapping,
         incoming_side=incoming_side,
@@ -466,7 +468,8 @@ class Applier:
                 "(README, Operations: Add a column)"
                 if plan.incoming_side == "mysql"
                 else "a column only PostgreSQL has stays there; to sync it, add it in MySQL and "
-                "run `make mappings-generate`"
+                "run `make mappings-generate`; to keep it PostgreSQL's own, list it under "
+                "postgres_only_columns in the table's mapping"
             )
             log.warning(
                 "mapping drift: %s has columns %s on the %s side that the mapping does not list; "

@@ -57,6 +57,8 @@ class Drift:
     changed_defaults: list[str] = field(default_factory=list)
     kept_overrides: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)  # new columns excluded, with the reason
+    # postgres_only_columns MySQL has now too: mapped, and taken off the list
+    postgres_only_mapped: list[str] = field(default_factory=list)
 
     @property
     def has_drift(self) -> bool:
@@ -80,6 +82,13 @@ class Drift:
             ("MySQL default differs from the mapping's (kept)", self.changed_defaults),
             ("retyped column kept its hand-set pg_type; check it", self.kept_overrides),
             ("warning: column excluded", self.excluded),
+            (
+                "warning: a PostgreSQL-only column is in MySQL now too, so it is a column of "
+                "the entry and no longer in postgres_only_columns; unless excluded it syncs "
+                "both ways, and the two sides' values differ until you copy the ones to keep (a "
+                "reconcile repair copies reconcile.authoritative's side)",
+                self.postgres_only_mapped,
+            ),
         ):
             out += [f"{label}: {item}" for item in items]
         return out
@@ -275,6 +284,7 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
         if name not in live_names:
             drift.removed_columns.append(f"{label}.{name}")
     merged["columns"] = columns
+    _drop_mapped_postgres_only(merged, label, drift)
     for fact in ("indexes", "foreign_keys"):
         if fact in fresh:
             merged[fact] = fresh[fact]
@@ -288,6 +298,28 @@ def merge_entry(existing: dict[str, Any], fresh: dict[str, Any], drift: Drift) -
     elif _is_no_key_reason(merged.get("unsupported")):
         del merged["unsupported"]  # the table gained a key; it stays disabled until enabled
     return merged
+
+
+def _drop_mapped_postgres_only(entry: dict[str, Any], label: str, drift: Drift) -> None:
+    """Keep the hand-written ``postgres_only_columns``, but for a name a column entry now
+    gives PostgreSQL (MySQL gained a column of that name: the usual way to sync PostgreSQL's
+    own column): the entry would not validate with both."""
+    listed = entry.get("postgres_only_columns")
+    if not isinstance(listed, list):
+        return  # absent, or not a list: validation names it
+    mapped = {
+        str(c.get("pg_name") or c.get("name"))
+        for c in entry.get("columns", [])
+        if isinstance(c, dict)
+    }
+    kept = [name for name in listed if name not in mapped]
+    if len(kept) == len(listed):
+        return
+    drift.postgres_only_mapped += [f"{label}.{name}" for name in listed if name in mapped]
+    if kept:
+        entry["postgres_only_columns"] = kept
+    else:
+        del entry["postgres_only_columns"]
 
 
 def _merge_default(column: dict[str, Any], live: str | None, label: str, drift: Drift) -> None:

@@ -19,6 +19,7 @@ API summary (everything other modules need)::
         m.backfill.on_bad_value                        # "fail" | "reject" (backfill_rejects)
         m.reconcile.authoritative, m.reconcile.ignore_columns, m.reconcile.float_digits
         m.values.nul_bytes, m.values.zero_dates       # special-value policies
+        m.postgres_only_columns                        # PostgreSQL's own columns, acknowledged
         m.unsupported                                  # reason string, or None
     mappings.by_source("legacy.orders")                # KeyError-free: MappingError if unknown
     mappings.by_target("public.orders")
@@ -435,6 +436,13 @@ class TableMapping(_Frozen):
     unsupported: str | None = Field(
         default=None, description="why this table cannot be synced (e.g. no key); never synced"
     )
+    postgres_only_columns: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "PostgreSQL column names that only PostgreSQL has, on purpose (the PostgreSQL app's "
+            "own): never synced, and not mapping drift; the counterpart of a column's exclude"
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TableMapping:
@@ -461,6 +469,7 @@ class TableMapping(_Frozen):
             if by_name[col].exclude:
                 raise ValueError(f"key column {col!r} is excluded; a key must be synced")
         self._generated_only_from_mysql()
+        self._postgres_only_not_mapped()
         if self.conflict.column is not None and self.conflict.column not in known:
             raise ValueError(
                 f"conflict.column: unknown column {self.conflict.column!r}; known: {sorted(known)}"
@@ -490,6 +499,32 @@ class TableMapping(_Frozen):
                     "authoritative: mysql and conflict.rule: mysql_wins, so no repair writes "
                     "MySQL either)"
                 )
+
+    def _postgres_only_not_mapped(self) -> None:
+        """A PostgreSQL-only column is one no column entry names: an entry's ``pg_name`` is
+        synced (or, excluded, known already), so listing it too would say two things."""
+        _no_duplicates(self.postgres_only_columns, "postgres_only_columns")
+        by_pg_name = {c.pg_name: c for c in self.columns}
+        for name in self.postgres_only_columns:
+            if not name.strip():
+                raise ValueError(
+                    "postgres_only_columns: an empty name; list PostgreSQL column names"
+                )
+            column = by_pg_name.get(name)
+            if column is None:
+                continue
+            if column.exclude:
+                raise ValueError(
+                    f"postgres_only_columns: {name!r} is the pg_name of the excluded column "
+                    f"{column.name!r}, so the mapping knows it already; remove it from "
+                    "postgres_only_columns"
+                )
+            raise ValueError(
+                f"postgres_only_columns: {name!r} is the PostgreSQL column of the mapped MySQL "
+                f"column {column.name!r}, so it is synced, not PostgreSQL-only; remove it from "
+                "postgres_only_columns (or, if PostgreSQL's column of that name is its own, "
+                f"give {column.name!r} another pg_name)"
+            )
 
     @property
     def name(self) -> str:

@@ -241,6 +241,9 @@ def unsynced_columns(mapping: TableMapping, rows: Iterable[Row]) -> tuple[Unsync
        passed the drift check without drift (the column was dropped again); a batch with drift
        stamps both in one transaction, so they are equal then;
     3. the mapping still streams that direction.
+
+    Columns the mapping lists count as listed: its column entries (excluded ones too) and, for
+    changes from PostgreSQL, its ``postgres_only_columns`` (PostgreSQL's own, acknowledged).
     """
     found = []
     for row in sorted(rows, key=lambda r: str(r.get("incoming_side"))):
@@ -251,6 +254,8 @@ def unsynced_columns(mapping: TableMapping, rows: Iterable[Row]) -> tuple[Unsync
         if last_seen is not None and last_applied is not None and last_seen < last_applied:
             continue
         listed = {c.name if side == "mysql" else c.pg_name for c in mapping.columns}
+        if side == "postgres":
+            listed.update(mapping.postgres_only_columns)
         columns = tuple(sorted(set(row.get("unknown_columns") or ()) - listed))
         if columns:
             found.append(UnsyncedColumns(side, columns))
@@ -270,7 +275,8 @@ def drift_reason(drift: Iterable[UnsyncedColumns]) -> str:
         fixes.append(
             "PostgreSQL's values of a column only it has do not reach MySQL: add the column in "
             "MySQL and run `make mappings-generate` (if PostgreSQL renamed a mapped column, set "
-            "its `pg_name`)"
+            "its `pg_name`; if the column is PostgreSQL's own on purpose, list it under "
+            "`postgres_only_columns` in the table's mapping)"
         )
     return f"mapping drift: columns not synced: {listed}; " + "; ".join(fixes)
 

@@ -15,6 +15,9 @@ Tables in state `backfilling` stay paused until the backfill marks them `streami
 A table whose target lacks a column its mapping lists (mappings regenerated, `ddl` not run
 yet) waits too, and the run fails at its end naming it and the fix, after applying every other
 table; it resumes by itself once the column exists.
+Changes Kafka deleted before they were applied (its retention ran out while the stream was
+stopped or a table paused) fail the run at once, naming the table: the stream goes on from
+the first change Kafka holds, and a reconcile with repair of that table restores the rest.
 For sub-second latency at scale run the same consumer as a service instead:
 `python -m mysql_pg_sync stream` (scaled by consumer group), and pause this DAG.
 """
@@ -60,9 +63,16 @@ def stream() -> None:
     @task(execution_timeout=timedelta(minutes=70))
     def consume() -> dict[str, Any]:
         """Consume, apply and commit for a bounded time; return the run's counters."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
-        from mysql_pg_sync.cdc.service import config_from_env, fail_if_held, run_stream
+        from mysql_pg_sync.cdc.service import (
+            config_from_env,
+            fail_if_held,
+            lost_changes,
+            run_stream,
+        )
         from mysql_pg_sync.settings import mappings_dir
 
         context = get_current_context()
@@ -71,6 +81,9 @@ def stream() -> None:
         summary = run_stream(
             endpoints_from_airflow(), mappings_dir(), config_from_env(), max_seconds=minutes * 60
         )
+        lost = lost_changes(summary)
+        if lost is not None:  # found once: fail and alert now, a retry would not see it again
+            raise AirflowFailException(lost)
         fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
         return summary
 

@@ -344,3 +344,23 @@ def test_a_table_paused_for_its_backfill_does_not_show_its_old_lag_as_current() 
     (orders,) = build_status([_mapping("orders")], snapshot)
     assert orders.stream_lag == "paused for the backfill (before: 580.7 s, applied 2 min ago)"
     assert not orders.stale
+
+
+def test_changes_kafka_deleted_make_the_table_failed_until_reconciled() -> None:
+    """A gap the stream recorded (mps_sync.stream_gaps) that no reconcile repaired since: red,
+    with how many changes and what to run; the reader leaves repaired gaps out."""
+    base = StateSnapshot(table_state={"legacy.orders": {"state": "streaming"}}, lost_changes={})
+    (quiet,) = build_status([_mapping("orders")], base)
+    assert quiet.lost_changes == ""
+    assert "lost" not in quiet.reason
+    gap = {"source_table": "legacy.orders", "lost": 1234, "restarted": False, "since": WHEN}
+    (row,) = build_status([_mapping("orders")], replace(base, lost_changes={"legacy.orders": gap}))
+    assert row.health == "failed"
+    assert row.lost_changes.startswith("lost 1,234 change(s) Kafka deleted")
+    assert "since 2026-11-25 03:00 UTC" in row.lost_changes
+    assert "reconcile DAG with repair" in row.reason
+    restarted = {**gap, "lost": None, "restarted": True}
+    (row,) = build_status(
+        [_mapping("orders")], replace(base, lost_changes={"legacy.orders": restarted})
+    )
+    assert "an unknown number of changes (a topic's offsets started again)" in row.lost_changes

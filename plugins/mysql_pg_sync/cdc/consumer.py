@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
     KafkaError,
@@ -61,9 +62,11 @@ from mysql_pg_sync.cdc.metrics import (
     read_table_states,
     record_batch,
     record_decisions,
+    record_gap,
     record_hold,
     record_replayed,
 )
+from mysql_pg_sync.cdc.offset_gaps import resume_point
 from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates
 from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
@@ -136,6 +139,8 @@ class RunSummary:
     drift: dict[str, list[str]] = field(default_factory=dict)
     # tables whose target lacks a mapped column: their partitions wait, the others go on
     held: dict[str, str] = field(default_factory=dict)
+    # tables with changes Kafka deleted before they were applied (see offset_gaps)
+    lost: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +162,7 @@ class RunSummary:
             "lag_max_ms": self.lag.max(),
             "mapping_drift": self.drift,
             "held_tables": dict(self.held),
+            "lost_changes": dict(self.lost),
         }
 
 
@@ -222,7 +228,9 @@ class StreamConsumer:
                 "bootstrap.servers": endpoints.kafka_bootstrap,
                 "group.id": config.group_id,
                 "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
+                # never jump silently past changes Kafka's retention deleted: _offset_gap
+                # decides where to go on and records what was lost
+                "auto.offset.reset": "error",
                 "enable.partition.eof": False,
                 # a table added to the mappings gets its topic when its first change arrives
                 "topic.metadata.refresh.interval.ms": 10_000,
@@ -332,6 +340,8 @@ class StreamConsumer:
                 rewinds[(tp.topic, tp.partition)] = start
             elif committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
                 start = handoff.recorded_offset(state, tp.topic, tp.partition)
+                if start is None:  # the reset policy is `error`: say where to begin
+                    start = self.applied.get((tp.topic, tp.partition), OFFSET_BEGINNING)
             if start is not None:
                 tp.offset = start
         consumer.assign(partitions)
@@ -524,6 +534,8 @@ class StreamConsumer:
         if error is not None:
             if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 self._topic_absent(msg, error)
+            elif error.code() == KafkaError._AUTO_OFFSET_RESET:
+                self._offset_gap(msg)
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("kafka: %s", error)
             return
@@ -698,6 +710,67 @@ class StreamConsumer:
                 clear_hold(self.state_conn, table, side)
                 if self.metrics is not None:
                     self.metrics.set_held(table, side, False)
+
+    def _offset_gap(self, msg: Message) -> None:
+        """Kafka no longer holds the offset a partition was to be read from (the client's reset
+        policy is ``error``, so it never jumps on by itself): go on where Kafka's log allows,
+        and record the changes lost in between (see :mod:`.offset_gaps`)."""
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if topic is None or partition is None or topic not in self.topics:
+            log.warning("kafka: %s", msg.error())
+            return
+        part = (topic, partition)
+        wanted = OFFSET_INVALID if offset is None else offset
+        # Kafka's committed offset trails the target's own record of what it applied
+        needed = max(wanted, self.applied.get(part, OFFSET_INVALID))
+        low, high = self.consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=30, cached=False
+        )
+        resume, gap = resume_point(needed, low, high)
+        side, table = self.topics[topic]
+        if resume != self.applied.get(part):
+            # the target's fence at the resume point: a restart neither finds this gap again
+            # nor, when the offsets started again, skips the new ones below the old
+            self.sessions[side].rewind_offsets(self.config.group_id, {part: resume})
+            self.applied[part] = resume
+            self.source_high.pop(part, None)
+        # and Kafka's: a partition not read since resets to its committed offset again
+        self._uncommitted.pop(part, None)
+        self.consumer.commit(offsets=[TopicPartition(topic, partition, resume)], asynchronous=False)
+        if gap is not None:
+            reason = gap.describe(table, side, topic, partition)
+            record_gap(self.state_conn, table, side, self.config.group_id, part, gap, reason)
+            log.error("%s", reason)
+            if self._open is not None:  # one line per partition that lost changes
+                lost = self._open.summary.lost
+                name = _held_name(table, side)
+                lost[name] = f"{lost[name]} | {reason}" if name in lost else reason
+            if self.metrics is not None:
+                self.metrics.lost.labels(table, side).inc(gap.lost or 0)
+        self._reassign({part: resume})
+
+    def _reassign(self, starts: Mapping[tuple[str, int], int]) -> None:
+        """Assign the partitions again, ``starts`` at their new offsets: after an offset out of
+        range the client stops fetching that partition and refuses a seek on it; a new
+        assignment starts it again. The others keep their positions and their pauses."""
+        current = self.consumer.assignment()
+        positions = {(p.topic, p.partition): p.offset for p in self.consumer.position(current)}
+        parts = [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                starts.get((tp.topic, tp.partition), positions.get((tp.topic, tp.partition), -1)),
+            )
+            for tp in current
+        ]
+        for tp in parts:
+            if tp.offset < 0:  # not read yet: from the committed offset, as assigned
+                tp.offset = OFFSET_INVALID
+        self.consumer.assign(parts)
+        assigned = {(tp.topic, tp.partition) for tp in parts}
+        keep = sorted((self.paused | set(self.held_parts)) & assigned)
+        if keep:
+            self.consumer.pause([TopicPartition(t, p) for t, p in keep])
 
     def _topic_absent(self, msg: Message, error: KafkaError) -> None:
         """A subscribed topic that does not exist yet: the table had no change since its

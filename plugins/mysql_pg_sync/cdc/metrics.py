@@ -15,6 +15,7 @@ from mysql_pg_sync.cdc.dead_letters import letter_row
 from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.cdc.handoff import HANDOFF_LOCK_CLASS, HELD_STATES, TableState
 from mysql_pg_sync.cdc.images import to_json
+from mysql_pg_sync.cdc.offset_gaps import OffsetGap
 
 
 def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
@@ -58,6 +59,35 @@ def record_replayed(
         "UPDATE mps_sync.table_state SET replayed_position ="
         " coalesce(replayed_position, '{}'::jsonb) || %s::jsonb WHERE source_table = %s",
         (json.dumps(rewound), source_table),
+    )
+    conn.commit()
+
+
+def record_gap(
+    conn: psycopg.Connection[Any],
+    source_table: str,
+    side: str,
+    group_id: str,
+    where: tuple[str, int],
+    gap: OffsetGap,
+    reason: str,
+) -> None:
+    """Changes Kafka deleted before the stream applied them (see :mod:`.offset_gaps`)."""
+    conn.execute(
+        "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, group_id, topic, "
+        "kafka_partition, needed_offset, resumed_offset, lost, reason) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            source_table,
+            side,
+            group_id,
+            where[0],
+            where[1],
+            gap.needed,
+            gap.resume,
+            gap.lost,
+            reason,
+        ),
     )
     conn.commit()
 
@@ -250,6 +280,14 @@ class PrometheusMetrics:
             "mps_stream_mapping_drift",
             "columns the table's changes carry that the mapping does not list, so not synced "
             "(run `mappings generate`)",
+            labels,
+            registry=registry,
+        )
+
+        self.lost = Counter(
+            "mps_stream_lost_changes",
+            "changes Kafka deleted before the stream applied them (retention); a reconcile "
+            "repair restores them",
             labels,
             registry=registry,
         )

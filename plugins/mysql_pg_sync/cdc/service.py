@@ -80,6 +80,19 @@ def fail_if_held(summary: Mapping[str, Any]) -> None:
         )
 
 
+def lost_changes(summary: Mapping[str, Any]) -> str | None:
+    """What the run found Kafka had deleted before the stream applied it, or None. The DAG
+    fails the run with it at once, without retries: a retry would not find the gap again (the
+    stream went on past it), and its success would swallow the alert."""
+    lost = summary.get("lost_changes") or {}
+    if not lost:
+        return None
+    return (
+        f"{len(lost)} table(s) lost changes that Kafka deleted before the stream applied them; "
+        "every other change was applied. " + " | ".join(str(why) for why in lost.values())
+    )
+
+
 MAPPINGS_CHECK_S = 10.0  # how often a run looks at the mapping files
 
 

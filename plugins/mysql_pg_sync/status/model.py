@@ -69,6 +69,9 @@ class StateSnapshot:
     stream: dict[str, Row] | None = None
     reconcile: dict[str, Row] | None = None
     holds: dict[str, Row] | None = None
+    lost_changes: dict[str, Row] | None = None
+    """Per table, the changes Kafka deleted before the stream applied them that no reconcile
+    of the table has repaired since (``mps_sync.stream_gaps``)."""
     consumers: Row | None = None
     """``mps_sync.stream_runs`` in one row: running consumers, ages of the last end and start."""
     conflicts_24h: dict[str, int] | None = None
@@ -132,6 +135,8 @@ class TableStatus:
     """Ids of the checks that failed or errored in that run, fail-severity ones first."""
     mapping_drift: tuple[UnsyncedColumns, ...] = ()
     """Source columns the stream leaves out because the mapping does not list them."""
+    lost_changes: str = ""
+    """Changes Kafka deleted before the stream applied them, not yet repaired by a reconcile."""
 
     @property
     def health(self) -> str:
@@ -140,6 +145,7 @@ class TableStatus:
             return "nodata"
         if (
             self.held
+            or self.lost_changes
             or self.state == "failed"
             or self.quality == "failed"
             or self.connectors.startswith(("FAILED", "UNREACHABLE"))
@@ -177,6 +183,8 @@ class TableStatus:
         reasons = []
         if self.held:
             reasons.append("held: its target lacks a mapped column (the state says what to run)")
+        if self.lost_changes:
+            reasons.append(self.lost_changes)
         if self.state == "failed":
             reasons.append("state failed")
         if self.connectors.startswith("UNREACHABLE"):
@@ -413,6 +421,23 @@ def held_text(row: Row) -> str:
     return f"held since {since}: the {target} table lacks a mapped column ({fix})"
 
 
+def lost_changes_text(row: Row | None) -> str:
+    """What Kafka deleted before the stream applied it, and what repairs it; "" for nothing."""
+    if row is None:
+        return ""
+    lost = int(row.get("lost") or 0)
+    parts = [f"{lost:,} change(s)"] if lost else []
+    if row.get("restarted"):
+        parts.append("an unknown number of changes (a topic's offsets started again)")
+    what = " and ".join(parts) or "changes"
+    since = _fmt_time(row.get("since") or "")
+    return (
+        f"lost {what} Kafka deleted before the stream applied them (since {since}): run the "
+        "reconcile DAG with repair on this table (README, Watch the stream: Changes Kafka "
+        "deleted)"
+    )
+
+
 def reconcile_text(row: Row | None) -> str:
     if row is None:
         return NO_DATA
@@ -521,6 +546,7 @@ def build_status(
                 quality_report=_text_or_none(dq_row.get("report_path")) if dq_row else None,
                 quality_breaches=tuple(dq_row.get("breached_checks") or ()) if dq_row else (),
                 mapping_drift=unsynced_columns(m, (snapshot.mapping_drift or {}).get(name, ())),
+                lost_changes=lost_changes_text((snapshot.lost_changes or {}).get(name)),
             )
         )
     return rows

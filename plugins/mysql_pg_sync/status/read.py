@@ -67,6 +67,17 @@ SECTION_QUERIES: dict[str, str] = {
         ORDER BY t.source_table, t.run_id DESC""",
     "holds": """
         SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds""",
+    # changes Kafka deleted before the stream applied them, that no reconcile of the table
+    # started since has found in sync or repaired
+    "lost_changes": """
+        SELECT g.source_table, sum(g.lost) AS lost, bool_or(g.lost IS NULL) AS restarted,
+               min(g.detected_at) AS since
+        FROM mps_sync.stream_gaps g
+        WHERE NOT EXISTS (
+            SELECT 1 FROM mps_sync.reconcile_tables t
+            WHERE t.source_table = g.source_table AND t.status IN ('in_sync', 'repaired')
+              AND t.started_at > g.detected_at)
+        GROUP BY g.source_table""",
     # one row: runs stamping a heartbeat now, and how long ago the last run ended
     "consumers": f"""
         SELECT count(*) FILTER (
@@ -208,6 +219,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
         stream=_by_table(raw["stream"]),
         reconcile=_by_table(raw["reconcile"]),
         holds=_by_table(raw["holds"]),
+        lost_changes=_by_table(raw["lost_changes"]),
         consumers=raw["consumers"][0] if raw["consumers"] else None,
         conflicts_24h=_counts(raw["conflicts_24h"]),
         dead_letters=_counts(raw["dead_letters"]),

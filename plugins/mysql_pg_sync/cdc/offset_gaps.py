@@ -1,0 +1,63 @@
+"""Where the stream goes on when Kafka no longer holds the change it needs next.
+
+Kafka deletes a topic's oldest messages after its retention (``log.retention.hours``, 7 days by
+default), read or not. A consumer stopped for longer than that, or a table left paused by a
+backfill that nobody resumed, then asks for an offset below the partition's log start. Kafka's
+client would silently jump to the first message it still holds (``auto.offset.reset``); the
+changes in between would never reach the target and nothing would say so. The consumer runs
+with ``auto.offset.reset = error`` instead, and decides here, from the offset it needed and the
+partition's watermarks, where to go on and what was lost. An offset past the log's end means
+the offsets started again (the topic was deleted and re-created, or the broker lost its log):
+what the old topic held after it is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OffsetGap:
+    """Changes the stream needed that Kafka no longer holds."""
+
+    needed: int  # the next offset the target had not applied
+    resume: int  # the first offset Kafka still holds: the stream goes on from here
+    lost: int | None  # resume - needed; None when the offsets started again (count unknown)
+
+    @property
+    def restarted(self) -> bool:
+        return self.lost is None
+
+    def describe(self, table: str, side: str, topic: str, partition: int) -> str:
+        what = (
+            f"Kafka deleted {self.lost:,} change(s) of {table} ({side} side) before the stream "
+            f"applied them: {topic}[{partition}] now starts at offset {self.resume}, and the "
+            f"stream needed offset {self.needed} (the topic's retention, log.retention.hours or "
+            "retention.ms, ran out while the stream was stopped or the table was paused)"
+            if self.lost is not None
+            else f"the offsets of {topic}[{partition}] ({table}, {side} side) started again: "
+            f"the stream needed offset {self.needed}, past the log's end (the topic was "
+            "deleted and re-created, or the broker lost its log), so changes the old topic "
+            "held after that never reached the target"
+        )
+        return (
+            f"{what}. The stream goes on from offset {self.resume}. The lost changes are "
+            f"drift: run the reconcile DAG with repair on {table} (README, Watch the stream: "
+            "Changes Kafka deleted); until a reconcile of the table finishes in sync or "
+            "repaired, `status` shows it red"
+        )
+
+
+def resume_point(needed: int, low: int, high: int) -> tuple[int, OffsetGap | None]:
+    """Where to go on in a partition whose log holds offsets ``low`` to ``high - 1``, when the
+    target's next change is at ``needed``; and the gap, if changes were lost.
+
+    ``needed`` is the larger of the consumer's committed offset and the target's own record
+    of what it applied (a negative value: nothing recorded, start at the beginning)."""
+    if needed < 0:
+        return low, None
+    if needed > high:
+        return low, OffsetGap(needed=needed, resume=low, lost=None)
+    if needed < low:
+        return low, OffsetGap(needed=needed, resume=low, lost=low - needed)
+    return needed, None

@@ -4,6 +4,10 @@ one ``error:`` line instead of a driver traceback."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -254,3 +258,152 @@ def test_cli_reports_an_unreachable_mysql_per_table(
     assert any(x.startswith("run ") and x.endswith(": failed") for x in lines)
     assert "Traceback" not in captured.err
     assert _stored(ends.postgres)[0] == ["failed"]
+
+
+# ------------------------------------------------------------------ runs left 'running'
+
+
+def _runs(pg: DatabaseEndpoint) -> dict[int, tuple[str, str | None]]:
+    """{run_id: (status, report_html)} of every run."""
+    with pg_connect(pg) as conn:
+        rows = conn.execute("SELECT run_id, status, report_html FROM mps_sync.reconcile_runs")
+        return {r[0]: (r[1], r[2]) for r in rows.fetchall()}
+
+
+def _tables(pg: DatabaseEndpoint, run_id: int) -> dict[str, tuple[str, str | None]]:
+    with pg_connect(pg) as conn:
+        rows = conn.execute(
+            "SELECT source_table, status, error FROM mps_sync.reconcile_tables WHERE run_id = %s",
+            (run_id,),
+        ).fetchall()
+    return {t.split(".")[1]: (s, e) for t, s, e in rows}
+
+
+def _postgres_gone(pg_admin: DatabaseEndpoint, database: str, gone: bool) -> None:
+    """PostgreSQL lost for the run, without stopping the shared server: the test's own database
+    takes no new sessions and its sync sessions are cut (or it takes sessions again)."""
+    with pg_connect(replace(pg_admin, database="postgres"), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS {str(not gone).lower()}')  # type: ignore[arg-type]
+        if gone:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+
+
+def test_a_run_that_lost_postgresql_mid_run_is_ended_by_the_next_run(
+    setup: tuple[Endpoints, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pg_admin: DatabaseEndpoint,
+) -> None:
+    """PostgreSQL, which holds the run's state, goes away while the second table is compared:
+    nothing can mark the run failed then. The next run finds nobody guarding it and ends it
+    as failed, the table it was comparing with the reason, its report written."""
+    ends, folder = setup
+    real = service.reconcile_one
+
+    def losing_postgres(endpoints: Endpoints, run_id: int, mapping: Any, *rest: Any) -> Any:
+        if mapping.name.endswith(".orders"):
+            real_start = service.store.start_table
+
+            def start_then_lose(*args: Any) -> None:
+                real_start(*args)  # the table is 'running' in the state schema
+                _postgres_gone(pg_admin, ends.postgres.database, True)
+
+            monkeypatch.setattr(service.store, "start_table", start_then_lose)
+        return real(endpoints, run_id, mapping, *rest)
+
+    monkeypatch.setattr(service, "reconcile_one", losing_postgres)
+    try:
+        with pytest.raises(DatabaseUnreachable):
+            reconcile_all(ends, _params(folder), folder=tmp_path / "reports")
+    finally:
+        _postgres_gone(pg_admin, ends.postgres.database, False)
+    monkeypatch.undo()
+    (lost_run, (status, _)), *_ = _runs(ends.postgres).items()
+    assert status == "running"  # nothing could reach PostgreSQL to say otherwise
+    assert _tables(ends.postgres, lost_run)["orders"][0] == "running"
+
+    later, _, _ = reconcile_all(ends, _params(folder), folder=tmp_path / "reports")
+    assert later["status"] == "succeeded"  # not confused by the lost run
+    assert {t["status"] for t in later["tables"]} == {"in_sync"}
+    runs = _runs(ends.postgres)
+    assert runs[later["run_id"]][0] == "succeeded"
+    status, report_html = runs[lost_run]
+    assert status == "failed"
+    tables = _tables(ends.postgres, lost_run)
+    assert tables["order_items"] == ("in_sync", None)  # compared before PostgreSQL went
+    orders_status, orders_error = tables["orders"]
+    assert orders_status == "error"
+    assert orders_error is not None
+    assert orders_error.startswith("abandoned: the process running it stopped")
+    assert "lost PostgreSQL" in orders_error
+    assert report_html is not None
+    assert "abandoned: the process running it stopped" in Path(report_html).read_text()
+
+
+_KILLED_AT_ORDERS = """
+import os, signal, sys
+from pathlib import Path
+from mysql_pg_sync.reconcile import run, service
+from mysql_pg_sync.settings import endpoints_from_env
+
+real = run.compare_table
+def killed(source, *args):
+    if source.mysql.table.name.endswith(".orders"):
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler runs, nothing is stored
+    return real(source, *args)
+run.compare_table = killed
+service.reconcile_all(
+    endpoints_from_env(),
+    service.ReconcileParams(mappings=sys.argv[1], recheck_delay_s=0),
+    folder=Path(sys.argv[2]),
+)
+"""
+
+
+def test_a_killed_run_is_ended_as_failed_by_the_next_run_and_a_live_one_is_not(
+    setup: tuple[Endpoints, Path], tmp_path: Path
+) -> None:
+    ends, folder = setup
+    env = {
+        **os.environ,
+        "MPS_MYSQL_DATABASE": ends.mysql.database,
+        "MPS_PG_DATABASE": ends.postgres.database,
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT_ORDERS, str(folder), str(tmp_path / "reports")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (killed_run, (status, _)), *_ = _runs(ends.postgres).items()
+    assert status == "running"
+    assert _tables(ends.postgres, killed_run)["orders"][0] == "running"
+
+    later, _, _ = reconcile_all(ends, _params(folder), folder=tmp_path / "reports")
+    assert later["status"] == "succeeded"
+    # the killed run was ended, with the reason on the table it was comparing
+    assert _runs(ends.postgres)[killed_run][0] == "failed"
+    status, error = _tables(ends.postgres, killed_run)["orders"]
+    assert status == "error"
+    assert error is not None
+    assert error.startswith("abandoned: the process running it stopped (killed")
+    assert "reconcile this table again" in error
+
+    # a run whose process is alive (it guards the run) is left alone by a later run
+    live = service.RunGuard(ends)
+    try:
+        live_run = live.start(_params(folder), "cli", tmp_path / "reports")
+        reconcile_all(ends, _params(folder, tables=("orders",)), folder=tmp_path / "reports")
+        assert _runs(ends.postgres)[live_run][0] == "running"
+    finally:
+        live.close()
+    # its process gone (the guard's session closed), the next run ends it too
+    reconcile_all(ends, _params(folder, tables=("orders",)), folder=tmp_path / "reports")
+    assert _runs(ends.postgres)[live_run][0] == "failed"

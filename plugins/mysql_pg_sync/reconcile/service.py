@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from mysql_pg_sync.connections import connection_failure, pg_connect
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
@@ -28,6 +30,7 @@ from mysql_pg_sync.reconcile.run import EXAMPLE_KEYS, RunOptions, TableResult, r
 from mysql_pg_sync.reconcile.stream_position import offsets_waiter
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.settings import mappings_dir as default_mappings_dir
+from mysql_pg_sync.state.schema import ensure_schema
 from mysql_pg_sync.whole_numbers import as_whole
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,10 @@ INT_LIMITS: tuple[tuple[str, int, str], ...] = (
     ("threshold", 1, "rows below which a segment's rows are compared"),
     ("workers", 1, "concurrent range queries per database"),
 )
+
+
+class RunAbandoned(ReconcileError):
+    """The run lost the session that guarded it and a later run ended it as abandoned."""
 
 
 @dataclass(frozen=True)
@@ -130,9 +137,84 @@ def pick(mappings: MappingSet, tables: Sequence[str]) -> list[TableMapping]:
     return list(mappings.match_synced(tables))
 
 
-def start_run(endpoints: Endpoints, params: ReconcileParams, trigger: str = "") -> int:
+def start_run(
+    endpoints: Endpoints, params: ReconcileParams, trigger: str = "", folder: Path | None = None
+) -> int:
+    """Record a run whose steps run apart (the DAG's tasks guard it while each runs), after
+    ending the earlier runs that were abandoned (:func:`close_abandoned_runs`)."""
     with pg_connect(endpoints.postgres) as conn:
+        close_abandoned_runs(conn, folder)
         return store.start_run(conn, params.as_dict(), trigger)
+
+
+def close_abandoned_runs(conn: store.Conn, folder: Path | None = None) -> list[int]:
+    """End as ``failed``, with their reports, the runs left ``running`` that nothing works on
+    any more (see :func:`store.close_abandoned_runs`): a later run is not mistaken for them,
+    and the operator sees why they stopped instead of a run ``running`` for ever. Never
+    raises for a report it cannot write."""
+    ensure_schema(conn)
+    closed = store.close_abandoned_runs(conn)
+    for run_id, finished_at in closed:
+        log.warning(
+            "reconcile run %s was abandoned (nothing works on it any more): ended as failed",
+            run_id,
+        )
+        try:
+            # failed even if each table it started had stored a result: the run did not end
+            run = {**finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)}
+            run["status"] = "failed"
+            json_path, html_path = write_reports(run, folder or reports_dir())
+            store.finish_run(conn, run_id, "failed", str(json_path), str(html_path), finished_at)
+        except Exception as exc:
+            log.error("reconcile run %s: could not write its reports: %s", run_id, exc)
+    return [run_id for run_id, _ in closed]
+
+
+class RunGuard:
+    """The session that guards a one-process run (:func:`reconcile_all`) from its start to
+    its end. When that session is lost (PostgreSQL restarted, the backend terminated) the
+    guard is taken again on a new one, unless a later run found the run abandoned meanwhile
+    and ended it: then :meth:`hold` raises and the run stops."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoint = endpoints.postgres
+        self.conn: store.Conn | None = None
+        self.run_id = 0
+
+    def start(self, params: ReconcileParams, trigger: str, folder: Path | None) -> int:
+        self.conn = pg_connect(self.endpoint, autocommit=True)
+        close_abandoned_runs(self.conn, folder)
+        owned = {**params.as_dict(), store.OWNER_KEY: store.PROCESS_OWNED}
+        self.run_id = store.start_run(self.conn, owned, trigger, guard=True)
+        return self.run_id
+
+    def hold(self) -> None:
+        """Check that the run is still guarded; take the guard again if its session was
+        lost. Raises a connection error if PostgreSQL cannot be reached, and
+        :class:`RunAbandoned` if the run was ended meanwhile."""
+        try:
+            assert self.conn is not None
+            self.conn.execute("SELECT 1")
+            return
+        except psycopg.OperationalError as exc:
+            log.warning("reconcile run %s lost its PostgreSQL session (%s)", self.run_id, exc)
+        self.close()
+        self.conn = pg_connect(self.endpoint, autocommit=True)
+        store.guard_run(self.conn, self.run_id)
+        status = store.run_status(self.conn, self.run_id)
+        if status != "running":
+            raise RunAbandoned(
+                f"reconcile run {self.run_id} lost its PostgreSQL session and was ended "
+                f"({status}) as abandoned meanwhile; run reconcile again"
+            )
+        log.warning("reconcile run %s: guarded again on a new session", self.run_id)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
 
 
 def stream_applier(endpoints: Endpoints, mapping: TableMapping) -> RepairApplier:
@@ -168,6 +250,8 @@ def reconcile_one(
     if applier is None and params.repair and not params.dry_run:
         applier = stream_applier(endpoints, mapping)
     with pg_connect(endpoints.postgres) as state:
+        with state.transaction():  # guarded while this session works on the run
+            store.guard_run(state, run_id)
         try:
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
@@ -200,6 +284,8 @@ def finish_run(
     and its planned repairs ``failed`` (interrupted): the run then ends ``failed``, never
     ``succeeded``."""
     with pg_connect(endpoints.postgres) as conn:
+        with conn.transaction():
+            store.guard_run(conn, run_id)
         finished_at = store.close_run(conn, run_id, expected, error)
         run = finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)
         json_path, html_path = write_reports(run, folder or reports_dir())
@@ -274,11 +360,16 @@ def reconcile_all(
     A table whose database cannot be reached, or that fails unexpectedly, is that table's error
     and the run goes on (the run ends ``failed``). Anything else that stops the run (^C, or
     PostgreSQL, which holds the run's state, gone) ends it ``failed`` before it propagates; a
-    connection failure propagates as :class:`DatabaseUnreachable`."""
+    connection failure propagates as :class:`DatabaseUnreachable`. What nothing could mark
+    (the process killed, PostgreSQL unreachable to the end) a later run ends: this process
+    guards the run (:class:`RunGuard`) until it returns."""
     mappings: Sequence[TableMapping] = selected_mappings(params)
+    # this process guards the run to its end: if it dies, a later run ends this one as failed
+    guard = RunGuard(endpoints)
     try:
-        run_id = start_run(endpoints, params, trigger)
+        run_id = guard.start(params, trigger, folder)
     except Exception as exc:
+        guard.close()
         unreachable = connection_failure(exc, endpoints)
         if unreachable is None:
             raise
@@ -288,6 +379,7 @@ def reconcile_all(
     try:
         for mapping in mappings:
             current = mapping.name
+            guard.hold()
             try:
                 reconcile_one(endpoints, run_id, mapping, params, applier)
             except Exception as exc:
@@ -295,18 +387,23 @@ def reconcile_all(
                 # PostgreSQL holds the state: if it is what failed, this raises and stops the run
                 record_table_error(endpoints, run_id, mapping, error)
         current = ""
+        guard.hold()
         return finish_run(endpoints, run_id, folder, expected)
     except BaseException as exc:
         unreachable = connection_failure(exc, endpoints)
         cause = str(unreachable) if unreachable else f"{type(exc).__name__}: {exc}"
         where = f"at {current}" if current else "while it wrote its reports"
-        fail_run(
-            endpoints,
-            run_id,
-            folder,
-            expected,
-            f"not compared: the run stopped {where} ({cause}); fix that, then run reconcile again",
-        )
+        if not isinstance(exc, RunAbandoned):  # else a later run ended it, with its reports
+            fail_run(
+                endpoints,
+                run_id,
+                folder,
+                expected,
+                f"not compared: the run stopped {where} ({cause}); fix that, then run "
+                "reconcile again",
+            )
         if unreachable is not None and unreachable is not exc:
             raise unreachable from exc
         raise
+    finally:
+        guard.close()

@@ -40,7 +40,9 @@ def encode_raw_key(raw_key: Sequence[Any]) -> list[Any]:
     return [json_safe(v) for v in raw_key]
 
 
-def start_run(conn: Conn, params: dict[str, Any], trigger: str = "") -> int:
+def start_run(conn: Conn, params: dict[str, Any], trigger: str = "", guard: bool = False) -> int:
+    """Record a new run. ``guard``: ``conn``'s session holds the run's guard from the moment
+    the run exists (see :func:`guard_run`); the caller keeps ``conn`` open while it works."""
     ensure_schema(conn)
     with conn.transaction():
         row = conn.execute(
@@ -48,8 +50,103 @@ def start_run(conn: Conn, params: dict[str, Any], trigger: str = "") -> int:
             "RETURNING run_id",
             (trigger, Jsonb(params)),
         ).fetchone()
-    assert row is not None
+        assert row is not None
+        if guard:  # before the row is visible: no sweep can find it unguarded
+            guard_run(conn, int(row[0]))
     return int(row[0])
+
+
+# A run's guard: a session-level advisory lock (this class, the run) that whatever works on the
+# run holds, shared, while it works: the process of a one-process run (reconcile_all) for the
+# whole run, a DAG task while it runs. PostgreSQL releases it when that session ends (the
+# process was killed, its connection was terminated or PostgreSQL restarted), so a run left
+# 'running' that nobody guards was abandoned: :func:`close_abandoned_runs` ends it.
+RUN_GUARD_CLASS = 0x6D707372  # "mpsr"
+# params["owner"] of a run one process guards from start to finish: unguarded, it is abandoned
+OWNER_KEY, PROCESS_OWNED = "owner", "process"
+# A DAG run's tasks guard it only while each runs; between them (waiting for a pool slot, a
+# retry's delay) nobody does. Unguarded, it counts as abandoned once nothing happened in it for
+# this long: its report task, which ends the run, did not run or could not reach PostgreSQL.
+STALE_AFTER = dt.timedelta(hours=6)
+ABANDONED = (
+    "abandoned: {why}, so the run was left 'running' with this table unfinished; it was "
+    "closed as failed when a later run started. See that process's output or the task's "
+    "log, then reconcile this table again"
+)
+ABANDONED_PROCESS = (
+    "the process running it stopped (killed, or it lost PostgreSQL, which holds the mps_sync "
+    "state) before it finished the run"
+)
+ABANDONED_STALE = (
+    "no task worked on it for more than {hours:g} h and its report task never ended it (the "
+    "task failed, or PostgreSQL, which holds the mps_sync state, was unreachable)"
+)
+
+
+def _guard_key(run_id: int) -> int:
+    return run_id % 2**31  # advisory lock keys are int4 in the two-key form
+
+
+def guard_run(conn: Conn, run_id: int) -> None:
+    """Hold the run's guard (shared) for as long as ``conn``'s session lasts; waits while a
+    sweep decides whether the run was abandoned (check its status after)."""
+    conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (RUN_GUARD_CLASS, _guard_key(run_id)))
+
+
+def run_status(conn: Conn, run_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT status FROM mps_sync.reconcile_runs WHERE run_id = %s", (run_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def close_abandoned_runs(
+    conn: Conn, stale_after: dt.timedelta = STALE_AFTER
+) -> list[tuple[int, dt.datetime]]:
+    """End as ``failed`` each run left ``running`` that nobody guards: a one-process run
+    whose process is gone, or a DAG run where nothing happened for ``stale_after``. Its tables
+    still ``running`` become ``error`` with the reason, its ``planned`` repairs ``failed``
+    (interrupted), as :func:`close_run` does. Returns (run_id, finished_at) of each; the caller
+    writes their reports."""
+    closed = []
+    with conn.transaction():
+        candidates = conn.execute(
+            """
+            SELECT r.run_id, coalesce(r.params->>%s = %s, false) AS process_owned,
+                   greatest(r.started_at, max(t.started_at), max(t.finished_at))
+                       < now() - %s AS stale
+            FROM mps_sync.reconcile_runs r
+            LEFT JOIN mps_sync.reconcile_tables t USING (run_id)
+            WHERE r.status = 'running'
+            GROUP BY r.run_id ORDER BY r.run_id
+            """,
+            (OWNER_KEY, PROCESS_OWNED, stale_after),
+        ).fetchall()
+        for run_id, process_owned, stale in candidates:
+            if not (process_owned or stale):
+                continue
+            # exclusive until commit: granted only if no session guards the run, and a guard
+            # taken meanwhile waits, then finds the run failed
+            free = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", (RUN_GUARD_CLASS, _guard_key(run_id))
+            ).fetchone()
+            if not (free and free[0]):
+                continue
+            row = conn.execute(
+                "SELECT status FROM mps_sync.reconcile_runs WHERE run_id = %s FOR UPDATE",
+                (run_id,),
+            ).fetchone()
+            if row is None or row[0] != "running":  # ended meanwhile
+                continue
+            why = (
+                ABANDONED_PROCESS
+                if process_owned
+                else ABANDONED_STALE.format(hours=stale_after.total_seconds() / 3600)
+            )
+            finished_at = close_run(conn, run_id, (), ABANDONED.format(why=why))
+            finish_run(conn, run_id, "failed", None, None, finished_at)
+            closed.append((int(run_id), finished_at))
+    return closed
 
 
 INTERRUPTED = (

@@ -3,7 +3,7 @@
 - The data-quality report renders styled and complete with networking disabled.
 - Against the running api-server (`stack/stack up airflow-ui`): log in, open "Sync status" from
   the nav, compare its rows with the state tables, trigger `backfill` from the UI trigger form
-  with Params and see the run start (then end: paused again mid-run it would stay running).
+  with Params (a dry run of a demo table) and see the run start and succeed.
   Screenshots go to test-artifacts/.
 """
 
@@ -24,8 +24,11 @@ from tests.integration.airflow_api import (
     admin_password,
     api,
     dag_run,
+    failure_report,
     find_run,
     poll,
+    task_instances,
+    task_states,
 )
 
 from mysql_pg_sync.connections import pg_connect
@@ -229,6 +232,17 @@ def test_login_status_page_and_trigger_backfill(
         page.goto(f"{airflow_ui}/dags/backfill/runs/{run['dag_run_id']}")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / "ui-4-backfill-run.png"), full_page=True)
+        # A dry run of a demo table plans and writes nothing: it must succeed, not just end.
+        ended = poll(
+            lambda: f"the backfill run to end; its tasks: {task_states('backfill', run_id)}",
+            lambda: (r := dag_run("backfill", run_id))["state"] in FINISHED and r,
+            RUN_TIMEOUT_S,
+            every_s=2,
+        )
+        assert ended["state"] == "success", failure_report("backfill", run_id)
+        states = {t["task_id"]: t["state"] for t in task_instances("backfill", run_id)}
+        assert states["plan"] == "success", states
+        assert states["summary"] == "success", states
     finally:
         if find_run("backfill", run_id) is not None:  # paused mid-run, it would stay 'running'
             poll(

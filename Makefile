@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
         bench bench-backfill bench-stream bench-reconcile bench-reconcile-10m chaos prune-test-data cli
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 setup: ## install apt packages, the Python venv and the Kafka/Debezium jars (cached, idempotent)
 	@$(STACK) install

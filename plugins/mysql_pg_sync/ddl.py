@@ -506,7 +506,7 @@ def unfilled_columns(mapping: TableMapping, present: Collection[str]) -> list[st
 
 
 def _sql_comment(notices: Sequence[str]) -> str:
-    text = " ".join(" ".join(n.split()) for n in notices)  # one line: no newline ends it early
+    text = "; ".join(" ".join(n.split()) for n in notices)  # one line: no newline ends it early
     return f"  -- {text}" if text else ""
 
 

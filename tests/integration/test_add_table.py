@@ -125,7 +125,9 @@ def _map_and_create_target(
     `make ddl ARGS=--dry-run`, `make ddl`."""
     capsys.readouterr()
     assert main(["mappings", "generate", "--database", db, "--out", str(folder)]) == 0
-    assert f"new table: {db}.orders" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"new table: {db}.orders" in out
+    assert "set enabled: false in its entry (kept), not delete the file" in out
     mappings = load_mappings(folder)
     main_db = p.endpoints.mysql.database
     assert {m.name for m in mappings} == {f"{main_db}.items", f"{db}.orders"}

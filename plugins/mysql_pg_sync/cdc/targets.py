@@ -584,11 +584,12 @@ class MySQLTarget:
                 raise MySQLdb.IntegrityError(
                     _DUPLICATE_ENTRY,
                     f"{exc.args[1]}: MySQL already holds a row with that value in the key or "
-                    "unique index named, one PostgreSQL keeps apart (the MySQL collation ignores "
-                    "case or trailing spaces, or the other row has not been deleted in MySQL "
-                    "yet), so this row cannot be added beside it. Change the value where it was "
-                    "written, or give the MySQL column a _bin collation (README: Case-"
-                    "insensitive unique keys)",
+                    "unique index named, one PostgreSQL keeps apart: PostgreSQL has no such "
+                    "unique index (a MySQL-only UNIQUE key: add it in PostgreSQL, or drop it in "
+                    "MySQL), the MySQL collation ignores case or trailing spaces (give the MySQL "
+                    "column a _bin collation; README: Case-insensitive unique keys), or the "
+                    "other row has not been deleted in MySQL yet. This row cannot be added "
+                    "beside it until then; or change the value where it was written",
                 ) from exc
             written |= {_normal_key([row[i] for i in at]) for row in part}
         return written

@@ -97,6 +97,11 @@ def _generate(args: argparse.Namespace) -> int:
     refuse_target_collisions(entries, {k: (v.data, v.path) for k, v in existing.items()}, options)
     for line in drift.lines():
         print(line if line.startswith("warning") else f"drift: {line}")
+    if drift.new_tables:
+        print(
+            "note: a new table's entry is enabled; to keep a MySQL table out of the sync, set "
+            "enabled: false in its entry (kept), not delete the file, which this writes again"
+        )
     if args.check:
         return 3 if drift.has_drift else 0
     changed = write_entries(args.out, entries, existing)

@@ -4,6 +4,7 @@ defines them without running when sourced), against a temporary state folder, wi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,18 @@ def test_install_rejects_an_unknown_package_set(tmp_path: Path) -> None:
     result = _bash("cmd_install nonsense", tmp_path)
     assert result.returncode != 0
     assert "unknown package set 'nonsense'" in result.stderr
+
+
+def test_every_transform_is_in_the_service_loader_list() -> None:
+    """Connect's plugin.discovery=service_load finds only the transforms the jar's
+    META-INF/services list names: a transform left out would fail `connectors apply`."""
+    java = REPO / "stack" / "java"
+    transforms = {
+        f"local.mysqlpgsync.{f.stem}"
+        for f in java.glob("*.java")
+        if re.search(r"implements\s+Transformation<", f.read_text())
+    }
+    listed = re.search(r'local transforms="([^"]*)"', (REPO / "stack" / "stack").read_text())
+    assert listed is not None
+    assert transforms
+    assert set(listed.group(1).split()) == transforms

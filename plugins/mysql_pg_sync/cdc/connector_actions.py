@@ -24,11 +24,18 @@ from mysql_pg_sync.cdc.connector_config import (
     RenderedConnector,
     Side,
     added_databases,
+    change_topic,
     mysql_captured_tables,
     postgres_captured_tables,
     postgres_heartbeat_table,
     render_connectors,
     with_schema_recovery,
+)
+from mysql_pg_sync.cdc.connector_drift import (
+    ConfigDrift,
+    config_drift,
+    reconcile_hint,
+    uncaptured_tables,
 )
 from mysql_pg_sync.cdc.connector_signals import (
     SnapshotFailed,
@@ -161,6 +168,7 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
         log.warning("connector %s runs but no enabled mapping needs it; delete it", stale)
     results = []
     for connector in connectors:
+        deployed = client.get_config(connector.name)  # before any step below changes it
         created = ensure_change_topics(ctx, connector)
         endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
         ensure_signal_table(endpoint, connector.side, connector.signal_table)
@@ -183,8 +191,28 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
                 endpoint, ctx.settings.publication_name, connector.tables, ctx.timeout_s
             )
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
-        results.append(replace(result, topics_created=tuple(created)))
+        missed = _missed_changes(connector, deployed, created)
+        if missed:
+            log.warning("connector %s: %s", connector.name, reconcile_hint(missed))
+        results.append(
+            replace(result, topics_created=tuple(created), uncaptured_before=tuple(missed))
+        )
     return results
+
+
+def _missed_changes(
+    connector: RenderedConnector, deployed: dict[str, str] | None, created: Sequence[str]
+) -> list[str]:
+    """Captured tables the deployed config skipped, leaving out tables new to the connectors
+    (their change topic was created by this apply: the backfill copies their rows)."""
+    if deployed is None:
+        return []
+    new = set(created)
+    return [
+        table
+        for table in uncaptured_tables(deployed, connector.tables)
+        if change_topic(connector.topic_prefix, *table.split(".", 1)) not in new
+    ]
 
 
 def ensure_change_topics(ctx: ConnectorContext, connector: RenderedConnector) -> list[str]:
@@ -292,14 +320,38 @@ def learn_table_schemas(
 
 
 def look(ctx: ConnectorContext) -> dict[str, Any]:
-    """A read-only look: each deployed connector's status (tasks included) and what apply's
-    preflight would find now. Changes nothing and raises only when Connect cannot be read."""
+    """A read-only look: each deployed connector's status (tasks included), how its config
+    differs from the rendered one and what apply's preflight would find now. Changes nothing
+    and raises only when Connect cannot be read."""
     client = ctx.client()
+    names = existing(ctx, client)
+    rendered = render(ctx)
+    drifts = config_drifts(client, rendered, names)
     return {
-        "connectors": [client.status(name).summary() for name in existing(ctx, client)]
+        "connectors": [client.status(name).summary() for name in names]
         or "none deployed (trigger action apply)",
-        "preflight": [str(w) for w in preflight(ctx, render(ctx))] or "all checks passed",
+        "config": [d.message() for d in drifts]
+        or ("deployed configs match the mappings" if names else "none deployed"),
+        "preflight": [str(w) for w in preflight(ctx, rendered)] or "all checks passed",
     }
+
+
+def config_drifts(
+    client: ConnectClient, rendered: Sequence[RenderedConnector], names: Sequence[str]
+) -> list[ConfigDrift]:
+    """How each deployed connector's config differs from the rendered one (``names``: those
+    deployed; a rendered connector Connect lacks is not drift, health reports it MISSING)."""
+    out = []
+    for connector in rendered:
+        if connector.name not in names:
+            continue
+        current = client.get_config(connector.name)
+        if current is None:  # deleted meanwhile
+            continue
+        drift = config_drift(connector.name, connector.config, current, connector.tables)
+        if drift is not None:
+            out.append(drift)
+    return out
 
 
 def existing(ctx: ConnectorContext, client: ConnectClient) -> list[str]:
@@ -341,12 +393,25 @@ def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
     client = ctx.client()
     names = existing(ctx, client)
     report = lifecycle.check_health(client, names, expected=expected(ctx), timeout_s=ctx.timeout_s)
+    report = replace(report, problems=report.problems + tuple(_drift_problems(ctx, client, names)))
     if ctx.settings.postgres_connector not in names:
         return report
     with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
         status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
     problems = postgres_preflight.check_slot(ctx.settings.slot_name, status)
     return replace(report, problems=report.problems + tuple(str(p) for p in problems))
+
+
+def _drift_problems(ctx: ConnectorContext, client: ConnectClient, names: list[str]) -> list[str]:
+    """A deployed config changed outside apply (e.g. a table taken out of its include list)
+    captures less than the mappings say while its connector looks RUNNING."""
+    if not names:
+        return []
+    try:
+        rendered = render(ctx)
+    except Exception as exc:  # e.g. MySQL unreachable (its flavour): report, still check the rest
+        return [f"could not render the connector configs to compare with the deployed ones: {exc}"]
+    return [d.message() for d in config_drifts(client, rendered, names)]
 
 
 def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
@@ -560,6 +625,11 @@ def run_action(
                 "changed": r.changed,
                 "status": r.status.summary(),
                 "topics_created": list(r.topics_created),
+                **(
+                    {"reconcile_with_repair": list(r.uncaptured_before)}
+                    if r.uncaptured_before
+                    else {}
+                ),
             }
             for r in apply(ctx)
         }

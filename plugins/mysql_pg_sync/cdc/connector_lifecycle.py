@@ -20,6 +20,7 @@ from mysql_pg_sync.cdc.connect_client import (
     ConnectorStatus,
 )
 from mysql_pg_sync.cdc.connector_config import RenderedConnector
+from mysql_pg_sync.cdc.connector_drift import config_drift
 from mysql_pg_sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class ApplyResult:
     updated: bool
     status: ConnectorStatus
     topics_created: tuple[str, ...] = ()  # its change topics that `apply` created beforehand
+    # captured tables the config this update replaced did not capture (see connector_drift)
+    uncaptured_before: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -132,8 +135,14 @@ def apply_connector(
     """
     current = client.get_config(connector.name)
     changed = config_differs(connector.config, current, connector.name)
+    drift = None
     if current is not None and changed:
-        log.info("connector %s: config changed; stopping it to update", connector.name)
+        drift = config_drift(connector.name, connector.config, current, connector.tables)
+        log.info(
+            "connector %s: config changed (%s); stopping it to update",
+            connector.name,
+            drift.describe_keys() if drift else "",
+        )
         before = _status_or_none(client, connector.name)
         try:
             stop(client, connector.name, timeout_s=timeout_s)
@@ -169,7 +178,13 @@ def apply_connector(
         poll_s=poll_s,
         failed_grace_s=DEFAULT_FAILED_GRACE_S if changed else 0.0,
     )
-    return ApplyResult(connector.name, current is None, changed and current is not None, status)
+    return ApplyResult(
+        connector.name,
+        current is None,
+        changed and current is not None,
+        status,
+        uncaptured_before=drift.uncaptured if drift else (),
+    )
 
 
 def wait_for_state(
@@ -404,9 +419,11 @@ def _hint_for(name: str, trace: str) -> str:
             " (the binlog position in its offsets was purged from the MySQL server, so it cannot "
             "resume there and needs a new snapshot: stop the connector, reset its offsets with "
             f"DELETE /connectors/{name}/offsets, apply again (it snapshots the schema and "
-            "streams from the current binlog position), then recover the gap's changes with "
-            "connectors action snapshot_tables for the captured tables or reconcile with "
-            "repair; keep binlogs longer than an outage, binlog_expire_logs_seconds)"
+            "streams from the current binlog position), then recover the gap's changes with the "
+            "reconcile DAG: repair on, dry_run off, authoritative mysql (MySQL holds every "
+            "change of the gap; snapshot_tables cannot carry the gap's deletes and, on a table "
+            "synced both ways, streams PostgreSQL's stale rows back); keep binlogs longer than "
+            "an outage, binlog_expire_logs_seconds)"
         )
     if UNKNOWN_TABLE_SCHEMA in trace:
         return (
@@ -419,8 +436,10 @@ def _hint_for(name: str, trace: str) -> str:
         return (
             " (its stored offset points at WAL its replication slot no longer has, e.g. after "
             "the slot was dropped or invalidated: stop the connector, reset its offsets with "
-            f"DELETE /connectors/{name}/offsets, apply again, then reconcile with repair to "
-            "recover the changes of the gap)"
+            f"DELETE /connectors/{name}/offsets, apply again, then run the reconcile DAG with "
+            "repair on, dry_run off and authoritative postgres to copy the gap's PostgreSQL "
+            "changes to MySQL: PostgreSQL holds them all, and the mappings' default side, "
+            "MySQL, would overwrite them)"
         )
     return ""
 

@@ -52,7 +52,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from mysql_pg_sync.airflow.notifier import notify_failure
 
 RECONCILE_DONE = Asset("mysql_pg_sync://reconcile")
-PARAM_NAMES = ("tables", "dry_run", "repair", "max_repairs", "recheck_delay_s")
+PARAM_NAMES = ("tables", "dry_run", "repair", "max_repairs", "recheck_delay_s", "authoritative")
 
 
 def _params() -> Any:
@@ -105,6 +105,15 @@ def _params() -> Any:
             minimum=0,
             description="Most repairs in the whole run (all tables); a table that would "
             "exceed it is refused.",
+        ),
+        "authoritative": Param(
+            "mapping",
+            type="string",
+            enum=["mapping", "mysql", "postgres"],
+            description="The side repairs copy from (rows only one side has, and rows the "
+            "conflict rule cannot decide): each mapping's reconcile.authoritative, or one side "
+            "for the whole run. After a capture gap choose the side whose changes were all "
+            "captured: postgres after the PostgreSQL slot was lost, mysql after a binlog gap.",
         ),
         "recheck_delay_s": Param(
             30,

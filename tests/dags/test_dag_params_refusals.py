@@ -136,8 +136,8 @@ def test_reconcile_and_backfill_name_the_misspelt_param_and_every_valid_one(
         _runner(dags["reconcile"], "start", monkeypatch)({"tables": ["x"], "dryrun": False})
     assert str(err.value) == (
         "unknown Param(s) 'dryrun' (did you mean 'dry_run'?) in the run's conf; nothing was "
-        "done: its Params are tables, repair, dry_run, max_repairs, recheck_delay_s. Trigger it "
-        "again with those names"
+        "done: its Params are tables, repair, dry_run, max_repairs, authoritative, "
+        "recheck_delay_s. Trigger it again with those names"
     )
 
 

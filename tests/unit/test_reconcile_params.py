@@ -233,3 +233,38 @@ def test_query_errors_are_not_connection_failures() -> None:
     assert connection_failure(MySQLdb.ProgrammingError(1064, "syntax"), ends) is None
     assert connection_failure(psycopg.errors.QueryCanceled("canceled"), ends) is None
     assert connection_failure(ValueError("x"), ends) is None
+
+
+def test_one_authoritative_side_for_the_whole_run(tmp_path: Any) -> None:
+    """After a capture gap the side whose changes were all captured holds them: a run can copy
+    from it for every table, validated as if each mapping said so."""
+    from mysql_pg_sync.reconcile.service import selected_mappings, with_authority
+
+    (tmp_path / "t.yaml").write_text(
+        "- source: legacy.t\n  target: public.t\n  key: [id]\n  direction: both\n"
+        "  columns: [{name: id, column_type: int(11), nullable: false}]\n"
+    )
+    (kept,) = selected_mappings(ReconcileParams(mappings=str(tmp_path)))
+    assert kept.reconcile.authoritative == "mysql"
+    (flipped,) = selected_mappings(
+        ReconcileParams(mappings=str(tmp_path), authoritative="postgres")
+    )
+    assert flipped.reconcile.authoritative == "postgres"
+    assert flipped.model_dump()["columns"] == kept.model_dump()["columns"]
+    with pytest.raises(ConfigError, match="authoritative='pg' is unknown: use mapping, mysql"):
+        ReconcileParams(authoritative="pg")
+    assert _parse("--authoritative", "postgres").authoritative == "postgres"
+    generated = TableMapping.model_validate(
+        {
+            "source": "legacy.g",
+            "target": "public.g",
+            "key": ["id"],
+            "direction": "mysql_to_pg",
+            "columns": [
+                {"name": "id", "column_type": "int(11)", "nullable": False},
+                {"name": "total", "column_type": "int(11)", "generated": True},
+            ],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"legacy\.g: cannot be reconciled with authoritative"):
+        with_authority(generated, "postgres")

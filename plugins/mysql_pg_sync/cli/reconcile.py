@@ -17,6 +17,8 @@ from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKER
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 from mysql_pg_sync.reconcile.repair import DEFAULT_MAX_REPAIRS
 from mysql_pg_sync.reconcile.service import (
+    AUTHORITATIVE_CHOICES,
+    AUTHORITATIVE_DEFAULT,
     DEFAULT_RECHECK_DELAY_S,
     ReconcileParams,
     reconcile_all,
@@ -77,6 +79,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="most seconds to wait for the stream consumer to apply the table's changes in "
         "Kafka before suspects are compared again",
     )
+    parser.add_argument(
+        "--authoritative",
+        choices=AUTHORITATIVE_CHOICES,
+        default=AUTHORITATIVE_DEFAULT,
+        help="the side repairs copy from: each mapping's reconcile.authoritative (default), or "
+        "one side for the whole run (after a capture gap: the side whose changes were all "
+        "captured, postgres after a lost replication slot, mysql after a binlog gap)",
+    )
     parser.add_argument("--reports", type=Path, default=None, help="report folder")
 
 
@@ -98,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         recheck_delay_s=args.recheck_delay,
         mappings=args.mappings,
+        authoritative=args.authoritative,
     )
     result, json_path, html_path = reconcile_all(endpoints_from_env(), params, folder=args.reports)
     for t in result["tables"]:

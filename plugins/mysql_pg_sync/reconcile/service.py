@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pydantic import ValidationError
 
 from mysql_pg_sync.connections import connection_failure, pg_connect
 from mysql_pg_sync.errors import ConfigError
@@ -35,6 +36,8 @@ from mysql_pg_sync.whole_numbers import as_whole
 
 log = logging.getLogger(__name__)
 DEFAULT_RECHECK_DELAY_S = 30.0
+AUTHORITATIVE_DEFAULT = "mapping"
+AUTHORITATIVE_CHOICES = (AUTHORITATIVE_DEFAULT, "mysql", "postgres")
 # (field, least allowed value, what it is): a value below the least one loops for ever (0 rows
 # per segment, 0 workers), fails deep in SQL, or makes no sense; refused before a run starts
 INT_LIMITS: tuple[tuple[str, int, str], ...] = (
@@ -64,6 +67,9 @@ class ReconcileParams:
     workers: int = DEFAULT_WORKERS
     recheck_delay_s: float = DEFAULT_RECHECK_DELAY_S
     mappings: str = field(default="")
+    # the side repairs copy from for this run: each mapping's reconcile.authoritative, or one
+    # side for all (after a capture gap, the side whose changes were all captured holds them)
+    authoritative: str = AUTHORITATIVE_DEFAULT
 
     def __post_init__(self) -> None:
         for name, least, what in INT_LIMITS:
@@ -75,6 +81,11 @@ class ReconcileParams:
                     f"be an integer >= {least} (CLI option --{name.replace('_', '-')})"
                 )
             object.__setattr__(self, name, whole)  # frozen; 1000.0 from a form is 1000
+        if self.authoritative not in AUTHORITATIVE_CHOICES:
+            raise ConfigError(
+                f"reconcile parameter authoritative={self.authoritative!r} is unknown: use "
+                f"{', '.join(AUTHORITATIVE_CHOICES)} (CLI option --authoritative)"
+            )
         delay = self.recheck_delay_s
         if (
             isinstance(delay, bool)
@@ -124,7 +135,25 @@ def mappings_dir(params: ReconcileParams, env: Mapping[str, str] | None = None) 
 def selected_mappings(params: ReconcileParams) -> list[TableMapping]:
     """The mappings to reconcile: those the names or globs match (backfill's selector), or
     every enabled table."""
-    return pick(load_mappings(mappings_dir(params)), params.tables)
+    picked = pick(load_mappings(mappings_dir(params)), params.tables)
+    if params.authoritative == AUTHORITATIVE_DEFAULT:
+        return picked
+    return [with_authority(m, params.authoritative) for m in picked]
+
+
+def with_authority(mapping: TableMapping, side: str) -> TableMapping:
+    """The mapping with ``reconcile.authoritative`` set to ``side`` for one run, validated as
+    if the file said so (a generated column may only be copied from MySQL, for one)."""
+    data = mapping.model_dump()
+    data["reconcile"] = {**data["reconcile"], "authoritative": side}
+    try:
+        return TableMapping.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors())
+        raise ConfigError(
+            f"{mapping.name}: cannot be reconciled with authoritative={side}: {problems}; "
+            "reconcile it without that table, or with authoritative=mapping"
+        ) from None
 
 
 def pick(mappings: MappingSet, tables: Sequence[str]) -> list[TableMapping]:

@@ -130,8 +130,9 @@ def check_slot(slot: str, wal_status: str | None) -> list[Finding]:
                 "needed, so the changes of that gap are not in Kafka",
                 "python -m mysql_pg_sync connectors delete --drop-slot (or SELECT "
                 f"pg_drop_replication_slot('{slot}')), apply the connectors again, then run the "
-                "reconcile DAG with repair (or reload the PostgreSQL-written tables with the "
-                "backfill DAG) to recover the changes the stream missed",
+                "reconcile DAG with repair, dry_run off and authoritative postgres to copy the "
+                "gap's PostgreSQL changes to MySQL (PostgreSQL holds them all; the mappings' "
+                "default side, MySQL, or a reload from MySQL would overwrite them)",
             )
         ]
     if wal_status == "unreserved":

@@ -40,6 +40,7 @@ def test_the_description_names_table_topic_counts_and_the_fix() -> None:
     assert "t[1] now starts at offset 1002" in text
     assert "needed offset 2" in text
     assert "run the reconcile DAG with repair on legacy.orders" in text
+    assert "authoritative mysql (mysql holds every change of the gap" in text
     restarted = OffsetGap(needed=9, resume=0, lost=None).describe(
         "legacy.orders", "postgres", "t", 0
     )

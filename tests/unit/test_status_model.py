@@ -353,12 +353,18 @@ def test_changes_kafka_deleted_make_the_table_failed_until_reconciled() -> None:
     (quiet,) = build_status([_mapping("orders")], base)
     assert quiet.lost_changes == ""
     assert "lost" not in quiet.reason
-    gap = {"source_table": "legacy.orders", "lost": 1234, "restarted": False, "since": WHEN}
+    gap = {
+        "source_table": "legacy.orders",
+        "lost": 1234,
+        "restarted": False,
+        "since": WHEN,
+        "sides": ["postgres"],
+    }
     (row,) = build_status([_mapping("orders")], replace(base, lost_changes={"legacy.orders": gap}))
     assert row.health == "failed"
     assert row.lost_changes.startswith("lost 1,234 change(s) Kafka deleted")
     assert "since 2026-11-25 03:00 UTC" in row.lost_changes
-    assert "reconcile DAG with repair" in row.reason
+    assert "with repair, dry_run off and authoritative postgres" in row.reason
     restarted = {**gap, "lost": None, "restarted": True}
     (row,) = build_status(
         [_mapping("orders")], replace(base, lost_changes={"legacy.orders": restarted})

@@ -72,7 +72,7 @@ from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
-from mysql_pg_sync.cdc.topics import change_topics
+from mysql_pg_sync.cdc.topics import change_topics, leader_pending
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -329,22 +329,31 @@ class StreamConsumer:
         committed = {
             (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
         }
-        to_pause, rewinds = [], {}
+        to_pause, rewinds, fresh = [], {}, []
         for tp in partitions:
             state = self.states.get(self._table_of(tp.topic))
+            uncommitted = committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0
             if handoff.is_held(state):
                 to_pause.append(tp)
+                if uncommitted:  # the reset policy is `error`: say where it would begin
+                    tp.offset = self._first_offset(tp.topic, tp.partition)
                 continue
             start = handoff.rewind_due(state, tp.topic, tp.partition)
             if start is not None:
                 rewinds[(tp.topic, tp.partition)] = start
-            elif committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0:
-                start = handoff.recorded_offset(state, tp.topic, tp.partition)
-                if start is None:  # the reset policy is `error`: say where to begin
-                    start = self.applied.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+            elif uncommitted:
+                start = self._first_offset(tp.topic, tp.partition)
+                if start == OFFSET_BEGINNING:
+                    # where it begins, committed now: without an offset to start from, a
+                    # restart after retention deleted changes never read would begin past
+                    # them without a word (see _offset_gap)
+                    start = self._watermarks(tp.topic, tp.partition)[0]
+                    fresh.append(TopicPartition(tp.topic, tp.partition, start))
             if start is not None:
                 tp.offset = start
         consumer.assign(partitions)
+        if fresh:
+            consumer.commit(offsets=fresh, asynchronous=False)
         held = [tp for tp in partitions if self.topics.get(tp.topic) in self.held]
         if held:  # from the committed offset, which never passed a held change
             consumer.pause(held)
@@ -355,6 +364,14 @@ class StreamConsumer:
             log.info("paused %d partition(s) of backfilling tables", len(to_pause))
         if rewinds:
             self._rewound(rewinds)
+
+    def _first_offset(self, topic: str, partition: int) -> int:
+        """Where a partition Kafka has no committed offset for begins: the backfill's recorded
+        position, else the next offset the target has not applied, else the beginning. The
+        consumer's reset policy is ``error`` (see :meth:`_offset_gap`), so it always says."""
+        state = self.states.get(self._table_of(topic))
+        start = handoff.recorded_offset(state, topic, partition)
+        return self.applied.get((topic, partition), OFFSET_BEGINNING) if start is None else start
 
     def _handoff_changes(
         self,
@@ -723,9 +740,7 @@ class StreamConsumer:
         wanted = OFFSET_INVALID if offset is None else offset
         # Kafka's committed offset trails the target's own record of what it applied
         needed = max(wanted, self.applied.get(part, OFFSET_INVALID))
-        low, high = self.consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=30, cached=False
-        )
+        low, high = self._watermarks(topic, partition)
         resume, gap = resume_point(needed, low, high)
         side, table = self.topics[topic]
         if resume != self.applied.get(part):
@@ -734,9 +749,11 @@ class StreamConsumer:
             self.sessions[side].rewind_offsets(self.config.group_id, {part: resume})
             self.applied[part] = resume
             self.source_high.pop(part, None)
-        # and Kafka's: a partition not read since resets to its committed offset again
-        self._uncommitted.pop(part, None)
-        self.consumer.commit(offsets=[TopicPartition(topic, partition, resume)], asynchronous=False)
+        if needed >= 0:  # and Kafka's (nothing recorded: its handoff decides, see _first_offset)
+            self._uncommitted.pop(part, None)
+            self.consumer.commit(
+                offsets=[TopicPartition(topic, partition, resume)], asynchronous=False
+            )
         if gap is not None:
             reason = gap.describe(table, side, topic, partition)
             record_gap(self.state_conn, table, side, self.config.group_id, part, gap, reason)
@@ -748,6 +765,20 @@ class StreamConsumer:
             if self.metrics is not None:
                 self.metrics.lost.labels(table, side).inc(gap.lost or 0)
         self._reassign({part: resume})
+
+    def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """The partition's first and next offsets, waiting out a leader election."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10, cached=False
+                )
+                return int(low), int(high)
+            except KafkaException as exc:
+                if not leader_pending(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _reassign(self, starts: Mapping[tuple[str, int], int]) -> None:
         """Assign the partitions again, ``starts`` at their new offsets: after an offset out of
@@ -763,9 +794,14 @@ class StreamConsumer:
             )
             for tp in current
         ]
-        for tp in parts:
-            if tp.offset < 0:  # not read yet: from the committed offset, as assigned
-                tp.offset = OFFSET_INVALID
+        unread = [tp for tp in parts if tp.offset < 0]
+        if unread:  # from the committed offset, or where an uncommitted one begins
+            committed = {
+                (c.topic, c.partition): c.offset for c in self.consumer.committed(unread, 30)
+            }
+            for tp in unread:
+                known = committed.get((tp.topic, tp.partition), OFFSET_INVALID) >= 0
+                tp.offset = OFFSET_INVALID if known else self._first_offset(tp.topic, tp.partition)
         self.consumer.assign(parts)
         assigned = {(tp.topic, tp.partition) for tp in parts}
         keep = sorted((self.paused | set(self.held_parts)) & assigned)

@@ -42,8 +42,9 @@ class OffsetGap:
         )
         return (
             f"{what}. The stream goes on from offset {self.resume}. The lost changes are "
-            f"drift: run the reconcile DAG with repair on {table} (README, Watch the stream: "
-            "Changes Kafka deleted); until a reconcile of the table finishes in sync or "
+            f"drift: run the reconcile DAG with repair on {table}, dry_run off and "
+            f"authoritative {side} ({side} holds every change of the gap; README, Watch the "
+            "stream: Changes Kafka deleted); until a reconcile of the table finishes in sync or "
             "repaired, `status` shows it red"
         )
 

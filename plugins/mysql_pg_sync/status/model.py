@@ -431,10 +431,13 @@ def lost_changes_text(row: Row | None) -> str:
         parts.append("an unknown number of changes (a topic's offsets started again)")
     what = " and ".join(parts) or "changes"
     since = _fmt_time(row.get("since") or "")
+    sides = list(row.get("sides") or ())
+    # the side whose changes were lost holds all of them; if both lost some, neither does
+    side = sides[0] if len(sides) == 1 else "mapping"
     return (
         f"lost {what} Kafka deleted before the stream applied them (since {since}): run the "
-        "reconcile DAG with repair on this table (README, Watch the stream: Changes Kafka "
-        "deleted)"
+        f"reconcile DAG on this table with repair, dry_run off and authoritative {side} "
+        "(README, Watch the stream: Changes Kafka deleted)"
     )
 
 

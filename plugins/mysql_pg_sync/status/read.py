@@ -71,7 +71,8 @@ SECTION_QUERIES: dict[str, str] = {
     # started since has found in sync or repaired
     "lost_changes": """
         SELECT g.source_table, sum(g.lost) AS lost, bool_or(g.lost IS NULL) AS restarted,
-               min(g.detected_at) AS since
+               min(g.detected_at) AS since,
+               array_agg(DISTINCT g.incoming_side ORDER BY g.incoming_side) AS sides
         FROM mps_sync.stream_gaps g
         WHERE NOT EXISTS (
             SELECT 1 FROM mps_sync.reconcile_tables t

@@ -370,3 +370,39 @@ def test_changes_kafka_deleted_make_the_table_failed_until_reconciled() -> None:
         [_mapping("orders")], replace(base, lost_changes={"legacy.orders": restarted})
     )
     assert "an unknown number of changes (a topic's offsets started again)" in row.lost_changes
+
+
+def test_a_failed_chunk_warns_at_once_and_a_long_pause_risks_kafka_retention() -> None:
+    """A reload whose chunk failed left the PostgreSQL table empty with the row `ok` for 15
+    minutes; after days it was only yellow, with no word of the changes Kafka would delete."""
+    row = {
+        "chunks_total": 1,
+        "chunks_done": 0,
+        "chunks_failed": 1,
+        "idle_seconds": 30,
+        "failed_error": 'rows 1..52: new row violates check constraint "no_k"\nDETAIL',
+    }
+    snapshot = StateSnapshot(
+        table_state={"legacy.events": {"state": "backfilling", "age_seconds": 60}},
+        backfill={"legacy.events": row},
+    )
+    (fresh,) = build_status([_mapping("events")], snapshot)
+    assert fresh.health == "warn"
+    assert 'the last failed chunk: rows 1..52: new row violates check constraint "no_k")' in (
+        fresh.reason
+    )
+    assert "DETAIL" not in fresh.reason
+    assert "fix its cause, then resume it" in fresh.reason
+    assert "its changes have waited in Kafka for 60 s" in fresh.reason
+    old = replace(
+        snapshot, table_state={"legacy.events": {"state": "backfilling", "age_seconds": 6 * 86400}}
+    )
+    (risky,) = build_status([_mapping("events")], old)
+    assert risky.health == "failed"
+    assert "waited in Kafka for 6 d" in risky.reason
+    assert "log.retention.hours" in risky.reason
+    # finished, or never failed and moving: nothing to say
+    for calm in ({**row, "finalized_at": WHEN}, {**row, "chunks_failed": 0}):
+        (fine,) = build_status([_mapping("events")], replace(old, backfill={"legacy.events": calm}))
+        assert fine.backfill_error == ""
+        assert fine.health != "failed"

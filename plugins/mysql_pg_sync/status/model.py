@@ -137,6 +137,20 @@ class TableStatus:
     """Source columns the stream leaves out because the mapping does not list them."""
     lost_changes: str = ""
     """Changes Kafka deleted before the stream applied them, not yet repaired by a reconcile."""
+    backfill_error: str = ""
+    """The latest failed chunk's error, while the table's backfill is unfinished."""
+    paused_for_backfill_s: float | None = None
+    """How long the stream has held the table back for its backfill (state ``backfilling``)."""
+
+    @property
+    def retention_at_risk(self) -> bool:
+        """Held back for a backfill that is not moving, for long enough that Kafka's retention
+        will soon delete the changes waiting for it."""
+        return (
+            (self.backfill_stalled or bool(self.backfill_error))
+            and self.paused_for_backfill_s is not None
+            and self.paused_for_backfill_s >= RETENTION_RISK_S
+        )
 
     @property
     def health(self) -> str:
@@ -146,6 +160,7 @@ class TableStatus:
         if (
             self.held
             or self.lost_changes
+            or self.retention_at_risk
             or self.state == "failed"
             or self.quality == "failed"
             or self.connectors.startswith(("FAILED", "UNREACHABLE"))
@@ -158,6 +173,7 @@ class TableStatus:
             or self.stale
             or self.open_dead_letters
             or self.backfill_stalled
+            or self.backfill_error
             or self.mapping_drift
         ):
             return "warn"
@@ -205,11 +221,25 @@ class TableStatus:
             reasons.append(f"stream lag {self.stream_lag}")
         if self.open_dead_letters:
             reasons.append(dead_letters_reason(self.source, self.open_dead_letters))
-        if self.backfill_stalled:
+        if self.backfill_stalled or self.backfill_error:
+            failed = (
+                f" (the last failed chunk: {self.backfill_error})" if self.backfill_error else ""
+            )
+            fix = (
+                "fix its cause, then resume it"
+                if self.backfill_error
+                else ("if no backfill is running, resume it")
+            )
+            waiting = ""
+            if self.paused_for_backfill_s is not None:
+                waiting = (
+                    f"; its changes have waited in Kafka for {_fmt_age(self.paused_for_backfill_s)}"
+                    ", and Kafka deletes them after its retention (log.retention.hours, 7 days "
+                    "by default): resume before then, or the stream records them as lost"
+                )
             reasons.append(
-                f"backfill {self.backfill}: if no backfill is running, resume it (the backfill "
-                f'DAG with mode resume, or `make cli ARGS="backfill run --mode resume --tables '
-                f'{self.source}"`)'
+                f"backfill {self.backfill}{failed}: {fix} (the backfill DAG with mode resume, or "
+                f'`make cli ARGS="backfill run --mode resume --tables {self.source}"`){waiting}'
             )
         if self.mapping_drift:
             reasons.append(drift_reason(self.mapping_drift))
@@ -326,10 +356,27 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
 BACKFILL_RATE_WINDOW_S = 300
 """The backfill rate on the status page is of the rows copied in this many last seconds."""
 
+RETENTION_RISK_S = 5 * 86400
+"""A table held back this long for a backfill that stopped turns red: Kafka's default retention
+(7 days) deletes its waiting changes soon after."""
+
 BACKFILL_STALLED_S = 15 * 60
 """No chunk of any table changed for this long while this table is unfinished: a chunk takes
 seconds, so the run was most likely stopped (killed, or failed and not retried). Measured over
 all tables, since a table queued behind others has chunks that wait for their turn."""
+
+
+MAX_ERROR_CHARS = 300
+
+
+def backfill_error(row: Row | None) -> str:
+    """The latest failed chunk's error (its first line, shortened), while the backfill is
+    unfinished; "" otherwise."""
+    if row is None or row.get("finalized_at") is not None or not row.get("chunks_failed"):
+        return ""
+    lines = str(row.get("failed_error") or "no error recorded").strip().splitlines()
+    first = lines[0] if lines else "no error recorded"
+    return first if len(first) <= MAX_ERROR_CHARS else first[: MAX_ERROR_CHARS - 3] + "..."
 
 
 def backfill_stalled(row: Row | None) -> bool:
@@ -550,6 +597,14 @@ def build_status(
                 quality_breaches=tuple(dq_row.get("breached_checks") or ()) if dq_row else (),
                 mapping_drift=unsynced_columns(m, (snapshot.mapping_drift or {}).get(name, ())),
                 lost_changes=lost_changes_text((snapshot.lost_changes or {}).get(name)),
+                backfill_error=backfill_error(backfill_row),
+                paused_for_backfill_s=(
+                    float(state_row["age_seconds"])
+                    if state_row
+                    and state_row.get("state") == "backfilling"
+                    and state_row.get("age_seconds") is not None
+                    else None
+                ),
             )
         )
     return rows

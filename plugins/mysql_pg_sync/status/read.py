@@ -30,12 +30,17 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3.0
 
 SECTION_QUERIES: dict[str, str] = {
-    "table_state": "SELECT source_table, state, updated_at FROM mps_sync.table_state",
+    "table_state": """
+        SELECT source_table, state, updated_at,
+               extract(epoch FROM now() - updated_at)::float8 AS age_seconds
+        FROM mps_sync.table_state""",
     "backfill": f"""
         SELECT t.source_table, t.finalized_at, t.target_rows,
                count(c.seq) AS chunks_total,
                count(c.seq) FILTER (WHERE c.state = 'done') AS chunks_done,
                count(c.seq) FILTER (WHERE c.state = 'failed') AS chunks_failed,
+               (array_agg(c.error ORDER BY c.updated_at DESC)
+                   FILTER (WHERE c.state = 'failed'))[1] AS failed_error,
                coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'), 0) AS rows_copied,
                -- the estimate of what is left (NULL: a chunk planned before estimates)
                sum(c.est_rows) FILTER (WHERE c.state <> 'done') AS rows_left_est,

@@ -99,7 +99,10 @@ class HealthReport:
         # header of the trace it shows.
         lines += [f"PROBLEM {problem}" for problem in self.problems]
         for status in self.unhealed:
-            lines.append(f"NOT HEALED {status.summary()}\n{status.failure_trace()}")
+            # what to do first: the alert may be cut within the trace
+            trace = status.failure_trace()
+            hint = _hint_for(status.name, trace)
+            lines.append(f"NOT HEALED {status.summary()}{hint}\n{trace}")
         return "\n".join(lines)
 
 

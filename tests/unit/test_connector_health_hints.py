@@ -1,0 +1,45 @@
+"""The health alert (connectors_health) says what to do for a failure it cannot heal, before
+Connect's trace, which an alert may cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from mysql_pg_sync.cdc.connect_client import ConnectorStatus
+from mysql_pg_sync.cdc.connector_lifecycle import HealthReport
+
+pytestmark = pytest.mark.unit
+
+PURGED = (
+    "org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change "
+    "event producer.\nCaused by: io.debezium.DebeziumException: Could not find GTID state "
+    "requested by slave in any binlog files. Probably the slave state is too old and required "
+    "binlog files have been purged. Error code: 1236"
+)
+
+
+def _failed(name: str, trace: str) -> ConnectorStatus:
+    return ConnectorStatus.from_json(
+        {
+            "name": name,
+            "connector": {"state": "RUNNING"},
+            "tasks": [{"id": 0, "state": "FAILED", "trace": trace}],
+        }
+    )
+
+
+def test_a_purged_binlog_alert_names_the_recovery_before_the_trace() -> None:
+    status = _failed("mps-mysql-source", PURGED)
+    message = HealthReport(statuses=(status,), unhealed=(status,)).message()
+    header, _, trace = message.partition("NOT HEALED ")[2].partition("\n")
+    assert header.startswith("mps-mysql-source: RUNNING (task 0 FAILED) (the binlog position")
+    assert "DELETE /connectors/mps-mysql-source/offsets" in header
+    assert "authoritative mysql" in header
+    assert "snapshot_tables cannot carry the gap's deletes" in header
+    assert "Error code: 1236" in trace
+
+
+def test_a_failure_without_a_known_cause_shows_the_trace_alone() -> None:
+    status = _failed("mps-postgres-source", "java.lang.IllegalStateException: boom")
+    message = HealthReport(statuses=(status,), unhealed=(status,)).message()
+    assert "NOT HEALED mps-postgres-source: RUNNING (task 0 FAILED)\ntask 0:\njava.lang" in message

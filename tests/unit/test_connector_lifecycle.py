@@ -225,8 +225,22 @@ def test_delete_without_dropping_the_slot_warns_with_the_command(
     monkeypatch.setattr(actions, "slot_exists", lambda endpoint, slot: True)
     with caplog.at_level(logging.WARNING):
         assert actions.delete(ctx) == [settings.postgres_connector]
-    assert f"SELECT pg_drop_replication_slot('{settings.slot_name}')" in caplog.text
     assert "drop_replication_slot=true" in caplog.text
+    assert "connectors delete --drop-slot), which also forgets" in caplog.text
+    assert "leaves that position behind" in caplog.text  # dropping by hand breaks the next apply
+
+
+def test_delete_says_whether_a_slot_was_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slot_dropped` said true whenever --drop-slot was given, with or without a slot."""
+    settings = ConnectorSettings(prefix="mps")
+    client = FakeConnect()
+    client.delete = lambda name: False  # type: ignore[attr-defined]  # nothing deployed
+    endpoints = type("E", (), {"postgres": None})()
+    ctx = actions.ConnectorContext(endpoints, None, settings, connect=client)  # type: ignore[arg-type]
+    for there in (False, True):
+        monkeypatch.setattr(actions, "drop_replication_slot", lambda e, s, t, there=there: there)
+        result = actions.run_action(ctx, "delete", drop_slot=True)
+        assert result == {"deleted": [], "slot_dropped": there}
 
 
 def note(kind: str, **extra: str) -> dict[str, Any]:

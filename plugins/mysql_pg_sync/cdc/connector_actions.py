@@ -414,8 +414,11 @@ def _drift_problems(ctx: ConnectorContext, client: ConnectClient, names: list[st
     return [d.message() for d in config_drifts(client, rendered, names)]
 
 
-def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
-    """Delete our connectors; with ``drop_slot`` also the PostgreSQL slot (its position is lost)."""
+def delete(
+    ctx: ConnectorContext, *, drop_slot: bool = False, dropped: list[bool] | None = None
+) -> list[str]:
+    """Delete our connectors (both sides); with ``drop_slot`` also the PostgreSQL slot (its
+    position is lost). ``dropped``, if given, receives whether a slot was there to drop."""
     client = ctx.client()
     if drop_slot and ctx.settings.postgres_connector in client.connectors():
         # Connect keeps a deleted connector's offsets for its name. They point into the slot
@@ -427,7 +430,9 @@ def delete(ctx: ConnectorContext, *, drop_slot: bool = False) -> list[str]:
         name for name in ctx.names if lifecycle.delete(client, name, timeout_s=ctx.timeout_s)
     ]
     if drop_slot:
-        drop_replication_slot(ctx.endpoints.postgres, ctx.settings.slot_name, ctx.timeout_s)
+        found = drop_replication_slot(ctx.endpoints.postgres, ctx.settings.slot_name, ctx.timeout_s)
+        if dropped is not None:
+            dropped.append(found)
     elif ctx.settings.postgres_connector in deleted and slot_exists(
         ctx.endpoints.postgres, ctx.settings.slot_name
     ):
@@ -441,9 +446,9 @@ def kept_slot_warning(ctx: ConnectorContext) -> str:
         f"replication slot {slot} was kept: it pins WAL on {ctx.endpoints.postgres.redacted()} "
         "until a connector reads from it again, and can fill the disk. If the connectors are "
         "gone for good, trigger connectors with action delete and drop_replication_slot=true"
-        " (CLI: connectors delete --drop-slot), "
-        f"or run SELECT pg_drop_replication_slot('{slot}') as a superuser (once no walsender "
-        "uses it)"
+        " (CLI: connectors delete --drop-slot), which also forgets the PostgreSQL connector's "
+        "stored position; dropping the slot by hand (pg_drop_replication_slot) leaves that "
+        "position behind, and the next `apply` then fails on WAL that is no longer there"
     )
 
 
@@ -636,7 +641,9 @@ def run_action(
     if action in ("pause", "resume", "stop", "restart_failed"):
         return {s.name: s.summary() for s in control(ctx, action)}  # type: ignore[arg-type]
     if action == "delete":
-        return {"deleted": delete(ctx, drop_slot=drop_slot), "slot_dropped": drop_slot}
+        dropped: list[bool] = []
+        deleted = delete(ctx, drop_slot=drop_slot, dropped=dropped)
+        return {"deleted": deleted, "slot_dropped": any(dropped)}
     if action == "snapshot_tables":
         if not tables:
             raise ConfigError(

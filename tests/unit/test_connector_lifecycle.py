@@ -196,6 +196,45 @@ def test_apply_that_succeeds_still_puts_and_resumes() -> None:
     assert result.status.is_running
 
 
+UNCHANGED = RenderedConnector("a", "mysql", {"k": "old"}, ("db.t",), "p", "db.sig")
+
+
+def test_apply_restarts_a_task_a_lost_session_failed() -> None:
+    """apply means running: a config that did not change no longer leaves a FAILED task."""
+    client = FailsAgain(runs_for=10**6, a="FAILED")
+    result = lifecycle.apply_connector(client, UNCHANGED, timeout_s=2, poll_s=0.01)  # type: ignore[arg-type]
+    assert ("restart", "a") in client.calls
+    assert ("put", "a") not in client.calls
+    assert result.status.is_running
+
+
+def test_apply_and_resume_watch_a_revived_connector_before_calling_it_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connector on a purged binlog position reads RUNNING, then fails a second later: apply
+    and resume used to report it running."""
+    monkeypatch.setattr(lifecycle, "REVIVE_SETTLE_S", 2.0)
+    client = FailsAgain(runs_for=3, a="FAILED")
+    with pytest.raises(lifecycle.ConnectorFailed, match=r"connector a: FAILED"):
+        lifecycle.apply_connector(client, UNCHANGED, timeout_s=2, poll_s=0.01)  # type: ignore[arg-type]
+
+    class FailsAfterResume(FakeConnect):
+        seen = 0
+
+        def status(self, name: str) -> ConnectorStatus:
+            if self.states.get(name) == "RUNNING" and ("resume", name) in self.calls:
+                self.seen += 1
+                if self.seen > 2:
+                    self.states[name] = "FAILED"
+            return super().status(name)
+
+    paused = FailsAfterResume(a="STOPPED")
+    with pytest.raises(lifecycle.ConnectorFailed):
+        lifecycle.resume(paused, "a", timeout_s=2, settle_s=1.0)  # type: ignore[arg-type]
+    steady = FakeConnect(a="PAUSED")
+    assert lifecycle.resume(steady, "a", timeout_s=2, settle_s=0.2).is_running  # type: ignore[arg-type]
+
+
 def test_purged_binlog_gets_the_mysql_hint_not_the_wal_one() -> None:
     trace = (
         "io.debezium.DebeziumException: The connector is trying to read binlog starting at "

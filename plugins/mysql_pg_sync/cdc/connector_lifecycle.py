@@ -31,6 +31,10 @@ DEFAULT_FAILED_GRACE_S = 5.0
 # A restarted task that fails on the same change fails again within seconds of running: health
 # watches a restarted connector this long before it calls it healed.
 DEFAULT_SETTLE_S = 15.0
+# A connector resumed or restarted on a stored position that is gone (a purged binlog, WAL
+# its slot lost) reports RUNNING, then fails a second or two later: apply and resume watch it
+# this long before they call it running.
+REVIVE_SETTLE_S = 5.0
 # Debezium's words when a binlog change belongs to a table its schema history does not hold
 UNKNOWN_TABLE_SCHEMA = "whose schema isn't known to this connector"
 TargetState = Literal["RUNNING", "PAUSED", "STOPPED"]
@@ -166,6 +170,7 @@ def apply_connector(
     else:
         log.info("connector %s: config unchanged, no PUT", connector.name)
     status = _status_or_none(client, connector.name)
+    revived = False  # resumed or restarted on its stored position: watch that it holds
     if current is not None and changed:
         # we stopped it for the update; the status read right after the PUT may not show
         # STOPPED yet, and a connector left STOPPED never reaches RUNNING (flaky before)
@@ -173,14 +178,23 @@ def apply_connector(
     elif status is not None and status.state in ("PAUSED", "STOPPED"):
         log.info("connector %s is %s; resuming", connector.name, status.state)
         client.resume(connector.name)
+        revived = True
+    elif not changed and status is not None and status.is_failed:
+        # apply means "as declared, and running": a task a lost session failed is restarted,
+        # as connectors_health would (a failure that comes back is raised with its hint)
+        log.info("connector %s has failed parts; restarting them", status.summary())
+        client.restart(connector.name, include_tasks=True, only_failed=True)
+        revived = True
     status = wait_for_state(
         client,
         connector.name,
         "RUNNING",
         timeout_s=timeout_s,
         poll_s=poll_s,
-        failed_grace_s=DEFAULT_FAILED_GRACE_S if changed else 0.0,
+        failed_grace_s=DEFAULT_FAILED_GRACE_S if changed or revived else 0.0,
     )
+    if revived:
+        status = _running_after(client, connector.name, REVIVE_SETTLE_S, poll_s)
     return ApplyResult(
         connector.name,
         current is None,
@@ -239,10 +253,15 @@ def pause(
 
 
 def resume(
-    client: ConnectClient, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    client: ConnectClient,
+    name: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    settle_s: float = REVIVE_SETTLE_S,
 ) -> ConnectorStatus:
     client.resume(name)
-    return wait_for_state(client, name, "RUNNING", timeout_s=timeout_s)
+    wait_for_state(client, name, "RUNNING", timeout_s=timeout_s)
+    return _running_after(client, name, settle_s)
 
 
 def stop(
@@ -340,6 +359,21 @@ def _settled(
         if status.is_failed or time.monotonic() >= deadline:
             return status
         time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
+def _running_after(
+    client: ConnectClient, name: str, settle_s: float, poll_s: float = DEFAULT_POLL_S
+) -> ConnectorStatus:
+    """The status once it has run ``settle_s``; raises :class:`ConnectorFailed`, with what to
+    do, if it fails before that."""
+    status = _settled(client, name, settle_s, poll_s)
+    if status.is_failed:
+        trace = status.failure_trace()
+        raise ConnectorFailed(
+            f"connector {status.summary()}{_hint_for(name, trace)}; Connect says:\n{trace}",
+            status,
+        )
+    return status
 
 
 def _not_capturing(status: ConnectorStatus) -> str:

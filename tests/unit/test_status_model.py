@@ -236,6 +236,16 @@ def test_a_running_connector_with_a_failed_task_is_failed() -> None:
     snapshot = StateSnapshot(connectors=(ConnectorState("mps-mysql-source", "mysql", state),))
     (row,) = build_status([_mapping("orders", "mysql_to_pg")], snapshot)
     assert (row.connectors, row.health) == ("FAILED", "failed")
+    # which one, and what heals it: "FAILED (worst of 2)" left the operator guessing
+    both = (
+        ConnectorState("mps-mysql-source", "mysql", "RUNNING"),
+        ConnectorState("mps-postgres-source", "postgres", state),
+    )
+    (row,) = build_status([_mapping("orders")], StateSnapshot(connectors=both))
+    assert row.connectors == "FAILED (worst of 2)"
+    assert "connectors mps-postgres-source (captures postgres): FAILED:" in row.reason
+    assert "mps-mysql-source" not in row.reason
+    assert "`connectors health`" in row.reason
 
 
 def test_a_table_the_stream_holds_back_is_failed_with_what_to_run() -> None:

@@ -139,6 +139,8 @@ class TableStatus:
     """Changes Kafka deleted before the stream applied them, not yet repaired by a reconcile."""
     backfill_error: str = ""
     """The latest failed chunk's error, while the table's backfill is unfinished."""
+    connectors_not_running: tuple[str, ...] = ()
+    """``name (side captured): STATE`` of each of the table's connectors that does not run."""
     paused_for_backfill_s: float | None = None
     """How long the stream has held the table back for its backfill (state ``backfilling``)."""
 
@@ -208,7 +210,12 @@ class TableStatus:
         elif self.connectors == "none":
             reasons.append("no connector captures it: trigger connectors with action apply")
         elif self.connectors.startswith("FAILED") or self._connectors_down:
-            reasons.append(f"connectors {self.connectors}")
+            which = ", ".join(self.connectors_not_running) or self.connectors
+            reasons.append(
+                f"connectors {which}: a FAILED one is restarted by `connectors health` (the "
+                "connectors_health DAG), whose alert says what to do when that does not heal "
+                "it; a paused or stopped one by `connectors apply`"
+            )
         if self.quality in ("failed", "warn"):
             reasons.append(
                 quality_reason(
@@ -518,6 +525,20 @@ def connector_text(mapping: TableMapping, connectors: Iterable[ConnectorState] |
     return worst.state if len(relevant) == 1 else f"{worst.state} (worst of {len(relevant)})"
 
 
+def connectors_not_running(
+    mapping: TableMapping, connectors: Iterable[ConnectorState] | None
+) -> tuple[str, ...]:
+    """``name (captures <side>): STATE`` of each connector of the table that does not run."""
+    sides = {"mysql"} if mapping.replicates_to_pg() else set()
+    if mapping.replicates_to_mysql():
+        sides.add("postgres")
+    return tuple(
+        f"{c.name} (captures {c.side}): {c.state}"
+        for c in connectors or ()
+        if c.side in sides and c.state != "RUNNING"
+    )
+
+
 def _count(section: dict[str, int] | None, table: str) -> str:
     if section is None:
         return NO_DATA
@@ -598,6 +619,7 @@ def build_status(
                 mapping_drift=unsynced_columns(m, (snapshot.mapping_drift or {}).get(name, ())),
                 lost_changes=lost_changes_text((snapshot.lost_changes or {}).get(name)),
                 backfill_error=backfill_error(backfill_row),
+                connectors_not_running=connectors_not_running(m, snapshot.connectors),
                 paused_for_backfill_s=(
                     float(state_row["age_seconds"])
                     if state_row

@@ -15,6 +15,11 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
 - `apply` on a changed config stops the connector, PUTs, resumes; if Connect rejects the config
   (or the PostgreSQL slot is not released in time) the connector is put back as it was and the
   task fails with the reason.
+- `reset_lost_positions`: for a connector that fails because its stored position is gone (MySQL
+  purged the binlog, the PostgreSQL slot lost its WAL or was dropped): stops it, forgets the
+  position (and drops an invalidated slot), applies again, so it captures from now, and records
+  the gap for each table it captures (`status` shows them red until reconciled). The result
+  names the reconcile to run: repair, dry_run off, authoritative the side whose capture stopped.
 - `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
   (its position is lost: a new connector starts from now). Without it the slot is kept and
   pins WAL: the task log warns with the command to drop it.
@@ -55,6 +60,7 @@ ACTIONS = [
     "resume",
     "stop",
     "restart_failed",
+    "reset_lost_positions",
     "delete",
     "snapshot_tables",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 
 import pytest
 from tests.integration.test_connectors import (  # noqa: F401  (env, settings: fixtures)
@@ -23,6 +24,7 @@ from mysql_pg_sync.cdc.connect_client import ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic, include_list
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position, wait_for_state
 from mysql_pg_sync.cli import main
+from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.integration
@@ -97,3 +99,33 @@ def test_a_table_taken_out_of_the_include_list_through_rest_fails_health_until_a
         after_id(2),
     )
     assert event["after"]["note"] == "after apply"
+
+
+def test_a_table_dropped_from_the_publication_fails_health_and_apply_restores_it(
+    env: Endpoints,  # noqa: F811
+    settings: ConnectorSettings,  # noqa: F811
+    mysql_admin: DatabaseEndpoint,
+    pg_admin: DatabaseEndpoint,
+) -> None:
+    """Someone tidies the publication up: pgoutput skips the table's writes while the connector
+    runs on, RUNNING. Health named nothing, and apply (config unchanged, no restart) timed out
+    blaming table ownership."""
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    ctx = context(env, [table_mapping(env.mysql.database, "orders", "both")], settings)
+    actions.apply(ctx)
+    assert actions.health(ctx).healthy
+    publication = settings.publication_name
+    with pg_connect(replace(pg_admin, database=env.postgres.database), autocommit=True) as conn:
+        conn.execute(f'ALTER PUBLICATION "{publication}" DROP TABLE public.orders')  # type: ignore[arg-type]
+
+    report = actions.health(ctx)
+    assert not report.healthy
+    (problem,) = [p for p in report.problems if p.startswith(f"publication {publication}")]
+    assert "lacks public.orders: pgoutput skips their writes" in problem
+    assert "Run `connectors apply`" in problem
+    assert "authoritative postgres" in problem
+
+    (result,) = [r for r in actions.apply(ctx) if r.name == settings.postgres_connector]
+    assert not result.changed
+    assert actions.unpublished_tables(env.postgres, publication, ["public.orders"]) == []
+    assert actions.health(ctx).healthy

@@ -33,7 +33,7 @@ def test_a_purged_binlog_alert_names_the_recovery_before_the_trace() -> None:
     message = HealthReport(statuses=(status,), unhealed=(status,)).message()
     header, _, trace = message.partition("NOT HEALED ")[2].partition("\n")
     assert header.startswith("mps-mysql-source: RUNNING (task 0 FAILED) (the binlog position")
-    assert "DELETE /connectors/mps-mysql-source/offsets" in header
+    assert "action reset_lost_positions" in header
     assert "authoritative mysql" in header
     assert "snapshot_tables cannot carry the gap's deletes" in header
     assert "Error code: 1236" in trace
@@ -43,3 +43,13 @@ def test_a_failure_without_a_known_cause_shows_the_trace_alone() -> None:
     status = _failed("mps-postgres-source", "java.lang.IllegalStateException: boom")
     message = HealthReport(statuses=(status,), unhealed=(status,)).message()
     assert "NOT HEALED mps-postgres-source: RUNNING (task 0 FAILED)\ntask 0:\njava.lang" in message
+
+
+def test_only_a_position_the_server_no_longer_has_is_reset() -> None:
+    from mysql_pg_sync.cdc.connector_lifecycle import lost_position
+
+    assert lost_position(PURGED)
+    assert lost_position(
+        "ERROR: requested WAL segment ... Saved offset is no longer available on the server"
+    )
+    assert not lost_position("org.postgresql.util.PSQLException: Database connection failed")

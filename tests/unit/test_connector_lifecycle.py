@@ -245,7 +245,7 @@ def test_purged_binlog_gets_the_mysql_hint_not_the_wal_one() -> None:
     hint = lifecycle._hint_for("mps-mysql-source", trace)
     assert "binlog" in hint
     assert "purged" in hint
-    assert "DELETE /connectors/mps-mysql-source/offsets" in hint
+    assert "reset_lost_positions" in hint
     assert "snapshot_tables" in hint
     assert "WAL" not in hint
     assert "replication slot" not in hint

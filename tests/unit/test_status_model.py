@@ -416,3 +416,38 @@ def test_a_failed_chunk_warns_at_once_and_a_long_pause_risks_kafka_retention() -
         (fine,) = build_status([_mapping("events")], replace(old, backfill={"legacy.events": calm}))
         assert fine.backfill_error == ""
         assert fine.health != "failed"
+
+
+def test_a_reset_connector_position_leaves_its_tables_red_until_reconciled() -> None:
+    gap = {
+        "source_table": "legacy.orders",
+        "lost": None,
+        "restarted": False,
+        "uncaptured": True,
+        "since": WHEN,
+        "sides": ["mysql"],
+    }
+    snapshot = StateSnapshot(lost_changes={"legacy.orders": gap})
+    (row,) = build_status([_mapping("orders")], snapshot)
+    assert row.health == "failed"
+    assert row.lost_changes.startswith("lost the changes its connector never captured")
+    assert "authoritative mysql" in row.lost_changes
+    assert "offsets started again" not in row.lost_changes
+
+
+def test_a_slot_holding_back_much_wal_warns_the_tables_it_captures() -> None:
+    """A paused PostgreSQL connector's slot showed nowhere until PostgreSQL was about to
+    invalidate it (266 MB held: nothing said)."""
+    slot = {"slot_name": "mps_slot", "retained_bytes": 1.5 * 2**30, "safe_bytes": 2.5 * 2**30}
+    snapshot = StateSnapshot(slot=slot)
+    both, one_way = _mapping("orders"), _mapping("events", "mysql_to_pg")
+    orders, events = build_status([both, one_way], snapshot)
+    assert orders.health == "warn"
+    assert "replication slot mps_slot holds back 1.5 GB of WAL" in orders.reason
+    assert "invalidates it after 2.5 GB more" in orders.reason
+    assert events.slot_warning == ""  # PostgreSQL's capture does not carry it
+    calm = replace(snapshot, slot={**slot, "retained_bytes": 266 * 2**20})
+    (orders,) = build_status([both], calm)
+    assert orders.slot_warning == ""
+    (orders,) = build_status([both], replace(snapshot, slot={**slot, "safe_bytes": None}))
+    assert orders.slot_warning == ""  # no max_slot_wal_keep_size: no countdown to show

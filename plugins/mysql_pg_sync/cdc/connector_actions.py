@@ -58,13 +58,23 @@ from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 log = logging.getLogger(__name__)
 
-Action = Literal["apply", "pause", "resume", "stop", "restart_failed", "delete", "snapshot_tables"]
+Action = Literal[
+    "apply",
+    "pause",
+    "resume",
+    "stop",
+    "restart_failed",
+    "reset_lost_positions",
+    "delete",
+    "snapshot_tables",
+]
 ACTIONS: tuple[Action, ...] = (
     "apply",
     "pause",
     "resume",
     "stop",
     "restart_failed",
+    "reset_lost_positions",
     "delete",
     "snapshot_tables",
 )
@@ -187,9 +197,26 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
             client, connector, timeout_s=ctx.timeout_s, before_put=before_put
         )
         if connector.side == "postgres":
-            wait_until_published(
-                endpoint, ctx.settings.publication_name, connector.tables, ctx.timeout_s
-            )
+            publication = ctx.settings.publication_name
+            unpublished = unpublished_tables(endpoint, publication, connector.tables)
+            if unpublished and not result.changed:
+                # the task extends its publication only when it starts: someone removed a
+                # table from it while it ran (an unchanged config is neither PUT nor restarted)
+                log.warning(
+                    "publication %s lacks %s; restarting %s so that it adds them",
+                    publication,
+                    ", ".join(unpublished),
+                    connector.name,
+                )
+                client.restart(connector.name, include_tasks=True, only_failed=False)
+                lifecycle.wait_for_state(
+                    client,
+                    connector.name,
+                    "RUNNING",
+                    timeout_s=ctx.timeout_s,
+                    failed_grace_s=lifecycle.DEFAULT_FAILED_GRACE_S,
+                )
+            wait_until_published(endpoint, publication, connector.tables, ctx.timeout_s)
         log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
         missed = _missed_changes(connector, deployed, created)
         if missed:
@@ -398,8 +425,26 @@ def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
         return report
     with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
         status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
-    problems = postgres_preflight.check_slot(ctx.settings.slot_name, status)
-    return replace(report, problems=report.problems + tuple(str(p) for p in problems))
+    problems = [str(p) for p in postgres_preflight.check_slot(ctx.settings.slot_name, status)]
+    problems += _publication_problems(ctx)
+    return replace(report, problems=report.problems + tuple(problems))
+
+
+def _publication_problems(ctx: ConnectorContext) -> list[str]:
+    """A table someone dropped from the publication loses its PostgreSQL writes while the
+    connector runs on, RUNNING: Connect cannot see it."""
+    try:
+        pg = [c for c in render(ctx) if c.side == "postgres"]
+    except Exception as exc:  # reported by the config comparison already
+        log.debug("publication check skipped: %s", exc)
+        return []
+    publication = ctx.settings.publication_name
+    found = []
+    for connector in pg:
+        missing = unpublished_tables(ctx.endpoints.postgres, publication, connector.tables)
+        if missing:
+            found.append(unpublished_problem(publication, missing))
+    return found
 
 
 def _drift_problems(ctx: ConnectorContext, client: ConnectClient, names: list[str]) -> list[str]:
@@ -478,6 +523,28 @@ def wait_until_slot_idle(endpoint: DatabaseEndpoint, slot: str, timeout_s: float
                     "connector using it (or pg_terminate_backend it) and retry"
                 )
             time.sleep(0.2)
+
+
+def unpublished_tables(
+    endpoint: DatabaseEndpoint, publication: str, tables: Sequence[str]
+) -> list[str]:
+    """The captured tables the publication lacks: pgoutput skips their writes."""
+    with pg_connect(endpoint, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = %s",
+            (publication,),
+        ).fetchall()
+    return sorted(set(tables) - {r[0] for r in rows})
+
+
+def unpublished_problem(publication: str, missing: Sequence[str]) -> str:
+    return (
+        f"publication {publication} lacks {', '.join(missing)}: pgoutput skips their writes, "
+        "so the PostgreSQL app's changes to them are not captured now and never will be. Run "
+        "`connectors apply` (it restarts the PostgreSQL connector, which adds them), then "
+        f"reconcile {', '.join(missing)} with repair, dry_run off and authoritative postgres to "
+        "copy the writes it missed to MySQL"
+    )
 
 
 def wait_until_published(
@@ -638,6 +705,10 @@ def run_action(
             }
             for r in apply(ctx)
         }
+    if action == "reset_lost_positions":
+        from mysql_pg_sync.cdc.lost_positions import reset_lost_positions
+
+        return reset_lost_positions(ctx)
     if action in ("pause", "resume", "stop", "restart_failed"):
         return {s.name: s.summary() for s in control(ctx, action)}  # type: ignore[arg-type]
     if action == "delete":

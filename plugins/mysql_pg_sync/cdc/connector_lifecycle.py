@@ -454,13 +454,14 @@ def _hint_for(name: str, trace: str) -> str:
     if _is_purged_binlog(trace):
         return (
             " (the binlog position in its offsets was purged from the MySQL server, so it cannot "
-            "resume there and needs a new snapshot: stop the connector, reset its offsets with "
-            f"DELETE /connectors/{name}/offsets, apply again (it snapshots the schema and "
-            "streams from the current binlog position), then recover the gap's changes with the "
-            "reconcile DAG: repair on, dry_run off, authoritative mysql (MySQL holds every "
-            "change of the gap; snapshot_tables cannot carry the gap's deletes and, on a table "
-            "synced both ways, streams PostgreSQL's stale rows back); keep binlogs longer than "
-            "an outage, binlog_expire_logs_seconds)"
+            "resume there: trigger connectors with action reset_lost_positions (CLI: "
+            "connectors reset_lost_positions), which forgets the position, applies again (the "
+            "connector re-reads the schema and captures from the current binlog position) and "
+            "records the gap; then recover the gap's changes with the reconcile DAG: repair on, "
+            "dry_run off, authoritative mysql (MySQL holds every change of the gap; "
+            "snapshot_tables cannot carry the gap's deletes and, on a table synced both ways, "
+            "streams PostgreSQL's stale rows back); keep binlogs longer than an outage, "
+            "binlog_expire_logs_seconds)"
         )
     if UNKNOWN_TABLE_SCHEMA in trace:
         return (
@@ -472,13 +473,21 @@ def _hint_for(name: str, trace: str) -> str:
     if "no longer available on the server" in trace:
         return (
             " (its stored offset points at WAL its replication slot no longer has, e.g. after "
-            "the slot was dropped or invalidated: stop the connector, reset its offsets with "
-            f"DELETE /connectors/{name}/offsets, apply again, then run the reconcile DAG with "
-            "repair on, dry_run off and authoritative postgres to copy the gap's PostgreSQL "
-            "changes to MySQL: PostgreSQL holds them all, and the mappings' default side, "
-            "MySQL, would overwrite them)"
+            "the slot was dropped or invalidated: trigger connectors with action "
+            "reset_lost_positions (CLI: connectors reset_lost_positions), which forgets the "
+            "position, drops an invalidated slot, applies again and records the gap; then run "
+            "the reconcile DAG with repair on, dry_run off and authoritative postgres to copy "
+            "the gap's PostgreSQL changes to MySQL: PostgreSQL holds them all, and the "
+            "mappings' default side, MySQL, would overwrite them)"
         )
     return ""
+
+
+def lost_position(trace: str) -> bool:
+    """The failure says the stored position is gone from the server: a purged binlog, or WAL
+    the replication slot no longer has. Only resetting the position (and a reconcile of the
+    gap) recovers it; restarts fail the same way."""
+    return _is_purged_binlog(trace) or "no longer available on the server" in trace
 
 
 def _is_purged_binlog(trace: str) -> bool:

@@ -92,6 +92,18 @@ def record_gap(
     conn.commit()
 
 
+def record_capture_gap(
+    conn: psycopg.Connection[Any], source_table: str, side: str, reason: str
+) -> None:
+    """Changes a connector never captured: its stored position was gone and was reset."""
+    conn.execute(
+        "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, kind, reason) "
+        "VALUES (%s, %s, 'capture', %s)",
+        (source_table, side, reason),
+    )
+    conn.commit()
+
+
 def record_hold(conn: psycopg.Connection[Any], source_table: str, side: str, reason: str) -> None:
     """The table waits for a column its target lacks (kept until :func:`clear_hold`)."""
     conn.execute(

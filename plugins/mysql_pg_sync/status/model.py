@@ -69,6 +69,8 @@ class StateSnapshot:
     stream: dict[str, Row] | None = None
     reconcile: dict[str, Row] | None = None
     holds: dict[str, Row] | None = None
+    slot: Row | None = None
+    """Our PostgreSQL capture slot (``status.read.read_slot``); None when there is none."""
     lost_changes: dict[str, Row] | None = None
     """Per table, the changes Kafka deleted before the stream applied them that no reconcile
     of the table has repaired since (``mps_sync.stream_gaps``)."""
@@ -139,6 +141,8 @@ class TableStatus:
     """Changes Kafka deleted before the stream applied them, not yet repaired by a reconcile."""
     backfill_error: str = ""
     """The latest failed chunk's error, while the table's backfill is unfinished."""
+    slot_warning: str = ""
+    """The PostgreSQL capture slot holds back much of the WAL PostgreSQL allows it."""
     connectors_not_running: tuple[str, ...] = ()
     """``name (side captured): STATE`` of each of the table's connectors that does not run."""
     paused_for_backfill_s: float | None = None
@@ -176,6 +180,7 @@ class TableStatus:
             or self.open_dead_letters
             or self.backfill_stalled
             or self.backfill_error
+            or self.slot_warning
             or self.mapping_drift
         ):
             return "warn"
@@ -250,6 +255,8 @@ class TableStatus:
             )
         if self.mapping_drift:
             reasons.append(drift_reason(self.mapping_drift))
+        if self.slot_warning:
+            reasons.append(self.slot_warning)
         return "; ".join(reasons)
 
 
@@ -485,14 +492,56 @@ def lost_changes_text(row: Row | None) -> str:
         parts.append("an unknown number of changes (a topic's offsets started again)")
     what = " and ".join(parts) or "changes"
     since = _fmt_time(row.get("since") or "")
-    sides = list(row.get("sides") or ())
-    # the side whose changes were lost holds all of them; if both lost some, neither does
-    side = sides[0] if len(sides) == 1 else "mapping"
+    if row.get("uncaptured"):
+        what = (
+            "the changes its connector never captured (its stored position was gone and was "
+            "reset)" + (f" and {what}" if parts else "")
+        )
+        return (
+            f"lost {what} (since {since}): run the reconcile DAG on this table with repair, "
+            f"dry_run off and authoritative {_gap_side(row)} (README, Connectors)"
+        )
+    side = _gap_side(row)
     return (
         f"lost {what} Kafka deleted before the stream applied them (since {since}): run the "
         f"reconcile DAG on this table with repair, dry_run off and authoritative {side} "
         "(README, Watch the stream: Changes Kafka deleted)"
     )
+
+
+SLOT_WARN_SHARE = 0.25
+"""The slot's retained WAL, as a share of what PostgreSQL lets it hold, from which the tables it
+captures turn yellow: a paused or stopped PostgreSQL connector shows nowhere else until
+PostgreSQL is about to invalidate the slot."""
+
+
+def slot_warning(slot: Row | None) -> str:
+    """The countdown to an invalidated slot, once it is a quarter of the way there; ""."""
+    if slot is None or slot.get("retained_bytes") is None or slot.get("safe_bytes") is None:
+        return ""
+    retained, safe = float(slot["retained_bytes"]), max(0.0, float(slot["safe_bytes"]))
+    if retained < SLOT_WARN_SHARE * (retained + safe):
+        return ""
+    return (
+        f"replication slot {slot.get('slot_name')} holds back {_fmt_bytes(retained)} of WAL; "
+        f"PostgreSQL invalidates it after {_fmt_bytes(safe)} more, and the PostgreSQL changes "
+        "of that gap are lost to the stream: if the PostgreSQL connector is paused or stopped, "
+        "resume it (`connectors apply`); otherwise it is behind (see `connectors status`)"
+    )
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
+
+
+def _gap_side(row: Row) -> str:
+    """The side whose changes were lost holds all of them; if both lost some, neither does."""
+    sides = list(row.get("sides") or ())
+    return str(sides[0]) if len(sides) == 1 else "mapping"
 
 
 def reconcile_text(row: Row | None) -> str:
@@ -620,6 +669,7 @@ def build_status(
                 lost_changes=lost_changes_text((snapshot.lost_changes or {}).get(name)),
                 backfill_error=backfill_error(backfill_row),
                 connectors_not_running=connectors_not_running(m, snapshot.connectors),
+                slot_warning=slot_warning(snapshot.slot) if m.replicates_to_mysql() else "",
                 paused_for_backfill_s=(
                     float(state_row["age_seconds"])
                     if state_row

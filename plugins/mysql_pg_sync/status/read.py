@@ -72,10 +72,13 @@ SECTION_QUERIES: dict[str, str] = {
         ORDER BY t.source_table, t.run_id DESC""",
     "holds": """
         SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds""",
-    # changes Kafka deleted before the stream applied them, that no reconcile of the table
-    # started since has found in sync or repaired
+    # changes Kafka deleted before the stream applied them, or a connector never captured (its
+    # lost position was reset), that no reconcile of the table started since has found in
+    # sync or repaired
     "lost_changes": """
-        SELECT g.source_table, sum(g.lost) AS lost, bool_or(g.lost IS NULL) AS restarted,
+        SELECT g.source_table, sum(g.lost) AS lost,
+               bool_or(g.lost IS NULL AND g.kind = 'kafka') AS restarted,
+               bool_or(g.kind = 'capture') AS uncaptured,
                min(g.detected_at) AS since,
                array_agg(DISTINCT g.incoming_side ORDER BY g.incoming_side) AS sides
         FROM mps_sync.stream_gaps g
@@ -173,6 +176,25 @@ def breached_checks(checks: list[Row]) -> list[str]:
     return [str(c["check_id"]) for c in breached]
 
 
+SLOT_SQL = """
+    SELECT s.slot_name, s.active, s.wal_status,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::float8 AS retained_bytes,
+           s.safe_wal_size::float8 AS safe_bytes
+    FROM pg_replication_slots s WHERE s.slot_name = %s"""
+
+
+def read_slot(conn: psycopg.Connection[Any], slot: str, notes: list[str]) -> Row | None:
+    """Our PostgreSQL capture slot: how much WAL it holds back, and how much more it may hold
+    before PostgreSQL invalidates it (``safe_bytes``; None without max_slot_wal_keep_size)."""
+    try:
+        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(SLOT_SQL, (slot,))
+            return cur.fetchone()
+    except psycopg.DatabaseError as exc:
+        notes.append(f"replication slot {slot}: {str(exc).strip()}")
+        return None
+
+
 def our_connectors(settings: ConnectorSettings | None = None) -> dict[str, str]:
     """Connector name -> captured side, named as the connectors DAG names them."""
     settings = settings or ConnectorSettings.from_env()
@@ -210,6 +232,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
     try:
         with pg_connect(endpoints.postgres, autocommit=True) as conn:
             raw = {name: _rows(conn, name, notes) for name in SECTION_QUERIES}
+            slot = read_slot(conn, ConnectorSettings.from_env().slot_name, notes)
     except psycopg.Error as exc:
         # Down, refused, wrong password: a page saying so beats an HTTP 500.
         reason = f"{endpoints.postgres.redacted()}: {str(exc).strip() or type(exc).__name__}"
@@ -226,6 +249,7 @@ def read_snapshot(endpoints: Endpoints, *, with_connectors: bool = True) -> Stat
         reconcile=_by_table(raw["reconcile"]),
         holds=_by_table(raw["holds"]),
         lost_changes=_by_table(raw["lost_changes"]),
+        slot=slot,
         consumers=raw["consumers"][0] if raw["consumers"] else None,
         conflicts_24h=_counts(raw["conflicts_24h"]),
         dead_letters=_counts(raw["dead_letters"]),

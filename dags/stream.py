@@ -16,8 +16,9 @@ A table whose target lacks a column its mapping lists (mappings regenerated, `dd
 yet) waits too, and the run fails at its end naming it and the fix, after applying every other
 table; it resumes by itself once the column exists.
 Changes Kafka deleted before they were applied (its retention ran out while the stream was
-stopped or a table paused) fail the run at once, naming the table: the stream goes on from
-the first change Kafka holds, and a reconcile with repair of that table restores the rest.
+stopped or a table paused) fail the run at its end, without retries, naming the table: the
+stream goes on from the first change Kafka holds, and a reconcile with repair of that table
+restores the rest (the status shows it red until then).
 For sub-second latency at scale run the same consumer as a service instead:
 `python -m mysql_pg_sync stream` (scaled by consumer group), and pause this DAG.
 """
@@ -82,7 +83,7 @@ def stream() -> None:
             endpoints_from_airflow(), mappings_dir(), config_from_env(), max_seconds=minutes * 60
         )
         lost = lost_changes(summary)
-        if lost is not None:  # found once: fail and alert now, a retry would not see it again
+        if lost is not None:  # found once: fail and alert, without a retry that would not see it
             raise AirflowFailException(lost)
         fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
         return summary

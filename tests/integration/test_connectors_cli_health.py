@@ -92,6 +92,7 @@ def test_a_table_taken_out_of_the_include_list_through_rest_fails_health_until_a
     assert f"reconcile --tables {table} --repair --no-dry-run" in caplog.text
     assert actions.health(ctx).healthy
     assert actions.look(ctx)["config"] == "deployed configs match the mappings"
+    assert _capture_gaps(env) == [(table, "mysql")]  # status shows it red until reconciled
     mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (2, 'after apply')")
     event = wait_for_event(
         env.kafka_bootstrap,
@@ -127,5 +128,15 @@ def test_a_table_dropped_from_the_publication_fails_health_and_apply_restores_it
 
     (result,) = [r for r in actions.apply(ctx) if r.name == settings.postgres_connector]
     assert not result.changed
+    assert result.uncaptured_before == ("public.orders",)
     assert actions.unpublished_tables(env.postgres, publication, ["public.orders"]) == []
     assert actions.health(ctx).healthy
+    assert _capture_gaps(env) == [(f"{env.mysql.database}.orders", "postgres")]  # status: red
+
+
+def _capture_gaps(ends: Endpoints) -> list[tuple[str, str]]:
+    with pg_connect(ends.postgres, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT source_table, incoming_side FROM mps_sync.stream_gaps WHERE kind = 'capture'"
+        ).fetchall()
+    return [(str(t), str(s)) for t, s in rows]

@@ -407,3 +407,27 @@ def test_a_killed_run_is_ended_as_failed_by_the_next_run_and_a_live_one_is_not(
     # its process gone (the guard's session closed), the next run ends it too
     reconcile_all(ends, _params(folder, tables=("orders",)), folder=tmp_path / "reports")
     assert _runs(ends.postgres)[live_run][0] == "failed"
+
+
+def test_a_task_of_a_run_closed_as_abandoned_does_nothing(
+    setup: tuple[Endpoints, Path], tmp_path: Path
+) -> None:
+    """A DAG run's compare tasks waited hours for a pool slot; a later run closed it as
+    abandoned. When they ran they compared, repaired and re-reported into the closed run."""
+    import datetime as dt
+
+    from mysql_pg_sync.mapping.models import load_mappings
+    from mysql_pg_sync.reconcile import store
+
+    ends, folder = setup
+    run_id = service.start_run(ends, _params(folder), "dag run")
+    with pg_connect(ends.postgres, autocommit=True) as conn:
+        assert store.close_abandoned_runs(conn, stale_after=dt.timedelta(0))  # nobody guards it
+    assert _runs(ends.postgres)[run_id][0] == "failed"
+    mapping = load_mappings(folder).tables[0]
+    with pytest.raises(service.RunAbandoned, match=f"reconcile run {run_id} was ended"):
+        service.reconcile_one(ends, run_id, mapping, _params(folder))
+    with pytest.raises(service.RunAbandoned, match="Nothing was done"):
+        service.finish_run(ends, run_id, tmp_path)
+    assert _runs(ends.postgres)[run_id][0] == "failed"
+    assert _tables(ends.postgres, run_id) == {}

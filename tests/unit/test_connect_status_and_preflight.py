@@ -285,7 +285,8 @@ def test_an_invalidated_slot_is_an_error_naming_the_recovery() -> None:
     assert (lost.check, lost.severity) == ("replication_slot_lost", "error")
     assert "mps_pg_slot" in lost.message
     assert "max_slot_wal_keep_size" in lost.message
-    assert "delete --drop-slot" in lost.fix
+    assert "action reset_lost_positions" in lost.fix
+    assert "authoritative postgres" in lost.fix
     assert "reconcile" in lost.fix
     [risk] = check(pg_facts(slot_exists=True, slot="s", slot_wal_status="unreserved"))
     assert (risk.check, risk.severity) == ("replication_slot_at_risk", "warning")

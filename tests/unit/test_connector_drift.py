@@ -62,6 +62,25 @@ def test_a_table_taken_out_of_the_include_list_is_named_with_the_keys_and_the_fi
     assert "reconcile --tables legacy.orders --repair --no-dry-run" in message
 
 
+def test_a_table_new_to_the_mappings_is_not_applied_yet_not_an_edit_behind_apply() -> None:
+    """After a mapping is added and before `apply`, health said the config was "changed outside
+    apply" and sent the operator to a reconcile; a new table needs apply and a backfill."""
+    from dataclasses import replace
+
+    current = {
+        **DESIRED,
+        "name": "c",
+        "table.include.list": include_list(["legacy.customers", "legacy.sig"]),
+    }
+    drift = config_drift("c", DESIRED, current, TABLES)
+    assert drift is not None
+    message = replace(drift, new=("legacy.orders",)).message()
+    assert message.startswith("c: NOT APPLIED: the mappings capture legacy.orders")
+    assert "then backfill it" in message
+    assert "reconcile" not in message
+    assert "outside apply" not in message
+
+
 def test_keys_added_removed_or_changed_are_each_listed_old_to_new() -> None:
     current = {**DESIRED, "snapshot.mode": "recovery", "name": "c"}
     del current["connector.class"]

@@ -241,3 +241,29 @@ def test_a_listed_column_postgresql_lacks_is_refused() -> None:
         "has no such column: fix its spelling, or remove it from postgres_only_columns (if the "
         "PostgreSQL app's migration that adds it has not run yet, run it first)"
     )
+
+
+def test_a_reload_that_would_reset_postgres_only_columns_is_refused() -> None:
+    """A reload empties the target and copies MySQL's rows: the PostgreSQL app's own column
+    values went back to their defaults without a word."""
+    from mysql_pg_sync.backfill.runner import BackfillError, refuse_reload_of_postgres_only_columns
+
+    def table(name: str, **extra: Any) -> TableMapping:
+        return TableMapping.model_validate(
+            {
+                "source": f"legacy.{name}",
+                "target": f"public.{name}",
+                "key": ["id"],
+                "columns": [{"name": "id", "column_type": "int(11)", "nullable": False}],
+                **extra,
+            }
+        )
+
+    plain, own = table("a"), table("b", postgres_only_columns=["audit_note"])
+    refuse_reload_of_postgres_only_columns([plain])  # nothing to lose
+    with pytest.raises(BackfillError) as refused:
+        refuse_reload_of_postgres_only_columns([plain, own])
+    assert "legacy.b (audit_note) would lose every value the PostgreSQL app wrote" in str(
+        refused.value
+    )
+    assert "Nothing was done" in str(refused.value)

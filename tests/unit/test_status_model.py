@@ -451,3 +451,16 @@ def test_a_slot_holding_back_much_wal_warns_the_tables_it_captures() -> None:
     assert orders.slot_warning == ""
     (orders,) = build_status([both], replace(snapshot, slot={**slot, "safe_bytes": None}))
     assert orders.slot_warning == ""  # no max_slot_wal_keep_size: no countdown to show
+
+
+def test_a_gap_is_settled_only_by_a_repair_from_the_side_that_kept_its_changes() -> None:
+    """A PostgreSQL-side gap "repaired" from MySQL (the mapping's default) copied the stale
+    rows over the changes the gap lost, and turned the table green."""
+    from mysql_pg_sync.status.model import unsettled_gap
+
+    gap = {"source_table": "legacy.orders", "lost": 3, "since": WHEN, "sides": ["postgres"]}
+    mapping = _mapping("orders")  # reconcile.authoritative: mysql
+    assert unsettled_gap({**gap, "repaired_by_mapping": True}, mapping) is not None
+    assert unsettled_gap({**gap, "sides": ["mysql"], "repaired_by_mapping": True}, mapping) is None
+    assert unsettled_gap({**gap, "sides": ["mysql"], "repaired_by_mapping": False}, mapping)
+    assert unsettled_gap(None, mapping) is None

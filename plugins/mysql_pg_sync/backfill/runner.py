@@ -309,6 +309,7 @@ class Backfill:
         outcome = PlanOutcome(refused=refused)
         with self._pg() as pg_conn:
             if options.mode == "reload":  # before anything is re-planned
+                refuse_reload_of_postgres_only_columns(tables)
                 self._refuse_referenced(pg_conn, tables)
             if not options.dry_run:
                 ensure_schema(pg_conn)
@@ -956,3 +957,22 @@ __all__ = [
     "raise_if_unfinished",
     "refusal",
 ]
+
+
+def refuse_reload_of_postgres_only_columns(tables: Sequence[TableMapping]) -> None:
+    """A reload empties the target and copies MySQL's rows: the values the PostgreSQL app wrote
+    in its own columns (``postgres_only_columns``), which MySQL does not have, would all go back
+    to their defaults without a word."""
+    found = [
+        f"{m.name} ({', '.join(m.postgres_only_columns)})"
+        for m in tables
+        if m.postgres_only_columns
+    ]
+    if found:
+        raise BackfillError(
+            "mode=reload would empty the target and copy MySQL's rows, so the PostgreSQL-only "
+            f"columns of {'; '.join(found)} would lose every value the PostgreSQL app wrote "
+            "(MySQL has none to copy; they go back to their defaults). Nothing was done. Copy "
+            "those values aside and restore them after the reload, or take the columns off "
+            "postgres_only_columns in the mapping if their values may be lost"
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +47,7 @@ from mysql_pg_sync.cdc.connector_signals import (
     wait_for_initial_snapshot,
     wait_for_snapshot,
 )
+from mysql_pg_sync.cdc.metrics import record_capture_gap
 from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
 from mysql_pg_sync.cdc.preflight import connect as connect_preflight
 from mysql_pg_sync.cdc.preflight import mysql as mysql_preflight
@@ -55,6 +56,7 @@ from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -176,55 +178,113 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
     for stale in set(existing(ctx, client)) - {c.name for c in connectors}:
         # Not deleted automatically: deleting a PostgreSQL source loses its slot position.
         log.warning("connector %s runs but no enabled mapping needs it; delete it", stale)
-    results = []
-    for connector in connectors:
-        deployed = client.get_config(connector.name)  # before any step below changes it
-        created = ensure_change_topics(ctx, connector)
-        endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
-        ensure_signal_table(endpoint, connector.side, connector.signal_table)
-        if connector.side == "postgres":
-            ensure_heartbeat_table(endpoint, postgres_heartbeat_table())
-        if connector.side == "mysql":
-            learn_table_schemas(ctx, client, connector)
-        before_put = None
-        if connector.side == "postgres":
-            # The new task can only stream once the old walsender has released the slot;
-            # otherwise Debezium retries every 10 s and changes arrive up to a minute late.
-            def before_put(endpoint: DatabaseEndpoint = endpoint) -> bool:
-                return wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
-
-        result = lifecycle.apply_connector(
-            client, connector, timeout_s=ctx.timeout_s, before_put=before_put
-        )
-        if connector.side == "postgres":
-            publication = ctx.settings.publication_name
-            unpublished = unpublished_tables(endpoint, publication, connector.tables)
-            if unpublished and not result.changed:
-                # the task extends its publication only when it starts: someone removed a
-                # table from it while it ran (an unchanged config is neither PUT nor restarted)
-                log.warning(
-                    "publication %s lacks %s; restarting %s so that it adds them",
-                    publication,
-                    ", ".join(unpublished),
-                    connector.name,
-                )
-                client.restart(connector.name, include_tasks=True, only_failed=False)
-                lifecycle.wait_for_state(
-                    client,
-                    connector.name,
-                    "RUNNING",
-                    timeout_s=ctx.timeout_s,
-                    failed_grace_s=lifecycle.DEFAULT_FAILED_GRACE_S,
-                )
-            wait_until_published(endpoint, publication, connector.tables, ctx.timeout_s)
-        log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
-        missed = _missed_changes(connector, deployed, created)
-        if missed:
-            log.warning("connector %s: %s", connector.name, reconcile_hint(missed))
-        results.append(
-            replace(result, topics_created=tuple(created), uncaptured_before=tuple(missed))
+    results, failed = [], []
+    for connector in connectors:  # each one, even after another failed
+        try:
+            results.append(_apply_one(ctx, client, connector))
+        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout) as exc:
+            failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise lifecycle.ConnectorFailed(
+            f"apply failed for {len(failed)} connectors:\n" + "\n".join(map(str, failed))
         )
     return results
+
+
+def _apply_one(
+    ctx: ConnectorContext, client: ConnectClient, connector: RenderedConnector
+) -> lifecycle.ApplyResult:
+    deployed = client.get_config(connector.name)  # before any step below changes it
+    created = ensure_change_topics(ctx, connector)
+    endpoint = ctx.endpoints.mysql if connector.side == "mysql" else ctx.endpoints.postgres
+    # capture gaps this apply closes, recorded before it changes anything (tables new to the
+    # connectors, whose change topic this apply created, get a backfill instead)
+    missed = _missed_changes(connector, deployed, created)
+    if missed:
+        log.warning("connector %s: %s", connector.name, reconcile_hint(missed))
+        record_missed(
+            ctx,
+            connector.side,
+            missed,
+            f"the deployed config of {connector.name} did not capture it (changed outside "
+            "`connectors apply`) until apply restored it",
+        )
+    publication = ctx.settings.publication_name
+    unpublished: list[str] = []
+    if connector.side == "postgres" and deployed is not None:
+        unpublished = [
+            t
+            for t in unpublished_tables(endpoint, publication, connector.tables)
+            if change_topic(connector.topic_prefix, *t.split(".", 1)) not in set(created)
+        ]
+        if unpublished:
+            record_missed(
+                ctx,
+                "postgres",
+                unpublished,
+                f"publication {publication} lacked it, so pgoutput skipped its PostgreSQL "
+                "writes until `connectors apply` added it back",
+            )
+    ensure_signal_table(endpoint, connector.side, connector.signal_table)
+    if connector.side == "postgres":
+        ensure_heartbeat_table(endpoint, postgres_heartbeat_table())
+    if connector.side == "mysql":
+        learn_table_schemas(ctx, client, connector)
+    before_put = None
+    if connector.side == "postgres":
+        # The new task can only stream once the old walsender has released the slot;
+        # otherwise Debezium retries every 10 s and changes arrive up to a minute late.
+        def before_put(endpoint: DatabaseEndpoint = endpoint) -> bool:
+            return wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
+
+    result = lifecycle.apply_connector(
+        client, connector, timeout_s=ctx.timeout_s, before_put=before_put
+    )
+    if connector.side == "postgres":
+        if unpublished and not result.changed:
+            # the task extends its publication only when it starts: someone removed a table
+            # from it while it ran (an unchanged config is neither PUT nor restarted)
+            log.warning(
+                "publication %s lacks %s; restarting %s so that it adds them",
+                publication,
+                ", ".join(unpublished),
+                connector.name,
+            )
+            client.restart(connector.name, include_tasks=True, only_failed=False)
+            lifecycle.wait_for_state(
+                client,
+                connector.name,
+                "RUNNING",
+                timeout_s=ctx.timeout_s,
+                failed_grace_s=lifecycle.DEFAULT_FAILED_GRACE_S,
+            )
+        wait_until_published(endpoint, publication, connector.tables, ctx.timeout_s)
+    log.info("%s (%s)", result.status.summary(), "changed" if result.changed else "unchanged")
+    return replace(
+        result,
+        topics_created=tuple(created),
+        uncaptured_before=(*missed, *unpublished),
+    )
+
+
+def record_missed(ctx: ConnectorContext, side: str, tables: Sequence[str], why: str) -> None:
+    """Capture gaps `apply` closes: recorded, so `status` shows the tables red until a
+    reconcile of each (with the side that kept every change as authoritative) settles them."""
+    with pg_connect(ctx.endpoints.postgres) as conn:
+        ensure_schema(conn)
+        for table in tables:
+            mapping = (
+                ctx.mappings.by_source(table) if side == "mysql" else ctx.mappings.by_target(table)
+            )
+            record_capture_gap(
+                conn,
+                mapping.name,
+                side,
+                f"{why}; its changes made meanwhile never reached Kafka. Run the reconcile DAG "
+                f"on it with repair, dry_run off and authoritative {side}",
+            )
 
 
 def _missed_changes(
@@ -353,7 +413,7 @@ def look(ctx: ConnectorContext) -> dict[str, Any]:
     client = ctx.client()
     names = existing(ctx, client)
     rendered = render(ctx)
-    drifts = config_drifts(client, rendered, names)
+    drifts = config_drifts(client, rendered, names, lambda: kafka_topics(ctx))
     return {
         "connectors": [client.status(name).summary() for name in names]
         or "none deployed (trigger action apply)",
@@ -364,11 +424,17 @@ def look(ctx: ConnectorContext) -> dict[str, Any]:
 
 
 def config_drifts(
-    client: ConnectClient, rendered: Sequence[RenderedConnector], names: Sequence[str]
+    client: ConnectClient,
+    rendered: Sequence[RenderedConnector],
+    names: Sequence[str],
+    topics_of: Callable[[], set[str]] | None = None,
 ) -> list[ConfigDrift]:
     """How each deployed connector's config differs from the rendered one (``names``: those
-    deployed; a rendered connector Connect lacks is not drift, health reports it MISSING)."""
+    deployed; a rendered connector Connect lacks is not drift, health reports it MISSING).
+    ``topics_of`` lists Kafka's topics: a table left out whose change topic does not exist is
+    new to the connectors (apply not run yet), not a table someone took out."""
     out = []
+    known: set[str] | None = None
     for connector in rendered:
         if connector.name not in names:
             continue
@@ -376,9 +442,22 @@ def config_drifts(
         if current is None:  # deleted meanwhile
             continue
         drift = config_drift(connector.name, connector.config, current, connector.tables)
-        if drift is not None:
-            out.append(drift)
+        if drift is None:
+            continue
+        if drift.uncaptured and topics_of is not None:
+            known = topics_of() if known is None else known
+            new = tuple(
+                t
+                for t in drift.uncaptured
+                if change_topic(connector.topic_prefix, *t.split(".", 1)) not in known
+            )
+            drift = replace(drift, new=new)
+        out.append(drift)
     return out
+
+
+def kafka_topics(ctx: ConnectorContext) -> set[str]:
+    return set(topics.topic_names(ctx.endpoints.kafka_bootstrap))
 
 
 def existing(ctx: ConnectorContext, client: ConnectClient) -> list[str]:
@@ -402,7 +481,19 @@ def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
         raise ConfigError(
             f"none of the connectors {', '.join(ctx.names)} exists; run the apply action first"
         )
-    return [steps[action](client, name, timeout_s=ctx.timeout_s) for name in names]
+    done, failed = [], []
+    for name in names:  # each one, even after another failed: a paused one would stay paused
+        try:
+            done.append(steps[action](client, name, timeout_s=ctx.timeout_s))
+        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout) as exc:
+            failed.append(exc)
+    if failed:
+        if len(failed) == 1:
+            raise failed[0]
+        raise lifecycle.ConnectorFailed(
+            f"{action} failed for {len(failed)} connectors:\n" + "\n".join(map(str, failed))
+        )
+    return done
 
 
 def expected(ctx: ConnectorContext) -> list[str]:
@@ -456,7 +547,7 @@ def _drift_problems(ctx: ConnectorContext, client: ConnectClient, names: list[st
         rendered = render(ctx)
     except Exception as exc:  # e.g. MySQL unreachable (its flavour): report, still check the rest
         return [f"could not render the connector configs to compare with the deployed ones: {exc}"]
-    return [d.message() for d in config_drifts(client, rendered, names)]
+    return [d.message() for d in config_drifts(client, rendered, names, lambda: kafka_topics(ctx))]
 
 
 def delete(

@@ -45,6 +45,9 @@ class ConfigDrift:
     name: str
     changes: tuple[KeyChange, ...]
     uncaptured: tuple[str, ...]  # tables the rendered config captures and the deployed does not
+    # of those, tables new to the connectors (no change topic yet): the mappings changed and
+    # `apply` has not run, which is not a config edited behind its back
+    new: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -55,14 +58,23 @@ class ConfigDrift:
 
     def message(self) -> str:
         """The problem line for `connectors status` / `connectors health`."""
+        if self.uncaptured and set(self.uncaptured) <= set(self.new):
+            return (
+                f"{self.name}: NOT APPLIED: the mappings capture {', '.join(self.new)}, which "
+                "the deployed config does not (the mappings changed since the last `connectors "
+                "apply`): trigger connectors with action apply (CLI: connectors apply), then "
+                f"backfill {'it' if len(self.new) == 1 else 'them'} (README, Add a table). "
+                f"Keys: {self.describe_keys()}"
+            )
         text = (
             f"{self.name}: CONFIG DRIFT: the deployed config differs from the one the mappings "
             f"render (changed outside apply, e.g. through the Connect REST API): "
             f"{self.describe_keys()}. Trigger connectors with action apply "
             "(CLI: connectors apply) to restore it"
         )
-        if self.uncaptured:
-            text += "; " + reconcile_hint(self.uncaptured, "the deployed config")
+        dropped = tuple(t for t in self.uncaptured if t not in self.new)
+        if dropped:
+            text += "; " + reconcile_hint(dropped, "the deployed config")
         return text
 
 

@@ -337,6 +337,9 @@ class StreamConsumer:
                 to_pause.append(tp)
                 if uncommitted:  # the reset policy is `error`: say where it would begin
                     tp.offset = self._first_offset(tp.topic, tp.partition)
+                    if tp.offset == OFFSET_BEGINNING:  # committed, as below
+                        tp.offset = self._watermarks(tp.topic, tp.partition)[0]
+                        fresh.append(TopicPartition(tp.topic, tp.partition, tp.offset))
                 continue
             start = handoff.rewind_due(state, tp.topic, tp.partition)
             if start is not None:
@@ -737,24 +740,18 @@ class StreamConsumer:
             log.warning("kafka: %s", msg.error())
             return
         part = (topic, partition)
+        if part not in {(tp.topic, tp.partition) for tp in self.consumer.assignment()}:
+            return  # a late error of a partition another member owns now: its fence, not ours
+        self._flush_open()  # what was read before it is applied before any offset moves
         wanted = OFFSET_INVALID if offset is None else offset
         # Kafka's committed offset trails the target's own record of what it applied
         needed = max(wanted, self.applied.get(part, OFFSET_INVALID))
         low, high = self._watermarks(topic, partition)
         resume, gap = resume_point(needed, low, high)
         side, table = self.topics[topic]
-        if resume != self.applied.get(part):
-            # the target's fence at the resume point: a restart neither finds this gap again
-            # nor, when the offsets started again, skips the new ones below the old
-            self.sessions[side].rewind_offsets(self.config.group_id, {part: resume})
-            self.applied[part] = resume
-            self.source_high.pop(part, None)
-        if needed >= 0:  # and Kafka's (nothing recorded: its handoff decides, see _first_offset)
-            self._uncommitted.pop(part, None)
-            self.consumer.commit(
-                offsets=[TopicPartition(topic, partition, resume)], asynchronous=False
-            )
         if gap is not None:
+            # recorded first (once per group, partition and offset): whatever fails after
+            # this, a restart either finds the gap again or finds it recorded
             reason = gap.describe(table, side, topic, partition)
             record_gap(self.state_conn, table, side, self.config.group_id, part, gap, reason)
             log.error("%s", reason)
@@ -764,6 +761,23 @@ class StreamConsumer:
                 lost[name] = f"{lost[name]} | {reason}" if name in lost else reason
             if self.metrics is not None:
                 self.metrics.lost.labels(table, side).inc(gap.lost or 0)
+        if gap is not None and gap.restarted:
+            # the new log's offsets are below the fence, which would skip them as applied:
+            # lower it, keeping the last source position, so changes re-read from a log that
+            # was cut short rather than re-created are still recognised and skipped
+            self.sessions[side].rewind_offsets(
+                self.config.group_id, {part: resume}, keep_source=True
+            )
+            self.applied[part] = resume
+        if needed >= 0:  # Kafka's offset (nothing recorded: the handoff decides, _first_offset)
+            self._uncommitted.pop(part, None)
+            try:
+                self.consumer.commit(
+                    offsets=[TopicPartition(topic, partition, resume)], asynchronous=False
+                )
+            except KafkaException as exc:  # a rebalance: the next batch's commit carries it
+                log.warning("kafka: committing %s[%d] at %d: %s", topic, partition, resume, exc)
+                self._uncommitted[part] = resume - 1
         self._reassign({part: resume})
 
     def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
+from mysql_pg_sync.cdc.connect_client import ConnectorStatus
 from mysql_pg_sync.cdc.connector_actions import (
     ConnectorContext,
     apply,
@@ -43,39 +44,39 @@ def gap_reason(connector: str, side: str) -> str:
 
 
 def reset_lost_positions(ctx: ConnectorContext) -> dict[str, Any]:
-    """Reset the position of each of our connectors that failed on a position the server no
-    longer has, apply the connectors again, record the capture gaps; what was done, and the
-    reconcile to run per side."""
+    """Reset the position of each of our connectors whose position the server no longer has,
+    apply the connectors again, record the capture gaps; what was done, and the reconcile to
+    run per side. The gaps are recorded before anything is reset: a reset cannot be undone,
+    and a failure after it must not leave the gap unrecorded."""
     client = ctx.client()
     rendered = {c.name: c for c in render(ctx)}
     reset: dict[str, list[str]] = {}
     for name in existing(ctx, client):
-        status = client.status(name)
-        if not (status.is_failed and lifecycle.lost_position(status.failure_trace())):
+        side = "mysql" if name == ctx.settings.mysql_connector else "postgres"
+        why = _lost(ctx, client.status(name), side)
+        if why is None:
             continue
         connector = rendered.get(name)
-        side = "mysql" if name == ctx.settings.mysql_connector else "postgres"
-        log.warning("%s: its stored position is gone; resetting it", status.summary())
-        lifecycle.stop(client, name, timeout_s=ctx.timeout_s)
-        client.reset_offsets(name)
-        if side == "postgres":
-            _drop_lost_slot(ctx)
         tables = list(connector.tables) if connector is not None else []
         names = [
             ctx.mappings.by_source(t).name if side == "mysql" else ctx.mappings.by_target(t).name
             for t in tables
-            if not t.endswith(("mps_debezium_signal", "mps_debezium_heartbeat"))
         ]
         with pg_connect(ctx.endpoints.postgres) as conn:
             ensure_schema(conn)
             for table in names:
                 record_capture_gap(conn, table, side, gap_reason(name, side))
+        log.warning("%s: %s; resetting its position", name, why)
+        lifecycle.stop(client, name, timeout_s=ctx.timeout_s)
+        client.reset_offsets(name)
+        if side == "postgres":
+            _drop_lost_slot(ctx)
         reset[side] = names
     if not reset:
         return {
             "reset": {},
-            "note": "no connector of ours failed on a position the server no longer has; "
-            "nothing was reset (`connectors health` restarts other failures)",
+            "note": "no connector of ours has lost its position on the server; nothing was "
+            "reset (`connectors health` restarts other failures)",
         }
     applied = {r.name: r.status.summary() for r in apply(ctx)}
     return {
@@ -87,6 +88,19 @@ def reset_lost_positions(ctx: ConnectorContext) -> dict[str, Any]:
             if tables
         ],
     }
+
+
+def _lost(ctx: ConnectorContext, status: ConnectorStatus, side: str) -> str | None:
+    """Why the connector's stored position is gone from the server, or None. An invalidated
+    PostgreSQL slot fails no task: Debezium waits for a valid slot, RUNNING without tasks."""
+    if status.is_failed and lifecycle.lost_position(status.failure_trace()):
+        return "its stored position is gone from the server (Connect's trace says so)"
+    if side == "postgres":
+        with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
+            wal_status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
+        if wal_status == "lost":
+            return f"its replication slot {ctx.settings.slot_name} was invalidated"
+    return None
 
 
 def _drop_lost_slot(ctx: ConnectorContext) -> None:

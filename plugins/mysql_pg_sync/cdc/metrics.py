@@ -76,7 +76,9 @@ def record_gap(
     conn.execute(
         "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, group_id, topic, "
         "kafka_partition, needed_offset, resumed_offset, lost, reason) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (group_id, topic, kafka_partition, needed_offset) WHERE kind = 'kafka' "
+        "DO NOTHING",
         (
             source_table,
             side,

@@ -168,7 +168,9 @@ class TargetSession(Protocol):
 
     def record_offsets(self, group: str, applied: Mapping[tuple[str, int], Fence]) -> None: ...
 
-    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None: ...
+    def rewind_offsets(
+        self, group: str, offsets: Mapping[tuple[str, int], int], keep_source: bool = False
+    ) -> None: ...
 
     def locked_offsets(
         self, group: str, parts: Sequence[tuple[str, int]]
@@ -432,10 +434,13 @@ class PostgresTarget:
         ).fetchall()
         return {(str(t), int(p)): int(o) for t, p, o in rows}
 
-    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
+    def rewind_offsets(
+        self, group: str, offsets: Mapping[tuple[str, int], int], keep_source: bool = False
+    ) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(
-                pg_dialect.rewind_offset_sql(), [(group, t, p, o) for (t, p), o in offsets.items()]
+                pg_dialect.rewind_offset_sql(keep_source),
+                [(group, t, p, o) for (t, p), o in offsets.items()],
             )
         self.conn.commit()
 
@@ -696,8 +701,10 @@ class MySQLTarget:
         )
         return {(str(t), int(p)): int(o) for t, p, o in cur.fetchall()}
 
-    def rewind_offsets(self, group: str, offsets: Mapping[tuple[str, int], int]) -> None:
-        sql = mysql_dialect.rewind_offset_sql(self.endpoint.database)
+    def rewind_offsets(
+        self, group: str, offsets: Mapping[tuple[str, int], int], keep_source: bool = False
+    ) -> None:
+        sql = mysql_dialect.rewind_offset_sql(self.endpoint.database, keep_source)
         self.conn.cursor().executemany(sql, [(group, t, p, o) for (t, p), o in offsets.items()])
         self.conn.commit()
 

@@ -265,6 +265,11 @@ def _message_count(consumer: Any, topic: str, timeout_s: float) -> int:
     return total
 
 
+def topic_names(bootstrap: str, timeout_s: float = 10.0) -> list[str]:
+    """Every topic Kafka has."""
+    return _topic_names(_admin(bootstrap), bootstrap, timeout_s, SyncError)
+
+
 def _admin(bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient
 

@@ -683,13 +683,15 @@ def locked_offsets_sql(database: str, partitions: int) -> str:
     )
 
 
-def rewind_offset_sql(database: str) -> str:
+def rewind_offset_sql(database: str, keep_source: bool = False) -> str:
     """Set one partition's next offset back, forgetting its source position (a handoff replay
-    re-applies changes at or below it); parameters (group, topic, partition, next_offset)."""
+    re-applies changes at or below it) unless ``keep_source``; parameters (group, topic,
+    partition, next_offset)."""
+    source = "source_position" if keep_source else "NULL"
     return (
         f"INSERT INTO {qualified(database, APPLIED_OFFSETS_TABLE)} (group_id, topic, "
         "kafka_partition, next_offset, source_position) VALUES (%s, %s, %s, %s, NULL) "
-        "ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), source_position = NULL"
+        f"ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), source_position = {source}"
     )
 
 

@@ -514,14 +514,16 @@ def locked_offsets_sql() -> str:
     )
 
 
-def rewind_offset_sql() -> str:
+def rewind_offset_sql(keep_source: bool = False) -> str:
     """Set one partition's next offset back, forgetting its source position (a handoff replay
-    re-applies changes at or below it); parameters (group, topic, partition, next_offset)."""
+    re-applies changes at or below it) unless ``keep_source``; parameters (group, topic,
+    partition, next_offset)."""
+    source = "t.source_position" if keep_source else "NULL"
     return (
         f"INSERT INTO {APPLIED_OFFSETS_TABLE} AS t (group_id, topic, kafka_partition, "
         "next_offset, source_position) VALUES (%s, %s, %s, %s, NULL) "
         "ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET "
-        "next_offset = EXCLUDED.next_offset, source_position = NULL, updated_at = now()"
+        f"next_offset = EXCLUDED.next_offset, source_position = {source}, updated_at = now()"
     )
 
 

@@ -255,6 +255,34 @@ def stream_applier(endpoints: Endpoints, mapping: TableMapping) -> RepairApplier
     return StreamApplierRepairs(endpoints, MappingSet((mapping,)), config_from_env().tags)
 
 
+def still_running(state: store.Conn, run_id: int) -> None:
+    """A task that starts after a later run closed this one as abandoned (its tasks waited
+    hours for a pool slot) must not compare, repair or report into a closed run."""
+    status = store.run_status(state, run_id)
+    if status != "running":
+        raise RunAbandoned(
+            f"reconcile run {run_id} was ended ({status}) before this task ran: a later run "
+            "found nothing working on it for hours and closed it as abandoned (its report "
+            "says so). Nothing was done; trigger reconcile again"
+        )
+
+
+def refuse_while_backfilling(state: store.Conn, table: str) -> None:
+    """A table whose copy is not finished is not compared: every row the copy has not reached
+    would be drift, and a repair would write those rows ahead of the copy."""
+    row = state.execute(
+        "SELECT state FROM mps_sync.table_state WHERE source_table = %s", (table,)
+    ).fetchone()
+    state.commit()
+    if row is not None and row[0] == "backfilling":
+        raise ReconcileError(
+            f"{table} is backfilling, so it was not compared: rows its copy has not reached "
+            "yet would all count as drift. Finish the backfill (the backfill DAG with mode "
+            "resume, or `backfill run --mode resume --tables "
+            f"{table}`), then reconcile it"
+        )
+
+
 def record_refusal(
     state: store.Conn, run_id: int, mapping: TableMapping, exc: ReconcileError
 ) -> TableResult:
@@ -281,7 +309,9 @@ def reconcile_one(
     with pg_connect(endpoints.postgres) as state:
         with state.transaction():  # guarded while this session works on the run
             store.guard_run(state, run_id)
+            still_running(state, run_id)
         try:
+            refuse_while_backfilling(state, mapping.name)
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
             return record_refusal(state, run_id, mapping, exc).as_dict()
@@ -315,6 +345,7 @@ def finish_run(
     with pg_connect(endpoints.postgres) as conn:
         with conn.transaction():
             store.guard_run(conn, run_id)
+            still_running(conn, run_id)
         finished_at = store.close_run(conn, run_id, expected, error)
         run = finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)
         json_path, html_path = write_reports(run, folder or reports_dir())

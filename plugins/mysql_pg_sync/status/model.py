@@ -149,6 +149,13 @@ class TableStatus:
     """How long the stream has held the table back for its backfill (state ``backfilling``)."""
 
     @property
+    def long_paused(self) -> bool:
+        """Held back for its backfill long enough that Kafka's retention comes into view."""
+        return self.paused_for_backfill_s is not None and (
+            self.paused_for_backfill_s >= RETENTION_WARN_S
+        )
+
+    @property
     def retention_at_risk(self) -> bool:
         """Held back for a backfill that is not moving, for long enough that Kafka's retention
         will soon delete the changes waiting for it."""
@@ -180,6 +187,7 @@ class TableStatus:
             or self.open_dead_letters
             or self.backfill_stalled
             or self.backfill_error
+            or self.long_paused
             or self.slot_warning
             or self.mapping_drift
         ):
@@ -233,14 +241,16 @@ class TableStatus:
             reasons.append(f"stream lag {self.stream_lag}")
         if self.open_dead_letters:
             reasons.append(dead_letters_reason(self.source, self.open_dead_letters))
-        if self.backfill_stalled or self.backfill_error:
+        if self.backfill_stalled or self.backfill_error or self.long_paused:
             failed = (
                 f" (the last failed chunk: {self.backfill_error})" if self.backfill_error else ""
             )
             fix = (
                 "fix its cause, then resume it"
                 if self.backfill_error
-                else ("if no backfill is running, resume it")
+                else "if no backfill is running, resume it"
+                if self.backfill_stalled
+                else "it is still copying; if it cannot finish soon, raise the topics' retention"
             )
             waiting = ""
             if self.paused_for_backfill_s is not None:
@@ -370,6 +380,10 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
 BACKFILL_RATE_WINDOW_S = 300
 """The backfill rate on the status page is of the rows copied in this many last seconds."""
 
+RETENTION_WARN_S = 3 * 86400
+"""A table held back this long for a backfill, even a moving one, turns yellow: its changes wait
+in Kafka, whose default retention (7 days) deletes them after that."""
+
 RETENTION_RISK_S = 5 * 86400
 """A table held back this long for a backfill that stopped turns red: Kafka's default retention
 (7 days) deletes its waiting changes soon after."""
@@ -480,6 +494,18 @@ def held_text(row: Row) -> str:
     target = "PostgreSQL" if row.get("incoming_side") == "mysql" else "MySQL"
     since = _fmt_time(row.get("since") or "")
     return f"held since {since}: the {target} table lacks a mapped column ({fix})"
+
+
+def unsettled_gap(row: Row | None, mapping: TableMapping) -> Row | None:
+    """The table's open gaps, unless a reconcile since repaired them from the mapping's own
+    authoritative side and that side is the one that kept every change of them. A repair from
+    the other side copied the stale rows over the changes the gap lost: not settled."""
+    if row is None:
+        return None
+    sides = set(row.get("sides") or ())
+    if row.get("repaired_by_mapping") and sides == {mapping.reconcile.authoritative}:
+        return None
+    return row
 
 
 def lost_changes_text(row: Row | None) -> str:
@@ -666,7 +692,9 @@ def build_status(
                 quality_report=_text_or_none(dq_row.get("report_path")) if dq_row else None,
                 quality_breaches=tuple(dq_row.get("breached_checks") or ()) if dq_row else (),
                 mapping_drift=unsynced_columns(m, (snapshot.mapping_drift or {}).get(name, ())),
-                lost_changes=lost_changes_text((snapshot.lost_changes or {}).get(name)),
+                lost_changes=lost_changes_text(
+                    unsettled_gap((snapshot.lost_changes or {}).get(name), m)
+                ),
                 backfill_error=backfill_error(backfill_row),
                 connectors_not_running=connectors_not_running(m, snapshot.connectors),
                 slot_warning=slot_warning(snapshot.slot) if m.replicates_to_mysql() else "",

@@ -128,8 +128,9 @@ def check_slot(slot: str, wal_status: str | None) -> list[Finding]:
                 f"replication slot {slot} was invalidated (wal_status lost): the connector fell "
                 "more than max_slot_wal_keep_size behind and PostgreSQL removed WAL it still "
                 "needed, so the changes of that gap are not in Kafka",
-                "python -m mysql_pg_sync connectors delete --drop-slot (or SELECT "
-                f"pg_drop_replication_slot('{slot}')), apply the connectors again, then run the "
+                "trigger connectors with action reset_lost_positions (CLI: connectors "
+                "reset_lost_positions), which drops the slot, forgets the connector's position, "
+                "applies the connectors again and records the gap, then run the "
                 "reconcile DAG with repair, dry_run off and authoritative postgres to copy the "
                 "gap's PostgreSQL changes to MySQL (PostgreSQL holds them all; the mappings' "
                 "default side, MySQL, or a reload from MySQL would overwrite them)",

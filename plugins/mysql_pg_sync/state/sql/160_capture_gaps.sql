@@ -11,3 +11,8 @@ ALTER TABLE mps_sync.stream_gaps
     ALTER COLUMN kafka_partition DROP NOT NULL,
     ALTER COLUMN needed_offset DROP NOT NULL,
     ALTER COLUMN resumed_offset DROP NOT NULL;
+-- a Kafka gap is recorded once: a consumer that dies between recording it and moving on finds
+-- the same gap again at its restart
+CREATE UNIQUE INDEX IF NOT EXISTS stream_gaps_once
+    ON mps_sync.stream_gaps (group_id, topic, kafka_partition, needed_offset)
+    WHERE kind = 'kafka';

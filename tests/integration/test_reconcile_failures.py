@@ -4,6 +4,7 @@ one ``error:`` line instead of a driver traceback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -17,7 +18,8 @@ import yaml
 
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import DatabaseUnreachable, mysql_connect, pg_connect
-from mysql_pg_sync.reconcile import service
+from mysql_pg_sync.mapping.models import load_mappings
+from mysql_pg_sync.reconcile import service, store
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -414,11 +416,6 @@ def test_a_task_of_a_run_closed_as_abandoned_does_nothing(
 ) -> None:
     """A DAG run's compare tasks waited hours for a pool slot; a later run closed it as
     abandoned. When they ran they compared, repaired and re-reported into the closed run."""
-    import datetime as dt
-
-    from mysql_pg_sync.mapping.models import load_mappings
-    from mysql_pg_sync.reconcile import store
-
     ends, folder = setup
     run_id = service.start_run(ends, _params(folder), "dag run")
     with pg_connect(ends.postgres, autocommit=True) as conn:

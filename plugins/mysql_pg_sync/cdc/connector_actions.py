@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
@@ -70,16 +70,7 @@ Action = Literal[
     "delete",
     "snapshot_tables",
 ]
-ACTIONS: tuple[Action, ...] = (
-    "apply",
-    "pause",
-    "resume",
-    "stop",
-    "restart_failed",
-    "reset_lost_positions",
-    "delete",
-    "snapshot_tables",
-)
+ACTIONS: tuple[Action, ...] = get_args(Action)
 
 
 @dataclass(frozen=True)

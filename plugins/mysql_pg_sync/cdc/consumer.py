@@ -749,11 +749,12 @@ class StreamConsumer:
         low, high = self._watermarks(topic, partition)
         resume, gap = resume_point(needed, low, high)
         side, table = self.topics[topic]
-        if gap is not None:
-            # recorded first (once per group, partition and offset): whatever fails after
-            # this, a restart either finds the gap again or finds it recorded
-            reason = gap.describe(table, side, topic, partition)
-            record_gap(self.state_conn, table, side, self.config.group_id, part, gap, reason)
+        reason = "" if gap is None else gap.describe(table, side, topic, partition)
+        # recorded first (once per group, partition and offset): whatever fails after this, a
+        # restart either finds the gap again or finds it recorded; reported once
+        if gap is not None and record_gap(
+            self.state_conn, table, side, self.config.group_id, part, gap, reason
+        ):
             log.error("%s", reason)
             if self._open is not None:  # one line per partition that lost changes
                 lost = self._open.summary.lost

@@ -71,9 +71,11 @@ def record_gap(
     where: tuple[str, int],
     gap: OffsetGap,
     reason: str,
-) -> None:
-    """Changes Kafka deleted before the stream applied them (see :mod:`.offset_gaps`)."""
-    conn.execute(
+) -> bool:
+    """Changes Kafka deleted before the stream applied them (see :mod:`.offset_gaps`); False
+    when this group had recorded the same gap already (found again after a restart, or by a
+    second out-of-range error of the same partition before its new offset took)."""
+    cur = conn.execute(
         "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, group_id, topic, "
         "kafka_partition, needed_offset, resumed_offset, lost, reason) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -92,6 +94,7 @@ def record_gap(
         ),
     )
     conn.commit()
+    return cur.rowcount == 1
 
 
 def record_capture_gap(

@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows
 
+from mysql_pg_sync.backfill.state import set_table_state
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.cdc.service import lost_changes
 from mysql_pg_sync.cdc.topics import leader_pending
@@ -210,3 +211,54 @@ def test_a_consumer_whose_kafka_offsets_trail_its_target_loses_nothing(items: Pi
         consumer.close()
     assert summary.lost == {}
     assert pg_rows(items, "SELECT count(*) FROM mps_sync.stream_gaps") == [(0,)]
+
+
+def test_a_replay_whose_recorded_position_kafka_deleted_records_the_gap(items: Pipeline) -> None:
+    """A backfill recorded its table's position and held the table; nobody resumed it until
+    Kafka's retention had deleted changes after that position. The replay from the recorded
+    position must record what is gone (and go on with what Kafka holds), not jump silently."""
+    db = items.endpoints.mysql.database
+    table, topic = f"{db}.items", _topic(items)
+    consumer = items.consumer(state_refresh_s=0.2)
+    try:
+        mysql_rows(items, "INSERT INTO items VALUES (1, 'a', 1, 1, NOW(6), NULL)")
+        drive(consumer, lambda: pg_rows(items, "SELECT id, qty FROM items") == [(1, 1)])
+        position = _wait_for(items, topic, 1)  # what the backfill records before its copy
+        with items.pg() as pg:
+            set_table_state(
+                pg, table, "public.items", "backfilling", kafka_position={topic: position}
+            )
+            pg.commit()
+        mysql_rows(items, "INSERT INTO items VALUES (2, 'b', 2, 2, NOW(6), NULL)")
+        mysql_rows(items, "UPDATE items SET qty = 10 WHERE id = 1")
+        expired = _wait_for(items, topic, 3)
+        assert consumer.run(max_seconds=2).events == 0  # held for the backfill
+        _expire(items, topic, expired)  # retention ran while the table was held
+        mysql_rows(items, "INSERT INTO items VALUES (3, 'c', 3, 3, NOW(6), NULL)")
+        _wait_for(items, topic, 4)
+        with items.pg() as pg:
+            set_table_state(pg, table, "public.items", "streaming")
+            pg.commit()
+        gapped = sum(1 for n in expired if expired[n] > position[n])
+        deadline = time.monotonic() + 60
+        summary = consumer.run(max_seconds=0.5)
+        while pg_rows(items, "SELECT id FROM items WHERE id = 3") != [(3,)] or pg_rows(
+            items, "SELECT count(*) FROM mps_sync.stream_gaps"
+        ) != [(gapped,)]:
+            assert time.monotonic() < deadline, "the replay's gap was not recorded"
+            summary = consumer.run(max_seconds=0.5, summary=summary)
+    finally:
+        consumer.close()
+    gaps = pg_rows(
+        items,
+        "SELECT kafka_partition, needed_offset, resumed_offset, lost FROM mps_sync.stream_gaps "
+        "ORDER BY kafka_partition",
+    )
+    assert gaps == [
+        (n, position[n], expired[n], expired[n] - position[n])
+        for n in sorted(expired)
+        if expired[n] > position[n]
+    ]
+    assert f"{table} (mysql)" in summary.lost
+    # the changes after the recorded position that Kafka deleted never arrived: drift now
+    assert pg_rows(items, "SELECT id, qty FROM items ORDER BY id") == [(1, 1), (3, 3)]

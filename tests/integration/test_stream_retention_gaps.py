@@ -12,55 +12,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows
+from tests.integration.topic_offsets import items_topic as _topic
+from tests.integration.topic_offsets import wait_for_changes as _wait_for
 
 from mysql_pg_sync.backfill.state import set_table_state
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.cdc.service import lost_changes
-from mysql_pg_sync.cdc.topics import leader_pending
 from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.reconcile.service import ReconcileParams, reconcile_all
 from mysql_pg_sync.status.model import TableStatus, build_status
 from mysql_pg_sync.status.read import read_snapshot
 
 pytestmark = pytest.mark.integration
-
-
-def _topic(p: Pipeline) -> str:
-    return f"{p.settings.mysql_topic_prefix}.{p.endpoints.mysql.database}.items"
-
-
-def _highs(p: Pipeline, topic: str) -> dict[int, int]:
-    """Each partition's end offset (the stack's topics have 3 partitions)."""
-    consumer = Consumer({"bootstrap.servers": p.endpoints.kafka_bootstrap, "group.id": "mpst-w"})
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-                return {
-                    n: int(consumer.get_watermark_offsets(TopicPartition(topic, n), 10, False)[1])
-                    for n in partitions
-                }
-            except KafkaException as exc:  # a new topic's leader is still being elected
-                if not leader_pending(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-    finally:
-        consumer.close()
-
-
-def _wait_for(p: Pipeline, topic: str, changes: int, timeout_s: float = 60) -> dict[int, int]:
-    """The partitions' end offsets once the topic holds ``changes`` changes in all."""
-    deadline = time.monotonic() + timeout_s
-    while sum((highs := _highs(p, topic)).values()) < changes:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{topic} did not reach {changes} changes ({highs})")
-        time.sleep(0.2)
-    return highs
 
 
 def _expire(p: Pipeline, topic: str, before: dict[int, int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mysql_pg_sync.cdc.offset_gaps import OffsetGap, resume_point
+from mysql_pg_sync.cdc.offset_gaps import OffsetGap, recreated, resume_point
 from mysql_pg_sync.cdc.service import lost_changes
 
 pytestmark = pytest.mark.unit
@@ -56,3 +56,26 @@ def test_the_run_fails_with_every_table_that_lost_changes() -> None:
     assert message.startswith("2 table(s) lost changes")
     assert "why a" in message
     assert "why b" in message
+
+
+def test_a_topic_whose_id_changed_was_created_again() -> None:
+    known = {"a": "id-a", "b": "id-b", "gone": "id-g"}
+    current = {"a": "id-a", "b": "id-b2", "new": "id-n"}
+    # a topic first seen is not re-created (nothing recorded to compare), nor one not found now
+    assert recreated(known, current) == {"b": ("id-b", "id-b2")}
+    assert recreated({}, current) == {}
+
+
+def test_a_recreated_topic_gap_names_both_ids_and_the_fix() -> None:
+    gap = OffsetGap(needed=40, resume=0, lost=None, recreated=("old-id", "new-id"))
+    assert gap.restarted  # the count of what the old topic held past the fence is unknown
+    text = gap.describe("legacy.orders", "postgres", "t", 2)
+    assert "Kafka topic t (legacy.orders, postgres side) was deleted and created again" in text
+    assert "(topic id old-id -> new-id)" in text
+    assert "partition 2 of the old topic below offset 40" in text
+    assert "The stream goes on from offset 0" in text
+    assert "authoritative postgres" in text
+    unread = OffsetGap(needed=0, resume=0, lost=None, recreated=("o", "n"))
+    assert "had applied nothing of partition 1 of the old topic" in unread.describe(
+        "x", "mysql", "t", 1
+    )

@@ -60,19 +60,21 @@ from mysql_pg_sync.cdc.metrics import (
     lock_table_states,
     read_holds,
     read_table_states,
+    read_topic_ids,
     record_batch,
     record_decisions,
     record_gap,
     record_hold,
     record_replayed,
+    record_topic_ids,
 )
-from mysql_pg_sync.cdc.offset_gaps import resume_point
+from mysql_pg_sync.cdc.offset_gaps import OffsetGap, recreated, resume_point
 from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates
 from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
-from mysql_pg_sync.cdc.topics import change_topics, leader_pending
+from mysql_pg_sync.cdc.topics import admin_client, change_topics, leader_pending, topic_ids
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -85,6 +87,7 @@ log = logging.getLogger(__name__)
 
 # a deadlock with the applications' own transactions is retried this often before the run fails
 TRANSIENT_ATTEMPTS = 5
+TOPIC_ID_CHECK_S = 60.0  # how often a running consumer looks for re-created topics
 
 
 class TablesPausedError(SyncError):
@@ -258,6 +261,8 @@ class StreamConsumer:
         self._open: _Open | None = None
         self._absent_topics: set[str] = set()  # subscribed, not created yet (see _topic_absent)
         self._closing = False
+        self._admin: Any = None  # for the topics' ids (see _recreated); made when first needed
+        self._ids_checked = 0.0
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
@@ -329,13 +334,18 @@ class StreamConsumer:
         committed = {
             (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
         }
+        recreated_at = self._recreated([(tp.topic, tp.partition) for tp in partitions], committed)
         to_pause, rewinds, fresh = [], {}, []
         for tp in partitions:
             state = self.states.get(self._table_of(tp.topic))
             uncommitted = committed.get((tp.topic, tp.partition), OFFSET_INVALID) < 0
+            new_log = recreated_at.get((tp.topic, tp.partition))
             if handoff.is_held(state):
                 to_pause.append(tp)
-                if uncommitted:  # the reset policy is `error`: say where it would begin
+                if new_log is not None:
+                    tp.offset = new_log
+                    fresh.append(TopicPartition(tp.topic, tp.partition, new_log))
+                elif uncommitted:  # the reset policy is `error`: say where it would begin
                     tp.offset = self._first_offset(tp.topic, tp.partition)
                     if tp.offset == OFFSET_BEGINNING:  # committed, as below
                         tp.offset = self._watermarks(tp.topic, tp.partition)[0]
@@ -344,6 +354,9 @@ class StreamConsumer:
             start = handoff.rewind_due(state, tp.topic, tp.partition)
             if start is not None:
                 rewinds[(tp.topic, tp.partition)] = start
+            elif new_log is not None:  # Kafka may keep the old topic's committed offset
+                start = new_log
+                fresh.append(TopicPartition(tp.topic, tp.partition, start))
             elif uncommitted:
                 start = self._first_offset(tp.topic, tp.partition)
                 if start == OFFSET_BEGINNING:
@@ -502,6 +515,8 @@ class StreamConsumer:
                         break
                     if idle_stop_s is not None and now - last_message >= idle_stop_s:
                         break
+                    if now - self._ids_checked >= TOPIC_ID_CHECK_S:
+                        self._check_topic_ids()
                     changes = self._handoff_changes()
                     if changes is not None:
                         self._flush_open()  # applied before any offset moves
@@ -744,42 +759,108 @@ class StreamConsumer:
             return  # a late error of a partition another member owns now: its fence, not ours
         self._flush_open()  # what was read before it is applied before any offset moves
         wanted = OFFSET_INVALID if offset is None else offset
+        new_log = self._recreated([part], {part: wanted}).get(part)
+        if new_log is not None:
+            self._restart_at({part: new_log})
+            return
         # Kafka's committed offset trails the target's own record of what it applied
         needed = max(wanted, self.applied.get(part, OFFSET_INVALID))
         low, high = self._watermarks(topic, partition)
         resume, gap = resume_point(needed, low, high)
-        side, table = self.topics[topic]
-        reason = "" if gap is None else gap.describe(table, side, topic, partition)
-        # recorded first (once per group, partition and offset): whatever fails after this, a
-        # restart either finds the gap again or finds it recorded; reported once
-        if gap is not None and record_gap(
-            self.state_conn, table, side, self.config.group_id, part, gap, reason
-        ):
-            log.error("%s", reason)
-            if self._open is not None:  # one line per partition that lost changes
-                lost = self._open.summary.lost
-                name = _held_name(table, side)
-                lost[name] = f"{lost[name]} | {reason}" if name in lost else reason
-            if self.metrics is not None:
-                self.metrics.lost.labels(table, side).inc(gap.lost or 0)
+        if gap is not None:
+            self._report_gap(part, gap)
         if gap is not None and gap.restarted:
             # the new log's offsets are below the fence, which would skip them as applied:
             # lower it, keeping the last source position, so changes re-read from a log that
             # was cut short rather than re-created are still recognised and skipped
-            self.sessions[side].rewind_offsets(
+            self.sessions[self.topics[topic][0]].rewind_offsets(
                 self.config.group_id, {part: resume}, keep_source=True
             )
             self.applied[part] = resume
         if needed >= 0:  # Kafka's offset (nothing recorded: the handoff decides, _first_offset)
+            self._restart_at({part: resume})
+        else:
+            self._reassign({part: resume})
+
+    def _report_gap(self, part: tuple[str, int], gap: OffsetGap) -> None:
+        """Record changes the stream lost, first (once per group, partition and offset): a
+        restart after any later failure either finds the gap again or finds it recorded; then
+        log, count and name it in the run's summary, once."""
+        side, table = self.topics[part[0]]
+        reason = gap.describe(table, side, part[0], part[1])
+        if not record_gap(self.state_conn, table, side, self.config.group_id, part, gap, reason):
+            return
+        log.error("%s", reason)
+        if self._open is not None:  # one line per partition that lost changes
+            lost = self._open.summary.lost
+            name = _held_name(table, side)
+            lost[name] = f"{lost[name]} | {reason}" if name in lost else reason
+        if self.metrics is not None:
+            self.metrics.lost.labels(table, side).inc(gap.lost or 0)
+
+    def _restart_at(self, starts: Mapping[tuple[str, int], int]) -> None:
+        """Commit the partitions' new offsets to Kafka and read them from there."""
+        for part in starts:
             self._uncommitted.pop(part, None)
-            try:
-                self.consumer.commit(
-                    offsets=[TopicPartition(topic, partition, resume)], asynchronous=False
+        try:
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in starts.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:  # a rebalance: the next batch's commit carries it
+            log.warning("kafka: committing the new start offsets %s: %s", dict(starts), exc)
+            for part, offset in starts.items():
+                self._uncommitted[part] = offset - 1
+        self._reassign(starts)
+
+    def _recreated(
+        self, parts: Sequence[tuple[str, int]], committed: Mapping[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int]:
+        """The partitions of topics deleted and created again since this group last read them,
+        each with the first offset of its new log. Their fences are lowered to it (the new
+        offsets would be skipped as applied) and what the old topics may have held past the
+        fence is recorded lost. Then the topics' current ids are recorded."""
+        self._ids_checked = time.monotonic()
+        if self._admin is None:
+            self._admin = admin_client(self.endpoints.kafka_bootstrap)
+        try:
+            current = topic_ids(self._admin, {t for t, _ in parts if t in self.topics})
+        except KafkaException as exc:  # the stream goes on; the next check may work
+            log.warning(
+                "kafka: cannot read the topics' ids (%s): a topic deleted and created again "
+                "goes unnoticed until this works (the consumer needs DESCRIBE on its topics)",
+                exc,
+            )
+            return {}
+        changed = recreated(read_topic_ids(self.state_conn, self.config.group_id), current)
+        starts: dict[tuple[str, int], int] = {}
+        if changed:
+            self._flush_open()  # read from the old topic: applied under the old fence
+        for part in sorted(p for p in parts if p[0] in changed):
+            low = self._watermarks(*part)[0]
+            # the group read the old topic (its id is recorded): any partition of it may have
+            # held changes past what was applied, even one this group had no offset in
+            needed = max(self.applied.get(part, 0), committed.get(part, 0))
+            self._report_gap(part, OffsetGap(needed, low, None, changed[part[0]]))
+            if part in self.applied:
+                self.sessions[self.topics[part[0]][0]].rewind_offsets(
+                    self.config.group_id, {part: low}, keep_source=True
                 )
-            except KafkaException as exc:  # a rebalance: the next batch's commit carries it
-                log.warning("kafka: committing %s[%d] at %d: %s", topic, partition, resume, exc)
-                self._uncommitted[part] = resume - 1
-        self._reassign({part: resume})
+                self.applied[part] = low
+            starts[part] = low
+        if current:
+            record_topic_ids(self.state_conn, self.config.group_id, current)
+        return starts
+
+    def _check_topic_ids(self) -> None:
+        """A running consumer's topics, compared with their recorded ids every minute: Kafka's
+        client does not notice a topic deleted and created again under it."""
+        self._ids_checked = time.monotonic()
+        assigned = [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
+        if assigned:
+            starts = self._recreated(assigned, {})
+            if starts:
+                self._restart_at(starts)
 
     def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         """The partition's first and next offsets, waiting out a leader election."""

@@ -97,6 +97,29 @@ def record_gap(
     return cur.rowcount == 1
 
 
+def read_topic_ids(conn: psycopg.Connection[Any], group_id: str) -> dict[str, str]:
+    """The id of each topic as ``group_id`` last read it (see :func:`.offset_gaps.recreated`)."""
+    rows = conn.execute(
+        "SELECT topic, topic_id FROM mps_sync.stream_topic_ids WHERE group_id = %s", (group_id,)
+    ).fetchall()
+    conn.commit()
+    return {str(topic): str(topic_id) for topic, topic_id in rows}
+
+
+def record_topic_ids(conn: psycopg.Connection[Any], group_id: str, ids: Mapping[str, str]) -> None:
+    """Remember the topics' ids; recorded after any fence of a re-created topic was lowered, so
+    a crash in between finds the new id again at the restart and lowers it again."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO mps_sync.stream_topic_ids (group_id, topic, topic_id) "
+            "VALUES (%s, %s, %s) ON CONFLICT (group_id, topic) DO UPDATE "
+            "SET topic_id = EXCLUDED.topic_id, seen_at = now() "
+            "WHERE stream_topic_ids.topic_id <> EXCLUDED.topic_id",
+            [(group_id, topic, topic_id) for topic, topic_id in sorted(ids.items())],
+        )
+    conn.commit()
+
+
 def record_capture_gap(
     conn: psycopg.Connection[Any], source_table: str, side: str, reason: str
 ) -> None:

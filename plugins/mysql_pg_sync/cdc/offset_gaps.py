@@ -9,6 +9,11 @@ with ``auto.offset.reset = error`` instead, and decides here, from the offset it
 partition's watermarks, where to go on and what was lost. An offset past the log's end means
 the offsets started again (the topic was deleted and re-created, or the broker lost its log):
 what the old topic held after it is unknown.
+
+A re-created topic that already holds more messages than the target's fence shows no such sign:
+its offsets are in range, and the stream would skip the new topic's first messages as applied.
+Kafka gives each topic an id (KIP-516) that changes when it is created again; the consumer keeps
+the id it read each topic by (``mps_sync.stream_topic_ids``) and compares (:func:`recreated`).
 """
 
 from __future__ import annotations
@@ -23,23 +28,40 @@ class OffsetGap:
     needed: int  # the next offset the target had not applied
     resume: int  # the first offset Kafka still holds: the stream goes on from here
     lost: int | None  # resume - needed; None when the offsets started again (count unknown)
+    recreated: tuple[str, str] | None = None  # (old, new) topic id: the topic was created again
 
     @property
     def restarted(self) -> bool:
         return self.lost is None
 
     def describe(self, table: str, side: str, topic: str, partition: int) -> str:
-        what = (
-            f"Kafka deleted {self.lost:,} change(s) of {table} ({side} side) before the stream "
-            f"applied them: {topic}[{partition}] now starts at offset {self.resume}, and the "
-            f"stream needed offset {self.needed} (the topic's retention, log.retention.hours or "
-            "retention.ms, ran out while the stream was stopped or the table was paused)"
-            if self.lost is not None
-            else f"the offsets of {topic}[{partition}] ({table}, {side} side) started again: "
-            f"the stream needed offset {self.needed}, past the log's end (the topic was "
-            "deleted and re-created, or the broker lost its log), so changes the old topic "
-            "held after that never reached the target"
-        )
+        if self.lost is not None:
+            what = (
+                f"Kafka deleted {self.lost:,} change(s) of {table} ({side} side) before the "
+                f"stream applied them: {topic}[{partition}] now starts at offset {self.resume}, "
+                f"and the stream needed offset {self.needed} (the topic's retention, "
+                "log.retention.hours or retention.ms, ran out while the stream was stopped or "
+                "the table was paused)"
+            )
+        elif self.recreated is not None:
+            applied = (
+                f"partition {partition} of the old topic below offset {self.needed}"
+                if self.needed > 0
+                else f"nothing of partition {partition} of the old topic"
+            )
+            what = (
+                f"Kafka topic {topic} ({table}, {side} side) was deleted and created again "
+                f"(topic id {self.recreated[0]} -> {self.recreated[1]}): the stream had applied "
+                f"{applied}, so changes the old topic held after that, if there were any, never "
+                "reached the target"
+            )
+        else:
+            what = (
+                f"the offsets of {topic}[{partition}] ({table}, {side} side) started again: the "
+                f"stream needed offset {self.needed}, past the log's end (the topic was deleted "
+                "and re-created, or the broker lost its log), so changes the old topic held "
+                "after that never reached the target"
+            )
         return (
             f"{what}. The stream goes on from offset {self.resume}. The lost changes are "
             f"drift: run the reconcile DAG with repair on {table}, dry_run off and "
@@ -62,3 +84,13 @@ def resume_point(needed: int, low: int, high: int) -> tuple[int, OffsetGap | Non
     if needed < low:
         return low, OffsetGap(needed=needed, resume=low, lost=low - needed)
     return needed, None
+
+
+def recreated(known: dict[str, str], current: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Topics whose id changed since the group last read them: {topic: (old id, new id)}. A
+    topic with no id recorded yet (first read, or recorded before ids were kept) is not one."""
+    return {
+        topic: (known[topic], new)
+        for topic, new in current.items()
+        if topic in known and known[topic] != new
+    }

@@ -265,6 +265,31 @@ def _message_count(consumer: Any, topic: str, timeout_s: float) -> int:
     return total
 
 
+def topic_ids(admin: Any, topics: Iterable[str], timeout_s: float = 10.0) -> dict[str, str]:
+    """Each existing topic's id (KIP-516: a topic deleted and created again gets a new one);
+    a topic that does not exist is left out. ``admin``: an AdminClient (see :func:`admin_client`).
+    """
+    from confluent_kafka import KafkaException, TopicCollection
+
+    names = sorted(set(topics))
+    if not names:
+        return {}
+    found = {}
+    futures = admin.describe_topics(TopicCollection(names), request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            found[name] = str(future.result(timeout=timeout_s).topic_id)
+        except KafkaException as exc:
+            if "UNKNOWN_TOPIC_OR_PART" not in str(exc):
+                raise
+    return found
+
+
+def admin_client(bootstrap: str) -> Any:
+    """A Kafka AdminClient for ``bootstrap``."""
+    return _admin(bootstrap)
+
+
 def topic_names(bootstrap: str, timeout_s: float = 10.0) -> list[str]:
     """Every topic Kafka has."""
     return _topic_names(_admin(bootstrap), bootstrap, timeout_s, SyncError)

@@ -1,0 +1,130 @@
+"""A change topic deleted and created again starts its offsets at 0. When the new topic already
+holds more messages than the target's applied-offset fence, nothing is out of range: without
+the topic's id, the stream took the new topic's first messages for applied ones and skipped
+them without a word. The consumer keeps each topic's id and compares."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+from tests.integration.stream_harness import Pipeline, mysql_rows, pg_rows
+from tests.integration.topic_offsets import items_topic, wait_for_changes
+
+from mysql_pg_sync.cdc import consumer as consumer_module
+
+pytestmark = pytest.mark.integration
+
+NEW_ROWS = range(6, 30)  # more changes per partition than the old topic's fence
+
+
+def _recreate(p: Pipeline, topic: str, partitions: int) -> None:
+    """Delete the topic, then create it again with as many partitions (Kafka Connect's producer
+    may create it first, from its next change: that is the same new topic)."""
+    admin = AdminClient({"bootstrap.servers": p.endpoints.kafka_bootstrap})
+    admin.delete_topics([topic], operation_timeout=30)[topic].result(60)
+    deadline = time.monotonic() + 60
+    while topic in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline, f"{topic} was not deleted within 60 s"
+        time.sleep(0.2)
+    future = admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=30)[topic]
+    try:
+        future.result(60)
+    except KafkaException as exc:
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise
+
+
+def _gaps(p: Pipeline) -> list[tuple[int, int, int | None, str]]:
+    return pg_rows(
+        p,
+        "SELECT kafka_partition, resumed_offset, lost, reason FROM mps_sync.stream_gaps "
+        "ORDER BY kafka_partition",
+    )
+
+
+def _lose_the_old_topic(p: Pipeline) -> tuple[str, dict[int, int]]:
+    """Rows 1-3 applied, rows 4-5 left in the old topic, which is then deleted and created
+    again; rows 6-29 go to the new one. Returns the topic and the old topic's fence."""
+    topic = items_topic(p)
+    for i in (4, 5):
+        mysql_rows(p, f"INSERT INTO items VALUES ({i}, 'old', {i}, 1, NOW(6), NULL)")
+    old_ends = wait_for_changes(p, topic, 5)
+    _recreate(p, topic, len(old_ends))
+    for i in NEW_ROWS:
+        mysql_rows(p, f"INSERT INTO items VALUES ({i}, 'new', {i}, 1, NOW(6), NULL)")
+    wait_for_changes(p, topic, len(NEW_ROWS))
+    return topic, old_ends
+
+
+def _applied_first_rows(p: Pipeline) -> dict[int, int]:
+    """Rows 1-3 through the stream; the fence per partition (the next offset to apply)."""
+    for i in (1, 2, 3):
+        mysql_rows(p, f"INSERT INTO items VALUES ({i}, 'a', {i}, 1, NOW(6), NULL)")
+    consumer = p.consumer()
+    try:
+        _until(consumer, p, 3)
+    finally:
+        consumer.close()
+    return wait_for_changes(p, items_topic(p), 3)
+
+
+def _until(consumer: consumer_module.StreamConsumer, p: Pipeline, rows: int) -> None:
+    deadline = time.monotonic() + 90
+    while pg_rows(p, "SELECT count(*) FROM items") != [(rows,)]:
+        assert time.monotonic() < deadline, f"PostgreSQL did not reach {rows} rows"
+        consumer.run(max_seconds=0.5)
+
+
+def _assert_recreated(p: Pipeline, fence: dict[int, int]) -> None:
+    expected = [1, 2, 3, *NEW_ROWS]  # rows 4 and 5 went with the old topic
+    assert [r[0] for r in pg_rows(p, "SELECT id FROM items ORDER BY id")] == expected
+    gaps = _gaps(p)
+    assert [g[0] for g in gaps] == sorted(fence)  # each may have held rows 4 or 5
+    for _, resumed, lost, reason in gaps:
+        assert (resumed, lost) == (0, None)
+        assert "was deleted and created again (topic id " in reason
+        assert "run the reconcile DAG with repair" in reason
+
+
+def test_a_topic_recreated_while_the_stream_was_stopped_is_read_from_its_start(
+    items: Pipeline,
+) -> None:
+    fence = _applied_first_rows(items)
+    _, _ = _lose_the_old_topic(items)
+    consumer = items.consumer()
+    try:
+        summary = consumer.run(max_seconds=0.5)
+        deadline = time.monotonic() + 90
+        while pg_rows(items, "SELECT count(*) FROM items") != [(3 + len(NEW_ROWS),)]:
+            assert time.monotonic() < deadline, "the new topic's changes were not all applied"
+            summary = consumer.run(max_seconds=0.5, summary=summary)
+    finally:
+        consumer.close()
+    _assert_recreated(items, fence)
+    assert list(summary.lost) == [f"{items.endpoints.mysql.database}.items (mysql)"]
+
+    consumer = items.consumer()  # a restart finds nothing new
+    try:
+        again = consumer.run(max_seconds=2)
+    finally:
+        consumer.close()
+    assert again.lost == {}
+    assert len(_gaps(items)) == len(fence)
+
+
+def test_a_topic_recreated_under_a_running_consumer_is_found_by_its_id(
+    items: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "TOPIC_ID_CHECK_S", 1.0)
+    fence = _applied_first_rows(items)
+    consumer = items.consumer()
+    try:
+        consumer.run(max_seconds=2)  # assigned, reading the old topic
+        _lose_the_old_topic(items)
+        _until(consumer, items, 3 + len(NEW_ROWS))
+    finally:
+        consumer.close()
+    _assert_recreated(items, fence)

@@ -19,14 +19,11 @@ from mysql_pg_sync.cli.arg_types import whole
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
+MAPPINGS_HELP = "mappings folder (default: $MPS_MAPPINGS_DIR, else include/mappings)"
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mappings",
-        type=Path,
-        default=None,
-        help="mappings folder (default: $MPS_MAPPINGS_DIR, else include/mappings)",
-    )
+    parser.add_argument("--mappings", type=Path, default=None, help=MAPPINGS_HELP)
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = sub.add_parser("list", help="the open dead letters, by table")
     listing.add_argument(
@@ -46,6 +43,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     done.add_argument("--id", dest="ids", type=whole(1), action="append", default=[])
     done.add_argument("--table", help="every open dead letter of this table (without --id)")
     done.add_argument("--note", required=True, help="how they were dealt with")
+    for action in (listing, again, done):
+        # after the action too (`dead-letters list --mappings DIR`), like every other command;
+        # SUPPRESS: not given here, it leaves the value given before the action alone
+        action.add_argument("--mappings", type=Path, default=argparse.SUPPRESS, help=MAPPINGS_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from mysql_pg_sync.mapping.files import read_existing, write_entries
 from mysql_pg_sync.mapping.generate import GenerateOptions, generate, refuse_target_collisions
 from mysql_pg_sync.mapping.introspect import read_tables
 from mysql_pg_sync.mapping.loader import _describe
-from mysql_pg_sync.mapping.models import TableMapping, load_mappings
+from mysql_pg_sync.mapping.models import TableMapping, load_mappings, mapping_files
 from mysql_pg_sync.mapping.pg_types import unknown_type_warnings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
@@ -30,7 +30,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         dest="databases",
         help="MySQL database to read (repeatable; default: MPS_MYSQL_DATABASE)",
     )
-    gen.add_argument("--out", type=Path, default=None, help=f"mapping folder ({FOLDER_HELP})")
+    gen.add_argument(
+        "--mappings",
+        dest="out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"mapping folder to write ({FOLDER_HELP})",
+    )
+    # `--out`: the older spelling, kept (hidden) for existing scripts
+    gen.add_argument("--out", dest="out", type=Path, default=None, help=argparse.SUPPRESS)
     gen.add_argument(
         "--target-schema",
         help="PostgreSQL schema of the new tables (default: public for one --database, else "
@@ -46,20 +55,30 @@ def register(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--check", action="store_true", help="write nothing; exit 3 on drift")
     val = sub.add_parser("validate", help="validate the mapping files")
     val.add_argument(
-        "paths", nargs="*", type=Path, help=f"mapping folders or files ({FOLDER_HELP})"
+        "--mappings",
+        dest="mapping_paths",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"mapping folder or file, repeatable ({FOLDER_HELP})",
     )
+    # folders or files as arguments: the older spelling, kept (hidden) for existing scripts
+    val.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
-        return _validate(args.paths or [mappings_dir()])
+        return _validate([*args.mapping_paths, *args.paths] or [mappings_dir()])
     if args.out is None:
         args.out = mappings_dir()
     return _generate(args)
 
 
 def _validate(paths: list[Path]) -> int:
-    mappings = load_mappings(paths if len(paths) > 1 else paths[0])
+    # several: each a folder (its files) or a file, as one folder's are
+    files = [f for path in paths for f in mapping_files(path)]
+    mappings = load_mappings(files if len(paths) > 1 else paths[0])
     synced = sum(1 for _ in mappings.enabled())
     unsupported = [m for m in mappings if m.unsupported]
     print(f"{len(mappings)} mapping(s) valid: {synced} enabled, {len(unsupported)} unsupported")

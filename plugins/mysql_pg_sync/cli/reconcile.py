@@ -36,7 +36,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="names or globs (db.table, schema.table, bare names, 'order*'), as backfill takes "
         "them; default: every enabled table",
     )
-    parser.add_argument("--mappings", default="", help="mapping folder or file")
+    parser.add_argument(
+        "--mappings",
+        default="",
+        help="mapping folder or file (default: $MPS_MAPPINGS_DIR, else <repo>/include/mappings)",
+    )
     parser.add_argument("--repair", action="store_true", help="plan repairs for confirmed drift")
     parser.add_argument(
         "--no-dry-run", action="store_true", help="with --repair: write the repairs"

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from mysql_pg_sync.mapping.models import load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
-from mysql_pg_sync.status.model import TableStatus, build_status, consumer_text, not_synced
+from mysql_pg_sync.status.model import (
+    TableStatus,
+    build_status,
+    consumer_text,
+    json_default,
+    not_synced,
+)
 from mysql_pg_sync.status.read import read_snapshot
 
 ATTENTION = 3  # like `reconcile`'s exit status for drift: ran fine, found something to act on
@@ -67,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
                     "notes": list(snapshot.notes),
                 },
                 indent=2,
-                default=str,
+                # the rows hold text and plain numbers; a Decimal or a time slipping in
+                # stays a number or becomes ISO 8601 text, never str(Decimal)
+                default=json_default,
             )
         )
     else:

@@ -7,9 +7,11 @@ with no row in a section that exists.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mysql_pg_sync.mapping.models import TableMapping
@@ -106,6 +108,39 @@ class UnsyncedColumns:
     columns: tuple[str, ...]
 
 
+JsonNumber = int | float | str | None
+"""A number as :func:`exact_number` gives it to JSON: int, float, or (no float holds it) its
+exact decimal text; None for no data."""
+
+
+@dataclass(frozen=True)
+class TableFigures:
+    """A row's counts, rates and times as values, for scripts (``status --json``, the page's
+    ``api/tables``): the other fields are the page's text. None: no data (the section's state
+    table does not exist, or the table has no row in it). Counts are ints, times ISO 8601."""
+
+    conflicts_24h: JsonNumber = None
+    open_dead_letters: JsonNumber = None
+    backfill_chunks_total: JsonNumber = None
+    backfill_chunks_done: JsonNumber = None
+    backfill_chunks_failed: JsonNumber = None
+    backfill_rows_copied: JsonNumber = None
+    backfill_rows_left_estimate: JsonNumber = None
+    """None also when a chunk not done has no estimate."""
+    backfill_finalized_at: str | None = None
+    stream_lag_seconds: JsonNumber = None
+    """The last batch that applied rows: its source commit to applied."""
+    stream_events_per_second: JsonNumber = None
+    stream_last_applied_at: str | None = None
+    stream_last_applied_age_seconds: JsonNumber = None
+    reconcile_drift_found: JsonNumber = None
+    reconcile_drift_repaired: JsonNumber = None
+    reconcile_finished_at: str | None = None
+    lost_changes: JsonNumber = None
+    """Changes recorded lost and not yet repaired (0: none open); a topic whose offsets started
+    again or an uncaptured stretch lost more than counted (the text ``lost_changes`` says so)."""
+
+
 @dataclass(frozen=True)
 class TableStatus:
     source: str
@@ -147,6 +182,8 @@ class TableStatus:
     """``name (side captured): STATE`` of each of the table's connectors that does not run."""
     paused_for_backfill_s: float | None = None
     """How long the stream has held the table back for its backfill (state ``backfilling``)."""
+    figures: TableFigures = field(default_factory=TableFigures)
+    """The counts, rates and times as numbers and ISO times (:func:`table_figures`)."""
 
     @property
     def long_paused(self) -> bool:
@@ -515,7 +552,9 @@ def lost_changes_text(row: Row | None) -> str:
     lost = int(row.get("lost") or 0)
     parts = [f"{lost:,} change(s)"] if lost else []
     if row.get("restarted"):
-        parts.append("an unknown number of changes (a topic's offsets started again)")
+        parts.append(
+            "an unknown number of changes (a topic was created again, or its offsets started again)"
+        )
     what = " and ".join(parts) or "changes"
     since = _fmt_time(row.get("since") or "")
     if row.get("uncaptured"):
@@ -705,6 +744,7 @@ def build_status(
                     and state_row.get("age_seconds") is not None
                     else None
                 ),
+                figures=table_figures(m, snapshot),
             )
         )
     return rows
@@ -741,3 +781,89 @@ def not_synced(mappings: Iterable[TableMapping]) -> list[TableStatus]:
             )
         )
     return rows
+
+
+def exact_number(value: Any) -> JsonNumber:
+    """A number from a state row as a JSON number that means exactly the same.
+
+    PostgreSQL's ``sum`` of a bigint and its ``numeric`` arithmetic come back as Decimal, which
+    ``json`` cannot write (``default=str`` made counts strings). A whole Decimal becomes an int
+    (Python's ints, like JSON's numbers, have no size limit); a fractional one the float whose
+    shortest text is the same number (``1.2340000000000000`` -> ``1.234``). A Decimal no float
+    holds exactly (beyond ~15 significant digits), NaN and infinity (JSON has no number for
+    them) stay their exact text, a string: rounding them would change them silently. None (no
+    data) stays None.
+    """
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if not isinstance(value, Decimal):
+        try:
+            value = Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+    if not value.is_finite():
+        return str(value)
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = float(value)
+    return as_float if Decimal(repr(as_float)) == value else str(value)
+
+
+def iso_time(value: Any) -> str | None:
+    """A time from a state row as ISO 8601 text (``2026-11-27T10:00:00.5+00:00``); None stays
+    None."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _count_figure(section: dict[str, int] | None, table: str) -> JsonNumber:
+    return None if section is None else exact_number(section.get(table, 0))
+
+
+def table_figures(mapping: TableMapping, snapshot: StateSnapshot) -> TableFigures:
+    """The row's counts, rates and times as values (see :class:`TableFigures`)."""
+    name = mapping.name
+
+    def row(section: dict[str, Row] | None) -> Row:
+        return (section or {}).get(name) or {}
+
+    backfill, stream, rec = row(snapshot.backfill), row(snapshot.stream), row(snapshot.reconcile)
+    lost = None
+    if snapshot.lost_changes is not None:
+        gap = unsettled_gap(snapshot.lost_changes.get(name), mapping)
+        lost = exact_number((gap or {}).get("lost") or 0)
+    return TableFigures(
+        conflicts_24h=_count_figure(snapshot.conflicts_24h, name),
+        open_dead_letters=_count_figure(snapshot.dead_letters, name),
+        backfill_chunks_total=exact_number(backfill.get("chunks_total")),
+        backfill_chunks_done=exact_number(backfill.get("chunks_done")),
+        backfill_chunks_failed=exact_number(backfill.get("chunks_failed")),
+        backfill_rows_copied=exact_number(backfill.get("rows_copied")),
+        backfill_rows_left_estimate=(
+            None if backfill.get("left_unknown") else exact_number(backfill.get("rows_left_est"))
+        ),
+        backfill_finalized_at=iso_time(backfill.get("finalized_at")),
+        stream_lag_seconds=exact_number(stream.get("lag_seconds")),
+        stream_events_per_second=exact_number(stream.get("events_per_second")),
+        stream_last_applied_at=iso_time(stream.get("updated_at")),
+        stream_last_applied_age_seconds=exact_number(stream.get("age_seconds")),
+        reconcile_drift_found=exact_number(rec.get("drift_found")),
+        reconcile_drift_repaired=exact_number(rec.get("drift_repaired")),
+        reconcile_finished_at=iso_time(rec.get("finished_at")),
+        lost_changes=lost,
+    )
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for what a state row may hold: Decimal as
+    :func:`exact_number`, times as ISO 8601, anything else as its text."""
+    if isinstance(value, Decimal):
+        return exact_number(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

@@ -39,7 +39,8 @@ def test_stream_sums_the_bounded_runs_and_points_at_dead_letters() -> None:
     ]
     assert stream_text(runs) == (
         "4 events, 3 applied, 1 conflict(s) decided, 4 echo(es) dropped, 1 dead letter(s), "
-        'lag p99 1,200 ms (make cli ARGS="dead-letters list")'
+        "lag p99 1,200 ms (changes made before the stream started) "
+        '(make cli ARGS="dead-letters list")'
     )
     assert stream_text([{"events": 0}]) == (
         "0 events, 0 applied, 0 conflict(s) decided, 0 echo(es) dropped, 0 dead letter(s)"

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tests.integration.stream_harness import Pipeline, mysql_rows, pg_rows
 from tests.integration.topic_offsets import items_topic, wait_for_changes
 
+from mysql_pg_sync.backfill.state import set_table_state
 from mysql_pg_sync.cdc import consumer as consumer_module
 
 pytestmark = pytest.mark.integration
@@ -128,3 +129,36 @@ def test_a_topic_recreated_under_a_running_consumer_is_found_by_its_id(
     finally:
         consumer.close()
     _assert_recreated(items, fence)
+
+
+def test_a_backfill_position_in_a_recreated_topic_is_replayed_from_the_new_start(
+    items: Pipeline,
+) -> None:
+    """A backfill recorded its position in the old topic and held the table; the topic was
+    then created again. The replay must start at the new topic's first offset, not at the old
+    topic's recorded offsets (which would skip the new topic's first changes)."""
+    fence = _applied_first_rows(items)
+    table, topic = f"{items.endpoints.mysql.database}.items", items_topic(items)
+    with items.pg() as pg:
+        set_table_state(pg, table, "public.items", "backfilling", kafka_position={topic: fence})
+        pg.commit()
+    consumer = items.consumer(state_refresh_s=0.2)
+    try:
+        assert consumer.run(max_seconds=2).events == 0  # held for the backfill
+    finally:
+        consumer.close()
+    _lose_the_old_topic(items)
+    consumer = items.consumer(state_refresh_s=0.2)
+    try:
+        assert consumer.run(max_seconds=2).events == 0  # still held
+        with items.pg() as pg:
+            set_table_state(pg, table, "public.items", "streaming")
+            pg.commit()
+        _until(consumer, items, 3 + len(NEW_ROWS))
+    finally:
+        consumer.close()
+    _assert_recreated(items, fence)
+    (moved,) = pg_rows(
+        items, f"SELECT kafka_position FROM mps_sync.table_state WHERE source_table = '{table}'"
+    )
+    assert moved == ({topic: {str(n): 0 for n in fence}},)

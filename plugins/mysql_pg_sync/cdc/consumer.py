@@ -58,6 +58,7 @@ from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
     clear_hold,
     lock_table_states,
+    move_recorded_position,
     read_holds,
     read_table_states,
     read_topic_ids,
@@ -847,7 +848,17 @@ class StreamConsumer:
                     self.config.group_id, {part: low}, keep_source=True
                 )
                 self.applied[part] = low
+            for table in move_recorded_position(self.state_conn, *part, low):
+                log.warning(
+                    "%s: its backfill's recorded position in %s[%d] was an offset of the old "
+                    "topic; its replay starts at the new topic's offset %d",
+                    table,
+                    *part,
+                    low,
+                )
             starts[part] = low
+        if changed:
+            self.states = read_table_states(self.state_conn)
         if current:
             record_topic_ids(self.state_conn, self.config.group_id, current)
         return starts

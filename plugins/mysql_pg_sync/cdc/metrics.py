@@ -63,6 +63,24 @@ def record_replayed(
     conn.commit()
 
 
+def move_recorded_position(
+    conn: psycopg.Connection[Any], topic: str, partition: int, offset: int
+) -> list[str]:
+    """A backfill's recorded position in a topic that was deleted and created again points
+    into the old topic's offsets: move each table's not yet replayed position of that
+    partition to ``offset`` (the new log's start); returns the tables moved."""
+    rows = conn.execute(
+        "UPDATE mps_sync.table_state SET kafka_position = jsonb_set(kafka_position, "
+        "ARRAY[%(topic)s, %(part)s], to_jsonb(%(offset)s::bigint)) "
+        "WHERE kafka_position ? %(topic)s "
+        "AND NOT coalesce(replayed_position, '{}'::jsonb) ? (%(topic)s || ':' || %(part)s) "
+        "RETURNING source_table",
+        {"topic": topic, "part": str(partition), "offset": offset},
+    ).fetchall()
+    conn.commit()
+    return [str(r[0]) for r in rows]
+
+
 def record_gap(
     conn: psycopg.Connection[Any],
     source_table: str,

@@ -58,11 +58,13 @@ def test_the_run_fails_with_every_table_that_lost_changes() -> None:
     assert "why b" in message
 
 
-def test_a_topic_whose_id_changed_was_created_again() -> None:
-    known = {"a": "id-a", "b": "id-b", "gone": "id-g"}
+def test_a_partition_whose_topic_id_changed_was_created_again() -> None:
+    known = {("a", 0): "id-a", ("b", 0): "id-b", ("b", 1): "id-b2", ("gone", 0): "id-g"}
     current = {"a": "id-a", "b": "id-b2", "new": "id-n"}
-    # a topic first seen is not re-created (nothing recorded to compare), nor one not found now
-    assert recreated(known, current) == {"b": ("id-b", "id-b2")}
+    # per partition: another member may have recorded the new id for its own partitions
+    assert recreated(known, current) == {("b", 0): ("id-b", "id-b2")}
+    # a partition first seen is not re-created (nothing recorded to compare), nor a topic
+    # that does not exist now
     assert recreated({}, current) == {}
 
 
@@ -71,11 +73,8 @@ def test_a_recreated_topic_gap_names_both_ids_and_the_fix() -> None:
     assert gap.restarted  # the count of what the old topic held past the fence is unknown
     text = gap.describe("legacy.orders", "postgres", "t", 2)
     assert "Kafka topic t (legacy.orders, postgres side) was deleted and created again" in text
-    assert "(topic id old-id -> new-id)" in text
-    assert "partition 2 of the old topic below offset 40" in text
+    assert "(topic id old-id -> new-id; partition 2" in text
+    assert "partition 2 was applied up to offset 40" in text
+    assert "the new topic is read again from its start" in text
     assert "The stream goes on from offset 0" in text
     assert "authoritative postgres" in text
-    unread = OffsetGap(needed=0, resume=0, lost=None, recreated=("o", "n"))
-    assert "had applied nothing of partition 1 of the old topic" in unread.describe(
-        "x", "mysql", "t", 1
-    )

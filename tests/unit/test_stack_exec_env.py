@@ -1,6 +1,8 @@
-"""`stack/stack exec -- CMD`: the MPS_* the caller exported win, stack.env fills in the others;
-install/up/down keep stack.env's (they run the shared servers). `exec -- env` starts no
-service: it exports the environment and runs `env`."""
+"""`stack/stack exec -- CMD` runs CMD against this machine's stack: stack.env's MPS_* win over
+the caller's (so `make test` and `make prune-test-data` never reach endpoints a shell happens to
+export), and exec names each value it replaced instead of replacing it silently. Variables
+stack.env does not set stay the caller's. `exec -- env` starts no service: it exports the
+environment and runs `env`."""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ def _caller(tmp_path: Path, **mps: str) -> dict[str, str]:
     return {**env, "MPS_STATE_DIR": str(tmp_path / "state"), **mps}
 
 
-def _exec_env(env: dict[str, str]) -> dict[str, str]:
+def _exec(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The environment CMD gets, and what exec printed on stderr."""
     done = subprocess.run(
         ["bash", str(STACK), "exec", "--", "env", "-0"],
         capture_output=True,
@@ -38,7 +41,11 @@ def _exec_env(env: dict[str, str]) -> dict[str, str]:
         timeout=60,
     )
     pairs = (item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
-    return dict(pairs)
+    return dict(pairs), done.stderr.decode()
+
+
+def _exec_env(env: dict[str, str]) -> dict[str, str]:
+    return _exec(env)[0]
 
 
 def test_without_caller_values_exec_uses_the_stacks_own(tmp_path: Path) -> None:
@@ -48,25 +55,26 @@ def test_without_caller_values_exec_uses_the_stacks_own(tmp_path: Path) -> None:
     assert {name: got.get(name) for name in stack} == stack
 
 
-def test_a_value_the_caller_exported_wins_over_stack_env(tmp_path: Path) -> None:
-    env = _caller(
-        tmp_path,
-        MPS_PG_PORT="15433",
-        MPS_PG_DATABASE="mps_test_exec_env",
-        MPS_MAPPINGS_DIR=str(tmp_path / "maps"),
-        MPS_PG_PASSWORD="pass word=with spaces",
-    )
-    got = _exec_env(env)
-    assert got["MPS_PG_PORT"] == "15433"
-    assert got["MPS_PG_DATABASE"] == "mps_test_exec_env"
-    assert got["MPS_MAPPINGS_DIR"] == str(tmp_path / "maps")
-    assert got["MPS_PG_PASSWORD"] == "pass word=with spaces"
-    # the ones the caller left unset still come from stack.env
+def test_stack_env_wins_and_exec_names_each_value_it_replaced(tmp_path: Path) -> None:
+    maps = str(tmp_path / "maps")
+    env = _caller(tmp_path, MPS_PG_PORT="15433", MPS_PG_DATABASE="x", MPS_MAPPINGS_DIR=maps)
+    got, said = _exec(env)
     stack = _stack_env()
-    for name in ("MPS_MYSQL_PORT", "MPS_PG_HOST", "MPS_PG_USER", "MPS_KAFKA_BOOTSTRAP"):
-        assert got[name] == stack[name]
-    # the stack's own Airflow metadata database stays the stack's
-    assert f"@127.0.0.1:{stack['MPS_PG_PORT']}/" in got["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert got["MPS_PG_PORT"] == stack["MPS_PG_PORT"]
+    assert got["MPS_PG_DATABASE"] == stack["MPS_PG_DATABASE"]
+    assert got["MPS_MAPPINGS_DIR"] == maps  # stack.env does not set it: the caller's
+    assert "MPS_PG_PORT from your environment is replaced by the local stack's value" in said
+    assert "MPS_PG_DATABASE from your environment is replaced" in said
+    assert "MPS_MAPPINGS_DIR" not in said
+    assert "run .venv/bin/python -m mysql_pg_sync" in said
+
+
+def test_a_caller_value_equal_to_the_stacks_is_not_reported(tmp_path: Path) -> None:
+    """A nested `stack/stack exec` (a test run through `make test` calls it) exports the same
+    values it reads: nothing to say."""
+    stack = _stack_env()
+    _, said = _exec(_caller(tmp_path, MPS_PG_PORT=stack["MPS_PG_PORT"]))
+    assert said == ""
 
 
 def test_an_empty_caller_value_counts_as_unset(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ strings."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -152,6 +152,7 @@ ORDERS_FIGURES = {
     "reconcile_drift_repaired": 3,
     "reconcile_finished_at": "2026-11-27T10:15:30.250000+00:00",
     "lost_changes": 17,
+    "lost_changes_open": True,
 }
 
 
@@ -164,7 +165,7 @@ def test_the_model_carries_the_figures_as_numbers() -> None:
     assert "1,234,567 rows" in orders.backfill
     # a section that exists with no row for the table counts 0; one that does not: no data
     assert (notes.figures.conflicts_24h, notes.figures.open_dead_letters) == (0, 0)
-    assert notes.figures.lost_changes == 0
+    assert (notes.figures.lost_changes, notes.figures.lost_changes_open) == (0, False)
     assert notes.figures.backfill_rows_copied is None
     (none,) = build_status(mappings[:1], StateSnapshot())
     assert none.figures == TableFigures()
@@ -188,8 +189,23 @@ def test_status_json_prints_counts_as_numbers_and_times_as_iso(
     for key, value in figures.items():
         if key.endswith("_at"):
             assert value is None or datetime.fromisoformat(value) == WHEN, key
+        elif key.endswith("_open"):
+            assert type(value) is bool, key
         else:
             assert value is None or type(value) in (int, float), key
     assert tables["legacy.notes"]["figures"]["open_dead_letters"] == 0
     # the display text is unchanged for the scripts that read it
     assert tables["legacy.orders"]["dead_letters"] == "5"
+
+
+def test_a_gap_of_unknown_size_is_open_though_it_counts_nothing() -> None:
+    """A re-created topic (or a connector reset) lost an unknown number of changes: the count
+    says 0 known, and ``lost_changes_open`` is what a script alerts on."""
+    snapshot = _snapshot()
+    unknown = {**snapshot.lost_changes["legacy.orders"], "lost": None, "restarted": True}
+    (orders,) = build_status(
+        [TableMapping.model_validate(_mapping("orders"))],
+        replace(snapshot, lost_changes={"legacy.orders": unknown}),
+    )
+    assert (orders.figures.lost_changes, orders.figures.lost_changes_open) == (0, True)
+    assert orders.health == "failed"

@@ -760,12 +760,18 @@ class StreamConsumer:
             return  # a late error of a partition another member owns now: its fence, not ours
         self._flush_open()  # what was read before it is applied before any offset moves
         wanted = OFFSET_INVALID if offset is None else offset
-        new_log = self._recreated([part], {part: wanted}).get(part)
-        if new_log is not None:
-            self._restart_at({part: new_log})
+        # every partition of the topic this member reads: a topic created again puts all of
+        # them out of range or, worse, in range at offsets of the old log
+        siblings = [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
+        starts = self._recreated([p for p in siblings if p[0] == topic], {part: wanted})
+        if starts:
+            self._restart_at(starts)
             return
-        # Kafka's committed offset trails the target's own record of what it applied
-        needed = max(wanted, self.applied.get(part, OFFSET_INVALID))
+        # the target's own record of what it applied decides, not the offset in the error:
+        # Kafka's committed offset trails it, and an error queued before a re-created topic's
+        # partition was moved to its new start names an offset of the old log (resuming there
+        # skipped the new log's first changes without a word)
+        needed = self.applied.get(part, wanted)
         low, high = self._watermarks(topic, partition)
         resume, gap = resume_point(needed, low, high)
         if gap is not None:
@@ -817,37 +823,46 @@ class StreamConsumer:
     def _recreated(
         self, parts: Sequence[tuple[str, int]], committed: Mapping[tuple[str, int], int]
     ) -> dict[tuple[str, int], int]:
-        """The partitions of topics deleted and created again since this group last read them,
-        each with the first offset of its new log. Their fences are lowered to it (the new
-        offsets would be skipped as applied) and what the old topics may have held past the
-        fence is recorded lost. Then the topics' current ids are recorded."""
+        """Of ``parts``, those whose topic was deleted and created again since this group last
+        read them, each with the first offset of its new log. Their fences are lowered to it
+        (the new offsets would be skipped as applied), and what the old topic may have held
+        past the fence is recorded lost; then the partitions' topic ids are recorded."""
         self._ids_checked = time.monotonic()
+        parts = [p for p in parts if p[0] in self.topics]
+        if not parts:
+            return {}
         if self._admin is None:
             self._admin = admin_client(self.endpoints.kafka_bootstrap)
         try:
-            current = topic_ids(self._admin, {t for t, _ in parts if t in self.topics})
-        except KafkaException as exc:  # the stream goes on; the next check may work
+            current = topic_ids(self._admin, {t for t, _ in parts})
+        except Exception as exc:  # a KafkaException, or the request's timeout: go on
             log.warning(
                 "kafka: cannot read the topics' ids (%s): a topic deleted and created again "
                 "goes unnoticed until this works (the consumer needs DESCRIBE on its topics)",
                 exc,
             )
             return {}
-        changed = recreated(read_topic_ids(self.state_conn, self.config.group_id), current)
-        starts: dict[tuple[str, int], int] = {}
+        known = read_topic_ids(self.state_conn, self.config.group_id)
+        changed = recreated({p: known[p] for p in parts if p in known}, current)
         if changed:
-            self._flush_open()  # read from the old topic: applied under the old fence
-        for part in sorted(p for p in parts if p[0] in changed):
+            self._flush_open()  # read before: applied under the fence it was read by
+        starts: dict[tuple[str, int], int] = {}
+        for part in sorted(changed):
             low = self._watermarks(*part)[0]
-            # the group read the old topic (its id is recorded): any partition of it may have
-            # held changes past what was applied, even one this group had no offset in
             needed = max(self.applied.get(part, 0), committed.get(part, 0))
-            self._report_gap(part, OffsetGap(needed, low, None, changed[part[0]]))
+            self._report_gap(part, OffsetGap(needed, low, None, changed[part]))
             if part in self.applied:
+                # the source position goes too: messages of the new topic read from the old
+                # fence before this check would make its first ones look like old changes
+                # Debezium sent again; the new log is applied again from its start, in order
                 self.sessions[self.topics[part[0]][0]].rewind_offsets(
-                    self.config.group_id, {part: low}, keep_source=True
+                    self.config.group_id, {part: low}
                 )
                 self.applied[part] = low
+            self.source_high.pop(part, None)
+            self._uncommitted.pop(part, None)  # an old-topic offset, never to be committed
+            if part in self.held_parts:
+                self.held_parts[part] = low
             for table in move_recorded_position(self.state_conn, *part, low):
                 log.warning(
                     "%s: its backfill's recorded position in %s[%d] was an offset of the old "
@@ -859,8 +874,11 @@ class StreamConsumer:
             starts[part] = low
         if changed:
             self.states = read_table_states(self.state_conn)
-        if current:
-            record_topic_ids(self.state_conn, self.config.group_id, current)
+        seen = {
+            p: current[p[0]] for p in parts if p[0] in current and known.get(p) != current[p[0]]
+        }
+        if seen:
+            record_topic_ids(self.state_conn, self.config.group_id, seen)
         return starts
 
     def _check_topic_ids(self) -> None:

@@ -95,10 +95,10 @@ def record_gap(
     second out-of-range error of the same partition before its new offset took)."""
     cur = conn.execute(
         "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, group_id, topic, "
-        "kafka_partition, needed_offset, resumed_offset, lost, reason) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (group_id, topic, kafka_partition, needed_offset) WHERE kind = 'kafka' "
-        "DO NOTHING",
+        "kafka_partition, needed_offset, resumed_offset, lost, reason, topic_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (group_id, topic, kafka_partition, needed_offset, (coalesce(topic_id, ''))) "
+        "WHERE kind = 'kafka' DO NOTHING",
         (
             source_table,
             side,
@@ -109,31 +109,37 @@ def record_gap(
             gap.resume,
             gap.lost,
             reason,
+            None if gap.recreated is None else gap.recreated[1],
         ),
     )
     conn.commit()
     return cur.rowcount == 1
 
 
-def read_topic_ids(conn: psycopg.Connection[Any], group_id: str) -> dict[str, str]:
-    """The id of each topic as ``group_id`` last read it (see :func:`.offset_gaps.recreated`)."""
+def read_topic_ids(conn: psycopg.Connection[Any], group_id: str) -> dict[tuple[str, int], str]:
+    """The topic's id each partition had when ``group_id`` last read it (see
+    :func:`.offset_gaps.recreated`)."""
     rows = conn.execute(
-        "SELECT topic, topic_id FROM mps_sync.stream_topic_ids WHERE group_id = %s", (group_id,)
+        "SELECT topic, kafka_partition, topic_id FROM mps_sync.partition_topic_ids "
+        "WHERE group_id = %s",
+        (group_id,),
     ).fetchall()
     conn.commit()
-    return {str(topic): str(topic_id) for topic, topic_id in rows}
+    return {(str(topic), int(part)): str(topic_id) for topic, part, topic_id in rows}
 
 
-def record_topic_ids(conn: psycopg.Connection[Any], group_id: str, ids: Mapping[str, str]) -> None:
-    """Remember the topics' ids; recorded after any fence of a re-created topic was lowered, so
-    a crash in between finds the new id again at the restart and lowers it again."""
+def record_topic_ids(
+    conn: psycopg.Connection[Any], group_id: str, ids: Mapping[tuple[str, int], str]
+) -> None:
+    """Remember the partitions' topic ids; recorded after the fence of a re-created topic's
+    partition was lowered, so a crash in between finds the new id again at the restart."""
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO mps_sync.stream_topic_ids (group_id, topic, topic_id) "
-            "VALUES (%s, %s, %s) ON CONFLICT (group_id, topic) DO UPDATE "
-            "SET topic_id = EXCLUDED.topic_id, seen_at = now() "
-            "WHERE stream_topic_ids.topic_id <> EXCLUDED.topic_id",
-            [(group_id, topic, topic_id) for topic, topic_id in sorted(ids.items())],
+            "INSERT INTO mps_sync.partition_topic_ids (group_id, topic, kafka_partition, topic_id) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE "
+            "SET topic_id = EXCLUDED.topic_id, changed_at = now() "
+            "WHERE partition_topic_ids.topic_id <> EXCLUDED.topic_id",
+            [(group_id, t, p, topic_id) for (t, p), topic_id in sorted(ids.items())],
         )
     conn.commit()
 

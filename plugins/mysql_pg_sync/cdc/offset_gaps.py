@@ -13,11 +13,12 @@ what the old topic held after it is unknown.
 A re-created topic that already holds more messages than the target's fence shows no such sign:
 its offsets are in range, and the stream would skip the new topic's first messages as applied.
 Kafka gives each topic an id (KIP-516) that changes when it is created again; the consumer keeps
-the id it read each topic by (``mps_sync.stream_topic_ids``) and compares (:func:`recreated`).
+the id it read each topic by (``mps_sync.partition_topic_ids``) and compares (:func:`recreated`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -44,16 +45,12 @@ class OffsetGap:
                 "the table was paused)"
             )
         elif self.recreated is not None:
-            applied = (
-                f"partition {partition} of the old topic below offset {self.needed}"
-                if self.needed > 0
-                else f"nothing of partition {partition} of the old topic"
-            )
             what = (
                 f"Kafka topic {topic} ({table}, {side} side) was deleted and created again "
-                f"(topic id {self.recreated[0]} -> {self.recreated[1]}): the stream had applied "
-                f"{applied}, so changes the old topic held after that, if there were any, never "
-                "reached the target"
+                f"(topic id {self.recreated[0]} -> {self.recreated[1]}; partition {partition} "
+                f"was applied up to offset {self.needed}): changes the old topic held that the "
+                "stream had not applied, if there were any, never reached the target, and the "
+                "new topic is read again from its start"
             )
         else:
             what = (
@@ -86,11 +83,14 @@ def resume_point(needed: int, low: int, high: int) -> tuple[int, OffsetGap | Non
     return needed, None
 
 
-def recreated(known: dict[str, str], current: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Topics whose id changed since the group last read them: {topic: (old id, new id)}. A
-    topic with no id recorded yet (first read, or recorded before ids were kept) is not one."""
+def recreated(
+    known: Mapping[tuple[str, int], str], current: Mapping[str, str]
+) -> dict[tuple[str, int], tuple[str, str]]:
+    """Partitions whose topic's id changed since the group last read them: {(topic, partition):
+    (old id, new id)}. A partition with no id recorded yet (first read, or recorded before ids
+    were kept) is not one, nor one whose topic does not exist now."""
     return {
-        topic: (known[topic], new)
-        for topic, new in current.items()
-        if topic in known and known[topic] != new
+        part: (old, current[part[0]])
+        for part, old in known.items()
+        if part[0] in current and current[part[0]] != old
     }

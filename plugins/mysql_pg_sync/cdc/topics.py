@@ -278,7 +278,7 @@ def topic_ids(admin: Any, topics: Iterable[str], timeout_s: float = 10.0) -> dic
     futures = admin.describe_topics(TopicCollection(names), request_timeout=timeout_s)
     for name, future in futures.items():
         try:
-            found[name] = str(future.result(timeout=timeout_s).topic_id)
+            found[name] = str(future.result(timeout=timeout_s + 5).topic_id)
         except KafkaException as exc:
             if "UNKNOWN_TOPIC_OR_PART" not in str(exc):
                 raise

@@ -137,8 +137,10 @@ class TableFigures:
     reconcile_drift_repaired: JsonNumber = None
     reconcile_finished_at: str | None = None
     lost_changes: JsonNumber = None
-    """Changes recorded lost and not yet repaired (0: none open); a topic whose offsets started
-    again or an uncaptured stretch lost more than counted (the text ``lost_changes`` says so)."""
+    """Changes counted lost and not yet repaired; a re-created topic, offsets that started again
+    or an uncaptured stretch lost an unknown number more: alert on ``lost_changes_open``."""
+    lost_changes_open: bool | None = None
+    """A gap not yet settled by a reconcile: the table is red (``lost_changes`` says why)."""
 
 
 @dataclass(frozen=True)
@@ -833,10 +835,11 @@ def table_figures(mapping: TableMapping, snapshot: StateSnapshot) -> TableFigure
         return (section or {}).get(name) or {}
 
     backfill, stream, rec = row(snapshot.backfill), row(snapshot.stream), row(snapshot.reconcile)
-    lost = None
+    lost, lost_open = None, None
     if snapshot.lost_changes is not None:
         gap = unsettled_gap(snapshot.lost_changes.get(name), mapping)
         lost = exact_number((gap or {}).get("lost") or 0)
+        lost_open = gap is not None
     return TableFigures(
         conflicts_24h=_count_figure(snapshot.conflicts_24h, name),
         open_dead_letters=_count_figure(snapshot.dead_letters, name),
@@ -856,6 +859,7 @@ def table_figures(mapping: TableMapping, snapshot: StateSnapshot) -> TableFigure
         reconcile_drift_repaired=exact_number(rec.get("drift_repaired")),
         reconcile_finished_at=iso_time(rec.get("finished_at")),
         lost_changes=lost,
+        lost_changes_open=lost_open,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from tests.integration.stream_harness import (
@@ -61,12 +62,19 @@ def test_backfilling_table_is_paused_then_replays_from_the_recorded_position(
         with items.pg() as pg:
             assert pg.execute("SELECT id, qty FROM items ORDER BY id").fetchall() == [(1, 1)]
             pg.execute("UPDATE mps_sync.table_state SET state = 'streaming'")
-        replayed = consumer.run(max_seconds=5)
+
+        def rows() -> list[tuple[Any, ...]]:
+            with items.pg() as pg:
+                return pg.execute("SELECT id, name, qty FROM items ORDER BY id").fetchall()
+
+        # one run until both changes are in (a fixed 5 s was tight on a busy machine for the
+        # state refresh, resume, seek and fetch), then a little more for any extra event
+        want = [(1, "copied", 10), (2, "later", 2)]
+        replayed = consumer.run(max_seconds=60, stop=lambda: rows() == want)
+        replayed = consumer.run(max_seconds=2, summary=replayed)
         assert replayed.events == 2  # from the recorded position, not from the beginning
         assert (replayed.applied, replayed.conflicts) == (2, 0)
-        with items.pg() as pg:
-            rows = pg.execute("SELECT id, name, qty FROM items ORDER BY id").fetchall()
-        assert rows == [(1, "copied", 10), (2, "later", 2)]
+        assert rows() == want
     finally:
         consumer.close()
 

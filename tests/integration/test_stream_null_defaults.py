@@ -88,7 +88,7 @@ def test_nulls_in_columns_with_defaults_stay_null_both_ways(flags: Pipeline) -> 
             return [(*r[:3], r[3] and str(r[3]), r[4]) for r in pg_rows(flags, ROWS)] == expected
 
         try:
-            drive(consumer, in_pg, timeout_s=30)
+            drive(consumer, in_pg)  # 90 s: the first change waits for its topic to be made, found
         except AssertionError:
             raise AssertionError(f"PostgreSQL has {pg_rows(flags, ROWS)}") from None
         with flags.pg() as pg:

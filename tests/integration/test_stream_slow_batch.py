@@ -8,17 +8,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import pytest
 from tests.integration.stream_harness import (
     Pipeline,
     drive,
     pg_rows,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
 POLL_INTERVAL_MS = 7000  # the broker's smallest session timeout is 6 s
+
+
+def _waits_on_a_lock(watch: Any) -> bool:
+    return bool(
+        watch.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()[0]
+    )
 
 
 def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
@@ -38,7 +49,19 @@ def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
         blocker = items.pg()
         blocker.autocommit = False
         blocker.execute("SELECT 1 FROM items WHERE id = 1 FOR UPDATE")
-        release = threading.Timer(POLL_INTERVAL_MS / 1000 + 4, blocker.rollback)
+
+        def release_later() -> None:
+            # counted from when the batch waits on the lock, not from the update: on a busy
+            # machine the change can take seconds to reach the consumer, and a batch that
+            # blocked for less than max.poll.interval.ms keeps its membership
+            try:
+                with items.pg() as watch:
+                    wait_until(lambda: _waits_on_a_lock(watch), timeout_s=60, poll_s=0.1)
+                time.sleep(POLL_INTERVAL_MS / 1000 + 4)
+            finally:
+                blocker.rollback()
+
+        release = threading.Thread(target=release_later)
         release.start()
         m.cursor().execute("UPDATE items SET qty = 2 WHERE id = 1")
         started = time.monotonic()

@@ -91,6 +91,7 @@ def test_status_names_a_stopped_consumer_and_exits_3(
         "reconcile_drift_found": None,
         "reconcile_drift_repaired": None,
         "lost_changes": 0,
+        "lost_changes_open": False,
     }
     assert isinstance(notes["stream_last_applied_age_seconds"], float)
     assert datetime.fromisoformat(notes["stream_last_applied_at"]).tzinfo is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mysql_pg_sync.cdc.connect_client import ConnectClient
+from mysql_pg_sync.cdc.connector_actions import wait_for_start_up_snapshot
 from mysql_pg_sync.cdc.connector_config import (
     ConnectorSettings,
     RenderedConnector,
@@ -22,10 +23,7 @@ from mysql_pg_sync.cdc.connector_config import (
 )
 from mysql_pg_sync.cdc.connector_lifecycle import apply_connector
 from mysql_pg_sync.cdc.connector_lifecycle import delete as delete_connector
-from mysql_pg_sync.cdc.connector_signals import (
-    ensure_heartbeat_table,
-    wait_for_initial_snapshot,
-)
+from mysql_pg_sync.cdc.connector_signals import ensure_heartbeat_table
 from mysql_pg_sync.cdc.consumer import StreamConfig, StreamConsumer
 from mysql_pg_sync.cdc.metrics import PrometheusMetrics
 from mysql_pg_sync.cdc.topics import delete_topics
@@ -225,7 +223,8 @@ def pipeline(
             apply_connector(client, connector, timeout_s=120)
         for connector in rendered:
             if connector.side == "mysql":
-                _wait_for_binlog_position(endpoints, client, connector)
+                # Connect says RUNNING before the source has read its binlog position
+                wait_for_start_up_snapshot(endpoints, client, connector, {}, timeout_s=120)
         yield Pipeline(ep, mapping_set, settings, config)
     finally:
         for connector in rendered:
@@ -235,34 +234,6 @@ def pipeline(
         _drop_slot(pg_admin, settings.slot_name)
         # every topic of the pipeline (change topics, history, dead letters) starts so
         delete_topics(endpoints.kafka_bootstrap, [settings.prefix])
-
-
-def _wait_for_binlog_position(
-    endpoints: Endpoints, client: ConnectClient, connector: RenderedConnector
-) -> None:
-    """Until the MySQL source has taken the binlog position it streams from.
-
-    Connect reports the task RUNNING once its start() returns, but Debezium's MySQL source
-    reads that position afterwards, in its snapshot thread: a row a test writes in between is
-    never captured, and the test times out waiting for it (the stream DAG's test lost its only
-    row that way on a busy machine). The snapshot's outcome notice comes after the position."""
-    topic = connector.config.get(
-        "notification.sink.topic.name", f"{connector.topic_prefix}.notifications"
-    )
-
-    def task_alive() -> None:
-        status = client.status(connector.name)
-        assert not status.is_failed, f"{status.summary()}: {status.failure_trace()}"
-
-    outcome = wait_for_initial_snapshot(
-        endpoints.kafka_bootstrap,
-        topic,
-        {},
-        timeout_s=120,
-        schema_registry_url=endpoints.schema_registry_url,
-        check=task_alive,
-    )
-    assert outcome in ("COMPLETED", "SKIPPED"), f"{connector.name}: start-up snapshot {outcome}"
 
 
 def _without_backfill_filter(connector: RenderedConnector) -> RenderedConnector:

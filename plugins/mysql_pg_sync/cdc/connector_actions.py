@@ -40,6 +40,7 @@ from mysql_pg_sync.cdc.connector_drift import (
 from mysql_pg_sync.cdc.connector_signals import (
     SnapshotFailed,
     SnapshotResult,
+    SnapshotTimeout,
     ensure_heartbeat_table,
     ensure_signal_table,
     send_execute_snapshot,
@@ -173,7 +174,7 @@ def apply(ctx: ConnectorContext) -> list[lifecycle.ApplyResult]:
     for connector in connectors:  # each one, even after another failed
         try:
             results.append(_apply_one(ctx, client, connector))
-        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout) as exc:
+        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout, SnapshotTimeout) as exc:
             failed.append(exc)
     if len(failed) == 1:
         raise failed[0]
@@ -230,9 +231,16 @@ def _apply_one(
         def before_put(endpoint: DatabaseEndpoint = endpoint) -> bool:
             return wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
 
+    # a new source picks its binlog position after Connect says RUNNING (not a resumed one:
+    # that streams on from its stored position)
+    start = notices_start(ctx, connector) if deployed is None else None
     result = lifecycle.apply_connector(
         client, connector, timeout_s=ctx.timeout_s, before_put=before_put
     )
+    if start is not None:
+        wait_for_start_up_snapshot(
+            ctx.endpoints, client, connector, start, max(ctx.timeout_s, 600.0)
+        )
     if connector.side == "postgres":
         if unpublished and not result.changed:
             # the task extends its publication only when it starts: someone removed a table
@@ -355,33 +363,16 @@ def learn_table_schemas(
     reason = schema_recovery_reason(client, connector, current)
     if current is None or reason is None:
         return None
-    topic = connector.config.get(
-        "notification.sink.topic.name", f"{connector.topic_prefix}.notifications"
-    )
+    topic = notification_topic(connector)
     start = kafka_end_offsets(ctx.endpoints.kafka_bootstrap)(topic)[topic]
     log.info(
         "connector %s: %s; re-reading its schema (snapshot.mode=recovery)", connector.name, reason
     )
     lifecycle.apply_connector(client, with_schema_recovery(connector), timeout_s=ctx.timeout_s)
-
-    def task_alive() -> None:
-        status = client.status(connector.name)
-        if status.is_failed:
-            raise lifecycle.ConnectorFailed(
-                f"connector {status.summary()}; Connect says:\n{status.failure_trace()}", status
-            )
-
     try:
-        outcome = wait_for_initial_snapshot(
-            ctx.endpoints.kafka_bootstrap,
-            topic,
-            start,
-            timeout_s=max(ctx.timeout_s, 600.0),
-            schema_registry_url=ctx.endpoints.schema_registry_url,
-            check=task_alive,
+        wait_for_start_up_snapshot(
+            ctx.endpoints, client, connector, start, max(ctx.timeout_s, 600.0), ("COMPLETED",)
         )
-        if outcome != "COMPLETED":
-            raise SyncError(f"its schema snapshot was {outcome}")
     except Exception as exc:  # never leave it in recovery mode, where every start re-reads
         previous = replace(connector, config={k: v for k, v in current.items() if k != "name"})
         try:
@@ -395,6 +386,73 @@ def learn_table_schemas(
             " (CLI: connectors apply) again"
         ) from exc
     return reason
+
+
+def notification_topic(connector: RenderedConnector) -> str:
+    return connector.config.get(
+        "notification.sink.topic.name", f"{connector.topic_prefix}.notifications"
+    )
+
+
+def notices_start(ctx: ConnectorContext, connector: RenderedConnector) -> dict[str, int] | None:
+    """Where a new MySQL source's start-up notices will begin (its notification topic's end
+    offsets), or None when apply cannot wait for them: a PostgreSQL source, or a config whose
+    notifications do not go to Kafka (a warning says what that risks)."""
+    if connector.side != "mysql":
+        return None
+    channels = connector.config.get("notification.enabled.channels", "")
+    if "sink" not in {c.strip() for c in channels.split(",")}:
+        log.warning(
+            "connector %s: notification.enabled.channels lacks `sink`, so apply cannot wait "
+            "until it has read its binlog position; a MySQL change committed before it has is "
+            "not captured. Add `sink` to include/connectors/mysql_source.yaml",
+            connector.name,
+        )
+        return None
+    topic = notification_topic(connector)
+    return kafka_end_offsets(ctx.endpoints.kafka_bootstrap)(topic)[topic]
+
+
+def wait_for_start_up_snapshot(
+    endpoints: Endpoints,
+    client: ConnectClient,
+    connector: RenderedConnector,
+    start: dict[str, int],
+    timeout_s: float,
+    accept: tuple[str, ...] = ("COMPLETED", "SKIPPED"),
+) -> str:
+    """Until a MySQL source's start-up snapshot ends, read from its notices after ``start``;
+    raises unless it ended as one of ``accept``, or when the task fails meanwhile.
+
+    For a new source this is the moment it has taken the binlog position it streams from:
+    Connect reports the task RUNNING once its start() returns, but Debezium reads that position
+    afterwards, in its snapshot thread, so a change committed in between is never captured (and
+    a backfill started then, whose handoff trusts RUNNING, would miss it). The outcome notice
+    comes after the position is read."""
+
+    def task_alive() -> None:
+        status = client.status(connector.name)
+        if status.is_failed:
+            raise lifecycle.ConnectorFailed(
+                f"connector {status.summary()}; Connect says:\n{status.failure_trace()}", status
+            )
+
+    outcome = wait_for_initial_snapshot(
+        endpoints.kafka_bootstrap,
+        notification_topic(connector),
+        start,
+        timeout_s=timeout_s,
+        schema_registry_url=endpoints.schema_registry_url,
+        check=task_alive,
+    )
+    if outcome not in accept:
+        raise lifecycle.ConnectorFailed(
+            f"connector {connector.name}: its start-up snapshot was {outcome}, not "
+            f"{' or '.join(accept)}; check the Connect log, then trigger connectors with action "
+            "apply (CLI: connectors apply) again"
+        )
+    log.info("connector %s: start-up snapshot %s", connector.name, outcome)
+    return outcome
 
 
 def look(ctx: ConnectorContext) -> dict[str, Any]:
@@ -476,7 +534,7 @@ def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
     for name in names:  # each one, even after another failed: a paused one would stay paused
         try:
             done.append(steps[action](client, name, timeout_s=ctx.timeout_s))
-        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout) as exc:
+        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout, SnapshotTimeout) as exc:
             failed.append(exc)
     if failed:
         if len(failed) == 1:
@@ -687,23 +745,17 @@ def snapshot_tables(
     snapshot aborted or a table's scan did not succeed (Debezium still reports COMPLETED then).
     """
     selected = ctx.mappings.match_synced(tables)
-    plan: list[tuple[Side, DatabaseEndpoint, list[str], str]] = [
-        (
-            "mysql",
-            ctx.endpoints.mysql,
-            [str(m.source) for m in selected if m.replicates_to_pg()],
-            ctx.settings.mysql_topic_prefix,
-        ),
+    plan: list[tuple[Side, DatabaseEndpoint, list[str]]] = [
+        ("mysql", ctx.endpoints.mysql, [str(m.source) for m in selected if m.replicates_to_pg()]),
         (
             "postgres",
             ctx.endpoints.postgres,
             [str(m.target) for m in selected if m.replicates_to_mysql()],
-            ctx.settings.postgres_topic_prefix,
         ),
     ]
     rendered = {c.side: c for c in render(ctx)}
     results = []
-    for side, endpoint, names, topic_prefix in plan:
+    for side, endpoint, names in plan:
         if not names:
             continue
         connector = rendered.get(side)
@@ -720,7 +772,7 @@ def snapshot_tables(
         results.append(
             wait_for_snapshot(
                 ctx.endpoints.kafka_bootstrap,
-                f"{topic_prefix}.notifications",
+                notification_topic(connector),
                 signal_id,
                 timeout_s=max(ctx.timeout_s, 600.0),
                 # only Avro-framed notices use it (JSON never starts with byte 0)

@@ -78,6 +78,9 @@ def test_a_connector_on_a_gone_binlog_is_reset_and_its_tables_flagged(
         f"reconcile --tables {table} --repair --no-dry-run --authoritative mysql"
     ]
     assert client.status(name).is_running
+    # apply returned once the reset source had taken a new binlog position, so a write from
+    # now on is captured
+    assert [o for o in client.offsets(name) if "file" in (o.get("offset") or {})]
 
     mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (2, 'after the reset')")
     topic = change_topic(settings.mysql_topic_prefix, *table.split("."))

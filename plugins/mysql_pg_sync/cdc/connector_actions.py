@@ -231,8 +231,7 @@ def _apply_one(
         def before_put(endpoint: DatabaseEndpoint = endpoint) -> bool:
             return wait_until_slot_idle(endpoint, ctx.settings.slot_name, ctx.timeout_s)
 
-    # a new source picks its binlog position after Connect says RUNNING (not a resumed one:
-    # that streams on from its stored position)
+    # a new source picks its binlog position after Connect says RUNNING
     start = notices_start(ctx, connector) if deployed is None else None
     result = lifecycle.apply_connector(
         client, connector, timeout_s=ctx.timeout_s, before_put=before_put
@@ -240,6 +239,13 @@ def _apply_one(
     if start is not None:
         wait_for_start_up_snapshot(
             ctx.endpoints, client, connector, start, max(ctx.timeout_s, 600.0)
+        )
+    elif connector.side == "mysql":
+        # Without a binlog offset in Connect it has not begun to stream: an earlier try created
+        # it and stopped waiting, reset_lost_positions deleted its offsets, or its notices do
+        # not reach Kafka. A source resumed on its stored offset passes at once.
+        lifecycle.wait_for_source_position(
+            client, connector.name, "file", timeout_s=max(ctx.timeout_s, 600.0)
         )
     if connector.side == "postgres":
         if unpublished and not result.changed:
@@ -397,15 +403,14 @@ def notification_topic(connector: RenderedConnector) -> str:
 def notices_start(ctx: ConnectorContext, connector: RenderedConnector) -> dict[str, int] | None:
     """Where a new MySQL source's start-up notices will begin (its notification topic's end
     offsets), or None when apply cannot wait for them: a PostgreSQL source, or a config whose
-    notifications do not go to Kafka (a warning says what that risks)."""
+    notifications do not go to Kafka."""
     if connector.side != "mysql":
         return None
     channels = connector.config.get("notification.enabled.channels", "")
     if "sink" not in {c.strip() for c in channels.split(",")}:
-        log.warning(
-            "connector %s: notification.enabled.channels lacks `sink`, so apply cannot wait "
-            "until it has read its binlog position; a MySQL change committed before it has is "
-            "not captured. Add `sink` to include/connectors/mysql_source.yaml",
+        log.info(
+            "connector %s: notification.enabled.channels lacks `sink`; apply waits for its "
+            "first binlog offset in Connect instead (up to offset.flush.interval.ms longer)",
             connector.name,
         )
         return None

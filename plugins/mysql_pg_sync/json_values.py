@@ -10,7 +10,7 @@ the same keys in the same order, so never to a jsonb value (see :func:`duplicate
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 
@@ -21,6 +21,16 @@ class _Repeated(tuple[tuple[str, Any], ...]):
 def _object(pairs: list[tuple[str, Any]]) -> Any:
     value = dict(pairs)
     return value if len(value) == len(pairs) else _Repeated(pairs)
+
+
+# normalize() rounds to its context's precision, 28 digits by default: two numbers differing
+# past that would compare equal, and the write that tells them apart would be skipped
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def normalized(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, every digit kept (1.50 -> 1.5, 100 -> 1E+2)."""
+    return value.normalize(_EXACT)
 
 
 def json_value(value: Any) -> Any:
@@ -40,9 +50,9 @@ def _tagged(value: Any) -> Any:
     if isinstance(value, bool):  # before int: True is an int in Python
         return ("b", value)
     if isinstance(value, float):
-        return ("n", Decimal(repr(value)).normalize())
+        return ("n", normalized(Decimal(repr(value))))
     if isinstance(value, Decimal | int):
-        return ("n", Decimal(value).normalize())
+        return ("n", normalized(Decimal(value)))
     if value is None:
         return ("z",)
     return ("s", value)

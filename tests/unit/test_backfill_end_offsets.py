@@ -41,8 +41,11 @@ class _Kafka:
     leaders: list[list[int]]
     errors: list[int] = field(default_factory=list)
     calls: int = 0
+    topic_errors: list[int] = field(default_factory=list)  # list_topics' topic-level errors
 
     def list_topics(self, topic: str, timeout: float) -> _Metadata:
+        if self.topic_errors:
+            return _Metadata({topic: _Topic({}, KafkaError(self.topic_errors.pop(0)))})
         leaders = self.leaders.pop(0) if len(self.leaders) > 1 else self.leaders[0]
         return _Metadata({topic: _Topic({n: _Partition(lead) for n, lead in enumerate(leaders)})})
 
@@ -86,3 +89,18 @@ def test_a_leader_that_never_comes_fails_after_the_timeout() -> None:
     kafka = _Kafka(leaders=[[-1]])
     with pytest.raises(HandoffError, match=r"LEADER_NOT_AVAILABLE|[Ll]eader not available"):
         _reader(kafka, timeout_s=0.5)(TOPIC)
+
+
+def test_a_topic_level_leader_error_is_waited_out_not_read_as_no_events() -> None:
+    """An empty position means "no event yet, replay from the start"; recorded for a topic
+    whose metadata only lacked a leader, a reload while the table streams rewound nothing."""
+    kafka = _Kafka(leaders=[[1]], topic_errors=[KafkaError.LEADER_NOT_AVAILABLE])
+    assert _reader(kafka)(TOPIC) == {TOPIC: {"0": 42}}
+    kafka = _Kafka(leaders=[[1]], topic_errors=[KafkaError.TOPIC_AUTHORIZATION_FAILED])
+    with pytest.raises(HandoffError, match=f"cannot read Kafka end offsets of {TOPIC}"):
+        _reader(kafka)(TOPIC)
+
+
+def test_a_topic_kafka_does_not_know_has_no_events_yet() -> None:
+    kafka = _Kafka(leaders=[[1]], topic_errors=[KafkaError.UNKNOWN_TOPIC_OR_PART])
+    assert _reader(kafka)(TOPIC) == {TOPIC: {}}

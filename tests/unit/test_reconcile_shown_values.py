@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mysql_pg_sync.reconcile.diff import SHOWN_CHARS, CanonicalRow, RowDiff, shown_value
@@ -35,3 +37,19 @@ def test_floats_show_their_shortest_round_trip_and_long_text_says_it_was_cut() -
     long = "x" * (SHOWN_CHARS + 5)
     assert shown_value(long) == "x" * SHOWN_CHARS + f"... ({SHOWN_CHARS + 5:,} chars)"
     assert shown_value("y" * SHOWN_CHARS) == "y" * SHOWN_CHARS
+
+
+def test_a_nul_character_is_shown_escaped() -> None:
+    """The drift's shown values are stored as jsonb, which refuses a NUL character: a
+    differing MySQL text holding one failed the whole table."""
+    assert shown_value("a\x00b") == "a\\x00b"
+    diff = RowDiff(
+        ("1",),
+        "different",
+        ("s",),
+        CanonicalRow((1,), {"s": "a\x00b"}),
+        CanonicalRow((1,), {"s": "ab"}),
+    )
+    shown = diff.shown_values()
+    assert shown == {"s": {"mysql": "a\\x00b", "postgres": "ab"}}
+    assert "\\u0000" not in json.dumps(shown)  # what PostgreSQL's jsonb refuses

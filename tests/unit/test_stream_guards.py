@@ -129,3 +129,17 @@ def test_a_null_zero_date_from_mysql_becomes_the_sentinel_or_stays_null() -> Non
     old = field_decoder(debezium, "mysql")
     assert old is not None
     assert old(0) == "0000-00-00"
+
+
+def test_decimals_and_json_numbers_differing_past_28_digits_are_not_equal() -> None:
+    """Decimal.normalize() rounds to 28 digits by default: a DECIMAL(65,30) update that changed
+    only its 30th decimal compared equal to the target row, was skipped, and reconcile's repair
+    of it was counted as applied while nothing was written."""
+    kinds = {"d": "decimal", "j": "json"}
+    target = {"d": Decimal("12345678901234567890.123456789012345678901234567890"), "j": "[1]"}
+    changed = {**target, "d": Decimal("12345678901234567890.123456789012345678901234567891")}
+    assert not rows_equal(kinds, target, changed, kinds)
+    assert rows_equal(kinds, target, {**target, "d": Decimal(str(target["d"]) + "000")}, kinds)
+    wide = "1.000000000000000000000000000000001"
+    assert not rows_equal(kinds, target, {**target, "j": f"[{wide}]"}, kinds)
+    assert rows_equal(kinds, {**target, "j": f"[{wide}]"}, {**target, "j": f"[{wide}00]"}, kinds)

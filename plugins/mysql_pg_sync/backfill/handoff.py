@@ -170,7 +170,13 @@ class KafkaEndOffsets:
 
         metadata = consumer.list_topics(topic, timeout=left())
         found = metadata.topics.get(topic)
-        if found is None or found.error is not None or not found.partitions:
+        if found is not None and found.error is not None:
+            if found.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                # A leader being elected is not "no events yet": an empty position recorded then
+                # would replay nothing after a reload while the table streams
+                raise KafkaException(found.error)
+            found = None
+        if found is None or not found.partitions:
             # No event yet (snapshot.mode=no_data): replay starts at each partition's start
             return {topic: {}}
         position: dict[str, int] = {}

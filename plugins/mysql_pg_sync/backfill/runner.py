@@ -21,9 +21,15 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from mysql_pg_sync.backfill import handoff, readers, report, state
-from mysql_pg_sync.backfill.boundaries import average_row_bytes, tail_rows, walk_boundaries
+from mysql_pg_sync.backfill.boundaries import (
+    average_row_bytes,
+    nullable_key_columns,
+    tail_rows,
+    walk_boundaries,
+)
 from mysql_pg_sync.backfill.conversion import Rejects, convert_batch
 from mysql_pg_sync.backfill.finalize import finalize_table, unvalidated_foreign_keys
+from mysql_pg_sync.backfill.keys import KeyEncodingError, encode_key
 from mysql_pg_sync.backfill.plan import (
     DEFAULT_MAX_GROUPS,
     MAX_MAP_LENGTH,
@@ -426,10 +432,30 @@ class Backfill:
             options.chunk_mb or mapping.backfill.chunk_mb,
             average_row_bytes(mysql_conn, mapping.source.db, mapping.source.table),
         )
-        started = time.monotonic()
-        boundaries = walk_boundaries(
-            mysql_conn, mapping.source.db, mapping.source.table, mapping.key, rows_per_chunk
+        nullable = nullable_key_columns(
+            mysql_conn, mapping.source.db, mapping.source.table, mapping.key
         )
+        if nullable:
+            raise PlanError(
+                f"{mapping.name}: key column(s) {', '.join(nullable)} allow NULL in MySQL; a "
+                "row whose key holds a NULL is in no chunk's key range and would be left out "
+                "of the copy without a word. Make them NOT NULL in MySQL, or give the mapping "
+                "a primary key or a unique key over NOT NULL columns"
+            )
+        started = time.monotonic()
+        try:
+            boundaries = walk_boundaries(
+                mysql_conn, mapping.source.db, mapping.source.table, mapping.key, rows_per_chunk
+            )
+            for boundary in boundaries:  # as save_plan stores them: a dry run fails alike
+                encode_key(boundary)
+        except KeyEncodingError as exc:
+            kinds = ", ".join(f"{k} ({mapping.column(k).column_type})" for k in mapping.key)
+            raise PlanError(
+                f"{mapping.name}: its key ({kinds}) cannot be split into chunks: {exc}; give "
+                "the mapping another unique NOT NULL key, or a chunk_rows above its row count "
+                "(one chunk needs no boundary)"
+            ) from None
         tail = tail_rows(
             mysql_conn,
             mapping.source.db,

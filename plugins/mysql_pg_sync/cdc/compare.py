@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from mysql_pg_sync.json_values import json_value
+from mysql_pg_sync.json_values import json_value, normalized
 from mysql_pg_sync.types.convert import parse_mysql_time
 
 Canon = Callable[[Any], Any]
@@ -66,7 +66,7 @@ def _float32(v: Any) -> Any:
 
 
 def _decimal(v: Any) -> Any:
-    return Decimal(str(v)).normalize() if not isinstance(v, Decimal) else v.normalize()
+    return normalized(v if isinstance(v, Decimal) else Decimal(str(v)))
 
 
 def _set(v: Any) -> Any:

@@ -56,14 +56,19 @@ class RowDiff:
         }
 
 
+NUL_SHOWN = "\\x00"  # PostgreSQL's jsonb and text cannot hold a NUL character
+
+
 def shown_value(value: Any) -> Any:
     """A compared value for a report: text shortened past SHOWN_CHARS (saying how long it was),
-    a float in its shortest round-trip form, NULL as None."""
+    a NUL character as ``\\x00`` (the drift is stored as jsonb, which refuses one), a float in
+    its shortest round-trip form, NULL as None."""
     if value is None:
         return None
     if isinstance(value, float):
         return repr(value)
     text = value if isinstance(value, str) else str(value)
+    text = text.replace("\x00", NUL_SHOWN)
     if len(text) > SHOWN_CHARS:
         return f"{text[:SHOWN_CHARS]}... ({len(text):,} chars)"
     return text

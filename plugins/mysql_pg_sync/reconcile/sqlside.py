@@ -27,6 +27,7 @@ from mysql_pg_sync.reconcile.model import (
     refuse_null_keys,
 )
 from mysql_pg_sync.reconcile.segments import Segment, Split
+from mysql_pg_sync.types.drivers import register_pg_loaders
 
 SideName = Literal["mysql", "postgres"]
 KEY_BATCH = 500  # keys per IN (...) list
@@ -183,8 +184,15 @@ class TableSide:
             return str(self.dialect.float_value_sql(self._col[column.mysql_name]))
         return self.text_sql(column)
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _query(
+        self, sql: str, params: Sequence[Any] = (), *, images: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """``images``: values a repair writes, read as the stream hands them to the applier
+        (PostgreSQL's JSON as its text, +-infinity dates as text), not as psycopg parses them:
+        a jsonb string '"123"' would reach MySQL as the number 123."""
         with self.pool.connection() as conn:
+            if images and self.side == "postgres":
+                register_pg_loaders(conn)
             cur = conn.cursor()
             try:
                 cur.execute(sql, tuple(params))
@@ -295,7 +303,7 @@ class TableSide:
         return f"({', '.join(self.key_raw_sql)}) IN ({', '.join([row] * count)})"
 
     def _by_keys(
-        self, select: list[str], raw_keys: Sequence[tuple[Any, ...]]
+        self, select: list[str], raw_keys: Sequence[tuple[Any, ...]], *, images: bool = False
     ) -> Iterator[tuple[Any, ...]]:
         for start in range(0, len(raw_keys), KEY_BATCH):
             batch = raw_keys[start : start + KEY_BATCH]
@@ -306,7 +314,9 @@ class TableSide:
             ]
             where = self._key_filter(len(batch))
             yield from self._query(
-                f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {where}", params
+                f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {where}",
+                params,
+                images=images,
             )
 
     def canonical_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, CanonicalRow]:
@@ -369,5 +379,5 @@ class TableSide:
         ]
         return {
             tuple(r[:n]): dict(zip(names, r[n:], strict=True))
-            for r in self._by_keys(select, raw_keys)
+            for r in self._by_keys(select, raw_keys, images=True)
         }

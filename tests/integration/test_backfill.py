@@ -377,6 +377,27 @@ def test_rows_the_stream_wrote_before_the_first_backfill_are_refused_with_reload
     assert target_items(pg_db) == source_items(items_source)
 
 
+def test_a_reload_planned_but_never_copied_is_named_as_such_and_finished_by_a_reload(
+    endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
+) -> None:
+    """`backfill plan --mode reload` (without --dry-run) stores the plan it shows, replacing a
+    finished table's record: the next run refused the table with "already holds rows this
+    backfill did not write", which was untrue."""
+    mapping = mapping_for(items_source.database, "items", ITEMS_COLUMNS, ("id",))
+    bf = make_backfill(endpoints, items_source, pg_db, [mapping], tmp_path)
+    run_all(bf, RunOptions())
+    bf.plan(RunOptions(mode="reload"))
+    with pytest.raises(BackfillError) as err:
+        run_all(bf, RunOptions(), "run2")
+    message = str(err.value)
+    assert f"{mapping.name}: its chunk plan was replaced by a reload that never copied" in message
+    assert "did not write" not in message
+    assert f'backfill run --tables {mapping.name} --mode reload"' in message
+    assert target_items(pg_db) == source_items(items_source)  # nothing was changed
+    run_all(bf, RunOptions(mode="reload"), "run3")
+    assert target_items(pg_db) == source_items(items_source)
+
+
 def test_incompatible_target_is_refused_before_any_copy(
     endpoints: Endpoints, items_source: DatabaseEndpoint, pg_db: DatabaseEndpoint, tmp_path: Path
 ) -> None:

@@ -562,6 +562,16 @@ class Backfill:
             done = state.chunk_states(pg_conn, mapping.name).get("done", 0)
             foreign_rows = done == 0 and not created and target_has_rows(pg_conn, mapping)
             current = state.get_table_state(pg_conn, mapping.name)
+            if foreign_rows and options.mode != "reload" and current and current[0] == "streaming":
+                raise BackfillError(
+                    f"{mapping.name}: its chunk plan was replaced by a reload that never copied "
+                    "a chunk (`backfill plan --mode reload` stores the plan it shows: add "
+                    "--dry-run to only look, or a reload run failed before its copy), while "
+                    f"{mapping.target} holds the rows of the backfill that finished before and "
+                    "the table streams. Run it with mode=reload to do that reload "
+                    f'(`make cli ARGS="backfill run --tables {mapping.name} --mode reload"`); '
+                    "nothing was changed"
+                )
             if foreign_rows and options.mode != "reload":
                 raise BackfillError(
                     f"{mapping.name}: target {mapping.target} already holds rows this backfill "

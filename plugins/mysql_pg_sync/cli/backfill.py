@@ -52,7 +52,12 @@ INTERRUPTED = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("plan", "run"), help="plan only, or the whole backfill")
+    parser.add_argument(
+        "action",
+        choices=("plan", "run"),
+        help="plan only (stores the plan, which a later run resumes; add --dry-run to only "
+        "look), or the whole backfill",
+    )
     parser.add_argument(
         "--mappings",
         default=None,

@@ -89,6 +89,8 @@ def test_select_list_reads_what_connectorx_cannot() -> None:
         [
             {"name": "wide", "column_type": "decimal(65,30)"},
             {"name": "narrow", "column_type": "decimal(12,2)"},
+            {"name": "w30", "column_type": "decimal(30,10)"},  # 30 digits: past connectorx's 28
+            {"name": "w28", "column_type": "decimal(28,10)"},
             {"name": "d", "column_type": "date"},
             {"name": "order", "column_type": "time"},
             {"name": "g", "column_type": "geometry"},
@@ -96,7 +98,8 @@ def test_select_list_reads_what_connectorx_cannot() -> None:
         ]
     )
     assert select_list(m) == (
-        "`id`, CAST(`wide` AS CHAR) AS `wide`, `narrow`, CAST(`d` AS CHAR) AS `d`, "
+        "`id`, CAST(`wide` AS CHAR) AS `wide`, `narrow`, CAST(`w30` AS CHAR) AS `w30`, `w28`, "
+        "CAST(`d` AS CHAR) AS `d`, "
         "CAST(TIME_TO_SEC(`order`) * 1000000 AS SIGNED) AS `order`, ST_AsWKB(`g`) AS `g`"
     )
 

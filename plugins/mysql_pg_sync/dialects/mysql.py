@@ -57,9 +57,11 @@ def column_list(names: Iterable[str]) -> str:
 
 
 # connectorx reads these exactly only in another form (it panics on zero dates, TIME outside a
-# day, DECIMAL wider than decimal128(38,10), and geometry); types.arrow converts them back.
+# day, geometry, and a DECIMAL value of more than 28 significant digits: it passes values through
+# a 96-bit decimal, so decimal(30,10) failed on its widest values and the chunk was read again by
+# the slow fallback); types.arrow converts them back.
 _DECIMAL_FAST_SCALE = 10
-_DECIMAL_FAST_INTEGER_DIGITS = 28
+_DECIMAL_FAST_DIGITS = 28
 
 
 def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> str:
@@ -71,7 +73,7 @@ def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> s
     col = quote_ident(name)
     if kind == "decimal":
         precision, scale = (*args, 10, 0)[:2] if len(args) < 2 else args[:2]
-        if scale > _DECIMAL_FAST_SCALE or precision - scale > _DECIMAL_FAST_INTEGER_DIGITS:
+        if scale > _DECIMAL_FAST_SCALE or precision > _DECIMAL_FAST_DIGITS:
             return f"CAST({col} AS CHAR) AS {col}"
         return col
     if kind in ("date", "datetime", "timestamp"):

@@ -213,6 +213,16 @@ def test_conversion_error_names_table_key_column_value() -> None:
         convert_batch(mapping, batch)
 
 
+def test_a_time_that_does_not_convert_is_named_as_mysql_prints_it() -> None:
+    """The reader reads TIME as microseconds; the error showed -3020399000000."""
+    mapping = _mapping([("id", "int(11)"), ("t", "time")])
+    batch = pa.RecordBatch.from_pydict(
+        {"id": [1, 2], "t": pa.array([3_600_000_000, -3_020_399_000_000], pa.int64())}
+    )
+    with pytest.raises(ConversionError, match=r"key \{'id': 2\}: column 't': value '-838:59:59' "):
+        convert_batch(mapping, batch)
+
+
 def test_summary_totals_and_html() -> None:
     summary = build_summary(
         "r<1>",

@@ -9,6 +9,7 @@ for the writer to record. A batch that converts costs one conversion, as before.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 from mysql_pg_sync.types.arrow import single_array, to_pg_table
-from mysql_pg_sync.types.convert import Stats
+from mysql_pg_sync.types.convert import Stats, format_mysql_time
 
 _FAILURES = (ConversionError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
@@ -242,18 +243,26 @@ def first_failing_row(mapping: TableMapping, table: pa.Table) -> int | None:
     return low
 
 
+def _as_mysql_shows(column: ColumnMapping, value: Any) -> Any:
+    """A value as MySQL prints it: the reader reads a TIME as microseconds (its Arrow read
+    expression), which an operator would not recognise in an error."""
+    if column.kind in ("time", "interval") and isinstance(value, int):
+        return format_mysql_time(dt.timedelta(microseconds=value))
+    return value
+
+
 def explain(mapping: TableMapping, table: pa.Table, exc: BaseException) -> ConversionError:
     index = first_failing_row(mapping, table)
     if index is None:
         return ConversionError(f"{mapping.name}: {exc}")
     row = table.slice(index, 1)
-    key = {k: row.column(k)[0].as_py() for k in mapping.key}
+    key = {k: _as_mysql_shows(mapping.column(k), row.column(k)[0].as_py()) for k in mapping.key}
     for column in mapping.synced_columns():
         single = mapping.model_copy(update={"columns": (column,)})
         try:
             to_pg_table(single, row)
         except _FAILURES as column_exc:
-            value = row.column(column.name)[0].as_py()
+            value = _as_mysql_shows(column, row.column(column.name)[0].as_py())
             return ConversionError(
                 f"{mapping.name}: key {key}: column {column.name!r}: value {value!r} cannot be "
                 f"converted to {column.pg_type}: {column_exc}"

@@ -347,7 +347,7 @@ def test_conversion_failure_names_table_key_column_value(
     )
     bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
     with pytest.raises(
-        ConversionError, match=r"t: key \{'id': 2\}: column 'd': value -18000000000 .*interval"
+        ConversionError, match=r"t: key \{'id': 2\}: column 'd': value '-05:00:00' .*interval"
     ):
         run_all(bf, RunOptions())
     with pg_connect(pg_db) as conn:

@@ -407,6 +407,7 @@ def canonical_text_sql(
     charset: str = "",
     stored: StoredType | None = None,
     implicit: bool = False,
+    zero_date: str | None = None,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
@@ -416,10 +417,14 @@ def canonical_text_sql(
     per-row formatting is skipped (it is most of the checksum scan's cost). ``implicit``: the
     expression may keep a number's or date's own type, for an argument of CONCAT, which prints
     it exactly as CAST(... AS CHAR) does; the row hash skips a cast per column that way.
+    ``zero_date``: the text MySQL's zero date prints as in a date kind (the canonical text of
+    the value PostgreSQL stores for it: values.zero_dates: sentinel); None prints NULL, as
+    PostgreSQL stores it under zero_dates: null. A constant either way: no cost per row.
     """
     c = column_sql
     stored = stored or StoredType()
     del pg_type, members  # MySQL's own storage fixes these forms
+    zero = "NULL" if zero_date is None else quote_literal(zero_date).replace("%", "%%")
 
     def text(value: str) -> str:
         return value if implicit else f"CAST({value} AS CHAR)"
@@ -449,7 +454,7 @@ def canonical_text_sql(
             f"'.', '')), 'e', CAST(FLOOR(LOG10(ABS({v}))) AS SIGNED)) END)"
         )
     if kind == "date":
-        return f"IF({c} = 0, NULL, {text(c)})"  # the zero date is NULL in PostgreSQL
+        return f"IF({c} = 0, {zero}, {text(c)})"  # the zero date: NULL or the sentinel
     if kind in ("datetime", "timestamp"):
         # PostgreSQL's text of a timestamp: no trailing fractional zeros, no '.' for a whole
         # second. The session runs at time_zone '+00:00' (connections.mysql_connect). A column
@@ -459,15 +464,14 @@ def canonical_text_sql(
         # zero date has no fraction, so only the whole-second branch tests for it (with
         # `= 0`: MariaDB's NULLIF evaluates its argument twice)
         if stored.data_type in ("datetime", "timestamp") and stored.fsp == 0:
-            return f"IF({c} = 0, NULL, {text(c)})"
+            return f"IF({c} = 0, {zero}, {text(c)})"
         if stored.data_type in ("datetime", "timestamp") and stored.fsp:
             whole, full = f"LEFT(CAST({c} AS CHAR), 19)", f"CAST({c} AS CHAR)"
         else:
             whole = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s')"
             full = f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
-        return (
-            f"IF(MICROSECOND({c}) = 0, IF({c} = 0, NULL, {whole}), TRIM(TRAILING '0' FROM {full}))"
-        )
+        whole = f"IF({c} = 0, {zero}, {whole})"
+        return f"IF(MICROSECOND({c}) = 0, {whole}, TRIM(TRAILING '0' FROM {full}))"
     if kind == "time":
         return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
     if kind == "char":
@@ -477,6 +481,17 @@ def canonical_text_sql(
     if kind in ("binary", "uuid"):
         return f"HEX({c})"
     raise ValueError(f"no canonical text for reconcile kind {kind!r}")
+
+
+def image_value_sql(column_sql: str, kind: str) -> str:
+    """A column as a repair's row image reads it: dates as their text, as the stream's
+    converters take them (types.convert), so a zero date is '0000-00-00' (and becomes NULL or
+    the sentinel, as the mapping's values.zero_dates says) and a date with a zero month or day
+    fails as in the stream; mysqlclient would read both as None, and a repair would write NULL.
+    ``kind``: the column's kind (a reconcile kind or a types.typemap kind)."""
+    if kind in ("date", "datetime", "timestamp"):
+        return f"CAST({column_sql} AS CHAR)"
+    return column_sql
 
 
 def partial_zero_date_sql(column_sql: str) -> str:

@@ -173,15 +173,18 @@ def canonical_text_sql(
     charset: str = "",
     stored: StoredType | None = None,
     implicit: bool = False,
+    zero_date: str | None = None,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
     ``charset`` is unused: a PostgreSQL database has one encoding (UTF8). The mapping's
     ``pg_type`` decides the form; ``stored`` (information_schema) only lets a numeric already at
     the mapping's scale print as it is, skipping a round() of every row. ``implicit`` is unused:
-    an explicit ::text costs concat_ws nothing more than its own output call."""
+    an explicit ::text costs concat_ws nothing more than its own output call. ``zero_date`` is
+    unused: MySQL's zero date is stored here as NULL or as the sentinel, whose own text is the
+    canonical text (ISO DateStyle prints '-infinity' as it is)."""
     c = column_sql
-    del charset, implicit
+    del charset, implicit, zero_date
     stored = stored or StoredType()
     pg = pg_type.strip().lower()
     if kind == "int":
@@ -270,6 +273,13 @@ def _interval_text_sql(c: str) -> str:
 def float_value_sql(column_sql: str) -> str:
     """A real or double precision as an exact double."""
     return f"({column_sql})::float8"
+
+
+def image_value_sql(column_sql: str, kind: str) -> str:
+    """A column as a repair's row image reads it: as it is (the image connection's loaders
+    hand out infinite dates and JSON as text, see types.drivers.register_pg_loaders)."""
+    del kind
+    return column_sql
 
 
 def _digest_sql(texts: Iterable[str], length_prefixed: Iterable[bool]) -> str:

@@ -33,6 +33,19 @@ def existing_target_tables(pg_conn: Any) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
+def target_columns(pg_conn: Any, targets: Sequence[str]) -> dict[str, frozenset[str]]:
+    """``schema.table`` -> the names of its columns, for the tables in ``targets``."""
+    rows = pg_conn.execute(
+        "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema || '.' || table_name = ANY(%s)",
+        (list(targets),),
+    ).fetchall()
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return {table: frozenset(columns) for table, columns in found.items()}
+
+
 # A lost or refused MySQL connection fails the run (the task retries); any other error (a
 # missing table, a missing privilege) is that table's problem and is reported as its breach.
 _CONNECTION_ERRORS = frozenset({2002, 2003, 2006, 2013, 2055})
@@ -129,6 +142,7 @@ def gather_facts(
             ensure_schema(pg)  # the state queries read the current columns of their tables
         state_tables = existing_state_tables(pg)
         targets = existing_target_tables(pg)
+        columns = target_columns(pg, [str(m.target) for m in mappings])
         reconciled = (
             reconcile_facts(pg, [m.name for m in mappings], reconcile_run)
             if "reconcile_tables" in state_tables
@@ -148,6 +162,12 @@ def gather_facts(
                 source_error=found.source_error,
                 state_tables=state_tables,
                 target_exists=str(mapping.target) in targets,
+                target_missing_columns=tuple(
+                    c.pg_name
+                    for c in mapping.synced_columns()
+                    if str(mapping.target) in targets
+                    and c.pg_name not in columns.get(str(mapping.target), frozenset())
+                ),
                 reconcile=reconciled.get(mapping.name),
             )
     finally:

@@ -47,6 +47,8 @@ class TableFacts:
     source_newest: datetime | date | None = None
     state_tables: frozenset[str] = frozenset()
     target_exists: bool = True
+    target_missing_columns: tuple[str, ...] = ()
+    """Mapped (synced) columns the PostgreSQL table lacks: the mapping is ahead of ``ddl``."""
     source_error: str | None = None
     """Why the MySQL table could not be read (missing, no privilege); None when it was."""
     reconcile: ReconcileFacts | None = None
@@ -223,6 +225,14 @@ def plan_check(
     aliases = column_aliases(mapping)
     if not facts.target_exists and spec.asset != "state":
         reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
+        return SkippedCheck(spec, reason, breach=True)
+    if facts.target_missing_columns and spec.asset != "state":
+        # every check reads the table through a query naming all mapped columns
+        missing = ", ".join(facts.target_missing_columns)
+        reason = (
+            f"PostgreSQL table {table_asset} lacks mapped column(s) {missing}, so none of its "
+            "checks ran; add them with `make ddl` (`ARGS=--dry-run` to see the ALTER first)"
+        )
         return SkippedCheck(spec, reason, breach=True)
     if spec.check in _SOURCE_CHECKS and facts.source_error is not None:
         reason = (

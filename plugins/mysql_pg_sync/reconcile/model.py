@@ -6,9 +6,10 @@ directly (tests, benchmarks). The canonical kind decides the text form both dial
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.reconcile.errors import ReconcileError
@@ -50,6 +51,9 @@ class CompareColumn:
     scale: int = 0
     digits: int = 17
     members: tuple[str, ...] = ()
+    # date kinds: the canonical text MySQL's zero date has, which is the PostgreSQL value it is
+    # stored as (values.zero_dates: sentinel, see zero_date_text); None: NULL (zero_dates: null)
+    zero_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class CopiedColumn:
 
     mysql_name: str
     pg_name: str
+    kind: str = ""  # the mapping's column kind (types.typemap): how a repair reads its value
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
     copied = []
     for col in mapping.synced_columns():
         if col.name in ignored:
-            copied.append(CopiedColumn(col.name, col.pg_name))
+            copied.append(CopiedColumn(col.name, col.pg_name, col.kind))
             continue
         kind, scale, digits = canonical_kind(
             col.column_type,
@@ -216,8 +221,12 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
             float_digits=opts.float_digits,
             double_digits=opts.double_digits,
         )
+        try:
+            zero = zero_date_text(kind, mapping.values) if kind in ZERO_DATES else None
+        except ReconcileError as exc:
+            raise ReconcileError(f"{mapping.name}: column {col.name!r}: {exc}") from None
         columns.append(
-            CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values)
+            CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values, zero)
         )
     synced = {c.name: c for c in mapping.synced_columns()}
     rule_column = synced.get(mapping.conflict.column or "")
@@ -241,6 +250,42 @@ ZERO_DATES: dict[str, str] = {
     "timestamp": "0000-00-00 00:00:00",
 }
 SHOWN_NULL_KEYS = 3
+_INFINITIES = ("infinity", "-infinity")
+
+
+def zero_date_text(kind: str, policy: ValuePolicy) -> str | None:
+    """The canonical text of MySQL's zero date in a ``kind`` column (date, datetime, timestamp)
+    under the table's value policy: what the stream and the backfill store for it in PostgreSQL,
+    printed as PostgreSQL prints it (ISO DateStyle, see the dialects' canonical text). None when
+    that is NULL (``zero_dates: null``)."""
+    if policy.zero_dates == "null":
+        return None
+    if policy.zero_dates == "sentinel":
+        return sentinel_text(policy.zero_date_sentinel, kind)
+    assert_never(policy.zero_dates)
+
+
+def sentinel_text(sentinel: str, kind: str) -> str:
+    """PostgreSQL's canonical text of ``zero_date_sentinel`` stored in a ``kind`` column: the
+    infinities in lower case, a date as 'YYYY-MM-DD' (a date column drops a time), a timestamp
+    as 'YYYY-MM-DD HH:MM:SS' (the stream writes it in a UTC session, reconcile prints it at
+    UTC). Other PostgreSQL input forms ('epoch', 'BC', an offset, fractions a timestamp(0)
+    would round) are refused rather than guessed: a wrong guess would report every zero-date
+    row as drift, or hide real drift."""
+    text = sentinel.strip()
+    if text.lower() in _INFINITIES:
+        return text.lower()
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is not None or value.microsecond:
+        raise ReconcileError(
+            f"values.zero_date_sentinel {sentinel!r} is not a form reconcile can compare "
+            "('-infinity', 'infinity', or an ISO date, or date and whole-second time, without "
+            "an offset, such as '0001-01-01'); set one of those in the mapping"
+        )
+    return value.date().isoformat() if kind == "date" else value.isoformat(sep=" ")
 
 
 def refuse_null_keys(
@@ -248,8 +293,9 @@ def refuse_null_keys(
 ) -> None:
     """Raise :class:`ReconcileError` when a side reads a key value as NULL: (raw key, key text)
     pairs. Only a MySQL zero date (or a date with a zero month or day) does that: the driver
-    reads it as None (and the zero date's canonical text is NULL), so a lookup by that key finds
-    nothing and the row would silently drop out of the comparison."""
+    reads it as None (and the zero date's canonical text is NULL, or the sentinel's under
+    values.zero_dates: sentinel), so a lookup by that key finds nothing and the row would
+    silently drop out of the comparison."""
     bad = [(raw, text) for raw, text in keys if None in raw or None in text]
     if not bad:
         return
@@ -268,9 +314,12 @@ def _null_key_text(table: ReconcileTable, raw: tuple[Any, ...], text: tuple[Any,
     """A key as ``k='0000-00-00 00:00:00'`` (``a=1, k=...`` for a composite key)."""
     parts = []
     for column, raw_part, text_part in zip(table.key_columns, raw, text, strict=True):
-        if text_part is not None:
+        zero = raw_part is None and column.kind in ZERO_DATES and text_part == column.zero_date
+        if zero:  # the zero date's text is NULL, or the sentinel's: show MySQL's value
+            value = f"'{ZERO_DATES[column.kind]}'"
+        elif text_part is not None:
             value = text_part if raw_part is not None else f"'{text_part}'"
         else:
-            value = f"'{ZERO_DATES[column.kind]}'" if column.kind in ZERO_DATES else "NULL"
+            value = "NULL"
         parts.append(f"{column.mysql_name}={value}")
     return ", ".join(parts)

@@ -175,6 +175,7 @@ class TableSide:
                 charset=self._charsets.get(column.mysql_name) or "",
                 stored=self._stored.get(column.mysql_name),
                 implicit=implicit,
+                zero_date=column.zero_date,
             )
         )
 
@@ -367,13 +368,17 @@ class TableSide:
             )
         n = len(self.key_raw_sql)
         names = list(self.table.image_columns)
-        floats = {c.mysql_name for c in self.table.columns if c.kind == "float"}
+        kinds: dict[str, str] = {c.mysql_name: c.kind for c in self.table.columns}
+        kinds.update((c.mysql_name, c.kind) for c in self.table.copied)
         # a FLOAT as the double it holds: MySQL's text form has 6 digits, and a repair would
-        # write 123457 for 123456.7
+        # write 123457 for 123456.7; a date as the stream's converters take it (a zero date is
+        # not None there, so the mapping's values.zero_dates decides what a repair writes)
         select = [
             *self.key_text_sql,
             *(
-                self.dialect.float_value_sql(self._col[name]) if name in floats else self._col[name]
+                self.dialect.float_value_sql(self._col[name])
+                if kinds[name] == "float"
+                else self.dialect.image_value_sql(self._col[name], kinds[name])
                 for name in names
             ),
         ]

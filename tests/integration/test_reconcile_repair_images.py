@@ -101,7 +101,7 @@ def test_a_decimal_difference_past_28_digits_is_really_repaired(
     """The stream applier skips a write whose row it takes as equal to the target's, and it
     compares decimals after Decimal.normalize() in the default 28-digit context: a DECIMAL(65,30)
     that differs in its 30th decimal is 'applied' (nothing written) every night, and the run
-    says repaired. (The fix belongs in cdc/compare.py, not in reconcile.)"""
+    says repaired."""
     mysql_value = Decimal("12345678901234567890123456789012345.123456789012345678901234567891")
     pg_value = Decimal("12345678901234567890123456789012345.123456789012345678901234567890")
     ends, folder = _setup(
@@ -367,3 +367,44 @@ def test_a_nul_byte_in_a_differing_value_is_reported_not_a_table_error(
         [(shown,)] = conn.execute("SELECT column_values FROM mps_sync.reconcile_drift").fetchall()
     assert shown["s"]["postgres"] == "old"
     assert shown["s"]["mysql"] != "ab"  # the NUL is shown, not silently dropped
+
+
+def test_nul_characters_stripped_by_the_mapping_are_not_drift_and_a_repair_clears(
+    mysql_db, pg_db, mysql_admin, endpoints, tmp_path
+) -> None:
+    """Under values.nul_bytes: strip the stream and backfill store MySQL's 'a\\0b' as 'ab'.
+    Reconcile compared MySQL's text with its NULs: such a row was `different` every night, and
+    its repair (which strips again) never cleared it."""
+    ends, folder = _setup(
+        mysql_db,
+        pg_db,
+        mysql_admin,
+        endpoints,
+        tmp_path,
+        [
+            ("CREATE TABLE s (id bigint PRIMARY KEY, t varchar(20), c char(6))", []),
+            (
+                "INSERT INTO s VALUES (%s, %s, %s)",
+                [(1, "a\x00b", "x \x00"), (2, "\x00", "\x00"), (3, "c\x00d", "y"), (4, "e", "z")],
+            ),
+        ],
+        [
+            ("CREATE TABLE s (id bigint PRIMARY KEY, t varchar(20), c char(6))", []),
+            (
+                "INSERT INTO s VALUES (%s, %s, %s)",
+                [(1, "ab", "x"), (2, "", ""), (3, "cd-old", "y"), (4, "e", "z")],
+            ),
+        ],
+        _mapping(
+            "s",
+            [("id", "bigint"), ("t", "varchar(20)"), ("c", "char(6)")],
+            values={"nul_bytes": "strip"},
+            reconcile={"authoritative": "mysql"},
+        ),
+    )
+    first = _run(ends, folder, tmp_path, repair=True, dry_run=False)
+    assert (first["drift"]["different"], first["repairs"]) == (1, {"applied": 1})  # row 3 only
+    with pg_connect(pg_db) as conn:
+        assert conn.execute("SELECT t FROM s WHERE id = 3").fetchone() == ("cd",)
+    again = _run(ends, folder, tmp_path)
+    assert (again["status"], again["drift"]["different"]) == ("in_sync", 0)

@@ -408,6 +408,7 @@ def canonical_text_sql(
     stored: StoredType | None = None,
     implicit: bool = False,
     zero_date: str | None = None,
+    strip_nul: bool = False,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
@@ -420,6 +421,8 @@ def canonical_text_sql(
     ``zero_date``: the text MySQL's zero date prints as in a date kind (the canonical text of
     the value PostgreSQL stores for it: values.zero_dates: sentinel); None prints NULL, as
     PostgreSQL stores it under zero_dates: null. A constant either way: no cost per row.
+    ``strip_nul``: a text's NUL characters are left out (values.nul_bytes: strip, as the stream
+    and backfill store it); a REPLACE per row, for such a mapping's text columns only.
     """
     c = column_sql
     stored = stored or StoredType()
@@ -431,6 +434,8 @@ def canonical_text_sql(
 
     if kind in ("char", "text", "enum", "set", "json") and charset.lower() != "utf8mb4":
         c = f"CONVERT({c} USING utf8mb4)"
+    if strip_nul and kind in ("char", "text"):
+        c = f"REPLACE({c}, CHAR(0 USING utf8mb4), '')"
     if kind == "int":
         if stored.zerofill or stored.data_type in ("year", ""):
             return text(f"({c} + 0)")  # ZEROFILL and YEAR print padded ('00042', '0000')

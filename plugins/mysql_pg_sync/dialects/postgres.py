@@ -174,6 +174,7 @@ def canonical_text_sql(
     stored: StoredType | None = None,
     implicit: bool = False,
     zero_date: str | None = None,
+    strip_nul: bool = False,
 ) -> str:
     """Canonical text of a value (NULL stays NULL) for a reconcile kind; see reconcile.model.
 
@@ -182,9 +183,10 @@ def canonical_text_sql(
     the mapping's scale print as it is, skipping a round() of every row. ``implicit`` is unused:
     an explicit ::text costs concat_ws nothing more than its own output call. ``zero_date`` is
     unused: MySQL's zero date is stored here as NULL or as the sentinel, whose own text is the
-    canonical text (ISO DateStyle prints '-infinity' as it is)."""
+    canonical text (ISO DateStyle prints '-infinity' as it is). ``strip_nul`` is unused: a
+    PostgreSQL text holds no NUL character."""
     c = column_sql
-    del charset, implicit, zero_date
+    del charset, implicit, zero_date, strip_nul
     stored = stored or StoredType()
     pg = pg_type.strip().lower()
     if kind == "int":

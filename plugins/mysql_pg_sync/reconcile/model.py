@@ -38,6 +38,8 @@ Side = Literal["mysql", "postgres"]
 OrdinalStrategy = Literal["integer", "hash"]
 
 STRING_KINDS: frozenset[str] = frozenset({"text", "char", "enum", "set", "json"})
+# the kinds whose NUL characters values.nul_bytes: strip removes on the way to PostgreSQL
+NUL_STRIPPED_KINDS: frozenset[str] = frozenset({"text", "char"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class CompareColumn:
     # date kinds: the canonical text MySQL's zero date has, which is the PostgreSQL value it is
     # stored as (values.zero_dates: sentinel, see zero_date_text); None: NULL (zero_dates: null)
     zero_date: str | None = None
+    # text kinds under values.nul_bytes: strip: the stream and backfill removed MySQL's NUL
+    # characters, so MySQL's text is compared without them
+    strip_nul: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,8 +230,11 @@ def table_from_mapping(mapping: TableMapping) -> ReconcileTable:
             zero = zero_date_text(kind, mapping.values) if kind in ZERO_DATES else None
         except ReconcileError as exc:
             raise ReconcileError(f"{mapping.name}: column {col.name!r}: {exc}") from None
+        strip_nul = kind in NUL_STRIPPED_KINDS and mapping.values.nul_bytes == "strip"
         columns.append(
-            CompareColumn(col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values, zero)
+            CompareColumn(
+                col.name, col.pg_name, kind, col.pg_type, scale, digits, col.values, zero, strip_nul
+            )
         )
     synced = {c.name: c for c in mapping.synced_columns()}
     rule_column = synced.get(mapping.conflict.column or "")

@@ -176,6 +176,7 @@ class TableSide:
                 stored=self._stored.get(column.mysql_name),
                 implicit=implicit,
                 zero_date=column.zero_date,
+                strip_nul=column.strip_nul,
             )
         )
 

@@ -3,15 +3,18 @@
 Each step asks MySQL for the key ``chunk_rows`` rows past the previous boundary
 (``WHERE key >= prev ORDER BY key LIMIT 1 OFFSET n``), so sparse or skewed keys still give chunks
 of even row counts. The walk reads the key index once in total; boundaries are in MySQL's own
-order and collation, the only order chunk predicates are ever evaluated in.
+order and collation, the only order chunk predicates are ever evaluated in. An ENUM or SET key
+column is read as its member number: MySQL sorts it by that number, but would compare it with
+its member text in text order, and the walk would then only find boundaries among the
+alphabetically last member's rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from mysql_pg_sync.backfill.keys import KeyValue
+from mysql_pg_sync.backfill.keys import KeyValue, MemberNumber
 from mysql_pg_sync.backfill.plan import mysql_range_predicate
 from mysql_pg_sync.dialects import mysql as my
 
@@ -20,7 +23,13 @@ def walk_boundaries(
     mysql_conn: Any, db: str, table: str, key_columns: Sequence[str], chunk_rows: int
 ) -> list[KeyValue]:
     """The first key of every chunk after the first, ascending in MySQL's order."""
+    numbered = member_number_columns(mysql_conn, db, table, key_columns)
+    types = [numbered.get(c.lower()) for c in key_columns]
     order = ", ".join(my.quote_ident(c) for c in key_columns)
+    values = ", ".join(
+        my.member_number_sql(my.quote_ident(c)) if t else my.quote_ident(c)
+        for c, t in zip(key_columns, types, strict=True)
+    )
     source = my.qualified(db, table)
     boundaries: list[KeyValue] = []
     cursor = mysql_conn.cursor()
@@ -28,14 +37,35 @@ def walk_boundaries(
     while True:
         where = mysql_range_predicate(key_columns, previous, None, my.quote_ident)
         cursor.execute(
-            f"SELECT {order} FROM {source} WHERE {where} ORDER BY {order} "
+            f"SELECT {values} FROM {source} WHERE {where} ORDER BY {order} "
             f"LIMIT 1 OFFSET {int(chunk_rows)}"
         )
         row = cursor.fetchone()
         if row is None:
             return boundaries
-        previous = tuple(row)
+        previous = tuple(
+            MemberNumber(t, int(v)) if t else v for v, t in zip(row, types, strict=True)
+        )
         boundaries.append(previous)
+
+
+def member_number_columns(
+    mysql_conn: Any, db: str, table: str, key_columns: Sequence[str]
+) -> dict[str, Literal["enum", "set"]]:
+    """The ENUM and SET columns among the key columns (lower-cased name: its type)."""
+    cursor = mysql_conn.cursor()
+    cursor.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (db, table),
+    )
+    wanted = {c.lower() for c in key_columns}
+    found: dict[str, Literal["enum", "set"]] = {}
+    for name, data_type in cursor.fetchall():
+        kind = str(data_type).lower()
+        if str(name).lower() in wanted and kind in ("enum", "set"):
+            found[str(name).lower()] = "enum" if kind == "enum" else "set"
+    return found
 
 
 def tail_rows(

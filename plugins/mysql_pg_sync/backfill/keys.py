@@ -3,15 +3,17 @@
 Chunk predicates are only ever evaluated by MySQL (see :mod:`.plan`), so literals are rendered
 for MySQL. Strings go in as ``_utf8mb4 X'..'``: hex cannot be mis-quoted, and the introducer
 gives the literal the lowest coercibility so the *column's* collation decides the comparison and
-the index is used.
+the index is used. An ENUM or SET key value is kept as its :class:`MemberNumber`: MySQL sorts
+those columns by it, and compares them with a string as text, in another order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from mysql_pg_sync.errors import SyncError
 
@@ -23,10 +25,22 @@ class KeyEncodingError(SyncError):
     """A key value has a type the planner cannot store or render."""
 
 
+@dataclass(frozen=True)
+class MemberNumber:
+    """An ENUM or SET key value as MySQL orders it: an ENUM's member index (0: the invalid
+    value ''), a SET's member bits. Plans from before it hold the member text instead, and keep
+    comparing it as text: their chunks still cover every key, in text order."""
+
+    type: Literal["enum", "set"]
+    number: int
+
+
 def encode_value(value: Any) -> list[str] | int | str | None:
     """A JSON-safe form that :func:`decode_value` turns back into the same Python value."""
     if value is None:
         return None
+    if isinstance(value, MemberNumber):
+        return [value.type, str(value.number)]
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -56,6 +70,8 @@ def decode_value(raw: Any) -> Any:
     if raw is None or isinstance(raw, int | str):
         return raw
     tag, text = raw
+    if tag in ("enum", "set"):
+        return MemberNumber(tag, int(text))
     if tag == "bytes":
         return bytes.fromhex(text)
     if tag == "decimal":
@@ -81,6 +97,8 @@ def mysql_literal(value: Any) -> str:
     """A MySQL literal for a key value; safe to inline (connectorx takes no parameters)."""
     if value is None:
         raise KeyEncodingError("a key value is NULL; key columns must be NOT NULL")
+    if isinstance(value, MemberNumber):  # compared as a number: in member order
+        return str(int(value.number))
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int | Decimal):

@@ -5,7 +5,8 @@ chunk has no lower bound and the last no upper bound, so rows inserted outside t
 range during the copy still belong to a chunk. Predicates are evaluated by MySQL only: how
 PostgreSQL would sort the same strings never matters (collations differ). PostgreSQL removes a
 chunk's previous rows either by an integer range (integers order the same everywhere) or by the
-exact keys just read from MySQL (see :mod:`.writer`).
+exact keys just read from MySQL (see :mod:`.writer`). An ENUM or SET bound is its member number
+(:class:`.keys.MemberNumber`), compared in the order MySQL sorts and walks the key by.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from mysql_pg_sync.backfill.keys import KeyValue, mysql_literal
+from mysql_pg_sync.backfill.keys import KeyValue, MemberNumber, mysql_literal
+from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import INTEGER_KEY_KINDS, KeyHint
 
@@ -117,13 +119,17 @@ def _lexicographic(
     strict, last = (">", ">=" if inclusive else ">") if above else ("<", "<=" if inclusive else "<")
     terms = []
     for i, column in enumerate(columns):
-        equal = [
-            f"{quote(c)} = {mysql_literal(v)}" for c, v in zip(columns[:i], values[:i], strict=True)
-        ]
+        equal = [_compare(quote(c), "=", v) for c, v in zip(columns[:i], values[:i], strict=True)]
         op = last if i == len(columns) - 1 else strict
-        equal.append(f"{quote(column)} {op} {mysql_literal(values[i])}")
+        equal.append(_compare(quote(column), op, values[i]))
         terms.append("(" + " AND ".join(equal) + ")")
     return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def _compare(column_sql: str, op: str, value: object) -> str:
+    if isinstance(value, MemberNumber):
+        return my.member_number_compare_sql(column_sql, value.type, op, value.number)
+    return f"{column_sql} {op} {mysql_literal(value)}"
 
 
 def mysql_range_predicate(

@@ -723,3 +723,52 @@ def applied_offsets_sql(database: str) -> str:
         f"SELECT topic, kafka_partition, next_offset, source_position FROM "
         f"{qualified(database, APPLIED_OFFSETS_TABLE)} WHERE group_id = %s"
     )
+
+
+# -- chunk range predicates on ENUM and SET keys ---------------------------------------------
+
+MEMBER_NUMBER_TYPES = frozenset({"enum", "set"})
+"""Column types MySQL sorts by a number (an ENUM by its member index, 0 for the invalid-value
+'', a SET by its member bits) but compares with a string as text: a chunk bound on one is that
+number, so that the key walk's ORDER BY and the chunk predicates agree on the order."""
+
+ENUM_MAX_INDEX = 65535
+"""The highest member index an ENUM can ever have: the open end of a range up to it still holds
+the members an ALTER TABLE appends after the plan."""
+
+MEMBER_LIST_MAX = 65536
+"""The longest member-number list a range is spelled as (``IN (...)``): MySQL and MariaDB do a
+range scan on an ENUM or SET for ``=`` and ``IN`` only, never for ``<``, ``>`` or BETWEEN."""
+
+
+def member_number_sql(column_sql: str) -> str:
+    """An ENUM's member index, a SET's member bits: the number MySQL orders the column by."""
+    return f"({column_sql} + 0)"
+
+
+def member_number_compare_sql(column_sql: str, data_type: str, op: str, number: int) -> str:
+    """``column op number`` in member-number order, spelled so the key index is used: ``=``
+    as is, a range as the list of its numbers where it is finite and short (an ENUM: up to
+    :data:`ENUM_MAX_INDEX`). A SET's open upper end has up to 2**64 numbers: compared as a
+    number (right, but no range scan). Comparing the column with a number compares its
+    member number; with a string it would compare the member text."""
+    if data_type not in MEMBER_NUMBER_TYPES:
+        raise ValueError(f"{data_type!r} is not one of {', '.join(sorted(MEMBER_NUMBER_TYPES))}")
+    n = int(number)
+    if op == "=":
+        return f"{column_sql} = {n}"
+    top = ENUM_MAX_INDEX if data_type == "enum" else None
+    ranges: dict[str, tuple[int, int | None]] = {
+        "<": (0, n - 1),
+        "<=": (0, n),
+        ">": (n + 1, top),
+        ">=": (n, top),
+    }
+    if op not in ranges:
+        raise ValueError(f"comparison {op!r} is not one of =, {', '.join(ranges)}")
+    low, high = ranges[op]
+    if high is not None and high < low:
+        return "FALSE"
+    if high is not None and high - low < MEMBER_LIST_MAX:
+        return f"{column_sql} IN ({', '.join(str(i) for i in range(low, high + 1))})"
+    return f"{column_sql} {op} {n}"

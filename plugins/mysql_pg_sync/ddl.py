@@ -32,6 +32,7 @@ from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping, ValuePolicy
 from mysql_pg_sync.quality.ranges import mysql_range, pg_range
+from mysql_pg_sync.types import precision
 from mysql_pg_sync.types.convert import to_pg, zero_date_as_null
 from mysql_pg_sync.types.typemap import (
     BMP_CHARSETS,
@@ -622,7 +623,12 @@ def _mysql_value(column: ColumnMapping, parsed: ColumnDefault) -> Any:
     if kind in _WHOLE_NUMBER_KINDS:
         return _whole_number(column, text)
     if kind == "decimal":
-        return _number(text)
+        number = _number(text)
+        scale = precision.kept_digits(column, to_pg=False)
+        if scale is not None and number.is_finite() and not precision.decimal_fits(number, scale):
+            # MySQL stores (and hands over) a DECIMAL default rounded to the column's scale
+            return number.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
+        return number
     if kind in ("float32", "float64"):
         return float(text)
     if kind == "enum" and column.values and text not in column.values:

@@ -174,7 +174,7 @@ def test_server_versions_and_on_update() -> None:
         ("bigint(20) unsigned", "18446744073709551615", "18446744073709551615"),
         ("decimal(10,2)", "0.00", "0.00"),
         ("decimal(10,2)", "-12.5", "-12.5"),
-        ("decimal(5,2)", "999.994", "999.994"),  # PostgreSQL rounds it to 999.99, as MySQL
+        ("decimal(5,2)", "999.994", "999.99"),  # rounded to the column's scale, as MySQL stores it
         ("float", "0.1", "0.1"),
         ("double", "1.5e3", "1500.0"),
         ("year(4)", "2024", "2024"),

@@ -32,6 +32,7 @@ from mysql_pg_sync.cdc.targets import Row, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
+from mysql_pg_sync.types import precision
 from mysql_pg_sync.types.convert import (
     ZERO_TEXT,
     null_to_mysql,
@@ -155,6 +156,9 @@ class TablePlan:
     known_src: frozenset[str]
     # MySQL target: (column, value) where a NULL from PostgreSQL stands for MySQL's zero date
     zero_for_null: tuple[tuple[str, Any], ...] = ()
+    # source column -> a cheap test that a value passed on unconverted keeps every digit in the
+    # target (types.precision); a value that fails it goes through the converter, which decides
+    digit_checks: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
 
     @cached_property
     def date_columns(self) -> tuple[str, ...]:
@@ -208,6 +212,11 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
         rule_column=rule_col,
         known_src=frozenset(known),
         zero_for_null=_sentinel_for_null(mapping) if to_target_pg else _zero_for_null(mapping),
+        digit_checks={
+            s: check
+            for s, c in zip(src, cols, strict=True)
+            if (check := precision.quick_check(c, to_target_pg)) is not None
+        },
     )
 
 
@@ -321,14 +330,22 @@ class Applier:
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         policy = plan.mapping.values
+        checks = plan.digit_checks
+        to_pg = plan.incoming_side == "mysql"
         for col, s, d, kind in zip(
             plan.columns, plan.src_names, plan.dst_names, plan.kinds.values(), strict=True
         ):
             if s not in image:
                 continue
             value = image[s]
-            to_pg = plan.incoming_side == "mysql"
-            if value is None or value is UNAVAILABLE or _passes_unchanged(kind, value, to_pg):
+            if (
+                value is None
+                or value is UNAVAILABLE
+                or (
+                    _passes_unchanged(kind, value, to_pg)
+                    and ((check := checks.get(s)) is None or check(value))
+                )
+            ):
                 out[d] = value
             else:
                 out[d] = self._convert(col, value, policy, where=self._where(plan, event))

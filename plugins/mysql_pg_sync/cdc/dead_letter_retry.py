@@ -48,6 +48,8 @@ from mysql_pg_sync.state.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
+WRITES = 3  # a retry writes a key again while its source row changed meanwhile, this often
+
 _COLUMNS = (
     "id, recorded_at, source_table, key, error_class, error, kafka_topic, kafka_partition,"
     " kafka_offset, resolved_at, resolution"
@@ -180,6 +182,18 @@ def plan(
                 f"no open dead letter with id {', '.join(map(str, closed))} (unknown or already "
                 'resolved; `make cli ARGS="dead-letters list --all"` shows them all)'
             )
+        elsewhere = sorted(
+            c.letter.id
+            for c in candidates
+            if c.letter.id in selection.ids
+            and selection.table is not None
+            and c.letter.source_table != selection.table
+        )
+        if elsewhere:  # else nothing is retried, and the report says the table has no letters
+            raise DeadLetterError(
+                f"dead letter(s) {', '.join(map(str, elsewhere))} are not of {selection.table}; "
+                "nothing was retried. Name their table, or give the ids alone"
+            )
     return plan_retries(candidates, selection.matches)
 
 
@@ -232,26 +246,80 @@ def retry_table(
     present = [(r, image) for i, r in enumerate(retries) if (image := images[i]) is not None]
     if dry_run or not present:
         return [RetryOutcome(r, True, _would(r, image), image) for r, image in present] + missing
-    repairs = [_repair(table, r, image) for r, image in present]
     applier = StreamApplierRepairs(endpoints, MappingSet((mapping,)), config.tags)
-    try:
-        outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
-    except Exception as exc:  # nothing of the group was committed
-        log.error("%s: retry failed: %s", mapping.name, exc)
-        error = f"{type(exc).__name__}: {exc}"
-        return [RetryOutcome(r, False, fix_hint(r, error), image) for r, image in present] + missing
-    results = []
-    with pg_connect(endpoints.postgres) as state:
+    results: list[RetryOutcome] = []
+    for _ in range(WRITES):
+        repairs = [_repair(table, r, image) for r, image in present]
+        try:
+            outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
+        except Exception as exc:  # nothing of the group was committed
+            log.error("%s: retry failed: %s", mapping.name, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            failed = [RetryOutcome(r, False, fix_hint(r, error), image) for r, image in present]
+            return results + failed + missing
+        written = []
         for (retry, image), outcome in zip(present, outcomes, strict=True):
-            if not outcome.applied:
-                hint = fix_hint(retry, outcome.error or "not applied", outcome.kept_by_rule)
-                results.append(RetryOutcome(retry, False, hint, image))
+            if outcome.applied:
+                written.append((retry, image))
                 continue
-            resolution = copied_resolution(retry.source_side)
-            with state.transaction():
-                mark_resolved(state, retry.letter_ids, resolution)
-            results.append(RetryOutcome(retry, True, f"{retry.describe()}: {resolution}", image))
+            hint = fix_hint(retry, outcome.error or "not applied", outcome.kept_by_rule)
+            results.append(RetryOutcome(retry, False, hint, image))
+        # The stream may have applied a newer change of a key between the read and the write,
+        # which then put the older row over it (the write has no before-image: under
+        # mysql_wins / postgres_wins it always applies). Read the source again: a row that
+        # changed meanwhile is written again; one the stream brings later is newer anyway.
+        try:
+            now = _current_rows(endpoints, table, [r for r, _ in written]) if written else {}
+        except Exception as exc:
+            results += [_unchecked(r, exc, image) for r, image in written]
+            return results + missing
+        present = []
+        with pg_connect(endpoints.postgres) as state:
+            for i, (retry, image) in enumerate(written):
+                current = now[i]
+                if current is None:
+                    results.append(RetryOutcome(retry, False, _deleted_meanwhile(retry), image))
+                elif current != image:
+                    present.append((retry, current))
+                else:
+                    resolution = copied_resolution(retry.source_side)
+                    with state.transaction():
+                        mark_resolved(state, retry.letter_ids, resolution)
+                    message = f"{retry.describe()}: {resolution}"
+                    results.append(RetryOutcome(retry, True, message, image))
+        if not present:
+            break
+    results += [RetryOutcome(r, False, _kept_changing(r), image) for r, image in present]
     return results + missing
+
+
+def _unchecked(retry: Retry, exc: Exception, image: Image) -> RetryOutcome:
+    source = SIDE_NAMES[retry.source_side]
+    return RetryOutcome(
+        retry,
+        False,
+        f"{retry.describe()}: written, but {source}'s row could not be read again to check that "
+        f"it did not change meanwhile ({type(exc).__name__}: {exc}); the letter stays open: "
+        "retry again",
+        image,
+    )
+
+
+def _deleted_meanwhile(retry: Retry) -> str:
+    source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
+    return (
+        f"{retry.describe()}: {source} deleted the row while the retry wrote it to {target}, "
+        f"so {target} may hold a row {source} no longer has; the letter stays open. Check "
+        f"{target}'s row: delete it if {source} deleted it, then resolve the letter by hand"
+    )
+
+
+def _kept_changing(retry: Retry) -> str:
+    source = SIDE_NAMES[retry.source_side]
+    return (
+        f"{retry.describe()}: {source}'s row changed again each time the retry wrote it "
+        f"({WRITES} writes); the letter stays open: retry again once the row is quieter"
+    )
 
 
 def _read_failed(retry: Retry, exc: Exception) -> RetryOutcome:

@@ -192,7 +192,8 @@ def record_decisions(
     state schema shares its database (PostgreSQL), so they commit or roll back with the
     writes they describe; otherwise in the state transaction that commits *before* the target,
     so nothing it committed goes unrecorded. A crash in between then replays the batch, whose
-    records rewrite the rows of the same Kafka positions (one row per position)."""
+    records rewrite the rows of the same Kafka positions (one row per position and key: a
+    re-created topic starts its offsets again, and its rows must not take over earlier ones)."""
     if not conflicts and not dead_letters:
         return
     with conn.transaction(), conn.cursor() as cur:
@@ -202,9 +203,9 @@ def record_decisions(
                 " incoming_image, target_image, winner, rule, kind, kafka_topic, kafka_partition,"
                 " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 # a replay decides again, and only the last attempt's writes were committed
-                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, key) DO UPDATE SET"
                 " decided_at = now(), source_table = EXCLUDED.source_table,"
-                " target_table = EXCLUDED.target_table, key = EXCLUDED.key,"
+                " target_table = EXCLUDED.target_table,"
                 " incoming_side = EXCLUDED.incoming_side,"
                 " incoming_image = EXCLUDED.incoming_image,"
                 " target_image = EXCLUDED.target_image, winner = EXCLUDED.winner,"
@@ -230,9 +231,10 @@ def record_decisions(
                 "INSERT INTO mps_sync.dead_letters (source_table, key, error_class, error,"
                 " kafka_topic, kafka_partition, kafka_offset, dead_letter_topic)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO UPDATE SET"
+                " ON CONFLICT (kafka_topic, kafka_partition, kafka_offset,"
+                " (coalesce(key, 'null'::jsonb))) DO UPDATE SET"
                 " recorded_at = now(), source_table = EXCLUDED.source_table,"
-                " key = EXCLUDED.key, error_class = EXCLUDED.error_class,"
+                " error_class = EXCLUDED.error_class,"
                 " error = EXCLUDED.error, dead_letter_topic = EXCLUDED.dead_letter_topic,"
                 # failing again is a new failure: open, whatever a recovery recorded before
                 " resolved_at = NULL, resolution = NULL",

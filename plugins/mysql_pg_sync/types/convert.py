@@ -23,6 +23,7 @@ from typing import Any
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.json_values import duplicate_key
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
+from mysql_pg_sync.types import precision
 from mysql_pg_sync.types.typemap import parse_column_type
 
 UTC = dt.UTC
@@ -319,11 +320,27 @@ def _date_to_pg(v: Any, c: Ctx) -> Any:
     return _zero_date(v, c) if _has_zero_part(text) else dt.date.fromisoformat(text[:10])
 
 
+def _keep_digits(v: Any, c: Ctx, to_pg: bool) -> Any:
+    """``v`` unless the target column would round it (see types.precision)."""
+    kept = precision.kept_digits(c.column, to_pg)
+    if kept is not None and not precision.fits(c.column.kind, v, kept):
+        target = c.column.pg_type if to_pg else c.column.column_type
+        why = precision.too_precise_why(c.column.kind, kept, target)
+        raise c.fail(v, why, precision.RETYPE_FIX)
+    return v
+
+
+def _decimal_to_pg(v: Any, c: Ctx) -> Any:
+    return _keep_digits(v, c, to_pg=True)
+
+
 def _datetime_to_pg(v: Any, c: Ctx) -> Any:
     if isinstance(v, dt.datetime):
-        return v
+        return _keep_digits(v, c, to_pg=True)
     text = _text(v)
-    return _zero_date(v, c) if _has_zero_part(text) else dt.datetime.fromisoformat(text)
+    if _has_zero_part(text):
+        return _zero_date(v, c)
+    return _keep_digits(dt.datetime.fromisoformat(text), c, to_pg=True)
 
 
 def _timestamp_to_pg(v: Any, c: Ctx) -> Any:
@@ -383,7 +400,7 @@ def _uint64_to_mysql(v: Any, c: Ctx) -> Any:
 
 
 def _decimal_to_mysql(v: Any, c: Ctx) -> Any:
-    return v if isinstance(v, Decimal) else Decimal(str(v))
+    return _keep_digits(v if isinstance(v, Decimal) else Decimal(str(v)), c, to_pg=False)
 
 
 def _text_to_mysql(v: Any, c: Ctx) -> Any:
@@ -430,8 +447,8 @@ def _datetime_to_mysql(v: Any, c: Ctx) -> Any:
     if isinstance(v, str):
         raise c.fail(v, "timestamp cannot be stored in MySQL", "fix the row in PostgreSQL")
     if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        return v.astimezone(UTC).replace(tzinfo=None)
-    return v
+        v = v.astimezone(UTC).replace(tzinfo=None)
+    return _keep_digits(v, c, to_pg=False)
 
 
 def _time_to_mysql(v: Any, c: Ctx) -> Any:
@@ -454,7 +471,7 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "bit1": (_bit1_to_pg, _bool_to_mysql),
     "int": (_int_to_pg, _int_to_pg),
     "uint64": (_uint64_to_pg, _uint64_to_mysql),
-    "decimal": (_same, _decimal_to_mysql),
+    "decimal": (_decimal_to_pg, _decimal_to_mysql),
     "float32": (_same, _float32_to_mysql),
     "float64": (_same, _same),
     "text": (_text_to_pg, _text_to_mysql),

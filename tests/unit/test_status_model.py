@@ -284,6 +284,25 @@ def test_tables_the_mappings_leave_out_are_listed_with_why() -> None:
     ]
 
 
+def test_open_dead_letters_of_a_table_no_longer_synced_or_mapped_keep_a_warning_row() -> None:
+    """Letters of a disabled or removed table were never counted: status said all was well
+    while changes of that table sat unapplied."""
+    from mysql_pg_sync.status.model import not_synced
+
+    off = _mapping("archive").model_copy(update={"enabled": False})
+    quiet = _mapping("old").model_copy(update={"enabled": False})
+    snapshot = StateSnapshot(dead_letters={"legacy.archive": 3, "legacy.gone": 2, "legacy.x": 0})
+    rows = not_synced([_mapping("orders"), off, quiet], snapshot)
+    assert [(r.source, r.state, r.dead_letters, r.health) for r in rows] == [
+        ("legacy.archive", "not synced: enabled: false in its mapping", "3", "warn"),
+        ("legacy.old", "not synced: enabled: false in its mapping", "–", "nodata"),
+        ("legacy.gone", "not synced: no mapping lists it", "2", "warn"),
+    ]
+    assert "3 open dead letter" in rows[0].reason
+    assert "legacy.gone" in rows[2].reason
+    assert rows[1].reason == ""
+
+
 def test_a_reconcile_that_errored_is_not_in_sync() -> None:
     """An `error` table (schemas differ, a database was unreachable) compared nothing: its
     drift count of 0 must not read as in sync."""

@@ -60,7 +60,8 @@ def _table(rows: list[TableStatus]) -> str:
 def run(args: argparse.Namespace) -> int:
     mappings = load_mappings(args.mappings or mappings_dir())
     snapshot = read_snapshot(endpoints_from_env())
-    rows = build_status(mappings.enabled(), snapshot, local_path) + not_synced(mappings.tables)
+    rows = build_status(mappings.enabled(), snapshot, local_path)
+    rows += not_synced(mappings.tables, snapshot)
     consumers, running = consumer_text(snapshot.consumers)
     stopped = running is False and any(r.state == "streaming" for r in rows)
     if args.json:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{r.source}: {r.reason}")
         for r in rows:
             if not r.synced:  # its reason is too long for a column
-                print(f"{r.source}: {r.state}")
+                print(f"{r.source}: {r.state}" + (f"; {r.reason}" if r.reason else ""))
         for note in snapshot.notes:
             print(f"note: {note}")
     if snapshot.error:

@@ -208,7 +208,7 @@ class TableStatus:
     def health(self) -> str:
         """``failed``, ``warn``, ``ok`` or ``nodata``: the row's colour."""
         if not self.synced:
-            return "nodata"
+            return "warn" if self.open_dead_letters else "nodata"
         if (
             self.held
             or self.lost_changes
@@ -249,7 +249,11 @@ class TableStatus:
     def reason(self) -> str:
         """Why the row is not ``ok``, with what to do; empty when nothing needs attention."""
         if not self.synced:
-            return ""
+            return (
+                dead_letters_reason(self.source, self.open_dead_letters)
+                if (self.open_dead_letters)
+                else ""
+            )
         reasons = []
         if self.held:
             reasons.append("held: its target lacks a mapped column (the state says what to run)")
@@ -756,33 +760,45 @@ def _text_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def not_synced(mappings: Iterable[TableMapping]) -> list[TableStatus]:
+def not_synced(
+    mappings: Iterable[TableMapping], snapshot: StateSnapshot | None = None
+) -> list[TableStatus]:
     """A row for each MySQL table the mappings leave out, with why: an operator must see that a
-    table is not synced, not just miss it."""
+    table is not synced, not just miss it. Dead letters left open by a table that is no longer
+    synced, or no longer mapped at all, keep their row (and its warning) until resolved."""
+    letters = dict((snapshot.dead_letters or {}) if snapshot is not None else {})
+    mapped = {m.name for m in mappings}
     rows = []
     for m in sorted(mappings, key=lambda m: m.name):
         if m.is_synced:
             continue
         why = m.unsupported or "enabled: false in its mapping"
-        rows.append(
-            TableStatus(
-                source=m.name,
-                target=str(m.target),
-                direction=m.direction,
-                state=f"not synced: {why}",
-                backfill="–",
-                backfill_percent=None,
-                stream_lag="–",
-                throughput="–",
-                connectors="–",
-                reconcile="–",
-                conflicts_24h="–",
-                dead_letters="–",
-                quality="–",
-                synced=False,
-            )
-        )
+        rows.append(_not_synced_row(m.name, str(m.target), m.direction, why, letters))
+    for name in sorted(set(letters) - mapped):
+        if letters[name]:
+            rows.append(_not_synced_row(name, "–", "–", "no mapping lists it", letters))
     return rows
+
+
+def _not_synced_row(
+    name: str, target: str, direction: str, why: str, letters: Mapping[str, int]
+) -> TableStatus:
+    return TableStatus(
+        source=name,
+        target=target,
+        direction=direction,
+        state=f"not synced: {why}",
+        backfill="–",
+        backfill_percent=None,
+        stream_lag="–",
+        throughput="–",
+        connectors="–",
+        reconcile="–",
+        conflicts_24h="–",
+        dead_letters=str(letters[name]) if letters.get(name) else "–",
+        quality="–",
+        synced=False,
+    )
 
 
 def exact_number(value: Any) -> JsonNumber:

@@ -53,7 +53,7 @@ def load_status(
     else:
         snapshot = read_snapshot(resolved)
     rows = build_status(mappings.enabled(), snapshot, report_link(reports))
-    rows += not_synced(mappings.tables)
+    rows += not_synced(mappings.tables, snapshot)
     top = [("all run reports", f"{REPORTS_ROUTE}/")]
     if (reports / "quality" / "latest.html").exists():
         top.append(("latest data-quality report", f"{REPORTS_ROUTE}/quality/latest.html"))

@@ -249,10 +249,13 @@ class TableStatus:
     def reason(self) -> str:
         """Why the row is not ``ok``, with what to do; empty when nothing needs attention."""
         if not self.synced:
+            if not self.open_dead_letters:
+                return ""
             return (
-                dead_letters_reason(self.source, self.open_dead_letters)
-                if (self.open_dead_letters)
-                else ""
+                f"{self.open_dead_letters} open dead letter(s) of a table no longer synced: "
+                "changes never applied. Sync it again (its mapping) and retry them, or, if "
+                f'they no longer matter, `make cli ARGS="dead-letters resolve --table '
+                f'{self.source} --note <why>"`'
             )
         reasons = []
         if self.held:

@@ -40,6 +40,7 @@ class ThresholdsModel(_Strict):
     conflicts_24h_max: int | None = Field(default=None, ge=0)
     dead_letters_max: int | None = Field(default=None, ge=0)
     reconcile_unrepaired_max: int | None = Field(default=None, ge=0)
+    reconcile_max_age_hours: float | None = Field(default=None, gt=0)
 
 
 class RangeModel(_Strict):
@@ -173,6 +174,38 @@ def _check_expectation_type(exp: CustomExpectationModel, where: str) -> None:
     )
 
 
+def _check_expectation_kwargs(exp: CustomExpectationModel, where: str) -> None:
+    """Build the expectation as the runner will: kwargs GE rejects (a mistyped ``regexx``, a
+    ``mostly`` above 1) fail the load here, naming the file, table and check, instead of an
+    ``error`` result every night that a ``warn`` severity leaves unnoticed."""
+    import great_expectations.expectations as gx_expectations
+
+    version, known = ge_expectations()
+    cls = getattr(gx_expectations, known[exp.type])
+    prefix = f"{where}.expectations[{exp.name}]: {exp.type}"
+    if "meta" in exp.kwargs:
+        raise ExpectationsFileError(f"{prefix}: kwargs.meta is set by the runner; remove it")
+    try:
+        cls(**exp.kwargs)
+    except Exception as exc:
+        errors = getattr(exc, "errors", None)
+        problems: list[str] = []
+        if callable(errors):
+            fields_ = list(getattr(cls, "__fields__", {}))
+            for err in errors():
+                loc = ".".join(str(p) for p in err.get("loc", ())) or "kwargs"
+                problem = f"{loc}: {err.get('msg')}"
+                if err.get("type") == "value_error.extra":
+                    close = difflib.get_close_matches(loc, fields_, n=1, cutoff=0.6)
+                    problem += f" (did you mean {close[0]!r}?)" if close else ""
+                if problem not in problems:
+                    problems.append(problem)
+        detail = "; ".join(problems) or f"{type(exc).__name__}: {exc}"
+        raise ExpectationsFileError(
+            f"{prefix}: Great Expectations {version} rejects its kwargs: {detail}"
+        ) from None
+
+
 def _check_names(names: Iterable[str], where: str) -> None:
     for name in names:
         if name not in CHECKS:
@@ -195,6 +228,7 @@ def _validate(model: FileModel, path: Path) -> None:
         seen: set[str] = set()
         for exp in entry.expectations:
             _check_expectation_type(exp, where)
+            _check_expectation_kwargs(exp, where)
             if exp.name in seen:
                 raise ExpectationsFileError(
                     f"{where}.expectations: name {exp.name!r} is used twice; names must be unique"

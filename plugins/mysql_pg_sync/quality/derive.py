@@ -148,6 +148,11 @@ def _sync_checks(b: _Builder, thresholds: Thresholds, table: TableQuality | None
             "ExpectColumnMaxToBeBetween",
             asset="state",
             kwargs={"column": check, "max_value": limit},
+            params=(
+                {"max_age_hours": thresholds.reconcile_max_age_hours}
+                if check == "reconcile_drift"
+                else {}
+            ),
         )
 
 

@@ -11,6 +11,7 @@ import MySQLdb
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import for_side
 from mysql_pg_sync.mapping.models import TableMapping
+from mysql_pg_sync.quality.enforced import enforced_checks
 from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
 from mysql_pg_sync.settings import Endpoints, reports_dir
@@ -55,13 +56,17 @@ def reconcile_facts(
     pg_conn: Any, tables: Sequence[str], up_to_run: int | None = None
 ) -> dict[str, ReconcileFacts]:
     """Each table's row in its latest finished reconcile run (at most ``up_to_run``: the run
-    that triggered this validation), with the latest earlier run that did compare it."""
+    that triggered this validation), with the latest earlier run that did compare it, and when
+    that row finished (its age by PostgreSQL's clock: ``reconcile_drift`` says which run it
+    judged, and fails one older than ``reconcile_max_age_hours``)."""
 
     def latest(statuses_excluded: list[str]) -> dict[str, tuple[Any, ...]]:
         rows = pg_conn.execute(
             """
             SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.error,
-                   t.drift_found - t.drift_repaired, r.report_html
+                   t.drift_found - t.drift_repaired, r.report_html,
+                   coalesce(t.finished_at, r.finished_at),
+                   extract(epoch FROM now() - coalesce(t.finished_at, r.finished_at))::float8
             FROM mps_sync.reconcile_tables t
             JOIN mps_sync.reconcile_runs r USING (run_id)
             WHERE t.source_table = ANY(%s) AND t.status <> ALL(%s)
@@ -75,7 +80,7 @@ def reconcile_facts(
     finished = latest(["running"])
     good = latest(["running", "error"])
     facts = {}
-    for table, (run_id, status, error, unrepaired, report_html) in finished.items():
+    for table, (run_id, status, error, unrepaired, report_html, at, age) in finished.items():
         earlier = good.get(table)
         if report_html is None:
             # Stored when the run finishes; until then, where the service writes it by default.
@@ -88,6 +93,8 @@ def reconcile_facts(
             last_good_run_id=int(earlier[0]) if earlier else None,
             last_good_unrepaired=int(earlier[3]) if earlier else None,
             report_html=str(report_html),
+            finished_at=at,
+            age_seconds=float(age) if age is not None else None,
         )
     return facts
 
@@ -148,9 +155,14 @@ def gather_facts(
             if "reconcile_tables" in state_tables
             else {}
         )
-    by_table: dict[str, list[CheckSpec]] = {}
-    for spec in specs:
-        by_table.setdefault(spec.table, []).append(spec)
+        by_table: dict[str, list[CheckSpec]] = {}
+        for spec in specs:
+            by_table.setdefault(spec.table, []).append(spec)
+        enforced = {
+            m.name: enforced_checks(pg, m, by_table.get(m.name, []))
+            for m in mappings
+            if str(m.target) in targets
+        }
     facts: dict[str, TableFacts] = {}
     conn = mysql_connect(endpoints.mysql, autocommit=True)
     try:
@@ -168,7 +180,14 @@ def gather_facts(
                     if str(mapping.target) in targets
                     and c.pg_name not in columns.get(str(mapping.target), frozenset())
                 ),
+                target_unmapped=tuple(
+                    sorted(
+                        columns.get(str(mapping.target), frozenset())
+                        - {c.pg_name for c in mapping.synced_columns()}
+                    )
+                ),
                 reconcile=reconciled.get(mapping.name),
+                enforced=enforced.get(mapping.name, {}),
             )
     finally:
         conn.close()

@@ -15,20 +15,26 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.quality.config import Retention
 from mysql_pg_sync.quality.parity import parity_failure
 from mysql_pg_sync.quality.plan import PlannedCheck
 from mysql_pg_sync.quality.results import CheckResult
 from mysql_pg_sync.quality.specs import Severity
 from mysql_pg_sync.settings import DatabaseEndpoint
+from mysql_pg_sync.state.schema import STATE_SCHEMA
+
+log = logging.getLogger(__name__)
 
 # Importing Great Expectations logs ~180 INFO lines ("Skipping registering function ...") from
 # its API-docs registry, which buried the checks' own lines in every data_quality task log.
@@ -41,6 +47,11 @@ _RUN_FILES = (".json", ".html")
 """What GE writes per validation: stored results (JSON) and their Data Docs pages (HTML)."""
 _DATASOURCE = "mps_target"
 _CHECKPOINT = "mps_data_quality"
+VIEW_PREFIX = "gx_"
+"""Views a run creates in ``mps_sync``: ``gx_<UTC yyyymmddHHMMSS>_<run token>_<n>``."""
+STALE_VIEW_AGE = timedelta(days=1)
+"""A view older than this was left by a run that died; the next run drops it."""
+_VIEW_NAME = re.compile(r"^gx_(\d{14})_[0-9a-f]{8}_\d{4}$")
 
 
 @dataclass(frozen=True)
@@ -208,11 +219,27 @@ def _run_with_gx(
     data_docs: Path,
     retention: Retention,
 ) -> GxOutcome:
-    import great_expectations as gx
-
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     root.mkdir(parents=True, exist_ok=True)
     results: dict[int, CheckResult] = {}
+    views = create_views(endpoint, view_queries(planned))
+    try:
+        return _validate(planned, endpoint, root, data_docs, retention, views, results)
+    finally:
+        drop_views(endpoint, list(views.values()))
+
+
+def _validate(
+    planned: Sequence[PlannedCheck],
+    endpoint: DatabaseEndpoint,
+    root: Path,
+    data_docs: Path,
+    retention: Retention,
+    views: Mapping[str, str],
+    results: dict[int, CheckResult],
+) -> GxOutcome:
+    import great_expectations as gx
+
     with _connection_env(endpoint):
         context = _context(root, data_docs)
         source = context.data_sources.add_or_update_postgres(
@@ -226,7 +253,7 @@ def _run_with_gx(
             first = planned[indexes[0]]
             name = _safe_name(n, asset_name)
             try:
-                asset = _asset(source, name, first)
+                asset = _asset(source, name, first, views.get(asset_name))
             except Exception as exc:  # GE tests the asset on creation: report, don't crash
                 for index in indexes:
                     results[index] = _error(planned[index], f"{type(exc).__name__}: {exc}")
@@ -240,7 +267,9 @@ def _run_with_gx(
                     meta["mps_index"] = index
                     suite.add_expectation(cls(**check.kwargs, meta=meta))
                 except Exception as exc:  # a user's kwargs GE rejects: report, don't drop
-                    results[index] = _error(check, f"{type(exc).__name__}: {exc}")
+                    # a check that never runs is no warning: it fails the run whatever its
+                    # severity (load_quality_config rejects such kwargs first)
+                    results[index] = _error(check, f"{type(exc).__name__}: {exc}", severity="fail")
             definitions.append(
                 context.validation_definitions.add(
                     gx.ValidationDefinition(name=name, data=batch, suite=suite)
@@ -275,17 +304,106 @@ def _run_with_gx(
     )
 
 
-def _asset(source: Any, name: str, check: PlannedCheck) -> Any:
+def _asset(source: Any, name: str, check: PlannedCheck, view: str | None) -> Any:
+    """A table asset wherever GE can reflect the columns from the catalog: the table itself,
+    else a view of ``check.query``; a query asset only for queries that return one row (GE
+    runs a query asset's query whole just to learn its column names)."""
+    if check.relation is not None:
+        schema, table = check.relation
+        return source.add_table_asset(name, table_name=table, schema_name=schema)
+    if view is not None:
+        return source.add_table_asset(name, table_name=view, schema_name=STATE_SCHEMA)
     return source.add_query_asset(name, query=check.query)
 
 
-def _error(check: PlannedCheck, detail: str) -> CheckResult:
+def view_queries(planned: Sequence[PlannedCheck]) -> dict[str, str]:
+    """Asset name -> the query to create a view of: checks that read the whole table (or its
+    SET members) and cannot read it as a table asset."""
+    out: dict[str, str] = {}
+    for check in planned:
+        if check.scans and check.relation is None:
+            out.setdefault(check.asset_name, check.query)
+    return out
+
+
+def view_name(created: datetime, token: str, n: int) -> str:
+    return f"{VIEW_PREFIX}{created:%Y%m%d%H%M%S}_{token}_{n:04d}"
+
+
+def stale_views(names: Sequence[str], now: datetime) -> list[str]:
+    """The run views among ``names`` created more than :data:`STALE_VIEW_AGE` before ``now``."""
+    out = []
+    for name in names:
+        match = _VIEW_NAME.match(name)
+        if match is None:
+            continue
+        created = datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if now - created > STALE_VIEW_AGE:
+            out.append(name)
+    return out
+
+
+def create_views(endpoint: DatabaseEndpoint, queries: Mapping[str, str]) -> dict[str, str]:
+    """Asset name -> a view of its query in ``mps_sync``, created for this run only.
+
+    Names are unique per run (time and a random token), so concurrent runs never share or
+    replace one, and a view always has the columns this run's mapping names. The runner drops
+    them when it ends; a run that died leaves its views, dropped by the next run after a day
+    (until then they block ``make ddl`` from altering the columns they read). An asset whose
+    view cannot be created (no privilege on ``mps_sync``) is read by its query, with a warning.
+    """
+    if not queries:
+        return {}
+    now = datetime.now(UTC)
+    token = uuid.uuid4().hex[:8]
+    views: dict[str, str] = {}
+    try:
+        with pg_connect(endpoint, autocommit=True) as conn:
+            if conn.execute("SELECT to_regnamespace(%s)", (STATE_SCHEMA,)).fetchone() == (None,):
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+            existing = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT viewname FROM pg_views WHERE schemaname = %s AND viewname LIKE %s",
+                    (STATE_SCHEMA, VIEW_PREFIX.replace("_", r"\_") + "%"),
+                ).fetchall()
+            ]
+            for stale in stale_views(existing, now):
+                conn.execute(f"DROP VIEW IF EXISTS {postgres.qualified(STATE_SCHEMA, stale)}")
+            for n, (asset, query) in enumerate(queries.items()):
+                name = view_name(now, token, n)
+                conn.execute(f"CREATE VIEW {postgres.qualified(STATE_SCHEMA, name)} AS {query}")
+                views[asset] = name
+    except Exception as exc:  # the checks still run, through query assets
+        log.warning(
+            "could not create data-quality views in %s (%s: %s); %d asset(s) are read as "
+            "queries, which GE runs in full to learn their columns",
+            STATE_SCHEMA,
+            type(exc).__name__,
+            exc,
+            len(queries) - len(views),
+        )
+    return views
+
+
+def drop_views(endpoint: DatabaseEndpoint, names: Sequence[str]) -> None:
+    if not names:
+        return
+    try:
+        with pg_connect(endpoint, autocommit=True) as conn:
+            for name in names:
+                conn.execute(f"DROP VIEW IF EXISTS {postgres.qualified(STATE_SCHEMA, name)}")
+    except Exception as exc:  # the next run drops them once they are a day old
+        log.warning("could not drop data-quality views %s: %s", ", ".join(names), exc)
+
+
+def _error(check: PlannedCheck, detail: str, severity: Severity | None = None) -> CheckResult:
     spec = check.spec
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,
         check=spec.check,
-        severity=spec.severity,
+        severity=severity or spec.severity,
         outcome="error",
         expectation=spec.expectation,
         column=spec.column,
@@ -308,10 +426,16 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
     if info.get("raised_exception"):
         raised.append(info)
     if raised:
-        return _error(check, str(raised[0].get("exception_message") or "exception in GE"))
+        # A custom check GE could not evaluate is the YAML's error (kwargs it cannot use): it
+        # fails the run whatever its severity, or a `warn` would hide it every night.
+        config_error: Severity | None = "fail" if spec.check == "custom" else None
+        message = str(raised[0].get("exception_message") or "exception in GE")
+        return _error(check, message, severity=config_error)
     result = r.result or {}
     observed = jsonable(result.get("observed_value"))
     severity, detail = (spec.severity, "") if r.success else failure_of(check, observed)
+    if r.success:  # a failure's detail says what it judged already (its breach hint)
+        detail = check.note
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,

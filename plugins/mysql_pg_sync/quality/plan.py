@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from psycopg import sql
@@ -37,6 +37,20 @@ class ReconcileFacts:
     last_good_unrepaired: int | None = None
     report_html: str | None = None
     """The run's HTML report: the path the run stored, else where it writes it by default."""
+    finished_at: datetime | None = None
+    """When the run finished comparing the table (the run's end when the table's is unset)."""
+    age_seconds: float | None = None
+    """How long before this validation it finished (PostgreSQL's clock)."""
+
+    def finished(self) -> str:
+        """``finished 2026-11-26 02:14 UTC``."""
+        if self.finished_at is None:
+            return "finish time unknown"
+        return f"finished {self.finished_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    def named(self) -> str:
+        """``reconcile run 7 (finished 2026-11-26 02:14 UTC)``."""
+        return f"reconcile run {self.run_id} ({self.finished()})"
 
 
 @dataclass(frozen=True)
@@ -49,9 +63,14 @@ class TableFacts:
     target_exists: bool = True
     target_missing_columns: tuple[str, ...] = ()
     """Mapped (synced) columns the PostgreSQL table lacks: the mapping is ahead of ``ddl``."""
+    target_unmapped: tuple[str, ...] = ()
+    """Columns of the PostgreSQL table no mapping syncs: a table asset would show them to GE
+    (``expect_table_columns_to_match_set``, say), so such a table is read through a view."""
     source_error: str | None = None
     """Why the MySQL table could not be read (missing, no privilege); None when it was."""
     reconcile: ReconcileFacts | None = None
+    enforced: dict[str, str] = field(default_factory=dict)
+    """check_id -> which validated constraint enforces it (:mod:`.enforced`): passed unscanned."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,16 @@ class PlannedCheck:
     """Added to the detail of a failed result: where to look and what to do."""
     source_rows: int | None = None
     """MySQL's row count, for ``row_count_parity``: its failure names both counts."""
+    relation: tuple[str, str] | None = None
+    """(schema, table) GE can validate as a table asset instead of ``query``: the target table
+    when its name and every column's are lower-case identifiers (``query`` selects the columns
+    under their own names then)."""
+    scans: bool = False
+    """``query`` returns a row per table row (or SET member). GE runs a query asset's query
+    in full to learn its column names (psycopg2 then holds every row in memory), so such a
+    query is validated through a view instead (:mod:`~mysql_pg_sync.quality.gx_runner`)."""
+    note: str = ""
+    """The detail of a passed result: what the check judged (which reconcile run, when)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +106,16 @@ class SkippedCheck:
     """The last value known, when there is one (a failed reconcile's earlier drift)."""
     severity: Severity | None = None
     """Overrides the check's severity: a table that cannot be read is not a tunable warning."""
+    enforced: bool = False
+    """True when a PostgreSQL constraint guarantees the check (``reason`` names it): passed."""
 
 
 def column_aliases(mapping: TableMapping) -> dict[str, str]:
     """PostgreSQL column name -> a lower-case alias GE can address.
 
     GE folds column (and table) names to lower case, so ``"Name"`` or a table ``"Group"``
-    cannot be validated directly; every table is read through a query that aliases its columns.
+    cannot be validated directly; such a table is read through a view that aliases its columns
+    (a table whose names all are their own aliases is validated as it is: :func:`plain_relation`).
     """
     aliases: dict[str, str] = {}
     used: set[str] = set()
@@ -96,6 +128,20 @@ def column_aliases(mapping: TableMapping) -> dict[str, str]:
         used.add(alias)
         aliases[column.pg_name] = alias
     return aliases
+
+
+_PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def plain_relation(mapping: TableMapping, aliases: dict[str, str]) -> tuple[str, str] | None:
+    """(schema, table) when GE can address the target table and all its columns by name.
+
+    GE reflects a table asset's columns from the catalog; a query asset's it learns by running
+    the query whole. Lower-case names need no alias, so most tables are table assets."""
+    names = [mapping.target.schema, mapping.target.table, *aliases]
+    if all(_PLAIN_IDENTIFIER.match(n) for n in names) and all(k == v for k, v in aliases.items()):
+        return mapping.target.schema, mapping.target.table
+    return None
 
 
 def table_query(mapping: TableMapping, aliases: dict[str, str]) -> str:
@@ -185,6 +231,36 @@ def dead_letters_hint(table: str) -> str:
     )
 
 
+def _age(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def _stale_reconcile(
+    spec: CheckSpec, mapping: TableMapping, rec: ReconcileFacts
+) -> SkippedCheck | None:
+    """A breach when the reconcile run to judge is older than ``reconcile_max_age_hours``.
+
+    Reconcile runs nightly: a table's latest run from weeks ago means reconcile stopped
+    comparing it, and "no drift" then would be that old run's word, not today's."""
+    max_hours = spec.params.get("max_age_hours")
+    if max_hours is None or rec.age_seconds is None or rec.age_seconds <= max_hours * 3600:
+        return None
+    limit = spec.kwargs.get("max_value")
+    over = ""
+    if limit is not None and rec.unrepaired > limit:
+        over = f", more than the {limit} allowed"
+    reason = (
+        f"the latest {rec.named()} that compared {mapping.name} is {_age(rec.age_seconds)} old, "
+        f"older than reconcile_max_age_hours ({max_hours:g} h): it left {rec.unrepaired} "
+        f"unrepaired drift row(s){over}, but the drift since is unknown. Check that the "
+        f"reconcile DAG runs and covers the table, or trigger it with Params tables = "
+        f'["{mapping.name}"] (`python -m mysql_pg_sync reconcile --tables {mapping.name}`)'
+        f"{_report_ref(rec)}"
+    )
+    return SkippedCheck(spec, reason, breach=True, observed=rec.unrepaired)
+
+
 def _reconcile_skip(
     spec: CheckSpec, mapping: TableMapping, facts: TableFacts
 ) -> SkippedCheck | None:
@@ -199,7 +275,7 @@ def _reconcile_skip(
             spec, f"no data: no finished reconcile run has compared {mapping.name} yet"
         )
     if rec.status != "error":
-        return None
+        return _stale_reconcile(spec, mapping, rec)
     error = (rec.error or "no error stored").strip()
     if len(error) > _MAX_ERROR_CHARS:
         error = error[:_MAX_ERROR_CHARS] + "..."
@@ -211,7 +287,8 @@ def _reconcile_skip(
             f"{rec.last_good_unrepaired} unrepaired drift row(s)"
         )
     reason = (
-        f"the latest reconcile run {rec.run_id} failed on this table ({error}); {earlier}. "
+        f"the latest reconcile run {rec.run_id} failed on this table ({error}); it "
+        f"{rec.finished()}; {earlier}. "
         f"Fix the cause and run reconcile again (its report has the details){_report_ref(rec)}"
     )
     return SkippedCheck(spec, reason, breach=True, observed=rec.last_good_unrepaired)
@@ -223,6 +300,8 @@ def plan_check(
     target = postgres.qualified(mapping.target.schema, mapping.target.table)
     table_asset = str(mapping.target)
     aliases = column_aliases(mapping)
+    # GE sees exactly the mapped columns, under names it can address, either way
+    relation = None if facts.target_unmapped else plain_relation(mapping, aliases)
     if not facts.target_exists and spec.asset != "state":
         reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
         return SkippedCheck(spec, reason, breach=True)
@@ -234,6 +313,8 @@ def plan_check(
             "checks ran; add them with `make ddl` (`ARGS=--dry-run` to see the ALTER first)"
         )
         return SkippedCheck(spec, reason, breach=True)
+    if spec.check_id in facts.enforced:
+        return SkippedCheck(spec, facts.enforced[spec.check_id], enforced=True)
     if spec.check in _SOURCE_CHECKS and facts.source_error is not None:
         reason = (
             f"MySQL table {mapping.source} could not be read ({facts.source_error}); create it, "
@@ -249,7 +330,13 @@ def plan_check(
         )
         bounds: dict[str, Any] = {"min_value": low, "max_value": high}
         return PlannedCheck(
-            spec, table_asset, table_query(mapping, aliases), bounds, source_rows=facts.source_rows
+            spec,
+            table_asset,
+            table_query(mapping, aliases),
+            bounds,
+            relation=relation,
+            scans=True,
+            source_rows=facts.source_rows,
         )
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
@@ -263,6 +350,7 @@ def plan_check(
             f"{table_asset}:members:{spec.column}",
             query,
             aliased_kwargs(spec.kwargs, aliases),
+            scans=True,
         )
     if spec.asset == "freshness":
         if facts.source_newest is None:
@@ -282,11 +370,19 @@ def plan_check(
         reconcile_run = facts.reconcile.run_id if facts.reconcile is not None else None
         query = render_row(facts.state_tables, mapping.name, str(mapping.target), reconcile_run)
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
-        hint = ""
+        hint = note = ""
         if spec.check == "reconcile_drift" and facts.reconcile is not None:
             hint = reconcile_drift_hint(mapping.name, facts.reconcile)
+            note = f"judged {facts.reconcile.named()}"
         if spec.check == "dead_letters":
             hint = dead_letters_hint(mapping.name)
-        return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs, hint)
+        return PlannedCheck(spec, f"{table_asset}:state", query, state_kwargs, hint, note=note)
     kwargs = aliased_kwargs(spec.kwargs, aliases)
-    return PlannedCheck(spec, table_asset, table_query(mapping, aliases), kwargs)
+    return PlannedCheck(
+        spec,
+        table_asset,
+        table_query(mapping, aliases),
+        kwargs,
+        relation=relation,
+        scans=True,
+    )

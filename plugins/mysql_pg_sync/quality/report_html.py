@@ -38,7 +38,8 @@ def _table_section(run: QualityRun, table: str) -> str:
     )
 
 
-def render_report(run: QualityRun, data_docs_href: str | None = None) -> str:
+def render_report(run: QualityRun, data_docs_href: str | None = None, note: str = "") -> str:
+    """The run's page; ``note``: HTML shown under its heading (what a partial page covers)."""
     counts = run.counts()
     overall = "passed" if run.success else "failed"
     if run.success and run.breaches("warn"):
@@ -68,15 +69,17 @@ def render_report(run: QualityRun, data_docs_href: str | None = None) -> str:
         f"<h1>Data quality {badge(overall)}</h1>"
         f'<div class="meta">run <code>{escape(run.run_id)}</code> · '
         f"{run.started_at:%Y-%m-%d %H:%M:%S} – {run.finished_at:%H:%M:%S} UTC{trigger}{docs}</div>"
-        f'<div class="cards">{cards}</div>' + "".join(_table_section(run, t) for t in run.tables())
+        + (f'<div class="meta"><b>{note}</b></div>' if note else "")
+        + f'<div class="cards">{cards}</div>'
+        + "".join(_table_section(run, t) for t in run.tables())
     )
     return page(f"Data quality {run.run_id}", body)
 
 
-def write_report(run: QualityRun, path: Path) -> Path:
+def write_report(run: QualityRun, path: Path, note: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     href = None
     if run.data_docs_index:
         href = os.path.relpath(run.data_docs_index, path.parent)
-    path.write_text(render_report(run, href), encoding="utf-8")
+    path.write_text(render_report(run, href, note), encoding="utf-8")
     return path

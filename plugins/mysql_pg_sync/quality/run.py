@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 from mysql_pg_sync.connections import pg_connect
@@ -43,7 +44,7 @@ def _skipped(s: SkippedCheck) -> CheckResult:
         check_id=spec.check_id,
         check=spec.check,
         severity=s.severity or spec.severity,
-        outcome="error" if s.breach else "skipped",
+        outcome="error" if s.breach else "passed" if s.enforced else "skipped",
         expectation=spec.expectation,
         column=spec.column,
         observed=s.observed,
@@ -51,15 +52,36 @@ def _skipped(s: SkippedCheck) -> CheckResult:
     )
 
 
-def write_run_files(run: QualityRun, quality: Path) -> None:
+PARTIAL_MARK = "<!-- mps:partial-run -->"
+"""In a ``latest.html`` written by a run limited to some tables."""
+
+
+def partial_note(run: QualityRun) -> str:
+    tables = ", ".join(escape(t) for t in run.tables()) or "none"
+    return (
+        f"{PARTIAL_MARK}Only the tables this run's <code>tables</code> Param selected: "
+        f"{tables}. No run of every table has written this page yet, so other tables' "
+        "results are not here; the next full run replaces it."
+    )
+
+
+def write_run_files(run: QualityRun, quality: Path, tables: Sequence[str] = ()) -> None:
     """The run's report and JSON in ``runs/<run>/``, and ``latest.html`` beside ``runs/``.
 
-    ``latest.html`` is rendered for its own folder, not copied: the Data Docs link is relative
-    and a copy would keep the one computed for ``runs/<run>/``."""
+    ``latest.html`` is what the status page links as "the latest data-quality report": a run
+    limited by ``tables`` would hide the other tables' failures behind its green page, so it
+    leaves a full run's page alone. Only while no full run has written one does it write
+    (or replace) the page, saying which tables it covers. It is rendered for its own folder,
+    not copied: the Data Docs link is relative and a copy would keep the one computed for
+    ``runs/<run>/``."""
     report = Path(run.report_path or quality / "runs" / run_folder_name(run.run_id) / "report.html")
     write_report(run, report)
     write_json(run, report.parent / "results.json")
-    write_report(run, quality / "latest.html")
+    latest = quality / "latest.html"
+    if not tables:
+        write_report(run, latest)
+    elif not latest.exists() or PARTIAL_MARK in latest.read_text(encoding="utf-8"):
+        write_report(run, latest, partial_note(run))
 
 
 def run_quality(
@@ -75,7 +97,8 @@ def run_quality(
     """Validate ``tables`` (all enabled tables when empty), write the reports, persist the run.
 
     ``tables``: names or globs as reconcile and backfill take them (:meth:`MappingSet.match`);
-    one that selects no synced table raises MappingError before anything is read.
+    one that selects no synced table raises MappingError before anything is read. A run
+    limited to them leaves a full run's ``latest.html`` (the status page's link) alone.
     ``reconcile``: the reconcile run that triggered this one; drift is judged as of that run."""
     started = datetime.now(UTC)
     reports = reports or reports_dir()
@@ -106,7 +129,7 @@ def run_quality(
         report_path=str(report),
         reconcile=reconcile,
     )
-    write_run_files(run, quality)
+    write_run_files(run, quality, tables)
     with pg_connect(endpoints.postgres) as conn:
         save_run(conn, run)
     return run

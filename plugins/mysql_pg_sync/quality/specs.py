@@ -66,6 +66,9 @@ class Thresholds:
     conflicts_24h_max: int = 100
     dead_letters_max: int = 0
     reconcile_unrepaired_max: int = 0
+    reconcile_max_age_hours: float = 72.0
+    """How old the reconcile run ``reconcile_drift`` judges may be: reconcile runs nightly, so
+    an older one means it stopped comparing the table and its drift is not known today."""
 
 
 @dataclass(frozen=True)

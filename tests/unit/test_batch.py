@@ -33,11 +33,14 @@ def test_collapse_keeps_first_before_and_last_after_in_final_order() -> None:
     ]
     assert changes[1].before is None  # the row did not exist before the batch
     assert changes[1].after == {"id": 1, "v": "c"}
+    # the conflict rules still see an insert (an update without a before-image would apply
+    # over a row the other side inserted meanwhile)
+    assert [c.first_op for c in changes] == ["c", "c", "c"]
 
 
 def test_insert_then_delete_collapses_to_a_delete() -> None:
     [change] = collapse([ev("c", 1, None, {"id": 1}), ev("d", 1, {"id": 1}, None)])
-    assert (change.op, change.after, change.events) == ("d", None, 2)
+    assert (change.op, change.after, change.events, change.first_op) == ("d", None, 2, "c")
 
 
 def test_toast_placeholder_takes_the_value_from_an_earlier_change_in_the_batch() -> None:

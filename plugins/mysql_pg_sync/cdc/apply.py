@@ -666,15 +666,27 @@ class Applier:
     ) -> Decision:
         change = p.change
         rule = plan.mapping.conflict.rule
+        op, before_image = change.op, change.before
+        if change.first_op in ("c", "r") and change.events > 1:
+            # The key was inserted in this batch. Folded with a later update it is still an
+            # insert: without a before-image an update would be applied over a row the other
+            # side inserted meanwhile, whatever the rule. Folded with a later delete, the
+            # delete removed what this batch inserted: its own before-image says what that was.
+            if op == "u":
+                op = change.first_op
+            elif op == "d":
+                if target is None:
+                    return Decision("skip_same")
+                before_image = change.last.before
         same_after = False
         if target is not None and p.after is not None:
             cols = [c for c in plan.dst_names if c in p.after and c not in p.unavailable]
             same_after = rows_equal(plan.kinds, target, p.after, cols)
         before = None
-        full_before = _is_full_image(change.before, plan.src_key)
-        if target is not None and full_before and change.before is not None:
+        full_before = _is_full_image(before_image, plan.src_key)
+        if target is not None and full_before and before_image is not None:
             try:
-                before = self._convert_image(plan, change.before, change.last)
+                before = self._convert_image(plan, before_image, change.last)
             except ConversionError:
                 before = None
         same_before = (
@@ -693,7 +705,7 @@ class Applier:
         delete_ts = p.deleted_at
         seen = Observation(
             incoming_side=plan.incoming_side,
-            op=change.op,
+            op=op,
             exists=target is not None,
             same_as_after=same_after,
             has_before=before is not None or (full_before and target is None),

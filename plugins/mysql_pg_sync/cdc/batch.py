@@ -18,13 +18,16 @@ class CollapsedChange:
     """Every change to one key in a batch, folded into one: first before-image, last after-image.
 
     ``before`` is what the source row looked like before the batch's first change (None for an
-    insert or when the source does not send before-images), ``last`` the final event.
+    insert or when the source does not send before-images), ``last`` the final event,
+    ``first_op`` the first event's op: a key inserted in this batch stays an insert for the
+    conflict rules, whatever followed it (an update has no before-image to compare then).
     """
 
     last: ChangeEvent
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     events: int
+    first_op: str = ""
 
     @property
     def op(self) -> str:
@@ -56,10 +59,12 @@ def collapse(events: Iterable[ChangeEvent]) -> list[CollapsedChange]:
         ident = (event.source_table, event.key_tuple())
         previous = folded.pop(ident, None)
         if previous is None:
-            folded[ident] = CollapsedChange(event, event.before, event.after, 1)
+            folded[ident] = CollapsedChange(event, event.before, event.after, 1, event.op)
             continue
         after = _merge_unavailable(previous.after, event.after)
-        folded[ident] = CollapsedChange(event, previous.before, after, previous.events + 1)
+        folded[ident] = CollapsedChange(
+            event, previous.before, after, previous.events + 1, previous.first_op
+        )
     return list(folded.values())
 
 

@@ -24,7 +24,7 @@ from mysql_pg_sync.cdc import apply_sql
 from mysql_pg_sync.cdc.batch import CollapsedChange
 from mysql_pg_sync.cdc.compare import canonical, rows_equal
 from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide, delete_time
-from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side
+from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side, other_side
 from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
 from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
 from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, date_columns, null_dates
@@ -82,15 +82,35 @@ class TableCounts:
     last_source_ts_ms: int = 0
 
 
+@dataclass(frozen=True)
+class Burial:
+    """A row to remove once the batch's changes are written, under lock and as the applier's
+    own (tagged) write, when a delete that won still beats the row's rule value there
+    (conflicts.bury); the consumer does it (``_bury``).
+
+    - On the delete's own side: a delete applied at the other side, whose side may hold the row
+      the applier brought back from an older update consumed before it (``row_side`` is
+      ``delete_side``; ``event`` is the delete).
+    - On the side of an insert/update that lost to the delete's tombstone (last-writer-wins:
+      ``row_side`` is the change's side, ``event`` the change): the delete had already run
+      there, so the change's row would stay on that side alone.
+    """
+
+    table: str  # the mapping's name
+    delete_side: Side  # where the delete ran
+    row_side: Side  # whose row is removed
+    event: ChangeEvent  # from ``row_side``: its key names the row
+    counts_as: Any  # the delete's time (last_writer_wins) or the version it removed (version)
+
+
 @dataclass
 class BatchResult:
     tables: dict[tuple[str, Side], TableCounts] = field(default_factory=dict)
     conflicts: list[ConflictRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     drift: dict[tuple[str, Side], tuple[str, ...]] = field(default_factory=dict)
-    # deletes applied to a last-writer-wins table: (mapping name, incoming side, event, the time
-    # the delete counts as, see conflicts.delete_time)
-    deletes: list[tuple[str, Side, ChangeEvent, dt.datetime]] = field(default_factory=list)
+    # rows the consumer removes after the writes if the delete still beats them (see Burial)
+    burials: list[Burial] = field(default_factory=list)
 
     def counts(self, table: str, side: Side) -> TableCounts:
         return self.tables.setdefault((table, side), TableCounts())
@@ -253,6 +273,7 @@ class _Prepared:
     unavailable: frozenset[str]
     removed_rule: Any = None  # a delete: the rule value of the row version it removed
     deleted_at: dt.datetime | None = None  # a delete: the time it counts as (conflicts.delete_time)
+    won_conflict: bool = False  # a delete applied over a row the other side had changed
 
 
 class Applier:
@@ -540,10 +561,22 @@ class Applier:
                 self.session.side,
             )
             pending = taken
+        name, side = plan.mapping.name, plan.incoming_side
         if rule.rule == "last_writer_wins":
-            name, side = plan.mapping.name, plan.incoming_side
-            result.deletes += [
-                (name, side, p.change.last, p.deleted_at) for p in deleted if p.deleted_at
+            result.burials += [
+                Burial(name, side, side, p.change.last, p.deleted_at)
+                for p in deleted
+                if p.deleted_at
+            ]
+        elif rule.rule == "version":
+            # only a delete that won against the other side's update: that update may have been
+            # brought back on the delete's side before the delete arrived. A plain delete's side
+            # holds no such row, and a row there may be a key re-created since at a lower
+            # version, which the other side takes as an insert (see conflicts.py)
+            result.burials += [
+                Burial(name, side, side, p.change.last, p.removed_rule)
+                for p in deleted
+                if p.won_conflict and p.removed_rule is not None
             ]
 
     def _advance_sequences(self, plan: TablePlan, prepared: list[_Prepared]) -> None:
@@ -588,8 +621,28 @@ class Applier:
                 counts.skipped_same += 1
                 continue
             if decision.action == "skip_lost":
+                if (
+                    target is None
+                    and grave is not None
+                    and decision.conflict == "update_delete"
+                    and plan.mapping.conflict.rule == "last_writer_wins"
+                ):
+                    # lost to the other side's delete, which already ran on this change's own
+                    # side (a key re-created there in the second of the delete): remove the row
+                    # there too, if it still holds a value the delete beats, or it stays on that
+                    # side alone (see conflicts.py)
+                    result.burials.append(
+                        Burial(
+                            plan.mapping.name,
+                            other_side(plan.incoming_side),
+                            plan.incoming_side,
+                            p.change.last,
+                            grave,
+                        )
+                    )
                 continue
             if p.change.op == "d":
+                p.won_conflict = decision.conflict is not None
                 deletes.append(p)
             elif p.unavailable:
                 partial.append(p)
@@ -638,16 +691,22 @@ class Applier:
 
     def _tombstones(
         self, plan: TablePlan, prepared: list[_Prepared], current: dict[Row, Row]
-    ) -> dict[str, dt.datetime]:
+    ) -> dict[str, Any]:
         """Record every delete's tombstone; return the target side's for inserts/updates of
-        missing rows (last-writer-wins only: the rule compares times)."""
-        if self.tombstones is None or plan.mapping.conflict.rule != "last_writer_wins":
+        missing rows: the newest delete time (last-writer-wins), or the version the newest
+        delete removed (version). The fixed-winner rules need none."""
+        rule = plan.mapping.conflict.rule
+        if self.tombstones is None or rule not in ("last_writer_wins", "version"):
             return {}
         name = plan.mapping.name
         for p in prepared:
             if p.deleted_at is not None:
                 self.tombstones.record(
-                    name, neutral_key(plan, p.change, p.key), plan.incoming_side, p.deleted_at
+                    name,
+                    neutral_key(plan, p.change, p.key),
+                    plan.incoming_side,
+                    p.deleted_at,
+                    _version_number(p.removed_rule) if rule == "version" else None,
                 )
         missing = [
             neutral_key(plan, p.change, p.key)
@@ -655,6 +714,8 @@ class Applier:
             if p.change.op != "d" and p.key not in current
         ]
         deleted_on: Side = "mysql" if self.session.side == "mysql" else "postgres"
+        if rule == "version":
+            return self.tombstones.removed_versions(name, missing, deleted_on)
         return self.tombstones.newest(name, missing, deleted_on)
 
     def _decide(
@@ -662,7 +723,7 @@ class Applier:
         plan: TablePlan,
         p: _Prepared,
         target: dict[str, Any] | None,
-        tombstone: dt.datetime | None = None,
+        tombstone: Any = None,
     ) -> Decision:
         change = p.change
         rule = plan.mapping.conflict.rule
@@ -713,7 +774,16 @@ class Applier:
             incoming_rule_value=incoming_rule,
             target_rule_value=canonical(kind, target.get(rc)) if rc and target else None,
             delete_ts=canonical(kind, delete_ts) if delete_ts else None,
-            tombstone=canonical(kind, tombstone) if tombstone and target is None else None,
+            tombstone=(
+                canonical(kind, tombstone)
+                if tombstone is not None and target is None and rule == "last_writer_wins"
+                else None
+            ),
+            tombstone_version=(
+                canonical(kind, tombstone)
+                if tombstone is not None and target is None and rule == "version"
+                else None
+            ),
         )
         return decide(rule, seen)
 
@@ -925,6 +995,15 @@ def _whole_number(value: Any) -> int | None:
     return None
 
 
+def _version_number(value: Any) -> int | Decimal | None:
+    """A version as the tombstone stores it (numeric); None when it is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        return value
+    return None
+
+
 def _commit_time(event: ChangeEvent) -> dt.datetime:
     return dt.datetime.fromtimestamp(event.source_ts_ms / 1000, dt.UTC)
 
@@ -945,6 +1024,10 @@ def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:
     return any(v is not None for k, v in image.items() if k not in keys)
 
 
-def tombstone_image(deleted_at: dt.datetime) -> dict[str, Any]:
-    """What a conflict records as the target's image when the target side had deleted the row."""
-    return {"__deleted_at": deleted_at.isoformat()}
+def tombstone_image(grave: Any) -> dict[str, Any]:
+    """What a conflict records as the target's image when the target side had deleted the row:
+    the delete's time (last-writer-wins) or the version it removed (version)."""
+    if isinstance(grave, dt.datetime):
+        return {"__deleted_at": grave.isoformat()}
+    whole = _whole_number(grave)
+    return {"__removed_version": whole if whole is not None else str(grave)}

@@ -33,6 +33,24 @@ update, then delete    update    row Tu > Td: delete skipped            missing,
 
 Both orders end with the row deleted on both sides when Td is newer, or holding Tu on both
 when Tu is newer; a tie goes to MySQL's side on both appliers.
+
+An insert/update that loses to a tombstone is also removed from its own side Y when the row
+there still holds a value the delete beats (:func:`bury` the other way round, queued by the
+applier): the delete had already run on Y, so a key Y re-created right after it, stamped no later
+than Td (a DATETIME(0) ``NOW()`` truncates to the second, Td has PostgreSQL's microseconds),
+stayed on Y alone. Deciding the other way ("the re-insert came after the delete") cannot be done
+alike on both sides: MySQL's binlog stamps commits to the whole second, so its commit time does
+not order it against Td either, and only the rule value is seen the same on both appliers.
+
+Delete vs update under ``version``: the same table with versions. The delete counts as the
+version it removed (its own before-image); its tombstone carries that version
+(``tombstones.removed_version``), and an *update* that finds no row compares with it
+(:func:`decide_missing`); a delete that won against an updated row (delete_update) removes the
+row the applier resurrected on its own side from an older update consumed first (:func:`bury`).
+An *insert* that finds no row is a key re-created after a delete and is applied: versions
+usually start again at 1 on a new row, so they cannot order it against the delete, and for the
+same reason a tombstone never removes a row from the inserting side and only a delete that won
+a conflict buries.
 """
 
 from __future__ import annotations
@@ -61,6 +79,8 @@ class Observation:
     target_rule_value: Any = None
     delete_ts: dt.datetime | None = None  # commit time of an incoming delete (UTC, aware)
     tombstone: Any = None  # newest delete time of this key on the other side (missing row only)
+    # ``version`` tables: the version the other side's newest delete of this key removed
+    tombstone_version: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,12 @@ def decide(rule: str, seen: Observation) -> Decision:
             return decide_missing(
                 rule, seen.incoming_side, seen.incoming_rule_value, seen.tombstone
             )
+        if seen.tombstone_version is not None and rule == "version" and seen.op == "u":
+            # an update of a row the other side deleted: the delete counts as the version it
+            # removed, as it does where it meets this update's row (delete_update)
+            return decide_missing(
+                rule, seen.incoming_side, seen.incoming_rule_value, seen.tombstone_version
+            )
         if not seen.has_before or seen.op in ("c", "r"):
             return Decision("apply")
         return _resolve(rule, seen, "update_delete", seen.incoming_rule_value, None)
@@ -135,8 +161,9 @@ def _decide_delete(rule: str, seen: Observation) -> Decision:
 
 def _resolve(rule: str, seen: Observation, kind: str, incoming: Any, target: Any) -> Decision:
     if kind == "update_delete" and rule in ("last_writer_wins", "version"):
-        # the target's delete left no value to compare: the update brings the row back, which
-        # matches what the other side decides for the same pair (delete_update, newer update wins)
+        # no tombstone of the target's delete yet (the update was consumed first): the update
+        # brings the row back; when the other side then decides the delete newer
+        # (delete_update), it also removes this row again (bury)
         return Decision("apply", kind, seen.incoming_side)
     if incoming_wins(rule, seen.incoming_side, incoming, target):
         return Decision("apply", kind, seen.incoming_side)
@@ -168,11 +195,13 @@ def delete_time(commit: dt.datetime, removed_version: Any) -> dt.datetime:
 
 
 def bury(rule: str, delete_side: Side, delete_ts: Any, resurrected: Any) -> bool:
-    """True when a delete that won on the other side must also remove the row on its own side.
+    """True when a delete that won must also remove a row it beats: on its own side, the row
+    the applier brought back from an older update consumed before the delete; or, under
+    last-writer-wins, on the side of an insert/update that lost to its tombstone.
 
-    The row there was brought back by the applier from an update older than the delete (the
-    update was consumed before the delete); a row written after the delete stays.
+    ``delete_ts`` is what the delete counts as: its time (:func:`delete_time`) under
+    last-writer-wins, the version it removed under ``version``. A row that beats it stays.
     """
-    if rule != "last_writer_wins":
+    if rule not in ("last_writer_wins", "version"):
         return False
     return incoming_wins(rule, delete_side, delete_ts, resurrected)

@@ -19,7 +19,6 @@ consumer group already committed past it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +40,7 @@ from mysql_pg_sync.cdc import handoff, source_order
 from mysql_pg_sync.cdc.apply import (
     Applier,
     BatchResult,
+    Burial,
     ConflictRecord,
     DeadLetter,
     MissingTargetColumnError,
@@ -1089,8 +1089,8 @@ class StreamConsumer:
                 self.appliers[side].apply(collapse(side_events), result)
             if fence.get(side):
                 session.record_offsets(self.config.group_id, fence[side])
-        for name, delete_side, event, deleted_at in result.deletes:
-            self._bury(name, delete_side, event, deleted_at)
+        for burial in result.burials:
+            self._bury(burial)
 
     def _record_decisions(self, result: BatchResult) -> None:
         """Each conflict and dead letter goes with the transaction of the target its change was
@@ -1111,12 +1111,13 @@ class StreamConsumer:
             record_decisions(conn, conflicts.get(side, []), letters.get(side, []), topic)
 
     def _commit_order(self, result: BatchResult) -> list[tuple[Side, TargetSession]]:
-        """The target that removed a resurrected row (``_bury``) commits first. Its delete was
+        """The target that removed a row (``_bury``: a resurrected row, or the row of a change
+        that lost to a tombstone) commits first. Its delete was
         triggered by an event the *other* target's fence covers: a crash between the two
         commits must leave that event unapplied, so the replay buries again; the other way
         round the event is skipped as applied and the row stays. Buries toward both targets in
         one batch cannot both come first (the default order then)."""
-        bury_sides = {"postgres" if d[1] == "mysql" else "mysql" for d in result.deletes}
+        bury_sides = {"postgres" if b.row_side == "mysql" else "mysql" for b in result.burials}
         return sorted(self.sessions.items(), key=lambda item: item[0] not in bury_sides)
 
     def _check_fence(self, session: TargetSession, parts: list[tuple[str, int]]) -> None:
@@ -1161,17 +1162,22 @@ class StreamConsumer:
                 fence.setdefault(side, {})[ident] = (offset + 1, last)
         return fence
 
-    def _bury(
-        self, source_table: str, delete_side: Side, event: ChangeEvent, deleted_at: dt.datetime
-    ) -> None:
-        """A delete from side X was applied at the other side: remove the row that the applier
-        resurrected on X from an older update of the other side, consumed before the delete
-        arrived (with or without a conflict: the delete's event may come late, after faults)."""
-        back: Side = "postgres" if delete_side == "mysql" else "mysql"
-        session = self.sessions.get(back)  # the session that writes to the delete's side
-        mapping = self.mappings.find_source(source_table)
+    def _bury(self, burial: Burial) -> None:
+        """Remove a row on ``burial.row_side`` that a delete which won still beats, locked and
+        as the applier's own write (see apply.Burial):
+        - a delete from side X was applied at the other side: the row the applier resurrected
+          on X from an older update of the other side, consumed before the delete arrived (with
+          or without a conflict under last-writer-wins: the delete's event may come late, after
+          faults; under version only after a delete_update the delete won);
+        - an insert/update from side X lost to the other side's tombstone (last-writer-wins):
+          the delete had already run on X, so the row X wrote since, if the delete still beats
+          its rule value."""
+        back: Side = "postgres" if burial.row_side == "mysql" else "mysql"
+        session = self.sessions.get(back)  # the session that writes to the row's side
+        mapping = self.mappings.find_source(burial.table)
         if session is None or mapping is None or mapping.conflict.column is None:
             return
+        event = burial.event
         plan = plan_for(mapping, back, session.dialect)
         key = tuple((event.key or {}).get(k, (event.before or {}).get(k)) for k in plan.dst_key)
         rows = session.lock_rows(plan.table_sql, plan.dst_names, plan.dst_key, [key])
@@ -1181,13 +1187,17 @@ class StreamConsumer:
         kind = plan.kinds.get(plan.rule_column, "text")
         value = dict(zip(plan.dst_names, row, strict=True))[plan.rule_column]
         if bury(
-            mapping.conflict.rule, delete_side, canonical(kind, deleted_at), canonical(kind, value)
+            mapping.conflict.rule,
+            burial.delete_side,
+            canonical(kind, burial.counts_as),
+            canonical(kind, value),
         ):
             log.info(
-                "delete of %s key %s won: removing the row resurrected on %s",
+                "delete of %s key %s on %s won: removing the row it beats on %s",
                 mapping.name,
                 dict(event.key),
-                delete_side,
+                burial.delete_side,
+                burial.row_side,
             )
             session.delete(plan.table_sql, plan.dst_key, [key])
 

@@ -23,12 +23,24 @@ class Tombstones:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def record(self, table: str, key: str, side: Side, deleted_at: dt.datetime) -> None:
+    def record(
+        self,
+        table: str,
+        key: str,
+        side: Side,
+        deleted_at: dt.datetime,
+        removed_version: Any = None,
+    ) -> None:
+        """``removed_version``: ``version`` tables, the version the delete removed; it follows
+        the newest delete (a key deleted at version 3, re-created at 1 and deleted again counts
+        as 1), as the deletes of one key and side arrive in their source order."""
         self.conn.execute(
-            "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at)"
-            " VALUES (%s, %s::jsonb, %s, %s) ON CONFLICT (source_table, key, side)"
-            " DO UPDATE SET deleted_at = GREATEST(tombstones.deleted_at, EXCLUDED.deleted_at)",
-            (table, key, side, deleted_at),
+            "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at, removed_version)"
+            " VALUES (%s, %s::jsonb, %s, %s, %s) ON CONFLICT (source_table, key, side)"
+            " DO UPDATE SET deleted_at = GREATEST(tombstones.deleted_at, EXCLUDED.deleted_at),"
+            " removed_version = CASE WHEN EXCLUDED.deleted_at >= tombstones.deleted_at"
+            " THEN EXCLUDED.removed_version ELSE tombstones.removed_version END",
+            (table, key, side, deleted_at, removed_version),
         )
 
     def newest(self, table: str, keys: Sequence[str], side: Side) -> dict[str, dt.datetime]:
@@ -41,3 +53,16 @@ class Tombstones:
             (table, side, list(keys)),
         ).fetchall()
         return {tombstone_key(json.loads(k)): ts for k, ts in rows}
+
+    def removed_versions(self, table: str, keys: Sequence[str], side: Side) -> dict[str, Any]:
+        """Key -> the version the newest delete on ``side`` removed (``version`` tables; keys
+        whose delete carried no version are left out)."""
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            "SELECT key::text, removed_version FROM mps_sync.tombstones"
+            " WHERE source_table = %s AND side = %s AND key = ANY(%s::jsonb[])"
+            " AND removed_version IS NOT NULL",
+            (table, side, list(keys)),
+        ).fetchall()
+        return {tombstone_key(json.loads(k)): v for k, v in rows}

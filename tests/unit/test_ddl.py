@@ -229,14 +229,15 @@ def test_a_not_null_date_column_may_be_null_for_the_zero_date() -> None:
         ({}, True),  # both ways, mysql_wins: the default rule
         ({"conflict": {"rule": "postgres_wins"}}, False),
         ({"direction": "mysql_to_pg"}, False),
-        ({"conflict": {"rule": "version", "column": "group id"}}, False),
+        ({"conflict": {"rule": "version", "column": "group id"}}, True),
+        ({"direction": "pg_to_mysql", "conflict": {"rule": "version", "column": "group id"}}, True),
     ],
 )
-def test_a_table_mysql_wins_both_ways_gets_whole_before_images(
+def test_a_table_whose_postgres_changes_can_lose_gets_whole_before_images(
     changes: dict[str, Any], full: bool
 ) -> None:
-    """Under mysql_wins a PostgreSQL change must see that MySQL changed the row meanwhile,
-    which only a whole before-image shows (REPLICA IDENTITY FULL)."""
+    """Under every rule but postgres_wins a PostgreSQL change must see whether MySQL changed
+    the row meanwhile, which only a whole before-image shows (REPLICA IDENTITY FULL)."""
     m = mapping(**changes)
     statement = 'ALTER TABLE "App Schema"."order" REPLICA IDENTITY FULL'
     assert m.needs_full_before_images() is full

@@ -1,9 +1,11 @@
 """Conflict decisions: does an incoming change win against the target's current row? (pure)
 
 A *conflict* is a target row that changed independently of the incoming change: it differs from
-the incoming before-image (or, for an insert, the row already exists with other values). With no
-before-image (PostgreSQL without REPLICA IDENTITY FULL) only last-writer-wins / version tables
-can tell; they compare the rule column on every write. The rules, per table mapping:
+the incoming before-image (or, for an insert, the row already exists with other values). A table
+synced to MySQL under any rule but postgres_wins needs PostgreSQL's whole before-images
+(REPLICA IDENTITY FULL, ADR 0014: a delete or update that carries only its key cannot be told
+from a conflict); where one is missing anyway the rule column decides. The rules, per table
+mapping:
 
 - ``last_writer_wins``: the newer rule-column value wins; a delete carries its commit time.
 - ``version``: the higher version wins; a delete carries the version it deleted.

@@ -72,6 +72,14 @@ KeyHint = Literal["auto", "integer", "keyset"]
 BadValuePolicy = Literal["fail", "reject"]
 
 INTEGER_KEY_KINDS = frozenset({"int", "uint64", "year"})  # kinds a key may be range-chunked by
+# the column kinds each rule with a column compares (a delete and a tombstone are times)
+RULE_COLUMN_KINDS: dict[str, frozenset[str]] = {
+    "last_writer_wins": frozenset({"date", "datetime", "timestamp"}),
+    "version": frozenset({"int", "uint64", "decimal"}),
+}
+# rules under which a PostgreSQL change can lose to MySQL's row: they compare MySQL's row with
+# the change's before-image, which PostgreSQL sends whole only under REPLICA IDENTITY FULL
+FULL_BEFORE_IMAGE_RULES = frozenset({"mysql_wins", "last_writer_wins", "version"})
 DEFAULT_CHUNK_ROWS = 250_000  # measured sweet spot for connectorx -> ADBC (see measurements.md)
 DEFAULT_FLOAT_DIGITS = 6  # FLOAT is single precision: ~6 significant digits survive both engines
 DEFAULT_DOUBLE_DIGITS = 15
@@ -474,6 +482,7 @@ class TableMapping(_Frozen):
             raise ValueError(
                 f"conflict.column: unknown column {self.conflict.column!r}; known: {sorted(known)}"
             )
+        self._rule_column_kind(by_name)
         if self.backfill.key_hint == "integer" and self.key and not self.has_integer_key():
             kinds = ", ".join(f"{k} ({by_name[k].kind})" for k in self.key)
             raise ValueError(
@@ -481,6 +490,34 @@ class TableMapping(_Frozen):
                 f"{kinds}; use key_hint: keyset (or auto, which picks it for this key)"
             )
         return self
+
+    def _rule_column_kind(self, by_name: Mapping[str, ColumnMapping]) -> None:
+        """The rule column holds what the rule compares it with: under last_writer_wins a
+        delete counts as its commit time and a tombstone is a time, so a number there could
+        not be compared (every batch with such a pair would fail again); a version is a
+        number."""
+        rule, name = self.conflict.rule, self.conflict.column
+        if name is None or rule not in RULE_COLUMN_KINDS:
+            return
+        column = by_name[name]
+        if column.kind in RULE_COLUMN_KINDS[rule]:
+            return
+        if rule == "last_writer_wins":
+            needs = "a date, datetime or timestamp column"
+            fix = (
+                "name such a column that every write sets, or use rule: version for a number "
+                "that grows with every write"
+            )
+        else:
+            needs = "an integer or decimal column"
+            fix = (
+                "name such a column that grows with every write, or use rule: "
+                "last_writer_wins for a date, datetime or timestamp column"
+            )
+        raise ValueError(
+            f"conflict.column: rule {rule} needs {needs}, but {self.source}.{name} is "
+            f"{column.column_type} (kind {column.kind}); {fix}"
+        )
 
     def _generated_only_from_mysql(self) -> None:
         """A synced generated column travels MySQL -> PostgreSQL only: nothing may write it
@@ -581,12 +618,15 @@ class TableMapping(_Frozen):
     def needs_full_before_images(self) -> bool:
         """Its PostgreSQL table must send whole before-images (REPLICA IDENTITY FULL).
 
-        Under ``mysql_wins`` a change from PostgreSQL loses to a MySQL change of the same row,
-        and only the before-image shows that MySQL's row changed since. With the default
-        identity the image holds just the key: the PostgreSQL change would overwrite MySQL's
-        while MySQL's won in PostgreSQL, and each side would keep the other's change. The
-        other rules compare a column of the after-image (or always let PostgreSQL win)."""
-        return self.replicates_to_mysql() and self.conflict.rule == "mysql_wins"
+        Every rule but ``postgres_wins`` can make a PostgreSQL change lose to MySQL's row, and
+        only the before-image shows whether MySQL's row changed since (a conflict) or is the
+        row PostgreSQL changed (no conflict: apply). With the default identity the image holds
+        just the key. Under ``mysql_wins`` the PostgreSQL change then overwrote MySQL's while
+        MySQL's won in PostgreSQL; under ``last_writer_wins`` and ``version`` a delete was
+        applied without a comparison (beating a newer MySQL update), and an update with an
+        older rule value lost to a MySQL row nothing sends back (the sides stayed different).
+        ``postgres_wins`` applies a PostgreSQL change either way (ADR 0014)."""
+        return self.replicates_to_mysql() and self.conflict.rule in FULL_BEFORE_IMAGE_RULES
 
 
 def _no_duplicates(values: Iterable[str], field: str) -> None:

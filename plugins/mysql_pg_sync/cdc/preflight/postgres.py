@@ -1,14 +1,16 @@
 """PostgreSQL preflight: wal_level, replication slots, the publication and replica identity.
 
 Replica identity and TOAST (decision): we keep ``REPLICA IDENTITY DEFAULT`` for tables with a
-primary key, even when they have TOASTable columns (text, bytea, jsonb, ...). With DEFAULT, an
-UPDATE that does not touch a large value sends Debezium's ``__debezium_unavailable_value``
-placeholder for it; the applier treats the placeholder as "unchanged" and leaves that column
-alone, which is exact for rows that exist on the MySQL side. FULL would log the whole old row on
-every UPDATE/DELETE (roughly doubling WAL for wide tables) to cover only rows missing on the
-target, which reconcile repairs anyway. Such tables are reported as a warning; pass
-``require_full_for_toast=True`` to make it an error instead. Tables without a primary key must
-have FULL (or USING INDEX): PostgreSQL rejects their UPDATE/DELETE once they are published.
+primary key, even when they have TOASTable columns (text, bytea, jsonb, ...), unless their
+mapping needs whole before-images (synced to MySQL under any rule but ``postgres_wins``: an
+error until they have FULL, ADR 0014). With DEFAULT, an UPDATE that does not touch a large
+value sends Debezium's ``__debezium_unavailable_value`` placeholder for it; the applier treats
+the placeholder as "unchanged" and leaves that column alone, which is exact for rows that exist
+on the MySQL side. FULL would log the whole old row on every UPDATE/DELETE (roughly doubling WAL
+for wide tables) to cover only rows missing on the target, which reconcile repairs anyway. Such
+tables are reported as a warning; pass ``require_full_for_toast=True`` to make it an error
+instead. Tables without a primary key must have FULL (or USING INDEX): PostgreSQL rejects their
+UPDATE/DELETE once they are published.
 """
 
 from __future__ import annotations
@@ -263,11 +265,14 @@ def check_replica_identity(
         found.append(
             Finding(
                 "replica_identity_conflicts",
-                f"{', '.join(lacking)}: synced both ways under conflict rule mysql_wins, but "
-                "PostgreSQL sends only the key as the before-image (replica identity is not "
-                "FULL), so a PostgreSQL change cannot tell that MySQL changed the same row: it "
-                "would overwrite MySQL's change in MySQL while MySQL's won in PostgreSQL, and "
-                "the two sides would keep each other's change",
+                f"{', '.join(lacking)}: synced both ways under conflict rule mysql_wins, "
+                "last_writer_wins or version, but PostgreSQL sends only the key as the "
+                "before-image (replica identity is not FULL), so a PostgreSQL change cannot "
+                "tell whether MySQL changed the same row since: under mysql_wins it would "
+                "overwrite MySQL's change while MySQL's won in PostgreSQL; under "
+                "last_writer_wins or version a delete would remove a newer MySQL row unseen, "
+                "and an update with an older rule value would be dropped in MySQL while "
+                "PostgreSQL keeps it. The two sides would end different",
                 "as the tables' owner: "
                 + "; ".join(
                     f"ALTER TABLE {postgres.qualified(*name.split('.', 1))} REPLICA IDENTITY FULL"

@@ -34,7 +34,7 @@ COLUMNS = [
 BAD = {
     5: ("flag", "7"),
     50: ("body", repr("nul\x00inside")),
-    51: ("d", "-18000000000"),  # microseconds, as the reader delivers TIME
+    51: ("d", repr("-05:00:00")),  # as MySQL prints it (the reader delivers microseconds)
     150: ("flag", "2"),  # body is bad too: the first bad column is recorded, the other named
     200: ("body", repr("\x00")),
 }

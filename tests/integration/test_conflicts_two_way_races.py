@@ -2,24 +2,17 @@
 
 Each test writes on both sides while no consumer runs, then lets one consumer (both directions)
 run until the stream is quiet, and checks that MySQL and PostgreSQL hold the same rows, and the
-row the table's rule names. The docstrings say what went wrong before the fix.
-
-The databases are this module's own (``mps_test_rv6_*``), and the pipeline's connector prefix,
-topics and consumer group carry ``rv6``, so they are told apart on a shared stack."""
+row the table's rule names. The docstrings say what went wrong before the fix."""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.integration import stream_harness
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -33,66 +26,15 @@ from tests.integration.stream_harness import (
 
 from mysql_pg_sync.cdc import connector_actions
 from mysql_pg_sync.cli import main
-from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.dialects import mysql as mysql_dialect
+from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import PreflightError
 from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.integration
 
-ORIGIN_FUNCTIONS = (
-    "pg_replication_origin_session_setup(text)",
-    "pg_replication_origin_session_reset()",
-    "pg_replication_origin_session_is_setup()",
-    "pg_replication_origin_oid(text)",
-    "pg_replication_origin_create(text)",
-)
 ROWS = "SELECT id, name, qty, updated_at FROM items ORDER BY id"
 FULL = "ALTER TABLE public.items REPLICA IDENTITY FULL"
-
-
-def _name() -> str:
-    return f"mps_test_rv6_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
-    name = _name()
-    admin = replace(mysql_admin, database="mysql")
-    with closing(mysql_connect(admin, autocommit=True)) as conn:
-        conn.cursor().execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-        conn.cursor().execute(mysql_dialect.applied_offsets_ddl(name))
-    yield replace(endpoints.mysql, database=name)
-    with closing(mysql_connect(admin, autocommit=True)) as conn:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-@pytest.fixture
-def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
-    name = _name()
-    admin = replace(pg_admin, database="postgres")
-    with pg_connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{endpoints.postgres.user}"')
-    with pg_connect(replace(pg_admin, database=name), autocommit=True) as db:
-        for fn in ORIGIN_FUNCTIONS:
-            db.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{endpoints.postgres.user}"')
-    yield replace(endpoints.postgres, database=name)
-    with pg_connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class _Rv6Uuid:
-    """The harness names connectors, topics and the group ``mpst<hex>``: ``mpstrv6...`` here."""
-
-    @staticmethod
-    def uuid4() -> Any:
-        class _U:
-            hex = "rv6" + uuid.uuid4().hex
-
-        return _U()
 
 
 @pytest.fixture
@@ -102,9 +44,7 @@ def make_items(
     pg_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
     pg_admin: DatabaseEndpoint,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    monkeypatch.setattr(stream_harness, "uuid", _Rv6Uuid)
 
     def make(rule: str, column: str | None = None, pg_extra: tuple[str, ...] = ()) -> Any:
         return pipeline(

@@ -1,12 +1,7 @@
-"""The stream's operator-facing paths: a schema change mid-stream and dead-letter recovery.
-
-The databases are this module's own (``mps_test_rv3_*``), and the pipeline's connector prefix,
-topics and consumer group carry ``rv3``, so they are told apart on a shared stack."""
+"""The stream's operator-facing paths: a schema change mid-stream and dead-letter recovery."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
@@ -15,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.integration import stream_harness
 from tests.integration.stream_harness import (
     ITEMS_MYSQL,
     ITEMS_PG,
@@ -30,63 +24,12 @@ from tests.integration.stream_harness import (
 from mysql_pg_sync.cdc import dead_letter_retry
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.mapping.models import dump_yaml_entry
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.integration
 
-ORIGIN_FUNCTIONS = (
-    "pg_replication_origin_session_setup(text)",
-    "pg_replication_origin_session_reset()",
-    "pg_replication_origin_session_is_setup()",
-    "pg_replication_origin_oid(text)",
-    "pg_replication_origin_create(text)",
-)
 LETTERS = "SELECT id, key->>'id', error_class, resolution FROM mps_sync.dead_letters ORDER BY id"
-
-
-def _name() -> str:
-    return f"mps_test_rv3_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def mysql_db(mysql_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
-    name = _name()
-    admin = replace(mysql_admin, database="mysql")
-    with closing(mysql_connect(admin, autocommit=True)) as conn:
-        conn.cursor().execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-        conn.cursor().execute(mysql_dialect.applied_offsets_ddl(name))
-    yield replace(endpoints.mysql, database=name)
-    with closing(mysql_connect(admin, autocommit=True)) as conn:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-@pytest.fixture
-def pg_db(pg_admin: DatabaseEndpoint, endpoints: Endpoints) -> Iterator[DatabaseEndpoint]:
-    name = _name()
-    admin = replace(pg_admin, database="postgres")
-    with pg_connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{endpoints.postgres.user}"')  # type: ignore[arg-type]
-    with pg_connect(replace(pg_admin, database=name), autocommit=True) as db:
-        for fn in ORIGIN_FUNCTIONS:
-            db.execute(f'GRANT EXECUTE ON FUNCTION {fn} TO "{endpoints.postgres.user}"')  # type: ignore[arg-type]
-    yield replace(endpoints.postgres, database=name)
-    with pg_connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
-class _Rv3Uuid:
-    """The harness names connectors, topics and the group ``mpst<hex>``: ``mpstrv3...`` here."""
-
-    @staticmethod
-    def uuid4() -> Any:
-        class _U:
-            hex = "rv3" + uuid.uuid4().hex
-
-        return _U()
 
 
 @pytest.fixture
@@ -96,9 +39,7 @@ def make_items(
     pg_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
     pg_admin: DatabaseEndpoint,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    monkeypatch.setattr(stream_harness, "uuid", _Rv3Uuid)
 
     def make(rule: str = "mysql_wins", pg_extra: tuple[str, ...] = ()) -> Any:
         return pipeline(

@@ -119,3 +119,39 @@ def test_a_consumer_that_cannot_reach_mysql_leaves_no_session_open(items: Pipeli
         "AND application_name = 'mysql_pg_sync' AND pid <> pg_backend_pid()"
     )
     assert pg_rows(items, ours) == [(0,)]
+
+
+def test_a_run_stopped_while_it_waits_to_reconnect_is_recorded_as_ended(
+    items: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped (SIGTERM, the DAG's deadline) while the databases were unreachable kept
+    `finished_at` empty in mps_sync.stream_runs, and the status page counted it as running.
+    The consumer's own run raises the lost connection here; the databases are real."""
+    import psycopg
+
+    from mysql_pg_sync.cdc import service
+
+    mappings = tmp_path / "items.yaml"
+    mappings.write_text(yaml.safe_dump([dump_yaml_entry(t) for t in items.mappings]))
+    stop = threading.Event()
+    made: list[object] = []
+
+    class LosesItsConnection(StreamConsumer):
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    def consumer(*args: Any, **kwargs: Any) -> StreamConsumer:
+        made.append(args)
+        if len(made) == 1:
+            return LosesItsConnection(*args, **kwargs)
+        stop.set()  # stopped while the service waits for the databases
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(service, "StreamConsumer", consumer)
+    summary = run_stream(items.endpoints, mappings, items.config, max_seconds=60, stop=stop.is_set)
+    assert len(made) == 2
+    assert summary["events"] == 0
+    rows = pg_rows(
+        items, "SELECT finished_at IS NOT NULL, summary->>'stopped' FROM mps_sync.stream_runs"
+    )
+    assert rows == [(True, "reconnecting")]

@@ -211,7 +211,7 @@ def _rejected(
     return RejectedRow(
         key=key,
         column=first.name,
-        value=row.column(first.name)[0].as_py(),
+        value=_as_mysql_shows(first, row.column(first.name)[0].as_py()),
         error=f"cannot be converted to {first.pg_type}: {why}{also}",
     )
 

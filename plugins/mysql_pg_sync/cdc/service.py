@@ -225,7 +225,8 @@ def run_stream(
                 consumer.close()
                 closed = True
                 reopened = _reopen(endpoints, mappings, config, metrics, should_stop, max_outage_s)
-                if reopened is None:  # stopped while waiting
+                if reopened is None:  # stopped while waiting: end its row, as far as it can
+                    _end_run(endpoints, run_id, {**summary.as_dict(), "stopped": "reconnecting"})
                     return summary.as_dict()
                 consumer, closed = reopened, False
                 summary.reconnects += 1
@@ -275,6 +276,12 @@ def _record_failed_run(
         result = {**summary.as_dict(), "stopped": "interrupted"}
     else:
         result = {**summary.as_dict(), "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    _end_run(endpoints, run_id, result)
+
+
+def _end_run(endpoints: Endpoints, run_id: str, result: dict[str, Any]) -> None:
+    """Set the run's finished_at and summary unless it has them; never raises (PostgreSQL may
+    be what stopped it)."""
     try:
         with pg_connect(endpoints.postgres) as conn:
             conn.execute(
@@ -283,7 +290,7 @@ def _record_failed_run(
                 (json.dumps(result, default=str), run_id),
             )
     except Exception as record_exc:
-        log.warning("stream run %s: could not record its failure (%s)", run_id, record_exc)
+        log.warning("stream run %s: could not record its end (%s)", run_id, record_exc)
 
 
 def _since(started: float) -> float:

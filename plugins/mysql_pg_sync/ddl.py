@@ -30,6 +30,7 @@ from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
+from mysql_pg_sync.json_values import EXACT
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping, ValuePolicy
 from mysql_pg_sync.quality.ranges import mysql_range, pg_range
 from mysql_pg_sync.types import precision
@@ -627,7 +628,7 @@ def _mysql_value(column: ColumnMapping, parsed: ColumnDefault) -> Any:
         scale = precision.kept_digits(column, to_pg=False)
         if scale is not None and number.is_finite() and not precision.decimal_fits(number, scale):
             # MySQL stores (and hands over) a DECIMAL default rounded to the column's scale
-            return number.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
+            return number.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP, context=EXACT)
         return number
     if kind in ("float32", "float64"):
         return float(text)

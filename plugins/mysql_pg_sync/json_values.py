@@ -25,12 +25,12 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
 
 # normalize() rounds to its context's precision, 28 digits by default: two numbers differing
 # past that would compare equal, and the write that tells them apart would be skipped
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def normalized(value: Decimal) -> Decimal:
     """``value`` without trailing zeros, every digit kept (1.50 -> 1.5, 100 -> 1E+2)."""
-    return value.normalize(_EXACT)
+    return value.normalize(EXACT)
 
 
 def json_value(value: Any) -> Any:

@@ -212,3 +212,20 @@ def _plan(applier: Any) -> Any:
     plan = applier.plan("app.items" if side == "mysql" else "public.items")
     assert plan is not None
     return plan
+
+
+def test_only_a_row_stamped_in_the_second_before_the_delete_is_removed_from_its_own_side() -> None:
+    """A re-created key whose stamp is NULL, or older than the tombstone by more than the
+    second a DATETIME(0) stamp truncates, is left alone: deleting it would remove a row
+    someone just wrote (an old tombstone of a re-used natural key)."""
+    import datetime as dt
+
+    from mysql_pg_sync.cdc.conflicts import recreated_in_delete_window
+
+    deleted = dt.datetime(2026, 1, 1, 12, 0, 0, 700_000, tzinfo=dt.UTC)
+    assert recreated_in_delete_window(dt.datetime(2026, 1, 1, 12, 0, 0), deleted)
+    assert recreated_in_delete_window(deleted, deleted)
+    assert not recreated_in_delete_window(dt.datetime(2026, 1, 1, 11, 59, 59), deleted)
+    assert not recreated_in_delete_window(dt.datetime(2026, 1, 1, 12, 0, 1), deleted)
+    assert not recreated_in_delete_window(None, deleted)
+    assert not recreated_in_delete_window(dt.date(2026, 1, 1), deleted)

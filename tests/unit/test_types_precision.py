@@ -76,3 +76,15 @@ def test_the_quick_check_passes_only_values_that_surely_fit() -> None:
     assert not seconds(dt.datetime(2026, 1, 1, microsecond=1))
     assert precision.quick_check(_col("datetime(6)"), True) is None
     assert precision.quick_check(_col("varchar(5)"), True) is None
+
+
+def test_wide_values_and_nan_are_judged_without_an_arithmetic_error() -> None:
+    """quantize() in the default 28-digit context raised InvalidOperation on a value with more
+    integer digits, though its extra fractional digits were zeros (a crash of the batch)."""
+    wide = Decimal("123456789012345678901234567.000000")
+    assert precision.decimal_fits(wide, 4)
+    assert not precision.decimal_fits(Decimal("123456789012345678901234567.000001"), 4)
+    assert to_pg(_col("decimal(40,4)"), wide) == wide
+    check = precision.quick_check(_col("decimal(12,2)"), True)
+    assert check is not None
+    assert check(Decimal("NaN"))  # no exponent: the converter decides

@@ -23,7 +23,13 @@ from typing import Any
 from mysql_pg_sync.cdc import apply_sql
 from mysql_pg_sync.cdc.batch import CollapsedChange
 from mysql_pg_sync.cdc.compare import canonical, rows_equal
-from mysql_pg_sync.cdc.conflicts import Decision, Observation, decide, delete_time
+from mysql_pg_sync.cdc.conflicts import (
+    Decision,
+    Observation,
+    decide,
+    delete_time,
+    recreated_in_delete_window,
+)
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side, other_side
 from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
 from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
@@ -101,6 +107,9 @@ class Burial:
     row_side: Side  # whose row is removed
     event: ChangeEvent  # from ``row_side``: its key names the row
     counts_as: Any  # the delete's time (last_writer_wins) or the version it removed (version)
+    # version: the other side's rule value the delete beat; only a row holding exactly it is
+    # the one an older update brought back (a lower one is the key re-created since)
+    beaten: Any = None
 
 
 @dataclass
@@ -274,6 +283,7 @@ class _Prepared:
     removed_rule: Any = None  # a delete: the rule value of the row version it removed
     deleted_at: dt.datetime | None = None  # a delete: the time it counts as (conflicts.delete_time)
     won_conflict: bool = False  # a delete applied over a row the other side had changed
+    beaten_rule: Any = None  # such a delete: the rule value of the row it beat
 
 
 class Applier:
@@ -574,9 +584,9 @@ class Applier:
             # holds no such row, and a row there may be a key re-created since at a lower
             # version, which the other side takes as an insert (see conflicts.py)
             result.burials += [
-                Burial(name, side, side, p.change.last, p.removed_rule)
+                Burial(name, side, side, p.change.last, p.removed_rule, p.beaten_rule)
                 for p in deleted
-                if p.won_conflict and p.removed_rule is not None
+                if p.won_conflict and p.removed_rule is not None and p.beaten_rule is not None
             ]
 
     def _advance_sequences(self, plan: TablePlan, prepared: list[_Prepared]) -> None:
@@ -621,11 +631,14 @@ class Applier:
                 counts.skipped_same += 1
                 continue
             if decision.action == "skip_lost":
+                rc = plan.rule_column
                 if (
                     target is None
                     and grave is not None
+                    and rc is not None
                     and decision.conflict == "update_delete"
                     and plan.mapping.conflict.rule == "last_writer_wins"
+                    and recreated_in_delete_window((p.after or {}).get(rc), grave)
                 ):
                     # lost to the other side's delete, which already ran on this change's own
                     # side (a key re-created there in the second of the delete): remove the row
@@ -643,6 +656,8 @@ class Applier:
                 continue
             if p.change.op == "d":
                 p.won_conflict = decision.conflict is not None
+                if p.won_conflict and target is not None and plan.rule_column:
+                    p.beaten_rule = target.get(plan.rule_column)
                 deletes.append(p)
             elif p.unavailable:
                 partial.append(p)

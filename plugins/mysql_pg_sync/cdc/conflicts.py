@@ -196,6 +196,31 @@ def delete_time(commit: dt.datetime, removed_version: Any) -> dt.datetime:
     return max(commit, removed)
 
 
+RECREATED_WINDOW = dt.timedelta(seconds=1)
+
+
+def recreated_in_delete_window(incoming: Any, tombstone: Any) -> bool:
+    """True for a last-writer-wins insert/update stamped no later than the other side's delete
+    but less than a second before it: a key re-created in the second of its delete (a
+    DATETIME(0) stamp truncates). Only such a row is removed from its own side when it loses
+    to the tombstone; an older or NULL stamp (a row its application never stamps, an old
+    tombstone of a re-used natural key) is left alone: its loss is a conflict on record, which
+    reconcile reports, not a delete of a row someone just wrote."""
+    a, b = _comparable(_as_datetime(incoming)), _comparable(_as_datetime(tombstone))
+    if not isinstance(a, dt.datetime) or not isinstance(b, dt.datetime):
+        return False
+    return b - RECREATED_WINDOW < a <= b
+
+
+def _as_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def bury(rule: str, delete_side: Side, delete_ts: Any, resurrected: Any) -> bool:
     """True when a delete that won must also remove a row it beats: on its own side, the row
     the applier brought back from an older update consumed before the delete; or, under

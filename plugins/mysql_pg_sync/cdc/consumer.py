@@ -1175,7 +1175,18 @@ class StreamConsumer:
         back: Side = "postgres" if burial.row_side == "mysql" else "mysql"
         session = self.sessions.get(back)  # the session that writes to the row's side
         mapping = self.mappings.find_source(burial.table)
-        if session is None or mapping is None or mapping.conflict.column is None:
+        if session is None:
+            log.warning(
+                "%s key %s: a delete on %s won, but this consumer does not write to %s, so a "
+                "row there it beats stays (run both directions in one consumer; reconcile "
+                "reports the row)",
+                burial.table,
+                dict(burial.event.key or {}),
+                burial.delete_side,
+                burial.row_side,
+            )
+            return
+        if mapping is None or mapping.conflict.column is None:
             return
         event = burial.event
         plan = plan_for(mapping, back, session.dialect)
@@ -1186,6 +1197,8 @@ class StreamConsumer:
             return
         kind = plan.kinds.get(plan.rule_column, "text")
         value = dict(zip(plan.dst_names, row, strict=True))[plan.rule_column]
+        if burial.beaten is not None and canonical(kind, value) != canonical(kind, burial.beaten):
+            return  # not the row the delete beat: the key was re-created since, and stays
         if bury(
             mapping.conflict.rule,
             burial.delete_side,

@@ -508,7 +508,7 @@ def _convert(
         return CONVERTERS[column.kind][direction](value, ctx)
     except ConversionError:
         raise
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:  # OverflowError is one too
         why = f"cannot convert ({exc})"
         raise ctx.fail(value, why, "fix the row or the column's mapping") from exc
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from mysql_pg_sync.json_values import EXACT
 from mysql_pg_sync.mapping.models import ColumnMapping
 from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
 
@@ -61,7 +62,8 @@ def decimal_fits(value: Decimal, scale: int) -> bool:
     exponent = value.as_tuple().exponent
     if not isinstance(exponent, int) or exponent >= -scale:  # NaN and infinities have none
         return True
-    return value == value.quantize(Decimal(1).scaleb(-scale))
+    # every digit kept: the default context's 28 digits raise on wide values that fit
+    return value == value.quantize(Decimal(1).scaleb(-scale), context=EXACT)
 
 
 def datetime_fits(value: dt.datetime, fsp: int) -> bool:
@@ -83,7 +85,12 @@ def quick_check(column: ColumnMapping, to_pg: bool) -> Callable[[Any], bool] | N
         return None
     if column.kind == "decimal":
         least = -kept
-        return lambda v: v.as_tuple().exponent >= least
+
+        def surely_fits(v: Any) -> bool:
+            exponent = v.as_tuple().exponent
+            return not isinstance(exponent, int) or exponent >= least  # NaN: the converter
+
+        return surely_fits
     step = 10 ** (6 - kept)
     return lambda v: v.microsecond % step == 0
 

@@ -38,6 +38,21 @@ def make_pipeline(
 
 
 @pytest.fixture
+def make_items(make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint) -> Any:
+    """``make_items(rule, column, pg_extra)``: the `items` table under a conflict rule of the
+    test's choice, with extra PostgreSQL statements (``REPLICA IDENTITY FULL``, a CHECK)."""
+
+    def make(
+        rule: str = "mysql_wins", column: str | None = None, pg_extra: tuple[str, ...] = ()
+    ) -> Any:
+        return make_pipeline(
+            [items_mapping(mysql_db.database, rule, column)], [ITEMS_MYSQL], [ITEMS_PG, *pg_extra]
+        )
+
+    return make
+
+
+@pytest.fixture
 def items(
     request: pytest.FixtureRequest,
     endpoints: Endpoints,

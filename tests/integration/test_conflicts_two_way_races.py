@@ -14,14 +14,10 @@ from typing import Any
 import pytest
 import yaml
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
     drive,
-    items_mapping,
     mysql_rows,
     pg_rows,
-    pipeline,
 )
 
 from mysql_pg_sync.cdc import connector_actions
@@ -29,36 +25,11 @@ from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import PreflightError
 from mysql_pg_sync.mapping.models import dump_yaml_entry
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 pytestmark = pytest.mark.integration
 
 ROWS = "SELECT id, name, qty, updated_at FROM items ORDER BY id"
 FULL = "ALTER TABLE public.items REPLICA IDENTITY FULL"
-
-
-@pytest.fixture
-def make_items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Any:
-
-    def make(rule: str, column: str | None = None, pg_extra: tuple[str, ...] = ()) -> Any:
-        return pipeline(
-            endpoints,
-            mysql_db,
-            pg_db,
-            mysql_admin,
-            pg_admin,
-            [items_mapping(mysql_db.database, rule, column)],
-            [ITEMS_MYSQL],
-            [ITEMS_PG, *pg_extra],
-        )
-
-    return make
 
 
 def _mysql(p: Pipeline, *statements: str) -> None:

@@ -11,49 +11,22 @@ from typing import Any
 import pytest
 import yaml
 from tests.integration.stream_harness import (
-    ITEMS_MYSQL,
-    ITEMS_PG,
     Pipeline,
     drive,
     items_mapping,
     mysql_rows,
     pg_rows,
-    pipeline,
 )
 
 from mysql_pg_sync.cdc import dead_letter_retry
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.mapping.models import dump_yaml_entry
-from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint
 
 pytestmark = pytest.mark.integration
 
 LETTERS = "SELECT id, key->>'id', error_class, resolution FROM mps_sync.dead_letters ORDER BY id"
-
-
-@pytest.fixture
-def make_items(
-    endpoints: Endpoints,
-    mysql_db: DatabaseEndpoint,
-    pg_db: DatabaseEndpoint,
-    mysql_admin: DatabaseEndpoint,
-    pg_admin: DatabaseEndpoint,
-) -> Any:
-
-    def make(rule: str = "mysql_wins", pg_extra: tuple[str, ...] = ()) -> Any:
-        return pipeline(
-            endpoints,
-            mysql_db,
-            pg_db,
-            mysql_admin,
-            pg_admin,
-            [items_mapping(mysql_db.database, rule)],
-            [ITEMS_MYSQL],
-            [ITEMS_PG, *pg_extra],
-        )
-
-    return make
 
 
 def _admin_mysql(admin: DatabaseEndpoint, p: Pipeline, sql: str) -> None:

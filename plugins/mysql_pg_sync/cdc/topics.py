@@ -213,8 +213,9 @@ def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30
 
 
 def leader_pending(exc: BaseException) -> bool:
-    """A partition whose leader is still being elected, or a broker that has not caught up
-    (librdkafka marks none of these retriable on these calls)."""
+    """A partition whose leader is still being elected, a broker that has not caught up, or a
+    topic just created again that the client's metadata does not know yet (librdkafka marks
+    none of these retriable on these calls)."""
     from confluent_kafka import KafkaError
 
     error = exc.args[0] if exc.args else None
@@ -222,6 +223,7 @@ def leader_pending(exc: BaseException) -> bool:
         KafkaError.LEADER_NOT_AVAILABLE,
         KafkaError.NOT_LEADER_FOR_PARTITION,
         KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
         KafkaError._TIMED_OUT,
         KafkaError._TRANSPORT,
     )

@@ -29,6 +29,9 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   (e.g. `UNKNOWN_SCHEMA`: run `apply` first). A retry of the task waits for the signal its
   first try sent (the id derives from the run id); a new DAG run starts a new snapshot.
 
+`delete` and `reset_lost_positions` run only with **confirm** set to the action's name: both
+lose what the connectors have read so far. The form opens on `status`, which changes nothing.
+
 Params that cannot work (no **tables** for `snapshot_tables`, tables or `drop_replication_slot`
 with an action that does not take them, a name or glob that selects no synced table, a conf key
 that is not a Param) fail the run at once, without retries.
@@ -98,7 +101,17 @@ with DAG(
     tags=["mysql_pg_sync", "cdc"],
     default_args=DEFAULT_ARGS,
     params={
-        "action": Param("apply", type="string", enum=ACTIONS, description="What to do."),
+        # a form opened only to look must not resume a paused connector or push a config
+        "action": Param(
+            "status",
+            type="string",
+            enum=ACTIONS,
+            description="status: a read-only look (the default). apply: create or update, resume "
+            "and wait until RUNNING. pause / resume / stop / restart_failed: both connectors. "
+            "reset_lost_positions: capture from now after a lost binlog or slot (needs confirm). "
+            "delete: remove both connectors (needs confirm). snapshot_tables: read the tables "
+            "again. The DAG's docs describe each one.",
+        ),
         "tables": Param(
             [],
             type=["null", "array"],  # a "null" type keeps the form from marking it required
@@ -108,6 +121,12 @@ with DAG(
         ),
         "drop_replication_slot": Param(
             False, type="boolean", description="delete: also drop the PostgreSQL slot."
+        ),
+        "confirm": Param(
+            "",
+            type=["null", "string"],
+            description="delete and reset_lost_positions only: type the action's name again "
+            "(e.g. delete). Both lose the connectors' stored positions.",
         ),
     },
 ) as connectors_dag:
@@ -130,7 +149,8 @@ with DAG(
         params = context["params"]
         action, tables = params["action"], params["tables"] or ()
         drop_slot = bool(params["drop_replication_slot"])
-        fail_now(connectors_params_problem(action, tables, drop_slot))
+        confirm = params.get("confirm") or ""
+        fail_now(connectors_params_problem(action, tables, drop_slot, confirm))
         if action == "status":
             from mysql_pg_sync.cdc.connector_actions import look
 

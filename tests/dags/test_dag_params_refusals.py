@@ -172,6 +172,8 @@ def test_data_quality_takes_a_glob(dags: dict[str, Any], monkeypatch: pytest.Mon
         ({"action": "snapshot_tables", "tables": ["custmers"]}, UNKNOWN),
         ({"action": "apply", "tables": ["customers"]}, "Param `tables` is for snapshot_tables"),
         ({"action": "stop", "drop_replication_slot": True}, "Param `drop_replication_slot` is for"),
+        ({"action": "delete"}, "runs only with Param `confirm` set to 'delete'"),
+        ({"action": "reset_lost_positions", "confirm": "yes"}, "Param `confirm` set to"),
     ],
 )  # fmt: skip
 def test_connectors_refuses_params_that_cannot_work_at_once(

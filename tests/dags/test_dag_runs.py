@@ -84,7 +84,9 @@ def test_connectors_dag_applies_then_deletes(
         run = dag.test(run_conf={"action": "status"})  # a read-only look from the UI
         assert run.state == "success"
         assert all(client.status(n).is_running for n in names)
-        run = dag.test(run_conf={"action": "delete", "drop_replication_slot": True})
+        run = dag.test(
+            run_conf={"action": "delete", "drop_replication_slot": True, "confirm": "delete"}
+        )
         assert run.state == "success"
         assert not {n for n in client.connectors() if n.startswith(prefix)}
     finally:

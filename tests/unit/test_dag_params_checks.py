@@ -49,6 +49,8 @@ def test_a_dag_without_params_refuses_any_key() -> None:
         ("snapshot_tables", None, False, "snapshot_tables needs Param `tables`"),
         ("apply", ["orders"], False, "Param `tables` is for snapshot_tables; apply acts on"),
         ("pause", [], True, "Param `drop_replication_slot` is for delete, not pause"),
+        ("delete", [], False, "runs only with Param `confirm` set to 'delete'"),
+        ("reset_lost_positions", [], False, "set to 'reset_lost_positions'"),
     ],
 )
 def test_connectors_params_that_do_not_go_together_are_named_as_in_the_form(
@@ -62,8 +64,27 @@ def test_connectors_params_that_do_not_go_together_are_named_as_in_the_form(
 
 def test_connectors_params_that_go_together_pass() -> None:
     assert connectors_params_problem("snapshot_tables", ["gro*"], False) is None
-    assert connectors_params_problem("delete", [], True) is None
+    assert connectors_params_problem("delete", [], True, "delete") is None
+    assert (
+        connectors_params_problem("reset_lost_positions", [], False, " reset_lost_positions ")
+        is None
+    )
     assert connectors_params_problem("apply", None, False) is None
+
+
+@pytest.mark.parametrize(("action", "confirm"), [("delete", "yes"), ("delete", "Delete")])
+def test_a_destructive_connectors_action_needs_its_own_name_as_confirmation(
+    action: str, confirm: str
+) -> None:
+    problem = connectors_params_problem(action, [], False, confirm)
+    assert problem is not None and "nothing was done" in problem
+
+
+def test_confirm_on_an_action_that_does_not_take_it_is_refused() -> None:
+    problem = connectors_params_problem("apply", None, False, "delete")
+    assert (
+        problem is not None and "Param `confirm` is for delete and reset_lost_positions" in problem
+    )
 
 
 @pytest.mark.parametrize(

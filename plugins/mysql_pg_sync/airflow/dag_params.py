@@ -77,10 +77,24 @@ def failing_now(*settled: type[Exception]) -> Iterator[None]:
         raise AirflowFailException(str(exc)) from None
 
 
+# actions that lose what the connectors have read so far: the form asks for their name again
+CONFIRMED_ACTIONS = ("delete", "reset_lost_positions")
+
+
 def connectors_params_problem(
-    action: str, tables: Collection[str] | None, drop_slot: bool
+    action: str, tables: Collection[str] | None, drop_slot: bool, confirm: str = ""
 ) -> str | None:
     """The connectors DAG's Params that do not go together, in the form's words, else None."""
+    if action in CONFIRMED_ACTIONS and confirm.strip() != action:
+        return (
+            f"{action} loses the connectors' stored positions (what they have read so far), so "
+            f"it runs only with Param `confirm` set to {action!r}; nothing was done"
+        )
+    if confirm.strip() and action not in CONFIRMED_ACTIONS:
+        return (
+            f"Param `confirm` is for {' and '.join(CONFIRMED_ACTIONS)}, not {action}; "
+            "nothing was done. Clear it"
+        )
     if action == "snapshot_tables" and not tables:
         return (
             "snapshot_tables needs Param `tables`: the tables to snapshot again (MySQL "

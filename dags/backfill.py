@@ -36,8 +36,9 @@ without gaps (design decision 1).
 6. **summary** (runs after failed steps too): rows, MB, duration and throughput per table and in
    total, each table's state, why a table was not finalized, foreign keys left NOT VALID, and
    the verification; also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`. It fails the
-   run when a table is not finalized, at once and without retries (the state it reports is
-   settled).
+   run when a table is not finalized or verify found drift (or could not compare a table), at
+   once and without retries (the state it reports is settled); the message names each table,
+   its drift with example keys, and the reconcile report that lists the rows.
 
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.
@@ -260,7 +261,8 @@ def backfill() -> None:
         verified: dict[str, Any] | None,
     ) -> dict[str, Any]:
         """Rows, MB, duration and throughput per table and in total, each table's state; also
-        a run report. Fails the run when a table is not finalized or verify did not end."""
+        a run report. Fails the run when a table is not finalized, verify did not end or it
+        found drift."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from mysql_pg_sync.airflow.notifier import ReportedFailure

@@ -126,3 +126,37 @@ def test_finalize_failures_are_named_together() -> None:
     assert "db.a: x failed" in message
     assert "db.c: y" in message
     assert "mode=resume" in message
+
+
+def test_a_verify_that_found_drift_fails_the_run_naming_table_drift_and_keys() -> None:
+    clean = build_summary("r3", {"db.b": {**TOTALS, "finalized": True, "state": "streaming"}}, 1.0)
+    verified = {
+        "mode": "checksums",
+        "report": "/reports/reconcile-7.json",
+        "tables": [
+            {"table": "db.a", "status": "in_sync", "drift": {}, "examples": {}},
+            {
+                "table": "db.b",
+                "status": "drift",
+                "error": None,
+                "drift": {"missing": 1, "extra": 0, "different": 2},
+                "examples": {"missing": [["10"]], "different": [["7", "2"], ["9", "1"]]},
+            },
+            {"table": "db.c", "status": "error", "error": "column v: type differs"},
+        ],
+    }
+    with pytest.raises(BackfillError) as err:
+        raise_if_unfinished(clean, verified)
+    message = str(err.value)
+    assert "db.b: drift: 1 missing, 2 different (e.g. missing: 10; different: 7/2, 9/1)" in message
+    assert "db.c: not verified (error): column v: type differs" in message
+    assert "db.a" not in message
+    assert "/reports/reconcile-7.json" in message
+    assert "mode=reload" in message
+
+
+def test_a_verify_with_every_table_in_sync_passes() -> None:
+    clean = build_summary("r4", {"db.b": {**TOTALS, "finalized": True, "state": "streaming"}}, 1.0)
+    raise_if_unfinished(
+        clean, {"mode": "checksums", "tables": [{"table": "db.b", "status": "in_sync"}]}
+    )

@@ -230,8 +230,9 @@ class _Prepared:
 
 
 def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None) -> None:
-    """Fail a run whose summary has tables that are not finalized, or whose verify did not end
-    (the DAG's summary task runs after failed steps too, so the report is always written)."""
+    """Fail a run whose summary has tables that are not finalized, whose verify did not end,
+    or whose verify found drift or could not compare a table (the DAG's summary task runs
+    after failed steps too, so the report is always written)."""
     problems = [f"{table}: {why}" for table, why in summary.get("unfinished", {}).items()]
     if verified is None:
         problems.append("verify did not finish (see the verify task's log)")
@@ -241,6 +242,40 @@ def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None
             + "\n  - ".join(problems)
             + "\nfix the cause, then re-trigger with mode=resume (finalized tables are skipped)"
         )
+    failed_checks = verify_problems(verified or {})
+    if failed_checks:
+        report = (verified or {}).get("report")
+        raise BackfillError(
+            "the backfill copied every table, but its verification did not pass (after the "
+            "stream caught up, so these are not in-flight writes):\n  - "
+            + "\n  - ".join(failed_checks)
+            + (f"\nthe rows are in reconcile report {report}" if report else "")
+            + "\nrepair with the reconcile DAG (tables: these, repair on, dry_run off), or "
+            "re-copy a table with mode=reload"
+        )
+
+
+def verify_problems(verified: dict[str, Any]) -> list[str]:
+    """One line for each verified table that is not in sync: its drift with example keys, or
+    why it could not be compared."""
+    problems = []
+    for table in verified.get("tables", []):
+        if table.get("status") == "in_sync":
+            continue
+        if table.get("status") == "drift":
+            drift = ", ".join(f"{n} {kind}" for kind, n in table.get("drift", {}).items() if n)
+            examples = "; ".join(
+                f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys[:3])
+                for kind, keys in table.get("examples", {}).items()
+            )
+            problems.append(
+                f"{table['table']}: drift: {drift}" + (f" (e.g. {examples})" if examples else "")
+            )
+        else:
+            problems.append(
+                f"{table['table']}: not verified ({table.get('status')}): {table.get('error')}"
+            )
+    return problems
 
 
 def refusal(mapping: TableMapping) -> str | None:

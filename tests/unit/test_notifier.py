@@ -133,6 +133,29 @@ def test_a_failed_reconcile_compare_is_left_to_the_verdicts_one_alert(
     assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.ERROR]
 
 
+def test_a_failed_backfill_copy_or_finalize_is_left_to_the_summarys_one_alert(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def context(task_id: str) -> dict[str, object]:
+        return {
+            "ti": SimpleNamespace(task_id=task_id, try_number=1, log_url="http://l"),
+            "dag_run": SimpleNamespace(dag_id="backfill", run_id="manual__1"),
+            "exception": SyncError("legacy.orders: key (7): column 'd': value cannot convert"),
+        }
+
+    notifier = SyncFailureNotifier(config=AlertConfig())
+    with caplog.at_level(logging.INFO):
+        notifier.notify(context("copy"))
+        notifier.notify(context("finalize"))
+    assert [r.levelno for r in caplog.records] == [logging.INFO, logging.INFO]
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        notifier.notify(context("summary"))  # names every unfinished table and why
+        notifier.notify(context("plan"))
+        notifier.notify(context("prepare"))
+    assert [r.levelno for r in caplog.records] == [logging.ERROR] * 3
+
+
 def test_a_failure_that_repeats_an_earlier_tasks_sends_no_alert(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -23,7 +23,12 @@ ALERTS_VARIABLE = "mps_alerts"
 # one failure sends one alert. A reconcile table whose compare task failed is an error in the
 # run's report (the report task runs whatever its compare tasks did), and the verdict task's
 # alert names it with its error and what to do; if the report task fails, it alerts itself.
-REPORTED_DOWNSTREAM: frozenset[tuple[str, str]] = frozenset({("reconcile", "compare")})
+# A backfill chunk that failed leaves its table unfinished: finalize then fails naming it, and
+# the summary task (all_done) fails naming every unfinished table with its first chunk error,
+# so one bad value is one alert, not one per mapped copy task plus finalize plus summary.
+REPORTED_DOWNSTREAM: frozenset[tuple[str, str]] = frozenset(
+    {("reconcile", "compare"), ("backfill", "copy"), ("backfill", "finalize")}
+)
 
 
 class ReportedFailure(AirflowFailException, AlreadyReported):

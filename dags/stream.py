@@ -69,6 +69,7 @@ def stream() -> None:
         from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
         from mysql_pg_sync.cdc.service import (
+            TablesHeldError,
             config_from_env,
             fail_if_held,
             lost_changes,
@@ -85,7 +86,12 @@ def stream() -> None:
         lost = lost_changes(summary)
         if lost is not None:  # found once: fail and alert, without a retry that would not see it
             raise AirflowFailException(lost)
-        fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
+        try:
+            fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
+        except TablesHeldError as exc:
+            # at once: a retry would consume another whole run and find the same, so the alert
+            # came three retries (about 20 minutes) late
+            raise AirflowFailException(str(exc)) from None
         return summary
 
     consume()

@@ -257,3 +257,16 @@ def test_docs_say_each_action_once_and_what_a_retry_really_does(dags: dict[str, 
     assert "deletes the key" not in (dead_letter_plan.__doc__ or "")
     plan_doc = " ".join((dead_letter_plan.__doc__ or "").split())
     assert "writes nothing and the letter stays open" in plan_doc
+
+
+def test_a_stream_run_with_a_held_table_fails_at_once_so_it_alerts_without_retries(
+    dags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = {"legacy.items": "legacy.items: PostgreSQL lacks column 'note'; run `make ddl`"}
+    monkeypatch.setattr(
+        "mysql_pg_sync.cdc.service.run_stream", lambda *a, **k: {"held_tables": held}
+    )
+    monkeypatch.setattr(endpoints, "endpoints_from_airflow", endpoints_from_env)
+    with pytest.raises(AirflowFailException) as err:  # not a plain error, which is retried
+        _runner(dags["stream"], "consume", monkeypatch)({})
+    assert "legacy.items: PostgreSQL lacks column 'note'" in str(err.value)

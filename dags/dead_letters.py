@@ -17,8 +17,9 @@ Trigger with the **action** param:
   **note** saying what was done (an undecodable message, a key with letters in both directions,
   letters recorded before they could be resolved). It needs the note and either ids or table.
 
-A **table** no mapping matches, a resolve without its note, ids or table, or a conf key that is
-not one of these Params fails the run at once, without retries, naming what to change.
+A **table** no mapping matches, a resolve without its note, ids or table, ids that are not
+open dead letters, a retry that leaves letters open, or a conf key that is not one of these
+Params fails the run at once, without retries, naming what to change.
 
 First fix the cause the error names (a constraint only the target has, a column too narrow),
 then retry. The Sync status page counts open dead letters per table.
@@ -77,11 +78,15 @@ with DAG(
     @task
     def dead_letters() -> Any:
         """List, retry or resolve; the text is the task's XCom."""
-        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
+        from mysql_pg_sync.airflow.dag_params import failing_now, refuse_unknown_conf
         from mysql_pg_sync.airflow.dead_letters import run_from_params
+        from mysql_pg_sync.cdc.dead_letter_retry import DeadLetterError
 
         context = get_current_context()
         refuse_unknown_conf(context)
-        return run_from_params(context["params"])
+        # unknown ids, nothing to resolve, letters that failed their retry again: a retry of
+        # the task would find the same, and only delay the red run
+        with failing_now(DeadLetterError):
+            return run_from_params(context["params"])
 
     dead_letters()

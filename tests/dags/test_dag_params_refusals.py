@@ -270,3 +270,20 @@ def test_a_stream_run_with_a_held_table_fails_at_once_so_it_alerts_without_retri
     with pytest.raises(AirflowFailException) as err:  # not a plain error, which is retried
         _runner(dags["stream"], "consume", monkeypatch)({})
     assert "legacy.items: PostgreSQL lacks column 'note'" in str(err.value)
+
+
+def test_a_dead_letter_action_that_cannot_be_done_fails_without_retries(
+    dags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mysql_pg_sync.cdc.dead_letter_retry import DeadLetterError
+
+    def unknown(*args: Any, **kwargs: Any) -> Any:
+        raise DeadLetterError("no open dead letter has id 99; nothing was marked")
+
+    monkeypatch.setattr(dead_letters, "resolve", unknown)
+    monkeypatch.setattr(dead_letters, "endpoints_from_airflow", endpoints_from_env)
+    monkeypatch.setattr(dead_letters, "load_mappings", lambda folder: None)
+    with pytest.raises(AirflowFailException, match="no open dead letter has id 99"):
+        _runner(dags["dead_letters"], "dead_letters", monkeypatch)(
+            {"action": "resolve", "ids": [99], "note": "fixed by hand"}
+        )

@@ -274,7 +274,9 @@ def backfill() -> None:
         if _options().dry_run:
             return planned
         result = _backfill().summarize(
-            get_current_context()["run_id"], [t["table"] for t in planned["tables"]]
+            get_current_context()["run_id"],
+            [t["table"] for t in planned["tables"]],
+            passed_over=planned,  # its finished and refused tables, listed in the report
         )
         result["finalize"] = finals or []  # None: finalize failed (see "unfinished")
         add_to_report(result, verified or {"mode": "not run", "tables": []})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mysql_pg_sync.backfill.state import REJECTS_TABLE
+from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 
 
 def _rate(amount: float, seconds: float) -> float:
@@ -106,6 +107,71 @@ def write_report(folder: Path, summary: dict[str, Any]) -> dict[str, Path]:
     return {"json": json_path, "html": html_path}
 
 
+def outcome(summary: dict[str, Any]) -> tuple[str, str]:
+    """(css class, the run's outcome in words) for the top of the report."""
+    unfinished = summary.get("unfinished", {})
+    copied = len(summary["tables"])
+    if unfinished:
+        return "failed", (
+            f"FAILED: {len(unfinished)} of {copied} table(s) not finalized (their stream stays "
+            "paused); the list below says why. Fix the cause, then trigger the backfill with "
+            "mode=resume"
+        )
+    verified = summary.get("verify") or {}
+    problems = verify_problems(verified)
+    if problems:
+        return "failed", (
+            f"FAILED verification: {len(problems)} of {copied} table(s) differ from MySQL after "
+            "the stream caught up (see Verification below)"
+        )
+    if verified.get("mode") == "not run":
+        return "failed", "FAILED: the verify step did not run or did not finish; see its log"
+    if not copied:
+        return "idle", "Nothing to copy: " + (
+            "; ".join(_passed_over_counts(summary)) or "no table was selected"
+        )
+    how = {
+        "checksums": "verified by checksums: in sync with MySQL",
+        "counts": "checked by row counts only (verify = counts)",
+    }.get(str(verified.get("mode")), "not verified")
+    return "ok", f"Succeeded: {copied} table(s) copied and finalized, {how}"
+
+
+def _passed_over_counts(summary: dict[str, Any]) -> list[str]:
+    counts = []
+    if summary.get("finished"):
+        counts.append(
+            f"{len(summary['finished'])} table(s) already backfilled and streaming were skipped "
+            "(mode=reload copies a table again)"
+        )
+    if summary.get("refused"):
+        counts.append(f"{len(summary['refused'])} table(s) refused")
+    return counts
+
+
+def verify_problems(verified: dict[str, Any]) -> list[str]:
+    """One line for each verified table that is not in sync: its drift with example keys, or
+    why it could not be compared."""
+    problems = []
+    for table in verified.get("tables", []):
+        if table.get("status") == "in_sync":
+            continue
+        if table.get("status") == "drift":
+            drift = ", ".join(f"{n} {kind}" for kind, n in table.get("drift", {}).items() if n)
+            examples = "; ".join(
+                f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys[:3])
+                for kind, keys in table.get("examples", {}).items()
+            )
+            problems.append(
+                f"{table['table']}: drift: {drift}" + (f" (e.g. {examples})" if examples else "")
+            )
+        else:
+            problems.append(
+                f"{table['table']}: not verified ({table.get('status')}): {table.get('error')}"
+            )
+    return problems
+
+
 def render_html(summary: dict[str, Any]) -> str:
     head = (
         "table",
@@ -113,6 +179,8 @@ def render_html(summary: dict[str, Any]) -> str:
         "chunks done",
         "rows",
         "rejected",
+        "MySQL rows at finalize",
+        "PostgreSQL rows at finalize",
         "MB",
         "chunk s",
         "rows/s of chunk time",
@@ -126,6 +194,8 @@ def render_html(summary: dict[str, Any]) -> str:
             f"{t['chunks_done']}/{t['chunks']}",
             f"{t['rows']:,}",
             f"{t.get('rejected', 0):,}",
+            _count(t.get("source_rows")),
+            _count(t.get("target_rows")),
             f"{t['bytes'] / 1e6:,.1f}",
             f"{t['chunk_seconds']:,.1f}",
             f"{t['rows_per_s']:,.0f}",
@@ -158,18 +228,81 @@ def render_html(summary: dict[str, Any]) -> str:
             for fk in fks
         ],
     )
+    note += _listed(
+        "finished",
+        "Already backfilled and streaming, so skipped (mode=reload copies a table again):",
+        [html.escape(name) for name in summary.get("finished", [])],
+    )
+    note += _listed(
+        "refused",
+        "Refused (not copied):",
+        [
+            f"{html.escape(r['table'])}: {html.escape(r['reason'])}"
+            for r in summary.get("refused", [])
+        ],
+    )
+    css, said = outcome(summary)
     return (
         "<!doctype html><meta charset='utf-8'><title>backfill "
         + html.escape(summary["run_id"])
         + "</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
-        "td:first-child{text-align:left}</style>"
+        "td:first-child{text-align:left}.outcome{padding:6px 10px;border:2px solid #176f2c}"
+        ".outcome.failed{border-color:#b00020;background:#fdecee}"
+        ".outcome.idle{border-color:#888}</style>"
         + f"<h1>Backfill {html.escape(summary['run_id'])}</h1>"
+        + f"<p class='outcome {css}'><b>{html.escape(said)}</b></p>"
         + f"<p>{_copied(total)} in {total['wall_s']:,.1f} s: "
         + f"{total['rows_per_s']:,.0f} rows/s, {total['mb_per_s']:,.1f} MB/s of wall time</p>"
         + note
         + "<table><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + "</tr>"
+        + "".join(rows)
+        + "</table>"
+        + _verification_html(summary.get("verify"))
+    )
+
+
+def _count(value: Any) -> str:
+    return "" if value is None else f"{int(value):,}"
+
+
+def _verification_html(verified: dict[str, Any] | None) -> str:
+    if not verified:
+        return ""
+    mode = str(verified.get("mode", ""))
+    if mode == "counts":
+        return (
+            "<h2>Verification (row counts)</h2><p>verify = counts: each table's MySQL and "
+            "PostgreSQL rows at finalize are in the table above; no checksums were compared.</p>"
+        )
+    if mode == "not run":
+        return "<h2>Verification</h2><p>The verify step did not run or did not finish.</p>"
+    head = ("table", "status", "rows compared", "segments", *DRIFT_CLASSES, "example keys")
+    rows = []
+    for t in verified.get("tables", []):
+        examples = "; ".join(
+            f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys)
+            for kind, keys in t.get("examples", {}).items()
+        )
+        cells = (
+            t["table"],
+            t["status"] + (f" ({t['error']})" if t.get("error") else ""),
+            f"{t.get('rows_compared', 0):,}",
+            str(t.get("segments", 0)),
+            *(str(t.get("drift", {}).get(k, 0)) for k in DRIFT_CLASSES),
+            examples,
+        )
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    where = (
+        f"<p>Reconcile run {html.escape(str(verified['reconcile_run']))}; its report: "
+        f"<code>{html.escape(str(verified.get('report', '')))}</code></p>"
+        if verified.get("reconcile_run") is not None
+        else ""
+    )
+    return (
+        f"<h2>Verification ({html.escape(mode)})</h2>{where}"
+        + ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
         + "".join(rows)
         + "</table>"
     )

@@ -12,7 +12,7 @@ import math
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -242,40 +242,17 @@ def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None
             + "\n  - ".join(problems)
             + "\nfix the cause, then re-trigger with mode=resume (finalized tables are skipped)"
         )
-    failed_checks = verify_problems(verified or {})
+    failed_checks = report.verify_problems(verified or {})
     if failed_checks:
-        report = (verified or {}).get("report")
+        reconcile_report = (verified or {}).get("report")
         raise BackfillError(
             "the backfill copied every table, but its verification did not pass (after the "
             "stream caught up, so these are not in-flight writes):\n  - "
             + "\n  - ".join(failed_checks)
-            + (f"\nthe rows are in reconcile report {report}" if report else "")
+            + (f"\nthe rows are in reconcile report {reconcile_report}" if reconcile_report else "")
             + "\nrepair with the reconcile DAG (tables: these, repair on, dry_run off), or "
             "re-copy a table with mode=reload"
         )
-
-
-def verify_problems(verified: dict[str, Any]) -> list[str]:
-    """One line for each verified table that is not in sync: its drift with example keys, or
-    why it could not be compared."""
-    problems = []
-    for table in verified.get("tables", []):
-        if table.get("status") == "in_sync":
-            continue
-        if table.get("status") == "drift":
-            drift = ", ".join(f"{n} {kind}" for kind, n in table.get("drift", {}).items() if n)
-            examples = "; ".join(
-                f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys[:3])
-                for kind, keys in table.get("examples", {}).items()
-            )
-            problems.append(
-                f"{table['table']}: drift: {drift}" + (f" (e.g. {examples})" if examples else "")
-            )
-        else:
-            problems.append(
-                f"{table['table']}: not verified ({table.get('status')}): {table.get('error')}"
-            )
-    return problems
 
 
 def refusal(mapping: TableMapping) -> str | None:
@@ -937,8 +914,14 @@ class Backfill:
             return [t for t in tables if state.is_finalized(pg_conn, t)]
 
     def summarize(
-        self, run_id: str, tables: Sequence[str], wall_s: float | None = None
+        self,
+        run_id: str,
+        tables: Sequence[str],
+        wall_s: float | None = None,
+        passed_over: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """The run's summary and report; ``passed_over``: the plan's ``finished`` (already
+        streaming) and ``refused`` tables, which the report lists beside the copied ones."""
         with self._pg() as pg_conn:
             per_table = {
                 t: {
@@ -957,6 +940,9 @@ class Backfill:
             ).fetchone()
             wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
             summary = report.build_summary(run_id, per_table, wall)
+            for kind in ("finished", "refused"):
+                if (passed_over or {}).get(kind):
+                    summary[kind] = list((passed_over or {})[kind])
             try:
                 paths = report.write_report(self.reports_dir, summary)
                 summary["report"] = {k: str(v) for k, v in paths.items()}

@@ -12,7 +12,6 @@ follow no key order. The comparison is an ordinary dry-run reconcile run (``trig
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import Sequence
@@ -20,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mysql_pg_sync.backfill import state
+from mysql_pg_sync.backfill import report, state
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.reconcile import store
 from mysql_pg_sync.reconcile.compare import CompareConfig
-from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import table_from_mapping
 from mysql_pg_sync.reconcile.recheck import CatchUpWaiter
@@ -149,40 +147,18 @@ def verify_tables(
 
 
 def add_to_report(summary: dict[str, Any], verified: dict[str, Any]) -> dict[str, Any]:
-    """Add the verification to a backfill summary and to its JSON and HTML report files."""
+    """Add the verification to a backfill summary and write its JSON and HTML report again
+    (the outcome at the top of the page depends on it)."""
     summary["verify"] = verified
     paths = summary.get("report") or {}
     if "json" in paths:
         path = Path(paths["json"])
         data = json.loads(path.read_text(encoding="utf-8"))
         data["verify"] = verified
+        for kind in ("finished", "refused"):
+            if kind in summary:
+                data[kind] = summary[kind]
         path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), "utf-8")
     if "html" in paths:
-        path = Path(paths["html"])
-        path.write_text(path.read_text(encoding="utf-8") + render_html(verified), "utf-8")
+        Path(paths["html"]).write_text(report.render_html(summary), "utf-8")
     return summary
-
-
-def render_html(verified: dict[str, Any]) -> str:
-    head = ("table", "status", "rows compared", "segments", *DRIFT_CLASSES, "example keys")
-    rows = []
-    for t in verified.get("tables", []):
-        examples = "; ".join(
-            f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys)
-            for kind, keys in t["examples"].items()
-        )
-        cells = (
-            t["table"],
-            t["status"] + (f" ({t['error']})" if t["error"] else ""),
-            f"{t['rows_compared']:,}",
-            str(t["segments"]),
-            *(str(t["drift"][k]) for k in DRIFT_CLASSES),
-            examples,
-        )
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    return (
-        f"<h2>Verification ({html.escape(str(verified.get('mode', '')))})</h2>"
-        + ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
-        + "".join(rows)
-        + "</table>"
-    )

@@ -277,11 +277,12 @@ def run(args: argparse.Namespace) -> int:
         VerifyOptions(mode=args.verify),
         run_id,
     )
-    summary = backfill.summarize(run_id, tables, wall_s)
+    summary = backfill.summarize(
+        run_id, tables, wall_s, {"finished": outcome.finished, "refused": outcome.refused}
+    )
     log.debug("summary written after %.2f s", time.monotonic() - started)
     summary["finalize"] = finals
     add_to_report(summary, verified)
-    summary["refused"] = outcome.refused
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()
     raise_if_unfinished(summary, verified)  # after the report: it says which tables and why

@@ -13,7 +13,8 @@ import pytest
 from mysql_pg_sync.cdc.decode import field_decoder
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, ValuePolicy
-from mysql_pg_sync.types.convert import to_mysql, to_pg
+from mysql_pg_sync.types.convert import ZERO_DATETIME, to_mysql, to_pg
+from mysql_pg_sync.types.debezium import zero_date_decoder
 
 
 def b64(raw: bytes) -> str:
@@ -114,3 +115,22 @@ def test_decoded_mysql_values_convert_to_postgres() -> None:
 def test_wrapped_unsigned_bigint_is_refused_with_the_connector_fix() -> None:
     with pytest.raises(ConversionError, match=r"bigint\.unsigned\.handling\.mode=precise"):
         to_pg(column("bigint(20) unsigned"), -1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1970-01-01T00:00:00Z", ZERO_DATETIME),
+        ("1970-01-01T00:00:00.000000Z", ZERO_DATETIME),
+        ("1970-01-01T00:00:00.5Z", dt.datetime(1970, 1, 1, 0, 0, 0, 500_000, tzinfo=dt.UTC)),
+        ("1970-01-01T00:00:00.000001Z", dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC)),
+    ],
+)
+def test_only_the_epoch_itself_is_a_not_null_timestamps_zero_date(
+    value: str, expected: Any
+) -> None:
+    """A TIMESTAMP(1) can hold half a second past the epoch: it is no zero date."""
+    decode = zero_date_decoder(
+        "io.debezium.time.ZonedTimestamp", lambda v: dt.datetime.fromisoformat(v)
+    )
+    assert decode(value) == expected

@@ -88,3 +88,33 @@ def test_wide_values_and_nan_are_judged_without_an_arithmetic_error() -> None:
     check = precision.quick_check(_col("decimal(12,2)"), True)
     assert check is not None
     assert check(Decimal("NaN"))  # no exponent: the converter decides
+
+
+@pytest.mark.parametrize(
+    ("column_type", "pg_type", "value", "to_postgres"),
+    [
+        ("time(6)", "time(0)", dt.timedelta(hours=12, microseconds=500_000), True),
+        ("time(6)", "interval(3)", dt.timedelta(hours=1, microseconds=1), True),
+        ("time", "interval", dt.timedelta(hours=1, microseconds=500_000), False),
+        ("time(1)", "", dt.time(1, 0, 0, 50_000), False),
+        ("time(2)", "interval", -dt.timedelta(microseconds=250_500), False),
+    ],
+)
+def test_a_time_with_more_fractional_digits_than_the_target_keeps_is_refused(
+    column_type: str, pg_type: str, value: object, to_postgres: bool
+) -> None:
+    column = _col(column_type, pg_type)
+    convert = to_pg if to_postgres else to_mysql
+    with pytest.raises(ConversionError, match=r"column 'c' .*fractional-second digits"):
+        convert(column, value, where="table db.t key (id=1)")
+
+
+def test_a_time_whose_extra_digits_are_zeros_or_that_fits_is_kept() -> None:
+    assert to_pg(_col("time(6)", "time(0)"), dt.timedelta(hours=12)) == dt.time(12)
+    assert to_mysql(_col("time(2)", "interval"), -dt.timedelta(microseconds=250_000)) == (
+        "-00:00:00.250000"
+    )
+    assert to_mysql(_col("time", "interval"), dt.timedelta(hours=-838)) == "-838:00:00"
+    assert precision.kept_digits(_col("time(3)"), True) == 3
+    assert precision.kept_digits(_col("time", "interval"), True) == 6
+    assert precision.kept_digits(_col("time(3)"), False) == 3

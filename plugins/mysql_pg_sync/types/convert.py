@@ -361,7 +361,7 @@ def _as_timedelta(v: Any) -> dt.timedelta:
 
 
 def _time_to_pg(v: Any, c: Ctx) -> Any:
-    delta = _as_timedelta(v)
+    delta = _keep_digits(_as_timedelta(v), c, to_pg=True)
     if dt.timedelta(0) <= delta < DAY:
         return (dt.datetime.min + delta).time()
     raise c.fail(
@@ -374,7 +374,7 @@ def _time_to_pg(v: Any, c: Ctx) -> Any:
 def _interval_to_pg(v: Any, c: Ctx) -> Any:
     # Text in hours ('838:59:59'), as the Arrow path writes it: psycopg's timedelta would
     # store '34 days 22:59:59', equal in value but not in form.
-    return format_mysql_time(_as_timedelta(v))
+    return format_mysql_time(_keep_digits(_as_timedelta(v), c, to_pg=True))
 
 
 def _geometry_to_pg(v: Any, c: Ctx) -> Any:
@@ -452,7 +452,7 @@ def _datetime_to_mysql(v: Any, c: Ctx) -> Any:
 
 
 def _time_to_mysql(v: Any, c: Ctx) -> Any:
-    return format_mysql_time(_as_timedelta(v))
+    return format_mysql_time(_keep_digits(_as_timedelta(v), c, to_pg=False))
 
 
 def _geometry_to_mysql(v: Any, c: Ctx) -> Any:

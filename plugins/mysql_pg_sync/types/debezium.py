@@ -10,6 +10,7 @@ read that epoch as the zero date: :func:`zero_date_decoder`); bigint unsigned ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import MAX_PREC, Context, Decimal
 from typing import Any
@@ -31,6 +32,9 @@ _ZERO_BY_NAME = {
     "io.debezium.time.ZonedTimestamp": ZERO_DATETIME,
 }
 _ZONED_EPOCH = "1970-01-01T00:00:00"
+# what may follow the epoch's seconds in Debezium's text of it: zero fractions and a UTC offset
+# ('1970-01-01T00:00:00.5Z' is a real TIMESTAMP(1) value, half a second past the epoch)
+_EPOCH_TAILS = re.compile(r"(?:\.0*)?(?:Z|[+-]00:?00)?")
 
 
 def exact_decimal(unscaled: int, scale: int) -> Decimal:
@@ -46,14 +50,19 @@ def zero_date_decoder(name: str | None, decode: Callable[[Any], Any]) -> Callabl
     1970-01-01 (00:00:00): legacy schemas hold zero dates by the million and real epochs rarely,
     so the epoch is read as the zero date. A real epoch in such a DATE or DATETIME column reaches
     PostgreSQL as the zero date would (NULL) and reconcile repairs it from MySQL. A TIMESTAMP
-    cannot hold the epoch itself (its range starts one second later): no ambiguity there.
+    cannot hold the epoch itself (its range starts one second later): no ambiguity there, but
+    it can hold a fraction of its first second, which is read as the value it is.
     """
     zero = _ZERO_BY_NAME.get(name or "")
     if zero is None:
         return decode
 
     def decode_or_zero(value: Any) -> Any:
-        if value == 0 or (isinstance(value, str) and value.startswith(_ZONED_EPOCH)):
+        if value == 0 or (
+            isinstance(value, str)
+            and value.startswith(_ZONED_EPOCH)
+            and _EPOCH_TAILS.fullmatch(value, len(_ZONED_EPOCH)) is not None
+        ):
             return zero
         return decode(value)
 

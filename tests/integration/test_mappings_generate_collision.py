@@ -73,3 +73,4 @@ def test_generate_with_target_schema_writes_beside_the_existing(
     capsys.readouterr()
     # a re-run keeps the entries' targets: nothing collides, even without --target-schema
     assert main([*argv, "--check"]) == 0
+    assert f"no drift: the 2 table(s) of {scratch} match {folder}" in capsys.readouterr().out

@@ -122,6 +122,11 @@ def _generate(args: argparse.Namespace) -> int:
             "enabled: false in its entry (kept), not delete the file, which this writes again"
         )
     if args.check:
+        if not drift.has_drift:  # silence would not tell "checked, none" from "checked nothing"
+            print(
+                f"no drift: the {len(entries)} table(s) of {', '.join(databases)} match "
+                f"{args.out}"
+            )
         return 3 if drift.has_drift else 0
     changed = write_entries(args.out, entries, existing)
     unsupported = sum(1 for e in entries.values() if e.get("unsupported"))

@@ -203,11 +203,18 @@ def _written_back_predicates(
     column: ColumnMapping, col: str, policy: ValuePolicy
 ) -> list[tuple[str, str]]:
     """(suffix, predicate) for what only the PostgreSQL app can write, since no MySQL row holds
-    it: NaN and +-Infinity (``_finite``), a date outside years 1-9999, a TIMESTAMP outside
-    1970-2038, an interval beyond TIME's +-838:59:59 or counting months (``_range``). Under
+    it: trailing spaces in a MySQL CHAR's column (``_pad``), fewer bits than a BIT(n) holds
+    (``_length``), NaN and +-Infinity (``_finite``), a date outside years 1-9999, a TIMESTAMP
+    outside 1970-2038, an interval beyond TIME's +-838:59:59 or counting months (``_range``). Under
     ``zero_dates: sentinel`` a date column also takes the sentinel, MySQL's zero date."""
     kind = column.kind
     pg_type = _pg_type_name(column.pg_type)
+    parsed = parse_column_type(column.column_type)
+    if kind == "text" and parsed.base == "char":
+        return [("pad", f"{col} NOT LIKE '% '")]  # MySQL's CHAR reads back without them
+    if kind == "bits" and pg_type == "bit varying":
+        # MySQL's BIT(n) holds n bits: B'1' would come back from it as n digits
+        return [("length", f"length({col}) = {(parsed.args or (1,))[0]}")]
     if kind in ("float32", "float64", "decimal") and pg_type in _FLOAT_PG_TYPES:
         return [("finite", f"{col} NOT IN ('NaN', 'Infinity', '-Infinity')")]
     if kind == "interval" and pg_type == "interval":

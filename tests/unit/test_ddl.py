@@ -209,6 +209,27 @@ def test_what_mysql_cannot_store_is_refused_by_checks() -> None:
     assert 'CONSTRAINT "order_note_size"' in one_way_sql
 
 
+def test_what_mysql_would_change_on_the_way_back_is_refused_on_two_way_tables() -> None:
+    """A CHAR reads back without trailing spaces, a BIT(n) as n digits: the PostgreSQL app's
+    'ab ' or B'1' would stay different from MySQL's row."""
+    m = mapping(
+        columns=[
+            {"name": "id", "column_type": "int(11)"},
+            {"name": "code", "column_type": "char(5)"},
+            {"name": "name", "column_type": "varchar(5)"},
+            {"name": "flags", "column_type": "bit(12)"},
+        ],
+        indexes=[],
+    )
+    sql = "\n".join(plan_ddl(MappingSet((m,))))
+    assert 'CONSTRAINT "order_code_pad" CHECK ("code" NOT LIKE \'% \')' in sql
+    assert "name_pad" not in sql  # a VARCHAR keeps them
+    assert 'CONSTRAINT "order_flags_length" CHECK (length("flags") = 12)' in sql
+    one_way = m.model_copy(update={"direction": "mysql_to_pg"})
+    one_way_sql = "\n".join(plan_ddl(MappingSet((one_way,))))
+    assert "_pad" not in one_way_sql and "_length" not in one_way_sql
+
+
 def test_a_not_null_date_column_may_be_null_for_the_zero_date() -> None:
     columns = [
         {"name": "id", "column_type": "date", "nullable": False},

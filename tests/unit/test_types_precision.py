@@ -118,3 +118,22 @@ def test_a_time_whose_extra_digits_are_zeros_or_that_fits_is_kept() -> None:
     assert precision.kept_digits(_col("time(3)"), True) == 3
     assert precision.kept_digits(_col("time", "interval"), True) == 6
     assert precision.kept_digits(_col("time(3)"), False) == 3
+
+
+def test_text_with_trailing_spaces_toward_a_mysql_char_is_refused() -> None:
+    char = _col("char(5)")
+    check = precision.quick_check(char, False)
+    assert check is not None and check("ab") and not check("ab ")
+    assert precision.quick_check(char, True) is None  # MySQL's rows come without them
+    assert precision.quick_check(_col("varchar(5)"), False) is None
+    assert to_mysql(char, "ab") == "ab"
+    with pytest.raises(ConversionError, match="MySQL's CHAR drops trailing spaces"):
+        to_mysql(char, "ab ", where="table db.t key (id=1)")
+    assert to_mysql(_col("varchar(5)"), "ab ") == "ab "
+
+
+def test_a_set_member_written_twice_is_refused() -> None:
+    members = _col("set('a','b')")
+    assert to_mysql(members, ["b", "a"]) == "b,a"
+    with pytest.raises(ConversionError, match="SET member\\(s\\) 'a' appear more than once"):
+        to_mysql(members, ["a", "b", "a"], where="table db.t key (id=1)")

@@ -404,12 +404,28 @@ def _decimal_to_mysql(v: Any, c: Ctx) -> Any:
 
 
 def _text_to_mysql(v: Any, c: Ctx) -> Any:
-    return _text(v)
+    text = _text(v)
+    if text.endswith(" ") and precision.is_mysql_char(c.column.column_type):
+        raise c.fail(
+            v,
+            "MySQL's CHAR drops trailing spaces, so the row would differ on the two sides",
+            "remove them in PostgreSQL (`make ddl` adds a CHECK refusing them), or make the "
+            "MySQL column VARCHAR",
+        )
+    return text
 
 
 def _set_to_mysql(v: Any, c: Ctx) -> Any:
     if isinstance(v, str):
         return v
+    if len(set(v)) != len(v):
+        twice = sorted({m for m in v if v.count(m) > 1})
+        raise c.fail(
+            v,
+            f"SET member(s) {', '.join(map(repr, twice))} appear more than once; MySQL keeps "
+            "each member once, so the row would differ on the two sides",
+            "write each member once in PostgreSQL",
+        )
     return ",".join(v)
 
 

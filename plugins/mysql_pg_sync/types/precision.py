@@ -92,10 +92,22 @@ def fits(kind: str, value: Any, kept: int) -> bool:
     return not isinstance(value, dt.datetime) or datetime_fits(value, kept)
 
 
+@functools.lru_cache(maxsize=1024)
+def is_mysql_char(column_type: str) -> bool:
+    """A MySQL CHAR(n), which reads its values back without their trailing spaces."""
+    return parse_column_type(column_type).base == "char"
+
+
+def _no_trailing_space(value: Any) -> bool:
+    return not value.endswith(" ")
+
+
 def quick_check(column: ColumnMapping, to_pg: bool) -> Callable[[Any], bool] | None:
     """For a value the stream passes on unconverted: True when it surely fits the target (a
     cheap test per value); False sends it through the converter, which decides. None: any
-    value fits."""
+    value fits. Besides digits: text toward a MySQL CHAR, which drops trailing spaces."""
+    if not to_pg and column.kind == "text" and is_mysql_char(column.column_type):
+        return _no_trailing_space
     kept = kept_digits(column, to_pg)
     if kept is None or column.kind in TIME_KINDS or (column.kind in DATETIME_KINDS and kept >= 6):
         return None  # a time never passes unconverted: its converter checks it

@@ -23,6 +23,9 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    would take the run past it is refused as a whole. A table whose schema differs from its
    mapping fails alone (no retry); an unreachable database fails the task, which retries. A
    retry keeps the repairs an earlier attempt applied and settles the ones it left `planned`.
+   A table still `backfilling` is not compared: `skipped` (no failure, no alert) while its
+   backfill moves; an error once no chunk has changed for 15 minutes (resume the backfill if
+   no backfill run is active, then reconcile the table).
    A failed compare task does not alert itself: the table is an error in the report, and the
    verdict's alert names it (one alert per failure).
 3. **report** (runs even when a table failed): writes `$MPS_REPORTS_DIR/reconcile-<run>.json` and

@@ -138,6 +138,7 @@ def test_the_summary_counts_tables_rows_drift_and_repairs() -> None:
         "repaired": 0,
         "with_drift": 1,
         "failed": 1,
+        "skipped": 0,
         "rows_mysql": 1_256_331,
         "rows_postgres": 1_256_331,
         "drift": {"missing": 1, "extra": 1, "different": 2},

@@ -57,10 +57,12 @@ def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
     not in sync, the report."""
     tables = list(run.get("tables") or [])
     in_sync = sum(1 for t in tables if t.get("status") == "in_sync")
+    skipped = sum(1 for t in tables if t.get("status") == "skipped")
     took = run.get("duration_s")
     lines = [
         f"reconcile run {run.get('run_id')}: {run.get('status')} "
-        f"({len(tables)} table(s), {in_sync} in sync)"
+        f"({len(tables)} table(s), {in_sync} in sync"
+        + (f", {skipped} skipped while backfilling)" if skipped else ")")
         + (f", took {duration_words(took)}" if took is not None else ""),
         f"mode: {repair_mode(run.get('params') or {})}",
     ]

@@ -77,8 +77,10 @@ def reconcile_facts(
         ).fetchall()
         return {r[0]: r[1:] for r in rows}
 
-    finished = latest(["running"])
-    good = latest(["running", "error"])
+    # a table skipped while backfilling was not compared: that run says nothing of its drift
+    # nor of its age, so the latest run that did compare it (or failed to) is judged
+    finished = latest(["running", "skipped"])
+    good = latest(["running", "error", "skipped"])
     facts = {}
     for table, (run_id, status, error, unrepaired, report_html, at, age) in finished.items():
         earlier = good.get(table)

@@ -20,6 +20,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.in_sync,.repaired,.succeeded{color:#176f2c}
 .drift,.repair_refused{color:#a15c00}.error,.running,.failed{color:#b00020}code{font-size:12px}
+.skipped{color:#555}
 .banner{border:2px solid #a15c00;background:#fff6e5;padding:8px 12px;margin:1em 0}
 .banner.failed{border-color:#b00020;background:#fdecee}
 """
@@ -30,6 +31,7 @@ TABLE_STATUS_WORDS = {
     "repair_refused": "repairs refused (max_repairs)",
     "error": "failed",
     "running": "did not finish",
+    "skipped": "skipped (backfilling)",
 }
 # a repair's status in words, in the order the report lists them
 REPAIR_STATUS_WORDS = {
@@ -48,7 +50,8 @@ DRIFT_WORDS = {
 
 def run_status(tables: list[dict[str, Any]]) -> str:
     """``failed`` if a table errored or never finished, ``drift`` if drift is left, else
-    ``succeeded``."""
+    ``succeeded``. A table ``skipped`` while its backfill moves counts for neither: it was not
+    compared, and the first run after its backfill compares it."""
     statuses = {t.get("status") for t in tables}
     # 'running' at the end of a run: its task was killed or timed out before storing a result
     if statuses & {"error", "running"}:
@@ -92,18 +95,25 @@ def headline(run: Mapping[str, Any]) -> str:
     """The run's outcome in words."""
     status = run.get("status")
     s = run.get("summary") or totals(run)
+    skipped = int(s.get("skipped", 0))
+    also = f"; {skipped} skipped while backfilling" if skipped else ""
     if status == "failed":
-        return f"failed: {s['failed']} of {s['tables']} table(s) could not be compared"
+        return f"failed: {s['failed']} of {s['tables']} table(s) could not be compared{also}"
     if status == "drift":
-        return f"drift left unrepaired in {s['with_drift']} of {s['tables']} table(s)"
+        return f"drift left unrepaired in {s['with_drift']} of {s['tables']} table(s){also}"
     if status == "succeeded":
         repaired = f", {s['repaired']} after repairs" if s["repaired"] else ""
-        return f"in sync: all {s['tables']} table(s){repaired}"
+        if not skipped:
+            return f"in sync: all {s['tables']} table(s){repaired}"
+        if skipped == s["tables"]:
+            return f"nothing compared: all {skipped} table(s) skipped while backfilling"
+        synced = s["in_sync"] + s["repaired"]
+        return f"in sync: {synced} of {s['tables']} table(s){repaired}{also}"
     return f"not finished ({status})"
 
 
 def _table_group(status: Any) -> str:
-    if status in ("in_sync", "repaired"):
+    if status in ("in_sync", "repaired", "skipped"):
         return str(status)
     return "with_drift" if status in ("drift", "repair_refused") else "failed"
 
@@ -118,8 +128,8 @@ def totals(run: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "mode": mode_of(run.get("params") or {}),
         "tables": len(tables),
-        "compared": len(tables) - groups["failed"],
-        **{g: groups[g] for g in ("in_sync", "repaired", "with_drift", "failed")},
+        "compared": len(tables) - groups["failed"] - groups["skipped"],
+        **{g: groups[g] for g in ("in_sync", "repaired", "with_drift", "failed", "skipped")},
         "rows_mysql": sum(int(t.get("rows_mysql") or 0) for t in tables),
         "rows_postgres": sum(int(t.get("rows_postgres") or 0) for t in tables),
         "drift": {
@@ -283,10 +293,17 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     params = run.get("params") or {}
     summary = run.get("summary") or totals(run)
     repairs, lines = summary["repairs"], []
+    skipped = [str(t.get("table")) for t in run.get("tables") or [] if t.get("status") == "skipped"]
+    if skipped:
+        lines.append(
+            f"{len(skipped)} table(s) ({_listed(skipped)}) were skipped: their backfill is "
+            "still copying, so they were not compared (rows the copy has not reached would all "
+            "count as drift). The first reconcile after their backfill finishes compares them."
+        )
     waited = [str(t.get("table")) for t in run.get("tables") or [] if unsettled(t)]
     if waited:
         lines.append(
-            f"{len(waited)} table(s) ({', '.join(waited[:5])}{', ...' if len(waited) > 5 else ''})"
+            f"{len(waited)} table(s) ({_listed(waited)})"
             " were re-checked while the stream consumer had changes of theirs in Kafka not yet "
             "applied. Their drift may include those changes: check that the stream consumer "
             "runs (Sync status page, stream DAG) and compare them again before trusting or "
@@ -329,6 +346,10 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+
 def _summary(run: Mapping[str, Any]) -> str:
     s = run.get("summary") or totals(run)
     rows = [
@@ -342,7 +363,12 @@ def _summary(run: Mapping[str, Any]) -> str:
         (
             "tables",
             f"{s['tables']}: {s['compared']} compared ({s['in_sync']} in sync, {s['repaired']} "
-            f"repaired, {s['with_drift']} with drift), {s['failed']} failed",
+            f"repaired, {s['with_drift']} with drift), {s['failed']} failed"
+            + (
+                f", {s['skipped']} skipped while backfilling (not compared)"
+                if s.get("skipped")
+                else ""
+            ),
         ),
         (
             "rows compared",

@@ -21,6 +21,7 @@ from mysql_pg_sync.connections import connection_failure, pg_connect
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.reconcile import store
+from mysql_pg_sync.reconcile.backfilling import backfill_result
 from mysql_pg_sync.reconcile.bisect import DEFAULT_FACTOR, DEFAULT_THRESHOLD, BisectConfig
 from mysql_pg_sync.reconcile.compare import DEFAULT_SEGMENT_ROWS, DEFAULT_WORKERS, CompareConfig
 from mysql_pg_sync.reconcile.errors import ReconcileError
@@ -267,20 +268,13 @@ def still_running(state: store.Conn, run_id: int) -> None:
         )
 
 
-def refuse_while_backfilling(state: store.Conn, table: str) -> None:
-    """A table whose copy is not finished is not compared: every row the copy has not reached
-    would be drift, and a repair would write those rows ahead of the copy."""
-    row = state.execute(
-        "SELECT state FROM mps_sync.table_state WHERE source_table = %s", (table,)
-    ).fetchone()
-    state.commit()
-    if row is not None and row[0] == "backfilling":
-        raise ReconcileError(
-            f"{table} is backfilling, so it was not compared: rows its copy has not reached "
-            "yet would all count as drift. Finish the backfill (the backfill DAG with mode "
-            "resume, or `backfill run --mode resume --tables "
-            f"{table}`), then reconcile it"
-        )
+def record_result(
+    state: store.Conn, run_id: int, mapping: TableMapping, result: TableResult
+) -> TableResult:
+    """Store a result the table got without being compared (a refusal, a skip)."""
+    store.start_table(state, run_id, mapping.name, str(mapping.target))
+    store.finish_table(state, run_id, mapping.name, result.as_dict())
+    return result
 
 
 def record_refusal(
@@ -288,9 +282,7 @@ def record_refusal(
 ) -> TableResult:
     """A mapping reconcile refuses (e.g. a key column excluded): stored as that table's error."""
     result = TableResult(mapping.name, str(mapping.target), "error", str(exc))
-    store.start_table(state, run_id, mapping.name, str(mapping.target))
-    store.finish_table(state, run_id, mapping.name, result.as_dict())
-    return result
+    return record_result(state, run_id, mapping, result)
 
 
 def reconcile_one(
@@ -300,7 +292,9 @@ def reconcile_one(
     params: ReconcileParams,
     applier: RepairApplier | None = None,
 ) -> dict[str, Any]:
-    """Reconcile one mapped table; a mapping reconcile refuses is stored as that table's error.
+    """Reconcile one mapped table; a mapping reconcile refuses is stored as that table's error,
+    a table still backfilling as ``skipped`` or, its backfill stalled, an error
+    (:func:`~mysql_pg_sync.reconcile.backfilling.backfill_result`).
 
     Repairs (``repair`` without ``dry_run``) go through the stream applier unless ``applier``
     is given."""
@@ -310,8 +304,10 @@ def reconcile_one(
         with state.transaction():  # guarded while this session works on the run
             store.guard_run(state, run_id)
             still_running(state, run_id)
+        held = backfill_result(state, mapping)
+        if held is not None:
+            return record_result(state, run_id, mapping, held).as_dict()
         try:
-            refuse_while_backfilling(state, mapping.name)
             table = table_from_mapping(mapping)
         except ReconcileError as exc:
             return record_refusal(state, run_id, mapping, exc).as_dict()

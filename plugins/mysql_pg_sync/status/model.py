@@ -419,7 +419,7 @@ def backfill_text(row: Row | None) -> tuple[str, float | None]:
     if failed:
         text += f", {failed} failed"
     if backfill_stalled(row):
-        text += f", no backfill progress for {_fmt_age(float(row['idle_seconds']))}"
+        text += f", {backfill_idle_text(row)}"
     return text, percent
 
 
@@ -458,8 +458,27 @@ def backfill_stalled(row: Row | None) -> bool:
     if row is None or row.get("finalized_at") is not None:
         return False
     total, done = int(row.get("chunks_total") or 0), int(row.get("chunks_done") or 0)
+    return total > 0 and done < total and _backfill_idle(row)
+
+
+def backfill_progressing(row: Row | None) -> bool:
+    """The table has chunks and a chunk of any table changed within :data:`BACKFILL_STALLED_S`:
+    a backfill run is copying, this table's chunks or those of a table queued ahead of it."""
+    return row is not None and int(row.get("chunks_total") or 0) > 0 and not _backfill_idle(row)
+
+
+def _backfill_idle(row: Row) -> bool:
+    """No chunk of any table changed for :data:`BACKFILL_STALLED_S` (``idle_seconds``)."""
     idle = row.get("idle_seconds")
-    return total > 0 and done < total and idle is not None and float(idle) >= BACKFILL_STALLED_S
+    return idle is not None and float(idle) >= BACKFILL_STALLED_S
+
+
+def backfill_idle_text(row: Row) -> str:
+    """``no backfill progress for 2 h``: since a chunk of any table last changed."""
+    idle = row.get("idle_seconds")
+    if idle is None:
+        return "no backfill progress: no chunk was ever planned"
+    return f"no backfill progress for {_fmt_age(float(idle))}"
 
 
 def _fmt_age(seconds: float) -> str:

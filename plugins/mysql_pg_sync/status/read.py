@@ -18,8 +18,8 @@ from mysql_pg_sync.cdc.heartbeat import ALIVE_WITHIN_S
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.quality.results import outcome_of
 from mysql_pg_sync.settings import Endpoints
+from mysql_pg_sync.status.backfill_progress import BACKFILL_PROGRESS_SQL
 from mysql_pg_sync.status.model import (
-    BACKFILL_RATE_WINDOW_S,
     ConnectorState,
     Row,
     StateSnapshot,
@@ -34,26 +34,7 @@ SECTION_QUERIES: dict[str, str] = {
         SELECT source_table, state, updated_at,
                extract(epoch FROM now() - updated_at)::float8 AS age_seconds
         FROM mps_sync.table_state""",
-    "backfill": f"""
-        SELECT t.source_table, t.finalized_at, t.target_rows,
-               count(c.seq) AS chunks_total,
-               count(c.seq) FILTER (WHERE c.state = 'done') AS chunks_done,
-               count(c.seq) FILTER (WHERE c.state = 'failed') AS chunks_failed,
-               (array_agg(c.error ORDER BY c.updated_at DESC)
-                   FILTER (WHERE c.state = 'failed'))[1] AS failed_error,
-               coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'), 0) AS rows_copied,
-               -- the estimate of what is left (NULL: a chunk planned before estimates)
-               sum(c.est_rows) FILTER (WHERE c.state <> 'done') AS rows_left_est,
-               bool_or(c.est_rows IS NULL) FILTER (WHERE c.state <> 'done') AS left_unknown,
-               coalesce(sum(c.rows) FILTER (WHERE c.state = 'done'
-                   AND c.updated_at > now() - make_interval(secs => {BACKFILL_RATE_WINDOW_S})), 0)
-                   AS rows_recent,
-               -- since ANY chunk changed: a table still queued behind others is not stalled
-               (SELECT extract(epoch FROM now() - max(a.updated_at))::float8
-                FROM mps_sync.backfill_chunks a) AS idle_seconds
-        FROM mps_sync.backfill_tables t
-        LEFT JOIN mps_sync.backfill_chunks c USING (source_table)
-        GROUP BY t.source_table, t.finalized_at, t.target_rows""",
+    "backfill": BACKFILL_PROGRESS_SQL,
     # The lag of the newest batch that applied rows, with that batch's age: taking each
     # column's max over both directions paired one direction's old lag with the other's age.
     "stream": """
@@ -68,7 +49,8 @@ SECTION_QUERIES: dict[str, str] = {
                t.finished_at, t.drift_found, t.drift_repaired, r.report_html AS report_path
         FROM mps_sync.reconcile_tables t
         JOIN mps_sync.reconcile_runs r USING (run_id)
-        WHERE t.status <> 'running'
+        -- skipped: not compared (backfilling), so no reading of the table at all
+        WHERE t.status NOT IN ('running', 'skipped')
         ORDER BY t.source_table, t.run_id DESC""",
     "holds": """
         SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds""",

@@ -152,3 +152,36 @@ def test_a_run_still_writing_its_report_points_where_it_will_be(
     )
     (drift,) = [r for r in run.results if r.check == "reconcile_drift"]
     assert f"its report: {tmp_path / 'reports' / f'reconcile-{run_id}.html'}" in drift.detail
+
+
+def test_drift_after_a_capture_gap_says_to_repair_from_the_side_that_lost_changes(
+    products, tmp_path: Path
+) -> None:
+    """products is mysql_wins: a repair from the mapping's side would copy MySQL's stale rows
+    over the PostgreSQL changes the capture gap lost. Both hints name postgres instead."""
+    endpoints, mappings = products
+    table = f"{endpoints.mysql.database}.products"
+    run_id = _drift_run(endpoints.postgres, table, "/reports/reconcile-g.html")
+    with pg_connect(endpoints.postgres, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO mps_sync.stream_gaps (source_table, incoming_side, kind, reason)"
+            " VALUES (%s, 'postgres', 'capture', 'replication slot lost')",
+            (table,),
+        )
+        conn.execute(  # rows the other side never got: parity breached too
+            "INSERT INTO public.products SELECT i, 'X', now() FROM generate_series(5, 404) i"
+        )
+
+    run = run_quality(
+        endpoints, mappings, load_quality_config(tmp_path / "none"), "manual__g1", reports=tmp_path
+    )
+    by_id = {r.check_id: r for r in run.results}
+    drift = by_id["reconcile_drift"].detail
+    assert f"drift left by reconcile run {run_id}" in drift
+    assert "the table lost the changes its connector never captured" in drift
+    assert "dry_run off and authoritative postgres" in drift
+    assert "--repair --no-dry-run`" not in drift  # not the repair from the mapping's side
+    parity = by_id["row_count_parity"]
+    assert parity.outcome == "failed"
+    assert "authoritative postgres" in parity.detail
+    assert "the rows are in flight" not in parity.detail

@@ -16,6 +16,8 @@ from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.state.schema import STATE_SCHEMA, ensure_schema
+from mysql_pg_sync.status.gaps import open_gaps
+from mysql_pg_sync.status.model import lost_changes_text, unsettled_gap
 
 
 def existing_state_tables(pg_conn: Any) -> frozenset[str]:
@@ -165,6 +167,7 @@ def gather_facts(
             for m in mappings
             if str(m.target) in targets
         }
+        gaps = open_gaps(pg, [m.name for m in mappings]) if "stream_gaps" in state_tables else {}
     facts: dict[str, TableFacts] = {}
     conn = mysql_connect(endpoints.mysql, autocommit=True)
     try:
@@ -189,6 +192,7 @@ def gather_facts(
                     )
                 ),
                 reconcile=reconciled.get(mapping.name),
+                lost_changes=lost_changes_text(unsettled_gap(gaps.get(mapping.name), mapping)),
                 enforced=enforced.get(mapping.name, {}),
             )
     finally:

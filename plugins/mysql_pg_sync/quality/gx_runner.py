@@ -464,6 +464,7 @@ def failure_of(check: PlannedCheck, observed: Any) -> tuple[Severity, str]:
             check.source_rows,
             (int(check.kwargs["min_value"]), int(check.kwargs["max_value"])),
             float(spec.params.get("fail_ratio", 1.0)),
+            check.repair,
         )
     return spec.severity, failure_detail(check)
 

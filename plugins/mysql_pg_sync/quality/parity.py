@@ -20,11 +20,18 @@ def gap_severity(
 
 
 def parity_detail(
-    table: str, pg_rows: int, mysql_rows: int, low: int, high: int, escalated_ratio: float | None
+    table: str,
+    pg_rows: int,
+    mysql_rows: int,
+    low: int,
+    high: int,
+    escalated_ratio: float | None,
+    lost_changes: str = "",
 ) -> str:
     """Both counts, the gap, the tolerance and the next step.
 
-    ``escalated_ratio``: the ``row_count_fail_ratio`` that made this breach a fail, if it did."""
+    ``escalated_ratio``: the ``row_count_fail_ratio`` that made this breach a fail, if it did.
+    ``lost_changes``: the table's capture gap in words, which names the repair it needs."""
     gap = pg_rows - mysql_rows
     if gap < 0:
         what = f"{-gap:,} row(s) missing in PostgreSQL"
@@ -41,10 +48,13 @@ def parity_detail(
             f"a fail whatever its severity: the gap is over {escalated_ratio:.0%} of MySQL's "
             "rows (row_count_fail_ratio)"
         )
-    parts.append(
-        "if the stream is behind (`python -m mysql_pg_sync status` shows its lag), the rows "
-        f"are in flight; otherwise, to repair it {repair_how(table)}"
-    )
+    if lost_changes:
+        parts.append(f"the table {lost_changes}")
+    else:
+        parts.append(
+            "if the stream is behind (`python -m mysql_pg_sync status` shows its lag), the rows "
+            f"are in flight; otherwise, to repair it {repair_how(table)}"
+        )
     return "; ".join(parts)
 
 
@@ -55,8 +65,9 @@ def parity_failure(
     mysql_rows: int,
     bounds: tuple[int, int],
     fail_ratio: float,
+    lost_changes: str = "",
 ) -> tuple[Severity, str]:
     """The severity and detail of a failed parity check."""
     severity = gap_severity(configured, pg_rows, mysql_rows, fail_ratio)
     escalated = fail_ratio if severity != configured else None
-    return severity, parity_detail(table, pg_rows, mysql_rows, *bounds, escalated)
+    return severity, parity_detail(table, pg_rows, mysql_rows, *bounds, escalated, lost_changes)

@@ -69,6 +69,10 @@ class TableFacts:
     source_error: str | None = None
     """Why the MySQL table could not be read (missing, no privilege); None when it was."""
     reconcile: ReconcileFacts | None = None
+    lost_changes: str = ""
+    """An unsettled capture gap in words, with the reconcile that repairs it from the side
+    whose changes were lost (status.model.lost_changes_text); "" for none. Repair advice gives
+    this instead of a repair from the mapping's side, which would copy stale rows over them."""
     enforced: dict[str, str] = field(default_factory=dict)
     """check_id -> which validated constraint enforces it (:mod:`.enforced`): passed unscanned."""
 
@@ -94,6 +98,9 @@ class PlannedCheck:
     query is validated through a view instead (:mod:`~mysql_pg_sync.quality.gx_runner`)."""
     note: str = ""
     """The detail of a passed result: what the check judged (which reconcile run, when)."""
+    repair: str = ""
+    """``row_count_parity``: the table's capture gap and the repair it needs, instead of the
+    usual repair from the mapping's side (:attr:`TableFacts.lost_changes`)."""
 
 
 @dataclass(frozen=True)
@@ -208,9 +215,12 @@ def repair_how(table: str) -> str:
     )
 
 
-def reconcile_drift_hint(table: str, rec: ReconcileFacts) -> str:
-    """Which reconcile run found the drift, where its report is, and how to repair it."""
+def reconcile_drift_hint(table: str, rec: ReconcileFacts, lost_changes: str = "") -> str:
+    """Which reconcile run found the drift, where its report is, and how to repair it (from
+    the side whose changes a capture gap lost, when the table has one)."""
     where = f"drift left by reconcile run {rec.run_id}{_report_ref(rec)}"
+    if lost_changes:
+        return f"{where}; the table {lost_changes}"
     if rec.status == "repair_refused":
         # The same max_repairs would refuse the table's repairs again.
         return (
@@ -337,6 +347,7 @@ def plan_check(
             relation=relation,
             scans=True,
             source_rows=facts.source_rows,
+            repair=facts.lost_changes,
         )
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
@@ -372,7 +383,7 @@ def plan_check(
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
         hint = note = ""
         if spec.check == "reconcile_drift" and facts.reconcile is not None:
-            hint = reconcile_drift_hint(mapping.name, facts.reconcile)
+            hint = reconcile_drift_hint(mapping.name, facts.reconcile, facts.lost_changes)
             note = f"judged {facts.reconcile.named()}"
         if spec.check == "dead_letters":
             hint = dead_letters_hint(mapping.name)

@@ -19,6 +19,7 @@ from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.quality.results import outcome_of
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.status.backfill_progress import BACKFILL_PROGRESS_SQL
+from mysql_pg_sync.status.gaps import LOST_CHANGES_SQL
 from mysql_pg_sync.status.model import (
     ConnectorState,
     Row,
@@ -57,29 +58,7 @@ SECTION_QUERIES: dict[str, str] = {
     # changes Kafka deleted before the stream applied them, or a connector never captured (its
     # lost position was reset), that no reconcile of the table started since has found in
     # sync, or repaired from the side that kept them (the gap's own side)
-    "lost_changes": """
-        SELECT g.source_table, sum(g.lost) AS lost,
-               bool_or(g.lost IS NULL AND g.kind = 'kafka') AS restarted,
-               bool_or(g.kind = 'capture') AS uncaptured,
-               min(g.detected_at) AS since,
-               array_agg(DISTINCT g.incoming_side ORDER BY g.incoming_side) AS sides,
-               -- repaired since with each mapping's own authoritative side: settled only if
-               -- that side is the gap's (status.model decides, it knows the mapping)
-               bool_and(EXISTS (
-                   SELECT 1 FROM mps_sync.reconcile_tables t
-                   JOIN mps_sync.reconcile_runs r USING (run_id)
-                   WHERE t.source_table = g.source_table AND t.status = 'repaired'
-                     AND t.started_at > g.detected_at
-                     AND coalesce(r.params->>'authoritative', 'mapping') = 'mapping'))
-                   AS repaired_by_mapping
-        FROM mps_sync.stream_gaps g
-        WHERE NOT EXISTS (
-            SELECT 1 FROM mps_sync.reconcile_tables t
-            JOIN mps_sync.reconcile_runs r USING (run_id)
-            WHERE t.source_table = g.source_table AND t.started_at > g.detected_at
-              AND (t.status = 'in_sync'
-                   OR (t.status = 'repaired' AND r.params->>'authoritative' = g.incoming_side)))
-        GROUP BY g.source_table""",
+    "lost_changes": LOST_CHANGES_SQL,
     # one row: runs stamping a heartbeat now, and how long ago the last run ended
     "consumers": f"""
         SELECT count(*) FILTER (

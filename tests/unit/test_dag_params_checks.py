@@ -77,14 +77,14 @@ def test_a_destructive_connectors_action_needs_its_own_name_as_confirmation(
     action: str, confirm: str
 ) -> None:
     problem = connectors_params_problem(action, [], False, confirm)
-    assert problem is not None and "nothing was done" in problem
+    assert problem is not None
+    assert "nothing was done" in problem
 
 
 def test_confirm_on_an_action_that_does_not_take_it_is_refused() -> None:
     problem = connectors_params_problem("apply", None, False, "delete")
-    assert (
-        problem is not None and "Param `confirm` is for delete and reset_lost_positions" in problem
-    )
+    assert problem is not None
+    assert "Param `confirm` is for delete and reset_lost_positions" in problem
 
 
 @pytest.mark.parametrize(

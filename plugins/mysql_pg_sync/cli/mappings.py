@@ -124,8 +124,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.check:
         if not drift.has_drift:  # silence would not tell "checked, none" from "checked nothing"
             print(
-                f"no drift: the {len(entries)} table(s) of {', '.join(databases)} match "
-                f"{args.out}"
+                f"no drift: the {len(entries)} table(s) of {', '.join(databases)} match {args.out}"
             )
         return 3 if drift.has_drift else 0
     changed = write_entries(args.out, entries, existing)

@@ -355,6 +355,20 @@ def test_example_keys_name_their_key_columns_when_the_run_stored_them() -> None:
         drift_examples={"different": [{"key": ["t42", "de"], "columns": ["label"]}]},
     )
     assert "different: code=t42, lang=de (label)" in _text(to_html(_run(DRY_RUN, composite)))
+    two_repairs = _drifted(
+        key_columns=["code", "lang"],
+        repair_details=[
+            {
+                "status": "dry_run",
+                "action": "upsert",
+                "write_to": "postgres",
+                "count": 2,
+                "example_keys": [["t42", "de"], ["t43", "fr"]],
+            }
+        ],
+    )
+    text = _text(to_html(_run(DRY_RUN, two_repairs)))
+    assert "copy MySQL's row to PostgreSQL: code=t42, lang=de; code=t43, lang=fr" in text
     # a key whose length does not match the names (a hand-made or older report) stays as it was
     odd = _drifted(key_columns=["a", "b"])
     assert "different: 500 (amount)" in _text(to_html(_run(DRY_RUN, odd)))

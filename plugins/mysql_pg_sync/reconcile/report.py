@@ -209,7 +209,9 @@ def _key(key: Any, names: Sequence[str] = ()) -> str:
 def _keys(keys: Iterable[Any], total: int, names: Sequence[str] = ()) -> str:
     shown = [_key(k, names) for k in keys]
     more = f" (+{total - len(shown):,} more)" if total > len(shown) else ""
-    return f"<code>{_cell(', '.join(shown))}</code>{_cell(more)}"
+    # a composite key with its names prints as "a=1, b=2": its neighbours are told apart by "; "
+    between = "; " if len(names) > 1 else ", "
+    return f"<code>{_cell(between.join(shown))}</code>{_cell(more)}"
 
 
 def _examples(table: Mapping[str, Any]) -> str:

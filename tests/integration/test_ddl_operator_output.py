@@ -121,6 +121,16 @@ def test_ddl_says_per_table_what_it_did_and_what_comes_next(
         [{"name": "paid_on", "column_type": "date"}, {"name": "flags", "column_type": "int(11)"}],
     )
     folder = _write(tmp_path / "m", orders, _entry("invoices", []), _entry("done", []))
+    assert main(["ddl", "--mappings", str(folder), "--dry-run"]) == 0
+    printed = capsys.readouterr()
+    assert "CREATE TABLE" in printed.out  # stdout: the SQL alone, to pipe
+    would = "ddl --dry-run (nothing applied), would do: "
+    assert f"{would}app.invoices: created table public.invoices\n" in printed.err
+    assert f"{would}nothing to do for app.done\n" in printed.err
+    assert "statement(s) printed, none applied" in printed.err
+    assert "next:" not in printed.err + printed.out
+    with pg_connect(pg, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('public.invoices')").fetchone() == (None,)
     assert main(["ddl", "--mappings", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "ddl: app.invoices: created table public.invoices\n" in out

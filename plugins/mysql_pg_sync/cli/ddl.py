@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.dry_run:
             _print(statements)
+            # stderr: stdout stays SQL to pipe; many statements are idempotent no-ops (ADD VALUE
+            # IF NOT EXISTS, CREATE ... IF NOT EXISTS), which alone do not tell what would change
+            _print_done(chosen, existing, options, len(statements), dry_run=True)
             return 0
         try:
             apply_ddl(conn, statements)
@@ -126,9 +129,17 @@ def _print_problems(
 
 
 def _print_done(
-    chosen: Sequence[TableMapping], existing: ExistingTargets, options: DdlOptions, count: int
+    chosen: Sequence[TableMapping],
+    existing: ExistingTargets,
+    options: DdlOptions,
+    count: int,
+    dry_run: bool = False,
 ) -> None:
-    """Per table what was done, then the next step."""
+    """Per table what was done (or, in a dry run, what would be), then the next step."""
+    if dry_run:
+        out, head = sys.stderr, "ddl --dry-run (nothing applied), would do: "
+    else:
+        out, head = sys.stdout, "ddl: "
     created, extended, idle = [], [], []
     for mapping in chosen:
         present = existing.columns.get(mapping.name)
@@ -141,7 +152,7 @@ def _print_done(
             replica_identity=existing.replica_identities.get(mapping.name),
         )
         for line in done:
-            print(f"ddl: {mapping.name}: {line}")
+            print(f"{head}{mapping.name}: {line}", file=out)
         if present is None:
             created.append(mapping.name)
         elif any(c.pg_name not in present for c in mapping.synced_columns()):
@@ -153,11 +164,17 @@ def _print_done(
         (options.with_foreign_keys, "foreign keys"),
     ):
         if wanted:
-            print(f"ddl: {what} of these tables created where missing")
+            print(f"{head}{what} of these tables created where missing", file=out)
     if idle:
         more = f" and {len(idle) - _LISTED} more" if len(idle) > _LISTED else ""
-        print(f"ddl: nothing to do for {', '.join(idle[:_LISTED])}{more}")
-    print(f"{count} statement(s) run (each is idempotent: one with nothing to do changes nothing)")
+        print(f"{head}nothing to do for {', '.join(idle[:_LISTED])}{more}", file=out)
+    verb = "printed, none applied" if dry_run else "run"
+    print(
+        f"{count} statement(s) {verb} (each is idempotent: one with nothing to do changes nothing)",
+        file=out,
+    )
+    if dry_run:
+        return
     if created:
         print(
             'next: `make cli ARGS="connectors apply"` captures the new table(s), then '

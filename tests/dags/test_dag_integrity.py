@@ -98,6 +98,7 @@ def test_the_products_dags_are_all_there(parsed: dict) -> None:
         "reconcile",
         "data_quality",
         "dead_letters",
+        "state_retention",
     }
 
 

@@ -22,7 +22,7 @@ def bag() -> DagBag:
     return DagBag(dag_folder=str(DAGS))
 
 
-@pytest.mark.parametrize("dag_id", ["stream", "connectors_health", "reconcile"])
+@pytest.mark.parametrize("dag_id", ["stream", "connectors_health", "reconcile", "state_retention"])
 def test_the_next_scheduled_run_gets_a_new_logical_date(bag: DagBag, dag_id: str) -> None:
     dag = DagSerialization.from_dict(DagSerialization.to_dict(bag.dags[dag_id]))
     restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=dag.catchup)

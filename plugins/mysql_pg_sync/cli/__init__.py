@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "reconcile": "compare both databases and repair drift",
     "status": "the Sync status page in the terminal: per-table state, lag, drift, quality",
     "dead-letters": "list, retry and resolve the changes the stream could not apply",
+    "state": "prune the sync's own history in mps_sync past its retention",
     "demo": "load the demo schema and run the DAGs end to end",
 }
 

@@ -166,6 +166,13 @@ def test_each_violation_is_reported_and_the_clean_table_passes(seeded, tmp_path:
     fresh = by_id[("dirty", "freshness:updated_at")]
     assert fresh.outcome == "failed"
     assert fresh.observed == pytest.approx(2 * 86400)
+    # a passed number says what it is
+    clean_parity = by_id[("clean", "row_count_parity")]
+    assert clean_parity.outcome == "passed"
+    assert clean_parity.detail.startswith("observed: PostgreSQL's rows; MySQL has ")
+    clean_fresh = by_id[("clean", "freshness:updated_at")]
+    assert clean_fresh.outcome == "passed"
+    assert "seconds PostgreSQL's newest updated_at is behind MySQL's newest" in clean_fresh.detail
     assert run.table_outcome(f"{db}.dirty") == "failed"
     assert not run.success
     with pytest.raises(DataQualityBreach, match="key_unique:id"):

@@ -348,6 +348,8 @@ def plan_check(
             scans=True,
             source_rows=facts.source_rows,
             repair=facts.lost_changes,
+            note=f"observed: PostgreSQL's rows; MySQL has {facts.source_rows:,}, tolerated "
+            f"{low:,} to {high:,}",
         )
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
@@ -369,7 +371,13 @@ def plan_check(
         query = _freshness_query(
             target, spec.column or "", spec.params["kind"], facts.source_newest
         )
-        return PlannedCheck(spec, f"{table_asset}:freshness", query, dict(spec.kwargs))
+        # a passed result says what its number is: GE's "observed 0.0" alone has no unit
+        note = (
+            f"observed: seconds PostgreSQL's newest {spec.column} is behind MySQL's newest "
+            f"{spec.params['mysql_column']} ({facts.source_newest}); at most "
+            f"{spec.kwargs.get('max_value')} s allowed"
+        )
+        return PlannedCheck(spec, f"{table_asset}:freshness", query, dict(spec.kwargs), note=note)
     if spec.asset == "state":
         needed = STATE_QUERIES[spec.check].needs
         if needed not in facts.state_tables:

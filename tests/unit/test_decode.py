@@ -371,3 +371,27 @@ def test_an_interval_with_months_is_a_decode_error_naming_the_column() -> None:
     field = _field("tm", "io.debezium.time.Interval", "string", True)
     with pytest.raises(DecodeError, match=r"column 'tm'.*1 month\(s\), which a MySQL TIME"):
         _with_fields("postgres", [field], {"tm": "P0Y1M0DT0H0M0S"})
+
+
+def test_a_truncate_decodes_to_a_keyless_table_event() -> None:
+    """Debezium's TRUNCATE: op 't', no key, no images (the consumer dead-letters it)."""
+    envelope = {
+        "schema": {
+            "type": "struct",
+            "fields": [
+                {"field": "before", "type": "struct", "optional": True, "fields": []},
+                {"field": "after", "type": "struct", "optional": True, "fields": []},
+            ],
+        },
+        "payload": {
+            "before": None,
+            "after": None,
+            "op": "t",
+            "ts_ms": 1_764_000_000_000,
+            "source": {"connector": "mariadb", "db": "legacy", "table": "orders", "ts_ms": 5},
+        },
+    }
+    event = decode_change(None, json.dumps(envelope).encode(), KafkaPosition("t", 0, 7))
+    assert event is not None
+    assert (event.op, event.key, event.before, event.after) == ("t", {}, None, None)
+    assert event.source_table == "legacy.orders"

@@ -19,6 +19,7 @@ consumer group already committed past it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +52,7 @@ from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import bury
 from mysql_pg_sync.cdc.dead_letters import publish
 from mysql_pg_sync.cdc.decode import DecodeError, decode_change, key_payload
-from mysql_pg_sync.cdc.events import ChangeEvent, KafkaPosition, Side
+from mysql_pg_sync.cdc.events import SIDE_NAMES, ChangeEvent, KafkaPosition, Side, other_side
 from mysql_pg_sync.cdc.lag_histogram import LagHistogram
 from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
@@ -100,6 +101,28 @@ class TablesPausedError(SyncError):
         held = ", ".join(f"{t} ({states[t]})" for t in sorted(states))
         super().__init__(f"tables held since the last look at their states: {held}")
         self.states = dict(states)
+
+
+class TruncateNotApplied(SyncError):
+    """A TRUNCATE at one side: the stream applies row changes only, so it is a dead letter."""
+
+
+def truncate_not_applied(table: str, event: ChangeEvent) -> str:
+    """What a TRUNCATE left behind, and how to remove it: a reconcile from the side that ran it
+    deletes the rows the other side still holds (a truncate is no reason to hold the table:
+    the rows written after it are applied as usual)."""
+    side, other = SIDE_NAMES[event.side], SIDE_NAMES[other_side(event.side)]
+    when = dt.datetime.fromtimestamp(event.source_ts_ms / 1000, dt.UTC).isoformat(
+        sep=" ", timespec="seconds"
+    )
+    return (
+        f"TRUNCATE of {table} in {side} at {when} was not applied to {other}: the stream applies "
+        f"row changes only, so the rows it removed are still in {other}. Run the reconcile DAG "
+        f"on this table with repair on, dry_run off and authoritative {event.side} (it deletes "
+        f"them from {other}; `reconcile --tables {table} --repair --no-dry-run --authoritative "
+        f"{event.side}`), then mark this letter resolved (`dead-letters resolve --table {table} "
+        '--note "reconciled"`)'
+    )
 
 
 class FenceMovedError(SyncError):
@@ -608,6 +631,10 @@ class StreamConsumer:
             pending.letters.append((letter, key, value))
             return
         if event is None:
+            return
+        if event.op == "t":  # no row to apply: the rows it removed stay on the other side
+            truncated = TruncateNotApplied(truncate_not_applied(table, event))
+            pending.letters.append((DeadLetter(event, truncated, table, None), key, value))
             return
         if side == "postgres" and event.before and table in self.key_only_before:
             event.before = key_only(event.before, event.key)

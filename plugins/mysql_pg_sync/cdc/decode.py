@@ -29,7 +29,7 @@ _TOAST_PLACEHOLDER_B64 = base64.b64encode(TOAST_PLACEHOLDER.encode()).decode()
 EPOCH = dt.datetime(1970, 1, 1)
 EPOCH_DATE = dt.date(1970, 1, 1)
 _SIDES: dict[str, Side] = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgres"}
-_OPS = ("c", "u", "d", "r")
+_OPS = ("c", "u", "d", "r", "t")
 
 Decoder = Callable[[Any], Any]
 
@@ -439,7 +439,7 @@ def payload_side(payload: Mapping[str, Any], position: KafkaPosition | None) -> 
     """Which database the change comes from, checking the envelope on the way."""
     op = payload.get("op")
     if op not in _OPS:
-        raise DecodeError(f"{where(position)}: unknown op {op!r} (expected one of c, u, d, r)")
+        raise DecodeError(f"{where(position)}: unknown op {op!r} (expected one of c, u, d, r, t)")
     connector = payload["source"].get("connector")
     side = _SIDES.get(str(connector))
     if side is None:
@@ -465,7 +465,7 @@ def build_event(
         namespace=str(namespace),
         table=str(source["table"]),
         op=op,
-        key=key_of(before if op == "d" else after),
+        key={} if op == "t" else key_of(before if op == "d" else after),  # TRUNCATE: no key
         before=before,
         after=after,
         source_ts_ms=int(source.get("ts_ms") or payload.get("ts_ms") or 0),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Side = Literal["mysql", "postgres"]
-Op = Literal["c", "u", "d", "r"]
+Op = Literal["c", "u", "d", "r", "t"]  # t: TRUNCATE, a table event with no key or images
 SIDE_NAMES: dict[Side, str] = {"mysql": "MySQL", "postgres": "PostgreSQL"}
 
 

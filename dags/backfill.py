@@ -38,7 +38,10 @@ without gaps (design decision 1).
    the verification; also written to `$MPS_REPORTS_DIR/backfill_<run>.json|html`. It fails the
    run when a table is not finalized or verify found drift (or could not compare a table), at
    once and without retries (the state it reports is settled); the message names each table,
-   its drift with example keys, and the reconcile report that lists the rows.
+   its drift with example keys, and the reconcile report that lists the rows. Differences
+   compared again before the stream had applied the table's changes (a paused stream DAG: it
+   waits 30 s) may be in flight: the report says the verification is not conclusive, and the
+   run does not fail for them; reconcile the table once the stream has caught up.
 
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from mysql_pg_sync.backfill.report import build_summary, outcome, render_html
+from mysql_pg_sync.backfill.report import build_summary, outcome, render_html, verify_unsettled
+from mysql_pg_sync.backfill.runner import BackfillError, raise_if_unfinished
 
 pytestmark = pytest.mark.unit
 
@@ -98,3 +99,38 @@ def test_an_unfinished_table_or_a_verify_that_did_not_run_is_a_failure() -> None
     summary = _summary(**{"db.a": DONE})
     summary["verify"] = {"mode": "not run", "tables": []}
     assert outcome(summary)[0] == "failed"
+
+
+def test_drift_the_stream_had_not_caught_up_on_neither_passes_nor_fails() -> None:
+    """Verify re-checks differences once the stream has applied the table's changes; when it
+    waited in vain (a paused stream DAG), they may be in flight: a warning, not a failure."""
+    summary = _summary(**{"db.a": DONE})
+    summary["verify"] = {
+        "mode": "checksums",
+        "tables": [
+            {
+                "table": "db.a",
+                "status": "drift",
+                "error": None,
+                "drift": {"missing": 0, "extra": 0, "different": 4},
+                "examples": {"different": [["7"]]},
+                "recheck": "timed_out",
+                "recheck_wait_s": 30.0,
+            }
+        ],
+    }
+    css, said = outcome(summary)
+    assert css == "warn"
+    assert "not conclusive: the stream had not caught up" in said
+    assert "not confirmed: the stream had not caught up" in render_html(summary)
+    raise_if_unfinished(summary, summary["verify"])  # no failure
+    assert verify_unsettled(summary["verify"]) == [
+        "db.a: 4 difference(s) not confirmed: the stream had not applied the table's changes "
+        "after 30 s (is the stream DAG unpaused and caught up? `make cli ARGS=status` shows its "
+        "lag); run reconcile on it (dry run) once it has"
+    ]
+    confirmed = {**summary["verify"]["tables"][0], "recheck": "caught_up"}
+    summary["verify"] = {"mode": "checksums", "tables": [confirmed]}
+    assert outcome(summary)[0] == "failed"
+    with pytest.raises(BackfillError, match=r"db\.a: drift: 4 different"):
+        raise_if_unfinished(summary, summary["verify"])

@@ -126,6 +126,13 @@ def outcome(summary: dict[str, Any]) -> tuple[str, str]:
         )
     if verified.get("mode") == "not run":
         return "failed", "FAILED: the verify step did not run or did not finish; see its log"
+    unsettled = verify_unsettled(verified)
+    if unsettled:
+        return "warn", (
+            f"Copied and finalized, but the verification of {len(unsettled)} table(s) is not "
+            "conclusive: the stream had not caught up when their differences were compared "
+            "again (see Verification below)"
+        )
     if not copied:
         return "idle", "Nothing to copy: " + (
             "; ".join(_passed_over_counts(summary)) or "no table was selected"
@@ -149,12 +156,33 @@ def _passed_over_counts(summary: dict[str, Any]) -> list[str]:
     return counts
 
 
+TIMED_OUT = "timed_out"  # reconcile.recheck's word for a re-check that waited in vain
+
+
+def _unsettled(table: dict[str, Any]) -> bool:
+    return table.get("status") == "drift" and table.get("recheck") == TIMED_OUT
+
+
+def verify_unsettled(verified: dict[str, Any]) -> list[str]:
+    """One line for each table whose differences were compared again before the stream had
+    applied its changes: they may be in flight (a paused or lagging stream), so they neither
+    pass nor fail the run; a reconcile once the stream has caught up decides."""
+    return [
+        f"{t['table']}: {sum(t.get('drift', {}).values()):,} difference(s) not confirmed: the "
+        f"stream had not applied the table's changes after {t.get('recheck_wait_s', 0):g} s "
+        "(is the stream DAG unpaused and caught up? `make cli ARGS=status` shows its lag); run "
+        f"reconcile on it (dry run) once it has"
+        for t in verified.get("tables", [])
+        if _unsettled(t)
+    ]
+
+
 def verify_problems(verified: dict[str, Any]) -> list[str]:
     """One line for each verified table that is not in sync: its drift with example keys, or
-    why it could not be compared."""
+    why it could not be compared (not the unconfirmed ones, :func:`verify_unsettled`)."""
     problems = []
     for table in verified.get("tables", []):
-        if table.get("status") == "in_sync":
+        if table.get("status") == "in_sync" or _unsettled(table):
             continue
         if table.get("status") == "drift":
             drift = ", ".join(f"{n} {kind}" for kind, n in table.get("drift", {}).items() if n)
@@ -248,7 +276,8 @@ def render_html(summary: dict[str, Any]) -> str:
         + "</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
         "td:first-child{text-align:left}.outcome{padding:6px 10px;border:2px solid #176f2c}"
         ".outcome.failed{border-color:#b00020;background:#fdecee}"
-        ".outcome.idle{border-color:#888}</style>"
+        ".outcome.idle{border-color:#888}.outcome.warn{border-color:#a15c00;background:#fff6e5}"
+        "</style>"
         + f"<h1>Backfill {html.escape(summary['run_id'])}</h1>"
         + f"<p class='outcome {css}'><b>{html.escape(said)}</b></p>"
         + f"<p>{_copied(total)} in {total['wall_s']:,.1f} s: "
@@ -287,7 +316,9 @@ def _verification_html(verified: dict[str, Any] | None) -> str:
         )
         cells = (
             t["table"],
-            t["status"] + (f" ({t['error']})" if t.get("error") else ""),
+            t["status"]
+            + (f" ({t['error']})" if t.get("error") else "")
+            + (" (not confirmed: the stream had not caught up)" if _unsettled(t) else ""),
             f"{t.get('rows_compared', 0):,}",
             str(t.get("segments", 0)),
             *(str(t.get("drift", {}).get(k, 0)) for k in DRIFT_CLASSES),

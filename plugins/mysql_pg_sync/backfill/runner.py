@@ -242,6 +242,8 @@ def raise_if_unfinished(summary: dict[str, Any], verified: dict[str, Any] | None
             + "\n  - ".join(problems)
             + "\nfix the cause, then re-trigger with mode=resume (finalized tables are skipped)"
         )
+    for line in report.verify_unsettled(verified or {}):  # not a failure: in flight, maybe
+        log.warning("verify: %s", line)
     failed_checks = report.verify_problems(verified or {})
     if failed_checks:
         reconcile_report = (verified or {}).get("report")

@@ -82,6 +82,10 @@ def summarize(result: TableResult, chunk_boundaries: int) -> dict[str, Any]:
         "examples": {k: v for k, v in full["examples"].items() if v},
         "different_columns": full["different_columns"],
         "in_flight": full.get("in_flight", 0),
+        # "timed_out": the stream had not applied the table's changes when the differences were
+        # compared again, so they may be changes in flight (report.verify_unsettled)
+        "recheck": full.get("recheck"),
+        "recheck_wait_s": full.get("recheck_wait_s", 0.0),
         "duration_s": full["duration_s"],
     }
 

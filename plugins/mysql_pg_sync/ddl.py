@@ -210,7 +210,7 @@ def _written_back_predicates(
     kind = column.kind
     pg_type = _pg_type_name(column.pg_type)
     parsed = parse_column_type(column.column_type)
-    if kind == "text" and parsed.base == "char":
+    if kind == "text" and precision.loses_trailing_spaces(column.column_type, column.pg_type):
         return [("pad", f"{col} NOT LIKE '% '")]  # MySQL's CHAR reads back without them
     if kind == "bits" and pg_type == "bit varying":
         # MySQL's BIT(n) holds n bits: B'1' would come back from it as n digits

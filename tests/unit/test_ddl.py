@@ -216,6 +216,7 @@ def test_what_mysql_would_change_on_the_way_back_is_refused_on_two_way_tables() 
         columns=[
             {"name": "id", "column_type": "int(11)"},
             {"name": "code", "column_type": "char(5)"},
+            {"name": "padded", "column_type": "char(5)", "pg_type": "char(5)"},
             {"name": "name", "column_type": "varchar(5)"},
             {"name": "flags", "column_type": "bit(12)"},
         ],
@@ -224,6 +225,7 @@ def test_what_mysql_would_change_on_the_way_back_is_refused_on_two_way_tables() 
     sql = "\n".join(plan_ddl(MappingSet((m,))))
     assert 'CONSTRAINT "order_code_pad" CHECK ("code" NOT LIKE \'% \')' in sql
     assert "name_pad" not in sql  # a VARCHAR keeps them
+    assert "padded_pad" not in sql  # PostgreSQL's char(n) pads, as MySQL's CHAR reads back
     assert 'CONSTRAINT "order_flags_length" CHECK (length("flags") = 12)' in sql
     one_way = m.model_copy(update={"direction": "mysql_to_pg"})
     one_way_sql = "\n".join(plan_ddl(MappingSet((one_way,))))

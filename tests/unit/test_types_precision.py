@@ -132,6 +132,10 @@ def test_text_with_trailing_spaces_toward_a_mysql_char_is_refused() -> None:
     with pytest.raises(ConversionError, match="MySQL's CHAR drops trailing spaces"):
         to_mysql(char, "ab ", where="table db.t key (id=1)")
     assert to_mysql(_col("varchar(5)"), "ab ") == "ab "
+    # PostgreSQL's own char(n) pads its values: MySQL's CHAR ignores the padding alike
+    padded = _col("char(5)", "char(5)")
+    assert precision.quick_check(padded, False) is None
+    assert to_mysql(padded, "ab   ") == "ab   "
 
 
 def test_a_set_member_written_twice_is_refused() -> None:

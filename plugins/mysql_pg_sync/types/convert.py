@@ -405,7 +405,9 @@ def _decimal_to_mysql(v: Any, c: Ctx) -> Any:
 
 def _text_to_mysql(v: Any, c: Ctx) -> Any:
     text = _text(v)
-    if text.endswith(" ") and precision.is_mysql_char(c.column.column_type):
+    if text.endswith(" ") and precision.loses_trailing_spaces(
+        c.column.column_type, c.column.pg_type
+    ):
         raise c.fail(
             v,
             "MySQL's CHAR drops trailing spaces, so the row would differ on the two sides",

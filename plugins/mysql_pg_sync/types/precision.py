@@ -93,9 +93,13 @@ def fits(kind: str, value: Any, kept: int) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def is_mysql_char(column_type: str) -> bool:
-    """A MySQL CHAR(n), which reads its values back without their trailing spaces."""
-    return parse_column_type(column_type).base == "char"
+def loses_trailing_spaces(column_type: str, pg_type: str) -> bool:
+    """A MySQL CHAR(n), which reads its values back without their trailing spaces, synced with
+    a PostgreSQL type that keeps them (varchar, text): 'ab ' written in PostgreSQL would come
+    back from MySQL as 'ab'. PostgreSQL's own char(n) pads and ignores them alike."""
+    pg = pg_type.strip().lower()
+    keeps = pg.startswith(("varchar", "character varying", "text"))
+    return keeps and parse_column_type(column_type).base == "char"
 
 
 def _no_trailing_space(value: Any) -> bool:
@@ -106,7 +110,11 @@ def quick_check(column: ColumnMapping, to_pg: bool) -> Callable[[Any], bool] | N
     """For a value the stream passes on unconverted: True when it surely fits the target (a
     cheap test per value); False sends it through the converter, which decides. None: any
     value fits. Besides digits: text toward a MySQL CHAR, which drops trailing spaces."""
-    if not to_pg and column.kind == "text" and is_mysql_char(column.column_type):
+    if (
+        not to_pg
+        and column.kind == "text"
+        and loses_trailing_spaces(column.column_type, column.pg_type)
+    ):
         return _no_trailing_space
     kept = kept_digits(column, to_pg)
     if kept is None or column.kind in TIME_KINDS or (column.kind in DATETIME_KINDS and kept >= 6):

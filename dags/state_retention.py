@@ -4,10 +4,10 @@
 Daily: deletes the sync's own history in `mps_sync` past its retention, so months of
 migration do not grow it without end. Kept for (days; `MPS_RETENTION_<KIND>_DAYS` overrides):
 
-- tombstones of deletes (two-way tables under last-writer-wins or version): 30. Keep this above
-  the Kafka topics' retention (7 days by default) and the longest the stream may stand still: a
-  change written before a delete and applied after it asks the delete's tombstone. Under 8 days
-  is refused.
+- tombstones of deletes (two-way tables under last-writer-wins or version): 30, counted from
+  when the stream recorded them. Keep this above the Kafka topics' retention.ms plus segment.ms
+  (about 14 days by default) and the longest the stream may stand still: a change written
+  before a delete and applied after it asks the delete's tombstone. Under 15 days is refused.
 - finished stream runs: 30; decided conflicts: 90; resolved dead letters: 90 (open ones are
   never deleted); data-quality runs: 90 (each table's latest run is kept).
 

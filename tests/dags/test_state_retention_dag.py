@@ -29,9 +29,9 @@ def test_a_run_prunes_old_tombstones_and_a_dry_run_only_counts(
     with pg_connect(pg_db, autocommit=True) as conn:
         ensure_schema(conn)
         conn.execute(
-            "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at) VALUES"
-            " ('db.t', '[\"1\"]', 'mysql', now() - interval '40 days'),"
-            " ('db.t', '[\"2\"]', 'mysql', now())"
+            "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at, recorded_at)"
+            " VALUES ('db.t', '[\"1\"]', 'mysql', now() - interval '40 days',"
+            " now() - interval '40 days'), ('db.t', '[\"2\"]', 'mysql', now(), now())"
         )
 
         def left() -> int:

@@ -24,11 +24,13 @@ AGO = "now() - make_interval(days => %s)"
 def history(pg_db: DatabaseEndpoint) -> Iterator[psycopg.Connection[Any]]:
     with pg_connect(pg_db, autocommit=True) as conn:
         ensure_schema(conn)
-        for key, days in (('["1"]', 40), ('["2"]', 1)):
+        # 3: a delete 40 days old the stream recorded just now (it had stopped): kept
+        for key, deleted, recorded in (("1", 40, 40), ("2", 1, 1), ("3", 40, 0)):
             conn.execute(
-                "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at)"
-                f" VALUES ('db.t', %s, 'mysql', {AGO})",
-                (key, days),
+                "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at,"
+                f" recorded_at) VALUES ('db.t', jsonb_build_array(%s::text), 'mysql', {AGO},"
+                f" {AGO})",
+                (key, deleted, recorded),
             )
         for run, started, finished in (("old", 40, 40), ("new", 1, 1), ("stuck", 40, None)):
             conn.execute(
@@ -95,15 +97,15 @@ def test_history_past_its_retention_is_pruned_and_nothing_else(history: Any) -> 
         == pruned
         == {
             "mps_sync.tombstones": 1,
-            "mps_sync.stream_runs": 1,
+            "mps_sync.stream_runs": 2,
             "mps_sync.conflicts": 1,
             "mps_sync.dead_letters": 1,
             "mps_sync.dq_runs": 1,
         }
     )
     assert _left(history) == {
-        "tombstones": ["2"],
-        "stream_runs": ["new", "stuck"],  # a run that never finished is not pruned
+        "tombstones": ["2", "3"],
+        "stream_runs": ["new"],  # a killed run counts from its last sign of life
         "conflicts": [2],
         "dead_letters": ["new fixed", "old open"],  # an open letter waits for its recovery
         "dq_runs": ["a", "c"],  # a: t2's latest run
@@ -122,6 +124,12 @@ def test_the_cli_counts_then_prunes(
     assert main(["state", "prune"]) == 0
     assert "mps_sync.tombstones: deleted 1 row(s)" in capsys.readouterr().out
     assert _left(history)["conflicts"] == []
+
+
+def test_the_latest_stream_run_stays_however_old(history: Any) -> None:
+    history.execute("DELETE FROM mps_sync.stream_runs WHERE run_id = 'new'")
+    prune(history, Retention())
+    assert _left(history)["stream_runs"] == ["stuck"]  # started last: when the stream last ran
 
 
 def test_a_database_the_stream_never_used_prunes_nothing(pg_db: DatabaseEndpoint) -> None:

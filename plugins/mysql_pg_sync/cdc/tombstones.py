@@ -38,6 +38,7 @@ class Tombstones:
             "INSERT INTO mps_sync.tombstones (source_table, key, side, deleted_at, removed_version)"
             " VALUES (%s, %s::jsonb, %s, %s, %s) ON CONFLICT (source_table, key, side)"
             " DO UPDATE SET deleted_at = GREATEST(tombstones.deleted_at, EXCLUDED.deleted_at),"
+            " recorded_at = now(),"
             " removed_version = CASE WHEN EXCLUDED.deleted_at >= tombstones.deleted_at"
             " THEN EXCLUDED.removed_version ELSE tombstones.removed_version END",
             (table, key, side, deleted_at, removed_version),

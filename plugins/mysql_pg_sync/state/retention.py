@@ -6,10 +6,12 @@ images for every conflict, and the data-quality DAG a result per check per run. 
 ever deletes them. What is pruned, and what never is:
 
 - ``tombstones``: a delete's tombstone only matters to a change of the same key from the other
-  side that was written before the delete and is applied after it. Kafka deletes events after
-  its retention (7 days by default), so a tombstone older than that and than the longest a
-  stream may stand still can meet no such change. Keep ``tombstones_days`` above both.
-- ``stream_runs``: finished runs (a running one is never pruned).
+  side that was written before the delete and is applied after it. Kafka deletes an event
+  once its whole segment is past retention (7 days, plus up to 7 more until the segment rolls,
+  by default), so a tombstone recorded longer ago than that, and than the longest a stream may
+  stand still, can meet no such change. Age counts from when the stream recorded it.
+- ``stream_runs``: finished runs and runs killed without finishing (by their last heartbeat);
+  never the latest run.
 - ``conflicts``: decided conflicts with their images.
 - ``dead_letters``: resolved letters only; an open one stays until someone recovers it.
 - ``dq_runs`` (their ``dq_results`` go with them): finished runs, but never a table's latest
@@ -28,6 +30,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mysql_pg_sync.errors import ConfigError
+from mysql_pg_sync.state.schema import ensure_schema
 
 BATCH_ROWS = 10_000
 
@@ -45,13 +48,19 @@ class Retention:
 
 # field -> (table, the rows past ``%(days)s`` days, in SQL over that table)
 _RULES: dict[str, tuple[str, str]] = {
+    # by when the stream recorded it: after a long stop the deletes it reads are days old
     "tombstones_days": (
         "mps_sync.tombstones",
-        "deleted_at < now() - make_interval(secs => %(days)s * 86400)",
+        "recorded_at < now() - make_interval(secs => %(days)s * 86400)",
     ),
+    # a run killed without finishing counts from its last heartbeat; the latest run stays, so
+    # the status page can still say when the stream last ran
     "stream_runs_days": (
         "mps_sync.stream_runs",
-        "finished_at < now() - make_interval(secs => %(days)s * 86400)",
+        "coalesce(finished_at, heartbeat_at, started_at)"
+        " < now() - make_interval(secs => %(days)s * 86400)"
+        " AND run_id <> (SELECT run_id FROM mps_sync.stream_runs ORDER BY started_at DESC"
+        " LIMIT 1)",
     ),
     "conflicts_days": (
         "mps_sync.conflicts",
@@ -70,7 +79,9 @@ _RULES: dict[str, tuple[str, str]] = {
         " ORDER BY r.source_table, u.finished_at DESC)",
     ),
 }
-MIN_TOMBSTONE_DAYS = 8.0  # past Kafka's default retention of 7 days
+# Kafka deletes a segment once its newest event is past retention.ms (7 days by default), and a
+# segment rolls after segment.ms (7 days): an event can live about 14 days
+MIN_TOMBSTONE_DAYS = 15.0
 
 
 def retention_from_env(env: Mapping[str, str] | None = None) -> Retention:
@@ -95,8 +106,8 @@ def retention_from_env(env: Mapping[str, str] | None = None) -> Retention:
         raise ConfigError(
             f"MPS_RETENTION_TOMBSTONES_DAYS={retention.tombstones_days:g} is shorter than "
             f"{MIN_TOMBSTONE_DAYS:g} days: a tombstone must outlive the Kafka events it orders "
-            "(retention.ms, 7 days by default) and the longest stop of the stream, or a late "
-            "update could bring a deleted row back"
+            "(retention.ms plus segment.ms, 7 + 7 days by default) and the longest stop of the "
+            "stream, or a late update could bring a deleted row back"
         )
     return retention
 
@@ -106,6 +117,8 @@ def prune(
 ) -> dict[str, int]:
     """Rows pruned (or, in a dry run, that would be) per table; ``conn`` in autocommit mode.
     A table that does not exist yet (no stream has run) counts 0."""
+    if conn.execute("SELECT to_regnamespace('mps_sync')").fetchone()[0] is not None:
+        ensure_schema(conn)  # the rules read columns later migrations added
     pruned: dict[str, int] = {}
     for field_name, (table, past) in _RULES.items():
         params = {"days": getattr(retention, field_name)}

@@ -89,8 +89,13 @@ def stream() -> None:
         try:
             fail_if_held(summary)  # a table waiting for `ddl`: alert; the others were applied
         except TablesHeldError as exc:
-            # at once: a retry would consume another whole run and find the same, so the alert
-            # came three retries (about 20 minutes) late
+            # at once: a retry would consume another whole run and find the same (the alert
+            # came three retries, about 20 minutes, late); red but silent while the hold an
+            # earlier run alerted about goes on, or every 5-minute run would alert again
+            if not exc.new:
+                from mysql_pg_sync.airflow.notifier import ReportedFailure
+
+                raise ReportedFailure(f"still held (an earlier run alerted): {exc}") from None
             raise AirflowFailException(str(exc)) from None
         return summary
 

@@ -287,3 +287,20 @@ def test_a_dead_letter_action_that_cannot_be_done_fails_without_retries(
         _runner(dags["dead_letters"], "dead_letters", monkeypatch)(
             {"action": "resolve", "ids": [99], "note": "fixed by hand"}
         )
+
+
+def test_a_stream_run_that_finds_an_old_hold_fails_without_a_second_alert(
+    dags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mysql_pg_sync.errors import AlreadyReported
+
+    held = {"legacy.items": "legacy.items: PostgreSQL lacks column 'note'; run `make ddl`"}
+    monkeypatch.setattr(
+        "mysql_pg_sync.cdc.service.run_stream",
+        lambda *a, **k: {"held_tables": held, "held_new_tables": []},
+    )
+    monkeypatch.setattr(endpoints, "endpoints_from_airflow", endpoints_from_env)
+    with pytest.raises(AirflowFailException) as err:
+        _runner(dags["stream"], "consume", monkeypatch)({})
+    assert isinstance(err.value, AlreadyReported)  # red, but the notifier stays quiet
+    assert "still held (an earlier run alerted)" in str(err.value)

@@ -28,3 +28,13 @@ def test_held_tables_fail_the_run_with_each_reason() -> None:
     assert "every other table was applied" in message
     assert "run `make ddl`" in message
     assert "add the column in MySQL" in message
+
+
+def test_a_hold_an_earlier_run_began_fails_without_being_new() -> None:
+    held = {"db.t": "db.t: PostgreSQL lacks column 'note'; run `make ddl`"}
+    with pytest.raises(TablesHeldError) as first:
+        fail_if_held({"held_tables": held, "held_new_tables": ["db.t"]})
+    assert first.value.new
+    with pytest.raises(TablesHeldError) as again:
+        fail_if_held({"held_tables": held, "held_new_tables": []})
+    assert not again.value.new

@@ -166,6 +166,8 @@ class RunSummary:
     drift: dict[str, list[str]] = field(default_factory=dict)
     # tables whose target lacks a mapped column: their partitions wait, the others go on
     held: dict[str, str] = field(default_factory=dict)
+    # of ``held``: the holds this run began (the others go on from an earlier run, which alerted)
+    held_new: list[str] = field(default_factory=list)
     # tables with changes Kafka deleted before they were applied (see offset_gaps)
     lost: dict[str, str] = field(default_factory=dict)
 
@@ -189,6 +191,7 @@ class RunSummary:
             "lag_max_ms": self.lag.max(),
             "mapping_drift": self.drift,
             "held_tables": dict(self.held),
+            "held_new_tables": list(self.held_new),
             "lost_changes": dict(self.lost),
         }
 
@@ -700,7 +703,8 @@ class StreamConsumer:
                 self.consumer.seek(TopicPartition(t, p, offset))
         self.held[ident] = str(exc)
         summary.held[_held_name(exc.table, exc.side)] = str(exc)
-        record_hold(self.state_conn, exc.table, exc.side, str(exc))
+        if record_hold(self.state_conn, exc.table, exc.side, str(exc)):
+            summary.held_new.append(_held_name(exc.table, exc.side))
         if self.metrics is not None:
             self.metrics.set_held(exc.table, exc.side, True)
         log.error(

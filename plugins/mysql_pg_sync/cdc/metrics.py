@@ -156,15 +156,18 @@ def record_capture_gap(
     conn.commit()
 
 
-def record_hold(conn: psycopg.Connection[Any], source_table: str, side: str, reason: str) -> None:
-    """The table waits for a column its target lacks (kept until :func:`clear_hold`)."""
-    conn.execute(
+def record_hold(conn: psycopg.Connection[Any], source_table: str, side: str, reason: str) -> bool:
+    """The table waits for a column its target lacks (kept until :func:`clear_hold`); True
+    when the hold is new, False when an earlier run recorded it already."""
+    row = conn.execute(
         "INSERT INTO mps_sync.stream_holds (source_table, incoming_side, reason) "
         "VALUES (%s, %s, %s) ON CONFLICT (source_table, incoming_side) "
-        "DO UPDATE SET reason = EXCLUDED.reason, checked_at = now()",
+        "DO UPDATE SET reason = EXCLUDED.reason, checked_at = now() "
+        "RETURNING xmax = 0",  # no old row version: inserted, not updated
         (source_table, side, reason),
-    )
+    ).fetchone()
     conn.commit()
+    return bool(row and row[0])
 
 
 def clear_hold(conn: psycopg.Connection[Any], source_table: str, side: str) -> None:

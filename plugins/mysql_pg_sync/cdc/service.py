@@ -66,17 +66,25 @@ def config_from_env(env: Mapping[str, str] | None = None) -> StreamConfig:
 
 
 class TablesHeldError(SyncError):
-    """The run applied every other table, but some wait for a column their target lacks."""
+    """The run applied every other table, but some wait for a column their target lacks.
+    ``new``: a hold began in this run (the DAG alerts); otherwise an earlier run alerted."""
+
+    def __init__(self, message: str, new: bool = True) -> None:
+        super().__init__(message)
+        self.new = new
 
 
 def fail_if_held(summary: Mapping[str, Any]) -> None:
-    """Fail the Airflow task (and so alert) while a table waits for its column: the run itself
-    committed everything else, and the next run goes on the same way."""
+    """Fail the Airflow task while a table waits for its column: the run itself committed
+    everything else, and the next run goes on the same way. Only a hold that began in this run
+    alerts; a run that finds it still there fails without a second alert."""
     held = summary.get("held_tables") or {}
     if held:
+        began = set(summary.get("held_new_tables", held))  # an older summary: every one
         raise TablesHeldError(
             f"{len(held)} table(s) wait for a column their target lacks; every other table "
-            "was applied. " + " | ".join(f"{why}" for why in held.values())
+            "was applied. " + " | ".join(f"{why}" for why in held.values()),
+            new=bool(began & set(held)),
         )
 
 

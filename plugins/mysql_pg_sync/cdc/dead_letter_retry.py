@@ -35,7 +35,7 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
 )
 from mysql_pg_sync.cdc.images import to_json
 from mysql_pg_sync.cdc.topics import change_topics
-from mysql_pg_sync.connections import pg_connect, side_connector
+from mysql_pg_sync.connections import connection_failure, pg_connect, side_connector
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.reconcile.applier import StreamApplierRepairs
@@ -237,6 +237,7 @@ def retry_table(
     try:
         images = _current_rows(endpoints, table, retries)
     except Exception as exc:
+        _raise_if_unreachable(exc, endpoints)
         return [_read_failed(r, exc) for r in retries]
     missing = [
         RetryOutcome(r, False, not_found_hint(r))
@@ -253,6 +254,7 @@ def retry_table(
         try:
             outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
         except Exception as exc:  # nothing of the group was committed
+            _raise_if_unreachable(exc, endpoints)
             log.error("%s: retry failed: %s", mapping.name, exc)
             error = f"{type(exc).__name__}: {exc}"
             failed = [RetryOutcome(r, False, fix_hint(r, error), image) for r, image in present]
@@ -271,6 +273,7 @@ def retry_table(
         try:
             now = _current_rows(endpoints, table, [r for r, _ in written]) if written else {}
         except Exception as exc:
+            # written and not checked: say so rather than retry the task, which writes again
             results += [_unchecked(r, exc, image) for r, image in written]
             return results + missing
         present = []
@@ -291,6 +294,14 @@ def retry_table(
             break
     results += [RetryOutcome(r, False, _kept_changing(r), image) for r, image in present]
     return results + missing
+
+
+def _raise_if_unreachable(exc: Exception, endpoints: Endpoints) -> None:
+    """A database that cannot be reached is no outcome of the letters: raised, so the task (or
+    the operator) retries them later, instead of a failed retry that fails the run for good."""
+    unreachable = connection_failure(exc, endpoints)
+    if unreachable is not None:
+        raise unreachable from exc
 
 
 def _unchecked(retry: Retry, exc: Exception, image: Image) -> RetryOutcome:

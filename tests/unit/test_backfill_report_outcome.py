@@ -134,3 +134,11 @@ def test_drift_the_stream_had_not_caught_up_on_neither_passes_nor_fails() -> Non
     assert outcome(summary)[0] == "failed"
     with pytest.raises(BackfillError, match=r"db\.a: drift: 4 different"):
         raise_if_unfinished(summary, summary["verify"])
+
+
+def test_counts_that_differed_at_finalize_are_said_in_the_outcome() -> None:
+    summary = _summary(**{"db.a": DONE})  # MySQL 2,003 rows at finalize, PostgreSQL 2,000
+    summary["verify"] = {"mode": "counts", "tables": []}
+    css, said = outcome(summary)
+    assert css == "ok"
+    assert "1 table(s) had other counts at finalize (db.a)" in said

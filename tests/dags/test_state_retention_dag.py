@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint
 from mysql_pg_sync.state.schema import ensure_schema

@@ -268,6 +268,8 @@ class StreamConsumer:
             }
         )
         self._decode: Callable[..., ChangeEvent | None] = decode_change
+        # the key of a message that cannot be decoded, read by its format's own reader
+        self._key_payload: Callable[[bytes | None, Side], Any] = key_payload
         if config.value_format == "avro":  # the connectors' converter decides, not the registry
             if not endpoints.schema_registry_url:
                 raise ConfigError(
@@ -276,7 +278,8 @@ class StreamConsumer:
                 )
             from mysql_pg_sync.cdc.decode_avro import AvroDecoder, registry_fetch
 
-            self._decode = AvroDecoder(registry_fetch(endpoints.schema_registry_url)).decode_change
+            avro = AvroDecoder(registry_fetch(endpoints.schema_registry_url))
+            self._decode, self._key_payload = avro.decode_change, avro.key_payload
         self.states: dict[str, handoff.TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
@@ -629,7 +632,7 @@ class StreamConsumer:
             event = self._decode(key, value, position)
         except DecodeError as exc:
             letter = DeadLetter(
-                _placeholder(side, table, position), exc, table, key_payload(key, side)
+                _placeholder(side, table, position), exc, table, self._key_payload(key, side)
             )
             pending.letters.append((letter, key, value))
             return

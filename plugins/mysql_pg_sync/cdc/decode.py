@@ -22,9 +22,14 @@ import msgspec
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Side
 from mysql_pg_sync.cdc.source_order import source_order
 from mysql_pg_sync.errors import SyncError
-from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
+from mysql_pg_sync.types.debezium import (
+    TOAST_PLACEHOLDER,
+    exact_decimal,
+    mysql_geometry,
+    postgres_array_decoder,
+    zero_date_decoder,
+)
 
-TOAST_PLACEHOLDER = "__debezium_unavailable_value"
 _TOAST_PLACEHOLDER_B64 = base64.b64encode(TOAST_PLACEHOLDER.encode()).decode()
 EPOCH = dt.datetime(1970, 1, 1)
 EPOCH_DATE = dt.date(1970, 1, 1)
@@ -149,8 +154,7 @@ def _bit_string(length: int) -> Decoder:
 
 
 def _geometry(value: Any) -> Any:
-    srid = int(value.get("srid") or 0)
-    return srid.to_bytes(4, "little") + _b64(value["wkb"])  # MySQL's internal SRID + WKB
+    return mysql_geometry(_b64(value["wkb"]), value.get("srid"))
 
 
 _BY_NAME: dict[str, Decoder] = {
@@ -224,6 +228,8 @@ def field_decoder(schema: Mapping[str, Any], side: Side) -> Decoder | None:
         return _bytes_or_unavailable if side == "postgres" else _b64
     if kind == "array":
         item = field_decoder(schema.get("items", {}), side)
+        if side == "postgres":  # an unchanged TOASTed array comes as a placeholder array
+            return postgres_array_decoder(item)
         if item is None:
             return None
         return lambda values: [None if v is None else item(v) for v in values]

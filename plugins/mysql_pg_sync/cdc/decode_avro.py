@@ -6,7 +6,14 @@ and runs JSON with schemas (:mod:`.decode`). Messages use the Confluent wire for
 with ``apicurio.registry.as-confluent=true``; schemas are fetched once per id from the
 Confluent-compatible API (``<url>/schemas/ids/<id>``, Apicurio: ``/apis/ccompat/v7``). Field
 values go through the same Debezium logical-type decoders as the JSON path, keyed by the
-``connect.name`` the converter stores in the Avro schema.
+``connect.name`` the converter stores in the Avro schema. Kafka Connect's own Date, Time and
+Timestamp are read as the numbers on the wire (their Avro logical types dropped from the reader
+schema), so they decode exactly as in JSON: zero dates, PostgreSQL's +-infinity, TIME as a
+timedelta.
+
+A schema id the registry does not know is the message's fault (a dead letter); a registry that
+does not answer (5xx, refused, timed out) is not: :class:`SchemaRegistryError` stops the run,
+which is retried.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 import fastavro
 import requests
+from fastavro.schema import SchemaParseException, expand_schema
 
 from mysql_pg_sync.cdc import decode as json_decode
 from mysql_pg_sync.cdc.decode import (
@@ -33,24 +41,64 @@ from mysql_pg_sync.cdc.decode import (
     where,
 )
 from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, KafkaPosition, Side
-from mysql_pg_sync.types.debezium import exact_decimal, zero_date_decoder
+from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.types.debezium import (
+    exact_decimal,
+    mysql_geometry,
+    postgres_array_decoder,
+    zero_date_decoder,
+)
 
 Fetch = Callable[[int], str]
 
 _TOAST_BYTES = TOAST_PLACEHOLDER.encode()
+# Kafka Connect's logical types that fastavro would hand over as date, time and datetime objects
+_CONNECT_TIMES = frozenset(
+    (
+        "org.apache.kafka.connect.data.Date",
+        "org.apache.kafka.connect.data.Time",
+        "org.apache.kafka.connect.data.Timestamp",
+    )
+)
+_GEOMETRIES = frozenset(("io.debezium.data.geometry.Geometry", "io.debezium.data.geometry.Point"))
+
+
+class SchemaRegistryError(SyncError):
+    """The schema registry did not answer a schema lookup (an HTTP error other than 404, a
+    refused or timed-out connection, a body that is no schema): no fault of the message, so
+    never its dead letter; the run stops and is retried."""
 
 
 def registry_fetch(url: str, timeout_s: float = 10) -> Fetch:
-    """Schema text by id from a Confluent-compatible registry API."""
+    """Schema text by id from a Confluent-compatible registry API. An id the registry does not
+    know (404) is a :class:`DecodeError`; any other failure a :class:`SchemaRegistryError`."""
 
     def fetch(schema_id: int) -> str:
-        response = requests.get(f"{url.rstrip('/')}/schemas/ids/{schema_id}", timeout=timeout_s)
-        if response.status_code != 200:
+        address = f"{url.rstrip('/')}/schemas/ids/{schema_id}"
+        hint = "check MPS_SCHEMA_REGISTRY_URL (Apicurio: .../apis/ccompat/v7)"
+        try:
+            response = requests.get(address, timeout=timeout_s)
+        except requests.RequestException as exc:
+            raise SchemaRegistryError(
+                f"schema registry {url}: schema id {schema_id}: {exc}; is it up? {hint}"
+            ) from exc
+        if response.status_code == 404:
             raise DecodeError(
-                f"schema registry {url}: schema id {schema_id} -> HTTP {response.status_code}; "
-                "check MPS_SCHEMA_REGISTRY_URL (Apicurio: .../apis/ccompat/v7)"
+                f"schema registry {url} does not know schema id {schema_id} (HTTP 404): the "
+                f"message was written with another registry, or its schema was deleted; {hint}"
             )
-        return str(response.json()["schema"])
+        if response.status_code != 200:
+            raise SchemaRegistryError(
+                f"schema registry {url}: schema id {schema_id} -> HTTP "
+                f"{response.status_code}; the run is retried; {hint}"
+            )
+        try:
+            return str(response.json()["schema"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SchemaRegistryError(
+                f"schema registry {url}: schema id {schema_id}: the answer is no schema "
+                f"({exc!r}); {hint}"
+            ) from exc
 
     return fetch
 
@@ -63,12 +111,14 @@ def _unwrap(avro_type: Any) -> Any:
     return avro_type
 
 
-def _field_decoder(avro_type: Any, side: Side) -> Callable[[Any], Any] | None:
+def _field_decoder(avro_type: Any, side: Side, item: bool = False) -> Callable[[Any], Any] | None:
+    """The decoder of one field's (expanded) Avro type, or of an array's items (``item``)."""
     t = _unwrap(avro_type)
     if not isinstance(t, dict):
-        return _toast_or_same if side == "postgres" else None
+        return _plain(t, side, item)
     name = t.get("connect.name")
     params: dict[str, Any] = t.get("connect.parameters") or {}
+    kind = t.get("type")
     if name == "org.apache.kafka.connect.data.Decimal":
         scale = int(params.get("scale") or t.get("scale") or 0)
         return lambda v: v if isinstance(v, Decimal) else _unscaled(v, scale)
@@ -77,34 +127,59 @@ def _field_decoder(avro_type: Any, side: Side) -> Callable[[Any], Any] | None:
         if side == "postgres":
             return lambda v: format(int.from_bytes(v, "little"), f"0{length}b")
         return lambda v: int.from_bytes(v, "little")
-    if name in json_decode._BY_NAME and t.get("type") in ("int", "long", "string"):
+    if name == "io.debezium.data.VariableScaleDecimal" and kind == "record":
+        return _variable_scale_decimal
+    if name in _GEOMETRIES and kind == "record":
+        return _geometry
+    if name in json_decode._BY_NAME and kind in ("int", "long", "string"):
         if side == "mysql" and t is avro_type:  # NOT NULL: a zero date comes as the epoch
             return zero_date_decoder(name, json_decode._BY_NAME[name])
         if side == "postgres":
             return json_decode.postgres_time_decoder(name, json_decode._BY_NAME[name])
         return json_decode._BY_NAME[name]
-    if t.get("type") == "array":
-        item = _field_decoder(t.get("items"), side)
-        return None if item is None else (lambda vs: [None if v is None else item(v) for v in vs])
-    return _toast_or_same if side == "postgres" else None
+    if kind == "array":
+        items = _field_decoder(t.get("items"), side, item=True)
+        if side == "postgres":  # an unchanged TOASTed array comes as a placeholder array
+            return postgres_array_decoder(items)
+        return None if items is None else (lambda vs: [None if v is None else items(v) for v in vs])
+    return _plain(kind, side, item)
 
 
-def _named(schema: Any, found: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Named types of a schema by name, so a reference such as ``"Value"`` resolves."""
-    found = {} if found is None else found
-    if isinstance(schema, dict):
-        if schema.get("type") == "record" and "name" in schema:
-            found[schema["name"]] = schema
-        for part in (*schema.get("fields", ()), schema.get("type"), schema.get("items")):
-            _named(part, found)
-    elif isinstance(schema, list):
-        for part in schema:
-            _named(part, found)
+def _plain(kind: Any, side: Side, item: bool) -> Callable[[Any], Any] | None:
+    """A value the reader hands over as it is: a PostgreSQL one may be TOAST's placeholder (an
+    array's item only as bytes, as the JSON path reads it)."""
+    if side != "postgres":
+        return None
+    if not item:
+        return _toast_or_same
+    return _toast_or_same if kind == "bytes" else None
+
+
+def _reader_schema(schema: Any) -> Any:
+    """``schema`` without the Avro logical types of Kafka Connect's Date, Time and Timestamp:
+    read as numbers, they decode as in JSON (fastavro's objects could not hold +-infinity)."""
+    if isinstance(schema, list):
+        return [_reader_schema(part) for part in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {
+        k: _reader_schema(v) if k in ("type", "items", "fields") else v for k, v in schema.items()
+    }
+    if found.get("connect.name") in _CONNECT_TIMES:
+        found.pop("logicalType", None)
     return found
 
 
 def _unscaled(value: bytes, scale: int) -> Decimal:
     return exact_decimal(int.from_bytes(value, "big", signed=True), scale)
+
+
+def _variable_scale_decimal(value: Any) -> Any:
+    return _unscaled(value["value"], int(value["scale"]))
+
+
+def _geometry(value: Any) -> Any:
+    return mysql_geometry(value["wkb"], value.get("srid"))
 
 
 def _toast_or_same(value: Any) -> Any:
@@ -133,14 +208,26 @@ class AvroDecoder:
 
     def __init__(self, fetch: Fetch) -> None:
         self._fetch = fetch
-        self._schemas: dict[int, tuple[Any, dict[str, Any]]] = {}
+        # per id: the reader's parsed schema, and the schema with every named type expanded
+        self._schemas: dict[int, tuple[Any, Any]] = {}
         self._rows: dict[tuple[int, Side], _AvroRows] = {}
 
-    def _schema(self, schema_id: int) -> tuple[Any, dict[str, Any]]:
-        if schema_id not in self._schemas:
-            raw = json.loads(self._fetch(schema_id))
-            self._schemas[schema_id] = (fastavro.parse_schema(raw), raw)
-        return self._schemas[schema_id]
+    def _schema(self, schema_id: int, position: KafkaPosition | None) -> tuple[Any, Any]:
+        found = self._schemas.get(schema_id)
+        if found is None:
+            try:
+                text = self._fetch(schema_id)
+            except DecodeError as exc:
+                raise DecodeError(f"{where(position)}: {exc}") from None
+            try:
+                raw = json.loads(text)
+                found = (fastavro.parse_schema(_reader_schema(raw)), expand_schema(raw))
+            except (*MESSAGE_FAULTS, SchemaParseException) as exc:  # the registry's fault
+                raise SchemaRegistryError(
+                    f"schema id {schema_id} from the registry is no Avro schema: {exc!r}"
+                ) from exc
+            self._schemas[schema_id] = found
+        return found
 
     def _read(self, data: bytes, what: str, position: KafkaPosition | None) -> tuple[int, Any]:
         if len(data) < 5 or data[0] != 0:
@@ -149,13 +236,25 @@ class AvroDecoder:
                 "schema id); set the converter's Confluent compatibility, or use JSON"
             )
         schema_id = struct.unpack(">I", data[1:5])[0]
-        parsed, _ = self._schema(schema_id)
+        parsed, _ = self._schema(schema_id, position)
         try:
             return schema_id, fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed)
-        except (EOFError, ValueError, TypeError, IndexError) as exc:
+        except (EOFError, ValueError, TypeError, IndexError, ArithmeticError) as exc:
             raise DecodeError(
                 f"{where(position)}: {what} does not match its schema ({exc})"
             ) from None
+
+    def _compiled(self, schema_id: int, side: Side, image: str | None) -> _AvroRows:
+        """Row decoders of a value schema's ``image`` field, or of a key schema (None)."""
+        slot = (schema_id if image else -1 - schema_id, side)
+        rows = self._rows.get(slot)
+        if rows is None:
+            _, expanded = self._schemas[schema_id]
+            record = expanded
+            if image is not None:
+                record = _unwrap(next(f for f in expanded["fields"] if f["name"] == image)["type"])
+            rows = self._rows[slot] = _AvroRows(record, side)
+        return rows
 
     def decode_change(
         self, key: bytes | None, value: bytes | None, position: KafkaPosition | None = None
@@ -167,27 +266,38 @@ class AvroDecoder:
             raise DecodeError(f"{where(position)}: value is not a Debezium envelope record")
         try:
             side = payload_side(payload, position)
-            rows = self._rows.get((schema_id, side))
-            if rows is None:
-                _, raw = self._schema(schema_id)
-                image = next(f for f in raw["fields"] if f["name"] == "after")
-                record = _named(raw).get(_unwrap(image["type"]), _unwrap(image["type"]))
-                rows = self._rows[(schema_id, side)] = _AvroRows(record, side)
-            return build_event(payload, side, rows, self._key_of(key, position), position)
+            rows = self._compiled(schema_id, side, "after")
+            return build_event(payload, side, rows, self._key_of(key, position, side), position)
         except MESSAGE_FAULTS as exc:  # a registry that does not answer is no such fault
             raise envelope_error(exc, position) from exc
 
+    def key_payload(self, key: bytes | None, side: Side) -> dict[str, Any] | None:
+        """The key of a message that cannot be decoded, for its dead letter (as
+        :func:`.decode.key_payload` for JSON): decoded by the key's own schema; None when the
+        key cannot be read either. A registry that does not answer stops the run."""
+        if key is None:
+            return None
+        try:
+            schema_id, record = self._read(key, "key", None)
+            if not isinstance(record, dict):
+                return None
+            return self._compiled(schema_id, side, None)(record)
+        except MESSAGE_FAULTS:
+            return None
+
     def _key_of(
-        self, key: bytes | None, position: KafkaPosition | None
+        self, key: bytes | None, position: KafkaPosition | None, side: Side
     ) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any]]:
         def key_of(image: Mapping[str, Any] | None) -> Mapping[str, Any]:
             if key is None:
                 raise DecodeError(f"{where(position)}: message has no key")
-            _, record = self._read(key, "key", position)
+            schema_id, record = self._read(key, "key", position)
             if not isinstance(record, dict):
                 raise DecodeError(f"{where(position)}: key is not a record")
             if image is not None:
                 return {name: image.get(name, value) for name, value in record.items()}
-            return record
+            decoded = self._compiled(schema_id, side, None)(record)
+            assert decoded is not None
+            return decoded
 
         return key_of

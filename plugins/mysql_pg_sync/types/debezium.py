@@ -1,6 +1,6 @@
 """Debezium value helpers shared by the stream's decoders (:mod:`mysql_pg_sync.cdc.decode` for
-JSON with schemas, :mod:`mysql_pg_sync.cdc.decode_avro` for Avro): exact decimals and MySQL's
-zero date in NOT NULL columns.
+JSON with schemas, :mod:`mysql_pg_sync.cdc.decode_avro` for Avro): exact decimals, MySQL's
+zero date in NOT NULL columns, geometries and PostgreSQL's unchanged TOASTed arrays.
 
 Limits that come from Debezium itself: a MySQL zero date arrives as null (nullable column) or
 as the epoch (NOT NULL column), so it cannot be told from a real value (the stream's decoders
@@ -10,12 +10,34 @@ read that epoch as the zero date: :func:`zero_date_decoder`); bigint unsigned ne
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import uuid
 from collections.abc import Callable
 from decimal import MAX_PREC, Context, Decimal
 from typing import Any
 
+from mysql_pg_sync.cdc.events import UNAVAILABLE
 from mysql_pg_sync.types.convert import ZERO_DATE, ZERO_DATETIME
+
+# what Debezium sends for a value PostgreSQL left out of an event (an unchanged TOASTed value)
+TOAST_PLACEHOLDER = "__debezium_unavailable_value"
+_TOAST_BYTES = TOAST_PLACEHOLDER.encode()
+# An unchanged TOASTed PostgreSQL array, as Debezium 3.6 sends it (seen on the stack): the
+# placeholder made into an array of the column's item type. text[] (varchar[], ...): the
+# placeholder as its only item; bytea[]: its bytes (base64 in JSON, bytes in Avro); uuid[]: the
+# UUID of its bytes (Java's UUID.nameUUIDFromBytes); integer[], bigint[] and date[]: its
+# characters' codes, 28 items. (An unchanged TOASTed smallint[], numeric[], double precision[]
+# or timestamp[] fails the connector's task: Debezium cannot make the placeholder of those.)
+_UNAVAILABLE_ARRAYS: tuple[list[Any], ...] = (
+    [TOAST_PLACEHOLDER],
+    [base64.b64encode(_TOAST_BYTES).decode()],
+    [_TOAST_BYTES],
+    [str(uuid.UUID(bytes=hashlib.md5(_TOAST_BYTES, usedforsecurity=False).digest(), version=3))],
+    list(_TOAST_BYTES),
+)
+_CODES = len(_TOAST_BYTES)
 
 # Decimal.scaleb rounds to its context's precision, 28 digits by default: a decimal(65,30)
 # value lost its last 37 digits. Scaling exactly needs a context that never rounds.
@@ -67,3 +89,33 @@ def zero_date_decoder(name: str | None, decode: Callable[[Any], Any]) -> Callabl
         return decode(value)
 
     return decode_or_zero
+
+
+def postgres_array_decoder(item: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """The decoder of a PostgreSQL array column: UNAVAILABLE (unchanged) for Debezium's
+    placeholder of an unchanged TOASTed array (see _UNAVAILABLE_ARRAYS), else the array with
+    its items through ``item``. A real array equal to a placeholder reads as unchanged, as a
+    text equal to the placeholder does."""
+    if item is None:
+
+        def decode(values: Any) -> Any:
+            n = len(values)
+            if (n == 1 or n == _CODES) and values in _UNAVAILABLE_ARRAYS:
+                return UNAVAILABLE
+            return values
+
+        return decode
+
+    def decode_items(values: Any) -> Any:
+        n = len(values)
+        if (n == 1 or n == _CODES) and values in _UNAVAILABLE_ARRAYS:
+            return UNAVAILABLE
+        return [None if v is None else item(v) for v in values]
+
+    return decode_items
+
+
+def mysql_geometry(wkb: bytes, srid: int | None) -> bytes:
+    """A Debezium Geometry/Point as MySQL stores a geometry (and mysqlclient hands it over):
+    the SRID as 4 little-endian bytes, then the WKB."""
+    return int(srid or 0).to_bytes(4, "little") + wkb

@@ -399,6 +399,53 @@ def add_columns_sql(mapping: TableMapping, present: Collection[str]) -> list[str
     return statements + validations
 
 
+@dataclass(frozen=True)
+class SuspectedRename:
+    """A mapped column ``ddl`` would add to an existing table that has an unmapped column of the
+    same type: perhaps the PostgreSQL app renamed it."""
+
+    column: ColumnMapping  # the mapping's entry, whose pg_name the table lacks
+    present: str  # the table's column the mapping does not know
+    pg_type: str  # the type both have, as format_type prints it
+
+
+def suspected_renames(
+    mapping: TableMapping, present: Mapping[str, str], wanted: Mapping[str, str]
+) -> list[SuspectedRename]:
+    """Each mapped column the existing table lacks, paired with each of the table's columns the
+    mapping does not know (neither an entry's ``pg_name`` nor ``postgres_only_columns``) that
+    has its type. ``present``: the table's columns and types; ``wanted``: the types the mapping
+    gives its columns (both as format_type prints them). Adding such a column would leave it
+    empty while the renamed one holds the values, and PostgreSQL's changes would then carry
+    the empty one's NULLs to MySQL over MySQL's values."""
+    known = {c.pg_name for c in mapping.columns} | set(mapping.postgres_only_columns)
+    unmapped = {name: kind for name, kind in present.items() if name not in known}
+    return [
+        SuspectedRename(column, name, kind)
+        for column in mapping.synced_columns()
+        if column.pg_name not in present and column.pg_name in wanted
+        for name, kind in unmapped.items()
+        if kind == wanted[column.pg_name]
+    ]
+
+
+NOT_RENAMED_OPTION = "--not-renamed"
+
+
+def suspected_rename_problem(mapping: TableMapping, suspect: SuspectedRename) -> str:
+    """Why ``ddl`` does not add the column, and both ways on."""
+    column, present = suspect.column, suspect.present
+    return (
+        f"{mapping.target} lacks the mapped column {column.pg_name!r} (MySQL {column.name!r}) "
+        f"and has the column {present!r} of the same type ({suspect.pg_type}) that the mapping "
+        f"does not list: if the PostgreSQL app renamed {column.pg_name!r} to {present!r}, set "
+        f"`pg_name: {present}` on the entry {column.name!r} in the mapping instead of adding a "
+        f"column (an added {column.pg_name!r} would be empty, and PostgreSQL's changes would "
+        f"carry its NULLs to MySQL over MySQL's values); if {column.pg_name!r} is really a new "
+        f"column, run ddl again with {NOT_RENAMED_OPTION}"
+    )
+
+
 def retype_sql(
     mapping: TableMapping, column: ColumnMapping, have: str, wanted: str, has_default: bool
 ) -> str:

@@ -30,11 +30,11 @@ from mysql_pg_sync.cdc.conflicts import (
     delete_time,
     recreated_in_delete_window,
 )
-from mysql_pg_sync.cdc.events import UNAVAILABLE, ChangeEvent, Side, other_side
+from mysql_pg_sync.cdc.events import SIDE_NAMES, UNAVAILABLE, ChangeEvent, Side, other_side
 from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
 from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
 from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, date_columns, null_dates
-from mysql_pg_sync.cdc.targets import Row, TargetSession
+from mysql_pg_sync.cdc.targets import Row, StaleStageError, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
@@ -161,6 +161,31 @@ def missing_source_columns_message(plan: TablePlan, absent: Sequence[str]) -> st
         "mappings-generate`, which removes the entry (PostgreSQL keeps the column and its "
         f'values). Then `make cli ARGS="dead-letters retry --table {plan.mapping.name}"` '
         "writes these rows as MySQL holds them"
+    )
+
+
+class KeyMismatchError(ConversionError):
+    """The change's Debezium key has other columns than the mapping's key: the source's primary
+    key changed (``DROP PRIMARY KEY, ADD PRIMARY KEY (id, code)``), so the mapping's key may no
+    longer tell the source's rows apart, and applying by it would merge them. A dead letter."""
+
+
+def key_mismatch_message(plan: TablePlan, event_key: Sequence[str]) -> str:
+    """Why changes keyed by ``event_key`` (their Debezium key's columns) are dead letters, and
+    the fix; built once per (table, key columns)."""
+    side, other = SIDE_NAMES[plan.incoming_side], SIDE_NAMES[other_side(plan.incoming_side)]
+    mapping = plan.mapping
+    return (
+        f"{mapping.name}: {side}'s change is keyed by ({', '.join(event_key)}), but the "
+        f"mapping's key is ({', '.join(plan.src_key)}): {side}'s primary key of the table "
+        "changed (a table without one is keyed by its first unique key over NOT NULL "
+        "columns), so rows that share the mapping's key would overwrite each other in "
+        f"{other} (and a delete of one would remove the other); this change was not applied. "
+        "Make the mapping's `key` (MySQL column names), MySQL's primary key and PostgreSQL's "
+        "the same columns (`make mappings-generate` reports MySQL's key; PostgreSQL's table "
+        f"{mapping.target}: ALTER TABLE ... DROP CONSTRAINT <its primary key>, ADD PRIMARY "
+        f'KEY (...)), then `make cli ARGS="dead-letters retry --table {mapping.name}"` '
+        f"writes these rows as {side} holds them"
     )
 
 
@@ -309,6 +334,10 @@ class Applier:
         self._unknown: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
         self._absent: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
         self._drift_logged: set[tuple[tuple[str, str], tuple[str, ...]]] = set()
+        # (table, mapping's key, Debezium key's columns) -> why they differ, or None: looked
+        # up per event, worked out once per key shape
+        self._key_shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str | None] = {}
+        self._restaged: set[str] = set()  # tables whose batch ran again with fresh stages
 
     def plan(self, source_table: str) -> TablePlan | None:
         if source_table not in self._plans:
@@ -352,7 +381,11 @@ class Applier:
                     raise self._missing_column(plan, exc) from exc
                 if self.session.lacks_table(exc):
                     raise self._missing_table(plan, exc) from exc
+                if self.session.stale_stage(exc):
+                    raise self._restage(plan, exc) from exc
                 raise
+            if self._restaged:
+                self._restaged.discard(plan.mapping.name)
 
     # -- one table ------------------------------------------------------------------------------
 
@@ -395,6 +428,9 @@ class Applier:
         for position, change in enumerate(group):
             event = change.last
             try:
+                names = tuple(event.key)
+                if names != plan.src_key and (wrong := self._wrong_key(plan, names)):
+                    raise KeyMismatchError(f"{wrong} (this change's key: {dict(event.key)})")
                 self._check_drift(plan, event, result)
                 key_src = [
                     event.key.get(k, (change.after or change.before or {}).get(k))
@@ -436,6 +472,24 @@ class Applier:
                 deleted_at = delete_time(_commit_time(event), removed_rule)
             prepared.append(_Prepared(change, key, after, unavailable, removed_rule, deleted_at))
         return prepared
+
+    def _wrong_key(self, plan: TablePlan, names: tuple[str, ...]) -> str | None:
+        """Why a change keyed by ``names`` (its Debezium key's columns, not in the mapping's
+        key order) cannot be applied by the mapping's key, or None; worked out once per
+        (table, key columns).
+
+        The same columns in normal operation: the generated mapping keys a table by its primary
+        key, which Debezium keys its messages by, and ``ddl`` gives PostgreSQL's table that
+        primary key. A TRUNCATE has no key."""
+        shape = (plan.mapping.name, plan.src_key, names)
+        if shape in self._key_shapes:
+            return self._key_shapes[shape]
+        message = None
+        if names and set(names) != set(plan.src_key):
+            message = key_mismatch_message(plan, names)
+            log.error("%s", message)
+        self._key_shapes[shape] = message
+        return message
 
     def _partial_zeros(
         self, plan: TablePlan, group: list[CollapsedChange]
@@ -861,12 +915,71 @@ class Applier:
     def _missing_column(self, plan: TablePlan, exc: BaseException) -> MissingTargetColumnError:
         """Not a dead letter: every change of the table would fail the same way until the
         column exists, and the stream can simply resume from them then."""
+        fix = self.session.missing_column_fix
+        if self.session.side == "postgres":
+            fix = self._renamed_in_postgres(plan) + fix
         return MissingTargetColumnError(
             f"{plan.mapping.name}: the {self.session.side} table {plan.table_sql} lacks a column "
             f"the mapping lists ({str(exc).splitlines()[0]}). None of its changes were applied "
             f"and their offsets stay uncommitted, so the stream resumes from these changes once "
-            f"the column exists: {self.session.missing_column_fix}",
+            f"the column exists: {fix}",
             plan.mapping.name,
+            self.incoming_side,
+        )
+
+    def _renamed_in_postgres(self, plan: TablePlan) -> str:
+        """The first half of the fix when PostgreSQL's table lacks mapped columns: a column
+        the PostgreSQL app renamed must not come back empty from ``ddl``, so the columns of the
+        table the mapping does not know are named as the candidates (read from the catalog:
+        PostgreSQL's changes since the rename, if any, would carry them too)."""
+        try:
+            present = self.session.table_columns(plan.table_sql)
+        except Exception as exc:  # the hold matters more than its candidates
+            log.warning(
+                "%s: cannot read the columns of %s: %s", plan.mapping.name, plan.table_sql, exc
+            )
+            present = {}
+        mapping = plan.mapping
+        missing = [d for d in plan.dst_names if present and d not in present]
+        known = {c.pg_name for c in mapping.columns} | set(mapping.postgres_only_columns)
+        unknown = [f"{name} ({kind})" for name, kind in present.items() if name not in known]
+        lacking = ", ".join(missing) if missing else "the column"
+        candidates = (
+            f" (its table has column(s) the mapping does not list: {', '.join(unknown)})"
+            if unknown
+            else ""
+        )
+        return (
+            f"if the PostgreSQL app renamed {lacking}{candidates}, set the new name as that "
+            "entry's `pg_name` in the mapping instead, and do not run `make ddl`: it would add "
+            "an empty column, whose NULLs PostgreSQL's changes would then carry over MySQL's "
+            "values (`ddl` refuses while such a column is there). Else, if it is missing, "
+        )
+
+    def _restage(self, plan: TablePlan, exc: BaseException) -> SyncError:
+        """A staged write failed on a type the staging table no longer shares with the target:
+        first the batch runs again (the rollback drops the session's stages, and they are
+        built from the target as it is now); if the table fails so again, it is held, and
+        every other table streams on."""
+        first = str(exc).splitlines()[0]
+        name = plan.mapping.name
+        if name not in self._restaged:
+            self._restaged.add(name)
+            log.warning(
+                "%s: a write to %s failed on a column type (%s): a column was retyped while the "
+                "stream ran; running the batch again with staging tables built afresh",
+                name,
+                plan.table_sql,
+                first,
+            )
+            return StaleStageError(f"{name}: {first}")
+        return MissingTargetColumnError(
+            f"{name}: writes to the {self.session.side} table {plan.table_sql} fail on a column "
+            f"type ({first}), also with staging tables built afresh. None of its changes were "
+            "applied and their offsets stay uncommitted; the stream tries the table again every "
+            "state refresh. Make the column's type take the mapping's values again, or update "
+            "the mapping to the new type (`make mappings-generate`, or the column's `pg_type`)",
+            name,
             self.incoming_side,
         )
 

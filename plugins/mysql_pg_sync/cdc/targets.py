@@ -23,7 +23,7 @@ from mysql_pg_sync.cdc.loop_guard import LoopTags, origin_capacity_message, orig
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.dialects import postgres as pg_dialect
-from mysql_pg_sync.errors import PreflightError
+from mysql_pg_sync.errors import PreflightError, SyncError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
 MYSQL_ROWS_PER_STATEMENT = 1_000
@@ -36,10 +36,19 @@ Row = tuple[Any, ...]
 log = logging.getLogger(__name__)
 
 
+class StaleStageError(SyncError):
+    """A staged write failed on a type the session's staging table no longer shares with its
+    target (PostgreSQL's column was retyped while the stream ran): the batch runs again once,
+    with staging tables built afresh (see ``Applier._restage``)."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """The server rolled our transaction back to break a deadlock or a lock wait, through no fault
     of the data: running the same batch again is the fix (an application's own transactions
-    lock the same rows in another order)."""
+    lock the same rows in another order). So is a stale staging table (:class:`StaleStageError`):
+    the rollback drops it, and the batch's next run stages into one of the target's new shape."""
+    if isinstance(exc, StaleStageError):
+        return True
     if isinstance(
         exc,
         psycopg.errors.DeadlockDetected
@@ -147,6 +156,16 @@ class TargetSession(Protocol):
         """The mapping's table does not exist here (dropped, or not created yet)."""
         ...
 
+    def stale_stage(self, exc: BaseException) -> bool:
+        """A staged write failed on a type mismatch between the session's staging table, built
+        when the table was first written, and the target as it is now (a column retyped)."""
+        ...
+
+    def table_columns(self, table_sql: str) -> dict[str, str]:
+        """The table's columns and their types, for an operator's message ({} where the
+        session cannot tell); rolls back the session's transaction (a failed one, say)."""
+        ...
+
     def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
         """Raise the server's error when the table lacks one of ``columns``; ends the
         transaction (nothing else may be open)."""
@@ -189,6 +208,13 @@ def _flat(rows: Sequence[Row]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
+def _key_positions(columns: Sequence[str], keys: Sequence[str]) -> list[int]:
+    """Where each key column is among ``columns``: a mapping lists its columns in the table's
+    order, and its key need not lead them (nor keep that order)."""
+    names = list(columns)
+    return [names.index(k) for k in keys]
+
+
 class PostgresTarget:
     """Applier session on PostgreSQL, tagged with the replication origin."""
 
@@ -205,6 +231,7 @@ class PostgresTarget:
         self.conn.commit()
         self._stages: dict[str, str] = {}
         self._stage_seq = 0  # never reused: a forgotten stage may still exist with another shape
+        self._forgotten: list[str] = []  # stages a rollback took out of use: dropped when next
         self._sequences: dict[str, pg_sequences.OwnedSequences] = {}
         self._advanced: dict[str, dict[str, int]] = {}  # per table: the value each column passed
         self._advanced_since = time.monotonic()
@@ -261,11 +288,11 @@ class PostgresTarget:
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
     ) -> dict[Row, Row]:
         found: dict[Row, Row] = {}
-        width = len(keys)
+        at = _key_positions(columns, keys)
         for part in _chunks(key_values, 5_000):
             sql = apply_sql.lock_rows_sql(pg_dialect, table_sql, columns, keys, len(part))
             for row in self.conn.execute(sql, _flat(part)).fetchall():
-                found[tuple(row[:width])] = tuple(row)
+                found[tuple(row[i] for i in at)] = tuple(row)
         return found
 
     def probe_columns(self, table_sql: str, columns: Sequence[str]) -> None:
@@ -278,12 +305,33 @@ class PostgresTarget:
         ident = (table_sql, tuple(columns))
         stage = self._stages.get(str(ident))
         if stage is None:
+            if self._forgotten:  # a retyped target's old stage, say: not kept for the session
+                self.conn.execute(pg_dialect.drop_tables_sql(self._forgotten))
+                self._forgotten.clear()
             stage = f"mps_stage_{self._stage_seq}"
             self._stage_seq += 1
             sql = pg_dialect.staging_table_sql(stage, table_sql, columns)
             self.conn.execute(sql)
             self._stages[str(ident)] = stage
         return stage
+
+    def _forget_stages(self) -> None:
+        """After a rollback: build each stage again when next used (one created since is gone,
+        and one of a target retyped meanwhile has the old types); the old ones are dropped then."""
+        self._forgotten += self._stages.values()
+        self._stages.clear()
+
+    def stale_stage(self, exc: BaseException) -> bool:
+        # text staged for a jsonb column, say: INSERT ... SELECT has no assignment cast for it
+        return isinstance(exc, psycopg.errors.DatatypeMismatch | psycopg.errors.CannotCoerce)
+
+    def table_columns(self, table_sql: str) -> dict[str, str]:
+        self.rollback()  # after a failed statement: the transaction takes no query
+        try:
+            rows = self.conn.execute(pg_dialect.column_types_sql(), (table_sql,)).fetchall()
+        finally:
+            self.rollback()
+        return {str(name): str(kind) for name, kind in rows}
 
     def upsert(
         self,
@@ -384,14 +432,14 @@ class PostgresTarget:
 
     def rollback_to(self, name: str) -> None:
         self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        self._stages.clear()  # a stage created after the savepoint is gone with it
+        self._forget_stages()  # a stage created after the savepoint is gone with it
 
     def commit(self) -> None:
         self.conn.commit()
 
     def rollback(self) -> None:
         self.conn.rollback()
-        self._stages.clear()  # a stage created in the rolled-back transaction is gone
+        self._forget_stages()  # a stage created in the rolled-back transaction is gone
 
     def close(self) -> None:
         self.conn.close()
@@ -477,7 +525,7 @@ class MySQLTarget:
         self, table_sql: str, columns: Sequence[str], keys: Sequence[str], key_values: Sequence[Row]
     ) -> dict[Row, Row]:
         found: dict[Row, Row] = {}
-        width = len(keys)
+        at = _key_positions(columns, keys)
         cur = self.conn.cursor()
         floats = self._float_columns(table_sql)
         read_as = [
@@ -494,7 +542,7 @@ class MySQLTarget:
                 _flat(part),
             )
             for row in cur.fetchall():
-                found[_normal_key(row[:width])] = tuple(row)
+                found[_normal_key([row[i] for i in at])] = tuple(row)
         return found
 
     def _float_columns(self, table_sql: str) -> frozenset[str]:
@@ -651,6 +699,12 @@ class MySQLTarget:
 
     def lacks_table(self, exc: BaseException) -> bool:
         return isinstance(exc, MySQLdb.ProgrammingError) and bool(exc.args) and exc.args[0] == 1146
+
+    def stale_stage(self, exc: BaseException) -> bool:
+        return False  # rows travel as VALUES: no staging table
+
+    def table_columns(self, table_sql: str) -> dict[str, str]:
+        return {}  # missing_column_fix names MySQL's rename fix already
 
     missing_column_fix = (
         "add the column in MySQL (the application's migration), or exclude it in the mapping; "

@@ -4,7 +4,9 @@ Missing tables are created; an existing table gets the mapped columns it lacks (
 reads PostgreSQL, also with ``--dry-run``; ``--dry-run --as-new`` prints every CREATE TABLE
 offline). A column whose
 type differs from the mapping is reported, not changed: changing a type rewrites the table and
-can fail on its rows, which is the operator's call.
+can fail on its rows, which is the operator's call. A mapped column a table lacks is not added
+while the table has an unmapped column of its type (the PostgreSQL app may have renamed it: the
+fix is the entry's ``pg_name``), unless ``--not-renamed`` says it is new.
 """
 
 from __future__ import annotations
@@ -13,12 +15,27 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from mysql_pg_sync.backfill.target import ExistingTargets, read_existing
+from mysql_pg_sync.backfill.target import (
+    ExistingTargets,
+    existing_columns,
+    probe_types,
+    read_existing,
+)
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.ddl import DdlOptions, apply_ddl, chosen_tables, describe_changes, plan_ddl
+from mysql_pg_sync.ddl import (
+    NOT_RENAMED_OPTION,
+    DdlOptions,
+    apply_ddl,
+    chosen_tables,
+    describe_changes,
+    plan_ddl,
+    suspected_rename_problem,
+    suspected_renames,
+)
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping, load_mappings
 from mysql_pg_sync.settings import endpoints_from_env, mappings_dir
 
@@ -47,6 +64,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-foreign-keys", action="store_true", help="also foreign keys (after the backfill)"
     )
+    parser.add_argument(
+        NOT_RENAMED_OPTION,
+        dest="not_renamed",
+        action="store_true",
+        help="add the mapped columns a table lacks even where it has an unmapped column of the "
+        "same type (without it ddl refuses: the PostgreSQL app may have renamed the column, "
+        "and then the fix is the entry's pg_name, not a new empty column)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
         conn.rollback()
         if existing.problems:
             _print_problems(mappings, chosen, existing)
+            return 1
+        renamed = [] if args.not_renamed else _suspected_renames(conn, chosen, existing)
+        conn.rollback()
+        if renamed:
+            for problem in renamed:
+                print(f"ddl: {problem}", file=sys.stderr)
+            print("ddl: nothing was applied", file=sys.stderr)
             return 1
         statements = plan_ddl(
             mappings,
@@ -94,6 +126,26 @@ def run(args: argparse.Namespace) -> int:
             return 1
     _print_done(chosen, existing, options, len(statements))
     return 0
+
+
+def _suspected_renames(
+    conn: psycopg.Connection[Any], chosen: Sequence[TableMapping], existing: ExistingTargets
+) -> list[str]:
+    """A problem per mapped column ``ddl`` would add beside an unmapped column of its type."""
+    problems = []
+    for mapping in chosen:
+        present = existing.columns.get(mapping.name)
+        if present is None:
+            continue
+        lacking = [c.pg_name for c in mapping.synced_columns() if c.pg_name not in present]
+        if not lacking:
+            continue
+        columns = existing_columns(conn, mapping.target.schema, mapping.target.table) or {}
+        wanted, _ = probe_types(conn, mapping, lacking)
+        types = {name: kind for name, (kind, _, _) in columns.items()}
+        for suspect in suspected_renames(mapping, types, wanted):
+            problems.append(suspected_rename_problem(mapping, suspect))
+    return problems
 
 
 def _print_problems(

@@ -439,6 +439,21 @@ def staging_table_sql(stage: str, table_sql: str, columns: Iterable[str]) -> str
     )
 
 
+def drop_tables_sql(names: Iterable[str]) -> str:
+    """Drop the (staging) tables of these unqualified names where they still exist."""
+    return "DROP TABLE IF EXISTS " + ", ".join(quote_ident(n) for n in names)
+
+
+def column_types_sql() -> str:
+    """(column, type as format_type prints it) of a table, by column order; no row when the
+    table does not exist. Parameter: the table's qualified name (``"s"."t"``)."""
+    return (
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum"
+    )
+
+
 def owned_sequences_sql() -> str:
     """The sequences a table's columns own (serial/bigserial: OWNED BY, an auto dependency;
     identity: an internal one), as pg_get_serial_sequence finds them, for all columns at once.

@@ -34,6 +34,10 @@ from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 EVENT_TIMEOUT_S = 60.0
+# How often the waits below look again. Connect answers a status or list in milliseconds and
+# the states they wait for come within a second or two, so a coarser poll only adds its own
+# length to each wait (several per test).
+POLL_S = 0.1
 
 
 class RecordingSession(requests.Session):
@@ -150,7 +154,7 @@ def settings(endpoints: Endpoints) -> Iterator[ConnectorSettings]:
     deadline = time.monotonic() + 60
     while {made.mysql_connector, made.postgres_connector} & set(client.connectors()):
         assert time.monotonic() < deadline, "connectors were not deleted"
-        time.sleep(0.5)
+        time.sleep(POLL_S)
     actions.drop_replication_slot(endpoints.postgres, made.slot_name, timeout_s=60)
     delete_topics(endpoints.kafka_bootstrap, [f"{made.prefix}_"])
 
@@ -395,7 +399,9 @@ def test_pause_resume_stop_and_delete(
         change_topic(settings.postgres_topic_prefix, "public", "orders"),
         after_id(4),
     )
-    wait_for_source_position(client, settings.postgres_connector, "lsn", timeout_s=60)
+    wait_for_source_position(
+        client, settings.postgres_connector, "lsn", timeout_s=60, poll_s=POLL_S
+    )
     actions.delete(ctx, drop_slot=True)
     with pg_connect(env.postgres, autocommit=True) as conn:
         slots = conn.execute(
@@ -450,7 +456,7 @@ def test_broken_password_fails_health_and_restart_failed_heals(
     actions.apply(ctx)
     admin = replace(mysql_admin, database="mysql")
     client = ConnectClient(env.connect_url)
-    wait_for_source_position(client, settings.mysql_connector, "file")
+    wait_for_source_position(client, settings.mysql_connector, "file", poll_s=POLL_S)
 
     for host in ("127.0.0.1", "localhost"):
         mysql_exec(admin, f"ALTER USER '{user}'@'{host}' IDENTIFIED BY 'broken-on-purpose'")
@@ -458,7 +464,7 @@ def test_broken_password_fails_health_and_restart_failed_heals(
     deadline = time.monotonic() + EVENT_TIMEOUT_S
     while not client.status(settings.mysql_connector).is_failed:
         assert time.monotonic() < deadline, "the task did not fail with a wrong password"
-        time.sleep(0.5)
+        time.sleep(POLL_S)
 
     report = actions.health(ctx)
     assert not report.healthy
@@ -512,7 +518,9 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
         replace(settings, secrets_file=str(secrets)),
     )
     actions.apply(ctx)
-    wait_for_source_position(ConnectClient(env.connect_url), settings.mysql_connector, "file")
+    wait_for_source_position(
+        ConnectClient(env.connect_url), settings.mysql_connector, "file", poll_s=POLL_S
+    )
     for host in ("127.0.0.1", "localhost"):
         mysql_exec(
             replace(mysql_admin, database="mysql"),
@@ -523,7 +531,7 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
     deadline = time.monotonic() + EVENT_TIMEOUT_S
     while not client.status(settings.mysql_connector).is_failed:
         assert time.monotonic() < deadline, "the task did not fail with a wrong password"
-        time.sleep(0.5)
+        time.sleep(POLL_S)
 
     from dags.connectors import connectors_health_dag
 
@@ -574,7 +582,7 @@ def test_the_postgres_slot_advances_while_only_another_database_writes(
             f"slot {fast.slot_name} stayed at {found[0]}, behind {written}, for "
             f"{EVENT_TIMEOUT_S:.0f}s"
         )
-        time.sleep(1)
+        time.sleep(0.2)  # the heartbeat moves the slot every second (heartbeat_ms=1000)
 
 
 def test_postgres_writes_to_an_added_table_are_captured_from_the_moment_apply_returns(
@@ -689,7 +697,7 @@ def test_mysql_writes_are_captured_from_the_moment_apply_returns_and_a_re_create
             deadline = time.monotonic() + 60
             while settings.mysql_connector in client.connectors():
                 assert time.monotonic() < deadline, "the connector was not deleted"
-                time.sleep(0.5)
+                time.sleep(POLL_S)
     # The re-created source resumed at its stored binlog position: nothing written while it
     # was gone is missing, so the captured ids are one unbroken run from its first capture.
     assert sorted(captured) == sorted(n for n in written if n >= min(captured))

@@ -25,6 +25,7 @@ class _Member:
         self.consumer = consumer
         self.summary = RunSummary()
         self.errors: list[BaseException] = []
+        self.has_partitions = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop)
         self._thread.start()
@@ -33,11 +34,14 @@ class _Member:
         try:
             while not self._stop.is_set():
                 self.consumer.run(max_seconds=0.5, summary=self.summary)
+                # read here, between runs: a call on the Kafka handle from the test's thread
+                # waits while a run polls (seconds, sometimes)
+                self.has_partitions = bool(self.consumer.consumer.assignment())
         except BaseException as exc:
             self.errors.append(exc)
 
     def assigned(self) -> bool:
-        return bool(self.consumer.consumer.assignment())
+        return self.has_partitions
 
     def stop(self) -> None:
         self._stop.set()

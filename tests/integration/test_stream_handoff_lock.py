@@ -48,7 +48,12 @@ def test_a_batch_after_the_takeover_leaves_the_table_alone_until_it_streams_agai
             with closing(p.mysql()) as conn:
                 conn.cursor().execute(INSERT, (1, "before"))
             drive(running, lambda: ids() == [1])
-            worker = threading.Thread(target=lambda: running.run(max_seconds=12))
+            # ends once a batch has paused the table (or after 12 s, having applied it): the
+            # paused table is what the asserts below look at, and a run that applied row 2
+            # instead goes on to its end as before
+            worker = threading.Thread(
+                target=lambda: running.run(max_seconds=12, stop=lambda: bool(running.paused))
+            )
             worker.start()
             time.sleep(2)  # the run has read the states: items streams
             with pg_connect(p.endpoints.postgres) as conn, conn.transaction():

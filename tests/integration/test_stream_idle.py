@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import replace
 
-from tests.integration.stream_harness import Pipeline, drive, pg_rows, wait_until
+from tests.integration.stream_harness import Pipeline, drive, pg_rows
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint
@@ -55,19 +55,31 @@ def test_an_idle_consumer_keeps_no_transaction_open(
     # the same group: assigned, reads its offsets, finds nothing new (MySQL's topics only: the
     # PostgreSQL source's heartbeat table would bring a change every 10 s)
     consumer = items.consumer(incoming_sides=("mysql",))
-    done = threading.Event()
-    runner = threading.Thread(target=lambda: consumer.run(max_seconds=120, stop=done.is_set))
+    done, assigned = threading.Event(), threading.Event()
+
+    def stop() -> bool:
+        # The run's own thread looks at the assignment: a call on the Kafka handle from the
+        # test's thread waits while the run polls (5-15 s seen, so the test took 16 s).
+        if consumer.consumer.assignment():
+            assigned.set()
+        return done.is_set()
+
+    runner = threading.Thread(target=lambda: consumer.run(max_seconds=120, stop=stop))
     runner.start()
     try:
-        # assigned, applied offsets and table states read, nothing to apply; then long enough
-        # for a transaction opened meanwhile to count as left open. Not a fixed 10 s from the
-        # start: a group join can take that long on a busy machine.
-        wait_until(lambda: bool(consumer.consumer.assignment()), timeout_s=60)
-        time.sleep(OPEN_FOR_S + 4)
+        try:
+            # assigned, applied offsets and table states read, nothing to apply; then long
+            # enough for a transaction opened meanwhile to count as left open. Not a fixed 10 s
+            # from the start: a group join can take that long on a busy machine.
+            assert assigned.wait(60), "the consumer got no partitions within 60 s"
+            time.sleep(OPEN_FOR_S + 4)
+            assert _open_pg(items) == []
+            assert _open_mysql(items, mysql_admin) == []
+        finally:
+            done.set()
+            runner.join()
+        # still assigned (so the looks above were at a consumer holding partitions); read once
+        # the run has ended, for the reason above
         assert consumer.consumer.assignment(), "the consumer got no partitions"
-        assert _open_pg(items) == []
-        assert _open_mysql(items, mysql_admin) == []
     finally:
-        done.set()
-        runner.join()
         consumer.close()

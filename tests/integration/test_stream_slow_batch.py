@@ -37,6 +37,9 @@ def test_a_batch_slower_than_the_poll_interval_does_not_stop_the_stream(
 ) -> None:
     consumer = items.consumer(
         kafka_overrides=(
+            # the harness's quick topic discovery kept: the items topic is made by the first
+            # change below, and the service's 10-s refresh would find it up to 10 s later
+            *items.config.kafka_overrides,
             ("max.poll.interval.ms", str(POLL_INTERVAL_MS)),
             ("session.timeout.ms", "6000"),
         )

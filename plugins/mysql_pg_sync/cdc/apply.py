@@ -176,10 +176,9 @@ def key_mismatch_message(plan: TablePlan, event_key: Sequence[str]) -> str:
     side, other = SIDE_NAMES[plan.incoming_side], SIDE_NAMES[other_side(plan.incoming_side)]
     mapping = plan.mapping
     return (
-        f"{mapping.name}: {side}'s change is keyed by ({', '.join(event_key)}), but the "
-        f"mapping's key is ({', '.join(plan.src_key)}): {side}'s primary key of the table "
-        "changed (a table without one is keyed by its first unique key over NOT NULL "
-        "columns), so rows that share the mapping's key would overwrite each other in "
+        f"{mapping.name}: {side}'s change is keyed by ({', '.join(event_key)}), more columns "
+        f"than the mapping's key ({', '.join(plan.src_key)}): {side}'s primary key of the "
+        "table was widened, so rows that share the mapping's key would overwrite each other in "
         f"{other} (and a delete of one would remove the other); this change was not applied. "
         "Make the mapping's `key` (MySQL column names), MySQL's primary key and PostgreSQL's "
         "the same columns (`make mappings-generate` reports MySQL's key; PostgreSQL's table "
@@ -476,7 +475,8 @@ class Applier:
     def _wrong_key(self, plan: TablePlan, names: tuple[str, ...]) -> str | None:
         """Why a change keyed by ``names`` (its Debezium key's columns, not in the mapping's
         key order) cannot be applied by the mapping's key, or None; worked out once per
-        (table, key columns).
+        (table, key columns). Only a Debezium key that holds the mapping's and more: the
+        mapping's key alone may no longer be unique.
 
         The same columns in normal operation: the generated mapping keys a table by its primary
         key, which Debezium keys its messages by, and ``ddl`` gives PostgreSQL's table that
@@ -485,7 +485,9 @@ class Applier:
         if shape in self._key_shapes:
             return self._key_shapes[shape]
         message = None
-        if names and set(names) != set(plan.src_key):
+        # only a key that grew past the mapping's: a mapping may key a table by a unique key
+        # other than its primary key (docs/backfill.md), whose values tell rows apart as well
+        if names and set(names) > set(plan.src_key):
             message = key_mismatch_message(plan, names)
             log.error("%s", message)
         self._key_shapes[shape] = message
@@ -976,9 +978,10 @@ class Applier:
         return MissingTargetColumnError(
             f"{name}: writes to the {self.session.side} table {plan.table_sql} fail on a column "
             f"type ({first}), also with staging tables built afresh. None of its changes were "
-            "applied and their offsets stay uncommitted; the stream tries the table again every "
-            "state refresh. Make the column's type take the mapping's values again, or update "
-            "the mapping to the new type (`make mappings-generate`, or the column's `pg_type`)",
+            "applied and their offsets stay uncommitted; the next stream run (or a changed "
+            "mapping) tries the table again. Make the column's type take the mapping's values "
+            "again, or update the mapping to the new type (`make mappings-generate`, or the "
+            "column's `pg_type`)",
             name,
             self.incoming_side,
         )
@@ -998,7 +1001,12 @@ class Applier:
 
     def lacks_columns(self, mapping_name: str) -> str | None:
         """Why the target table of the mapping cannot take its changes yet (it lacks a mapped
-        column: the server's message), or None when it has them all."""
+        column: the server's message), or None when it has them all. A table held because a
+        write failed on a retyped column's type stays held for the run: its columns all exist,
+        so a probe would release it to fail again every few seconds (the next run, or a changed
+        mapping, tries it afresh)."""
+        if mapping_name in self._restaged:
+            return "a write failed on a column's type, also with staging tables built afresh"
         mapping = self.mappings.find_source(mapping_name)
         if mapping is None:
             return None

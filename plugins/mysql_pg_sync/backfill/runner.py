@@ -545,7 +545,7 @@ class Backfill:
                             note="backfill: stream paused until the copy is done",
                         )
                 if truncated:
-                    truncate_targets(pg_conn, truncated)
+                    truncate_targets(pg_conn, truncated, self.origins)
                 for p in checked:
                     state.mark_prepared(pg_conn, p.mapping.name)
         for p in checked:

@@ -19,7 +19,7 @@ import psycopg
 
 from mysql_pg_sync import ddl
 from mysql_pg_sync.dialects import postgres as pg
-from mysql_pg_sync.errors import SyncError
+from mysql_pg_sync.errors import PreflightError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 
 log = logging.getLogger(__name__)
@@ -354,11 +354,43 @@ def referencing_foreign_keys(
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-def truncate_targets(conn: psycopg.Connection[Any], mappings: Sequence[TableMapping]) -> None:
+def truncate_targets(
+    conn: psycopg.Connection[Any], mappings: Sequence[TableMapping], origins: Sequence[str] = ()
+) -> None:
     """Empty the target tables in one statement: a parent and the children that reference it
-    can only be truncated together."""
+    can only be truncated together. Inside the caller's transaction, tagged with the first free
+    replication origin of ``origins`` (the backfill's pool): PostgreSQL's capture sends a
+    TRUNCATE, which the source's transform then drops and the stream takes for an echo, where
+    an application's TRUNCATE is a dead letter."""
     tables = ", ".join(pg.qualified(m.target.schema, m.target.table) for m in mappings)
+    tagged = _lease_origin(conn, origins)
     conn.execute(f"TRUNCATE {tables}")
+    if tagged:
+        conn.execute("SELECT pg_replication_origin_session_reset()")
+
+
+def _lease_origin(conn: psycopg.Connection[Any], origins: Sequence[str]) -> bool:
+    """Tag the session with the first origin of ``origins`` no other session holds; False when
+    there are none to try. Each try in a savepoint: a refused one must not end the transaction."""
+    for name in origins:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_replication_origin_session_setup(%s)", (name,))
+            return True
+        except psycopg.errors.ObjectInUse:
+            continue
+        except psycopg.errors.UndefinedObject:  # a pool name no copy has created yet
+            with conn.transaction():
+                conn.execute("SELECT pg_replication_origin_create(%s)", (name,))
+                conn.execute("SELECT pg_replication_origin_session_setup(%s)", (name,))
+            return True
+    if origins:
+        raise PreflightError(
+            f"all {len(origins)} replication origins {origins[0]}[_N] are in use by other "
+            "sessions, so the reload's TRUNCATE could not be tagged as the backfill's; lower "
+            "the backfill's max parallel chunks or stop idle appliers, then try again"
+        )
+    return False
 
 
 @dataclass(frozen=True)

@@ -639,8 +639,9 @@ class StreamConsumer:
         if event is None:
             return
         if event.op == "t":  # no row to apply: the rows it removed stay on the other side
-            truncated = TruncateNotApplied(truncate_not_applied(table, event))
-            pending.letters.append((DeadLetter(event, truncated, table, None), key, value))
+            if not is_echo(event, self.config.tags):  # ours: a backfill reload's, tagged
+                truncated = TruncateNotApplied(truncate_not_applied(table, event))
+                pending.letters.append((DeadLetter(event, truncated, table, None), key, value))
             return
         if side == "postgres" and event.before and table in self.key_only_before:
             event.before = key_only(event.before, event.key)

@@ -361,12 +361,13 @@ def truncate_targets(
     can only be truncated together. Inside the caller's transaction, tagged with the first free
     replication origin of ``origins`` (the backfill's pool): PostgreSQL's capture sends a
     TRUNCATE, which the source's transform then drops and the stream takes for an echo, where
-    an application's TRUNCATE is a dead letter."""
+    an application's TRUNCATE is a dead letter. The caller closes the connection after its
+    commit, which releases the origin."""
     tables = ", ".join(pg.qualified(m.target.schema, m.target.table) for m in mappings)
-    tagged = _lease_origin(conn, origins)
+    # the commit record carries the session's origin: it stays set until the caller's
+    # connection closes (a reset before the commit left the TRUNCATE untagged)
+    _lease_origin(conn, origins)
     conn.execute(f"TRUNCATE {tables}")
-    if tagged:
-        conn.execute("SELECT pg_replication_origin_session_reset()")
 
 
 def _lease_origin(conn: psycopg.Connection[Any], origins: Sequence[str]) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,7 +253,7 @@ class StreamConsumer:
             # the service retries this while a server is down: leave no session of the others
             self._close_databases()
             raise
-        self.producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
+        self.producer: Producer | None = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
         self.consumer = Consumer(
             {
                 "bootstrap.servers": endpoints.kafka_bootstrap,
@@ -1028,6 +1029,7 @@ class StreamConsumer:
                 pos = letter.event.position if letter.event else None
                 raw = pending.raw.get((pos.topic, pos.partition, pos.offset)) if pos else None
                 letters.append((letter, *(raw or (None, None))))
+            assert self.producer is not None, "the consumer was closed"
             publish(self.producer, self.config.dead_letter_topic, letters)
             for letter, _, _ in pending.letters:  # undecodable: recorded with the others
                 side = letter.event.side if letter.event else "mysql"
@@ -1265,11 +1267,40 @@ class StreamConsumer:
         if self._uncommitted:
             self._commit_offsets({})  # one more try; a failure only means a longer replay
         self._closing = True
-        try:
-            self.consumer.close()
-        except Exception as exc:
-            log.debug("close: %s", exc)
+        close_kafka_client(self.consumer.close, "the consumer")
+        # its threads end only when it is freed: a service that reconnects or reloads its
+        # mappings makes a new consumer each time, and kept every old producer's threads
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            close_kafka_client(lambda: producer.flush(CLOSE_WAIT_S), "the dead-letter producer")
+            del producer
         self._close_databases()
+
+
+CLOSE_WAIT_S = 30.0
+
+
+def close_kafka_client(close: Callable[[], Any], what: str) -> None:
+    """Run a Kafka client's close in a thread of its own and wait at most CLOSE_WAIT_S: seen
+    once in CI, librdkafka's destroy waited for its own main thread for good (the process held
+    200 clients), and a close that never returns keeps a stream run or service from ending."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            close()
+        except Exception as exc:  # best effort: a lost broker may fail it
+            failure.append(exc)
+
+    closer = threading.Thread(target=run, name="kafka-close", daemon=True)
+    closer.start()
+    closer.join(CLOSE_WAIT_S)
+    if closer.is_alive():
+        log.warning(
+            "closing %s took over %.0f s; left to finish in the background", what, CLOSE_WAIT_S
+        )
+    elif failure:
+        log.debug("close %s: %s", what, failure[0])
 
 
 def _held_name(table: str, side: Side) -> str:

@@ -233,9 +233,10 @@ def pipeline(
         max_batch_ms=100,
         value_format="avro" if converter == "avro" else "json",
         # Debezium creates a change topic with its table's first change, after the consumer
-        # subscribed: the consumer finds it at its next metadata refresh (10 s in the service;
-        # 1 s here cost ~0.5 s per side and test, 0.25 s costs a few small requests)
-        kafka_overrides=(("topic.metadata.refresh.interval.ms", "250"),),
+        # subscribed: the consumer finds it at its next metadata refresh (10 s in the service).
+        # Not faster than 1 s: each refresh that finds a topic starts a rebalance, and at 0.25 s
+        # they came one on top of another (commits failed with REBALANCE_IN_PROGRESS)
+        kafka_overrides=(("topic.metadata.refresh.interval.ms", "1000"),),
     )
     try:
         for connector in rendered:

@@ -400,7 +400,16 @@ class StreamConsumer:
                 tp.offset = start
         consumer.assign(partitions)
         if fresh:
-            consumer.commit(offsets=fresh, asynchronous=False)
+            try:
+                consumer.commit(offsets=fresh, asynchronous=False)
+            except KafkaException as exc:
+                # another rebalance began meanwhile (a topic created under a pattern
+                # subscription, say): raised from this callback it ended the whole run; the
+                # next batch's commit carries these starts instead
+                log.warning("kafka: committing start offsets on assignment: %s", exc)
+                for tp in fresh:
+                    part = (tp.topic, tp.partition)
+                    self._uncommitted[part] = max(tp.offset - 1, self._uncommitted.get(part, -1))
         held = [tp for tp in partitions if self.topics.get(tp.topic) in self.held]
         if held:  # from the committed offset, which never passed a held change
             consumer.pause(held)

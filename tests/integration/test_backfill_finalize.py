@@ -330,7 +330,7 @@ def test_a_failed_reload_prepare_leaves_the_table_streaming(
 
     from mysql_pg_sync.backfill import runner as runner_module
 
-    def broken(conn: Any, mappings: Any) -> None:
+    def broken(conn: Any, mappings: Any, origins: Any = ()) -> None:
         raise psycopg.errors.LockNotAvailable("lock timeout")
 
     monkeypatch.setattr(runner_module, "truncate_targets", broken)

@@ -27,7 +27,7 @@ from tests.integration.stream_harness import (
 )
 
 from mysql_pg_sync.cdc.decode import DecodeError
-from mysql_pg_sync.cdc.decode_avro import AvroDecoder, registry_fetch
+from mysql_pg_sync.cdc.decode_avro import AvroDecoder, SchemaRegistryError, registry_fetch
 from mysql_pg_sync.cdc.events import KafkaPosition
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -339,3 +339,16 @@ def test_avro_registry_error_names_topic_and_offset(endpoints: Endpoints) -> Non
     with pytest.raises(DecodeError) as raised:
         decoder.decode_change(missing, missing, position)
     assert "topic mps_test_av_topic partition 0 offset 41" in str(raised.value)
+
+
+def test_avro_registry_url_that_is_no_schema_api_stops_the_run(endpoints: Endpoints) -> None:
+    """The registry's root instead of its Confluent-compatible API (the URL lacks
+    /apis/ccompat/v7): a 404 for every id. Read as unknown ids, every message would be a dead
+    letter; it is the URL's fault, and the run stops naming it."""
+    assert endpoints.schema_registry_url, "MPS_SCHEMA_REGISTRY_URL is not set (stack/stack.env)"
+    root = endpoints.schema_registry_url.split("/apis/")[0]
+    assert root != endpoints.schema_registry_url, endpoints.schema_registry_url
+    decoder = AvroDecoder(registry_fetch(root))
+    missing = b"\x00" + struct.pack(">I", 1) + b"\x02"
+    with pytest.raises(SchemaRegistryError, match="no message was dead-lettered"):
+        decoder.decode_change(missing, missing, KafkaPosition("mps_test_av_root", 0, 7))

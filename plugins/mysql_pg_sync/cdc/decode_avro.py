@@ -12,8 +12,8 @@ schema), so they decode exactly as in JSON: zero dates, PostgreSQL's +-infinity,
 timedelta.
 
 A schema id the registry does not know is the message's fault (a dead letter); a registry that
-does not answer (5xx, refused, timed out) is not: :class:`SchemaRegistryError` stops the run,
-which is retried.
+does not answer (5xx, refused, timed out, a URL that is no schema API) is not:
+:class:`SchemaRegistryError` stops the run, which is retried.
 """
 
 from __future__ import annotations
@@ -69,9 +69,23 @@ class SchemaRegistryError(SyncError):
     never its dead letter; the run stops and is retried."""
 
 
+# Confluent's error code for an id the registry does not hold (Apicurio's ccompat API answers
+# it too); any other 404 is a path that is no schema API at all
+SCHEMA_NOT_FOUND = 40403
+
+
+def _schema_not_found(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error_code") == SCHEMA_NOT_FOUND
+
+
 def registry_fetch(url: str, timeout_s: float = 10) -> Fetch:
     """Schema text by id from a Confluent-compatible registry API. An id the registry does not
-    know (404) is a :class:`DecodeError`; any other failure a :class:`SchemaRegistryError`."""
+    know (404 with error code 40403) is a :class:`DecodeError`; any other failure, a wrong URL's
+    bare 404 among them (it would dead-letter every message), a :class:`SchemaRegistryError`."""
 
     def fetch(schema_id: int) -> str:
         address = f"{url.rstrip('/')}/schemas/ids/{schema_id}"
@@ -82,10 +96,16 @@ def registry_fetch(url: str, timeout_s: float = 10) -> Fetch:
             raise SchemaRegistryError(
                 f"schema registry {url}: schema id {schema_id}: {exc}; is it up? {hint}"
             ) from exc
-        if response.status_code == 404:
+        if response.status_code == 404 and _schema_not_found(response):
             raise DecodeError(
                 f"schema registry {url} does not know schema id {schema_id} (HTTP 404): the "
                 f"message was written with another registry, or its schema was deleted; {hint}"
+            )
+        if response.status_code == 404:  # no such API path: the URL is wrong, not the message
+            raise SchemaRegistryError(
+                f"schema registry {url}: {address} -> HTTP 404 without the registry's "
+                f"'schema not found' code ({SCHEMA_NOT_FOUND}): the URL does not point at a "
+                f"Confluent-compatible schema API; no message was dead-lettered; {hint}"
             )
         if response.status_code != 200:
             raise SchemaRegistryError(

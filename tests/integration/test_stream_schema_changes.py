@@ -24,11 +24,13 @@ from tests.integration.stream_harness import (
     pg_rows,
 )
 
+from mysql_pg_sync.cdc.apply import RETYPED_HOLD
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
+from mysql_pg_sync.state.schema import ensure_schema
 
 pytestmark = pytest.mark.integration
 
@@ -325,6 +327,31 @@ def test_postgres_column_retyped_while_consuming_does_not_stop_other_tables(
             ),
             timeout_s=30,
         )
+
+
+def test_a_hold_on_a_retyped_column_outlives_a_restart_until_its_writes_work(
+    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint
+) -> None:
+    """A hold on a retyped column has all its columns, so the probe at the start of a run
+    cannot tell whether it is over. Cleared there, every run that held the table again
+    recorded a new hold, and the stream DAG alerted once per run; kept until one of the
+    table's batches commits, the hold is recorded once."""
+    db = mysql_db.database
+    with make_pipeline([_mapping(db, T)], [_mysql_ddl(T)], [_pg_ddl(T)]) as p:
+        reason = f"{db}.{T}: writes to the postgres table public.{T} {RETYPED_HOLD} (...)"
+        with closing(p.pg()) as conn:
+            ensure_schema(conn)  # as the run that recorded the hold left it
+            conn.execute(
+                "INSERT INTO mps_sync.stream_holds (source_table, incoming_side, reason) "
+                "VALUES (%s, 'mysql', %s)",
+                (f"{db}.{T}", reason),
+            )
+            conn.commit()
+        holds = f"SELECT reason FROM mps_sync.stream_holds WHERE source_table = '{db}.{T}'"
+        with closing(p.consumer()) as running:
+            assert pg_rows(p, holds) == [(reason,)]  # the start did not take it for over
+            _started(p, running)  # the table's writes work: its batch commits
+            drive(running, lambda: pg_rows(p, holds) == [], timeout_s=30)
 
 
 # -- primary key change --------------------------------------------------------------------------

@@ -164,6 +164,11 @@ def missing_source_columns_message(plan: TablePlan, absent: Sequence[str]) -> st
     )
 
 
+# In a hold's reason: the target has every mapped column, but writes fail on a retyped one's
+# type, so only a write (not a probe of the columns) can tell that the hold is over
+RETYPED_HOLD = "fail on a column type"
+
+
 class KeyMismatchError(ConversionError):
     """The change's Debezium key has other columns than the mapping's key: the source's primary
     key changed (``DROP PRIMARY KEY, ADD PRIMARY KEY (id, code)``), so the mapping's key may no
@@ -976,8 +981,8 @@ class Applier:
             )
             return StaleStageError(f"{name}: {first}")
         return MissingTargetColumnError(
-            f"{name}: writes to the {self.session.side} table {plan.table_sql} fail on a column "
-            f"type ({first}), also with staging tables built afresh. None of its changes were "
+            f"{name}: writes to the {self.session.side} table {plan.table_sql} {RETYPED_HOLD} "
+            f"({first}), also with staging tables built afresh. None of its changes were "
             "applied and their offsets stay uncommitted; the next stream run (or a changed "
             "mapping) tries the table again. Make the column's type take the mapping's values "
             "again, or update the mapping to the new type (`make mappings-generate`, or the "

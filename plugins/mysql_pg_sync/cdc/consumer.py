@@ -40,6 +40,7 @@ from confluent_kafka import (
 
 from mysql_pg_sync.cdc import handoff, source_order
 from mysql_pg_sync.cdc.apply import (
+    RETYPED_HOLD,
     Applier,
     BatchResult,
     Burial,
@@ -239,6 +240,8 @@ class StreamConsumer:
         self.config = config
         self.metrics = metrics
         self.topics = self._topics()
+        # (table, side): recorded holds on a retyped column, cleared once a batch of it commits
+        self._unconfirmed_holds: set[tuple[str, Side]] = set()
         self.state_conn = pg_connect(endpoints.postgres)
         self.sessions: dict[Side, TargetSession] = {}
         self.appliers: dict[Side, Applier] = {}
@@ -777,10 +780,16 @@ class StreamConsumer:
             log.info("%s: its target has every mapped column now; streaming it again", table)
 
     def _clear_stale_holds(self) -> None:
-        """Holds recorded by a consumer that stopped before it saw the column arrive."""
-        for table, side in read_holds(self.state_conn):
+        """Holds recorded by a consumer that stopped before it saw the column arrive. A hold on
+        a retyped column is not cleared here (its columns all exist, the probe cannot tell): it
+        stays until a batch of the table commits, so a run that holds it again does not count
+        it as new (one alert per hold, not one per run)."""
+        for table, side, reason in read_holds(self.state_conn):
             applier = self.appliers.get(side)
             if applier is None:
+                continue
+            if RETYPED_HOLD in reason:
+                self._unconfirmed_holds.add((table, side))
                 continue
             try:
                 missing = applier.lacks_columns(table)
@@ -1079,6 +1088,8 @@ class StreamConsumer:
             lag[ident] = max(0, max_lag)
         for (table, side), count in pending.echoes.items():
             result.counts(table, side).echoes += count
+        if self._unconfirmed_holds:
+            self._confirm_released(tally)
         record_batch(self.state_conn, result, lag, time.monotonic() - started)
         if self.metrics is not None:
             self.metrics.observe(result, lag)
@@ -1089,6 +1100,17 @@ class StreamConsumer:
         for (topic, partition), (count, lowest, high) in pending.skipped.items():
             _warn_skipped(topic, partition, count, lowest, high)
         self._summarise(result, summary)
+
+    def _confirm_released(self, applied: Mapping[tuple[str, Side], object]) -> None:
+        """Clear the recorded retyped-column holds of the tables this batch applied."""
+        for ident in self._unconfirmed_holds & set(applied):
+            if ident[::-1] in self.held:  # held again in this batch: still failing
+                continue
+            self._unconfirmed_holds.discard(ident)
+            clear_hold(self.state_conn, *ident)
+            if self.metrics is not None:
+                self.metrics.set_held(*ident, False)
+            log.info("%s: writes to its target work again; its hold is cleared", ident[0])
 
     def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit the last offset read per partition to Kafka.

@@ -178,11 +178,13 @@ def clear_hold(conn: psycopg.Connection[Any], source_table: str, side: str) -> N
     conn.commit()
 
 
-def read_holds(conn: psycopg.Connection[Any]) -> list[tuple[str, Side]]:
-    """(source table, incoming side) of every recorded hold."""
-    rows = conn.execute("SELECT source_table, incoming_side FROM mps_sync.stream_holds").fetchall()
+def read_holds(conn: psycopg.Connection[Any]) -> list[tuple[str, Side, str]]:
+    """(source table, incoming side, reason) of every recorded hold."""
+    rows = conn.execute(
+        "SELECT source_table, incoming_side, reason FROM mps_sync.stream_holds"
+    ).fetchall()
     conn.commit()
-    return [(str(r[0]), "postgres" if r[1] == "postgres" else "mysql") for r in rows]
+    return [(str(r[0]), "postgres" if r[1] == "postgres" else "mysql", str(r[2])) for r in rows]
 
 
 def record_decisions(

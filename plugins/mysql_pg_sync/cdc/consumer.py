@@ -287,6 +287,9 @@ class StreamConsumer:
         self.states: dict[str, handoff.TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
+        # per partition rewound to a backfill's position: the end of its log at the rewind, below
+        # which the stream replays changes the backfill's copy may already show
+        self._replay_until: dict[tuple[str, int], int] = {}
         # read but not yet committed to Kafka (a commit failed): retried with the next batch
         self._uncommitted: dict[tuple[str, int], int] = {}
         self.source_high: dict[tuple[str, int], SourceOrder] = {}  # last source position applied
@@ -518,6 +521,21 @@ class StreamConsumer:
         for table, replayed in by_table.items():
             record_replayed(self.state_conn, table, replayed)
             log.info("%s: replaying from the backfill's recorded position %s", table, replayed)
+        for t, p in rewinds:
+            try:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            except KafkaException as exc:
+                log.warning("%s [%d]: cannot read the end of its log (%s)", t, p, exc)
+                continue
+            self._replay_until[(t, p)] = high
+
+    def _replayed(self, event: ChangeEvent) -> bool:
+        """The change is one a backfill's rewind replays: its table's target was copied from
+        a later state of MySQL, which a conflict with it does not tell from the other side's."""
+        pos = event.position
+        return pos is not None and pos.offset < self._replay_until.get(
+            (pos.topic, pos.partition), -1
+        )
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -1158,6 +1176,18 @@ class StreamConsumer:
             if fence.get(side):
                 session.record_offsets(self.config.group_id, fence[side])
         for burial in result.burials:
+            if self._replayed(burial.event):
+                # the copy holds MySQL's later rows (a key deleted and re-created since the
+                # position, say): no older update of the other side brought them back, and the
+                # replay's own changes that follow bring both sides to MySQL's state
+                log.info(
+                    "%s key %s: replayed delete won a conflict with the backfill's copy; no row "
+                    "is removed on %s",
+                    burial.table,
+                    dict(burial.event.key or {}),
+                    burial.row_side,
+                )
+                continue
             self._bury(burial)
 
     def _record_decisions(self, result: BatchResult) -> None:

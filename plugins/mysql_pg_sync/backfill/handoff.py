@@ -10,7 +10,9 @@ topic after that position, in commit order, as a full row image. Replaying them 
 upserts/deletes over whatever (possibly older) state a chunk copied converges to the source's
 state; events older than the copy that get replayed are harmless for the same reason. Recording
 the position *before* any chunk reads MySQL is what makes it gap-free. On resume the position
-recorded first is kept (it precedes every chunk already copied).
+recorded first is kept (it precedes every chunk already copied), as long as Kafka still holds
+every change after it: a resume, and every finalize before it hands the table over, refuse a
+position the topic's retention has deleted (:func:`check_position_held`; ``mode=reload`` then).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mysql_pg_sync.cdc.connector_config import change_topic
@@ -39,9 +42,85 @@ CaptureCheck = Callable[[TableMapping], str]
 
 PositionReader = Callable[[str], KafkaPosition]
 
+Watermarks = dict[int, tuple[int, int]]
+"""{partition: (low, high)}: the first offset a partition still holds, and its next one."""
+
+WatermarkReader = Callable[[str], Watermarks]
+
 
 class HandoffError(SyncError):
     """Capture is not running for a table, or its Kafka position cannot be read."""
+
+
+class PositionLost(HandoffError):
+    """Kafka no longer holds every change after a backfilling table's recorded position: the
+    stream's replay from it would skip changes. A retry meets it again; ``mode=reload`` records
+    a new position and copies the table again."""
+
+
+@dataclass(frozen=True)
+class LostOffsets:
+    """One partition whose recorded position Kafka no longer holds."""
+
+    topic: str
+    partition: int
+    recorded: int  # the offset the replay must start at
+    low: int  # the first offset the partition holds now
+    high: int  # its next offset
+
+    def describe(self) -> str:
+        if self.recorded > self.high:  # the offsets started again: the old log is gone
+            return (
+                f"{self.topic} partition {self.partition}: the recorded position is offset "
+                f"{self.recorded}, past the partition's end ({self.high}; low watermark "
+                f"{self.low}): the topic was deleted and created again (or the broker lost its "
+                "log), so the changes it held after the position are gone"
+            )
+        return (
+            f"{self.topic} partition {self.partition}: the recorded position is offset "
+            f"{self.recorded}, but the partition's low watermark is {self.low}: Kafka deleted "
+            f"{self.low - self.recorded:,} change(s) after the position (the topic's retention, "
+            "retention.ms or log.retention.hours, ran out while the table was backfilling)"
+        )
+
+
+def lost_offsets(position: KafkaPosition, marks: Mapping[str, Watermarks]) -> list[LostOffsets]:
+    """The partitions of ``position``'s topics where the replay from ``position`` would skip
+    changes; ``marks``: each topic's watermarks now.
+
+    A partition the position does not name (the topic had none yet, or gained it later) holds
+    only changes made after it, from offset 0. A partition that is gone now (the topic was
+    deleted) counts as empty: a recorded offset above 0 is lost."""
+    lost = []
+    for topic, recorded in sorted(position.items()):
+        now = dict(marks.get(topic, {}))
+        named = {int(p): int(offset) for p, offset in recorded.items()}
+        for partition in sorted(set(now) | set(named)):
+            offset = named.get(partition, 0)
+            low, high = now.get(partition, (0, 0))
+            if offset < low or offset > high:
+                lost.append(LostOffsets(topic, partition, offset, low, high))
+    return lost
+
+
+def check_position_held(
+    table: str, position: KafkaPosition | None, read: WatermarkReader, *, when: str
+) -> None:
+    """Raise :class:`PositionLost` unless Kafka still holds every change after ``table``'s
+    recorded ``position`` (``when``: what the refusal stops, for its message)."""
+    if not position:
+        return
+    lost = lost_offsets(position, {topic: read(topic) for topic in position})
+    if lost:
+        raise PositionLost(
+            f"{table}: {when}: Kafka no longer holds every change after the backfill's recorded "
+            "position, so the stream's replay from it would lose changes:\n  - "
+            + "\n  - ".join(gone.describe() for gone in lost)
+            + f"\nthe table stays 'backfilling' (its stream paused). Copy it again with "
+            f'mode=reload (`make cli ARGS="backfill run --tables {table} --mode reload"`, or '
+            "mode reload in the backfill DAG's form): it records a new position, empties the "
+            "target and copies every row"
+        )
 
 
 def topic_for(prefix: str, mapping: TableMapping) -> str:
@@ -139,6 +218,11 @@ class KafkaEndOffsets:
         self._consumer: Any = None
 
     def __call__(self, topic: str) -> KafkaPosition:
+        return {topic: {str(p): high for p, (_low, high) in self.watermarks(topic).items()}}
+
+    def watermarks(self, topic: str) -> Watermarks:
+        """A :data:`WatermarkReader`: each partition's (low, high) watermark; empty while the
+        topic does not exist or has no partitions."""
         from confluent_kafka import Consumer, KafkaException
 
         with self._lock:
@@ -162,7 +246,7 @@ class KafkaEndOffsets:
                         continue
                     raise HandoffError(f"cannot read Kafka end offsets of {topic}: {exc}") from None
 
-    def _read(self, consumer: Any, topic: str, deadline: float) -> KafkaPosition:
+    def _read(self, consumer: Any, topic: str, deadline: float) -> Watermarks:
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
         def left() -> float:
@@ -178,16 +262,16 @@ class KafkaEndOffsets:
             found = None
         if found is None or not found.partitions:
             # No event yet (snapshot.mode=no_data): replay starts at each partition's start
-            return {topic: {}}
-        position: dict[str, int] = {}
+            return {}
+        found_marks: Watermarks = {}
         for partition in sorted(found.partitions):
             if found.partitions[partition].leader < 0:
                 raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE))
-            _low, high = consumer.get_watermark_offsets(
+            low, high = consumer.get_watermark_offsets(
                 TopicPartition(topic, partition), timeout=left(), cached=False
             )
-            position[str(partition)] = int(high)
-        return {topic: position}
+            found_marks[int(partition)] = (int(low), int(high))
+        return found_marks
 
     def close(self) -> None:
         with self._lock:

@@ -109,6 +109,7 @@ _SETTLED: tuple[type[BaseException], ...] = (
     TargetSchemaError,
     MappingError,
     ChunksNotDone,
+    handoff.PositionLost,
 )
 
 
@@ -282,11 +283,15 @@ class Backfill:
         position_reader: handoff.PositionReader,
         reports_dir: Path,
         write_origin: str | None = BACKFILL_ORIGIN,
+        watermark_reader: handoff.WatermarkReader | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.mappings = mappings
         self.capture_check = capture_check
         self.position_reader = position_reader
+        # Checks that Kafka still holds a kept position (resume, finalize); by default the
+        # position reader's own (handoff.KafkaEndOffsets.watermarks). None: not checked.
+        self.watermark_reader = watermark_reader
         self.reports_dir = reports_dir
         # Each COPY session leases an origin of the backfill's pool: the PostgreSQL source drops
         # the copied rows' events, and the stream drops any that pass (docs/backfill.md).
@@ -605,9 +610,19 @@ class Backfill:
         truncate = done == 0 and options.mode == "reload"
         resuming = options.mode != "reload" and current is not None and current[0] == "backfilling"
         if resuming and current is not None and current[1] is not None:
+            self._check_position_held(mapping.name, current[1], "cannot resume: nothing was copied")
             return _Prepared(mapping, created, current[1], False, truncate)
         topic = self.capture_check(mapping)
         return _Prepared(mapping, created, self.position_reader(topic), True, truncate)
+
+    def _check_position_held(self, table: str, position: Any, when: str) -> None:
+        """Refuse (:class:`handoff.PositionLost`) a recorded position whose changes Kafka's
+        retention has deleted: the replay from it would skip them without a word."""
+        read = self.watermark_reader or getattr(self.position_reader, "watermarks", None)
+        if read is None:
+            log.warning("%s: Kafka's retention of the recorded position not checked", table)
+            return
+        handoff.check_position_held(table, position, read, when=when)
 
     def _close_position_reader(self) -> None:
         """A reader that keeps a Kafka consumer for all tables (:class:`handoff.KafkaEndOffsets`)
@@ -855,6 +870,17 @@ class Backfill:
                 if strict_counts:
                     raise BackfillError(message)
                 log.warning(message)
+            # last, just before the stream takes over: the copy and the index builds may have
+            # taken longer than the topic's retention
+            current = state.get_table_state(pg_conn, table)
+            try:
+                self._check_position_held(
+                    table,
+                    current[1] if current else None,
+                    "not finalized: handing it to the stream now would lose changes",
+                )
+            finally:
+                self._close_position_reader()
             # together: "finalized" means streaming, so a retry may skip a finalized table
             with pg_conn.transaction():
                 state.mark_finalized(pg_conn, table, result.source_rows, result.target_rows)

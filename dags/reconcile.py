@@ -36,9 +36,10 @@ when the DAG file is parsed); trigger it from the UI with Params for a chosen se
    return value) names each table not in sync and whether repairs were written or only planned.
 4. **verdict**: fails the DAG run, which alerts through the shared notifier, when the run's
    status is `drift` (confirmed drift left unrepaired: repair off, a dry run, refused or failed
-   repairs) or `failed` (the alert names each table that could not be compared, with its error
-   and what to do). It runs after the report, so the report and the Asset event are out
-   either way.
+   repairs; or not conclusive: a table whose re-check timed out, the stream not caught up, is
+   not repaired at all) or `failed` (the alert names each table that could not be compared,
+   with its error and what to do). It runs after the report, so the report and the Asset event
+   are out either way.
 
 Drift rows: `SELECT * FROM mps_sync.reconcile_drift WHERE run_id = <run>`; every repair, planned,
 refused or applied: `mps_sync.reconcile_repairs`.
@@ -178,7 +179,11 @@ def reconcile() -> None:
         """Write the JSON and HTML reports and store the run's status; the Asset event
         carries that status, so a consumer can tell a failed run from a good one."""
         from mysql_pg_sync.airflow.endpoints import endpoints_from_airflow
-        from mysql_pg_sync.airflow.reconcile_summary import failed_tables, summarize
+        from mysql_pg_sync.airflow.reconcile_summary import (
+            failed_tables,
+            not_conclusive_tables,
+            summarize,
+        )
         from mysql_pg_sync.reconcile.service import finish_run
 
         # every table the run started with: one whose task never stored a result fails the run
@@ -198,6 +203,7 @@ def reconcile() -> None:
             "html": str(html_path),
             "summary": summary,
             "failed_tables": failed_tables(run),
+            "not_conclusive_tables": not_conclusive_tables(run),
         }
 
     @task
@@ -208,7 +214,10 @@ def reconcile() -> None:
         from mysql_pg_sync.airflow.reconcile_summary import verdict as run_verdict
 
         message = run_verdict(
-            reported["status"], reported["summary"], reported.get("failed_tables", ())
+            reported["status"],
+            reported["summary"],
+            reported.get("failed_tables", ()),
+            reported.get("not_conclusive_tables", ()),
         )
         if message is not None:
             raise AirflowFailException(message)

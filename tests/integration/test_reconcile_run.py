@@ -430,9 +430,9 @@ class DiesWhileRepairing:
 
         self.real, self.write = stream_applier(ends, mapping), write
 
-    def apply_repairs(self, table: Any, write_to: Any, repairs: Any) -> Any:
+    def apply_repairs(self, table: Any, write_to: Any, repairs: Any, **kw: Any) -> Any:
         if self.write:
-            self.real.apply_repairs(table, write_to, repairs)
+            self.real.apply_repairs(table, write_to, repairs, **kw)
         raise Killed("the worker was killed")
 
 

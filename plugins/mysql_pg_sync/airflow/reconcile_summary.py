@@ -13,7 +13,8 @@ from typing import Any
 from mysql_pg_sync.reconcile.report import duration_words, repair_mode, retry_hint
 
 # Run statuses that fail the verdict task, so the notifier alerts: drift left unrepaired
-# (reported only, a dry run, refused or failed repairs) and tables that could not be compared.
+# (reported only, a dry run, refused or failed repairs, or not conclusive: a re-check that timed
+# out repairs nothing) and tables that could not be compared.
 ALERT_STATUSES = ("drift", "failed")
 FAILED_TABLE_STATUSES = ("error", "running")
 
@@ -35,6 +36,10 @@ def _table_line(table: Mapping[str, Any]) -> str:
     ):
         if repairs.get(state):
             parts.append(f"{repairs[state]} {words}")
+    if table.get("changed_since_compared"):
+        parts.append(
+            f"{table['changed_since_compared']} repair(s) not written: changed since compared"
+        )
     note = table.get("error") or table.get("repair_message")
     if note:
         parts.append(str(note))
@@ -72,14 +77,30 @@ def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def verdict(status: str, summary: str, failed: Sequence[str] = ()) -> str | None:
+def not_conclusive_tables(run: Mapping[str, Any]) -> list[str]:
+    """The tables the run did not repair because their re-check timed out (the stream had not
+    caught up): their differences may be changes in flight."""
+    return [str(t.get("table")) for t in run.get("tables") or [] if t.get("not_conclusive")]
+
+
+def verdict(
+    status: str, summary: str, failed: Sequence[str] = (), not_conclusive: Sequence[str] = ()
+) -> str | None:
     """The alert text when the run must fail (drift left, or a table failed); else None.
 
     The reconcile run's one alert: a failed table's own compare task does not alert (see
     :data:`mysql_pg_sync.airflow.notifier.REPORTED_DOWNSTREAM`), so this names it."""
     if status not in ALERT_STATUSES:
         return None
-    if status == "drift":
+    if status == "drift" and not_conclusive:
+        why = (
+            f"not conclusive, nothing repaired in {len(not_conclusive)} table(s): "
+            f"{', '.join(not_conclusive)}: the stream had not caught up when their "
+            "differences were re-checked (check the stream DAG and the consumer lag, then run "
+            "reconcile again once it has caught up); any other table below has confirmed "
+            "drift left unrepaired"
+        )
+    elif status == "drift":
         why = "confirmed drift is left unrepaired"
     elif failed:
         why = f"{len(failed)} table(s) could not be compared: {', '.join(failed)} (see below)"

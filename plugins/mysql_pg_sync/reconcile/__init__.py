@@ -24,7 +24,10 @@ Decisions:
   reorders keys). A pure key reordering or whitespace change is *not* drift (it is not a change
   for jsonb either); any changed key, value, type or array order is, even when reordered too.
 - Re-check: suspects are compared again after the stream caught up (a configured delay);
-  only rows still different are drift, recorded and repaired.
+  only rows still different are drift, recorded and repaired. A re-check whose wait timed out
+  (changes of the table still in Kafka) repairs nothing in that table: not conclusive.
+- Compare-and-set: a repair is written only while, under a lock on the target row in the
+  write's transaction, both sides still hold the rows compared; else ``changed_since_compared``.
 - Repair: the stream applier's own conflict rule decides rows on both sides
   (``last_writer_wins`` / ``version``, by ``cdc.conflicts``); anything else goes to the
   mapping's authoritative side. The image is the winner's whole synced row, ignored columns

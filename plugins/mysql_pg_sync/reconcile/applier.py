@@ -4,6 +4,11 @@ Each repair becomes the change event the winning side would have sent: an update
 winner's full row (no before-image), or a delete by key. The applier converts it to the other
 side's names and types, applies the mapping's conflict rule inside the write, and writes in a
 session tagged with the replication origin / GTID domain, so the capture drops it as an echo.
+
+A repair carries no before-image, so the applier would write it whatever the target holds by
+then. Reconcile's repairs are therefore a compare-and-set (:func:`changed_since_compared`): in
+the write's transaction the target row is locked and both sides' rows are read again, and a
+key whose row changed on either side since the comparison is not written.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from mysql_pg_sync.cdc.loop_guard import LoopTags
 from mysql_pg_sync.cdc.targets import MySQLTarget, PostgresTarget
 from mysql_pg_sync.dialects import for_side
 from mysql_pg_sync.mapping.models import MappingSet
-from mysql_pg_sync.reconcile.model import ReconcileTable, Side
+from mysql_pg_sync.reconcile.bisect import KeyText
+from mysql_pg_sync.reconcile.canonical import values_equal
+from mysql_pg_sync.reconcile.compare import PairSource
+from mysql_pg_sync.reconcile.diff import CanonicalRow
+from mysql_pg_sync.reconcile.model import CompareColumn, ReconcileTable, Side
 from mysql_pg_sync.reconcile.repair import Repair, RepairOutcome
 from mysql_pg_sync.settings import Endpoints
 
@@ -70,7 +79,11 @@ class StreamApplierRepairs:
         return MySQLTarget(self.endpoints.mysql, self.tags)
 
     def apply_repairs(
-        self, table: ReconcileTable, write_to: Side, repairs: Sequence[Repair]
+        self,
+        table: ReconcileTable,
+        write_to: Side,
+        repairs: Sequence[Repair],
+        compared: PairSource | None = None,
     ) -> list[RepairOutcome]:
         vanished = [r for r in repairs if r.action == "upsert" and r.image is None]
         repairs = [r for r in repairs if r not in vanished]
@@ -80,13 +93,18 @@ class StreamApplierRepairs:
         ]
         if not repairs:
             return outcomes
-        events = [repair_event(table, r) for r in repairs]
         result = BatchResult()
         session = self._session(write_to)
         try:
-            Applier(session, self.mappings).apply(
-                [CollapsedChange(e, None, e.after, 1) for e in events], result
-            )
+            if compared is not None:
+                changed = changed_since_compared(session.conn, table, write_to, repairs, compared)
+                outcomes += [RepairOutcome(k, False, CHANGED, changed=True) for k in changed]
+                repairs = [r for r in repairs if r.key not in changed]
+            events = [repair_event(table, r) for r in repairs]
+            if events:
+                Applier(session, self.mappings).apply(
+                    [CollapsedChange(e, None, e.after, 1) for e in events], result
+                )
             session.commit()
         except BaseException:
             session.rollback()
@@ -104,3 +122,67 @@ class StreamApplierRepairs:
             kept = id(event) in lost and id(event) not in failed
             outcomes.append(RepairOutcome(repair.key, error is None, error, kept))
         return outcomes
+
+
+CHANGED = (
+    "changed since compared: a side's row no longer held what the comparison saw, so the "
+    "repair was not written (the stream carries the newer change)"
+)
+
+
+def _same(
+    columns: Sequence[CompareColumn], was: CanonicalRow | None, now: CanonicalRow | None
+) -> bool:
+    """Whether a row still holds what was compared (absent stays absent)."""
+    if was is None or now is None:
+        return was is now
+    return all(
+        was.texts.get(c.mysql_name) == now.texts.get(c.mysql_name)
+        or values_equal(c, was.texts.get(c.mysql_name), now.texts.get(c.mysql_name))
+        for c in columns
+    )
+
+
+def changed_since_compared(
+    conn: Any,
+    table: ReconcileTable,
+    write_to: Side,
+    repairs: Sequence[Repair],
+    compared: PairSource,
+) -> set[KeyText]:
+    """The keys of ``repairs`` whose rows changed after the comparison: the compare-and-set
+    of a repair. In the write session ``conn`` (its transaction, before the write) the target
+    rows are locked, then both sides' rows are read again as the comparison read them: a row
+    the target locks cannot change before the repair commits, so a key is written only while
+    the target still holds what was compared and the winning side still holds what was
+    compared (a later change there reaches the target through the stream, after the repair).
+    A repair without its difference (a dead letter's retry) is not checked."""
+    checked = [r for r in repairs if r.diff is not None]
+    if not checked:
+        return set()
+    target = compared.mysql if write_to == "mysql" else compared.postgres
+    source = compared.postgres if write_to == "mysql" else compared.mysql
+    # every raw key either side has for a key: the other driver's form finds it too
+    raw_keys = list(
+        dict.fromkeys(
+            row.raw_key
+            for r in checked
+            if r.diff is not None
+            for row in (r.diff.mysql, r.diff.postgres)
+            if row is not None
+        )
+    )
+    target.lock_keys(conn, raw_keys)
+    now_target = target.canonical_rows(raw_keys)
+    now_source = source.canonical_rows(raw_keys)
+    changed = set()
+    for r in checked:
+        assert r.diff is not None
+        was_target = r.diff.mysql if write_to == "mysql" else r.diff.postgres
+        was_source = r.diff.postgres if write_to == "mysql" else r.diff.mysql
+        if not (
+            _same(table.columns, was_target, now_target.get(r.key))
+            and _same(table.columns, was_source, now_source.get(r.key))
+        ):
+            changed.add(r.key)
+    return changed

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mysql_pg_sync.cdc.compare import canonical
 from mysql_pg_sync.cdc.conflicts import incoming_wins
@@ -29,6 +29,9 @@ from mysql_pg_sync.reconcile.diff import RowDiff
 from mysql_pg_sync.reconcile.errors import RepairLimitExceeded
 from mysql_pg_sync.reconcile.model import ConflictRule, ReconcileTable, Side
 from mysql_pg_sync.types.convert import to_pg
+
+if TYPE_CHECKING:
+    from mysql_pg_sync.reconcile.compare import PairSource
 
 Action = Literal["upsert", "delete"]
 DEFAULT_MAX_REPAIRS = 1_000
@@ -65,13 +68,24 @@ class RepairOutcome:
     applied: bool
     error: str | None = None
     kept_by_rule: bool = False  # not applied: the conflict rule kept the target's row
+    # not written: a side's row no longer held what the comparison saw (not a failure: the
+    # stream carries the newer change, and the next comparison decides)
+    changed: bool = False
 
 
 class RepairApplier(Protocol):
     def apply_repairs(
-        self, table: ReconcileTable, write_to: Side, repairs: Sequence[Repair]
+        self,
+        table: ReconcileTable,
+        write_to: Side,
+        repairs: Sequence[Repair],
+        compared: PairSource | None = None,
     ) -> list[RepairOutcome]:
-        """Write the repairs to ``write_to`` the way the stream applier writes events."""
+        """Write the repairs to ``write_to`` the way the stream applier writes events.
+
+        ``compared``: write a repair that carries its difference only while, under a lock on
+        the target row, both sides still hold the rows that difference compared; any other is
+        a :attr:`RepairOutcome.changed` outcome, not written."""
         ...
 
 

@@ -100,7 +100,13 @@ def headline(run: Mapping[str, Any]) -> str:
     if status == "failed":
         return f"failed: {s['failed']} of {s['tables']} table(s) could not be compared{also}"
     if status == "drift":
-        return f"drift left unrepaired in {s['with_drift']} of {s['tables']} table(s){also}"
+        held = int(s.get("not_conclusive", 0))
+        unsure = (
+            f" ({held} not conclusive: the stream had not caught up, nothing repaired in them)"
+            if held
+            else ""
+        )
+        return f"drift left unrepaired in {s['with_drift']} of {s['tables']} table(s){unsure}{also}"
     if status == "succeeded":
         repaired = f", {s['repaired']} after repairs" if s["repaired"] else ""
         if not skipped:
@@ -125,6 +131,10 @@ def totals(run: Mapping[str, Any]) -> dict[str, Any]:
     repairs: Counter[str] = Counter()
     for t in tables:
         repairs.update(t.get("repairs") or {})
+    # tables whose differences were not repaired: the re-check timed out
+    held = sum(1 for t in tables if int(t.get("not_conclusive") or 0))
+    # repairs not written: the row changed after the comparison (not drift, not a failure)
+    changed = sum(int(t.get("changed_since_compared") or 0) for t in tables)
     return {
         "mode": mode_of(run.get("params") or {}),
         "tables": len(tables),
@@ -136,6 +146,9 @@ def totals(run: Mapping[str, Any]) -> dict[str, Any]:
             k: sum(int((t.get("drift") or {}).get(k, 0)) for t in tables) for k in DRIFT_CLASSES
         },
         "repairs": dict(repairs),
+        # present only when there are any (the summary of an ordinary run keeps its shape)
+        **({"not_conclusive": held} if held else {}),
+        **({"changed_since_compared": changed} if changed else {}),
         "duration_s": run.get("duration_s"),
     }
 
@@ -245,6 +258,14 @@ def _repair_action(action: str, write_to: str) -> str:
 
 def _repairs(table: Mapping[str, Any]) -> str:
     """Repairs by outcome, each with its direction, example keys and error."""
+    changed = int(table.get("changed_since_compared") or 0)
+    written = _written_repairs(table)
+    if not changed:
+        return written
+    return "<br>".join(p for p in (written, _cell(f"{changed:,} {CHANGED_WORDS}")) if p)
+
+
+def _written_repairs(table: Mapping[str, Any]) -> str:
     details = table.get("repair_details") or []
     if not details:  # a report from before repair details were stored: counts only
         counts = table.get("repairs") or {}
@@ -273,8 +294,13 @@ def _drift_words(drift: Mapping[str, Any]) -> str:
     return f"{total:,} row(s): {', '.join(found)}" if found else "none"
 
 
-def _repair_words(repairs: Mapping[str, Any]) -> str:
+CHANGED_WORDS = "not written: changed since compared (the stream carries the newer change)"
+
+
+def _repair_words(repairs: Mapping[str, Any], changed: int = 0) -> str:
     found = [f"{_n(repairs[s])} {w}" for s, w in REPAIR_STATUS_WORDS.items() if repairs.get(s)]
+    if changed:
+        found.append(f"{changed:,} {CHANGED_WORDS}")
     return ", ".join(found) or "none"
 
 
@@ -303,13 +329,29 @@ def advice(run: Mapping[str, Any]) -> list[str]:
             "count as drift). The first reconcile after their backfill finishes compares them."
         )
     waited = [str(t.get("table")) for t in run.get("tables") or [] if unsettled(t)]
-    if waited:
+    held = [str(t.get("table")) for t in run.get("tables") or [] if t.get("not_conclusive")]
+    if held:
+        lines.append(
+            f"NOT CONCLUSIVE, NOTHING REPAIRED in {len(held)} table(s) ({_listed(held)}): they "
+            "were re-checked while the stream consumer had changes of theirs in Kafka not yet "
+            "applied (stream not caught up), so their differences may be those changes, which a "
+            "repair would undo. Check the stream (stream DAG, Sync status page, consumer lag), "
+            "then run reconcile again once it has caught up."
+        )
+    elif waited:
         lines.append(
             f"{len(waited)} table(s) ({_listed(waited)})"
             " were re-checked while the stream consumer had changes of theirs in Kafka not yet "
             "applied. Their drift may include those changes: check that the stream consumer "
             "runs (Sync status page, stream DAG) and compare them again before trusting or "
             "repairing it."
+        )
+    changed = int(summary.get("changed_since_compared") or 0)
+    if changed:
+        lines.append(
+            f"{changed:,} repair(s) were not written: the row changed on a side after it was "
+            "compared (the stream carries the newer change), so they are not counted as drift; "
+            "the next reconcile compares those keys again."
         )
     needed = sum(int(n) for n in repairs.values())  # every repair the run planned, all tables
     if mode_of(params) == "dry_run" and not needed:
@@ -377,7 +419,7 @@ def _summary(run: Mapping[str, Any]) -> str:
             f"{_n(s['rows_mysql'])} in MySQL, {_n(s['rows_postgres'])} in PostgreSQL",
         ),
         ("drift", _drift_words(s["drift"])),
-        ("repairs", _repair_words(s["repairs"])),
+        ("repairs", _repair_words(s["repairs"], int(s.get("changed_since_compared") or 0))),
         ("parameters", json.dumps(run.get("params", {}), sort_keys=True)),
     ]
     body = "".join(f"<tr><th>{_cell(k)}</th><td>{_cell(v)}</td></tr>" for k, v in rows)

@@ -23,6 +23,7 @@ from typing import Any
 from mysql_pg_sync import dialects
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.reconcile import store
+from mysql_pg_sync.reconcile.bisect import KeyText
 from mysql_pg_sync.reconcile.compare import CompareConfig, PairSource, compare, recheck
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES, RowDiff
 from mysql_pg_sync.reconcile.errors import ReconcileError, RepairLimitExceeded
@@ -67,6 +68,10 @@ class TableResult:
     recheck: str | None = None
     recheck_wait_s: float = 0.0
     key_columns: tuple[str, ...] = ()  # MySQL names, for the report's example keys
+    # differences not repaired because the re-check timed out (the stream had not caught up)
+    not_conclusive: int = 0
+    # repairs not written: a side's row changed after the comparison (the stream carries it)
+    changed_since_compared: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         drift = Counter(d.drift for d in self.diffs) + self.earlier_drift
@@ -90,6 +95,8 @@ class TableResult:
             "duration_s": round(self.duration_s, 3),
             "recheck": self.recheck,
             "recheck_wait_s": round(self.recheck_wait_s, 1),
+            "not_conclusive": self.not_conclusive,
+            "changed_since_compared": self.changed_since_compared,
         }
 
 
@@ -170,6 +177,24 @@ def read_images(source: PairSource, diffs: Sequence[RowDiff]) -> Images:
     return Images(mysql, postgres)
 
 
+def not_conclusive_message(count: int, waited_s: float) -> str:
+    """Why a table whose re-check timed out was not repaired, and what to do."""
+    return (
+        f"not conclusive, nothing was repaired in this table: its {count:,} difference(s) were "
+        f"re-checked after waiting {waited_s:.0f} s while the stream had not applied every "
+        "change Kafka held for it (stream not caught up: check the stream DAG and the consumer "
+        "lag, `make cli ARGS=status`), so some may be changes in flight that a repair would "
+        "undo. Run reconcile again once the stream has caught up"
+    )
+
+
+def changed_message(count: int) -> str:
+    return (
+        f"{count:,} repair(s) not written: the row changed on a side after it was compared "
+        "(the stream carries the newer change; the next reconcile compares the key again)"
+    )
+
+
 def repair_table(
     conn: store.Conn,
     run_id: int,
@@ -180,6 +205,13 @@ def repair_table(
 ) -> None:
     table = source.mysql.table
     if not result.diffs or not options.repair:
+        return
+    if result.recheck == TIMED_OUT:
+        # the stream had changes of this table in Kafka it had not applied: a repair could
+        # delete a PostgreSQL insert or overwrite an update still on its way, so none is made
+        result.not_conclusive = len(result.diffs)
+        result.repair_message = not_conclusive_message(len(result.diffs), result.recheck_wait_s)
+        log.warning("%s: %s", result.table, result.repair_message)
         return
     repairs = plan_repairs(table, result.diffs)
     if len(repairs) <= options.max_repairs:  # a batch refused anyway needs no rows read
@@ -212,13 +244,29 @@ def repair_table(
         result.repair_message, result.status = message, "error"
         return
     by_key = dict(zip((r.key for r in repairs), ids, strict=True))
+    changed: set[KeyText] = set()
     for write_to in ("mysql", "postgres"):
         group = [r for r in repairs if r.write_to == write_to]
         if group:
-            for outcome in applier.apply_repairs(table, write_to, group):
+            # compared=source: each write checks, under a lock on the target row, that both
+            # rows still hold what this run compared (applier.StreamApplierRepairs)
+            for outcome in applier.apply_repairs(table, write_to, group, compared=source):
+                if outcome.changed:
+                    # no longer confirmed drift: a newer change superseded the comparison
+                    store.drop_repair(conn, run_id, table.name, by_key[outcome.key])
+                    changed.add(outcome.key)
+                    continue
                 store.finish_repair(conn, by_key[outcome.key], outcome.applied, outcome.error)
                 result.repairs["applied" if outcome.applied else "failed"] += 1
-    result.status = "repaired" if not result.repairs.get("failed") else "drift"
+    if changed:
+        result.diffs = [d for d in result.diffs if d.key not in changed]
+        result.changed_since_compared = len(changed)
+        result.repair_message = changed_message(len(changed))
+        log.warning("%s: %s", result.table, result.repair_message)
+    if result.repairs.get("failed"):
+        result.status = "drift"
+    else:
+        result.status = "repaired" if result.repairs.get("applied") else "in_sync"
 
 
 def _store_result(state: store.Conn, run_id: int, result: TableResult, started: float) -> None:

@@ -321,6 +321,30 @@ class TableSide:
                 images=images,
             )
 
+    def lock_keys(self, conn: Any, raw_keys: Sequence[tuple[Any, ...]]) -> None:
+        """Lock the rows of ``raw_keys`` in ``conn``'s open transaction (a repair's write
+        session) until it ends, in key order (as the stream applier meets them, no deadlock
+        between the two): a row cannot change meanwhile. An absent key locks nothing on
+        PostgreSQL; on MySQL (REPEATABLE READ) its gap is locked, so it stays absent."""
+        keys = ", ".join(self.key_raw_sql)
+        for start in range(0, len(raw_keys), KEY_BATCH):
+            batch = raw_keys[start : start + KEY_BATCH]
+            params = [
+                self.dialect.key_param(c.kind, v)
+                for key in batch
+                for c, v in zip(self.table.key_columns, key, strict=True)
+            ]
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    f"SELECT {keys} FROM {self.from_sql} WHERE {self._key_filter(len(batch))} "
+                    f"ORDER BY {keys} FOR UPDATE",
+                    tuple(params),
+                )
+                cur.fetchall()
+            finally:
+                cur.close()
+
     def canonical_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, CanonicalRow]:
         """Canonical texts of every compared column for the given keys (absent keys left out)."""
         n = len(self.key_raw_sql)

@@ -472,6 +472,21 @@ def finish_repair(conn: Conn, repair_id: int, applied: bool, error: str | None) 
         )
 
 
+def drop_repair(conn: Conn, run_id: int, source_table: str, repair_id: int) -> None:
+    """Forget a planned repair that was not written because its row changed after the
+    comparison, and its drift row: a newer change superseded that comparison, so the key is
+    not confirmed drift (the table's result counts it as ``changed_since_compared``)."""
+    with conn.transaction():
+        conn.execute(
+            """
+            DELETE FROM mps_sync.reconcile_drift d USING mps_sync.reconcile_repairs r
+            WHERE r.repair_id = %s AND d.run_id = %s AND d.source_table = %s AND d.key = r.key
+            """,
+            (repair_id, run_id, source_table),
+        )
+        conn.execute("DELETE FROM mps_sync.reconcile_repairs WHERE repair_id = %s", (repair_id,))
+
+
 def finish_table(conn: Conn, run_id: int, source_table: str, result: dict[str, Any]) -> None:
     """Store a table's result (the dict :func:`..run.TableResult.as_dict` returns)."""
     drift = result.get("drift", {})

@@ -1,0 +1,141 @@
+"""How the report, the run summary and the verdict show a table not repaired because its
+re-check timed out (not conclusive), and repairs skipped because a row changed since it was
+compared; and the compare-and-set's row comparison (pure, no servers)."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from mysql_pg_sync.airflow.reconcile_summary import not_conclusive_tables, summarize, verdict
+from mysql_pg_sync.reconcile.applier import _same
+from mysql_pg_sync.reconcile.diff import CanonicalRow
+from mysql_pg_sync.reconcile.model import CompareColumn
+from mysql_pg_sync.reconcile.recheck import TIMED_OUT
+from mysql_pg_sync.reconcile.report import advice, finalize, headline, to_html
+from mysql_pg_sync.reconcile.run import TableResult, changed_message, not_conclusive_message
+
+pytestmark = pytest.mark.unit
+
+
+def _table(name: str, **over: Any) -> dict[str, Any]:
+    return {
+        "table": name,
+        "target": "public." + name.split(".")[1],
+        "status": "drift",
+        "rows_mysql": 10,
+        "rows_postgres": 10,
+        "drift": {"missing": 1, "extra": 1, "different": 1},
+        "repairs": {},
+        "duration_s": 1.0,
+        **over,
+    }
+
+
+def _run(*tables: dict[str, Any]) -> dict[str, Any]:
+    run = {
+        "run_id": 9,
+        "params": {"repair": True, "dry_run": False},
+        "started_at": "2026-03-04T02:00:00+00:00",
+        "tables": list(tables),
+    }
+    return finalize(run, datetime(2026, 3, 4, 2, 5, tzinfo=UTC))
+
+
+def _held(name: str) -> dict[str, Any]:
+    return _table(
+        name,
+        recheck=TIMED_OUT,
+        recheck_wait_s=30.0,
+        not_conclusive=3,
+        repair_message=not_conclusive_message(3, 30.0),
+    )
+
+
+def test_a_table_not_repaired_for_a_timed_out_recheck_fails_the_run_and_says_why() -> None:
+    run = _run(_held("legacy.orders"), _table("legacy.items", status="in_sync", drift={}))
+    assert run["status"] == "drift"  # never success
+    assert run["summary"]["not_conclusive"] == 1
+    assert "not conclusive: the stream had not caught up, nothing repaired" in headline(run)
+    [banner] = [line for line in advice(run) if "NOT CONCLUSIVE" in line]
+    assert "NOTHING REPAIRED in 1 table(s) (legacy.orders)" in banner
+    assert "run reconcile again once it has caught up" in banner
+    page = html.unescape(to_html(run))
+    assert "nothing was repaired in this table" in page
+    assert "check the stream DAG and the consumer lag" in page
+    summary = summarize(run)
+    assert "legacy.orders: drift" in summary
+    assert "nothing was repaired" in summary
+    alert = verdict(run["status"], summary, (), not_conclusive_tables(run))
+    assert alert is not None
+    assert alert.startswith("not conclusive, nothing repaired in 1 table(s): legacy.orders")
+
+
+def test_confirmed_drift_keeps_its_verdict() -> None:
+    run = _run(_table("legacy.orders"))
+    assert not_conclusive_tables(run) == []
+    alert = verdict(run["status"], summarize(run), (), not_conclusive_tables(run))
+    assert alert is not None
+    assert alert.startswith("confirmed drift is left unrepaired")
+
+
+def test_repairs_skipped_as_changed_since_compared_are_shown_and_are_no_failure() -> None:
+    table = _table(
+        "legacy.orders",
+        status="repaired",
+        drift={"missing": 0, "extra": 0, "different": 1},
+        repairs={"applied": 1},
+        changed_since_compared=2,
+        repair_message=changed_message(2),
+    )
+    run = _run(table)
+    assert run["status"] == "succeeded"
+    assert run["summary"]["changed_since_compared"] == 2
+    [line] = [line for line in advice(run) if "changed on a side" in line]
+    assert line.startswith("2 repair(s) were not written")
+    page = html.unescape(to_html(run))
+    assert "2 not written: changed since compared" in page
+    assert verdict(run["status"], summarize(run)) is None
+    assert "2 repair(s) not written: changed since compared" in summarize(run)
+
+
+def test_a_result_carries_both_counts() -> None:
+    result = TableResult("legacy.orders", "public.orders", not_conclusive=4)
+    result.changed_since_compared = 1
+    shown = result.as_dict()
+    assert (shown["not_conclusive"], shown["changed_since_compared"]) == (4, 1)
+
+
+INT = CompareColumn("qty", "qty", "int")
+FLOAT = CompareColumn("f", "f", "float", digits=6)
+
+
+def _row(**texts: Any) -> CanonicalRow:
+    return CanonicalRow((1,), texts)
+
+
+@pytest.mark.parametrize(
+    ("was", "now", "same"),
+    [
+        (None, None, True),  # absent stays absent
+        (None, _row(qty="1"), False),  # a row arrived
+        (_row(qty="1"), None, False),  # the row left
+        (_row(qty="1"), _row(qty="1"), True),
+        (_row(qty="1"), _row(qty="2"), False),
+        (_row(qty=None), _row(qty=None), True),
+        (_row(qty=None), _row(qty="0"), False),
+    ],
+)
+def test_a_row_still_holds_what_was_compared(
+    was: CanonicalRow | None, now: CanonicalRow | None, same: bool
+) -> None:
+    assert _same((INT,), was, now) is same
+
+
+def test_a_float_is_compared_as_the_comparison_does() -> None:
+    nan = float("nan")
+    assert _same((FLOAT,), _row(f=nan), _row(f=nan))
+    assert not _same((FLOAT,), _row(f=1.0), _row(f=2.0))

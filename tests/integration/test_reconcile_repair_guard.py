@@ -310,3 +310,26 @@ def test_an_unchanged_row_is_still_repaired_in_both_directions(
     assert result.changed_since_compared == 0
     assert result.status == "repaired"
     assert sorted(s for _, s in stored["repairs"]) == ["applied"] * 3
+
+
+def test_each_repair_keeps_the_row_it_wrote_and_the_row_it_replaced(
+    sides: tuple[Endpoints, Sql, Sql], tmp_path: Path
+) -> None:
+    """A repair that deletes an 'extra' row removes its only copy: the repair's record keeps
+    it (and an overwritten row's old values), so a wrong authoritative side can be undone."""
+    ends, on_mysql, on_pg = sides
+    mapping = _mapping(ends.mysql.database, "from_mysql", "mysql")
+    on_mysql("INSERT INTO from_mysql VALUES (1, 'a', 7), (2, NULL, 7)")
+    on_pg("INSERT INTO from_mysql VALUES (1, 'a', 5), (3, 'only here', 5)")
+    result, _ = _compare_then_repair(ends, mapping, lambda: None, tmp_path)
+    assert result.status == "repaired"
+    with pg_connect(ends.postgres) as conn:
+        kept = conn.execute(
+            "SELECT key_text[1], action, written, replaced FROM mps_sync.reconcile_repairs "
+            "ORDER BY 1"
+        ).fetchall()
+    assert kept == [
+        ("1", "upsert", {"id": 1, "name": "a", "qty": 7}, {"id": 1, "name": "a", "qty": 5}),
+        ("2", "upsert", {"id": 2, "name": None, "qty": 7}, None),
+        ("3", "delete", None, {"id": 3, "name": "only here", "qty": 5}),
+    ]

@@ -60,6 +60,7 @@ class Repair:
     decided_by: str
     diff: RowDiff | None  # None: not found by a comparison (a dead letter's retry)
     image: Image | None = None  # the winner's full row (MySQL column names) for upserts
+    replaced: Image | None = None  # the row ``write_to`` held when compared, kept on record
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ def plan_repairs(
         has_row = diff.mysql if side == "mysql" else diff.postgres
         action: Action = "upsert" if has_row is not None else "delete"
         image = images.of(side).get(diff.key) if images and action == "upsert" else None
-        repairs.append(Repair(diff.key, diff.raw_key, action, other_side(side), why, diff, image))
+        write_to = other_side(side)
+        replaced = images.of(write_to).get(diff.key) if images else None
+        repairs.append(Repair(diff.key, diff.raw_key, action, write_to, why, diff, image, replaced))
     return repairs
 
 

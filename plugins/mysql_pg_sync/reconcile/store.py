@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,18 @@ def json_safe(value: Any) -> Any:
         return encode_value(value)
     except KeyEncodingError:
         return str(value)
+
+
+def _image_json(image: Mapping[str, Any] | None) -> Jsonb | None:
+    """A row image as JSON; a float JSON cannot hold (NaN, infinity) as its text."""
+    if image is None:
+        return None
+    return Jsonb(
+        {
+            name: str(v) if isinstance(v, float) and not math.isfinite(v) else json_safe(v)
+            for name, v in image.items()
+        }
+    )
 
 
 def encode_raw_key(raw_key: Sequence[Any]) -> list[Any]:
@@ -365,8 +378,9 @@ def _insert_repairs(
         row = conn.execute(
             """
             INSERT INTO mps_sync.reconcile_repairs
-                (run_id, source_table, key, action, write_to, decided_by, status, key_text)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
+                (run_id, source_table, key, action, write_to, decided_by, status, key_text,
+                 written, replaced)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING repair_id
             """,
             (
                 run_id,
@@ -377,6 +391,8 @@ def _insert_repairs(
                 r.decided_by,
                 status,
                 list(r.key),
+                _image_json(r.image),
+                _image_json(r.replaced),
             ),
         ).fetchone()
         assert row is not None

@@ -125,11 +125,13 @@ def test_stream_dag_applies_a_mysql_change(
         m = p.mysql()
         m.cursor().execute("INSERT INTO items VALUES (7, 'from the DAG', 1, 2.50, NOW(6), NULL)")
         m.close()
-        # and in Kafka before the 18-s run starts, which finds a new topic only at its metadata
-        # refresh (every ~10 s)
+        # and in Kafka before the run starts, which finds a new topic only at its metadata
+        # refresh (every ~10 s). With the topic there at subscribe, the group join and the
+        # batch took under 0.5 s on the local stack: 9 s (0.15 min) leave room on a busy
+        # machine (0.3 min spent 18 s, mostly idle)
         topic = f"{p.settings.mysql_topic_prefix}.{mysql_db.database}.items"
         wait_until(lambda: message_count(endpoints.kafka_bootstrap, topic) > 0, timeout_s=90)
-        run = _dag("stream").test(run_conf={"minutes": 0.3})
+        run = _dag("stream").test(run_conf={"minutes": 0.15})
         assert run.state == "success"
 
         def arrived() -> bool:

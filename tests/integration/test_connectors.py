@@ -6,6 +6,7 @@ connectors, replication slot and topics afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from tests.integration.convergence.checks import high_watermark
 
 from mysql_pg_sync.cdc import connector_actions as actions
+from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc.connect_client import ConnectApiError, ConnectClient
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, change_topic, render_connectors
 from mysql_pg_sync.cdc.connector_lifecycle import wait_for_source_position
@@ -352,9 +355,25 @@ def test_added_table_flows_after_reapply(
     )
 
 
+# How long resume (and apply of a stopped connector) watch a revived connector before calling it
+# running: the library's 5 s (REVIVE_SETTLE_S) is for a stored position that is gone, which
+# fails a second or two after RUNNING (test_connectors_lost_positions holds that). Here the
+# positions are valid; 4 watches of 5 s were two thirds of the test, and the changes written
+# after the revival below must still be captured.
+REVIVE_WATCH_S = 1.0
+
+
 def test_pause_resume_stop_and_delete(
-    env: Endpoints, settings: ConnectorSettings, mysql_admin: DatabaseEndpoint
+    env: Endpoints,
+    settings: ConnectorSettings,
+    mysql_admin: DatabaseEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(lifecycle, "REVIVE_SETTLE_S", REVIVE_WATCH_S)  # read by apply per call
+    # control() looks resume up per call; its settle_s default was bound at import
+    monkeypatch.setattr(
+        lifecycle, "resume", functools.partial(lifecycle.resume, settle_s=REVIVE_WATCH_S)
+    )
     create_table(env.mysql, mysql_admin, env.postgres, "orders")
     ctx = context(env, [table_mapping(env.mysql.database, "orders")], settings)
     actions.apply(ctx)
@@ -381,11 +400,18 @@ def test_pause_resume_stop_and_delete(
     restarted = actions.apply(ctx)
     assert [(r.changed, r.status.is_running) for r in restarted] == [(False, True), (False, True)]
 
+    # both revived connectors capture (the PostgreSQL one from its slot, its offsets reset)
     mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (3, 'after stop')")
+    pg_exec(env.postgres, "INSERT INTO public.orders (id, note) VALUES (13, 'after stop')")
     wait_for_event(
         env.kafka_bootstrap,
         change_topic(settings.mysql_topic_prefix, env.mysql.database, "orders"),
         after_id(3),
+    )
+    wait_for_event(
+        env.kafka_bootstrap,
+        change_topic(settings.postgres_topic_prefix, "public", "orders"),
+        after_id(13),
     )
     assert actions.delete(ctx) == [settings.mysql_connector, settings.postgres_connector]
     assert not set(ctx.names) & set(client.connectors())
@@ -498,7 +524,7 @@ def test_snapshot_tables_runs_an_incremental_snapshot_and_reports_completion(
     )
 
 
-@pytest.mark.slow  # two tries of the health task, 20 s apart
+@pytest.mark.slow  # two tries of the health task
 def test_health_dag_fails_loudly_with_the_connect_trace(
     env: Endpoints,
     settings: ConnectorSettings,
@@ -535,10 +561,19 @@ def test_health_dag_fails_loudly_with_the_connect_trace(
 
     from dags.connectors import connectors_health_dag
 
+    # Both tries still run and fail (retries as the DAG declares them); only the wait between
+    # them (HEALTH_RETRY_DELAY, 20 s) is cut: dag.test() runs this in-memory DAG's copy, and the
+    # scheduler's copy in the metadata database is parsed from the file, unchanged.
+    task = connectors_health_dag.get_task("heal_connectors")
+    retries = task.retries or 0
+    assert retries >= 1
+    monkeypatch.setattr(task, "retry_delay", timedelta(seconds=1))
     monkeypatch.setenv("MPS_CONNECTOR_PREFIX", settings.prefix)
     monkeypatch.delenv("MPS_ALERT_WEBHOOK", raising=False)
     run = connectors_health_dag.test()
     assert run.state == "failed"
+    [tried] = [ti for ti in run.get_task_instances() if ti.task_id == "heal_connectors"]
+    assert (tried.state, tried.try_number) == ("failed", 1 + retries)  # the retry ran too
     # The notifier's alert is logged; where it lands depends on how logging is set up by then.
     captured = capfd.readouterr()
     out = captured.out + captured.err + caplog.text

@@ -136,7 +136,7 @@ def wait_for_run(dag_id: str, run_id: str, timeout_s: float) -> dict[str, Any]:
         lambda: f"DAG {dag_id} run {run_id} to finish; its tasks: {task_states(dag_id, run_id)}",
         lambda: (r := dag_run(dag_id, run_id))["state"] in FINISHED and r,
         timeout_s,
-        every_s=2,
+        every_s=0.5,
     )
     if run["state"] != "success":
         pytest.fail(failure_report(dag_id, run_id))
@@ -199,7 +199,7 @@ def settle_dag_test_runs(dag_id: str, timeout_s: float) -> None:
         f"the dag.test() runs of {dag_id} to end (the scheduler would take over their tasks)",
         lambda: not [r for r in runs_in_progress(dag_id) if r["triggered_by"] == "test"],
         timeout_s,
-        every_s=3,
+        every_s=1,
     )
 
 
@@ -240,7 +240,7 @@ def scheduling(*dag_ids: str, timeout_s: float = 300) -> Iterator[None]:
                 lambda: f"the runs of {', '.join(dag_ids)} to end: {busy(dag_ids)}",
                 lambda: not busy(dag_ids),
                 timeout_s,
-                every_s=2,
+                every_s=0.5,
             )
         finally:
             for dag_id, was_paused in paused.items():

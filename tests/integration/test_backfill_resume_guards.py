@@ -3,14 +3,20 @@
 Kafka position: a resume, and every finalize, refuse a recorded position below the partition's
 low watermark (retention deleted changes the replay needs), naming the fix (``mode=reload``).
 The low watermark is moved with the admin API's delete-records, as retention would move it.
+
+Unique values: a value the app moves from an already copied row to a row of a later chunk does
+not refuse that chunk (the stale copy is refreshed from MySQL, backfill.unique_refresh); two
+rows MySQL holds that only the conversion makes equal fail the chunk, naming both.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
@@ -27,9 +33,9 @@ from tests.integration.test_backfill import (
 )
 
 from mysql_pg_sync.backfill import handoff, state
-from mysql_pg_sync.backfill.runner import Backfill, ChunksNotDone, RunOptions
-from mysql_pg_sync.backfill.writer import RowsRefused
-from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.backfill.runner import Backfill, ChunksNotDone, RunOptions, is_settled
+from mysql_pg_sync.backfill.unique_refresh import DuplicateUniqueValue
+from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 ROWS = 300
@@ -193,21 +199,17 @@ USERS_DDL = (
 USERS_COLUMNS = [("id", "bigint(20)", False), ("email", "varchar(64)", False)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RowsRefused,
-    reason="known, not fixed: a unique secondary index exists during the copy (ddl creates it "
-    "with the table), so a value moved from a copied row to a later chunk's row is refused by "
-    "the stale copy, on every resume",
-)
-def test_a_unique_value_moved_to_a_later_chunk_does_not_block_the_resume(
+def _users_backfill(
     endpoints: Endpoints,
     mysql_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
     pg_db: DatabaseEndpoint,
     tmp_path: Path,
-) -> None:
-    mysql_exec(replace(mysql_admin, database=mysql_db.database), USERS_DDL)
+    ddl: str = USERS_DDL,
+    **extra: Any,
+) -> tuple[Backfill, str]:
+    """users (ids 1-300, unique emails) planned in 3 chunks and prepared, nothing copied."""
+    mysql_exec(replace(mysql_admin, database=mysql_db.database), ddl)
     mysql_exec(
         mysql_db,
         rows=[(i, f"user{i}@example.com") for i in range(1, ROWS + 1)],
@@ -219,25 +221,116 @@ def test_a_unique_value_moved_to_a_later_chunk_does_not_block_the_resume(
         USERS_COLUMNS,
         ("id",),
         indexes=[{"name": "email", "columns": ["email"], "unique": True}],
+        **extra,
     )
     bf = make_backfill(endpoints, mysql_db, pg_db, [mapping], tmp_path)
     bf.start_run("run1", OPTIONS)
     assert bf.plan(OPTIONS).tables[0]["chunks"] == 3
     bf.prepare(OPTIONS, mapping.name)
-    bf.copy_chunk((mapping.name, 0), "run1", OPTIONS.batch_rows)  # ids 1-100
-    # the app moves a unique value from a copied row to a row of a later chunk
+    return bf, mapping.name
+
+
+def _mysql_users(mysql_db: DatabaseEndpoint) -> list[tuple[Any, ...]]:
+    conn = mysql_connect(mysql_db, autocommit=True)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT id, email FROM users ORDER BY id")
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def _pg_users(pg_db: DatabaseEndpoint) -> list[tuple[Any, ...]]:
+    with pg_connect(pg_db, autocommit=True) as conn:
+        return [tuple(r) for r in conn.execute("SELECT id, email FROM public.users ORDER BY id")]
+
+
+@pytest.mark.parametrize("key_hint", ["integer", "keyset"])  # range delete; staged exact keys
+def test_a_unique_value_moved_to_a_later_chunk_does_not_block_the_resume(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+    key_hint: str,
+) -> None:
+    bf, table = _users_backfill(
+        endpoints, mysql_db, mysql_admin, pg_db, tmp_path, backfill={"key_hint": key_hint}
+    )
+    bf.copy_chunk((table, 0), "run1", OPTIONS.batch_rows)  # ids 1-100
+    # the app moves unique values from copied rows to a row of a later chunk, one of them twice:
+    # 150 takes 5's email, 5 takes 6's, 6 gets a new one; 7's goes to 160; 8 is deleted and
+    # its email goes to 170
     mysql_exec(
         mysql_db,
-        "UPDATE users SET email = 'moved@example.com' WHERE id = 5",
+        "DELETE FROM users WHERE id = 8",
+        "UPDATE users SET email = 'user8@example.com' WHERE id = 170",
+        "UPDATE users SET email = 'moved6@example.com' WHERE id = 6",
+        "UPDATE users SET email = 'user6@example.com' WHERE id = 5",
         "UPDATE users SET email = 'user5@example.com' WHERE id = 150",
+        "UPDATE users SET email = 'moved7@example.com' WHERE id = 7",
+        "UPDATE users SET email = 'user7@example.com' WHERE id = 160",
     )
-    with pytest.raises(RowsRefused, match=r"email.*user5@example\.com"):
-        bf.copy_chunk((mapping.name, 1), "run1", OPTIONS.batch_rows)
-    # a resume meets the stale copy of id 5 again (the replay that fixes it waits for finalize)
+    # before the fix: RowsRefused (23505) on the stale copies of 5 and 7, on every resume too
+    copied = bf.copy_chunk((table, 1), "run1", OPTIONS.batch_rows)
+    assert copied["rows"] == 100
+    assert copied["refreshed"] == 4  # 5, 6 (a value moved twice), 7, and 8 deleted
+    # the chunk's rows and the refreshed ones hold MySQL's current values
+    assert _pg_users(pg_db)[:199] == _mysql_users(mysql_db)[:199]
     resume = RunOptions(chunk_rows=0, mode="resume")
     bf.start_run("run2", resume)
     bf.plan(resume)
-    bf.prepare(resume, mapping.name)
-    bf.copy_chunk((mapping.name, 1), "run2", OPTIONS.batch_rows)  # RowsRefused today
-    bf.copy_chunk((mapping.name, 2), "run2", OPTIONS.batch_rows)
-    bf.finalize(mapping.name)
+    bf.prepare(resume, table)
+    assert bf.copy_chunk((table, 2), "run2", OPTIONS.batch_rows)["refreshed"] == 0
+    bf.finalize(table, strict_counts=True)
+    # nothing changed since the refresh's reads: the target equals MySQL before any replay
+    target = _pg_users(pg_db)
+    assert target == _mysql_users(mysql_db)
+    assert dict(target)[150] == "user5@example.com"
+    assert dict(target)[5] == "user6@example.com"
+    assert _table_state(pg_db, table)[0] == "streaming"
+
+
+def test_a_real_duplicate_under_the_conversion_fails_the_chunk_naming_both_rows(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+) -> None:
+    """MySQL tells 'dup@x' and 'dup<NUL>@x' apart (a binary collation; MariaDB's general_ci
+    takes them as equal); stripped of the NUL they are one value."""
+    bf, table = _users_backfill(
+        endpoints,
+        mysql_db,
+        mysql_admin,
+        pg_db,
+        tmp_path,
+        ddl=USERS_DDL.replace("NOT NULL,", "COLLATE utf8mb4_bin NOT NULL,"),
+        values={"nul_bytes": "strip"},
+    )
+    mysql_exec(
+        mysql_db,
+        "UPDATE users SET email = 'dup@example.com' WHERE id = 10",
+        "UPDATE users SET email = CONCAT('dup', CHAR(0), '@example.com') WHERE id = 150",
+    )
+    bf.copy_chunk((table, 0), "run1", OPTIONS.batch_rows)
+    with pytest.raises(DuplicateUniqueValue) as refused:
+        bf.copy_chunk((table, 1), "run1", OPTIONS.batch_rows)
+    text = str(refused.value)
+    assert text.startswith(f"{table} #1: rows id=10 and id=150 both give (dup@example.com)")
+    assert re.search(r"in unique index \S*email\S* of \"public\".\"users\"", text), text
+    assert "Fix: make the values distinct in MySQL" in text
+    assert is_settled(refused.value)  # a retry meets it again: the task fails at once
+    # nothing of the chunk was written, the earlier copy of row 10 is kept
+    target = dict(_pg_users(pg_db))
+    assert len(target) == 100
+    assert target[10] == "dup@example.com"
+    with pg_connect(pg_db, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT state, error FROM mps_sync.backfill_chunks WHERE source_table = %s AND seq = 1",
+            (table,),
+        ).fetchone()
+    assert row is not None
+    assert row[0] == "failed"
+    assert "DuplicateUniqueValue" in row[1]

@@ -147,6 +147,25 @@ def mysql_range_predicate(
     return " AND ".join(parts) if parts else "1=1"
 
 
+def mysql_key_predicate(
+    columns: Sequence[str], keys: Sequence[KeyValue], quote: Callable[[str], str]
+) -> str:
+    """The WHERE clause selecting exactly ``keys`` on MySQL (equality only: no ordering, no
+    collation question); ``1=0`` for none. ``k IN (...)`` for one column, ORs of ANDs (which
+    every optimizer reads as point ranges of the key) for several."""
+    if not keys:
+        return "1=0"
+    if len(columns) == 1:
+        return f"{quote(columns[0])} IN ({', '.join(mysql_literal(k[0]) for k in keys)})"
+    terms = []
+    for key in keys:
+        if len(key) != len(columns):
+            raise PlanError(f"key has {len(columns)} columns but {key!r} has {len(key)} values")
+        equal = [_compare(quote(c), "=", v) for c, v in zip(columns, key, strict=True)]
+        terms.append("(" + " AND ".join(equal) + ")")
+    return "(" + " OR ".join(terms) + ")"
+
+
 def integer_range_predicate(column_sql: str, lower: KeyValue | None, upper: KeyValue | None) -> str:
     """``lower <= col < upper`` for an integer key: identical on both engines, safe to inline."""
     parts = []

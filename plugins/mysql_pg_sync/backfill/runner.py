@@ -12,13 +12,11 @@ import math
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import pyarrow as pa
 
 from mysql_pg_sync.backfill import handoff, readers, report, state
 from mysql_pg_sync.backfill.boundaries import (
@@ -39,8 +37,8 @@ from mysql_pg_sync.backfill.plan import (
     chunks_from_boundaries,
     group_chunks,
     key_strategy,
-    mysql_range_predicate,
 )
+from mysql_pg_sync.backfill.source_rows import SourceRows
 from mysql_pg_sync.backfill.target import (
     TargetSchemaError,
     ensure_target,
@@ -48,6 +46,7 @@ from mysql_pg_sync.backfill.target import (
     target_has_rows,
     truncate_targets,
 )
+from mysql_pg_sync.backfill.unique_refresh import DuplicateUniqueValue
 from mysql_pg_sync.backfill.writer import (
     ChunkCopyError,
     RowsRefused,
@@ -57,12 +56,10 @@ from mysql_pg_sync.backfill.writer import (
 )
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, backfill_origin, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
-from mysql_pg_sync.dialects import mysql as my
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
-from mysql_pg_sync.types.convert import Stats
 from mysql_pg_sync.whole_numbers import as_whole
 
 log = logging.getLogger(__name__)
@@ -106,6 +103,7 @@ class ChunkGroupError(BackfillError):
 _SETTLED: tuple[type[BaseException], ...] = (
     ConversionError,
     RowsRefused,
+    DuplicateUniqueValue,
     TargetSchemaError,
     MappingError,
     ChunksNotDone,
@@ -765,6 +763,14 @@ class Backfill:
             if result.rejected
             else "",
         )
+        if result.refreshed:
+            log.info(
+                "%s #%d: %d row(s) of earlier chunks refreshed from MySQL: they held unique "
+                "values this chunk's rows have now",
+                ref[0],
+                ref[1],
+                result.refreshed,
+            )
         return {"table": ref[0], "seq": ref[1], **asdict(result)}
 
     def _copy(
@@ -776,19 +782,19 @@ class Backfill:
         batch_rows: int,
         run_id: str = "",
     ) -> state.ChunkResult:
-        where = mysql_range_predicate(
-            table_plan.key_columns, chunk.lower, chunk.upper, my.quote_ident
+        # reject: conversion fills it as the COPY pulls batches; fail: conversion raises instead
+        rejects = Rejects() if mapping.backfill.on_bad_value == "reject" else None
+        source = SourceRows(
+            self.endpoints.mysql,
+            mapping,
+            table_plan.key_columns,
+            chunk,
+            reader,
+            batch_rows,
+            rejects,
+            convert=convert_batch,
         )
-        sql = readers.select_sql(mapping, where, reader)
-        if reader == readers.FAST:
-            stream = readers.read_connectorx(self.endpoints.mysql, sql, batch_rows)
-            empty = readers.empty_record_batch(stream.schema)
-            batches: Iterator[pa.RecordBatch] = readers.iter_connectorx(stream)
-        else:
-            empty = readers.empty_batch(mapping)
-            batches = readers.iter_mysqlclient(self.endpoints.mysql, sql, mapping, batch_rows)
-        stats = Stats()
-        schema = convert_batch(mapping, empty).schema
+        schema, batches = source.read_chunk()
         target = TargetSpec(
             mapping.target.schema,
             mapping.target.table,
@@ -796,20 +802,18 @@ class Backfill:
             mapping.pg_key,
             table_plan.strategy,
         )
-        # reject: conversion fills it as the COPY pulls batches; fail: conversion raises instead
-        rejects = Rejects() if mapping.backfill.on_bad_value == "reject" else None
-        converted = (convert_batch(mapping, b, stats, rejects) for b in batches)
         try:
             result = write_chunk(
                 self.endpoints.postgres,
                 target,
                 chunk,
                 schema,
-                converted,
+                batches,
                 reader=reader,
                 origins=self.origins,
                 rejects=rejects,
                 run_id=run_id,
+                source=source,
             )
         finally:
             # A chunk that failed mid-read leaves the reader suspended, and the error's traceback
@@ -818,6 +822,7 @@ class Backfill:
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
+        stats = source.stats  # of the read that was written
         # logged once committed: each one is in the reject table now
         for row in rejects.rows if rejects else ():
             log.warning(

@@ -34,6 +34,9 @@ class ChunkResult:
     duration_s: float
     reader: str
     rejected: int = 0  # left out, recorded in mps_sync.backfill_rejects
+    # rows of earlier chunks brought to MySQL's current state: their copy held a unique value
+    # this chunk's rows have now (backfill.unique_refresh)
+    refreshed: int = 0
 
 
 REJECTS_TABLE = "mps_sync.backfill_rejects"  # 060_backfill_rejects.sql

@@ -8,6 +8,10 @@ recorded for rows that did not commit.
   removes exactly the keys MySQL returned (equality, no ordering, so no collation question) and
   an INSERT ... SELECT moves the rows in.
 
+A chunk refused because a unique value it holds is still held by an earlier chunk's copy of
+another row (the app moved it meanwhile) is copied again, in a new transaction, with those rows
+brought to MySQL's current state first (:mod:`.unique_refresh`).
+
 Rows rejected by the conversion (mapping ``backfill.on_bad_value: reject``) are recorded in
 ``mps_sync.backfill_rejects`` in that same transaction, after deleting the chunk's earlier
 rejects: they commit exactly with the chunk's rows and its "done", and a retried chunk replaces
@@ -16,6 +20,7 @@ them instead of adding to them.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -25,8 +30,10 @@ from typing import Any
 import adbc_driver_manager
 import pyarrow as pa
 
+from mysql_pg_sync.backfill import unique_refresh
 from mysql_pg_sync.backfill.conversion import RejectedRow, Rejects
 from mysql_pg_sync.backfill.plan import ChunkSpec, KeyStrategy, integer_range_predicate
+from mysql_pg_sync.backfill.source_rows import SourceRows
 from mysql_pg_sync.backfill.state import (
     CLEAR_REJECTS_SQL,
     MARK_DONE_SQL,
@@ -40,7 +47,11 @@ from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import PreflightError, SyncError
 from mysql_pg_sync.settings import DatabaseEndpoint
 
+log = logging.getLogger(__name__)
+
 STAGE_TABLE = "mps_backfill_stage"
+UNIQUE_VIOLATION = unique_refresh.UNIQUE_VIOLATION
+REFRESH_ATTEMPTS = 3  # chunks copied alongside may commit colliding rows during an attempt
 REJECT_KEYS_TABLE = "mps_backfill_reject_keys"
 # SQLSTATE classes of a refusal of the rows themselves (data exception, integrity constraint)
 _REFUSED_CLASSES = ("22", "23")
@@ -189,10 +200,7 @@ class _Counting:
             raise
 
 
-def _numbered(sql: str) -> str:
-    """psycopg's ``%s`` placeholders as libpq's ``$n`` (the dialect speaks psycopg)."""
-    parts = sql.split("%s")
-    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+_numbered = pg.dollar_placeholders  # the dialect speaks psycopg's %s
 
 
 _IN_USE = "55006"  # object_in_use: another session holds this replication origin
@@ -259,14 +267,18 @@ def write_chunk(
     origins: Sequence[str] = (),
     rejects: Rejects | None = None,
     run_id: str = "",
+    source: SourceRows | None = None,
 ) -> ChunkResult:
     """Replace the chunk's rows in one transaction and record it as done; returns its figures.
 
     ``rejects`` is filled by the conversion while the COPY pulls ``batches``; it is complete
-    once the COPY is, and recorded before "done".
+    once the COPY is, and recorded before "done". ``source``: where ``batches`` come from; a
+    chunk refused for a unique value another row's stale copy holds is then copied again with
+    those rows refreshed from it (:mod:`.unique_refresh`).
     """
     started = time.monotonic()
     counting = _Counting(batches)
+    countings = [counting]
     stream = pa.RecordBatchReader.from_batches(schema, iter(counting))
     try:
         session = _writer_session(endpoint, origins)
@@ -274,18 +286,33 @@ def write_chunk(
         raise _portable(exc, chunk) from exc
     conn = session.conn
     try:
-        cur = conn.cursor()
-        if target.staged:
-            _write_staged(cur, target, chunk, stream, rejects)
-        else:
-            cur.execute(_delete_range_sql(target, chunk))
-            cur.adbc_ingest(target.table, stream, mode="append", db_schema_name=target.schema)
+        refreshed: list[unique_refresh.Refreshed] = []
+        try:
+            cur = conn.cursor()
+            if target.staged:
+                _write_staged(cur, target, chunk, stream, rejects)
+            else:
+                cur.execute(_delete_range_sql(target, chunk))
+                cur.adbc_ingest(target.table, stream, mode="append", db_schema_name=target.schema)
+        except adbc_driver_manager.Error as exc:
+            if source is None or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            # ADBC runs nothing in a failed transaction, not even ROLLBACK TO SAVEPOINT: the
+            # chunk is copied again in a new one that resolves collisions before it inserts
+            conn.rollback()
+            counting, refreshed = _copy_refreshing(conn, target, chunk, source, countings)
+            cur = conn.cursor()
         # Same transaction as the rows: a chunk that fails or dies records no rejects, and a
         # retry (or a re-queued done chunk) replaces the earlier ones instead of duplicating them.
         rows = rejects.rows if rejects is not None else []
         _record_rejects(cur, chunk, rows, run_id)
         result = ChunkResult(
-            counting.rows, counting.bytes, time.monotonic() - started, reader, len(rows)
+            counting.rows,
+            counting.bytes,
+            time.monotonic() - started,
+            reader,
+            len(rows),
+            len(refreshed),
         )
         cur.execute(
             MARK_DONE_SQL,
@@ -301,6 +328,8 @@ def write_chunk(
         )
         conn.commit()
         cur.close()
+        for row in refreshed:  # once committed: a chunk that fails refreshes nothing
+            log.info("%s #%d: %s", chunk.table, chunk.seq, row.describe(target.qualified))
         return result
     except BaseException as exc:
         try:
@@ -308,8 +337,9 @@ def write_chunk(
         except Exception:
             pass  # the connection itself is gone; the transaction died with it
         close_writer_session()  # the next chunk starts from a fresh session
-        if counting.error is not None and counting.error is not exc:
-            raise counting.error from exc
+        for read in countings:
+            if read.error is not None and read.error is not exc:
+                raise read.error from exc
         if isinstance(exc, adbc_driver_manager.Error):
             raise _portable(exc, chunk) from exc
         raise
@@ -339,6 +369,83 @@ def _delete_range_sql(target: TargetSpec, chunk: ChunkSpec) -> str:
     return f"DELETE FROM {target.qualified} WHERE {where}"
 
 
+def _copy_refreshing(
+    conn: Any,
+    target: TargetSpec,
+    chunk: ChunkSpec,
+    source: SourceRows,
+    countings: list[_Counting],
+) -> tuple[_Counting, list[unique_refresh.Refreshed]]:
+    """Copy the chunk again, read anew, bringing the rows outside it that its unique values
+    collide with to MySQL's current state first; (the read's figures, the rows refreshed). A chunk
+    copied alongside may commit a colliding row after the check: the next attempt sees it."""
+    log.info(
+        "%s #%d: a unique value of the chunk is held by a row copied before; copying the chunk "
+        "again and refreshing such rows from MySQL",
+        chunk.table,
+        chunk.seq,
+    )
+    for attempt in range(1, REFRESH_ATTEMPTS + 1):
+        schema, batches = source.read_chunk()
+        counting = _Counting(batches)
+        countings.append(counting)
+        try:
+            cur = conn.cursor()
+            stage = _stage(cur, target, gen=True)
+            staged = (unique_refresh.with_gen(batch, 0) for batch in counting)
+            cur.adbc_ingest(
+                STAGE_TABLE,
+                pa.RecordBatchReader.from_batches(schema.append(unique_refresh.GEN_FIELD), staged),
+                mode="append",
+                temporary=True,
+            )
+            _delete_previous(cur, target, chunk, source.rejects)
+            refreshed = unique_refresh.resolve(
+                cur,
+                label=f"{chunk.table} #{chunk.seq}",
+                target_sql=target.qualified,
+                stage=STAGE_TABLE,
+                key_columns=target.pg_key,
+                read_keys=source.read_keys,
+            )
+            _insert_stage(cur, target, stage)
+            return counting, refreshed
+        except adbc_driver_manager.Error as exc:
+            if attempt == REFRESH_ATTEMPTS or getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            conn.rollback()
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _stage(cur: Any, target: TargetSpec, *, gen: bool = False) -> str:
+    """A new temporary stage of the target's columns (and :data:`unique_refresh.GEN_COLUMN`).
+
+    It takes the target's column types: some columns arrive already in PostgreSQL's binary
+    format (jsonb, bit varying, inet), which a stage created from the Arrow types would hold
+    as bytea, and bytea does not insert into them."""
+    cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
+    columns = ", ".join(pg.quote_ident(c) for c in target.pg_columns)
+    extra = f", 0::integer AS {unique_refresh.GEN_FIELD.name}" if gen else ""
+    cur.execute(
+        f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns}{extra} FROM {target.qualified} "
+        "WITH NO DATA"
+    )
+    return f"pg_temp.{STAGE_TABLE}"
+
+
+def _insert_stage(cur: Any, target: TargetSpec, stage: str) -> None:
+    select = ", ".join(f"s.{pg.quote_ident(c)}" for c in target.pg_columns)
+    cur.execute(
+        f"INSERT INTO {target.qualified} ({pg.column_list(target.pg_columns)}) "
+        f"SELECT {select} FROM {stage} s"
+    )
+    cur.execute(f"DROP TABLE {stage}")
+
+
 def _write_staged(
     cur: Any,
     target: TargetSpec,
@@ -346,15 +453,17 @@ def _write_staged(
     stream: pa.RecordBatchReader,
     rejects: Rejects | None = None,
 ) -> None:
-    cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE_TABLE}")
-    # The stage takes the target's column types: some columns arrive already in PostgreSQL's
-    # binary format (jsonb, bit varying, inet), which a stage created from the Arrow
-    # types would hold as bytea, and bytea does not insert into them.
-    columns = ", ".join(pg.quote_ident(c) for c in target.pg_columns)
-    cur.execute(
-        f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {columns} FROM {target.qualified} WITH NO DATA"
-    )
+    stage = _stage(cur, target)
     cur.adbc_ingest(STAGE_TABLE, stream, mode="append", temporary=True)
+    _delete_previous(cur, target, chunk, rejects)
+    _insert_stage(cur, target, stage)
+
+
+def _delete_previous(
+    cur: Any, target: TargetSpec, chunk: ChunkSpec, rejects: Rejects | None
+) -> None:
+    """Delete the chunk's earlier rows: its integer key range, or (keyset) the keys staged and
+    the keys the conversion rejected."""
     stage = f"pg_temp.{STAGE_TABLE}"
     if target.strategy == "keyset":
         match = " AND ".join(
@@ -374,9 +483,3 @@ def _write_staged(
             cur.execute(f"DROP TABLE pg_temp.{REJECT_KEYS_TABLE}")
     else:
         cur.execute(_delete_range_sql(target, chunk))
-    select = ", ".join(f"s.{pg.quote_ident(c)}" for c in target.pg_columns)
-    cur.execute(
-        f"INSERT INTO {target.qualified} ({pg.column_list(target.pg_columns)}) "
-        f"SELECT {select} FROM {stage} s"
-    )
-    cur.execute(f"DROP TABLE {stage}")

@@ -594,3 +594,79 @@ def retype_using_sql(column_sql: str, have: str, wanted: str) -> str:
     if old in _STRING_TYPES and new not in _STRING_TYPES:
         return f" USING {c}::{wanted}"
     return ""
+
+
+# --- backfill: rows a chunk's unique values collide with (backfill.unique_refresh) ---
+
+
+def unique_indexes_sql() -> str:
+    """(name, key expressions as text, partial-index predicate or NULL, NULLS NOT DISTINCT) of
+    each unique index of a table other than its primary key, unique constraints included;
+    parameter: the table's qualified name. An expression reads the table's bare column names.
+    ``indnullsnotdistinct`` is read through jsonb: PostgreSQL before 15 has no such column."""
+    return (
+        "SELECT c.relname::text, "
+        "array(SELECT pg_get_indexdef(i.indexrelid, k, true) "
+        "FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k), "
+        "pg_get_expr(i.indpred, i.indrelid, true), "
+        "coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND NOT i.indisprimary "
+        "ORDER BY c.relname"
+    )
+
+
+def unique_pairs_sql(
+    index_name: str,
+    left_sql: str,
+    right_sql: str,
+    key_columns: Sequence[str],
+    expressions: Sequence[str],
+    predicate: str | None = None,
+    *,
+    nulls_not_distinct: bool = False,
+    same_table: bool = False,
+) -> str:
+    """The pairs of rows of ``left_sql`` and ``right_sql`` that the unique index ``index_name``
+    (its key ``expressions`` over bare column names, its partial ``predicate``) takes as equal.
+
+    Columns, alike for every index (so several UNION ALL): ``mps_index``, ``mps_within``
+    (``same_table``), the left and right keys (``mps_lk0``..., ``mps_rk0``...), both as text
+    (``mps_lt0``..., ``mps_rt0``...), the indexed values as text (``mps_value``) and
+    ``mps_same_read``: both rows carry the same ``mps_gen`` (``same_table`` only; else false).
+    Each side is a subquery of one table, so the bare names in an expression are that table's;
+    PostgreSQL flattens them and probes the index with the other side's values.
+    ``same_table``: ``left_sql`` and ``right_sql`` are one table; each pair is listed once."""
+    where = f" WHERE {predicate}" if predicate else ""
+
+    def side(table_sql: str) -> str:
+        keys = [f"{quote_ident(k)} AS mps_k{i}" for i, k in enumerate(key_columns)]
+        values = [f"({e}) AS mps_u{i}" for i, e in enumerate(expressions)]
+        extra = ["ctid AS mps_row", "mps_gen"] if same_table else []
+        return f"SELECT {', '.join(keys + values + extra)} FROM {table_sql}{where}"
+
+    equal = "IS NOT DISTINCT FROM" if nulls_not_distinct else "="
+    on = [f"l.mps_u{i} {equal} r.mps_u{i}" for i in range(len(expressions))]
+    if same_table:
+        on.append("l.mps_row < r.mps_row")
+    n = range(len(key_columns))
+    shown = ", ".join(f"l.mps_u{i}::text" for i in range(len(expressions)))
+    columns = (
+        [f"{quote_literal(index_name)}::text AS mps_index", f"{same_table} AS mps_within"]
+        + [f"l.mps_k{i} AS mps_lk{i}" for i in n]
+        + [f"r.mps_k{i} AS mps_rk{i}" for i in n]
+        + [f"l.mps_k{i}::text AS mps_lt{i}" for i in n]
+        + [f"r.mps_k{i}::text AS mps_rt{i}" for i in n]
+        + [f"array_to_string(ARRAY[{shown}], ', ', 'NULL') AS mps_value"]
+        + ["l.mps_gen = r.mps_gen AS mps_same_read" if same_table else "false AS mps_same_read"]
+    )
+    return (
+        f"SELECT {', '.join(columns)} FROM ({side(left_sql)}) l "
+        f"JOIN ({side(right_sql)}) r ON {' AND '.join(on)}"
+    )
+
+
+def dollar_placeholders(sql: str) -> str:
+    """psycopg's ``%s`` placeholders (this module's) as libpq's ``$n`` (for ADBC)."""
+    parts = sql.split("%s")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))

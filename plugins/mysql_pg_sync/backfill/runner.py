@@ -12,7 +12,7 @@ import math
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,10 +54,13 @@ from mysql_pg_sync.backfill.writer import (
     close_writer_session,
     write_chunk,
 )
+from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.cdc.loop_guard import DEFAULT_ORIGIN, backfill_origin, origin_pool
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.errors import ConversionError, MappingError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
+from mysql_pg_sync.reconcile.recheck import CAUGHT_UP
+from mysql_pg_sync.reconcile.stream_position import offsets_waiter
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
 from mysql_pg_sync.whole_numbers import as_whole
@@ -100,6 +103,11 @@ class ChunkGroupError(BackfillError):
 
 # Failures that a retry of the same task meets again, unchanged: the data, the mapping or the
 # target schema must change first. Retrying them only delays the run's end and its report.
+# states in which the stream applies (or, paused, holds back) the table's changes; so does it
+# for a table without a state (never backfilled: captured since `connectors apply`)
+STREAMED = ("streaming", "paused")
+RELOAD_CATCH_UP_S = 60.0
+
 _SETTLED: tuple[type[BaseException], ...] = (
     ConversionError,
     RowsRefused,
@@ -282,6 +290,7 @@ class Backfill:
         reports_dir: Path,
         write_origin: str | None = BACKFILL_ORIGIN,
         watermark_reader: handoff.WatermarkReader | None = None,
+        pg_changes_applied: Callable[[TableMapping], str] | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.mappings = mappings
@@ -290,6 +299,10 @@ class Backfill:
         # Checks that Kafka still holds a kept position (resume, finalize); by default the
         # position reader's own (handoff.KafkaEndOffsets.watermarks). None: not checked.
         self.watermark_reader = watermark_reader
+        # A reload of a table PostgreSQL writes to waits until the stream has applied
+        # PostgreSQL's changes to MySQL (a recheck outcome: CAUGHT_UP or not); by default the
+        # stream's applied offsets against the end of the table's PostgreSQL topic
+        self.pg_changes_applied = pg_changes_applied or self._pg_changes_applied
         self.reports_dir = reports_dir
         # Each COPY session leases an origin of the backfill's pool: the PostgreSQL source drops
         # the copied rows' events, and the stream drops any that pass (docs/backfill.md).
@@ -606,12 +619,33 @@ class Backfill:
                     "--mode reload\"`, or mode reload in the backfill DAG's form)"
                 )
         truncate = done == 0 and options.mode == "reload"
+        if truncate and mapping.replicates_to_mysql() and (not current or current[0] in STREAMED):
+            self._refuse_unapplied_pg_changes(mapping)
         resuming = options.mode != "reload" and current is not None and current[0] == "backfilling"
         if resuming and current is not None and current[1] is not None:
             self._check_position_held(mapping.name, current[1], "cannot resume: nothing was copied")
             return _Prepared(mapping, created, current[1], False, truncate)
         topic = self.capture_check(mapping)
         return _Prepared(mapping, created, self.position_reader(topic), True, truncate)
+
+    def _pg_changes_applied(self, mapping: TableMapping) -> str:
+        from_pg: tuple[Side, ...] = ("postgres",)
+        waiter = offsets_waiter(self.endpoints, mapping, RELOAD_CATCH_UP_S, sides=from_pg)
+        return waiter.wait(mapping.name)
+
+    def _refuse_unapplied_pg_changes(self, mapping: TableMapping) -> None:
+        """A reload copies MySQL's rows over PostgreSQL's: a PostgreSQL change still in Kafka
+        would reach MySQL alone after it (its echo dropped), and the sides differ for good."""
+        if self.pg_changes_applied(mapping) == CAUGHT_UP:
+            return
+        raise BackfillError(
+            f"{mapping.name}: not reloaded, nothing was changed: changes the PostgreSQL app made "
+            f"to {mapping.target} still wait in Kafka for the stream to apply them to MySQL "
+            f"(waited up to {RELOAD_CATCH_UP_S:.0f} s). A reload now would copy MySQL's rows "
+            "without them over PostgreSQL's, and the stream would then apply them to MySQL "
+            "alone. Let the stream catch up first (the stream DAG unpaused and running, the "
+            "table not paused; its lag: `make cli ARGS=status`), then run the reload again"
+        )
 
     def _check_position_held(self, table: str, position: Any, when: str) -> None:
         """Refuse (:class:`handoff.PositionLost`) a recorded position whose changes Kafka's

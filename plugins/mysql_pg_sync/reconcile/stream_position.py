@@ -5,11 +5,12 @@ each target stores with the writes (ADR 0007)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import MySQLdb
 import psycopg
 
+from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.cdc.service import config_from_env
 from mysql_pg_sync.cdc.topics import change_topic
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -68,17 +69,23 @@ def _mysql_applied(endpoints: Endpoints, group: str) -> Offsets:
         conn.close()
 
 
-def offsets_waiter(endpoints: Endpoints, mapping: TableMapping, max_wait_s: float) -> OffsetsWaiter:
-    """The re-check's wait for ``mapping``'s table, in both directions it streams."""
+def offsets_waiter(
+    endpoints: Endpoints,
+    mapping: TableMapping,
+    max_wait_s: float,
+    sides: Collection[Side] = ("mysql", "postgres"),
+) -> OffsetsWaiter:
+    """The re-check's wait for ``mapping``'s table, in each direction it streams whose source
+    is one of ``sides``."""
     config = config_from_env()
     from_mysql = (
         [change_topic(config.mysql_topic_prefix, mapping.source.db, mapping.source.table)]
-        if mapping.replicates_to_pg()
+        if mapping.replicates_to_pg() and "mysql" in sides
         else []
     )
     from_pg = (
         [change_topic(config.pg_topic_prefix, mapping.target.schema, mapping.target.table)]
-        if mapping.replicates_to_mysql()
+        if mapping.replicates_to_mysql() and "postgres" in sides
         else []
     )
 

@@ -254,15 +254,21 @@ def test_a_repair_to_postgresql_skips_rows_changed_since_compared(
     assert rows == [(1, 9), (2, 5), (3, 7), (4, 5), (5, 5)]
     assert result.changed_since_compared == 3
     assert "changed on a side after it was compared" in (result.repair_message or "")
-    assert result.status == "repaired"
-    assert stored["repairs"] == [("3", "applied")]
-    assert stored["drift"] == [("3",)]  # the others are not confirmed drift any more
+    # not written, and still drift on record: on a one-way table nothing else settles them
+    assert result.status == "drift"
+    assert stored["repairs"] == [
+        ("1", "changed"),
+        ("2", "changed"),
+        ("3", "applied"),
+        ("4", "changed"),
+    ]
+    assert stored["drift"] == [("1",), ("2",), ("3",), ("4",)]
     run = stored["run"]
     (table,) = run["tables"]
     assert table["changed_since_compared"] == 3
-    assert table["drift"] == {"missing": 0, "extra": 0, "different": 1}
-    assert table["repairs"] == {"applied": 1}
-    assert run["status"] == "succeeded"  # not a failure: the stream carries the newer change
+    assert table["drift"] == {"missing": 0, "extra": 1, "different": 3}
+    assert table["repairs"] == {"applied": 1, "changed": 3}
+    assert run["status"] == "drift"  # the next run compares those keys afresh
     assert run["summary"]["changed_since_compared"] == 3
     assert "3 repair(s) not written: changed since compared" in summarize(run)
 
@@ -291,8 +297,38 @@ def test_a_repair_to_mysql_skips_rows_changed_since_compared(
         rows = [tuple(r) for r in cur.fetchall()]
     assert rows == [(1, 5), (2, 8), (3, 7), (4, 6)]
     assert result.changed_since_compared == 3
-    assert stored["repairs"] == [("3", "applied")]
-    assert stored["run"]["status"] == "succeeded"
+    assert stored["repairs"] == [
+        ("1", "changed"),
+        ("2", "changed"),
+        ("3", "applied"),
+        ("4", "changed"),
+    ]
+    assert stored["run"]["status"] == "drift"
+
+
+def test_a_repair_skips_a_row_whose_ignored_column_changed_since_compared(
+    sides: tuple[Endpoints, Sql, Sql], tmp_path: Path
+) -> None:
+    """A repair writes every synced column, the ignored ones too, which the comparison never
+    read: a change there after the images were read must stop the write as well (it put
+    PostgreSQL's new 'name' back to the stale one for good)."""
+    ends, on_mysql, on_pg = sides
+    plain = _mapping(ends.mysql.database, "from_mysql", "mysql").model_dump(mode="json")
+    mapping = TableMapping.model_validate(
+        {**plain, "reconcile": {"authoritative": "mysql", "ignore_columns": ["name"]}}
+    )
+    on_mysql("INSERT INTO from_mysql VALUES (1, 'a', 7), (2, 'b', 7)")
+    on_pg("INSERT INTO from_mysql VALUES (1, 'a', 5), (2, 'b', 5)")
+
+    def meanwhile() -> None:  # the PostgreSQL app renames row 1; qty stays as compared
+        on_pg("UPDATE from_mysql SET name = 'renamed' WHERE id = 1")
+
+    result, stored = _compare_then_repair(ends, mapping, meanwhile, tmp_path)
+    with pg_connect(ends.postgres) as conn:
+        rows = conn.execute("SELECT id, name, qty FROM from_mysql ORDER BY id").fetchall()
+    assert rows == [(1, "renamed", 5), (2, "b", 7)]
+    assert stored["repairs"] == [("1", "changed"), ("2", "applied")]
+    assert result.status == "drift"
 
 
 def test_an_unchanged_row_is_still_repaired_in_both_directions(

@@ -5,7 +5,9 @@ compared; and the compare-and-set's row comparison (pure, no servers)."""
 from __future__ import annotations
 
 import html
+import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from mysql_pg_sync.reconcile.model import CompareColumn
 from mysql_pg_sync.reconcile.recheck import TIMED_OUT
 from mysql_pg_sync.reconcile.report import advice, finalize, headline, to_html
 from mysql_pg_sync.reconcile.run import TableResult, changed_message, not_conclusive_message
+from mysql_pg_sync.reconcile.store import _image_json
 
 pytestmark = pytest.mark.unit
 
@@ -82,24 +85,47 @@ def test_confirmed_drift_keeps_its_verdict() -> None:
     assert alert.startswith("confirmed drift is left unrepaired")
 
 
-def test_repairs_skipped_as_changed_since_compared_are_shown_and_are_no_failure() -> None:
+def test_repairs_skipped_as_changed_since_compared_stay_drift_and_are_shown() -> None:
     table = _table(
         "legacy.orders",
-        status="repaired",
-        drift={"missing": 0, "extra": 0, "different": 1},
-        repairs={"applied": 1},
+        status="drift",
+        drift={"missing": 0, "extra": 0, "different": 3},
+        repairs={"applied": 1, "changed": 2},
         changed_since_compared=2,
         repair_message=changed_message(2),
     )
     run = _run(table)
-    assert run["status"] == "succeeded"
+    assert run["status"] == "drift"  # the next run compares those keys afresh
     assert run["summary"]["changed_since_compared"] == 2
     [line] = [line for line in advice(run) if "changed on a side" in line]
     assert line.startswith("2 repair(s) were not written")
+    assert "Their drift stays on record" in line
     page = html.unescape(to_html(run))
-    assert "2 not written: changed since compared" in page
-    assert verdict(run["status"], summarize(run)) is None
+    assert "2 not written: the row changed after it was compared" in page
+    assert verdict(run["status"], summarize(run)) is not None
     assert "2 repair(s) not written: changed since compared" in summarize(run)
+
+
+def test_a_repair_record_holds_what_jsonb_cannot() -> None:
+    """A NUL character (MySQL text with `values.nul_bytes: strip`) or a NaN inside an array
+    made the record's insert fail, and with it the table (dry runs too)."""
+    image = {
+        "id": 1,
+        "note": "a\x00b",
+        "vals": [1.5, float("nan")],
+        "f": float("inf"),
+        "raw": b"\x00\x01",
+        "price": Decimal("1.50"),
+        "tags": {"x", "y"},
+    }
+    stored = _image_json(image)
+    assert stored is not None
+    assert "\\u0000" not in json.dumps(stored.obj, allow_nan=False).replace("\\\\", "")
+    assert stored.obj["note"] == "a\\u0000b"
+    assert stored.obj["vals"] == [1.5, "nan"]
+    assert stored.obj["f"] == "inf"
+    assert stored.obj["raw"] == ["bytes", "0001"]
+    assert stored.obj["price"] == ["decimal", "1.50"]
 
 
 def test_a_result_carries_both_counts() -> None:

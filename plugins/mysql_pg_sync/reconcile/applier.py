@@ -13,8 +13,9 @@ key whose row changed on either side since the comparison is not written.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mysql_pg_sync.cdc.apply import Applier, BatchResult
@@ -126,7 +127,7 @@ class StreamApplierRepairs:
 
 CHANGED = (
     "changed since compared: a side's row no longer held what the comparison saw, so the "
-    "repair was not written (the stream carries the newer change)"
+    "repair was not written (its image was stale); the next reconcile compares the key again"
 )
 
 
@@ -175,6 +176,11 @@ def changed_since_compared(
     target.lock_keys(conn, raw_keys)
     now_target = target.canonical_rows(raw_keys)
     now_source = source.canonical_rows(raw_keys)
+    # the full images too: the repair writes every synced column, the ignored ones as well,
+    # which the comparison never looked at, from images read before the lock
+    imaged = [r for r in checked if r.image is not None or r.replaced is not None]
+    target_images = target.raw_rows(raw_keys) if imaged else {}
+    source_images = source.raw_rows(raw_keys) if imaged else {}
     changed = set()
     for r in checked:
         assert r.diff is not None
@@ -185,4 +191,26 @@ def changed_since_compared(
             and _same(table.columns, was_source, now_source.get(r.key))
         ):
             changed.add(r.key)
+    for r in imaged:
+        if not (
+            same_image(r.replaced, target_images.get(r.key))
+            and same_image(r.image, source_images.get(r.key))
+        ):
+            changed.add(r.key)
     return changed
+
+
+def same_image(was: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> bool:
+    """Whether a row image read again equals the one read before, through the same driver
+    (absent stays absent; a NaN equals a NaN)."""
+    if was is None or now is None:
+        return was is now
+    return was.keys() == now.keys() and all(_same_value(was[k], now[k]) for k in was)
+
+
+def _same_value(was: Any, now: Any) -> bool:
+    if isinstance(was, float) and isinstance(now, float) and math.isnan(was):
+        return math.isnan(now)
+    if isinstance(was, list | tuple) and isinstance(now, list | tuple):
+        return len(was) == len(now) and all(map(_same_value, was, now))
+    return bool(was == now) and type(was) is type(now)

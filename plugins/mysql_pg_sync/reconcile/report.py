@@ -40,6 +40,7 @@ REPAIR_STATUS_WORDS = {
     "failed": "failed",
     "refused": "refused (over max_repairs, nothing written)",
     "planned": "planned, outcome not recorded",
+    "changed": "not written: the row changed after it was compared (run again)",
 }
 DRIFT_WORDS = {
     "missing": "missing in PostgreSQL",
@@ -257,12 +258,9 @@ def _repair_action(action: str, write_to: str) -> str:
 
 
 def _repairs(table: Mapping[str, Any]) -> str:
-    """Repairs by outcome, each with its direction, example keys and error."""
-    changed = int(table.get("changed_since_compared") or 0)
-    written = _written_repairs(table)
-    if not changed:
-        return written
-    return "<br>".join(p for p in (written, _cell(f"{changed:,} {CHANGED_WORDS}")) if p)
+    """Repairs by outcome (those not written as changed since compared among them), each with
+    its direction, example keys and error."""
+    return _written_repairs(table)
 
 
 def _written_repairs(table: Mapping[str, Any]) -> str:
@@ -294,13 +292,8 @@ def _drift_words(drift: Mapping[str, Any]) -> str:
     return f"{total:,} row(s): {', '.join(found)}" if found else "none"
 
 
-CHANGED_WORDS = "not written: changed since compared (the stream carries the newer change)"
-
-
-def _repair_words(repairs: Mapping[str, Any], changed: int = 0) -> str:
+def _repair_words(repairs: Mapping[str, Any]) -> str:
     found = [f"{_n(repairs[s])} {w}" for s, w in REPAIR_STATUS_WORDS.items() if repairs.get(s)]
-    if changed:
-        found.append(f"{changed:,} {CHANGED_WORDS}")
     return ", ".join(found) or "none"
 
 
@@ -350,8 +343,9 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     if changed:
         lines.append(
             f"{changed:,} repair(s) were not written: the row changed on a side after it was "
-            "compared (the stream carries the newer change), so they are not counted as drift; "
-            "the next reconcile compares those keys again."
+            "compared, so the repair's image was stale. Their drift stays on record: run "
+            "reconcile again, it compares those keys afresh (on a two-way table the stream may "
+            "have settled them already; on a one-way table nothing else will)."
         )
     needed = sum(int(n) for n in repairs.values())  # every repair the run planned, all tables
     if mode_of(params) == "dry_run" and not needed:
@@ -419,7 +413,7 @@ def _summary(run: Mapping[str, Any]) -> str:
             f"{_n(s['rows_mysql'])} in MySQL, {_n(s['rows_postgres'])} in PostgreSQL",
         ),
         ("drift", _drift_words(s["drift"])),
-        ("repairs", _repair_words(s["repairs"], int(s.get("changed_since_compared") or 0))),
+        ("repairs", _repair_words(s["repairs"])),
         ("parameters", json.dumps(run.get("params", {}), sort_keys=True)),
     ]
     body = "".join(f"<tr><th>{_cell(k)}</th><td>{_cell(v)}</td></tr>" for k, v in rows)

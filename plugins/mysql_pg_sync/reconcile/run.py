@@ -190,8 +190,9 @@ def not_conclusive_message(count: int, waited_s: float) -> str:
 
 def changed_message(count: int) -> str:
     return (
-        f"{count:,} repair(s) not written: the row changed on a side after it was compared "
-        "(the stream carries the newer change; the next reconcile compares the key again)"
+        f"{count:,} repair(s) not written: the row changed on a side after it was compared, so "
+        "the repair's image was stale; their drift stays on record. Run reconcile again: it "
+        "compares those keys afresh (a two-way table's stream may have settled them already)"
     )
 
 
@@ -252,18 +253,18 @@ def repair_table(
             # rows still hold what this run compared (applier.StreamApplierRepairs)
             for outcome in applier.apply_repairs(table, write_to, group, compared=source):
                 if outcome.changed:
-                    # no longer confirmed drift: a newer change superseded the comparison
-                    store.drop_repair(conn, run_id, table.name, by_key[outcome.key])
+                    # not written; still drift on record: on a one-way table no stream brings
+                    # the target's change back, so only the next comparison can tell
+                    store.mark_changed(conn, by_key[outcome.key], outcome.error or "changed")
                     changed.add(outcome.key)
                     continue
                 store.finish_repair(conn, by_key[outcome.key], outcome.applied, outcome.error)
                 result.repairs["applied" if outcome.applied else "failed"] += 1
     if changed:
-        result.diffs = [d for d in result.diffs if d.key not in changed]
         result.changed_since_compared = len(changed)
         result.repair_message = changed_message(len(changed))
         log.warning("%s: %s", result.table, result.repair_message)
-    if result.repairs.get("failed"):
+    if result.repairs.get("failed") or changed:
         result.status = "drift"
     else:
         result.status = "repaired" if result.repairs.get("applied") else "in_sync"

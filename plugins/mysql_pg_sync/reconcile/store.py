@@ -38,15 +38,24 @@ def json_safe(value: Any) -> Any:
 
 
 def _image_json(image: Mapping[str, Any] | None) -> Jsonb | None:
-    """A row image as JSON; a float JSON cannot hold (NaN, infinity) as its text."""
+    """A row image as JSON (the form :func:`json_safe` gives keys). What jsonb cannot hold is
+    written as text a reader can tell: a NaN or infinity as its name, a NUL character as
+    ``\\u0000`` (six characters); the record must never fail the repair it describes."""
     if image is None:
         return None
-    return Jsonb(
-        {
-            name: str(v) if isinstance(v, float) and not math.isfinite(v) else json_safe(v)
-            for name, v in image.items()
-        }
-    )
+    return Jsonb({name: _storable(json_safe(v)) for name, v in image.items()})
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _storable(v) for k, v in value.items()}
+    return value
 
 
 def encode_raw_key(raw_key: Sequence[Any]) -> list[Any]:
@@ -199,12 +208,12 @@ def start_table(conn: Conn, run_id: int, source_table: str, target_table: str) -
     """(Re)start a table in a run. A retried task replaces its earlier partial result, except
     what an earlier attempt may have written: the rows of repairs it applied or planned (the
     retry settles those, see :func:`settle_earlier_repairs`) and their drift rows stay, so the
-    report keeps every repair the run made. Earlier dry-run and refused plans wrote nothing and
-    are planned again."""
+    report keeps every repair the run made. Earlier dry-run, refused and changed plans wrote
+    nothing and are planned again."""
     with conn.transaction():
         conn.execute(
             "DELETE FROM mps_sync.reconcile_repairs WHERE run_id = %s AND source_table = %s "
-            "AND status IN ('dry_run', 'refused')",
+            "AND status IN ('dry_run', 'refused', 'changed')",
             (run_id, source_table),
         )
         conn.execute(
@@ -488,19 +497,17 @@ def finish_repair(conn: Conn, repair_id: int, applied: bool, error: str | None) 
         )
 
 
-def drop_repair(conn: Conn, run_id: int, source_table: str, repair_id: int) -> None:
-    """Forget a planned repair that was not written because its row changed after the
-    comparison, and its drift row: a newer change superseded that comparison, so the key is
-    not confirmed drift (the table's result counts it as ``changed_since_compared``)."""
+def mark_changed(conn: Conn, repair_id: int, why: str) -> None:
+    """A planned repair not written: a side's row changed after the comparison. Its drift row
+    stays (the key is still drift on record), and a retry or the next run compares it again."""
     with conn.transaction():
         conn.execute(
             """
-            DELETE FROM mps_sync.reconcile_drift d USING mps_sync.reconcile_repairs r
-            WHERE r.repair_id = %s AND d.run_id = %s AND d.source_table = %s AND d.key = r.key
+            UPDATE mps_sync.reconcile_repairs
+            SET status = 'changed', error = %s, finished_at = now() WHERE repair_id = %s
             """,
-            (repair_id, run_id, source_table),
+            (why, repair_id),
         )
-        conn.execute("DELETE FROM mps_sync.reconcile_repairs WHERE repair_id = %s", (repair_id,))
 
 
 def finish_table(conn: Conn, run_id: int, source_table: str, result: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import html
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -165,3 +166,34 @@ def test_a_float_is_compared_as_the_comparison_does() -> None:
     nan = float("nan")
     assert _same((FLOAT,), _row(f=nan), _row(f=nan))
     assert not _same((FLOAT,), _row(f=1.0), _row(f=2.0))
+
+
+def test_repairs_rolled_back_for_a_deadlock_run_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlock with the stream applier ended the table as an error with its repairs left
+    planned; the group runs again (its compare-and-set reads both sides afresh)."""
+    import psycopg
+
+    from mysql_pg_sync.reconcile import run as run_module
+    from mysql_pg_sync.reconcile.repair import RepairOutcome
+
+    monkeypatch.setattr(run_module.time, "sleep", lambda _: None)
+    calls: list[int] = []
+
+    class Applier:
+        def apply_repairs(self, *args: Any, **kw: Any) -> list[RepairOutcome]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            return [RepairOutcome(("1",), True)]
+
+    table = SimpleNamespace(name="legacy.orders")
+    outcomes = run_module._apply_retrying(Applier(), table, "postgres", [], None)  # type: ignore[arg-type]
+    assert outcomes == [RepairOutcome(("1",), True)]
+    assert len(calls) == 2
+
+    class Broken:
+        def apply_repairs(self, *args: Any, **kw: Any) -> list[RepairOutcome]:
+            raise ValueError("not a lock")
+
+    with pytest.raises(ValueError, match="not a lock"):
+        run_module._apply_retrying(Broken(), table, "postgres", [], None)  # type: ignore[arg-type]

@@ -27,12 +27,14 @@ from mysql_pg_sync.reconcile.bisect import KeyText
 from mysql_pg_sync.reconcile.compare import CompareConfig, PairSource, compare, recheck
 from mysql_pg_sync.reconcile.diff import DRIFT_CLASSES, RowDiff
 from mysql_pg_sync.reconcile.errors import ReconcileError, RepairLimitExceeded
-from mysql_pg_sync.reconcile.model import ReconcileTable
+from mysql_pg_sync.reconcile.model import ReconcileTable, Side
 from mysql_pg_sync.reconcile.recheck import TIMED_OUT, CatchUpWaiter, DelayWaiter
 from mysql_pg_sync.reconcile.repair import (
     DEFAULT_MAX_REPAIRS,
     Images,
+    Repair,
     RepairApplier,
+    RepairOutcome,
     plan_repairs,
 )
 from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
@@ -251,7 +253,7 @@ def repair_table(
         if group:
             # compared=source: each write checks, under a lock on the target row, that both
             # rows still hold what this run compared (applier.StreamApplierRepairs)
-            for outcome in applier.apply_repairs(table, write_to, group, compared=source):
+            for outcome in _apply_retrying(applier, table, write_to, group, source):
                 if outcome.changed:
                     # not written; still drift on record: on a one-way table no stream brings
                     # the target's change back, so only the next comparison can tell
@@ -268,6 +270,39 @@ def repair_table(
         result.status = "drift"
     else:
         result.status = "repaired" if result.repairs.get("applied") else "in_sync"
+
+
+REPAIR_ATTEMPTS = 3
+
+
+def _apply_retrying(
+    applier: RepairApplier,
+    table: ReconcileTable,
+    write_to: Side,
+    group: Sequence[Repair],
+    source: PairSource,
+) -> list[RepairOutcome]:
+    """The group's repairs, run again when the server rolled them back to break a deadlock or
+    a lock wait with the stream applier or the app (nothing of them was written then)."""
+    from mysql_pg_sync.cdc.targets import is_transient  # the applier's package: there if it is
+
+    for attempt in range(1, REPAIR_ATTEMPTS + 1):
+        try:
+            return applier.apply_repairs(table, write_to, group, compared=source)
+        except Exception as exc:
+            if not is_transient(exc) or attempt == REPAIR_ATTEMPTS:
+                raise
+            log.warning(
+                "%s: repairs to %s rolled back by the server (%s); running them again, attempt "
+                "%d of %d",
+                table.name,
+                write_to,
+                str(exc).splitlines()[0],
+                attempt + 1,
+                REPAIR_ATTEMPTS,
+            )
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 def _store_result(state: store.Conn, run_id: int, result: TableResult, started: float) -> None:

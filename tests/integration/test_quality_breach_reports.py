@@ -109,7 +109,8 @@ def test_zero_date_passes_null_breach_has_keys_and_drift_says_what_to_do(
     assert drift.detail == (
         f"expected at most 0; drift left by reconcile run {run_id}; its report: {report}; "
         f'to repair it trigger the reconcile DAG with Params tables = ["{table}"], repair on '
-        f"and dry_run off, or `{command}`"
+        f"and dry_run off, or `{command}`; a repair copies MySQL's rows "
+        "(reconcile.authoritative: mysql)"
     )
 
     summary = run.summary()

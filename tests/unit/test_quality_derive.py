@@ -225,8 +225,9 @@ def test_a_table_configured_in_two_files_is_an_error(tmp_path: Path) -> None:
         load_quality_config(tmp_path)
 
 
-def test_row_count_bounds_take_the_larger_tolerance() -> None:
-    assert row_count_bounds(50, 100, 0.001) == (0, 150)
+def test_row_count_bounds_take_the_larger_tolerance_capped_on_small_tables() -> None:
+    # was (0, 150): the 100-row allowance let a 50-row table lose every row and pass
+    assert row_count_bounds(50, 100, 0.001) == (45, 55)
     assert row_count_bounds(1_000_000, 100, 0.001) == (999_000, 1_001_000)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import MySQLdb
+from psycopg.rows import dict_row
 
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import for_side
@@ -14,10 +15,12 @@ from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.enforced import enforced_checks
 from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
+from mysql_pg_sync.quality.sync_state import UNFINISHED_STATES, backfill_reason, hold_text
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.state.schema import STATE_SCHEMA, ensure_schema
+from mysql_pg_sync.status.backfill_progress import read_backfill_progress
 from mysql_pg_sync.status.gaps import open_gaps
-from mysql_pg_sync.status.model import lost_changes_text, unsettled_gap
+from mysql_pg_sync.status.model import Row, lost_changes_text, unsettled_gap
 
 
 def existing_state_tables(pg_conn: Any) -> frozenset[str]:
@@ -103,6 +106,41 @@ def reconcile_facts(
     return facts
 
 
+def unfinished_backfills(
+    pg_conn: Any, tables: Sequence[str], state_tables: frozenset[str]
+) -> dict[str, str]:
+    """Table -> why its row count, freshness and drift are not checked, for each table whose
+    backfill has not finished (:func:`~mysql_pg_sync.quality.sync_state.backfill_reason`)."""
+    if "table_state" not in state_tables:
+        return {}
+    rows = pg_conn.execute(
+        "SELECT source_table, state FROM mps_sync.table_state "
+        "WHERE source_table = ANY(%s) AND state = ANY(%s)",
+        (list(tables), list(UNFINISHED_STATES)),
+    ).fetchall()
+    planned = {"backfill_tables", "backfill_chunks"} <= state_tables
+    return {
+        table: backfill_reason(
+            table, state, read_backfill_progress(pg_conn, table) if planned else None
+        )
+        for table, state in rows
+    }
+
+
+def stream_holds(pg_conn: Any, tables: Sequence[str]) -> dict[str, str]:
+    """Table -> the stream's holds on it in words (:func:`.sync_state.hold_text`)."""
+    with pg_conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT source_table, incoming_side, reason, since FROM mps_sync.stream_holds "
+            "WHERE source_table = ANY(%s) ORDER BY source_table, incoming_side",
+            (list(tables),),
+        )
+        found: dict[str, list[Row]] = {}
+        for row in cur.fetchall():
+            found.setdefault(str(row["source_table"]), []).append(row)
+    return {table: hold_text(rows) for table, rows in found.items()}
+
+
 def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSpec]) -> TableFacts:
     """Row count and newest freshness value of the MySQL table, for the checks that need them."""
     dialect = for_side("mysql")
@@ -167,7 +205,10 @@ def gather_facts(
             for m in mappings
             if str(m.target) in targets
         }
-        gaps = open_gaps(pg, [m.name for m in mappings]) if "stream_gaps" in state_tables else {}
+        names = [m.name for m in mappings]
+        gaps = open_gaps(pg, names) if "stream_gaps" in state_tables else {}
+        backfills = unfinished_backfills(pg, names, state_tables)
+        holds = stream_holds(pg, names) if "stream_holds" in state_tables else {}
     facts: dict[str, TableFacts] = {}
     conn = mysql_connect(endpoints.mysql, autocommit=True)
     try:
@@ -194,6 +235,8 @@ def gather_facts(
                 reconcile=reconciled.get(mapping.name),
                 lost_changes=lost_changes_text(unsettled_gap(gaps.get(mapping.name), mapping)),
                 enforced=enforced.get(mapping.name, {}),
+                backfill=backfills.get(mapping.name, ""),
+                held=holds.get(mapping.name, ""),
             )
     finally:
         conn.close()

@@ -27,8 +27,8 @@ from urllib.parse import quote
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.quality.config import Retention
-from mysql_pg_sync.quality.parity import parity_failure
-from mysql_pg_sync.quality.plan import PlannedCheck
+from mysql_pg_sync.quality.parity import parity_failure, parity_passed
+from mysql_pg_sync.quality.plan import EMPTY_TARGET_LAG_SECONDS, PlannedCheck
 from mysql_pg_sync.quality.results import CheckResult
 from mysql_pg_sync.quality.specs import Severity
 from mysql_pg_sync.settings import DatabaseEndpoint
@@ -267,9 +267,8 @@ def _validate(
                     meta["mps_index"] = index
                     suite.add_expectation(cls(**check.kwargs, meta=meta))
                 except Exception as exc:  # a user's kwargs GE rejects: report, don't drop
-                    # a check that never runs is no warning: it fails the run whatever its
-                    # severity (load_quality_config rejects such kwargs first)
-                    results[index] = _error(check, f"{type(exc).__name__}: {exc}", severity="fail")
+                    # (load_quality_config rejects such kwargs first)
+                    results[index] = _error(check, f"{type(exc).__name__}: {exc}")
             definitions.append(
                 context.validation_definitions.add(
                     gx.ValidationDefinition(name=name, data=batch, suite=suite)
@@ -397,17 +396,48 @@ def drop_views(endpoint: DatabaseEndpoint, names: Sequence[str]) -> None:
         log.warning("could not drop data-quality views %s: %s", ", ".join(names), exc)
 
 
-def _error(check: PlannedCheck, detail: str, severity: Severity | None = None) -> CheckResult:
+# SQLAlchemy's additions to a driver error: the statement, its parameters, a docs link.
+_SQLALCHEMY_TAIL = re.compile(
+    r"\s*(\[SQL: .*|\[parameters: .*|\(Background on this error.*)$", re.S
+)
+_DRIVER_ERROR = re.compile(r"\(psycopg2\.(?:errors\.)?(\w+)\)\s*([^\n]+)")
+_MAX_ERROR_CHARS = 300
+
+
+def server_error(message: str) -> str:
+    """The database's own error out of a GE/SQLAlchemy exception message:
+    ``permission denied for table t (InsufficientPrivilege)``, else the message on one line
+    without SQLAlchemy's statement and docs link."""
+    found = _DRIVER_ERROR.search(message)
+    if found:
+        return f"{found.group(2).strip()} ({found.group(1)})"
+    text = " ".join(_SQLALCHEMY_TAIL.sub("", message).split()) or "no error message"
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def evaluation_error(check: PlannedCheck, message: str) -> str:
+    """Why ``check`` could not be evaluated: its table, its check id and the server's error."""
+    spec = check.spec
+    reads = "the mps_sync state tables" if spec.asset == "state" else check.asset_name.split(":")[0]
+    detail = f"{spec.check_id} of {spec.table} on PostgreSQL {reads}: {server_error(message)}"
+    if "InsufficientPrivilege" in message or "permission denied" in message:
+        detail += "; grant the data-quality user SELECT on it"
+    return detail + "; a fail whatever the check's severity"
+
+
+def _error(check: PlannedCheck, message: str) -> CheckResult:
+    """A check that could not be evaluated fails the run, whatever its severity: a ``warn``
+    check whose table cannot be read would otherwise pass every night unseen."""
     spec = check.spec
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,
         check=spec.check,
-        severity=severity or spec.severity,
+        severity="fail",
         outcome="error",
         expectation=spec.expectation,
         column=spec.column,
-        detail=detail,
+        detail=evaluation_error(check, message),
     )
 
 
@@ -426,16 +456,26 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
     if info.get("raised_exception"):
         raised.append(info)
     if raised:
-        # A custom check GE could not evaluate is the YAML's error (kwargs it cannot use): it
-        # fails the run whatever its severity, or a `warn` would hide it every night.
-        config_error: Severity | None = "fail" if spec.check == "custom" else None
-        message = str(raised[0].get("exception_message") or "exception in GE")
-        return _error(check, message, severity=config_error)
+        # A custom check GE could not evaluate is the YAML's error (kwargs it cannot use); a
+        # derived one's table could not be read: either fails the run whatever its severity.
+        return _error(check, str(raised[0].get("exception_message") or "exception in GE"))
     result = r.result or {}
     observed = jsonable(result.get("observed_value"))
+    if spec.check == "freshness" and _no_target_value(observed):
+        # "observed 1000000000000.0" said nothing: the column has no value in PostgreSQL
+        return CheckResult(
+            table=spec.table,
+            check_id=spec.check_id,
+            check=spec.check,
+            severity="fail",
+            outcome="failed",
+            expectation=spec.expectation,
+            column=spec.column,
+            detail=check.empty_target,
+        )
     severity, detail = (spec.severity, "") if r.success else failure_of(check, observed)
     if r.success:  # a failure's detail says what it judged already (its breach hint)
-        detail = check.note
+        detail = passed_detail(check, observed)
     return CheckResult(
         table=spec.table,
         check_id=spec.check_id,
@@ -451,12 +491,31 @@ def _convert(check: PlannedCheck, r: Any) -> CheckResult:
     )
 
 
+def _no_target_value(observed: Any) -> bool:
+    try:
+        return float(observed) >= EMPTY_TARGET_LAG_SECONDS
+    except (TypeError, ValueError):
+        return False
+
+
+def _counted(observed: Any) -> bool:
+    return isinstance(observed, int) and not isinstance(observed, bool)
+
+
+def passed_detail(check: PlannedCheck, observed: Any) -> str:
+    """What a passed check judged: a parity check's both counts, else the plan's note."""
+    spec = check.spec
+    if spec.check == "row_count_parity" and check.source_rows is not None and _counted(observed):
+        low, high = int(check.kwargs["min_value"]), int(check.kwargs["max_value"])
+        return parity_passed(observed, check.source_rows, low, high)
+    return check.note
+
+
 def failure_of(check: PlannedCheck, observed: Any) -> tuple[Severity, str]:
     """The severity and detail of a failed check: a parity gap names both counts and may be
     severe enough to fail whatever its configured severity."""
     spec = check.spec
-    counted = isinstance(observed, int) and not isinstance(observed, bool)
-    if spec.check == "row_count_parity" and check.source_rows is not None and counted:
+    if spec.check == "row_count_parity" and check.source_rows is not None and _counted(observed):
         return parity_failure(
             spec.table,
             spec.severity,
@@ -465,6 +524,8 @@ def failure_of(check: PlannedCheck, observed: Any) -> tuple[Severity, str]:
             (int(check.kwargs["min_value"]), int(check.kwargs["max_value"])),
             float(spec.params.get("fail_ratio", 1.0)),
             check.repair,
+            check.repair_side,
+            check.held,
         )
     return spec.severity, failure_detail(check)
 

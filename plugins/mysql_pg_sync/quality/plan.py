@@ -20,8 +20,15 @@ from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.specs import CheckSpec, Severity
 from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render_row
 
-# What a target with no rows reports as lag, so freshness fails instead of observing NULL.
+# What a target with no value in the column reports as lag, so freshness fails instead of
+# observing NULL; the result says "PostgreSQL has no value in <column>", not this number.
 EMPTY_TARGET_LAG_SECONDS = 1e12
+
+SMALL_TABLE_SHARE = 0.1
+"""The row-count allowance is at most this share of MySQL's rows (but :data:`SMALL_TABLE_FLOOR`
+rows at least): ``row_count_tolerance_rows`` alone (100) let a 100-row table lose every row."""
+SMALL_TABLE_FLOOR = 5
+"""Rows the allowance keeps on a tiny table, for a few changes in flight."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,12 @@ class TableFacts:
     this instead of a repair from the mapping's side, which would copy stale rows over them."""
     enforced: dict[str, str] = field(default_factory=dict)
     """check_id -> which validated constraint enforces it (:mod:`.enforced`): passed unscanned."""
+    backfill: str = ""
+    """Why the table's row count, freshness and drift are not checked: its backfill has not
+    finished (:func:`~mysql_pg_sync.quality.sync_state.backfill_reason`); "" once it has."""
+    held: str = ""
+    """The stream holds the table's changes back (:func:`~mysql_pg_sync.quality.sync_state.
+    hold_text`): its checks run, and a breach's hint names the hold; "" for none."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,12 @@ class PlannedCheck:
     repair: str = ""
     """``row_count_parity``: the table's capture gap and the repair it needs, instead of the
     usual repair from the mapping's side (:attr:`TableFacts.lost_changes`)."""
+    repair_side: str = ""
+    """``row_count_parity``: the side a repair copies from, in words (:func:`repair_source`)."""
+    held: str = ""
+    """``row_count_parity``: the stream's hold on the table (:attr:`TableFacts.held`)."""
+    empty_target: str = ""
+    """``freshness``: the detail when PostgreSQL has no value in the column at all."""
 
 
 @dataclass(frozen=True)
@@ -178,9 +197,18 @@ def aliased_kwargs(kwargs: dict[str, Any], aliases: dict[str, str]) -> dict[str,
 def row_count_bounds(
     source_rows: int, tolerance_rows: int, tolerance_ratio: float
 ) -> tuple[int, int]:
-    """(min, max) target rows: the source count plus or minus the larger tolerance."""
-    slack = max(tolerance_rows, math.ceil(source_rows * tolerance_ratio))
-    return max(0, source_rows - slack), source_rows + slack
+    """(min, max) target rows: MySQL's count plus or minus the allowance.
+
+    The allowance is the larger of the two tolerances (rows in flight on a busy table), but at
+    most :data:`SMALL_TABLE_SHARE` of MySQL's rows (at least :data:`SMALL_TABLE_FLOOR`), so a
+    small table cannot lose most of its rows within it. An empty side is never tolerated:
+    MySQL with rows needs at least one in PostgreSQL, and an empty MySQL table none."""
+    if source_rows <= 0:
+        return 0, 0
+    allowance = max(tolerance_rows, math.ceil(source_rows * tolerance_ratio))
+    cap = max(SMALL_TABLE_FLOOR, math.ceil(source_rows * SMALL_TABLE_SHARE))
+    slack = min(allowance, cap)
+    return max(1, source_rows - slack), source_rows + slack
 
 
 def _freshness_query(target: str, column: str, kind: str, newest: datetime | date) -> str:
@@ -201,24 +229,58 @@ _MAX_ERROR_CHARS = 300
 
 # Checks that compare with the MySQL table, so cannot run when it cannot be read.
 _SOURCE_CHECKS = ("row_count_parity", "freshness")
+# Checks a table whose backfill has not finished would fail for rows its copy has not reached
+# (reconcile skips such a table too: reconcile/backfilling.py); its key and schema checks run.
+_BACKFILL_SKIPPED = ("row_count_parity", "freshness", "reconcile_drift")
 
 
 def _report_ref(rec: ReconcileFacts) -> str:
     return f"; its report: {rec.report_html}" if rec.report_html else ""
 
 
-def repair_how(table: str) -> str:
-    """The reconcile run, as Params and as a command, that repairs ``table``."""
-    return (
+_SIDE_NAMES = {"mysql": "MySQL", "postgres": "PostgreSQL"}
+
+
+def repair_source(mapping: TableMapping) -> str:
+    """The side a reconcile repair of ``mapping`` copies from, in words.
+
+    Repairs copy from ``reconcile.authoritative`` whatever the direction (a row on both sides
+    under last_writer_wins or version goes to the side the rule favours): on a table synced
+    pg_to_mysql with authoritative mysql, that copies MySQL's rows over PostgreSQL's, the side
+    the table is written on, so the hint says so and names the override."""
+    side = mapping.reconcile.authoritative
+    text = f"a repair copies {_SIDE_NAMES[side]}'s rows (reconcile.authoritative: {side})"
+    if mapping.conflict.rule in ("last_writer_wins", "version"):
+        text += f", a row on both sides the side {mapping.conflict.rule} favours"
+    if mapping.direction == "pg_to_mysql" and side == "mysql":
+        text += (
+            "; note: this table syncs pg_to_mysql, so PostgreSQL is the side it is written on "
+            "and a repair from MySQL copies MySQL's rows over PostgreSQL's: if PostgreSQL "
+            'holds the right rows, repair with Params authoritative = "postgres" '
+            "(`--authoritative postgres`)"
+        )
+    return text
+
+
+def repair_how(table: str, side: str = "") -> str:
+    """The reconcile run, as Params and as a command, that repairs ``table``; ``side``: the
+    side it copies from (:func:`repair_source`)."""
+    how = (
         f'trigger the reconcile DAG with Params tables = ["{table}"], repair on and dry_run off, '
         f"or `python -m mysql_pg_sync reconcile --tables {table} --repair --no-dry-run`"
     )
+    return f"{how}; {side}" if side else how
 
 
-def reconcile_drift_hint(table: str, rec: ReconcileFacts, lost_changes: str = "") -> str:
+def reconcile_drift_hint(
+    table: str, rec: ReconcileFacts, lost_changes: str = "", side: str = "", held: str = ""
+) -> str:
     """Which reconcile run found the drift, where its report is, and how to repair it (from
-    the side whose changes a capture gap lost, when the table has one)."""
+    the side whose changes a capture gap lost, when the table has one). ``side``: the side
+    the mapping's repair copies from; ``held``: the stream's hold on the table."""
     where = f"drift left by reconcile run {rec.run_id}{_report_ref(rec)}"
+    if held:
+        where += f"; {held}"
     if lost_changes:
         return f"{where}; the table {lost_changes}"
     if rec.status == "repair_refused":
@@ -227,9 +289,9 @@ def reconcile_drift_hint(table: str, rec: ReconcileFacts, lost_changes: str = ""
             f"{where}; its repairs were refused as over max_repairs: trigger the reconcile DAG "
             f'with Params tables = ["{table}"], repair on, dry_run off and a higher '
             f"max_repairs, or `python -m mysql_pg_sync reconcile --tables {table} --repair "
-            "--no-dry-run --max-repairs <n>`"
+            "--no-dry-run --max-repairs <n>`" + (f"; {side}" if side else "")
         )
-    return f"{where}; to repair it {repair_how(table)}"
+    return f"{where}; to repair it {repair_how(table, side)}"
 
 
 def dead_letters_hint(table: str) -> str:
@@ -312,9 +374,10 @@ def plan_check(
     aliases = column_aliases(mapping)
     # GE sees exactly the mapped columns, under names it can address, either way
     relation = None if facts.target_unmapped else plain_relation(mapping, aliases)
+    # a check that cannot read its table is no tunable warning: it fails, whatever its severity
     if not facts.target_exists and spec.asset != "state":
         reason = f"PostgreSQL table {table_asset} does not exist; create it with `make ddl`"
-        return SkippedCheck(spec, reason, breach=True)
+        return SkippedCheck(spec, reason, breach=True, severity="fail")
     if facts.target_missing_columns and spec.asset != "state":
         # every check reads the table through a query naming all mapped columns
         missing = ", ".join(facts.target_missing_columns)
@@ -322,7 +385,7 @@ def plan_check(
             f"PostgreSQL table {table_asset} lacks mapped column(s) {missing}, so none of its "
             "checks ran; add them with `make ddl` (`ARGS=--dry-run` to see the ALTER first)"
         )
-        return SkippedCheck(spec, reason, breach=True)
+        return SkippedCheck(spec, reason, breach=True, severity="fail")
     if spec.check_id in facts.enforced:
         return SkippedCheck(spec, facts.enforced[spec.check_id], enforced=True)
     if spec.check in _SOURCE_CHECKS and facts.source_error is not None:
@@ -332,6 +395,8 @@ def plan_check(
         )
         # fail, whatever the check's severity: this used to crash (and so fail) the whole run
         return SkippedCheck(spec, reason, breach=True, severity="fail")
+    if facts.backfill and spec.check in _BACKFILL_SKIPPED:
+        return SkippedCheck(spec, facts.backfill)
     if spec.check == "row_count_parity":
         if facts.source_rows is None:
             return SkippedCheck(spec, "source row count unavailable")
@@ -348,8 +413,10 @@ def plan_check(
             scans=True,
             source_rows=facts.source_rows,
             repair=facts.lost_changes,
-            note=f"observed: PostgreSQL's rows; MySQL has {facts.source_rows:,}, tolerated "
-            f"{low:,} to {high:,}",
+            repair_side=repair_source(mapping),
+            held=facts.held,
+            # the runner replaces it with both counts (parity.parity_passed) once GE counted
+            note=f"MySQL has {facts.source_rows:,} rows; tolerated {low:,} to {high:,}",
         )
     if spec.asset == "set_members":
         col = postgres.quote_ident(spec.kwargs["column"])
@@ -377,7 +444,20 @@ def plan_check(
             f"{spec.params['mysql_column']} ({facts.source_newest}); at most "
             f"{spec.kwargs.get('max_value')} s allowed"
         )
-        return PlannedCheck(spec, f"{table_asset}:freshness", query, dict(spec.kwargs), note=note)
+        empty = (
+            f"PostgreSQL has no value in {spec.column}, while MySQL's newest "
+            f"{spec.params['mysql_column']} is {facts.source_newest}: a fail whatever the "
+            "check's severity"
+        )
+        return PlannedCheck(
+            spec,
+            f"{table_asset}:freshness",
+            query,
+            dict(spec.kwargs),
+            facts.held,
+            note=note,
+            empty_target=f"{empty}; {facts.held}" if facts.held else empty,
+        )
     if spec.asset == "state":
         needed = STATE_QUERIES[spec.check].needs
         if needed not in facts.state_tables:
@@ -391,7 +471,13 @@ def plan_check(
         state_kwargs: dict[str, Any] = {**spec.kwargs, "column": spec.check}
         hint = note = ""
         if spec.check == "reconcile_drift" and facts.reconcile is not None:
-            hint = reconcile_drift_hint(mapping.name, facts.reconcile, facts.lost_changes)
+            hint = reconcile_drift_hint(
+                mapping.name,
+                facts.reconcile,
+                facts.lost_changes,
+                repair_source(mapping),
+                facts.held,
+            )
             note = f"judged {facts.reconcile.named()}"
         if spec.check == "dead_letters":
             hint = dead_letters_hint(mapping.name)

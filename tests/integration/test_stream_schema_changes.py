@@ -25,6 +25,7 @@ from tests.integration.stream_harness import (
 )
 
 from mysql_pg_sync.cdc.apply import RETYPED_HOLD
+from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.cli import main
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.dialects import mysql as mysql_dialect
@@ -351,6 +352,85 @@ def test_a_hold_on_a_retyped_column_outlives_a_restart_until_its_writes_work(
         with closing(p.consumer()) as running:
             assert pg_rows(p, holds) == [(reason,)]  # the start did not take it for over
             _started(p, running)  # the table's writes work: its batch commits
+            drive(running, lambda: pg_rows(p, holds) == [], timeout_s=30)
+
+
+def _record_holds(p: Pipeline, holds: dict[tuple[str, str], str]) -> None:
+    """Holds as runs before left them."""
+    with closing(p.pg()) as conn:
+        ensure_schema(conn)
+        for (table, side), reason in holds.items():
+            conn.execute(
+                "INSERT INTO mps_sync.stream_holds (source_table, incoming_side, reason) "
+                "VALUES (%s, %s, %s)",
+                (table, side, reason),
+            )
+        conn.commit()
+
+
+def test_holds_of_tables_no_longer_streamed_from_their_side_are_cleared_at_the_start(
+    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint
+) -> None:
+    """A hold no run releases: its mapping was removed or disabled, or its direction no longer
+    carries that side's changes. The status page showed the table held for good."""
+    db = mysql_db.database
+    one_way = "mps_test_sc_one_way"
+    with make_pipeline([_mapping(db, T)], [_mysql_ddl(T)], [_pg_ddl(T)]) as p:
+        retyped = f"writes to the target {RETYPED_HOLD} (...)"
+        _record_holds(
+            p,
+            {
+                (f"{db}.mps_test_sc_gone", "mysql"): "lacks a mapped column",  # no mapping
+                (f"{db}.{U}", "mysql"): retyped,  # disabled
+                (f"{db}.{one_way}", "postgres"): retyped,  # mysql_to_pg now
+                (f"{db}.{one_way}", "mysql"): retyped,  # still streamed: kept
+                (f"{db}.{T}", "postgres"): retyped,  # still streamed: kept
+            },
+        )
+        mappings = MappingSet(
+            (
+                _mapping(db, T),
+                TableMapping.model_validate({**_entry(db, U), "enabled": False}),
+                TableMapping.model_validate({**_entry(db, one_way), "direction": "mysql_to_pg"}),
+            )
+        )
+        StreamConsumer(p.endpoints, mappings, p.config).close()
+        kept = set(pg_rows(p, "SELECT source_table, incoming_side FROM mps_sync.stream_holds"))
+        assert kept == {(f"{db}.{one_way}", "mysql"), (f"{db}.{T}", "postgres")}
+
+
+def test_a_retyped_hold_is_cleared_only_by_a_batch_that_wrote_rows_of_its_table(
+    make_pipeline: PipelineFactory, mysql_db: DatabaseEndpoint
+) -> None:
+    """A delete writes no value of the retyped column, and an echo or a skipped change writes
+    nothing: a batch of only those is no sign that the table's writes work again."""
+    db = mysql_db.database
+    table = f"{db}.{T}"
+    with make_pipeline([_mapping(db, T)], [_mysql_ddl(T)], [_pg_ddl(T)]) as p:
+        with closing(p.consumer()) as running:
+            _started(p, running)
+        reason = f"{table}: writes to the postgres table public.{T} {RETYPED_HOLD} (...)"
+        _record_holds(p, {(table, "mysql"): reason})
+        holds = f"SELECT reason FROM mps_sync.stream_holds WHERE source_table = '{table}'"
+        echoes = (
+            "SELECT coalesce(sum(echoes), 0) FROM mps_sync.stream_metrics "
+            f"WHERE source_table = '{table}' AND incoming_side = 'mysql'"
+        )
+        with closing(p.consumer()) as running:
+            with closing(p.mysql()) as conn:
+                conn.cursor().execute(f"DELETE FROM {T} WHERE id = 1")
+            with closing(p.pg()) as conn:  # comes back from MySQL as an echo
+                conn.execute(f"UPDATE public.{T} SET note = 'from pg' WHERE id = 2")
+            drive(
+                running,
+                lambda: (
+                    pg_rows(p, f"SELECT id FROM public.{T} WHERE id = 1") == []
+                    and pg_rows(p, echoes) != [(0,)]
+                ),
+            )
+            assert pg_rows(p, holds) == [(reason,)]
+            with closing(p.mysql()) as conn:
+                conn.cursor().execute(f"UPDATE {T} SET qty = 9 WHERE id = 3")
             drive(running, lambda: pg_rows(p, holds) == [], timeout_s=30)
 
 

@@ -23,7 +23,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,6 +61,7 @@ from mysql_pg_sync.cdc.loop_guard import LoopTags, is_echo
 from mysql_pg_sync.cdc.metrics import (
     PrometheusMetrics,
     clear_hold,
+    clear_replay_until,
     lock_table_states,
     move_recorded_position,
     read_holds,
@@ -129,6 +131,12 @@ def truncate_not_applied(table: str, event: ChangeEvent) -> str:
 
 class FenceMovedError(SyncError):
     """A batch's partitions were applied by another member of the group after it was read."""
+
+
+class ReplayEndUnknownError(SyncError):
+    """The end of a rewound partition's log could not be read: without it the replay's
+    changes cannot be told from later ones, so the rewind is not recorded and the next run
+    does it again."""
 
 
 @dataclass(frozen=True)
@@ -287,8 +295,9 @@ class StreamConsumer:
         self.states: dict[str, handoff.TableState] = {}
         self.paused: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}  # next offset each target already holds
-        # per partition rewound to a backfill's position: the end of its log at the rewind, below
-        # which the stream replays changes the backfill's copy may already show
+        # per assigned partition rewound to a backfill's position: the end of its log at the
+        # rewind, below which the stream replays changes the backfill's copy may already show;
+        # kept in the table state (replay_until) until the applied offset reaches it
         self._replay_until: dict[tuple[str, int], int] = {}
         # read but not yet committed to Kafka (a commit failed): retried with the next batch
         self._uncommitted: dict[tuple[str, int], int] = {}
@@ -368,6 +377,7 @@ class StreamConsumer:
         self._uncommitted = {k: v for k, v in self._uncommitted.items() if k in assigned}
         self._load_applied()
         self.states = read_table_states(self.state_conn)
+        self._load_replay_windows(assigned)
         committed = {
             (p.topic, p.partition): p.offset for p in consumer.committed(partitions, timeout=30)
         }
@@ -502,7 +512,10 @@ class StreamConsumer:
     def _rewound(self, rewinds: dict[tuple[str, int], int]) -> None:
         """Make the rewinds to the handoff positions durable, in an order a crash can repeat:
         Kafka's committed offset first (a restart reads from there), then the targets' fence
-        (so the replay is not skipped as already applied), then the table state (done)."""
+        (so the replay is not skipped as already applied), then the table state (done), with
+        where each partition's replay ends. That end is read first: a rewind whose end cannot
+        be read changes nothing and raises (see :meth:`_replay_ends`)."""
+        ends = self._replay_ends(rewinds)
         self.consumer.commit(
             offsets=[TopicPartition(t, p, o) for (t, p), o in rewinds.items()], asynchronous=False
         )
@@ -515,19 +528,71 @@ class StreamConsumer:
             for part, offset in offsets.items():
                 self.applied[part] = offset
                 self.source_high.pop(part, None)
-        by_table: dict[str, dict[str, int]] = {}
+        by_table: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         for (t, p), offset in rewinds.items():
-            by_table.setdefault(self._table_of(t), {})[handoff.replay_key(t, p)] = offset
-        for table, replayed in by_table.items():
-            record_replayed(self.state_conn, table, replayed)
-            log.info("%s: replaying from the backfill's recorded position %s", table, replayed)
+            replayed, until = by_table.setdefault(self._table_of(t), ({}, {}))
+            replayed[handoff.replay_key(t, p)] = offset
+            if ends[(t, p)] > offset:  # else nothing to replay
+                until[handoff.replay_key(t, p)] = ends[(t, p)]
+                self._replay_until[(t, p)] = ends[(t, p)]
+            else:
+                self._replay_until.pop((t, p), None)
+        for table, (replayed, until) in by_table.items():
+            record_replayed(self.state_conn, table, replayed, until)
+            log.info(
+                "%s: replaying from the backfill's recorded position %s up to %s",
+                table,
+                replayed,
+                until,
+            )
+
+    def _replay_ends(self, rewinds: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Each rewound partition's log end. :meth:`_watermarks` retries a read that failed on
+        a leader election, a timeout or a lost connection for 30 s; a read that still fails
+        raises, before the rewind changed anything, and the next run (or the next assignment)
+        rewinds again. No fallback end: one too low lets a replayed delete remove a row of
+        MySQL's (the burial skip ends early), one too high skips burials of new changes."""
+        ends: dict[tuple[str, int], int] = {}
         for t, p in rewinds:
             try:
-                _, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+                ends[(t, p)] = self._watermarks(t, p)[1]
             except KafkaException as exc:
-                log.warning("%s [%d]: cannot read the end of its log (%s)", t, p, exc)
+                raise ReplayEndUnknownError(
+                    f"{self._table_of(t)}: cannot read the end of {t}[{p}] to rewind it to its "
+                    f"backfill's position ({exc}); nothing of the rewind was recorded, the next "
+                    "stream run does it again"
+                ) from exc
+        return ends
+
+    def _load_replay_windows(self, parts: set[tuple[str, int]]) -> None:
+        """The recorded replay ends of newly assigned partitions: a replay outlives the run (and
+        the member) that rewound it. A partition applied up to its end has none any more."""
+        for part in parts:
+            if part[0] not in self.topics:
                 continue
-            self._replay_until[(t, p)] = high
+            table = self._table_of(part[0])
+            until = handoff.replay_until(self.states.get(table), *part)
+            if until is None:
+                self._replay_until.pop(part, None)
+            elif self.applied.get(part, 0) >= until:
+                self._replay_until.pop(part, None)
+                clear_replay_until(
+                    self.state_conn, table, handoff.replay_key(*part), self.applied[part]
+                )
+            else:
+                self._replay_until[part] = until
+
+    def _replay_done(self, parts: Iterable[tuple[str, int]]) -> None:
+        """Forget the replay end of each partition the targets have applied up to it."""
+        for part in parts:
+            until = self._replay_until.get(part)
+            applied = self.applied.get(part, 0)
+            if until is None or applied < until:
+                continue
+            del self._replay_until[part]
+            table = self._table_of(part[0])
+            clear_replay_until(self.state_conn, table, handoff.replay_key(*part), applied)
+            log.info("%s: the replay of %s[%d] is applied", table, *part)
 
     def _replayed(self, event: ChangeEvent) -> bool:
         """The change is one a backfill's rewind replays: its table's target was copied from
@@ -624,6 +689,7 @@ class StreamConsumer:
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}  # no longer ours to hold
         for tp in partitions:
             self.held_parts.pop((tp.topic, tp.partition), None)
+            self._replay_until.pop((tp.topic, tp.partition), None)  # its next owner loads it
 
     def _take(self, msg: Message, pending: _Pending, batcher: MicroBatcher) -> None:
         error = msg.error()
@@ -801,8 +867,25 @@ class StreamConsumer:
         """Holds recorded by a consumer that stopped before it saw the column arrive. A hold on
         a retyped column is not cleared here (its columns all exist, the probe cannot tell): it
         stays until a batch of the table commits, so a run that holds it again does not count
-        it as new (one alert per hold, not one per run)."""
+        it as new (one alert per hold, not one per run). A hold of a table no longer
+        streamed from its side (its mapping removed, disabled, or its direction changed) is
+        cleared whatever its kind: no run would ever release it."""
         for table, side, reason in read_holds(self.state_conn):
+            mapping = self.mappings.find_source(table)
+            streamed = mapping is not None and (
+                mapping.replicates_to_pg() if side == "mysql" else mapping.replicates_to_mysql()
+            )
+            if not streamed:
+                clear_hold(self.state_conn, table, side)
+                if self.metrics is not None:
+                    self.metrics.set_held(table, side, False)
+                log.info(
+                    "stream hold of %s (%s): the mappings no longer stream its %s changes; cleared",
+                    table,
+                    side,
+                    side,
+                )
+                continue
             applier = self.appliers.get(side)
             if applier is None:
                 continue
@@ -933,6 +1016,10 @@ class StreamConsumer:
                 self.applied[part] = low
             self.source_high.pop(part, None)
             self._uncommitted.pop(part, None)  # an old-topic offset, never to be committed
+            if self._replay_until.pop(part, None) is not None:  # offsets of the old log
+                clear_replay_until(
+                    self.state_conn, self._table_of(part[0]), handoff.replay_key(*part), None
+                )
             if part in self.held_parts:
                 self.held_parts[part] = low
             for table in move_recorded_position(self.state_conn, *part, low):
@@ -1106,8 +1193,10 @@ class StreamConsumer:
             lag[ident] = max(0, max_lag)
         for (table, side), count in pending.echoes.items():
             result.counts(table, side).echoes += count
+        if self._replay_until:
+            self._replay_done([part for side in fence.values() for part in side])
         if self._unconfirmed_holds:
-            self._confirm_released(tally)
+            self._confirm_released(self._wrote_rows(events, result))
         record_batch(self.state_conn, result, lag, time.monotonic() - started)
         if self.metrics is not None:
             self.metrics.observe(result, lag)
@@ -1119,9 +1208,28 @@ class StreamConsumer:
             _warn_skipped(topic, partition, count, lowest, high)
         self._summarise(result, summary)
 
-    def _confirm_released(self, applied: Mapping[tuple[str, Side], object]) -> None:
-        """Clear the recorded retyped-column holds of the tables this batch applied."""
-        for ident in self._unconfirmed_holds & set(applied):
+    def _wrote_rows(
+        self, events: Sequence[ChangeEvent], result: BatchResult
+    ) -> set[tuple[str, Side]]:
+        """(table, incoming side) of the unconfirmed holds this batch wrote an insert or update
+        of to the target: more rows applied than its keys whose last change is a delete (a
+        delete never writes the retyped column; echoes, skipped and same-valued changes are
+        not applied)."""
+        last: dict[tuple[tuple[str, Side], tuple[Any, ...]], str] = {}
+        for event in events:
+            ident = (self._mapping_name(event), event.side)
+            if ident in self._unconfirmed_holds:
+                last[(ident, event.key_tuple())] = event.op
+        deletes = Counter(ident for (ident, _), op in last.items() if op == "d")
+        return {
+            ident
+            for ident in self._unconfirmed_holds
+            if ident in result.tables and result.tables[ident].applied > deletes[ident]
+        }
+
+    def _confirm_released(self, wrote: set[tuple[str, Side]]) -> None:
+        """Clear the recorded retyped-column holds of the tables this batch wrote rows of."""
+        for ident in self._unconfirmed_holds & wrote:
             if ident[::-1] in self.held:  # held again in this batch: still failing
                 continue
             self._unconfirmed_holds.discard(ident)

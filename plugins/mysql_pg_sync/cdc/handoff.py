@@ -6,6 +6,7 @@ or applied past it: the table may have been reloaded while it streamed, and the 
 overwritten changes applied during it (ADR 0002: fuzzy copy, then replay from the position).
 ``replayed_position`` says which partitions were rewound; NULL (a row older than that column)
 keeps the older rule: the recorded position is only a start when the group has no offset.
+``replay_until`` says, per rewound partition, where its replay ends (state/sql/230).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class TableState:
     state: str
     kafka_position: Mapping[str, Mapping[str, int]] | None
     replayed: Mapping[str, int] | None = None  # "<topic>:<partition>" -> offset rewound to
+    # "<topic>:<partition>" -> end of its log at the rewind: offsets below it are replayed
+    replay_until: Mapping[str, int] | None = None
 
 
 def replay_key(topic: str, partition: int) -> str:
@@ -54,3 +57,12 @@ def rewind_due(state: TableState | None, topic: str, partition: int) -> int | No
     if replay_key(topic, partition) in state.replayed:
         return None
     return recorded_offset(state, topic, partition)
+
+
+def replay_until(state: TableState | None, topic: str, partition: int) -> int | None:
+    """Where the replay of a rewound partition ends (its log's end at the rewind), if it has
+    not been applied up to there yet."""
+    if state is None or not state.replay_until:
+        return None
+    until = state.replay_until.get(replay_key(topic, partition))
+    return int(until) if until is not None else None

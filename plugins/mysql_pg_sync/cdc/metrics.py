@@ -21,9 +21,10 @@ from mysql_pg_sync.cdc.offset_gaps import OffsetGap
 def read_table_states(conn: psycopg.Connection[Any]) -> dict[str, TableState]:
     """Backfill/stream handoff states by source table (MySQL db.table)."""
     rows = conn.execute(
-        "SELECT source_table, state, kafka_position, replayed_position FROM mps_sync.table_state"
+        "SELECT source_table, state, kafka_position, replayed_position, replay_until "
+        "FROM mps_sync.table_state"
     )
-    states = {r[0]: TableState(r[1], r[2], r[3]) for r in rows.fetchall()}
+    states = {r[0]: TableState(r[1], r[2], r[3], r[4]) for r in rows.fetchall()}
     conn.commit()
     return states
 
@@ -52,13 +53,33 @@ def lock_table_states(conn: psycopg.Connection[Any], tables: Iterable[str]) -> d
 
 
 def record_replayed(
-    conn: psycopg.Connection[Any], source_table: str, rewound: dict[str, int]
+    conn: psycopg.Connection[Any],
+    source_table: str,
+    rewound: dict[str, int],
+    until: dict[str, int],
 ) -> None:
-    """Mark partitions of a table's recorded position as rewound to (see cdc/handoff.py)."""
+    """Mark partitions of a table's recorded position as rewound to, with where each one's
+    replay ends (see cdc/handoff.py), in one write: a rewind is done with both or neither."""
     conn.execute(
         "UPDATE mps_sync.table_state SET replayed_position ="
-        " coalesce(replayed_position, '{}'::jsonb) || %s::jsonb WHERE source_table = %s",
-        (json.dumps(rewound), source_table),
+        " coalesce(replayed_position, '{}'::jsonb) || %s::jsonb,"
+        " replay_until = coalesce(replay_until, '{}'::jsonb) || %s::jsonb"
+        " WHERE source_table = %s",
+        (json.dumps(rewound), json.dumps(until), source_table),
+    )
+    conn.commit()
+
+
+def clear_replay_until(
+    conn: psycopg.Connection[Any], source_table: str, key: str, applied: int | None
+) -> None:
+    """A partition's replay is over: its applied offset reached the recorded end (a later
+    rewind's larger end is kept), or, ``applied`` None, its topic was created again."""
+    conn.execute(
+        "UPDATE mps_sync.table_state SET replay_until = replay_until - %(key)s "
+        "WHERE source_table = %(table)s AND replay_until ? %(key)s "
+        "AND (%(applied)s::bigint IS NULL OR (replay_until->>%(key)s)::bigint <= %(applied)s)",
+        {"table": source_table, "key": key, "applied": applied},
     )
     conn.commit()
 

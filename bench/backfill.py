@@ -100,7 +100,8 @@ def run_ours(
         ],
         env,
     )
-    summary = json.loads(out[out.index("{\n") :])
+    # the summary JSON, then the CLI's hint on what happens next (stderr, merged here)
+    summary, _ = json.JSONDecoder().raw_decode(out[out.index("{\n") :])
     return wall, rss, summary
 
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from tests.unit.reconcile_runs import finished_run, table_result
 
 from mysql_pg_sync.airflow.reconcile_summary import not_conclusive_tables, summarize, verdict
 from mysql_pg_sync.reconcile.applier import _same
 from mysql_pg_sync.reconcile.diff import CanonicalRow
 from mysql_pg_sync.reconcile.model import CompareColumn
 from mysql_pg_sync.reconcile.recheck import TIMED_OUT
-from mysql_pg_sync.reconcile.report import advice, finalize, headline, to_html
+from mysql_pg_sync.reconcile.report import advice, headline, to_html
 from mysql_pg_sync.reconcile.run import TableResult, changed_message, not_conclusive_message
 from mysql_pg_sync.reconcile.store import _image_json
 
@@ -26,27 +26,11 @@ pytestmark = pytest.mark.unit
 
 
 def _table(name: str, **over: Any) -> dict[str, Any]:
-    return {
-        "table": name,
-        "target": "public." + name.split(".")[1],
-        "status": "drift",
-        "rows_mysql": 10,
-        "rows_postgres": 10,
-        "drift": {"missing": 1, "extra": 1, "different": 1},
-        "repairs": {},
-        "duration_s": 1.0,
-        **over,
-    }
+    return table_result(name, **{"drift": {"missing": 1, "extra": 1, "different": 1}, **over})
 
 
 def _run(*tables: dict[str, Any]) -> dict[str, Any]:
-    run = {
-        "run_id": 9,
-        "params": {"repair": True, "dry_run": False},
-        "started_at": "2026-03-04T02:00:00+00:00",
-        "tables": list(tables),
-    }
-    return finalize(run, datetime(2026, 3, 4, 2, 5, tzinfo=UTC))
+    return finished_run(*tables, run_id=9, params={"repair": True, "dry_run": False})
 
 
 def _held(name: str) -> dict[str, Any]:

@@ -4,10 +4,9 @@ be changes still in Kafka, and the report says so (pure formatting, no servers).
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
+from tests.unit.reconcile_runs import finished_run, table_result
 
 from mysql_pg_sync.reconcile.recheck import (
     CAUGHT_UP,
@@ -17,33 +16,13 @@ from mysql_pg_sync.reconcile.recheck import (
     OffsetsWaiter,
     applied_up_to,
 )
-from mysql_pg_sync.reconcile.report import advice, finalize, to_html, unsettled
+from mysql_pg_sync.reconcile.report import advice, to_html, unsettled
 
 pytestmark = pytest.mark.unit
 
 
-def _table(name: str, **over: Any) -> dict[str, Any]:
-    return {
-        "table": name,
-        "target": "public." + name.split(".")[1],
-        "status": "drift",
-        "rows_mysql": 10,
-        "rows_postgres": 10,
-        "drift": {"missing": 0, "extra": 0, "different": 1},
-        "repairs": {},
-        "duration_s": 1.0,
-        **over,
-    }
-
-
-def _run(*tables: dict[str, Any]) -> dict[str, Any]:
-    run = {
-        "run_id": 7,
-        "params": {"repair": False},
-        "started_at": "2026-03-04T02:00:00+00:00",
-        "tables": list(tables),
-    }
-    return finalize(run, datetime(2026, 3, 4, 2, 5, tzinfo=UTC))
+_table = table_result
+_run = finished_run
 
 
 def test_a_timed_out_recheck_is_named_on_its_table_and_in_a_banner() -> None:

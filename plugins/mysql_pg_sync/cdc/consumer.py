@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
+    OFFSET_END,
     OFFSET_INVALID,
     Consumer,
     KafkaError,
@@ -553,8 +554,20 @@ class StreamConsumer:
         rewinds again. No fallback end: one too low lets a replayed delete remove a row of
         MySQL's (the burial skip ends early), one too high skips burials of new changes."""
         ends: dict[tuple[str, int], int] = {}
+        try:
+            # one request for every partition (a backfill of 220 tables rewinds them at once;
+            # one read each, inside the assignment's callback, took over a second apiece);
+            # the offset for the time "latest" (-1) is the log's end
+            found = self.consumer.offsets_for_times(
+                [TopicPartition(t, p, OFFSET_END) for t, p in rewinds], timeout=10
+            )
+            ends = {(tp.topic, tp.partition): tp.offset for tp in found if not tp.error}
+        except KafkaException as exc:
+            log.warning("log ends of %d rewound partition(s): %s", len(rewinds), exc)
         for t, p in rewinds:
-            try:
+            if ends.get((t, p), -1) >= 0:
+                continue
+            try:  # one at a time, waiting out a leader election
                 ends[(t, p)] = self._watermarks(t, p)[1]
             except KafkaException as exc:
                 raise ReplayEndUnknownError(

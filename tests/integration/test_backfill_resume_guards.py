@@ -35,6 +35,7 @@ from tests.integration.test_backfill import (
 from mysql_pg_sync.backfill import handoff, state
 from mysql_pg_sync.backfill.runner import Backfill, ChunksNotDone, RunOptions, is_settled
 from mysql_pg_sync.backfill.unique_refresh import DuplicateUniqueValue
+from mysql_pg_sync.backfill.writer import RowsRefused
 from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
@@ -289,6 +290,35 @@ def test_a_unique_value_moved_to_a_later_chunk_does_not_block_the_resume(
     assert dict(target)[150] == "user5@example.com"
     assert dict(target)[5] == "user6@example.com"
     assert _table_state(pg_db, table)[0] == "streaming"
+
+
+def test_a_target_with_columns_the_mapping_does_not_sync_is_not_refreshed(
+    endpoints: Endpoints,
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refreshed row is deleted and written again from MySQL: a column of PostgreSQL's own
+    would take a new value. Such a target keeps the chunk's old failure, saying why."""
+    bf, table = _users_backfill(endpoints, mysql_db, mysql_admin, pg_db, tmp_path)
+    with pg_connect(pg_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.users ADD COLUMN nest_id bigserial")
+    bf.copy_chunk((table, 0), "run1", OPTIONS.batch_rows)
+    with pg_connect(pg_db, autocommit=True) as conn:
+        before = conn.execute("SELECT nest_id FROM public.users WHERE id = 5").fetchone()
+    mysql_exec(
+        mysql_db,
+        "UPDATE users SET email = 'moved5@example.com' WHERE id = 5",
+        "UPDATE users SET email = 'user5@example.com' WHERE id = 150",
+    )
+    with pytest.raises(RowsRefused, match="duplicate key"), caplog.at_level("WARNING"):
+        bf.copy_chunk((table, 1), "run1", OPTIONS.batch_rows)
+    assert "the mapping does not sync (nest_id)" in caplog.text
+    with pg_connect(pg_db, autocommit=True) as conn:
+        after = conn.execute("SELECT nest_id, email FROM public.users WHERE id = 5").fetchone()
+    assert after == (before[0] if before else None, "user5@example.com")  # untouched
 
 
 def test_a_real_duplicate_under_the_conversion_fails_the_chunk_naming_both_rows(

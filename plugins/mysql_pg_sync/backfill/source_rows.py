@@ -30,11 +30,15 @@ Convert = Callable[[TableMapping, pa.RecordBatch, Stats | None, Rejects | None],
 
 def mysql_key_value(kind: str, value: Any) -> Any:
     """A key value as PostgreSQL's ADBC driver returns it, as MySQL compares it: an enum label
-    arrives as its bytes, a numeric as text (compared as a number, not as a string)."""
+    arrives as its bytes, a numeric (a decimal, a bigint unsigned) as text (compared as a number,
+    not as a string: a string beside a bigint compares as a double, and ids past 2^53 meet
+    their neighbours)."""
     if kind == "enum" and isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8")
     if kind == "decimal" and isinstance(value, str):
         return Decimal(value)
+    if kind == "uint64" and isinstance(value, str | Decimal):  # numeric(20,0), as text
+        return int(value)  # as a number: MySQL compares a string with it as a double
     return my.key_param(kind, value)  # a uuid as its 16 bytes, a timestamptz as UTC wall time
 
 

@@ -300,6 +300,8 @@ def write_chunk(
             # ADBC runs nothing in a failed transaction, not even ROLLBACK TO SAVEPOINT: the
             # chunk is copied again in a new one that resolves collisions before it inserts
             conn.rollback()
+            if not _refreshable(conn, target, chunk):
+                raise
             counting, refreshed = _copy_refreshing(conn, target, chunk, source, countings)
             cur = conn.cursor()
         # Same transaction as the rows: a chunk that fails or dies records no rejects, and a
@@ -367,6 +369,33 @@ def _record_rejects(
 def _delete_range_sql(target: TargetSpec, chunk: ChunkSpec) -> str:
     where = integer_range_predicate(pg.quote_ident(target.pg_key[0]), chunk.lower, chunk.upper)
     return f"DELETE FROM {target.qualified} WHERE {where}"
+
+
+def _refreshable(conn: Any, target: TargetSpec, chunk: ChunkSpec) -> bool:
+    """Whether the refresh may rewrite rows of the target: only when the copy carries every
+    column it has. A refreshed row is deleted and inserted again from MySQL's current row, so a
+    column the mapping does not sync (PostgreSQL's own, with a default) would take a new value,
+    and a unique index over one could not be checked in the stage."""
+    cur = conn.cursor()
+    try:
+        cur.execute(pg.dollar_placeholders(pg.column_types_sql()), parameters=(target.qualified,))
+        present = [str(row[0]) for row in cur.fetchall()]
+    finally:
+        cur.close()
+    conn.rollback()
+    others = sorted(set(present) - set(target.pg_columns))
+    if others:
+        log.warning(
+            "%s #%d: a unique value of the chunk is held by a row copied before, and %s has "
+            "column(s) the mapping does not sync (%s), which a refresh from MySQL would reset: "
+            "not refreshed; the chunk fails on the duplicate key. Reload the table (mode reload) "
+            "once the app has stopped moving the value",
+            chunk.table,
+            chunk.seq,
+            target.qualified,
+            ", ".join(others),
+        )
+    return not others
 
 
 def _copy_refreshing(

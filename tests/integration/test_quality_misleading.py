@@ -275,3 +275,41 @@ def test_backfilling_tables_skip_count_freshness_and_drift_and_held_ones_name_th
     drift = by[("t_held", "reconcile_drift")]  # still judged: stale, as before
     assert drift.outcome == "error", describe(drift)
     assert not run.success
+
+
+def test_a_backfill_that_stopped_moving_fails_its_row_count(
+    mysql_db: DatabaseEndpoint,
+    mysql_admin: DatabaseEndpoint,
+    pg_db: DatabaseEndpoint,
+    endpoints: Endpoints,
+    tmp_path: Path,
+) -> None:
+    """A reload that emptied PostgreSQL and died: skipped every night, it read as fine."""
+    db = mysql_db.database
+    _pair(mysql_admin, pg_db, db, "t_dead", 2_000, 500)
+    with pg_connect(pg_db, autocommit=True) as pg:
+        ensure_schema(pg)
+        pg.execute(
+            "INSERT INTO mps_sync.table_state (source_table, target_table, state) "
+            "VALUES (%s, 'public.t_dead', 'backfilling')",
+            (f"{db}.t_dead",),
+        )
+        pg.execute(
+            "INSERT INTO mps_sync.backfill_tables (source_table, target_table, key_columns, "
+            "strategy, reader, chunk_rows) VALUES (%s, 'public.t_dead', '{id}', 'integer', "
+            "'mysqlclient', 500)",
+            (f"{db}.t_dead",),
+        )
+        for seq in range(4):  # 1 of 4 done, nothing changed for two hours
+            pg.execute(
+                "INSERT INTO mps_sync.backfill_chunks (source_table, seq, state, rows, "
+                "updated_at) VALUES (%s, %s, %s, %s, now() - interval '2 hours')",
+                (f"{db}.t_dead", seq, "done" if seq < 1 else "planned", 500 if seq < 1 else None),
+            )
+    run = _run(endpoints, mysql_db, pg_db, [_table(db, "t_dead")], tmp_path, "manual__dead")
+    count = _by(run)[("t_dead", "row_count_parity")]
+    assert (count.outcome, count.severity) == ("error", "fail"), describe(count)
+    assert "resume it" in count.detail, count.detail
+    drift = _by(run)[("t_dead", "reconcile_drift")]
+    assert drift.outcome == "skipped", describe(drift)  # one breach a table
+    assert not run.success

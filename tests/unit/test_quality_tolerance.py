@@ -34,8 +34,9 @@ DEFAULTS = (100, 0.001)  # row_count_tolerance_rows, row_count_tolerance_ratio
 @pytest.mark.parametrize(
     ("mysql_rows", "bounds"),
     [
-        (0, (0, 0)),  # an empty MySQL table tolerates no PostgreSQL row
-        (3, (1, 8)),  # the floor of 5 rows, but never 0 while MySQL has rows
+        (0, (0, 5)),  # an empty MySQL table (a queue) tolerates a few rows in flight
+        (3, (0, 8)),  # the floor of 5 rows
+        (7, (2, 12)),  # past the floor: never 0 while MySQL has rows
         (50, (45, 55)),
         (100, (90, 110)),  # was (0, 200): all 100 rows could go
         (150, (135, 165)),  # was (50, 250): 60 % could go
@@ -52,7 +53,7 @@ def test_the_allowance_is_capped_by_a_share_of_mysqls_rows(
 
 @pytest.mark.parametrize(
     ("mysql_rows", "pg_rows"),
-    [(100, 0), (150, 60), (0, 80), (0, 1), (7, 0)],  # the review's three, and the edges
+    [(100, 0), (150, 60), (0, 80), (0, 6), (7, 0)],  # the review's three, and the edges
 )
 def test_the_reviews_lost_tables_breach_and_fail(mysql_rows: int, pg_rows: int) -> None:
     low, high = row_count_bounds(mysql_rows, *DEFAULTS)
@@ -61,6 +62,20 @@ def test_the_reviews_lost_tables_breach_and_fail(mysql_rows: int, pg_rows: int) 
     assert gap_severity("warn", pg_rows, mysql_rows, 0.1) == "fail"
     if 0 in (mysql_rows, pg_rows):
         assert gap_severity("warn", pg_rows, mysql_rows, 5.0) == "fail"
+
+
+def test_tolerances_set_in_the_expectations_file_are_taken_as_they_are() -> None:
+    """The cap is for the defaults: a file's `tolerance_rows: 1000` on a 5,000-row table
+    means +-1,000 (the cap made it 500); a table of MySQL rows still needs one in PostgreSQL."""
+    assert row_count_bounds(5_000, 1_000, 0.001) == (4_000, 6_000)
+    assert row_count_bounds(500, 1_000, 0.001) == (1, 1_500)
+    assert row_count_bounds(0, 1_000, 0.001) == (0, 1_000)
+
+
+def test_a_few_rows_in_flight_on_a_small_table_are_no_lost_table() -> None:
+    low, high = row_count_bounds(0, *DEFAULTS)
+    assert low <= 3 <= high  # a queue table emptied in MySQL, three rows still in flight
+    assert gap_severity("warn", 0, 4, 5.0) == "warn"
 
 
 def test_rows_in_flight_on_a_busy_table_still_pass() -> None:

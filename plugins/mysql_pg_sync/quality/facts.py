@@ -15,7 +15,12 @@ from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.quality.enforced import enforced_checks
 from mysql_pg_sync.quality.plan import ReconcileFacts, TableFacts
 from mysql_pg_sync.quality.specs import CheckSpec
-from mysql_pg_sync.quality.sync_state import UNFINISHED_STATES, backfill_reason, hold_text
+from mysql_pg_sync.quality.sync_state import (
+    UNFINISHED_STATES,
+    backfill_reason,
+    backfill_stalled,
+    hold_text,
+)
 from mysql_pg_sync.settings import Endpoints, reports_dir
 from mysql_pg_sync.state.schema import STATE_SCHEMA, ensure_schema
 from mysql_pg_sync.status.backfill_progress import read_backfill_progress
@@ -108,9 +113,10 @@ def reconcile_facts(
 
 def unfinished_backfills(
     pg_conn: Any, tables: Sequence[str], state_tables: frozenset[str]
-) -> dict[str, str]:
-    """Table -> why its row count, freshness and drift are not checked, for each table whose
-    backfill has not finished (:func:`~mysql_pg_sync.quality.sync_state.backfill_reason`)."""
+) -> dict[str, tuple[str, bool]]:
+    """Table -> (why its row count, freshness and drift are not checked, whether its backfill
+    stopped moving), for each table whose backfill has not finished
+    (:func:`~mysql_pg_sync.quality.sync_state.backfill_reason`)."""
     if "table_state" not in state_tables:
         return {}
     rows = pg_conn.execute(
@@ -119,12 +125,14 @@ def unfinished_backfills(
         (list(tables), list(UNFINISHED_STATES)),
     ).fetchall()
     planned = {"backfill_tables", "backfill_chunks"} <= state_tables
-    return {
-        table: backfill_reason(
-            table, state, read_backfill_progress(pg_conn, table) if planned else None
+    found = {}
+    for table, state in rows:
+        progress = read_backfill_progress(pg_conn, table) if planned else None
+        found[table] = (
+            backfill_reason(table, state, progress),
+            backfill_stalled(state, progress),
         )
-        for table, state in rows
-    }
+    return found
 
 
 def stream_holds(pg_conn: Any, tables: Sequence[str]) -> dict[str, str]:
@@ -235,7 +243,8 @@ def gather_facts(
                 reconcile=reconciled.get(mapping.name),
                 lost_changes=lost_changes_text(unsettled_gap(gaps.get(mapping.name), mapping)),
                 enforced=enforced.get(mapping.name, {}),
-                backfill=backfills.get(mapping.name, ""),
+                backfill=backfills.get(mapping.name, ("", False))[0],
+                backfill_stalled=backfills.get(mapping.name, ("", False))[1],
                 held=holds.get(mapping.name, ""),
             )
     finally:

@@ -7,13 +7,14 @@ Pure. Great Expectations counts the PostgreSQL rows; MySQL's count was read befo
 
 from __future__ import annotations
 
-from mysql_pg_sync.quality.plan import repair_how
+from mysql_pg_sync.quality.plan import SMALL_TABLE_FLOOR, repair_how
 from mysql_pg_sync.quality.specs import Severity
 
 
 def one_side_empty(pg_rows: int, mysql_rows: int) -> bool:
-    """One database has no rows while the other has some: a lost table, never rows in flight."""
-    return (pg_rows == 0) != (mysql_rows == 0)
+    """One database has no rows while the other has more than a few (more than rows in flight
+    on a small queue-like table): a lost table."""
+    return min(pg_rows, mysql_rows) == 0 and max(pg_rows, mysql_rows) > SMALL_TABLE_FLOOR
 
 
 def gap_severity(

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.mapping.models import TableMapping
-from mysql_pg_sync.quality.specs import CheckSpec, Severity
+from mysql_pg_sync.quality.specs import CheckSpec, Severity, Thresholds
 from mysql_pg_sync.quality.state_queries import STATE_QUERIES, render_row
 
 # What a target with no value in the column reports as lag, so freshness fails instead of
@@ -85,6 +85,8 @@ class TableFacts:
     backfill: str = ""
     """Why the table's row count, freshness and drift are not checked: its backfill has not
     finished (:func:`~mysql_pg_sync.quality.sync_state.backfill_reason`); "" once it has."""
+    backfill_stalled: bool = False
+    """Its backfill stopped moving: the row count's skip is a breach (it must not read as fine)."""
     held: str = ""
     """The stream holds the table's changes back (:func:`~mysql_pg_sync.quality.sync_state.
     hold_text`): its checks run, and a breach's hint names the hold; "" for none."""
@@ -199,16 +201,24 @@ def row_count_bounds(
 ) -> tuple[int, int]:
     """(min, max) target rows: MySQL's count plus or minus the allowance.
 
-    The allowance is the larger of the two tolerances (rows in flight on a busy table), but at
-    most :data:`SMALL_TABLE_SHARE` of MySQL's rows (at least :data:`SMALL_TABLE_FLOOR`), so a
-    small table cannot lose most of its rows within it. An empty side is never tolerated:
-    MySQL with rows needs at least one in PostgreSQL, and an empty MySQL table none."""
+    The allowance is the larger of the two tolerances (rows in flight on a busy table). With the
+    default tolerances it is at most :data:`SMALL_TABLE_SHARE` of MySQL's rows (at least
+    :data:`SMALL_TABLE_FLOOR`), so a small table cannot lose most of its rows within it; tolerances
+    set in the expectations file are taken as they are. A table of more than
+    :data:`SMALL_TABLE_FLOOR` rows in MySQL needs at least one in PostgreSQL, and an empty MySQL
+    table tolerates only the floor (or the configured rows) in flight."""
+    defaults = Thresholds()
+    by_default = (tolerance_rows, tolerance_ratio) == (
+        defaults.row_count_tolerance_rows,
+        defaults.row_count_tolerance_ratio,
+    )
     if source_rows <= 0:
-        return 0, 0
-    allowance = max(tolerance_rows, math.ceil(source_rows * tolerance_ratio))
-    cap = max(SMALL_TABLE_FLOOR, math.ceil(source_rows * SMALL_TABLE_SHARE))
-    slack = min(allowance, cap)
-    return max(1, source_rows - slack), source_rows + slack
+        return 0, SMALL_TABLE_FLOOR if by_default else tolerance_rows
+    slack = max(tolerance_rows, math.ceil(source_rows * tolerance_ratio))
+    if by_default:
+        slack = min(slack, max(SMALL_TABLE_FLOOR, math.ceil(source_rows * SMALL_TABLE_SHARE)))
+    least = 1 if source_rows > SMALL_TABLE_FLOOR else 0
+    return max(least, source_rows - slack), source_rows + slack
 
 
 def _freshness_query(target: str, column: str, kind: str, newest: datetime | date) -> str:
@@ -396,6 +406,8 @@ def plan_check(
         # fail, whatever the check's severity: this used to crash (and so fail) the whole run
         return SkippedCheck(spec, reason, breach=True, severity="fail")
     if facts.backfill and spec.check in _BACKFILL_SKIPPED:
+        if facts.backfill_stalled and spec.check == "row_count_parity":  # one breach a table
+            return SkippedCheck(spec, facts.backfill, breach=True, severity="fail")
         return SkippedCheck(spec, facts.backfill)
     if spec.check == "row_count_parity":
         if facts.source_rows is None:

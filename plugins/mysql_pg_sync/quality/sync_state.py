@@ -40,7 +40,7 @@ def backfill_reason(table: str, state: str, progress: Row | None) -> str:
         f"{head}: not checked (rows its copy has not reached would count as missing); the "
         "first run after its backfill finishes checks it"
     )
-    if state == "backfilling" and not backfill_progressing(progress):
+    if backfill_stalled(state, progress):
         # reconcile reports such a table as an error (reconcile/backfilling.py stalled_reason)
         planned = progress is not None and int(progress.get("chunks_total") or 0)
         idle = (
@@ -54,6 +54,12 @@ def backfill_reason(table: str, state: str, progress: Row | None) -> str:
             f"run --mode resume --tables {table}`)"
         )
     return reason
+
+
+def backfill_stalled(state: str, progress: Row | None) -> bool:
+    """The table is backfilling, but its backfill has stopped moving: its checks skipped for
+    the backfill must not read as fine (a reload that emptied PostgreSQL and died)."""
+    return state == "backfilling" and not backfill_progressing(progress)
 
 
 def hold_text(holds: Sequence[Row]) -> str:

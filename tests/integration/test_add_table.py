@@ -20,11 +20,10 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from tests.conftest import unique_name
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, wait_until
-from tests.integration.test_backfill import mysql_admin_exec, run_all
+from tests.integration.test_backfill import captured_backfill, mysql_admin_exec, run_all
 from tests.integration.test_connectors import mysql_exec
 
-from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import RunOptions
 from mysql_pg_sync.cdc import connector_actions as actions
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc import consumer as consumer_module
@@ -162,13 +161,7 @@ def _add_table_to_running_sync(
     # made before the table's first change (items' may be among them, if its first echo from
     # PostgreSQL was not captured yet)
     assert set(_orders_topics(p, db)) <= {t for r in results for t in r.topics_created}
-    backfill = Backfill(
-        p.endpoints,
-        mappings,
-        capture_check=handoff.connect_capture_check(p.endpoints.connect_url),
-        position_reader=handoff.kafka_end_offsets(p.endpoints.kafka_bootstrap),
-        reports_dir=tmp_path,
-    )
+    backfill = captured_backfill(p.endpoints, mappings, tmp_path)
     summary = run_all(backfill, RunOptions(tables=(orders.name,), chunk_rows=100))
     assert list(summary["tables"]) == [orders.name]
     source, target = _orders(p, db)

@@ -91,6 +91,21 @@ def make_backfill(
     )
 
 
+def captured_backfill(
+    endpoints: Endpoints, mappings: MappingSet, tmp_path: Path, **extra: Any
+) -> Backfill:
+    """A backfill that checks capture with the real Kafka Connect and records the real Kafka
+    end offsets as its position (``extra``: more of Backfill's keyword arguments)."""
+    return Backfill(
+        endpoints,
+        mappings,
+        capture_check=handoff.connect_capture_check(endpoints.connect_url),
+        position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
+        reports_dir=tmp_path,
+        **extra,
+    )
+
+
 def run_all(bf: Backfill, options: RunOptions, run_id: str = "run1") -> dict[str, Any]:
     bf.start_run(run_id, options)
     outcome = bf.plan(options)

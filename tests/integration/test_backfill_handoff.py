@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tests.integration.test_backfill import (
     INSERT_ITEMS,
     ITEMS_COLUMNS,
+    captured_backfill,
     item_rows,
     make_backfill,
     mapping_for,
@@ -27,7 +28,7 @@ from tests.integration.test_backfill import (
 )
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import RunOptions
 from mysql_pg_sync.cdc.connector_config import change_topic
 from mysql_pg_sync.cdc.consumer import RunSummary
 from mysql_pg_sync.connections import mysql_connect, pg_connect
@@ -156,13 +157,7 @@ def test_copy_under_writes_then_replay_equals_mysql(
             [(i, f"n{i}\t", i % 50, i / 4, "x\\y" if i % 3 else None) for i in range(1, 2001)],
         )
         seed.close()
-        bf = Backfill(
-            p.endpoints,
-            p.mappings,
-            capture_check=handoff.connect_capture_check(endpoints.connect_url),
-            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
-            reports_dir=tmp_path,
-        )
+        bf = captured_backfill(p.endpoints, p.mappings, tmp_path)
         done = threading.Event()
 
         def writer() -> None:
@@ -279,13 +274,7 @@ def test_copied_rows_never_come_back_to_mysql(
             [(i, f"n{i}", i, i / 4) for i in range(1, 1201)],
         )
         seed.close()
-        bf = Backfill(
-            p.endpoints,
-            p.mappings,
-            capture_check=handoff.connect_capture_check(endpoints.connect_url),
-            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
-            reports_dir=tmp_path,
-        )
+        bf = captured_backfill(p.endpoints, p.mappings, tmp_path)
         run_all(bf, RunOptions(chunk_rows=400, batch_rows=200, max_parallel=2))
         # the PostgreSQL app's write after the copy: its event follows the copy's in the WAL
         with p.pg() as pg:

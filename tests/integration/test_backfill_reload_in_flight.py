@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows
-from tests.integration.test_backfill import run_all
+from tests.integration.test_backfill import captured_backfill, run_all
 
-from mysql_pg_sync.backfill import handoff
 from mysql_pg_sync.backfill.runner import Backfill, BackfillError, RunOptions
 from mysql_pg_sync.mapping.models import TableMapping
 from mysql_pg_sync.reconcile.recheck import CAUGHT_UP
@@ -27,14 +26,7 @@ def _backfill(items: Pipeline, tmp_path: Path, wait_s: float) -> Backfill:
         waiter = offsets_waiter(items.endpoints, mapping, wait_s, sides=("postgres",))
         return waiter.wait(mapping.name)
 
-    return Backfill(
-        items.endpoints,
-        items.mappings,
-        capture_check=handoff.connect_capture_check(items.endpoints.connect_url),
-        position_reader=handoff.kafka_end_offsets(items.endpoints.kafka_bootstrap),
-        reports_dir=tmp_path,
-        pg_changes_applied=applied,
-    )
+    return captured_backfill(items.endpoints, items.mappings, tmp_path, pg_changes_applied=applied)
 
 
 def test_a_reload_waits_for_postgresql_s_changes_to_reach_mysql(

@@ -18,10 +18,9 @@ from tests.integration.stream_harness import (
     pg_rows,
     pipeline,
 )
-from tests.integration.test_backfill import run_all
+from tests.integration.test_backfill import captured_backfill, run_all
 
-from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import RunOptions
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
@@ -44,13 +43,7 @@ def test_a_reload_of_a_two_way_table_leaves_no_truncate_dead_letter(
             [(i, f"n{i}", i, i / 4) for i in range(1, 301)],
         )
         seed.close()
-        bf = Backfill(
-            p.endpoints,
-            p.mappings,
-            capture_check=handoff.connect_capture_check(endpoints.connect_url),
-            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
-            reports_dir=tmp_path,
-        )
+        bf = captured_backfill(p.endpoints, p.mappings, tmp_path)
         run_all(bf, RunOptions(chunk_rows=100, batch_rows=50))
         consumer = p.consumer()
         try:

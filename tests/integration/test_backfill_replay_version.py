@@ -33,10 +33,10 @@ from tests.integration.stream_harness import (
     pipeline,
     wait_until,
 )
-from tests.integration.test_backfill import run_all
+from tests.integration.test_backfill import captured_backfill, run_all
 
 from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import RunOptions
 from mysql_pg_sync.cdc.decode import decode_change
 from mysql_pg_sync.cdc.topics import change_topic
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -76,13 +76,7 @@ def _backfilled(
             wait_until(lambda: sum(ends(topic)[topic].values()) >= 100, timeout_s=60)
         finally:
             ends.close()
-        bf = Backfill(
-            p.endpoints,
-            p.mappings,
-            capture_check=handoff.connect_capture_check(endpoints.connect_url),
-            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
-            reports_dir=tmp_path,
-        )
+        bf = captured_backfill(p.endpoints, p.mappings, tmp_path)
         copy_chunk = bf.copy_chunk
         rewritten: list[bool] = []
 

@@ -24,10 +24,9 @@ import psycopg
 import pytest
 import yaml
 from tests.integration.stream_harness import Pipeline, drive, mysql_rows, pg_rows, pipeline
-from tests.integration.test_backfill import mysql_admin_exec, run_all
+from tests.integration.test_backfill import captured_backfill, mysql_admin_exec, run_all
 
-from mysql_pg_sync.backfill import handoff
-from mysql_pg_sync.backfill.runner import Backfill, RunOptions
+from mysql_pg_sync.backfill.runner import RunOptions
 from mysql_pg_sync.cdc.connector_config import ConnectorSettings, render_connectors
 from mysql_pg_sync.cdc.consumer import StreamConsumer
 from mysql_pg_sync.cli import main
@@ -297,13 +296,7 @@ def running(
         [],
         converter=request.param,
     ) as p:
-        backfill = Backfill(
-            p.endpoints,
-            p.mappings,
-            capture_check=handoff.connect_capture_check(endpoints.connect_url),
-            position_reader=handoff.kafka_end_offsets(endpoints.kafka_bootstrap),
-            reports_dir=tmp_path,
-        )
+        backfill = captured_backfill(p.endpoints, p.mappings, tmp_path)
         summary = run_all(backfill, RunOptions(chunk_rows=2, strict_counts=True))
         assert sorted(t.split(".", 1)[1] for t in summary["tables"]) == sorted(SYNCED)
         assert all(t["finalized"] for t in summary["tables"].values())

@@ -16,6 +16,6 @@ def test_an_unreachable_database_is_raised_not_an_outcome(endpoints: Endpoints) 
     closed = replace(endpoints, mysql=replace(endpoints.mysql, port=1))
     with pytest.raises(Exception) as failed:
         mysql_connect(closed.mysql)
-    with pytest.raises(DatabaseUnreachable, match="cannot connect to MySQL at 127.0.0.1:1"):
+    with pytest.raises(DatabaseUnreachable, match=r"cannot connect to MySQL at 127\.0\.0\.1:1"):
         _raise_if_unreachable(failed.value, closed)
     _raise_if_unreachable(ValueError("a value that does not convert"), closed)  # an outcome

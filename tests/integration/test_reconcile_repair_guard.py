@@ -27,6 +27,7 @@ from mysql_pg_sync.reconcile import store
 from mysql_pg_sync.reconcile.model import table_from_mapping
 from mysql_pg_sync.reconcile.recheck import CAUGHT_UP, TIMED_OUT, DelayWaiter
 from mysql_pg_sync.reconcile.run import (
+    SETTLE_ROUNDS,
     RunOptions,
     TableResult,
     _store_result,
@@ -184,10 +185,18 @@ def sides(
 
 
 def _compare_then_repair(
-    ends: Endpoints, mapping: TableMapping, between: Callable[[], None], folder: Path
+    ends: Endpoints,
+    mapping: TableMapping,
+    between: Callable[[], None],
+    folder: Path,
+    settle: bool = False,
+    every_round: bool = False,
 ) -> tuple[TableResult, dict[str, Any]]:
     """reconcile_table's steps, with ``between`` run after the comparison (and the row images
-    a repair writes were read) and before the repair's write: the window the guard covers."""
+    a repair writes were read) and before the repair's first write (``every_round``: before
+    each round's): the window the guard covers. ``settle``: keys changed since the comparison
+    are compared again (no stream here: the wait ends at once)."""
+    rounds: list[int] = []
     table = table_from_mapping(mapping)
     options = RunOptions(repair=True, dry_run=False)
     applier = stream_applier(ends, mapping)
@@ -204,16 +213,19 @@ def _compare_then_repair(
 
                 class Between:  # the real stream applier, after `between` ran
                     def apply_repairs(self, *args: Any, **kw: Any) -> Any:
-                        between()
+                        if every_round or not rounds:
+                            between()
+                        rounds.append(1)
                         return applier.apply_repairs(*args, **kw)
 
-                repair_table(state, run_id, source, options, Between(), result)
+                waiter = DelayWaiter(0) if settle else None
+                repair_table(state, run_id, source, options, Between(), result, waiter)
             finally:
                 close()
         _store_result(state, run_id, result, 0.0)
         repairs = state.execute(
             "SELECT key_text[1], status FROM mps_sync.reconcile_repairs WHERE run_id = %s "
-            "ORDER BY 1",
+            "ORDER BY 1, 2",
             (run_id,),
         ).fetchall()
         drift = state.execute(
@@ -271,6 +283,74 @@ def test_a_repair_to_postgresql_skips_rows_changed_since_compared(
     assert run["status"] == "drift"  # the next run compares those keys afresh
     assert run["summary"]["changed_since_compared"] == 3
     assert "3 repair(s) not written: changed since compared" in summarize(run)
+
+
+def test_keys_changed_while_repaired_are_compared_again_and_settle_or_are_repaired(
+    sides: tuple[Endpoints, Sql, Sql], tmp_path: Path
+) -> None:
+    """Rows that change during the run are not drift: a key whose repair was stopped because
+    its row changed is compared again once the stream caught up. Equal now: a change in
+    flight, its drift row goes. Still different: repaired from the fresh images."""
+    ends, on_mysql, on_pg = sides
+    mapping = _mapping(ends.mysql.database, "from_mysql", "mysql")
+    on_mysql("INSERT INTO from_mysql VALUES (1, 'a', 7), (3, 'c', 7), (4, 'd', 7), (5, 'e', 5)")
+    on_pg(
+        "INSERT INTO from_mysql VALUES (1, 'a', 5), (2, 'b', 5), (3, 'c', 5), (4, 'd', 5), "
+        "(5, 'e', 5)"
+    )
+
+    def meanwhile() -> None:  # as in the test above
+        on_mysql("UPDATE from_mysql SET qty = 9 WHERE id = 1")
+        on_pg("UPDATE from_mysql SET qty = 9 WHERE id = 1")
+        on_mysql("INSERT INTO from_mysql VALUES (2, 'b', 5)")
+        on_mysql("UPDATE from_mysql SET qty = 9 WHERE id = 4")
+
+    result, stored = _compare_then_repair(ends, mapping, meanwhile, tmp_path, settle=True)
+
+    with pg_connect(ends.postgres) as conn:
+        rows = conn.execute("SELECT id, qty FROM from_mysql ORDER BY id").fetchall()
+    # 1 and 2 are equal on both sides now; 4 still differed and got MySQL's fresh 9
+    assert rows == [(1, 9), (2, 5), (3, 7), (4, 9), (5, 5)]
+    assert result.status == "repaired"
+    assert result.changed_since_compared == 0
+    assert result.stats["in_flight"] == 2
+    assert stored["repairs"] == [
+        ("1", "changed"),
+        ("2", "changed"),
+        ("3", "applied"),
+        ("4", "applied"),
+        ("4", "changed"),
+    ]
+    assert stored["drift"] == [("3",), ("4",)]
+    (table,) = stored["run"]["tables"]
+    assert table["drift"] == {"missing": 0, "extra": 0, "different": 2}
+    assert stored["run"]["status"] == "succeeded"
+
+
+def test_a_key_that_keeps_changing_stays_drift_after_the_settle_rounds(
+    sides: tuple[Endpoints, Sql, Sql], tmp_path: Path
+) -> None:
+    """A row that changes again before every repair is never written with a stale image;
+    after the settle rounds its drift stays on record and the table says so."""
+    ends, on_mysql, on_pg = sides
+    mapping = _mapping(ends.mysql.database, "from_mysql", "mysql")
+    on_mysql("INSERT INTO from_mysql VALUES (1, 'a', 7)")
+    on_pg("INSERT INTO from_mysql VALUES (1, 'a', 5)")
+
+    def meanwhile() -> None:  # the app keeps updating MySQL; no stream brings it over
+        on_mysql("UPDATE from_mysql SET qty = qty + 1 WHERE id = 1")
+
+    result, stored = _compare_then_repair(
+        ends, mapping, meanwhile, tmp_path, settle=True, every_round=True
+    )
+
+    with pg_connect(ends.postgres) as conn:
+        assert conn.execute("SELECT qty FROM from_mysql").fetchall() == [(5,)]
+    assert result.status == "drift"
+    assert result.changed_since_compared == 1
+    assert f"{SETTLE_ROUNDS} time(s): it kept changing" in (result.repair_message or "")
+    assert stored["repairs"] == [("1", "changed")] * (SETTLE_ROUNDS + 1)
+    assert stored["drift"] == [("1",)]
 
 
 def test_a_repair_to_mysql_skips_rows_changed_since_compared(

@@ -77,7 +77,7 @@ def test_repairs_skipped_as_changed_since_compared_stay_drift_and_are_shown() ->
         drift={"missing": 0, "extra": 0, "different": 3},
         repairs={"applied": 1, "changed": 2},
         changed_since_compared=2,
-        repair_message=changed_message(2),
+        repair_message=changed_message(2, 0),
     )
     run = _run(table)
     assert run["status"] == "drift"  # the next run compares those keys afresh

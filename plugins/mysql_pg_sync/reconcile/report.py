@@ -343,7 +343,8 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     if changed:
         lines.append(
             f"{changed:,} repair(s) were not written: the row changed on a side after it was "
-            "compared, so the repair's image was stale. Their drift stays on record: run "
+            "compared, and kept changing each time the run compared it afresh once the stream "
+            "had caught up, so the repair's image was stale. Their drift stays on record: run "
             "reconcile again, it compares those keys afresh (on a two-way table the stream may "
             "have settled them already; on a one-way table nothing else will)."
         )

@@ -190,12 +190,25 @@ def not_conclusive_message(count: int, waited_s: float) -> str:
     )
 
 
-def changed_message(count: int) -> str:
-    return (
-        f"{count:,} repair(s) not written: the row changed on a side after it was compared, so "
-        "the repair's image was stale; their drift stays on record. Run reconcile again: it "
-        "compares those keys afresh (a two-way table's stream may have settled them already)"
+def changed_message(count: int, rounds: int) -> str:
+    again = (
+        f" (and again each time it was compared afresh after waiting for the stream, {rounds} "
+        "time(s): it kept changing)"
+        if rounds
+        else ""
     )
+    return (
+        f"{count:,} repair(s) not written: the row changed on a side after it was compared"
+        f"{again}, so the repair's image was stale; their drift stays on record. Run reconcile "
+        "again: it compares those keys afresh (a two-way table's stream may have settled them "
+        "already)"
+    )
+
+
+# A key whose repair found its row changed since the comparison is compared again once the
+# stream has caught up, this many times: a change in flight settles it (not drift), a row that
+# still differs is repaired from its fresh images.
+SETTLE_ROUNDS = 2
 
 
 def repair_table(
@@ -205,8 +218,10 @@ def repair_table(
     options: RunOptions,
     applier: RepairApplier | None,
     result: TableResult,
+    waiter: CatchUpWaiter | None = None,
 ) -> None:
-    table = source.mysql.table
+    """Repair ``result.diffs``. With a ``waiter``, keys whose rows changed after the
+    comparison are settled in up to :data:`SETTLE_ROUNDS` more rounds (see there)."""
     if not result.diffs or not options.repair:
         return
     if result.recheck == TIMED_OUT:
@@ -216,9 +231,49 @@ def repair_table(
         result.repair_message = not_conclusive_message(len(result.diffs), result.recheck_wait_s)
         log.warning("%s: %s", result.table, result.repair_message)
         return
-    repairs = plan_repairs(table, result.diffs)
+    diffs: list[RowDiff] = list(result.diffs)
+    settled_rounds = 0
+    for round_ in range(SETTLE_ROUNDS + 1):
+        changed = _repair_once(conn, run_id, source, options, applier, result, diffs)
+        if changed is None:
+            return  # refused, dry run or no applier: the result says so
+        if not changed or waiter is None or round_ == SETTLE_ROUNDS:
+            break
+        still = _settle(
+            conn, run_id, source, waiter, result, [d for d in diffs if d.key in changed]
+        )
+        if still is None:  # the stream did not catch up: what changed stays drift on record
+            break
+        settled_rounds += 1
+        diffs, changed = still, {d.key for d in still}
+        if not diffs:
+            break
+    if changed:
+        result.changed_since_compared = len(changed)
+        result.repair_message = changed_message(len(changed), settled_rounds)
+        log.warning("%s: %s", result.table, result.repair_message)
+    if result.repairs.get("failed") or changed:
+        result.status = "drift"
+    else:
+        result.status = "repaired" if result.repairs.get("applied") else "in_sync"
+
+
+def _repair_once(
+    conn: store.Conn,
+    run_id: int,
+    source: PairSource,
+    options: RunOptions,
+    applier: RepairApplier | None,
+    result: TableResult,
+    diffs: Sequence[RowDiff],
+) -> set[KeyText] | None:
+    """Plan, record and write the repairs of ``diffs``; the keys not written because a row
+    changed since the comparison, or None when no repair was written at all (the run's limit
+    refused them, a dry run, no applier), with ``result`` saying why."""
+    table = source.mysql.table
+    repairs = plan_repairs(table, diffs)
     if len(repairs) <= options.max_repairs:  # a batch refused anyway needs no rows read
-        repairs = plan_repairs(table, result.diffs, read_images(source, result.diffs))
+        repairs = plan_repairs(table, diffs, read_images(source, diffs))
     try:
         ids = store.reserve_repairs(
             conn,
@@ -229,13 +284,13 @@ def repair_table(
             options.max_repairs,
         )
     except RepairLimitExceeded as exc:
-        result.repairs["refused"] = len(repairs)
+        result.repairs["refused"] += len(repairs)
         result.repair_message, result.status = str(exc), "repair_refused"
         log.error("%s", exc)
-        return
+        return None
     if options.dry_run:
-        result.repairs["dry_run"] = len(repairs)
-        return
+        result.repairs["dry_run"] += len(repairs)
+        return None
     if applier is None:
         message = (
             "repairs need the stream applier (mysql_pg_sync.cdc), which is not available in "
@@ -243,9 +298,9 @@ def repair_table(
         )
         for repair_id in ids:
             store.finish_repair(conn, repair_id, False, message)
-        result.repairs["failed"] = len(ids)
+        result.repairs["failed"] += len(ids)
         result.repair_message, result.status = message, "error"
-        return
+        return None
     by_key = dict(zip((r.key for r in repairs), ids, strict=True))
     changed: set[KeyText] = set()
     for write_to in ("mysql", "postgres"):
@@ -255,21 +310,48 @@ def repair_table(
             # rows still hold what this run compared (applier.StreamApplierRepairs)
             for outcome in _apply_retrying(applier, table, write_to, group, source):
                 if outcome.changed:
-                    # not written; still drift on record: on a one-way table no stream brings
-                    # the target's change back, so only the next comparison can tell
+                    # not written; its drift stays on record unless a settle round finds the
+                    # rows equal (on a one-way table no stream brings the target's change back)
                     store.mark_changed(conn, by_key[outcome.key], outcome.error or "changed")
                     changed.add(outcome.key)
                     continue
                 store.finish_repair(conn, by_key[outcome.key], outcome.applied, outcome.error)
                 result.repairs["applied" if outcome.applied else "failed"] += 1
-    if changed:
-        result.changed_since_compared = len(changed)
-        result.repair_message = changed_message(len(changed))
-        log.warning("%s: %s", result.table, result.repair_message)
-    if result.repairs.get("failed") or changed:
-        result.status = "drift"
-    else:
-        result.status = "repaired" if result.repairs.get("applied") else "in_sync"
+    return changed
+
+
+def _settle(
+    conn: store.Conn,
+    run_id: int,
+    source: PairSource,
+    waiter: CatchUpWaiter,
+    result: TableResult,
+    changed: Sequence[RowDiff],
+) -> list[RowDiff] | None:
+    """Compare the rows of keys changed since the comparison again, once the stream has
+    caught up: those now equal were changes in flight (their drift rows go, they count as in
+    flight); the rest, with their fresh differences, are returned for another repair. None
+    when the stream did not catch up (nothing can be told apart then)."""
+    name = source.mysql.table.name
+    if waiter.wait(name) == TIMED_OUT:
+        return None
+    still = recheck(source, source.mysql.table.columns, changed)
+    fresh = {d.key: d for d in still}
+    settled = [d for d in changed if d.key not in fresh]
+    if settled:
+        store.forget_drift(conn, run_id, name, [d.raw_key for d in settled])
+        result.stats["in_flight"] = result.stats.get("in_flight", 0) + len(settled)
+        log.info(
+            "%s: %d key(s) whose rows changed while being repaired were in flight: equal once "
+            "the stream caught up, not drift",
+            result.table,
+            len(settled),
+        )
+    if still:
+        store.record_drift(conn, run_id, name, still)
+    settled_keys = {d.key for d in settled}
+    result.diffs = [fresh.get(d.key, d) for d in result.diffs if d.key not in settled_keys]
+    return still
 
 
 REPAIR_ATTEMPTS = 3
@@ -337,12 +419,13 @@ def reconcile_table(
             source, close = open_source(table, mysql, postgres, executor, options.compare.workers)
             try:
                 source.both(lambda side: side.check_schema())
-                compare_table(source, options, waiter or DelayWaiter(), result, cuts)
+                waiter = waiter or DelayWaiter()
+                compare_table(source, options, waiter, result, cuts)
                 store.record_drift(state, run_id, table.name, result.diffs)
                 result.earlier_drift = store.settle_earlier_repairs(
                     state, run_id, table.name, result.diffs
                 )
-                repair_table(state, run_id, source, options, applier, result)
+                repair_table(state, run_id, source, options, applier, result, waiter)
             except ReconcileError as exc:
                 result.status, result.error = "error", str(exc)
                 log.error("%s", exc)

@@ -265,6 +265,18 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
         )
 
 
+def forget_drift(
+    conn: Conn, run_id: int, source_table: str, raw_keys: Sequence[Sequence[Any]]
+) -> None:
+    """Drop the drift rows of keys found equal after all: changes in flight."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "DELETE FROM mps_sync.reconcile_drift "
+            "WHERE run_id = %s AND source_table = %s AND key = %s",
+            [(run_id, source_table, Jsonb(encode_raw_key(k))) for k in raw_keys],
+        )
+
+
 def settle_earlier_repairs(
     conn: Conn, run_id: int, source_table: str, diffs: Sequence[RowDiff]
 ) -> Counter[str]:
@@ -499,7 +511,8 @@ def finish_repair(conn: Conn, repair_id: int, applied: bool, error: str | None) 
 
 def mark_changed(conn: Conn, repair_id: int, why: str) -> None:
     """A planned repair not written: a side's row changed after the comparison. Its drift row
-    stays (the key is still drift on record), and a retry or the next run compares it again."""
+    stays unless the run's settle round finds the rows equal (``forget_drift``); a retry or
+    the next run compares it again."""
     with conn.transaction():
         conn.execute(
             """

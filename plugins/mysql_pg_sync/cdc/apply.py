@@ -998,8 +998,8 @@ class Applier:
             f"({str(exc).splitlines()[0]}). None of its changes were applied and their offsets "
             "stay uncommitted, so the stream resumes from them if the table comes back. If it "
             "was dropped on purpose, delete its mapping file (`make mappings-generate` lists it "
-            "as a removed table) or set `enabled: false` in it, then run `connectors apply`; its "
-            "changes left in Kafka then become dead letters that name it",
+            "as a removed table) or set `enabled: false` in it, then run `connectors apply`; the "
+            "stream then stops reading its changes (those left in Kafka are not applied)",
             plan.mapping.name,
             self.incoming_side,
         )

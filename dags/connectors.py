@@ -20,6 +20,11 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   position (and drops an invalidated slot), applies again, so it captures from now, and records
   the gap for each table it captures (`status` shows them red until reconciled). The result
   names the reconcile to run: repair, dry_run off, authoritative the side whose capture stopped.
+- `skip_ddl`: for a MySQL source that fails on every restart because Debezium cannot parse a
+  DDL statement (a type its parser does not know, such as MariaDB's INET6, in any database on
+  the server: Debezium parses them all): skips that statement when it changes no captured
+  table (recorded in `mps_sync.connector_ddl_skips`, put in the connector's DDL filter by
+  `apply`, which it runs); refuses, changing nothing, when it changes a captured table.
 - `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
   (its position is lost: a new connector starts from now). Without it the slot is kept and
   pins WAL: the task log warns with the command to drop it.
@@ -66,6 +71,7 @@ ACTIONS = [
     "reset_lost_positions",
     "delete",
     "snapshot_tables",
+    "skip_ddl",
 ]
 DEFAULT_ARGS = {
     "owner": "mysql_pg_sync",
@@ -110,7 +116,8 @@ with DAG(
             "and wait until RUNNING. pause / resume / stop / restart_failed: both connectors. "
             "reset_lost_positions: capture from now after a lost binlog or slot (needs confirm). "
             "delete: remove both connectors (needs confirm). snapshot_tables: read the tables "
-            "again. The DAG's docs describe each one.",
+            "again. skip_ddl: get the MySQL source past a DDL statement Debezium cannot parse. "
+            "The DAG's docs describe each one.",
         ),
         "tables": Param(
             [],

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
-from mysql_pg_sync.cdc import topics
+from mysql_pg_sync.cdc import ddl_skips, topics
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
 from mysql_pg_sync.cdc.connector_config import (
     CONNECTOR_CLASSES,
@@ -53,6 +53,7 @@ from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
 from mysql_pg_sync.cdc.preflight import connect as connect_preflight
 from mysql_pg_sync.cdc.preflight import mysql as mysql_preflight
 from mysql_pg_sync.cdc.preflight import postgres as postgres_preflight
+from mysql_pg_sync.cdc.unparseable_ddl import decide, failed_statement
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
@@ -70,6 +71,7 @@ Action = Literal[
     "reset_lost_positions",
     "delete",
     "snapshot_tables",
+    "skip_ddl",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
@@ -107,9 +109,62 @@ def configured_context(
 
 
 def render(ctx: ConnectorContext) -> list[RenderedConnector]:
-    """The connector configs the mappings need (queries MySQL once for its flavour)."""
+    """The connector configs the mappings need (queries MySQL once for its flavour, and the
+    state schema for the DDL statements the MySQL source skips)."""
     flavour = mysql_preflight.server_flavour(ctx.endpoints.mysql)
-    return render_connectors(ctx.mappings, ctx.endpoints, ctx.settings, flavour)
+    return render_connectors(ctx.mappings, ctx.endpoints, ctx.settings, flavour, skipped_ddl(ctx))
+
+
+def skipped_ddl(ctx: ConnectorContext) -> list[str]:
+    with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
+        return ddl_skips.recorded(conn, ctx.settings.mysql_connector)
+
+
+def skip_ddl(ctx: ConnectorContext) -> dict[str, Any]:
+    """Get the MySQL source past a DDL statement Debezium cannot parse (it fails the task on
+    every restart, see :mod:`.unparseable_ddl`): when the statement changes no captured table,
+    record it as skipped and apply, which puts it in the connector's DDL filter and restarts the
+    task; else refuse, changing nothing."""
+    client = ctx.client()
+    name = ctx.settings.mysql_connector
+    if name not in existing(ctx, client):
+        raise ConfigError(f"connector {name} does not exist; nothing to skip")
+    status = client.status(name)
+    traces = [t.trace for t in status.failed_tasks] + [status.trace]
+    statement = next((s for t in traces if (s := failed_statement(t)) is not None), None)
+    if statement is None:
+        raise ConfigError(
+            f"{name} ({status.summary()}) has no task that failed on a DDL statement Debezium "
+            "cannot parse; nothing was skipped (`connectors health` shows why a task failed)"
+        )
+    decision = decide(statement, mysql_captured_tables(ctx.mappings))
+    if not decision.safe:
+        raise ConfigError(
+            f"{name}: not skipped: {statement!r}: {decision.why}. Debezium cannot capture a "
+            "table while it has a column type its parser does not know: change that column in "
+            "MySQL to a type Debezium reads (INET6 -> VARCHAR(39), INET4 -> VARCHAR(15), ...), "
+            "or take the table out of the mappings. The connector stays failed at this "
+            "statement either way; getting past it then needs its position reset (the "
+            "statement is in its past) and a reconcile of the captured tables, which this "
+            "command does not do"
+        )
+    with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
+        ensure_schema(conn)
+        new = ddl_skips.record(conn, name, decision)
+    log.warning(
+        "%s: skipping the DDL statement Debezium cannot parse (%s): %r",
+        name,
+        decision.why,
+        statement,
+    )
+    results = apply(ctx)
+    return {
+        "statement": statement,
+        "tables": [str(t) for t in decision.tables],
+        "why": decision.why,
+        "recorded": new,
+        "connectors": {r.name: r.status.summary() for r in results},
+    }
 
 
 def preflight(
@@ -844,6 +899,8 @@ def run_action(
             }
             for r in apply(ctx)
         }
+    if action == "skip_ddl":
+        return skip_ddl(ctx)
     if action == "reset_lost_positions":
         from mysql_pg_sync.cdc.lost_positions import reset_lost_positions
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from mysql_pg_sync.cdc.loop_guard import LoopTags, backfill_origin, tags_from_env
+from mysql_pg_sync.cdc.unparseable_ddl import ddl_filter
 from mysql_pg_sync.errors import ConfigError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
 from mysql_pg_sync.names import HEARTBEAT_TABLE, SIGNAL_TABLE
@@ -40,6 +41,10 @@ POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 PG_SIGNAL_SCHEMA = "mps_sync"  # the sync metadata schema (ADR 0005)
 DEFAULT_HEARTBEAT_MS = 10_000
 DEFAULT_ERRORS_MAX_RETRIES = 3  # Debezium's -1 retries forever and hides a broken source
+# Debezium 3.x reads its DDL filter under this name (an "internal." field, SchemaHistory.DDL_FILTER):
+# the documented schema.history.internal.ddl.filter is ignored, so it is checked against the real
+# connector in tests/integration/test_connectors_unparseable_ddl.py
+DDL_FILTER = "internal.schema.history.internal.ddl.filter"
 SCHEMA_RECOVERY_MODE = "recovery"  # Debezium's snapshot.mode that re-reads the schema only
 _SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas use
 _SERVER_ID_SPAN = 2_000_000_000
@@ -243,7 +248,10 @@ def render_mysql_source(
     endpoints: Endpoints,
     settings: ConnectorSettings,
     flavour: Flavour,
+    skipped_ddl: Sequence[str] = (),
 ) -> RenderedConnector:
+    """``skipped_ddl``: statements Debezium cannot parse that it is to skip (see
+    :mod:`.unparseable_ddl`), recorded by ``connectors skip_ddl``."""
     mappings = tuple(mappings)
     if settings.converter == "avro":
         refuse_non_avro_names(mappings, "mysql")
@@ -275,6 +283,9 @@ def render_mysql_source(
         "zero_date_columns": ",".join(zero_date_columns(mappings)),
     }
     config = _render(settings, "mysql_source.yaml", values, endpoints)
+    skips = ddl_filter(skipped_ddl)
+    if skips is not None:
+        config[DDL_FILTER] = skips
     return RenderedConnector(
         settings.mysql_connector, "mysql", config, tables, settings.mysql_topic_prefix, signal
     )
@@ -354,12 +365,13 @@ def render_connectors(
     endpoints: Endpoints,
     settings: ConnectorSettings,
     flavour: Flavour,
+    skipped_ddl: Sequence[str] = (),
 ) -> list[RenderedConnector]:
     """Every connector the mappings need: a side with no captured table gets none."""
     mappings = tuple(mappings)
     out = []
     if mysql_captured_tables(mappings):
-        out.append(render_mysql_source(mappings, endpoints, settings, flavour))
+        out.append(render_mysql_source(mappings, endpoints, settings, flavour, skipped_ddl))
     if postgres_captured_tables(mappings):
         out.append(render_postgres_source(mappings, endpoints, settings))
     return out

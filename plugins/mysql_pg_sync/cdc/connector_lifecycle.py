@@ -21,6 +21,7 @@ from mysql_pg_sync.cdc.connect_client import (
 )
 from mysql_pg_sync.cdc.connector_config import RenderedConnector
 from mysql_pg_sync.cdc.connector_drift import config_drift
+from mysql_pg_sync.cdc.unparseable_ddl import failed_statement
 from mysql_pg_sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -463,6 +464,14 @@ def _hint_for(name: str, trace: str) -> str:
             "streams PostgreSQL's stale rows back); keep binlogs longer than an outage, "
             "binlog_expire_logs_seconds)"
         )
+    statement = failed_statement(trace)
+    if statement is not None:
+        return (
+            f" (Debezium cannot parse the DDL statement {_clip(statement)!r}, and fails on it "
+            "at every restart, whatever database it ran in: trigger connectors with action "
+            "skip_ddl (CLI: connectors skip_ddl), which skips it when it changes no captured "
+            "table and refuses otherwise, saying why)"
+        )
     if UNKNOWN_TABLE_SCHEMA in trace:
         return (
             " (its schema history lacks a captured table, e.g. one in a database added to the "
@@ -481,6 +490,11 @@ def _hint_for(name: str, trace: str) -> str:
             "mappings' default side, MySQL, would overwrite them)"
         )
     return ""
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def lost_position(trace: str) -> bool:

@@ -49,14 +49,15 @@ def pg_conninfo(endpoint: DatabaseEndpoint) -> str:
         password=endpoint.password,
         dbname=endpoint.database,
         connect_timeout=10,
-        # ISO dates: reconcile's canonical text of a date is its text cast
-        options="-c TimeZone=UTC -c DateStyle=ISO,YMD",
+        # ISO dates: reconcile's canonical text of a date is its text cast; floats in their
+        # shortest exact digits whatever the database or role sets (0 prints 15 digits)
+        options="-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3",
         application_name="mysql_pg_sync",
     )
 
 
 def pg_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-    """A psycopg 3 connection with the session time zone at UTC and ISO dates."""
+    """A psycopg 3 connection with the session time zone at UTC, ISO dates and exact floats."""
     return psycopg.connect(pg_conninfo(endpoint), autocommit=autocommit)
 
 

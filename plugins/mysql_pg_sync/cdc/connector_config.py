@@ -41,9 +41,9 @@ POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 PG_SIGNAL_SCHEMA = "mps_sync"  # the sync metadata schema (ADR 0005)
 DEFAULT_HEARTBEAT_MS = 10_000
 DEFAULT_ERRORS_MAX_RETRIES = 3  # Debezium's -1 retries forever and hides a broken source
-# Debezium 3.x reads its DDL filter under this name (an "internal." field, SchemaHistory.DDL_FILTER):
-# the documented schema.history.internal.ddl.filter is ignored, so it is checked against the real
-# connector in tests/integration/test_connectors_unparseable_ddl.py
+# Debezium 3.x reads its DDL filter under this name (an "internal." field,
+# SchemaHistory.DDL_FILTER): the documented schema.history.internal.ddl.filter is ignored, so the
+# name is checked against the real connector in test_connectors_unparseable_ddl.py
 DDL_FILTER = "internal.schema.history.internal.ddl.filter"
 SCHEMA_RECOVERY_MODE = "recovery"  # Debezium's snapshot.mode that re-reads the schema only
 _SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas use

@@ -4,11 +4,11 @@ Debezium parses every DDL statement in the binlog, those of databases it does no
 too (``store.only.captured.databases.ddl`` only decides what it records, after the parse). So
 one ``CREATE TABLE t (ip INET6)`` anywhere on the server fails the task on every restart, and
 MySQL -> PostgreSQL capture stops. Debezium's way past one statement is its DDL filter
-(``internal.schema.history.internal.ddl.filter``), tested before the parse: a statement it matches is not
-read at all. Skipping is safe only when the statement cannot change a captured table, since
-Debezium would otherwise decode that table's rows by a schema it no longer has. This module
-finds the statement in the task's trace, names the tables it changes, decides, and renders the
-filter; :mod:`.connector_actions` records the skip and applies it.
+(``internal.schema.history.internal.ddl.filter``), tested before the parse: a statement it
+matches is not read at all. Skipping is safe only when the statement cannot change a captured
+table, since Debezium would otherwise decode that table's rows by a schema it no longer has.
+This module finds the statement in the task's trace, names the tables it changes, decides, and
+renders the filter; :mod:`.connector_actions` records the skip and applies it.
 """
 
 from __future__ import annotations
@@ -216,8 +216,8 @@ def filter_pattern(sql: str) -> str:
 
 
 def ddl_filter(skipped: Sequence[str]) -> str | None:
-    """The connector's ``internal.schema.history.internal.ddl.filter`` for the recorded skips (Debezium's
-    defaults first); None when nothing is skipped, so the default stays implicit."""
+    """The connector's DDL filter for the recorded skips (Debezium's defaults first); None when
+    nothing is skipped, so the default stays implicit."""
     if not skipped:
         return None
     return ",".join((DEBEZIUM_DEFAULT_DDL_FILTER, *(filter_pattern(s) for s in skipped)))

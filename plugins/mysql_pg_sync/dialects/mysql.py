@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from mysql_pg_sync import names
 from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.dialects.stored_type import StoredType
+from mysql_pg_sync.types.typemap import BMP_CHARSETS, LATIN1_EXTRA
 
 NAME = "mysql"
 PARAM = "%s"  # mysqlclient's paramstyle
@@ -541,17 +542,52 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = Fa
     return f"(({numerator_sql}) DIV ({denominator_sql}))"
 
 
-def key_param(kind: str, value: object) -> object:
+def ordinal_offset_sql(ordinal_sql: str, *, wide: bool = False) -> str:
+    """``ordinal - %s`` (the segment's lower bound); ``wide``: in DECIMAL, for a segment more
+    than 2**63 wide, where a BIGINT difference overflows ("BIGINT value is out of range")."""
+    if wide:
+        return f"CAST({ordinal_sql} AS DECIMAL(20, 0)) - %s"
+    return f"{ordinal_sql} - %s"
+
+
+def key_param(kind: str, value: object, pg_type: str = "") -> object:
     """A key value as this driver binds it, from either side's driver: reconcile looks up the
     keys one side found on the other side too. PostgreSQL hands out a uuid key as UUID,
-    stored here as binary(16); a timestamp with a time zone (PostgreSQL's timestamptz, a
-    Debezium ZonedTimestamp) as the naive UTC value a MySQL TIMESTAMP compares with (the
-    sessions run in UTC), since the driver would send its offset along."""
+    stored here as binary(16); a bit string ('00000101') for a BIT, which compares here by its
+    number; a timestamp with a time zone (PostgreSQL's timestamptz, a Debezium ZonedTimestamp)
+    as the naive UTC value a MySQL TIMESTAMP compares with (the sessions run in UTC), since
+    the driver would send its offset along. ``pg_type`` is unused: MySQL's own types fix the
+    forms (a boolean binds as 1 or 0 already)."""
+    del pg_type
     if kind == "uuid" and isinstance(value, uuid.UUID):
         return value.bytes
+    if kind == "bit" and isinstance(value, str) and value and not value.strip("01"):
+        return int(value, 2)
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         return value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
+
+
+_LATIN1 = frozenset(map(chr, range(0x80))) | frozenset(map(chr, range(0xA0, 0x100)))
+_LATIN1 |= frozenset(LATIN1_EXTRA)
+
+
+def key_value_fits(value: object, charset: str) -> bool:
+    """Whether a column of ``charset`` (its character set, '' for none) can hold a key value
+    from either side's driver. A string with a character it lacks (an 'Ω' in latin1, an emoji
+    in utf8mb3) cannot be a key here, and a look-up by it fails ("Illegal mix of
+    collations"). Character sets other than latin1, ascii and the 3-byte ones are taken to
+    hold every string: the look-up is left to the server."""
+    if not isinstance(value, str) or value.isascii():
+        return True
+    name = charset.lower()
+    if name == "latin1":
+        return _LATIN1.issuperset(value)
+    if name == "ascii":
+        return False
+    if name in BMP_CHARSETS:
+        return all(c <= "\uffff" for c in value)
+    return True
 
 
 def table_columns_sql() -> str:

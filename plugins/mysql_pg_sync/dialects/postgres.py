@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from mysql_pg_sync.dialects.stored_type import StoredType
+from mysql_pg_sync.types.typemap import pg_precision
 
 NAME = "postgres"
 PARAM = "%s"  # psycopg's paramstyle
@@ -327,13 +328,50 @@ def floor_div_sql(numerator_sql: str, denominator_sql: str, *, bigint: bool = Fa
     return f"div(({numerator_sql})::numeric, ({denominator_sql})::numeric)"
 
 
-def key_param(kind: str, value: object) -> object:
+def ordinal_offset_sql(ordinal_sql: str, *, wide: bool = False) -> str:
+    """``ordinal - %s`` (the segment's lower bound); ``wide``: in numeric, for a segment more
+    than 2**63 wide, where a bigint difference overflows ("bigint out of range")."""
+    if wide:
+        return f"({ordinal_sql})::numeric - %s"
+    return f"{ordinal_sql} - %s"
+
+
+def key_param(kind: str, value: object, pg_type: str = "") -> object:
     """A key value as this driver binds it, from either side's driver: reconcile looks up the
-    keys one side found on the other side too. MySQL hands out a binary(16) uuid key as
-    bytes."""
+    keys one side found on the other side too. ``pg_type`` is the column's type (the
+    mapping's). MySQL hands out a binary(16) uuid key as bytes, a BIT as bytes (a bit string
+    here, as wide as the type, as the stream writes it), a tinyint(1) as an integer (a boolean
+    here); reconcile holds a text[] SET key as its members joined by ',' (``keyforms``)."""
+    pg = pg_type.strip().lower()
     if kind == "uuid" and isinstance(value, bytes | bytearray) and len(value) == 16:
         return uuid.UUID(bytes=bytes(value))
+    if kind == "bool" and isinstance(value, int | bytes | bytearray):
+        number = _key_number(value)
+        return bool(number) if pg.startswith("bool") else number
+    if kind == "bit" and isinstance(value, int | bytes | bytearray):
+        number = _key_number(value)
+        if not pg.startswith(("bit", "varbit")):
+            return number
+        width = pg_precision(pg)
+        return format(number, f"0{width[0]}b" if width else "b")
+    if kind == "set" and isinstance(value, str) and pg.endswith("[]"):
+        return value.split(",") if value else []
     return value
+
+
+def _key_number(value: int | bytes | bytearray) -> int:
+    """A MySQL BIT's bytes (big-endian) or an integer as a number."""
+    if isinstance(value, bytes | bytearray):
+        return int.from_bytes(value, "big")
+    return int(value)
+
+
+def key_value_fits(value: object, charset: str) -> bool:
+    """Whether a column can hold a key value from either side: always here (a PostgreSQL
+    database has one encoding, UTF8, which holds what either side reads; ``charset`` is
+    unused)."""
+    del value, charset
+    return True
 
 
 def replica_identities_sql() -> str:

@@ -48,7 +48,7 @@ def repair_event(table: ReconcileTable, repair: Repair) -> ChangeEvent:
     )
     dialect = for_side(winner)  # the key may come from the other side's driver
     key = {
-        names[c.mysql_name]: dialect.key_param(c.kind, v)
+        names[c.mysql_name]: dialect.key_param(c.kind, v, pg_type=c.pg_type)
         for c, v in zip(table.key_columns, repair.raw_key, strict=True)
     }
     after = None

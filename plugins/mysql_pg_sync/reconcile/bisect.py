@@ -90,6 +90,9 @@ class BisectStats:
     leaves_fetched: int = 0
     rows_mysql: int = 0
     rows_postgres: int = 0
+    # leaves whose row counts differed while their row hashes showed no key on one side only
+    # (see unexplained_leaves)
+    unexplained_leaves: int = 0
 
 
 @dataclass
@@ -115,6 +118,16 @@ def compare_leaf(
     return suspects
 
 
+def unexplained_leaves(counts: Sequence[tuple[int, int]], suspects: Sequence[Suspect]) -> int:
+    """How many leaves of one row-hash batch have row counts (MySQL, PostgreSQL) that differ
+    while the batch's row hashes showed no key on one side only: rows the comparison did not
+    see (written between the checksums and the row hashes, or a key form the row hashes merge);
+    0 when every count difference is explained."""
+    if any(s.mysql is None or s.postgres is None for s in suspects):
+        return 0
+    return sum(1 for mysql, postgres in counts if mysql != postgres)
+
+
 def bisect(
     source: SegmentSource,
     parts: Sequence[Part],
@@ -133,6 +146,7 @@ def bisect(
     while level:
         checked = list(map_fn(lambda item: source.child_checksums(*item), level))
         leaves: list[Segment] = []
+        counts: list[tuple[int, int]] = []  # each leaf's row counts (MySQL, PostgreSQL)
         next_level: list[Part] = []
         for (segment, split), (left, right) in zip(level, checked, strict=True):
             if top:
@@ -148,14 +162,20 @@ def bisect(
                 rows = max(a.count if a else 0, b.count if b else 0)
                 if rows <= config.threshold or child.span == 1:
                     leaves.append(child)
+                    counts.append((a.count if a else 0, b.count if b else 0))
                 else:
                     children = min(config.factor, math.ceil(rows / config.threshold) * 2)
                     next_level.append((child, child.child_width(max(2, children))))
         top = False
         size = max(1, source.leaf_batch)
-        batches = [leaves[i : i + size] for i in range(0, len(leaves), size)]
-        for pairs in map_fn(lambda batch: source.row_hashes(batch), batches):
-            result.suspects.extend(compare_leaf(*pairs))
+        starts = range(0, len(leaves), size)
+        batches = [leaves[i : i + size] for i in starts]
+        for start, pairs in zip(starts, map_fn(source.row_hashes, batches), strict=True):
+            found = compare_leaf(*pairs)
+            result.suspects.extend(found)
+            result.stats.unexplained_leaves += unexplained_leaves(
+                counts[start : start + size], found
+            )
         result.stats.leaves_fetched += len(leaves)
         level = next_level
     result.suspects.sort(key=lambda s: key_order(s.key))

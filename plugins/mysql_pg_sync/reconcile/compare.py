@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from mysql_pg_sync.reconcile.bisect import (
     key_order,
 )
 from mysql_pg_sync.reconcile.canonical import json_equal
-from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify
+from mysql_pg_sync.reconcile.diff import CanonicalRow, RowDiff, classify, vanished
 from mysql_pg_sync.reconcile.segments import (
     Part,
     Segment,
@@ -31,11 +32,14 @@ from mysql_pg_sync.reconcile.segments import (
 )
 from mysql_pg_sync.reconcile.sqlside import TableSide
 
+log = logging.getLogger(__name__)
+
 # One scan per side returns the checksums of every first-level segment (GROUP BY), so small
 # segments cost a longer result, not more scans; a mismatching one is then compared row by row
 # in one small index-range query (segments no larger than the bisection threshold).
 DEFAULT_SEGMENT_ROWS = 500
 DEFAULT_WORKERS = 4  # concurrent segment queries per side
+SHOWN_KEYS = 5  # example keys in a warning
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Comparison:
     stats: BisectStats = field(default_factory=BisectStats)
     suspects: int = 0
     hash_only: int = 0  # hash differed, values equal at the declared precision / by JSON value
+    vanished: int = 0  # suspects whose rows neither side returned when read again
     segmentation: str = ""  # how the first level was split: width | walked | hash
     first_level_segments: int = 0
 
@@ -176,6 +181,33 @@ def compare(
         ref.raw_key for s in suspects.values() for ref in (s.mysql, s.postgres) if ref is not None
     )
     left, right = source.canonical_rows(raw_keys)
-    result.diffs = classify(table.columns, sorted(suspects, key=key_order), left, right)
-    result.hash_only = len(suspects) - len(result.diffs)
+    keys = sorted(suspects, key=key_order)
+    result.diffs = classify(table.columns, keys, left, right)
+    gone = vanished(keys, left, right)
+    result.vanished = len(gone)
+    result.hash_only = len(suspects) - len(result.diffs) - len(gone)
+    _warn_unseen(table.name, gone, result.stats.unexplained_leaves)
     return result
+
+
+def _warn_unseen(table: str, gone: Sequence[KeyText], unexplained: int) -> None:
+    """Say so when rows slipped through the comparison; none is reported as drift."""
+    if gone:
+        shown = ", ".join(str(list(k)) for k in gone[:SHOWN_KEYS])
+        log.warning(
+            "%s: %d suspect key(s) were found on neither side when their rows were read again "
+            "(%s%s): deleted on both sides since they were compared, or a key the look-up "
+            "cannot find; not reported as drift (stat 'vanished')",
+            table,
+            len(gone),
+            shown,
+            " ..." if len(gone) > SHOWN_KEYS else "",
+        )
+    if unexplained:
+        log.warning(
+            "%s: %d leaf segment(s) had other row counts on the two sides but no key on one "
+            "side only: rows written meanwhile, or rows the comparison did not see (stat "
+            "'unexplained_leaves'); compare the table again",
+            table,
+            unexplained,
+        )

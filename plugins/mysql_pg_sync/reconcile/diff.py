@@ -90,12 +90,13 @@ def classify(
     mysql_rows: Mapping[KeyText, CanonicalRow],
     pg_rows: Mapping[KeyText, CanonicalRow],
 ) -> list[RowDiff]:
-    """The real differences among ``keys``; keys whose rows are equal by value are dropped."""
+    """The real differences among ``keys``; keys whose rows are equal by value are dropped,
+    and so are keys found on neither side (see :func:`vanished`)."""
     diffs = []
     for key in keys:
         left, right = mysql_rows.get(key), pg_rows.get(key)
         if left is None and right is None:
-            continue  # deleted on both sides meanwhile
+            continue  # gone from both sides since the rows were compared: counted by vanished()
         if right is None:
             diffs.append(RowDiff(key, "missing", mysql=left))
         elif left is None:
@@ -105,3 +106,14 @@ def classify(
             if cols:
                 diffs.append(RowDiff(key, "different", cols, left, right))
     return diffs
+
+
+def vanished(
+    keys: Sequence[KeyText],
+    mysql_rows: Mapping[KeyText, CanonicalRow],
+    pg_rows: Mapping[KeyText, CanonicalRow],
+) -> list[KeyText]:
+    """The ``keys`` whose rows neither side returned when read again: deleted on both sides
+    since they were compared, or a key the look-up cannot find (which a caller must not take
+    for "in sync" without saying so)."""
+    return [k for k in keys if k not in mysql_rows and k not in pg_rows]

@@ -163,6 +163,8 @@ def compare_table(
         "suspects": found.suspects,
         "hash_only": found.hash_only,
         "in_flight": len(found.diffs) - len(confirmed),
+        "vanished": found.vanished,
+        "unexplained_leaves": found.stats.unexplained_leaves,
     }
     result.segmentation = found.segmentation
     result.status = "drift" if confirmed else "in_sync"

@@ -25,6 +25,7 @@ HASH_ORDINAL_SPAN = 2**32
 # walk cost 0.3-1 s on a 2.3-2.5 s comparison).
 SPARSE_FACTOR = 4
 MAX_CUTS_PER_QUERY = 1024  # cuts in one checksum query (its SQL grows with them)
+BIGINT_SPAN = 2**63  # the widest segment whose offsets (ordinal - lo) fit a signed 64-bit integer
 
 Split = int | tuple[int, ...]
 """How a segment splits into children: an equal width, or the increasing cuts strictly inside
@@ -45,6 +46,12 @@ class Segment:
     @property
     def span(self) -> int:
         return self.hi - self.lo
+
+    @property
+    def offsets_fit_bigint(self) -> bool:
+        """Every ``ordinal - lo`` in the segment fits a signed 64-bit integer (the SQL sides
+        compute a child's index from it; a wider segment needs exact decimal arithmetic)."""
+        return self.span <= BIGINT_SPAN
 
     def child_width(self, parts: int) -> int:
         """Width of each of ``parts`` equal children (the last one may be shorter)."""

@@ -20,6 +20,7 @@ from mysql_pg_sync.dialects.stored_type import StoredType
 from mysql_pg_sync.reconcile.bisect import Checksum, KeyText, RowRef
 from mysql_pg_sync.reconcile.diff import CanonicalRow
 from mysql_pg_sync.reconcile.errors import ReconcileError, SchemaMismatchError
+from mysql_pg_sync.reconcile.keyforms import RawKey, key_forms, refuse_duplicate_keys
 from mysql_pg_sync.reconcile.model import (
     STRING_KINDS,
     CompareColumn,
@@ -140,7 +141,14 @@ class TableSide:
 
     def _build_sql(self) -> None:
         table, dialect = self.table, self.dialect
-        self.key_raw_sql = [self._col[k] for k in table.key]
+        # the key columns as a look-up compares them (their index serves it), and as the raw
+        # key reads them: a float as the exact double (MySQL prints a FLOAT with 6 digits, and
+        # psycopg reads a real so), which the bare column equals again
+        self.key_columns_sql = [self._col[k] for k in table.key]
+        self.key_raw_sql = [
+            dialect.float_value_sql(col) if c.kind == "float" else col
+            for c, col in zip(table.key_columns, self.key_columns_sql, strict=True)
+        ]
         self.key_text_sql = [self.text_sql(c) for c in table.key_columns]
         hashed = table.hashed_columns
         texts = [self.text_sql(c, implicit=True) for c in hashed]
@@ -148,7 +156,7 @@ class TableSide:
         self.row_hash_sql = dialect.row_hash_sql(texts, prefixed)
         self.hash60_sql = dialect.hash60_sql(texts, prefixed)
         self.ordinal_sql = (
-            self.key_raw_sql[0]
+            self.key_columns_sql[0]
             if table.ordinal == "integer"
             else dialect.bucket32_sql(self.key_text_sql)
         )
@@ -256,8 +264,11 @@ class TableSide:
 
     def child_checksums(self, segment: Segment, split: Split) -> dict[int, Checksum]:
         if isinstance(split, int):
+            # past 2**63 apart, (ordinal - lo) overflows a signed 64-bit integer
+            wide = not segment.offsets_fit_bigint
+            offset = self.dialect.ordinal_offset_sql(self.ordinal_sql, wide=wide)
             child = self.dialect.floor_div_sql(
-                f"{self.ordinal_sql} - %s", "%s", bigint=self._bigint_ordinal
+                offset, "%s", bigint=self._bigint_ordinal and not wide
             )
             params: tuple[int, ...] = (segment.lo, split, segment.lo, segment.hi)
         else:
@@ -290,30 +301,61 @@ class TableSide:
         return 1_000_000 if self.table.ordinal == "hash" else LEAF_BATCH
 
     def row_hashes(self, segments: Sequence[Segment]) -> dict[KeyText, RowRef]:
-        n = len(self.key_raw_sql)
         cols = ", ".join([*self.key_raw_sql, *self.key_text_sql, self.row_hash_sql])
         where = " OR ".join(f"({self._in_segment()})" for _ in segments)
         params = [bound for seg in segments for bound in (seg.lo, seg.hi)]
         rows = self._query(f"SELECT {cols} FROM {self.from_sql} WHERE {where}", params)
-        refuse_null_keys(self.table, self.side, ((r[:n], r[n : 2 * n]) for r in rows))
-        return {tuple(r[n : 2 * n]): RowRef(tuple(r[:n]), str(r[2 * n])) for r in rows}
+        keyed = self._keyed(rows, null_keys=True)
+        return {key: RowRef(raw, str(rest[0])) for raw, key, rest in keyed}
+
+    def _keyed(
+        self, rows: Sequence[tuple[Any, ...]], *, null_keys: bool = False
+    ) -> list[tuple[RawKey, KeyText, tuple[Any, ...]]]:
+        """(raw key, key text, the other values) of rows that start with the key as
+        ``key_raw_sql`` and ``key_text_sql`` read it. Refused: two rows with one key text, and
+        with ``null_keys`` a key read as NULL (see ``model.refuse_null_keys``)."""
+        n, columns = len(self.key_raw_sql), self.table.key_columns
+        keyed = [(*key_forms(columns, r[:n], r[n : 2 * n]), tuple(r[2 * n :])) for r in rows]
+        if null_keys:
+            refuse_null_keys(self.table, self.side, ((raw, key) for raw, key, _ in keyed))
+        refuse_duplicate_keys(self.table, self.side, [(raw, key) for raw, key, _ in keyed])
+        return keyed
 
     def _key_filter(self, count: int) -> str:
-        if len(self.key_raw_sql) == 1:
-            return f"{self.key_raw_sql[0]} IN ({', '.join(['%s'] * count)})"
-        row = "(" + ", ".join(["%s"] * len(self.key_raw_sql)) + ")"
-        return f"({', '.join(self.key_raw_sql)}) IN ({', '.join([row] * count)})"
+        if len(self.key_columns_sql) == 1:
+            return f"{self.key_columns_sql[0]} IN ({', '.join(['%s'] * count)})"
+        row = "(" + ", ".join(["%s"] * len(self.key_columns_sql)) + ")"
+        return f"({', '.join(self.key_columns_sql)}) IN ({', '.join([row] * count)})"
+
+    def _key_params(self, raw_keys: Sequence[RawKey]) -> list[Any]:
+        """The raw keys (from either side's driver) as this side's driver binds them."""
+        return [
+            self.dialect.key_param(c.kind, v, pg_type=c.pg_type)
+            for key in raw_keys
+            for c, v in zip(self.table.key_columns, key, strict=True)
+        ]
+
+    def _storable(self, raw_keys: Sequence[RawKey]) -> list[RawKey]:
+        """The raw keys this side's columns can hold: a key the other side holds in characters
+        a MySQL column's character set lacks cannot be here (and a look-up by it would fail
+        with "Illegal mix of collations"), so it is absent."""
+        columns = self.table.key_columns
+        return [
+            key
+            for key in raw_keys
+            if all(
+                self.dialect.key_value_fits(v, self._charsets.get(c.mysql_name, ""))
+                for c, v in zip(columns, key, strict=True)
+            )
+        ]
 
     def _by_keys(
-        self, select: list[str], raw_keys: Sequence[tuple[Any, ...]], *, images: bool = False
+        self, select: list[str], raw_keys: Sequence[RawKey], *, images: bool = False
     ) -> Iterator[tuple[Any, ...]]:
+        raw_keys = self._storable(raw_keys)
         for start in range(0, len(raw_keys), KEY_BATCH):
             batch = raw_keys[start : start + KEY_BATCH]
-            params = [
-                self.dialect.key_param(c.kind, v)
-                for key in batch
-                for c, v in zip(self.table.key_columns, key, strict=True)
-            ]
+            params = self._key_params(batch)
             where = self._key_filter(len(batch))
             yield from self._query(
                 f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {where}",
@@ -321,19 +363,16 @@ class TableSide:
                 images=images,
             )
 
-    def lock_keys(self, conn: Any, raw_keys: Sequence[tuple[Any, ...]]) -> None:
+    def lock_keys(self, conn: Any, raw_keys: Sequence[RawKey]) -> None:
         """Lock the rows of ``raw_keys`` in ``conn``'s open transaction (a repair's write
         session) until it ends, in key order (as the stream applier meets them, no deadlock
         between the two): a row cannot change meanwhile. An absent key locks nothing on
         PostgreSQL; on MySQL (REPEATABLE READ) its gap is locked, so it stays absent."""
-        keys = ", ".join(self.key_raw_sql)
+        keys = ", ".join(self.key_columns_sql)
+        raw_keys = self._storable(raw_keys)
         for start in range(0, len(raw_keys), KEY_BATCH):
             batch = raw_keys[start : start + KEY_BATCH]
-            params = [
-                self.dialect.key_param(c.kind, v)
-                for key in batch
-                for c, v in zip(self.table.key_columns, key, strict=True)
-            ]
+            params = self._key_params(batch)
             cur = conn.cursor()
             try:
                 cur.execute(
@@ -345,41 +384,35 @@ class TableSide:
             finally:
                 cur.close()
 
-    def canonical_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, CanonicalRow]:
+    def canonical_rows(self, raw_keys: Sequence[RawKey]) -> dict[KeyText, CanonicalRow]:
         """Canonical texts of every compared column for the given keys (absent keys left out)."""
-        n = len(self.key_raw_sql)
         names = [c.mysql_name for c in self.table.columns]
         select = [
             *self.key_raw_sql,
             *self.key_text_sql,
             *(self.compared_value_sql(c) for c in self.table.columns),
         ]
-        out = {}
-        for r in self._by_keys(select, raw_keys):
-            out[tuple(r[n : 2 * n])] = CanonicalRow(
-                tuple(r[:n]), dict(zip(names, r[2 * n :], strict=True))
-            )
-        return out
+        rows = list(self._by_keys(select, raw_keys))
+        return {
+            key: CanonicalRow(raw, dict(zip(names, values, strict=True)))
+            for raw, key, values in self._keyed(rows)
+        }
 
     def json_texts(self, segment: Segment) -> dict[KeyText, CanonicalRow]:
         """Keys and JSON texts of a segment, for the client-side JSON comparison."""
-        n = len(self.key_raw_sql)
         cols = self.table.json_columns
         select = [*self.key_raw_sql, *self.key_text_sql, *(self.text_sql(c) for c in cols)]
         rows = self._query(
             f"SELECT {', '.join(select)} FROM {self.from_sql} WHERE {self._in_segment()}",
             (segment.lo, segment.hi),
         )
-        refuse_null_keys(self.table, self.side, ((r[:n], r[n : 2 * n]) for r in rows))
         names = [c.mysql_name for c in cols]
         return {
-            tuple(r[n : 2 * n]): CanonicalRow(
-                tuple(r[:n]), dict(zip(names, r[2 * n :], strict=True))
-            )
-            for r in rows
+            key: CanonicalRow(raw, dict(zip(names, values, strict=True)))
+            for raw, key, values in self._keyed(rows, null_keys=True)
         }
 
-    def raw_rows(self, raw_keys: Sequence[tuple[Any, ...]]) -> dict[KeyText, dict[str, Any]]:
+    def raw_rows(self, raw_keys: Sequence[RawKey]) -> dict[KeyText, dict[str, Any]]:
         """Full row images for repair, by key text: driver values under MySQL column names, of
         every synced column (the ignored ones too; see ``CopiedColumn``). Keyed by the canonical
         key text, which both sides print alike, not by driver values, which may not compare
@@ -391,7 +424,6 @@ class TableSide:
                 "reconcile.ignore_columns); a repair writes every synced column. Add the "
                 "column(s) or exclude them in the mapping"
             )
-        n = len(self.key_raw_sql)
         names = list(self.table.image_columns)
         kinds: dict[str, str] = {c.mysql_name: c.kind for c in self.table.columns}
         kinds.update((c.mysql_name, c.kind) for c in self.table.copied)
@@ -399,6 +431,7 @@ class TableSide:
         # write 123457 for 123456.7; a date as the stream's converters take it (a zero date is
         # not None there, so the mapping's values.zero_dates decides what a repair writes)
         select = [
+            *self.key_raw_sql,
             *self.key_text_sql,
             *(
                 self.dialect.float_value_sql(self._col[name])
@@ -407,7 +440,5 @@ class TableSide:
                 for name in names
             ),
         ]
-        return {
-            tuple(r[:n]): dict(zip(names, r[n:], strict=True))
-            for r in self._by_keys(select, raw_keys, images=True)
-        }
+        rows = list(self._by_keys(select, raw_keys, images=True))
+        return {key: dict(zip(names, values, strict=True)) for _, key, values in self._keyed(rows)}

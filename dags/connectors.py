@@ -16,8 +16,10 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   (or the PostgreSQL slot is not released in time) the connector is put back as it was and the
   task fails with the reason.
 - `reset_lost_positions`: for a connector that fails because its stored position is gone (MySQL
-  purged the binlog, the PostgreSQL slot lost its WAL or was dropped): stops it, forgets the
-  position (and drops an invalidated slot), applies again, so it captures from now, and records
+  purged the binlog, the PostgreSQL slot lost its WAL or was dropped) or the binlog holds an
+  event there Debezium cannot read (an `ALLOW_INVALID_DATES` date, in any table): stops it,
+  forgets the position (and drops an invalidated slot), applies again, so it captures from now,
+  and records
   the gap for each table it captures (`status` shows them red until reconciled). The result
   names the reconcile to run: repair, dry_run off, authoritative the side whose capture stopped.
 - `skip_ddl`: for a MySQL source that fails on every restart because Debezium cannot parse a

@@ -129,6 +129,17 @@ def wait_for_event(
     raise AssertionError(f"no matching event on {topic} within {EVENT_TIMEOUT_S:.0f}s")
 
 
+def failed_trace(client: ConnectClient, name: str, timeout_s: float = 90) -> str:
+    """The trace of the connector's first task to fail; fail the test if none does in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        failed = client.status(name).failed_tasks
+        if failed:
+            return failed[0].trace
+        time.sleep(0.5)
+    raise AssertionError(f"{name}: no task failed within {timeout_s:.0f} s")
+
+
 def after_id(wanted: int, op: str = "c") -> Callable[[dict[str, Any]], bool]:
     return lambda p: p.get("op") == op and (p.get("after") or {}).get("id") == wanted
 

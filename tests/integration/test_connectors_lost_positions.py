@@ -5,14 +5,17 @@ the hints sent operators to Connect's REST API by hand, and nothing recorded the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from tests.conftest import unique_name
 from tests.integration.test_connectors import (  # noqa: F401  (env, settings: fixtures)
     after_id,
     context,
     create_table,
     env,
+    failed_trace,
     mysql_exec,
     settings,
     table_mapping,
@@ -28,7 +31,7 @@ from mysql_pg_sync.cdc.connector_lifecycle import (
     stop,
     wait_for_source_position,
 )
-from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 from mysql_pg_sync.status.model import build_status
 from mysql_pg_sync.status.read import read_snapshot
@@ -97,3 +100,50 @@ def test_a_connector_on_a_gone_binlog_is_reset_and_its_tables_flagged(
     # nothing left to reset: said, and nothing done
     again = actions.run_action(ctx, "reset_lost_positions")
     assert again["reset"] == {}
+
+
+def test_a_row_event_debezium_cannot_read_is_recovered_like_a_lost_position(
+    env: Endpoints,  # noqa: F811
+    settings: ConnectorSettings,  # noqa: F811
+    mysql_admin: DatabaseEndpoint,
+) -> None:
+    """MariaDB stores 2021-02-30 under sql_mode ALLOW_INVALID_DATES, and Debezium's binlog
+    reader refuses the row event, in whatever table (this one is not captured), at every
+    restart. The way past it is the lost-position recovery: capture from now, gap recorded."""
+    create_table(env.mysql, mysql_admin, env.postgres, "orders")
+    table = f"{env.mysql.database}.orders"
+    mapping = table_mapping(env.mysql.database, "orders", "mysql_to_pg")
+    ctx = context(env, [mapping], settings)
+    actions.apply(ctx)
+    client = ConnectClient(env.connect_url)
+    name = settings.mysql_connector
+    wait_for_source_position(client, name, "file")
+    other = unique_name("mps_test_dates")
+    mysql_exec(mysql_admin, f"CREATE DATABASE {other}")
+    try:
+        in_other = replace(mysql_admin, database=other)
+        mysql_exec(in_other, "CREATE TABLE d (id int PRIMARY KEY, day date)")
+        conn = mysql_connect(in_other, autocommit=True)
+        try:
+            cur = conn.cursor()
+            cur.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+            cur.execute("INSERT INTO d VALUES (1, '2021-02-30')")
+        finally:
+            conn.close()
+        assert "Error while deserializing binlog data" in failed_trace(client, name)
+        report = actions.health(ctx)  # restarts once: fails on the same event
+        assert not report.healthy
+        assert "cannot read a row event" in report.message()
+        assert "reset_lost_positions" in report.message()
+
+        result = actions.run_action(ctx, "reset_lost_positions")
+        assert result["reset"] == {"mysql": [table]}
+        assert client.status(name).is_running
+        mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (7, 'after the reset')")
+        topic = change_topic(settings.mysql_topic_prefix, *table.split("."))
+        assert wait_for_event(env.kafka_bootstrap, topic, after_id(7))["after"]["id"] == 7
+        with pg_connect(env.postgres, autocommit=True) as pg:
+            kinds = pg.execute("SELECT kind, source_table FROM mps_sync.stream_gaps").fetchall()
+        assert kinds == [("capture", table)]
+    finally:
+        mysql_exec(mysql_admin, f"DROP DATABASE IF EXISTS {other}")

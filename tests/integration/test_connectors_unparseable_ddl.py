@@ -9,7 +9,6 @@ deleted per test)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -19,6 +18,7 @@ from tests.integration.test_connectors import (  # noqa: F401  (env, settings: f
     context,
     create_table,
     env,
+    failed_trace,
     mysql_exec,
     settings,
     table_mapping,
@@ -38,16 +38,6 @@ from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 pytestmark = pytest.mark.integration
 
 INET6_TABLE = "CREATE TABLE w (id int PRIMARY KEY, ip inet6, note varchar(10) DEFAULT 'a,b')"
-
-
-def _failed_trace(client: ConnectClient, name: str, timeout_s: float = 90) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        failed = client.status(name).failed_tasks
-        if failed:
-            return failed[0].trace
-        time.sleep(0.5)
-    raise AssertionError(f"{name}: no task failed within {timeout_s:.0f} s")
 
 
 def _started(
@@ -73,7 +63,7 @@ def test_a_statement_in_another_database_is_skipped_and_no_change_after_it_is_lo
     try:
         mysql_exec(replace(mysql_admin, database=other), INET6_TABLE)
         mysql_exec(env.mysql, "INSERT INTO orders (id, note) VALUES (1, 'after it')")
-        assert failed_statement(_failed_trace(client, name)) == INET6_TABLE
+        assert failed_statement(failed_trace(client, name)) == INET6_TABLE
 
         report = actions.health(ctx)  # restarts the task once: it fails on the same statement
         assert not report.healthy
@@ -113,7 +103,7 @@ def test_a_statement_on_a_captured_table_is_refused_and_nothing_changes(
     name = settings.mysql_connector
     before = client.get_config(name)
     mysql_exec(replace(mysql_admin, database=env.mysql.database), "ALTER TABLE orders ADD ip inet6")
-    _failed_trace(client, name)
+    failed_trace(client, name)
 
     with pytest.raises(ConfigError, match=r"not skipped: .*it changes orders, which the connector"):
         actions.run_action(ctx, "skip_ddl")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mysql_pg_sync.cdc.connect_client import ConnectorStatus
-from mysql_pg_sync.cdc.connector_lifecycle import HealthReport
+from mysql_pg_sync.cdc.connector_lifecycle import HealthReport, lost_position
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +53,18 @@ def test_only_a_position_the_server_no_longer_has_is_reset() -> None:
         "ERROR: requested WAL segment ... Saved offset is no longer available on the server"
     )
     assert not lost_position("org.postgresql.util.PSQLException: Database connection failed")
+
+
+def test_an_unreadable_binlog_event_alert_names_the_lost_position_recovery() -> None:
+    trace = (
+        "org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change "
+        "event producer.\nCaused by: io.debezium.DebeziumException: Error while deserializing "
+        "binlog data of date: Invalid date 'February 29' as '2021' is not a leap year"
+    )
+    status = _failed("mps-mysql-source", trace)
+    message = HealthReport(statuses=(status,), unhealed=(status,)).message()
+    header = message.partition("NOT HEALED ")[2].partition("\n")[0]
+    assert "cannot read a row event in the binlog" in header
+    assert "action reset_lost_positions" in header
+    assert "ALLOW_INVALID_DATES" in header
+    assert lost_position(trace)

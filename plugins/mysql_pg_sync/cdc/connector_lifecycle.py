@@ -452,6 +452,16 @@ def wait_for_source_position(
 
 
 def _hint_for(name: str, trace: str) -> str:
+    if UNREADABLE_EVENT in trace:
+        return (
+            " (Debezium cannot read a row event in the binlog, in whatever table it is, e.g. a "
+            "date MySQL stored under sql_mode ALLOW_INVALID_DATES such as 2021-02-30, and fails "
+            "on it at every restart: trigger connectors with action reset_lost_positions (CLI: "
+            "connectors reset_lost_positions), which forgets the position, captures from now "
+            "and records the gap for every captured table; then reconcile them with repair, "
+            "dry_run off, authoritative mysql. If the table is captured, stop the app writing "
+            "such values first, or the next one fails the connector again)"
+        )
     if _is_purged_binlog(trace):
         return (
             " (the binlog position in its offsets was purged from the MySQL server, so it cannot "
@@ -492,16 +502,26 @@ def _hint_for(name: str, trace: str) -> str:
     return ""
 
 
+# Debezium's words for a binlog row event its deserializer refuses (an invalid date, ...): the
+# binlog client reads every table's rows, captured or not, so no restart gets past it
+UNREADABLE_EVENT = "Error while deserializing binlog data"
+
+
 def _clip(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def lost_position(trace: str) -> bool:
-    """The failure says the stored position is gone from the server: a purged binlog, or WAL
-    the replication slot no longer has. Only resetting the position (and a reconcile of the
+    """The failure says the connector cannot resume from its stored position: it is gone from
+    the server (a purged binlog, WAL the replication slot no longer has), or the binlog holds
+    an event there Debezium cannot read. Only resetting the position (and a reconcile of the
     gap) recovers it; restarts fail the same way."""
-    return _is_purged_binlog(trace) or "no longer available on the server" in trace
+    return (
+        _is_purged_binlog(trace)
+        or "no longer available on the server" in trace
+        or UNREADABLE_EVENT in trace
+    )
 
 
 def _is_purged_binlog(trace: str) -> bool:

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 def gap_reason(connector: str, side: str) -> str:
     return (
         f"the {side} connector {connector} could not resume: its stored position was gone "
-        "from the server, so it was reset and captures from then on; the table's changes made "
+        "from the server (or the binlog held an event there Debezium cannot read), so it was "
+        "reset and captures from then on; the table's changes made "
         "between its last captured change and the reset never reached Kafka. Run the reconcile "
         f"DAG on it with repair, dry_run off and authoritative {side} ({side} holds every "
         "change of the gap)"
@@ -94,7 +95,10 @@ def _lost(ctx: ConnectorContext, status: ConnectorStatus, side: str) -> str | No
     """Why the connector's stored position is gone from the server, or None. An invalidated
     PostgreSQL slot fails no task: Debezium waits for a valid slot, RUNNING without tasks."""
     if status.is_failed and lifecycle.lost_position(status.failure_trace()):
-        return "its stored position is gone from the server (Connect's trace says so)"
+        return (
+            "it cannot resume from its stored position: gone from the server, or an event "
+            "there Debezium cannot read (Connect's trace says which)"
+        )
     if side == "postgres":
         with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
             wal_status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)

@@ -151,6 +151,7 @@ with DAG(
             refuse_unknown_conf,
         )
         from mysql_pg_sync.cdc.connector_actions import run_action as run
+        from mysql_pg_sync.cdc.unparseable_ddl import DdlSkipError
         from mysql_pg_sync.errors import MappingError
 
         context = get_current_context()
@@ -164,7 +165,9 @@ with DAG(
             from mysql_pg_sync.cdc.connector_actions import look
 
             return look(_context())
-        with failing_now(MappingError):  # a table name no mapping has stays so on a retry
+        # a table name no mapping has stays so on a retry; a retry of skip_ddl would refuse
+        # again, or skip the next statement before anyone saw it
+        with failing_now(MappingError, DdlSkipError):
             return run(
                 _context(),
                 action,

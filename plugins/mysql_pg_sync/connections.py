@@ -16,8 +16,11 @@ from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
 
 
-def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwargs: Any) -> Any:
-    """A mysqlclient connection in utf8mb4 with the session time zone at UTC."""
+def mysql_connect(
+    endpoint: DatabaseEndpoint, *, autocommit: bool = False, use_unicode: bool = True, **kwargs: Any
+) -> Any:
+    """A mysqlclient connection in utf8mb4 with the session time zone at UTC (``use_unicode``
+    False: text comes as bytes, for output that need not be valid UTF-8, such as the binlog's)."""
     return MySQLdb.connect(
         host=endpoint.host,
         port=endpoint.port,
@@ -25,7 +28,7 @@ def mysql_connect(endpoint: DatabaseEndpoint, *, autocommit: bool = False, **kwa
         password=endpoint.password,
         database=endpoint.database,
         charset="utf8mb4",
-        use_unicode=True,
+        use_unicode=use_unicode,
         autocommit=autocommit,
         connect_timeout=10,
         init_command="SET time_zone = '+00:00'",

@@ -181,3 +181,9 @@ def test_repairs_rolled_back_for_a_deadlock_run_again(monkeypatch: pytest.Monkey
 
     with pytest.raises(ValueError, match="not a lock"):
         run_module._apply_retrying(Broken(), table, "postgres", [], None)  # type: ignore[arg-type]
+
+
+def test_a_settle_round_that_waited_in_vain_says_the_stream_lagged() -> None:
+    assert "stream had not applied" not in changed_message(1, 1)
+    message = changed_message(1, 0, lagging=True)
+    assert "the stream had not applied this table's changes in Kafka" in message

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from mysql_pg_sync.cdc.binlog_statements import split_use
 from mysql_pg_sync.cdc.connect_client import ConnectorStatus
 from mysql_pg_sync.cdc.connector_config import DDL_FILTER, ConnectorSettings, render_mysql_source
 from mysql_pg_sync.cdc.connector_lifecycle import HealthReport
@@ -55,7 +56,10 @@ def test_another_failure_has_no_statement() -> None:
     ("sql", "tables"),
     [
         ("CREATE TABLE w (a inet4)", ["w"]),
-        ("create or replace temporary table if not exists `d b`.`w``x` (a inet6)", ["d b.w`x"]),
+        (
+            "create or replace temporary table if not exists `d b`.`w``x` (a inet6)",
+            ["`d b`.`w``x`"],
+        ),
         ("/* app */ SET STATEMENT max_statement_time=5 FOR ALTER TABLE d.t ADD c inet6", ["d.t"]),
         ("ALTER ONLINE IGNORE TABLE t ADD c inet4", ["t"]),
         ("CREATE UNIQUE INDEX i USING BTREE ON d.t (c)", ["d.t"]),
@@ -76,32 +80,48 @@ def test_the_tables_a_statement_changes(sql: str, tables: list[str]) -> None:
 )
 def test_a_statement_of_no_known_form_changes_unknown_tables(sql: str) -> None:
     assert changed_tables(sql) is None
-    decision = decide(sql, ["legacy.orders"])
+    decision = decide(sql, ["legacy"], "other")
     assert not decision.safe
     assert "cannot be told" in decision.why
 
 
-def test_a_statement_on_uncaptured_tables_is_safe_to_skip() -> None:
-    decision = decide("CREATE TABLE other.w (ip inet6)", ["legacy.orders", "legacy.w"])
+def test_a_statement_in_a_database_the_connector_does_not_capture_is_safe_to_skip() -> None:
+    decision = decide("CREATE TABLE w (ip inet6)", ["legacy"], "other")
     assert decision.safe
     assert decision.tables == (TableRef("other", "w"),)
     assert "does not capture" in decision.why
+    assert decide("ALTER TABLE other.w ADD ip inet6", ["legacy"], "legacy").safe
 
 
-def test_a_captured_table_is_never_skipped() -> None:
-    decision = decide("ALTER TABLE `legacy`.`Orders` ADD ip inet6", ["legacy.orders"])
+def test_any_table_of_a_captured_database_is_never_skipped() -> None:
+    # the captured table itself, and any other there: the connector keeps (and snapshots)
+    # every table of the databases it captures
+    for sql in (
+        "ALTER TABLE `legacy`.`Orders` ADD ip inet6",
+        "CREATE TABLE legacy.audit (ip inet6)",
+    ):
+        decision = decide(sql, ["legacy"], "other")
+        assert not decision.safe
+        assert "in a database the connector captures" in decision.why
+    assert not decide("ALTER TABLE orders ADD ip inet6", ["legacy"], "legacy").safe
+
+
+def test_an_unqualified_name_whose_database_was_not_found_is_not_skipped() -> None:
+    decision = decide("ALTER TABLE invoices ADD ip inet6", ["legacy"], None)
     assert not decision.safe
-    assert "legacy.Orders" in decision.why
+    assert "could not be found in the binlog" in decision.why
 
 
-def test_an_unqualified_name_counts_for_every_database() -> None:
-    # the trace does not say the statement's default database: it may be the captured one
-    assert not decide("ALTER TABLE orders ADD ip inet6", ["legacy.orders"]).safe
-    assert decide("ALTER TABLE invoices ADD ip inet6", ["legacy.orders"]).safe
+def test_a_rename_into_a_captured_database_is_not_skipped() -> None:
+    assert not decide("RENAME TABLE other.tmp TO legacy.orders", ["legacy"], "other").safe
 
 
-def test_a_rename_into_a_captured_name_is_not_skipped() -> None:
-    assert not decide("RENAME TABLE other.tmp TO legacy.orders", ["legacy.orders"]).safe
+def test_a_quoted_name_with_a_dot_is_shown_quoted() -> None:
+    decision = decide("CREATE TABLE `legacy.orders` (ip inet6)", ["legacy"], "other")
+    assert decision.safe
+    assert decision.why == (
+        "it changes only other.`legacy.orders`, in a database the connector does not capture"
+    )
 
 
 def test_the_filter_matches_the_statement_and_holds_no_comma() -> None:
@@ -151,3 +171,17 @@ def test_the_health_alert_names_the_statement_and_the_action() -> None:
     header = message.partition("NOT HEALED ")[2].partition("\n")[0]
     assert 'Debezium cannot parse the DDL statement "CREATE TABLE w (id int' in header
     assert "action skip_ddl" in header
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ("use `legacy`; CREATE TABLE w (ip inet6)", ("legacy", "CREATE TABLE w (ip inet6)")),
+        ("use `a``b`; DROP TABLE t", ("a`b", "DROP TABLE t")),
+        ("CREATE TABLE other.w (ip inet6)", (None, "CREATE TABLE other.w (ip inet6)")),
+    ],
+)
+def test_a_query_event_s_info_gives_its_database_and_statement(
+    info: str, expected: tuple[str | None, str]
+) -> None:
+    assert split_use(info) == expected

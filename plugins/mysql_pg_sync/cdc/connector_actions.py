@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc import ddl_skips, topics
+from mysql_pg_sync.cdc.binlog_statements import statement_database
 from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
 from mysql_pg_sync.cdc.connector_config import (
     CONNECTOR_CLASSES,
@@ -25,6 +26,7 @@ from mysql_pg_sync.cdc.connector_config import (
     Side,
     added_databases,
     change_topic,
+    mysql_captured_databases,
     mysql_captured_tables,
     postgres_captured_tables,
     postgres_heartbeat_table,
@@ -53,8 +55,8 @@ from mysql_pg_sync.cdc.preflight import Finding, raise_for_errors
 from mysql_pg_sync.cdc.preflight import connect as connect_preflight
 from mysql_pg_sync.cdc.preflight import mysql as mysql_preflight
 from mysql_pg_sync.cdc.preflight import postgres as postgres_preflight
-from mysql_pg_sync.cdc.unparseable_ddl import decide, failed_statement
-from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.cdc.unparseable_ddl import DdlSkipError, decide, failed_statement, in_snapshot
+from mysql_pg_sync.connections import mysql_connect, pg_connect
 from mysql_pg_sync.errors import ConfigError, SyncError
 from mysql_pg_sync.mapping.models import MappingSet, load_mappings
 from mysql_pg_sync.settings import DatabaseEndpoint, Endpoints
@@ -122,49 +124,89 @@ def skipped_ddl(ctx: ConnectorContext) -> list[str]:
 
 def skip_ddl(ctx: ConnectorContext) -> dict[str, Any]:
     """Get the MySQL source past a DDL statement Debezium cannot parse (it fails the task on
-    every restart, see :mod:`.unparseable_ddl`): when the statement changes no captured table,
-    record it as skipped and apply, which puts it in the connector's DDL filter and restarts the
-    task; else refuse, changing nothing."""
+    every restart, see :mod:`.unparseable_ddl`): when the statement changes no table of a
+    captured database, record it as skipped and apply, which puts it in the connector's DDL
+    filter and restarts the task; else refuse, changing nothing."""
     client = ctx.client()
     name = ctx.settings.mysql_connector
     if name not in existing(ctx, client):
-        raise ConfigError(f"connector {name} does not exist; nothing to skip")
+        raise DdlSkipError(f"connector {name} does not exist; nothing to skip")
     status = client.status(name)
     traces = [t.trace for t in status.failed_tasks] + [status.trace]
-    statement = next((s for t in traces if (s := failed_statement(t)) is not None), None)
-    if statement is None:
-        raise ConfigError(
+    failed = next(((s, t) for t in traces if (s := failed_statement(t)) is not None), None)
+    if failed is None:
+        raise DdlSkipError(
             f"{name} ({status.summary()}) has no task that failed on a DDL statement Debezium "
             "cannot parse; nothing was skipped (`connectors health` shows why a task failed)"
         )
-    decision = decide(statement, mysql_captured_tables(ctx.mappings))
+    statement, trace = failed
+    if in_snapshot(trace):
+        raise DdlSkipError(
+            f"{name}: not skipped: {statement!r} failed Debezium's schema snapshot, which reads "
+            "every table of the captured databases before any skip applies. Change that "
+            "table's column to a type Debezium reads, or move the table out of the captured "
+            "databases, then run `connectors apply`"
+        )
+    databases = mysql_captured_databases(ctx.mappings, ctx.endpoints)
+    decision = decide(statement, databases, _statement_database(ctx, client, name, statement))
     if not decision.safe:
-        raise ConfigError(
-            f"{name}: not skipped: {statement!r}: {decision.why}. Debezium cannot capture a "
-            "table while it has a column type its parser does not know: change that column in "
-            "MySQL to a type Debezium reads (INET6 -> VARCHAR(39), INET4 -> VARCHAR(15), ...), "
-            "or take the table out of the mappings. The connector stays failed at this "
-            "statement either way; getting past it then needs its position reset (the "
-            "statement is in its past) and a reconcile of the captured tables, which this "
-            "command does not do"
+        raise DdlSkipError(
+            f"{name}: not skipped: {statement!r}: {decision.why}. If it changed a captured "
+            "table, Debezium cannot capture that table with such a column: change the column "
+            "in MySQL to a type Debezium reads (INET6 -> VARCHAR(39), INET4 -> VARCHAR(15), ...) "
+            "or take the table out of the mappings; the connector stays failed at this "
+            "statement either way, and getting past it then needs its position reset "
+            "(`connectors reset_lost_positions` does not: the position is not lost) and a "
+            "reconcile of the captured tables"
         )
     with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
         ensure_schema(conn)
         new = ddl_skips.record(conn, name, decision)
     log.warning(
-        "%s: skipping the DDL statement Debezium cannot parse (%s): %r",
-        name,
-        decision.why,
-        statement,
+        "%s: skipping a DDL statement Debezium cannot parse (%s): %r", name, decision.why, statement
     )
-    results = apply(ctx)
-    return {
+    result: dict[str, Any] = {
         "statement": statement,
         "tables": [str(t) for t in decision.tables],
         "why": decision.why,
         "recorded": new,
-        "connectors": {r.name: r.status.summary() for r in results},
     }
+    try:
+        result["connectors"] = {r.name: r.status.summary() for r in apply(ctx)}
+    except lifecycle.ConnectorFailed as exc:
+        # the skip holds; the connector got past it and failed again (another statement?):
+        # said, never skipped without a look (a retry of this task would skip the next one)
+        trace_after = exc.status.failure_trace() if exc.status else ""
+        nxt = failed_statement(trace_after)
+        raise DdlSkipError(
+            f"{name}: skipped {statement!r} (recorded), but the connector failed again: "
+            + (
+                f"on another statement Debezium cannot parse, {nxt!r}; run skip_ddl again "
+                "to check and skip that one"
+                if nxt is not None and nxt != statement
+                else f"{exc}"
+            )
+        ) from exc
+    return result
+
+
+def _statement_database(
+    ctx: ConnectorContext, client: ConnectClient, name: str, statement: str
+) -> str | None:
+    """The database ``statement`` ran in, found in the binlog from the connector's stored
+    position; None when it cannot be found there."""
+    offsets = [o.get("offset") or {} for o in client.offsets(name)]
+    position = next((o for o in offsets if "file" in o and "pos" in o), None)
+    if position is None:
+        return None
+    conn = mysql_connect(ctx.endpoints.mysql, autocommit=True, use_unicode=False)
+    try:
+        found, database = statement_database(
+            conn, str(position["file"]), int(position["pos"]), statement
+        )
+    finally:
+        conn.close()
+    return database if found else None
 
 
 def preflight(

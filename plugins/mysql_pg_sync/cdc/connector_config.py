@@ -186,6 +186,12 @@ ZERO_DATE_CONVERTER = "local.mysqlpgsync.ZeroDateAsNull"
 _ZERO_DATE_KINDS = ("date", "datetime")
 
 
+def mysql_captured_databases(mappings: Iterable[TableMapping], endpoints: Endpoints) -> list[str]:
+    """The MySQL source's database include list: the captured tables' and the signal table's."""
+    tables = mysql_captured_tables(mappings)
+    return sorted({t.split(".", 1)[0] for t in tables} | {endpoints.mysql.database})
+
+
 def zero_date_columns(mappings: Iterable[TableMapping]) -> tuple[str, ...]:
     """MySQL ``db.table.column`` of the NOT NULL date and datetime columns the MySQL source
     captures, sorted: the columns the ZeroDateAsNull converter takes over."""
@@ -262,7 +268,7 @@ def render_mysql_source(
             "every table (Debezium reads an empty include list as 'all'); enable a mapping first"
         )
     signal = mysql_signal_table(endpoints)
-    databases = sorted({t.split(".", 1)[0] for t in tables} | {endpoints.mysql.database})
+    databases = mysql_captured_databases(mappings, endpoints)
     values = {
         "connector_name": settings.mysql_connector,
         "connector_class": CONNECTOR_CLASSES[flavour],

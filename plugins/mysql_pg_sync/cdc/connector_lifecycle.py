@@ -21,7 +21,7 @@ from mysql_pg_sync.cdc.connect_client import (
 )
 from mysql_pg_sync.cdc.connector_config import RenderedConnector
 from mysql_pg_sync.cdc.connector_drift import config_drift
-from mysql_pg_sync.cdc.unparseable_ddl import failed_statement
+from mysql_pg_sync.cdc.unparseable_ddl import failed_statement, in_snapshot
 from mysql_pg_sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -475,12 +475,19 @@ def _hint_for(name: str, trace: str) -> str:
             "binlog_expire_logs_seconds)"
         )
     statement = failed_statement(trace)
+    if statement is not None and in_snapshot(trace):
+        return (
+            f" (Debezium cannot parse {_clip(statement)!r} in its schema snapshot, which reads "
+            "every table of the captured databases: change that table's column to a type "
+            "Debezium reads, or move the table out of the captured databases, then trigger "
+            "connectors with action apply)"
+        )
     if statement is not None:
         return (
             f" (Debezium cannot parse the DDL statement {_clip(statement)!r}, and fails on it "
             "at every restart, whatever database it ran in: trigger connectors with action "
-            "skip_ddl (CLI: connectors skip_ddl), which skips it when it changes no captured "
-            "table and refuses otherwise, saying why)"
+            "skip_ddl (CLI: connectors skip_ddl), which skips it when it changes no table of "
+            "a captured database and refuses otherwise, saying why)"
         )
     if UNKNOWN_TABLE_SCHEMA in trace:
         return (

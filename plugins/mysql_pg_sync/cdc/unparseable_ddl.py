@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from mysql_pg_sync.errors import ConfigError
+
 # Debezium 3.x's own default of its DDL filter (SchemaHistory.DDL_FILTER):
 # setting the property replaces it, so the skips are appended to it
 DEBEZIUM_DEFAULT_DDL_FILTER = (
@@ -40,6 +42,12 @@ DEBEZIUM_DEFAULT_DDL_FILTER = (
     r"[^\s]+\s+)?(?:DEFINER\s*=\s*[^\s]+\s+)?(?:SQL\s+SECURITY\s+[^\s]+\s+)?(VIEW|FUNCTION|"
     r"PROCEDURE|TRIGGER)\s+.*"
 )
+
+
+class DdlSkipError(ConfigError):
+    """skip_ddl refused, or skipped and the connector failed again: a retry would find the
+    same (or skip the next statement unseen), so the DAG fails it without retrying."""
+
 
 _PARSE_FAILURE = "DDL statement couldn't be parsed"
 _STATEMENT_START = "with the statement '"
@@ -84,7 +92,16 @@ _LIST_FORMS: tuple[re.Pattern[str], ...] = (
     re.compile(_PREFIX + r"RENAME\s+TABLES?\s+(.*?)\s*;?\s*$", re.I | re.S),
     re.compile(_PREFIX + r"TRUNCATE\s+(?:TABLE\s+)?(.*?)\s*;?\s*$", re.I | re.S),
 )
+_ALTER_RENAME = re.compile(
+    rf"\bRENAME\s+(?:TO\s+|AS\s+)?(?!(?:COLUMN|INDEX|KEY)\b){_QUALIFIED}", re.I | re.S
+)
 _LIST_ITEM = re.compile(rf"\s*{_QUALIFIED}\s*(?:(?:TO)\s+{_QUALIFIED}\s*)?(?:,|$)", re.I | re.S)
+
+
+def in_snapshot(trace: str) -> bool:
+    """The parse failed in a schema snapshot (SHOW CREATE TABLE of a table in a captured
+    database), which Debezium parses before any DDL filter: no skip gets past it."""
+    return "parseSnapshotDdl" in trace or "SnapshotChangeEventSource" in trace
 
 
 def failed_statement(trace: str) -> str | None:
@@ -126,16 +143,26 @@ class TableRef:
     table: str
 
     def __str__(self) -> str:
-        return f"{self.database}.{self.table}" if self.database else self.table
+        return ".".join(_shown(p) for p in (self.database, self.table) if p)
+
+
+def _shown(name: str) -> str:
+    return name if re.fullmatch(r"[\w$]+", name) else "`" + name.replace("`", "``") + "`"
 
 
 def changed_tables(sql: str) -> list[TableRef] | None:
     """The tables ``sql`` creates, alters, renames, drops or empties; None when it is not a
     table statement this module reads (then nobody can tell whether it is safe to skip)."""
-    for _kind, form in _FORMS:
+    for kind, form in _FORMS:
         match = form.match(sql)
         if match:
-            return [TableRef(*_split_qualified(match.group(1)))]
+            named = [TableRef(*_split_qualified(match.group(1)))]
+            if kind == "alter":  # ALTER TABLE a ..., RENAME [TO|AS] b: b is changed too
+                named += [
+                    TableRef(*_split_qualified(m.group(1)))
+                    for m in _ALTER_RENAME.finditer(sql, match.end())
+                ]
+            return named
     for form in _LIST_FORMS:
         match = form.match(sql)
         if match:
@@ -160,11 +187,16 @@ class SkipDecision:
     why: str
 
 
-def decide(sql: str, captured: Iterable[str]) -> SkipDecision:
-    """Whether skipping ``sql`` leaves every captured table (``db.table`` names) as Debezium
-    knows it. An unqualified name may be in any database (the trace does not say which was the
-    default), so it is unsafe when any captured table has that name."""
-    captured = [c.lower() for c in captured]
+def decide(sql: str, databases: Iterable[str], default_db: str | None) -> SkipDecision:
+    """Whether skipping ``sql`` leaves the connector knowing every table it may need.
+
+    That is every table of every captured database (``databases``), not only the captured
+    ones: the connector keeps their DDL (store.only.captured.databases.ddl) and reads all of
+    them at each schema snapshot (its first start, a recovery, a reset), where no DDL filter
+    applies; and an online schema change (pt-online-schema-change, gh-ost) alters a shadow
+    table there, then renames it over the captured one. ``default_db``: the database the
+    statement ran in (``use``), which an unqualified name belongs to; None when not known."""
+    captured = {d.lower() for d in databases}
     tables = changed_tables(sql)
     if tables is None:
         return SkipDecision(
@@ -174,39 +206,52 @@ def decide(sql: str, captured: Iterable[str]) -> SkipDecision:
             "it is not a CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE or CREATE INDEX statement, so "
             "which tables it changes cannot be told",
         )
-    hits = [
-        t
-        for t in tables
-        if (
-            str(t).lower() in captured
-            if t.database
-            else any(c.split(".", 1)[1] == t.table.lower() for c in captured)
+    located = tuple(
+        t if t.database else TableRef(default_db, t.table) if default_db else t for t in tables
+    )
+    unknown = [t for t in located if not t.database]
+    if unknown:
+        return SkipDecision(
+            sql,
+            located,
+            False,
+            f"it names {', '.join(map(str, unknown))} without a database, and the database it "
+            "ran in could not be found in the binlog from the connector's position",
         )
-    ]
+    hits = [t for t in located if (t.database or "").lower() in captured]
     if hits:
         return SkipDecision(
             sql,
-            tuple(tables),
+            located,
             False,
-            f"it changes {', '.join(map(str, hits))}, which the connector captures (an "
-            "unqualified name counts for every database); skipped, Debezium would go on decoding "
-            "that table's rows by a schema it no longer has",
+            f"it changes {', '.join(map(str, hits))}, in a database the connector captures: "
+            "the connector keeps every table there and reads them all at its next schema "
+            "snapshot (where no skip applies), and an online schema change renames such a "
+            "table over a captured one; skipped, Debezium could decode a captured table's rows "
+            "by a schema it no longer has",
         )
     return SkipDecision(
         sql,
-        tuple(tables),
+        located,
         True,
-        f"it changes only {', '.join(map(str, tables))}, which the connector does not capture",
+        f"it changes only {', '.join(map(str, located))}, in a database the connector does not "
+        "capture",
     )
+
+
+# Java's \s (java.util.regex without UNICODE_CHARACTER_CLASS), which Debezium's filter uses
+_JAVA_SPACE = " \t\n\x0b\f\r"
+_TOKENS = re.compile(f"[{_JAVA_SPACE}]+|.", re.S)
 
 
 def filter_pattern(sql: str) -> str:
     """A regular expression matching exactly ``sql`` up to its punctuation and whitespace,
     with no comma (Debezium splits the filter at commas): letters, digits and ``_`` as they
-    are, a whitespace run as ``\\s+``, any other character as ``.``."""
+    are, a run of what Java calls whitespace as ``\\s+``, any other character (a no-break
+    space too) as ``.``. ``sql`` is taken as Debezium trimmed it."""
     out: list[str] = []
-    for token in re.findall(r"\s+|\w|[^\w\s]", sql.strip()):
-        if token.isspace():
+    for token in _TOKENS.findall(sql):
+        if token[0] in _JAVA_SPACE:
             out.append(r"\s+")
         elif token.isalnum() or token == "_":
             out.append(token)

@@ -192,13 +192,18 @@ def not_conclusive_message(count: int, waited_s: float) -> str:
     )
 
 
-def changed_message(count: int, rounds: int) -> str:
+def changed_message(count: int, rounds: int, lagging: bool = False) -> str:
     again = (
         f" (and again each time it was compared afresh after waiting for the stream, {rounds} "
         "time(s): it kept changing)"
         if rounds
         else ""
     )
+    if lagging:
+        again += (
+            "; the stream had not applied this table's changes in Kafka when the run waited to "
+            "compare them again (check the stream DAG and the consumer lag)"
+        )
     return (
         f"{count:,} repair(s) not written: the row changed on a side after it was compared"
         f"{again}, so the repair's image was stale; their drift stays on record. Run reconcile "
@@ -234,7 +239,7 @@ def repair_table(
         log.warning("%s: %s", result.table, result.repair_message)
         return
     diffs: list[RowDiff] = list(result.diffs)
-    settled_rounds = 0
+    settled_rounds, lagging = 0, False
     for round_ in range(SETTLE_ROUNDS + 1):
         changed = _repair_once(conn, run_id, source, options, applier, result, diffs)
         if changed is None:
@@ -245,6 +250,7 @@ def repair_table(
             conn, run_id, source, waiter, result, [d for d in diffs if d.key in changed]
         )
         if still is None:  # the stream did not catch up: what changed stays drift on record
+            lagging = True
             break
         settled_rounds += 1
         diffs, changed = still, {d.key for d in still}
@@ -252,7 +258,7 @@ def repair_table(
             break
     if changed:
         result.changed_since_compared = len(changed)
-        result.repair_message = changed_message(len(changed), settled_rounds)
+        result.repair_message = changed_message(len(changed), settled_rounds, lagging)
         log.warning("%s: %s", result.table, result.repair_message)
     if result.repairs.get("failed") or changed:
         result.status = "drift"
@@ -287,8 +293,17 @@ def _repair_once(
         )
     except RepairLimitExceeded as exc:
         result.repairs["refused"] += len(repairs)
-        result.repair_message, result.status = str(exc), "repair_refused"
-        log.error("%s", exc)
+        written = result.repairs.get("applied", 0)
+        if written:  # a settle round's repairs: an earlier round of this table wrote some
+            result.repair_message = str(exc).replace(
+                "nothing was repaired in this table",
+                f"these {len(repairs):,} were not repaired ({written:,} repair(s) of this table "
+                "were written before, in an earlier round)",
+            )
+            result.status = "drift"
+        else:
+            result.repair_message, result.status = str(exc), "repair_refused"
+        log.error("%s", result.repair_message)
         return None
     if options.dry_run:
         result.repairs["dry_run"] += len(repairs)

@@ -268,11 +268,20 @@ def record_drift(conn: Conn, run_id: int, source_table: str, diffs: Sequence[Row
 def forget_drift(
     conn: Conn, run_id: int, source_table: str, raw_keys: Sequence[Sequence[Any]]
 ) -> None:
-    """Drop the drift rows of keys found equal after all: changes in flight."""
+    """Drop the drift rows of keys found equal after all: changes in flight. A row an earlier
+    attempt of the run repaired (or planned to) stays: the report shows every repair the run
+    made by its drift row (``_LATEST_REPAIRS``)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            "DELETE FROM mps_sync.reconcile_drift "
-            "WHERE run_id = %s AND source_table = %s AND key = %s",
+            """
+            DELETE FROM mps_sync.reconcile_drift d
+            WHERE d.run_id = %s AND d.source_table = %s AND d.key = %s
+              AND NOT EXISTS (
+                SELECT 1 FROM mps_sync.reconcile_repairs r
+                WHERE r.run_id = d.run_id AND r.source_table = d.source_table
+                  AND r.key = d.key AND r.status IN ('applied', 'planned')
+              )
+            """,
             [(run_id, source_table, Jsonb(encode_raw_key(k))) for k in raw_keys],
         )
 
@@ -312,7 +321,8 @@ def settle_earlier_repairs(
 
 
 # The newest repair of each key of the run's drift: a key planned again by a retry counts once,
-# with its newest outcome.
+# with its newest outcome; one that wrote (or tried to) before a 'changed' one that wrote
+# nothing: a key repaired, then found changed again and settled, shows its repair.
 _LATEST_REPAIRS = """
     SELECT DISTINCT ON (r.source_table, r.key)
            r.source_table, r.key, r.status, r.action, r.write_to, r.error,
@@ -321,7 +331,7 @@ _LATEST_REPAIRS = """
     JOIN mps_sync.reconcile_drift d
       ON d.run_id = r.run_id AND d.source_table = r.source_table AND d.key = r.key
     WHERE r.run_id = %(run_id)s
-    ORDER BY r.source_table, r.key, r.repair_id DESC
+    ORDER BY r.source_table, r.key, r.status = 'changed', r.repair_id DESC
 """
 
 

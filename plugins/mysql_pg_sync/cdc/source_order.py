@@ -8,8 +8,12 @@ changes in log order, so a change that does not sort after the last one applied 
 partition is such a duplicate.
 
 - MariaDB/MySQL: (server id, binlog file number, position of the row event, row within the
-  event). Positions only compare within one server's binlog: after a failover to a server with
-  other numbering, a lower position is a new change, not a duplicate (:func:`is_duplicate`).
+  event, half). Positions only compare within one server's binlog: after a failover to a server
+  with other numbering, a lower position is a new change, not a duplicate (:func:`is_duplicate`).
+  An UPDATE that changes the primary key is one row of the binlog, which Debezium sends as a
+  delete of the old key and a create of the new one at the same position: the half (0 for the
+  delete, 1 otherwise) sorts the create after its delete, which a partition holding both keys
+  took for a resent duplicate (the new row never reached the target).
 - PostgreSQL: (0, LSN of the commit before the transaction, order within the transaction), from
   Debezium's ``source.sequence`` and the transaction metadata (``provide.transaction.metadata``);
   without that metadata, the change's own LSN stands in for the order within the transaction.
@@ -41,7 +45,8 @@ def source_order(
                 return None
             server = int(source.get("server_id") or 0)
             file_no = int(str(file).rsplit(".", 1)[-1])
-            return (server, file_no, int(pos), int(source.get("row") or 0))
+            half = 0 if op == "d" else 1
+            return (server, file_no, int(pos), int(source.get("row") or 0), half)
         sequence = source.get("sequence")
         if not sequence:
             return None

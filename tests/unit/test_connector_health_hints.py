@@ -68,3 +68,18 @@ def test_an_unreadable_binlog_event_alert_names_the_lost_position_recovery() -> 
     assert "action reset_lost_positions" in header
     assert "ALLOW_INVALID_DATES" in header
     assert lost_position(trace)
+
+
+def test_a_record_too_large_alert_names_the_limit_and_the_topic_fix() -> None:
+    trace = (
+        "org.apache.kafka.connect.errors.ConnectException: Unrecoverable exception from "
+        "producer send callback\nCaused by: org.apache.kafka.common.errors."
+        "RecordTooLargeException: The message is 70000000 bytes when serialized which is larger "
+        "than 67108864, which is the value of the max.request.size configuration."
+    )
+    status = _failed("mps-mysql-source", trace)
+    header = (
+        HealthReport(statuses=(status,), unhealed=(status,)).message().partition("NOT HEALED ")[2]
+    )
+    assert "larger than the connector or its topic takes" in header
+    assert "max.message.bytes=67108864" in header

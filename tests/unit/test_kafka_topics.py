@@ -75,9 +75,21 @@ def test_each_enabled_mapping_gets_the_change_topic_of_each_side_it_captures() -
     ]
 
 
-def test_without_topic_creation_properties_the_broker_defaults_apply_as_its_auto_create() -> None:
+def test_the_rendered_change_topics_take_the_brokers_counts_and_64_mib_messages() -> None:
+    # a MEDIUMTEXT/LONGTEXT/BLOB value made a change message over Kafka's 1 MB default, and
+    # the source task failed at every restart
     settings = set(change_topic_settings(connectors()).values())
-    assert settings == {TopicSettings(BROKER_DEFAULT, BROKER_DEFAULT, ())}
+    assert settings == {
+        TopicSettings(BROKER_DEFAULT, BROKER_DEFAULT, (("max.message.bytes", "67108864"),))
+    }
+    for c in connectors():
+        assert c.config["producer.override.max.request.size"] == "67108864"
+
+
+def test_without_topic_creation_properties_the_broker_defaults_apply_as_its_auto_create() -> None:
+    assert connect_topic_settings({}, "mps_mysql.legacy.orders") == TopicSettings(
+        BROKER_DEFAULT, BROKER_DEFAULT, ()
+    )
 
 
 def test_kafka_connects_default_group_gives_partitions_factor_and_topic_configs() -> None:

@@ -26,7 +26,8 @@ def test_the_create_half_of_a_primary_key_update_sorts_after_its_delete() -> Non
     # duplicate of the delete, and the new row was lost
     where = {"file": "mariadb-bin.000005", "pos": 1908372, "row": 2}
     deleted, created = order_of("mysql", "d", where, None), order_of("mysql", "c", where, None)
-    assert deleted is not None and created is not None
+    assert deleted is not None
+    assert created is not None
     assert not source_order.is_duplicate(created, deleted)
     assert source_order.is_duplicate(deleted, created)  # each, sent again, is one
     assert source_order.is_duplicate(created, created)

@@ -452,6 +452,15 @@ def wait_for_source_position(
 
 
 def _hint_for(name: str, trace: str) -> str:
+    if "RecordTooLargeException" in trace:
+        return (
+            " (a row's change message is larger than the connector or its topic takes: the "
+            "rendered configs carry up to 64 MiB (max.request.size, and max.message.bytes on the "
+            "change topics `connectors apply` makes; a topic made before keeps its own limit: "
+            "raise it with kafka-configs.sh --alter --add-config max.message.bytes=67108864). "
+            "A larger value is more than the sync carries: keep such values out of the mapped "
+            "columns, or leave the column out of the mapping)"
+        )
     if UNREADABLE_EVENT in trace:
         return (
             " (Debezium cannot read a row event in the binlog, in whatever table it is, e.g. a "

@@ -91,6 +91,9 @@ from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
 
 log = logging.getLogger(__name__)
+# the largest change message the sources send (include/connectors: max.request.size), plus room
+# for a dead letter's error headers
+MAX_MESSAGE_BYTES = 64 * 2**20 + 2**20
 
 # a deadlock with the applications' own transactions is retried this often before the run fails
 TRANSIENT_ATTEMPTS = 5
@@ -265,7 +268,10 @@ class StreamConsumer:
             # the service retries this while a server is down: leave no session of the others
             self._close_databases()
             raise
-        self.producer: Producer | None = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
+        self.producer: Producer | None = Producer(
+            # a dead letter carries its message, which may be up to the sources' 64 MiB
+            {"bootstrap.servers": endpoints.kafka_bootstrap, "message.max.bytes": MAX_MESSAGE_BYTES}
+        )
         self.consumer = Consumer(
             {
                 "bootstrap.servers": endpoints.kafka_bootstrap,

@@ -15,21 +15,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping
 from mysql_pg_sync.types.arrow import single_array, to_pg_table
 from mysql_pg_sync.types.convert import Stats, format_mysql_time
 
 _FAILURES = (ConversionError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
-
-
-def _native_temporal(column: ColumnMapping, arrow_type: pa.DataType) -> pa.DataType | None:
-    """The target type when connectorx delivered a date/datetime/timestamp natively."""
-    if column.kind == "date" and pa.types.is_date(arrow_type):
-        return pa.date32()
-    if column.kind in ("datetime", "timestamp") and pa.types.is_timestamp(arrow_type):
-        return pa.timestamp("us", tz="UTC" if column.kind == "timestamp" else None)
-    return None
 
 
 @dataclass(frozen=True)
@@ -74,10 +66,9 @@ def convert_batch(
 ) -> pa.RecordBatch:
     """The batch in PostgreSQL types and column names.
 
-    Natively read temporal columns are cast here (sessions run at UTC, so a TIMESTAMP's value is
-    UTC); every other column goes through the shared converters. ``rejects`` None: a value that
-    does not convert raises a ConversionError naming it; given: rows that do not convert are
-    left out of the result and recorded there.
+    Every column goes through the shared converters (connectorx's native dates included).
+    ``rejects`` None: a value that does not convert raises a ConversionError naming it; given:
+    rows that do not convert are left out of the result and recorded there.
     """
     return _convert_batch(mapping, batch, stats, rejects, keys_of_rejects=True)
 
@@ -91,31 +82,17 @@ def _convert_batch(
     keys_of_rejects: bool,
 ) -> pa.RecordBatch:
     table = pa.Table.from_batches([batch])
-    native = {
-        c.name: target
-        for c in mapping.synced_columns()
-        if (target := _native_temporal(c, table.schema.field(c.name).type)) is not None
-    }
-    rest = mapping.model_copy(
-        update={"columns": tuple(c for c in mapping.columns if c.name not in native)}
-    )
     if rejects is None:
         try:
-            out = to_pg_table(rest, table, stats)
+            out = to_pg_table(mapping, table, stats)
         except _FAILURES as exc:
-            raise explain(rest, table, exc) from None
+            raise explain(mapping, table, exc) from None
     else:
-        out, table, bad = _convert_rejecting(rest, table, stats, rejects.rows)
+        out, table, bad = _convert_rejecting(mapping, table, stats, rejects.rows)
         if bad is not None and keys_of_rejects:
             rejects.pg_keys.append(_pg_keys(mapping, bad))
-    arrays = []
-    for column in mapping.synced_columns():
-        if column.name in native:
-            raw = single_array(table.column(column.name))
-            arrays.append(_cast_temporal(raw, native[column.name]))
-        else:
-            arrays.append(single_array(out.column(column.pg_name)))
-    return pa.RecordBatch.from_arrays(arrays, names=[c.pg_name for c in mapping.synced_columns()])
+    arrays = [single_array(column) for column in out.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=out.column_names)
 
 
 def _convert_rejecting(
@@ -198,7 +175,7 @@ def _rejected(
     mapping: TableMapping, table: pa.Table, index: int, columns: list[ColumnMapping]
 ) -> RejectedRow:
     row = table.slice(index, 1)
-    key = {k: row.column(k)[0].as_py() for k in mapping.key}
+    key = {k: _key_value(mapping.column(k), row.column(k), shown=False) for k in mapping.key}
     first = columns[0]
     single = mapping.model_copy(update={"columns": (first,)})
     try:
@@ -211,15 +188,9 @@ def _rejected(
     return RejectedRow(
         key=key,
         column=first.name,
-        value=_as_mysql_shows(first, row.column(first.name)[0].as_py()),
+        value=_as_mysql_shows(first, row.column(first.name)),
         error=f"cannot be converted to {first.pg_type}: {why}{also}",
     )
-
-
-def _cast_temporal(raw: pa.Array, target: pa.DataType) -> pa.Array:
-    if pa.types.is_timestamp(target) and target.tz is not None:
-        return raw.cast(pa.timestamp("us")).cast(target)  # naive UTC wall time -> UTC instant
-    return raw.cast(target)
 
 
 def _fails(mapping: TableMapping, table: pa.Table) -> bool:
@@ -243,11 +214,39 @@ def first_failing_row(mapping: TableMapping, table: pa.Table) -> int | None:
     return low
 
 
-def _as_mysql_shows(column: ColumnMapping, value: Any) -> Any:
-    """A value as MySQL prints it: the reader reads a TIME as microseconds (its Arrow read
-    expression), which an operator would not recognise in an error."""
+def _as_read(values: pa.ChunkedArray) -> Any:
+    """The first value as Python has it; a date Python cannot hold (year 0) as its text."""
+    scalar = values[0]
+    try:
+        return scalar.as_py()
+    except (ValueError, OverflowError):
+        return scalar.cast(pa.string()).as_py()
+
+
+def _key_value(column: ColumnMapping, values: pa.ChunkedArray, *, shown: bool) -> Any:
+    """The first value of a key column, as read or (``shown``) as MySQL prints it; a text key
+    read as its bytes as its text."""
+    value = _as_mysql_shows(column, values) if shown else _as_read(values)
+    if isinstance(value, bytes) and column.kind == "text":
+        return value.decode("utf-8", "backslashreplace")
+    if column.kind == "enum" and not shown:
+        return _as_mysql_shows(column, values)
+    return value
+
+
+def _as_mysql_shows(column: ColumnMapping, values: pa.ChunkedArray) -> Any:
+    """The first value as MySQL prints it: the reader reads a TIME as microseconds (its Arrow
+    read expression), which an operator would not recognise in an error, and an enum with a
+    member '' as "<index>:<text>" (:func:`mysql_dialect.arrow_read_expression`)."""
+    value = _as_read(values)
     if column.kind in ("time", "interval") and isinstance(value, int):
         return format_mysql_time(dt.timedelta(microseconds=value))
+    if (
+        column.kind == "enum"
+        and isinstance(value, str)
+        and mysql_dialect.enum_read_carries_index(column.values)
+    ):
+        return value.partition(mysql_dialect.ENUM_INDEX_SEPARATOR)[2]
     return value
 
 
@@ -256,13 +255,13 @@ def explain(mapping: TableMapping, table: pa.Table, exc: BaseException) -> Conve
     if index is None:
         return ConversionError(f"{mapping.name}: {exc}")
     row = table.slice(index, 1)
-    key = {k: _as_mysql_shows(mapping.column(k), row.column(k)[0].as_py()) for k in mapping.key}
+    key = {k: _key_value(mapping.column(k), row.column(k), shown=True) for k in mapping.key}
     for column in mapping.synced_columns():
         single = mapping.model_copy(update={"columns": (column,)})
         try:
             to_pg_table(single, row)
         except _FAILURES as column_exc:
-            value = _as_mysql_shows(column, row.column(column.name)[0].as_py())
+            value = _as_mysql_shows(column, row.column(column.name))
             return ConversionError(
                 f"{mapping.name}: key {key}: column {column.name!r}: value {value!r} cannot be "
                 f"converted to {column.pg_type}: {column_exc}"

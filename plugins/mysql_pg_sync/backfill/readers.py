@@ -4,10 +4,11 @@ Two readers share one SELECT shape and one set of converters:
 
 * ``connectorx`` (fast): Rust, straight to Arrow. Values it cannot represent natively (zero
   dates, TIME outside a day, spatial types, the widest DECIMALs) are read through the MySQL
-  dialect's Arrow read expressions (text, microseconds, WKB); a chunk it still cannot read
+  dialect's Arrow read expressions (text, microseconds, SRID + WKB); a chunk it still cannot read
   (connectorx panics on values it does not know) is re-read with the fallback, logged per chunk.
-* ``mysqlclient`` (fallback): a server-side cursor (SSCursor) over the same SELECT, batches built
-  from Python values in the same Arrow shapes, so the same converters apply. Forced per run with
+* ``mysqlclient`` (fallback): a server-side cursor (SSCursor) over the same SELECT (but a FLOAT
+  read as a DOUBLE, exact, and UTF-8 text as its bytes: see the dialect), batches built from
+  Python values in the same Arrow shapes, so the same converters apply. Forced per run with
   ``MPS_BACKFILL_READER=mysqlclient``; the choice and its reason are logged per table.
 """
 
@@ -56,10 +57,11 @@ NATIVE_TEMPORAL = frozenset({"date", "datetime", "timestamp"})
 def select_sql(mapping: TableMapping, where: str, reader: str = FAST) -> str:
     """The chunk's SELECT. connectorx reads dates natively (no text formatting and parsing);
     a zero date makes it panic and the chunk is re-read by the fallback, whose dialect read
-    expressions turn dates into text that the converters map by the zero-date policy."""
+    expressions turn dates into text that the converters map by the zero-date policy (and
+    read a FLOAT as a DOUBLE, UTF-8 text as its bytes: see the dialect)."""
     source = mysql_dialect.qualified(mapping.source.db, mapping.source.table)
     if reader != FAST:
-        return f"SELECT {select_list(mapping)} FROM {source} WHERE {where}"
+        return f"SELECT {select_list(mapping, fallback=True)} FROM {source} WHERE {where}"
     exprs = []
     for column, expr in zip(mapping.synced_columns(), _split_select(mapping), strict=True):
         native = column.kind in NATIVE_TEMPORAL
@@ -124,9 +126,12 @@ def _arrow_type(column: ColumnMapping) -> pa.DataType | None:
     if column.kind in ("int", "year", "bool", "time", "interval"):
         return pa.int64()  # TIME is read as microseconds (dialect read expression)
     if column.kind in ("float32", "float64"):
-        return pa.float64()
+        return pa.float64()  # a FLOAT is read as a DOUBLE (select_sql)
     if column.kind in ("bytes", "uuid", "geometry", "bits", "bit1"):
         return pa.binary()
+    text = column.kind in ("text", "json")
+    if text and mysql_dialect.text_read_as_bytes(column.charset, fallback=True):
+        return pa.binary()  # decoded by the converters, which name a value that does not
     if column.kind == "decimal":
         return None  # Decimal, or text for the widest ones: let Arrow infer
     return pa.string()

@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 
 from mysql_pg_sync import ddl
+from mysql_pg_sync.backfill import binary_copy, readers
+from mysql_pg_sync.backfill.conversion import convert_batch
 from mysql_pg_sync.dialects import postgres as pg
 from mysql_pg_sync.errors import PreflightError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
@@ -284,6 +286,7 @@ def ensure_target(
                 "run with mode=create_missing (or `ddl`) first"
             )
         ddl.apply_ddl(conn, ddl.plan_ddl(mappings, [mapping]))
+        refuse_misread_copy(conn, mapping, mappings)
         return True
     indexes = unique_indexes(conn, schema, table)
     problems = incompatibilities(mapping, mapped_types(conn, mapping), existing, indexes)
@@ -296,9 +299,28 @@ def ensure_target(
             + "\nfix the table (or the mapping's pg_type), or drop it and use "
             "mode=create_missing" + (f"; mapping file {origin}" if origin else "")
         )
+    refuse_misread_copy(conn, mapping, mappings)
     for warning in exact_unique_indexes(mapping, mappings, indexes):
         log.warning("%s", warning)
     return False
+
+
+def refuse_misread_copy(
+    conn: psycopg.Connection[Any], mapping: TableMapping, mappings: MappingSet
+) -> None:
+    """A TargetSchemaError naming each column whose PostgreSQL type would read the binary
+    COPY's bytes as other values (:mod:`.binary_copy`): a hand-set pg_type of another kind."""
+    converted = convert_batch(mapping, readers.empty_batch(mapping)).schema
+    receivers = binary_copy.target_receivers(conn, mapping.target.schema, mapping.target.table)
+    problems = binary_copy.problems(mapping, converted, receivers)
+    if problems:
+        origin = mappings.file_of(mapping)
+        raise TargetSchemaError(
+            f"{mapping.name}: the backfill cannot copy into {mapping.target} as mapped "
+            "(nothing was copied):\n  - "
+            + "\n  - ".join(problems)
+            + (f"\nmapping file {origin}" if origin else "")
+        )
 
 
 def exact_unique_indexes(

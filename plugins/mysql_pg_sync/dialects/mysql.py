@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from mysql_pg_sync import names
 from mysql_pg_sync.dialects.column_default import ColumnDefault
 from mysql_pg_sync.dialects.stored_type import StoredType
-from mysql_pg_sync.types.typemap import BMP_CHARSETS, LATIN1_EXTRA
+from mysql_pg_sync.types.typemap import BMP_CHARSETS, LATIN1_EXTRA, UTF8_CHARSETS
 
 NAME = "mysql"
 PARAM = "%s"  # mysqlclient's paramstyle
@@ -63,15 +63,51 @@ def column_list(names: Iterable[str]) -> str:
 # the slow fallback); types.arrow converts them back.
 _DECIMAL_FAST_SCALE = 10
 _DECIMAL_FAST_DIGITS = 28
+# MySQL stores a value outside an enum as '' with index 0; read as "<index>:<text>" where ''
+# is also a member, since only the index tells the two apart.
+ENUM_INDEX_SEPARATOR = ":"
 
 
-def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> str:
-    """The SELECT expression the Arrow (connectorx) reader uses for a column of ``kind``.
+def enum_read_carries_index(members: tuple[str, ...]) -> bool:
+    """Whether an enum of ``members`` is read with its index (see :func:`arrow_read_expression`)."""
+    return "" in members
 
-    ``args`` are the MySQL type's arguments (precision, scale). The result keeps the column's
-    name as its alias.
+
+def text_read_as_bytes(charset: str | None, fallback: bool) -> bool:
+    """Whether a text or JSON column of ``charset`` is read as its stored bytes, to be decoded
+    and checked by the converters. MariaDB stores bytes a column's character set does not
+    allow (a UTF-8 encoded surrogate in utf8mb4, 0xE9 in ascii), strict mode too: the server
+    sends an ascii column's to a utf8mb4 session as '?', and mysqlclient fails on invalid UTF-8
+    with a bare UnicodeDecodeError (connectorx panics on it, and the fallback reads the chunk
+    again). latin1 maps every byte to a character; other character sets are read as the
+    server converts them."""
+    name = (charset or "utf8mb4").lower()
+    return name == "ascii" or (fallback and name in UTF8_CHARSETS)
+
+
+def arrow_read_expression(
+    name: str,
+    kind: str,
+    args: tuple[int, ...] = (),
+    *,
+    members: tuple[str, ...] = (),
+    charset: str | None = None,
+    fallback: bool = False,
+) -> str:
+    """The SELECT expression the Arrow reader uses for a column of ``kind``.
+
+    ``args`` are the MySQL type's arguments (precision, scale), ``members`` an enum's,
+    ``charset`` a text column's character set (None: utf8mb4). ``fallback``: for the mysqlclient
+    reader, which reads a FLOAT's text with 6 significant digits (123456792 as 123457000) and
+    so reads it as a DOUBLE, exact. The result keeps the column's name as its alias.
     """
     col = quote_ident(name)
+    if kind == "float32" and fallback:
+        return f"CAST({col} AS DOUBLE) AS {col}"
+    if kind in ("text", "json") and text_read_as_bytes(charset, fallback):
+        return f"CAST({col} AS BINARY) AS {col}"
+    if kind == "enum" and enum_read_carries_index(members):
+        return f"CONCAT({col} + 0, '{ENUM_INDEX_SEPARATOR}', {col}) AS {col}"
     if kind == "decimal":
         precision, scale = (*args, 10, 0)[:2] if len(args) < 2 else args[:2]
         if scale > _DECIMAL_FAST_SCALE or precision > _DECIMAL_FAST_DIGITS:
@@ -81,8 +117,8 @@ def arrow_read_expression(name: str, kind: str, args: tuple[int, ...] = ()) -> s
         return f"CAST({col} AS CHAR) AS {col}"
     if kind in ("time", "interval"):
         return f"CAST(TIME_TO_SEC({col}) * 1000000 AS SIGNED) AS {col}"
-    if kind == "geometry":
-        return f"ST_AsWKB({col}) AS {col}"
+    if kind == "geometry":  # MySQL's own form, SRID (4 bytes) + WKB: ST_AsWKB drops the SRID
+        return f"CAST({col} AS BINARY) AS {col}"
     return col
 
 

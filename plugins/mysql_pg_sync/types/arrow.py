@@ -6,11 +6,14 @@ read every value), and :func:`to_pg_table` turns what connectorx returns (``deci
 PostgreSQL column types, renamed to the PostgreSQL names. Same rules as :mod:`.convert`: NUL
 bytes stripped and counted or an error naming the row's key; zero dates NULL (or a sentinel
 that Arrow can represent), a partial zero date an error; TIME outside a day only into
-``interval``.
+``interval``. A value the target would change fails too, naming its row: a date in year 0,
+fractional seconds the target's precision rounds, MySQL's invalid enum value, a geometry's
+SRID, bytes the column's character set does not allow (text read as bytes).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import struct
 import uuid
@@ -25,7 +28,9 @@ from mysql_pg_sync.dialects import mysql as mysql_dialect
 from mysql_pg_sync.errors import ConversionError
 from mysql_pg_sync.json_values import duplicate_key
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
+from mysql_pg_sync.types import precision
 from mysql_pg_sync.types.convert import (
+    GEOMETRY_SRID_FIX,
     JSON_NUL_FIX,
     JSON_NUL_WHY,
     JSON_REPEATED_KEY_FIX,
@@ -33,7 +38,9 @@ from mysql_pg_sync.types.convert import (
     KEY_ZERO_WHY,
     PARTIAL_ZERO_FIX,
     PARTIAL_ZERO_WHY,
+    YEAR_ZERO_WHY,
     Stats,
+    geometry_srid_why,
     json_repeated_key_why,
     keeps_json_nul,
     keeps_last_of_repeated_key,
@@ -42,16 +49,45 @@ from mysql_pg_sync.types.json_keys import rows_with_duplicate_keys
 from mysql_pg_sync.types.typemap import parse_column_type, pg_precision
 
 Wire = Literal["binary", "text"]
-_INT_TYPES = {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64()}
+_INT_TYPES = {
+    **dict.fromkeys(("smallint", "int2"), pa.int16()),
+    **dict.fromkeys(("integer", "int", "int4"), pa.int32()),
+    **dict.fromkeys(("bigint", "int8"), pa.int64()),
+}
 _MICROS_PER_DAY = 86_400_000_000
 _ZERO_PART_RE = r"^\d{4}-(00-|\d\d-00)"  # a zero month or day, MySQL's zero date included
 _ZERO_DATE_RE = r"^0000-00-00( 00:00:00(\.0+)?)?$"  # MySQL's zero date itself
+_FIRST_DAY = dt.date(1, 1, 1)  # typemap.DATE_RANGE: PostgreSQL's year 0 is 1 BC
+_FIRST_INSTANT = dt.datetime(1, 1, 1)
+_NO_SRID = b"\x00\x00\x00\x00"
+FRACTION_FIX = (
+    "widen the PostgreSQL column to keep MySQL's fractional seconds (ALTER TABLE ... TYPE "
+    "timestamp(6) / time(6)) and set the mapping's pg_type to match (`make mappings-generate` "
+    "reports MySQL's current type), then resume; or trim the value in MySQL"
+)
+ENUM_INDEX_ZERO_WHY = (
+    "MySQL's invalid enum value (index 0, stored for a value outside the enum), which reads as "
+    "'' like the member ''"
+)
+ENUM_INDEX_ZERO_FIX = "fix the row in MySQL (a member of the enum, or NULL)"
+UNDECODABLE_FIX = (
+    "fix the value in MySQL (it holds bytes its character set does not allow, which MariaDB "
+    "stores even in strict mode)"
+)
 
 
-def select_list(mapping: TableMapping) -> str:
-    """The SELECT list (synced columns, MySQL names) the Arrow reader must use."""
+def select_list(mapping: TableMapping, *, fallback: bool = False) -> str:
+    """The SELECT list (synced columns, MySQL names) the Arrow reader must use; ``fallback``:
+    the mysqlclient reader's (see :func:`mysql_dialect.arrow_read_expression`)."""
     return ", ".join(
-        mysql_dialect.arrow_read_expression(c.name, c.kind, parse_column_type(c.column_type).args)
+        mysql_dialect.arrow_read_expression(
+            c.name,
+            c.kind,
+            parse_column_type(c.column_type).args,
+            members=c.values,
+            charset=c.charset,
+            fallback=fallback,
+        )
         for c in mapping.synced_columns()
     )
 
@@ -132,8 +168,41 @@ def _holds_nul_byte(a: pa.Array) -> bool:
     return memoryview(data)[start:end].tobytes().find(b"\x00") >= 0
 
 
+def _is_binary(a: pa.Array) -> bool:
+    return pa.types.is_binary(a.type) or pa.types.is_large_binary(a.type)
+
+
+def _decoded(a: pa.Array, c: _Col) -> pa.Array:
+    """Text read as its stored bytes (:func:`mysql_dialect.text_read_as_bytes`) as text; bytes
+    that are not valid in the column's character set fail, naming the row."""
+    charset = (c.column.charset or "utf8mb4").lower()
+    why = f"bytes that are not valid {charset} text, which PostgreSQL cannot hold as text"
+    try:
+        text = a.cast(pa.large_string())  # validates UTF-8 (surrogates included)
+    except pa.ArrowInvalid:
+        raise c.fail(_undecodable(a), why, UNDECODABLE_FIX) from None
+    if charset == "ascii":
+        bad = pc.invert(pc.string_is_ascii(text)).fill_null(False)
+        if pc.any(bad).as_py():
+            raise c.fail(bad, why, UNDECODABLE_FIX)
+    return text
+
+
+def _undecodable(a: pa.Array) -> pa.Array:
+    """Which values are not UTF-8; per value, only once a batch failed to decode."""
+    bad = []
+    for value in a.to_pylist():
+        try:
+            if value is not None:
+                value.decode("utf-8")
+            bad.append(False)
+        except UnicodeDecodeError:
+            bad.append(True)
+    return pa.array(bad, pa.bool_())
+
+
 def _text(a: pa.Array, c: _Col) -> pa.Array:
-    a = a.cast(pa.large_string())
+    a = _decoded(a, c) if _is_binary(a) else a.cast(pa.large_string())
     if not _holds_nul_byte(a):
         return a
     has_nul = pc.greater(pc.count_substring(a, "\x00"), 0)
@@ -148,6 +217,8 @@ def _text(a: pa.Array, c: _Col) -> pa.Array:
 
 
 def _enum(a: pa.Array, c: _Col) -> pa.Array:
+    if mysql_dialect.enum_read_carries_index(c.column.values):
+        a = _enum_text(a, c)
     a = _text(a, c)
     if c.column.values:
         members = pa.array(c.column.values, pa.large_string())
@@ -161,6 +232,17 @@ def _enum(a: pa.Array, c: _Col) -> pa.Array:
     return a
 
 
+def _enum_text(a: pa.Array, c: _Col) -> pa.Array:
+    """The text of an enum read as "<index>:<text>"; index 0 (MySQL's invalid value) fails."""
+    parts = pc.split_pattern(
+        a.cast(pa.large_string()), mysql_dialect.ENUM_INDEX_SEPARATOR, max_splits=1
+    )
+    invalid = pc.equal(pc.list_element(parts, 0), "0").fill_null(False)
+    if pc.any(invalid).as_py():
+        raise c.fail(invalid, ENUM_INDEX_ZERO_WHY, ENUM_INDEX_ZERO_FIX)
+    return pc.list_element(parts, 1)
+
+
 def _set(a: pa.Array, c: _Col) -> pa.Array:
     a = _text(a, c)
     split = pc.split_pattern(a, ",")
@@ -169,7 +251,7 @@ def _set(a: pa.Array, c: _Col) -> pa.Array:
 
 
 def _json(a: pa.Array, c: _Col) -> pa.Array:
-    a = a.cast(pa.large_string())
+    a = _decoded(a, c) if _is_binary(a) else a.cast(pa.large_string())
     bad = pc.match_substring(a, "\\u0000")
     if not keeps_json_nul(c.column.pg_type) and pc.any(bad.fill_null(False)).as_py():
         raise c.fail(bad, JSON_NUL_WHY, JSON_NUL_FIX)
@@ -194,6 +276,44 @@ def _refuse_repeated_keys(a: pa.Array, c: _Col) -> None:
 
 def _bytes(a: pa.Array, c: _Col) -> pa.Array:
     return a.cast(pa.large_binary())
+
+
+def _geometry(a: pa.Array, c: _Col) -> pa.Array:
+    """MySQL's SRID + WKB (the read expression) as WKB; a non-zero SRID, which a WKB bytea
+    cannot keep, fails."""
+    a = a.cast(pa.large_binary())
+    srid = pc.binary_slice(a, 0, 4)
+    bad = pc.not_equal(srid, pa.scalar(_NO_SRID, srid.type)).fill_null(False)
+    if pc.any(bad).as_py():
+        first = srid.filter(bad)[0].as_py()
+        raise c.fail(bad, geometry_srid_why(int.from_bytes(first, "little")), GEOMETRY_SRID_FIX)
+    return without_prefix(a, len(_NO_SRID))
+
+
+def without_prefix(a: pa.Array, size: int) -> pa.Array:
+    """Each value of a large_binary array without its first ``size`` bytes, which every
+    non-null value has: one copy of the bytes, in numpy (``pc.binary_slice`` without a stop,
+    or with a far one, overflows its size estimate in pyarrow 26)."""
+    if a.null_count == len(a):
+        return a  # pa.nulls() has no offsets buffer
+    offsets = np.frombuffer(a.buffers()[1], np.int64)[a.offset : a.offset + len(a) + 1]
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = a.buffers()[2]
+    values = (
+        np.frombuffer(data, np.uint8)[first:last] if data is not None else np.empty(0, np.uint8)
+    )
+    valid = a.is_valid().to_numpy(zero_copy_only=False)
+    keep = np.ones(last - first, bool)
+    keep[((offsets[:-1][valid] - first)[:, None] + np.arange(size)).ravel()] = False
+    dropped = np.concatenate(([0], np.cumsum(valid, dtype=np.int64) * size))
+    new_offsets = (offsets - first - dropped).astype(np.int64)
+    validity = a.is_valid().buffers()[1] if a.null_count else None
+    return pa.Array.from_buffers(
+        pa.large_binary(),
+        len(a),
+        [validity, pa.py_buffer(new_offsets), pa.py_buffer(values[keep])],
+        null_count=a.null_count,
+    )
 
 
 def _uuid_from_binary(a: pa.Array, c: _Col) -> pa.Array:
@@ -240,13 +360,49 @@ def _inet(a: pa.Array, c: _Col) -> pa.Array:
     return pa.array(wire, pa.large_binary())
 
 
+def _refuse_rounding(micros: pa.Array, c: _Col) -> None:
+    """Fail a value with more fractional-second digits than the target column keeps:
+    PostgreSQL would round it ('9999-12-31 23:59:59.999999' into timestamp(0) is year 10000)."""
+    kept = precision.kept_digits(c.column, to_pg=True)
+    if kept is None or kept >= 6:
+        return
+    step = 10 ** (6 - kept)
+    m = micros.cast(pa.int64())
+    rest = pc.subtract(m, pc.multiply(pc.divide(m, step), step))
+    rounded = pc.not_equal(rest, 0).fill_null(False)
+    if pc.any(rounded).as_py():
+        why = precision.too_precise_why(c.column.kind, kept, c.column.pg_type)
+        raise c.fail(rounded, why, FRACTION_FIX)
+
+
+def _in_range(t: pa.Array, c: _Col) -> pa.Array:
+    """Dates or timestamps ``t``, checked: no year before 1, no fraction the target rounds."""
+    first = _FIRST_DAY if pa.types.is_date(t.type) else _FIRST_INSTANT
+    before = pc.less(t, pa.scalar(first, t.type)).fill_null(False)
+    if pc.any(before).as_py():
+        raise c.fail(before, YEAR_ZERO_WHY, PARTIAL_ZERO_FIX)
+    if pa.types.is_timestamp(t.type):
+        _refuse_rounding(t, c)
+    return t
+
+
+def _temporal(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
+    """A date or timestamp column as ``target``: connectorx's native values cast, the text
+    the fallback reads through the zero-date policy; checked by :func:`_in_range`."""
+    if pa.types.is_date(a.type):
+        return _in_range(a.cast(target), c)
+    if pa.types.is_timestamp(a.type):  # sessions run at UTC: a TIMESTAMP's wall time is UTC
+        return _in_range(a.cast(pa.timestamp("us")).cast(target), c)
+    return _zero_dates(a, c, target)
+
+
 def _zero_dates(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
     """Text dates -> ``target``; zero dates -> NULL or the (representable) sentinel; a partial
     zero date, or a zero date in a key column under ``null``, fails (see :mod:`.convert`)."""
     a = a.cast(pa.string())
     zero_part = pc.match_substring_regex(a, _ZERO_PART_RE).fill_null(False)
     if not pc.any(zero_part).as_py():
-        return a.cast(target)
+        return _in_range(a.cast(target), c)
     zero = pc.match_substring_regex(a, _ZERO_DATE_RE).fill_null(False)
     partial = pc.and_(zero_part, pc.invert(zero))
     if pc.any(partial).as_py():
@@ -255,7 +411,7 @@ def _zero_dates(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
     if null_policy and c.column.name in c.mapping.key:
         raise c.fail(zero, KEY_ZERO_WHY, KEY_ZERO_FIX)
     c.count("zero_dates", pc.sum(zero.cast(pa.int64())).as_py() or 0)
-    cleared = pc.if_else(zero, pa.scalar(None, pa.string()), a).cast(target)
+    cleared = _in_range(pc.if_else(zero, pa.scalar(None, pa.string()), a).cast(target), c)
     if null_policy:
         return cleared
     try:
@@ -270,16 +426,18 @@ def _zero_dates(a: pa.Array, c: _Col, target: pa.DataType) -> pa.Array:
 
 
 def _date(a: pa.Array, c: _Col) -> pa.Array:
-    return _zero_dates(a, c, pa.date32())
+    return _temporal(a, c, pa.date32())
 
 
 def _datetime(a: pa.Array, c: _Col) -> pa.Array:
-    return _zero_dates(a, c, pa.timestamp("us"))
+    return _temporal(a, c, pa.timestamp("us"))
 
 
 def _timestamp(a: pa.Array, c: _Col) -> pa.Array:
-    naive = _zero_dates(a, c, pa.timestamp("us"))
-    return pc.assume_timezone(naive, "UTC")  # MySQL sessions run at UTC (connections.py)
+    naive = _temporal(a, c, pa.timestamp("us"))
+    # MySQL sessions run at UTC (connections.py): the wall time is the UTC instant, as a cast
+    # to a zoned timestamp reads it
+    return naive.cast(pa.timestamp("us", tz="UTC"))
 
 
 def _time(a: pa.Array, c: _Col) -> pa.Array:
@@ -291,11 +449,14 @@ def _time(a: pa.Array, c: _Col) -> pa.Array:
             "TIME value is outside 00:00-24:00 and does not fit PostgreSQL time",
             "set pg_type: interval for the column",
         )
+    _refuse_rounding(micros, c)
     return micros.cast(pa.time64("us"))
 
 
 def _interval(a: pa.Array, c: _Col) -> pa.Array:
-    return a.cast(pa.int64()).cast(pa.duration("us"))
+    micros = a.cast(pa.int64())
+    _refuse_rounding(micros, c)
+    return micros.cast(pa.duration("us"))
 
 
 def _same(a: pa.Array, c: _Col) -> pa.Array:
@@ -317,7 +478,7 @@ _ARROW: dict[str, Callable[[pa.Array, _Col], pa.Array]] = {
     "set": _set,
     "json": _json,
     "bytes": _bytes,
-    "geometry": _bytes,  # already WKB: the read expression is ST_AsWKB
+    "geometry": _geometry,
     "uuid": _uuid_from_binary,
     "native_uuid": _uuid_from_text,
     "bits": _bits,

@@ -96,6 +96,22 @@ PARTIAL_ZERO_FIX = (
     "clean the row in MySQL (a real date, or NULL), or map the column to text "
     "(pg_type: text, converter: text) to keep the value as MySQL writes it"
 )
+# MariaDB takes dates from year 0 ('0000-01-01', a real month and day): PostgreSQL would store
+# it as 1 BC, and the sync carries years 1-9999 (typemap.DATE_RANGE)
+YEAR_ZERO_WHY = (
+    "date in year 0, which PostgreSQL would store as 1 BC (the sync carries years 1-9999)"
+)
+# MySQL stores a geometry with its SRID; the bytea column holds WKB, which has none
+GEOMETRY_SRID_FIX = (
+    "store the geometry with SRID 0 in MySQL if its SRID means nothing to the PostgreSQL app, "
+    "or exclude the column (exclude: true): its bytea holds WKB, which carries no SRID"
+)
+
+
+def geometry_srid_why(srid: int) -> str:
+    return f"geometry has SRID {srid}, which the WKB copied to PostgreSQL cannot keep"
+
+
 # PostgreSQL keys are NOT NULL, and the stream and reconcile find rows by their key
 KEY_ZERO_WHY = "a key column holds MySQL's zero date, which a PostgreSQL key cannot hold as NULL"
 KEY_ZERO_FIX = (
@@ -378,7 +394,11 @@ def _interval_to_pg(v: Any, c: Ctx) -> Any:
 
 
 def _geometry_to_pg(v: Any, c: Ctx) -> Any:
-    return bytes(v)[4:]  # MySQL stores a 4-byte SRID before the WKB
+    raw = bytes(v)  # MySQL stores a 4-byte SRID before the WKB
+    srid = int.from_bytes(raw[:4], "little")
+    if srid:
+        raise c.fail(v, geometry_srid_why(srid), GEOMETRY_SRID_FIX)
+    return raw[4:]
 
 
 def _uuid_text_to_pg(v: Any, c: Ctx) -> Any:

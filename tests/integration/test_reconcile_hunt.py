@@ -12,7 +12,7 @@ Two kinds of tests live here:
   change in a _ci column, trailing 0x00 bytes, the last character of a 100 KB text, strings
   forged from the row hash's separators and NULL marker, keys that differ only in case or a
   trailing space, swapped rows that a SUM of row hashes could cancel).
-- Bugs (failing until fixed), each named ``test_bug_...``: keys of some types are looked up,
+- Bugs found (all fixed since; docstrings begin "Fixed:"): keys of some types are looked up,
   printed or divided wrongly, so rows that differ are dropped (false negative), equal rows are
   drift for ever (false positive), or the table cannot be compared as soon as it has drift.
 
@@ -603,7 +603,7 @@ def test_swapped_and_repeated_differences_do_not_cancel_in_the_segment_sums(
 # --- bugs ---------------------------------------------------------------------------------------
 
 
-def test_bug_rows_with_a_float_key_that_differ_are_reported(pair: Pair) -> None:
+def test_rows_with_a_float_key_that_differ_are_reported(pair: Pair) -> None:
     """FALSE NEGATIVE. mysqlclient reads a FLOAT key as the 6-digit number MySQL prints
     (0.001) and psycopg reads a real the same way, so the look-up of the suspects' rows by
     those values (``WHERE k IN (0.001)``) finds nothing on either side: the FLOAT's value is
@@ -624,7 +624,7 @@ def test_bug_rows_with_a_float_key_that_differ_are_reported(pair: Pair) -> None:
     assert [(d.drift, d.columns) for d in result.diffs] == [("different", ("v",))] * 2
 
 
-def test_bug_a_reconcile_run_reports_a_float_key_table_in_sync_while_rows_differ(
+def test_a_reconcile_run_reports_a_float_key_table_in_sync_while_rows_differ(
     mysql_db: DatabaseEndpoint,
     pg_db: DatabaseEndpoint,
     mysql_admin: DatabaseEndpoint,
@@ -663,7 +663,7 @@ def test_bug_a_reconcile_run_reports_a_float_key_table_in_sync_while_rows_differ
     assert table["drift"] == {"missing": 0, "extra": 0, "different": 2}
 
 
-def test_bug_a_double_key_both_engines_print_differently_is_not_drift(pair: Pair) -> None:
+def test_a_double_key_both_engines_print_differently_is_not_drift(pair: Pair) -> None:
     """FALSE POSITIVE. The key text of a DOUBLE is each engine's own shortest digits, and they
     disagree (PostgreSQL prints the double 1e23 as 9.999999999999999e+22, MariaDB as 1e23):
     the same row has two key texts, so it is reported missing and extra on every run (and a
@@ -682,7 +682,7 @@ def test_bug_a_double_key_both_engines_print_differently_is_not_drift(pair: Pair
     assert [(d.drift, d.columns) for d in result.diffs] == [("different", ("v",))]
 
 
-def test_bug_identical_doubles_are_not_drift_when_the_database_sets_extra_float_digits(
+def test_identical_doubles_are_not_drift_when_the_database_sets_extra_float_digits(
     pair: Pair,
 ) -> None:
     """FALSE POSITIVE. reconcile's PostgreSQL sessions pin TimeZone and DateStyle but not
@@ -705,7 +705,7 @@ def test_bug_identical_doubles_are_not_drift_when_the_database_sets_extra_float_
     ],
     ids=["bit8", "tinyint1", "bit1"],
 )
-def test_bug_a_bit_or_boolean_key_with_drift_can_be_compared(
+def test_a_bit_or_boolean_key_with_drift_can_be_compared(
     pair: Pair,
     mysql_type: str,
     pg_type: str,
@@ -734,7 +734,7 @@ def test_bug_a_bit_or_boolean_key_with_drift_can_be_compared(
     assert [(d.drift, d.columns) for d in result.diffs] == [("different", ("v",))]
 
 
-def test_bug_a_set_key_part_with_drift_can_be_compared(pair: Pair) -> None:
+def test_a_set_key_part_with_drift_can_be_compared(pair: Pair) -> None:
     """FAILS THE TABLE. psycopg reads a text[] key part as a list, and the suspects' raw keys
     are de-duplicated in a dict (``compare._distinct_raw_keys``): TypeError, unhashable type
     'list'. The backfill supports such keys (test_backfill_enum_keys.py)."""
@@ -753,7 +753,7 @@ def test_bug_a_set_key_part_with_drift_can_be_compared(pair: Pair) -> None:
     assert found(pair.compare(table)) == {("x,y", "1"): ("different", ("v",))}
 
 
-def test_bug_bigint_keys_spanning_more_than_2_63_can_be_bisected(pair: Pair) -> None:
+def test_bigint_keys_spanning_more_than_2_63_can_be_bisected(pair: Pair) -> None:
     """FAILS THE TABLE. A segment is split by ``(key - lo) / width`` in bigint (PostgreSQL) or
     signed BIGINT (MySQL): over a span of more than 2^63 the subtraction overflows ("bigint
     out of range"). Here a key at each end of the range, and 1,201 rows PostgreSQL holds alone
@@ -767,7 +767,7 @@ def test_bug_bigint_keys_spanning_more_than_2_63_can_be_bisected(pair: Pair) -> 
     assert {d.drift for d in result.diffs} == {"extra"}
 
 
-def test_bug_rows_a_char_key_text_merges_are_not_lost(pair: Pair) -> None:
+def test_rows_a_char_key_text_merges_are_not_lost(pair: Pair) -> None:
     """FALSE NEGATIVE. A MySQL CHAR key maps to a PostgreSQL varchar, and the canonical text
     of a CHAR drops trailing spaces, so PostgreSQL's 'cd' and 'cd  ' (possible on a one-way
     table, which gets no CHECK against trailing spaces) have one key text. ``row_hashes``
@@ -793,7 +793,7 @@ def test_bug_rows_a_char_key_text_merges_are_not_lost(pair: Pair) -> None:
     assert "cd" in refused
 
 
-def test_bug_a_latin1_key_with_a_postgres_only_value_outside_latin1_can_be_compared(
+def test_a_latin1_key_with_a_postgres_only_value_outside_latin1_can_be_compared(
     pair: Pair,
 ) -> None:
     """FAILS THE TABLE. A PostgreSQL-only key is looked up in MySQL by its value: 'Ω' against

@@ -34,6 +34,7 @@ from mysql_pg_sync.cdc.events import SIDE_NAMES, UNAVAILABLE, ChangeEvent, Side,
 from mysql_pg_sync.cdc.partial_zero_dates import FIX as PARTIAL_ZERO_FIX
 from mysql_pg_sync.cdc.partial_zero_dates import WHY as PARTIAL_ZERO_WHY
 from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, date_columns, null_dates
+from mysql_pg_sync.cdc.source_values import Suspect, find_suspects, suspect_columns
 from mysql_pg_sync.cdc.targets import Row, StaleStageError, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
 from mysql_pg_sync.errors import ConversionError, SyncError
@@ -46,6 +47,7 @@ from mysql_pg_sync.types.convert import (
     to_pg,
     zero_date_as_null,
 )
+from mysql_pg_sync.types.typemap import kind_mismatch_message, reinterpreting_pg_type
 
 log = logging.getLogger(__name__)
 
@@ -217,12 +219,21 @@ class TablePlan:
     # source column -> a cheap test that a value passed on unconverted keeps every digit in the
     # target (types.precision); a value that fails it goes through the converter, which decides
     digit_checks: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+    # source column -> why its hand-set pg_type would read its values as others (typemap.
+    # reinterpreting_pg_type): a change carrying a value of it is a dead letter
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def date_columns(self) -> tuple[str, ...]:
         """Source date and datetime columns (looked up for partial zero dates); computed once,
         not per change."""
         return date_columns(self.columns)
+
+    @cached_property
+    def suspects(self) -> tuple[Suspect, ...]:
+        """Source columns whose values may need a look in MySQL (cdc/source_values.py);
+        computed once, not per change."""
+        return suspect_columns(self.columns) if self.incoming_side == "mysql" else ()
 
     @cached_property
     def two_way(self) -> bool:
@@ -275,7 +286,27 @@ def plan_for(mapping: TableMapping, incoming_side: Side, dialect: Any) -> TableP
             for s, c in zip(src, cols, strict=True)
             if (check := precision.quick_check(c, to_target_pg)) is not None
         },
+        refused=_refused_columns(mapping.name, src, cols),
     )
+
+
+def _refused_columns(
+    name: str, src: Sequence[str], cols: Sequence[ColumnMapping]
+) -> dict[str, str]:
+    """Source column -> the refusal of a column whose pg_type is of another kind; decided
+    once per plan, logged once."""
+    refused = {}
+    for s, c in zip(src, cols, strict=True):
+        why = reinterpreting_pg_type(c.column_type, c.pg_type, c.converter)
+        if why is not None:
+            refused[s] = kind_mismatch_message(c.name, c.column_type, c.pg_type, why)
+            if (name, refused[s]) not in _REFUSALS_LOGGED:  # plans are built again on probes
+                _REFUSALS_LOGGED.add((name, refused[s]))
+                log.error("mapping %s: %s", name, refused[s])
+    return refused
+
+
+_REFUSALS_LOGGED: set[tuple[str, str]] = set()
 
 
 def _zero_for_null(mapping: TableMapping) -> tuple[tuple[str, Any], ...]:
@@ -429,6 +460,7 @@ class Applier:
         prepared: list[_Prepared] = []
         by_dst = dict(zip(plan.src_names, plan.columns, strict=True))
         partial_zeros = self._partial_zeros(plan, group)
+        suspects = self._suspects(plan, group)
         for position, change in enumerate(group):
             event = change.last
             try:
@@ -436,6 +468,8 @@ class Applier:
                 if names != plan.src_key and (wrong := self._wrong_key(plan, names)):
                     raise KeyMismatchError(f"{wrong} (this change's key: {dict(event.key)})")
                 self._check_drift(plan, event, result)
+                if plan.refused:
+                    self._refuse_kinds(plan, change, event)
                 key_src = [
                     event.key.get(k, (change.after or change.before or {}).get(k))
                     for k in plan.src_key
@@ -461,6 +495,11 @@ class Applier:
                         raise ConversionError(
                             f"{self._where(plan, event)}: column {column!r}: {PARTIAL_ZERO_WHY}: "
                             f"{text!r}; {PARTIAL_ZERO_FIX}"
+                        )
+                    if position in suspects:
+                        column, why = suspects[position]
+                        raise ConversionError(
+                            f"{self._where(plan, event)}: column {column!r}: {why}"
                         )
                     for name, zero in plan.zero_for_null:
                         if name in after and after[name] is None:
@@ -525,6 +564,38 @@ class Applier:
         source = plan.mapping.source
         found = self.partial_zero_dates.find(source.db, source.table, plan.src_key, lookups)
         return {positions[i]: hit for i, hit in found.items()}
+
+    def _refuse_kinds(self, plan: TablePlan, change: CollapsedChange, event: ChangeEvent) -> None:
+        """A change that carries a value of a column :attr:`TablePlan.refused` names (in its
+        key or its after-image) fails, naming the column."""
+        image = change.after or {}
+        for column, why in plan.refused.items():
+            if image.get(column) is not None or event.key.get(column) is not None:
+                raise ConversionError(f"{self._where(plan, event)}: {why}")
+
+    def _suspects(
+        self, plan: TablePlan, group: list[CollapsedChange]
+    ) -> dict[int, tuple[str, str]]:
+        """Position in ``group`` -> (column, why) of a change whose value Debezium changed
+        (MySQL's invalid enum value, bytes invalid in the column's character set)."""
+        if self.partial_zero_dates is None or not plan.suspects:
+            return {}
+
+        def key_of(position: int) -> list[Any]:
+            change = group[position]
+            image = change.after or {}
+            return [change.last.key.get(k, image.get(k)) for k in plan.src_key]
+
+        source = plan.mapping.source
+        return find_suspects(
+            self.partial_zero_dates,
+            source.db,
+            source.table,
+            plan.src_key,
+            plan.suspects,
+            [None if change.op == "d" else change.after for change in group],
+            key_of,
+        )
 
     def _removed_rule_value(self, plan: TablePlan, event: ChangeEvent) -> Any:
         """The rule column of the row version a delete removed (the delete event's own
@@ -1087,7 +1158,6 @@ class Applier:
 _UNCHANGED_TYPES: dict[str, type] = {
     "int": int,
     "decimal": Decimal,
-    "float64": float,
     "bytes": bytes,
 }
 
@@ -1101,6 +1171,8 @@ def _passes_unchanged(kind: str, value: Any, to_pg: bool = False) -> bool:
         return type(value) is dt.date
     if kind == "datetime":
         return type(value) is dt.datetime and value.tzinfo is None
+    if kind == "float64":  # NaN and infinities (PostgreSQL's): the converter refuses them
+        return type(value) is float and value - value == 0.0
     wanted = _UNCHANGED_TYPES.get(kind)
     return wanted is not None and type(value) is wanted
 

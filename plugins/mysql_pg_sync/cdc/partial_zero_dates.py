@@ -139,6 +139,29 @@ class PartialZeroDates:
                     found[start + position] = hit
         return found
 
+    def values(
+        self,
+        db: str,
+        table: str,
+        key: Sequence[str],
+        keys: Sequence[Sequence[Any]],
+        expressions: Sequence[str],
+    ) -> dict[int, tuple[Any, ...]]:
+        """Position in ``keys`` -> the ``expressions`` (SQL over the table's columns) of that
+        row in MySQL now; a row not found is left out (cdc/source_values.py)."""
+        table_sql = mysql_dialect.qualified(db, table)
+        where = " AND ".join(f"{mysql_dialect.quote_ident(k)} = {mysql_dialect.PARAM}" for k in key)
+        found: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(keys), LOOKUPS_PER_QUERY):
+            chunk = keys[start : start + LOOKUPS_PER_QUERY]
+            sql = " UNION ALL ".join(
+                f"SELECT {i}, {', '.join(expressions)} FROM {table_sql} WHERE {where}"
+                for i in range(len(chunk))
+            )
+            for position, *row in self._query(sql, [v for values in chunk for v in values]):
+                found[start + int(position)] = tuple(row)
+        return found
+
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
             try:

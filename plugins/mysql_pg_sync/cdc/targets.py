@@ -688,10 +688,18 @@ class MySQLTarget:
         self.conn.close()
 
     def is_row_error(self, exc: BaseException) -> bool:
-        return isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError) or (
-            isinstance(exc, MySQLdb.OperationalError)
-            and bool(exc.args)
-            and exc.args[0] in mysql_dialect.ROW_ERROR_CODES
+        return (
+            isinstance(exc, MySQLdb.IntegrityError | MySQLdb.DataError)
+            or (
+                isinstance(exc, MySQLdb.OperationalError)
+                and bool(exc.args)
+                and exc.args[0] in mysql_dialect.ROW_ERROR_CODES
+            )
+            or (
+                isinstance(exc, MySQLdb.ProgrammingError)
+                and bool(exc.args)
+                and mysql_dialect.UNQUOTABLE_VALUE in str(exc.args[0])
+            )
         )
 
     def lacks_column(self, exc: BaseException) -> bool:

@@ -39,6 +39,9 @@ ROW_ERROR_CODES = frozenset(
         4025,  # ER_CONSTRAINT_FAILED (MariaDB CHECK)
     }
 )
+# mysqlclient's own refusal to quote a parameter (ProgrammingError, no server code): a float
+# NaN or infinity ("nan can not be used with MySQL"), a value of one row, not the connection
+UNQUOTABLE_VALUE = "can not be used with MySQL"
 
 
 def quote_ident(name: str) -> str:

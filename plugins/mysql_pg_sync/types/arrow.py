@@ -30,6 +30,8 @@ from mysql_pg_sync.json_values import duplicate_key
 from mysql_pg_sync.mapping.models import ColumnMapping, TableMapping, ValuePolicy
 from mysql_pg_sync.types import precision
 from mysql_pg_sync.types.convert import (
+    ENUM_INDEX_ZERO_FIX,
+    ENUM_INDEX_ZERO_WHY,
     GEOMETRY_SRID_FIX,
     JSON_NUL_FIX,
     JSON_NUL_WHY,
@@ -38,6 +40,7 @@ from mysql_pg_sync.types.convert import (
     KEY_ZERO_WHY,
     PARTIAL_ZERO_FIX,
     PARTIAL_ZERO_WHY,
+    UNDECODABLE_FIX,
     YEAR_ZERO_WHY,
     Stats,
     geometry_srid_why,
@@ -64,15 +67,6 @@ FRACTION_FIX = (
     "widen the PostgreSQL column to keep MySQL's fractional seconds (ALTER TABLE ... TYPE "
     "timestamp(6) / time(6)) and set the mapping's pg_type to match (`make mappings-generate` "
     "reports MySQL's current type), then resume; or trim the value in MySQL"
-)
-ENUM_INDEX_ZERO_WHY = (
-    "MySQL's invalid enum value (index 0, stored for a value outside the enum), which reads as "
-    "'' like the member ''"
-)
-ENUM_INDEX_ZERO_FIX = "fix the row in MySQL (a member of the enum, or NULL)"
-UNDECODABLE_FIX = (
-    "fix the value in MySQL (it holds bytes its character set does not allow, which MariaDB "
-    "stores even in strict mode)"
 )
 
 

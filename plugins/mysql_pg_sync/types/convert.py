@@ -11,7 +11,9 @@ API: :func:`to_pg`, :func:`to_mysql`, :func:`row_to_pg`, :func:`row_to_mysql`, :
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import math
 import re
 import struct
 import uuid
@@ -112,6 +114,19 @@ def geometry_srid_why(srid: int) -> str:
     return f"geometry has SRID {srid}, which the WKB copied to PostgreSQL cannot keep"
 
 
+# MySQL's invalid enum value and bytes invalid in a column's character set: the backfill reads
+# MySQL's index and bytes (types/arrow.py), the stream looks them up (cdc/source_values.py)
+ENUM_INDEX_ZERO_WHY = (
+    "MySQL's invalid enum value (index 0, stored for a value outside the enum), which reads as "
+    "'' like the member ''"
+)
+ENUM_INDEX_ZERO_FIX = "fix the row in MySQL (a member of the enum, or NULL)"
+UNDECODABLE_FIX = (
+    "fix the value in MySQL (it holds bytes its character set does not allow, which MariaDB "
+    "stores even in strict mode)"
+)
+
+
 # PostgreSQL keys are NOT NULL, and the stream and reconcile find rows by their key
 KEY_ZERO_WHY = "a key column holds MySQL's zero date, which a PostgreSQL key cannot hold as NULL"
 KEY_ZERO_FIX = (
@@ -201,10 +216,51 @@ def _uint64_to_pg(v: Any, c: Ctx) -> Any:
     return number
 
 
+NOT_FINITE_WHY = "value is NaN or an infinity, which MySQL cannot store"
+NOT_FINITE_FIX = (
+    "fix the row in PostgreSQL (`make ddl` adds a CHECK refusing NaN and infinities to tables "
+    "synced to MySQL)"
+)
+_FLOAT32 = struct.Struct("f")
+
+
+def _finite_float(v: Any, c: Ctx) -> float:
+    # the JSON converter sends a non-finite double or real as text ('NaN', 'Infinity')
+    number = float(v) if isinstance(v, str) else v
+    if not math.isfinite(number):
+        raise c.fail(v, NOT_FINITE_WHY, NOT_FINITE_FIX)
+    return float(number)
+
+
+@functools.lru_cache(maxsize=1024)
+def holds_float32_only(pg_type: str) -> bool:
+    """True when the PostgreSQL type is real (float4): its values are float32 already, which
+    the JSON converter prints shortest (0.1 for 0.100000001490116...)."""
+    return pg_type.strip().lower() in ("real", "float4")
+
+
 def _float32_to_mysql(v: Any, c: Ctx) -> Any:
-    # PostgreSQL's real arrives printed shortest for float32 (-3.4028235e38); read as a double
-    # that lies past FLT_MAX and MySQL refuses it as out of range: send the float32's own value
-    return struct.unpack("f", struct.pack("f", v))[0] if type(v) is float else v
+    number = _finite_float(v, c)
+    try:
+        single = _FLOAT32.unpack(_FLOAT32.pack(number))[0]
+    except OverflowError:
+        single = math.inf
+    if holds_float32_only(c.column.pg_type):
+        # PostgreSQL's real arrives printed shortest for float32 (-3.4028235e38); read as a
+        # double that lies past FLT_MAX and MySQL refuses it as out of range: send the
+        # float32's own value
+        return single
+    if single != number:  # a double precision (or other) column: float32 would round it
+        raise c.fail(
+            v,
+            f"MySQL's {c.column.column_type} holds a float32, which would store it as {single!r}",
+            "write a value a float32 holds in PostgreSQL, or make the MySQL column DOUBLE",
+        )
+    return number
+
+
+def _float64_to_mysql(v: Any, c: Ctx) -> Any:
+    return _finite_float(v, c)
 
 
 def _same(v: Any, c: Ctx) -> Any:
@@ -413,14 +469,40 @@ def _bool_to_mysql(v: Any, c: Ctx) -> Any:
 
 
 def _uint64_to_mysql(v: Any, c: Ctx) -> Any:
+    if isinstance(v, str):  # decimal.handling.mode=string: numeric(20,0) as text
+        v = _decimal_from_text(v, c)
     number = int(v)
     if number != v or not 0 <= number < 2**64:
         raise c.fail(v, "value does not fit bigint unsigned", "fix the row in PostgreSQL")
     return number
 
 
+# PostgreSQL's source sends numeric as text (decimal.handling.mode=string: BigDecimal's
+# toString, exact), and NaN and the infinities by Debezium's names
+_SPECIAL_DECIMALS = {
+    "NAN": "NaN",
+    "POSITIVE_INFINITY": "Infinity",
+    "NEGATIVE_INFINITY": "-Infinity",
+}
+
+
+def _decimal_from_text(v: str, c: Ctx) -> Decimal:
+    number = Decimal(_SPECIAL_DECIMALS.get(v, v))  # exact: no context rounds a parsed string
+    if not number.is_finite():
+        raise c.fail(_SPECIAL_DECIMALS.get(v, v), NOT_FINITE_WHY, NOT_FINITE_FIX)
+    return number
+
+
 def _decimal_to_mysql(v: Any, c: Ctx) -> Any:
-    return _keep_digits(v if isinstance(v, Decimal) else Decimal(str(v)), c, to_pg=False)
+    if isinstance(v, Decimal):
+        if not v.is_finite():
+            raise c.fail(v, NOT_FINITE_WHY, NOT_FINITE_FIX)
+        number = v
+    elif isinstance(v, str):
+        number = _decimal_from_text(v, c)
+    else:
+        number = _decimal_from_text(str(v), c)
+    return _keep_digits(number, c, to_pg=False)
 
 
 def _text_to_mysql(v: Any, c: Ctx) -> Any:
@@ -448,6 +530,15 @@ def _set_to_mysql(v: Any, c: Ctx) -> Any:
             "each member once, so the row would differ on the two sides",
             "write each member once in PostgreSQL",
         )
+    members = c.column.values
+    strangers = [m for m in v if "," in str(m) or (members and m not in members)]
+    if strangers:
+        raise c.fail(
+            v,
+            f"element(s) {', '.join(map(repr, strangers))} are no member of MySQL's SET (a "
+            "comma would split one into others when MySQL reads the joined list)",
+            "write only the SET's members in PostgreSQL (`make ddl` adds a CHECK refusing others)",
+        )
     return ",".join(v)
 
 
@@ -455,6 +546,20 @@ def _json_to_mysql(v: Any, c: Ctx) -> Any:
     if isinstance(v, str):
         return v
     return json.dumps(v, ensure_ascii=False)
+
+
+def _bytes_to_mysql(v: Any, c: Ctx) -> Any:
+    raw = bytes(v)
+    length = precision.fixed_binary_length(c.column.column_type)
+    if length is not None and len(raw) != length:
+        raise c.fail(
+            v,
+            f"{len(raw)} byte(s) for MySQL's {c.column.column_type}, which pads or refuses "
+            "anything but its length, so the row would differ on the two sides",
+            f"write exactly {length} bytes in PostgreSQL (`make ddl` adds a CHECK refusing "
+            "others), or make the MySQL column VARBINARY",
+        )
+    return raw
 
 
 def _uuid_to_mysql(v: Any, c: Ctx) -> Any:
@@ -511,12 +616,12 @@ CONVERTERS: dict[str, tuple[Converter, Converter]] = {
     "uint64": (_uint64_to_pg, _uint64_to_mysql),
     "decimal": (_decimal_to_pg, _decimal_to_mysql),
     "float32": (_same, _float32_to_mysql),
-    "float64": (_same, _same),
+    "float64": (_same, _float64_to_mysql),
     "text": (_text_to_pg, _text_to_mysql),
     "enum": (_enum_to_pg, _text_to_mysql),
     "set": (_set_to_pg, _set_to_mysql),
     "json": (_json_to_pg, _json_to_mysql),
-    "bytes": (_bytes_to_pg, _bytes_to_pg),
+    "bytes": (_bytes_to_pg, _bytes_to_mysql),
     "uuid": (_uuid_to_pg, _uuid_to_mysql),
     "bits": (_bits_to_pg, _bits_to_mysql),
     "year": (_year_to_pg, _int_to_pg),

@@ -106,16 +106,31 @@ def _no_trailing_space(value: Any) -> bool:
     return not value.endswith(" ")
 
 
+@functools.lru_cache(maxsize=1024)
+def fixed_binary_length(column_type: str) -> int | None:
+    """The length of a MySQL BINARY(n), which pads a shorter value with zero bytes; None for
+    any other type."""
+    parsed = parse_column_type(column_type)
+    if parsed.base != "binary":
+        return None
+    return parsed.args[0] if parsed.args else 1
+
+
 def quick_check(column: ColumnMapping, to_pg: bool) -> Callable[[Any], bool] | None:
     """For a value the stream passes on unconverted: True when it surely fits the target (a
     cheap test per value); False sends it through the converter, which decides. None: any
-    value fits. Besides digits: text toward a MySQL CHAR, which drops trailing spaces."""
+    value fits. Besides digits: text toward a MySQL CHAR, which drops trailing spaces, and bytes
+    toward a MySQL BINARY(n), which pads them."""
     if (
         not to_pg
         and column.kind == "text"
         and loses_trailing_spaces(column.column_type, column.pg_type)
     ):
         return _no_trailing_space
+    if not to_pg and column.kind == "bytes":
+        length = fixed_binary_length(column.column_type)
+        if length is not None:
+            return lambda v: len(v) == length  # another length: the converter refuses it
     kept = kept_digits(column, to_pg)
     if kept is None or column.kind in TIME_KINDS or (column.kind in DATETIME_KINDS and kept >= 6):
         return None  # a time never passes unconverted: its converter checks it

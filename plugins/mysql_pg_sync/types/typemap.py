@@ -269,3 +269,74 @@ def pg_precision(pg_type: str) -> tuple[int, ...]:
     """``numeric(12,2)`` -> (12, 2); ``timestamp(6)`` -> (6,); no arguments -> ()."""
     match = re.search(r"\(([\d,\s]+)\)", pg_type)
     return tuple(int(x) for x in match.group(1).split(",")) if match else ()
+
+
+# PostgreSQL type families, by the type's base name (arguments and array brackets dropped)
+_PG_TEXT = frozenset(
+    {"text", "varchar", "character varying", "char", "character", "bpchar", "citext", "name"}
+)
+_PG_FLOAT_BITS = {"real": 24, "float4": 24, "double precision": 53, "float8": 53, "float": 53}
+# the significant bits of each MySQL integer type's values (unsigned: one more)
+_INT_BITS = {"tinyint": 7, "smallint": 15, "mediumint": 23, "int": 31, "integer": 31, "bigint": 63}
+_BYTES_KINDS = frozenset({"bytes", "geometry"})
+_TEXT_KINDS = frozenset({"text", "enum", "json", "inet", "native_uuid"})
+KIND_MISMATCH_FIX = (
+    "set the column's pg_type to one of its kind (the type map's: {default!r}) and retype the "
+    "PostgreSQL column to match, or exclude the column"
+)
+
+
+@lru_cache(maxsize=8192)
+def reinterpreting_pg_type(
+    column_type: str, pg_type: str, converter: str | None = None
+) -> str | None:
+    """Why a hand-set ``pg_type`` would take the column's values as other values without an
+    error (its text input reads them anew: bytes as bytea text, text as bytea escapes, an
+    integer or decimal rounded to a float), or None when it keeps them. Only these pairs: a
+    value a type cannot read at all is refused by PostgreSQL, loudly."""
+    if converter or not pg_type:
+        return None
+    try:
+        kind = kind_of(column_type, pg_type)
+    except MappingError:
+        return None
+    pg = _pg_base(pg_type)
+    array = pg.endswith("[]")
+    base = pg.removesuffix("[]").strip()
+    if kind in _BYTES_KINDS and (array or base != "bytea"):
+        return "its bytes would be stored as their bytea text ('\\x6869' for 'hi')"
+    if kind in _TEXT_KINDS | {"set"} and base == "bytea":
+        return (
+            "its text would be read as bytea input ('\\x4142' as the bytes 'AB', a backslash lost)"
+        )
+    if kind == "set" and not array:
+        return "its members would be stored as an array literal ('{a,b}'), not as text[]"
+    bits = _PG_FLOAT_BITS.get(base)
+    if bits is None or array:
+        return None
+    parsed = parse_column_type(column_type)
+    if kind in ("int", "year", "bool", "bit1"):
+        needed = _INT_BITS.get(parsed.base, 0) + (1 if parsed.unsigned else 0)
+        if kind == "int" and needed > bits:
+            return f"{pg_type} holds {bits} significant bits, and its integers may need {needed}"
+        return None
+    if kind == "uint64":
+        return f"{pg_type} holds {bits} significant bits, and its integers may need 64"
+    if kind == "decimal":
+        digits, scale = (*parsed.args, 10, 0)[:2] if len(parsed.args) < 2 else parsed.args[:2]
+        exact = 6 if bits == 24 else 15  # decimal digits every float of those bits holds
+        if scale or digits > exact:
+            return f"{pg_type} would round its decimals (0.1 is 0.100000001490116... in real)"
+        return None
+    if kind == "float64" and bits < 53:
+        return f"{pg_type} would round its doubles to float32"
+    return None
+
+
+def kind_mismatch_message(column_name: str, column_type: str, pg_type: str, why: str) -> str:
+    """The refusal of a column :func:`reinterpreting_pg_type` found, naming it and the fix."""
+    fix = KIND_MISMATCH_FIX.format(default=default_pg_type(column_type))
+    return (
+        f"column {column_name!r} ({column_type} -> pg_type {pg_type!r}): a type of another kind; "
+        f"{why}; {fix}"
+    )

@@ -26,7 +26,8 @@ from typing import Any
 
 from bench.datagen import BENCH_DB, SHARES, generate, write_mappings
 from mysql_pg_sync.connections import pg_connect
-from mysql_pg_sync.settings import DatabaseEndpoint, admin_endpoints
+from mysql_pg_sync.settings import DatabaseEndpoint, admin_endpoints, endpoints_from_env
+from mysql_pg_sync.state.schema import ensure_schema
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SCHEMA = "bench"
@@ -74,9 +75,18 @@ def reset_ours(pg_admin: DatabaseEndpoint) -> None:
             )
 
 
+def ensure_state_schema() -> None:
+    """The sync metadata schema, made (or brought up to date) by the sync user as `make demo`
+    and the DAGs make it: ours runs as the admin below, and a state table the admin made first
+    the sync user could not read afterwards (the stream, the DAGs: permission denied)."""
+    with pg_connect(endpoints_from_env().postgres, autocommit=True) as conn:
+        ensure_schema(conn)
+
+
 def run_ours(
     pg_admin: DatabaseEndpoint, mappings: Path, workers: int, chunk_rows: int
 ) -> tuple[float, int, dict[str, Any]]:
+    ensure_state_schema()
     reset_ours(pg_admin)
     checkpoint(pg_admin)
     env = {**os.environ, "MPS_PG_USER": pg_admin.user, "MPS_PG_PASSWORD": pg_admin.password}

@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.settings import endpoints_from_env
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +57,11 @@ def test_the_backfill_bench_copies_every_row_and_reports_the_floor() -> None:
     assert report["ratio_vs_floor"] > 0
     assert report["ours"]["peak_rss_mb"] > 0
     assert json.loads((REPO / ".stack/reports/bench_backfill_3000.json").read_text()) == report
+    # ours ran as the admin: the sync user can still read the state schema (made by the admin
+    # first, it could not, and the scheduler's runs failed with permission denied)
+    with pg_connect(endpoints_from_env().postgres) as conn:
+        for table in ("schema_files", "backfill_tables", "table_state"):
+            assert conn.execute(f"SELECT count(*) FROM mps_sync.{table}").fetchone() is not None
 
 
 def test_the_reconcile_bench_finds_exactly_the_injected_differences_with_both_tools() -> None:

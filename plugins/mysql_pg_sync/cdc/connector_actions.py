@@ -408,12 +408,26 @@ def ensure_change_topics(ctx: ConnectorContext, connector: RenderedConnector) ->
     """Create the connector's missing change topics with the settings Kafka would give them at
     their table's first change (:func:`topics.connect_topic_settings`); returns those created.
 
+    An existing change topic whose max.message.bytes is below the new ones' is raised to it
+    (:func:`topics.raise_message_limits`): one made before keeps Kafka's 1 MB otherwise.
+
     Without this a stream consumer subscribed to such a topic reads the table's first change only
     after its next metadata refresh and a rebalance, ~10 s late. A failure only warns: it leaves
     things as they were without this step (late, not lost), and Airflow's Kafka user may lack
     the right to create topics that Connect's user has: that must not block every apply.
     """
     wanted = topics.change_topic_settings([connector])
+    try:
+        topics.raise_message_limits(ctx.endpoints.kafka_bootstrap, wanted)
+    except topics.TopicCreateError as exc:
+        log.warning(
+            "connector %s: %s. A change message larger than such a topic's limit fails the "
+            "connector at every restart (RecordTooLargeException): give the sync's Kafka user "
+            "the right to alter topic configs, or raise it with kafka-configs.sh --alter "
+            "--add-config max.message.bytes=67108864",
+            connector.name,
+            exc,
+        )
     try:
         return topics.create_missing_topics(ctx.endpoints.kafka_bootstrap, wanted)
     except topics.TopicCreateError as exc:

@@ -456,8 +456,9 @@ def _hint_for(name: str, trace: str) -> str:
         return (
             " (a row's change message is larger than the connector or its topic takes: the "
             "rendered configs carry up to 64 MiB (max.request.size, and max.message.bytes on the "
-            "change topics `connectors apply` makes; a topic made before keeps its own limit: "
-            "raise it with kafka-configs.sh --alter --add-config max.message.bytes=67108864). "
+            "change topics, which `connectors apply` raises on topics made before, unless Kafka "
+            "refused it: its warning says why; or raise it with kafka-configs.sh --alter "
+            "--add-config max.message.bytes=67108864). "
             "A larger value is more than the sync carries: keep such values out of the mapped "
             "columns, or leave the column out of the mapping)"
         )

@@ -131,6 +131,23 @@ def missing_topics(
     return {name: wanted[name] for name in sorted(wanted) if name not in have}
 
 
+MESSAGE_LIMIT = "max.message.bytes"
+
+
+def limits_to_raise(
+    wanted: Mapping[str, TopicSettings], current: Mapping[str, int]
+) -> dict[str, int]:
+    """Existing topics (``current``: topic -> its max.message.bytes) whose limit is below the
+    one ``wanted`` gives new topics -> that limit. Never lowers one: an operator's larger
+    limit stays."""
+    raise_to = {}
+    for name in sorted(current):
+        want = dict(wanted[name].config).get(MESSAGE_LIMIT) if name in wanted else None
+        if want is not None and int(want) > current[name]:
+            raise_to[name] = int(want)
+    return raise_to
+
+
 def matching_topics(topics: Iterable[str], prefixes: Iterable[str]) -> list[str]:
     """The names in ``topics`` that start with one of ``prefixes``, and those prefixes'
     heartbeat topics; no other internal (``__``) topic."""
@@ -184,6 +201,64 @@ def create_missing_topics(
             f"Kafka at {bootstrap} did not create {len(failed)} topic(s): " + "; ".join(failed)
         )
     return sorted(created)
+
+
+def raise_message_limits(
+    bootstrap: str, wanted: Mapping[str, TopicSettings], timeout_s: float = 10.0
+) -> dict[str, int]:
+    """Raise the max.message.bytes of each existing topic of ``wanted`` to the limit new ones
+    get; returns topic -> new limit. A topic made before the connectors carried large messages
+    keeps Kafka's 1 MB otherwise, and a larger row's change then fails the source task at
+    every restart (RecordTooLargeException). Raises :class:`TopicCreateError` naming each topic
+    Kafka refused to change and why (the others are changed)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    admin = _admin(bootstrap)
+    limited = [n for n, s in wanted.items() if MESSAGE_LIMIT in dict(s.config)]
+    existing = set(_topic_names(admin, bootstrap, timeout_s, TopicCreateError))
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in limited if n in existing]
+    if not resources:
+        return {}
+    current, failed = {}, []
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+        try:
+            current[resource.name] = int(future.result(timeout=timeout_s)[MESSAGE_LIMIT].value)
+        except KafkaException as exc:
+            failed.append(f"{resource.name}: {exc.args[0].str()}")
+    raise_to = limits_to_raise(wanted, current)
+    changes = [
+        ConfigResource(
+            ConfigResource.Type.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(MESSAGE_LIMIT, str(limit), incremental_operation=AlterConfigOpType.SET)
+            ],
+        )
+        for name, limit in raise_to.items()
+    ]
+    raised = {}
+    if changes:
+        futures = admin.incremental_alter_configs(changes, request_timeout=timeout_s)
+        for resource, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+                raised[resource.name] = raise_to[resource.name]
+            except KafkaException as exc:
+                failed.append(f"{resource.name}: {exc.args[0].str()}")
+    if raised:
+        log.info(
+            "raised %s of %d topic(s) made before: %s",
+            MESSAGE_LIMIT,
+            len(raised),
+            ", ".join(f"{n} -> {v}" for n, v in sorted(raised.items())),
+        )
+    if failed:
+        raise TopicCreateError(
+            f"Kafka at {bootstrap} did not raise {MESSAGE_LIMIT} of {len(failed)} topic(s): "
+            + "; ".join(sorted(failed))
+        )
+    return raised
 
 
 def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30.0) -> list[str]:

@@ -309,6 +309,26 @@ def unsettled(table: Mapping[str, Any]) -> str:
     )
 
 
+def unseen(table: Mapping[str, Any]) -> str:
+    """Rows the comparison saw differ but could not pin to a key, or '' (see compare.py): none
+    is drift on record, so the table can read in sync while they exist."""
+    gone, leaves = int(table.get("vanished") or 0), int(table.get("unexplained_leaves") or 0)
+    parts = []
+    if gone:
+        parts.append(
+            f"{gone:,} differing key(s) were on neither side when read again (deleted on both "
+            "since, or a key the look-up cannot find)"
+        )
+    if leaves:
+        parts.append(
+            f"{leaves:,} segment(s) had other row counts on the two sides but no key on one "
+            "side only (rows written meanwhile, or rows the comparison did not see)"
+        )
+    if not parts:
+        return ""
+    return "; ".join(parts) + ": not counted as drift, compare this table again to be sure"
+
+
 def advice(run: Mapping[str, Any]) -> list[str]:
     """What the run's repairs mean and what to trigger next, in the order to read them."""
     params = run.get("params") or {}
@@ -476,7 +496,8 @@ def _table_row(t: Mapping[str, Any]) -> str:
     drift = (t.get("drift") or {}) if t.get("rows_mysql") is not None else {}
     columns = ", ".join(f"{c} ({n})" for c, n in (t.get("different_columns") or {}).items())
     status = str(t.get("status", ""))
-    note = "; ".join(n for n in (t.get("error"), t.get("repair_message"), unsettled(t)) if n)
+    notes = (t.get("error"), t.get("repair_message"), unsettled(t), unseen(t))
+    note = "; ".join(n for n in notes if n)
     return (
         f"<tr><td>{_cell(t.get('table'))}<br><small>{_cell(t.get('target'))}</small></td>"
         f"<td class='{_cell(status)}'>{_cell(TABLE_STATUS_WORDS.get(status, status))}"

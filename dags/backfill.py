@@ -11,8 +11,9 @@ without gaps (design decision 1).
    to one chunk's worth of rows (a database of 200 mostly small tables starts a handful of
    copy tasks, not 200), and the mapped copy stays under Airflow's `max_map_length`. Tables
    without a usable key are refused
-   with the reason. A refusal of the Params or mappings (an unknown table, a `resume` without a
-   plan, a `reload` that other tables' foreign keys forbid, a conf key that is not a Param)
+   with the reason. A refusal of the Params or mappings (an unknown table, a name or glob that
+   selects only tables the backfill refuses, such as `enabled: false` ones, a `resume` without
+   a plan, a `reload` that other tables' foreign keys forbid, a conf key that is not a Param)
    fails at once, without retries, and is the run's only alert.
 2. **prepare**: creates missing target tables (`create_missing`), refuses an incompatible existing
    one before anything is copied, checks that CDC captures the table, records its Kafka
@@ -46,7 +47,8 @@ without gaps (design decision 1).
 **Resume**: trigger again with `mode = resume` (or `create_missing`): chunks already `done` are
 skipped, failed and unfinished ones are copied again, the Kafka position recorded first is kept.
 `mode = reload` re-plans, truncates and copies the selected tables again; a table that other
-tables reference with a foreign key is reloaded together with them, in the same run.
+tables reference with a foreign key is reloaded only together with them: name them in the same
+run (alone, its reload is refused, naming them).
 Chunk states: `SELECT * FROM mps_sync.backfill_chunks WHERE state <> 'done'`.
 
 **Dry run** (`dry_run = true`): plan only, nothing written. A table that has a plan shows what a
@@ -64,6 +66,10 @@ from airflow.sdk import Param, dag, get_current_context, task
 from mysql_pg_sync.airflow.notifier import notify_failure
 
 MAX_PARALLEL_CEILING = 16  # parse-time cap; the run's own cap comes from the max_parallel param
+# the form's largest chunk targets, as mysql_pg_sync.airflow.dag_params refuses larger ones;
+# literals here: that module (and the backfill library with it) is imported only in the tasks
+CHUNK_ROWS_MAX = 1_000_000_000
+CHUNK_MB_MAX = 1_048_576
 
 
 def _options() -> Any:
@@ -107,16 +113,20 @@ def _backfill() -> Any:
             None,
             type=["null", "integer"],
             minimum=0,
+            maximum=CHUNK_ROWS_MAX,
             description="Target rows per chunk for every selected table. Leave empty (or 0) "
-            "to use each mapping's backfill.chunk_rows (250000 unless the mapping sets it); a "
-            "value here overrides hand-tuned mappings.",
+            "to use each mapping's backfill.chunk_rows (250000 unless the mapping sets it), "
+            "unless chunk_mb is set: then chunk_mb alone sizes the chunks. A value here "
+            "overrides hand-tuned mappings.",
         ),
         "chunk_mb": Param(
             None,
             type=["null", "number"],
             exclusiveMinimum=0,
-            description="Target MB per chunk (> 0); leave empty to use each mapping's "
-            "backfill.chunk_mb. With chunk_rows the smaller chunk wins.",
+            maximum=CHUNK_MB_MAX,
+            description="Target MB per chunk (> 0; megabytes, not rows), from each table's "
+            "average row size; it replaces the mappings' backfill.chunk_rows. Leave empty to "
+            "use each mapping's backfill.chunk_mb. With chunk_rows the smaller chunk wins.",
         ),
         "max_parallel": Param(
             2,
@@ -161,7 +171,11 @@ def backfill() -> None:
         retrying: it stays until someone changes them."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from mysql_pg_sync.airflow.dag_params import refuse_unknown_conf
+        from mysql_pg_sync.airflow.dag_params import (
+            backfill_selection_problem,
+            fail_now,
+            refuse_unknown_conf,
+        )
         from mysql_pg_sync.backfill.plan import PlanError
         from mysql_pg_sync.backfill.runner import BackfillError
         from mysql_pg_sync.errors import ConfigError, MappingError
@@ -170,6 +184,8 @@ def backfill() -> None:
         try:
             options = _options()
             runner = _backfill()
+            # a name or glob of refused tables only: the run would end green, copying nothing
+            fail_now(backfill_selection_problem(runner.mappings, options.tables))
             if not options.dry_run:
                 runner.start_run(get_current_context()["run_id"], options)
             return runner.plan(options).as_dict()

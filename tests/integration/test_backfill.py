@@ -458,9 +458,11 @@ def test_keyless_table_is_refused_with_reason(
     )
     bf = make_backfill(endpoints, mysql_db, pg_db, [keyless], tmp_path)
     with pytest.raises(
-        BackfillError, match="log is refused: unsupported: no primary or unique key"
+        BackfillError, match=r"log is refused \(unsupported: no primary or unique key\)"
     ):
         bf.plan(RunOptions(tables=(keyless.name,)))
+    with pytest.raises(BackfillError, match="'lo\\*' selects no table the backfill can copy"):
+        bf.plan(RunOptions(tables=("lo*",)))  # a glob of refused tables only: not a green no-op
     outcome = bf.plan(RunOptions())  # all tables: refused, listed, not copied
     assert outcome.tables == []
     assert outcome.refused == [

@@ -8,14 +8,21 @@ the same Params, fail the same way and alert again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from difflib import get_close_matches
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from mysql_pg_sync.backfill.runner import RunOptions
+from mysql_pg_sync.backfill.runner import (
+    CHUNK_MB_MAX,
+    CHUNK_ROWS_MAX,
+    BackfillError,
+    RunOptions,
+    refused_selection,
+)
+from mysql_pg_sync.mapping.models import MappingSet
 
 
 def backfill_options(params: Mapping[str, Any]) -> RunOptions:
@@ -23,7 +30,11 @@ def backfill_options(params: Mapping[str, Any]) -> RunOptions:
 
     An empty (or 0) ``chunk_rows``/``chunk_mb`` becomes None, which means each mapping's own
     ``backfill.chunk_rows``: a fixed default here would override every hand-tuned mapping on
-    each UI trigger (the CLI's default is None too)."""
+    each UI trigger (the CLI's default is None too). A chunk target above the form's maximum
+    (a conf that skipped the form's check) is refused naming the Param."""
+    problem = chunk_target_problem(params)
+    if problem is not None:
+        raise BackfillError(problem)
     return RunOptions(
         tables=tuple(params.get("tables") or ()),
         chunk_rows=params.get("chunk_rows") or None,
@@ -32,6 +43,26 @@ def backfill_options(params: Mapping[str, Any]) -> RunOptions:
         mode=params["mode"],
         dry_run=bool(params["dry_run"]),
     )
+
+
+def backfill_selection_problem(mappings: MappingSet, patterns: Sequence[str]) -> str | None:
+    """What is wrong when a name or glob of the backfill's ``tables`` Param selects only tables
+    the backfill refuses, else None (:func:`runner.refused_selection`): checked before the run
+    is recorded, so a refused run leaves no run behind."""
+    return refused_selection(mappings, patterns)
+
+
+def chunk_target_problem(params: Mapping[str, Any]) -> str | None:
+    """A ``chunk_rows``/``chunk_mb`` Param above the form's maximum (a run whose conf skipped
+    the form's check), in the form's words, else None."""
+    for name, most in (("chunk_rows", CHUNK_ROWS_MAX), ("chunk_mb", CHUNK_MB_MAX)):
+        value = params.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > most:
+            return (
+                f"Param `{name}` = {value!r} is above its maximum {most}; nothing was done. "
+                "Leave it empty to use each mapping's own chunk size"
+            )
+    return None
 
 
 def unknown_conf_problem(conf: Mapping[str, Any] | None, declared: Iterable[str]) -> str | None:

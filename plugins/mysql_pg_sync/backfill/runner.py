@@ -119,6 +119,32 @@ _SETTLED: tuple[type[BaseException], ...] = (
 )
 
 
+def refused_selection(mappings: MappingSet, patterns: Sequence[str]) -> str | None:
+    """What is wrong when a name or glob of ``patterns`` selects only tables the backfill
+    refuses (``enabled: false``, no usable key, PostgreSQL not a target), else None: such a
+    run would end green having copied nothing. A name no mapping has is left to the caller's
+    match, which lists the known tables."""
+    problems = []
+    for pattern in patterns:
+        try:
+            found = mappings.match([pattern])
+        except MappingError:
+            return None
+        reasons = [(m.name, refusal(m)) for m in found]
+        if all(reason is not None for _, reason in reasons):
+            problems.append(
+                f"{pattern!r} selects no table the backfill can copy: "
+                + "; ".join(f"{name} is refused ({reason})" for name, reason in reasons)
+            )
+    if not problems:
+        return None
+    return (
+        "; ".join(problems)
+        + "; nothing was planned or copied. Leave it out of the tables to copy (Param `tables`, "
+        "CLI --tables), or fix its mapping first"
+    )
+
+
 def is_settled(exc: BaseException) -> bool:
     """True for a failure no retry can get past (see ``_SETTLED``)."""
     if isinstance(exc, ChunkGroupError):
@@ -129,8 +155,15 @@ def is_settled(exc: BaseException) -> bool:
 # chunks copied at once, at most: each is a MySQL reader and a PostgreSQL COPY session (and, from
 # the CLI, a forked worker process); the DAG's max_parallel Param has the same maximum
 MAX_PARALLEL = 16
-CHUNK_ROWS_RANGE = ">= 1, or 0 (or empty) for each mapping's backfill.chunk_rows"
-CHUNK_MB_RANGE = "> 0 (empty for each mapping's backfill.chunk_mb)"
+# The largest chunk targets. Far above any useful chunk (a chunk is one task's transaction),
+# and far below what breaks the plan: a larger value failed it with a MySQL syntax error
+# (OFFSET past 2^64) or a Python OverflowError, naming no option, after two retries.
+CHUNK_ROWS_MAX = 1_000_000_000
+CHUNK_MB_MAX = 1_048_576  # 1 TiB
+CHUNK_ROWS_RANGE = (
+    f">= 1, or 0 (or empty) for each mapping's backfill.chunk_rows; at most {CHUNK_ROWS_MAX:_}"
+)
+CHUNK_MB_RANGE = f"> 0 (empty for each mapping's backfill.chunk_mb); at most {CHUNK_MB_MAX:_}"
 
 
 def _check_whole(
@@ -148,6 +181,7 @@ def _check_chunk_mb(value: object) -> None:
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value <= 0
+        or value > CHUNK_MB_MAX
     ):
         raise BackfillError(f"chunk_mb={value!r} is out of range: use a number {CHUNK_MB_RANGE}")
 
@@ -173,7 +207,9 @@ class RunOptions:
             raise BackfillError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         # frozen: a form's 250000.0 is stored as 250000
         if self.chunk_rows is not None:
-            whole = _check_whole("chunk_rows", self.chunk_rows, 0, CHUNK_ROWS_RANGE)
+            whole = _check_whole(
+                "chunk_rows", self.chunk_rows, 0, CHUNK_ROWS_RANGE, maximum=CHUNK_ROWS_MAX
+            )
             object.__setattr__(self, "chunk_rows", whole)
         if self.chunk_mb is not None:
             _check_chunk_mb(self.chunk_mb)
@@ -314,7 +350,8 @@ class Backfill:
     # -- selection ----------------------------------------------------------------------------
 
     def select(self, patterns: Sequence[str]) -> tuple[list[TableMapping], list[dict[str, str]]]:
-        """(tables to copy, refused tables with reasons); an explicit bad name raises."""
+        """(tables to copy, refused tables with reasons); a name or glob that selects only
+        refused tables raises (:func:`refused_selection`)."""
         if not patterns:
             candidates = [m for m in self.mappings.tables if m.enabled]
         else:
@@ -322,14 +359,15 @@ class Backfill:
                 candidates = list(self.mappings.match(patterns))
             except MappingError as exc:
                 raise BackfillError(str(exc)) from None
+        problem = refused_selection(self.mappings, patterns)
+        if problem is not None:
+            raise BackfillError(problem)
         chosen, refused = [], []
         for mapping in sorted(candidates, key=lambda m: (m.backfill.order, m.name)):
             reason = refusal(mapping)
             if reason is None:
                 chosen.append(mapping)
                 continue
-            if patterns and any(p in (mapping.name, str(mapping.target)) for p in patterns):
-                raise BackfillError(f"{mapping.name} is refused: {reason}")
             log.warning("%s: refused: %s", mapping.name, reason)
             refused.append({"table": mapping.name, "reason": reason})
         return chosen, refused

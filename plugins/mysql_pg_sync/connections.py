@@ -44,6 +44,12 @@ def side_connector(side: str, endpoints: Endpoints) -> Callable[[], Any]:
     return lambda: pg_connect(endpoints.postgres)
 
 
+# ISO dates: reconcile's canonical text of a date is its text cast; floats in their shortest
+# exact digits whatever the database or role sets (0 prints 15 digits); UTC for every
+# comparison of a MySQL DATETIME with a timestamptz (data quality's freshness too)
+PG_SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3"
+
+
 def pg_conninfo(endpoint: DatabaseEndpoint) -> str:
     return psycopg.conninfo.make_conninfo(
         host=endpoint.host,
@@ -52,9 +58,7 @@ def pg_conninfo(endpoint: DatabaseEndpoint) -> str:
         password=endpoint.password,
         dbname=endpoint.database,
         connect_timeout=10,
-        # ISO dates: reconcile's canonical text of a date is its text cast; floats in their
-        # shortest exact digits whatever the database or role sets (0 prints 15 digits)
-        options="-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3",
+        options=PG_SESSION_OPTIONS,
         application_name="mysql_pg_sync",
     )
 

@@ -46,14 +46,16 @@ class ThresholdsModel(_Strict):
 class RangeModel(_Strict):
     min: float | None = None
     max: float | None = None
-    severity: Severity = "fail"
+    severity: Severity | None = None
+    """None: the table's or the defaults' ``severity.range`` (``fail`` by default)."""
 
 
 class CustomExpectationModel(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     type: str
     kwargs: dict[str, Any] = {}
-    severity: Severity = "warn"
+    severity: Severity | None = None
+    """None: the table's or the defaults' ``severity.custom`` (``warn`` by default)."""
 
 
 class TableModel(_Strict):

@@ -13,6 +13,8 @@ from mysql_pg_sync.quality.specs import DEFAULT_SEVERITY, CheckSpec, Severity, T
 from mysql_pg_sync.types.convert import zero_date_as_null
 
 _TIME_KINDS = ("datetime", "timestamp", "date")
+# Kinds whose PostgreSQL column compares with the numbers a ``ranges:`` entry holds.
+_NUMBER_KINDS = ("int", "uint64", "decimal", "float32", "float64", "year")
 
 
 class _Builder:
@@ -79,7 +81,15 @@ def _column_checks(b: _Builder, column: ColumnMapping, table: TableQuality | Non
             kwargs={"column": name, "value_set": list(column.values)},
         )
     declared = table.ranges.get(name) if table is not None else None
-    if declared is not None:
+    if declared is not None and table is not None:
+        if column.kind not in _NUMBER_KINDS:
+            raise ExpectationsFileError(
+                f"{table.file}: tables.{b.mapping.name}.ranges.{name}: column {name!r} is "
+                f"{column.column_type} in MySQL ({column.kind}), not a number, so PostgreSQL "
+                "cannot compare it with min/max; remove the entry, or add a custom expectation "
+                "instead (expect_column_value_lengths_to_be_between for a text's length, "
+                "expect_column_values_to_be_between with quoted bounds for dates)"
+            )
         kwargs = {"column": name, "min_value": declared.min, "max_value": declared.max}
         b.add(
             "range", "ExpectColumnValuesToBeBetween", declared.severity, column=name, kwargs=kwargs
@@ -216,7 +226,8 @@ def derive_checks(mappings: MappingSet, config: QualityConfig) -> list[CheckSpec
         for name in table.ranges if table is not None else ():
             if name not in {c.pg_name for c in mapping.synced_columns()}:
                 raise ExpectationsFileError(
-                    f"{table.file}: tables.{mapping.name}.ranges: no PostgreSQL column {name!r}"  # type: ignore[union-attr]
+                    f"{table.file}: tables.{mapping.name}.ranges: no PostgreSQL column "  # type: ignore[union-attr]
+                    f"{name!r}; known: {_pg_names(mapping)}"
                 )
         _sync_checks(b, config.thresholds_for(table), table)
         if table is not None:

@@ -149,8 +149,14 @@ def stream_holds(pg_conn: Any, tables: Sequence[str]) -> dict[str, str]:
     return {table: hold_text(rows) for table, rows in found.items()}
 
 
+# MySQL's "Unknown column": the table was read, the freshness column is not in it.
+_UNKNOWN_COLUMN = 1054
+
+
 def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSpec]) -> TableFacts:
-    """Row count and newest freshness value of the MySQL table, for the checks that need them."""
+    """Row count and newest freshness value of the MySQL table, for the checks that need them.
+
+    A freshness column MySQL lacks is that check's error only: the row count still stands."""
     dialect = for_side("mysql")
     table = dialect.qualified(mapping.source.db, mapping.source.table)
     wanted = {s.check for s in specs}
@@ -164,11 +170,22 @@ def source_facts(mysql_conn: Any, mapping: TableMapping, specs: Sequence[CheckSp
         fresh = next((s for s in specs if s.check == "freshness"), None)
         if fresh is not None:
             column = dialect.quote_ident(fresh.params["mysql_column"])
-            cursor.execute(f"SELECT MAX({column}) FROM {table}")
+            try:
+                cursor.execute(f"SELECT MAX({column}) FROM {table}")
+            except MySQLdb.Error as exc:
+                if not exc.args or exc.args[0] != _UNKNOWN_COLUMN:
+                    raise
+                return TableFacts(source_rows=rows, freshness_error=_mysql_error(exc))
             newest = cursor.fetchone()[0]
     finally:
         cursor.close()
     return TableFacts(source_rows=rows, source_newest=newest)
+
+
+def _mysql_error(exc: MySQLdb.Error) -> str:
+    code = exc.args[0] if exc.args else None
+    message = exc.args[1] if len(exc.args) > 1 else str(exc)
+    return f"MySQL error {code}: {message}"
 
 
 def _source_facts_or_error(
@@ -177,11 +194,9 @@ def _source_facts_or_error(
     try:
         return source_facts(mysql_conn, mapping, specs)
     except MySQLdb.Error as exc:
-        code = exc.args[0] if exc.args else None
-        if code in _CONNECTION_ERRORS:
+        if exc.args and exc.args[0] in _CONNECTION_ERRORS:
             raise
-        message = exc.args[1] if len(exc.args) > 1 else str(exc)
-        return TableFacts(source_error=f"MySQL error {code}: {message}")
+        return TableFacts(source_error=_mysql_error(exc))
 
 
 def gather_facts(
@@ -226,6 +241,7 @@ def gather_facts(
                 source_rows=found.source_rows,
                 source_newest=found.source_newest,
                 source_error=found.source_error,
+                freshness_error=found.freshness_error,
                 state_tables=state_tables,
                 target_exists=str(mapping.target) in targets,
                 target_missing_columns=tuple(

@@ -11,6 +11,7 @@ process's environment.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from mysql_pg_sync.connections import pg_connect
+from mysql_pg_sync.connections import PG_SESSION_OPTIONS, pg_connect
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.quality.config import Retention
 from mysql_pg_sync.quality.parity import parity_failure, parity_passed
@@ -64,6 +65,9 @@ def sqlalchemy_url(endpoint: DatabaseEndpoint) -> str:
     return (
         f"postgresql+psycopg2://{quote(endpoint.user, safe='')}:{quote(endpoint.password, safe='')}"
         f"@{endpoint.host}:{endpoint.port}/{quote(endpoint.database, safe='')}"
+        # as every session of the library: a database or role whose TimeZone is not UTC moved
+        # the freshness lag by hours (a false alarm, or real lag hidden)
+        f"?options={quote(PG_SESSION_OPTIONS, safe='')}"
     )
 
 
@@ -442,6 +446,11 @@ def _error(check: PlannedCheck, message: str) -> CheckResult:
 
 
 def jsonable(value: Any) -> Any:
+    """``value`` as JSON takes it; a non-finite float as its PostgreSQL text (``Infinity``,
+    ``-Infinity``, ``NaN``): jsonb refuses those tokens, and storing a breach that showed one
+    failed the whole run."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):

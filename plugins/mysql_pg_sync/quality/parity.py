@@ -7,6 +7,8 @@ Pure. Great Expectations counts the PostgreSQL rows; MySQL's count was read befo
 
 from __future__ import annotations
 
+import math
+
 from mysql_pg_sync.quality.plan import SMALL_TABLE_FLOOR, repair_how
 from mysql_pg_sync.quality.specs import Severity
 
@@ -28,6 +30,18 @@ def gap_severity(
     return "fail" if abs(pg_rows - mysql_rows) > fail_ratio * mysql_rows else configured
 
 
+def percent(share: float) -> str:
+    """``0.4%``, ``2.5%``, ``12%``: two significant digits under 10 %, so a real gap or a
+    threshold such as 0.005 never reads ``0%`` (``:.0%`` printed 400 of 100,000 rows so)."""
+    pct = share * 100
+    if pct <= 0:
+        return "0%"
+    if pct >= 10:
+        return f"{pct:.0f}%"
+    digits = max(1, 1 - math.floor(math.log10(pct)))
+    return f"{pct:.{digits}f}".rstrip("0").rstrip(".") + "%"
+
+
 def counts_text(pg_rows: int, mysql_rows: int) -> str:
     """``PostgreSQL has 1,000 rows, MySQL 1,003``."""
     return f"PostgreSQL has {pg_rows:,} rows, MySQL {mysql_rows:,}"
@@ -44,7 +58,7 @@ def _escalation(pg_rows: int, mysql_rows: int, ratio: float) -> str:
     if mysql_rows == 0 and pg_rows:
         return "a fail whatever its severity: MySQL has no rows while PostgreSQL has some"
     return (
-        f"a fail whatever its severity: the gap is over {ratio:.0%} of MySQL's rows "
+        f"a fail whatever its severity: the gap is over {percent(ratio)} of MySQL's rows "
         "(row_count_fail_ratio)"
     )
 
@@ -72,7 +86,7 @@ def parity_detail(
     else:
         what = f"{gap:,} row(s) more in PostgreSQL than in MySQL"
     if mysql_rows:
-        what += f" ({abs(gap) / mysql_rows:.0%} of MySQL's rows)"
+        what += f" ({percent(abs(gap) / mysql_rows)} of MySQL's rows)"
     parts = [
         f"{counts_text(pg_rows, mysql_rows)}: {what}",
         f"tolerated: {low:,} to {high:,} rows",

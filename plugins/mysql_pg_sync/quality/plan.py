@@ -75,6 +75,9 @@ class TableFacts:
     (``expect_table_columns_to_match_set``, say), so such a table is read through a view."""
     source_error: str | None = None
     """Why the MySQL table could not be read (missing, no privilege); None when it was."""
+    freshness_error: str | None = None
+    """Why MySQL's freshness column could not be read while its table could (MySQL lacks the
+    column: renamed or dropped there); None when it was."""
     reconcile: ReconcileFacts | None = None
     lost_changes: str = ""
     """An unsettled capture gap in words, with the reconcile that repairs it from the side
@@ -404,6 +407,16 @@ def plan_check(
             "grant the sync user SELECT on it, or disable its mapping"
         )
         # fail, whatever the check's severity: this used to crash (and so fail) the whole run
+        return SkippedCheck(spec, reason, breach=True, severity="fail")
+    if spec.check == "freshness" and facts.freshness_error is not None:
+        # the table was read (its row count stands): only this column is missing in MySQL
+        column = spec.params["mysql_column"]
+        reason = (
+            f"MySQL column {column} of {mapping.source} could not be read "
+            f"({facts.freshness_error}); if MySQL renamed or dropped it, review the mapping "
+            "(`make mappings-generate` reports the change) and the table's freshness_column "
+            "in include/expectations"
+        )
         return SkippedCheck(spec, reason, breach=True, severity="fail")
     if facts.backfill and spec.check in _BACKFILL_SKIPPED:
         if facts.backfill_stalled and spec.check == "row_count_parity":  # one breach a table

@@ -1230,11 +1230,19 @@ def neutral_key(plan: TablePlan, change: CollapsedChange, key: Row) -> str:
 
 
 def _is_full_image(image: Mapping[str, Any] | None, key: Iterable[str]) -> bool:
-    """A before-image with more than the key (PostgreSQL sends only the key without FULL)."""
+    """A before-image with more than the key: MySQL's always; PostgreSQL's only under REPLICA
+    IDENTITY FULL (the consumer cuts the others to the key, see replica_identity.py).
+
+    Told by the columns it names, not by their values: a row whose other columns are all NULL
+    (inserted with its key alone, to be filled in later) is a whole image too. Taken for a
+    key-only one, a change of such a row went uncompared: under mysql_wins PostgreSQL's update
+    overwrote MySQL's concurrent one (each side ended with the other's row), under
+    last_writer_wins PostgreSQL's uncontested update lost a NULL-NULL tie and was dropped in
+    MySQL, and PostgreSQL's delete removed MySQL's newer update."""
     if not image:
         return False
     keys = set(key)
-    return any(v is not None for k, v in image.items() if k not in keys)
+    return any(k not in keys for k in image)
 
 
 def tombstone_image(grave: Any) -> dict[str, Any]:

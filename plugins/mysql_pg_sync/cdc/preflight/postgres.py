@@ -6,7 +6,9 @@ mapping needs whole before-images (synced to MySQL under any rule but ``postgres
 error until they have FULL, ADR 0014). With DEFAULT, an UPDATE that does not touch a large
 value sends Debezium's ``__debezium_unavailable_value`` placeholder for it; the applier treats
 the placeholder as "unchanged" and leaves that column alone, which is exact for rows that exist
-on the MySQL side. FULL would log the whole old row on every UPDATE/DELETE (roughly doubling WAL
+on the MySQL side unless MySQL changed that same large value meanwhile: under ``postgres_wins``
+MySQL then keeps its value while PostgreSQL's row wins every other column (the next reconcile
+finds and repairs it; tests/integration/test_conflict_hunt.py, an xfail). FULL would log the whole old row on every UPDATE/DELETE (roughly doubling WAL
 for wide tables) to cover only rows missing on the target, which reconcile repairs anyway. Such
 tables are reported as a warning; pass ``require_full_for_toast=True`` to make it an error
 instead. Tables without a primary key must have FULL (or USING INDEX): PostgreSQL rejects their

@@ -8,10 +8,21 @@ That bounds the histogram to ~10k + 900 per decade keys, whatever the run's leng
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
 EXACT_BELOW_MS = 10_000
+
+
+def nearest_rank(p: float, count: int) -> int:
+    """The 1-based rank of the ``p``-th percentile of ``count`` values: ceil(p/100 * count).
+
+    ``round(x + 0.5)`` rounds half to even, so a whole ``x`` that is odd went one rank up: the
+    p99 of 100 lags was their maximum, the median of 1..10 was 6. The product is rounded to 9
+    places first, so 99.9 % of 1,000 (999.0000000000001 in floats) is rank 999, not 1,000.
+    """
+    return min(count, max(1, math.ceil(round(p / 100 * count, 9))))
 
 
 def _coarse(lag_ms: int) -> int:
@@ -42,7 +53,7 @@ class LagHistogram:
         """Nearest-rank percentile; 0 when nothing was added."""
         if not self.count:
             return 0
-        rank = min(self.count, max(1, round(p / 100 * self.count + 0.5)))
+        rank = nearest_rank(p, self.count)
         seen = 0
         for value in sorted(self._counts):
             seen += self._counts[value]

@@ -15,6 +15,7 @@ from mysql_pg_sync.cdc.dead_letters import letter_row
 from mysql_pg_sync.cdc.events import Side
 from mysql_pg_sync.cdc.handoff import HANDOFF_LOCK_CLASS, HELD_STATES, TableState
 from mysql_pg_sync.cdc.images import to_json
+from mysql_pg_sync.cdc.lag_histogram import nearest_rank
 from mysql_pg_sync.cdc.offset_gaps import OffsetGap
 
 
@@ -424,5 +425,4 @@ def percentile(values: Iterable[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    return ordered[nearest_rank(p, len(ordered)) - 1]

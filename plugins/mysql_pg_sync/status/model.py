@@ -229,6 +229,7 @@ class TableStatus:
             or self.long_paused
             or self.slot_warning
             or self.mapping_drift
+            or self.state == "paused"
         ):
             return "warn"
         if self.state == NO_DATA:
@@ -264,6 +265,8 @@ class TableStatus:
             reasons.append(self.lost_changes)
         if self.state == "failed":
             reasons.append("state failed")
+        if self.state == "paused":
+            reasons.append(PAUSED_REASON)
         if self.connectors.startswith("UNREACHABLE"):
             reasons.append("Kafka Connect cannot be reached: no change is captured (start it)")
         elif self.connectors == "none":
@@ -315,6 +318,13 @@ class TableStatus:
             reasons.append(self.slot_warning)
         return "; ".join(reasons)
 
+
+PAUSED_REASON = (
+    "paused: the stream holds its changes back in Kafka, which deletes them after its "
+    "retention (log.retention.hours, 7 days by default; the stream then records them as lost); "
+    "set its state in mps_sync.table_state back to streaming when it is to sync again"
+)
+"""A table whose state is ``paused`` (set by hand): the stream consumes none of its changes."""
 
 MAX_LISTED_CHECKS = 5
 
@@ -728,6 +738,18 @@ def build_status(
         if state_row and state_row.get("state") == "backfilling":
             # its stream waits on purpose until its copy is done: the last lag is history
             lag = "paused for the backfill" + ("" if lag == NO_DATA else f" (before: {lag})")
+            stale = False
+        elif state_row and state_row.get("state") == "paused":
+            # the stream holds every change of it: its last lag is history, not a healthy now
+            since = state_row.get("age_seconds")
+            lag = (
+                "paused"
+                + ("" if since is None else f" for {_fmt_age(max(0.0, float(since)))}")
+                + ": the stream holds its changes"
+                + ("" if lag == NO_DATA else f" (before: {lag})")
+            )
+            if rate != NO_DATA and not rate.startswith("0 ev/s now"):
+                rate = f"0 ev/s now (last batch {rate})"
             stale = False
         hold = None if snapshot.holds is None else snapshot.holds.get(name)
         state = str(state_row["state"]) if state_row else NO_DATA

@@ -21,6 +21,7 @@ from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.status.backfill_progress import BACKFILL_PROGRESS_SQL
 from mysql_pg_sync.status.gaps import LOST_CHANGES_SQL
 from mysql_pg_sync.status.model import (
+    STALE_AFTER_S,
     ConnectorState,
     Row,
     StateSnapshot,
@@ -38,12 +39,22 @@ SECTION_QUERIES: dict[str, str] = {
     "backfill": BACKFILL_PROGRESS_SQL,
     # The lag of the newest batch that applied rows, with that batch's age: taking each
     # column's max over both directions paired one direction's old lag with the other's age.
-    "stream": """
+    # The rate adds up the directions whose last batch that applied rows is as recent as the
+    # newest one's (within STALE_AFTER_S): a direction that stopped days ago kept its last
+    # batch's rate, which was added to the other's as if it still flowed (and a direction of
+    # only dropped echoes doubled a one-way flow).
+    "stream": f"""
         SELECT DISTINCT ON (source_table) source_table, last_lag_ms / 1000.0 AS lag_seconds,
-               sum(events_per_s) OVER (PARTITION BY source_table) AS events_per_second,
+               coalesce(
+                   sum(events_per_s) FILTER (
+                       WHERE last_applied_at
+                             >= newest - interval '{int(STALE_AFTER_S)} seconds')
+                       OVER (PARTITION BY source_table),
+                   sum(events_per_s) OVER (PARTITION BY source_table)) AS events_per_second,
                last_applied_at AS updated_at,
                extract(epoch FROM now() - last_applied_at)::float8 AS age_seconds
-        FROM mps_sync.stream_metrics
+        FROM (SELECT *, max(last_applied_at) OVER (PARTITION BY source_table) AS newest
+              FROM mps_sync.stream_metrics) m
         ORDER BY source_table, last_applied_at DESC NULLS LAST""",
     "reconcile": """
         SELECT DISTINCT ON (t.source_table) t.source_table, t.run_id, t.status, t.started_at,

@@ -316,6 +316,10 @@ class StreamConsumer:
         self._closing = False
         self._admin: Any = None  # for the topics' ids (see _recreated); made when first needed
         self._ids_checked = 0.0
+        # when the last batch was committed (or the run began): a batch's rate is over the time
+        # since, not over its write time alone (a trickle of 1 event/s written in 5 ms read as
+        # 200 events/s on the status page)
+        self._last_flush_end = time.monotonic()
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
@@ -645,6 +649,7 @@ class StreamConsumer:
             self._subscribed = True
         batcher = MicroBatcher(self.config.max_batch_events, self.config.max_batch_ms)
         self._open = _Open(batcher, _Pending(), summary)
+        self._last_flush_end = started
         # table states may have changed while no run was consuming (a backfill marked a table,
         # between two bounded runs of the DAG's loop): read them before the first message
         self._last_refresh = float("-inf")
@@ -1216,7 +1221,9 @@ class StreamConsumer:
             self._replay_done([part for side in fence.values() for part in side])
         if self._unconfirmed_holds:
             self._confirm_released(self._wrote_rows(events, result))
-        record_batch(self.state_conn, result, lag, time.monotonic() - started)
+        flushed = time.monotonic()
+        record_batch(self.state_conn, result, lag, flushed - min(started, self._last_flush_end))
+        self._last_flush_end = flushed
         if self.metrics is not None:
             self.metrics.observe(result, lag)
         if pending.offsets:

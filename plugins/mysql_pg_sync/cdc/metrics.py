@@ -278,8 +278,9 @@ def record_batch(
     """Add a committed batch to the counters and the drift report (after the targets commit: a
     replayed batch must not count twice).
 
-    ``elapsed_s`` is the batch's wall time; each table's rate is its own events over it, so the
-    rates of a batch's tables add up to the batch's rate instead of each claiming all of it.
+    ``elapsed_s`` is the time the batch stands for (since the consumer's previous batch, or its
+    run's start); each table's rate is its own events over it, so the rates of a batch's tables
+    add up to the batch's rate instead of each claiming all of it.
     """
     elapsed_s = max(elapsed_s, 1e-6)
     with conn.transaction(), conn.cursor() as cur:

@@ -711,6 +711,13 @@ class StreamConsumer:
         would write it after their new owner had applied newer changes of the same rows."""
         self._flush_open()
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}  # no longer ours to hold
+        if self.metrics is not None:
+            revoked = {(tp.topic, tp.partition) for tp in partitions}
+            kept = {(tp.topic, tp.partition) for tp in consumer.assignment()} - revoked
+            for topic in {t for t, _ in revoked} - {t for t, _ in kept}:
+                if topic in self.topics:
+                    side, table = self.topics[topic]
+                    self.metrics.forget_lag(table, side)
         for tp in partitions:
             self.held_parts.pop((tp.topic, tp.partition), None)
             self._replay_until.pop((tp.topic, tp.partition), None)  # its next owner loads it

@@ -389,6 +389,15 @@ class PrometheusMetrics:
     def set_held(self, table: str, side: str, held: bool) -> None:
         self.held.labels(table, side).set(1 if held else 0)
 
+    def forget_lag(self, table: str, side: str) -> None:
+        """Drop a table's lag series once this process reads none of its partitions: another
+        replica of the group applies it now, and the last value kept here froze (an alert on
+        ``max by (table)`` fired for good after a rebalance)."""
+        try:
+            self.lag.remove(table, side)
+        except KeyError:
+            pass  # never observed here
+
     def observe(self, result: BatchResult, lag_ms: Mapping[tuple[str, str], int]) -> None:
         for (table, side), n in result.tables.items():
             self.events.labels(table, side).inc(n.events)

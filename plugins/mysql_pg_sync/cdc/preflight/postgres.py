@@ -8,8 +8,9 @@ value sends Debezium's ``__debezium_unavailable_value`` placeholder for it; the 
 the placeholder as "unchanged" and leaves that column alone, which is exact for rows that exist
 on the MySQL side unless MySQL changed that same large value meanwhile: under ``postgres_wins``
 MySQL then keeps its value while PostgreSQL's row wins every other column (the next reconcile
-finds and repairs it; tests/integration/test_conflict_hunt.py, an xfail). FULL would log the whole old row on every UPDATE/DELETE (roughly doubling WAL
-for wide tables) to cover only rows missing on the target, which reconcile repairs anyway. Such
+finds and repairs it; tests/integration/test_conflict_hunt.py, an xfail). FULL would log the
+whole old row on every UPDATE/DELETE (roughly doubling WAL for wide tables) to cover only rows
+missing on the target and that case, which reconcile repairs anyway. Such
 tables are reported as a warning; pass ``require_full_for_toast=True`` to make it an error
 instead. Tables without a primary key must have FULL (or USING INDEX): PostgreSQL rejects their
 UPDATE/DELETE once they are published.

@@ -714,10 +714,11 @@ def build_status(
         state_row = (snapshot.table_state or {}).get(name)
         backfill_row = None if snapshot.backfill is None else snapshot.backfill.get(name)
         backfill, percent = backfill_text(backfill_row)
-        lag, rate, stale = stream_texts(
-            None if snapshot.stream is None else snapshot.stream.get(name),
-            streaming=state_row is not None and state_row.get("state") == "streaming",
-        )
+        # no state row: never backfilled, captured since `connectors apply`; the stream applies
+        # its changes as it does a streaming table's (backfill/runner.py STREAMED)
+        streamed = state_row is None or state_row.get("state") == "streaming"
+        stream_row = None if snapshot.stream is None else snapshot.stream.get(name)
+        lag, rate, stale = stream_texts(stream_row, streaming=streamed)
         dq_row = None if snapshot.quality is None else snapshot.quality.get(name)
         links = []
         if dq_row is not None:
@@ -727,7 +728,7 @@ def build_status(
             docs = href(dq_row.get("data_docs_index"))
             if docs:
                 links.append(Link("Data Docs (online only)", docs))
-        if consumer_running is False and state_row and state_row.get("state") == "streaming":
+        if consumer_running is False and streamed and (state_row or stream_row):
             lag = lag.removesuffix(" (stale)") + " (stale: no stream consumer running)"
             stale = True
         elif consumer_running is True and stale:

@@ -61,7 +61,7 @@ def run_from_params(params: Mapping[str, Any]) -> str:
         return text
     config = config_from_env()
     if action == "list":
-        text = report.listing(list_letters(endpoints, table=table), mappings, config)
+        text = report.listing(list_letters(endpoints, table=table), mappings, config, table)
         log.info("%s", text)
         return text
     if action != "retry":

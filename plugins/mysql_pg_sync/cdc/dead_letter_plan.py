@@ -42,6 +42,7 @@ class DeadLetterRow:
     kafka_offset: int | None = None
     resolved_at: dt.datetime | None = None
     resolution: str | None = None
+    dead_letter_topic: str | None = None  # where the stream sent the message, with its headers
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class Retry:
     raw_key: tuple[Any, ...]
     key: Mapping[str, Any]  # as stored, for messages
     letter_ids: tuple[int, ...]
+    # the change topic, partition and offset of its earliest letter: the change that failed
+    # first, whose before-image is the row both sides held then (see needs_before_image)
+    first_change: tuple[str, int, int] | None = None
 
     @property
     def target_side(self) -> Side:
@@ -175,13 +179,28 @@ def candidate(
     reconcile refuses it."""
     resolve = f"`dead-letters resolve --id {letter.id} --note ...` once it is dealt with"
     if not letter.key or not letter.source_table:
+        copy = (
+            f"a copy is in the dead-letter topic {letter.dead_letter_topic} with header "
+            f"__connect.errors.offset={letter.kafka_offset}"
+            if letter.dead_letter_topic
+            else "a copy is in the dead-letter topic"
+        )
         problem = (
-            f"it has no table and key ({letter.error_class}: the message could not be decoded, "
-            f"it is in the dead-letter topic at {letter.kafka_topic}[{letter.kafka_partition}] "
-            f"offset {letter.kafka_offset}); a retry cannot tell which row to copy. Find the "
+            f"it has no table and key ({letter.error_class}: the message could not be decoded; "
+            f"it was read from {letter.kafka_topic}[{letter.kafka_partition}] offset "
+            f"{letter.kafka_offset}, {copy}); a retry cannot tell which row to copy. Find the "
             f"change in the topic, bring both sides in line by hand, then {resolve}"
         )
         return Candidate(letter, None, None, problem)
+    table = tables.get(letter.source_table)
+    if table is None:  # before the topic: a removed table's topic is no change topic either
+        problem = (
+            f"{letter.source_table} is not among the enabled mappings (removed, disabled or "
+            "renamed since the letter was recorded), so there is no mapping to copy its row "
+            f"by. A renamed table: copy the row by hand (or reconcile the new table with "
+            f"repair on); a table no longer synced: nothing to copy. Then {resolve}"
+        )
+        return Candidate(letter, letter_side(letter, topics), None, problem)
     side = letter_side(letter, topics)
     if side is None:
         problem = (
@@ -190,10 +209,8 @@ def candidate(
             f"it came from is unknown; fix the settings, or {resolve}"
         )
         return Candidate(letter, None, None, problem)
-    table = tables.get(letter.source_table)
     if not isinstance(table, ReconcileTable):
-        why = table or f"{letter.source_table} is not among the enabled mappings"
-        return Candidate(letter, side, None, f"{why}; fix the mapping, or {resolve}")
+        return Candidate(letter, side, None, f"{table}; fix the mapping, or {resolve}")
     try:
         return Candidate(letter, side, raw_key(table, side, letter.key))
     except ValueError as exc:
@@ -237,8 +254,48 @@ def plan_retries(
         if len(sides[(table, tuple(map(_comparable, group[0].raw_key or ())))]) > 1:
             refusals.append(Refusal(ids, table, key, _both_directions(table, key)))
             continue
-        retries.append(Retry(table, side, group[0].raw_key or (), key, ids))
+        retries.append(Retry(table, side, group[0].raw_key or (), key, ids, _first_change(group)))
     return retries, refusals
+
+
+def _first_change(group: Sequence[Candidate]) -> tuple[str, int, int] | None:
+    """Where the earliest change of the group is in its change topic (the lowest offset: the
+    letters of one key and direction come from one partition)."""
+    found = [
+        (c.letter.kafka_topic, c.letter.kafka_partition, c.letter.kafka_offset)
+        for c in group
+        if c.letter.kafka_topic is not None
+        and c.letter.kafka_partition is not None
+        and c.letter.kafka_offset is not None
+    ]
+    if not found:
+        return None
+    topic, partition, offset = min(found, key=lambda f: (f[0], f[1], f[2]))
+    return str(topic), int(partition or 0), int(offset or 0)
+
+
+def needs_before_image(rule: str, source_side: Side) -> bool:
+    """Whether a retry must check that the target still holds the row the failed change
+    started from: under ``mysql_wins`` a PostgreSQL change (``postgres_wins``: a MySQL one)
+    loses to any change the target made to the row since. The stream sees that in the
+    change's before-image; a retry that copied the source row without it would put the
+    losing side's row over the target's newer one, and the target's change, carried over
+    later, would swap the two sides for good. Under ``last_writer_wins`` and ``version`` the
+    rule column decides without a before-image, and the winning side's retry always writes."""
+    return (rule, source_side) in (("mysql_wins", "postgres"), ("postgres_wins", "mysql"))
+
+
+def unchecked_hint(retry: Retry, rule: str, why: str) -> str:
+    """A retry under ``needs_before_image`` whose failed change could not be read back."""
+    source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
+    where = "{}[{}] offset {}".format(*retry.first_change) if retry.first_change else "(unknown)"
+    return (
+        f"{retry.describe()}: nothing was written: under {rule} {source}'s row may only "
+        f"replace {target}'s while {target} still holds the row the failed change started "
+        f"from, and that change (at {where}) could not be read back: {why}. Compare the two "
+        f"rows: if {source}'s is right, write it in {target} by hand (the stream carries it "
+        f"back), then `dead-letters resolve {ids_text(retry.letter_ids)} --note ...`"
+    )
 
 
 def _both_directions(table: str, key: Mapping[str, Any]) -> str:

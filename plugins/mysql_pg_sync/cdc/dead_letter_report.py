@@ -55,10 +55,16 @@ def letters_table(mappings: MappingSet, name: str, has_letters: Callable[[str], 
     return found[0].name
 
 
-def listing(letters: Sequence[DeadLetterRow], mappings: MappingSet, config: StreamConfig) -> str:
-    """The letters by table, each with id, time, key, direction and error."""
+def listing(
+    letters: Sequence[DeadLetterRow],
+    mappings: MappingSet,
+    config: StreamConfig,
+    table: str | None = None,
+) -> str:
+    """The letters by table, each with id, time, key, direction and error; ``table``: the one
+    table they were read for, named when it has none (the filter then visibly worked)."""
     if not letters:
-        return "no open dead letters"
+        return "no open dead letters" + (f" of {table}" if table else "")
     directions = _directions(letters, mappings, config)
     open_count = sum(letter.resolved_at is None for letter in letters)
     lines = [f"{open_count} open dead letter(s)"]

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
+from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 
 from mysql_pg_sync import dialects
-from mysql_pg_sync.cdc.consumer import StreamConfig
+from mysql_pg_sync.cdc.apply import Applier, BatchResult
+from mysql_pg_sync.cdc.batch import CollapsedChange
+from mysql_pg_sync.cdc.consumer import MAX_MESSAGE_BYTES, StreamConfig
 from mysql_pg_sync.cdc.dead_letter_plan import (
     SIDE_NAMES,
     DeadLetterRow,
@@ -30,18 +34,24 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
     copied_resolution,
     fix_hint,
     hand_resolution,
+    needs_before_image,
     not_found_hint,
     plan_retries,
+    unchecked_hint,
 )
+from mysql_pg_sync.cdc.decode import DecodeError, decode_change
+from mysql_pg_sync.cdc.events import ChangeEvent, Side
 from mysql_pg_sync.cdc.images import to_json
+from mysql_pg_sync.cdc.loop_guard import LoopTags
+from mysql_pg_sync.cdc.targets import MySQLTarget, PostgresTarget
 from mysql_pg_sync.cdc.topics import change_topics
 from mysql_pg_sync.connections import connection_failure, pg_connect, side_connector
 from mysql_pg_sync.errors import SyncError
 from mysql_pg_sync.mapping.models import MappingSet, TableMapping
-from mysql_pg_sync.reconcile.applier import StreamApplierRepairs
+from mysql_pg_sync.reconcile.applier import StreamApplierRepairs, repair_event
 from mysql_pg_sync.reconcile.errors import ReconcileError
 from mysql_pg_sync.reconcile.model import ReconcileTable, table_from_mapping
-from mysql_pg_sync.reconcile.repair import Image, Repair
+from mysql_pg_sync.reconcile.repair import Image, Repair, RepairOutcome
 from mysql_pg_sync.reconcile.sqlside import ConnectionPool, TableSide
 from mysql_pg_sync.settings import Endpoints
 from mysql_pg_sync.state.schema import ensure_schema
@@ -49,10 +59,11 @@ from mysql_pg_sync.state.schema import ensure_schema
 log = logging.getLogger(__name__)
 
 WRITES = 3  # a retry writes a key again while its source row changed meanwhile, this often
+READ_CHANGE_S = 15.0  # reading a failed change back from its topic gives up after this
 
 _COLUMNS = (
     "id, recorded_at, source_table, key, error_class, error, kafka_topic, kafka_partition,"
-    " kafka_offset, resolved_at, resolution"
+    " kafka_offset, resolved_at, resolution, dead_letter_topic"
 )
 
 
@@ -225,6 +236,136 @@ def _repair(table: ReconcileTable, retry: Retry, image: Image) -> Repair:
     return Repair(key, raw, "upsert", retry.target_side, decided, None, image)
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the target must still hold for a retry to write (``needs_before_image``): the
+    failed change's op and before-image (source column names), as the stream would check."""
+
+    op: str  # "c": the target must have no row (or the rule decides); "u": ``before``
+    before: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Written:
+    applied: bool
+    error: str | None = None
+    kept_by_rule: bool = False
+
+
+def _write(
+    endpoints: Endpoints,
+    mapping: TableMapping,
+    tags: LoopTags,
+    table: ReconcileTable,
+    write_to: Side,
+    writes: Sequence[tuple[Repair, Expected | None]],
+) -> list[Written]:
+    """Write each source row through the stream applier in one transaction, as a reconcile
+    repair would, but with the failed change's before-image where ``expected`` gives one: the
+    mapping's conflict rule then decides against the target's current row as the stream does
+    (a target row changed since wins under mysql_wins / postgres_wins)."""
+    changes = []
+    for repair, expected in writes:
+        event = repair_event(table, repair)
+        if expected is not None:
+            event = replace(event, op=expected.op, before=expected.before)  # type: ignore[arg-type]
+        changes.append(CollapsedChange(event, event.before, event.after, 1))
+    result = BatchResult()
+    session: PostgresTarget | MySQLTarget = (
+        PostgresTarget(endpoints.postgres, tags)
+        if write_to == "postgres"
+        else MySQLTarget(endpoints.mysql, tags)
+    )
+    try:
+        Applier(session, MappingSet((mapping,))).apply(changes, result)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    failed = {id(d.event): f"{type(d.error).__name__}: {d.error}" for d in result.dead_letters}
+    lost = {
+        id(c.event): f"the {c.rule} rule kept the {c.winner} row"
+        for c in result.conflicts
+        if c.winner == write_to
+    }
+    written = []
+    for change in changes:
+        error = failed.get(id(change.last)) or lost.get(id(change.last))
+        kept = id(change.last) in lost and id(change.last) not in failed
+        written.append(Written(error is None, error, kept))
+    return written
+
+
+def _read_changes(
+    endpoints: Endpoints, config: StreamConfig, places: Sequence[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], ChangeEvent | str]:
+    """Each failed change back from its change topic (decoded as the stream decodes it), or
+    why it cannot be read (gone with the topic's retention, not decodable)."""
+    found: dict[tuple[str, int, int], ChangeEvent | str] = {}
+    if not places:
+        return found
+    decode = decode_change
+    if config.value_format == "avro":
+        from mysql_pg_sync.cdc.decode_avro import AvroDecoder, registry_fetch
+
+        if not endpoints.schema_registry_url:
+            return dict.fromkeys(places, "MPS_SCHEMA_REGISTRY_URL is not set")
+        decode = AvroDecoder(registry_fetch(endpoints.schema_registry_url)).decode_change
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka_bootstrap,
+            "group.id": f"{config.group_id}.dead-letter-retry",  # assigned, never committed
+            "enable.auto.commit": False,
+            "auto.offset.reset": "error",
+            "enable.partition.eof": True,
+            "fetch.message.max.bytes": MAX_MESSAGE_BYTES,
+        }
+    )
+    try:
+        for place in places:
+            found[place] = _read_change(consumer, place, decode)
+    finally:
+        consumer.close()
+    return found
+
+
+def _read_change(consumer: Consumer, place: tuple[str, int, int], decode: Any) -> ChangeEvent | str:
+    topic, partition, offset = place
+    consumer.assign([TopicPartition(topic, partition, offset)])
+    deadline = time.monotonic() + READ_CHANGE_S
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                return f"Kafka: {msg.error()} (gone with the topic's retention?)"
+            if msg.offset() != offset:
+                return f"the topic holds no message at that offset (next: {msg.offset()})"
+            try:
+                event = decode(msg.key(), msg.value(), None)
+            except DecodeError as exc:
+                return f"it cannot be decoded ({exc})"
+            return event if event is not None else "it is a tombstone"
+        return f"no message within {READ_CHANGE_S:.0f} s"
+    finally:
+        consumer.unassign()
+
+
+def _expected(event: ChangeEvent) -> Expected:
+    if event.op in ("c", "r"):
+        return Expected("c", None)
+    return Expected("u", event.before)
+
+
+def _as_source_names(table: ReconcileTable, side: Side, image: Image) -> dict[str, Any]:
+    """A row read by :class:`TableSide` (MySQL column names) with ``side``'s column names."""
+    names = dict(table.image_columns) if side == "postgres" else {}
+    return {names.get(name, name): value for name, value in image.items()}
+
+
 def retry_table(
     endpoints: Endpoints,
     mapping: TableMapping,
@@ -247,12 +388,36 @@ def retry_table(
     present = [(r, image) for i, r in enumerate(retries) if (image := images[i]) is not None]
     if dry_run or not present:
         return [RetryOutcome(r, True, _would(r, image), image) for r, image in present] + missing
-    applier = StreamApplierRepairs(endpoints, MappingSet((mapping,)), config.tags)
     results: list[RetryOutcome] = []
+    rule = mapping.conflict.rule
+    checked = needs_before_image(rule, retries[0].source_side)
+    expected: dict[tuple[int, ...], Expected | None] = {r.letter_ids: None for r, _ in present}
+    if checked:
+        places = [r.first_change for r, _ in present if r.first_change is not None]
+        changes = _read_changes(endpoints, config, places)
+        readable = []
+        for retry, image in present:
+            change = changes.get(retry.first_change) if retry.first_change else "no position"
+            if isinstance(change, ChangeEvent):
+                expected[retry.letter_ids] = _expected(change)
+                readable.append((retry, image))
+            else:
+                why = change or "no position"
+                results.append(RetryOutcome(retry, False, unchecked_hint(retry, rule, why), image))
+        present = readable
     for _ in range(WRITES):
-        repairs = [_repair(table, r, image) for r, image in present]
+        if not present:
+            break
+        repairs = [(_repair(table, r, image), expected[r.letter_ids]) for r, image in present]
+        target = retries[0].target_side
         try:
-            outcomes = applier.apply_repairs(table, retries[0].target_side, repairs)
+            outcomes: Sequence[Written | RepairOutcome] = (
+                _write(endpoints, mapping, config.tags, table, target, repairs)
+                if checked
+                else StreamApplierRepairs(
+                    endpoints, MappingSet((mapping,)), config.tags
+                ).apply_repairs(table, target, [repair for repair, _ in repairs])
+            )
         except Exception as exc:  # nothing of the group was committed
             _raise_if_unreachable(exc, endpoints)
             log.error("%s: retry failed: %s", mapping.name, exc)
@@ -284,14 +449,15 @@ def retry_table(
                     results.append(RetryOutcome(retry, False, _deleted_meanwhile(retry), image))
                 elif current != image:
                     present.append((retry, current))
+                    if checked:  # the target now holds what this retry wrote
+                        source = _as_source_names(table, retry.source_side, image)
+                        expected[retry.letter_ids] = Expected("u", source)
                 else:
                     resolution = copied_resolution(retry.source_side)
                     with state.transaction():
                         mark_resolved(state, retry.letter_ids, resolution)
                     message = f"{retry.describe()}: {resolution}"
                     results.append(RetryOutcome(retry, True, message, image))
-        if not present:
-            break
     results += [RetryOutcome(r, False, _kept_changing(r), image) for r, image in present]
     return results + missing
 

@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_env()
     if args.action == "list":
         letters = list_letters(endpoints, include_resolved=args.all, table=table)
-        show = report.as_json if args.json else report.listing
-        print(show(letters, mappings, config))
+        if args.json:
+            print(report.as_json(letters, mappings, config))
+        else:
+            print(report.listing(letters, mappings, config, table))
         return 0
     selection = Selection(table, frozenset(args.ids))
     outcomes, refusals = retry(endpoints, mappings, config, selection, args.dry_run)

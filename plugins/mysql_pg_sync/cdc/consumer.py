@@ -81,7 +81,17 @@ from mysql_pg_sync.cdc.replica_identity import key_only, key_only_tables
 from mysql_pg_sync.cdc.source_order import SourceOrder
 from mysql_pg_sync.cdc.targets import Fence, TargetSession, is_transient, open_target
 from mysql_pg_sync.cdc.tombstones import Tombstones
-from mysql_pg_sync.cdc.topics import admin_client, change_topics, leader_pending, topic_ids
+from mysql_pg_sync.cdc.topics import (
+    MESSAGE_LIMIT,
+    TopicCreateError,
+    TopicSettings,
+    admin_client,
+    change_topics,
+    create_missing_topics,
+    leader_pending,
+    raise_message_limits,
+    topic_ids,
+)
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres as pg_dialect
 from mysql_pg_sync.errors import ConfigError, SyncError
@@ -272,6 +282,7 @@ class StreamConsumer:
             # a dead letter carries its message, which may be up to the sources' 64 MiB
             {"bootstrap.servers": endpoints.kafka_bootstrap, "message.max.bytes": MAX_MESSAGE_BYTES}
         )
+        self._size_dead_letter_topic()
         self.consumer = Consumer(
             {
                 "bootstrap.servers": endpoints.kafka_bootstrap,
@@ -324,6 +335,28 @@ class StreamConsumer:
         self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
         self.held_parts: dict[tuple[str, int], int | None] = {}
+
+    def _size_dead_letter_topic(self) -> None:
+        """Make the dead-letter topic take what the producer sends: a letter over the topic's
+        limit (Kafka's default is 1 MB) is refused, which fails the batch at every restart
+        (dead_letters.publish). Created if missing, its limit raised if lower; a refusal only
+        warns (Airflow's Kafka user may lack the rights: the broker's defaults then apply)."""
+        topic = self.config.dead_letter_topic
+        wanted = {topic: TopicSettings(config=((MESSAGE_LIMIT, str(MAX_MESSAGE_BYTES)),))}
+        bootstrap = self.endpoints.kafka_bootstrap
+        try:
+            create_missing_topics(bootstrap, wanted)
+            raise_message_limits(bootstrap, wanted)
+        except (TopicCreateError, KafkaException) as exc:
+            log.warning(
+                "dead-letter topic %s: %s; a dead letter larger than the topic takes stops the "
+                "stream until its max.message.bytes is raised (kafka-configs --alter "
+                "--entity-type topics --entity-name %s --add-config max.message.bytes=%d)",
+                topic,
+                exc,
+                topic,
+                MAX_MESSAGE_BYTES,
+            )
 
     def _read_identities(self) -> None:
         """Mappings whose PostgreSQL table sends key-only before-images (see replica_identity)."""

@@ -62,11 +62,14 @@ def summarize(run: Mapping[str, Any], html_path: str | None = None) -> str:
     not in sync, the report."""
     tables = list(run.get("tables") or [])
     in_sync = sum(1 for t in tables if t.get("status") == "in_sync")
+    repaired = sum(1 for t in tables if t.get("status") == "repaired")
     skipped = sum(1 for t in tables if t.get("status") == "skipped")
     took = run.get("duration_s")
     lines = [
         f"reconcile run {run.get('run_id')}: {run.get('status')} "
         f"({len(tables)} table(s), {in_sync} in sync"
+        # a table whose drift was repaired is in sync too: the report counts it apart
+        + (f", {repaired} repaired" if repaired else "")
         + (f", {skipped} skipped while backfilling)" if skipped else ")")
         + (f", took {duration_words(took)}" if took is not None else ""),
         f"mode: {repair_mode(run.get('params') or {})}",

@@ -120,9 +120,18 @@ def outcome(summary: dict[str, Any]) -> tuple[str, str]:
     verified = summary.get("verify") or {}
     problems = verify_problems(verified)
     if problems:
+        # a table verify could not compare is not known to differ: say which is which
+        drifted = sum(1 for t in verified.get("tables", []) if _confirmed_drift(t))
+        found = [
+            f"{drifted} of {copied} table(s) differ from MySQL after the stream caught up"
+            if drifted
+            else "",
+            f"{len(problems) - drifted} of {copied} table(s) could not be compared"
+            if len(problems) > drifted
+            else "",
+        ]
         return "failed", (
-            f"FAILED verification: {len(problems)} of {copied} table(s) differ from MySQL after "
-            "the stream caught up (see Verification below)"
+            f"FAILED verification: {'; '.join(f for f in found if f)} (see Verification below)"
         )
     if verified.get("mode") == "not run":
         return "failed", "FAILED: the verify step did not run or did not finish; see its log"
@@ -174,6 +183,18 @@ TIMED_OUT = "timed_out"  # reconcile.recheck's word for a re-check that waited i
 
 def _unsettled(table: dict[str, Any]) -> bool:
     return table.get("status") == "drift" and table.get("recheck") == TIMED_OUT
+
+
+def _confirmed_drift(table: dict[str, Any]) -> bool:
+    return table.get("status") == "drift" and not _unsettled(table)
+
+
+def _compared(table: dict[str, Any]) -> bool:
+    """Whether verify compared the table (its counts are readings): a table it could not
+    compare (an error) has no rows compared, segments or drift, not zeros."""
+    return table.get("status") in ("in_sync", "drift") or bool(
+        table.get("rows_compared") or table.get("segments")
+    )
 
 
 def verify_unsettled(verified: dict[str, Any]) -> list[str]:
@@ -327,14 +348,15 @@ def _verification_html(verified: dict[str, Any] | None) -> str:
             f"{kind}: " + ", ".join("/".join(map(str, key)) for key in keys)
             for kind, keys in t.get("examples", {}).items()
         )
+        counted = _compared(t)
         cells = (
             t["table"],
             t["status"]
             + (f" ({t['error']})" if t.get("error") else "")
             + (" (not confirmed: the stream had not caught up)" if _unsettled(t) else ""),
-            f"{t.get('rows_compared', 0):,}",
-            str(t.get("segments", 0)),
-            *(str(t.get("drift", {}).get(k, 0)) for k in DRIFT_CLASSES),
+            f"{t.get('rows_compared', 0):,}" if counted else "–",
+            str(t.get("segments", 0)) if counted else "–",
+            *(str(t.get("drift", {}).get(k, 0)) if counted else "–" for k in DRIFT_CLASSES),
             examples,
         )
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")

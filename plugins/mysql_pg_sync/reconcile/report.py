@@ -98,6 +98,13 @@ def headline(run: Mapping[str, Any]) -> str:
     s = run.get("summary") or totals(run)
     skipped = int(s.get("skipped", 0))
     also = f"; {skipped} skipped while backfilling" if skipped else ""
+    if status == "failed" and not s["failed"]:
+        # every table stored its result, but the run itself never ended: its process or task
+        # stopped before the reports, and a later run closed it (store.close_abandoned_runs)
+        return (
+            f"failed: the run stopped before it finished, after each of its {s['tables']} "
+            f"table(s) had stored a result (below){also}"
+        )
     if status == "failed":
         return f"failed: {s['failed']} of {s['tables']} table(s) could not be compared{also}"
     if status == "drift":
@@ -388,9 +395,16 @@ def advice(run: Mapping[str, Any]) -> list[str]:
     if repairs.get("refused"):
         refused = int(repairs["refused"])
         applied = int(repairs.get("applied", 0))
-        again = f"at least {refused:,}"
-        if applied:
-            again += f" ({applied:,} of the {needed:,} were applied by this run)"
+        if mode_of(params) == "dry_run":
+            # a dry run's planned repairs count against max_repairs as the refused ones do:
+            # the next run (dry or not) of the same tables needs room for them all
+            again = f"at least {needed:,}"
+        else:
+            # all but the applied ones: the refused, and the failed and changed ones (their
+            # keys still differ), which the next run repairs again
+            again = f"at least {needed - applied:,}"
+            if applied:
+                again += f" ({applied:,} of the {needed:,} were applied by this run)"
         lines.append(
             f"{refused:,} repair(s) were refused: they would take the run past max_repairs = "
             f"{params.get('max_repairs')} (tables are repaired whole, in the order their "

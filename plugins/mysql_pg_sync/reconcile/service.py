@@ -330,9 +330,11 @@ def finish_run(
     folder: Path | None = None,
     expected: Sequence[tuple[str, str]] = (),
     error: str | None = None,
+    stopped: bool = False,
 ) -> tuple[dict[str, Any], Path, Path]:
     """Store the run's status and write its JSON and HTML reports (with the finish time the
-    run's row gets).
+    run's row gets). ``stopped``: an exception ended the run, which is ``failed`` whatever its
+    tables stored (its reports say so too).
 
     A table that never finished (still ``running``) or, of the ``expected`` (source, target)
     tables, never stored a result, is an ``error`` (``error`` says why, if the caller knows),
@@ -344,6 +346,8 @@ def finish_run(
             still_running(conn, run_id)
         finished_at = store.close_run(conn, run_id, expected, error)
         run = finalize(store.load_run(conn, run_id, EXAMPLE_KEYS), finished_at)
+        if stopped:
+            run["status"] = "failed"
         json_path, html_path = write_reports(run, folder or reports_dir())
         store.finish_run(conn, run_id, run["status"], str(json_path), str(html_path), finished_at)
     return run, json_path, html_path
@@ -382,19 +386,16 @@ def fail_run(
     """End a run that an exception stopped as ``failed``, its tables that stored no result
     carrying ``error``, with its reports if PostgreSQL still answers. Never raises: the caller
     raises the exception that stopped the run."""
-    reports: tuple[str | None, str | None] = (None, None)
     try:
-        run, json_path, html_path = finish_run(endpoints, run_id, folder, expected, error)
-        if run["status"] == "failed":
-            return
-        reports = (str(json_path), str(html_path))
+        # every table may have stored a result (the stop came after them): the run was still
+        # stopped, so neither its row nor its reports may read as in sync
+        finish_run(endpoints, run_id, folder, expected, error, stopped=True)
+        return
     except Exception as exc:
         log.error("reconcile run %s: could not write its reports: %s", run_id, exc)
     try:
-        # every table had stored a result (the stop came after them) or the reports failed:
-        # the run was still stopped, so it must not read as in sync
         with pg_connect(endpoints.postgres) as conn:
-            store.finish_run(conn, run_id, "failed", *reports)
+            store.finish_run(conn, run_id, "failed", None, None)
     except Exception as exc:
         log.error(
             "reconcile run %s stays 'running': could not mark it failed (%s); it stopped: %s",

@@ -231,7 +231,13 @@ def start_table(conn: Conn, run_id: int, source_table: str, target_table: str) -
             INSERT INTO mps_sync.reconcile_tables (run_id, source_table, target_table)
             VALUES (%s, %s, %s)
             ON CONFLICT (run_id, source_table) DO UPDATE
-            SET status = 'running', error = NULL, started_at = now(), finished_at = NULL
+            SET status = 'running', error = NULL, started_at = now(), finished_at = NULL,
+                -- an earlier attempt's figures describe drift rows deleted above: a retry
+                -- killed before it finishes must not report them
+                detail = '{}', rows_mysql = NULL, rows_postgres = NULL,
+                segments_compared = NULL, segments_mismatched = NULL, suspects = NULL,
+                in_flight = NULL, hash_only = NULL, drift_found = 0, drift_repaired = 0,
+                missing = 0, extra = 0, different = 0
             """,
             (run_id, source_table, target_table),
         )

@@ -1038,10 +1038,15 @@ class Backfill:
                 }
                 for t in tables
             }
+            # the load's wall time, as the CLI times it: up to the last table's finalize, not
+            # the verify that follows (it halved the DAG's rows/s against the CLI's); up to
+            # now while a table of the run is not finalized
             row = pg_conn.execute(
-                "SELECT extract(epoch FROM now() - started_at) FROM mps_sync.backfill_runs "
-                "WHERE run_id = %s",
-                (run_id,),
+                "SELECT extract(epoch FROM coalesce((SELECT CASE WHEN bool_and(coalesce("
+                "t.finalized_at >= r.started_at, false)) THEN max(t.finalized_at) END "
+                "FROM mps_sync.backfill_tables t WHERE t.source_table = ANY(%s)), now()) "
+                "- r.started_at) FROM mps_sync.backfill_runs r WHERE r.run_id = %s",
+                (list(tables), run_id),
             ).fetchone()
             wall = wall_s if wall_s is not None else float(row[0]) if row and row[0] else 0.0
             summary = report.build_summary(run_id, per_table, wall)

@@ -28,12 +28,14 @@ The Debezium source connectors, driven through the Kafka Connect REST API. Trigg
   table (recorded in `mps_sync.connector_ddl_skips`, put in the connector's DDL filter by
   `apply`, which it runs); refuses, changing nothing, when it changes a captured table.
 - `delete`: deletes both connectors; `drop_replication_slot` also drops the PostgreSQL slot
-  (its position is lost: a new connector starts from now). Without it the slot is kept and
-  pins WAL: the task log warns with the command to drop it.
+  and its publication (its position is lost: a new connector starts from now). Without it the
+  slot is kept and pins WAL (a connector applied again resumes from it): the task log warns with
+  the command to drop it, which works after the connectors are gone too.
 - `snapshot_tables`: an incremental snapshot (Debezium `execute-snapshot` signal) of the
   selected **tables** (names or globs, as `reconcile` takes them), for tables added after the
   backfill; waits for Debezium's completion notice and fails if a table's scan did not succeed
-  (e.g. `UNKNOWN_SCHEMA`: run `apply` first). A retry of the task waits for the signal its
+  (e.g. `UNKNOWN_SCHEMA`: run `apply` first); refuses at once, sending nothing, while a
+  connector it needs is missing, PAUSED or STOPPED. A retry of the task waits for the signal its
   first try sent (the id derives from the run id); a new DAG run starts a new snapshot.
 
 `delete` and `reset_lost_positions` run only with **confirm** set to the action's name: both

@@ -259,14 +259,14 @@ def test_delete_without_dropping_the_slot_warns_with_the_command(
     settings = ConnectorSettings(prefix="mps")
     client = FakeConnect(**{settings.postgres_connector: "RUNNING"})
     client.delete = lambda name: client.states.pop(name, None) is not None  # type: ignore[attr-defined]
+    client.reset_offsets = lambda name: None  # type: ignore[attr-defined]
     endpoints = type("E", (), {"postgres": type("P", (), {"redacted": lambda self: "pg"})()})()
     ctx = actions.ConnectorContext(endpoints, None, settings, connect=client)  # type: ignore[arg-type]
     monkeypatch.setattr(actions, "slot_exists", lambda endpoint, slot: True)
     with caplog.at_level(logging.WARNING):
         assert actions.delete(ctx) == [settings.postgres_connector]
     assert "drop_replication_slot=true" in caplog.text
-    assert "connectors delete --drop-slot), which also forgets" in caplog.text
-    assert "leaves that position behind" in caplog.text  # dropping by hand breaks the next apply
+    assert "connectors delete --drop-slot), which drops it and the publication" in caplog.text
 
 
 def test_delete_says_whether_a_slot_was_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,6 +276,7 @@ def test_delete_says_whether_a_slot_was_dropped(monkeypatch: pytest.MonkeyPatch)
     client.delete = lambda name: False  # type: ignore[attr-defined]  # nothing deployed
     endpoints = type("E", (), {"postgres": None})()
     ctx = actions.ConnectorContext(endpoints, None, settings, connect=client)  # type: ignore[arg-type]
+    monkeypatch.setattr(actions, "drop_publication", lambda endpoint, publication: None)
     for there in (False, True):
         monkeypatch.setattr(actions, "drop_replication_slot", lambda e, s, t, there=there: there)
         result = actions.run_action(ctx, "delete", drop_slot=True)

@@ -164,4 +164,4 @@ def test_the_dead_letters_command_refuses_an_unknown_table(
     assert main([*argv, "--note", "x"]) == 1
     assert "no mapping matches 'custmers'" in capsys.readouterr().err
     assert main(["dead-letters", "--mappings", str(folder), "list", "--table", "legacy.gone"]) == 0
-    assert capsys.readouterr().out.strip() == "no open dead letters"
+    assert capsys.readouterr().out.strip() == "no open dead letters of legacy.gone"

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import requests
 
@@ -243,10 +243,29 @@ def _decode(response: requests.Response, method: str, path: str) -> Any:
     message = connect_error_message(body)
     error = ConnectorNotFound if response.status_code == 404 else ConnectApiError
     raise error(
-        f"Kafka Connect {method} {path} failed with HTTP {response.status_code}: {message}",
+        f"Kafka Connect {method} {path} failed with HTTP {response.status_code}: {message}"
+        f"{_what_to_do(response, path)}",
         status=response.status_code,
         connect_message=message,
     )
+
+
+def _what_to_do(response: requests.Response, path: str) -> str:
+    """The operator's next step for the errors an action meets on a healthy cluster."""
+    parts = path.split("/")
+    name = unquote(parts[2]) if len(parts) > 2 and parts[1] == "connectors" else ""
+    if response.status_code == 404 and name:
+        return (
+            f". Connector {name} does not exist in Kafka Connect (deleted meanwhile?): trigger "
+            "connectors with action apply (CLI: connectors apply) to create it"
+        )
+    if _is_rebalance(response):
+        return (
+            ". Kafka Connect was still rebalancing or busy with another change"
+            f"{f' of connector {name}' if name else ''} after every retry: wait a minute, then "
+            "run the action again (`connectors status` shows where each connector stands)"
+        )
+    return ""
 
 
 def _q(name: str) -> str:

@@ -13,11 +13,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import psycopg
+from psycopg import sql
+
 from mysql_pg_sync.backfill.handoff import kafka_end_offsets
 from mysql_pg_sync.cdc import connector_lifecycle as lifecycle
 from mysql_pg_sync.cdc import ddl_skips, topics
 from mysql_pg_sync.cdc.binlog_statements import statement_database
-from mysql_pg_sync.cdc.connect_client import ConnectClient, ConnectorStatus
+from mysql_pg_sync.cdc.connect_client import (
+    ConnectApiError,
+    ConnectClient,
+    ConnectorNotFound,
+    ConnectorStatus,
+)
 from mysql_pg_sync.cdc.connector_config import (
     CONNECTOR_CLASSES,
     POSTGRES_CONNECTOR_CLASS,
@@ -646,11 +654,18 @@ def control(ctx: ConnectorContext, action: Action) -> list[ConnectorStatus]:
         raise ConfigError(
             f"none of the connectors {', '.join(ctx.names)} exists; run the apply action first"
         )
-    done, failed = [], []
+    done: list[ConnectorStatus] = []
+    failed: list[SyncError] = []
     for name in names:  # each one, even after another failed: a paused one would stay paused
         try:
             done.append(steps[action](client, name, timeout_s=ctx.timeout_s))
-        except (lifecycle.ConnectorFailed, lifecycle.ConnectorTimeout, SnapshotTimeout) as exc:
+        except (
+            lifecycle.ConnectorFailed,
+            lifecycle.ConnectorTimeout,
+            SnapshotTimeout,
+            lifecycle.ConnectorNotRunning,  # restart_failed of a PAUSED one
+            ConnectApiError,  # e.g. a 404: deleted meanwhile
+        ) as exc:
             failed.append(exc)
     if failed:
         if len(failed) == 1:
@@ -719,12 +734,16 @@ def delete(
     ctx: ConnectorContext, *, drop_slot: bool = False, dropped: list[bool] | None = None
 ) -> list[str]:
     """Delete our connectors (both sides); with ``drop_slot`` also the PostgreSQL slot (its
-    position is lost). ``dropped``, if given, receives whether a slot was there to drop."""
+    position is lost) and its publication. ``dropped``, if given, receives whether a slot was
+    there to drop."""
     client = ctx.client()
-    if drop_slot and ctx.settings.postgres_connector in client.connectors():
-        # Connect keeps a deleted connector's offsets for its name. They point into the slot
-        # being dropped; a connector created again would find its position "no longer available
-        # on the server" and fail, so the position goes with the slot.
+    if ctx.settings.postgres_connector in client.connectors():
+        # Connect keeps a deleted connector's offsets for its name, and nothing can reset them
+        # once the connector is gone. They point into the slot: after the slot is dropped (now,
+        # by a later delete with drop_slot, or by hand) a connector created again would find
+        # its position "no longer available on the server" and fail. The slot keeps the
+        # position itself, so it is forgotten here in every case: a connector created again
+        # resumes from a kept slot, or captures from now on a new one.
         lifecycle.stop(client, ctx.settings.postgres_connector, timeout_s=ctx.timeout_s)
         client.reset_offsets(ctx.settings.postgres_connector)
     deleted = [
@@ -732,6 +751,7 @@ def delete(
     ]
     if drop_slot:
         found = drop_replication_slot(ctx.endpoints.postgres, ctx.settings.slot_name, ctx.timeout_s)
+        drop_publication(ctx.endpoints.postgres, ctx.settings.publication_name)
         if dropped is not None:
             dropped.append(found)
     elif ctx.settings.postgres_connector in deleted and slot_exists(
@@ -747,9 +767,8 @@ def kept_slot_warning(ctx: ConnectorContext) -> str:
         f"replication slot {slot} was kept: it pins WAL on {ctx.endpoints.postgres.redacted()} "
         "until a connector reads from it again, and can fill the disk. If the connectors are "
         "gone for good, trigger connectors with action delete and drop_replication_slot=true"
-        " (CLI: connectors delete --drop-slot), which also forgets the PostgreSQL connector's "
-        "stored position; dropping the slot by hand (pg_drop_replication_slot) leaves that "
-        "position behind, and the next `apply` then fails on WAL that is no longer there"
+        " (CLI: connectors delete --drop-slot), which drops it and the publication "
+        f"{ctx.settings.publication_name}; a later `apply` then captures from that moment on"
     )
 
 
@@ -779,6 +798,26 @@ def wait_until_slot_idle(endpoint: DatabaseEndpoint, slot: str, timeout_s: float
                     "connector using it (or pg_terminate_backend it) and retry"
                 )
             time.sleep(0.2)
+
+
+def drop_publication(endpoint: DatabaseEndpoint, publication: str) -> None:
+    """Drop the publication the PostgreSQL source made (publication.autocreate.mode filtered)
+    along with its slot: nothing reads it any more, and a later `apply` makes it again. Not
+    dropped with a kept slot, which decodes its WAL through it. A refusal (another role owns
+    it) only warns: the slot, which pins WAL, is gone already."""
+    try:
+        with pg_connect(endpoint, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(publication))
+            )
+    except psycopg.Error as exc:
+        log.warning(
+            "publication %s was kept on %s: %s; as its owner run DROP PUBLICATION %s",
+            publication,
+            endpoint.redacted(),
+            str(exc).strip(),
+            publication,
+        )
 
 
 def unpublished_tables(
@@ -870,13 +909,19 @@ def snapshot_tables(
         ),
     ]
     rendered = {c.side: c for c in render(ctx)}
-    results = []
-    for side, endpoint, names in plan:
+    client = ctx.client()
+    for side, _, names in plan:  # every connector before any signal: all or nothing is sent
         if not names:
             continue
         connector = rendered.get(side)
         if connector is None:
             raise ConfigError(f"no {side} connector captures {', '.join(names)}; apply first")
+        require_running(client, connector.name, names, ctx.timeout_s)
+    results = []
+    for side, endpoint, names in plan:
+        if not names:
+            continue
+        connector = rendered[side]
         wanted_id = snapshot_signal_id(run_key, side, names) if run_key else None
         signal_id, sent = send_execute_snapshot(
             endpoint, side, connector.signal_table, names, wanted_id
@@ -901,6 +946,30 @@ def snapshot_tables(
             "incremental snapshot did not copy everything:\n" + "\n".join(problems)
         )
     return results
+
+
+def require_running(
+    client: ConnectClient, name: str, tables: Sequence[str], timeout_s: float
+) -> ConnectorStatus:
+    """The connector's status once it runs; :class:`ConfigError` if it is missing, PAUSED or
+    STOPPED (a snapshot signal is read only by a running connector: a wait for its notices would
+    only time out), ConnectorFailed / ConnectorTimeout if it fails or does not start."""
+    what = f"so nothing reads the snapshot signal for {', '.join(tables)}; nothing was sent"
+    try:
+        status = client.status(name)
+    except ConnectorNotFound:
+        raise ConfigError(
+            f"connector {name} does not exist, {what}. Trigger connectors with action apply "
+            "(CLI: connectors apply) first"
+        ) from None
+    if status.state in ("PAUSED", "STOPPED"):
+        raise ConfigError(
+            f"connector {status.summary()} is {status.state}, {what}. Trigger connectors with "
+            "action resume (CLI: connectors resume) first"
+        )
+    if status.is_running:
+        return status
+    return lifecycle.wait_for_state(client, name, "RUNNING", timeout_s=timeout_s)
 
 
 class ConnectorsUnhealthy(SyncError):

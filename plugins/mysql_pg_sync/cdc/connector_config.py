@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from mysql_pg_sync.cdc.connector_drift import is_secret
 from mysql_pg_sync.cdc.loop_guard import LoopTags, backfill_origin, tags_from_env
 from mysql_pg_sync.cdc.unparseable_ddl import ddl_filter
 from mysql_pg_sync.errors import ConfigError
@@ -50,7 +51,6 @@ _SERVER_ID_BASE = 100_000  # clear of the small ids real servers and replicas us
 _SERVER_ID_SPAN = 2_000_000_000
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _TOPIC_INVALID = re.compile(r"[^A-Za-z0-9._-]")  # Kafka's legal topic name characters
-_SECRET_WORDS = ("password", "secret")
 
 
 def detect_flavour(version: str) -> Flavour:
@@ -386,7 +386,7 @@ def render_connectors(
 def assert_no_plain_secrets(config: Mapping[str, str], where: str) -> None:
     """Raise if a password-like key holds a literal value instead of a config-provider reference."""
     for key, value in config.items():
-        if any(w in key.lower() for w in _SECRET_WORDS) and value and not value.startswith("${"):
+        if is_secret(key) and value and not value.startswith("${"):
             raise ConfigError(
                 f"{where}: {key} holds a literal secret; use a Kafka Connect config provider "
                 "reference such as ${file:/path/connect.properties:mysql.password}"

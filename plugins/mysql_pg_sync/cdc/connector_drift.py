@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 # Keys Connect adds or fills in itself when it stores a config.
 IGNORED_KEYS = frozenset({"name"})
-_SECRET_WORDS = ("password", "secret")
+# Keys whose values are secrets: Kafka's PASSWORD-type client settings (the SASL JAAS config,
+# which holds a password, and the SSL key and passwords) and the schema registry's credentials,
+# all of which a connector config may carry for its producers, consumers and converters.
+_SECRET_WORDS = ("password", "secret", "jaas.config", "user.info", "ssl.keystore.key", "token")
 # Debezium's filters: regular expressions, comma-separated, fully matched, case-insensitive.
 _INCLUDE_EXCLUDE = {
     "db": ("database.include.list", "database.exclude.list"),
@@ -149,11 +152,15 @@ def _matches(pattern: str, subject: str) -> bool:
         return False
 
 
+def is_secret(key: str) -> bool:
+    """Whether ``key``'s value is a secret (shown only as a config-provider reference)."""
+    return any(w in key.lower() for w in _SECRET_WORDS)
+
+
 def _shown(key: str, value: str | None) -> str:
     if value is None:
         return "(absent)"
-    secret = any(w in key.lower() for w in _SECRET_WORDS)
     # a config-provider reference (${file:...}) names where the secret is, not the secret
-    if secret and not (value.startswith("${") and value.endswith("}")):
+    if is_secret(key) and not (value.startswith("${") and value.endswith("}")):
         return "(hidden)"
     return repr(value)

@@ -119,6 +119,13 @@ def test_postgres_reads_the_slots_wal_status(pg_db: DatabaseEndpoint) -> None:
         assert postgres_preflight.check_slot(slot, facts.slot_wal_status) == []
         absent = postgres_preflight.gather(pg_db, [], "mps_no_such_slot", "mps_no_such_pub")
         assert (absent.slot_exists, absent.slot_wal_status) == (False, None)
+        with pg_connect(pg_db, autocommit=True) as conn:
+            conn.execute("CREATE TABLE mps_pf_wal AS SELECT g FROM generate_series(1, 20000) g")
+            retained, safe = postgres_preflight.slot_retention(conn, slot) or (None, None)
+            assert retained is not None
+            assert retained > 100_000  # the table's WAL since the slot was made
+            assert safe is not None  # the stack sets max_slot_wal_keep_size
+            assert postgres_preflight.slot_retention(conn, "mps_no_such_slot") is None
     finally:
         with pg_connect(pg_db, autocommit=True) as conn:
             conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))

@@ -696,7 +696,9 @@ def health(ctx: ConnectorContext) -> lifecycle.HealthReport:
         return report
     with pg_connect(ctx.endpoints.postgres, autocommit=True) as conn:
         status = postgres_preflight.slot_wal_status(conn, ctx.settings.slot_name)
-    problems = [str(p) for p in postgres_preflight.check_slot(ctx.settings.slot_name, status)]
+        retention = postgres_preflight.slot_retention(conn, ctx.settings.slot_name)
+    slot_findings = postgres_preflight.check_slot(ctx.settings.slot_name, status, retention)
+    problems = [str(p) for p in slot_findings]
     problems += _publication_problems(ctx)
     return replace(report, problems=report.problems + tuple(problems))
 

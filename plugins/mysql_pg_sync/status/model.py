@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from mysql_pg_sync.cdc.slot_retention import unlimited_slot_warning
 from mysql_pg_sync.mapping.models import TableMapping
 
 Row = Mapping[str, Any]
@@ -620,8 +621,13 @@ PostgreSQL is about to invalidate the slot."""
 
 def slot_warning(slot: Row | None) -> str:
     """The countdown to an invalidated slot, once it is a quarter of the way there; ""."""
-    if slot is None or slot.get("retained_bytes") is None or slot.get("safe_bytes") is None:
+    if slot is None or slot.get("retained_bytes") is None:
         return ""
+    if slot.get("safe_bytes") is None:  # no limit: nothing invalidates it, the disk fills
+        what, fix = unlimited_slot_warning(
+            str(slot.get("slot_name")), float(slot["retained_bytes"]), None
+        )
+        return f"{what}: {fix}" if what else ""
     retained, safe = float(slot["retained_bytes"]), max(0.0, float(slot["safe_bytes"]))
     if retained < SLOT_WARN_SHARE * (retained + safe):
         return ""

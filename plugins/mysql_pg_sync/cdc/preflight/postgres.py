@@ -24,6 +24,7 @@ from typing import Any
 
 from mysql_pg_sync.backfill.target import UniqueIndex, missing_key, unique_indexes
 from mysql_pg_sync.cdc.preflight import Finding, Severity
+from mysql_pg_sync.cdc.slot_retention import unlimited_slot_warning
 from mysql_pg_sync.connections import pg_connect
 from mysql_pg_sync.dialects import postgres
 from mysql_pg_sync.mapping.models import TableMapping
@@ -123,9 +124,29 @@ def slot_wal_status(conn: Any, slot: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def check_slot(slot: str, wal_status: str | None) -> list[Finding]:
+def slot_retention(conn: Any, slot: str) -> tuple[float, float | None] | None:
+    """(WAL bytes the slot holds back, bytes more PostgreSQL lets it hold or None without a
+    limit); None when the slot does not exist."""
+    row = conn.execute(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8, "
+        "safe_wal_size::float8 FROM pg_replication_slots WHERE slot_name = %s",
+        (slot,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return float(row[0]), None if row[1] is None else float(row[1])
+
+
+def check_slot(
+    slot: str, wal_status: str | None, retention: tuple[float, float | None] | None = None
+) -> list[Finding]:
     """A slot PostgreSQL invalidated can never stream again, and Debezium does not say so: its
-    task waits up to 30 minutes for a "valid replication slot" while Connect lists no task."""
+    task waits up to 30 minutes for a "valid replication slot" while Connect lists no task.
+    ``retention`` (:func:`slot_retention`): a slot without a WAL limit that holds back a lot is
+    a warning too."""
+    what, fix = unlimited_slot_warning(slot, *retention) if retention else ("", "")
+    if what:
+        return [Finding("replication_slot_growing", what, fix, "warning")]
     if wal_status == "lost":
         return [
             Finding(

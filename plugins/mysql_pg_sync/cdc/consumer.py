@@ -331,6 +331,7 @@ class StreamConsumer:
         # since, not over its write time alone (a trickle of 1 event/s written in 5 ms read as
         # 200 events/s on the status page)
         self._last_flush_end = time.monotonic()
+        self._lag_revoked: set[str] = set()  # topics revoked, not (yet) assigned back
         # (incoming side, mapping) -> why: its target lacks a mapped column (see _hold)
         self.held: dict[tuple[Side, str], str] = {}
         # their partitions, paused, with the offset to read again from (None: where they are)
@@ -417,6 +418,7 @@ class StreamConsumer:
             # an error confluent-kafka raises from close() as no Python exception class
             return
         assigned = {(tp.topic, tp.partition) for tp in partitions}
+        self._forget_lag(self._lag_revoked - {tp.topic for tp in partitions})
         # offsets of partitions another member now owns are that member's to commit
         self._uncommitted = {k: v for k, v in self._uncommitted.items() if k in assigned}
         self._load_applied()
@@ -739,18 +741,25 @@ class StreamConsumer:
             self._flush(self._open.batcher, self._open.pending, self._open.summary)
             self._open.pending = _Pending()
 
+    def _forget_lag(self, topics: set[str]) -> None:
+        """Drop the lag gauge of tables this process no longer reads (another replica applies
+        them: the frozen last value kept a max-by-table alert firing after a rebalance)."""
+        self._lag_revoked = set()
+        if self.metrics is None:
+            return
+        for topic in topics:
+            if topic in self.topics:
+                side, table = self.topics[topic]
+                self.metrics.forget_lag(table, side)
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Apply what was read before the partitions go: a member that kept a batch of them
         would write it after their new owner had applied newer changes of the same rows."""
         self._flush_open()
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}  # no longer ours to hold
-        if self.metrics is not None:
-            revoked = {(tp.topic, tp.partition) for tp in partitions}
-            kept = {(tp.topic, tp.partition) for tp in consumer.assignment()} - revoked
-            for topic in {t for t, _ in revoked} - {t for t, _ in kept}:
-                if topic in self.topics:
-                    side, table = self.topics[topic]
-                    self.metrics.forget_lag(table, side)
+        # an eager rebalance revokes every partition and assigns most back at once: a topic's
+        # lag gauge goes only if the assignment that follows (or close()) leaves it out
+        self._lag_revoked |= {tp.topic for tp in partitions}
         for tp in partitions:
             self.held_parts.pop((tp.topic, tp.partition), None)
             self._replay_until.pop((tp.topic, tp.partition), None)  # its next owner loads it
@@ -1503,6 +1512,7 @@ class StreamConsumer:
             self._commit_offsets({})  # one more try; a failure only means a longer replay
         self._closing = True
         close_kafka_client(self.consumer.close, "the consumer")
+        self._forget_lag(self._lag_revoked)  # left the group: another member applies them
         # its threads end only when it is freed: a service that reconnects or reloads its
         # mappings makes a new consumer each time, and kept every old producer's threads
         producer, self.producer = self.producer, None

@@ -37,6 +37,7 @@ from mysql_pg_sync.cdc.partial_zero_dates import PartialZeroDates, date_columns,
 from mysql_pg_sync.cdc.source_values import Suspect, find_suspects, suspect_columns
 from mysql_pg_sync.cdc.targets import Row, StaleStageError, TargetSession
 from mysql_pg_sync.cdc.tombstones import Tombstones, tombstone_key
+from mysql_pg_sync.dialects import postgres as postgres_dialect
 from mysql_pg_sync.errors import ConversionError, SyncError
 from mysql_pg_sync.mapping.models import ColumnMapping, MappingSet, TableMapping
 from mysql_pg_sync.types import precision
@@ -369,6 +370,11 @@ class Applier:
         self._unknown: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
         self._absent: dict[tuple[tuple[str, str], tuple[str, ...]], tuple[str, ...]] = {}
         self._drift_logged: set[tuple[tuple[str, str], tuple[str, ...]]] = set()
+        # (table, a MySQL change's columns) -> it lacks mapped columns MySQL added since
+        self._added: dict[tuple[str, tuple[str, ...]], bool] = {}
+        # per mapping and batch: source column -> (fractional digits the target's column keeps
+        # now, its type) where a migration narrowed it (_narrowed_in_target)
+        self._narrowed: dict[str, dict[str, tuple[int, str]]] = {}
         # (table, mapping's key, Debezium key's columns) -> why they differ, or None: looked
         # up per event, worked out once per key shape
         self._key_shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str | None] = {}
@@ -410,6 +416,7 @@ class Applier:
                     )
                 continue
             try:
+                self._narrowed[plan.mapping.name] = self._narrowed_in_target(plan)
                 self._apply_table(plan, group, result)
             except Exception as exc:
                 if self.session.lacks_column(exc):
@@ -431,12 +438,18 @@ class Applier:
         policy = plan.mapping.values
         checks = plan.digit_checks
         to_pg = plan.incoming_side == "mysql"
+        narrowed = self._narrowed.get(plan.mapping.name)
         for col, s, d, kind in zip(
             plan.columns, plan.src_names, plan.dst_names, plan.kinds.values(), strict=True
         ):
             if s not in image:
                 continue
             value = image[s]
+            if narrowed and s in narrowed and value is not None and value is not UNAVAILABLE:
+                kept, now = narrowed[s]
+                converted = self._convert(col, value, policy, where=self._where(plan, event))
+                if not precision.fits(kind, converted, kept):
+                    raise ConversionError(narrowed_message(plan, col, now, kept, value, event))
             if (
                 value is None
                 or value is UNAVAILABLE
@@ -447,6 +460,8 @@ class Applier:
             ):
                 out[d] = value
             else:
+                if (why := _changed_by_converter(kind, value, to_pg)) is not None:
+                    raise ConversionError(retyped_value_message(plan, col, value, why, event))
                 out[d] = self._convert(col, value, policy, where=self._where(plan, event))
         return out
 
@@ -474,6 +489,9 @@ class Applier:
                     event.key.get(k, (change.after or change.before or {}).get(k))
                     for k in plan.src_key
                 ]
+                for s, v, kind in zip(plan.src_key, key_src, plan.key_kinds, strict=True):
+                    if why := _changed_by_converter(kind, v, plan.incoming_side == "mysql"):
+                        raise ConversionError(retyped_value_message(plan, by_dst[s], v, why, event))
                 key = tuple(
                     v
                     if _passes_unchanged(kind, v)
@@ -622,7 +640,9 @@ class Applier:
             absent = tuple(c for c in plan.src_names if have and c not in have)
             self._absent[(ident, event.fields)] = absent
         if absent and plan.incoming_side == "mysql":
-            raise MissingSourceColumnError(missing_source_columns_message(plan, absent))
+            if not self._added_since(plan, event, absent):
+                raise MissingSourceColumnError(missing_source_columns_message(plan, absent))
+            absent = ()  # a change from before MySQL added them: applied without them
         if absent and (ident, absent) not in self._drift_logged:
             # PostgreSQL's table lacks a mapped column while `ddl` has not added it yet (README,
             # Add a column): its changes carry none of that column's values to lose
@@ -659,6 +679,78 @@ class Applier:
                 plan.incoming_side,
                 fix,
             )
+
+    def _narrowed_in_target(self, plan: TablePlan) -> dict[str, tuple[int, str]]:
+        """Mapped decimal, datetime and time columns whose target column keeps fewer fractional
+        digits now than the mapping's type for that side says (a migration or the app narrowed
+        it, and the mapping does not know yet): source column -> (the digits it keeps, its
+        type). Either database would round a value with more digits without an error. Read on
+        each batch of the table (one catalog query), in the write's transaction."""
+        to_pg = plan.incoming_side == "mysql"
+        wanted = [
+            (s, c)
+            for s, c in zip(plan.src_names, plan.columns, strict=True)
+            if precision.kept_digits(c, to_pg) is not None
+        ]
+        conn = getattr(self.session, "conn", None)  # the target session's connection
+        if not wanted or conn is None:
+            return {}
+        if to_pg:
+            rows = conn.execute(postgres_dialect.column_types_sql(), (plan.table_sql,)).fetchall()
+        else:
+            source = plan.mapping.source
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                    (source.db, source.table),
+                )
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        types = {str(row[0]).lower(): str(row[1]) for row in rows}
+        found: dict[str, tuple[int, str]] = {}
+        for s, column in wanted:
+            mapped = column.pg_type if to_pg else column.column_type
+            now = types.get((column.pg_name if to_pg else column.name).lower())
+            if now is None or now.lower() == mapped.lower():
+                continue
+            current = column.model_copy(update={"pg_type" if to_pg else "column_type": now})
+            if current.kind != column.kind:
+                continue  # another kind of type: its values fail on their own
+            kept = precision.kept_digits(column, to_pg)
+            kept_now = precision.kept_digits(current, to_pg)
+            if kept is not None and kept_now is not None and kept_now < kept:
+                found[s] = (kept_now, now)
+        return found
+
+    def _added_since(self, plan: TablePlan, event: ChangeEvent, absent: tuple[str, ...]) -> bool:
+        """Whether a MySQL change lacks the mapped columns ``absent`` because it was made
+        before MySQL added them (a change still in Kafka when `mappings generate` mapped the
+        new column): MySQL's table has them now, and the change carries no column the mapping
+        does not list (a change from before a rename carries the old name, whose values the
+        mapping would drop: that stays a dead letter). Such a change holds no value of them to
+        lose, as a MySQL row had none then; rows it inserts take PostgreSQL's default, as
+        MySQL's ALTER gave its rows. Worked out once per (table, schema version)."""
+        ident = (plan.mapping.name, tuple(event.fields))
+        found = self._added.get(ident)
+        if found is None:
+            found = False
+            if self.partial_zero_dates is not None and set(event.fields) <= plan.known_src:
+                source = plan.mapping.source
+                have = self.partial_zero_dates.column_names(source.db, source.table)
+                found = all(c in have for c in absent)
+            self._added[ident] = found
+            if found:
+                log.warning(
+                    "%s: MySQL's changes from before it added the mapped column(s) %s apply "
+                    "without them (rows they insert take PostgreSQL's default, as MySQL's "
+                    "ALTER gave its rows)",
+                    plan.mapping.name,
+                    ", ".join(absent),
+                )
+        return found
 
     def _apply_table(
         self, plan: TablePlan, group: list[CollapsedChange], result: BatchResult
@@ -1175,6 +1267,85 @@ def _passes_unchanged(kind: str, value: Any, to_pg: bool = False) -> bool:
         return type(value) is float and value - value == 0.0
     wanted = _UNCHANGED_TYPES.get(kind)
     return wanted is not None and type(value) is wanted
+
+
+# Kinds whose converter turns any number into a whole one (``int(v)``): a value with a fraction
+# comes from a column retyped on its side (MySQL int -> decimal or double, PostgreSQL integer ->
+# double precision), and int() would drop the fraction without a word
+_WHOLE_KINDS = frozenset({"int", "uint64", "year"})
+
+
+def _changed_by_converter(kind: str, value: Any, to_pg: bool) -> str | None:
+    """Why the converter of ``kind`` would store ``value`` as another value (a column retyped
+    on the change's side while the mapping still gives the old type), or None. (MySQL's
+    tinyint(1) toward PostgreSQL: its converter refuses other values itself, naming the fix.)"""
+    if value is None or value is UNAVAILABLE or type(value) is bool:
+        return None
+    if kind in _WHOLE_KINDS:
+        if isinstance(value, float) and not value.is_integer():
+            return "the value has a fraction, which the integer column would drop"
+        if isinstance(value, Decimal) and (
+            not value.is_finite() or value != value.to_integral_value()
+        ):
+            return "the value has a fraction, which the integer column would drop"
+    elif (kind == "bool" and not to_pg) or (kind == "bit1" and to_pg):
+        number = int.from_bytes(value, "big") if isinstance(value, bytes | bytearray) else value
+        if isinstance(number, str) or number not in (0, 1):
+            return "the value is not 0/1 (false/true), which the boolean column would change"
+    return None
+
+
+def narrowed_message(
+    plan: TablePlan, column: ColumnMapping, now: str, kept: int, value: Any, event: ChangeEvent
+) -> str:
+    """The dead letter of a value the target's narrowed column would round."""
+    key = ", ".join(f"{k}={v!r}" for k, v in event.key.items())
+    target = SIDE_NAMES[other_side(plan.incoming_side)]
+    if plan.incoming_side == "postgres":
+        mapped, name = column.column_type, column.name
+        fix = (
+            "run `make mappings-generate` (it reports the retyped column), then retype "
+            "PostgreSQL's column to match (`make ddl` prints the ALTER; it rounds PostgreSQL's "
+            "values as MySQL did) or MySQL's back"
+        )
+    else:
+        mapped, name = column.pg_type, column.pg_name
+        fix = (
+            "retype PostgreSQL's column back to the mapping's type (or set the column's "
+            "pg_type in the mapping and retype MySQL's column to match)"
+        )
+    return (
+        f"table {plan.mapping.name} key ({key}): column {column.name!r}: {target}'s column "
+        f"{name!r} is {now} now (the mapping says {mapped}) and keeps {kept} fractional "
+        f"digit(s), so {target} would round {value!r} without an error; {fix}, then "
+        f'`make cli ARGS="dead-letters retry --table {plan.mapping.name}"`'
+    )
+
+
+def retyped_value_message(
+    plan: TablePlan, column: ColumnMapping, value: Any, why: str, event: ChangeEvent
+) -> str:
+    """The dead letter of a value its column's converter would change: table, key, column,
+    value and the fix."""
+    side = SIDE_NAMES[plan.incoming_side]
+    key = ", ".join(f"{k}={v!r}" for k, v in event.key.items())
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    if plan.incoming_side == "mysql":
+        fix = (
+            "update the mapping (`make mappings-generate` reports the new type), retype "
+            "PostgreSQL's column to match (`make ddl` prints the ALTER)"
+        )
+    else:
+        fix = (
+            "retype MySQL's column to match (or PostgreSQL's back), then update the mapping "
+            "(`make mappings-generate`, or the column's pg_type)"
+        )
+    return (
+        f"table {plan.mapping.name} key ({key}): column {column.name!r} ({column.column_type} -> "
+        f"{column.pg_type}): {why}: {shown}; {side}'s column was probably retyped while the "
+        f'mapping still gives the old type: {fix}, then `make cli ARGS="dead-letters retry '
+        f'--table {plan.mapping.name}"` writes these rows as {side} holds them'
+    )
 
 
 def highest_values(

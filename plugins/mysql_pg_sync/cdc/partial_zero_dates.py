@@ -162,6 +162,16 @@ class PartialZeroDates:
                 found[start + int(position)] = tuple(row)
         return found
 
+    def column_names(self, db: str, table: str) -> set[str]:
+        """The columns MySQL's table has now (the applier asks when a change lacks mapped ones:
+        made before MySQL added them, or after it dropped or renamed them)."""
+        rows = self._query(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            [db, table],
+        )
+        return {str(row[0]) for row in rows}
+
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
             try:

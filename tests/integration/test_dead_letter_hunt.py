@@ -114,7 +114,7 @@ def test_a_retry_does_not_put_the_losing_sides_row_over_a_newer_winning_row(
             _settle(p, consumer)
             assert mysql_rows(p, ROWS) == pg_rows(p, ROWS) == [(1, "a", 1), (2, "b", 99)]
             assert status == 1, out  # the rule kept MySQL's row: the letter says so
-            assert "conflict rule favours MySQL's row" in out
+            assert "rule kept the mysql row, judged against the before-image" in out
         finally:
             consumer.close()
 
@@ -347,7 +347,7 @@ def test_postgres_wins_a_mysql_letter_retried_keeps_postgres_newer_row(
             status, out = cli(p, "dead-letters", "retry")
             assert pg_rows(p, ROWS) == [(1, "pg", 1)], out
             assert status == 1
-            assert "conflict rule favours PostgreSQL's row" in out
+            assert "rule kept the postgres row, judged against the before-image" in out
             _settle(p, consumer)
             assert mysql_rows(p, ROWS) == pg_rows(p, ROWS) == [(1, "pg", 1)]
         finally:

@@ -328,6 +328,24 @@ def hand_resolution(note: str) -> str:
     return f"resolved by hand: {' '.join(note.split())}"
 
 
+def checked_kept_hint(retry: Retry, error: str) -> str:
+    """A retry from the side that loses conflicts that the rule refused: it judged the change
+    by the before-image of the message at the letter's offset, which is the last change of
+    the key in the batch that failed; an earlier one of that batch (an insert, then an update)
+    may be what the target never saw, so the refusal proves nothing is lost only when that
+    message was the key's only change there."""
+    source, target = SIDE_NAMES[retry.source_side], SIDE_NAMES[retry.target_side]
+    return (
+        f"{retry.describe()}: not written: {short_error(error, 400)}, judged against the "
+        f"before-image of the change at the letter's offset. If {source} changed this key more "
+        f"than once in a moment (an insert and then an update), that before-image may not be "
+        f"the row {target} holds, and {source}'s row is then missing there: compare the key on "
+        f"both sides; if {target}'s row is the newer one, `dead-letters resolve "
+        f"{ids_text(retry.letter_ids)} --note ...`; otherwise copy {source}'s row by hand and "
+        "resolve the letter with a note"
+    )
+
+
 def fix_hint(retry: Retry, error: str, kept_by_rule: bool = False) -> str:
     """What to do about a retry that failed again; ``kept_by_rule``: the mapping's conflict
     rule kept the target's row."""

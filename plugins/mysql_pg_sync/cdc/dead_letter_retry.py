@@ -31,6 +31,7 @@ from mysql_pg_sync.cdc.dead_letter_plan import (
     Retry,
     Selection,
     candidate,
+    checked_kept_hint,
     copied_resolution,
     fix_hint,
     hand_resolution,
@@ -429,7 +430,11 @@ def retry_table(
             if outcome.applied:
                 written.append((retry, image))
                 continue
-            hint = fix_hint(retry, outcome.error or "not applied", outcome.kept_by_rule)
+            error = outcome.error or "not applied"
+            if checked and outcome.kept_by_rule:
+                hint = checked_kept_hint(retry, error)
+            else:
+                hint = fix_hint(retry, error, outcome.kept_by_rule)
             results.append(RetryOutcome(retry, False, hint, image))
         # The stream may have applied a newer change of a key between the read and the write,
         # which then put the older row over it (the write has no before-image: under
